@@ -1,0 +1,85 @@
+/* rn_protocol.h - the wire protocol between the preload stub (c_stub/stub.c) and
+ * the stack host (shim/).  This header is the single source of truth: the stub
+ * includes it, and shim/protocol.py reads the same constants and struct layouts
+ * through cffi (c_stub/build_ffi.py cdefs them), so the two sides cannot drift.
+ *
+ * Transport: one AF_UNIX SOCK_SEQPACKET "control" connection per process to
+ * <runtime dir>/<host>/ctl.sock.  One request message -> one response message.
+ * A request is struct rn_req followed by req.payload_len bytes; a response is
+ * struct rn_resp followed by resp.payload_len bytes, optionally with one fd in
+ * SCM_RIGHTS.  Integers are native-endian (both ends are on one machine).
+ *
+ * A shim socket is one end ("A") of an AF_UNIX socket pair whose other end ("S")
+ * the host keeps.  The host binds A to the abstract name
+ *     "\0" RN_NAME_PREFIX <nonce, RN_NONCE_LEN hex chars> "-" <sock_id decimal>
+ * before handing it over, so any process can recognise a shim fd with
+ * getsockname() and confirm it with SO_PEERCRED (pid == host pid).
+ * Stream sockets (TCP) use a SOCK_STREAM pair that carries raw payload.
+ */
+#ifndef RN_PROTOCOL_H
+#define RN_PROTOCOL_H
+
+#include <stdint.h>
+
+#define RN_PROTO_VERSION 1
+#define RN_NAME_PREFIX "rocketnet-"
+#define RN_NONCE_LEN 16
+
+/* Environment passed from `rocketnet run` to the stub. */
+#define RN_ENV_SOCK "ROCKETNET_SOCK"       /* path of the host's ctl.sock */
+#define RN_ENV_CTL_FD "ROCKETNET_CTL_FD"   /* inherited control fd, already connected */
+#define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path (optional) */
+
+/* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
+#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce */
+#define RN_OP_SOCKET 2       /* arg0=domain arg1=type(no flags) arg2=protocol
+                                -> ret=sock_id, arg0=RN_KIND_*, fd A attached;
+                                   err RN_ERR_PASSTHROUGH: not ours, use the real call */
+#define RN_OP_BIND 3         /* payload=sockaddr (as the program passed it) */
+#define RN_OP_LISTEN 4       /* arg0=backlog */
+#define RN_OP_CONNECT 5      /* payload=sockaddr, arg0=filler bytes the stub wrote into A,
+                                arg1=1 if the program's fd is non-blocking
+                                -> ret 0 connected, or -1 with err (EINPROGRESS, ...) */
+#define RN_OP_SHUTDOWN 6     /* arg0=how; the stub then shuts A down natively */
+#define RN_OP_GETSOCKNAME 7  /* -> payload=sockaddr (full length, stub truncates) */
+#define RN_OP_GETPEERNAME 8  /* -> payload=sockaddr */
+#define RN_OP_GETSOCKOPT 9   /* arg0=level arg1=optname arg2=optlen -> payload=value */
+#define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname, payload=value */
+#define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
+
+/* Socket kinds (how the A end carries data). */
+#define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */
+
+/* err value meaning "this family/type is not served by the stack: call the kernel". */
+#define RN_ERR_PASSTHROUGH 100000
+
+struct rn_req {
+    uint32_t op;
+    uint32_t sock_id;
+    int64_t arg[4];
+    uint32_t payload_len;
+    uint32_t reserved;
+};
+
+struct rn_resp {
+    int64_t ret;             /* >= 0: success value; -1: failure with err */
+    int32_t err;             /* errno when ret == -1 */
+    uint32_t payload_len;
+    int64_t arg[2];
+};
+
+/* Largest payload either way (sockaddr, option values, ioctl buffers). */
+#define RN_MAX_PAYLOAD 4096
+
+/* accept(): the host writes one record per established connection into the
+ * listener's S end, each with the new connection's A end as one SCM_RIGHTS fd,
+ * each in a single sendmsg, so one read of sizeof(struct rn_accept_rec) on the
+ * listener's A returns exactly one record (the kernel does not merge stream
+ * data across skbs that carry fds). */
+struct rn_accept_rec {
+    uint32_t sock_id;        /* id of the new connection */
+    uint32_t addrlen;        /* length of the peer address in addr */
+    uint8_t addr[128];       /* peer sockaddr, in the listener's family */
+};
+
+#endif

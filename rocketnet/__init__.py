@@ -1,0 +1,1 @@
+"""rocketnet: the RocketOS network stack, rebuilt in Python (sans-I/O)."""

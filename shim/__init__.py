@@ -1,0 +1,1 @@
+"""The stack host: syscall semantics, channels to shimmed programs, the CLI."""
