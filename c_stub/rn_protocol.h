@@ -46,6 +46,9 @@
 #define RN_OP_GETSOCKOPT 9   /* arg0=level arg1=optname arg2=optlen -> payload=value */
 #define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname, payload=value */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
+/* Administration, used by the `rocketnet` command, never by the stub. */
+#define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
+#define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */

@@ -1,0 +1,249 @@
+"""The `rocketnet` command: run programs on a stack host, manage hosts."""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import importlib.util
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shim import protocol as P
+from shim import runtime
+
+ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
+START_TIMEOUT = 20.0
+
+
+def die(msg: str, status: int = 1) -> int:
+    print(f"rocketnet: {msg}", file=sys.stderr)
+    return status
+
+
+def stub_path() -> str:
+    spec = importlib.util.find_spec("shim._stub")
+    if spec is None or spec.origin is None:
+        raise SystemExit(die("the preload stub (shim._stub) is not built: pip install ."))
+    return spec.origin
+
+
+def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""):
+    """One control request; returns (ret, err, payload)."""
+    sock.send(P.REQ.pack(op, sock_id, *args, len(payload), 0) + payload)
+    msg = sock.recv(P.RESP.size + P.MAX_PAYLOAD)
+    if len(msg) < P.RESP.size:
+        raise ConnectionError("the stack host closed the control connection")
+    ret, err, plen, _a0, _a1 = P.RESP.unpack_from(msg)
+    return ret, err, msg[P.RESP.size:P.RESP.size + plen]
+
+
+def host_env() -> dict[str, str]:
+    """The environment for a stack host: never preloaded, never a client itself."""
+    env = dict(os.environ)
+    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE):
+        env.pop(k, None)
+    return env
+
+
+def start_host(name: str, idle_timeout: float | None) -> None:
+    """Start host NAME in the background and return once it accepts connections."""
+    d = runtime.host_dir(name)
+    r, w = os.pipe()
+    cmd = [sys.executable, "-m", "shim.host", "--name", name, "--ready-fd", str(w)]
+    if idle_timeout is not None:
+        cmd += ["--idle-timeout", str(idle_timeout)]
+    with open(d / "host.log", "ab") as log:
+        subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log, env=host_env(), cwd="/")
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], START_TIMEOUT)
+        ok = bool(ready) and os.read(r, 1) == b"1"
+    finally:
+        os.close(r)
+    if not ok:
+        tail = (d / "host.log").read_text(errors="replace").splitlines()[-15:]
+        raise SystemExit(die(f"stack host {name!r} did not start; end of {d / 'host.log'}:\n"
+                             + "\n".join(tail)))
+
+
+def ensure_host(name: str, idle_timeout: float | None):
+    """A control connection to host NAME, starting the host if none answers."""
+    sock = runtime.connect_ctl(name)
+    if sock is not None:
+        return sock
+    with open(runtime.host_dir(name) / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sock = runtime.connect_ctl(name)
+        if sock is None:
+            start_host(name, idle_timeout)
+            sock = runtime.connect_ctl(name)
+    if sock is None:
+        raise SystemExit(die(f"stack host {name!r} started but does not answer"))
+    return sock
+
+
+def high_fd() -> int:
+    """The fd number the stub also uses for its own descriptors (kept out of the way)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft > 65536:
+        soft = 65536
+    return max(256, soft - 32)
+
+
+def resolve(cmd: str) -> tuple[str | None, int, str]:
+    """Find CMD as a shell would: (path, 0, '') or (None, status, message)."""
+    if "/" in cmd:
+        p = Path(cmd)
+        if not p.exists():
+            return None, 127, f"{cmd}: No such file or directory"
+        if p.is_dir() or not os.access(p, os.X_OK):
+            return None, 126, f"{cmd}: Permission denied"
+        return cmd, 0, ""
+    found = shutil.which(cmd)
+    if found is None:
+        return None, 127, f"{cmd}: command not found"
+    return found, 0, ""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    argv = args.command
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        return die("run: no command given (rocketnet run [--host NAME] -- CMD [ARGS...])", 2)
+    path, status, msg = resolve(argv[0])
+    if path is None:
+        return die(msg, status)
+    idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
+    ctl = ensure_host(args.host, idle)
+    fd = fcntl.fcntl(ctl.fileno(), fcntl.F_DUPFD, high_fd())
+    ctl.close()
+    os.set_inheritable(fd, True)
+    env = dict(os.environ)
+    stub = stub_path()
+    env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
+    env[P.ENV_SOCK] = str(runtime.ctl_path(args.host))
+    env[P.ENV_CTL_FD] = str(fd)
+    env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
+    if args.trace:
+        env[P.ENV_TRACE] = os.path.abspath(args.trace)
+    else:
+        env.pop(P.ENV_TRACE, None)
+    try:
+        os.execve(path, argv, env)
+    except OSError as e:
+        return die(f"{argv[0]}: {e.strerror}", 126)
+    return 0  # not reached
+
+
+def host_stats(name: str) -> dict | None:
+    sock = runtime.connect_ctl(name)
+    if sock is None:
+        return None
+    with sock:
+        ret, err, payload = rpc(sock, P.OP_HOST_STATS)
+    return json.loads(payload) if ret == 0 else None
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = []
+        for name in runtime.host_names():
+            info = host_stats(name)
+            if info is not None:
+                rows.append((name, str(info["pid"]), str(info["sockets"]), str(info["clients"])))
+        print(f"{'NAME':<16} {'PID':>8} {'SOCKETS':>8} {'CLIENTS':>8}")
+        for r in rows:
+            print(f"{r[0]:<16} {r[1]:>8} {r[2]:>8} {r[3]:>8}")
+        return 0
+    name = args.name or runtime.DEFAULT_HOST
+    if args.action == "start":
+        if runtime.connect_ctl(name) is not None:
+            return die(f"host {name!r} is already running")
+        ensure_host(name, args.idle_timeout).close()
+        print(f"host {name!r} ready (pid {runtime.read_pid(name)})")
+        return 0
+    if args.action == "stats":
+        info = host_stats(name)
+        if info is None:
+            return die(f"no host {name!r} is running")
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    # stop
+    pid = runtime.read_pid(name)
+    sock = runtime.connect_ctl(name)
+    if sock is None:
+        return die(f"no host {name!r} is running")
+    with sock:
+        rpc(sock, P.OP_HOST_STOP)
+    deadline = time.monotonic() + 5
+    while pid and time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    if pid and pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    print(f"host {name!r} stopped")
+    return 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:    # a zombie child of ours is gone for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="rocketnet",
+        description="Run unmodified programs on rocketnet, the RocketOS network stack in Python.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser(
+        "run", help="run a command with its sockets on a stack host",
+        description="Run CMD with the rocketnet stub preloaded: its AF_INET/AF_INET6 TCP sockets "
+                    "live on the stack host (started on demand; the default host exits by itself "
+                    f"{ON_DEMAND_IDLE:g}s after its last client and socket are gone). "
+                    "Exits with CMD's status (127/126 if CMD cannot be run).")
+    run.add_argument("--host", default=runtime.DEFAULT_HOST,
+                     help="stack host name (default: %(default)s)")
+    run.add_argument("--trace", metavar="FILE",
+                     help="append one line per intercepted call (strace-like) to FILE")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    run.set_defaults(func=cmd_run)
+    host = sub.add_parser("host", help="manage stack hosts",
+                          description="list: running hosts; start NAME: start a host that stays "
+                                      "until stopped; stop NAME: stop it; stats NAME: counters.")
+    host.add_argument("action", choices=["list", "start", "stop", "stats"])
+    host.add_argument("name", nargs="?", help="host name (default: default)")
+    host.add_argument("--idle-timeout", type=float, default=None,
+                      help="with start: exit after this many idle seconds (default: never)")
+    host.set_defaults(func=cmd_host)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except runtime.RuntimeDirError as e:
+        return die(str(e))
+    except ValueError as e:
+        return die(str(e), 2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

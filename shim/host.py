@@ -1,0 +1,632 @@
+"""The stack host: the process that plays the kernel for shimmed programs.
+
+One event loop (epoll) drives everything: the control socket where processes connect,
+one control connection per process (short RPCs from the stub), one channel per shim
+socket (the S end of the socket pair whose A end is the program's fd), and the stack's
+timers.  The stack itself (rocketnet.NetStack) is sans-I/O: this module moves bytes
+between channels and stack sockets and turns RPCs into stack calls.
+
+Stream channel (TCP):
+- app -> stack: bytes the program writes to A are read from S while the TCP send
+  buffer has room; EOF on S is the program's shutdown(SHUT_WR), POLLHUP on S is the
+  last close of A (close in Linux terms).
+- stack -> app: received bytes are written to S; the peer's FIN becomes
+  shutdown(S, SHUT_WR), so the program reads 0.
+- connect: the stub first fills A with "filler" bytes until A is not writable; the
+  host discards exactly that many bytes once the handshake is over, so POLLOUT on A
+  appears when the connection is established (ARCHITECTURE.md section 2).
+- failure (refused, reset, timed out): S is closed with the filler or data unread, so
+  A reports POLLERR|POLLHUP and ECONNRESET; the errno is kept for SO_ERROR.
+"""
+from __future__ import annotations
+
+import argparse
+import array
+import errno
+import json
+import os
+import secrets
+import select
+import signal
+import socket
+import sys
+import time
+from collections import OrderedDict, deque
+
+from rocketnet.socket import Socket, SocketError
+from rocketnet.stack import NetStack
+
+from shim import protocol as P
+from shim import runtime, sockaddr
+
+SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
+READ_CHUNK = 256 * 1024
+CHANNEL_BUF = 4 * 1024 * 1024       # S's send buffer (needs SO_SNDBUFFORCE beyond wmem_max)
+DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
+SOL_SOCKET = socket.SOL_SOCKET
+SO_ERROR = socket.SO_ERROR
+SO_ACCEPTCONN = 30
+SO_SNDBUFFORCE = 32
+EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
+EP_HUPS = select.EPOLLHUP | select.EPOLLERR
+TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
+                            "LAST_ACK", "TIME_WAIT"}
+
+
+class Channel:
+    """One shim socket: the host's S end and the stack socket behind it."""
+
+    __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
+                 "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept")
+
+    def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
+        self.sock_id = sock_id
+        self.family = family
+        self.s = s
+        self.fd = s.fileno()
+        self.sk = sk
+        self.filler = 0            # filler bytes still to discard from S
+        self.connecting = False
+        self.listening = False
+        self.out: deque[memoryview] = deque()   # received bytes not yet written to S
+        self.app_eof = False       # the program will write no more (EOF on S)
+        self.app_closed = False    # the last A is closed (POLLHUP on S)
+        self.fin_to_app = False    # shutdown(S, SHUT_WR) done
+        self.mask = 0
+        self.pending_accept: deque[Socket] = deque()
+
+
+class Client:
+    """One process's control connection."""
+
+    __slots__ = ("s", "fd", "pid")
+
+    def __init__(self, s: socket.socket) -> None:
+        self.s = s
+        self.fd = s.fileno()
+        self.pid = 0
+
+
+class StackHost:
+    def __init__(self, name: str, idle_timeout: float | None) -> None:
+        self.name = name
+        self.idle_timeout = idle_timeout
+        self.nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
+        self.stack = NetStack()
+        self.ep = select.epoll()
+        self.clients: dict[int, Client] = {}
+        self.channels: dict[int, Channel] = {}          # by S fd
+        self.by_sock: dict[Socket, Channel] = {}
+        self.by_id: dict[int, Channel] = {}
+        self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        self.ids = 0
+        self.running = True
+        self.idle_since = time.monotonic()
+        self.ctl_path = runtime.ctl_path(name)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            os.unlink(self.ctl_path)
+        except FileNotFoundError:
+            pass
+        old_umask = os.umask(0o077)
+        try:
+            self.listener.bind(str(self.ctl_path))
+        finally:
+            os.umask(old_umask)
+        self.listener.listen(128)
+        self.listener.setblocking(False)
+        self.ep.register(self.listener.fileno(), EP_IN)
+        # Signals wake the loop through this pair (PEP 475 would otherwise resume epoll).
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        self.ep.register(self.wake_r.fileno(), EP_IN)
+        self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
+                         P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
+        self.socket_ops = {
+            P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
+            P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
+            P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
+            P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
+        }
+
+    # ---- event loop -------------------------------------------------------------
+
+    def serve(self) -> None:
+        stack = self.stack
+        while self.running:
+            now = time.monotonic()
+            due = stack.poll_at(now)
+            timeout = -1.0 if due is None else max(0.0, due - now)
+            if self.idle_timeout is not None and not self.clients and not self.channels:
+                left = self.idle_since + self.idle_timeout - now
+                if left <= 0:
+                    break
+                timeout = left if timeout < 0 else min(timeout, left)
+            try:
+                events = self.ep.poll(timeout, 512)
+            except InterruptedError:
+                continue
+            for fd, ev in events:
+                ch = self.channels.get(fd)
+                if ch is not None:
+                    self.channel_event(ch, ev)
+                elif fd in self.clients:
+                    self.client_event(self.clients[fd], ev)
+                elif fd == self.listener.fileno():
+                    self.accept_clients()
+                elif fd == self.wake_r.fileno():
+                    self.wake_r.recv(64)
+            self.run_stack()
+            if self.clients or self.channels:
+                self.idle_since = time.monotonic()
+
+    def run_stack(self) -> None:
+        """Poll the stack and serve every socket whose state it changed."""
+        stack = self.stack
+        for _ in range(64):
+            stack.poll(time.monotonic())
+            changed = stack.take_events()
+            if not changed:
+                return
+            for sk in changed:
+                ch = self.by_sock.get(sk)
+                if ch is not None:
+                    self.service(ch)
+
+    # ---- control connections ----------------------------------------------------
+
+    def accept_clients(self) -> None:
+        while True:
+            try:
+                s, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError:
+                return
+            pid, uid, _gid = self.peercred(s)
+            if uid != os.getuid():
+                s.close()       # the host serves only its own user
+                continue
+            s.setblocking(False)
+            c = Client(s)
+            c.pid = pid
+            self.clients[c.fd] = c
+            self.ep.register(c.fd, EP_IN)
+
+    @staticmethod
+    def peercred(s: socket.socket) -> tuple[int, int, int]:
+        raw = s.getsockopt(SOL_SOCKET, socket.SO_PEERCRED, 12)
+        return tuple(array.array("i", raw))  # type: ignore[return-value]
+
+    def drop_client(self, c: Client) -> None:
+        self.ep.unregister(c.fd)
+        del self.clients[c.fd]
+        c.s.close()
+
+    def client_event(self, c: Client, ev: int) -> None:
+        for _ in range(32):
+            try:
+                msg = c.s.recv(P.REQ.size + P.MAX_PAYLOAD + 1)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.drop_client(c)
+                return
+            if not msg:
+                self.drop_client(c)
+                return
+            try:
+                reply, fd = self.dispatch(c, P.parse_request(msg))
+            except ValueError:
+                reply, fd = P.response(-1, errno.EINVAL), None
+            try:
+                if fd is None:
+                    c.s.send(reply)
+                else:
+                    c.s.sendmsg([reply], [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+            except OSError:
+                self.drop_client(c)
+                return
+            finally:
+                if fd is not None:
+                    os.close(fd)
+            if not self.running:
+                return
+
+    # ---- RPCs ---------------------------------------------------------------------
+
+    def dispatch(self, c: Client, req: P.Request):
+        """Run one RPC; returns (reply bytes, fd to pass or None)."""
+        op = self.socket_ops.get(req.op)
+        if op is None:
+            host_op = self.host_ops.get(req.op)
+            if host_op is None:
+                return P.response(-1, errno.ENOSYS), None
+            return host_op(c, req)
+        ch = self.by_id.get(req.sock_id)
+        if ch is None:
+            return self.dead_socket_op(req, self.dead.get(req.sock_id))
+        try:
+            return op(ch, req)
+        except SocketError as e:
+            return P.response(-1, e.errno), None
+        finally:
+            self.run_stack()
+
+    def op_hello(self, c: Client, req: P.Request):
+        if req.args[1] != P.PROTO_VERSION:
+            return P.response(-1, errno.EPROTO), None
+        c.pid = req.args[0]
+        return P.response(os.getpid(), 0, self.nonce), None
+
+    def op_socket(self, c: Client, req: P.Request):
+        family, type_, proto = req.args[0], req.args[1], req.args[2]
+        if (family, type_) not in SERVED:
+            return P.response(-1, P.ERR_PASSTHROUGH), None
+        try:
+            sk = self.stack.socket(family, type_, proto)
+        except SocketError as e:
+            return P.response(-1, e.errno), None
+        sock_id, a, s = self.new_pair()
+        self.add_channel(Channel(sock_id, family, s, sk))
+        return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
+
+    def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
+        """A fresh socket id and its pair: A named for recognition, S ready for the loop."""
+        self.ids = (self.ids + 1) & 0xFFFFFFFF or 1
+        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        a.bind(b"\0" + P.NAME_PREFIX + self.nonce + b"-%d" % self.ids)
+        s.setblocking(False)
+        try:
+            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, CHANNEL_BUF)
+        except OSError:
+            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUF)
+        return self.ids, a, s
+
+    def add_channel(self, ch: Channel) -> None:
+        self.channels[ch.fd] = ch
+        self.by_sock[ch.sk] = ch
+        self.by_id[ch.sock_id] = ch
+        self.ep.register(ch.fd, 0)
+        self.update_mask(ch)
+
+    def dead_socket_op(self, req: P.Request, err: int | None):
+        """A socket whose channel the host closed after a failure (refused, reset)."""
+        if err is None:
+            return P.response(-1, errno.EBADF), None
+        if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET and req.args[1] == SO_ERROR:
+            self.dead[req.sock_id] = 0
+            return P.response(0, 0, err.to_bytes(4, "little", signed=True)), None
+        if req.op in (P.OP_GETPEERNAME, P.OP_SHUTDOWN):
+            return P.response(-1, errno.ENOTCONN), None
+        if req.op == P.OP_CONNECT:
+            return P.response(-1, err or errno.ECONNABORTED), None
+        return P.response(-1, errno.EINVAL), None
+
+    def op_bind(self, ch: Channel, req: P.Request):
+        ch.sk.bind(sockaddr.decode(ch.family, req.payload, for_bind=True))
+        return P.response(0), None
+
+    def op_listen(self, ch: Channel, req: P.Request):
+        ch.sk.listen(req.args[0])
+        ch.listening = True
+        self.update_mask(ch)
+        return P.response(0), None
+
+    def op_connect(self, ch: Channel, req: P.Request):
+        filler, nonblocking = req.args[0], req.args[1]
+        state = ch.sk.state
+        if state == "SYN_SENT":
+            ch.filler += filler            # discarded with the first filler
+            return P.response(-1, errno.EALREADY), None
+        if state != "CLOSED" or ch.listening:
+            self.discard_now(ch, filler)   # nothing starts: the filler goes now
+            err = errno.EINVAL if ch.listening else errno.EISCONN
+            return P.response(-1, err), None
+        try:
+            addr = sockaddr.decode(ch.family, req.payload, for_bind=False)
+            if addr is None:
+                raise SocketError(errno.EINVAL)   # AF_UNSPEC on an unconnected socket: no-op
+            ch.sk.connect(addr, time.monotonic())
+        except SocketError:
+            self.discard_now(ch, filler)
+            raise
+        ch.filler += filler
+        ch.connecting = True
+        self.update_mask(ch)
+        if nonblocking:
+            return P.response(-1, errno.EINPROGRESS), None
+        self.run_stack()
+        if ch.sk.state in TCP_ESTABLISHED_OR_LATER:
+            return P.response(0), None
+        err = ch.sk.error
+        if err:
+            ch.sk.take_error()
+            return P.response(-1, err), None
+        return P.response(-1, errno.EINPROGRESS), None
+
+    def discard_now(self, ch: Channel, count: int) -> None:
+        """Drop the filler the stub wrote when no connection starts.
+
+        Whatever the program wrote before it stays in S ahead of the filler; those bytes
+        are read into the send path first, so only the last `count` bytes are dropped.
+        """
+        if not count:
+            return
+        chunks = []
+        while True:
+            try:
+                data = ch.s.recv(READ_CHUNK)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        data = b"".join(chunks)[:-count]
+        if data and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
+            ch.sk.send(data)
+
+    def op_shutdown(self, ch: Channel, req: P.Request):
+        how = req.args[0]
+        if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
+            raise SocketError(errno.EINVAL)
+        if ch.listening and how != socket.SHUT_WR:
+            # Linux: shutdown(SHUT_RD/RDWR) on a listener closes it; accept() then fails.
+            ch.sk.close(time.monotonic())
+            ch.listening = False
+            return P.response(0), None
+        if ch.sk.state not in TCP_ESTABLISHED_OR_LATER and ch.sk.state != "SYN_SENT":
+            raise SocketError(errno.ENOTCONN)
+        return P.response(0), None
+
+    def op_getsockname(self, ch: Channel, req: P.Request):
+        return P.response(0, 0, sockaddr.encode(ch.family, ch.sk.getsockname())), None
+
+    def op_getpeername(self, ch: Channel, req: P.Request):
+        return P.response(0, 0, sockaddr.encode(ch.family, ch.sk.getpeername())), None
+
+    def op_getsockopt(self, ch: Channel, req: P.Request):
+        level, name, optlen = req.args[0], req.args[1], req.args[2]
+        if optlen < 0:
+            raise SocketError(errno.EINVAL)
+        if level == SOL_SOCKET and name == SO_ACCEPTCONN:
+            value = int(ch.listening).to_bytes(4, "little")
+            return P.response(0, 0, value[:optlen]), None
+        value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
+        return P.response(0, 0, value), None
+
+    def op_setsockopt(self, ch: Channel, req: P.Request):
+        ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
+        return P.response(0), None
+
+    def op_ioctl(self, ch: Channel, req: P.Request):
+        raise SocketError(errno.ENOTTY)
+
+    def op_host_stats(self, c: Client, req: P.Request):
+        info = {
+            "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
+            "sockets": len(self.channels), "stack": dict(self.stack.stats),
+        }
+        return P.response(0, 0, json.dumps(info).encode()[: P.MAX_PAYLOAD]), None
+
+    def op_host_stop(self, c: Client, req: P.Request):
+        self.running = False
+        return P.response(0), None
+
+    # ---- channels -----------------------------------------------------------------
+
+    def update_mask(self, ch: Channel) -> None:
+        want = 0
+        if ch.listening:
+            if ch.pending_accept:
+                want |= EP_OUT
+            want |= EP_IN           # EOF/HUP: the program closed the listener
+        elif not ch.app_eof:
+            if ch.filler and not ch.connecting:
+                want |= EP_IN
+            elif not ch.connecting and ch.sk.send_space() > 0:
+                want |= EP_IN
+        if ch.out:
+            want |= EP_OUT
+        if want != ch.mask:
+            ch.mask = want
+            self.ep.modify(ch.fd, want)
+
+    def channel_event(self, ch: Channel, ev: int) -> None:
+        if ev & EP_OUT:
+            if ch.listening:
+                self.hand_over_accepted(ch)
+            else:
+                self.flush_out(ch)
+                self.service(ch)    # after the backlog: FIN or failure may be due now
+        if ev & EP_IN or ev & EP_HUPS:
+            self.read_app(ch, ev)
+        if ch.fd in self.channels:
+            self.update_mask(ch)
+
+    def read_app(self, ch: Channel, ev: int) -> None:
+        """Bytes the program wrote to A: filler to drop, then payload for the stack."""
+        s, sk = ch.s, ch.sk
+        now = time.monotonic()
+        while not ch.app_eof:
+            if ch.listening:
+                want = READ_CHUNK
+            elif ch.filler and not ch.connecting:
+                want = min(ch.filler, READ_CHUNK)
+            else:
+                want = min(sk.send_space(), READ_CHUNK)
+                if want <= 0 or ch.connecting:
+                    break
+            try:
+                data = s.recv(want)
+            except BlockingIOError:
+                break
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                ch.app_eof = True
+                break
+            if ch.listening:
+                continue            # nothing a program writes to a listener means anything
+            if ch.filler and not ch.connecting:
+                ch.filler -= len(data)
+                continue
+            try:
+                sk.send(data)
+            except SocketError:
+                pass                # Linux drops it too: EPIPE was the program's to see
+        if ev & select.EPOLLHUP:
+            ch.app_closed = True
+            ch.app_eof = True
+        if ch.app_eof:
+            self.app_done(ch, now)
+
+    def app_done(self, ch: Channel, now: float) -> None:
+        """The program closed A or shut it down for writing."""
+        sk = ch.sk
+        if ch.app_closed:
+            self.close_channel(ch)
+            sk.close(now)           # FIN, or RST if unread data remains (the stack's rule)
+            return
+        if sk.state in TCP_ESTABLISHED_OR_LATER:
+            try:
+                sk.shutdown_write(now)
+            except SocketError:
+                pass
+
+    def service(self, ch: Channel) -> None:
+        """The stack changed this socket: move data and state to the program."""
+        sk = ch.sk
+        if ch.connecting:
+            if sk.state in TCP_ESTABLISHED_OR_LATER:
+                ch.connecting = False
+            elif sk.state == "CLOSED":
+                self.fail(ch, sk.take_error() or errno.ECONNREFUSED)
+                return
+        if ch.listening:
+            while True:
+                new = sk.accept()
+                if new is None:
+                    break
+                ch.pending_accept.append(new)
+            self.hand_over_accepted(ch)
+        else:
+            while sk.rx_available():
+                ch.out.append(memoryview(sk.recv(READ_CHUNK)))
+            self.flush_out(ch)
+            if sk.error and sk.state == "CLOSED" and not ch.out:
+                self.fail(ch, sk.take_error())
+                return
+            if sk.rx_eof and not ch.out and not ch.fin_to_app:
+                ch.fin_to_app = True
+                try:
+                    ch.s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+        if ch.fd in self.channels:
+            if not ch.app_eof and ch.mask & EP_IN == 0:
+                self.read_app(ch, 0)
+            self.update_mask(ch)
+
+    def flush_out(self, ch: Channel) -> None:
+        out = ch.out
+        while out:
+            try:
+                n = ch.s.send(out[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                out.clear()         # the program is gone; the stack resets on close
+                return
+            if n < len(out[0]):
+                out[0] = out[0][n:]
+                return
+            out.popleft()
+
+    def hand_over_accepted(self, ch: Channel) -> None:
+        """Give each established connection to the program: one record + its A fd."""
+        while ch.pending_accept:
+            sk = ch.pending_accept[0]
+            sock_id, a, s = self.new_pair()
+            rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
+            try:
+                ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,
+                                      array.array("i", [a.fileno()]))])
+            except OSError:
+                s.close()
+                return          # full (EAGAIN: EPOLLOUT retries) or the listener is gone
+            finally:
+                a.close()
+            ch.pending_accept.popleft()
+            new = Channel(sock_id, ch.family, s, sk)
+            self.add_channel(new)
+            self.service(new)
+
+    def fail(self, ch: Channel, err: int) -> None:
+        """Connection failed or reset: A sees POLLERR|POLLHUP; errno kept for SO_ERROR."""
+        self.dead[ch.sock_id] = err
+        while len(self.dead) > DEAD_KEEP:
+            self.dead.popitem(last=False)
+        self.close_channel(ch)
+
+    def close_channel(self, ch: Channel) -> None:
+        if self.channels.pop(ch.fd, None) is None:
+            return
+        self.by_sock.pop(ch.sk, None)
+        self.by_id.pop(ch.sock_id, None)
+        self.ep.unregister(ch.fd)
+        ch.s.close()
+        for sk in ch.pending_accept:
+            sk.abort(time.monotonic())
+        ch.pending_accept.clear()
+
+    def close(self) -> None:
+        now = time.monotonic()
+        for ch in list(self.channels.values()):
+            self.close_channel(ch)
+            ch.sk.abort(now)
+        for c in list(self.clients.values()):
+            self.drop_client(c)
+        self.listener.close()
+        self.wake_r.close()
+        self.wake_w.close()
+        for p in (self.ctl_path, self.ctl_path.with_name("host.pid")):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m shim.host", description="Run a stack host.")
+    ap.add_argument("--name", default=runtime.DEFAULT_HOST)
+    ap.add_argument("--idle-timeout", type=float, default=None,
+                    help="exit this many seconds after the last client and socket are gone")
+    ap.add_argument("--ready-fd", type=int, default=None,
+                    help="write one byte to this fd once the host accepts connections")
+    args = ap.parse_args(argv)
+    host = StackHost(args.name, args.idle_timeout)
+    (host.ctl_path.with_name("host.pid")).write_text(f"{os.getpid()}\n")
+
+    def stop(signum, frame):
+        host.running = False
+        try:
+            host.wake_w.send(b"x")
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if args.ready_fd is not None:
+        os.write(args.ready_fd, b"1")
+        os.close(args.ready_fd)
+    try:
+        host.serve()
+    finally:
+        host.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The stub <-> host wire protocol, read from the compiled stub (c_stub/rn_protocol.h).
+
+Constants and struct layouts come from the cffi module, so the host and the stub share
+one definition.
+"""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from shim._stub import ffi, lib
+
+PROTO_VERSION: int = lib.RN_PROTO_VERSION
+NAME_PREFIX = b"rocketnet-"
+NONCE_LEN: int = lib.RN_NONCE_LEN
+ENV_SOCK = "ROCKETNET_SOCK"
+ENV_CTL_FD = "ROCKETNET_CTL_FD"
+ENV_TRACE = "ROCKETNET_TRACE"
+
+OP_HELLO: int = lib.RN_OP_HELLO
+OP_SOCKET: int = lib.RN_OP_SOCKET
+OP_BIND: int = lib.RN_OP_BIND
+OP_LISTEN: int = lib.RN_OP_LISTEN
+OP_CONNECT: int = lib.RN_OP_CONNECT
+OP_SHUTDOWN: int = lib.RN_OP_SHUTDOWN
+OP_GETSOCKNAME: int = lib.RN_OP_GETSOCKNAME
+OP_GETPEERNAME: int = lib.RN_OP_GETPEERNAME
+OP_GETSOCKOPT: int = lib.RN_OP_GETSOCKOPT
+OP_SETSOCKOPT: int = lib.RN_OP_SETSOCKOPT
+OP_IOCTL: int = lib.RN_OP_IOCTL
+KIND_STREAM: int = lib.RN_KIND_STREAM
+ERR_PASSTHROUGH: int = lib.RN_ERR_PASSTHROUGH
+MAX_PAYLOAD: int = lib.RN_MAX_PAYLOAD
+
+# Layouts, checked against the C compiler's view at import time.
+REQ = struct.Struct("=II4qII")
+RESP = struct.Struct("=qiI2q")
+ACCEPT_REC_HEAD = struct.Struct("=II")
+ACCEPT_REC_SIZE: int = ffi.sizeof("struct rn_accept_rec")
+if REQ.size != ffi.sizeof("struct rn_req") or RESP.size != ffi.sizeof("struct rn_resp"):
+    raise ImportError("shim._stub does not match shim/protocol.py: rebuild the package")
+
+
+class Request(NamedTuple):
+    op: int
+    sock_id: int
+    args: tuple[int, int, int, int]
+    payload: bytes
+
+
+def parse_request(msg: bytes) -> Request:
+    """Decode one control message; ValueError if it is malformed."""
+    if len(msg) < REQ.size:
+        raise ValueError("short request")
+    op, sock_id, a0, a1, a2, a3, plen, _ = REQ.unpack_from(msg)
+    payload = msg[REQ.size:]
+    if plen != len(payload) or plen > MAX_PAYLOAD:
+        raise ValueError("bad payload length")
+    return Request(op, sock_id, (a0, a1, a2, a3), payload)
+
+
+def response(ret: int, err: int = 0, payload: bytes = b"", arg0: int = 0, arg1: int = 0) -> bytes:
+    return RESP.pack(ret, err, len(payload), arg0, arg1) + payload
+
+
+def accept_record(sock_id: int, sockaddr: bytes) -> bytes:
+    return ACCEPT_REC_HEAD.pack(sock_id, len(sockaddr)) + sockaddr.ljust(
+        ACCEPT_REC_SIZE - ACCEPT_REC_HEAD.size, b"\0")

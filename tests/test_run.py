@@ -1,0 +1,248 @@
+"""`rocketnet run` and `rocketnet host`: process model, exit statuses, faults."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.conftest import wait_for
+
+PY = sys.executable
+
+SERVER = textwrap.dedent("""
+    import socket, sys
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", int(sys.argv[1])))
+    srv.listen(8)
+    print("listening", flush=True)
+    for _ in range(int(sys.argv[2])):
+        conn, peer = srv.accept()
+        total = 0
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                total += len(data)
+        except ConnectionResetError:
+            print("reset", flush=True)
+        print("conn done", total, flush=True)
+        conn.close()
+""")
+
+SENDER = textwrap.dedent("""
+    import socket, sys
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    print("connected", flush=True)
+    n = int(sys.argv[2])
+    chunk = b"x" * 65536
+    while n != 0:
+        c.sendall(chunk)
+        n -= 1
+    c.close()
+""")
+
+
+def test_command_not_found_is_127(rn):
+    r = rn.run("run", "--", "no-such-command-rocketnet")
+    assert r.returncode == 127
+    assert "command not found" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_not_executable_is_126(rn, tmp_path):
+    f = tmp_path / "script"
+    f.write_text("#!/bin/sh\necho hi\n")
+    r = rn.run("run", "--", str(f))
+    assert r.returncode == 126
+    assert "Permission denied" in r.stderr
+
+
+def test_exit_status_is_the_commands(rn):
+    assert rn.run("run", "--", "sh", "-c", "exit 3").returncode == 3
+    assert rn.run("run", "--", "true").returncode == 0
+
+
+def test_runtime_dir_is_private(rn):
+    rn.run("run", "--", "true", check=True)
+    assert stat.S_IMODE(os.stat(rn.runtime_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(rn.runtime_dir / "default").st_mode) == 0o700
+
+
+def test_refuses_a_runtime_dir_others_can_enter(rn):
+    os.chmod(rn.runtime_dir, 0o755)
+    try:
+        r = rn.run("run", "--", "true")
+        assert r.returncode == 1
+        assert "expected 700" in r.stderr
+    finally:
+        os.chmod(rn.runtime_dir, 0o700)
+
+
+def test_two_runs_share_one_host_and_bytes_cross_the_stack(rn, tmp_path):
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "sender.py").write_text(SENDER)
+    srv = rn.popen("run", "--", PY, str(tmp_path / "server.py"), "7000", "1",
+                   stdout=subprocess.PIPE, text=True)
+    assert srv.stdout.readline().strip() == "listening"
+    r = rn.run("run", "--", PY, str(tmp_path / "sender.py"), "7000", "64", timeout=60)
+    assert r.returncode == 0, r.stderr
+    out, _ = srv.communicate(timeout=30)
+    assert out.split() == ["conn", "done", str(64 * 65536)]
+    listed = rn.run("host", "list").stdout.splitlines()
+    assert [line.split()[0] for line in listed[1:]] == ["default"]
+    assert rn.stats()["stack"]["tcp_payload_bytes_received"] >= 64 * 65536
+
+
+def test_killed_client_releases_its_socket_and_host_serves_on(rn, tmp_path):
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "sender.py").write_text(SENDER)
+    srv = rn.popen("run", "--", PY, str(tmp_path / "server.py"), "7001", "2",
+                   stdout=subprocess.PIPE, text=True)
+    assert srv.stdout.readline().strip() == "listening"
+    sender = rn.popen("run", "--", PY, str(tmp_path / "sender.py"), "7001", "-1",
+                      stdout=subprocess.PIPE, text=True)
+    assert sender.stdout.readline().strip() == "connected"
+    time.sleep(0.3)
+    sender.send_signal(signal.SIGKILL)
+    sender.wait(timeout=10)
+    line = srv.stdout.readline().split()
+    assert line[:2] == ["conn", "done"] and int(line[2]) > 0     # EOF, as Linux's FIN
+    r = rn.run("run", "--", PY, str(tmp_path / "sender.py"), "7001", "4", timeout=60)
+    assert r.returncode == 0, r.stderr
+    out, _ = srv.communicate(timeout=30)
+    assert out.split() == ["conn", "done", str(4 * 65536)]
+    wait_for(lambda: rn.stats()["sockets"] == 0, what="host to release every socket")
+
+
+def test_non_socket_fds_pass_through(rn, tmp_path):
+    prog = textwrap.dedent(f"""
+        import os
+        path = {str(tmp_path / "f")!r}
+        with open(path, "w") as f:
+            f.write("file data")
+        r, w = os.pipe()
+        os.write(w, b"pipe data")
+        efd = os.eventfd(5) if hasattr(os, "eventfd") else None
+        print(open(path).read(), os.read(r, 100).decode(),
+              os.eventfd_read(efd) if efd is not None else 5)
+    """)
+    r = rn.run("run", "--", PY, "-c", prog)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["file", "data", "pipe", "data", "5"]
+
+
+def test_default_host_exits_by_itself_when_idle(rn):
+    rn.run("run", "--", PY, "-c", "import socket; socket.socket().close()", check=True)
+    pid = int((rn.runtime_dir / "default" / "host.pid").read_text())
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20,
+             what="the on-demand host to exit")
+
+
+def test_named_host_start_list_stop(rn):
+    r = rn.run("host", "start", "lab")
+    assert r.returncode == 0, r.stderr
+    assert "lab" in rn.run("host", "list").stdout
+    assert rn.run("host", "start", "lab").returncode == 1     # already running
+    r = rn.run("run", "--host", "lab", "--", PY, "-c",
+               "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+               "print(s.getsockname()[0])")
+    assert r.stdout.strip() == "127.0.0.1", r.stderr
+    assert rn.run("host", "stop", "lab").returncode == 0
+    assert "lab" not in rn.run("host", "list").stdout
+
+
+def test_host_unreachable_gives_enetdown_and_one_line(rn, tmp_path):
+    from shim.cli import stub_path
+    env = dict(rn.env, LD_PRELOAD=stub_path(), ROCKETNET_SOCK=str(tmp_path / "nothing.sock"))
+    prog = ("import socket, errno\n"
+            "for _ in range(3):\n"
+            "    try:\n"
+            "        socket.socket()\n"
+            "    except OSError as e:\n"
+            "        print(errno.errorcode[e.errno])\n"
+            "print(open('/dev/null').read() == '')\n")
+    r = subprocess.run([PY, "-c", prog], env=env, capture_output=True, text=True, timeout=30)
+    assert r.stdout.split() == ["ENETDOWN"] * 3 + ["True"]
+    assert len(r.stderr.strip().splitlines()) == 1 and "unreachable" in r.stderr
+
+
+def test_host_death_fails_calls_without_hanging(rn, tmp_path):
+    prog = textwrap.dedent("""
+        import socket, sys, errno
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        try:
+            socket.socket()
+            print("socket ok")
+        except OSError as e:
+            print(errno.errorcode[e.errno])
+        s.setblocking(False)
+        try:
+            s.accept()
+        except OSError as e:
+            print(type(e).__name__)
+    """)
+    p = rn.popen("run", "--", PY, "-c", prog, stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    os.kill(int((rn.runtime_dir / "default" / "host.pid").read_text()), signal.SIGKILL)
+    time.sleep(0.2)
+    out, err = p.communicate("go\n", timeout=20)
+    assert out.split()[0] == "ENETDOWN", out + err
+    assert "unreachable" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_host_serves_only_its_own_user(rn):
+    rn.run("host", "start", "solo", check=True)
+    d = rn.runtime_dir / "solo"
+    os.chmod(rn.runtime_dir, 0o711)
+    os.chmod(d, 0o711)
+    os.chmod(d / "ctl.sock", 0o777)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                s.connect(str(d / "ctl.sock"))
+                s.settimeout(5)
+                s.send(b"\0" * 48)
+                code = 0 if s.recv(100) == b"" else 2     # closed without an answer
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.chmod(rn.runtime_dir, 0o700)
+        os.chmod(d, 0o700)
+
+
+def test_trace_names_calls_addresses_and_errnos(rn, tmp_path):
+    trace = tmp_path / "trace.txt"
+    prog = ("import socket\n"
+            "s = socket.socket()\n"
+            "try:\n"
+            "    s.connect(('127.0.0.1', 9))\n"
+            "except ConnectionRefusedError:\n"
+            "    print('refused')\n")
+    r = rn.run("run", "--trace", str(trace), "--", PY, "-c", prog)
+    assert r.stdout.strip() == "refused", r.stderr
+    text = trace.read_text()
+    assert "socket(AF_INET, SOCK_STREAM" in text
+    assert "connect(3, {AF_INET, 127.0.0.1:9}, 16) = -1 ECONNREFUSED" in text
+    assert all(line.split()[0].isdigit() for line in text.splitlines())
