@@ -1,0 +1,35 @@
+"""Differential conformance: each tests/ltp/*.c program runs natively and under the
+shim; the two outputs must be identical (Linux is the oracle)."""
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+LTP_DIR = Path(__file__).parent / "ltp"
+PROGRAMS = sorted(LTP_DIR.glob("*.c"))
+CC = shutil.which("cc") or shutil.which("gcc")
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ltp-bin")
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler (tools/setup installs gcc)")
+@pytest.mark.parametrize("source", PROGRAMS, ids=[p.stem for p in PROGRAMS])
+def test_same_output_natively_and_under_the_shim(rn, build_dir, source):
+    exe = build_dir / source.stem
+    subprocess.run([CC, "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
+                    str(source)], check=True)
+    native = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert native.returncode == 0, native.stderr
+    shimmed = rn.run("run", "--", str(exe), timeout=60)
+    diff = "\n".join(difflib.unified_diff(native.stdout.splitlines(),
+                                          shimmed.stdout.splitlines(),
+                                          "native", "rocketnet", lineterm=""))
+    assert shimmed.stdout == native.stdout, diff + "\n" + shimmed.stderr
+    assert shimmed.returncode == native.returncode
