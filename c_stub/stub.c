@@ -1,0 +1,1902 @@
+/* stub.c - the rocketnet preload stub.
+ *
+ * Built by c_stub/build_ffi.py as the cffi module shim._stub; the same .so is
+ * LD_PRELOADed into unmodified programs.  It never calls into Python.
+ *
+ * Model (docs: /work/shared/ARCHITECTURE.md section 2, wire protocol: rn_protocol.h):
+ * a shim socket is the app end "A" of an AF_UNIX socket pair whose other end the
+ * stack host holds.  The stub recognises A by its abstract name + SO_PEERCRED and
+ * turns the control calls (bind, listen, connect, get/setsockopt, ...) into short
+ * RPCs on a per-process SOCK_SEQPACKET control connection kept at a high fd.  Data
+ * calls (read/write/send/recv...) go natively to A; they are intercepted only to
+ * strip addresses (sendto/sendmsg) and for tracing (ROCKETNET_TRACE).
+ *
+ * Design choices worth knowing:
+ * - Interposers are defined under private C names bound to the libc symbol with an
+ *   asm label (e.g. rn_socket -> "socket"), so the TU never redefines the glibc
+ *   prototypes (transparent-union sockaddr args, _FORTIFY_SOURCE inlines).
+ * - The stub never calls its own interposers: internal I/O uses the real functions
+ *   resolved with dlsym(RTLD_NEXT).
+ * - Fork: the control connection is re-made when getpid() changes.  In the child
+ *   the parent's connection is forgotten; it is closed only if it is one the stub
+ *   made itself and the fd still refers to it (same st_ino); the adopted
+ *   ROCKETNET_CTL_FD copy is never closed in a child (it is FD_CLOEXEC at a high
+ *   number, so exec drops it).
+ * - vfork is not handled specially: a vfork child that makes socket calls before
+ *   exec would make its own connection in the shared memory; the parent then
+ *   notices the pid mismatch and reconnects (its old connection leaks).
+ * - An RPC issued from a signal handler that interrupted an RPC of the same thread
+ *   fails with EINTR instead of deadlocking.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rn_protocol.h"
+
+#define RN_EXPORT __attribute__((visibility("default")))
+#define RN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------------ */
+/* Real functions                                                            */
+
+typedef int (*f_socket_t)(int, int, int);
+typedef int (*f_addr_in_t)(int, const struct sockaddr *, socklen_t);
+typedef int (*f_int_int_t)(int, int);
+typedef int (*f_addr_out_t)(int, struct sockaddr *, socklen_t *);
+typedef int (*f_accept4_t)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*f_getsockopt_t)(int, int, int, void *, socklen_t *);
+typedef int (*f_setsockopt_t)(int, int, int, const void *, socklen_t);
+typedef ssize_t (*f_send_t)(int, const void *, size_t, int);
+typedef ssize_t (*f_recv_t)(int, void *, size_t, int);
+typedef ssize_t (*f_sendto_t)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*f_recvfrom_t)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*f_sendmsg_t)(int, const struct msghdr *, int);
+typedef ssize_t (*f_recvmsg_t)(int, struct msghdr *, int);
+typedef ssize_t (*f_read_t)(int, void *, size_t);
+typedef ssize_t (*f_write_t)(int, const void *, size_t);
+typedef ssize_t (*f_iov_t)(int, const struct iovec *, int);
+typedef int (*f_close_t)(int);
+typedef long (*f_syscall_t)(long, ...);
+
+enum {
+    R_socket, R_bind, R_listen, R_connect, R_accept, R_accept4, R_getsockname,
+    R_getpeername, R_getsockopt, R_setsockopt, R_shutdown, R_send, R_recv, R_sendto,
+    R_recvfrom, R_sendmsg, R_recvmsg, R_read, R_write, R_readv, R_writev, R_close,
+    R_syscall, R_COUNT
+};
+static const char *const rn_real_names[R_COUNT] = {
+    "socket", "bind", "listen", "connect", "accept", "accept4", "getsockname",
+    "getpeername", "getsockopt", "setsockopt", "shutdown", "send", "recv", "sendto",
+    "recvfrom", "sendmsg", "recvmsg", "read", "write", "readv", "writev", "close",
+    "syscall",
+};
+static void *rn_real_ptr[R_COUNT];
+
+static void *rn_resolve(int i)
+{
+    void *p = __atomic_load_n(&rn_real_ptr[i], __ATOMIC_ACQUIRE);
+    if (RN_UNLIKELY(p == NULL)) {
+        p = dlsym(RTLD_NEXT, rn_real_names[i]);
+        if (p == NULL) /* should not happen; fall back to the default lookup */
+            p = dlsym(RTLD_DEFAULT, rn_real_names[i]);
+        __atomic_store_n(&rn_real_ptr[i], p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+#define REAL(name) ((f_##name##_t)rn_resolve(R_##name))
+/* aliases so REAL(x) finds a typedef for every name */
+typedef f_addr_in_t f_bind_t;
+typedef f_int_int_t f_listen_t;
+typedef f_addr_in_t f_connect_t;
+typedef f_addr_out_t f_accept_t;
+typedef f_addr_out_t f_getsockname_t;
+typedef f_addr_out_t f_getpeername_t;
+typedef f_int_int_t f_shutdown_t;
+typedef f_iov_t f_readv_t;
+typedef f_iov_t f_writev_t;
+
+/* ------------------------------------------------------------------------ */
+/* Global state                                                              */
+
+static int g_enabled;                      /* ROCKETNET_SOCK set at load */
+static char g_sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int g_trace_on;                     /* ROCKETNET_TRACE set (and enabled) */
+static char g_trace_path[4096];
+
+static int g_adopt_fd = -1;                /* ROCKETNET_CTL_FD, moved high at load */
+static pid_t g_adopt_pid;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* control RPCs */
+static unsigned long g_lock_owner;         /* pthread_self() of the holder, 0 if free */
+static int g_ctl_fd = -1;
+static pid_t g_ctl_pid;
+static ino_t g_ctl_ino;
+static int g_ctl_adopted;
+static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static char g_nonce[RN_NONCE_LEN + 1];
+static pid_t g_warned_pid;
+
+static pthread_mutex_t g_tlock = PTHREAD_MUTEX_INITIALIZER;  /* trace file */
+static int g_trace_fd = -1;
+static pid_t g_trace_pid;
+static ino_t g_trace_ino;
+
+/* Per-fd cache. info layout: bits 0-31 sock_id, 32-33 state, 40-47 kind, flags. */
+#define RN_CACHE_N 65536
+#define ST_NOT 1ULL
+#define ST_SHIM 2ULL
+#define INFO_STATE(i) (((i) >> 32) & 3ULL)
+#define INFO_KIND(i) ((int)(((i) >> 40) & 0xffULL))
+#define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
+#define F_LISTENER (1ULL << 48)
+#define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
+struct rn_fdent {
+    uint64_t ino;
+    uint64_t info;
+};
+static struct rn_fdent g_cache[RN_CACHE_N];
+
+struct rn_sock {
+    uint64_t ino;
+    uint64_t info;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+
+static void rn_write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = REAL(write)(fd, s, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return;
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Copy n bytes of (possibly bad) user memory; -1 with errno EFAULT on a fault. */
+static int rn_copy_in(void *dst, const void *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct iovec l = {dst, n}, r = {(void *)src, n};
+    ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
+        if (src == NULL)
+            goto fault;
+        memcpy(dst, src, n); /* cannot check: trust the pointer */
+        return 0;
+    }
+fault:
+    errno = EFAULT;
+    return -1;
+}
+
+static int rn_copy_out(void *dst, const void *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct iovec l = {(void *)src, n}, r = {dst, n};
+    ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
+        if (dst == NULL)
+            goto fault;
+        memcpy(dst, src, n);
+        return 0;
+    }
+fault:
+    errno = EFAULT;
+    return -1;
+}
+
+static int rn_high_base(void)
+{
+    struct rlimit rl;
+    long lim = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        lim = (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536) ? 65536 : (long)rl.rlim_cur;
+    long h = lim - 32;
+    if (h < 256)
+        h = 256;
+    return (int)h;
+}
+
+/* Move fd to a high, close-on-exec number so the program's numbering is unchanged. */
+static int rn_move_high(int fd)
+{
+    int h = rn_high_base();
+    if (fd >= h) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+    }
+    int n = fcntl(fd, F_DUPFD_CLOEXEC, h);
+    if (n < 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            (long)rl.rlim_cur - 1 > fd)
+            n = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - 1);
+    }
+    if (n < 0) { /* rlimit too low: keep the number we have */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+    }
+    REAL(close)(fd);
+    return n;
+}
+
+static ino_t rn_fd_ino(int fd) /* 0 if not open or not a socket */
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    return st.st_ino;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache                                                                     */
+
+static void rn_cache_clear(void)
+{
+    for (int i = 0; i < RN_CACHE_N; i++)
+        __atomic_store_n(&g_cache[i].info, 0, __ATOMIC_RELAXED);
+}
+
+static void rn_cache_set(int fd, uint64_t ino, uint64_t info)
+{
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return;
+    __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_cache[fd].ino, ino, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_cache[fd].info, info, __ATOMIC_RELEASE);
+}
+
+static void rn_cache_flags(int fd, const struct rn_sock *s, uint64_t set, uint64_t clear)
+{
+    uint64_t info = (s->info | set) & ~clear;
+    rn_cache_set(fd, s->ino, info);
+}
+
+static uint64_t rn_mkinfo(uint64_t state, uint32_t id, int kind, uint64_t flags)
+{
+    return (state << 32) | id | ((uint64_t)(kind & 0xff) << 40) | flags;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Control connection                                                        */
+
+static void rn_report(int err)
+{
+    pid_t me = getpid();
+    if (g_warned_pid == me)
+        return;
+    g_warned_pid = me;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
+                     g_sock_path, strerror(err));
+    if (n > 0)
+        rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static int rn_lock(void)
+{
+    unsigned long self = (unsigned long)pthread_self();
+    if (pthread_mutex_trylock(&g_lock) != 0) {
+        if (__atomic_load_n(&g_lock_owner, __ATOMIC_RELAXED) == self) {
+            errno = EINTR; /* re-entered from a signal handler */
+            return -1;
+        }
+        pthread_mutex_lock(&g_lock);
+    }
+    __atomic_store_n(&g_lock_owner, self, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void rn_unlock(void)
+{
+    __atomic_store_n(&g_lock_owner, 0UL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
+ * attached fd or -1), -1 with errno on a transport failure. */
+static int rn_xfer(int fd, const struct rn_req *req, const void *payload,
+                   struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
+{
+    struct iovec iov[2] = {{(void *)req, sizeof *req}, {(void *)payload, req->payload_len}};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = req->payload_len ? 2 : 1;
+    ssize_t n;
+    do
+        n = REAL(sendmsg)(fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    if ((size_t)n != sizeof *req + req->payload_len) {
+        errno = EPROTO;
+        return -1;
+    }
+
+    char discard[RN_MAX_PAYLOAD];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+    } cm;
+    struct iovec riov[2] = {{resp, sizeof *resp}, {rbuf ? rbuf : discard, rbuf ? rcap : sizeof discard}};
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = riov;
+    mh.msg_iovlen = 2;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    do
+        n = REAL(recvmsg)(fd, &mh, cloexec ? MSG_CMSG_CLOEXEC : 0);
+    while (n < 0 && errno == EINTR);
+    if (rfd)
+        *rfd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+                if (rfd && *rfd < 0)
+                    *rfd = f;
+                else
+                    REAL(close)(f);
+            }
+        }
+    }
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        errno = ECONNRESET;
+        goto bad;
+    }
+    if ((size_t)n < sizeof *resp || (size_t)n - sizeof *resp != resp->payload_len ||
+        (mh.msg_flags & MSG_TRUNC)) {
+        errno = EPROTO;
+        goto bad;
+    }
+    return 0;
+bad:
+    if (rfd && *rfd >= 0) {
+        int e = errno;
+        REAL(close)(*rfd);
+        *rfd = -1;
+        errno = e;
+    }
+    return -1;
+}
+
+static void rn_drop_ctl(void)
+{
+    if (g_ctl_fd >= 0 && rn_fd_ino(g_ctl_fd) == g_ctl_ino)
+        REAL(close)(g_ctl_fd);
+    g_ctl_fd = -1;
+}
+
+static int rn_connect_host(void)
+{
+    int fd = REAL(socket)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    memcpy(un.sun_path, g_sock_path, sizeof un.sun_path);
+    int r;
+    do
+        r = REAL(connect)(fd, (struct sockaddr *)&un, sizeof un);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        int e = errno;
+        REAL(close)(fd);
+        errno = e;
+        return -1;
+    }
+    return rn_move_high(fd);
+}
+
+/* Make sure this process has a live control connection (lock held). */
+static int rn_ensure_ctl(void)
+{
+    pid_t me = getpid();
+    if (g_ctl_fd >= 0 && g_ctl_pid != me) { /* forked: that one is the parent's */
+        if (!g_ctl_adopted)
+            rn_drop_ctl();
+        g_ctl_fd = -1;
+    }
+    if (g_ctl_fd >= 0 && rn_fd_ino(g_ctl_fd) != g_ctl_ino)
+        g_ctl_fd = -1; /* closed or replaced behind our back: forget, do not close */
+    if (g_ctl_fd >= 0)
+        return 0;
+
+    int fd = -1, adopted = 0;
+    if (g_adopt_fd >= 0 && g_adopt_pid == me) {
+        fd = g_adopt_fd;
+        g_adopt_fd = -1;
+        if (rn_fd_ino(fd) == 0)
+            fd = -1;
+        else
+            adopted = 1;
+    }
+    if (fd < 0)
+        fd = rn_connect_host();
+    if (fd < 0) {
+        int e = errno;
+        rn_report(e);
+        errno = ENETDOWN;
+        return -1;
+    }
+    g_ctl_fd = fd;
+    g_ctl_pid = me;
+    g_ctl_ino = rn_fd_ino(fd);
+    g_ctl_adopted = adopted;
+
+    struct rn_req req;
+    memset(&req, 0, sizeof req);
+    req.op = RN_OP_HELLO;
+    req.arg[0] = me;
+    req.arg[1] = RN_PROTO_VERSION;
+    struct rn_resp resp;
+    char nonce[RN_MAX_PAYLOAD];
+    if (rn_xfer(fd, &req, NULL, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
+        resp.payload_len < RN_NONCE_LEN) {
+        int e = errno;
+        if (e == 0 || resp.ret <= 0)
+            e = EPROTO;
+        rn_drop_ctl();
+        rn_report(e);
+        errno = ENETDOWN;
+        return -1;
+    }
+    if (g_host_pid != (pid_t)resp.ret || memcmp(g_nonce, nonce, RN_NONCE_LEN) != 0) {
+        if (g_host_pid != 0)
+            rn_cache_clear(); /* a different host: what we knew is stale */
+        memcpy(g_nonce, nonce, RN_NONCE_LEN);
+        g_nonce[RN_NONCE_LEN] = 0;
+        g_host_pid = (pid_t)resp.ret;
+    }
+    return 0;
+}
+
+/* A control RPC.  Returns 0 with resp filled, or -1 (errno ENETDOWN or EINTR). */
+static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
+                  const void *payload, size_t plen, struct rn_resp *resp, void *rbuf,
+                  size_t rcap, int *rfd, int cloexec)
+{
+    struct rn_req req;
+    memset(&req, 0, sizeof req);
+    req.op = op;
+    req.sock_id = sock_id;
+    req.arg[0] = a0;
+    req.arg[1] = a1;
+    req.arg[2] = a2;
+    req.arg[3] = a3;
+    req.payload_len = (uint32_t)plen;
+    if (rfd)
+        *rfd = -1;
+    if (rn_lock() < 0)
+        return -1;
+    int r = rn_ensure_ctl();
+    if (r == 0) {
+        r = rn_xfer(g_ctl_fd, &req, payload, resp, rbuf, rcap, rfd, cloexec);
+        if (r < 0) {
+            int e = errno;
+            rn_drop_ctl();
+            rn_report(e);
+            errno = ENETDOWN;
+        }
+    }
+    rn_unlock();
+    return r;
+}
+
+/* Host identity for classification: fills nonce/pid, -1 (ENETDOWN) if unreachable. */
+static int rn_host_identity(char *nonce, pid_t *pid)
+{
+    if (rn_lock() < 0)
+        return -1;
+    int r = rn_ensure_ctl();
+    if (r == 0) {
+        memcpy(nonce, g_nonce, RN_NONCE_LEN);
+        *pid = g_host_pid;
+    }
+    rn_unlock();
+    return r;
+}
+
+/* resp -> return value / errno */
+static long rn_result(const struct rn_resp *resp)
+{
+    if (resp->ret < 0) {
+        errno = resp->err > 0 ? resp->err : EIO;
+        return -1;
+    }
+    return (long)resp->ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Classification                                                            */
+
+/* 1: shim fd (s filled), 0: not ours (any non-socket, unknown or bad fd),
+ * -1: looks like a shim fd but the host is unreachable (errno ENETDOWN). */
+static int rn_classify(int fd, struct rn_sock *s)
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    s->ino = st.st_ino;
+    if (fd < RN_CACHE_N) {
+        uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+        uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
+        uint64_t i2 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+        if (i1 == i2 && INFO_STATE(i1) != 0 && ino == (uint64_t)st.st_ino) {
+            s->info = i1;
+            return INFO_STATE(i1) == ST_SHIM;
+        }
+    }
+    uint64_t neg = rn_mkinfo(ST_NOT, 0, 0, 0);
+    struct sockaddr_un un;
+    socklen_t l = sizeof un;
+    memset(&un, 0, sizeof un);
+    const size_t off = offsetof(struct sockaddr_un, sun_path);
+    const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+    if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
+        l <= off + 1 + plen || l > sizeof un || un.sun_path[0] != 0 ||
+        memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0) {
+        rn_cache_set(fd, st.st_ino, neg);
+        s->info = neg;
+        return 0;
+    }
+    char nonce[RN_NONCE_LEN];
+    pid_t hpid = 0;
+    if (rn_host_identity(nonce, &hpid) < 0)
+        return -1;
+    const char *p = un.sun_path + 1 + plen;
+    size_t rest = l - off - 1 - plen;
+    uint64_t id = 0;
+    int ok = rest > RN_NONCE_LEN + 1 && rest <= RN_NONCE_LEN + 1 + 10 &&
+             memcmp(p, nonce, RN_NONCE_LEN) == 0 && p[RN_NONCE_LEN] == '-';
+    for (size_t i = RN_NONCE_LEN + 1; ok && i < rest; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            ok = 0;
+        else
+            id = id * 10 + (uint64_t)(p[i] - '0');
+    }
+    if (ok && id > UINT32_MAX)
+        ok = 0;
+    if (ok) {
+        struct ucred cr;
+        socklen_t cl = sizeof cr;
+        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid != hpid)
+            ok = 0;
+    }
+    if (!ok) {
+        rn_cache_set(fd, st.st_ino, neg);
+        s->info = neg;
+        return 0;
+    }
+    int type = 0;
+    socklen_t tl = sizeof type;
+    REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+    int kind = type == SOCK_STREAM ? RN_KIND_STREAM : 0;
+    s->info = rn_mkinfo(ST_SHIM, (uint32_t)id, kind, 0);
+    rn_cache_set(fd, st.st_ino, s->info);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tracing                                                                   */
+
+struct tb {
+    char b[768];
+    size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static void tb_add(struct tb *t, const char *fmt, ...)
+{
+    if (t->n >= sizeof t->b - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(t->b + t->n, sizeof t->b - t->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        t->n += (size_t)k;
+    if (t->n > sizeof t->b - 1)
+        t->n = sizeof t->b - 1;
+}
+
+struct nm {
+    long v;
+    const char *s;
+};
+#define NM(x) {x, #x}
+
+static const char *nm_find(const struct nm *t, size_t n, long v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].v == v)
+            return t[i].s;
+    return NULL;
+}
+#define NMLEN(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct nm nm_family[] = {
+    NM(AF_UNSPEC), NM(AF_UNIX), NM(AF_INET), NM(AF_INET6), NM(AF_NETLINK), NM(AF_PACKET),
+};
+static const struct nm nm_stype[] = {
+    NM(SOCK_STREAM), NM(SOCK_DGRAM), NM(SOCK_RAW), NM(SOCK_RDM), NM(SOCK_SEQPACKET),
+    NM(SOCK_PACKET),
+};
+static const struct nm nm_level[] = {
+    NM(SOL_SOCKET), NM(SOL_IP), NM(SOL_TCP), NM(SOL_IPV6), NM(SOL_RAW),
+};
+static const struct nm nm_so[] = {
+    NM(SO_DEBUG), NM(SO_REUSEADDR), NM(SO_TYPE), NM(SO_ERROR), NM(SO_DONTROUTE),
+    NM(SO_BROADCAST), NM(SO_SNDBUF), NM(SO_RCVBUF), NM(SO_KEEPALIVE), NM(SO_OOBINLINE),
+    NM(SO_NO_CHECK), NM(SO_PRIORITY), NM(SO_LINGER), NM(SO_BSDCOMPAT), NM(SO_REUSEPORT),
+    NM(SO_PASSCRED), NM(SO_PEERCRED), NM(SO_RCVLOWAT), NM(SO_SNDLOWAT),
+    {20, "SO_RCVTIMEO_OLD"}, {21, "SO_SNDTIMEO_OLD"}, NM(SO_BINDTODEVICE),
+    NM(SO_TIMESTAMP), NM(SO_ACCEPTCONN), NM(SO_SNDBUFFORCE), NM(SO_RCVBUFFORCE),
+    NM(SO_PROTOCOL), NM(SO_DOMAIN), NM(SO_MARK), NM(SO_RXQ_OVFL), NM(SO_PEEK_OFF),
+    NM(SO_BUSY_POLL), NM(SO_INCOMING_CPU), NM(SO_ZEROCOPY),
+    {66, "SO_RCVTIMEO_NEW"}, {67, "SO_SNDTIMEO_NEW"},
+};
+static const struct nm nm_tcp[] = {
+    NM(TCP_NODELAY), NM(TCP_MAXSEG), NM(TCP_CORK), NM(TCP_KEEPIDLE), NM(TCP_KEEPINTVL),
+    NM(TCP_KEEPCNT), NM(TCP_SYNCNT), NM(TCP_LINGER2), NM(TCP_DEFER_ACCEPT),
+    NM(TCP_WINDOW_CLAMP), NM(TCP_INFO), NM(TCP_QUICKACK), NM(TCP_CONGESTION),
+    NM(TCP_MD5SIG), NM(TCP_THIN_LINEAR_TIMEOUTS), NM(TCP_USER_TIMEOUT), NM(TCP_REPAIR),
+    NM(TCP_FASTOPEN), NM(TCP_TIMESTAMP), NM(TCP_NOTSENT_LOWAT), NM(TCP_FASTOPEN_CONNECT),
+    NM(TCP_ULP), NM(TCP_ZEROCOPY_RECEIVE),
+};
+static const struct nm nm_ip[] = {
+    NM(IP_TOS), NM(IP_TTL), NM(IP_HDRINCL), NM(IP_OPTIONS), NM(IP_RECVOPTS),
+    NM(IP_RETOPTS), NM(IP_PKTINFO), NM(IP_MTU_DISCOVER), NM(IP_RECVERR), NM(IP_RECVTTL),
+    NM(IP_RECVTOS), NM(IP_MTU), NM(IP_FREEBIND), NM(IP_TRANSPARENT),
+    NM(IP_BIND_ADDRESS_NO_PORT), NM(IP_MULTICAST_IF), NM(IP_MULTICAST_TTL),
+    NM(IP_MULTICAST_LOOP), NM(IP_ADD_MEMBERSHIP), NM(IP_DROP_MEMBERSHIP),
+};
+static const struct nm nm_ipv6[] = {
+    NM(IPV6_V6ONLY), NM(IPV6_UNICAST_HOPS), NM(IPV6_MULTICAST_IF),
+    NM(IPV6_MULTICAST_HOPS), NM(IPV6_MULTICAST_LOOP), NM(IPV6_MTU_DISCOVER), NM(IPV6_MTU),
+    NM(IPV6_RECVERR), NM(IPV6_RECVPKTINFO), NM(IPV6_TCLASS), NM(IPV6_PKTINFO),
+};
+static const struct nm nm_msg[] = {
+    NM(MSG_OOB), NM(MSG_PEEK), NM(MSG_DONTROUTE), NM(MSG_CTRUNC), NM(MSG_PROXY),
+    NM(MSG_TRUNC), NM(MSG_DONTWAIT), NM(MSG_EOR), NM(MSG_WAITALL), NM(MSG_FIN),
+    NM(MSG_SYN), NM(MSG_CONFIRM), NM(MSG_RST), NM(MSG_ERRQUEUE), NM(MSG_NOSIGNAL),
+    NM(MSG_MORE), NM(MSG_WAITFORONE), NM(MSG_FASTOPEN), NM(MSG_CMSG_CLOEXEC),
+#ifdef MSG_ZEROCOPY
+    NM(MSG_ZEROCOPY),
+#endif
+};
+
+static void tb_sym(struct tb *t, const struct nm *tab, size_t n, long v)
+{
+    const char *s = nm_find(tab, n, v);
+    if (s)
+        tb_add(t, "%s", s);
+    else
+        tb_add(t, "%ld", v);
+}
+
+static void tb_flags(struct tb *t, const struct nm *tab, size_t n, unsigned long v)
+{
+    if (v == 0) {
+        tb_add(t, "0");
+        return;
+    }
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned long b = (unsigned long)tab[i].v;
+        if (b && (v & b) == b) {
+            tb_add(t, "%s%s", first ? "" : "|", tab[i].s);
+            v &= ~b;
+            first = 0;
+        }
+    }
+    if (v)
+        tb_add(t, "%s%#lx", first ? "" : "|", v);
+}
+
+static void tb_stype(struct tb *t, int type)
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    tb_sym(t, nm_stype, NMLEN(nm_stype), base);
+    if (type & SOCK_NONBLOCK)
+        tb_add(t, "|SOCK_NONBLOCK");
+    if (type & SOCK_CLOEXEC)
+        tb_add(t, "|SOCK_CLOEXEC");
+}
+
+static void tb_sockflags(struct tb *t, int flags)
+{
+    if (flags == 0) {
+        tb_add(t, "0");
+        return;
+    }
+    const char *sep = "";
+    if (flags & SOCK_NONBLOCK) {
+        tb_add(t, "SOCK_NONBLOCK");
+        sep = "|";
+    }
+    if (flags & SOCK_CLOEXEC) {
+        tb_add(t, "%sSOCK_CLOEXEC", sep);
+        sep = "|";
+    }
+    flags &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (flags)
+        tb_add(t, "%s%#x", sep, (unsigned)flags);
+}
+
+static void tb_level_opt(struct tb *t, int level, int opt)
+{
+    tb_sym(t, nm_level, NMLEN(nm_level), level);
+    tb_add(t, ", ");
+    switch (level) {
+    case SOL_SOCKET: tb_sym(t, nm_so, NMLEN(nm_so), opt); break;
+    case SOL_TCP: tb_sym(t, nm_tcp, NMLEN(nm_tcp), opt); break;
+    case SOL_IP: tb_sym(t, nm_ip, NMLEN(nm_ip), opt); break;
+    case SOL_IPV6: tb_sym(t, nm_ipv6, NMLEN(nm_ipv6), opt); break;
+    default: tb_add(t, "%d", opt);
+    }
+}
+
+/* a sockaddr we hold a local copy of */
+static void tb_addr(struct tb *t, const void *sa, size_t len)
+{
+    if (len < sizeof(sa_family_t)) {
+        tb_add(t, "{}");
+        return;
+    }
+    sa_family_t fam;
+    memcpy(&fam, sa, sizeof fam);
+    char ip[INET6_ADDRSTRLEN];
+    if (fam == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in in;
+        memcpy(&in, sa, sizeof in);
+        inet_ntop(AF_INET, &in.sin_addr, ip, sizeof ip);
+        tb_add(t, "{AF_INET, %s:%u}", ip, ntohs(in.sin_port));
+    } else if (fam == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, sa, sizeof in6);
+        inet_ntop(AF_INET6, &in6.sin6_addr, ip, sizeof ip);
+        tb_add(t, "{AF_INET6, [%s]:%u", ip, ntohs(in6.sin6_port));
+        if (in6.sin6_scope_id)
+            tb_add(t, "%%%u", in6.sin6_scope_id);
+        tb_add(t, "}");
+    } else if (fam == AF_UNIX) {
+        const char *p = (const char *)sa + offsetof(struct sockaddr_un, sun_path);
+        size_t n = len - offsetof(struct sockaddr_un, sun_path);
+        if (n > 0 && p[0] == 0)
+            tb_add(t, "{AF_UNIX, @%.*s}", (int)(n - 1), p + 1);
+        else
+            tb_add(t, "{AF_UNIX, \"%.*s\"}", (int)strnlen(p, n), p);
+    } else {
+        tb_add(t, "{");
+        tb_sym(t, nm_family, NMLEN(nm_family), fam);
+        tb_add(t, ", ...}");
+    }
+}
+
+static void tb_ret(struct tb *t, long r, int err)
+{
+    if (r < 0) {
+        const char *en = strerrorname_np(err);
+        if (en)
+            tb_add(t, " = -1 %s\n", en);
+        else
+            tb_add(t, " = -1 errno %d\n", err);
+    } else {
+        tb_add(t, " = %ld\n", r);
+    }
+}
+
+static int rn_trace_fd(void)
+{
+    pid_t me = getpid();
+    pthread_mutex_lock(&g_tlock);
+    int fd = g_trace_fd;
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_ino != g_trace_ino)
+            fd = -1; /* closed behind our back (or exec'd): reopen */
+    }
+    if (fd < 0) {
+        fd = open(g_trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            fd = rn_move_high(fd);
+            struct stat st;
+            g_trace_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+        }
+        g_trace_fd = fd;
+        g_trace_pid = me;
+    }
+    pthread_mutex_unlock(&g_tlock);
+    return fd;
+}
+
+/* Write a finished line (starts with the pid; we prepend it here). */
+static void tb_emit(struct tb *t)
+{
+    int e = errno;
+    int fd = rn_trace_fd();
+    if (fd >= 0) {
+        if (t->n == 0 || t->b[t->n - 1] != '\n') {
+            if (t->n >= sizeof t->b - 1)
+                t->n = sizeof t->b - 2;
+            t->b[t->n++] = '\n';
+        }
+        ssize_t k;
+        do
+            k = REAL(write)(fd, t->b, t->n);
+        while (k < 0 && errno == EINTR);
+    }
+    errno = e;
+}
+
+static void tb_start(struct tb *t, const char *call, int fd)
+{
+    t->n = 0;
+    tb_add(t, "%d %s(", (int)getpid(), call);
+    if (fd != INT_MIN)
+        tb_add(t, "%d", fd);
+}
+
+/* simple "call(fd, count[, flags]) = r" lines for the data path */
+static void trace_io(const char *call, int fd, long count, int has_flags, int flags, long r,
+                     int err)
+{
+    struct tb t;
+    tb_start(&t, call, fd);
+    tb_add(&t, ", %ld", count);
+    if (has_flags) {
+        tb_add(&t, ", ");
+        tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
+    }
+    tb_add(&t, ")");
+    tb_ret(&t, r, err);
+    tb_emit(&t);
+}
+
+static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, size_t len)
+{
+    if (len == sizeof(int)) {
+        int x;
+        memcpy(&x, v, sizeof x);
+        tb_add(t, "[%d]", x);
+    } else if (level == SOL_SOCKET && (opt == SO_RCVTIMEO || opt == SO_SNDTIMEO || opt == 66 ||
+                                        opt == 67) && len >= sizeof(struct timeval)) {
+        struct timeval tv;
+        memcpy(&tv, v, sizeof tv);
+        tb_add(t, "{tv_sec=%ld, tv_usec=%ld}", (long)tv.tv_sec, (long)tv.tv_usec);
+    } else if (level == SOL_SOCKET && opt == SO_LINGER && len >= sizeof(struct linger)) {
+        struct linger lg;
+        memcpy(&lg, v, sizeof lg);
+        tb_add(t, "{l_onoff=%d, l_linger=%d}", lg.l_onoff, lg.l_linger);
+    } else if ((level == SOL_TCP && opt == TCP_CONGESTION) ||
+               (level == SOL_SOCKET && opt == SO_BINDTODEVICE)) {
+        tb_add(t, "\"%.*s\"", (int)strnlen((const char *)v, len), (const char *)v);
+    } else {
+        tb_add(t, "<%zu bytes>", len);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Prologue used by every fd interposer                                      */
+
+#define ERRET(e)       \
+    do {               \
+        err = (e);     \
+        r = -1;        \
+        goto out;      \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* socket                                                                    */
+
+static int do_socket(int domain, int type, int protocol)
+{
+    if (!g_enabled || (domain != AF_INET && domain != AF_INET6))
+        return REAL(socket)(domain, type, protocol);
+    int saved = errno, err = 0, r;
+    int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct rn_resp resp;
+    int fd = -1;
+    if (rn_rpc(RN_OP_SOCKET, 0, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, 0,
+               NULL, 0, &resp, NULL, 0, &fd, flags & SOCK_CLOEXEC) < 0)
+        ERRET(errno);
+    if (resp.ret < 0 && resp.err == RN_ERR_PASSTHROUGH) {
+        errno = saved;
+        r = REAL(socket)(domain, type, protocol);
+        err = errno;
+        goto out;
+    }
+    if (resp.ret < 0) {
+        if (fd >= 0)
+            REAL(close)(fd);
+        ERRET(resp.err > 0 ? resp.err : EIO);
+    }
+    if (fd < 0)
+        ERRET(EPROTO);
+    if (flags & SOCK_NONBLOCK) {
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        rn_cache_set(fd, st.st_ino,
+                     rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0));
+    r = fd;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "socket", INT_MIN);
+        tb_sym(&t, nm_family, NMLEN(nm_family), domain);
+        tb_add(&t, ", ");
+        tb_stype(&t, type);
+        tb_add(&t, ", %d)", protocol);
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* bind / connect                                                            */
+
+static void trace_addr_call(const char *call, int fd, const void *sa, long len, int copied,
+                            const void *uptr, long r, int err)
+{
+    struct tb t;
+    tb_start(&t, call, fd);
+    tb_add(&t, ", ");
+    if (copied)
+        tb_addr(&t, sa, (size_t)len);
+    else if (uptr == NULL)
+        tb_add(&t, "NULL");
+    else
+        tb_add(&t, "%p", uptr);
+    tb_add(&t, ", %ld)", len);
+    tb_ret(&t, r, err);
+    tb_emit(&t);
+}
+
+static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (!g_enabled)
+        return REAL(bind)(fd, addr, len);
+    int saved = errno, err = 0, r, copied = 0;
+    struct rn_sock s;
+    unsigned char sa[sizeof(struct sockaddr_storage)];
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(bind)(fd, addr, len);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if ((int)len < 0 || len > sizeof sa)
+        ERRET(EINVAL);
+    if (rn_copy_in(sa, addr, len) < 0)
+        ERRET(EFAULT);
+    copied = 1;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_BIND, INFO_ID(s.info), 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
+        ERRET(errno);
+    r = (int)rn_result(&resp);
+    err = errno;
+out:
+    if (g_trace_on)
+        trace_addr_call("bind", fd, sa, (long)(int)len, copied, addr, r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static const char rn_zeros[65536];
+
+/* Fill A until EAGAIN so that it turns writable only when the host discards. */
+static uint64_t rn_fill(int fd)
+{
+    uint64_t total = 0;
+    while (total < (16u << 20)) {
+        ssize_t n = REAL(send)(fd, rn_zeros, sizeof rn_zeros, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            total += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+    return total;
+}
+
+static int rn_sock_error(int fd, const struct rn_sock *s, int *val)
+{
+    struct rn_resp resp;
+    int v = 0;
+    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s->info), SOL_SOCKET, SO_ERROR, sizeof v, 0, NULL, 0,
+               &resp, &v, sizeof v, NULL, 0) < 0)
+        return -1;
+    (void)fd;
+    if (rn_result(&resp) < 0)
+        return -1;
+    *val = v;
+    return 0;
+}
+
+static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (!g_enabled)
+        return REAL(connect)(fd, addr, len);
+    int saved = errno, err = 0, r, copied = 0;
+    struct rn_sock s;
+    unsigned char sa[sizeof(struct sockaddr_storage)];
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(connect)(fd, addr, len);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if ((int)len < 0 || len > sizeof sa)
+        ERRET(EINVAL);
+    if (rn_copy_in(sa, addr, len) < 0)
+        ERRET(EFAULT);
+    copied = 1;
+    int fl = fcntl(fd, F_GETFL);
+    int nb = fl >= 0 && (fl & O_NONBLOCK);
+    uint64_t filler = 0;
+    if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
+        filler = rn_fill(fd);
+        rn_cache_flags(fd, &s, F_CONNECTING, 0);
+        s.info |= F_CONNECTING;
+    }
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp, NULL,
+               0, NULL, 0) < 0)
+        ERRET(errno);
+    if (resp.ret >= 0) {
+        r = 0;
+        goto out;
+    }
+    err = resp.err > 0 ? resp.err : EIO;
+    if (err != EINPROGRESS || nb) {
+        if (err != EINPROGRESS && err != EALREADY && err != EISCONN)
+            rn_cache_flags(fd, &s, 0, F_CONNECTING); /* failed: a retry fills again */
+        r = -1;
+        goto out;
+    }
+    /* Blocking connect: wait natively for A to turn writable (host discarded the
+     * filler = established, or S closed = failed).  SO_SNDTIMEO bounds it as on
+     * Linux (timeout -> EINPROGRESS). */
+    int timeout = -1;
+    struct timeval tv;
+    socklen_t tl = sizeof tv;
+    if (REAL(getsockopt)(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0 &&
+        (tv.tv_sec > 0 || tv.tv_usec > 0)) {
+        long long ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+        timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+    }
+    struct pollfd p = {fd, POLLOUT, 0};
+    int k = poll(&p, 1, timeout);
+    if (k < 0)
+        ERRET(errno); /* EINTR, like Linux */
+    if (k == 0)
+        ERRET(EINPROGRESS);
+    int v = 0;
+    if (rn_sock_error(fd, &s, &v) < 0)
+        ERRET(errno);
+    if (v != 0) {
+        rn_cache_flags(fd, &s, 0, F_CONNECTING);
+        ERRET(v);
+    }
+    r = 0;
+out:
+    if (g_trace_on)
+        trace_addr_call("connect", fd, sa, (long)(int)len, copied, addr, r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* listen / shutdown                                                         */
+
+static int do_listen(int fd, int backlog)
+{
+    if (!g_enabled)
+        return REAL(listen)(fd, backlog);
+    int saved = errno, err = 0, r;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(listen)(fd, backlog);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_LISTEN, INFO_ID(s.info), backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+               0) < 0)
+        ERRET(errno);
+    r = (int)rn_result(&resp);
+    err = errno;
+    if (r == 0)
+        rn_cache_flags(fd, &s, F_LISTENER, 0);
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "listen", fd);
+        tb_add(&t, ", %d)", backlog);
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static int do_shutdown(int fd, int how)
+{
+    if (!g_enabled)
+        return REAL(shutdown)(fd, how);
+    int saved = errno, err = 0, r;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(shutdown)(fd, how);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_SHUTDOWN, INFO_ID(s.info), how, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+               0) < 0)
+        ERRET(errno);
+    r = (int)rn_result(&resp);
+    err = errno;
+    if (r == 0)
+        REAL(shutdown)(fd, how);
+out:
+    if (g_trace_on) {
+        static const struct nm nm_how[] = {NM(SHUT_RD), NM(SHUT_WR), NM(SHUT_RDWR)};
+        struct tb t;
+        tb_start(&t, "shutdown", fd);
+        tb_add(&t, ", ");
+        tb_sym(&t, nm_how, NMLEN(nm_how), how);
+        tb_add(&t, ")");
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* getsockname / getpeername                                                 */
+
+/* Store a kernel-style sockaddr result: copy min(*ulen, klen), *ulen = klen. */
+static int rn_put_addr(struct sockaddr *uaddr, socklen_t *ulen, const void *ka, size_t klen,
+                       int *shown_len)
+{
+    int len;
+    if (rn_copy_in(&len, ulen, sizeof len) < 0)
+        return -1;
+    if ((size_t)len > klen)
+        len = (int)klen;
+    if (len < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (len && rn_copy_out(uaddr, ka, (size_t)len) < 0)
+        return -1;
+    socklen_t kl = (socklen_t)klen;
+    if (rn_copy_out(ulen, &kl, sizeof kl) < 0)
+        return -1;
+    *shown_len = (int)klen;
+    return 0;
+}
+
+static int do_getname(int op, int fd, struct sockaddr *addr, socklen_t *lenp)
+{
+    int peer = op == RN_OP_GETPEERNAME;
+    if (!g_enabled)
+        return peer ? REAL(getpeername)(fd, addr, lenp) : REAL(getsockname)(fd, addr, lenp);
+    int saved = errno, err = 0, r, shown = -1;
+    struct rn_sock s;
+    unsigned char ka[RN_MAX_PAYLOAD];
+    size_t klen = 0;
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return peer ? REAL(getpeername)(fd, addr, lenp) : REAL(getsockname)(fd, addr, lenp);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    struct rn_resp resp;
+    if (rn_rpc((uint32_t)op, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL,
+               0) < 0)
+        ERRET(errno);
+    if (rn_result(&resp) < 0)
+        ERRET(errno);
+    klen = resp.payload_len;
+    if (rn_put_addr(addr, lenp, ka, klen, &shown) < 0)
+        ERRET(errno);
+    r = 0;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, peer ? "getpeername" : "getsockname", fd);
+        tb_add(&t, ", ");
+        if (r == 0)
+            tb_addr(&t, ka, klen);
+        else
+            tb_add(&t, "%p", (void *)addr);
+        if (shown >= 0)
+            tb_add(&t, ", [%d])", shown);
+        else
+            tb_add(&t, ", %p)", (void *)lenp);
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* getsockopt / setsockopt                                                   */
+
+static int rn_is_timeo(int level, int opt, int *snd)
+{
+    if (level != SOL_SOCKET)
+        return 0;
+    if (opt == 20 || opt == 66) { /* SO_RCVTIMEO_OLD / _NEW */
+        *snd = 0;
+        return 1;
+    }
+    if (opt == 21 || opt == 67) { /* SO_SNDTIMEO_OLD / _NEW */
+        *snd = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
+{
+    if (!g_enabled)
+        return REAL(getsockopt)(fd, level, opt, val, lenp);
+    int saved = errno, err = 0, r, ulen = -1, outlen = -1;
+    struct rn_sock s;
+    unsigned char kv[RN_MAX_PAYLOAD];
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(getsockopt)(fd, level, opt, val, lenp);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if (rn_copy_in(&ulen, lenp, sizeof ulen) < 0)
+        ERRET(EFAULT);
+    if (ulen < 0)
+        ERRET(EINVAL);
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), level, opt, ulen, 0, NULL, 0, &resp, kv,
+               sizeof kv, NULL, 0) < 0)
+        ERRET(errno);
+    if (rn_result(&resp) < 0)
+        ERRET(errno);
+    size_t n = resp.payload_len;
+    if (n > (size_t)ulen)
+        n = (size_t)ulen;
+    if (rn_copy_out(val, kv, n) < 0)
+        ERRET(EFAULT);
+    socklen_t nl = (socklen_t)n;
+    if (rn_copy_out(lenp, &nl, sizeof nl) < 0)
+        ERRET(EFAULT);
+    outlen = (int)n;
+    if (level == SOL_SOCKET && opt == SO_ERROR && n >= sizeof(int)) {
+        int v;
+        memcpy(&v, kv, sizeof v);
+        if (v != 0)
+            rn_cache_flags(fd, &s, 0, F_CONNECTING);
+    }
+    if (level == SOL_SOCKET && opt == SO_ACCEPTCONN && n >= sizeof(int)) {
+        int v;
+        memcpy(&v, kv, sizeof v);
+        rn_cache_flags(fd, &s, v ? F_LISTENER : 0, v ? 0 : F_LISTENER);
+    }
+    r = 0;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "getsockopt", fd);
+        tb_add(&t, ", ");
+        tb_level_opt(&t, level, opt);
+        tb_add(&t, ", ");
+        if (outlen >= 0) {
+            tb_optval(&t, level, opt, kv, (size_t)outlen);
+            tb_add(&t, ", [%d])", outlen);
+        } else {
+            tb_add(&t, "%p, %p)", val, (void *)lenp);
+        }
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+    if (!g_enabled)
+        return REAL(setsockopt)(fd, level, opt, val, len);
+    int saved = errno, err = 0, r, copied = 0;
+    struct rn_sock s;
+    unsigned char kv[RN_MAX_PAYLOAD];
+    size_t n = 0;
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(setsockopt)(fd, level, opt, val, len);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if ((int)len < 0)
+        ERRET(EINVAL);
+    n = len > sizeof kv ? sizeof kv : len;
+    if (rn_copy_in(kv, val, n) < 0)
+        ERRET(EFAULT);
+    copied = 1;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_SETSOCKOPT, INFO_ID(s.info), level, opt, (int64_t)len, 0, kv, n, &resp,
+               NULL, 0, NULL, 0) < 0)
+        ERRET(errno);
+    r = (int)rn_result(&resp);
+    err = errno;
+    int snd;
+    if (r == 0 && rn_is_timeo(level, opt, &snd))
+        REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "setsockopt", fd);
+        tb_add(&t, ", ");
+        tb_level_opt(&t, level, opt);
+        tb_add(&t, ", ");
+        if (copied)
+            tb_optval(&t, level, opt, kv, n);
+        else
+            tb_add(&t, "%p", val);
+        tb_add(&t, ", %d)", (int)len);
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* accept                                                                    */
+
+static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, int is4)
+{
+    if (!g_enabled)
+        return is4 ? REAL(accept4)(fd, addr, lenp, flags) : REAL(accept)(fd, addr, lenp);
+    int saved = errno, err = 0, r, shown = -1, nfd = -1;
+    struct rn_sock s;
+    struct rn_accept_rec rec;
+    memset(&rec, 0, sizeof rec);
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return is4 ? REAL(accept4)(fd, addr, lenp, flags) : REAL(accept)(fd, addr, lenp);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+        ERRET(EINVAL);
+    if (!(s.info & F_LISTENER)) {
+        struct rn_resp resp;
+        int v = 0;
+        if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), SOL_SOCKET, SO_ACCEPTCONN, sizeof v, 0,
+                   NULL, 0, &resp, &v, sizeof v, NULL, 0) < 0)
+            ERRET(errno);
+        if (rn_result(&resp) < 0)
+            ERRET(errno);
+        if (!v)
+            ERRET(EINVAL);
+        rn_cache_flags(fd, &s, F_LISTENER, 0);
+    }
+    size_t got = 0;
+    while (got < sizeof rec) {
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } cm;
+        struct iovec iov = {(char *)&rec + got, sizeof rec - got};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof cm.buf;
+        int rf = (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0;
+        ssize_t n = REAL(recvmsg)(fd, &mh, got ? rf | MSG_WAITALL : rf);
+        if (n < 0) {
+            if (got && errno == EINTR)
+                continue;
+            err = got ? EPROTO : errno;
+            goto fail;
+        }
+        for (struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh); cmh; cmh = CMSG_NXTHDR(&mh, cmh)) {
+            if (cmh->cmsg_level != SOL_SOCKET || cmh->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (cmh->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(cmh) + i * sizeof(int), sizeof f);
+                if (nfd < 0)
+                    nfd = f;
+                else
+                    REAL(close)(f);
+            }
+        }
+        if (n == 0) { /* the host closed the listener */
+            err = EINVAL;
+            goto fail;
+        }
+        if (nfd < 0 && (mh.msg_flags & MSG_CTRUNC) && got == 0) {
+            err = EMFILE; /* no room for the new fd */
+            got += (size_t)n;
+            if (got < sizeof rec)
+                continue; /* consume the rest of the record, then fail */
+            goto fail;
+        }
+        got += (size_t)n;
+    }
+    if (nfd < 0) {
+        err = err ? err : EPROTO;
+        goto fail;
+    }
+    if (flags & SOCK_NONBLOCK) {
+        int fl = fcntl(nfd, F_GETFL);
+        fcntl(nfd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
+    }
+    if (rec.addrlen > sizeof rec.addr)
+        rec.addrlen = sizeof rec.addr;
+    if (addr != NULL) {
+        if (rn_put_addr(addr, lenp, rec.addr, rec.addrlen, &shown) < 0) {
+            err = errno; /* Linux drops the connection too */
+            goto fail;
+        }
+    }
+    struct stat st;
+    if (fstat(nfd, &st) == 0)
+        rn_cache_set(nfd, st.st_ino,
+                     rn_mkinfo(ST_SHIM, rec.sock_id, INFO_KIND(s.info), F_CONNECTING));
+    r = nfd;
+    goto out;
+fail:
+    if (nfd >= 0)
+        REAL(close)(nfd);
+    r = -1;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, is4 ? "accept4" : "accept", fd);
+        tb_add(&t, ", ");
+        if (r >= 0 && addr != NULL)
+            tb_addr(&t, rec.addr, rec.addrlen);
+        else if (addr == NULL)
+            tb_add(&t, "NULL");
+        else
+            tb_add(&t, "%p", (void *)addr);
+        if (shown >= 0)
+            tb_add(&t, ", [%d]", shown);
+        else if (lenp == NULL)
+            tb_add(&t, ", NULL");
+        else
+            tb_add(&t, ", %p", (void *)lenp);
+        if (is4) {
+            tb_add(&t, ", ");
+            tb_sockflags(&t, flags);
+        }
+        tb_add(&t, ")");
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sendto / sendmsg / recvfrom / recvmsg                                     */
+
+static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
+                         const struct sockaddr *addr, socklen_t alen)
+{
+    if (!g_enabled)
+        return REAL(sendto)(fd, buf, n, flags, addr, alen);
+    int saved = errno, err = 0, copied = 0;
+    ssize_t r;
+    struct rn_sock s;
+    unsigned char sa[sizeof(struct sockaddr_storage)];
+    int c = rn_classify(fd, &s);
+    if (c == 0) {
+        errno = saved;
+        return REAL(sendto)(fd, buf, n, flags, addr, alen);
+    }
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if (INFO_KIND(s.info) != RN_KIND_STREAM) {
+        errno = saved;
+        return REAL(sendto)(fd, buf, n, flags, addr, alen);
+    }
+    if (addr != NULL) { /* the kernel copies it in even though TCP ignores it */
+        if ((int)alen < 0 || alen > sizeof sa)
+            ERRET(EINVAL);
+        if (rn_copy_in(sa, addr, alen) < 0)
+            ERRET(EFAULT);
+        copied = 1;
+    }
+    errno = saved;
+    r = REAL(send)(fd, buf, n, flags);
+    err = errno;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "sendto", fd);
+        tb_add(&t, ", %zu, ", n);
+        tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
+        tb_add(&t, ", ");
+        if (copied)
+            tb_addr(&t, sa, alen);
+        else if (addr == NULL)
+            tb_add(&t, "NULL");
+        else
+            tb_add(&t, "%p", (const void *)addr);
+        tb_add(&t, ", %d)", (int)alen);
+        tb_ret(&t, (long)r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (!g_enabled)
+        return REAL(sendmsg)(fd, msg, flags);
+    int saved = errno, err = 0;
+    ssize_t r;
+    struct rn_sock s;
+    struct msghdr m;
+    int c = rn_classify(fd, &s);
+    if (c == 0 || (c > 0 && INFO_KIND(s.info) != RN_KIND_STREAM)) {
+        errno = saved;
+        return REAL(sendmsg)(fd, msg, flags);
+    }
+    memset(&m, 0, sizeof m);
+    if (c < 0)
+        ERRET(ENETDOWN);
+    if (rn_copy_in(&m, msg, sizeof m) < 0)
+        ERRET(EFAULT);
+    if (m.msg_name != NULL && m.msg_namelen != 0) {
+        unsigned char sa[sizeof(struct sockaddr_storage)];
+        if ((int)m.msg_namelen < 0)
+            ERRET(EINVAL);
+        size_t nl = m.msg_namelen > sizeof sa ? sizeof sa : m.msg_namelen;
+        if (rn_copy_in(sa, m.msg_name, nl) < 0)
+            ERRET(EFAULT);
+    }
+    m.msg_name = NULL;
+    m.msg_namelen = 0;
+    errno = saved;
+    r = REAL(sendmsg)(fd, &m, flags);
+    err = errno;
+out:
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "sendmsg", fd);
+        tb_add(&t, ", {iovcnt=%zu}, ", (size_t)m.msg_iovlen);
+        tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
+        tb_add(&t, ")");
+        tb_ret(&t, (long)r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                           socklen_t *alen)
+{
+    if (!g_enabled || !g_trace_on)
+        return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    errno = saved;
+    ssize_t r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    if (c > 0)
+        trace_io("recvfrom", fd, (long)n, 1, flags, (long)r, errno);
+    return r;
+}
+
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (!g_enabled || !g_trace_on)
+        return REAL(recvmsg)(fd, msg, flags);
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    errno = saved;
+    ssize_t r = REAL(recvmsg)(fd, msg, flags);
+    if (c > 0) {
+        struct msghdr m;
+        int e = errno;
+        size_t cnt = rn_copy_in(&m, msg, sizeof m) == 0 ? m.msg_iovlen : 0;
+        errno = e;
+        struct tb t;
+        tb_start(&t, "recvmsg", fd);
+        tb_add(&t, ", {iovcnt=%zu}, ", cnt);
+        tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
+        tb_add(&t, ")");
+        tb_ret(&t, (long)r, e);
+        tb_emit(&t);
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exported interposers                                                      */
+
+RN_EXPORT int rn_socket(int, int, int) __asm__("socket");
+RN_EXPORT int rn_bind(int, const struct sockaddr *, socklen_t) __asm__("bind");
+RN_EXPORT int rn_listen(int, int) __asm__("listen");
+RN_EXPORT int rn_connect(int, const struct sockaddr *, socklen_t) __asm__("connect");
+RN_EXPORT int rn_accept(int, struct sockaddr *, socklen_t *) __asm__("accept");
+RN_EXPORT int rn_accept4(int, struct sockaddr *, socklen_t *, int) __asm__("accept4");
+RN_EXPORT int rn_getsockname(int, struct sockaddr *, socklen_t *) __asm__("getsockname");
+RN_EXPORT int rn_getpeername(int, struct sockaddr *, socklen_t *) __asm__("getpeername");
+RN_EXPORT int rn_getsockopt(int, int, int, void *, socklen_t *) __asm__("getsockopt");
+RN_EXPORT int rn_setsockopt(int, int, int, const void *, socklen_t) __asm__("setsockopt");
+RN_EXPORT int rn_shutdown(int, int) __asm__("shutdown");
+RN_EXPORT ssize_t rn_send(int, const void *, size_t, int) __asm__("send");
+RN_EXPORT ssize_t rn_recv(int, void *, size_t, int) __asm__("recv");
+RN_EXPORT ssize_t rn_sendto(int, const void *, size_t, int, const struct sockaddr *,
+                            socklen_t) __asm__("sendto");
+RN_EXPORT ssize_t rn_recvfrom(int, void *, size_t, int, struct sockaddr *,
+                              socklen_t *) __asm__("recvfrom");
+RN_EXPORT ssize_t rn_sendmsg(int, const struct msghdr *, int) __asm__("sendmsg");
+RN_EXPORT ssize_t rn_recvmsg(int, struct msghdr *, int) __asm__("recvmsg");
+RN_EXPORT ssize_t rn_read(int, void *, size_t) __asm__("read");
+RN_EXPORT ssize_t rn_write(int, const void *, size_t) __asm__("write");
+RN_EXPORT ssize_t rn_readv(int, const struct iovec *, int) __asm__("readv");
+RN_EXPORT ssize_t rn_writev(int, const struct iovec *, int) __asm__("writev");
+RN_EXPORT int rn_close(int) __asm__("close");
+RN_EXPORT long rn_syscall(long, ...) __asm__("syscall");
+
+int rn_socket(int domain, int type, int protocol) { return do_socket(domain, type, protocol); }
+int rn_bind(int fd, const struct sockaddr *a, socklen_t l) { return do_bind(fd, a, l); }
+int rn_listen(int fd, int backlog) { return do_listen(fd, backlog); }
+int rn_connect(int fd, const struct sockaddr *a, socklen_t l) { return do_connect(fd, a, l); }
+int rn_accept(int fd, struct sockaddr *a, socklen_t *l) { return do_accept(fd, a, l, 0, 0); }
+int rn_accept4(int fd, struct sockaddr *a, socklen_t *l, int flags)
+{
+    return do_accept(fd, a, l, flags, 1);
+}
+int rn_getsockname(int fd, struct sockaddr *a, socklen_t *l)
+{
+    return do_getname(RN_OP_GETSOCKNAME, fd, a, l);
+}
+int rn_getpeername(int fd, struct sockaddr *a, socklen_t *l)
+{
+    return do_getname(RN_OP_GETPEERNAME, fd, a, l);
+}
+int rn_getsockopt(int fd, int level, int opt, void *v, socklen_t *l)
+{
+    return do_getsockopt(fd, level, opt, v, l);
+}
+int rn_setsockopt(int fd, int level, int opt, const void *v, socklen_t l)
+{
+    return do_setsockopt(fd, level, opt, v, l);
+}
+int rn_shutdown(int fd, int how) { return do_shutdown(fd, how); }
+ssize_t rn_sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a,
+                  socklen_t l)
+{
+    return do_sendto(fd, b, n, flags, a, l);
+}
+ssize_t rn_recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *a, socklen_t *l)
+{
+    return do_recvfrom(fd, b, n, flags, a, l);
+}
+ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags) { return do_sendmsg(fd, m, flags); }
+ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, m, flags); }
+
+/* Pure pass-through data calls: classified and traced only when tracing. */
+#define TRACED_IO(call, realcall, count, has_flags, flags)                   \
+    do {                                                                     \
+        if (RN_UNLIKELY(g_trace_on)) {                                       \
+            int saved_ = errno;                                              \
+            struct rn_sock s_;                                               \
+            int c_ = rn_classify(fd, &s_);                                   \
+            errno = saved_;                                                  \
+            long r_ = (long)(realcall);                                      \
+            if (c_ > 0)                                                      \
+                trace_io(call, fd, (long)(count), has_flags, flags, r_, errno); \
+            return r_;                                                       \
+        }                                                                    \
+        return realcall;                                                     \
+    } while (0)
+
+ssize_t rn_send(int fd, const void *b, size_t n, int flags)
+{
+    TRACED_IO("send", REAL(send)(fd, b, n, flags), n, 1, flags);
+}
+ssize_t rn_recv(int fd, void *b, size_t n, int flags)
+{
+    TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
+}
+ssize_t rn_read(int fd, void *b, size_t n) { TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0); }
+ssize_t rn_write(int fd, const void *b, size_t n)
+{
+    TRACED_IO("write", REAL(write)(fd, b, n), n, 0, 0);
+}
+ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
+{
+    TRACED_IO("readv", REAL(readv)(fd, v, cnt), cnt, 0, 0);
+}
+ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
+{
+    TRACED_IO("writev", REAL(writev)(fd, v, cnt), cnt, 0, 0);
+}
+
+int rn_close(int fd)
+{
+    if (RN_UNLIKELY(g_trace_on)) {
+        int saved = errno;
+        struct rn_sock s;
+        int c = rn_classify(fd, &s);
+        if (fd >= 0 && fd < RN_CACHE_N)
+            __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+        errno = saved;
+        int r = REAL(close)(fd);
+        if (c > 0) {
+            struct tb t;
+            tb_start(&t, "close", fd);
+            tb_add(&t, ")");
+            tb_ret(&t, r, errno);
+            tb_emit(&t);
+        }
+        return r;
+    }
+    if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    return REAL(close)(fd);
+}
+
+long rn_syscall(long nr, ...)
+{
+    va_list ap;
+    long a[6];
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (g_enabled) {
+        switch (nr) {
+#ifdef SYS_socket
+        case SYS_socket: return do_socket((int)a[0], (int)a[1], (int)a[2]);
+        case SYS_bind: return do_bind((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2]);
+        case SYS_listen: return do_listen((int)a[0], (int)a[1]);
+        case SYS_connect:
+            return do_connect((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2]);
+        case SYS_accept:
+            return do_accept((int)a[0], (struct sockaddr *)a[1], (socklen_t *)a[2], 0, 0);
+        case SYS_accept4:
+            return do_accept((int)a[0], (struct sockaddr *)a[1], (socklen_t *)a[2], (int)a[3], 1);
+        case SYS_getsockname:
+            return do_getname(RN_OP_GETSOCKNAME, (int)a[0], (struct sockaddr *)a[1],
+                              (socklen_t *)a[2]);
+        case SYS_getpeername:
+            return do_getname(RN_OP_GETPEERNAME, (int)a[0], (struct sockaddr *)a[1],
+                              (socklen_t *)a[2]);
+        case SYS_getsockopt:
+            return do_getsockopt((int)a[0], (int)a[1], (int)a[2], (void *)a[3], (socklen_t *)a[4]);
+        case SYS_setsockopt:
+            return do_setsockopt((int)a[0], (int)a[1], (int)a[2], (const void *)a[3],
+                                 (socklen_t)a[4]);
+        case SYS_shutdown: return do_shutdown((int)a[0], (int)a[1]);
+        case SYS_sendto:
+            return do_sendto((int)a[0], (const void *)a[1], (size_t)a[2], (int)a[3],
+                             (const struct sockaddr *)a[4], (socklen_t)a[5]);
+        case SYS_recvfrom:
+            return do_recvfrom((int)a[0], (void *)a[1], (size_t)a[2], (int)a[3],
+                               (struct sockaddr *)a[4], (socklen_t *)a[5]);
+        case SYS_sendmsg: return do_sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2]);
+        case SYS_recvmsg: return do_recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]);
+#endif
+        default: break;
+        }
+    }
+    return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Load time: read the environment only (plus adopting ROCKETNET_CTL_FD).     */
+
+static void rn_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_lock, &fresh, sizeof fresh);
+    memcpy(&g_tlock, &fresh, sizeof fresh);
+    g_lock_owner = 0;
+    /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
+}
+
+__attribute__((constructor)) static void rn_init(void)
+{
+    const char *sock = getenv(RN_ENV_SOCK);
+    const char *ctl = getenv(RN_ENV_CTL_FD);
+    const char *trace = getenv(RN_ENV_TRACE);
+    int ctl_fd = -1;
+    if (ctl) {
+        char *end;
+        long v = strtol(ctl, &end, 10);
+        if (end != ctl && *end == 0 && v >= 0 && v < INT_MAX)
+            ctl_fd = (int)v;
+        unsetenv(RN_ENV_CTL_FD); /* grandchildren must not take it */
+    }
+    if (!sock || !*sock || strlen(sock) >= sizeof g_sock_path)
+        return; /* pass-through everywhere */
+    memcpy(g_sock_path, sock, strlen(sock) + 1);
+    if (trace && *trace && strlen(trace) < sizeof g_trace_path) {
+        memcpy(g_trace_path, trace, strlen(trace) + 1);
+        g_trace_on = 1;
+    }
+    if (ctl_fd >= 0 && rn_fd_ino(ctl_fd) != 0) {
+        /* Move it off the low numbers now: the program must see Linux's numbering. */
+        g_adopt_fd = rn_move_high(ctl_fd);
+        g_adopt_pid = getpid();
+    }
+    pthread_atfork(NULL, NULL, rn_atfork_child);
+    g_enabled = 1;
+}
