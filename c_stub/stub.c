@@ -129,6 +129,7 @@ static char g_trace_path[4096];
 
 static int g_adopt_fd = -1;                /* ROCKETNET_CTL_FD, moved high at load */
 static pid_t g_adopt_pid;
+static ino_t g_adopt_ino;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* control RPCs */
 static unsigned long g_lock_owner;         /* pthread_self() of the holder, 0 if free */
@@ -447,8 +448,8 @@ static int rn_ensure_ctl(void)
     if (g_adopt_fd >= 0 && g_adopt_pid == me) {
         fd = g_adopt_fd;
         g_adopt_fd = -1;
-        if (rn_fd_ino(fd) == 0)
-            fd = -1;
+        if (rn_fd_ino(fd) != g_adopt_ino)
+            fd = -1; /* closed (or replaced) by the program before first use */
         else
             adopted = 1;
     }
@@ -1872,11 +1873,38 @@ static void rn_atfork_child(void)
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
 
+/* Are we LD_PRELOADed (interposing), rather than imported by Python as the cffi
+ * module (RTLD_LOCAL)?  Only then may the environment be acted upon: a Python
+ * process that imports shim._stub with ROCKETNET_CTL_FD in its environment must
+ * not have that fd moved or the variable removed. */
+static int rn_is_preloaded(void)
+{
+    if (dlsym(RTLD_DEFAULT, "socket") == (void *)rn_socket)
+        return 1;
+    /* another preload library may come first: look for ourselves in LD_PRELOAD */
+    Dl_info di;
+    const char *pre = getenv("LD_PRELOAD");
+    if (!pre || dladdr((void *)rn_socket, &di) == 0 || !di.dli_fname)
+        return 0;
+    const char *base = strrchr(di.dli_fname, '/');
+    base = base ? base + 1 : di.dli_fname;
+    size_t bl = strlen(base);
+    for (const char *p = strstr(pre, base); p; p = strstr(p + 1, base)) {
+        char after = p[bl];
+        int start_ok = p == pre || p[-1] == '/' || p[-1] == ':' || p[-1] == ' ';
+        if (start_ok && (after == 0 || after == ':' || after == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 __attribute__((constructor)) static void rn_init(void)
 {
     const char *sock = getenv(RN_ENV_SOCK);
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
+    if ((!sock && !ctl) || !rn_is_preloaded())
+        return; /* pass-through everywhere */
     int ctl_fd = -1;
     if (ctl) {
         char *end;
@@ -1895,6 +1923,7 @@ __attribute__((constructor)) static void rn_init(void)
     if (ctl_fd >= 0 && rn_fd_ino(ctl_fd) != 0) {
         /* Move it off the low numbers now: the program must see Linux's numbering. */
         g_adopt_fd = rn_move_high(ctl_fd);
+        g_adopt_ino = rn_fd_ino(g_adopt_fd);
         g_adopt_pid = getpid();
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);

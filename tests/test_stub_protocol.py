@@ -586,3 +586,15 @@ def test_adopted_ctl_fd(client, host):
     assert r.stdout == nat, r.stdout
     hellos = [x for x in ops(host) if x.startswith("op=1 ")]
     assert len(hellos) == 1  # no second connection: the adopted one was used
+
+
+def test_import_in_python_does_not_act(tmp_path):
+    # the stack host / CLI import shim._stub: the stub must not take the env there
+    code = ("import os; os.environ['ROCKETNET_CTL_FD'] = '0'; "
+            "os.environ['ROCKETNET_SOCK'] = '/nonexistent'; import shim._stub; "
+            "import socket; socket.socket().close(); print(os.environ.get('ROCKETNET_CTL_FD'))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROCKETNET_")}
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=20)
+    assert r.stdout.strip() == "0" and r.stderr == "", r.stderr
