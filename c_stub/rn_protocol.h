@@ -39,12 +39,23 @@
 #define RN_OP_LISTEN 4       /* arg0=backlog */
 #define RN_OP_CONNECT 5      /* payload=sockaddr, arg0=filler bytes the stub wrote into A,
                                 arg1=1 if the program's fd is non-blocking
-                                -> ret 0 connected, or -1 with err (EINPROGRESS, ...) */
+                                -> ret 0 connected, or -1 with err (EINPROGRESS, ...);
+                                the host discards arg0 filler bytes from S whatever the
+                                outcome (at once on an error, after the handshake on
+                                EINPROGRESS).  The stub fills only on the first connect of
+                                a socket (or after a failed one), so EALREADY/EISCONN
+                                retries normally carry arg0 == 0. */
 #define RN_OP_SHUTDOWN 6     /* arg0=how; the stub then shuts A down natively */
 #define RN_OP_GETSOCKNAME 7  /* -> payload=sockaddr (full length, stub truncates) */
 #define RN_OP_GETPEERNAME 8  /* -> payload=sockaddr */
-#define RN_OP_GETSOCKOPT 9   /* arg0=level arg1=optname arg2=optlen -> payload=value */
-#define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname, payload=value */
+#define RN_OP_GETSOCKOPT 9   /* arg0=level arg1=optname arg2=optlen -> payload=value;
+                                the stub copies min(optlen, payload_len) bytes and stores
+                                that count in *optlen (so the payload length is what Linux
+                                reports).  optlen < 0 and a bad optlen pointer are handled
+                                by the stub (EINVAL/EFAULT) without an RPC. */
+#define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname arg2=optlen as the program passed it,
+                                payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
+                                an unreadable optval is EFAULT in the stub, no RPC) */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
