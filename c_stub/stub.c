@@ -182,43 +182,90 @@ static void rn_write_all(int fd, const char *s, size_t n)
     }
 }
 
-/* Copy n bytes of (possibly bad) user memory; -1 with errno EFAULT on a fault. */
+/* Safe access to (possibly bad) user memory, like the kernel's copy_from_user:
+ * process_vm_readv/writev on ourselves.  Where those are forbidden (seccomp, e.g.
+ * container default profiles: EPERM/ENOSYS), a private pipe does the same job: write()
+ * from / read() into the user buffer fails with EFAULT instead of crashing. */
+static int g_vm_broken;
+static pthread_mutex_t g_plock = PTHREAD_MUTEX_INITIALIZER;
+static int g_pipe[2] = {-1, -1};
+static pid_t g_pipe_pid;
+static int rn_move_high(int fd);
+
+static int rn_pipe_copy(void *dst, const void *src, size_t n)
+{
+    int ok = -1;
+    pthread_mutex_lock(&g_plock);
+    if (g_pipe[0] < 0 || g_pipe_pid != getpid()) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+            g_pipe[0] = rn_move_high(p[0]);
+            g_pipe[1] = rn_move_high(p[1]);
+            g_pipe_pid = getpid();
+        }
+    }
+    if (g_pipe[0] >= 0) {
+        ssize_t w = REAL(write)(g_pipe[1], src, n);
+        if (w == (ssize_t)n) {
+            ssize_t r = REAL(read)(g_pipe[0], dst, n);
+            ok = r == (ssize_t)n ? 0 : -1;
+            if (r < 0) { /* drain what the failed read left */
+                char scratch[512];
+                size_t left = n;
+                while (left > 0) {
+                    ssize_t k = REAL(read)(g_pipe[0], scratch,
+                                           left < sizeof scratch ? left : sizeof scratch);
+                    if (k <= 0)
+                        break;
+                    left -= (size_t)k;
+                }
+            }
+        } else if (w > 0) { /* partial: drain it */
+            char scratch[512];
+            while (REAL(read)(g_pipe[0], scratch, sizeof scratch) > 0) {
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_plock);
+    if (ok < 0)
+        errno = EFAULT;
+    return ok;
+}
+
 static int rn_copy_in(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    struct iovec l = {dst, n}, r = {(void *)src, n};
-    ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-    if (k == (ssize_t)n)
-        return 0;
-    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
-        if (src == NULL)
-            goto fault;
-        memcpy(dst, src, n); /* cannot check: trust the pointer */
-        return 0;
+    if (!g_vm_broken) {
+        struct iovec l = {dst, n}, r = {(void *)src, n};
+        ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+        if (k == (ssize_t)n)
+            return 0;
+        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
+            errno = EFAULT;
+            return -1;
+        }
+        g_vm_broken = 1;
     }
-fault:
-    errno = EFAULT;
-    return -1;
+    return rn_pipe_copy(dst, src, n);
 }
 
 static int rn_copy_out(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    struct iovec l = {(void *)src, n}, r = {dst, n};
-    ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
-    if (k == (ssize_t)n)
-        return 0;
-    if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
-        if (dst == NULL)
-            goto fault;
-        memcpy(dst, src, n);
-        return 0;
+    if (!g_vm_broken) {
+        struct iovec l = {(void *)src, n}, r = {dst, n};
+        ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
+        if (k == (ssize_t)n)
+            return 0;
+        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
+            errno = EFAULT;
+            return -1;
+        }
+        g_vm_broken = 1;
     }
-fault:
-    errno = EFAULT;
-    return -1;
+    return rn_pipe_copy(dst, src, n);
 }
 
 static int rn_high_base(void)
@@ -1869,6 +1916,7 @@ static void rn_atfork_child(void)
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     memcpy(&g_lock, &fresh, sizeof fresh);
     memcpy(&g_tlock, &fresh, sizeof fresh);
+    memcpy(&g_plock, &fresh, sizeof fresh);
     g_lock_owner = 0;
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
