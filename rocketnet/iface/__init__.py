@@ -1,0 +1,16 @@
+"""Interfaces: devices wrapped with addresses, routing, and the receive loop."""
+
+from __future__ import annotations
+
+from .device import NetDeviceWrapper, RxToken, TxToken
+from .interface import InterfaceWrapper, poll_interfaces, route, source_address
+
+__all__ = [
+    "InterfaceWrapper",
+    "NetDeviceWrapper",
+    "RxToken",
+    "TxToken",
+    "poll_interfaces",
+    "route",
+    "source_address",
+]

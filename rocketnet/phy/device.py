@@ -1,0 +1,83 @@
+"""The NetDevice trait of the seed design, as an abstract base class."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .netbuf import NetBuf
+
+
+class Medium:
+    """What a device carries: Ethernet II frames or bare IP packets."""
+
+    ETHERNET = "ethernet"
+    IP = "ip"
+
+
+class DeviceCapabilities:
+    """``mtu``: largest IP packet (Ethernet header not counted, as Linux reports it).
+    ``checksum_offload``: checksums are neither computed on send nor verified on receive.
+    """
+
+    __slots__ = ("mtu", "checksum_offload", "medium", "max_burst")
+
+    def __init__(
+        self,
+        mtu: int = 1500,
+        checksum_offload: bool = False,
+        medium: str = Medium.ETHERNET,
+        max_burst: int | None = None,
+    ) -> None:
+        self.mtu = mtu
+        self.checksum_offload = checksum_offload
+        self.medium = medium
+        self.max_burst = max_burst
+
+    def __repr__(self) -> str:
+        return (
+            f"DeviceCapabilities(mtu={self.mtu}, checksum_offload={self.checksum_offload}, "
+            f"medium={self.medium!r})"
+        )
+
+
+class NetDevice(ABC):
+    """A network device moving whole frames in ``NetBuf`` buffers.
+
+    Receive: ``recv()`` hands out a filled buffer; the caller gives it back with
+    ``recycle_rx_buffer`` once processed. Send: ``alloc_tx_buffer(size)`` (None =
+    backpressure), fill ``buf.view[:size]``, then ``send(buf)``; the device owns the
+    buffer from then on and ``recycle_tx_buffers`` reclaims the completed ones.
+    """
+
+    @abstractmethod
+    def capabilities(self) -> DeviceCapabilities: ...
+
+    @abstractmethod
+    def mac_address(self) -> bytes: ...
+
+    @abstractmethod
+    def can_send(self) -> bool: ...
+
+    @abstractmethod
+    def can_recv(self) -> bool: ...
+
+    @abstractmethod
+    def max_send_buf_num(self) -> int: ...
+
+    @abstractmethod
+    def max_recv_buf_num(self) -> int: ...
+
+    @abstractmethod
+    def recycle_rx_buffer(self, buf: NetBuf) -> None: ...
+
+    @abstractmethod
+    def recycle_tx_buffers(self) -> None: ...
+
+    @abstractmethod
+    def send(self, buf: NetBuf) -> None: ...
+
+    @abstractmethod
+    def recv(self) -> NetBuf | None: ...
+
+    @abstractmethod
+    def alloc_tx_buffer(self, size: int) -> NetBuf | None: ...

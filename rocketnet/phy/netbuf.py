@@ -1,0 +1,67 @@
+"""Fixed-size packet buffers carved from one ``bytearray`` (the seed's NetBufPool).
+
+``NetBufPool.alloc`` returns ``None`` when the pool is exhausted: callers treat that
+as backpressure (try again after the device made progress), never as an error.
+"""
+
+from __future__ import annotations
+
+
+class NetBuf:
+    """One buffer of a pool. ``view`` is a writable memoryview of ``capacity`` bytes;
+    ``length`` is the number of valid bytes (the frame)."""
+
+    __slots__ = ("pool", "index", "capacity", "length", "view", "in_use")
+
+    def __init__(self, pool: NetBufPool, index: int, view: memoryview) -> None:
+        self.pool = pool
+        self.index = index
+        self.capacity = len(view)
+        self.length = 0
+        self.view = view
+        self.in_use = False
+
+    def packet(self) -> memoryview:
+        """The valid part of the buffer."""
+        return self.view[: self.length]
+
+
+class NetBufPool:
+    """``count`` buffers of ``buf_size`` bytes each, with a free list."""
+
+    __slots__ = ("buf_size", "count", "memory", "_bufs", "_free")
+
+    def __init__(self, buf_size: int, count: int) -> None:
+        if buf_size <= 0 or count <= 0:
+            raise ValueError("buf_size and count must be positive")
+        self.buf_size = buf_size
+        self.count = count
+        self.memory = bytearray(buf_size * count)
+        mv = memoryview(self.memory)
+        self._bufs = [
+            NetBuf(self, i, mv[i * buf_size : (i + 1) * buf_size]) for i in range(count)
+        ]
+        self._free = list(reversed(self._bufs))
+
+    def alloc(self, size: int) -> NetBuf | None:
+        """A free buffer able to hold ``size`` bytes, or None (exhausted / too big)."""
+        if size > self.buf_size or not self._free:
+            return None
+        buf = self._free.pop()
+        buf.length = size
+        buf.in_use = True
+        return buf
+
+    def dealloc(self, buf: NetBuf) -> None:
+        """Give a buffer back. Double frees and foreign buffers are ignored."""
+        if buf.pool is not self or not buf.in_use:
+            return
+        buf.in_use = False
+        buf.length = 0
+        self._free.append(buf)
+
+    def available(self) -> int:
+        return len(self._free)
+
+    def in_use(self) -> int:
+        return self.count - len(self._free)

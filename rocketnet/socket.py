@@ -1,0 +1,537 @@
+"""Sockets as the application sees them: ``Socket`` wraps a ``SocketInner`` (only TCP
+for now; UDP, Unix and Alg sockets will take their place in ``SocketInner``) and gives
+it Linux socket-call semantics: address tuples like Python's ``socket`` module, errno
+values as Linux returns them, socket options with Linux value rules.
+"""
+
+from __future__ import annotations
+
+import socket as _pysocket
+import struct
+from typing import TYPE_CHECKING, Union
+
+from . import constants as C
+from .errors import SocketError
+from .transport.tcp import (
+    CLOSED,
+    LISTEN,
+    STATE_NAMES,
+    SYN_SENT,
+    TcpSocket,
+)
+
+if TYPE_CHECKING:
+    from .stack import NetStack
+
+__all__ = ["Socket", "SocketError", "SocketInner"]
+
+# The protocol part of a socket. Later: Union[TcpSocket, UdpSocket, UnixSocket, AlgSocket]
+SocketInner = Union[TcpSocket]
+
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_ANY4 = b"\x00" * 4
+_ANY6 = b"\x00" * 16
+_INT = struct.Struct("=i")
+_LINGER = struct.Struct("=ii")
+# struct tcp_info as on Linux 6.18 (280 bytes)
+_TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
+TCP_INFO_SIZE = _TCP_INFO.size
+
+
+def _to_int(value: bytes | int) -> int:
+    if isinstance(value, int):
+        return value
+    if len(value) < 4:
+        raise SocketError(C.EINVAL)
+    return _INT.unpack_from(value, 0)[0]
+
+
+def _int_result(v: int, optlen: int) -> bytes:
+    if optlen < 0:
+        raise SocketError(C.EINVAL)
+    return _INT.pack(v)[: min(optlen, 4)]
+
+
+class Socket:
+    """An application socket. See ``rocketnet.stack`` for the call semantics."""
+
+    def __init__(
+        self, stack: NetStack, family: int, type: int, proto: int, inner: SocketInner
+    ) -> None:
+        self.stack = stack
+        self.family = family
+        self.type = type & C.SOCK_TYPE_MASK
+        self.proto = proto or C.IPPROTO_TCP
+        self.nonblock = bool(type & C.SOCK_NONBLOCK)
+        self.cloexec = bool(type & C.SOCK_CLOEXEC)
+        self.inner: SocketInner = inner
+        inner.owner = self
+        self.handle = stack.sockets.add(self)
+        inner.handle = self.handle
+        # socket-level options that the protocol does not use
+        self.rcvlowat = 1
+        self.broadcast = 0
+        self.oobinline = 0
+        self.priority = 0
+        self.debug = 0
+        self.dontroute = 0
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<Socket #{self.handle} fam={self.family} {self.state}>"
+
+    # ------------------------------------------------------------------ addresses
+    def _parse(self, addr: object) -> tuple[bytes, int]:
+        """(address in socket family form, port) from a Python-style address tuple."""
+        if not isinstance(addr, (tuple, list)) or len(addr) < 2:
+            raise SocketError(C.EINVAL)
+        host, port = addr[0], addr[1]
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 0xFFFF:
+            raise SocketError(C.EINVAL)
+        if self.family == C.AF_INET:
+            if len(addr) != 2:
+                raise SocketError(C.EINVAL)
+            if isinstance(host, (bytes, bytearray)) and len(host) == 4:
+                return bytes(host), port
+            if not isinstance(host, str):
+                raise SocketError(C.EINVAL)
+            if host == "":
+                return _ANY4, port
+            if host == "localhost":
+                return b"\x7f\x00\x00\x01", port
+            if host == "<broadcast>":
+                return b"\xff\xff\xff\xff", port
+            try:
+                return _pysocket.inet_pton(_pysocket.AF_INET, host), port
+            except (OSError, ValueError):
+                pass
+            try:
+                _pysocket.inet_pton(_pysocket.AF_INET6, host)
+            except (OSError, ValueError):
+                raise SocketError(C.EINVAL) from None
+            raise SocketError(C.EAFNOSUPPORT)
+        if len(addr) > 4:
+            raise SocketError(C.EINVAL)
+        if isinstance(host, (bytes, bytearray)) and len(host) == 16:
+            return bytes(host), port
+        if not isinstance(host, str):
+            raise SocketError(C.EINVAL)
+        if host == "":
+            return _ANY6, port
+        if host == "localhost":
+            return b"\x00" * 15 + b"\x01", port
+        if "%" in host:
+            host = host.split("%", 1)[0]
+        try:
+            return _pysocket.inet_pton(_pysocket.AF_INET6, host), port
+        except (OSError, ValueError):
+            raise SocketError(C.EINVAL) from None
+
+    def _format(self, a: bytes, port: int) -> tuple:
+        if self.family == C.AF_INET:
+            if len(a) != 4:
+                a = a[12:] if len(a) == 16 else _ANY4
+            return (_pysocket.inet_ntop(_pysocket.AF_INET, a), port)
+        if len(a) == 4:
+            a = _V4MAPPED + a
+        return (_pysocket.inet_ntop(_pysocket.AF_INET6, a), port, 0, 0)
+
+    def _is_local(self, a: bytes) -> bool:
+        return any(i.is_local(a) for i in self.stack.interfaces)
+
+    # ------------------------------------------------------------------ calls
+    def bind(self, addr: object) -> None:
+        a, port = self._parse(addr)
+        t = self.inner
+        if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
+            if t.v6only:
+                raise SocketError(C.EINVAL)
+            v4 = a[12:]
+            if any(v4) and not self._is_local(v4):
+                raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a):
+            raise SocketError(C.EADDRNOTAVAIL)
+        self.stack.tcp.bind(t, a, port)
+
+    def listen(self, backlog: int) -> None:
+        self.stack.tcp.listen(self.inner, backlog)
+
+    def accept(self) -> Socket | None:
+        child = self.stack.tcp.accept(self.inner)
+        if child is None:
+            return None
+        s = Socket(self.stack, self.family, self.type, self.proto, child)
+        s.rcvlowat = self.rcvlowat
+        s.broadcast = self.broadcast
+        s.oobinline = self.oobinline
+        s.priority = self.priority
+        return s
+
+    def connect(self, addr: object, now: float) -> None:
+        t = self.inner
+        st = t.state
+        if st == SYN_SENT:
+            raise SocketError(C.EALREADY)
+        if st != CLOSED or t.was_established:
+            raise SocketError(C.EISCONN)
+        a, port = self._parse(addr)
+        if self.family == C.AF_INET6:
+            if a[:12] == _V4MAPPED:
+                if t.v6only:
+                    raise SocketError(C.ENETUNREACH)
+                a = a[12:]
+                if not any(a):
+                    a = b"\x7f\x00\x00\x01"
+            elif not any(a):
+                a = b"\x00" * 15 + b"\x01"  # connect to :: means the loopback
+            if t.bind_addr is not None and any(t.bind_addr):
+                bound_v4 = t.bind_addr[:12] == _V4MAPPED
+                if bound_v4 != (len(a) == 4):
+                    raise SocketError(C.ENETUNREACH if bound_v4 else C.EINVAL)
+        elif not any(a):
+            a = b"\x7f\x00\x00\x01"
+        self.stack.tcp.connect(t, a, port, now)
+
+    @property
+    def state(self) -> str:
+        return STATE_NAMES[self.inner.state]
+
+    @property
+    def error(self) -> int:
+        return self.inner.error
+
+    def take_error(self) -> int:
+        e = self.inner.error
+        self.inner.error = 0
+        return e
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        return self.inner.send(data)
+
+    def send_space(self) -> int:
+        return self.inner.send_space()
+
+    def recv(self, maxlen: int) -> bytes:
+        t = self.inner
+        if maxlen < 0:
+            raise SocketError(C.EINVAL)
+        if t.state == LISTEN or not t.ever_connected:
+            raise SocketError(C.ENOTCONN)
+        return t.recv(maxlen)
+
+    def rx_available(self) -> int:
+        return self.inner.rx_available()
+
+    @property
+    def rx_eof(self) -> bool:
+        return self.inner.rx_eof
+
+    def shutdown_write(self, now: float) -> None:
+        self.stack.tcp.shutdown_write(self.inner, now)
+
+    def close(self, now: float) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.stack.tcp.close(self.inner, now)
+
+    def abort(self, now: float) -> None:
+        if self.closed and self.inner.state == CLOSED:
+            return
+        self.closed = True
+        self.stack.tcp.abort(self.inner, now)
+
+    def getsockname(self) -> tuple:
+        t = self.inner
+        if t.key is not None and t.state not in (CLOSED, LISTEN):
+            return self._format(t.lip, t.local_port)
+        if t.bind_addr is not None:
+            return self._format(t.bind_addr, t.local_port)
+        return self._format(_ANY4 if self.family == C.AF_INET else _ANY6, 0)
+
+    def getpeername(self) -> tuple:
+        t = self.inner
+        if t.key is None or t.state in (CLOSED, SYN_SENT, LISTEN):
+            raise SocketError(C.ENOTCONN)
+        return self._format(t.rip, t.rport)
+
+    # ------------------------------------------------------------------ options
+    def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
+        t = self.inner
+        tcp = self.stack.tcp
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_LINGER:
+                if isinstance(value, int) or len(value) < 8:
+                    raise SocketError(C.EINVAL)
+                onoff, secs = _LINGER.unpack_from(value, 0)
+                t.linger = (1 if onoff else 0, secs if secs >= 0 else 0)
+                return
+            v = _to_int(value)
+            if optname == C.SO_REUSEADDR:
+                t.reuseaddr = v != 0
+            elif optname == C.SO_REUSEPORT:
+                t.reuseport = v != 0
+            elif optname == C.SO_KEEPALIVE:
+                t.keepalive = v != 0
+                tcp.start_keepalive(t)
+            elif optname == C.SO_SNDBUF:
+                u = v if v >= 0 else C.SYSCTL_WMEM_MAX
+                u = min(u, C.SYSCTL_WMEM_MAX) * 2
+                t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
+                t.sndbuf_limit = t.so_sndbuf // 2
+            elif optname == C.SO_RCVBUF:
+                u = v if v >= 0 else C.SYSCTL_RMEM_MAX
+                u = min(u, C.SYSCTL_RMEM_MAX) * 2
+                t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
+                t.rcvbuf_limit = t.so_rcvbuf // 2
+            elif optname == C.SO_RCVLOWAT:
+                if v < 0:
+                    v = 0x7FFFFFFF
+                self.rcvlowat = min(max(v, 1), C.TCP_RMEM_MAX >> 1)
+            elif optname == C.SO_BROADCAST:
+                self.broadcast = 1 if v else 0
+            elif optname == C.SO_OOBINLINE:
+                self.oobinline = 1 if v else 0
+            elif optname == C.SO_PRIORITY:
+                self.priority = v
+            elif optname == C.SO_DEBUG:
+                self.debug = 1 if v else 0
+            elif optname == C.SO_DONTROUTE:
+                self.dontroute = 1 if v else 0
+            else:
+                raise SocketError(C.ENOPROTOOPT)
+            return
+        if level == C.IPPROTO_TCP:
+            if optname == C.TCP_CONGESTION:
+                name = value if isinstance(value, bytes) else b""
+                name = name.split(b"\x00", 1)[0]
+                if name not in (b"cubic", b"reno"):
+                    raise SocketError(C.ENOENT)
+                t.congestion = name
+                return
+            v = _to_int(value)
+            if optname == C.TCP_NODELAY:
+                t.nodelay = v != 0
+                if t.nodelay:
+                    tcp.dirty[t] = None
+            elif optname == C.TCP_CORK:
+                t.cork = v != 0
+                if not t.cork:
+                    tcp.dirty[t] = None
+            elif optname == C.TCP_MAXSEG:
+                if v and (v < 88 or v > 32767):
+                    raise SocketError(C.EINVAL)
+                t.user_mss = v
+            elif optname == C.TCP_KEEPIDLE:
+                if not 1 <= v <= 32767:
+                    raise SocketError(C.EINVAL)
+                t.keepidle = v
+                tcp.start_keepalive(t)
+            elif optname == C.TCP_KEEPINTVL:
+                if not 1 <= v <= 32767:
+                    raise SocketError(C.EINVAL)
+                t.keepintvl = v
+            elif optname == C.TCP_KEEPCNT:
+                if not 1 <= v <= 127:
+                    raise SocketError(C.EINVAL)
+                t.keepcnt = v
+            else:
+                raise SocketError(C.ENOPROTOOPT)
+            return
+        if level == C.IPPROTO_IP:
+            if optname in (C.IP_TOS, C.IP_TTL):
+                if isinstance(value, int):
+                    v = value
+                elif len(value) >= 4:
+                    v = _INT.unpack_from(value, 0)[0]
+                elif len(value) >= 1:
+                    v = value[0]
+                else:
+                    raise SocketError(C.EINVAL)
+                if optname == C.IP_TOS:
+                    t.tos = (v & 0xFC) | (t.tos & 0x03)
+                else:
+                    if v == -1:
+                        v = 64
+                    if not 1 <= v <= 255:
+                        raise SocketError(C.EINVAL)
+                    t.ttl = v
+                return
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IPV6:
+            if self.family != C.AF_INET6:
+                raise SocketError(C.ENOPROTOOPT)
+            v = _to_int(value)
+            if optname == C.IPV6_V6ONLY:
+                if t.in_bind_table:
+                    raise SocketError(C.EINVAL)
+                t.v6only = v != 0
+            elif optname == C.IPV6_UNICAST_HOPS:
+                if v == -1:
+                    v = 64
+                if not 0 <= v <= 255:
+                    raise SocketError(C.EINVAL)
+                t.hops = v
+            else:
+                raise SocketError(C.ENOPROTOOPT)
+            return
+        raise SocketError(C.ENOPROTOOPT)
+
+    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+        t = self.inner
+        if optlen < 0:
+            raise SocketError(C.EINVAL)
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_LINGER:
+                return _LINGER.pack(*t.linger)[: min(optlen, 8)]
+            table = {
+                C.SO_REUSEADDR: lambda: int(t.reuseaddr),
+                C.SO_REUSEPORT: lambda: int(t.reuseport),
+                C.SO_KEEPALIVE: lambda: int(t.keepalive),
+                C.SO_SNDBUF: lambda: t.so_sndbuf,
+                C.SO_RCVBUF: lambda: t.so_rcvbuf,
+                C.SO_ERROR: self.take_error,
+                C.SO_TYPE: lambda: self.type,
+                C.SO_DOMAIN: lambda: self.family,
+                C.SO_PROTOCOL: lambda: self.proto,
+                C.SO_ACCEPTCONN: lambda: int(t.state == LISTEN),
+                C.SO_RCVLOWAT: lambda: self.rcvlowat,
+                C.SO_SNDLOWAT: lambda: 1,
+                C.SO_BROADCAST: lambda: self.broadcast,
+                C.SO_OOBINLINE: lambda: self.oobinline,
+                C.SO_PRIORITY: lambda: self.priority,
+                C.SO_DEBUG: lambda: self.debug,
+                C.SO_DONTROUTE: lambda: self.dontroute,
+            }
+            f = table.get(optname)
+            if f is None:
+                raise SocketError(C.ENOPROTOOPT)
+            return _int_result(f(), optlen)
+        if level == C.IPPROTO_TCP:
+            if optname == C.TCP_INFO:
+                return self.tcp_info()[:optlen]
+            if optname == C.TCP_CONGESTION:
+                return t.congestion.ljust(16, b"\x00")[:optlen]
+            if optname == C.TCP_MAXSEG:
+                if t.key is not None and t.state not in (CLOSED, LISTEN, SYN_SENT):
+                    v = t.mss
+                else:
+                    v = t.user_mss or 536
+                return _int_result(v, optlen)
+            table = {
+                C.TCP_NODELAY: lambda: int(t.nodelay),
+                C.TCP_CORK: lambda: int(t.cork),
+                C.TCP_KEEPIDLE: lambda: t.keepidle,
+                C.TCP_KEEPINTVL: lambda: t.keepintvl,
+                C.TCP_KEEPCNT: lambda: t.keepcnt,
+            }
+            f = table.get(optname)
+            if f is None:
+                raise SocketError(C.ENOPROTOOPT)
+            return _int_result(f(), optlen)
+        if level == C.IPPROTO_IP:
+            if optname == C.IP_TOS:
+                return _int_result(t.tos, optlen)
+            if optname == C.IP_TTL:
+                return _int_result(t.ttl, optlen)
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IPV6:
+            if self.family != C.AF_INET6:
+                raise SocketError(C.EOPNOTSUPP)
+            if optname == C.IPV6_V6ONLY:
+                return _int_result(int(t.v6only), optlen)
+            if optname == C.IPV6_UNICAST_HOPS:
+                return _int_result(t.hops, optlen)
+            raise SocketError(C.ENOPROTOOPT)
+        raise SocketError(C.ENOPROTOOPT)
+
+    def tcp_info(self) -> bytes:
+        """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""
+        t = self.inner
+        now = self.stack.tcp.now
+        opts = 0
+        if t.ws_ok:
+            opts |= 4  # TCPI_OPT_WSCALE
+        wscale = (t.snd_wscale & 0xF) | ((t.rcv_wscale & 0xF) << 4) if t.ws_ok else 0
+        mss = t.mss or 536
+        in_flight = (t.snd_max - t.snd_una) & 0xFFFFFFFF
+        unacked = (in_flight + mss - 1) // mss if in_flight else 0
+
+        def ms(ts: float) -> int:
+            return int(max(0.0, now - ts) * 1000) & 0xFFFFFFFF if ts else 0
+
+        def us(x: float) -> int:
+            return min(int(x * 1e6), 0xFFFFFFFF)
+
+        ssthresh = t.ssthresh // mss if t.ssthresh < 0x7FFFFFFF else 0x7FFFFFFF
+        fields = (
+            t.state,  # tcpi_state
+            0,  # ca_state
+            t.retransmits,
+            t.probes,
+            t.retransmits,  # backoff
+            opts,
+            wscale,
+            0,
+            us(t.rto),
+            us(0.04),  # ato
+            mss,  # snd_mss
+            t.peer_mss if t.state != LISTEN else 0,  # rcv_mss (estimate)
+            unacked,
+            0,  # sacked
+            0,  # lost
+            0,  # retrans (currently)
+            0,  # fackets
+            ms(t.last_data_sent),
+            0,  # last_ack_sent
+            ms(t.last_data_recv),
+            ms(t.last_ack_recv),
+            t.iface.mtu if t.iface is not None else 0,  # pmtu
+            t.rcvbuf_limit,  # rcv_ssthresh
+            us(t.srtt),
+            us(t.rttvar),
+            ssthresh,
+            t.cwnd // mss if t.cwnd else 10,
+            t.advmss,
+            3,  # reordering
+            0,  # rcv_rtt
+            t.rcvbuf_limit,  # rcv_space
+            t.total_retrans,
+            0,  # pacing_rate
+            0xFFFFFFFFFFFFFFFF,  # max_pacing_rate
+            t.bytes_acked,
+            t.bytes_received,
+            t.segs_out & 0xFFFFFFFF,
+            t.segs_in & 0xFFFFFFFF,
+            max(0, len(t.sndbuf) - in_flight),  # notsent_bytes
+            us(t.srtt),  # min_rtt (approximation)
+            t.data_segs_in & 0xFFFFFFFF,
+            t.data_segs_out & 0xFFFFFFFF,
+            0,  # delivery_rate
+            0,  # busy_time
+            0,  # rwnd_limited
+            0,  # sndbuf_limited
+            t.data_segs_out & 0xFFFFFFFF,  # delivered
+            0,  # delivered_ce
+            t.bytes_sent,
+            t.bytes_retrans,
+            0,  # dsack_dups
+            0,  # reord_seen
+            0,  # rcv_ooopack
+            t.snd_wnd & 0xFFFFFFFF,
+            ((t.rcv_adv - t.rcv_nxt) & 0xFFFFFFFF) if t.key is not None else 0,  # rcv_wnd
+            0,  # rehash
+            min(t.total_retrans, 0xFFFF),  # total_rto
+            0,  # total_rto_recoveries
+            0,  # total_rto_time
+            0,  # received_ce
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,  # accecn_fail_mode
+            0,  # accecn_opt_seen
+        )
+        return _TCP_INFO.pack(*fields)

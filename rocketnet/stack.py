@@ -1,0 +1,188 @@
+"""NetStack: the facade the stack host drives. Sans-I/O: no threads, no syscalls, no
+clock; every call that needs time takes ``now`` (float seconds, any monotonic origin).
+
+API (the stack host relies on exactly these names and semantics)::
+
+    from rocketnet.stack import NetStack
+    from rocketnet.socket import Socket, SocketError   # SocketError(errno).errno
+
+    stack = NetStack(seed=0, msl=30.0)   # lo: LoopbackDevice, 127.0.0.1/8 and ::1/128
+    s = stack.socket(family, type, proto)
+        family AF_INET/AF_INET6, type SOCK_STREAM (SOCK_NONBLOCK/SOCK_CLOEXEC flags are
+        accepted and recorded in s.nonblock / s.cloexec), proto 0 or IPPROTO_TCP.
+        Errors as Linux socket(2): unknown family -> EAFNOSUPPORT (also AF_UNIX etc.,
+        not implemented here), type outside 0..10 or unknown flag bits -> EINVAL,
+        other types -> ESOCKTNOSUPPORT (SOCK_DGRAM/SOCK_RAW: not implemented yet),
+        SOCK_STREAM with a protocol other than 0/IPPROTO_TCP -> EPROTONOSUPPORT.
+
+    s.bind(addr)       ('127.0.0.1', port) / ('::', port[, flowinfo, scope_id]); host ''
+                       means any; port 0 = ephemeral 32768-60999. Raises EADDRNOTAVAIL
+                       (address not local), EINVAL (already bound, v4-mapped address on a
+                       V6ONLY socket, bad tuple), EAFNOSUPPORT (IPv6 host on AF_INET),
+                       EADDRINUSE (Linux conflict rules incl. SO_REUSEADDR/SO_REUSEPORT,
+                       dual-stack '::' vs IPv4, TIME_WAIT blocks unless SO_REUSEADDR).
+    s.listen(backlog)  EINVAL unless unbound/bound/listening (re-listen updates backlog);
+                       auto-binds; EADDRINUSE if another listener overlaps. backlog is
+                       clamped to somaxconn (4096); the accept queue holds backlog+1
+                       connections (Linux); extra SYNs are dropped (client retries).
+    s.accept()         -> Socket | None (queue empty); EINVAL if not listening.
+    s.connect(addr, now)  starts the handshake, returns None (EINPROGRESS semantics).
+                       EALREADY (SYN_SENT), EISCONN (connected, or listening: Linux),
+                       ENETUNREACH (no route / v4-mapped on a V6ONLY socket), EINVAL,
+                       EAFNOSUPPORT, EADDRNOTAVAIL. Connecting to 0.0.0.0 / :: means
+                       the loopback. Failure comes later in s.error (ECONNREFUSED,
+                       ETIMEDOUT) with s.state == 'CLOSED'; the socket may connect again.
+    s.state            'CLOSED','LISTEN','SYN_SENT','SYN_RECEIVED','ESTABLISHED',
+                       'FIN_WAIT_1','FIN_WAIT_2','CLOSE_WAIT','CLOSING','LAST_ACK',
+                       'TIME_WAIT'
+    s.error            pending error (0 none): ECONNREFUSED, ECONNRESET, EPIPE (RST in
+                       CLOSE_WAIT, as Linux), ETIMEDOUT.   s.take_error(): read + clear.
+    s.send(data) -> int   queues up to s.send_space() bytes (0 = would block, also while
+                       the handshake is in progress). Raises the pending error first if
+                       the connection died, else EPIPE after shutdown_write/close/reset
+                       and on a never-connected or listening socket (Linux returns
+                       EPIPE there, not ENOTCONN).
+    s.send_space() -> int
+    s.recv(maxlen) -> bytes   up to maxlen buffered bytes, b'' if none (check rx_eof
+                       and error to tell EOF / error from would-block). ENOTCONN on a
+                       listening or never-connected socket, EINVAL for maxlen < 0.
+    s.rx_available() -> int;  s.rx_eof -> bool (FIN received, buffer drained)
+    s.shutdown_write(now)   FIN after queued data (ENOTCONN if never connected).
+    s.close(now)       release: graceful close; RST instead if unread data is pending
+                       or data arrives later, or with SO_LINGER {1, 0}. The stack keeps
+                       the connection until fully closed, then frees it from the
+                       SocketSet itself.
+    s.abort(now)       RST now, free.
+    s.getsockname() / s.getpeername()  family-form tuples; AF_INET6 sockets show IPv4
+                       peers as '::ffff:a.b.c.d'; getpeername -> ENOTCONN unless
+                       connected (SYN_RECEIVED or later, not CLOSED).
+    s.setsockopt(level, optname, value: bytes | int); s.getsockopt(level, optname,
+                       optlen) -> bytes. Linux semantics: int options need optlen >= 4
+                       on set (EINVAL), return min(optlen, 4) bytes on get; unknown ->
+                       ENOPROTOOPT; IPPROTO_IPV6 on AF_INET: set ENOPROTOOPT, get
+                       EOPNOTSUPP. SOL_SOCKET: SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
+                       SO_SNDBUF/SO_RCVBUF (doubled, clamped to 4608/2304 min and 2x
+                       4194304 max; defaults 16384 / 131072 as this machine reports;
+                       the effective buffer is the value set, and 4 MiB by default like
+                       Linux autotuning), SO_ERROR, SO_TYPE, SO_DOMAIN, SO_PROTOCOL,
+                       SO_ACCEPTCONN, SO_LINGER, SO_RCVLOWAT, SO_SNDLOWAT, SO_BROADCAST,
+                       SO_OOBINLINE, SO_PRIORITY, SO_DEBUG, SO_DONTROUTE. IPPROTO_TCP:
+                       TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT,
+                       TCP_INFO (280-byte Linux 6.18 struct tcp_info, truncated to
+                       optlen), TCP_CONGESTION ('cubic' default; 'reno' accepted; other
+                       names ENOENT). IPPROTO_IP: IP_TOS, IP_TTL. IPPROTO_IPV6:
+                       IPV6_V6ONLY (default 0: dual stack; EINVAL once bound),
+                       IPV6_UNICAST_HOPS.
+
+    stack.poll(now)          timers, then device rx / TCP input / TCP output rounds
+                             until the loopback is quiescent (at most ``max_rounds``).
+    stack.poll_at(now)       absolute time poll is next needed; ``now`` if work is
+                             pending, None if idle.
+    stack.take_events()      set[Socket] whose readable/writable/state/error/accept
+                             queue changed since the last call.
+    stack.stats              dict[str, int]: tcp_segments_sent/received,
+                             tcp_payload_bytes_sent/received, tcp_retransmits,
+                             tcp_rst_sent/received, tcp_active_opens/passive_opens,
+                             tcp_timeouts, tcp_fast_retransmits, tcp_tx_backpressure,
+                             and drop_<reason> counters.
+
+Work happens only in poll(): send(), recv() and the others only queue data or mark a
+connection for output (close/abort/connect may emit a RST or queue a SYN).
+"""
+
+from __future__ import annotations
+
+from . import constants as C
+from .errors import SocketError
+from .iface import InterfaceWrapper, poll_interfaces
+from .phy import LoopbackDevice
+from .socket import Socket
+from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
+
+__all__ = ["NetStack", "Socket", "SocketError"]
+
+
+class NetStack:
+    def __init__(
+        self,
+        seed: int = 0,
+        msl: float | None = None,
+        config: TcpConfig | None = None,
+        loopback: LoopbackDevice | None = None,
+        max_rounds: int = 256,
+    ) -> None:
+        self.stats: dict[str, int] = {}
+        cfg = config or TcpConfig()
+        if msl is not None:
+            cfg.msl = msl
+        dev = loopback if loopback is not None else LoopbackDevice()
+        lo = InterfaceWrapper(
+            "lo",
+            dev,
+            [(b"\x7f\x00\x00\x01", 8), (b"\x00" * 15 + b"\x01", 128)],
+            loopback=True,
+        )
+        self.interfaces: list[InterfaceWrapper] = [lo]
+        self.sockets: SocketSet[Socket] = SocketSet()
+        self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
+        self.tcp.on_free = self._on_free
+        self.max_rounds = max_rounds
+        self._busy = False
+
+    @property
+    def lo(self) -> InterfaceWrapper:
+        return self.interfaces[0]
+
+    def _on_free(self, tcb: TcpSocket) -> None:
+        if tcb.handle:
+            self.sockets.remove(tcb.handle)
+
+    def socket(self, family: int, type: int, proto: int = 0) -> Socket:
+        if family not in (C.AF_INET, C.AF_INET6):
+            raise SocketError(C.EAFNOSUPPORT)
+        base = type & C.SOCK_TYPE_MASK
+        if type & ~(C.SOCK_TYPE_MASK | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC) or not (
+            0 < base < C.SOCK_MAX
+        ):
+            raise SocketError(C.EINVAL)
+        if base != C.SOCK_STREAM:
+            raise SocketError(C.ESOCKTNOSUPPORT)
+        if proto not in (0, C.IPPROTO_TCP):
+            raise SocketError(C.EPROTONOSUPPORT)
+        inner = TcpSocket(self.tcp, family)
+        return Socket(self, family, type, proto, inner)
+
+    def poll(self, now: float) -> None:
+        tcp = self.tcp
+        tcp.now = now
+        tcp.run_timers(now)
+        ifaces = self.interfaces
+        stats = self.stats
+        handler = tcp.ip_input
+        busy = True
+        for _ in range(self.max_rounds):
+            a = tcp.flush()
+            b = poll_interfaces(ifaces, handler, stats)
+            if not a and not b:
+                busy = False
+                break
+        if busy:
+            busy = bool(tcp.dirty) or any(i.dev.pending_rx() for i in ifaces)
+        self._busy = busy
+
+    def poll_at(self, now: float) -> float | None:
+        if self._busy or self.tcp.dirty or any(i.dev.pending_rx() for i in self.interfaces):
+            return now
+        return self.tcp.next_deadline()
+
+    def take_events(self) -> set[Socket]:
+        ev = self.tcp.events
+        if not ev:
+            return set()
+        out = set()
+        for t in ev:
+            o = t.owner
+            if o is not None:
+                out.add(o)
+        ev.clear()
+        return out

@@ -1,0 +1,17 @@
+"""Transport layer: the TCP engine, the ListenTable and the SocketSet."""
+
+from __future__ import annotations
+
+from .listen import ListenEntry, ListenTable
+from .socketset import SocketSet
+from .tcp import STATE_NAMES, TcpConfig, TcpLayer, TcpSocket
+
+__all__ = [
+    "STATE_NAMES",
+    "ListenEntry",
+    "ListenTable",
+    "SocketSet",
+    "TcpConfig",
+    "TcpLayer",
+    "TcpSocket",
+]

@@ -1,0 +1,1538 @@
+"""The TCP engine (RFC 9293 state machine, RFC 6298 timers, RFC 7323 window scaling,
+RFC 5681/6582 congestion control), driven by ``TcpLayer.poll``-style calls.
+
+``TcpSocket`` is the transmission control block plus its buffers and options;
+``TcpLayer`` owns every TCB, the ListenTable, the bind table, timers and the
+segment input/output paths. Nothing here does I/O or reads a clock: time is the
+``now`` given by the caller, frames go to the interfaces' devices.
+
+Sequence numbers are plain ints modulo 2**32; comparisons go through ``(a - b) & M``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import SocketError
+from ..iface import InterfaceWrapper
+from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.checksum import verify as verify_checksum
+from ..wire.tcp import TcpOptions, parse_tcp_options
+from .listen import ANY, ListenEntry, ListenTable, overlaps
+
+# errno values (Linux)
+EPIPE = 32
+EINVAL = 22
+EADDRINUSE = 98
+EADDRNOTAVAIL = 99
+ENOTCONN = 107
+ECONNRESET = 104
+ECONNREFUSED = 111
+ETIMEDOUT = 110
+
+# TCP states, numbered as Linux (tcpi_state)
+ESTABLISHED = 1
+SYN_SENT = 2
+SYN_RECEIVED = 3
+FIN_WAIT_1 = 4
+FIN_WAIT_2 = 5
+TIME_WAIT = 6
+CLOSED = 7
+CLOSE_WAIT = 8
+LAST_ACK = 9
+LISTEN = 10
+CLOSING = 11
+
+STATE_NAMES = {
+    ESTABLISHED: "ESTABLISHED",
+    SYN_SENT: "SYN_SENT",
+    SYN_RECEIVED: "SYN_RECEIVED",
+    FIN_WAIT_1: "FIN_WAIT_1",
+    FIN_WAIT_2: "FIN_WAIT_2",
+    TIME_WAIT: "TIME_WAIT",
+    CLOSED: "CLOSED",
+    CLOSE_WAIT: "CLOSE_WAIT",
+    LAST_ACK: "LAST_ACK",
+    LISTEN: "LISTEN",
+    CLOSING: "CLOSING",
+}
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+
+M = 0xFFFFFFFF
+HALF = 0x80000000
+
+_TCP = struct.Struct("!HHIIBBHHH")
+# Ethernet header is copied as bytes; these cover IP + TCP fixed headers.
+_IP4TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
+_IP6TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")
+_U16 = struct.Struct("!H")
+
+# States in which the connection may carry our data / FIN.
+_SEND_STATES = frozenset((ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK))
+# States in which received payload is accepted.
+_RECV_STATES = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2))
+_SYNCHRONIZED = frozenset(
+    (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT)
+)
+
+V4_MSS_CAP = 65535 - 40  # largest MSS an IPv4 packet can carry (Linux lo: 65495)
+V6_MSS_CAP = 65535 - 20
+
+
+class TcpConfig:
+    """Tunables (Linux defaults unless noted)."""
+
+    def __init__(self) -> None:
+        self.msl = 30.0  # TIME_WAIT = 2*MSL = 60 s, Linux TCP_TIMEWAIT_LEN
+        self.rto_init = 1.0
+        self.rto_min = 0.2
+        self.rto_max = 120.0
+        self.syn_retries = 6
+        self.synack_retries = 5
+        self.retries2 = 15
+        self.fin_timeout = 60.0
+        self.rcvbuf = 4 * 1024 * 1024  # effective default (Linux autotunes up to 6 MiB+)
+        self.sndbuf = 4 * 1024 * 1024
+        self.somaxconn = 4096
+        self.init_cwnd = 10
+        self.rcv_wscale = 7  # enough for 8 MiB windows
+        self.default_mss = 536
+        self.ephemeral = (32768, 60999)
+
+
+class TcpSocket:
+    """A TCP control block with its buffers and socket options (SocketInner::Tcp)."""
+
+    def __init__(self, layer: TcpLayer, family: int) -> None:
+        self.layer = layer
+        self.family = family  # AF_INET (2) or AF_INET6 (10): the application's view
+        self.owner: Any = None  # the Socket facade, set by the socket layer
+        self.handle = 0
+        self.state = CLOSED
+        self.released = False  # the application closed it
+        self.ever_connected = False
+        self.was_established = False
+        self.error = 0
+        # binding
+        self.bind_addr: bytes | None = None  # in the socket's family form (4 or 16 bytes)
+        self.local_port = 0
+        self.cover4: bytes | None = None
+        self.cover6: bytes | None = None
+        self.in_bind_table = False
+        # connection
+        self.version = 4  # IP version on the wire
+        self.iface: InterfaceWrapper | None = None
+        self.lip = b""
+        self.rip = b""
+        self.rport = 0
+        self.key: tuple | None = None
+        self.link_hdr = b""
+        self.listen_entry: ListenEntry | None = None  # for a listener
+        self.parent: ListenEntry | None = None  # for a child not yet accepted
+        # send side
+        self.iss = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.snd_max = 0
+        self.snd_wnd = 0
+        self.max_snd_wnd = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.snd_wscale = 0
+        self.data_seq = 0  # sequence number of sndbuf[0]
+        self.sndbuf = bytearray()
+        self.fin_queued = False
+        self.mss = layer.config.default_mss  # effective send MSS
+        self.peer_mss = 536
+        self.advmss = 0
+        self.cwnd = 0
+        self.ssthresh = 0x7FFFFFFF
+        self.dupacks = 0
+        self.recover: int | None = None
+        # receive side
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_adv = 0  # right edge of the window we advertised
+        self.rcv_wscale = 0
+        self.ws_ok = False
+        self.rcvbuf = bytearray()
+        self.fin_received = False
+        self.ack_pending = False
+        self.unacked_segs = 0
+        # timers
+        self.rto = layer.config.rto_init
+        self.srtt = 0.0
+        self.rttvar = 0.0
+        self.rtt_seq: int | None = None
+        self.rtt_time = 0.0
+        self.retransmits = 0  # consecutive timeouts (backoff)
+        self.total_retrans = 0
+        self.rto_at: float | None = None
+        self.deadline: float | None = None  # TIME_WAIT / FIN_WAIT_2 / keepalive
+        self.heap_at: float | None = None
+        self.last_recv = 0.0
+        self.probes = 0
+        # counters (TCP_INFO)
+        self.segs_out = 0
+        self.segs_in = 0
+        self.data_segs_out = 0
+        self.data_segs_in = 0
+        self.bytes_acked = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.bytes_retrans = 0
+        self.last_data_sent = 0.0
+        self.last_data_recv = 0.0
+        self.last_ack_recv = 0.0
+        # options
+        cfg = layer.config
+        self.sndbuf_limit = cfg.sndbuf
+        self.rcvbuf_limit = cfg.rcvbuf
+        self.so_sndbuf = 16384  # what getsockopt(SO_SNDBUF) reports (Linux default)
+        self.so_rcvbuf = 131072
+        self.reuseaddr = False
+        self.reuseport = False
+        self.keepalive = False
+        self.keepidle = 7200
+        self.keepintvl = 75
+        self.keepcnt = 9
+        self.nodelay = False
+        self.cork = False
+        self.user_mss = 0
+        self.linger: tuple[int, int] = (0, 0)
+        self.v6only = False
+        self.ttl = 64
+        self.tos = 0
+        self.hops = 64
+        self.congestion = b"cubic"
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+    def rx_available(self) -> int:
+        return len(self.rcvbuf)
+
+    def send_space(self) -> int:
+        if self.fin_queued:
+            return 0
+        free = self.sndbuf_limit - len(self.sndbuf)
+        return free if free > 0 else 0
+
+    @property
+    def rx_eof(self) -> bool:
+        return self.fin_received and not self.rcvbuf
+
+    def rcv_wnd_free(self) -> int:
+        free = self.rcvbuf_limit - len(self.rcvbuf)
+        return free if free > 0 else 0
+
+    # ------------------------------------------------------------------ app data
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        st = self.state
+        if self.fin_queued or (st not in (ESTABLISHED, CLOSE_WAIT, SYN_SENT, SYN_RECEIVED)):
+            if self.error:
+                err = self.error
+                self.error = 0
+                raise SocketError(err)
+            raise SocketError(EPIPE)
+        if st == SYN_SENT or st == SYN_RECEIVED:
+            return 0  # not connected yet: would block
+        free = self.sndbuf_limit - len(self.sndbuf)
+        if free <= 0:
+            return 0
+        n = len(data)
+        if n > free:
+            data = memoryview(data)[:free]
+            n = free
+        if n:
+            self.sndbuf += data
+            self.layer.dirty[self] = None
+        return n
+
+    def recv(self, maxlen: int) -> bytes:
+        buf = self.rcvbuf
+        n = len(buf)
+        if maxlen < n:
+            n = maxlen
+        if n <= 0:
+            return b""
+        if n == len(buf):
+            data = bytes(buf)
+            buf.clear()
+        else:
+            with memoryview(buf) as m:
+                data = bytes(m[:n])
+            del buf[:n]
+        self.layer.window_opened(self)
+        return data
+
+
+class TcpLayer:
+    """Every TCP control block of one stack, and the segment paths between them and
+    the interfaces."""
+
+    def __init__(
+        self,
+        ifaces: list[InterfaceWrapper],
+        stats: dict[str, int],
+        seed: int = 0,
+        config: TcpConfig | None = None,
+    ) -> None:
+        self.ifaces = ifaces
+        self.stats = stats
+        self.config = config or TcpConfig()
+        self.now = 0.0
+        self.conns: dict[tuple, TcpSocket] = {}
+        self.listen_table = ListenTable()
+        self.bound: dict[int, list[TcpSocket]] = {}
+        self.dirty: dict[TcpSocket, None] = {}  # ordered set: need output
+        self.events: set[TcpSocket] = set()
+        self.timers: list[tuple[float, int, TcpSocket]] = []
+        self._timer_seq = 0
+        self._isn_key = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
+        self._rng = random.Random(seed)
+        self.on_free: Callable[[TcpSocket], None] | None = None
+        self.ip_ident = 0
+        for k in (
+            "tcp_segments_sent",
+            "tcp_segments_received",
+            "tcp_payload_bytes_sent",
+            "tcp_payload_bytes_received",
+            "tcp_retransmits",
+            "tcp_rst_sent",
+            "tcp_rst_received",
+            "tcp_active_opens",
+            "tcp_passive_opens",
+            "tcp_timeouts",
+            "tcp_fast_retransmits",
+            "tcp_tx_backpressure",
+        ):
+            stats.setdefault(k, 0)
+
+    # ------------------------------------------------------------------ helpers
+    def _count(self, key: str) -> None:
+        st = self.stats
+        st[key] = st.get(key, 0) + 1
+
+    def _isn(self, lip: bytes, lport: int, rip: bytes, rport: int) -> int:
+        h = hashlib.blake2b(
+            lip + rip + struct.pack("!HH", lport, rport), key=self._isn_key, digest_size=4
+        ).digest()
+        return (int.from_bytes(h, "big") + int(self.now * 250000)) & M
+
+    def _arm(self, tcb: TcpSocket) -> None:
+        t = tcb.rto_at
+        d = tcb.deadline
+        if d is not None and (t is None or d < t):
+            t = d
+        if t is None:
+            return
+        h = tcb.heap_at
+        if h is None or t < h:
+            tcb.heap_at = t
+            self._timer_seq += 1
+            heapq.heappush(self.timers, (t, self._timer_seq, tcb))
+
+    def next_deadline(self) -> float | None:
+        timers = self.timers
+        while timers:
+            t, _s, tcb = timers[0]
+            if tcb.heap_at != t:
+                heapq.heappop(timers)
+                continue
+            return t
+        return None
+
+    def _mark(self, tcb: TcpSocket) -> None:
+        self.events.add(tcb)
+
+    # ------------------------------------------------------------------ binding
+    def _bind_conflict(self, tcb: TcpSocket, port: int, cover4: Any, cover6: Any) -> bool:
+        for o in self.bound.get(port, ()):
+            if o is tcb:
+                continue
+            if not (overlaps(o.cover4, cover4) or overlaps(o.cover6, cover6)):
+                continue
+            if tcb.reuseport and o.reuseport:
+                continue
+            if o.state == TIME_WAIT:
+                if tcb.reuseaddr:
+                    continue
+                return True
+            if tcb.reuseaddr and o.reuseaddr and o.state != LISTEN:
+                continue
+            return True
+        return False
+
+    def bind(self, tcb: TcpSocket, addr: bytes, port: int) -> None:
+        """Bind ``tcb`` to ``addr`` (socket-family form; all zeroes = any) and
+        ``port`` (0 = ephemeral). Raises EINVAL / EADDRINUSE."""
+        if tcb.in_bind_table or tcb.state != CLOSED:
+            raise SocketError(EINVAL)
+        cover4, cover6 = _coverage(tcb.family, addr, tcb.v6only)
+        if port == 0:
+            port = self._pick_port(tcb, cover4, cover6)
+        elif self._bind_conflict(tcb, port, cover4, cover6):
+            raise SocketError(EADDRINUSE)
+        tcb.bind_addr = addr
+        tcb.local_port = port
+        tcb.cover4, tcb.cover6 = cover4, cover6
+        self.bound.setdefault(port, []).append(tcb)
+        tcb.in_bind_table = True
+
+    def _pick_port(self, tcb: TcpSocket, cover4: Any, cover6: Any) -> int:
+        lo, hi = self.config.ephemeral
+        span = hi - lo + 1
+        start = self._rng.randrange(span)
+        bound = self.bound
+        for i in range(span):
+            p = lo + (start + i) % span
+            if p not in bound:
+                return p
+        for i in range(span):
+            p = lo + (start + i) % span
+            if not self._bind_conflict(tcb, p, cover4, cover6):
+                return p
+        raise SocketError(EADDRINUSE)
+
+    def _unbind(self, tcb: TcpSocket) -> None:
+        if tcb.in_bind_table:
+            lst = self.bound.get(tcb.local_port)
+            if lst is not None:
+                try:
+                    lst.remove(tcb)
+                except ValueError:
+                    pass
+                if not lst:
+                    del self.bound[tcb.local_port]
+            tcb.in_bind_table = False
+
+    # ------------------------------------------------------------------ listen/accept
+    def listen(self, tcb: TcpSocket, backlog: int) -> None:
+        somax = self.config.somaxconn
+        if backlog < 0 or backlog > somax:
+            backlog = somax
+        if tcb.state == LISTEN:
+            assert tcb.listen_entry is not None
+            tcb.listen_entry.backlog = backlog
+            return
+        if tcb.state != CLOSED or tcb.ever_connected:
+            raise SocketError(EINVAL)
+        if not tcb.in_bind_table:
+            zero = b"\x00" * (4 if tcb.family == 2 else 16)
+            self.bind(tcb, zero, 0)
+        if self.listen_table.conflicts(tcb):
+            raise SocketError(EADDRINUSE)
+        tcb.listen_entry = self.listen_table.add(tcb, backlog)
+        tcb.state = LISTEN
+        self._mark(tcb)
+
+    def accept(self, tcb: TcpSocket) -> TcpSocket | None:
+        entry = tcb.listen_entry
+        if tcb.state != LISTEN or entry is None:
+            raise SocketError(EINVAL)
+        if not entry.accept_queue:
+            return None
+        child = entry.accept_queue.popleft()
+        child.parent = None
+        return child
+
+    # ------------------------------------------------------------------ connect
+    def connect(self, tcb: TcpSocket, rip: bytes, rport: int, now: float) -> None:
+        """Start an active open to rip:rport (wire form, 4 or 16 bytes)."""
+        from ..iface import route, source_address
+
+        self.now = now
+        iface = route(self.ifaces, rip)
+        if iface is None:
+            raise SocketError(101)  # ENETUNREACH
+        version = 4 if len(rip) == 4 else 6
+        if tcb.bind_addr is not None and any(tcb.bind_addr) and not _is_mapped_any(tcb.bind_addr):
+            lip = _unmap(tcb.bind_addr)
+            if len(lip) != len(rip):
+                raise SocketError(EINVAL if version == 6 else 101)
+        else:
+            lip = source_address(iface, rip)
+            if lip is None:
+                raise SocketError(EADDRNOTAVAIL)
+        if not tcb.in_bind_table:
+            zero = b"\x00" * (4 if tcb.family == 2 else 16)
+            self.bind(tcb, zero, 0)
+        key = (lip, tcb.local_port, rip, rport)
+        old = self.conns.get(key)
+        if old is not None:
+            if old.state == TIME_WAIT:
+                self._free(old)
+            else:
+                raise SocketError(EADDRNOTAVAIL)
+        self._setup_conn(tcb, iface, version, lip, rip, rport)
+        tcb.iss = self._isn(lip, tcb.local_port, rip, rport)
+        tcb.snd_una = tcb.snd_nxt = tcb.snd_max = tcb.iss
+        tcb.data_seq = (tcb.iss + 1) & M
+        tcb.state = SYN_SENT
+        tcb.ever_connected = True
+        tcb.error = 0
+        tcb.retransmits = 0
+        tcb.rto = self.config.rto_init
+        self.conns[key] = tcb
+        self._count("tcp_active_opens")
+        self.dirty[tcb] = None
+        self._mark(tcb)
+
+    def _setup_conn(
+        self, tcb: TcpSocket, iface: InterfaceWrapper, version: int, lip: bytes, rip: bytes,
+        rport: int,
+    ) -> None:
+        tcb.iface = iface
+        tcb.version = version
+        tcb.lip = lip
+        tcb.rip = rip
+        tcb.rport = rport
+        tcb.key = (lip, tcb.local_port, rip, rport)
+        tcb.link_hdr = iface.link_header_v4 if version == 4 else iface.link_header_v6
+        cap = V4_MSS_CAP if version == 4 else V6_MSS_CAP
+        mss = iface.mtu - (40 if version == 4 else 60)
+        if mss > cap:
+            mss = cap
+        if tcb.user_mss and tcb.user_mss < mss:
+            mss = tcb.user_mss
+        tcb.advmss = mss
+        tcb.rcv_wscale = self.config.rcv_wscale
+
+    # ------------------------------------------------------------------ app close
+    def shutdown_write(self, tcb: TcpSocket, now: float) -> None:
+        self.now = now
+        st = tcb.state
+        if st in (LISTEN, CLOSED) and not tcb.ever_connected:
+            raise SocketError(ENOTCONN)
+        if tcb.fin_queued:
+            return
+        if st in (ESTABLISHED, SYN_RECEIVED, SYN_SENT):
+            tcb.fin_queued = True
+            if st == ESTABLISHED:
+                tcb.state = FIN_WAIT_1
+        elif st == CLOSE_WAIT:
+            tcb.fin_queued = True
+            tcb.state = LAST_ACK
+        else:
+            return
+        self.dirty[tcb] = None
+        self._mark(tcb)
+
+    def close(self, tcb: TcpSocket, now: float) -> None:
+        self.now = now
+        tcb.released = True
+        st = tcb.state
+        if st == LISTEN:
+            self._close_listener(tcb)
+            return
+        if st == CLOSED or st == SYN_SENT:
+            self._free(tcb)
+            return
+        if tcb.linger[0] and tcb.linger[1] == 0:
+            self.abort(tcb, now)
+            return
+        if tcb.rcvbuf and st != TIME_WAIT:
+            # Linux: unread data at close -> RST instead of FIN
+            self._send_rst_for(tcb)
+            self._free(tcb)
+            return
+        if st == TIME_WAIT:
+            return
+        if not tcb.fin_queued:
+            self.shutdown_write(tcb, now)
+        if tcb.state == FIN_WAIT_2:
+            self._set_deadline(tcb, now + self.config.fin_timeout)
+
+    def abort(self, tcb: TcpSocket, now: float) -> None:
+        self.now = now
+        tcb.released = True
+        if tcb.state == LISTEN:
+            self._close_listener(tcb)
+            return
+        if tcb.state in (SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT):
+            self._send_rst_for(tcb)
+        self._free(tcb)
+
+    def _close_listener(self, tcb: TcpSocket) -> None:
+        entry = tcb.listen_entry
+        if entry is not None:
+            self.listen_table.remove(entry)
+            for child in list(entry.syn_queue.values()) + list(entry.accept_queue):
+                child.released = True
+                self._send_rst_for(child)
+                self._free(child)
+            entry.syn_queue.clear()
+            entry.accept_queue.clear()
+        tcb.listen_entry = None
+        tcb.state = CLOSED
+        self._free(tcb)
+
+    def _free(self, tcb: TcpSocket) -> None:
+        """Forget a connection: demux table, bind table, timers. The application's
+        socket is dropped from the SocketSet only if it was released."""
+        if tcb.key is not None and self.conns.get(tcb.key) is tcb:
+            del self.conns[tcb.key]
+        if tcb.parent is not None:
+            entry = tcb.parent
+            entry.syn_queue.pop(tcb.key, None)
+            try:
+                entry.accept_queue.remove(tcb)
+            except ValueError:
+                pass
+            tcb.parent = None
+        if tcb.listen_entry is not None:
+            self.listen_table.remove(tcb.listen_entry)
+            tcb.listen_entry = None
+        if tcb.state != CLOSED:
+            tcb.state = CLOSED
+        self._unbind(tcb)
+        tcb.rto_at = None
+        tcb.deadline = None
+        tcb.heap_at = None
+        self.dirty.pop(tcb, None)
+        self._mark(tcb)
+        if tcb.released:
+            self.events.discard(tcb)
+            if self.on_free is not None:
+                self.on_free(tcb)
+
+    def _set_deadline(self, tcb: TcpSocket, t: float | None) -> None:
+        tcb.deadline = t
+        self._arm(tcb)
+
+    def _enter_time_wait(self, tcb: TcpSocket) -> None:
+        tcb.state = TIME_WAIT
+        tcb.rto_at = None
+        self._set_deadline(tcb, self.now + 2 * self.config.msl)
+        self._mark(tcb)
+
+    def _enter_closed(self, tcb: TcpSocket, err: int) -> None:
+        if err:
+            tcb.error = err
+        tcb.state = CLOSED
+        self._free(tcb)
+
+    # ------------------------------------------------------------------ window
+    def _window(self, tcb: TcpSocket) -> int:
+        """Window field value to advertise now (and update rcv_adv)."""
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        if free < 0:
+            free = 0
+        lim = tcb.rcvbuf_limit >> 1
+        mss = tcb.mss
+        if free < (lim if lim < mss else mss):
+            free = 0  # receiver-side silly window avoidance
+        cur = (tcb.rcv_adv - tcb.rcv_nxt) & M
+        if cur & HALF:
+            cur = 0
+        if free < cur:
+            free = cur  # never shrink the window
+        sc = tcb.rcv_wscale
+        w = free >> sc
+        if w > 0xFFFF:
+            w = 0xFFFF
+        edge = (tcb.rcv_nxt + (w << sc)) & M
+        if ((edge - tcb.rcv_adv) & M) < HALF:
+            tcb.rcv_adv = edge
+        return w
+
+    def window_opened(self, tcb: TcpSocket) -> None:
+        """The application took data: send a window update if it grew enough."""
+        if tcb.state not in _RECV_STATES:
+            return
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        grow = ((tcb.rcv_nxt + free) - tcb.rcv_adv) & M
+        if grow & HALF:
+            return
+        lim = tcb.rcvbuf_limit >> 1
+        mss2 = 2 * tcb.mss
+        if grow >= (lim if lim < mss2 else mss2):
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+
+    # ------------------------------------------------------------------ output
+    def _xmit(
+        self,
+        tcb: TcpSocket,
+        flags: int,
+        seq: int,
+        src: Any = None,
+        start: int = 0,
+        plen: int = 0,
+        opts: bytes = b"",
+    ) -> bool:
+        """Build and send one segment of tcb's connection. Payload is
+        ``src[start:start+plen]``. Returns False on device backpressure."""
+        iface = tcb.iface
+        if iface is None:
+            return False
+        eth = iface.link_header_len
+        v4 = tcb.version == 4
+        iphl = 20 if v4 else 40
+        thl = 20 + len(opts)
+        size = eth + iphl + thl + plen
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            self.stats["tcp_tx_backpressure"] += 1
+            return False
+        mv = buf.view
+        if eth:
+            mv[0:eth] = tcb.link_hdr
+        if flags & ACK:
+            ack = tcb.rcv_nxt
+            win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
+            tcb.ack_pending = False
+            tcb.unacked_segs = 0
+        else:
+            ack = 0
+            win = 0 if flags & RST else _syn_window(tcb)
+        off = (thl >> 2) << 4
+        if v4:
+            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
+            _IP4TCP.pack_into(
+                mv, eth, 0x45, tcb.tos, iphl + thl + plen, ident, 0x4000, tcb.ttl, 6, 0,
+                tcb.lip, tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, 0,
+            )
+        else:
+            _IP6TCP.pack_into(
+                mv, eth, 0x60000000 | (tcb.tos << 20), thl + plen, 6, tcb.hops, tcb.lip,
+                tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, 0,
+            )
+        p = eth + iphl + 20
+        if opts:
+            mv[p : p + len(opts)] = opts
+            p += len(opts)
+        if plen:
+            mv[p : p + plen] = src[start : start + plen]
+        if not iface.checksum_offload:
+            if v4:
+                _U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
+            t0 = eth + iphl
+            c = checksum(mv[t0:size], pseudo_header_sum(tcb.lip, tcb.rip, 6, size - t0))
+            _U16.pack_into(mv, t0 + 16, c)
+        dev.send(buf)
+        st = self.stats
+        st["tcp_segments_sent"] += 1
+        tcb.segs_out += 1
+        if plen:
+            st["tcp_payload_bytes_sent"] += plen
+            tcb.data_segs_out += 1
+            tcb.last_data_sent = self.now
+        return True
+
+    def _send_ack(self, tcb: TcpSocket) -> bool:
+        return self._xmit(tcb, ACK, tcb.snd_nxt)
+
+    def _send_rst_for(self, tcb: TcpSocket) -> None:
+        if tcb.iface is None or tcb.key is None:
+            return
+        if self._xmit(tcb, RST | ACK, tcb.snd_nxt):
+            self._count("tcp_rst_sent")
+
+    def _syn_options(self, tcb: TcpSocket, synack: bool) -> bytes:
+        ws = tcb.rcv_wscale if (not synack or tcb.ws_ok) else None
+        if synack and not tcb.ws_ok:
+            tcb.rcv_wscale = 0
+        return TcpOptions(mss=tcb.advmss, wscale=ws).to_bytes()
+
+    def _output(self, tcb: TcpSocket) -> bool:
+        """Send whatever tcb may send now. Returns False if the device pushed back
+        (tcb stays dirty)."""
+        st = tcb.state
+        now = self.now
+        if st == SYN_SENT or st == SYN_RECEIVED:
+            if tcb.snd_nxt == tcb.iss:
+                synack = st == SYN_RECEIVED
+                flags = SYN | ACK if synack else SYN
+                if not self._xmit(tcb, flags, tcb.iss, opts=self._syn_options(tcb, synack)):
+                    return False
+                tcb.rtt_time = now
+                tcb.snd_nxt = tcb.snd_max = (tcb.iss + 1) & M
+                if tcb.rto_at is None:
+                    tcb.rto_at = now + tcb.rto
+                    self._arm(tcb)
+            if tcb.ack_pending and st == SYN_RECEIVED:
+                tcb.ack_pending = False
+            return True
+        if st not in _SEND_STATES:
+            if tcb.ack_pending and st in _SYNCHRONIZED:
+                return self._send_ack(tcb)
+            tcb.ack_pending = False
+            return True
+        sent_any = False
+        sndbuf = tcb.sndbuf
+        buffered = len(sndbuf)
+        data_end = (tcb.data_seq + buffered) & M
+        mss = tcb.mss
+        sv = memoryview(sndbuf) if buffered else None
+        try:
+            while True:
+                snd_nxt = tcb.snd_nxt
+                off = (snd_nxt - tcb.data_seq) & M
+                unsent = buffered - off if off <= buffered else 0
+                wnd = tcb.snd_wnd if tcb.snd_wnd < tcb.cwnd else tcb.cwnd
+                in_flight = (snd_nxt - tcb.snd_una) & M
+                usable = wnd - in_flight
+                if unsent > 0:
+                    n = unsent if unsent < mss else mss
+                    if usable < n:
+                        n = usable
+                    if n <= 0:
+                        # window closed: persist timer (probes) if nothing in flight
+                        if in_flight == 0 and tcb.rto_at is None:
+                            tcb.rto_at = now + tcb.rto
+                            self._arm(tcb)
+                        break
+                    if n < mss and n == unsent and not tcb.fin_queued:
+                        if tcb.cork or (in_flight and not tcb.nodelay):
+                            break  # Nagle / cork: wait for more data or the ACK
+                    flags = ACK
+                    last = n == unsent
+                    if last:
+                        flags |= PSH
+                        if tcb.fin_queued:
+                            flags |= FIN
+                    if not self._xmit(tcb, flags, snd_nxt, sv, off, n):
+                        return False
+                    sent_any = True
+                    new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
+                    if ((new_nxt - tcb.snd_max) & M) < HALF:
+                        # new data (not a retransmission)
+                        if tcb.rtt_seq is None:
+                            tcb.rtt_seq = new_nxt
+                            tcb.rtt_time = now
+                        tcb.bytes_sent += n
+                        tcb.snd_max = new_nxt
+                    else:
+                        tcb.bytes_retrans += n
+                    tcb.snd_nxt = new_nxt
+                    if tcb.rto_at is None:
+                        tcb.rto_at = now + tcb.rto
+                        self._arm(tcb)
+                    if last and flags & FIN:
+                        break
+                elif tcb.fin_queued and snd_nxt == data_end:
+                    if not self._xmit(tcb, FIN | ACK, snd_nxt):
+                        return False
+                    sent_any = True
+                    tcb.snd_nxt = (snd_nxt + 1) & M
+                    if ((tcb.snd_nxt - tcb.snd_max) & M) < HALF:
+                        tcb.snd_max = tcb.snd_nxt
+                    if tcb.rto_at is None:
+                        tcb.rto_at = now + tcb.rto
+                        self._arm(tcb)
+                    break
+                else:
+                    break
+        finally:
+            if sv is not None:
+                sv.release()
+        if tcb.ack_pending and not sent_any:
+            return self._send_ack(tcb)
+        return True
+
+    def flush(self) -> bool:
+        """Run output for every dirty connection. Returns True if anything was
+        processed."""
+        dirty = self.dirty
+        if not dirty:
+            return False
+        todo = list(dirty)
+        dirty.clear()
+        for i, tcb in enumerate(todo):
+            if not self._output(tcb):
+                # device full: keep this and the rest for the next round
+                for t in todo[i:]:
+                    dirty[t] = None
+                break
+        return True
+
+    # ------------------------------------------------------------------ timers
+    def run_timers(self, now: float) -> None:
+        self.now = now
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            t, _s, tcb = heapq.heappop(timers)
+            if tcb.heap_at != t:
+                continue
+            tcb.heap_at = None
+            if tcb.deadline is not None and tcb.deadline <= now:
+                tcb.deadline = None
+                self._on_deadline(tcb, now)
+            if tcb.rto_at is not None and tcb.rto_at <= now:
+                tcb.rto_at = None
+                self._on_rto(tcb, now)
+            self._arm(tcb)
+
+    def _on_deadline(self, tcb: TcpSocket, now: float) -> None:
+        st = tcb.state
+        if st == TIME_WAIT or (st == FIN_WAIT_2 and tcb.released):
+            tcb.state = CLOSED
+            self._free(tcb)
+        elif tcb.keepalive and st in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2):
+            self._keepalive(tcb, now)
+
+    def _keepalive(self, tcb: TcpSocket, now: float) -> None:
+        idle = now - tcb.last_recv
+        if tcb.probes == 0 and idle < tcb.keepidle:
+            self._set_deadline(tcb, tcb.last_recv + tcb.keepidle)
+            return
+        if tcb.probes >= tcb.keepcnt:
+            self._send_rst_for(tcb)
+            self._enter_closed(tcb, ETIMEDOUT)
+            return
+        tcb.probes += 1
+        self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
+        self._set_deadline(tcb, now + tcb.keepintvl)
+
+    def start_keepalive(self, tcb: TcpSocket) -> None:
+        if tcb.keepalive and tcb.state in (ESTABLISHED, CLOSE_WAIT):
+            tcb.probes = 0
+            self._set_deadline(tcb, max(tcb.last_recv, self.now) + tcb.keepidle)
+
+    def _on_rto(self, tcb: TcpSocket, now: float) -> None:
+        cfg = self.config
+        st = tcb.state
+        if st == SYN_SENT or st == SYN_RECEIVED:
+            limit = cfg.syn_retries if st == SYN_SENT else cfg.synack_retries
+            if tcb.retransmits >= limit:
+                self._count("tcp_timeouts")
+                if st == SYN_RECEIVED and tcb.parent is not None:
+                    tcb.released = True
+                self._enter_closed(tcb, ETIMEDOUT)
+                return
+            tcb.retransmits += 1
+            tcb.total_retrans += 1
+            self.stats["tcp_retransmits"] += 1
+            tcb.rto = min(tcb.rto * 2, cfg.rto_max)
+            tcb.snd_nxt = tcb.iss  # resend SYN / SYN-ACK
+            self._output(tcb)
+            tcb.rto_at = now + tcb.rto
+            return
+        if st not in _SEND_STATES:
+            return
+        in_flight = (tcb.snd_nxt - tcb.snd_una) & M
+        if in_flight == 0 and tcb.snd_max == tcb.snd_una:
+            # persist timer: zero window probe
+            if tcb.sndbuf and tcb.snd_wnd == 0:
+                self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
+                tcb.rto = min(tcb.rto * 2, cfg.rto_max)
+                tcb.rto_at = now + tcb.rto
+            return
+        if tcb.retransmits >= cfg.retries2:
+            self._count("tcp_timeouts")
+            self._send_rst_for(tcb)
+            self._enter_closed(tcb, ETIMEDOUT)
+            return
+        tcb.retransmits += 1
+        tcb.total_retrans += 1
+        self.stats["tcp_retransmits"] += 1
+        self._count("tcp_timeouts")
+        flight = (tcb.snd_max - tcb.snd_una) & M
+        tcb.ssthresh = max(flight // 2, 2 * tcb.mss)
+        tcb.cwnd = tcb.mss
+        tcb.dupacks = 0
+        tcb.recover = None
+        tcb.rtt_seq = None  # Karn
+        tcb.rto = min(tcb.rto * 2, cfg.rto_max)
+        tcb.snd_nxt = tcb.snd_una  # go back N
+        self._output(tcb)
+        tcb.rto_at = now + tcb.rto
+
+    # ------------------------------------------------------------------ input
+    def ip_input(
+        self,
+        iface: InterfaceWrapper,
+        version: int,
+        src: bytes,
+        dst: bytes,
+        proto: int,
+        seg: memoryview,
+    ) -> None:
+        """IpHandler for poll_interfaces."""
+        if proto != 6:
+            self._count("drop_unknown_protocol")
+            return
+        n = len(seg)
+        if n < 20:
+            self._count("drop_tcp_truncated")
+            return
+        sport, dport, seq, ack, off, flags, window, _c, _u = _TCP.unpack_from(seg, 0)
+        hl = (off >> 4) << 2
+        if hl < 20 or hl > n:
+            self._count("drop_tcp_data_offset")
+            return
+        if not iface.checksum_offload and not verify_checksum(
+            seg, pseudo_header_sum(src, dst, 6, n)
+        ):
+            self._count("drop_tcp_checksum")
+            return
+        st = self.stats
+        st["tcp_segments_received"] += 1
+        tcb = self.conns.get((dst, dport, src, sport))
+        if tcb is None:
+            self._no_conn(iface, version, src, dst, sport, dport, seq, ack, flags, window,
+                          seg, hl, n)
+            return
+        tcb.segs_in += 1
+        plen = n - hl
+        # ---- fast path: ESTABLISHED, in order, pure ACK and/or data
+        if (
+            tcb.state == ESTABLISHED
+            and (flags & (SYN | FIN | RST | URG | ACK)) == ACK
+            and seq == tcb.rcv_nxt
+            and hl == 20
+        ):
+            self._process_ack(tcb, seq, ack, window, plen)
+            if plen:
+                self._accept_data(tcb, seg, hl, plen)
+            return
+        self._segment(tcb, seq, ack, flags, window, seg, hl, plen)
+
+    def _accept_data(self, tcb: TcpSocket, seg: memoryview, hl: int, plen: int) -> None:
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        if plen > free:
+            plen = free if free > 0 else 0
+            if plen == 0:
+                self._count("drop_tcp_rcvbuf_full")
+                tcb.ack_pending = True
+                self._send_ack(tcb)
+                return
+        if tcb.released:
+            # data for a closed application: reset (Linux: tcp_abort_on_data)
+            self._send_rst_for(tcb)
+            self._enter_closed(tcb, 0)
+            return
+        tcb.rcvbuf += seg[hl : hl + plen]
+        tcb.rcv_nxt = (tcb.rcv_nxt + plen) & M
+        tcb.bytes_received += plen
+        tcb.data_segs_in += 1
+        tcb.last_data_recv = self.now
+        self.stats["tcp_payload_bytes_received"] += plen
+        self.events.add(tcb)
+        tcb.unacked_segs += 1
+        if tcb.unacked_segs >= 2:
+            self._send_ack(tcb)
+        else:
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+
+    def _process_ack(self, tcb: TcpSocket, seq: int, ack: int, window: int, plen: int) -> bool:
+        """ACK field processing in synchronized states. Returns False if the segment
+        must be dropped (ack of unsent data)."""
+        una = tcb.snd_una
+        d = (ack - una) & M
+        now = self.now
+        tcb.last_recv = now
+        if d == 0 or d & HALF:
+            if d == 0:
+                # duplicate ACK?
+                if (
+                    plen == 0
+                    and tcb.snd_max != una
+                    and (window << tcb.snd_wscale) == tcb.snd_wnd
+                ):
+                    tcb.dupacks += 1
+                    if tcb.dupacks == 3 and tcb.recover is None:
+                        self._fast_retransmit(tcb)
+                self._update_window(tcb, seq, ack, window)
+            return True
+        if d > ((tcb.snd_max - una) & M):
+            # ACK of something not yet sent
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+            return False
+        # new data acknowledged
+        tcb.last_ack_recv = now
+        tcb.snd_una = ack
+        if ((ack - tcb.snd_nxt) & M) < HALF:
+            tcb.snd_nxt = ack
+        acked = d
+        if una == tcb.iss:
+            acked -= 1  # SYN
+        sndbuf = tcb.sndbuf
+        nd = (ack - tcb.data_seq) & M
+        if nd & HALF:
+            nd = 0
+        if nd > len(sndbuf):
+            nd = len(sndbuf)  # the rest is our FIN
+        if nd:
+            if nd == len(sndbuf):
+                sndbuf.clear()
+            else:
+                del sndbuf[:nd]
+            tcb.data_seq = (tcb.data_seq + nd) & M
+            tcb.bytes_acked += nd
+            self.events.add(tcb)
+        # RTT sample (Karn: only for segments not retransmitted)
+        rs = tcb.rtt_seq
+        if rs is not None and ((ack - rs) & M) < HALF:
+            self._rtt_sample(tcb, now - tcb.rtt_time)
+            tcb.rtt_seq = None
+        tcb.retransmits = 0
+        # congestion control
+        mss = tcb.mss
+        if tcb.recover is not None:
+            if ((ack - tcb.recover) & M) < HALF:
+                tcb.cwnd = tcb.ssthresh  # full ACK: leave fast recovery
+                tcb.recover = None
+            else:
+                # partial ACK (NewReno): retransmit the next hole
+                self._retransmit_head(tcb)
+        elif tcb.cwnd < tcb.ssthresh:
+            tcb.cwnd += acked if acked < mss else mss
+        else:
+            tcb.cwnd += max(1, mss * mss // tcb.cwnd)
+        if tcb.cwnd > 0x3FFFFFFF:
+            tcb.cwnd = 0x3FFFFFFF
+        tcb.dupacks = 0
+        self._update_window(tcb, seq, ack, window)
+        # retransmission timer
+        if tcb.snd_una == tcb.snd_max:
+            tcb.rto_at = None
+        else:
+            tcb.rto_at = now + tcb.rto
+            self._arm(tcb)
+        if tcb.sndbuf or tcb.fin_queued:
+            self.dirty[tcb] = None
+        return True
+
+    def _update_window(self, tcb: TcpSocket, seq: int, ack: int, window: int) -> None:
+        wl1 = tcb.snd_wl1
+        if (
+            ((wl1 - seq) & M) & HALF
+            or (wl1 == seq and not ((ack - tcb.snd_wl2) & M) & HALF)
+        ):
+            w = window << tcb.snd_wscale
+            if w != tcb.snd_wnd:
+                opened = w > tcb.snd_wnd
+                tcb.snd_wnd = w
+                if w > tcb.max_snd_wnd:
+                    tcb.max_snd_wnd = w
+                if opened and tcb.sndbuf:
+                    self.dirty[tcb] = None
+                    if w and tcb.snd_una == tcb.snd_max and tcb.rto_at is not None:
+                        tcb.rto_at = None  # persist timer no longer needed
+            tcb.snd_wl1 = seq
+            tcb.snd_wl2 = ack
+
+    def _rtt_sample(self, tcb: TcpSocket, r: float) -> None:
+        cfg = self.config
+        if r < 0:
+            r = 0.0
+        if tcb.srtt == 0.0:
+            tcb.srtt = r if r > 0 else 1e-6
+            tcb.rttvar = r / 2
+        else:
+            tcb.rttvar = 0.75 * tcb.rttvar + 0.25 * abs(tcb.srtt - r)
+            tcb.srtt = 0.875 * tcb.srtt + 0.125 * r
+        # Linux: rto = srtt + max(4*rttvar, rto_min)
+        v = 4 * tcb.rttvar
+        rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
+        tcb.rto = rto if rto < cfg.rto_max else cfg.rto_max
+
+    def _retransmit_head(self, tcb: TcpSocket) -> None:
+        """Resend one segment starting at snd_una."""
+        off = (tcb.snd_una - tcb.data_seq) & M
+        buffered = len(tcb.sndbuf)
+        if off > buffered:
+            return
+        n = min(buffered - off, tcb.mss)
+        flags = ACK
+        if tcb.fin_queued and off + n == buffered:
+            flags |= FIN
+        if n == 0 and not flags & FIN:
+            return
+        with memoryview(tcb.sndbuf) as sv:
+            if self._xmit(tcb, flags, tcb.snd_una, sv, off, n):
+                tcb.total_retrans += 1
+                tcb.bytes_retrans += n
+                self.stats["tcp_retransmits"] += 1
+        tcb.rtt_seq = None
+
+    def _fast_retransmit(self, tcb: TcpSocket) -> None:
+        flight = (tcb.snd_max - tcb.snd_una) & M
+        tcb.ssthresh = max(flight // 2, 2 * tcb.mss)
+        tcb.cwnd = tcb.ssthresh + 3 * tcb.mss
+        tcb.recover = tcb.snd_max
+        self._count("tcp_fast_retransmits")
+        self._retransmit_head(tcb)
+        tcb.rto_at = self.now + tcb.rto
+        self._arm(tcb)
+
+    def _no_conn(
+        self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes, sport: int,
+        dport: int, seq: int, ack: int, flags: int, window: int, seg: memoryview, hl: int,
+        n: int,
+    ) -> None:
+        if flags & RST:
+            self._count("drop_tcp_rst_no_socket")
+            return
+        if flags & SYN and not flags & ACK:
+            entry = self.listen_table.lookup(version, dst, dport)
+            if entry is not None:
+                self._syn_to_listener(entry, iface, version, src, dst, sport, dport, seq,
+                                      window, seg, hl)
+                return
+        self._count("drop_tcp_no_socket")
+        # RFC 9293: reset for a segment to a closed port
+        plen = n - hl
+        if flags & ACK:
+            self._raw_rst(iface, version, dst, src, dport, sport, ack, 0, RST)
+        else:
+            seglen = plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            self._raw_rst(iface, version, dst, src, dport, sport, 0, (seq + seglen) & M,
+                          RST | ACK)
+
+    def _raw_rst(
+        self, iface: InterfaceWrapper | None, version: int, lip: bytes, rip: bytes, lport: int,
+        rport: int, seq: int, ack: int, flags: int,
+    ) -> None:
+        """Send a reset that belongs to no connection (flags: RST or RST|ACK)."""
+        if iface is None:
+            return
+        eth = iface.link_header_len
+        v4 = version == 4
+        iphl = 20 if v4 else 40
+        size = eth + iphl + 20
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            self.stats["tcp_tx_backpressure"] += 1
+            return
+        mv = buf.view
+        if eth:
+            mv[0:eth] = iface.link_header_v4 if v4 else iface.link_header_v6
+        if v4:
+            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
+            _IP4TCP.pack_into(mv, eth, 0x45, 0, 40, ident, 0x4000, 64, 6, 0, lip, rip, lport,
+                              rport, seq, ack, 0x50, flags, 0, 0, 0)
+        else:
+            _IP6TCP.pack_into(mv, eth, 0x60000000, 20, 6, 64, lip, rip, lport, rport, seq, ack,
+                              0x50, flags, 0, 0, 0)
+        if not iface.checksum_offload:
+            if v4:
+                _U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
+            t0 = eth + iphl
+            c = checksum(mv[t0:size], pseudo_header_sum(lip, rip, 6, 20))
+            _U16.pack_into(mv, t0 + 16, c)
+        dev.send(buf)
+        self.stats["tcp_segments_sent"] += 1
+        self._count("tcp_rst_sent")
+
+    def _syn_to_listener(
+        self, entry: ListenEntry, iface: InterfaceWrapper, version: int, src: bytes,
+        dst: bytes, sport: int, dport: int, seq: int, window: int, seg: memoryview, hl: int,
+    ) -> None:
+        if entry.accept_full() or entry.syn_full():
+            self._count("drop_tcp_listen_overflow")
+            return
+        lsock = entry.sock
+        opts = parse_tcp_options(seg[20:hl]) if hl > 20 else TcpOptions()
+        child = TcpSocket(self, lsock.family)
+        for name in (
+            "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
+            "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
+            "sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "congestion",
+        ):
+            setattr(child, name, getattr(lsock, name))
+        child.bind_addr = lsock.bind_addr
+        child.local_port = dport
+        child.cover4, child.cover6 = lsock.cover4, lsock.cover6
+        self.bound.setdefault(dport, []).append(child)
+        child.in_bind_table = True
+        child.released = False
+        child.ever_connected = True
+        self._setup_conn(child, iface, version, dst, src, sport)
+        self._syn_params(child, opts, window)
+        child.irs = seq
+        child.rcv_nxt = (seq + 1) & M
+        child.rcv_adv = child.rcv_nxt
+        child.iss = self._isn(dst, dport, src, sport)
+        child.snd_una = child.snd_nxt = child.snd_max = child.iss
+        child.data_seq = (child.iss + 1) & M
+        child.snd_wl1 = seq
+        child.snd_wl2 = child.iss
+        child.state = SYN_RECEIVED
+        child.parent = entry
+        child.last_recv = self.now
+        entry.syn_queue[child.key] = child
+        self.conns[child.key] = child  # type: ignore[index]
+        self._count("tcp_passive_opens")
+        self._output(child)
+
+    def _syn_params(self, tcb: TcpSocket, opts: TcpOptions, window: int) -> None:
+        peer_mss = opts.mss if opts.mss else 536
+        tcb.peer_mss = peer_mss
+        mss = min(peer_mss, tcb.advmss)
+        if tcb.user_mss and tcb.user_mss < mss:
+            mss = tcb.user_mss
+        tcb.mss = max(mss, 64)
+        if opts.wscale is not None:
+            tcb.ws_ok = True
+            tcb.snd_wscale = min(opts.wscale, 14)
+        else:
+            tcb.ws_ok = False
+            tcb.snd_wscale = 0
+            tcb.rcv_wscale = 0
+        tcb.snd_wnd = window  # windows in SYN segments are never scaled
+        tcb.max_snd_wnd = window
+        tcb.cwnd = self.config.init_cwnd * tcb.mss
+
+    def _segment(
+        self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,
+        hl: int, plen: int,
+    ) -> None:
+        """RFC 9293 3.10.7: segment arrives (general path)."""
+        st = tcb.state
+        now = self.now
+        if st == SYN_SENT:
+            self._syn_sent(tcb, seq, ack, flags, window, seg, hl)
+            return
+        if st == CLOSED or st == LISTEN:
+            return
+        # 1. sequence number check
+        syn = 1 if flags & SYN else 0
+        fin = 1 if flags & FIN else 0
+        seglen = plen + syn + fin
+        d = (seq - tcb.rcv_nxt) & M
+        if d & HALF:
+            d -= 1 << 32
+        wnd = (tcb.rcv_adv - tcb.rcv_nxt) & M
+        if wnd & HALF:
+            wnd = 0
+        if st == SYN_RECEIVED and flags & SYN and not flags & ACK and seq == tcb.irs:
+            # retransmitted SYN: resend SYN-ACK
+            tcb.snd_nxt = tcb.iss
+            self._output(tcb)
+            return
+        if st == TIME_WAIT and flags & SYN and not flags & ACK and d > 0:
+            # new connection reusing a TIME_WAIT 4-tuple (Linux accepts it)
+            iface = tcb.iface
+            key = tcb.key
+            self._free(tcb)
+            if iface is not None and key is not None:
+                self._no_conn(iface, tcb.version, key[2], key[0], key[3], key[1], seq, ack,
+                              flags, window, seg, hl, hl + plen)
+            return
+        if seglen == 0:
+            ok = d == 0 if wnd == 0 else 0 <= d < wnd
+        else:
+            ok = wnd > 0 and (0 <= d < wnd or 0 <= d + seglen - 1 < wnd)
+        if not ok:
+            if not flags & RST:
+                if st == TIME_WAIT and fin and d == -1:
+                    self._set_deadline(tcb, now + 2 * self.config.msl)
+                self._send_ack(tcb)
+            return
+        if d < 0:
+            # trim the part we already have
+            skip = -d
+            if syn:
+                syn = 0
+                skip -= 1
+                seq = (seq + 1) & M
+            if skip > plen:
+                skip = plen
+            hl += skip
+            plen -= skip
+            seq = (seq + skip) & M
+            d = 0
+        # 2. RST
+        if flags & RST:
+            self._count("tcp_rst_received")
+            if d != 0:
+                self._send_ack(tcb)  # RFC 5961 challenge ACK
+                return
+            if st == SYN_RECEIVED:
+                if tcb.parent is not None:
+                    tcb.released = True
+                    self._enter_closed(tcb, 0)
+                else:
+                    self._enter_closed(tcb, ECONNREFUSED)
+            elif st in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2):
+                self._enter_closed(tcb, ECONNRESET)
+            elif st == CLOSE_WAIT:
+                self._enter_closed(tcb, EPIPE)
+            else:
+                self._enter_closed(tcb, 0)
+            return
+        # 3. SYN in a synchronized state: challenge ACK
+        if syn:
+            self._send_ack(tcb)
+            return
+        # 4. ACK
+        if not flags & ACK:
+            return
+        if st == SYN_RECEIVED:
+            da = (ack - tcb.snd_una) & M
+            if 0 < da <= ((tcb.snd_max - tcb.snd_una) & M):
+                entry = tcb.parent
+                if entry is not None:
+                    if entry.accept_full():
+                        self._count("drop_tcp_listen_overflow")
+                        return  # as Linux: drop, the SYN-ACK timer will retry
+                    entry.syn_queue.pop(tcb.key, None)
+                    entry.accept_queue.append(tcb)
+                    self._mark(entry.sock)
+                tcb.state = ESTABLISHED
+                tcb.was_established = True
+                tcb.snd_wnd = window << tcb.snd_wscale
+                tcb.snd_wl1, tcb.snd_wl2 = seq, ack
+                tcb.retransmits = 0
+                self._mark(tcb)
+                if tcb.fin_queued:
+                    tcb.state = FIN_WAIT_1
+                self.start_keepalive(tcb)
+            else:
+                self._raw_rst(tcb.iface, tcb.version, tcb.lip, tcb.rip, tcb.local_port,  # type: ignore[arg-type]
+                              tcb.rport, ack, 0, RST)
+                return
+        if not self._process_ack(tcb, seq, ack, window, plen):
+            return
+        st = tcb.state
+        if tcb.fin_queued:
+            data_end = (tcb.data_seq + len(tcb.sndbuf)) & M
+            fin_acked = not tcb.sndbuf and tcb.snd_una == ((data_end + 1) & M)
+            if fin_acked:
+                if st == FIN_WAIT_1:
+                    tcb.state = st = FIN_WAIT_2
+                    if tcb.released:
+                        self._set_deadline(tcb, now + self.config.fin_timeout)
+                    self._mark(tcb)
+                elif st == CLOSING:
+                    self._enter_time_wait(tcb)
+                    return
+                elif st == LAST_ACK:
+                    self._enter_closed(tcb, 0)
+                    return
+        if st == TIME_WAIT:
+            if fin:
+                self._send_ack(tcb)
+                self._set_deadline(tcb, now + 2 * self.config.msl)
+            return
+        # 6. payload
+        if plen:
+            if st in _RECV_STATES:
+                if d == 0:
+                    self._accept_data(tcb, seg, hl, plen)
+                    if tcb.state == CLOSED:
+                        return
+                else:
+                    # out of order: no reassembly queue, ask for the hole at once
+                    self._count("drop_tcp_out_of_order")
+                    self._send_ack(tcb)
+                    return
+        # 7. FIN
+        if fin and d == 0 and ((seq + plen - tcb.rcv_nxt) & M) == 0:
+            if tcb.fin_received:
+                return
+            tcb.fin_received = True
+            tcb.rcv_nxt = (tcb.rcv_nxt + 1) & M
+            self._mark(tcb)
+            if st == ESTABLISHED or st == SYN_RECEIVED:
+                tcb.state = CLOSE_WAIT
+            elif st == FIN_WAIT_1:
+                tcb.state = CLOSING
+            elif st == FIN_WAIT_2:
+                self._send_ack(tcb)
+                self._enter_time_wait(tcb)
+                return
+            self._send_ack(tcb)
+
+    def _syn_sent(
+        self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,
+        hl: int,
+    ) -> None:
+        if flags & ACK:
+            da = (ack - tcb.iss) & M
+            if not 0 < da <= ((tcb.snd_max - tcb.iss) & M):
+                if not flags & RST:
+                    self._raw_rst(tcb.iface, tcb.version, tcb.lip, tcb.rip,  # type: ignore[arg-type]
+                                  tcb.local_port, tcb.rport, ack, 0, RST)
+                return
+            if flags & RST:
+                self._count("tcp_rst_received")
+                self._enter_closed(tcb, ECONNREFUSED)
+                return
+        elif flags & RST:
+            return
+        if not flags & SYN:
+            return
+        opts = parse_tcp_options(seg[20:hl]) if hl > 20 else TcpOptions()
+        self._syn_params(tcb, opts, window)
+        tcb.irs = seq
+        tcb.rcv_nxt = (seq + 1) & M
+        tcb.rcv_adv = tcb.rcv_nxt
+        tcb.last_recv = self.now
+        if flags & ACK:
+            tcb.snd_una = ack
+            if ((ack - tcb.snd_nxt) & M) < HALF:
+                tcb.snd_nxt = ack
+            if tcb.retransmits == 0:
+                self._rtt_sample(tcb, self.now - tcb.rtt_time)
+            tcb.rtt_seq = None
+            tcb.retransmits = 0
+            tcb.rto_at = None
+            tcb.snd_wl1, tcb.snd_wl2 = seq, ack
+            tcb.state = ESTABLISHED
+            tcb.was_established = True
+            if tcb.fin_queued:
+                tcb.state = FIN_WAIT_1
+            self._mark(tcb)
+            self._send_ack(tcb)
+            self.start_keepalive(tcb)
+            if tcb.sndbuf or tcb.fin_queued:
+                self.dirty[tcb] = None
+        else:
+            # simultaneous open
+            tcb.state = SYN_RECEIVED
+            tcb.snd_nxt = tcb.iss
+            self._output(tcb)
+
+
+def _syn_window(tcb: TcpSocket) -> int:
+    free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+    w = free if free < 0xFFFF else 0xFFFF
+    if w < 0:
+        w = 0
+    edge = (tcb.rcv_nxt + w) & M
+    tcb.rcv_adv = edge
+    return w
+
+
+def _unmap(addr: bytes) -> bytes:
+    if len(addr) == 16 and addr[:12] == b"\x00" * 10 + b"\xff\xff":
+        return addr[12:]
+    return addr
+
+
+def _is_mapped_any(addr: bytes) -> bool:
+    return addr == b"\x00" * 10 + b"\xff\xff" + b"\x00" * 4
+
+
+def _coverage(family: int, addr: bytes, v6only: bool) -> tuple[bytes | None, bytes | None]:
+    """Which IPv4 / IPv6 local addresses a socket bound to ``addr`` answers for."""
+    if family == 2:
+        return (ANY if not any(addr) else addr), None
+    if addr[:12] == b"\x00" * 10 + b"\xff\xff":
+        v4 = addr[12:]
+        return (ANY if not any(v4) else v4), None
+    if not any(addr):
+        return (None if v6only else ANY), ANY
+    return None, addr

@@ -1,0 +1,227 @@
+"""TCP header and options (RFC 9293, RFC 7323, RFC 2018).
+
+Options are parsed like Linux does (``tcp_parse_options``): EOL ends the list, NOP is
+skipped, an option whose length byte is < 2 or runs past the header ends parsing,
+a known option with the wrong length is ignored. A segment is never rejected because
+of its options; only a bad header (short, bad data offset) raises :class:`Malformed`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .checksum import checksum, pseudo_header_sum, verify
+from .error import Malformed
+
+HEADER_LEN = 20
+HEADER = struct.Struct("!HHIIBBHHH")
+_MSS = struct.Struct("!BBH")
+_TS = struct.Struct("!BBII")
+_U32 = struct.Struct("!I")
+_U32X2 = struct.Struct("!II")
+IPPROTO_TCP = 6
+
+OPT_EOL = 0
+OPT_NOP = 1
+OPT_MSS = 2
+OPT_WSCALE = 3
+OPT_SACK_PERM = 4
+OPT_SACK = 5
+OPT_TIMESTAMPS = 8
+
+
+class TcpControl:
+    """Flag bits as found in header byte 13 (NS is bit 8)."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+    NS = 0x100
+
+
+class TcpOptions:
+    __slots__ = ("mss", "wscale", "sack_perm", "timestamps", "sack_blocks")
+
+    def __init__(
+        self,
+        mss: int | None = None,
+        wscale: int | None = None,
+        sack_perm: bool = False,
+        timestamps: tuple[int, int] | None = None,
+        sack_blocks: tuple[tuple[int, int], ...] = (),
+    ) -> None:
+        self.mss = mss
+        self.wscale = wscale
+        self.sack_perm = sack_perm
+        self.timestamps = timestamps
+        self.sack_blocks = sack_blocks
+
+    def to_bytes(self) -> bytes:
+        """Encoded options, NOP-padded to a multiple of 4 bytes (at most 40)."""
+        out = bytearray()
+        if self.mss is not None:
+            out += _MSS.pack(OPT_MSS, 4, self.mss)
+        if self.sack_perm:
+            out += b"\x04\x02"
+        if self.timestamps is not None:
+            out += _TS.pack(OPT_TIMESTAMPS, 10, self.timestamps[0], self.timestamps[1])
+        if self.wscale is not None:
+            out += bytes((OPT_NOP, OPT_WSCALE, 3, self.wscale))
+        if self.sack_blocks:
+            out += bytes((OPT_SACK, 2 + 8 * len(self.sack_blocks)))
+            for left, right in self.sack_blocks:
+                out += _U32X2.pack(left, right)
+        while len(out) & 3:
+            out.insert(0, OPT_NOP)
+        if len(out) > 40:
+            raise ValueError("TCP options longer than 40 bytes")
+        return bytes(out)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TcpOptions) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        return "TcpOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+
+
+def parse_tcp_options(data: bytes | bytearray | memoryview) -> TcpOptions:
+    """Parse the option bytes of a TCP header (never raises; see module docstring)."""
+    opts = TcpOptions()
+    b = bytes(data)
+    n = len(b)
+    i = 0
+    while i < n:
+        kind = b[i]
+        if kind == OPT_EOL:
+            break
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= n:
+            break
+        size = b[i + 1]
+        if size < 2 or i + size > n:
+            break
+        if kind == OPT_MSS:
+            if size == 4:
+                opts.mss = (b[i + 2] << 8) | b[i + 3]
+        elif kind == OPT_WSCALE:
+            if size == 3:
+                opts.wscale = b[i + 2]
+        elif kind == OPT_SACK_PERM:
+            if size == 2:
+                opts.sack_perm = True
+        elif kind == OPT_TIMESTAMPS:
+            if size == 10:
+                opts.timestamps = _U32X2.unpack_from(b, i + 2)
+        elif kind == OPT_SACK:
+            if size >= 10 and (size - 2) % 8 == 0:
+                opts.sack_blocks = tuple(
+                    _U32X2.unpack_from(b, j) for j in range(i + 2, i + size, 8)
+                )
+        i += size
+    return opts
+
+
+class TcpRepr:
+    __slots__ = (
+        "src_port",
+        "dst_port",
+        "seq",
+        "ack",
+        "flags",
+        "window",
+        "urgent",
+        "options",
+        "payload",
+    )
+
+    def __init__(
+        self,
+        src_port: int,
+        dst_port: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        urgent: int = 0,
+        options: TcpOptions | None = None,
+        payload: bytes = b"",
+    ) -> None:
+        self.src_port = src_port
+        self.dst_port = dst_port
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.urgent = urgent
+        self.options = options if options is not None else TcpOptions()
+        self.payload = payload
+
+    @classmethod
+    def parse(
+        cls,
+        segment: bytes | bytearray | memoryview,
+        src: bytes | None = None,
+        dst: bytes | None = None,
+    ) -> TcpRepr:
+        """Parse a segment; if ``src``/``dst`` addresses are given, verify its checksum."""
+        n = len(segment)
+        if n < HEADER_LEN:
+            raise Malformed("tcp_truncated")
+        sport, dport, seq, ack, off, flags, window, _csum, urg = HEADER.unpack_from(segment, 0)
+        hlen = (off >> 4) * 4
+        if hlen < HEADER_LEN or hlen > n:
+            raise Malformed("tcp_data_offset")
+        mv = memoryview(segment)
+        if src is not None and dst is not None:
+            if not verify(mv, pseudo_header_sum(src, dst, IPPROTO_TCP, n)):
+                raise Malformed("tcp_checksum")
+        opts = parse_tcp_options(mv[HEADER_LEN:hlen]) if hlen > HEADER_LEN else TcpOptions()
+        return cls(
+            sport, dport, seq, ack, flags | ((off & 1) << 8), window, urg, opts, bytes(mv[hlen:])
+        )
+
+    def header_len(self) -> int:
+        return HEADER_LEN + len(self.options.to_bytes())
+
+    def to_bytes(self, src: bytes | None = None, dst: bytes | None = None) -> bytes:
+        """Encode; the checksum is filled when ``src``/``dst`` addresses are given."""
+        opts = self.options.to_bytes()
+        hlen = HEADER_LEN + len(opts)
+        b = bytearray(hlen + len(self.payload))
+        HEADER.pack_into(
+            b,
+            0,
+            self.src_port,
+            self.dst_port,
+            self.seq,
+            self.ack,
+            ((hlen // 4) << 4) | ((self.flags >> 8) & 1),
+            self.flags & 0xFF,
+            self.window,
+            0,
+            self.urgent,
+        )
+        b[HEADER_LEN:hlen] = opts
+        b[hlen:] = self.payload
+        if src is not None and dst is not None:
+            c = checksum(b, pseudo_header_sum(src, dst, IPPROTO_TCP, len(b)))
+            struct.pack_into("!H", b, 16, c)
+        return bytes(b)
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TcpRepr) and self._key() == other._key()
+
+    def __repr__(self) -> str:
+        return "TcpRepr(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
