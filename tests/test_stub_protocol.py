@@ -155,6 +155,21 @@ int main(int argc, char **argv)
         rep("socket_after_closeall", socket(AF_INET, SOCK_STREAM, 0));
         return 0;
     }
+    if (!strcmp(mode, "rcvtimeo")) { /* argv[2] = port; SO_RCVTIMEO also applies natively */
+        int ls = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = lo(atoi(argv[2]));
+        bind(ls, (struct sockaddr *)&a, sizeof a);
+        listen(ls, 1);
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        rep("connect", connect(c, (struct sockaddr *)&a, sizeof a));
+        int s = accept(ls, NULL, NULL);
+        struct timeval tv = {0, 100000};
+        rep("setsockopt", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+        char b[4];
+        rep("read", read(s, b, sizeof b));
+        rep("getpeername_null_len", getpeername(s, (struct sockaddr *)&a, NULL));
+        return 0;
+    }
     if (!strcmp(mode, "tcp")) { /* argv[2] = port */
         int port = atoi(argv[2]);
         int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -598,3 +613,11 @@ def test_import_in_python_does_not_act(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        timeout=20)
     assert r.stdout.strip() == "0" and r.stderr == "", r.stderr
+
+
+def test_rcvtimeo_mirrored_natively(client, host):
+    t0 = time.monotonic()
+    r = run(client, "rcvtimeo", "7001", sock=host["sock"])
+    assert r.stdout.splitlines() == ["connect = 0", "setsockopt = 0", "read = -1 EAGAIN",
+                                     "getpeername_null_len = -1 EFAULT"], r.stdout
+    assert time.monotonic() - t0 < 10
