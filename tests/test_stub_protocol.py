@@ -48,7 +48,8 @@ static void rep(const char *what, long r)
 
 static int fdflags(int fd)
 {
-    return ((fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0) | ((fcntl(fd, F_GETFL) & O_NONBLOCK) ? 2 : 0);
+    return ((fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0) |
+           ((fcntl(fd, F_GETFL) & O_NONBLOCK) ? 2 : 0);
 }
 
 static struct sockaddr_in lo(int port)
@@ -199,7 +200,8 @@ int main(int argc, char **argv)
         rep("read", read(s, buf, sizeof buf));
         rep("sendto", sendto(s, "world!", 6, 0, (struct sockaddr *)&a, sizeof a));
         struct iovec iov = {"msg", 3};
-        struct msghdr mh = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1};
+        struct msghdr mh = {.msg_name = &a, .msg_namelen = sizeof a,
+                            .msg_iov = &iov, .msg_iovlen = 1};
         rep("sendmsg", sendmsg(s, &mh, MSG_NOSIGNAL));
         rep("recv", recv(c, buf, 9, MSG_WAITALL));
         rep("shutdown", shutdown(c, SHUT_WR));
