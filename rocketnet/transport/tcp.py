@@ -353,6 +353,17 @@ class TcpLayer:
             if tcb.heap_at != t:
                 heapq.heappop(timers)
                 continue
+            actual = tcb.rto_at
+            d = tcb.deadline
+            if d is not None and (actual is None or d < actual):
+                actual = d
+            if actual is None or actual > t:
+                # the timer was stopped or pushed back since it was queued
+                heapq.heappop(timers)
+                tcb.heap_at = None
+                if actual is not None:
+                    self._arm(tcb)
+                continue
             return t
         return None
 
