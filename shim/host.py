@@ -35,7 +35,6 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-
 from shim import protocol as P
 from shim import runtime, sockaddr
 
@@ -99,6 +98,9 @@ class StackHost:
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
         self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        # Sockets the program closed while bytes it wrote were still queued in S: the
+        # bytes, drained from S, go to the stack as its send buffer frees, then FIN.
+        self.orphans: dict[Socket, deque[bytes]] = {}
         self.ids = 0
         self.running = True
         self.idle_since = time.monotonic()
@@ -173,6 +175,8 @@ class StackHost:
                 ch = self.by_sock.get(sk)
                 if ch is not None:
                     self.service(ch)
+                elif sk in self.orphans:
+                    self.feed_orphan(sk)
 
     # ---- control connections ----------------------------------------------------
 
@@ -478,17 +482,51 @@ class StackHost:
                 pass                # Linux drops it too: EPIPE was the program's to see
         if ev & select.EPOLLHUP:
             ch.app_closed = True
-            ch.app_eof = True
-        if ch.app_eof:
-            self.app_done(ch, now)
-
-    def app_done(self, ch: Channel, now: float) -> None:
-        """The program closed A or shut it down for writing."""
-        sk = ch.sk
         if ch.app_closed:
-            self.close_channel(ch)
-            sk.close(now)           # FIN, or RST if unread data remains (the stack's rule)
-            return
+            self.app_closed(ch, now)
+        elif ch.app_eof:
+            self.app_shut_write(ch, now)
+
+    def app_closed(self, ch: Channel, now: float) -> None:
+        """The last A is closed: what the program wrote still goes out, then FIN."""
+        tail: deque[bytes] = deque()
+        while not ch.app_eof and not ch.listening:
+            try:
+                data = ch.s.recv(READ_CHUNK)
+            except (BlockingIOError, ConnectionResetError):
+                break
+            if not data:
+                break
+            if ch.filler:
+                cut = min(ch.filler, len(data))
+                ch.filler -= cut
+                data = data[cut:]
+            if data:
+                tail.append(data)
+        self.close_channel(ch)
+        if tail and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
+            self.orphans[ch.sk] = tail
+            self.feed_orphan(ch.sk)
+        else:
+            ch.sk.close(now)        # FIN, or RST if unread data remains (the stack's rule)
+
+    def feed_orphan(self, sk: Socket) -> None:
+        tail = self.orphans[sk]
+        try:
+            while tail:
+                n = sk.send(tail[0])
+                if n < len(tail[0]):
+                    tail[0] = tail[0][n:]
+                    return
+                tail.popleft()
+        except SocketError:
+            tail.clear()
+        del self.orphans[sk]
+        sk.close(time.monotonic())
+
+    def app_shut_write(self, ch: Channel, now: float) -> None:
+        """The program shut A down for writing: FIN after what it wrote."""
+        sk = ch.sk
         if sk.state in TCP_ESTABLISHED_OR_LATER:
             try:
                 sk.shutdown_write(now)
