@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import struct
+
+import pytest
+from stack_helpers import Clock, make_pair
+
+from rocketnet import constants as C
+from rocketnet.socket import TCP_INFO_SIZE, SocketError
+from rocketnet.stack import NetStack
+
+I = struct.Struct("i")  # noqa: E741
+
+
+def err(f, *a) -> int:
+    with pytest.raises(SocketError) as e:
+        f(*a)
+    return e.value.errno
+
+
+def test_socket_errors(stack: NetStack) -> None:
+    assert err(stack.socket, C.AF_UNIX, C.SOCK_STREAM, 0) == C.EAFNOSUPPORT
+    assert err(stack.socket, 99, C.SOCK_STREAM, 0) == C.EAFNOSUPPORT
+    assert err(stack.socket, C.AF_INET, 99, 0) == C.EINVAL
+    assert err(stack.socket, C.AF_INET, C.SOCK_SEQPACKET, 0) == C.ESOCKTNOSUPPORT
+    assert err(stack.socket, C.AF_INET, C.SOCK_STREAM, C.IPPROTO_UDP) == C.EPROTONOSUPPORT
+    s = stack.socket(C.AF_INET6, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 6)
+    assert s.nonblock and s.cloexec and s.type == C.SOCK_STREAM
+
+
+def test_unbound_names(stack: NetStack) -> None:
+    s4 = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    s6 = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    assert s4.getsockname() == ("0.0.0.0", 0)
+    assert s6.getsockname() == ("::", 0, 0, 0)
+    assert err(s4.getpeername) == C.ENOTCONN
+    assert err(s4.recv, 10) == C.ENOTCONN
+    assert err(s4.send, b"x") == C.EPIPE  # Linux: EPIPE on a never-connected socket
+    assert err(s4.shutdown_write, 0.0) == C.ENOTCONN
+
+
+def test_bind_errors(stack: NetStack) -> None:
+    a = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    a.bind(("127.0.0.1", 5100))
+    assert a.getsockname() == ("127.0.0.1", 5100)
+    assert err(a.bind, ("127.0.0.1", 5101)) == C.EINVAL  # already bound
+    b = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(b.bind, ("127.0.0.1", 5100)) == C.EADDRINUSE
+    assert err(b.bind, ("0.0.0.0", 5100)) == C.EADDRINUSE
+    assert err(b.bind, ("10.1.2.3", 0)) == C.EADDRNOTAVAIL
+    assert err(b.bind, ("::1", 0)) == C.EAFNOSUPPORT
+    assert err(b.bind, ("nonsense", 0)) == C.EINVAL
+    b.bind(("127.0.0.2", 5100))  # 127/8 is local, a different address is no conflict
+    c = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    assert err(c.bind, ("::2", 0)) == C.EADDRNOTAVAIL
+    assert err(c.bind, ("::", 5100)) == C.EADDRINUSE  # dual stack covers IPv4
+    c.setsockopt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, I.pack(1))
+    c.bind(("::", 5100))
+    assert err(c.setsockopt, C.IPPROTO_IPV6, C.IPV6_V6ONLY, I.pack(0)) == C.EINVAL
+    d = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    d.setsockopt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, I.pack(1))
+    assert err(d.bind, ("::ffff:127.0.0.1", 0)) == C.EINVAL
+    e = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    e.bind(("::ffff:127.0.0.1", 0))
+    assert e.getsockname()[0] == "::ffff:127.0.0.1"
+
+
+def test_reuseaddr(stack: NetStack, clock: Clock) -> None:
+    a = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    b = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    for s in (a, b):
+        s.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
+    a.bind(("127.0.0.1", 5200))
+    b.bind(("127.0.0.1", 5200))  # both reuse, neither listening: allowed
+    a.listen(1)
+    assert err(b.listen, 1) == C.EADDRINUSE
+    c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
+    assert err(c.bind, ("127.0.0.1", 5200)) == C.EADDRINUSE  # over a listener
+
+
+def test_reuseport_listeners(stack: NetStack) -> None:
+    a = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    b = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    for s in (a, b):
+        s.setsockopt(C.SOL_SOCKET, C.SO_REUSEPORT, I.pack(1))
+        s.bind(("127.0.0.1", 5201))
+        s.listen(4)
+
+
+def test_time_wait_blocks_bind_unless_reuseaddr(clock: Clock) -> None:
+    stack = NetStack(seed=4)
+    lst, cli, srv = make_pair(stack, clock, port=5300)
+    srv.close(clock.now)  # server closes first: server port in TIME_WAIT
+    clock.step(stack)
+    cli.close(clock.now)
+    clock.step(stack)
+    lst.close(clock.now)
+    assert srv.state == "TIME_WAIT"
+    n = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(n.bind, ("127.0.0.1", 5300)) == C.EADDRINUSE
+    n.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
+    n.bind(("127.0.0.1", 5300))
+    n.listen(1)
+    clock.step(stack, 61.0)
+    assert srv.state == "CLOSED"
+
+
+def test_listen_and_accept_errors(stack: NetStack, clock: Clock) -> None:
+    s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(s.accept) == C.EINVAL
+    s.listen(3)  # auto-bind
+    assert s.getsockname()[0] == "0.0.0.0" and 32768 <= s.getsockname()[1] <= 60999
+    assert err(s.connect, ("127.0.0.1", 80), 0.0) == C.EISCONN  # as Linux
+    _, cli, _srv = make_pair(stack, clock)
+    assert err(cli.listen, 1) == C.EINVAL
+
+
+def test_connect_errors(stack: NetStack, clock: Clock) -> None:
+    s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(s.connect, ("10.0.0.1", 80), 0.0) == C.ENETUNREACH
+    assert err(s.connect, ("::1", 80), 0.0) == C.EAFNOSUPPORT
+    s6 = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    s6.setsockopt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, I.pack(1))
+    assert err(s6.connect, ("::ffff:127.0.0.1", 80), 0.0) == C.ENETUNREACH
+
+
+def test_connect_any_means_loopback(stack: NetStack, clock: Clock) -> None:
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.bind(("0.0.0.0", 5400))
+    lst.listen(2)
+    c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.connect(("0.0.0.0", 5400), clock.now)
+    clock.step(stack)
+    assert c.getpeername() == ("127.0.0.1", 5400)
+    c2 = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c2.connect(("127.0.0.9", 5400), clock.now)
+    clock.step(stack)
+    assert c2.getsockname()[0] == "127.0.0.1"  # Linux picks 127.0.0.1 as source
+    a = lst.accept()
+    assert a is not None
+
+
+def test_int_options(stack: NetStack) -> None:
+    s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    g = lambda lv, o: I.unpack(s.getsockopt(lv, o, 4))[0]  # noqa: E731
+    assert g(C.SOL_SOCKET, C.SO_SNDBUF) == 16384
+    assert g(C.SOL_SOCKET, C.SO_RCVBUF) == 131072
+    assert g(C.SOL_SOCKET, C.SO_TYPE) == C.SOCK_STREAM
+    assert g(C.SOL_SOCKET, C.SO_DOMAIN) == C.AF_INET
+    assert g(C.SOL_SOCKET, C.SO_PROTOCOL) == C.IPPROTO_TCP
+    assert g(C.SOL_SOCKET, C.SO_ACCEPTCONN) == 0
+    assert g(C.SOL_SOCKET, C.SO_RCVLOWAT) == 1
+    assert g(C.IPPROTO_TCP, C.TCP_MAXSEG) == 536
+    assert g(C.IPPROTO_TCP, C.TCP_KEEPIDLE) == 7200
+    assert g(C.IPPROTO_TCP, C.TCP_KEEPINTVL) == 75
+    assert g(C.IPPROTO_TCP, C.TCP_KEEPCNT) == 9
+    assert g(C.IPPROTO_IP, C.IP_TTL) == 64
+    # Linux doubling and clamping (values checked on Linux 6.18)
+    for v, snd, rcv in [(0, 4608, 2304), (2304, 4608, 4608), (4608, 9216, 9216),
+                        (100000, 200000, 200000), (10**7, 8388608, 8388608)]:
+        s.setsockopt(C.SOL_SOCKET, C.SO_SNDBUF, I.pack(v))
+        s.setsockopt(C.SOL_SOCKET, C.SO_RCVBUF, I.pack(v))
+        assert (g(C.SOL_SOCKET, C.SO_SNDBUF), g(C.SOL_SOCKET, C.SO_RCVBUF)) == (snd, rcv)
+    s.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(5))
+    assert g(C.SOL_SOCKET, C.SO_REUSEADDR) == 1
+    assert s.getsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, 2) == b"\x01\x00"
+    assert s.getsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, 8) == I.pack(1)
+    assert err(s.setsockopt, C.SOL_SOCKET, C.SO_REUSEADDR, b"\x01\x00") == C.EINVAL
+    assert err(s.getsockopt, C.SOL_SOCKET, C.SO_REUSEADDR, -1) == C.EINVAL
+    assert err(s.getsockopt, C.SOL_SOCKET, 9999, 4) == C.ENOPROTOOPT
+    assert err(s.setsockopt, C.SOL_SOCKET, C.SO_TYPE, I.pack(1)) == C.ENOPROTOOPT
+    assert err(s.setsockopt, C.IPPROTO_IPV6, C.IPV6_V6ONLY, I.pack(1)) == C.ENOPROTOOPT
+    assert err(s.getsockopt, C.IPPROTO_IPV6, C.IPV6_V6ONLY, 4) == C.EOPNOTSUPP
+    s.setsockopt(C.IPPROTO_IP, C.IP_TOS, I.pack(0xFF))
+    assert g(C.IPPROTO_IP, C.IP_TOS) == 0xFC
+    assert err(s.setsockopt, C.IPPROTO_IP, C.IP_TTL, I.pack(0)) == C.EINVAL
+    s.setsockopt(C.IPPROTO_IP, C.IP_TTL, I.pack(-1))
+    assert g(C.IPPROTO_IP, C.IP_TTL) == 64
+    assert err(s.setsockopt, C.IPPROTO_TCP, C.TCP_MAXSEG, I.pack(50)) == C.EINVAL
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, I.pack(1000))
+    assert g(C.IPPROTO_TCP, C.TCP_MAXSEG) == 1000
+    assert err(s.setsockopt, C.IPPROTO_TCP, C.TCP_KEEPCNT, I.pack(200)) == C.EINVAL
+    s.setsockopt(C.SOL_SOCKET, C.SO_RCVLOWAT, I.pack(-1))
+    assert g(C.SOL_SOCKET, C.SO_RCVLOWAT) == 16777216
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, I.pack(7))
+    assert g(C.IPPROTO_TCP, C.TCP_NODELAY) == 1
+
+
+def test_linger_and_congestion(stack: NetStack) -> None:
+    s = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
+    assert s.getsockopt(C.SOL_SOCKET, C.SO_LINGER, 8) == b"\0" * 8
+    s.setsockopt(C.SOL_SOCKET, C.SO_LINGER, struct.pack("ii", 1, 5))
+    assert s.getsockopt(C.SOL_SOCKET, C.SO_LINGER, 8) == struct.pack("ii", 1, 5)
+    assert err(s.setsockopt, C.SOL_SOCKET, C.SO_LINGER, I.pack(1)) == C.EINVAL
+    assert s.getsockopt(C.IPPROTO_TCP, C.TCP_CONGESTION, 16) == b"cubic" + b"\0" * 11
+    assert s.getsockopt(C.IPPROTO_TCP, C.TCP_CONGESTION, 3) == b"cub"
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_CONGESTION, b"reno")
+    assert s.getsockopt(C.IPPROTO_TCP, C.TCP_CONGESTION, 20) == b"reno" + b"\0" * 12
+    assert err(s.setsockopt, C.IPPROTO_TCP, C.TCP_CONGESTION, b"nosuch") == C.ENOENT
+    assert I.unpack(s.getsockopt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, 4))[0] == 0
+    assert I.unpack(s.getsockopt(C.IPPROTO_IPV6, C.IPV6_UNICAST_HOPS, 4))[0] == 64
+
+
+def test_so_error_and_acceptconn(stack: NetStack, clock: Clock) -> None:
+    c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.connect(("127.0.0.1", 3), clock.now)
+    clock.step(stack)
+    assert I.unpack(c.getsockopt(C.SOL_SOCKET, C.SO_ERROR, 4))[0] == C.ECONNREFUSED
+    assert I.unpack(c.getsockopt(C.SOL_SOCKET, C.SO_ERROR, 4))[0] == 0
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.listen(1)
+    assert I.unpack(lst.getsockopt(C.SOL_SOCKET, C.SO_ACCEPTCONN, 4))[0] == 1
+
+
+def test_tcp_info(stack: NetStack, clock: Clock) -> None:
+    assert TCP_INFO_SIZE == 280  # Linux 6.18
+    _, cli, srv = make_pair(stack, clock)
+    cli.send(b"x" * 100000)
+    clock.step(stack)
+    srv.recv(1 << 20)
+    clock.step(stack)
+    info = cli.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 1000)
+    assert len(info) == 280
+    assert len(cli.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 100)) == 100
+    state, ca, retrans, probes, backoff, opts, wscale = struct.unpack_from("7B", info)
+    assert state == 1  # TCP_ESTABLISHED
+    assert opts & 4  # window scaling negotiated
+    assert wscale == 0x77
+    rto, ato, snd_mss, rcv_mss = struct.unpack_from("=4I", info, 8)
+    assert rto >= 200000
+    assert snd_mss == 65495  # Linux lo advmss for IPv4
+    rtt, rttvar, ssthresh, cwnd = struct.unpack_from("=4I", info, 68)
+    assert cwnd >= 10
+    bytes_acked, bytes_received = struct.unpack_from("=2Q", info, 120)
+    assert bytes_acked == 100000 and bytes_received == 0
+    segs_out, segs_in = struct.unpack_from("=2I", info, 136)
+    assert segs_out >= 3 and segs_in >= 2
+    total_retrans = struct.unpack_from("=I", info, 100)[0]
+    assert total_retrans == 0
+    info_srv = srv.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 280)
+    assert struct.unpack_from("=Q", info_srv, 128)[0] == 100000  # bytes_received
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65495
+
+
+def test_v6_mss(stack: NetStack, clock: Clock) -> None:
+    _, cli, _srv = make_pair(stack, clock, C.AF_INET6)
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65476
+
+
+def test_events(stack: NetStack, clock: Clock) -> None:
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.bind(("127.0.0.1", 5500))
+    lst.listen(2)
+    stack.take_events()
+    c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.connect(("127.0.0.1", 5500), clock.now)
+    clock.step(stack)
+    ev = stack.take_events()
+    assert lst in ev and c in ev
+    assert stack.take_events() == set()
+    a = lst.accept()
+    assert a is not None
+    c.send(b"data")
+    clock.step(stack)
+    assert a in stack.take_events()
