@@ -388,14 +388,14 @@ class TcpLayer:
             return True
         return False
 
-    def bind(self, tcb: TcpSocket, addr: bytes, port: int) -> None:
+    def bind(self, tcb: TcpSocket, addr: bytes, port: int, for_connect: bool = False) -> None:
         """Bind ``tcb`` to ``addr`` (socket-family form; all zeroes = any) and
         ``port`` (0 = ephemeral). Raises EINVAL / EADDRINUSE."""
         if tcb.in_bind_table or tcb.state != CLOSED:
             raise SocketError(EINVAL)
         cover4, cover6 = _coverage(tcb.family, addr, tcb.v6only)
         if port == 0:
-            port = self._pick_port(tcb, cover4, cover6)
+            port = self._pick_port(tcb, cover4, cover6, for_connect)
         elif self._bind_conflict(tcb, port, cover4, cover6):
             raise SocketError(EADDRINUSE)
         tcb.bind_addr = addr
@@ -404,7 +404,9 @@ class TcpLayer:
         self.bound.setdefault(port, []).append(tcb)
         tcb.in_bind_table = True
 
-    def _pick_port(self, tcb: TcpSocket, cover4: Any, cover6: Any) -> int:
+    def _pick_port(
+        self, tcb: TcpSocket, cover4: Any, cover6: Any, for_connect: bool = False
+    ) -> int:
         lo, hi = self.config.ephemeral
         span = hi - lo + 1
         start = self._rng.randrange(span)
@@ -417,7 +419,14 @@ class TcpLayer:
             p = lo + (start + i) % span
             if not self._bind_conflict(tcb, p, cover4, cover6):
                 return p
-        raise SocketError(EADDRINUSE)
+        if for_connect:
+            # Linux reuses TIME_WAIT ports for outgoing connections on loopback
+            # (tcp_tw_reuse=2); connect() then retires a TIME_WAIT with the same 4-tuple.
+            for i in range(span):
+                p = lo + (start + i) % span
+                if all(o.state == TIME_WAIT for o in bound.get(p, ())):
+                    return p
+        raise SocketError(EADDRINUSE if not for_connect else EADDRNOTAVAIL)
 
     def _unbind(self, tcb: TcpSocket) -> None:
         if tcb.in_bind_table:
@@ -481,7 +490,7 @@ class TcpLayer:
                 raise SocketError(EADDRNOTAVAIL)
         if not tcb.in_bind_table:
             zero = b"\x00" * (4 if tcb.family == 2 else 16)
-            self.bind(tcb, zero, 0)
+            self.bind(tcb, zero, 0, for_connect=True)
         key = (lip, tcb.local_port, rip, rport)
         old = self.conns.get(key)
         if old is not None:
@@ -1264,7 +1273,8 @@ class TcpLayer:
             setattr(child, name, getattr(lsock, name))
         child.bind_addr = lsock.bind_addr
         child.local_port = dport
-        child.cover4, child.cover6 = lsock.cover4, lsock.cover6
+        # the child holds the port for its own local address (Linux inherits the bucket)
+        child.cover4, child.cover6 = (dst, None) if version == 4 else (None, dst)
         self.bound.setdefault(dport, []).append(child)
         child.in_bind_table = True
         child.released = False

@@ -7,6 +7,7 @@ import pytest
 from stack_helpers import Clock, DropDevice, make_pair, pump, tcp_flags, tcp_payload_len
 
 from rocketnet import constants as C
+from rocketnet.phy import LoopbackDevice
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
 
@@ -462,3 +463,88 @@ def test_many_connections_sequential(clock: Clock) -> None:
     clock.step(stack, 2.0)
     assert len(stack.sockets) == 1
     assert not stack.tcp.conns
+
+
+def test_ephemeral_ports_reuse_time_wait(clock: Clock) -> None:
+    from rocketnet.transport import TcpConfig
+
+    cfg = TcpConfig()
+    cfg.ephemeral = (40000, 40003)  # four ports only
+    stack = NetStack(seed=10, config=cfg)
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.bind(("127.0.0.1", 5007))
+    lst.listen(16)
+    for i in range(12):  # more connections than ports, all leaving TIME_WAIT behind
+        c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+        c.connect(("127.0.0.1", 5007), clock.now)
+        clock.step(stack)
+        s = lst.accept()
+        assert s is not None, i
+        c.close(clock.now)
+        clock.step(stack)
+        s.close(clock.now)
+        clock.step(stack)
+        assert c.state == "TIME_WAIT"
+
+
+class _NoOffloadLoopback(DropDevice):
+    def __init__(self) -> None:
+        super().__init__()
+        self._caps.checksum_offload = False
+        self.frames: list[bytes] = []
+
+    def send(self, buf) -> None:  # type: ignore[no-untyped-def]
+        self.frames.append(bytes(buf.view[: buf.length]))
+        super().send(buf)
+
+
+@pytest.mark.parametrize("family", [C.AF_INET, C.AF_INET6])
+def test_checksums_without_offload(clock: Clock, family: int) -> None:
+    from rocketnet.wire import Ipv4Repr, Ipv6Repr, TcpRepr
+
+    dev = _NoOffloadLoopback()
+    stack = NetStack(seed=11, loopback=dev)
+    _, cli, srv = make_pair(stack, clock, family)
+    data = bytes(range(256)) * 300
+    assert pump(stack, clock, cli, srv, data) == data
+    assert len(dev.frames) > 4
+    for f in dev.frames:
+        if family == C.AF_INET:
+            ip, seg = Ipv4Repr.parse(f[14:])  # verifies the header checksum
+        else:
+            ip, seg = Ipv6Repr.parse(f[14:])
+        TcpRepr.parse(seg, ip.src, ip.dst)  # verifies the TCP checksum
+    # a corrupted frame is dropped and counted
+    dev.drop = None
+    bad = bytearray(dev.frames[-1])
+    bad[-1] ^= 0xFF
+    buf = dev.alloc_tx_buffer(len(bad))
+    buf.view[: len(bad)] = bad
+    LoopbackDevice.send(dev, buf)
+    clock.step(stack)
+    assert stack.stats["drop_tcp_checksum"] == 1
+
+
+def test_malformed_frames_are_counted(stack: NetStack, clock: Clock) -> None:
+    dev = stack.lo.dev.device
+    frames = [
+        b"\x00" * 10,  # short Ethernet
+        b"\x00" * 12 + b"\x08\x00" + b"\x45\x00",  # short IPv4
+        b"\x00" * 12 + b"\x08\x00" + b"\x35" + b"\x00" * 19,  # bad version
+        b"\x00" * 12 + b"\x86\xdd" + b"\x60" + b"\x00" * 39,  # IPv6 to ::, not ours
+        b"\x00" * 12 + b"\x12\x34" + b"\x00" * 30,  # unknown ethertype
+        b"\x00" * 12 + b"\x08\x00" + bytes.fromhex("450000280000400040060000")
+        + b"\x7f\x00\x00\x01" * 2 + b"\x00" * 12 + b"\x10" + b"\x00" * 7,  # bad TCP offset
+    ]
+    for f in frames:
+        buf = dev.alloc_tx_buffer(len(f))
+        buf.view[: len(f)] = f
+        dev.send(buf)
+    clock.step(stack)
+    s = stack.stats
+    assert s["drop_eth_truncated"] == 1
+    assert s["drop_ipv4_truncated"] == 1
+    assert s["drop_ipv4_version"] == 1
+    assert s["drop_not_for_us"] == 1
+    assert s["drop_unknown_ethertype"] == 1
+    assert s["drop_tcp_data_offset"] == 1
