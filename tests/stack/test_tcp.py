@@ -548,3 +548,42 @@ def test_malformed_frames_are_counted(stack: NetStack, clock: Clock) -> None:
     assert s["drop_not_for_us"] == 1
     assert s["drop_unknown_ethertype"] == 1
     assert s["drop_tcp_data_offset"] == 1
+
+
+@pytest.mark.parametrize("seed,loss", [(1, 0.1), (2, 0.1), (3, 0.3), (4, 0.3)])
+def test_random_loss_bidirectional_and_close(clock: Clock, seed: int, loss: float) -> None:
+    import random
+
+    rng = random.Random(seed)
+    dev = DropDevice()
+    stack = NetStack(seed=seed, loopback=dev)
+    _, cli, srv = make_pair(stack, clock)
+    dev.drop = lambda f: rng.random() < loss
+    up = bytes(rng.getrandbits(8) for _ in range(300000))
+    down = bytes(rng.getrandbits(8) for _ in range(200000))
+    got_up = bytearray()
+    got_down = bytearray()
+    su = sd = 0
+    closed = False
+    for _ in range(20000):
+        if su < len(up):
+            su += cli.send(up[su : su + 50000])
+        if sd < len(down):
+            sd += srv.send(down[sd : sd + 30000])
+        clock.step(stack, 0.05)
+        got_up += srv.recv(1 << 20)
+        got_down += cli.recv(1 << 20)
+        if not closed and su == len(up) and sd == len(down):
+            cli.shutdown_write(clock.now)
+            srv.shutdown_write(clock.now)
+            closed = True
+        if cli.rx_eof and srv.rx_eof and cli.state in ("TIME_WAIT", "CLOSED") and srv.state in (
+            "TIME_WAIT",
+            "CLOSED",
+        ):
+            break
+    assert bytes(got_up) == up
+    assert bytes(got_down) == down
+    assert cli.rx_eof and srv.rx_eof
+    assert {cli.state, srv.state} <= {"TIME_WAIT", "CLOSED"}
+    assert stack.stats["tcp_retransmits"] > 0
