@@ -88,6 +88,22 @@ API (the stack host relies on exactly these names and semantics)::
 
 Work happens only in poll(): send(), recv() and the others only queue data or mark a
 connection for output (close/abort/connect may emit a RST or queue a SYN).
+
+Construction: ``NetStack(seed=0, msl=None, config=None, loopback=None)``. ``seed`` keys
+the ISN generator and the ephemeral port choice (deterministic; pass a random seed on a
+real network). ``msl`` overrides TcpConfig.msl (TIME_WAIT = 2*MSL, default 60 s).
+``loopback`` lets tests wrap the LoopbackDevice (e.g. to drop frames).
+Sockets live in ``stack.sockets`` (a SocketSet) until the application has closed them
+AND the connection is over; a Socket dropped without close()/abort() stays there.
+
+TCP behaviour of this slice: MSS on lo is Linux's advmss (65495 for IPv4: 65536-40
+does not fit the IPv4 total-length field; 65476 for IPv6); window scaling (shift 7) is
+negotiated, timestamps and SACK are parsed but not negotiated; no out-of-order queue
+(out-of-order data is dropped and re-requested with an immediate duplicate ACK); NewReno
+congestion control (initial window 10 segments) although TCP_CONGESTION reports
+'cubic'; RTO = srtt + max(4*rttvar, 200 ms), initial 1 s, exponential backoff, 6 SYN /
+5 SYN-ACK / 15 data retries, zero-window probes, keepalive; ACK every second segment,
+otherwise at the end of the poll round.
 """
 
 from __future__ import annotations
