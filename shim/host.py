@@ -426,16 +426,19 @@ class StackHost:
             if ch.pending_accept:
                 want |= EP_OUT
             want |= EP_IN           # EOF/HUP: the program closed the listener
-        elif not ch.app_eof:
-            if ch.filler and not ch.connecting:
-                want |= EP_IN
-            elif not ch.connecting and ch.sk.send_space() > 0:
+        elif not ch.app_eof and self.sending(ch):
+            if ch.filler or ch.sk.send_space() > 0:
                 want |= EP_IN
         if ch.out:
             want |= EP_OUT
         if want != ch.mask:
             ch.mask = want
             self.ep.modify(ch.fd, want)
+
+    @staticmethod
+    def sending(ch: Channel) -> bool:
+        """Whether S is read: only once connected (before, S holds the stub's filler)."""
+        return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def channel_event(self, ch: Channel, ev: int) -> None:
         if ev & EP_OUT:
@@ -456,11 +459,13 @@ class StackHost:
         while not ch.app_eof:
             if ch.listening:
                 want = READ_CHUNK
-            elif ch.filler and not ch.connecting:
+            elif not self.sending(ch):
+                break
+            elif ch.filler:
                 want = min(ch.filler, READ_CHUNK)
             else:
                 want = min(sk.send_space(), READ_CHUNK)
-                if want <= 0 or ch.connecting:
+                if want <= 0:
                     break
             try:
                 data = s.recv(want)
@@ -473,7 +478,7 @@ class StackHost:
                 break
             if ch.listening:
                 continue            # nothing a program writes to a listener means anything
-            if ch.filler and not ch.connecting:
+            if ch.filler:
                 ch.filler -= len(data)
                 continue
             try:
