@@ -48,14 +48,17 @@ def test_contest_tcp_case(rn, server, args, stream):
     assert moved >= float(m[-1][0]) * scale[m[-1][1]] * 0.99
 
 
-def test_sender_and_receiver_totals_agree(rn, server):
+@pytest.mark.parametrize("args", [[], ["-P", "5"], ["-R"]], ids=["basic", "parallel", "reverse"])
+def test_sender_and_receiver_totals_agree(rn, server, args):
     r = rn.run("run", "--", "iperf3", "-c", "127.0.0.1", "-p", "5001", "-t", "1", "-i", "0",
-               "-J", timeout=60)
+               "-J", *args, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     end = json.loads(r.stdout)["end"]
     sent, received = end["sum_sent"]["bytes"], end["sum_received"]["bytes"]
     assert sent > 0
-    assert received == sent     # as natively on Linux: the receiver drains every byte
+    # As natively: the receiver stops counting at TEST_END, so bytes still in flight then
+    # are missing from its total (natively up to 0.5% with -P 5), never extra.
+    assert 0.99 * sent <= received <= sent
 
 
 def test_first_stream_is_fd_5_and_streams_are_numbered_like_linux(rn, server):
