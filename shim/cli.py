@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from shim import protocol as P
 from shim import runtime
 
@@ -194,16 +196,10 @@ def cmd_host(args: argparse.Namespace) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether pid runs (a zombie child of ours is gone for our purposes)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:    # a zombie child of ours is gone for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
