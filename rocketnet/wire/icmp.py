@@ -55,7 +55,9 @@ _NDP_OPT = struct.Struct("!BB6s")
 class IcmpRepr:
     __slots__ = ("version", "type", "code", "rest", "body")
 
-    def __init__(self, version: int, type: int, code: int, rest: int = 0, body: bytes = b"") -> None:
+    def __init__(
+        self, version: int, type: int, code: int, rest: int = 0, body: bytes = b""
+    ) -> None:
         self.version = version
         self.type = type
         self.code = code
@@ -107,7 +109,8 @@ class IcmpRepr:
             else:
                 if src is None or dst is None:
                     raise ValueError("ICMPv6 checksum needs the addresses")
-                c = checksum(mv[offset : offset + n], pseudo_header_sum(src, dst, IPPROTO_ICMPV6, n))
+                init = pseudo_header_sum(src, dst, IPPROTO_ICMPV6, n)
+                c = checksum(mv[offset : offset + n], init)
             struct.pack_into("!H", buf, offset + 2, c)
         return n
 
@@ -133,7 +136,9 @@ class NdpRepr:
 
     __slots__ = ("type", "target", "flags", "lladdr")
 
-    def __init__(self, type: int, target: bytes, flags: int = 0, lladdr: bytes | None = None) -> None:
+    def __init__(
+        self, type: int, target: bytes, flags: int = 0, lladdr: bytes | None = None
+    ) -> None:
         self.type = type
         self.target = target
         self.flags = flags
@@ -170,7 +175,8 @@ class NdpRepr:
     def to_icmp(self) -> IcmpRepr:
         body = self.target
         if self.lladdr is not None:
-            kind = NDP_OPT_SOURCE_LLADDR if self.type == V6_NEIGHBOR_SOLICIT else NDP_OPT_TARGET_LLADDR
+            ns = self.type == V6_NEIGHBOR_SOLICIT
+            kind = NDP_OPT_SOURCE_LLADDR if ns else NDP_OPT_TARGET_LLADDR
             body += _NDP_OPT.pack(kind, 1, self.lladdr)
         return IcmpRepr(6, self.type, 0, self.flags, body)
 
@@ -182,4 +188,5 @@ class NdpRepr:
 
     def __repr__(self) -> str:
         ll = self.lladdr.hex() if self.lladdr else None
-        return f"NdpRepr(type={self.type}, target={self.target.hex()}, flags={self.flags:#x}, lladdr={ll})"
+        return (f"NdpRepr(type={self.type}, target={self.target.hex()}, "
+                f"flags={self.flags:#x}, lladdr={ll})")
