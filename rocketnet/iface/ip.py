@@ -112,7 +112,14 @@ class IpLayer:
         self.deadline = t
 
     def next_deadline(self) -> float | None:
-        return self.deadline
+        """Earliest timer of the devices (frames queued since poll count: a delayed
+        frame sent by the transport after poll), neighbors and reassembly."""
+        t = self.deadline
+        for iface in self.ifaces:
+            d = iface.dev.device.tick(self.now)
+            if d is not None and (t is None or d < t):
+                t = d
+        return t
 
     # ---- IPv4 input -------------------------------------------------------------------
     def ipv4_input(self, iface: InterfaceWrapper, pkt: memoryview, ihl: int, src: bytes,
