@@ -111,6 +111,7 @@ from __future__ import annotations
 from . import constants as C
 from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
+from .iface.ip import IpLayer
 from .phy import LoopbackDevice
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
@@ -137,17 +138,29 @@ class NetStack:
             dev,
             [(b"\x7f\x00\x00\x01", 8), (b"\x00" * 15 + b"\x01", 128)],
             loopback=True,
+            index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
+        # network layer: ARP/NDP, ICMP, fragments; transports register with it
+        self.ip = IpLayer(self.interfaces, self.stats)
+        self.ip.handlers[6] = self.tcp.ip_input
+        self.ip.error_handlers[6] = self.tcp.icmp_error
         self.max_rounds = max_rounds
         self._busy = False
 
     @property
     def lo(self) -> InterfaceWrapper:
         return self.interfaces[0]
+
+    def add_interface(self, iface: InterfaceWrapper) -> InterfaceWrapper:
+        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway."""
+        iface.index = len(self.interfaces) + 1
+        self.interfaces.append(iface)
+        self.ip.attach(iface)
+        return iface
 
     def _on_free(self, tcb: TcpSocket) -> None:
         if tcb.handle:
@@ -172,9 +185,10 @@ class NetStack:
         tcp = self.tcp
         tcp.now = now
         tcp.run_timers(now)
+        self.ip.poll(now)
         ifaces = self.interfaces
         stats = self.stats
-        handler = tcp.ip_input
+        handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
         busy = True
         for _ in range(self.max_rounds):
             a = tcp.flush()
@@ -189,7 +203,11 @@ class NetStack:
     def poll_at(self, now: float) -> float | None:
         if self._busy or self.tcp.dirty or any(i.dev.pending_rx() for i in self.interfaces):
             return now
-        return self.tcp.next_deadline()
+        t = self.tcp.next_deadline()
+        d = self.ip.next_deadline()
+        if d is not None and (t is None or d < t):
+            t = d
+        return t
 
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events

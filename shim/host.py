@@ -35,8 +35,8 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
+from shim import netconfig, runtime, sockaddr
 from shim import protocol as P
-from shim import runtime, sockaddr
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 READ_CHUNK = 256 * 1024
@@ -87,12 +87,20 @@ class Client:
 
 
 class StackHost:
-    def __init__(self, name: str, idle_timeout: float | None) -> None:
+    def __init__(self, name: str, idle_timeout: float | None,
+                 net: argparse.Namespace | None = None) -> None:
         self.name = name
         self.idle_timeout = idle_timeout
         self.nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
-        self.stack = NetStack()
+        seed = net.seed if net is not None and net.seed is not None else secrets.randbits(32)
+        self.stack = NetStack(seed=seed)
         self.ep = select.epoll()
+        self.devices: dict = {}         # fd -> device with on_readable() (TAP, wire)
+        if net is not None:
+            for dev in netconfig.configure(self.stack, net.eth, net.addr, net.gateway,
+                                           net.pcap, net.impair, net.seed):
+                self.devices[dev.fileno()] = dev
+                self.ep.register(dev.fileno(), EP_IN)
         self.clients: dict[int, Client] = {}
         self.channels: dict[int, Channel] = {}          # by S fd
         self.by_sock: dict[Socket, Channel] = {}
@@ -155,6 +163,8 @@ class StackHost:
                     self.channel_event(ch, ev)
                 elif fd in self.clients:
                     self.client_event(self.clients[fd], ev)
+                elif fd in self.devices:
+                    self.devices[fd].on_readable()
                 elif fd == self.listener.fileno():
                     self.accept_clients()
                 elif fd == self.wake_r.fileno():
@@ -408,11 +418,18 @@ class StackHost:
         raise SocketError(errno.ENOTTY)
 
     def op_host_stats(self, c: Client, req: P.Request):
-        info = {
-            "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
-            "sockets": len(self.channels), "stack": dict(self.stack.stats),
-        }
-        return P.response(0, 0, json.dumps(info).encode()[: P.MAX_PAYLOAD]), None
+        """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);
+        args[1]: offset into the JSON text; ret = its total length (page on)."""
+        if req.args[0] == 1:
+            info = {"interfaces": netconfig.describe(self.stack)}
+        else:
+            info = {
+                "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
+                "sockets": len(self.channels), "stack": dict(self.stack.stats),
+            }
+        text = json.dumps(info).encode()
+        off = max(0, req.args[1])
+        return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
     def op_host_stop(self, c: Client, req: P.Request):
         self.running = False
@@ -631,6 +648,7 @@ class StackHost:
             ch.sk.abort(now)
         for c in list(self.clients.values()):
             self.drop_client(c)
+        netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()
         self.wake_w.close()
@@ -648,8 +666,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="exit this many seconds after the last client and socket are gone")
     ap.add_argument("--ready-fd", type=int, default=None,
                     help="write one byte to this fd once the host accepts connections")
+    netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
-    host = StackHost(args.name, args.idle_timeout)
+    try:
+        host = StackHost(args.name, args.idle_timeout, args)
+    except (OSError, ValueError) as e:
+        print(f"rocketnet host {args.name}: {e}", file=sys.stderr)
+        return 1
     (host.ctl_path.with_name("host.pid")).write_text(f"{os.getpid()}\n")
 
     def stop(signum, frame):

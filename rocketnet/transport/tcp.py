@@ -1219,6 +1219,19 @@ class TcpLayer:
             self._raw_rst(iface, version, dst, src, dport, sport, 0, (seq + seglen) & M,
                           RST | ACK)
 
+    def icmp_error(
+        self, version: int, lip: bytes, rip: bytes, lport: int, rport: int, err: int
+    ) -> None:
+        """An ICMP error about one of our segments (rocketnet.iface.ip): as Linux
+        tcp_v4_err/tcp_v6_err, it aborts a connection still opening (connect() fails
+        with err); on others it is only a soft error."""
+        tcb = self.conns.get((lip, lport, rip, rport))
+        if tcb is None:
+            return
+        self._count("tcp_icmp_errors")
+        if tcb.state == SYN_SENT:
+            self._enter_closed(tcb, err)
+
     def _raw_rst(
         self, iface: InterfaceWrapper | None, version: int, lip: bytes, rip: bytes, lport: int,
         rport: int, seq: int, ack: int, flags: int,
