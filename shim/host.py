@@ -40,7 +40,9 @@ from shim import protocol as P
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 READ_CHUNK = 256 * 1024
-CHANNEL_BUF = 4 * 1024 * 1024       # S's send buffer (needs SO_SNDBUFFORCE beyond wmem_max)
+# S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
+# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
+CHANNEL_BUF = 1024 * 1024
 DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
 SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
@@ -67,7 +69,7 @@ class Channel:
         self.filler = 0            # filler bytes still to discard from S
         self.connecting = False
         self.listening = False
-        self.out: deque[memoryview] = deque()   # received bytes not yet written to S
+        self.out: deque[memoryview] = deque()   # received bytes S did not take yet
         self.app_eof = False       # the program will write no more (EOF on S)
         self.app_closed = False    # the last A is closed (POLLHUP on S)
         self.fin_to_app = False    # shutdown(S, SHUT_WR) done
@@ -572,9 +574,7 @@ class StackHost:
                 ch.pending_accept.append(new)
             self.hand_over_accepted(ch)
         else:
-            while sk.rx_available():
-                ch.out.append(memoryview(sk.recv(READ_CHUNK)))
-            self.flush_out(ch)
+            self.pump_rx(ch)
             if sk.error and sk.state == "CLOSED" and not ch.out:
                 self.fail(ch, sk.take_error())
                 return
@@ -588,6 +588,25 @@ class StackHost:
             if not ch.app_eof and ch.mask & EP_IN == 0:
                 self.read_app(ch, 0)
             self.update_mask(ch)
+
+    def pump_rx(self, ch: Channel) -> None:
+        """Received bytes to the program, no faster than it reads them.
+
+        Only what S accepts is taken from the stack (at most one chunk waits here), so
+        a slow reader closes the TCP window as it would on Linux.
+        """
+        self.flush_out(ch)
+        sk, s = ch.sk, ch.s
+        while not ch.out and sk.rx_available():
+            data = sk.recv(READ_CHUNK)
+            try:
+                n = s.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                return              # the program is gone; the stack resets on close
+            if n < len(data):
+                ch.out.append(memoryview(data)[n:])
 
     def flush_out(self, ch: Channel) -> None:
         out = ch.out
