@@ -22,7 +22,7 @@ from ..errors import SocketError
 from ..iface import InterfaceWrapper
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.checksum import verify as verify_checksum
-from ..wire.tcp import TcpOptions, parse_tcp_options
+from ..wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, parse_tcp_options
 from .listen import ANY, ListenEntry, ListenTable, overlaps
 
 # errno values (Linux)
@@ -61,13 +61,6 @@ STATE_NAMES = {
     LISTEN: "LISTEN",
     CLOSING: "CLOSING",
 }
-
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
 
 M = 0xFFFFFFFF
 HALF = 0x80000000
