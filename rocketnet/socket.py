@@ -450,6 +450,10 @@ class Socket:
         t = self.inner
         now = self.stack.tcp.now
         opts = 0
+        if t.ts_ok:
+            opts |= 1  # TCPI_OPT_TIMESTAMPS
+        if t.sack_ok:
+            opts |= 2  # TCPI_OPT_SACK
         if t.ws_ok:
             opts |= 4  # TCPI_OPT_WSCALE
         wscale = (t.snd_wscale & 0xF) | ((t.rcv_wscale & 0xF) << 4) if t.ws_ok else 0
