@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Union
 
 from . import constants as C
 from .errors import SocketError
+from .transport import congestion
 from .transport.tcp import (
     CLOSED,
     LISTEN,
@@ -33,6 +34,8 @@ _ANY4 = b"\x00" * 4
 _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
 _LINGER = struct.Struct("=ii")
+TCP_USER_TIMEOUT = 18  # linux/tcp.h
+
 # struct tcp_info as on Linux 6.18 (280 bytes)
 _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
 TCP_INFO_SIZE = _TCP_INFO.size
@@ -305,9 +308,11 @@ class Socket:
             if optname == C.TCP_CONGESTION:
                 name = value if isinstance(value, bytes) else b""
                 name = name.split(b"\x00", 1)[0]
-                if name not in (b"cubic", b"reno"):
+                if name not in congestion.ALGORITHMS:
                     raise SocketError(C.ENOENT)
-                t.congestion = name
+                if name != t.congestion:
+                    t.congestion = name
+                    t.cc = congestion.make(name)
                 return
             v = _to_int(value)
             if optname == C.TCP_NODELAY:
@@ -335,6 +340,10 @@ class Socket:
                 if not 1 <= v <= 127:
                     raise SocketError(C.EINVAL)
                 t.keepcnt = v
+            elif optname == TCP_USER_TIMEOUT:
+                if v < 0:
+                    raise SocketError(C.EINVAL)
+                t.user_timeout = v
             else:
                 raise SocketError(C.ENOPROTOOPT)
             return
@@ -424,6 +433,7 @@ class Socket:
                 C.TCP_KEEPIDLE: lambda: t.keepidle,
                 C.TCP_KEEPINTVL: lambda: t.keepintvl,
                 C.TCP_KEEPCNT: lambda: t.keepcnt,
+                TCP_USER_TIMEOUT: lambda: t.user_timeout,
             }
             f = table.get(optname)
             if f is None:

@@ -812,6 +812,15 @@ class TcpLayer:
             tcb.last_data_sent = self.now
         return True
 
+    def _cur_mss(self, tcb: TcpSocket) -> int:
+        """Payload that fits in one segment now: the MSS less the SACK blocks our
+        ACKs carry while the out-of-order queue is not empty (Linux tcp_current_mss)."""
+        if tcb.ooo and tcb.sack_ok:
+            n = len(tcb.ooo)
+            cap = 3 if tcb.ts_ok else 4
+            return tcb.mss - 4 - 8 * (n if n < cap else cap)
+        return tcb.mss
+
     def _sack_blocks(self, tcb: TcpSocket, cap: int) -> list[tuple[int, int]]:
         """RFC 2018 blocks for our out-of-order queue: the block changed last first,
         then the others from the highest down."""
@@ -902,7 +911,7 @@ class TcpLayer:
         sndbuf = tcb.sndbuf
         buffered = len(sndbuf)
         data_end = (tcb.data_seq + buffered) & M
-        mss = tcb.mss
+        mss = tcb.mss if not tcb.ooo else self._cur_mss(tcb)
         sv = memoryview(sndbuf) if buffered else None
         try:
             while True:
@@ -1321,8 +1330,9 @@ class TcpLayer:
         if off < 0 or off >= buffered:
             return 0
         n = end - start
-        if n > tcb.mss:
-            n = tcb.mss
+        mss = self._cur_mss(tcb)
+        if n > mss:
+            n = mss
         if n > buffered - off:
             n = buffered - off
         with memoryview(tcb.sndbuf) as sv:
@@ -1482,7 +1492,7 @@ class TcpLayer:
         buffered = len(tcb.sndbuf)
         if off > buffered:
             return
-        n = min(buffered - off, tcb.mss)
+        n = min(buffered - off, self._cur_mss(tcb))
         flags = ACK
         if tcb.fin_queued and off + n == buffered:
             flags |= FIN
