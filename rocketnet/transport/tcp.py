@@ -960,7 +960,8 @@ class TcpLayer:
                         return False
                     sent_any = True
                     new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
-                    if ((new_nxt - tcb.snd_max) & M) < HALF:
+                    dn = (new_nxt - tcb.snd_max) & M
+                    if dn and dn < HALF:
                         # new data (not a retransmission)
                         if tcb.rtt_seq is None:
                             tcb.rtt_seq = new_nxt
@@ -1161,8 +1162,7 @@ class TcpLayer:
         ):
             if hl == 20:
                 if not tcb.sacked:
-                    self._process_ack(tcb, seq, ack, window, plen)
-                    if plen:
+                    if self._process_ack(tcb, seq, ack, window, plen) and plen:
                         self._accept_data(tcb, seg, hl, plen)
                     return
             elif hl == 32 and tcb.ts_ok:
@@ -1170,8 +1170,7 @@ class TcpLayer:
                 if word == _TS_WORD and not ((tsval - tcb.ts_recent) & HALF) and not tcb.sacked:
                     if seq == tcb.last_ack_sent:
                         tcb.ts_recent = tsval
-                    self._process_ack(tcb, seq, ack, window, plen, tsecr)
-                    if plen:
+                    if self._process_ack(tcb, seq, ack, window, plen, tsecr) and plen:
                         self._accept_data(tcb, seg, hl, plen)
                     return
         self._segment(tcb, seq, ack, flags, window, seg, hl, plen)
@@ -1686,6 +1685,12 @@ class TcpLayer:
                 self._no_conn(iface, tcb.version, key[2], key[0], key[3], key[1], seq, ack,
                               flags, window, seg, hl, hl + plen)
             return
+        if syn and st != SYN_RECEIVED:
+            # RFC 5961 4.2: a SYN in a synchronized state, wherever it falls, gets a
+            # challenge ACK
+            self._count("tcp_challenge_acks")
+            self._send_ack(tcb)
+            return
         if seglen == 0:
             ok = d == 0 if wnd == 0 else 0 <= d < wnd
         else:
@@ -1764,6 +1769,8 @@ class TcpLayer:
                 tcb.was_established = True
                 tcb.snd_wnd = window << tcb.snd_wscale
                 tcb.snd_wl1, tcb.snd_wl2 = seq, ack
+                if tcb.retransmits == 0:
+                    self._rtt_sample(tcb, now - tcb.rtt_time)  # SYN-ACK to ACK
                 tcb.retransmits = 0
                 self._mark(tcb)
                 if tcb.fin_queued:
