@@ -208,8 +208,9 @@ class Socket:
         self.inner.error = 0
         return e
 
-    def send(self, data: bytes | bytearray | memoryview) -> int:
-        return self.inner.send(data)
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
+        """``more``: MSG_MORE (hold back a partial segment until a send without it)."""
+        return self.inner.send(data, more)
 
     def send_space(self) -> int:
         return self.inner.send_space()
@@ -478,9 +479,21 @@ class Socket:
             return min(int(x * 1e6), 0xFFFFFFFF)
 
         ssthresh = t.ssthresh // mss if t.ssthresh < 0x7FFFFFFF else 0x7FFFFFFF
+        sacked = (t.sacked_bytes + mss - 1) // mss if t.sacked_bytes else 0
+        lost = retrans_out = 0
+        if t.recover is not None and t.sacked:
+            tcp = self.stack.tcp
+            una = tcp._abs(t, t.snd_una)
+            high = t.sacked[-1][1]
+            holes = tcp._unsacked(t, una, high)
+            lost = (holes + mss - 1) // mss
+            done = tcp._unsacked(t, una, min(max(t.retx_next, una), high))
+            retrans_out = (done + mss - 1) // mss
+        elif t.ca_state == 4:
+            lost = unacked - sacked
         fields = (
             t.state,  # tcpi_state
-            0,  # ca_state
+            t.ca_state,
             t.retransmits,
             t.probes,
             t.retransmits,  # backoff
@@ -492,9 +505,9 @@ class Socket:
             mss,  # snd_mss
             t.peer_mss if t.state != LISTEN else 0,  # rcv_mss (estimate)
             unacked,
-            0,  # sacked
-            0,  # lost
-            0,  # retrans (currently)
+            sacked,
+            lost if lost > 0 else 0,
+            retrans_out,
             0,  # fackets
             ms(t.last_data_sent),
             0,  # last_ack_sent
@@ -506,7 +519,7 @@ class Socket:
             us(t.rttvar),
             ssthresh,
             t.cwnd // mss if t.cwnd else 10,
-            t.advmss,
+            t.advmss - 12 if t.ts_ok else t.advmss,
             3,  # reordering
             0,  # rcv_rtt
             t.rcvbuf_limit,  # rcv_space
@@ -531,7 +544,7 @@ class Socket:
             t.bytes_retrans,
             0,  # dsack_dups
             0,  # reord_seen
-            0,  # rcv_ooopack
+            t.ooo_packets,  # rcv_ooopack
             t.snd_wnd & 0xFFFFFFFF,
             ((t.rcv_adv - t.rcv_nxt) & 0xFFFFFFFF) if t.key is not None else 0,  # rcv_wnd
             0,  # rehash

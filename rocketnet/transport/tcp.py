@@ -240,6 +240,7 @@ class TcpSocket:
         self.keepcnt = 9
         self.nodelay = False
         self.cork = False
+        self.more = False  # the last send had MSG_MORE
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -271,7 +272,9 @@ class TcpSocket:
         return free if free > 0 else 0
 
     # ------------------------------------------------------------------ app data
-    def send(self, data: bytes | bytearray | memoryview) -> int:
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
+        """Queue data; ``more`` is MSG_MORE: hold a partial segment back (like TCP_CORK)
+        until a later send without it."""
         st = self.state
         if self.fin_queued or (st not in (ESTABLISHED, CLOSE_WAIT, SYN_SENT, SYN_RECEIVED)):
             if self.error:
@@ -291,6 +294,7 @@ class TcpSocket:
         if n:
             self.sndbuf += data
             self.layer.dirty[self] = None
+        self.more = more
         return n
 
     def recv(self, maxlen: int) -> bytes:
@@ -948,7 +952,7 @@ class TcpLayer:
                             self._arm(tcb)
                         break
                     if n < mss and n == unsent and not tcb.fin_queued:
-                        if tcb.cork or (in_flight and not tcb.nodelay):
+                        if tcb.cork or tcb.more or (in_flight and not tcb.nodelay):
                             break  # Nagle / cork: wait for more data or the ACK
                     flags = ACK
                     last = n == unsent

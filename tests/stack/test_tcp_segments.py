@@ -393,3 +393,60 @@ def test_cubic_and_reno_window_arithmetic() -> None:
     t2.ssthresh = 50_000
     Reno().on_ack(t2, 2000, 0.0)
     assert t2.cwnd == 12_000
+
+
+def test_nagle_nodelay_cork_and_msg_more() -> None:
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    una = synack.seq + 1
+    s.send(b"a")
+    h.advance(0.001)
+    assert [x.payload for x in h.recv()] == [b"a"]  # nothing in flight: goes out
+    s.send(b"b")
+    h.advance(0.001)
+    assert h.recv() == []  # Nagle: a small segment waits for the ACK
+    h.send(ACK, 1001, una + 1)
+    h.advance(0.001)
+    assert [x.payload for x in h.recv()] == [b"b"]
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
+    s.send(b"c")
+    h.advance(0.001)
+    assert [x.payload for x in h.recv()] == [b"c"]  # TCP_NODELAY: at once
+    h.send(ACK, 1001, una + 3)
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 1)
+    s.send(b"d" * 1500)
+    h.advance(0.001)
+    assert [len(x.payload) for x in h.recv()] == [1000]  # cork: full segments only
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 0)
+    h.advance(0.001)
+    assert [len(x.payload) for x in h.recv()] == [500]  # uncork pushes the rest
+    h.send(ACK, 1001, una + 1503)
+    s.send(b"e" * 10, more=True)
+    h.advance(0.001)
+    assert h.recv() == []  # MSG_MORE holds the partial segment
+    s.send(b"f" * 10)
+    h.advance(0.001)
+    assert [x.payload for x in h.recv()] == [b"e" * 10 + b"f" * 10]
+
+
+def test_tcp_info_during_sack_recovery() -> None:
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000, sack_perm=True, wscale=7))
+    una = synack.seq + 1
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
+    s.send(bytes(8000))
+    h.advance(0.001)
+    assert len(h.recv()) == 8
+    # segments 1 and 2 lost, 3..8 SACKed
+    for k in (4, 5, 6):
+        h.send(ACK, 1001, una, options=TcpOptions(sack_blocks=((una + 2000, una + 1000 * k),)))
+    h.advance(0.001)
+    info = s.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 280)
+    state, ca_state = struct.unpack_from("2B", info)
+    unacked, sacked, lost, retrans = struct.unpack_from("=4I", info, 24)
+    assert (state, ca_state) == (1, 3)  # ESTABLISHED, TCP_CA_Recovery
+    assert unacked == 8 and sacked == 4 and lost == 2 and retrans >= 1
+    ssthresh, cwnd = struct.unpack_from("=2I", info, 76)
+    assert ssthresh == cwnd == 7  # CUBIC: 0.7 * 10 segments
+    total_retrans = struct.unpack_from("=I", info, 100)[0]
+    assert total_retrans == retrans
