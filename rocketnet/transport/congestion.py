@@ -28,10 +28,8 @@ class Reno:
         cwnd = tcb.cwnd
         mss = tcb.mss
         if cwnd < tcb.ssthresh:
-            # slow start with appropriate byte counting (Linux: cwnd += acked segments)
-            cwnd += acked
-            if cwnd > tcb.ssthresh:
-                cwnd = tcb.ssthresh if tcb.ssthresh > cwnd - acked else cwnd
+            # slow start, RFC 5681 3.1: cwnd += min(N, SMSS) per ACK
+            cwnd += acked if acked < mss else mss
         else:
             inc = mss * mss // cwnd
             cwnd += inc if inc > 0 else 1

@@ -388,11 +388,13 @@ def test_cubic_and_reno_window_arithmetic() -> None:
         now += 0.001
     assert 95_000 < t.cwnd <= 100_500
     assert c.k == pytest.approx(k)
-    # slow start below ssthresh: + acked bytes
+    # slow start below ssthresh: + min(acked, SMSS) per ACK (RFC 5681 3.1)
     t2 = _T(10_000)
     t2.ssthresh = 50_000
     Reno().on_ack(t2, 2000, 0.0)
-    assert t2.cwnd == 12_000
+    assert t2.cwnd == 11_000
+    Reno().on_ack(t2, 500, 0.0)
+    assert t2.cwnd == 11_500
 
 
 def test_nagle_nodelay_cork_and_msg_more() -> None:
