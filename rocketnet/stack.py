@@ -97,13 +97,17 @@ Sockets live in ``stack.sockets`` (a SocketSet) until the application has closed
 AND the connection is over; a Socket dropped without close()/abort() stays there.
 
 TCP behaviour of this slice: MSS on lo is Linux's advmss (65495 for IPv4: 65536-40
-does not fit the IPv4 total-length field; 65476 for IPv6); window scaling (shift 7) is
-negotiated, timestamps and SACK are parsed but not negotiated; no out-of-order queue
-(out-of-order data is dropped and re-requested with an immediate duplicate ACK); NewReno
-congestion control (initial window 10 segments) although TCP_CONGESTION reports
-'cubic'; RTO = srtt + max(4*rttvar, 200 ms), initial 1 s, exponential backoff, 6 SYN /
-5 SYN-ACK / 15 data retries, zero-window probes, keepalive; ACK every second segment,
-otherwise at the end of the poll round.
+does not fit the IPv4 total-length field; 65476 for IPv6), less 12 bytes when
+timestamps are on; window scaling (shift 7), timestamps with PAWS (RFC 7323) and
+SACK (RFC 2018) are negotiated (TcpConfig.window_scaling/timestamps/sack switch them
+off); out-of-order data is queued (bounded by the receive buffer and
+TcpConfig.ooo_max_blocks) and SACKed; loss recovery is RFC 6675 with SACK, NewReno
+(RFC 6582) without; congestion control is CUBIC (RFC 9438, default) or Reno, per
+socket with TCP_CONGESTION (unknown names ENOENT); RTO = srtt + max(4*rttvar, 200 ms),
+initial 1 s, Karn, exponential backoff, 6 SYN / 5 SYN-ACK / 15 data retries,
+TCP_USER_TIMEOUT, zero-window probes with backoff, keepalive; RFC 5961 challenge
+ACKs; RFC 6528 ISNs; ACK every second segment, otherwise at the end of the poll round
+(no delayed-ACK timer yet). ``Socket.send(data, more=True)`` is MSG_MORE.
 """
 
 from __future__ import annotations
