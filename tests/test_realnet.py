@@ -174,7 +174,7 @@ def test_two_hosts_over_wire_with_impairments(rn, tmp_path) -> None:
     assert r.returncode == 0, r.stderr
     r = rn.run("host", "start", "wb", "--eth", "wire:seg1", "--addr", "10.66.0.2/24",
                "--addr", "fd66::2/64", "--pcap", str(pcap_b), "--seed", "2", "--impair",
-               "loss=0.01,reorder=0.02,dup=0.01")
+               "loss=0.01,reorder=0.02,dup=0.01,delay=0.002,jitter=0.001")
     assert r.returncode == 0, r.stderr
     size = "300000"
     for listen, addr, port in (("0.0.0.0", "10.66.0.1", "47201"), ("::", "fd66::1", "47202")):
