@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,78 @@ def wait_for(pred, timeout: float = 10.0, what: str = "condition") -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+# ---- real peers: Linux in a network namespace the test creates and removes ----
+
+def tshark_check(pcap: Path) -> int:
+    """Number of frames in pcap; fails on malformed packets or bad checksums."""
+    assert shutil.which("tshark"), "tshark is required (tools/setup installs it)"
+    base = ["tshark", "-n", "-r", str(pcap), "-o", "ip.check_checksum:TRUE",
+            "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+            # the tests' TCP payload is random bytes: show it as data, so no
+            # application dissector (Gryphon, Thrift...) mistakes it for its protocol
+            "-d", "tcp.port==47100-47300,data", "--disable-protocol", "gryphon",
+            "--disable-protocol", "thrift"]
+    bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= error"
+                                 " || ip.checksum.status == 2 || tcp.checksum.status == 2"
+                                 " || icmp.checksum.status == 2 || icmpv6.checksum.status == 2"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 0, bad.stderr
+    assert bad.stdout.strip() == "", f"{pcap}: malformed or bad checksum:\n{bad.stdout[:2000]}"
+    count = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    return len(count.stdout.splitlines())
+
+
+def _netns_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "network namespaces and TAP devices need root"
+    if not os.path.exists("/dev/net/tun"):
+        return "/dev/net/tun is missing"
+    if shutil.which("ip") is None:
+        return "iproute2 (ip) is missing"
+    return None
+
+
+@pytest.fixture
+def netns():
+    reason = _netns_reason()
+    if reason:
+        pytest.skip(reason)
+    name = "rn" + uuid.uuid4().hex[:10]
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot create a network namespace: {r.stderr.strip()}")
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def nsexec(ns: str, *cmd: str, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 60)
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], **kw)
+
+
+@pytest.fixture
+def tap_host(rn, netns, tmp_path):
+    """Stack host 'st' with eth0 = TAP 'rntap0' in the namespace; Linux side 10.77.0.1/24,
+    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64."""
+    pcap = tmp_path / "pcap"
+    r = subprocess.run(["ip", "netns", "exec", netns, *rn.cmd(
+        "host", "start", "st", "--eth", "tap:rntap0", "--addr", "10.77.0.2/24",
+        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", "--pcap", str(pcap))],
+        env=rn.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for cmd in (["ip", "addr", "add", "10.77.0.1/24", "dev", "rntap0"],
+                ["ip", "addr", "add", "fd77::1/64", "dev", "rntap0", "nodad"],
+                ["ip", "link", "set", "rntap0", "up"]):
+        r = nsexec(netns, *cmd)
+        assert r.returncode == 0, r.stderr
+    yield netns, pcap
+    rn.run("host", "stop", "st")
+    for f in sorted(pcap.glob("*.pcap")):
+        tshark_check(f)
