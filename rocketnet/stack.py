@@ -114,6 +114,7 @@ from .iface import InterfaceWrapper, poll_interfaces
 from .phy import LoopbackDevice
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
+from .transport.udp import UdpLayer
 
 __all__ = ["NetStack", "Socket", "SocketError"]
 
@@ -142,6 +143,7 @@ class NetStack:
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
+        self.udp = UdpLayer(self.interfaces, self.stats, seed)
         self.max_rounds = max_rounds
         self._busy = False
 
@@ -161,6 +163,8 @@ class NetStack:
             0 < base < C.SOCK_MAX
         ):
             raise SocketError(C.EINVAL)
+        if base == C.SOCK_DGRAM:
+            return self._dgram_socket(family, type, proto)
         if base != C.SOCK_STREAM:
             raise SocketError(C.ESOCKTNOSUPPORT)
         if proto not in (0, C.IPPROTO_TCP):
@@ -174,7 +178,7 @@ class NetStack:
         tcp.run_timers(now)
         ifaces = self.interfaces
         stats = self.stats
-        handler = tcp.ip_input
+        handler = self._ip_input
         busy = True
         for _ in range(self.max_rounds):
             a = tcp.flush()
@@ -191,11 +195,37 @@ class NetStack:
             return now
         return self.tcp.next_deadline()
 
+    def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
+        from .dgram import UdpSock
+
+        if proto not in (0, C.IPPROTO_UDP):
+            raise SocketError(C.EPROTONOSUPPORT)
+        return UdpSock(self, family, type, proto)
+
+    def _ip_input(self, iface, version, src, dst, proto, payload) -> None:  # type: ignore[no-untyped-def]
+        """IP demultiplexing: TCP, UDP, ICMP errors about UDP."""
+        if proto == 6:
+            self.tcp.ip_input(iface, version, src, dst, proto, payload)
+        elif proto == 17:
+            self.udp.ip_input(iface, version, src, dst, proto, payload)
+        elif proto in (1, 58) and self.udp.icmp_input(iface, version, src, dst, proto, payload):
+            pass
+        else:
+            self.tcp.ip_input(iface, version, src, dst, proto, payload)
+
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events
-        if not ev:
+        uev = self.udp.events
+        if uev:
+            out_u = {t.owner for t in uev if t.owner is not None}
+            uev.clear()
+            if not ev:
+                return out_u
+            out = out_u
+        elif not ev:
             return set()
-        out = set()
+        else:
+            out = set()
         for t in ev:
             o = t.owner
             if o is not None:

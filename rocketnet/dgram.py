@@ -1,0 +1,255 @@
+"""Datagram sockets as the application sees them: ``UdpSock`` is a ``Socket`` whose inner
+part is a ``UdpSocket`` (rocketnet.transport.udp), with Linux's UDP call semantics.
+
+API beyond ``Socket``'s (see rocketnet.stack)::
+
+    s.connect(addr, now)    sets the default peer (connect(None, now): AF_UNSPEC,
+                            dissolve); ENETUNREACH / EAFNOSUPPORT / EINVAL as Linux.
+    s.sendto(data, addr)    -> len; addr None means the connected peer (EDESTADDRREQ
+                            if none). EMSGSIZE above 65507 (IPv4) / 65527 (IPv6),
+                            EINVAL for port 0, EACCES for broadcast without SO_BROADCAST,
+                            EAGAIN when the device has no buffer (try after poll), the
+                            pending error (ECONNREFUSED...) first on a connected socket.
+    s.send_to(data, rip, rport)  the same with a resolved address (the host's fast path).
+    s.resolve(addr)         -> (rip unmapped, rport) for send_to.
+    s.recv_datagram()       -> Datagram | None (data, src, sport, dst, version...).
+    s.rx_available()        datagrams queued.   s.drops: receive-buffer overflows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import constants as C
+from .errors import SocketError
+from .socket import Socket
+from .transport.udp import Datagram, UdpSocket, unmap
+
+if TYPE_CHECKING:
+    from .stack import NetStack
+
+__all__ = ["UdpSock", "Datagram"]
+
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_LOOP4 = b"\x7f\x00\x00\x01"
+_LOOP6 = b"\x00" * 15 + b"\x01"
+EDESTADDRREQ = 89
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+SO_RXQ_OVFL = 40
+
+
+class UdpSock(Socket):
+    inner: UdpSocket  # type: ignore[assignment]
+
+    def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
+        inner = UdpSocket(stack.udp, family)
+        super().__init__(stack, family, type, proto, inner)  # type: ignore[arg-type]
+        self.proto = proto or C.IPPROTO_UDP
+        self.layer = stack.udp
+
+    def __repr__(self) -> str:
+        return f"<UdpSock #{self.handle} fam={self.family}>"
+
+    # ------------------------------------------------------------------ addresses
+    def resolve(self, addr: object) -> tuple[bytes, int]:
+        """A destination tuple -> (unmapped address, port), with Linux's checks."""
+        a, port = self._parse(addr)
+        if self.family == C.AF_INET6:
+            if a[:12] == _V4MAPPED:
+                if self.inner.v6only:
+                    raise SocketError(C.ENETUNREACH)
+                a = a[12:]
+            else:
+                b = self.inner.bind_addr
+                if b is not None and b[:12] == _V4MAPPED and any(b[12:]):
+                    raise SocketError(C.ENETUNREACH)
+        if not any(a):
+            a = _LOOP4 if len(a) == 4 else _LOOP6
+        return a, port
+
+    # ------------------------------------------------------------------ calls
+    def bind(self, addr: object) -> None:
+        a, port = self._parse(addr)
+        t = self.inner
+        if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
+            if t.v6only:
+                raise SocketError(C.EINVAL)
+            v4 = a[12:]
+            if any(v4) and not self._is_local(v4):
+                raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a):
+            raise SocketError(C.EADDRNOTAVAIL)
+        self.layer.bind(t, a, port)
+
+    def listen(self, backlog: int) -> None:
+        raise SocketError(C.EOPNOTSUPP)
+
+    def accept(self) -> Socket | None:
+        raise SocketError(C.EOPNOTSUPP)
+
+    def connect(self, addr: object, now: float = 0.0) -> None:
+        if addr is None:
+            self.layer.disconnect(self.inner)
+            return
+        rip, rport = self.resolve(addr)
+        self.layer.connect(self.inner, rip, rport)
+
+    @property
+    def state(self) -> str:
+        return "ESTABLISHED" if self.inner.rip is not None else "CLOSED"
+
+    @property
+    def connected(self) -> bool:
+        return self.inner.rip is not None
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: object = None) -> int:
+        t = self.inner
+        if addr is None:
+            if t.rip is None:
+                raise SocketError(EDESTADDRREQ)
+            return self.send_to(data, t.rip, t.rport)
+        rip, rport = self.resolve(addr)
+        return self.send_to(data, rip, rport)
+
+    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int) -> int:
+        t = self.inner
+        if t.error and t.rip is not None:
+            e = t.error
+            t.error = 0
+            raise SocketError(e)
+        if t.shut_wr:
+            raise SocketError(C.EPIPE)
+        return self.layer.send(t, data, rip, rport)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        return self.sendto(data, None)
+
+    def send_space(self) -> int:
+        return 65535 if self.layer.can_send() else 0
+
+    def recv_datagram(self) -> Datagram | None:
+        return self.layer.take(self.inner)
+
+    def recv(self, maxlen: int) -> bytes:
+        if maxlen < 0:
+            raise SocketError(C.EINVAL)
+        dg = self.layer.take(self.inner)
+        return b"" if dg is None else dg.data[:maxlen]
+
+    def rx_available(self) -> int:
+        return len(self.inner.rxq)
+
+    @property
+    def rx_eof(self) -> bool:
+        return False
+
+    @property
+    def drops(self) -> int:
+        return self.inner.drops
+
+    def shutdown(self, how: int) -> None:
+        """Linux: ENOTCONN unless connected, but the flags are set either way."""
+        t = self.inner
+        if how in (SHUT_RD, SHUT_RDWR):
+            t.shut_rd = True
+        if how in (SHUT_WR, SHUT_RDWR):
+            t.shut_wr = True
+        if t.rip is None:
+            raise SocketError(C.ENOTCONN)
+
+    def shutdown_write(self, now: float) -> None:
+        self.inner.shut_wr = True
+
+    def close(self, now: float = 0.0) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        t = self.inner
+        t.released = True
+        self.layer.unbind(t)
+        t.rxq.clear()
+        t.rx_bytes = 0
+        self.layer.events.discard(t)
+        self.stack.sockets.remove(self.handle)
+
+    def abort(self, now: float = 0.0) -> None:
+        self.close(now)
+
+    def getsockname(self) -> tuple:
+        t = self.inner
+        if t.bind_addr is not None and t.in_bind_table:
+            return self._format(t.bind_addr, t.local_port)
+        return self._format(b"\x00" * (4 if self.family == C.AF_INET else 16), 0)
+
+    def getpeername(self) -> tuple:
+        t = self.inner
+        if t.rip is None:
+            raise SocketError(C.ENOTCONN)
+        return self._format(t.rip, t.rport)
+
+    # ------------------------------------------------------------------ options
+    def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
+        t = self.inner
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_KEEPALIVE:
+                t.keepalive = bool(_int(value))
+                return
+            if optname == C.SO_BROADCAST:
+                t.broadcast = bool(_int(value))
+                self.broadcast = 1 if t.broadcast else 0
+                return
+            if optname == SO_RXQ_OVFL:
+                _int(value)
+                return
+            if optname in (C.SO_SNDBUF, C.SO_RCVBUF):
+                super().setsockopt(level, optname, value)
+                t.sndbuf_limit = t.so_sndbuf
+                t.rcvbuf_limit = t.so_rcvbuf
+                return
+            super().setsockopt(level, optname, value)
+            return
+        if level == C.IPPROTO_UDP:
+            _int(value)
+            if optname in (1, 100, 101, 102, 103, 104):  # UDP_CORK, UDP_ENCAP, ... GRO
+                return
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_TCP:
+            raise SocketError(C.ENOPROTOOPT)
+        super().setsockopt(level, optname, value)
+
+    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+        t = self.inner
+        if optlen < 0:
+            raise SocketError(C.EINVAL)
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_ACCEPTCONN:
+                return _int_result(0, optlen)
+            if optname == C.SO_ERROR:
+                return _int_result(self.take_error(), optlen)
+            if optname == C.SO_BROADCAST:
+                return _int_result(int(t.broadcast), optlen)
+            return super().getsockopt(level, optname, optlen)
+        if level == C.IPPROTO_TCP:
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_UDP:
+            if optname in (1, 100, 102, 103, 104):
+                return _int_result(0, optlen)
+            raise SocketError(C.ENOPROTOOPT)
+        return super().getsockopt(level, optname, optlen)
+
+
+def _int(value: bytes | int) -> int:
+    if isinstance(value, int):
+        return value
+    if len(value) < 4:
+        raise SocketError(C.EINVAL)
+    return int.from_bytes(value[:4], "little", signed=True)
+
+
+def _int_result(v: int, optlen: int) -> bytes:
+    return v.to_bytes(4, "little", signed=True)[: min(optlen, 4)]
+
+
+def is_loopback(addr: bytes) -> bool:
+    a = unmap(addr)
+    return (len(a) == 4 and a[0] == 127) or a == _LOOP6
