@@ -94,6 +94,7 @@ class UdpSocket:
         self.handle = 0
         self.state = 7            # TCP_CLOSE, as Linux reports it for UDP
         self.error = 0
+        self.err_seq = 0          # counts errors set (a channel signals each once)
         self.bind_addr: bytes | None = None   # family form, as bound
         self.local_port = 0
         self.cover4: bytes | None = None
@@ -501,6 +502,7 @@ class UdpLayer:
         for sk in self.bound.get(sport, ()):
             if sk.rip == idst and sk.rport == dport and sk.lip in (None, isrc):
                 sk.error = err
+                sk.err_seq += 1
                 self.events.add(sk)
                 break
         return True
