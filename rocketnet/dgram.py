@@ -36,6 +36,11 @@ _LOOP6 = b"\x00" * 15 + b"\x01"
 EDESTADDRREQ = 89
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SO_RXQ_OVFL = 40
+# Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
+_IP_FLAGS = {8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}   # IP_PKTINFO, MTU_DISCOVER,
+#   RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, MULTICAST_ALL
+_IP6_FLAGS = {23: 0, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
+#   RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, MULTICAST_HOPS, MULTICAST_LOOP
 
 
 class UdpSock(Socket):
@@ -46,6 +51,7 @@ class UdpSock(Socket):
         super().__init__(stack, family, type, proto, inner)  # type: ignore[arg-type]
         self.proto = proto or C.IPPROTO_UDP
         self.layer = stack.udp
+        self.ipopts: dict[tuple[int, int], int] = {}
 
     def __repr__(self) -> str:
         return f"<UdpSock #{self.handle} fam={self.family}>"
@@ -215,6 +221,12 @@ class UdpSock(Socket):
             raise SocketError(C.ENOPROTOOPT)
         if level == C.IPPROTO_TCP:
             raise SocketError(C.ENOPROTOOPT)
+        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
+        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
+            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
+                raise SocketError(C.ENOPROTOOPT)
+            self.ipopts[(level, optname)] = _int(value)
+            return
         super().setsockopt(level, optname, value)
 
     def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
@@ -235,6 +247,11 @@ class UdpSock(Socket):
             if optname in (1, 100, 102, 103, 104):
                 return _int_result(0, optlen)
             raise SocketError(C.ENOPROTOOPT)
+        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
+        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
+            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
+                raise SocketError(C.EOPNOTSUPP)
+            return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
         return super().getsockopt(level, optname, optlen)
 
 

@@ -37,6 +37,9 @@ SO_SNDBUFFORCE = 32
 A_SNDBUF = 512 * 1024           # the program's datagrams in flight to the host
 S_SNDBUF_MIN = 160 * 1024       # at least two largest datagrams towards the program
 READ_BATCH = 64                 # datagrams read from one S per wake-up
+READ_BYTES = 128 * 1024         # ... and bytes: Linux delivers each datagram as it is
+                                # sent; a large burst would overflow the receiver's
+                                # SO_RCVBUF where Linux interleaves its reads
 HDR = P.DGRAM_HDR
 HDR_SIZE = HDR.size
 ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
@@ -134,8 +137,9 @@ class DgramService:
         s = ch.s
         buf, mv = self.buf, self.mv
         stats = self.host.stack.stats
+        budget = READ_BYTES
         for _ in range(READ_BATCH):
-            if ch.app_eof or not layer.can_send():
+            if ch.app_eof or budget <= 0 or not layer.can_send():
                 break
             try:
                 n = s.recv_into(buf)
@@ -146,6 +150,7 @@ class DgramService:
             if n == 0:
                 ch.app_eof = True
                 break
+            budget -= n
             if n < HDR_SIZE:
                 stats["udp_channel_drops"] += 1
                 continue
