@@ -241,6 +241,7 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         return -1;
     }
     struct rn_dgram_hdr h;
+    int synced = 0;
     for (;;) {
         iov[0].iov_base = &h;
         iov[0].iov_len = sizeof h;
@@ -249,6 +250,15 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         m.msg_iov = iov;
         m.msg_iovlen = iovcnt + 1;
         ssize_t r = REAL(recvmsg)(fd, &m, flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC));
+        if (r < 0 && errno == EAGAIN && !synced) {
+            /* Linux delivers on loopback before sendto returns: let the host catch up */
+            struct rn_resp resp;
+            synced = 1;
+            if (rn_rpc(RN_OP_DGRAM_SYNC, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+                       NULL, 0) == 0)
+                continue;
+            errno = EAGAIN;
+        }
         if (r < 0) {
             *err = errno;
             return -1;

@@ -63,6 +63,10 @@
                                 (EINVAL, EAFNOSUPPORT, ENETUNREACH, EACCES, ...);
                                 arg0=1: no address (check the connected peer instead:
                                 EDESTADDRREQ if none).  The stub caches the answer. */
+#define RN_OP_DGRAM_SYNC 41  /* datagram socket found empty (EAGAIN): the host first takes
+                                every datagram programs have sent so far through the
+                                stack (loopback delivery is synchronous on Linux), then
+                                replies; the stub tries the receive once more. */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */

@@ -1484,6 +1484,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
         ERRET(ENETDOWN);
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         ERRET(EINVAL);
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+        ERRET(EOPNOTSUPP);
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
         int v = 0;

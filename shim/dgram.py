@@ -78,7 +78,8 @@ class DgramService:
         self.buf = bytearray(HDR_SIZE + 65536 + 64)
         self.mv = memoryview(self.buf)
         self.ops = {P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
-                    P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check}
+                    P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check,
+                    P.OP_DGRAM_SYNC: self.op_dgram_sync}
         host.stack.stats.setdefault("udp_channel_drops", 0)
 
     # ---- creation ---------------------------------------------------------------
@@ -283,6 +284,21 @@ class DgramService:
             rip, _port = self.destination(ch, req.payload)
         limit = MAX_PAYLOAD_V4 if len(rip) == 4 else MAX_PAYLOAD_V6
         return P.response(0, 0, b"", limit), None
+
+
+    def op_dgram_sync(self, ch: DgramChannel, req: P.Request):
+        host = self.host
+        for _ in range(4):
+            busy = False
+            for c in list(host.channels.values()):
+                if isinstance(c, DgramChannel) and not c.app_eof and c.fd in host.channels:
+                    before = host.stack.stats["udp_out_datagrams"]
+                    self.read_app(c)
+                    busy = busy or host.stack.stats["udp_out_datagrams"] != before
+            host.run_stack()
+            if not busy:
+                break
+        return P.response(0), None
 
 
 def _force_sndbuf(s: socket.socket, size: int) -> None:

@@ -135,6 +135,7 @@ class StackHost:
         }
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
+        self.socket_ops[P.OP_DGRAM_SYNC] = self.op_ioctl
 
     # ---- event loop -------------------------------------------------------------
 

@@ -72,6 +72,7 @@ def accept_record(sock_id: int, sockaddr: bytes) -> bytes:
 
 # Datagram channels (RN_KIND_DGRAM): one message per datagram, header + payload.
 OP_DGRAM_CHECK: int = lib.RN_OP_DGRAM_CHECK
+OP_DGRAM_SYNC: int = lib.RN_OP_DGRAM_SYNC
 KIND_DGRAM: int = lib.RN_KIND_DGRAM
 DG_ERROR: int = lib.RN_DG_ERROR
 DGRAM_HDR = struct.Struct("=HHiIBB6x28s16s")
