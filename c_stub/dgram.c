@@ -14,6 +14,8 @@
  * sendto would give, and the largest payload for it); the answer is cached per fd.
  */
 
+#include <time.h>
+
 #define F_DG_CONN (1ULL << 50)  /* connected (a default peer) */
 #define F_DG_PEER6 (1ULL << 51) /* the peer is IPv6 (65527-byte limit) */
 #define RN_DG_IOV_MAX 1024
@@ -218,6 +220,10 @@ struct dg_rres {
     int msg_flags;
     socklen_t addrlen;
     unsigned char addr[28];
+    uint16_t hflags;
+    uint8_t tos, ttl;
+    uint32_t ifindex;
+    unsigned char local[16];
 };
 
 static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
@@ -280,6 +286,11 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         res->msg_flags = m.msg_flags & MSG_TRUNC;
         res->addrlen = h.addrlen > sizeof res->addr ? sizeof res->addr : h.addrlen;
         memcpy(res->addr, h.addr, res->addrlen);
+        res->hflags = h.flags;
+        res->tos = h.tos;
+        res->ttl = h.ttl;
+        res->ifindex = h.ifindex;
+        memcpy(res->local, h.local, sizeof res->local);
         return r - (ssize_t)sizeof h;
     }
 }
@@ -346,6 +357,105 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
     return r;
 }
 
+/* Control messages as Linux's put_cmsg lays them out in a buffer of cap bytes. */
+struct dg_cm {
+    unsigned char *buf;
+    size_t cap, used;
+    int ctrunc;
+};
+
+static void dg_put_cmsg(struct dg_cm *c, int level, int type, const void *data, size_t len)
+{
+    size_t room = c->cap - c->used;
+    if (c->buf == NULL || room < sizeof(struct cmsghdr)) {
+        c->ctrunc = 1;
+        return;
+    }
+    size_t cmlen = CMSG_LEN(len);
+    if (room < cmlen) {
+        c->ctrunc = 1;
+        cmlen = room;
+    }
+    struct cmsghdr h;
+    memset(&h, 0, sizeof h);
+    h.cmsg_len = cmlen;
+    h.cmsg_level = level;
+    h.cmsg_type = type;
+    memcpy(c->buf + c->used, &h, sizeof h);
+    memcpy(c->buf + c->used + CMSG_LEN(0), data, cmlen - CMSG_LEN(0));
+    size_t adv = CMSG_SPACE(len);
+    c->used += adv < room ? adv : room;
+}
+
+static void dg_pktinfo6(struct dg_cm *c, const struct dg_rres *res, int v4)
+{
+    struct in6_pktinfo pi;
+    memset(&pi, 0, sizeof pi);
+    if (v4) {
+        pi.ipi6_addr.s6_addr[10] = 0xff;
+        pi.ipi6_addr.s6_addr[11] = 0xff;
+        memcpy(&pi.ipi6_addr.s6_addr[12], res->local, 4);
+    } else {
+        memcpy(&pi.ipi6_addr, res->local, 16);
+    }
+    pi.ipi6_ifindex = res->ifindex;
+    dg_put_cmsg(c, SOL_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+}
+
+static void dg_cmsgs(struct dg_cm *c, const struct dg_rres *res)
+{
+    unsigned f = res->hflags;
+    sa_family_t fam = AF_UNSPEC;
+    if (res->addrlen >= sizeof fam)
+        memcpy(&fam, res->addr, sizeof fam);
+    int v4 = fam == AF_INET;
+    if (fam == AF_INET6 && res->addrlen >= 24) {
+        struct in6_addr a;
+        memcpy(&a, res->addr + offsetof(struct sockaddr_in6, sin6_addr), sizeof a);
+        v4 = IN6_IS_ADDR_V4MAPPED(&a);
+    }
+    if (f & (RN_DG_CM_TSTAMP | RN_DG_CM_TSTAMPNS)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (f & RN_DG_CM_TSTAMP) {
+            struct timeval tv = {ts.tv_sec, ts.tv_nsec / 1000};
+            dg_put_cmsg(c, SOL_SOCKET, SO_TIMESTAMP, &tv, sizeof tv);
+        }
+        if (f & RN_DG_CM_TSTAMPNS)
+            dg_put_cmsg(c, SOL_SOCKET, SO_TIMESTAMPNS, &ts, sizeof ts);
+    }
+    /* IPv4 datagram on an IPv6 socket: IPV6_PKTINFO first (ip6_datagram_recv_specific_ctl),
+     * then the IP-level ones; hop limit and traffic class only for IPv6 datagrams */
+    if (v4 && fam == AF_INET6 && (f & RN_DG_CM_PKTINFO6))
+        dg_pktinfo6(c, res, 1);
+    if (v4 && (f & RN_DG_CM_PKTINFO)) {
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof pi);
+        pi.ipi_ifindex = (int)res->ifindex;
+        memcpy(&pi.ipi_spec_dst, res->local, 4);
+        memcpy(&pi.ipi_addr, res->local, 4);
+        dg_put_cmsg(c, SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+    }
+    if (v4 && (f & RN_DG_CM_TTL)) {
+        int ttl = res->ttl;
+        dg_put_cmsg(c, SOL_IP, IP_TTL, &ttl, sizeof ttl);
+    }
+    if (v4 && (f & RN_DG_CM_TOS))
+        dg_put_cmsg(c, SOL_IP, IP_TOS, &res->tos, 1);
+    if (v4)
+        return;
+    if (f & RN_DG_CM_PKTINFO6)
+        dg_pktinfo6(c, res, 0);
+    if (f & RN_DG_CM_HOPLIMIT) {
+        int hl = res->ttl;
+        dg_put_cmsg(c, SOL_IPV6, IPV6_HOPLIMIT, &hl, sizeof hl);
+    }
+    if (f & RN_DG_CM_TCLASS) {
+        int tc = res->tos;
+        dg_put_cmsg(c, SOL_IPV6, IPV6_TCLASS, &tc, sizeof tc);
+    }
+}
+
 static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int flags)
 {
     int saved = errno, err = 0, shown;
@@ -370,6 +480,20 @@ static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int fla
     }
     int mf = res.msg_flags;
     size_t cl = 0;
+    if (res.hflags & ~RN_DG_ERROR) {
+        unsigned char cbuf[512];
+        struct dg_cm c = {m.msg_control ? cbuf : NULL,
+                          m.msg_controllen < sizeof cbuf ? m.msg_controllen : sizeof cbuf, 0, 0};
+        dg_cmsgs(&c, &res);
+        if (c.used && rn_copy_out(m.msg_control, cbuf, c.used) < 0) {
+            err = EFAULT;
+            r = -1;
+            goto out;
+        }
+        cl = c.used;
+        if (c.ctrunc)
+            mf |= MSG_CTRUNC;
+    }
     if (rn_copy_out((char *)msg + offsetof(struct msghdr, msg_flags), &mf, sizeof mf) < 0 ||
         rn_copy_out((char *)msg + offsetof(struct msghdr, msg_controllen), &cl, sizeof cl) < 0) {
         err = EFAULT;

@@ -118,6 +118,16 @@ struct rn_accept_rec {
  *   consumes it and takes the error with getsockopt(SO_ERROR), so an error already
  *   taken otherwise is not reported twice. */
 #define RN_DG_ERROR 1
+/* host -> app: control messages recvmsg must produce for this datagram (the socket's
+ * options when it was queued), in Linux's order: timestamps, then IP, then IPv6. */
+#define RN_DG_CM_TSTAMP 16       /* SO_TIMESTAMP: SCM_TIMESTAMP (struct timeval) */
+#define RN_DG_CM_TSTAMPNS 32     /* SO_TIMESTAMPNS: SCM_TIMESTAMPNS (struct timespec) */
+#define RN_DG_CM_PKTINFO 64      /* IP_PKTINFO: struct in_pktinfo */
+#define RN_DG_CM_TTL 128         /* IP_RECVTTL: IP_TTL (int) */
+#define RN_DG_CM_TOS 256         /* IP_RECVTOS: IP_TOS (one byte) */
+#define RN_DG_CM_PKTINFO6 512    /* IPV6_RECVPKTINFO: IPV6_PKTINFO (struct in6_pktinfo) */
+#define RN_DG_CM_HOPLIMIT 1024   /* IPV6_RECVHOPLIMIT: IPV6_HOPLIMIT (int) */
+#define RN_DG_CM_TCLASS 2048     /* IPV6_RECVTCLASS: IPV6_TCLASS (int) */
 #define RN_DGRAM_HDR_SIZE 64
 struct rn_dgram_hdr {
     uint16_t flags;

@@ -36,6 +36,8 @@ _LOOP6 = b"\x00" * 15 + b"\x01"
 EDESTADDRREQ = 89
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SO_RXQ_OVFL = 40
+SO_TIMESTAMP = 29
+SO_TIMESTAMPNS = 35
 # Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
 _IP_FLAGS = {8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}   # IP_PKTINFO, MTU_DISCOVER,
 #   RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, MULTICAST_ALL
@@ -149,6 +151,10 @@ class UdpSock(Socket):
     def rx_eof(self) -> bool:
         return False
 
+    def option(self, level: int, optname: int) -> int:
+        """The value of a flag option kept by this socket (IP_PKTINFO, SO_TIMESTAMP...)."""
+        return self.ipopts.get((level, optname), 0)
+
     @property
     def drops(self) -> int:
         return self.inner.drops
@@ -205,7 +211,13 @@ class UdpSock(Socket):
                 self.broadcast = 1 if t.broadcast else 0
                 return
             if optname == SO_RXQ_OVFL:
-                _int(value)
+                self.ipopts[(level, optname)] = 1 if _int(value) else 0
+                return
+            if optname in (SO_TIMESTAMP, SO_TIMESTAMPNS):
+                # one receive timestamp setting (Linux: SOCK_RCVTSTAMP[NS]); off turns both off
+                on = 1 if _int(value) else 0
+                self.ipopts[(level, SO_TIMESTAMP)] = int(on and optname == SO_TIMESTAMP)
+                self.ipopts[(level, SO_TIMESTAMPNS)] = int(on and optname == SO_TIMESTAMPNS)
                 return
             if optname in (C.SO_SNDBUF, C.SO_RCVBUF):
                 super().setsockopt(level, optname, value)
@@ -240,6 +252,8 @@ class UdpSock(Socket):
                 return _int_result(self.take_error(), optlen)
             if optname == C.SO_BROADCAST:
                 return _int_result(int(t.broadcast), optlen)
+            if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
+                return _int_result(self.ipopts.get((level, optname), 0), optlen)
             return super().getsockopt(level, optname, optlen)
         if level == C.IPPROTO_TCP:
             raise SocketError(C.ENOPROTOOPT)

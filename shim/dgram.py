@@ -53,7 +53,8 @@ class DgramChannel:
     """One datagram shim socket: the host's S end and the UdpSock behind it."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "err_seq", "dest_cache", "src_cache", "s_sndbuf")
+                 "connecting", "app_eof", "err_seq", "dest_cache", "src_cache", "s_sndbuf",
+                 "cm")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: UdpSock) -> None:
         self.sock_id = sock_id
@@ -70,6 +71,7 @@ class DgramChannel:
         self.dest_cache: dict[bytes, tuple[bytes, int]] = {}
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
+        self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
 
 
 class DgramService:
@@ -228,7 +230,7 @@ class DgramService:
             key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl)
             hdr = cache.get(key)
             if hdr is None:
-                hdr = _source_header(family, dg)
+                hdr = _source_header(family, dg, ch.cm[dg.version == 6])
                 if len(cache) > 256:
                     cache.clear()
                 cache[key] = hdr
@@ -272,6 +274,8 @@ class DgramService:
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()
+        ch.src_cache.clear()
+        ch.cm = _cmsg_bits(ch)
         return P.response(0), None
 
     def op_dgram_check(self, ch: DgramChannel, req: P.Request):
@@ -315,7 +319,22 @@ def _error_record(err: int) -> bytes:
     return rec
 
 
-def _source_header(family: int, dg) -> bytes:  # type: ignore[no-untyped-def]
+def _cmsg_bits(ch: DgramChannel) -> tuple[int, int]:
+    """Which control messages recvmsg gives for an IPv4 and an IPv6 datagram."""
+    o = ch.sk.option
+    common = (P.DG_CM_TSTAMP if o(SOL_SOCKET, 29) else 0) | (
+        P.DG_CM_TSTAMPNS if o(SOL_SOCKET, 35) else 0)
+    ip = (P.DG_CM_PKTINFO if o(0, 8) else 0) | (P.DG_CM_TTL if o(0, 12) else 0) | (
+        P.DG_CM_TOS if o(0, 13) else 0)
+    ip6 = 0
+    if ch.family == socket.AF_INET6:
+        ip6 = (P.DG_CM_PKTINFO6 if o(41, 49) else 0) | (P.DG_CM_HOPLIMIT if o(41, 51) else 0) | (
+            P.DG_CM_TCLASS if o(41, 66) else 0)
+    # an IPv4 datagram on an IPv6 socket gets IPV6_PKTINFO but no hop limit / class
+    return common | ip | (ip6 & P.DG_CM_PKTINFO6), common | ip6
+
+
+def _source_header(family: int, dg, cm: int) -> bytes:  # type: ignore[no-untyped-def]
     src = dg.src
     if family == socket.AF_INET:
         sa = _FAM.pack(socket.AF_INET) + _IN.pack(dg.sport, src) + bytes(8)
@@ -323,4 +342,4 @@ def _source_header(family: int, dg) -> bytes:  # type: ignore[no-untyped-def]
         if len(src) == 4:
             src = b"\x00" * 10 + b"\xff\xff" + src
         sa = _FAM.pack(socket.AF_INET6) + _IN6.pack(dg.sport, 0, src, 0)
-    return HDR.pack(0, len(sa), 0, dg.ifindex, dg.tos, dg.ttl, sa, dg.dst)
+    return HDR.pack(cm, len(sa), 0, dg.ifindex, dg.tos, dg.ttl, sa, dg.dst)
