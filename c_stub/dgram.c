@@ -20,12 +20,46 @@
 #define F_DG_PEER6 (1ULL << 51) /* the peer is IPv6 (65527-byte limit) */
 #define RN_DG_IOV_MAX 1024
 
+#define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
+
 static inline int rn_dg_hint(int fd)
 {
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
         return 0;
     uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
-    return INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_DGRAM;
+    return (INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_DGRAM) ||
+           INFO_STATE(i) == ST_DG_CANDIDATE;
+}
+
+/* At load: datagram shim fds inherited over exec are unknown to the (empty) cache, and
+ * read/write look at the cache only.  Mark the SEQPACKET sockets named like ours as
+ * candidates; the first data call classifies them (no RPC here). */
+static void rn_dg_scan(void)
+{
+    int lim = rn_high_base();
+    for (int fd = 0; fd < lim && fd < RN_CACHE_N; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            if (errno == EBADF && fd > 255)
+                break; /* a hole after the low fds: programs rarely inherit beyond */
+            continue;
+        }
+        if (!S_ISSOCK(st.st_mode))
+            continue;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+            continue;
+        struct sockaddr_un un;
+        socklen_t l = sizeof un;
+        memset(&un, 0, sizeof un);
+        const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+        if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
+            l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
+            memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
+            continue;
+        rn_cache_set(fd, st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+    }
 }
 
 /* ---- destination cache ------------------------------------------------- */
@@ -307,6 +341,8 @@ static void dg_trace(const char *call, int fd, long count, int flags, long r, in
 static int dg_confirm(int fd, struct rn_sock *s)
 {
     int saved = errno;
+    if (INFO_STATE(__atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE)) == ST_DG_CANDIDATE)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE); /* classify for real */
     int c = rn_classify(fd, s);
     errno = saved;
     return c > 0 && INFO_KIND(s->info) == RN_KIND_DGRAM ? 1 : -1;

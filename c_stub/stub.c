@@ -2020,4 +2020,5 @@ __attribute__((constructor)) static void rn_init(void)
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     g_enabled = 1;
+    rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }
