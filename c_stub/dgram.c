@@ -18,6 +18,7 @@
 
 #define F_DG_CONN (1ULL << 50)  /* connected (a default peer) */
 #define F_DG_PEER6 (1ULL << 51) /* the peer is IPv6 (65527-byte limit) */
+#define F_DG_SHUTWR (1ULL << 52) /* shut down for writing: sends fail with EPIPE */
 #define RN_DG_IOV_MAX 1024
 
 #define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
@@ -149,6 +150,20 @@ static void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa, 
     rn_cache_flags(fd, s, F_DG_CONN | (v6 ? F_DG_PEER6 : 0), v6 ? 0 : F_DG_PEER6);
 }
 
+/* shutdown() of a datagram socket, after the host's answer (done: Linux set the flags,
+ * also when it returned ENOTCONN).  Reading: A is shut natively (receives see EOF).
+ * Writing: a flag, not a native shutdown, which would show the host a POLLHUP on S as
+ * if A were closed; UDP sends after SHUT_WR fail with EPIPE and no SIGPIPE. */
+static void rn_dg_shutdown(int fd, struct rn_sock *s, int how, int done)
+{
+    if (!done)
+        return;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        REAL(shutdown)(fd, SHUT_RD);
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        rn_cache_flags(fd, s, F_DG_SHUTWR, 0);
+}
+
 /* ---- pending errors ------------------------------------------------------ */
 
 /* Take the socket error (SO_ERROR) after an error record: 0 if none is pending. */
@@ -228,6 +243,10 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
             return -1;
         }
     }
+    if (s->info & F_DG_SHUTWR) {
+        *err = EPIPE;
+        return -1;
+    }
     struct rn_dgram_hdr h;
     memset(&h, 0, sizeof h);
     if (l) {
@@ -240,7 +259,7 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = iovcnt + 1;
-    ssize_t r = REAL(sendmsg)(fd, &m, flags & (MSG_DONTWAIT | MSG_NOSIGNAL));
+    ssize_t r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
     if (r < 0) {
         *err = errno;
         return -1;
@@ -305,8 +324,16 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         }
         res->msg_flags = 0;
         res->addrlen = 0;
-        if ((size_t)r < sizeof h)
-            return 0; /* EOF: shut down for reading */
+        if ((size_t)r < sizeof h) {
+            /* EOF: shut down for reading.  Linux: 0 for a blocking receive, EAGAIN for a
+             * non-blocking one (the empty queue is seen before the shutdown) */
+            int fl = (flags & MSG_DONTWAIT) ? O_NONBLOCK : fcntl(fd, F_GETFL);
+            if (fl >= 0 && (fl & O_NONBLOCK)) {
+                *err = EAGAIN;
+                return -1;
+            }
+            return 0;
+        }
         if (h.flags & RN_DG_ERROR) {
             if (flags & MSG_PEEK)
                 REAL(recv)(fd, &h, sizeof h, MSG_DONTWAIT);

@@ -1112,6 +1112,7 @@ static int rn_sock_error(int fd, const struct rn_sock *s, int *val)
 
 static void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa,
                             socklen_t len); /* dgram.c */
+static void rn_dg_shutdown(int fd, struct rn_sock *s, int how, int done); /* dgram.c */
 
 static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -1244,7 +1245,9 @@ static int do_shutdown(int fd, int how)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
-    if (r == 0)
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+        rn_dg_shutdown(fd, &s, how, r == 0 || err == ENOTCONN); /* dgram.c */
+    else if (r == 0)
         REAL(shutdown)(fd, how);
 out:
     if (g_trace_on) {

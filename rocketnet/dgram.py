@@ -210,6 +210,9 @@ class UdpSock(Socket):
                 t.broadcast = bool(_int(value))
                 self.broadcast = 1 if t.broadcast else 0
                 return
+            if optname in _TIMEO:
+                self.ipopts[(level, _TIMEO[optname])] = _timeval(value)  # type: ignore[assignment]
+                return
             if optname == SO_RXQ_OVFL:
                 self.ipopts[(level, optname)] = 1 if _int(value) else 0
                 return
@@ -252,6 +255,9 @@ class UdpSock(Socket):
                 return _int_result(self.take_error(), optlen)
             if optname == C.SO_BROADCAST:
                 return _int_result(int(t.broadcast), optlen)
+            if optname in _TIMEO:
+                tv = self.ipopts.get((level, _TIMEO[optname]), 0)
+                return (tv or bytes(16))[:optlen]  # type: ignore[index]
             if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
                 return _int_result(self.ipopts.get((level, optname), 0), optlen)
             return super().getsockopt(level, optname, optlen)
@@ -267,6 +273,22 @@ class UdpSock(Socket):
                 raise SocketError(C.EOPNOTSUPP)
             return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
         return super().getsockopt(level, optname, optlen)
+
+
+_TIMEO = {20: 20, 66: 20, 21: 21, 67: 21}   # SO_RCVTIMEO/SO_SNDTIMEO, _OLD and _NEW
+
+
+def _timeval(value: bytes | int) -> bytes:
+    """A struct timeval as Linux stores a socket timeout (EINVAL short, EDOM bad usec)."""
+    if isinstance(value, int) or len(value) < 16:
+        raise SocketError(C.EINVAL)
+    sec = int.from_bytes(value[:8], "little", signed=True)
+    usec = int.from_bytes(value[8:16], "little", signed=True)
+    if not 0 <= usec < 1000000:
+        raise SocketError(33)           # EDOM
+    if sec < 0:
+        sec = usec = 0
+    return sec.to_bytes(8, "little", signed=True) + usec.to_bytes(8, "little", signed=True)
 
 
 def _int(value: bytes | int) -> int:
