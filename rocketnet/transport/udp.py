@@ -498,11 +498,17 @@ class UdpLayer:
             sport, dport = _U16.unpack_from(seg, 48)[0], _U16.unpack_from(seg, 50)[0]
             err = _ICMP6_UNREACH_ERRNO.get(code, EPROTO)
         self.stats["icmp_errors_received"] += 1
-        # the socket that sent it: bound to isrc:sport, connected to idst:dport
-        for sk in self.bound.get(sport, ()):
-            if sk.rip == idst and sk.rport == dport and sk.lip in (None, isrc):
+        self.icmp_error(version, isrc, idst, sport, dport, err)
+        return True
+
+    def icmp_error(self, version: int, lip: bytes, rip: bytes, lport: int, rport: int,
+                   err: int) -> None:
+        """An ICMP error quoting a datagram we sent from lip:lport to rip:rport: the
+        connected socket it concerns gets ``err`` (Linux: unconnected sockets ignore it
+        unless IP_RECVERR). The signature of an IP layer's transport error handler."""
+        for sk in self.bound.get(lport, ()):
+            if sk.rip == rip and sk.rport == rport and sk.lip in (None, lip):
                 sk.error = err
                 sk.err_seq += 1
                 self.events.add(sk)
                 break
-        return True
