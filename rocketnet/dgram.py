@@ -39,14 +39,15 @@ SO_RXQ_OVFL = 40
 SO_TIMESTAMP = 29
 SO_TIMESTAMPNS = 35
 # Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
-_IP_FLAGS = {8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}   # IP_PKTINFO, MTU_DISCOVER,
-#   RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, MULTICAST_ALL
+_IP_FLAGS = {6: 0, 7: 0, 8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}  # IP_RECVOPTS,
+#   RETOPTS, PKTINFO, MTU_DISCOVER, RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, _ALL
 _IP6_FLAGS = {23: 0, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
 #   RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, MULTICAST_HOPS, MULTICAST_LOOP
 
 
 class UdpSock(Socket):
     inner: UdpSocket  # type: ignore[assignment]
+    port_required = True        # sendto port 0 is EINVAL (not for ping sockets)
 
     def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
         inner = UdpSocket(stack.udp, family)
@@ -306,3 +307,19 @@ def _int_result(v: int, optlen: int) -> bytes:
 def is_loopback(addr: bytes) -> bool:
     a = unmap(addr)
     return (len(a) == 4 and a[0] == 127) or a == _LOOP6
+
+
+class PingSock(UdpSock):
+    """An ICMP echo ("ping") socket: SOCK_DGRAM + IPPROTO_ICMP / IPPROTO_ICMPV6. Its port is
+    the echo identifier; sends must be echo requests; replies are received whole."""
+
+    port_required = False
+
+    def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
+        super().__init__(stack, family, type, proto)
+        self.proto = proto
+        self.layer = stack.ping  # type: ignore[assignment]
+        self.inner.layer = stack.ping
+
+    def __repr__(self) -> str:
+        return f"<PingSock #{self.handle} fam={self.family}>"

@@ -114,6 +114,7 @@ from .iface import InterfaceWrapper, poll_interfaces
 from .phy import LoopbackDevice
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
+from .transport.ping import PingLayer, echo_response
 from .transport.udp import UdpLayer
 
 __all__ = ["NetStack", "Socket", "SocketError"]
@@ -144,6 +145,7 @@ class NetStack:
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
         self.udp = UdpLayer(self.interfaces, self.stats, seed)
+        self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.max_rounds = max_rounds
         self._busy = False
 
@@ -196,8 +198,10 @@ class NetStack:
         return self.tcp.next_deadline()
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
-        from .dgram import UdpSock
+        from .dgram import PingSock, UdpSock
 
+        if proto == (1 if family == C.AF_INET else 58):    # IPPROTO_ICMP / IPPROTO_ICMPV6
+            return PingSock(self, family, type, proto)
         if proto not in (0, C.IPPROTO_UDP):
             raise SocketError(C.EPROTONOSUPPORT)
         return UdpSock(self, family, type, proto)
@@ -208,10 +212,25 @@ class NetStack:
             self.tcp.ip_input(iface, version, src, dst, proto, payload)
         elif proto == 17:
             self.udp.ip_input(iface, version, src, dst, proto, payload)
-        elif proto in (1, 58) and self.udp.icmp_input(iface, version, src, dst, proto, payload):
-            pass
+        elif proto == (1 if version == 4 else 58):
+            self._icmp_input(iface, version, src, dst, payload)
         else:
             self.tcp.ip_input(iface, version, src, dst, proto, payload)
+
+    def _icmp_input(self, iface, version, src, dst, payload) -> None:  # type: ignore[no-untyped-def]
+        """Echo requests are answered, echo replies go to ping sockets, errors about UDP
+        datagrams to the UDP socket that sent them."""
+        if len(payload) < 8:
+            return
+        reply = echo_response(version, src, dst, payload)
+        if reply is not None:
+            self.ping._emit_ip(iface, dst, src, reply, 64, 0)
+            return
+        if not self.ping.echo_reply(version, src, dst, payload):
+            self.udp.icmp_input(iface, version, src, dst, 1 if version == 4 else 58, payload)
+        if self.ping.events:
+            self.udp.events.update(self.ping.events)
+            self.ping.events.clear()
 
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events

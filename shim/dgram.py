@@ -202,7 +202,7 @@ class DgramService:
         else:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
         rip, rport = sk.resolve(addr)
-        if rport == 0:
+        if rport == 0 and sk.port_required:
             raise SocketError(errno.EINVAL)
         if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
             raise SocketError(errno.EACCES)

@@ -225,3 +225,22 @@ def test_close_releases_port(stack):
     a.close()
     udp(stack).bind(("127.0.0.1", 6800))
     assert a.handle not in stack.sockets
+
+
+def test_ping_socket_echo_v4_and_v6(stack):
+    p = stack.socket(C.AF_INET, C.SOCK_DGRAM, 1)
+    assert p.getsockopt(SOL, C.SO_PROTOCOL) == (1).to_bytes(4, "little")
+    assert err(p.sendto, b"\x00\x00\x00\x00\x00\x00\x00\x00", ("127.0.0.1", 0)) == errno.EINVAL
+    assert err(p.sendto, b"\x08\x00", ("127.0.0.1", 0)) == errno.EINVAL
+    p.sendto(b"\x08\x00\x00\x00\xbe\xef\x00\x07data", ("127.0.0.1", 0))
+    stack.poll(0.0)
+    assert p in stack.take_events()
+    dg = p.recv_datagram()
+    ident = p.getsockname()[1]
+    assert dg.data[0] == 0 and dg.data[4:6] == ident.to_bytes(2, "big")  # id overwritten
+    assert dg.data[6:] == b"\x00\x07data" and dg.sport == 0
+    p6 = stack.socket(C.AF_INET6, C.SOCK_DGRAM, 58)
+    p6.sendto(b"\x80\x00\x00\x00\x00\x00\x00\x01six", ("::1", 0))
+    stack.poll(0.0)
+    assert p6.recv_datagram().data[0] == 129
+    assert err(stack.socket, C.AF_INET, C.SOCK_DGRAM, 58) == errno.EPROTONOSUPPORT
