@@ -12,7 +12,8 @@ API (the stack host relies on exactly these names and semantics)::
         accepted and recorded in s.nonblock / s.cloexec), proto 0 or IPPROTO_TCP.
         Errors as Linux socket(2): unknown family -> EAFNOSUPPORT (also AF_UNIX etc.,
         not implemented here), type outside 0..10 or unknown flag bits -> EINVAL,
-        other types -> ESOCKTNOSUPPORT (SOCK_DGRAM/SOCK_RAW: not implemented yet),
+        other types -> ESOCKTNOSUPPORT (SOCK_RAW: not implemented yet; SOCK_DGRAM:
+        UDP, or ping with IPPROTO_ICMP/ICMPV6: rocketnet.dgram.UdpSock / PingSock),
         SOCK_STREAM with a protocol other than 0/IPPROTO_TCP -> EPROTONOSUPPORT.
 
     s.bind(addr)       ('127.0.0.1', port) / ('::', port[, flowinfo, scope_id]); host ''

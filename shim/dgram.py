@@ -127,6 +127,12 @@ class DgramService:
         if ev & (EP_IN | EP_HUPS):
             self.read_app(ch)
             if ev & select.EPOLLHUP and ch.fd in self.host.channels:
+                # the last A is closed: what the program sent before still goes out
+                for _ in range(4096):
+                    if ch.app_eof:
+                        break
+                    self.host.run_stack()
+                    self.read_app(ch)
                 self.close(ch)
                 return
         if ch.fd in self.host.channels:
