@@ -257,6 +257,13 @@ class DgramService:
 
     # ---- RPCs ---------------------------------------------------------------------
 
+    def before_op(self, ch: DgramChannel) -> None:
+        """Datagrams the program sent before this call go through the stack first (on
+        Linux they were delivered, and their ICMP errors set, before sendto returned)."""
+        if not ch.app_eof:
+            self.read_app(ch)
+            self.host.run_stack()
+
     def op_connect(self, ch: DgramChannel, req: P.Request):
         raw = req.payload
         if len(raw) < 2:

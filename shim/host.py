@@ -258,6 +258,7 @@ class StackHost:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
         if isinstance(ch, DgramChannel):
             op = self.dgram.ops.get(req.op, op)
+            self.dgram.before_op(ch)
         try:
             return op(ch, req)
         except SocketError as e:
