@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Union
 
 from . import constants as C
 from .errors import SocketError
+from .transport import congestion
 from .transport.tcp import (
     CLOSED,
     LISTEN,
@@ -33,6 +34,8 @@ _ANY4 = b"\x00" * 4
 _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
 _LINGER = struct.Struct("=ii")
+TCP_USER_TIMEOUT = 18  # linux/tcp.h
+
 # struct tcp_info as on Linux 6.18 (280 bytes)
 _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
 TCP_INFO_SIZE = _TCP_INFO.size
@@ -205,8 +208,9 @@ class Socket:
         self.inner.error = 0
         return e
 
-    def send(self, data: bytes | bytearray | memoryview) -> int:
-        return self.inner.send(data)
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
+        """``more``: MSG_MORE (hold back a partial segment until a send without it)."""
+        return self.inner.send(data, more)
 
     def send_space(self) -> int:
         return self.inner.send_space()
@@ -305,9 +309,11 @@ class Socket:
             if optname == C.TCP_CONGESTION:
                 name = value if isinstance(value, bytes) else b""
                 name = name.split(b"\x00", 1)[0]
-                if name not in (b"cubic", b"reno"):
+                if name not in congestion.ALGORITHMS:
                     raise SocketError(C.ENOENT)
-                t.congestion = name
+                if name != t.congestion:
+                    t.congestion = name
+                    t.cc = congestion.make(name)
                 return
             v = _to_int(value)
             if optname == C.TCP_NODELAY:
@@ -335,6 +341,10 @@ class Socket:
                 if not 1 <= v <= 127:
                     raise SocketError(C.EINVAL)
                 t.keepcnt = v
+            elif optname == TCP_USER_TIMEOUT:
+                if v < 0:
+                    raise SocketError(C.EINVAL)
+                t.user_timeout = v
             else:
                 raise SocketError(C.ENOPROTOOPT)
             return
@@ -424,6 +434,7 @@ class Socket:
                 C.TCP_KEEPIDLE: lambda: t.keepidle,
                 C.TCP_KEEPINTVL: lambda: t.keepintvl,
                 C.TCP_KEEPCNT: lambda: t.keepcnt,
+                TCP_USER_TIMEOUT: lambda: t.user_timeout,
             }
             f = table.get(optname)
             if f is None:
@@ -450,6 +461,10 @@ class Socket:
         t = self.inner
         now = self.stack.tcp.now
         opts = 0
+        if t.ts_ok:
+            opts |= 1  # TCPI_OPT_TIMESTAMPS
+        if t.sack_ok:
+            opts |= 2  # TCPI_OPT_SACK
         if t.ws_ok:
             opts |= 4  # TCPI_OPT_WSCALE
         wscale = (t.snd_wscale & 0xF) | ((t.rcv_wscale & 0xF) << 4) if t.ws_ok else 0
@@ -464,9 +479,21 @@ class Socket:
             return min(int(x * 1e6), 0xFFFFFFFF)
 
         ssthresh = t.ssthresh // mss if t.ssthresh < 0x7FFFFFFF else 0x7FFFFFFF
+        sacked = (t.sacked_bytes + mss - 1) // mss if t.sacked_bytes else 0
+        lost = retrans_out = 0
+        if t.recover is not None and t.sacked:
+            tcp = self.stack.tcp
+            una = tcp._abs(t, t.snd_una)
+            high = t.sacked[-1][1]
+            holes = tcp._unsacked(t, una, high)
+            lost = (holes + mss - 1) // mss
+            done = tcp._unsacked(t, una, min(max(t.retx_next, una), high))
+            retrans_out = (done + mss - 1) // mss
+        elif t.ca_state == 4:
+            lost = unacked - sacked
         fields = (
             t.state,  # tcpi_state
-            0,  # ca_state
+            t.ca_state,
             t.retransmits,
             t.probes,
             t.retransmits,  # backoff
@@ -478,9 +505,9 @@ class Socket:
             mss,  # snd_mss
             t.peer_mss if t.state != LISTEN else 0,  # rcv_mss (estimate)
             unacked,
-            0,  # sacked
-            0,  # lost
-            0,  # retrans (currently)
+            sacked,
+            lost if lost > 0 else 0,
+            retrans_out,
             0,  # fackets
             ms(t.last_data_sent),
             0,  # last_ack_sent
@@ -492,7 +519,7 @@ class Socket:
             us(t.rttvar),
             ssthresh,
             t.cwnd // mss if t.cwnd else 10,
-            t.advmss,
+            t.advmss - 12 if t.ts_ok else t.advmss,
             3,  # reordering
             0,  # rcv_rtt
             t.rcvbuf_limit,  # rcv_space
@@ -517,7 +544,7 @@ class Socket:
             t.bytes_retrans,
             0,  # dsack_dups
             0,  # reord_seen
-            0,  # rcv_ooopack
+            t.ooo_packets,  # rcv_ooopack
             t.snd_wnd & 0xFFFFFFFF,
             ((t.rcv_adv - t.rcv_nxt) & 0xFFFFFFFF) if t.key is not None else 0,  # rcv_wnd
             0,  # rehash

@@ -98,13 +98,17 @@ Sockets live in ``stack.sockets`` (a SocketSet) until the application has closed
 AND the connection is over; a Socket dropped without close()/abort() stays there.
 
 TCP behaviour of this slice: MSS on lo is Linux's advmss (65495 for IPv4: 65536-40
-does not fit the IPv4 total-length field; 65476 for IPv6); window scaling (shift 7) is
-negotiated, timestamps and SACK are parsed but not negotiated; no out-of-order queue
-(out-of-order data is dropped and re-requested with an immediate duplicate ACK); NewReno
-congestion control (initial window 10 segments) although TCP_CONGESTION reports
-'cubic'; RTO = srtt + max(4*rttvar, 200 ms), initial 1 s, exponential backoff, 6 SYN /
-5 SYN-ACK / 15 data retries, zero-window probes, keepalive; ACK every second segment,
-otherwise at the end of the poll round.
+does not fit the IPv4 total-length field; 65476 for IPv6), less 12 bytes when
+timestamps are on; window scaling (shift 7), timestamps with PAWS (RFC 7323) and
+SACK (RFC 2018) are negotiated (TcpConfig.window_scaling/timestamps/sack switch them
+off); out-of-order data is queued (bounded by the receive buffer and
+TcpConfig.ooo_max_blocks) and SACKed; loss recovery is RFC 6675 with SACK, NewReno
+(RFC 6582) without; congestion control is CUBIC (RFC 9438, default) or Reno, per
+socket with TCP_CONGESTION (unknown names ENOENT); RTO = srtt + max(4*rttvar, 200 ms),
+initial 1 s, Karn, exponential backoff, 6 SYN / 5 SYN-ACK / 15 data retries,
+TCP_USER_TIMEOUT, zero-window probes with backoff, keepalive; RFC 5961 challenge
+ACKs; RFC 6528 ISNs; ACK every second segment, otherwise at the end of the poll round
+(no delayed-ACK timer yet). ``Socket.send(data, more=True)`` is MSG_MORE.
 """
 
 from __future__ import annotations
@@ -112,10 +116,11 @@ from __future__ import annotations
 from . import constants as C
 from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
+from .iface.ip import IpLayer
 from .phy import LoopbackDevice
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
-from .transport.ping import PingLayer, echo_response
+from .transport.ping import PingLayer
 from .transport.udp import UdpLayer
 
 __all__ = ["NetStack", "Socket", "SocketError"]
@@ -140,19 +145,38 @@ class NetStack:
             dev,
             [(b"\x7f\x00\x00\x01", 8), (b"\x00" * 15 + b"\x01", 128)],
             loopback=True,
+            index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
+        # network layer: ARP/NDP, ICMP, fragments; transports register with it
+        self.ip = IpLayer(self.interfaces, self.stats)
+        self.ip.handlers[6] = self.tcp.ip_input
+        self.ip.error_handlers[6] = self.tcp.icmp_error
+        # UDP and ping sockets (rocketnet.dgram): one event set for both
         self.udp = UdpLayer(self.interfaces, self.stats, seed)
         self.ping = PingLayer(self.interfaces, self.stats, seed)
+        self.ping.events = self.udp.events
+        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
+        self.udp.send_error = self.ip.send_error                 # port unreachable
+        self.ip.handlers[17] = self.udp.ip_input
+        self.ip.error_handlers[17] = self.udp.icmp_error
+        self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False
 
     @property
     def lo(self) -> InterfaceWrapper:
         return self.interfaces[0]
+
+    def add_interface(self, iface: InterfaceWrapper) -> InterfaceWrapper:
+        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway."""
+        iface.index = len(self.interfaces) + 1
+        self.interfaces.append(iface)
+        self.ip.attach(iface)
+        return iface
 
     def _on_free(self, tcb: TcpSocket) -> None:
         if tcb.handle:
@@ -179,9 +203,10 @@ class NetStack:
         tcp = self.tcp
         tcp.now = now
         tcp.run_timers(now)
+        self.ip.poll(now)
         ifaces = self.interfaces
         stats = self.stats
-        handler = self._ip_input
+        handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
         busy = True
         for _ in range(self.max_rounds):
             a = tcp.flush()
@@ -196,7 +221,11 @@ class NetStack:
     def poll_at(self, now: float) -> float | None:
         if self._busy or self.tcp.dirty or any(i.dev.pending_rx() for i in self.interfaces):
             return now
-        return self.tcp.next_deadline()
+        t = self.tcp.next_deadline()
+        d = self.ip.next_deadline()
+        if d is not None and (t is None or d < t):
+            t = d
+        return t
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
         from .dgram import PingSock, UdpSock
@@ -206,32 +235,6 @@ class NetStack:
         if proto not in (0, C.IPPROTO_UDP):
             raise SocketError(C.EPROTONOSUPPORT)
         return UdpSock(self, family, type, proto)
-
-    def _ip_input(self, iface, version, src, dst, proto, payload) -> None:  # type: ignore[no-untyped-def]
-        """IP demultiplexing: TCP, UDP, ICMP errors about UDP."""
-        if proto == 6:
-            self.tcp.ip_input(iface, version, src, dst, proto, payload)
-        elif proto == 17:
-            self.udp.ip_input(iface, version, src, dst, proto, payload)
-        elif proto == (1 if version == 4 else 58):
-            self._icmp_input(iface, version, src, dst, payload)
-        else:
-            self.tcp.ip_input(iface, version, src, dst, proto, payload)
-
-    def _icmp_input(self, iface, version, src, dst, payload) -> None:  # type: ignore[no-untyped-def]
-        """Echo requests are answered, echo replies go to ping sockets, errors about UDP
-        datagrams to the UDP socket that sent them."""
-        if len(payload) < 8:
-            return
-        reply = echo_response(version, src, dst, payload)
-        if reply is not None:
-            self.ping._emit_ip(iface, dst, src, reply, 64, 0)
-            return
-        if not self.ping.echo_reply(version, src, dst, payload):
-            self.udp.icmp_input(iface, version, src, dst, 1 if version == 4 else 58, payload)
-        if self.ping.events:
-            self.udp.events.update(self.ping.events)
-            self.ping.events.clear()
 
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events

@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
+from shim import netconfig, runtime
 from shim import protocol as P
-from shim import runtime
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
 START_TIMEOUT = 20.0
@@ -52,11 +54,12 @@ def host_env() -> dict[str, str]:
     return env
 
 
-def start_host(name: str, idle_timeout: float | None) -> None:
+def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = None) -> None:
     """Start host NAME in the background and return once it accepts connections."""
     d = runtime.host_dir(name)
     r, w = os.pipe()
     cmd = [sys.executable, "-m", "shim.host", "--name", name, "--ready-fd", str(w)]
+    cmd += extra or []
     if idle_timeout is not None:
         cmd += ["--idle-timeout", str(idle_timeout)]
     with open(d / "host.log", "ab") as log:
@@ -74,7 +77,7 @@ def start_host(name: str, idle_timeout: float | None) -> None:
                              + "\n".join(tail)))
 
 
-def ensure_host(name: str, idle_timeout: float | None):
+def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None = None):
     """A control connection to host NAME, starting the host if none answers."""
     sock = runtime.connect_ctl(name)
     if sock is not None:
@@ -83,7 +86,7 @@ def ensure_host(name: str, idle_timeout: float | None):
         fcntl.flock(lock, fcntl.LOCK_EX)
         sock = runtime.connect_ctl(name)
         if sock is None:
-            start_host(name, idle_timeout)
+            start_host(name, idle_timeout, extra)
             sock = runtime.connect_ctl(name)
     if sock is None:
         raise SystemExit(die(f"stack host {name!r} started but does not answer"))
@@ -144,13 +147,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def host_stats(name: str) -> dict | None:
+def host_stats(name: str, view: int = 0) -> dict | None:
+    """The host's JSON view (0: counters, 1: interfaces), fetched in pages."""
     sock = runtime.connect_ctl(name)
     if sock is None:
         return None
+    text = b""
     with sock:
-        ret, err, payload = rpc(sock, P.OP_HOST_STATS)
-    return json.loads(payload) if ret == 0 else None
+        while True:
+            ret, err, payload = rpc(sock, P.OP_HOST_STATS, args=(view, len(text), 0, 0))
+            if ret < 0:
+                return None
+            text += payload
+            if len(text) >= ret or not payload:
+                break
+    return json.loads(text)
 
 
 def cmd_host(args: argparse.Namespace) -> int:
@@ -168,7 +179,7 @@ def cmd_host(args: argparse.Namespace) -> int:
     if args.action == "start":
         if runtime.connect_ctl(name) is not None:
             return die(f"host {name!r} is already running")
-        ensure_host(name, args.idle_timeout).close()
+        ensure_host(name, args.idle_timeout, net_options(args)).close()
         print(f"host {name!r} ready (pid {runtime.read_pid(name)})")
         return 0
     if args.action == "stats":
@@ -193,17 +204,37 @@ def cmd_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def net_options(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    if args.eth:
+        out += ["--eth", args.eth]
+    for a in args.addr:
+        out += ["--addr", a]
+    for g in args.gateway:
+        out += ["--gateway", g]
+    if args.pcap:
+        out += ["--pcap", os.path.abspath(args.pcap)]
+    if args.impair:
+        out += ["--impair", args.impair]
+    if args.seed is not None:
+        out += ["--seed", str(args.seed)]
+    return out
+
+
+def cmd_ip(args: argparse.Namespace) -> int:
+    from shim import ipshow
+    info = host_stats(args.host, 1)
+    if info is None:
+        return die(f"no host {args.host!r} is running")
+    print(ipshow.render(info["interfaces"], args.object, args.stats), end="")
+    return 0
+
+
 def pid_alive(pid: int) -> bool:
+    """Whether pid runs (a zombie child of ours is gone for our purposes)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:    # a zombie child of ours is gone for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
@@ -231,7 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,
                       help="with start: exit after this many idle seconds (default: never)")
+    netconfig.add_arguments(host)
     host.set_defaults(func=cmd_host)
+    ip = sub.add_parser("ip", help="show a stack host's interfaces, routes, neighbors",
+                        description="Like iproute2's ip, for the stack: addr, link, route, "
+                                    "neigh. -s adds per-interface counters (drops by reason).")
+    ip.add_argument("--host", default=runtime.DEFAULT_HOST)
+    ip.add_argument("-s", "--stats", action="store_true")
+    ip.add_argument("object", nargs="?", default="addr",
+                    choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
+    ip.set_defaults(func=cmd_ip)
     return ap
 
 

@@ -35,14 +35,16 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
+from shim import netconfig, runtime, sockaddr
 from shim import protocol as P
-from shim import runtime, sockaddr
 from shim.dgram import DgramChannel, DgramService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 DGRAM_SERVED = {(socket.AF_INET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)}
 READ_CHUNK = 256 * 1024
-CHANNEL_BUF = 4 * 1024 * 1024       # S's send buffer (needs SO_SNDBUFFORCE beyond wmem_max)
+# S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
+# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
+CHANNEL_BUF = 1024 * 1024
 DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
 SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
@@ -69,7 +71,7 @@ class Channel:
         self.filler = 0            # filler bytes still to discard from S
         self.connecting = False
         self.listening = False
-        self.out: deque[memoryview] = deque()   # received bytes not yet written to S
+        self.out: deque[memoryview] = deque()   # received bytes S did not take yet
         self.app_eof = False       # the program will write no more (EOF on S)
         self.app_closed = False    # the last A is closed (POLLHUP on S)
         self.fin_to_app = False    # shutdown(S, SHUT_WR) done
@@ -89,12 +91,20 @@ class Client:
 
 
 class StackHost:
-    def __init__(self, name: str, idle_timeout: float | None) -> None:
+    def __init__(self, name: str, idle_timeout: float | None,
+                 net: argparse.Namespace | None = None) -> None:
         self.name = name
         self.idle_timeout = idle_timeout
         self.nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
-        self.stack = NetStack()
+        seed = net.seed if net is not None and net.seed is not None else secrets.randbits(32)
+        self.stack = NetStack(seed=seed)
         self.ep = select.epoll()
+        self.devices: dict = {}         # fd -> device with on_readable() (TAP, wire)
+        if net is not None:
+            for dev in netconfig.configure(self.stack, net.eth, net.addr, net.gateway,
+                                           net.pcap, net.impair, net.seed):
+                self.devices[dev.fileno()] = dev
+                self.ep.register(dev.fileno(), EP_IN)
         self.clients: dict[int, Client] = {}
         self.channels: dict[int, Channel] = {}          # by S fd
         self.by_sock: dict[Socket, Channel] = {}
@@ -160,6 +170,8 @@ class StackHost:
                     self.channel_event(ch, ev)
                 elif fd in self.clients:
                     self.client_event(self.clients[fd], ev)
+                elif fd in self.devices:
+                    self.devices[fd].on_readable()
                 elif fd == self.listener.fileno():
                     self.accept_clients()
                 elif fd == self.wake_r.fileno():
@@ -418,11 +430,18 @@ class StackHost:
         raise SocketError(errno.ENOTTY)
 
     def op_host_stats(self, c: Client, req: P.Request):
-        info = {
-            "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
-            "sockets": len(self.channels), "stack": dict(self.stack.stats),
-        }
-        return P.response(0, 0, json.dumps(info).encode()[: P.MAX_PAYLOAD]), None
+        """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);
+        args[1]: offset into the JSON text; ret = its total length (page on)."""
+        if req.args[0] == 1:
+            info = {"interfaces": netconfig.describe(self.stack)}
+        else:
+            info = {
+                "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
+                "sockets": len(self.channels), "stack": dict(self.stack.stats),
+            }
+        text = json.dumps(info).encode()
+        off = max(0, req.args[1])
+        return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
     def op_host_stop(self, c: Client, req: P.Request):
         self.running = False
@@ -574,9 +593,7 @@ class StackHost:
                 ch.pending_accept.append(new)
             self.hand_over_accepted(ch)
         else:
-            while sk.rx_available():
-                ch.out.append(memoryview(sk.recv(READ_CHUNK)))
-            self.flush_out(ch)
+            self.pump_rx(ch)
             if sk.error and sk.state == "CLOSED" and not ch.out:
                 self.fail(ch, sk.take_error())
                 return
@@ -590,6 +607,25 @@ class StackHost:
             if not ch.app_eof and ch.mask & EP_IN == 0:
                 self.read_app(ch, 0)
             self.update_mask(ch)
+
+    def pump_rx(self, ch: Channel) -> None:
+        """Received bytes to the program, no faster than it reads them.
+
+        Only what S accepts is taken from the stack (at most one chunk waits here), so
+        a slow reader closes the TCP window as it would on Linux.
+        """
+        self.flush_out(ch)
+        sk, s = ch.sk, ch.s
+        while not ch.out and sk.rx_available():
+            data = sk.recv(READ_CHUNK)
+            try:
+                n = s.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                return              # the program is gone; the stack resets on close
+            if n < len(data):
+                ch.out.append(memoryview(data)[n:])
 
     def flush_out(self, ch: Channel) -> None:
         out = ch.out
@@ -650,6 +686,7 @@ class StackHost:
             ch.sk.abort(now)
         for c in list(self.clients.values()):
             self.drop_client(c)
+        netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()
         self.wake_w.close()
@@ -667,8 +704,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="exit this many seconds after the last client and socket are gone")
     ap.add_argument("--ready-fd", type=int, default=None,
                     help="write one byte to this fd once the host accepts connections")
+    netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
-    host = StackHost(args.name, args.idle_timeout)
+    try:
+        host = StackHost(args.name, args.idle_timeout, args)
+    except (OSError, ValueError) as e:
+        print(f"rocketnet host {args.name}: {e}", file=sys.stderr)
+        return 1
     (host.ctl_path.with_name("host.pid")).write_text(f"{os.getpid()}\n")
 
     def stop(signum, frame):

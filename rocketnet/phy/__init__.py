@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from .device import DeviceCapabilities, Medium, NetDevice
+from .impair import Impairments
 from .loopback import LoopbackDevice
 from .netbuf import NetBuf, NetBufPool
+from .pcap import PcapDevice, PcapWriter
+from .tap import TapDevice
+from .wiredev import WireDevice
 
 __all__ = [
     "DeviceCapabilities",
+    "Impairments",
     "LoopbackDevice",
     "Medium",
     "NetBuf",
     "NetBufPool",
     "NetDevice",
+    "PcapDevice",
+    "PcapWriter",
+    "TapDevice",
+    "WireDevice",
 ]

@@ -47,6 +47,8 @@ class NetDevice(ABC):
     ``recycle_rx_buffer`` once processed. Send: ``alloc_tx_buffer(size)`` (None =
     backpressure), fill ``buf.view[:size]``, then ``send(buf)``; the device owns the
     buffer from then on and ``recycle_tx_buffers`` reclaims the completed ones.
+    Devices backed by an fd (TAP, wire) also offer ``fileno()`` and ``on_readable()``
+    for the owner's event loop, and ``close()``.
     """
 
     @abstractmethod
@@ -81,3 +83,8 @@ class NetDevice(ABC):
 
     @abstractmethod
     def alloc_tx_buffer(self, size: int) -> NetBuf | None: ...
+
+    def tick(self, now: float) -> float | None:
+        """Give the device the time (devices that delay frames need it); returns the
+        time it next needs a tick, or None."""
+        return None

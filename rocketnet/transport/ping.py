@@ -126,21 +126,3 @@ class PingLayer(UdpLayer):
         if type == (ECHO_REPLY4 if version == 4 else ECHO_REPLY6):
             self.echo_reply(version, src, dst, payload)
 
-
-def echo_response(version: int, src: bytes, dst: bytes, payload: memoryview) -> bytes | None:
-    """The echo reply to an echo request received from src to dst (None if not one)."""
-    if len(payload) < 8:
-        return None
-    if version == 4 and payload[0] == ECHO_REQUEST4:
-        reply = bytearray(payload)
-        reply[0] = ECHO_REPLY4
-        reply[2:4] = b"\0\0"
-        _U16.pack_into(reply, 2, checksum(reply))
-        return bytes(reply)
-    if version == 6 and payload[0] == ECHO_REQUEST6:
-        reply = bytearray(payload)
-        reply[0] = ECHO_REPLY6
-        reply[2:4] = b"\0\0"
-        _U16.pack_into(reply, 2, checksum(reply, pseudo_header_sum(dst, src, 58, len(reply))))
-        return bytes(reply)
-    return None

@@ -22,7 +22,8 @@ from ..errors import SocketError
 from ..iface import InterfaceWrapper
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.checksum import verify as verify_checksum
-from ..wire.tcp import TcpOptions, parse_tcp_options
+from ..wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, parse_tcp_options
+from . import congestion
 from .listen import ANY, ListenEntry, ListenTable, overlaps
 
 # errno values (Linux)
@@ -62,13 +63,6 @@ STATE_NAMES = {
     CLOSING: "CLOSING",
 }
 
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
-
 M = 0xFFFFFFFF
 HALF = 0x80000000
 
@@ -77,6 +71,11 @@ _TCP = struct.Struct("!HHIIBBHHH")
 _IP4TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
 _IP6TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")
 _U16 = struct.Struct("!H")
+_TSOPT = struct.Struct("!IIIII")  # NOP NOP TS 10 + tsval + tsecr (+ following word)
+_TS_WORD = 0x0101080A  # NOP, NOP, kind 8, length 10: the aligned timestamp option
+_TS3 = struct.Struct("!III")
+_U32 = struct.Struct("!I")
+_U32X2 = struct.Struct("!II")
 
 # States in which the connection may carry our data / FIN.
 _SEND_STATES = frozenset((ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK))
@@ -109,6 +108,14 @@ class TcpConfig:
         self.rcv_wscale = 7  # enough for 8 MiB windows
         self.default_mss = 536
         self.ephemeral = (32768, 60999)
+        # sysctl-like switches (net.ipv4.tcp_sack / tcp_timestamps / tcp_window_scaling)
+        self.sack = True
+        self.timestamps = True
+        self.window_scaling = True
+        self.congestion = b"cubic"  # net.ipv4.tcp_congestion_control
+        # out-of-order queue bound: at most this many separate blocks (the bytes are
+        # bounded by the receive buffer)
+        self.ooo_max_blocks = 1024
 
 
 class TcpSocket:
@@ -159,7 +166,22 @@ class TcpSocket:
         self.cwnd = 0
         self.ssthresh = 0x7FFFFFFF
         self.dupacks = 0
-        self.recover: int | None = None
+        self.recover: int | None = None  # snd_max when fast recovery began
+        self.cc: congestion.Reno = congestion.make(layer.config.congestion)
+        self.ca_state = 0  # Linux tcpi_ca_state: 0 open, 1 disorder, 3 recovery, 4 loss
+        # SACK scoreboard (RFC 6675): sorted, merged [start, end) in absolute stream
+        # positions (abs = bytes_acked + offset from data_seq)
+        self.sack_ok = False
+        self.sacked: list[list[int]] = []
+        self.sacked_bytes = 0
+        self.retx_next = 0  # abs: holes below this were retransmitted in this recovery
+        self.lost_out = 0
+        # timestamps (RFC 7323)
+        self.ts_ok = False
+        self.ts_recent = 0
+        self.ts_recent_set = False
+        self.ts_offset = 0
+        self.last_ack_sent = 0
         # receive side
         self.irs = 0
         self.rcv_nxt = 0
@@ -170,6 +192,13 @@ class TcpSocket:
         self.fin_received = False
         self.ack_pending = False
         self.unacked_segs = 0
+        # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
+        # count stream bytes (bytes_received is the abs position of rcv_nxt)
+        self.ooo: list[list[Any]] = []
+        self.ooo_bytes = 0
+        self.ooo_fin: int | None = None  # abs position of an out-of-order FIN
+        self.ooo_last = 0  # abs start of the block changed last (first SACK block)
+        self.ooo_packets = 0
         # timers
         self.rto = layer.config.rto_init
         self.srtt = 0.0
@@ -177,6 +206,8 @@ class TcpSocket:
         self.rtt_seq: int | None = None
         self.rtt_time = 0.0
         self.retransmits = 0  # consecutive timeouts (backoff)
+        self.retrans_stamp = 0.0  # first transmission of what is being retransmitted
+        self.user_timeout = 0  # TCP_USER_TIMEOUT, ms (0: use retries2)
         self.total_retrans = 0
         self.rto_at: float | None = None
         self.deadline: float | None = None  # TIME_WAIT / FIN_WAIT_2 / keepalive
@@ -209,6 +240,7 @@ class TcpSocket:
         self.keepcnt = 9
         self.nodelay = False
         self.cork = False
+        self.more = False  # the last send had MSG_MORE
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -240,7 +272,9 @@ class TcpSocket:
         return free if free > 0 else 0
 
     # ------------------------------------------------------------------ app data
-    def send(self, data: bytes | bytearray | memoryview) -> int:
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
+        """Queue data; ``more`` is MSG_MORE: hold a partial segment back (like TCP_CORK)
+        until a later send without it."""
         st = self.state
         if self.fin_queued or (st not in (ESTABLISHED, CLOSE_WAIT, SYN_SENT, SYN_RECEIVED)):
             if self.error:
@@ -260,6 +294,7 @@ class TcpSocket:
         if n:
             self.sndbuf += data
             self.layer.dirty[self] = None
+        self.more = more
         return n
 
     def recv(self, maxlen: int) -> bytes:
@@ -328,10 +363,18 @@ class TcpLayer:
         st[key] = st.get(key, 0) + 1
 
     def _isn(self, lip: bytes, lport: int, rip: bytes, rport: int) -> int:
+        """RFC 6528: ISN = M + F(4-tuple, secret), M a 4 microsecond clock (``now``)."""
         h = hashlib.blake2b(
             lip + rip + struct.pack("!HH", lport, rport), key=self._isn_key, digest_size=4
         ).digest()
         return (int.from_bytes(h, "big") + int(self.now * 250000)) & M
+
+    def _ts_offset(self, lip: bytes, lport: int, rip: bytes, rport: int) -> int:
+        """Per-connection timestamp offset (Linux secure_tcp_ts_off)."""
+        h = hashlib.blake2b(
+            rip + lip + struct.pack("!HH", rport, lport), key=self._isn_key, digest_size=4
+        ).digest()
+        return int.from_bytes(h, "big")
 
     def _arm(self, tcb: TcpSocket) -> None:
         t = tcb.rto_at
@@ -500,6 +543,7 @@ class TcpLayer:
                 raise SocketError(EADDRNOTAVAIL)
         self._setup_conn(tcb, iface, version, lip, rip, rport)
         tcb.iss = self._isn(lip, tcb.local_port, rip, rport)
+        tcb.ts_offset = self._ts_offset(lip, tcb.local_port, rip, rport)
         tcb.snd_una = tcb.snd_nxt = tcb.snd_max = tcb.iss
         tcb.data_seq = (tcb.iss + 1) & M
         tcb.state = SYN_SENT
@@ -704,6 +748,13 @@ class TcpLayer:
         v4 = tcb.version == 4
         iphl = 20 if v4 else 40
         thl = 20 + len(opts)
+        ts = tcb.ts_ok and not flags & SYN
+        if ts:
+            thl += 12
+        blocks = None
+        if tcb.ooo and flags & ACK and tcb.sack_ok:
+            blocks = self._sack_blocks(tcb, 3 if ts else 4)
+            thl += 4 + 8 * len(blocks)
         size = eth + iphl + thl + plen
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
@@ -714,7 +765,7 @@ class TcpLayer:
         if eth:
             mv[0:eth] = tcb.link_hdr
         if flags & ACK:
-            ack = tcb.rcv_nxt
+            ack = tcb.last_ack_sent = tcb.rcv_nxt
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
             tcb.ack_pending = False
             tcb.unacked_segs = 0
@@ -737,6 +788,16 @@ class TcpLayer:
         if opts:
             mv[p : p + len(opts)] = opts
             p += len(opts)
+        if ts:
+            _TS3.pack_into(mv, p, _TS_WORD, (int(self.now * 1000) + tcb.ts_offset) & M,
+                           tcb.ts_recent)
+            p += 12
+        if blocks is not None:
+            _U32.pack_into(mv, p, 0x01010500 | (2 + 8 * len(blocks)))
+            p += 4
+            for left, right in blocks:
+                _U32X2.pack_into(mv, p, left, right)
+                p += 8
         if plen:
             mv[p : p + plen] = src[start : start + plen]
         if not iface.checksum_offload:
@@ -755,6 +816,33 @@ class TcpLayer:
             tcb.last_data_sent = self.now
         return True
 
+    def _cur_mss(self, tcb: TcpSocket) -> int:
+        """Payload that fits in one segment now: the MSS less the SACK blocks our
+        ACKs carry while the out-of-order queue is not empty (Linux tcp_current_mss)."""
+        if tcb.ooo and tcb.sack_ok:
+            n = len(tcb.ooo)
+            cap = 3 if tcb.ts_ok else 4
+            return tcb.mss - 4 - 8 * (n if n < cap else cap)
+        return tcb.mss
+
+    def _sack_blocks(self, tcb: TcpSocket, cap: int) -> list[tuple[int, int]]:
+        """RFC 2018 blocks for our out-of-order queue: the block changed last first,
+        then the others from the highest down."""
+        base = tcb.rcv_nxt - tcb.bytes_received
+        last = tcb.ooo_last
+        first = None
+        rest = []
+        for ent in reversed(tcb.ooo):
+            st = ent[0]
+            en = st + len(ent[1])
+            if first is None and st <= last < en:
+                first = ((base + st) & M, (base + en) & M)
+            elif len(rest) < cap:
+                rest.append(((base + st) & M, (base + en) & M))
+        out = [first] if first is not None else []
+        out.extend(rest)
+        return out[:cap]
+
     def _send_ack(self, tcb: TcpSocket) -> bool:
         return self._xmit(tcb, ACK, tcb.snd_nxt)
 
@@ -765,10 +853,26 @@ class TcpLayer:
             self._count("tcp_rst_sent")
 
     def _syn_options(self, tcb: TcpSocket, synack: bool) -> bytes:
-        ws = tcb.rcv_wscale if (not synack or tcb.ws_ok) else None
-        if synack and not tcb.ws_ok:
-            tcb.rcv_wscale = 0
-        return TcpOptions(mss=tcb.advmss, wscale=ws).to_bytes()
+        """Options of our SYN (everything enabled) or SYN-ACK (what the peer offered),
+        in Linux's order: MSS, SACK-permitted, timestamps, NOP + window scale."""
+        cfg = self.config
+        if synack:
+            ws = tcb.rcv_wscale if tcb.ws_ok else None
+            if not tcb.ws_ok:
+                tcb.rcv_wscale = 0
+            sack = tcb.sack_ok
+            ts = (self._tsval(tcb), tcb.ts_recent) if tcb.ts_ok else None
+        else:
+            if not cfg.window_scaling:
+                tcb.rcv_wscale = 0
+            ws = tcb.rcv_wscale if cfg.window_scaling else None
+            sack = cfg.sack
+            ts = (self._tsval(tcb), 0) if cfg.timestamps else None
+        return TcpOptions(mss=tcb.advmss, wscale=ws, sack_perm=sack, timestamps=ts).to_bytes()
+
+    def _tsval(self, tcb: TcpSocket) -> int:
+        """Our timestamp clock: milliseconds of ``now`` plus a per-connection offset."""
+        return (int(self.now * 1000) + tcb.ts_offset) & M
 
     def _output(self, tcb: TcpSocket) -> bool:
         """Send whatever tcb may send now. Returns False if the device pushed back
@@ -795,21 +899,50 @@ class TcpLayer:
             tcb.ack_pending = False
             return True
         sent_any = False
+        sackmode = bool(tcb.sacked) or (tcb.recover is not None and tcb.sack_ok)
+        if sackmode and tcb.recover is not None and tcb.sack_ok:
+            # RFC 6675 NextSeg: retransmit holes while the pipe has room
+            while self._pipe(tcb) < tcb.cwnd:
+                hole = self._next_hole(tcb)
+                if hole is None:
+                    break
+                r = self._retransmit_range(tcb, hole[0], hole[1])
+                if r < 0:
+                    return False
+                if r == 0:
+                    break
+                sent_any = True
         sndbuf = tcb.sndbuf
         buffered = len(sndbuf)
         data_end = (tcb.data_seq + buffered) & M
-        mss = tcb.mss
+        mss = tcb.mss if not tcb.ooo else self._cur_mss(tcb)
         sv = memoryview(sndbuf) if buffered else None
         try:
             while True:
                 snd_nxt = tcb.snd_nxt
+                cap = mss
+                if sackmode and snd_nxt != tcb.snd_max:
+                    # resending after a timeout: skip what the peer has SACKed
+                    a = self._abs(tcb, snd_nxt)
+                    for s_, e_ in tcb.sacked:
+                        if e_ <= a:
+                            continue
+                        if s_ <= a:
+                            snd_nxt = tcb.snd_nxt = (snd_nxt + e_ - a) & M
+                            a = e_
+                            continue
+                        if s_ - a < cap:
+                            cap = s_ - a
+                        break
                 off = (snd_nxt - tcb.data_seq) & M
                 unsent = buffered - off if off <= buffered else 0
-                wnd = tcb.snd_wnd if tcb.snd_wnd < tcb.cwnd else tcb.cwnd
                 in_flight = (snd_nxt - tcb.snd_una) & M
-                usable = wnd - in_flight
+                usable = tcb.snd_wnd - in_flight
+                u2 = tcb.cwnd - (self._pipe(tcb) if sackmode else in_flight)
+                if u2 < usable:
+                    usable = u2
                 if unsent > 0:
-                    n = unsent if unsent < mss else mss
+                    n = unsent if unsent < cap else cap
                     if usable < n:
                         n = usable
                     if n <= 0:
@@ -819,7 +952,7 @@ class TcpLayer:
                             self._arm(tcb)
                         break
                     if n < mss and n == unsent and not tcb.fin_queued:
-                        if tcb.cork or (in_flight and not tcb.nodelay):
+                        if tcb.cork or tcb.more or (in_flight and not tcb.nodelay):
                             break  # Nagle / cork: wait for more data or the ACK
                     flags = ACK
                     last = n == unsent
@@ -831,7 +964,8 @@ class TcpLayer:
                         return False
                     sent_any = True
                     new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
-                    if ((new_nxt - tcb.snd_max) & M) < HALF:
+                    dn = (new_nxt - tcb.snd_max) & M
+                    if dn and dn < HALF:
                         # new data (not a retransmission)
                         if tcb.rtt_seq is None:
                             tcb.rtt_seq = new_nxt
@@ -946,11 +1080,23 @@ class TcpLayer:
             return
         if st not in _SEND_STATES:
             return
+        if tcb.retransmits == 0:
+            tcb.retrans_stamp = now - tcb.rto  # when the head was (about) first sent
+        ut = tcb.user_timeout
+        if ut and (now - tcb.retrans_stamp) * 1000 >= ut:
+            # TCP_USER_TIMEOUT: data (or probes) unacknowledged for too long
+            self._count("tcp_timeouts")
+            self._send_rst_for(tcb)
+            self._enter_closed(tcb, ETIMEDOUT)
+            return
         in_flight = (tcb.snd_nxt - tcb.snd_una) & M
         if in_flight == 0 and tcb.snd_max == tcb.snd_una:
-            # persist timer: zero window probe
+            # persist timer: zero window probe (one byte below snd_una, as Linux)
             if tcb.sndbuf and tcb.snd_wnd == 0:
                 self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
+                self._count("tcp_zero_window_probes")
+                tcb.probes += 1
+                tcb.retransmits += 1  # backoff; reset by any ACK
                 tcb.rto = min(tcb.rto * 2, cfg.rto_max)
                 tcb.rto_at = now + tcb.rto
             return
@@ -963,14 +1109,14 @@ class TcpLayer:
         tcb.total_retrans += 1
         self.stats["tcp_retransmits"] += 1
         self._count("tcp_timeouts")
-        flight = (tcb.snd_max - tcb.snd_una) & M
-        tcb.ssthresh = max(flight // 2, 2 * tcb.mss)
+        tcb.ssthresh = tcb.cc.on_rto(tcb, now)
         tcb.cwnd = tcb.mss
         tcb.dupacks = 0
         tcb.recover = None
+        tcb.ca_state = 4
         tcb.rtt_seq = None  # Karn
         tcb.rto = min(tcb.rto * 2, cfg.rto_max)
-        tcb.snd_nxt = tcb.snd_una  # go back N
+        tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
         tcb.rto_at = now + tcb.rto
 
@@ -1011,17 +1157,26 @@ class TcpLayer:
             return
         tcb.segs_in += 1
         plen = n - hl
-        # ---- fast path: ESTABLISHED, in order, pure ACK and/or data
+        # ---- fast path (header prediction): ESTABLISHED, in order, pure ACK and/or
+        # data, no options or just the aligned timestamp option
         if (
             tcb.state == ESTABLISHED
             and (flags & (SYN | FIN | RST | URG | ACK)) == ACK
             and seq == tcb.rcv_nxt
-            and hl == 20
         ):
-            self._process_ack(tcb, seq, ack, window, plen)
-            if plen:
-                self._accept_data(tcb, seg, hl, plen)
-            return
+            if hl == 20:
+                if not tcb.sacked:
+                    if self._process_ack(tcb, seq, ack, window, plen) and plen:
+                        self._accept_data(tcb, seg, hl, plen)
+                    return
+            elif hl == 32 and tcb.ts_ok:
+                word, tsval, tsecr = _TS3.unpack_from(seg, 20)
+                if word == _TS_WORD and not ((tsval - tcb.ts_recent) & HALF) and not tcb.sacked:
+                    if seq == tcb.last_ack_sent:
+                        tcb.ts_recent = tsval
+                    if self._process_ack(tcb, seq, ack, window, plen, tsecr) and plen:
+                        self._accept_data(tcb, seg, hl, plen)
+                    return
         self._segment(tcb, seq, ack, flags, window, seg, hl, plen)
 
     def _accept_data(self, tcb: TcpSocket, seg: memoryview, hl: int, plen: int) -> None:
@@ -1046,19 +1201,165 @@ class TcpLayer:
         self.stats["tcp_payload_bytes_received"] += plen
         self.events.add(tcb)
         tcb.unacked_segs += 1
-        if tcb.unacked_segs >= 2:
+        if tcb.ooo or tcb.ooo_fin is not None:
+            self._ooo_drain(tcb)
+            self._send_ack(tcb)  # a hole was filled: tell the sender at once
+        elif tcb.unacked_segs >= 2:
             self._send_ack(tcb)
         else:
             tcb.ack_pending = True
             self.dirty[tcb] = None
 
-    def _process_ack(self, tcb: TcpSocket, seq: int, ack: int, window: int, plen: int) -> bool:
+    # ------------------------------------------------------------------ SACK (sender)
+    def _abs(self, tcb: TcpSocket, seq: int) -> int:
+        """Absolute stream position of sequence number ``seq`` (send side)."""
+        d = (seq - tcb.data_seq) & M
+        if d & HALF:
+            d -= 1 << 32
+        return tcb.bytes_acked + d
+
+    def _sack_update(self, tcb: TcpSocket, blocks: tuple[tuple[int, int], ...]) -> None:
+        una = self._abs(tcb, tcb.snd_una)
+        top = self._abs(tcb, tcb.snd_max)
+        sb = tcb.sacked
+        changed = False
+        for left, right in blocks:
+            s = self._abs(tcb, left)
+            e = self._abs(tcb, right)
+            if s < una:
+                s = una  # D-SACK or stale: keep only what is above snd_una
+            if e > top or s >= e:
+                continue
+            changed = True
+            i = 0
+            n = len(sb)
+            while i < n and sb[i][1] < s:
+                i += 1
+            j = i
+            while j < n and sb[j][0] <= e:
+                if sb[j][0] < s:
+                    s = sb[j][0]
+                if sb[j][1] > e:
+                    e = sb[j][1]
+                j += 1
+            sb[i:j] = [[s, e]]
+        if changed:
+            tcb.sacked_bytes = sum(e - s for s, e in sb)
+
+    def _sack_prune(self, tcb: TcpSocket) -> None:
+        una = self._abs(tcb, tcb.snd_una)
+        sb = tcb.sacked
+        while sb and sb[0][1] <= una:
+            del sb[0]
+        if sb and sb[0][0] < una:
+            sb[0][0] = una
+        tcb.sacked_bytes = sum(e - s for s, e in sb)
+
+    def _unsacked(self, tcb: TcpSocket, a: int, b: int) -> int:
+        """Bytes in [a, b) not covered by the scoreboard."""
+        n = b - a
+        if n <= 0:
+            return 0
+        for s, e in tcb.sacked:
+            if e <= a:
+                continue
+            if s >= b:
+                break
+            n -= (e if e < b else b) - (s if s > a else a)
+        return n
+
+    def _pipe(self, tcb: TcpSocket) -> int:
+        """RFC 6675 pipe: bytes thought to be in the network."""
+        una = self._abs(tcb, tcb.snd_una)
+        if tcb.recover is not None and tcb.sack_ok:
+            top = self._abs(tcb, tcb.snd_max)
+            high = tcb.sacked[-1][1] if tcb.sacked else una
+            lim = tcb.retx_next if tcb.retx_next > una else una
+            if lim > high:
+                high = lim
+            # retransmitted holes + everything above the highest SACKed byte;
+            # holes not yet retransmitted count as lost
+            return self._unsacked(tcb, una, lim) + (top - high if top > high else 0)
+        return self._unsacked(tcb, una, self._abs(tcb, tcb.snd_nxt))
+
+    def _next_hole(self, tcb: TcpSocket) -> tuple[int, int] | None:
+        """First un-SACKed range at or after retx_next below the highest SACKed byte."""
+        sb = tcb.sacked
+        if not sb:
+            return None
+        p = tcb.retx_next
+        una = self._abs(tcb, tcb.snd_una)
+        if p < una:
+            p = una
+        for s, e in sb:
+            if p < s:
+                return p, s
+            if p < e:
+                p = e
+        return None
+
+    def _sack_loss(self, tcb: TcpSocket) -> bool:
+        """RFC 6675 IsLost(SND.UNA): DupThresh SACKed segments above it."""
+        return len(tcb.sacked) >= 3 or tcb.sacked_bytes > 2 * tcb.mss
+
+    def _enter_recovery(self, tcb: TcpSocket) -> None:
+        now = self.now
+        tcb.ssthresh = tcb.cc.on_loss(tcb, now)
+        tcb.recover = tcb.snd_max
+        tcb.ca_state = 3
+        self._count("tcp_fast_retransmits")
+        tcb.retx_next = self._abs(tcb, tcb.snd_una)
+        if tcb.sack_ok:
+            tcb.cwnd = tcb.ssthresh
+            # the first hole goes out now whatever the pipe (RFC 6675 5 (4.2))
+            hole = self._next_hole(tcb)
+            if hole is None:
+                self._retransmit_head(tcb)
+                tcb.retx_next = self._abs(tcb, tcb.snd_una) + tcb.mss
+            else:
+                self._retransmit_range(tcb, hole[0], hole[1])
+            self.dirty[tcb] = None
+        else:
+            tcb.cwnd = tcb.ssthresh + 3 * tcb.mss
+            self._retransmit_head(tcb)
+        tcb.rto_at = now + tcb.rto
+        self._arm(tcb)
+
+    def _retransmit_range(self, tcb: TcpSocket, start: int, end: int) -> int:
+        """Resend up to one MSS from absolute position ``start`` (below ``end``).
+        Returns the bytes sent, -1 on device backpressure."""
+        off = start - tcb.bytes_acked
+        buffered = len(tcb.sndbuf)
+        if off < 0 or off >= buffered:
+            return 0
+        n = end - start
+        mss = self._cur_mss(tcb)
+        if n > mss:
+            n = mss
+        if n > buffered - off:
+            n = buffered - off
+        with memoryview(tcb.sndbuf) as sv:
+            if not self._xmit(tcb, ACK, (tcb.data_seq + off) & M, sv, off, n):
+                return -1
+        tcb.retx_next = start + n
+        tcb.total_retrans += 1
+        tcb.bytes_retrans += n
+        tcb.rtt_seq = None
+        self.stats["tcp_retransmits"] += 1
+        return n
+
+    def _process_ack(
+        self, tcb: TcpSocket, seq: int, ack: int, window: int, plen: int, tsecr: int = 0,
+        sack: tuple[tuple[int, int], ...] = (),
+    ) -> bool:
         """ACK field processing in synchronized states. Returns False if the segment
         must be dropped (ack of unsent data)."""
         una = tcb.snd_una
         d = (ack - una) & M
         now = self.now
         tcb.last_recv = now
+        if sack:
+            self._sack_update(tcb, sack)
         if d == 0 or d & HALF:
             if d == 0:
                 # duplicate ACK?
@@ -1068,8 +1369,16 @@ class TcpLayer:
                     and (window << tcb.snd_wscale) == tcb.snd_wnd
                 ):
                     tcb.dupacks += 1
-                    if tcb.dupacks == 3 and tcb.recover is None:
-                        self._fast_retransmit(tcb)
+                    if tcb.recover is None:
+                        if tcb.ca_state == 0:
+                            tcb.ca_state = 1
+                        if tcb.dupacks >= 3 or (tcb.sacked and self._sack_loss(tcb)):
+                            self._enter_recovery(tcb)
+                    elif not tcb.sack_ok:
+                        tcb.cwnd += tcb.mss  # NewReno window inflation
+                        self.dirty[tcb] = None
+                    else:
+                        self.dirty[tcb] = None  # the pipe shrank
                 self._update_window(tcb, seq, ack, window)
             return True
         if d > ((tcb.snd_max - una) & M):
@@ -1099,27 +1408,41 @@ class TcpLayer:
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events.add(tcb)
-        # RTT sample (Karn: only for segments not retransmitted)
+        # RTT sample (Karn: only for segments not retransmitted; with timestamps
+        # the echoed value times retransmitted segments too, RFC 7323 4)
         rs = tcb.rtt_seq
         if rs is not None and ((ack - rs) & M) < HALF:
             self._rtt_sample(tcb, now - tcb.rtt_time)
             tcb.rtt_seq = None
+        elif tsecr and tcb.retransmits:
+            r = ((int(now * 1000) + tcb.ts_offset) - tsecr) & M
+            if r < HALF:
+                self._rtt_sample(tcb, r / 1000.0)
         tcb.retransmits = 0
+        if tcb.sacked:
+            self._sack_prune(tcb)
         # congestion control
-        mss = tcb.mss
         if tcb.recover is not None:
             if ((ack - tcb.recover) & M) < HALF:
-                tcb.cwnd = tcb.ssthresh  # full ACK: leave fast recovery
+                # full ACK: leave fast recovery (RFC 6582 3.2 (3))
+                tcb.cwnd = tcb.ssthresh
                 tcb.recover = None
+                tcb.ca_state = 0
+            elif tcb.sack_ok:
+                una_abs = self._abs(tcb, ack)
+                if tcb.retx_next < una_abs:
+                    tcb.retx_next = una_abs
             else:
-                # partial ACK (NewReno): retransmit the next hole
+                # partial ACK (NewReno): retransmit the next hole, deflate the window
                 self._retransmit_head(tcb)
-        elif tcb.cwnd < tcb.ssthresh:
-            tcb.cwnd += acked if acked < mss else mss
+                c = tcb.cwnd - acked + tcb.mss
+                tcb.cwnd = c if c > tcb.mss else tcb.mss
         else:
-            tcb.cwnd += max(1, mss * mss // tcb.cwnd)
-        if tcb.cwnd > 0x3FFFFFFF:
-            tcb.cwnd = 0x3FFFFFFF
+            if tcb.ca_state == 4 and ((ack - tcb.snd_max) & M) < HALF:
+                tcb.ca_state = 0
+            elif tcb.ca_state == 1 and not tcb.sacked:
+                tcb.ca_state = 0
+            tcb.cc.on_ack(tcb, acked, now)
         tcb.dupacks = 0
         self._update_window(tcb, seq, ack, window)
         # retransmission timer
@@ -1172,7 +1495,7 @@ class TcpLayer:
         buffered = len(tcb.sndbuf)
         if off > buffered:
             return
-        n = min(buffered - off, tcb.mss)
+        n = min(buffered - off, self._cur_mss(tcb))
         flags = ACK
         if tcb.fin_queued and off + n == buffered:
             flags |= FIN
@@ -1184,16 +1507,6 @@ class TcpLayer:
                 tcb.bytes_retrans += n
                 self.stats["tcp_retransmits"] += 1
         tcb.rtt_seq = None
-
-    def _fast_retransmit(self, tcb: TcpSocket) -> None:
-        flight = (tcb.snd_max - tcb.snd_una) & M
-        tcb.ssthresh = max(flight // 2, 2 * tcb.mss)
-        tcb.cwnd = tcb.ssthresh + 3 * tcb.mss
-        tcb.recover = tcb.snd_max
-        self._count("tcp_fast_retransmits")
-        self._retransmit_head(tcb)
-        tcb.rto_at = self.now + tcb.rto
-        self._arm(tcb)
 
     def _no_conn(
         self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes, sport: int,
@@ -1218,6 +1531,19 @@ class TcpLayer:
             seglen = plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
             self._raw_rst(iface, version, dst, src, dport, sport, 0, (seq + seglen) & M,
                           RST | ACK)
+
+    def icmp_error(
+        self, version: int, lip: bytes, rip: bytes, lport: int, rport: int, err: int
+    ) -> None:
+        """An ICMP error about one of our segments (rocketnet.iface.ip): as Linux
+        tcp_v4_err/tcp_v6_err, it aborts a connection still opening (connect() fails
+        with err); on others it is only a soft error."""
+        tcb = self.conns.get((lip, lport, rip, rport))
+        if tcb is None:
+            return
+        self._count("tcp_icmp_errors")
+        if tcb.state == SYN_SENT:
+            self._enter_closed(tcb, err)
 
     def _raw_rst(
         self, iface: InterfaceWrapper | None, version: int, lip: bytes, rip: bytes, lport: int,
@@ -1269,6 +1595,7 @@ class TcpLayer:
             "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
             "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
             "sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "congestion",
+            "user_timeout",
         ):
             setattr(child, name, getattr(lsock, name))
         child.bind_addr = lsock.bind_addr
@@ -1285,6 +1612,8 @@ class TcpLayer:
         child.rcv_nxt = (seq + 1) & M
         child.rcv_adv = child.rcv_nxt
         child.iss = self._isn(dst, dport, src, sport)
+        child.ts_offset = self._ts_offset(dst, dport, src, sport)
+        child.cc = congestion.make(child.congestion)
         child.snd_una = child.snd_nxt = child.snd_max = child.iss
         child.data_seq = (child.iss + 1) & M
         child.snd_wl1 = seq
@@ -1313,7 +1642,21 @@ class TcpLayer:
             tcb.rcv_wscale = 0
         tcb.snd_wnd = window  # windows in SYN segments are never scaled
         tcb.max_snd_wnd = window
-        tcb.cwnd = self.config.init_cwnd * tcb.mss
+        cfg = self.config
+        # SYN_SENT: we offered everything enabled; SYN_RECEIVED: answer what is offered
+        tcb.sack_ok = bool(opts.sack_perm and cfg.sack)
+        if opts.timestamps is not None and cfg.timestamps:
+            tcb.ts_ok = True
+            tcb.ts_recent = opts.timestamps[0]
+            tcb.ts_recent_set = True
+            tcb.mss = max(tcb.mss - 12, 64)  # every segment carries the option
+        else:
+            tcb.ts_ok = False
+        if not cfg.window_scaling:
+            tcb.ws_ok = False
+            tcb.snd_wscale = 0
+            tcb.rcv_wscale = 0
+        tcb.cwnd = cfg.init_cwnd * tcb.mss
 
     def _segment(
         self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,
@@ -1327,6 +1670,14 @@ class TcpLayer:
             return
         if st == CLOSED or st == LISTEN:
             return
+        opts = parse_tcp_options(seg[20:hl]) if hl > 20 else None
+        tsopt = opts.timestamps if opts is not None and tcb.ts_ok else None
+        # RFC 7323 5.3: PAWS
+        if tsopt is not None and not flags & RST and tcb.ts_recent_set:
+            if (tsopt[0] - tcb.ts_recent) & HALF:
+                self._count("drop_tcp_paws")
+                self._send_ack(tcb)
+                return
         # 1. sequence number check
         syn = 1 if flags & SYN else 0
         fin = 1 if flags & FIN else 0
@@ -1351,6 +1702,12 @@ class TcpLayer:
                 self._no_conn(iface, tcb.version, key[2], key[0], key[3], key[1], seq, ack,
                               flags, window, seg, hl, hl + plen)
             return
+        if syn and st != SYN_RECEIVED:
+            # RFC 5961 4.2: a SYN in a synchronized state, wherever it falls, gets a
+            # challenge ACK
+            self._count("tcp_challenge_acks")
+            self._send_ack(tcb)
+            return
         if seglen == 0:
             ok = d == 0 if wnd == 0 else 0 <= d < wnd
         else:
@@ -1359,8 +1716,13 @@ class TcpLayer:
             if not flags & RST:
                 if st == TIME_WAIT and fin and d == -1:
                     self._set_deadline(tcb, now + 2 * self.config.msl)
+                self._count("drop_tcp_out_of_window")
                 self._send_ack(tcb)
             return
+        if tsopt is not None and ((seq - tcb.last_ack_sent) & M == 0 or
+                                  (seq - tcb.last_ack_sent) & HALF):
+            tcb.ts_recent = tsopt[0]
+            tcb.ts_recent_set = True
         if d < 0:
             # trim the part we already have
             skip = -d
@@ -1374,11 +1736,19 @@ class TcpLayer:
             plen -= skip
             seq = (seq + skip) & M
             d = 0
-        # 2. RST
+        if d + plen > wnd and not flags & RST:
+            # trim what lies beyond the window (and a FIN beyond it)
+            cut = d + plen - wnd
+            if cut > plen:
+                cut = plen
+            plen -= cut
+            fin = 0
+        # 2. RST (RFC 5961 3.2: exact match resets, else a challenge ACK)
         if flags & RST:
             self._count("tcp_rst_received")
             if d != 0:
-                self._send_ack(tcb)  # RFC 5961 challenge ACK
+                self._count("tcp_challenge_acks")
+                self._send_ack(tcb)
                 return
             if st == SYN_RECEIVED:
                 if tcb.parent is not None:
@@ -1393,8 +1763,9 @@ class TcpLayer:
             else:
                 self._enter_closed(tcb, 0)
             return
-        # 3. SYN in a synchronized state: challenge ACK
+        # 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2)
         if syn:
+            self._count("tcp_challenge_acks")
             self._send_ack(tcb)
             return
         # 4. ACK
@@ -1415,6 +1786,8 @@ class TcpLayer:
                 tcb.was_established = True
                 tcb.snd_wnd = window << tcb.snd_wscale
                 tcb.snd_wl1, tcb.snd_wl2 = seq, ack
+                if tcb.retransmits == 0:
+                    self._rtt_sample(tcb, now - tcb.rtt_time)  # SYN-ACK to ACK
                 tcb.retransmits = 0
                 self._mark(tcb)
                 if tcb.fin_queued:
@@ -1424,7 +1797,16 @@ class TcpLayer:
                 self._raw_rst(tcb.iface, tcb.version, tcb.lip, tcb.rip, tcb.local_port,  # type: ignore[arg-type]
                               tcb.rport, ack, 0, RST)
                 return
-        if not self._process_ack(tcb, seq, ack, window, plen):
+        else:
+            old = (tcb.snd_una - ack) & M
+            if 0 < old < HALF and old > max(tcb.max_snd_wnd, 65535):
+                # RFC 5961 5.2: ACK too old to be from this connection
+                self._count("tcp_challenge_acks")
+                self._send_ack(tcb)
+                return
+        if not self._process_ack(tcb, seq, ack, window, plen,
+                                 tsopt[1] if tsopt is not None else 0,
+                                 opts.sack_blocks if opts is not None and tcb.sack_ok else ()):
             return
         st = tcb.state
         if tcb.fin_queued:
@@ -1448,33 +1830,129 @@ class TcpLayer:
                 self._set_deadline(tcb, now + 2 * self.config.msl)
             return
         # 6. payload
+        if st not in _RECV_STATES:
+            return
+        if d > 0:
+            if plen or fin:
+                self._ooo_queue(tcb, d, seg, hl, plen, fin)
+            return
         if plen:
-            if st in _RECV_STATES:
-                if d == 0:
-                    self._accept_data(tcb, seg, hl, plen)
-                    if tcb.state == CLOSED:
-                        return
-                else:
-                    # out of order: no reassembly queue, ask for the hole at once
-                    self._count("drop_tcp_out_of_order")
-                    self._send_ack(tcb)
-                    return
+            self._accept_data(tcb, seg, hl, plen)
+            if tcb.state == CLOSED:
+                return
         # 7. FIN
-        if fin and d == 0 and ((seq + plen - tcb.rcv_nxt) & M) == 0:
-            if tcb.fin_received:
-                return
-            tcb.fin_received = True
-            tcb.rcv_nxt = (tcb.rcv_nxt + 1) & M
-            self._mark(tcb)
-            if st == ESTABLISHED or st == SYN_RECEIVED:
-                tcb.state = CLOSE_WAIT
-            elif st == FIN_WAIT_1:
-                tcb.state = CLOSING
-            elif st == FIN_WAIT_2:
-                self._send_ack(tcb)
-                self._enter_time_wait(tcb)
-                return
+        if fin and not tcb.fin_received:
+            self._rcv_fin(tcb)
+
+    def _rcv_fin(self, tcb: TcpSocket) -> None:
+        """The FIN at rcv_nxt arrived (in order, or from the out-of-order queue)."""
+        tcb.fin_received = True
+        tcb.ooo_fin = None
+        tcb.rcv_nxt = (tcb.rcv_nxt + 1) & M
+        self._mark(tcb)
+        st = tcb.state
+        if st == ESTABLISHED or st == SYN_RECEIVED:
+            tcb.state = CLOSE_WAIT
+        elif st == FIN_WAIT_1:
+            tcb.state = CLOSING
+        elif st == FIN_WAIT_2:
             self._send_ack(tcb)
+            self._enter_time_wait(tcb)
+            return
+        self._send_ack(tcb)
+
+    def _ooo_queue(
+        self, tcb: TcpSocket, d: int, seg: memoryview, hl: int, plen: int, fin: int,
+    ) -> None:
+        """Keep data that arrived ahead of rcv_nxt (d > 0 bytes ahead), merged into the
+        out-of-order queue, within the receive buffer and a block-count bound; answer
+        with an immediate (duplicate) ACK carrying SACK blocks."""
+        tcb.ooo_packets += 1
+        start = tcb.bytes_received + d
+        if fin:
+            tcb.ooo_fin = start + plen
+        if plen:
+            if tcb.released:
+                self._send_rst_for(tcb)
+                self._enter_closed(tcb, 0)
+                return
+            room = tcb.rcvbuf_limit - len(tcb.rcvbuf) - tcb.ooo_bytes
+            if plen > room or len(tcb.ooo) >= self.config.ooo_max_blocks:
+                self._count("drop_tcp_ooo_limit")
+            else:
+                self._ooo_insert(tcb, start, seg[hl : hl + plen])
+        self._send_ack(tcb)
+
+    def _ooo_insert(self, tcb: TcpSocket, start: int, data: memoryview) -> None:
+        ooo = tcb.ooo
+        end = start + len(data)
+        # first block that ends at or after start (blocks are disjoint and sorted)
+        i = len(ooo)
+        while i > 0 and ooo[i - 1][0] + len(ooo[i - 1][1]) >= start:
+            i -= 1
+        if i == len(ooo) or ooo[i][0] > end:
+            ooo.insert(i, [start, bytearray(data)])
+            tcb.ooo_bytes += len(data)
+            tcb.ooo_last = start
+            return
+        ent = ooo[i]
+        before = len(ent[1])
+        if start < ent[0]:
+            # extend the block to the left (rare: rebuild it)
+            ent[1][0:0] = data[: ent[0] - start]
+            ent[0] = start
+        e_end = ent[0] + len(ent[1])
+        if end > e_end:
+            ent[1] += data[e_end - start :]
+            e_end = end
+        # absorb following blocks that now touch this one
+        j = i + 1
+        while j < len(ooo) and ooo[j][0] <= e_end:
+            nxt = ooo[j]
+            n_end = nxt[0] + len(nxt[1])
+            if n_end > e_end:
+                ent[1] += memoryview(nxt[1])[e_end - nxt[0] :]
+                e_end = n_end
+            tcb.ooo_bytes -= len(nxt[1])
+            j += 1
+        del ooo[i + 1 : j]
+        tcb.ooo_bytes += len(ent[1]) - before
+        tcb.ooo_last = start if start >= ent[0] else ent[0]
+
+    def _ooo_drain(self, tcb: TcpSocket) -> None:
+        """Move what the out-of-order queue holds at rcv_nxt into the receive buffer."""
+        ooo = tcb.ooo
+        pos = tcb.bytes_received
+        while ooo and ooo[0][0] <= pos:
+            st, data = ooo[0]
+            n_end = st + len(data)
+            if n_end > pos:
+                free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+                take = n_end - pos
+                if take > free:
+                    take = free
+                if take <= 0:
+                    break
+                with memoryview(data) as mv:
+                    tcb.rcvbuf += mv[pos - st : pos - st + take]
+                tcb.rcv_nxt = (tcb.rcv_nxt + take) & M
+                tcb.bytes_received += take
+                self.stats["tcp_payload_bytes_received"] += take
+                pos += take
+                if pos < n_end:
+                    del data[: pos - st]
+                    ooo[0][0] = pos
+                    tcb.ooo_bytes -= pos - st
+                    break
+            tcb.ooo_bytes -= len(data)
+            del ooo[0]
+        if not ooo:
+            tcb.ooo_bytes = 0
+        self.events.add(tcb)
+        tcb.ack_pending = True
+        self.dirty[tcb] = None
+        if tcb.ooo_fin is not None and tcb.ooo_fin == tcb.bytes_received and not tcb.fin_received:
+            self._rcv_fin(tcb)
 
     def _syn_sent(
         self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,

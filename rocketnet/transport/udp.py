@@ -170,8 +170,13 @@ class UdpLayer:
         self._seq = 0
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
-        self.on_deliver: Callable[[UdpSocket], None] | None = None
-        for k in ("udp_in_datagrams", "udp_out_datagrams", "udp_no_ports", "udp_in_errors",
+        # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
+        # send_ip(iface, version, src, dst, proto, payload, ttl) -> bool
+        self.send_ip: Callable[..., bool] | None = None
+        # ... and its ICMP error output (quoting, rate limit, link layer), when it has one:
+        # send_error(iface, version, src, dst, pkt, type, code, rest)
+        self.send_error: Callable[..., None] | None = None
+        for k in ("udp_in_datagrams", "udp_out_datagrams", "udp_no_port", "udp_in_errors",
                   "udp_rcvbuf_errors", "udp_payload_bytes_sent", "udp_payload_bytes_received",
                   "icmp_port_unreachable_sent", "icmp_errors_received"):
             stats.setdefault(k, 0)
@@ -324,6 +329,12 @@ class UdpLayer:
         v4 = len(dst) == 4
         iphl = 20 if v4 else 40
         size = eth + iphl + 8 + n
+        if iphl + 8 + n > iface.mtu and self.send_ip is not None:
+            dgram = bytearray(_UDP.pack(sport, dport, 8 + n, 0))
+            dgram += data
+            c = checksum(dgram, pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
+            _U16.pack_into(dgram, 6, c)
+            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl)
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
         if buf is None:
@@ -407,7 +418,7 @@ class UdpLayer:
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
-            st["udp_no_ports"] += 1
+            st["udp_no_port"] += 1
             self._port_unreachable(iface, version, src, dst, seg, ulen)
             return
         if sk.shut_rd:
@@ -434,16 +445,30 @@ class UdpLayer:
     # ------------------------------------------------------------------ ICMP
     def _port_unreachable(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
                           seg: memoryview, ulen: int) -> None:
+        if version == 4 and (dst == b"\xff\xff\xff\xff" or dst[0] >= 224 or not any(src)):
+            return
+        if version == 6 and (dst[0] == 0xFF or not any(src)):
+            return
+        if self.send_error is not None:
+            # the datagram as it arrived (the IP header rebuilt: the layer gave us the payload)
+            if version == 4:
+                hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
+                _U16.pack_into(hdr, 10, checksum(hdr))
+                pkt = bytes(hdr) + bytes(seg[:ulen])
+                self.send_error(iface, 4, src, dst, memoryview(pkt), 3, 3, 0)
+            else:
+                pkt = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
+                self.send_error(iface, 6, src, dst, memoryview(pkt), 1, 4, 0)
+            self.stats["icmp_port_unreachable_sent"] += 1
+            return
         if version == 4:
-            if dst == b"\xff\xff\xff\xff" or dst[0] >= 224 or not any(src):
-                return
-            inner = _IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst) + bytes(seg[:8])
+            hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
+            _U16.pack_into(hdr, 10, checksum(hdr))
+            inner = bytes(hdr) + bytes(seg[:8])
             body = _ICMP4.pack(3, 3, 0, 0) + inner
             body = body[:2] + _U16.pack(checksum(body)) + body[4:]
             self._emit_icmp(iface, 4, dst, src, body)
         else:
-            if dst[0] == 0xFF or not any(src):
-                return
             inner = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
             inner = inner[:1280 - 48]
             body = _ICMP4.pack(1, 4, 0, 0) + inner

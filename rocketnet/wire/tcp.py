@@ -30,18 +30,30 @@ OPT_SACK = 5
 OPT_TIMESTAMPS = 8
 
 
+# Flag bits as found in header byte 13 (NS is bit 8); the transport uses these.
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+NS = 0x100
+
+
 class TcpControl:
     """Flag bits as found in header byte 13 (NS is bit 8)."""
 
-    FIN = 0x01
-    SYN = 0x02
-    RST = 0x04
-    PSH = 0x08
-    ACK = 0x10
-    URG = 0x20
-    ECE = 0x40
-    CWR = 0x80
-    NS = 0x100
+    FIN = FIN
+    SYN = SYN
+    RST = RST
+    PSH = PSH
+    ACK = ACK
+    URG = URG
+    ECE = ECE
+    CWR = CWR
+    NS = NS
 
 
 class TcpOptions:

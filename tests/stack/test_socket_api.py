@@ -225,11 +225,11 @@ def test_tcp_info(stack: NetStack, clock: Clock) -> None:
     assert len(cli.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 100)) == 100
     state, ca, retrans, probes, backoff, opts, wscale = struct.unpack_from("7B", info)
     assert state == 1  # TCP_ESTABLISHED
-    assert opts & 4  # window scaling negotiated
+    assert opts == 7  # TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE, as Linux on lo
     assert wscale == 0x77
     rto, ato, snd_mss, rcv_mss = struct.unpack_from("=4I", info, 8)
     assert rto >= 200000
-    assert snd_mss == 65495  # Linux lo advmss for IPv4
+    assert snd_mss == 65483  # Linux lo advmss for IPv4 less the timestamp option
     rtt, rttvar, ssthresh, cwnd = struct.unpack_from("=4I", info, 68)
     assert cwnd >= 10
     bytes_acked, bytes_received = struct.unpack_from("=2Q", info, 120)
@@ -240,12 +240,13 @@ def test_tcp_info(stack: NetStack, clock: Clock) -> None:
     assert total_retrans == 0
     info_srv = srv.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 280)
     assert struct.unpack_from("=Q", info_srv, 128)[0] == 100000  # bytes_received
-    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65495
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65483
 
 
 def test_v6_mss(stack: NetStack, clock: Clock) -> None:
     _, cli, _srv = make_pair(stack, clock, C.AF_INET6)
-    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65476
+    # ::1 advmss 65476 less the timestamp option
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65476 - 12
 
 
 def test_events(stack: NetStack, clock: Clock) -> None:

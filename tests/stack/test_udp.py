@@ -122,7 +122,7 @@ def test_port_unreachable_ignored_by_unconnected_socket(stack):
     s.sendto(b"x", ("127.0.0.1", 9))
     stack.poll(0.0)
     assert s.error == 0
-    assert stack.stats["udp_no_ports"] == 1
+    assert stack.stats["udp_no_port"] == 1
 
 
 def test_icmpv6_port_unreachable(stack):
@@ -197,7 +197,7 @@ def test_dual_stack_and_v6only(stack):
     udp(stack).sendto(b"v4", ("127.0.0.1", 6601))
     stack.poll(0.0)
     assert w.rx_available() == 0             # V6ONLY: not for IPv4; port unreachable
-    assert stack.stats["udp_no_ports"] == 1
+    assert stack.stats["udp_no_port"] == 1
 
 
 def test_broadcast_option(stack):

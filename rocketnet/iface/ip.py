@@ -1,0 +1,462 @@
+"""The network layer beyond the TCP fast path: IPv4 (fragments, broadcast), IPv6
+(extension headers, fragments, multicast), ICMPv4/ICMPv6 (echo reply; destination
+unreachable generated for closed ports and unknown protocols, and consumed: errors go
+to the transport through ``error_handlers``), NDP (NS/NA), and IP output with
+fragmentation (``send_ip``).
+
+Transports register ``handlers[proto] = f(iface, version, src, dst, proto, payload)``
+and ``error_handlers[proto] = f(version, local_ip, remote_ip, local_port, remote_port,
+errno)``; ``icmp_hooks`` see every ICMP message the layer itself does not consume
+(echo replies for ping sockets). Sans-I/O: ``poll(now)`` runs the timers.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+from ..wire.checksum import checksum, pseudo_header_sum, verify
+from ..wire.error import Malformed
+from ..wire.icmp import (
+    DEST_UNREACH,
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    NA_OVERRIDE,
+    NA_SOLICITED,
+    TIME_EXCEEDED,
+    UNREACH_PORT,
+    UNREACH_PROTOCOL,
+    V6_DEST_UNREACH,
+    V6_ECHO_REPLY,
+    V6_ECHO_REQUEST,
+    V6_NEIGHBOR_ADVERT,
+    V6_NEIGHBOR_SOLICIT,
+    V6_PARAM_NEXT_HEADER,
+    V6_PARAM_PROBLEM,
+    V6_TIME_EXCEEDED,
+    V6_UNREACH_PORT,
+    IcmpRepr,
+    NdpRepr,
+)
+from ..wire.ipv6ext import FRAG, NO_NEXT, walk
+from .interface import InterfaceWrapper
+from .link import multicast_mac
+from .reassembly import Reassembler
+
+_IP4 = struct.Struct("!BBHHHBBH4s4s")
+_IP6 = struct.Struct("!IHBB16s16s")
+_PORTS = struct.Struct("!HH")
+_U16 = struct.Struct("!H")
+
+EHOSTUNREACH = 113
+ENETUNREACH = 101
+ECONNREFUSED = 111
+ENOPROTOOPT = 92
+EACCES = 13
+EMSGSIZE = 90
+# Linux icmp_err_convert[] for ICMPv4 destination unreachable codes 0..15
+_V4_UNREACH_ERRNO = (ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT, ECONNREFUSED, EMSGSIZE,
+                     95, ENETUNREACH, EHOSTUNREACH, 64, ENETUNREACH, EHOSTUNREACH,
+                     ENETUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH)
+# ICMPv6 destination unreachable codes 0..6 (icmpv6_err_convert)
+_V6_UNREACH_ERRNO = (ENETUNREACH, EACCES, EHOSTUNREACH, EHOSTUNREACH, ECONNREFUSED,
+                     EACCES, EACCES)
+QUOTE_MAX_V4 = 576 - 28       # RFC 1812: as much as fits in 576 bytes
+QUOTE_MAX_V6 = 1280 - 48      # RFC 4443: as much as fits in the minimum MTU
+
+TransportError = Callable[[int, bytes, bytes, int, int, int], None]
+
+
+class IpLayer:
+    def __init__(self, ifaces: list[InterfaceWrapper], stats: dict[str, int]) -> None:
+        self.ifaces = ifaces
+        self.stats = stats
+        self.handlers: dict[int, Callable] = {}
+        self.error_handlers: dict[int, TransportError] = {}
+        self.icmp_hooks: list[Callable] = []
+        self.reasm4 = Reassembler(stats, "ipv4_")
+        self.reasm6 = Reassembler(stats, "ipv6_")
+        self.ident = 0
+        self.frag_id = 0
+        self.now = 0.0
+        self.deadline: float | None = None
+        # ICMP error rate limit (Linux icmp_msgs_per_sec / icmp_msgs_burst)
+        self.tokens = 50.0
+        self.token_time = 0.0
+        for iface in ifaces:
+            self.attach(iface)
+
+    def attach(self, iface: InterfaceWrapper) -> None:
+        iface.net = self
+        if iface.link is not None:
+            iface.link.on_unreachable = self._unresolved
+
+    def _count(self, k: str) -> None:
+        st = self.stats
+        st[k] = st.get(k, 0) + 1
+
+    # ---- timers -----------------------------------------------------------------------
+    def poll(self, now: float) -> None:
+        self.now = now
+        self.reasm4.poll(now)
+        self.reasm6.poll(now)
+        t = None
+        for iface in self.ifaces:
+            d = iface.dev.device.tick(now)
+            if d is not None and (t is None or d < t):
+                t = d
+        for r in (self.reasm4, self.reasm6):
+            d = r.next_deadline()
+            if d is not None and (t is None or d < t):
+                t = d
+        self.deadline = t
+
+    def next_deadline(self) -> float | None:
+        """Earliest timer of the devices (frames queued since poll count: a delayed
+        frame sent by the transport after poll), neighbors and reassembly."""
+        t = self.deadline
+        for iface in self.ifaces:
+            d = iface.dev.device.tick(self.now)
+            if d is not None and (t is None or d < t):
+                t = d
+        return t
+
+    # ---- IPv4 input -------------------------------------------------------------------
+    def ipv4_input(self, iface: InterfaceWrapper, pkt: memoryview, ihl: int, src: bytes,
+                   dst: bytes, proto: int, ident: int, frag: int) -> None:
+        local = iface.is_local(dst)
+        bcast = not local and (iface.is_broadcast(dst) or 224 <= dst[0] < 240)
+        if not local and not bcast:
+            self._count("drop_not_for_us")
+            return
+        if src[0] >= 224 or src == b"\xff\xff\xff\xff":
+            self._count("drop_ipv4_bad_source")
+            return
+        payload = pkt[ihl:]
+        if frag & 0x3FFF:
+            done = self.reasm4.add((src, dst, proto, ident), (frag & 0x1FFF) << 3,
+                                   bool(frag & 0x2000), payload, self.now,
+                                   bytes(pkt[:ihl]) if not frag & 0x1FFF else None)
+            if done is None:
+                return
+            first = done[1] if isinstance(done[1], bytes) else bytes(pkt[:ihl])
+            ihl = len(first)
+            pkt = memoryview(first + done[0])     # header of the first fragment: for quotes
+            payload = pkt[ihl:]
+        self._dispatch(iface, 4, src, dst, proto, payload, pkt, ihl, bcast)
+
+    # ---- IPv6 input -------------------------------------------------------------------
+    def ipv6_input(self, iface: InterfaceWrapper, pkt: memoryview, src: bytes, dst: bytes,
+                   nh: int) -> None:
+        mcast = dst[0] == 0xFF
+        if mcast:
+            if dst not in iface.mcast6:
+                self._count("drop_not_for_us")
+                return
+        elif not iface.is_local(dst):
+            self._count("drop_not_for_us")
+            return
+        if src[0] == 0xFF:
+            self._count("drop_ipv6_bad_source")
+            return
+        payload = pkt[40:]
+        proto, off, fragh, _foff = walk(nh, payload)
+        if fragh is not None:
+            done = self.reasm6.add((src, dst, fragh.ident), fragh.offset, fragh.more,
+                                   payload[off:], self.now)
+            if done is None:
+                return
+            data = done[0]
+            proto, off2, again, _ = walk(fragh.next_header, data)
+            if again is not None:
+                self._count("drop_ipv6_nested_fragment")
+                return
+            payload = memoryview(data)[off2:]
+            full = bytearray(pkt[:40])
+            _U16.pack_into(full, 4, len(payload))
+            full[6] = proto
+            pkt = memoryview(bytes(full) + bytes(payload))
+        else:
+            payload = payload[off:]
+        if proto == NO_NEXT:
+            return
+        self._dispatch(iface, 6, src, dst, proto, payload, pkt, len(pkt) - len(payload), mcast)
+
+    # ---- transport dispatch ------------------------------------------------------------
+    def _dispatch(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                  proto: int, payload: memoryview, pkt: memoryview, hlen: int,
+                  mcast: bool) -> None:
+        if version == 4 and proto == 1:
+            self.icmp4_input(iface, src, dst, payload, pkt, mcast)
+            return
+        if version == 6 and proto == 58:
+            self.icmp6_input(iface, src, dst, payload, pkt, mcast)
+            return
+        h = self.handlers.get(proto)
+        if h is not None:
+            if proto == 6 and mcast:
+                self._count("drop_tcp_multicast")
+                return
+            h(iface, version, src, dst, proto, payload)
+            return
+        if mcast:
+            self._count("drop_unknown_protocol")
+            return
+        if proto == 17:
+            self._count("udp_no_port")
+            self.send_error(iface, version, src, dst, pkt,
+                            DEST_UNREACH if version == 4 else V6_DEST_UNREACH,
+                            UNREACH_PORT if version == 4 else V6_UNREACH_PORT, 0)
+            return
+        self._count("drop_unknown_protocol")
+        if version == 4:
+            self.send_error(iface, 4, src, dst, pkt, DEST_UNREACH, UNREACH_PROTOCOL, 0)
+        else:
+            self.send_error(iface, 6, src, dst, pkt, V6_PARAM_PROBLEM, V6_PARAM_NEXT_HEADER, 6)
+
+    # ---- ICMP -------------------------------------------------------------------------
+    def icmp4_input(self, iface: InterfaceWrapper, src: bytes, dst: bytes, payload: memoryview,
+                    pkt: memoryview, bcast: bool) -> None:
+        if len(payload) < 8:
+            raise Malformed("icmp_truncated")
+        if not iface.checksum_offload and not verify(payload):
+            raise Malformed("icmp_checksum")
+        t, code, _c, rest = struct.unpack_from("!BBHI", payload, 0)
+        self._count("icmp_in")
+        if t == ECHO_REQUEST:
+            if bcast:
+                self._count("icmp_echo_broadcast_ignored")
+                return
+            reply = bytearray(payload)
+            reply[0] = ECHO_REPLY
+            reply[2:4] = b"\x00\x00"
+            _U16.pack_into(reply, 2, checksum(reply))
+            self._count("icmp_echo_replies_sent")
+            self.send_ip(iface, 4, dst, src, 1, bytes(reply))
+            return
+        if t in (DEST_UNREACH, TIME_EXCEEDED):
+            err = _V4_UNREACH_ERRNO[code] if t == DEST_UNREACH and code < 16 else EHOSTUNREACH
+            self._deliver_error(4, payload[8:], err)
+        for hook in self.icmp_hooks:
+            hook(iface, 4, src, dst, t, code, rest, payload)
+
+    def icmp6_input(self, iface: InterfaceWrapper, src: bytes, dst: bytes, payload: memoryview,
+                    pkt: memoryview, mcast: bool) -> None:
+        n = len(payload)
+        if n < 8:
+            raise Malformed("icmp_truncated")
+        if not iface.checksum_offload and not verify(payload, pseudo_header_sum(src, dst, 58, n)):
+            raise Malformed("icmp_checksum")
+        t, code, _c, rest = struct.unpack_from("!BBHI", payload, 0)
+        self._count("icmp6_in")
+        if t == V6_ECHO_REQUEST:
+            me = iface.source_for(src) if mcast else dst
+            if me is None:
+                return
+            reply = bytearray(payload)
+            reply[0] = V6_ECHO_REPLY
+            reply[2:4] = b"\x00\x00"
+            _U16.pack_into(reply, 2, checksum(reply, pseudo_header_sum(me, src, 58, n)))
+            self._count("icmp6_echo_replies_sent")
+            self.send_ip(iface, 6, me, src, 58, bytes(reply))
+            return
+        if t in (V6_NEIGHBOR_SOLICIT, V6_NEIGHBOR_ADVERT):
+            self.ndp_input(iface, src, dst, IcmpRepr.parse(payload, 6, verify_checksum=False),
+                           pkt[7])
+            return
+        if t in (V6_DEST_UNREACH, V6_TIME_EXCEEDED):
+            err = _V6_UNREACH_ERRNO[code] if t == V6_DEST_UNREACH and code < 7 else EHOSTUNREACH
+            self._deliver_error(6, payload[8:], err)
+        for hook in self.icmp_hooks:
+            hook(iface, 6, src, dst, t, code, rest, payload)
+
+    def ndp_input(self, iface: InterfaceWrapper, src: bytes, dst: bytes, icmp: IcmpRepr,
+                  hops: int) -> None:
+        link = iface.link
+        if link is None:
+            return
+        if hops != 255:
+            self._count("drop_ndp_hop_limit")
+            return
+        ndp = NdpRepr.from_icmp(icmp)
+        if ndp.target[0] == 0xFF:
+            self._count("drop_ndp_multicast_target")
+            return
+        neigh = link.neigh
+        now = link.now
+        if ndp.type == V6_NEIGHBOR_SOLICIT:
+            if not iface.has_address(ndp.target):
+                return
+            unspecified = not any(src)
+            if ndp.lladdr is not None and not unspecified:
+                e = neigh.confirm(src, ndp.lladdr, now)
+                if e is not None:
+                    link.flush_pending(e)
+            if unspecified:         # DAD from a peer: answer to all-nodes, not solicited
+                to, dmac, flags = b"\xff\x02" + b"\x00" * 13 + b"\x01", None, NA_OVERRIDE
+            else:
+                to, dmac, flags = src, ndp.lladdr, NA_SOLICITED | NA_OVERRIDE
+                if dmac is None:
+                    e = neigh.lookup(src)
+                    dmac = e.mac if e is not None else None
+                if dmac is None:
+                    return
+            na = NdpRepr(V6_NEIGHBOR_ADVERT, ndp.target, flags, link.mac).to_icmp()
+            link.emit_ipv6(dmac or multicast_mac(to), ndp.target, to, 58,
+                           na.to_bytes(ndp.target, to), 255)
+            self._count("ndp_adverts_sent")
+        else:
+            if ndp.lladdr is None:
+                return
+            e = neigh.lookup(ndp.target)
+            if e is None:
+                return                # unsolicited for a neighbor we do not track
+            e2 = neigh.confirm(ndp.target, ndp.lladdr, now)
+            if e2 is not None:
+                link.flush_pending(e2)
+
+    def _deliver_error(self, version: int, quote: memoryview, err: int) -> None:
+        """An ICMP error quoting one of our packets: tell the transport that sent it."""
+        try:
+            if version == 4:
+                if len(quote) < 28:
+                    raise Malformed("icmp_quote_truncated")
+                vihl = quote[0]
+                ihl = (vihl & 0x0F) * 4
+                if vihl >> 4 != 4 or ihl < 20 or len(quote) < ihl + 4:
+                    raise Malformed("icmp_quote_bad")
+                proto = quote[9]
+                lip = bytes(quote[12:16])
+                rip = bytes(quote[16:20])
+                off = ihl
+            else:
+                if len(quote) < 44:
+                    raise Malformed("icmp_quote_truncated")
+                if quote[0] >> 4 != 6:
+                    raise Malformed("icmp_quote_bad")
+                lip = bytes(quote[8:24])
+                rip = bytes(quote[24:40])
+                proto, off, frag, _ = walk(quote[6], quote[40:])
+                if frag is not None and frag.offset:
+                    return
+                off += 40
+            if len(quote) < off + 4:
+                raise Malformed("icmp_quote_truncated")
+            lport, rport = _PORTS.unpack_from(quote, off)
+        except Malformed as e:
+            self._count("drop_" + e.reason)
+            return
+        h = self.error_handlers.get(proto)
+        self._count("icmp_errors_received")
+        if h is not None:
+            h(version, lip, rip, lport, rport, err)
+
+    def _unresolved(self, frame: bytes, err: int) -> None:
+        """A frame dropped because its next hop never answered ARP/NDP."""
+        et = frame[12:14]
+        if et == b"\x08\x00":
+            self._deliver_error(4, memoryview(frame)[14:], err)
+        elif et == b"\x86\xdd":
+            self._deliver_error(6, memoryview(frame)[14:], err)
+
+    def _rate_ok(self) -> bool:
+        now = self.now
+        self.tokens = min(50.0, self.tokens + (now - self.token_time) * 1000.0)
+        self.token_time = now
+        if self.tokens < 1.0:
+            self._count("icmp_errors_ratelimited")
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def send_error(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                   pkt: memoryview, type: int, code: int, rest: int) -> None:
+        """ICMP error about pkt (received from src, to our dst)."""
+        if not self._rate_ok():
+            return
+        if version == 4:
+            quote = bytes(pkt[:QUOTE_MAX_V4])
+            msg = IcmpRepr(4, type, code, rest, quote).to_bytes()
+            self._count("icmp_errors_sent")
+            self.send_ip(iface, 4, dst, src, 1, msg)
+        else:
+            quote = bytes(pkt[:QUOTE_MAX_V6])
+            msg = IcmpRepr(6, type, code, rest, quote).to_bytes(dst, src)
+            self._count("icmp6_errors_sent")
+            self.send_ip(iface, 6, dst, src, 58, msg)
+
+    # ---- output -----------------------------------------------------------------------
+    def send_ip(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                proto: int, payload: bytes, ttl: int = 64, dont_frag: bool = False) -> bool:
+        """Send one IP datagram through iface, fragmenting it to the MTU (unless
+        dont_frag: then an oversized datagram is dropped). False if dropped."""
+        mtu = iface.mtu
+        if version == 4:
+            if 20 + len(payload) <= mtu:
+                return self._frame4(iface, src, dst, proto, payload, 0, ttl,
+                                    0x4000 if dont_frag else 0)
+            if dont_frag:
+                self._count("drop_tx_too_big")
+                return False
+            self.ident = ident = (self.ident + 1) & 0xFFFF
+            step = ((mtu - 20) // 8) * 8
+            ok = True
+            for off in range(0, len(payload), step):
+                chunk = payload[off : off + step]
+                more = 0x2000 if off + step < len(payload) else 0
+                ok &= self._frame4(iface, src, dst, proto, chunk, ident, ttl, more | (off >> 3))
+            self._count("ipv4_fragments_sent")
+            return ok
+        if 40 + len(payload) <= mtu:
+            return self._frame6(iface, src, dst, proto, payload, ttl)
+        if dont_frag:
+            self._count("drop_tx_too_big")
+            return False
+        self.frag_id = ident = (self.frag_id + 1) & 0xFFFFFFFF
+        step = ((mtu - 48) // 8) * 8
+        ok = True
+        for off in range(0, len(payload), step):
+            chunk = payload[off : off + step]
+            more = 1 if off + step < len(payload) else 0
+            ok &= self._frame6(iface, src, dst, 44,
+                               FRAG.pack(proto, 0, off | more, ident) + chunk, ttl)
+        self._count("ipv6_fragments_sent")
+        return ok
+
+    def _frame4(self, iface: InterfaceWrapper, src: bytes, dst: bytes, proto: int,
+                payload: bytes, ident: int, ttl: int, frag: int) -> bool:
+        eth = iface.link_header_len
+        size = eth + 20 + len(payload)
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            self._count("tx_backpressure")
+            return False
+        mv = buf.view
+        if eth:
+            mv[0:eth] = iface.link_header_v4
+        if not ident:
+            self.ident = ident = (self.ident + 1) & 0xFFFF
+        _IP4.pack_into(mv, eth, 0x45, 0, 20 + len(payload), ident, frag, ttl, proto, 0, src, dst)
+        if not iface.checksum_offload:
+            _U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
+        mv[eth + 20 : size] = payload
+        dev.send(buf)
+        return True
+
+    def _frame6(self, iface: InterfaceWrapper, src: bytes, dst: bytes, nh: int,
+                payload: bytes, hops: int) -> bool:
+        eth = iface.link_header_len
+        size = eth + 40 + len(payload)
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            self._count("tx_backpressure")
+            return False
+        mv = buf.view
+        if eth:
+            mv[0:eth] = iface.link_header_v6
+        _IP6.pack_into(mv, eth, 0x60000000, len(payload), nh, hops, src, dst)
+        mv[eth + 40 : size] = payload
+        dev.send(buf)
+        return True

@@ -1,0 +1,138 @@
+"""TapDevice: a Linux TAP interface (/dev/net/tun, IFF_TAP|IFF_NO_PI), the stack's
+virtio-net: frames written here enter the real Linux stack of the network namespace
+the device was opened in, and Linux's frames are read back.
+
+The device owns its non-blocking fd; the host's event loop watches ``fileno()`` and
+calls ``on_readable()``, which reads waiting frames into the receive queue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+from collections import deque
+
+from .device import DeviceCapabilities, Medium, NetDevice
+from .netbuf import NetBuf, NetBufPool
+
+TUNSETIFF = 0x400454CA
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+IFF_UP = 0x1
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+SIOCSIFMTU = 0x8922
+_IFREQ_FLAGS = struct.Struct("16sH22x")
+_IFREQ_INT = struct.Struct("16si20x")
+ETH_HLEN = 14
+
+
+def random_mac(seed: bytes | None = None) -> bytes:
+    """A locally administered unicast MAC (02:xx:...)."""
+    b = bytearray(seed[:6] if seed and len(seed) >= 6 else os.urandom(6))
+    b[0] = (b[0] & 0xFC) | 0x02
+    return bytes(b)
+
+
+class TapDevice(NetDevice):
+    def __init__(self, ifname: str, mac: bytes | None = None, mtu: int = 1500,
+                 bufs: int = 512, bring_up: bool = True) -> None:
+        if not ifname or len(ifname.encode()) > 15:
+            raise ValueError(f"bad interface name {ifname!r}")
+        self.ifname = ifname
+        self._mac = mac or random_mac()
+        self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=False,
+                                        medium=Medium.ETHERNET)
+        self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fcntl.ioctl(self.fd, TUNSETIFF, _IFREQ_FLAGS.pack(ifname.encode(), IFF_TAP | IFF_NO_PI))
+            if bring_up:
+                self._set_up(mtu)
+        except OSError:
+            os.close(self.fd)
+            raise
+        size = mtu + ETH_HLEN + 4
+        self.rx_pool = NetBufPool(size, bufs)
+        self.tx_pool = NetBufPool(size, bufs)
+        self.rxq: deque[NetBuf] = deque()
+        self.stats = {"rx_frames": 0, "tx_frames": 0, "tx_errors": 0, "rx_overruns": 0}
+
+    def _set_up(self, mtu: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            name = self.ifname.encode()
+            fcntl.ioctl(s, SIOCSIFMTU, _IFREQ_INT.pack(name, mtu))
+            flags = _IFREQ_FLAGS.unpack(fcntl.ioctl(s, SIOCGIFFLAGS, _IFREQ_FLAGS.pack(name, 0)))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, _IFREQ_FLAGS.pack(name, flags | IFF_UP))
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def on_readable(self, budget: int = 256) -> int:
+        """Read waiting frames into the receive queue; returns how many."""
+        n = 0
+        pool = self.rx_pool
+        while n < budget:
+            buf = pool.alloc(pool.buf_size)
+            if buf is None:
+                self.stats["rx_overruns"] += 1     # backpressure: the kernel keeps them
+                break
+            try:
+                got = os.readv(self.fd, [buf.view])
+            except (BlockingIOError, InterruptedError):
+                pool.dealloc(buf)
+                break
+            except OSError:
+                pool.dealloc(buf)
+                break
+            buf.length = got
+            self.rxq.append(buf)
+            n += 1
+        self.stats["rx_frames"] += n
+        return n
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    # ---- NetDevice --------------------------------------------------------------
+    def capabilities(self) -> DeviceCapabilities:
+        return self._caps
+
+    def mac_address(self) -> bytes:
+        return self._mac
+
+    def can_send(self) -> bool:
+        return self.tx_pool.available() > 0
+
+    def can_recv(self) -> bool:
+        return bool(self.rxq)
+
+    def max_send_buf_num(self) -> int:
+        return self.tx_pool.count
+
+    def max_recv_buf_num(self) -> int:
+        return self.rx_pool.count
+
+    def recycle_rx_buffer(self, buf: NetBuf) -> None:
+        buf.pool.dealloc(buf)
+
+    def recycle_tx_buffers(self) -> None:
+        return None      # writes complete synchronously
+
+    def send(self, buf: NetBuf) -> None:
+        try:
+            os.write(self.fd, buf.view[: buf.length])
+            self.stats["tx_frames"] += 1
+        except OSError:
+            self.stats["tx_errors"] += 1
+        finally:
+            buf.pool.dealloc(buf)
+
+    def recv(self) -> NetBuf | None:
+        return self.rxq.popleft() if self.rxq else None
+
+    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
+        return self.tx_pool.alloc(size)

@@ -1,0 +1,229 @@
+"""WireDevice: a virtual Ethernet segment joining stack hosts on one machine.
+
+Every member of segment SEG binds an AF_UNIX datagram socket at ``DIR/SEG/<mac>``;
+a frame to a unicast MAC goes to that member's socket, a broadcast or multicast frame
+to every member but the sender. Seeded :class:`Impairments` (loss, delay, jitter,
+reordering, duplication, corruption) apply on the sending side.
+
+AF_UNIX datagram queues are short (net.unix.max_dgram_qlen, often 10): a frame a full
+peer refuses (EAGAIN) waits in a per-peer backlog and is retried at the next tick, like
+a switch port buffer; beyond ``backlog`` frames the switch drops (counted).
+Time comes from ``tick(now)``, which the owner calls; the device keeps the last value.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import os
+import socket
+from collections import deque
+from pathlib import Path
+
+from .device import DeviceCapabilities, Medium, NetDevice
+from .impair import Impairments
+from .netbuf import NetBuf, NetBufPool
+from .tap import random_mac
+
+ETH_HLEN = 14
+RETRY = 0.001
+
+
+class WireDevice(NetDevice):
+    def __init__(self, directory: str | os.PathLike, segment: str, mac: bytes | None = None,
+                 mtu: int = 1500, impairments: Impairments | None = None, bufs: int = 512,
+                 backlog: int = 4096) -> None:
+        if not segment or "/" in segment or segment.startswith("."):
+            raise ValueError(f"bad segment name {segment!r}")
+        self.dir = Path(directory) / segment
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._mac = mac or random_mac()
+        self.path = str(self.dir / self._mac.hex())
+        self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=False, medium=Medium.ETHERNET)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        size = mtu + ETH_HLEN + 4
+        self.rx_pool = NetBufPool(size, bufs)
+        self.tx_pool = NetBufPool(size, bufs)
+        self.rxq: deque[NetBuf] = deque()
+        self.impair = impairments if impairments is not None else Impairments()
+        self.delayed: list[tuple[float, int, bytes]] = []
+        self._seq = 0
+        self.now = 0.0
+        self.peers: dict[bytes, str] = {}
+        self.backlog: dict[str, deque[bytes]] = {}
+        self.backlog_max = backlog
+        self.stats = {"rx_frames": 0, "tx_frames": 0, "tx_dropped_full": 0,
+                      "tx_no_peer": 0, "rx_overruns": 0}
+
+    def _refresh_peers(self) -> None:
+        peers = {}
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            names = []
+        for name in names:
+            if len(name) == 12 and name != self._mac.hex():
+                try:
+                    peers[bytes.fromhex(name)] = str(self.dir / name)
+                except ValueError:
+                    continue
+        self.peers = peers
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def on_readable(self, budget: int = 256) -> int:
+        n = 0
+        pool = self.rx_pool
+        while n < budget:
+            buf = pool.alloc(pool.buf_size)
+            if buf is None:
+                self.stats["rx_overruns"] += 1
+                break
+            try:
+                got = self.sock.recv_into(buf.view)
+            except (BlockingIOError, InterruptedError):
+                pool.dealloc(buf)
+                break
+            except OSError:
+                pool.dealloc(buf)
+                break
+            buf.length = got
+            self.rxq.append(buf)
+            n += 1
+        self.stats["rx_frames"] += n
+        return n
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    # ---- transmission -------------------------------------------------------------
+    def _deliver(self, frame: bytes) -> None:
+        dst = frame[:6]
+        if dst[0] & 1:
+            self._refresh_peers()        # broadcast/multicast: rare (ARP, NDP)
+            targets = list(self.peers.values())
+        else:
+            path = self.peers.get(dst)
+            if path is None:
+                self._refresh_peers()
+                path = self.peers.get(dst)
+                if path is None:
+                    self.stats["tx_no_peer"] += 1
+                    return
+            targets = [path]
+        for path in targets:
+            q = self.backlog.get(path)
+            if q:
+                self._enqueue(path, q, frame)
+                continue
+            self._sendto(path, frame)
+
+    def _enqueue(self, path: str, q: deque[bytes], frame: bytes) -> None:
+        if len(q) >= self.backlog_max:
+            self.stats["tx_dropped_full"] += 1
+        else:
+            q.append(frame)
+
+    def _sendto(self, path: str, frame: bytes) -> bool:
+        try:
+            self.sock.sendto(frame, path)
+            self.stats["tx_frames"] += 1
+            return True
+        except (BlockingIOError, InterruptedError):
+            q = self.backlog.setdefault(path, deque())
+            self._enqueue(path, q, frame)
+            return False
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ECONNREFUSED):
+                self.peers = {m: p for m, p in self.peers.items() if p != path}
+            self.stats["tx_no_peer"] += 1
+            return True
+
+    def _flush_backlog(self) -> None:
+        for path in list(self.backlog):
+            q = self.backlog[path]
+            while q:
+                try:
+                    self.sock.sendto(q[0], path)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    self.stats["tx_no_peer"] += len(q)
+                    q.clear()
+                    break
+                q.popleft()
+                self.stats["tx_frames"] += 1
+            if not q:
+                del self.backlog[path]
+
+    def tick(self, now: float) -> float | None:
+        self.now = now
+        d = self.delayed
+        while d and d[0][0] <= now:
+            self._deliver(heapq.heappop(d)[2])
+        if self.backlog:
+            self._flush_backlog()
+        nxt = d[0][0] if d else None
+        if self.backlog:
+            r = now + RETRY
+            nxt = r if nxt is None or r < nxt else nxt
+        return nxt
+
+    # ---- NetDevice --------------------------------------------------------------
+    def capabilities(self) -> DeviceCapabilities:
+        return self._caps
+
+    def mac_address(self) -> bytes:
+        return self._mac
+
+    def can_send(self) -> bool:
+        return self.tx_pool.available() > 0
+
+    def can_recv(self) -> bool:
+        return bool(self.rxq)
+
+    def max_send_buf_num(self) -> int:
+        return self.tx_pool.count
+
+    def max_recv_buf_num(self) -> int:
+        return self.rx_pool.count
+
+    def recycle_rx_buffer(self, buf: NetBuf) -> None:
+        buf.pool.dealloc(buf)
+
+    def recycle_tx_buffers(self) -> None:
+        return None
+
+    def send(self, buf: NetBuf) -> None:
+        frame = bytes(buf.view[: buf.length])
+        buf.pool.dealloc(buf)
+        imp = self.impair
+        if not imp.active:
+            self._deliver(frame)
+            return
+        now = self.now
+        for t, f in imp.apply(frame, now):
+            if t <= now:
+                self._deliver(f)
+            else:
+                self._seq += 1
+                heapq.heappush(self.delayed, (t, self._seq, f))
+
+    def recv(self) -> NetBuf | None:
+        return self.rxq.popleft() if self.rxq else None
+
+    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
+        return self.tx_pool.alloc(size)

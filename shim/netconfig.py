@@ -1,0 +1,131 @@
+"""Network configuration of a stack host: its Ethernet interface (TAP or wire), its
+addresses, default gateways and pcap capture, built from the `host start` options; and
+the description of the interfaces that `rocketnet ip` prints."""
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import time
+from pathlib import Path
+
+from rocketnet.iface import InterfaceWrapper
+from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
+from rocketnet.stack import NetStack
+from shim import runtime
+
+
+def parse_cidr(text: str) -> tuple[bytes, int]:
+    iface = ipaddress.ip_interface(text)
+    if "/" not in text:
+        raise ValueError(f"address {text!r} needs a prefix length (CIDR, e.g. 10.0.0.2/24)")
+    return iface.ip.packed, iface.network.prefixlen
+
+
+def wire_dir() -> Path:
+    d = runtime.runtime_root() / "wires"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list[str],
+              pcap_dir: str | None, impair: str | None, seed: int | None,
+              mtu: int = 1500) -> list[NetDevice]:
+    """Add eth0 (and captures) to stack; returns the devices the event loop must watch."""
+    watch: list[NetDevice] = []
+    if pcap_dir:
+        Path(pcap_dir).mkdir(parents=True, exist_ok=True)
+        lo = stack.lo
+        lo.raw_device = PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
+                                   time.time, record_rx=False)
+        lo.dev.device = lo.raw_device
+    if eth is None:
+        if addrs or gateways:
+            raise ValueError("--addr/--gateway need --eth")
+        return watch
+    kind, _, arg = eth.partition(":")
+    mac = bytes([0x02]) + secrets.token_bytes(5)
+    dev: NetDevice
+    if kind == "tap" and arg:
+        dev = TapDevice(arg, mac=mac, mtu=mtu)
+    elif kind == "wire" and arg:
+        imp = Impairments.from_spec(impair or "", seed=seed or 0)
+        dev = WireDevice(wire_dir(), arg, mac=mac, mtu=mtu, impairments=imp)
+    else:
+        raise ValueError(f"--eth {eth!r}: expected tap:IFNAME or wire:SEGMENT")
+    watch.append(dev)
+    if pcap_dir:
+        dev = PcapDevice(dev, open(Path(pcap_dir) / "eth0.pcap", "wb"), time.time)
+    iface = InterfaceWrapper("eth0", dev, [parse_cidr(a) for a in addrs])
+    for g in gateways:
+        ip = ipaddress.ip_address(g).packed
+        if len(ip) == 4:
+            iface.gateway4 = ip
+        else:
+            iface.gateway6 = ip
+    stack.add_interface(iface)
+    return watch
+
+
+def _fmt(a: bytes) -> str:
+    return str(ipaddress.ip_address(a))
+
+
+def describe(stack: NetStack) -> list[dict]:
+    out = []
+    for i in stack.interfaces:
+        link = i.link
+        neigh = []
+        if link is not None:
+            for ip, e in link.neigh.entries.items():
+                neigh.append({"dst": _fmt(ip), "lladdr": e.mac.hex(":") if e.mac else None,
+                              "state": e.state})
+        raw = i.raw_device
+        dev_stats = dict(getattr(raw, "stats", None) or {})
+        imp = getattr(raw, "impair", None)
+        if imp is not None:
+            dev_stats.update({"impair_" + k: v for k, v in imp.stats.items()})
+        out.append({
+            "ifindex": i.index, "ifname": i.name, "mtu": i.mtu, "loopback": i.loopback,
+            "address": i.mac.hex(":"),
+            "addr": [{"local": _fmt(a), "prefixlen": p,
+                      "family": "inet" if len(a) == 4 else "inet6",
+                      "scope": "host" if i.loopback else (
+                          "link" if a[:2] == b"\xfe\x80" else "global")}
+                     for a, p in i.addresses],
+            "routes": [{"dst": "default" if p == 0 else f"{_fmt(n)}/{p}",
+                        "gateway": _fmt(g) if g else None} for n, p, g in i.routes()],
+            "neigh": neigh,
+            "stats": {"rx_frames": i.dev.rx_frames, "tx_frames": i.dev.tx_frames,
+                      **i.stats, **dev_stats},
+        })
+    return out
+
+
+def close_devices(stack: NetStack) -> None:
+    for i in stack.interfaces:
+        close = getattr(i.raw_device, "close", None)
+        if close is not None:
+            try:
+                close()
+            except OSError:
+                pass
+
+
+__all__ = ["close_devices", "configure", "describe", "parse_cidr"]
+
+
+def add_arguments(ap) -> None:
+    """The network options of `host start` (also taken by `python -m shim.host`)."""
+    ap.add_argument("--eth", metavar="tap:IFNAME|wire:SEGMENT",
+                    help="give the host an eth0: a Linux TAP interface (created in the "
+                         "network namespace the command runs in) or a virtual segment "
+                         "shared with other stack hosts")
+    ap.add_argument("--addr", action="append", default=[], metavar="CIDR",
+                    help="an address of eth0 (repeatable), e.g. 10.0.0.2/24, fd00::2/64")
+    ap.add_argument("--gateway", action="append", default=[], metavar="IP",
+                    help="default gateway (IPv4 and/or IPv6; repeatable)")
+    ap.add_argument("--pcap", metavar="DIR", help="write DIR/lo.pcap and DIR/eth0.pcap")
+    ap.add_argument("--impair", metavar="SPEC",
+                    help="wire impairments: loss=P,delay=S,jitter=S,reorder=P,dup=P,corrupt=P")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="seed for ISNs, ports and impairments (default: random)")
