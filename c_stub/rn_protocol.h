@@ -57,12 +57,24 @@
                                 payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
                                 an unreadable optval is EFAULT in the stub, no RPC) */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
+#define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
+                                passed it -> ret 0 and arg0 = largest payload for it
+                                (65507 / 65527), or -1 with the errno sendto would give
+                                (EINVAL, EAFNOSUPPORT, ENETUNREACH, EACCES, ...);
+                                arg0=1: no address (check the connected peer instead:
+                                EDESTADDRREQ if none).  The stub caches the answer. */
+#define RN_OP_DGRAM_SYNC 41  /* datagram socket found empty (EAGAIN): the host first takes
+                                every datagram programs have sent so far through the
+                                stack (loopback delivery is synchronous on Linux), then
+                                replies; the stub tries the receive once more. */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */
+#define RN_KIND_DGRAM 2      /* SOCK_SEQPACKET pair: one message per datagram, each
+                                struct rn_dgram_hdr + payload (see below) */
 
 /* err value meaning "this family/type is not served by the stack: call the kernel". */
 #define RN_ERR_PASSTHROUGH 100000
@@ -94,6 +106,39 @@ struct rn_accept_rec {
     uint32_t sock_id;        /* id of the new connection */
     uint32_t addrlen;        /* length of the peer address in addr */
     uint8_t addr[128];       /* peer sockaddr, in the listener's family */
+};
+
+/* Datagram channel (RN_KIND_DGRAM).  Every message on the pair is one datagram:
+ * this header, then the payload (possibly empty).
+ * app -> host: addrlen 0 = to the connected peer, else addr is the destination
+ *   sockaddr as the program passed it (the stub checked it with RN_OP_DGRAM_CHECK).
+ * host -> app: addr is the source (sockaddr in the socket's family), local/ifindex
+ *   the destination address and interface, tos/ttl from the IP header.  A message
+ *   with RN_DG_ERROR carries no payload: a pending socket error (ICMP); the stub
+ *   consumes it and takes the error with getsockopt(SO_ERROR), so an error already
+ *   taken otherwise is not reported twice. */
+#define RN_DG_ERROR 1
+/* host -> app: control messages recvmsg must produce for this datagram (the socket's
+ * options when it was queued), in Linux's order: timestamps, then IP, then IPv6. */
+#define RN_DG_CM_TSTAMP 16       /* SO_TIMESTAMP: SCM_TIMESTAMP (struct timeval) */
+#define RN_DG_CM_TSTAMPNS 32     /* SO_TIMESTAMPNS: SCM_TIMESTAMPNS (struct timespec) */
+#define RN_DG_CM_PKTINFO 64      /* IP_PKTINFO: struct in_pktinfo */
+#define RN_DG_CM_TTL 128         /* IP_RECVTTL: IP_TTL (int) */
+#define RN_DG_CM_TOS 256         /* IP_RECVTOS: IP_TOS (one byte) */
+#define RN_DG_CM_PKTINFO6 512    /* IPV6_RECVPKTINFO: IPV6_PKTINFO (struct in6_pktinfo) */
+#define RN_DG_CM_HOPLIMIT 1024   /* IPV6_RECVHOPLIMIT: IPV6_HOPLIMIT (int) */
+#define RN_DG_CM_TCLASS 2048     /* IPV6_RECVTCLASS: IPV6_TCLASS (int) */
+#define RN_DGRAM_HDR_SIZE 64
+struct rn_dgram_hdr {
+    uint16_t flags;
+    uint16_t addrlen;
+    int32_t err;
+    uint32_t ifindex;
+    uint8_t tos;
+    uint8_t ttl;
+    uint8_t reserved[6];
+    uint8_t addr[28];        /* struct sockaddr_in / sockaddr_in6 */
+    uint8_t local[16];       /* IPv4 (first 4 bytes) or IPv6 destination address */
 };
 
 #endif

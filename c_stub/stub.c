@@ -660,7 +660,7 @@ static int rn_classify(int fd, struct rn_sock *s)
     int type = 0;
     socklen_t tl = sizeof type;
     REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
-    int kind = type == SOCK_STREAM ? RN_KIND_STREAM : 0;
+    int kind = type == SOCK_STREAM ? RN_KIND_STREAM : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
     s->info = rn_mkinfo(ST_SHIM, (uint32_t)id, kind, 0);
     rn_cache_set(fd, st.st_ino, s->info);
     return 1;
@@ -1110,6 +1110,10 @@ static int rn_sock_error(int fd, const struct rn_sock *s, int *val)
     return 0;
 }
 
+static void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa,
+                            socklen_t len); /* dgram.c */
+static void rn_dg_shutdown(int fd, struct rn_sock *s, int how, int done); /* dgram.c */
+
 static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     if (!g_enabled)
@@ -1142,6 +1146,8 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
                0, NULL, 0) < 0)
         ERRET(errno);
     if (resp.ret >= 0) {
+        if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+            rn_dg_connected(fd, &s, sa, len);
         r = 0;
         goto out;
     }
@@ -1239,7 +1245,9 @@ static int do_shutdown(int fd, int how)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
-    if (r == 0)
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+        rn_dg_shutdown(fd, &s, how, r == 0 || err == ENOTCONN); /* dgram.c */
+    else if (r == 0)
         REAL(shutdown)(fd, how);
 out:
     if (g_trace_on) {
@@ -1479,6 +1487,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
         ERRET(ENETDOWN);
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         ERRET(EINVAL);
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+        ERRET(EOPNOTSUPP);
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
         int v = 0;
@@ -1593,6 +1603,8 @@ out:
     return r;
 }
 
+#include "dgram.c" /* datagram shim sockets (UDP) */
+
 /* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
 
@@ -1612,6 +1624,10 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
     }
     if (c < 0)
         ERRET(ENETDOWN);
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM) {
+        errno = saved;
+        return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
+    }
     if (INFO_KIND(s.info) != RN_KIND_STREAM) {
         errno = saved;
         return REAL(sendto)(fd, buf, n, flags, addr, alen);
@@ -1656,6 +1672,10 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     struct rn_sock s;
     struct msghdr m;
     int c = rn_classify(fd, &s);
+    if (c > 0 && INFO_KIND(s.info) == RN_KIND_DGRAM) {
+        errno = saved;
+        return dg_sendmsg(fd, &s, msg, flags);
+    }
     if (c == 0 || (c > 0 && INFO_KIND(s.info) != RN_KIND_STREAM)) {
         errno = saved;
         return REAL(sendmsg)(fd, msg, flags);
@@ -1695,6 +1715,9 @@ out:
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_recvfrom(fd, &ds, buf, n, flags, addr, alen, "recvfrom");
     if (!g_enabled || !g_trace_on)
         return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
     int saved = errno;
@@ -1709,6 +1732,9 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 
 static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_recvmsg(fd, &ds, msg, flags);
     if (!g_enabled || !g_trace_on)
         return REAL(recvmsg)(fd, msg, flags);
     int saved = errno;
@@ -1817,23 +1843,44 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
 
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send");
     TRACED_IO("send", REAL(send)(fd, b, n, flags), n, 1, flags);
 }
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_recvfrom(fd, &ds, b, n, flags, NULL, NULL, "recv");
     TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
 }
-ssize_t rn_read(int fd, void *b, size_t n) { TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0); }
+ssize_t rn_read(int fd, void *b, size_t n)
+{
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
+    TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0);
+}
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write");
     TRACED_IO("write", REAL(write)(fd, b, n), n, 0, 0);
 }
 ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_readv(fd, &ds, v, cnt, 0);
     TRACED_IO("readv", REAL(readv)(fd, v, cnt), cnt, 0, 0);
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
+    struct rn_sock ds;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
+        return dg_readv(fd, &ds, v, cnt, 1);
     TRACED_IO("writev", REAL(writev)(fd, v, cnt), cnt, 0, 0);
 }
 
@@ -1976,4 +2023,5 @@ __attribute__((constructor)) static void rn_init(void)
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     g_enabled = 1;
+    rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }

@@ -12,7 +12,8 @@ API (the stack host relies on exactly these names and semantics)::
         accepted and recorded in s.nonblock / s.cloexec), proto 0 or IPPROTO_TCP.
         Errors as Linux socket(2): unknown family -> EAFNOSUPPORT (also AF_UNIX etc.,
         not implemented here), type outside 0..10 or unknown flag bits -> EINVAL,
-        other types -> ESOCKTNOSUPPORT (SOCK_DGRAM/SOCK_RAW: not implemented yet),
+        other types -> ESOCKTNOSUPPORT (SOCK_RAW: not implemented yet; SOCK_DGRAM:
+        UDP, or ping with IPPROTO_ICMP/ICMPV6: rocketnet.dgram.UdpSock / PingSock),
         SOCK_STREAM with a protocol other than 0/IPPROTO_TCP -> EPROTONOSUPPORT.
 
     s.bind(addr)       ('127.0.0.1', port) / ('::', port[, flowinfo, scope_id]); host ''
@@ -119,6 +120,8 @@ from .iface.ip import IpLayer
 from .phy import LoopbackDevice
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
+from .transport.ping import PingLayer
+from .transport.udp import UdpLayer
 
 __all__ = ["NetStack", "Socket", "SocketError"]
 
@@ -152,6 +155,15 @@ class NetStack:
         self.ip = IpLayer(self.interfaces, self.stats)
         self.ip.handlers[6] = self.tcp.ip_input
         self.ip.error_handlers[6] = self.tcp.icmp_error
+        # UDP and ping sockets (rocketnet.dgram): one event set for both
+        self.udp = UdpLayer(self.interfaces, self.stats, seed)
+        self.ping = PingLayer(self.interfaces, self.stats, seed)
+        self.ping.events = self.udp.events
+        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
+        self.udp.send_error = self.ip.send_error                 # port unreachable
+        self.ip.handlers[17] = self.udp.ip_input
+        self.ip.error_handlers[17] = self.udp.icmp_error
+        self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False
 
@@ -178,6 +190,8 @@ class NetStack:
             0 < base < C.SOCK_MAX
         ):
             raise SocketError(C.EINVAL)
+        if base == C.SOCK_DGRAM:
+            return self._dgram_socket(family, type, proto)
         if base != C.SOCK_STREAM:
             raise SocketError(C.ESOCKTNOSUPPORT)
         if proto not in (0, C.IPPROTO_TCP):
@@ -213,11 +227,28 @@ class NetStack:
             t = d
         return t
 
+    def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
+        from .dgram import PingSock, UdpSock
+
+        if proto == (1 if family == C.AF_INET else 58):    # IPPROTO_ICMP / IPPROTO_ICMPV6
+            return PingSock(self, family, type, proto)
+        if proto not in (0, C.IPPROTO_UDP):
+            raise SocketError(C.EPROTONOSUPPORT)
+        return UdpSock(self, family, type, proto)
+
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events
-        if not ev:
+        uev = self.udp.events
+        if uev:
+            out_u = {t.owner for t in uev if t.owner is not None}
+            uev.clear()
+            if not ev:
+                return out_u
+            out = out_u
+        elif not ev:
             return set()
-        out = set()
+        else:
+            out = set()
         for t in ev:
             o = t.owner
             if o is not None:

@@ -37,8 +37,10 @@ from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
 from shim import netconfig, runtime, sockaddr
 from shim import protocol as P
+from shim.dgram import DgramChannel, DgramService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
+DGRAM_SERVED = {(socket.AF_INET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)}
 READ_CHUNK = 256 * 1024
 # S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
 # on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
@@ -141,6 +143,9 @@ class StackHost:
             P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
         }
+        self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
+        self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
+        self.socket_ops[P.OP_DGRAM_SYNC] = self.op_ioctl
 
     # ---- event loop -------------------------------------------------------------
 
@@ -263,6 +268,9 @@ class StackHost:
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
+        if isinstance(ch, DgramChannel):
+            op = self.dgram.ops.get(req.op, op)
+            self.dgram.before_op(ch)
         try:
             return op(ch, req)
         except SocketError as e:
@@ -278,6 +286,8 @@ class StackHost:
 
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
+        if (family, type_) in DGRAM_SERVED:
+            return self.dgram.new_socket(family, type_, proto)
         if (family, type_) not in SERVED:
             return P.response(-1, P.ERR_PASSTHROUGH), None
         try:
@@ -440,6 +450,9 @@ class StackHost:
     # ---- channels -----------------------------------------------------------------
 
     def update_mask(self, ch: Channel) -> None:
+        if isinstance(ch, DgramChannel):
+            self.dgram.update_mask(ch)
+            return
         want = 0
         if ch.listening:
             if ch.pending_accept:
@@ -460,6 +473,9 @@ class StackHost:
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def channel_event(self, ch: Channel, ev: int) -> None:
+        if isinstance(ch, DgramChannel):
+            self.dgram.event(ch, ev)
+            return
         if ev & EP_OUT:
             if ch.listening:
                 self.hand_over_accepted(ch)
@@ -559,6 +575,9 @@ class StackHost:
 
     def service(self, ch: Channel) -> None:
         """The stack changed this socket: move data and state to the program."""
+        if isinstance(ch, DgramChannel):
+            self.dgram.service(ch)
+            return
         sk = ch.sk
         if ch.connecting:
             if sk.state in TCP_ESTABLISHED_OR_LATER:

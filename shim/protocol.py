@@ -68,3 +68,21 @@ def response(ret: int, err: int = 0, payload: bytes = b"", arg0: int = 0, arg1: 
 def accept_record(sock_id: int, sockaddr: bytes) -> bytes:
     return ACCEPT_REC_HEAD.pack(sock_id, len(sockaddr)) + sockaddr.ljust(
         ACCEPT_REC_SIZE - ACCEPT_REC_HEAD.size, b"\0")
+
+
+# Datagram channels (RN_KIND_DGRAM): one message per datagram, header + payload.
+OP_DGRAM_CHECK: int = lib.RN_OP_DGRAM_CHECK
+OP_DGRAM_SYNC: int = lib.RN_OP_DGRAM_SYNC
+KIND_DGRAM: int = lib.RN_KIND_DGRAM
+DG_ERROR: int = lib.RN_DG_ERROR
+DG_CM_TSTAMP: int = lib.RN_DG_CM_TSTAMP
+DG_CM_TSTAMPNS: int = lib.RN_DG_CM_TSTAMPNS
+DG_CM_PKTINFO: int = lib.RN_DG_CM_PKTINFO
+DG_CM_TTL: int = lib.RN_DG_CM_TTL
+DG_CM_TOS: int = lib.RN_DG_CM_TOS
+DG_CM_PKTINFO6: int = lib.RN_DG_CM_PKTINFO6
+DG_CM_HOPLIMIT: int = lib.RN_DG_CM_HOPLIMIT
+DG_CM_TCLASS: int = lib.RN_DG_CM_TCLASS
+DGRAM_HDR = struct.Struct("=HHiIBB6x28s16s")
+if DGRAM_HDR.size != ffi.sizeof("struct rn_dgram_hdr") or DGRAM_HDR.size != lib.RN_DGRAM_HDR_SIZE:
+    raise ImportError("shim._stub does not match shim/protocol.py: rebuild the package")

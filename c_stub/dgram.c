@@ -1,0 +1,701 @@
+/* dgram.c - datagram shim sockets (UDP), #included by stub.c.
+ *
+ * A datagram socket's A end is one end of a SOCK_SEQPACKET pair; every message is
+ * struct rn_dgram_hdr + payload (rn_protocol.h).  Every read/recv/send variant is
+ * wrapped for these fds: sends prepend the header (destination address), receives
+ * strip it (source address, MSG_TRUNC from the kernel's own seqpacket truncation,
+ * MSG_PEEK natively).  Blocking always happens natively on A.
+ *
+ * Fast path: the interposers of read/write/recv/send/readv/writev first look at the
+ * per-fd cache only (no syscall): stream fds and non-shim fds go straight to libc.
+ * A datagram fd known to the cache is confirmed with rn_classify (fstat) before use.
+ *
+ * A destination address is checked once by the host (RN_OP_DGRAM_CHECK: the errno
+ * sendto would give, and the largest payload for it); the answer is cached per fd.
+ */
+
+#include <time.h>
+
+#define F_DG_CONN (1ULL << 50)  /* connected (a default peer) */
+#define F_DG_PEER6 (1ULL << 51) /* the peer is IPv6 (65527-byte limit) */
+#define F_DG_SHUTWR (1ULL << 52) /* shut down for writing: sends fail with EPIPE */
+#define RN_DG_IOV_MAX 1024
+
+#define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
+
+static inline int rn_dg_hint(int fd)
+{
+    if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
+        return 0;
+    uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
+    return (INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_DGRAM) ||
+           INFO_STATE(i) == ST_DG_CANDIDATE;
+}
+
+/* At load: datagram shim fds inherited over exec are unknown to the (empty) cache, and
+ * read/write look at the cache only.  Mark the SEQPACKET sockets named like ours as
+ * candidates; the first data call classifies them (no RPC here). */
+static void rn_dg_scan(void)
+{
+    int lim = rn_high_base();
+    for (int fd = 0; fd < lim && fd < RN_CACHE_N; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            if (errno == EBADF && fd > 255)
+                break; /* a hole after the low fds: programs rarely inherit beyond */
+            continue;
+        }
+        if (!S_ISSOCK(st.st_mode))
+            continue;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+            continue;
+        struct sockaddr_un un;
+        socklen_t l = sizeof un;
+        memset(&un, 0, sizeof un);
+        const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+        if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
+            l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
+            memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
+            continue;
+        rn_cache_set(fd, st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+    }
+}
+
+/* ---- destination cache ------------------------------------------------- */
+
+struct rn_dgdest {
+    int fd;
+    uint64_t ino;
+    socklen_t len;
+    int maxlen;
+    unsigned char sa[28];
+};
+#define RN_DGDEST_N 256
+static struct rn_dgdest g_dgdest[RN_DGDEST_N];
+static pthread_mutex_t g_dlock = PTHREAD_MUTEX_INITIALIZER;
+
+static void rn_dg_forget(int fd)
+{
+    pthread_mutex_lock(&g_dlock);
+    struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
+    if (d->fd == fd)
+        d->len = 0;
+    pthread_mutex_unlock(&g_dlock);
+}
+
+/* 0 with *maxlen, or -1 with errno. sa/len: the program's address (len 0: none). */
+static int rn_dg_check(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
+                       int *maxlen)
+{
+    if (len == 0 && (s->info & F_DG_CONN)) {
+        *maxlen = (s->info & F_DG_PEER6) ? 65527 : 65507;
+        return 0;
+    }
+    socklen_t kl = len > 28 ? 28 : len;
+    if (len != 0) {
+        int hit = 0;
+        pthread_mutex_lock(&g_dlock);
+        struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
+        if (d->fd == fd && d->ino == s->ino && d->len == len && memcmp(d->sa, sa, kl) == 0) {
+            *maxlen = d->maxlen;
+            hit = 1;
+        }
+        pthread_mutex_unlock(&g_dlock);
+        if (hit)
+            return 0;
+    }
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_DGRAM_CHECK, INFO_ID(s->info), len == 0 ? 1 : 0, 0, 0, 0, sa, kl, &resp,
+               NULL, 0, NULL, 0) < 0)
+        return -1;
+    if (rn_result(&resp) < 0)
+        return -1;
+    *maxlen = (int)resp.arg[0];
+    if (len == 0) {
+        uint64_t set = F_DG_CONN | (*maxlen == 65527 ? F_DG_PEER6 : 0);
+        rn_cache_flags(fd, s, set, F_DG_PEER6 & ~set);
+        s->info = (s->info | set) & ~(F_DG_PEER6 & ~set);
+    } else {
+        pthread_mutex_lock(&g_dlock);
+        struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
+        d->fd = fd;
+        d->ino = s->ino;
+        d->len = len;
+        d->maxlen = *maxlen;
+        memcpy(d->sa, sa, kl);
+        pthread_mutex_unlock(&g_dlock);
+    }
+    return 0;
+}
+
+/* After a successful connect of a datagram socket (len 2 + AF_UNSPEC: dissolved). */
+static void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len)
+{
+    sa_family_t fam = AF_UNSPEC;
+    if (len >= sizeof fam)
+        memcpy(&fam, sa, sizeof fam);
+    rn_dg_forget(fd);
+    if (fam == AF_UNSPEC) {
+        rn_cache_flags(fd, s, 0, F_DG_CONN | F_DG_PEER6);
+        return;
+    }
+    int v6 = 0;
+    if (fam == AF_INET6 && len >= 24) {
+        struct in6_addr a;
+        memcpy(&a, sa + offsetof(struct sockaddr_in6, sin6_addr), sizeof a);
+        v6 = !IN6_IS_ADDR_V4MAPPED(&a);
+    }
+    rn_cache_flags(fd, s, F_DG_CONN | (v6 ? F_DG_PEER6 : 0), v6 ? 0 : F_DG_PEER6);
+}
+
+/* shutdown() of a datagram socket, after the host's answer (done: Linux set the flags,
+ * also when it returned ENOTCONN).  Reading: A is shut natively (receives see EOF).
+ * Writing: a flag, not a native shutdown, which would show the host a POLLHUP on S as
+ * if A were closed; UDP sends after SHUT_WR fail with EPIPE and no SIGPIPE. */
+static void rn_dg_shutdown(int fd, struct rn_sock *s, int how, int done)
+{
+    if (!done)
+        return;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        REAL(shutdown)(fd, SHUT_RD);
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        rn_cache_flags(fd, s, F_DG_SHUTWR, 0);
+}
+
+/* ---- pending errors ------------------------------------------------------ */
+
+/* Take the socket error (SO_ERROR) after an error record: 0 if none is pending. */
+static int rn_dg_take_error(int fd, struct rn_sock *s)
+{
+    int v = 0;
+    if (rn_sock_error(fd, s, &v) < 0)
+        return errno;
+    return v;
+}
+
+/* A connected socket: an error record at the head of A's queue is reported by the next
+ * send as by the next receive (Linux: sock_error in the send path). */
+static int rn_dg_send_error(int fd, struct rn_sock *s)
+{
+    struct rn_dgram_hdr h;
+    ssize_t k = REAL(recv)(fd, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+    if (k != (ssize_t)sizeof h || !(h.flags & RN_DG_ERROR))
+        return 0;
+    REAL(recv)(fd, &h, sizeof h, MSG_DONTWAIT); /* consume the record */
+    return rn_dg_take_error(fd, s);
+}
+
+/* ---- send ----------------------------------------------------------------- */
+
+/* uiov: the program's iovec array (user memory, copied safely). */
+static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, const void *uaddr, socklen_t alen, int *err)
+{
+    unsigned char sa[sizeof(struct sockaddr_storage)];
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    socklen_t l = 0;
+    if (iovcnt > RN_DG_IOV_MAX) {
+        *err = EMSGSIZE;
+        return -1;
+    }
+    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
+        *err = EFAULT;
+        return -1;
+    }
+    if (flags & MSG_OOB) {
+        *err = EOPNOTSUPP;
+        return -1;
+    }
+    size_t total = 0;
+    for (size_t i = 1; i <= iovcnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+            *err = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    if (uaddr != NULL && alen != 0) {
+        if ((int)alen < 0 || alen > sizeof sa) {
+            *err = EINVAL;
+            return -1;
+        }
+        if (rn_copy_in(sa, uaddr, alen) < 0) {
+            *err = EFAULT;
+            return -1;
+        }
+        l = alen;
+    }
+    int maxlen = 0;
+    if (rn_dg_check(fd, s, sa, l, &maxlen) < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (total > (size_t)maxlen) {
+        *err = EMSGSIZE;
+        return -1;
+    }
+    if (s->info & F_DG_CONN) {
+        int e = rn_dg_send_error(fd, s);
+        if (e) {
+            *err = e;
+            return -1;
+        }
+    }
+    if (s->info & F_DG_SHUTWR) {
+        *err = EPIPE;
+        return -1;
+    }
+    struct rn_dgram_hdr h;
+    memset(&h, 0, sizeof h);
+    if (l) {
+        h.addrlen = (uint16_t)(l > sizeof h.addr ? sizeof h.addr : l);
+        memcpy(h.addr, sa, h.addrlen);
+    }
+    iov[0].iov_base = &h;
+    iov[0].iov_len = sizeof h;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = iovcnt + 1;
+    ssize_t r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+    if (r < 0) {
+        *err = errno;
+        return -1;
+    }
+    return r - (ssize_t)sizeof h;
+}
+
+/* ---- receive --------------------------------------------------------------- */
+
+struct dg_rres {
+    int msg_flags;
+    socklen_t addrlen;
+    unsigned char addr[28];
+    uint16_t hflags;
+    uint8_t tos, ttl;
+    uint32_t ifindex;
+    unsigned char local[16];
+};
+
+static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, struct dg_rres *res, int *err)
+{
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    if (iovcnt > RN_DG_IOV_MAX) {
+        *err = EMSGSIZE;
+        return -1;
+    }
+    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
+        *err = EFAULT;
+        return -1;
+    }
+    if (flags & MSG_ERRQUEUE) {
+        *err = EAGAIN; /* no error queue (IP_RECVERR not supported): empty */
+        return -1;
+    }
+    if (flags & MSG_OOB) {
+        *err = EOPNOTSUPP;
+        return -1;
+    }
+    struct rn_dgram_hdr h;
+    int synced = 0;
+    for (;;) {
+        iov[0].iov_base = &h;
+        iov[0].iov_len = sizeof h;
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = iov;
+        m.msg_iovlen = iovcnt + 1;
+        ssize_t r = REAL(recvmsg)(fd, &m, flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC));
+        if (r < 0 && errno == EAGAIN && !synced) {
+            /* Linux delivers on loopback before sendto returns: let the host catch up */
+            struct rn_resp resp;
+            synced = 1;
+            if (rn_rpc(RN_OP_DGRAM_SYNC, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+                       NULL, 0) == 0)
+                continue;
+            errno = EAGAIN;
+        }
+        if (r < 0) {
+            *err = errno;
+            return -1;
+        }
+        res->msg_flags = 0;
+        res->addrlen = 0;
+        if ((size_t)r < sizeof h) {
+            /* EOF: shut down for reading.  Linux: 0 for a blocking receive, EAGAIN for a
+             * non-blocking one (the empty queue is seen before the shutdown) */
+            int fl = (flags & MSG_DONTWAIT) ? O_NONBLOCK : fcntl(fd, F_GETFL);
+            if (fl >= 0 && (fl & O_NONBLOCK)) {
+                *err = EAGAIN;
+                return -1;
+            }
+            return 0;
+        }
+        if (h.flags & RN_DG_ERROR) {
+            if (flags & MSG_PEEK)
+                REAL(recv)(fd, &h, sizeof h, MSG_DONTWAIT);
+            int e = rn_dg_take_error(fd, s);
+            if (e) {
+                *err = e;
+                return -1;
+            }
+            continue;
+        }
+        res->msg_flags = m.msg_flags & MSG_TRUNC;
+        res->addrlen = h.addrlen > sizeof res->addr ? sizeof res->addr : h.addrlen;
+        memcpy(res->addr, h.addr, res->addrlen);
+        res->hflags = h.flags;
+        res->tos = h.tos;
+        res->ttl = h.ttl;
+        res->ifindex = h.ifindex;
+        memcpy(res->local, h.local, sizeof res->local);
+        return r - (ssize_t)sizeof h;
+    }
+}
+
+/* ---- the calls ------------------------------------------------------------- */
+
+static void dg_trace(const char *call, int fd, long count, int flags, long r, int err)
+{
+    if (RN_UNLIKELY(g_trace_on))
+        trace_io(call, fd, count, 1, flags, r, err);
+}
+
+/* -1: not a datagram shim fd after all (use the normal path); 1: ours. */
+static int dg_confirm(int fd, struct rn_sock *s)
+{
+    int saved = errno;
+    if (INFO_STATE(__atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE)) == ST_DG_CANDIDATE)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE); /* classify for real */
+    int c = rn_classify(fd, s);
+    errno = saved;
+    return c > 0 && INFO_KIND(s->info) == RN_KIND_DGRAM ? 1 : -1;
+}
+
+static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, int flags,
+                         const void *addr, socklen_t alen, const char *call)
+{
+    int saved = errno, err = 0;
+    struct iovec v = {(void *)buf, n};
+    /* a private copy: dg_send copies the array in with rn_copy_in from "user" memory */
+    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, &err);
+    dg_trace(call, fd, (long)n, flags, (long)r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static ssize_t dg_recvfrom(int fd, struct rn_sock *s, void *buf, size_t n, int flags,
+                           struct sockaddr *addr, socklen_t *alen, const char *call)
+{
+    int saved = errno, err = 0, shown;
+    struct iovec v = {buf, n};
+    struct dg_rres res;
+    ssize_t r = dg_recv(fd, s, &v, 1, flags, &res, &err);
+    if (r >= 0 && addr != NULL && rn_put_addr(addr, alen, res.addr, res.addrlen, &shown) < 0) {
+        err = errno;
+        r = -1;
+    }
+    dg_trace(call, fd, (long)n, flags, (long)r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, int flags)
+{
+    int saved = errno, err = 0;
+    struct msghdr m;
+    ssize_t r;
+    if (rn_copy_in(&m, msg, sizeof m) < 0) {
+        err = EFAULT;
+        r = -1;
+    } else {
+        r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
+                    m.msg_name ? m.msg_namelen : 0, &err);
+    }
+    dg_trace("sendmsg", fd, -1, flags, (long)r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* Control messages as Linux's put_cmsg lays them out in a buffer of cap bytes. */
+struct dg_cm {
+    unsigned char *buf;
+    size_t cap, used;
+    int ctrunc;
+};
+
+static void dg_put_cmsg(struct dg_cm *c, int level, int type, const void *data, size_t len)
+{
+    size_t room = c->cap - c->used;
+    if (c->buf == NULL || room < sizeof(struct cmsghdr)) {
+        c->ctrunc = 1;
+        return;
+    }
+    size_t cmlen = CMSG_LEN(len);
+    if (room < cmlen) {
+        c->ctrunc = 1;
+        cmlen = room;
+    }
+    struct cmsghdr h;
+    memset(&h, 0, sizeof h);
+    h.cmsg_len = cmlen;
+    h.cmsg_level = level;
+    h.cmsg_type = type;
+    memcpy(c->buf + c->used, &h, sizeof h);
+    memcpy(c->buf + c->used + CMSG_LEN(0), data, cmlen - CMSG_LEN(0));
+    size_t adv = CMSG_SPACE(len);
+    c->used += adv < room ? adv : room;
+}
+
+static void dg_pktinfo6(struct dg_cm *c, const struct dg_rres *res, int v4)
+{
+    struct in6_pktinfo pi;
+    memset(&pi, 0, sizeof pi);
+    if (v4) {
+        pi.ipi6_addr.s6_addr[10] = 0xff;
+        pi.ipi6_addr.s6_addr[11] = 0xff;
+        memcpy(&pi.ipi6_addr.s6_addr[12], res->local, 4);
+    } else {
+        memcpy(&pi.ipi6_addr, res->local, 16);
+    }
+    pi.ipi6_ifindex = res->ifindex;
+    dg_put_cmsg(c, SOL_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+}
+
+static void dg_cmsgs(struct dg_cm *c, const struct dg_rres *res)
+{
+    unsigned f = res->hflags;
+    sa_family_t fam = AF_UNSPEC;
+    if (res->addrlen >= sizeof fam)
+        memcpy(&fam, res->addr, sizeof fam);
+    int v4 = fam == AF_INET;
+    if (fam == AF_INET6 && res->addrlen >= 24) {
+        struct in6_addr a;
+        memcpy(&a, res->addr + offsetof(struct sockaddr_in6, sin6_addr), sizeof a);
+        v4 = IN6_IS_ADDR_V4MAPPED(&a);
+    }
+    if (f & (RN_DG_CM_TSTAMP | RN_DG_CM_TSTAMPNS)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (f & RN_DG_CM_TSTAMP) {
+            struct timeval tv = {ts.tv_sec, ts.tv_nsec / 1000};
+            dg_put_cmsg(c, SOL_SOCKET, SO_TIMESTAMP, &tv, sizeof tv);
+        }
+        if (f & RN_DG_CM_TSTAMPNS)
+            dg_put_cmsg(c, SOL_SOCKET, SO_TIMESTAMPNS, &ts, sizeof ts);
+    }
+    /* IPv4 datagram on an IPv6 socket: IPV6_PKTINFO first (ip6_datagram_recv_specific_ctl),
+     * then the IP-level ones; hop limit and traffic class only for IPv6 datagrams */
+    if (v4 && fam == AF_INET6 && (f & RN_DG_CM_PKTINFO6))
+        dg_pktinfo6(c, res, 1);
+    if (v4 && (f & RN_DG_CM_PKTINFO)) {
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof pi);
+        pi.ipi_ifindex = (int)res->ifindex;
+        memcpy(&pi.ipi_spec_dst, res->local, 4);
+        memcpy(&pi.ipi_addr, res->local, 4);
+        dg_put_cmsg(c, SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+    }
+    if (v4 && (f & RN_DG_CM_TTL)) {
+        int ttl = res->ttl;
+        dg_put_cmsg(c, SOL_IP, IP_TTL, &ttl, sizeof ttl);
+    }
+    if (v4 && (f & RN_DG_CM_TOS))
+        dg_put_cmsg(c, SOL_IP, IP_TOS, &res->tos, 1);
+    if (v4)
+        return;
+    if (f & RN_DG_CM_PKTINFO6)
+        dg_pktinfo6(c, res, 0);
+    if (f & RN_DG_CM_HOPLIMIT) {
+        int hl = res->ttl;
+        dg_put_cmsg(c, SOL_IPV6, IPV6_HOPLIMIT, &hl, sizeof hl);
+    }
+    if (f & RN_DG_CM_TCLASS) {
+        int tc = res->tos;
+        dg_put_cmsg(c, SOL_IPV6, IPV6_TCLASS, &tc, sizeof tc);
+    }
+}
+
+static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int flags)
+{
+    int saved = errno, err = 0, shown;
+    struct msghdr m;
+    struct dg_rres res;
+    ssize_t r;
+    if (rn_copy_in(&m, msg, sizeof m) < 0) {
+        err = EFAULT;
+        r = -1;
+        goto out;
+    }
+    r = dg_recv(fd, s, m.msg_iov, m.msg_iovlen, flags, &res, &err);
+    if (r < 0)
+        goto out;
+    if (m.msg_name != NULL) {
+        socklen_t *ulen = (socklen_t *)((char *)msg + offsetof(struct msghdr, msg_namelen));
+        if (rn_put_addr(m.msg_name, ulen, res.addr, res.addrlen, &shown) < 0) {
+            err = errno;
+            r = -1;
+            goto out;
+        }
+    }
+    int mf = res.msg_flags;
+    size_t cl = 0;
+    if (res.hflags & ~RN_DG_ERROR) {
+        unsigned char cbuf[512];
+        struct dg_cm c = {m.msg_control ? cbuf : NULL,
+                          m.msg_controllen < sizeof cbuf ? m.msg_controllen : sizeof cbuf, 0, 0};
+        dg_cmsgs(&c, &res);
+        if (c.used && rn_copy_out(m.msg_control, cbuf, c.used) < 0) {
+            err = EFAULT;
+            r = -1;
+            goto out;
+        }
+        cl = c.used;
+        if (c.ctrunc)
+            mf |= MSG_CTRUNC;
+    }
+    if (rn_copy_out((char *)msg + offsetof(struct msghdr, msg_flags), &mf, sizeof mf) < 0 ||
+        rn_copy_out((char *)msg + offsetof(struct msghdr, msg_controllen), &cl, sizeof cl) < 0) {
+        err = EFAULT;
+        r = -1;
+    }
+out:
+    dg_trace("recvmsg", fd, -1, flags, (long)r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cnt, int wr)
+{
+    int saved = errno, err = 0;
+    ssize_t r;
+    struct dg_rres res;
+    if (cnt < 0 || cnt > RN_DG_IOV_MAX) {
+        err = EINVAL;
+        r = -1;
+    } else if (wr) {
+        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, &err);
+    } else {
+        r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, &err);
+    }
+    dg_trace(wr ? "writev" : "readv", fd, cnt, 0, (long)r, err);
+    errno = r < 0 ? err : saved;
+    return r;
+}
+
+/* ---- recvmmsg / sendmmsg / dup ---------------------------------------------- */
+
+typedef int (*f_mmsg_t)(int, struct mmsghdr *, unsigned int, int, ...);
+typedef int (*f_dup_t)(int);
+typedef int (*f_dup2_t)(int, int);
+typedef int (*f_dup3_t)(int, int, int);
+
+static void *rn_dg_sym(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (RN_UNLIKELY(p == NULL)) {
+        p = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+static void *g_real_recvmmsg, *g_real_sendmmsg, *g_real_dup, *g_real_dup2, *g_real_dup3;
+
+static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen, int flags,
+                   int send)
+{
+    int saved = errno, err = 0;
+    unsigned int done = 0;
+    if (vlen > RN_DG_IOV_MAX)
+        vlen = RN_DG_IOV_MAX;
+    for (; done < vlen; done++) {
+        struct mmsghdr *u = vec + done;
+        ssize_t r;
+        int f = flags & ~MSG_WAITFORONE;
+        if (!send && done > 0 && (flags & MSG_WAITFORONE))
+            f |= MSG_DONTWAIT;
+        errno = 0;
+        r = send ? dg_sendmsg(fd, s, &u->msg_hdr, f) : dg_recvmsg(fd, s, &u->msg_hdr, f);
+        if (r < 0) {
+            err = errno;
+            break;
+        }
+        unsigned int len = (unsigned int)r;
+        if (rn_copy_out(&u->msg_len, &len, sizeof len) < 0) {
+            err = EFAULT;
+            break;
+        }
+    }
+    if (done == 0 && vlen > 0) {
+        errno = err;
+        return -1;
+    }
+    errno = saved;
+    return (int)done;
+}
+
+RN_EXPORT int rn_recvmmsg(int, struct mmsghdr *, unsigned int, int, struct timespec *)
+    __asm__("recvmmsg");
+RN_EXPORT int rn_sendmmsg(int, struct mmsghdr *, unsigned int, int) __asm__("sendmmsg");
+RN_EXPORT int rn_dup(int) __asm__("dup");
+RN_EXPORT int rn_dup2(int, int) __asm__("dup2");
+RN_EXPORT int rn_dup3(int, int, int) __asm__("dup3");
+
+int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
+{
+    struct rn_sock s;
+    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
+        return dg_mmsg(fd, &s, vec, vlen, flags, 0);
+    return ((f_mmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
+}
+
+int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    struct rn_sock s;
+    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
+        return dg_mmsg(fd, &s, vec, vlen, flags, 1);
+    return ((f_mmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
+}
+
+/* dup'd shim fds keep their cache entry (the new fd is the same socket). */
+static void rn_dg_dup_cache(int oldfd, int newfd)
+{
+    if (!g_enabled || newfd < 0 || newfd >= RN_CACHE_N)
+        return;
+    if (oldfd >= 0 && oldfd < RN_CACHE_N) {
+        uint64_t info = __atomic_load_n(&g_cache[oldfd].info, __ATOMIC_ACQUIRE);
+        uint64_t ino = __atomic_load_n(&g_cache[oldfd].ino, __ATOMIC_ACQUIRE);
+        if (INFO_STATE(info) == ST_SHIM) {
+            rn_cache_set(newfd, ino, info);
+            return;
+        }
+    }
+    __atomic_store_n(&g_cache[newfd].info, 0, __ATOMIC_RELEASE);
+}
+
+int rn_dup(int fd)
+{
+    int r = ((f_dup_t)rn_dg_sym(&g_real_dup, "dup"))(fd);
+    if (r >= 0)
+        rn_dg_dup_cache(fd, r);
+    return r;
+}
+
+int rn_dup2(int fd, int nfd)
+{
+    int r = ((f_dup2_t)rn_dg_sym(&g_real_dup2, "dup2"))(fd, nfd);
+    if (r >= 0 && r != fd)
+        rn_dg_dup_cache(fd, r);
+    return r;
+}
+
+int rn_dup3(int fd, int nfd, int flags)
+{
+    int r = ((f_dup3_t)rn_dg_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
+    if (r >= 0)
+        rn_dg_dup_cache(fd, r);
+    return r;
+}

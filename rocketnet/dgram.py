@@ -1,0 +1,325 @@
+"""Datagram sockets as the application sees them: ``UdpSock`` is a ``Socket`` whose inner
+part is a ``UdpSocket`` (rocketnet.transport.udp), with Linux's UDP call semantics.
+
+API beyond ``Socket``'s (see rocketnet.stack)::
+
+    s.connect(addr, now)    sets the default peer (connect(None, now): AF_UNSPEC,
+                            dissolve); ENETUNREACH / EAFNOSUPPORT / EINVAL as Linux.
+    s.sendto(data, addr)    -> len; addr None means the connected peer (EDESTADDRREQ
+                            if none). EMSGSIZE above 65507 (IPv4) / 65527 (IPv6),
+                            EINVAL for port 0, EACCES for broadcast without SO_BROADCAST,
+                            EAGAIN when the device has no buffer (try after poll), the
+                            pending error (ECONNREFUSED...) first on a connected socket.
+    s.send_to(data, rip, rport)  the same with a resolved address (the host's fast path).
+    s.resolve(addr)         -> (rip unmapped, rport) for send_to.
+    s.recv_datagram()       -> Datagram | None (data, src, sport, dst, version...).
+    s.rx_available()        datagrams queued.   s.drops: receive-buffer overflows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import constants as C
+from .errors import SocketError
+from .socket import Socket
+from .transport.udp import Datagram, UdpSocket, unmap
+
+if TYPE_CHECKING:
+    from .stack import NetStack
+
+__all__ = ["UdpSock", "Datagram"]
+
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_LOOP4 = b"\x7f\x00\x00\x01"
+_LOOP6 = b"\x00" * 15 + b"\x01"
+EDESTADDRREQ = 89
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+SO_RXQ_OVFL = 40
+SO_TIMESTAMP = 29
+SO_TIMESTAMPNS = 35
+# Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
+_IP_FLAGS = {6: 0, 7: 0, 8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}  # IP_RECVOPTS,
+#   RETOPTS, PKTINFO, MTU_DISCOVER, RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, _ALL
+_IP6_FLAGS = {23: 0, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
+#   RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, MULTICAST_HOPS, MULTICAST_LOOP
+
+
+class UdpSock(Socket):
+    inner: UdpSocket  # type: ignore[assignment]
+    port_required = True        # sendto port 0 is EINVAL (not for ping sockets)
+
+    def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
+        inner = UdpSocket(stack.udp, family)
+        super().__init__(stack, family, type, proto, inner)  # type: ignore[arg-type]
+        self.proto = proto or C.IPPROTO_UDP
+        self.layer = stack.udp
+        self.ipopts: dict[tuple[int, int], int] = {}
+
+    def __repr__(self) -> str:
+        return f"<UdpSock #{self.handle} fam={self.family}>"
+
+    # ------------------------------------------------------------------ addresses
+    def resolve(self, addr: object) -> tuple[bytes, int]:
+        """A destination tuple -> (unmapped address, port), with Linux's checks."""
+        a, port = self._parse(addr)
+        if self.family == C.AF_INET6:
+            if a[:12] == _V4MAPPED:
+                if self.inner.v6only:
+                    raise SocketError(C.ENETUNREACH)
+                a = a[12:]
+            else:
+                b = self.inner.bind_addr
+                if b is not None and b[:12] == _V4MAPPED and any(b[12:]):
+                    raise SocketError(C.ENETUNREACH)
+        if not any(a):
+            a = _LOOP4 if len(a) == 4 else _LOOP6
+        return a, port
+
+    # ------------------------------------------------------------------ calls
+    def bind(self, addr: object) -> None:
+        a, port = self._parse(addr)
+        t = self.inner
+        if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
+            if t.v6only:
+                raise SocketError(C.EINVAL)
+            v4 = a[12:]
+            if any(v4) and not self._is_local(v4):
+                raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a):
+            raise SocketError(C.EADDRNOTAVAIL)
+        self.layer.bind(t, a, port)
+
+    def listen(self, backlog: int) -> None:
+        raise SocketError(C.EOPNOTSUPP)
+
+    def accept(self) -> Socket | None:
+        raise SocketError(C.EOPNOTSUPP)
+
+    def connect(self, addr: object, now: float = 0.0) -> None:
+        if addr is None:
+            self.layer.disconnect(self.inner)
+            return
+        rip, rport = self.resolve(addr)
+        self.layer.connect(self.inner, rip, rport)
+
+    @property
+    def state(self) -> str:
+        return "ESTABLISHED" if self.inner.rip is not None else "CLOSED"
+
+    @property
+    def connected(self) -> bool:
+        return self.inner.rip is not None
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: object = None) -> int:
+        t = self.inner
+        if addr is None:
+            if t.rip is None:
+                raise SocketError(EDESTADDRREQ)
+            return self.send_to(data, t.rip, t.rport)
+        rip, rport = self.resolve(addr)
+        return self.send_to(data, rip, rport)
+
+    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int) -> int:
+        t = self.inner
+        if t.error and t.rip is not None:
+            e = t.error
+            t.error = 0
+            raise SocketError(e)
+        if t.shut_wr:
+            raise SocketError(C.EPIPE)
+        return self.layer.send(t, data, rip, rport)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        return self.sendto(data, None)
+
+    def send_space(self) -> int:
+        return 65535 if self.layer.can_send() else 0
+
+    def recv_datagram(self) -> Datagram | None:
+        return self.layer.take(self.inner)
+
+    def recv(self, maxlen: int) -> bytes:
+        if maxlen < 0:
+            raise SocketError(C.EINVAL)
+        dg = self.layer.take(self.inner)
+        return b"" if dg is None else dg.data[:maxlen]
+
+    def rx_available(self) -> int:
+        return len(self.inner.rxq)
+
+    @property
+    def rx_eof(self) -> bool:
+        return False
+
+    def option(self, level: int, optname: int) -> int:
+        """The value of a flag option kept by this socket (IP_PKTINFO, SO_TIMESTAMP...)."""
+        return self.ipopts.get((level, optname), 0)
+
+    @property
+    def drops(self) -> int:
+        return self.inner.drops
+
+    def shutdown(self, how: int) -> None:
+        """Linux: ENOTCONN unless connected, but the flags are set either way."""
+        t = self.inner
+        if how in (SHUT_RD, SHUT_RDWR):
+            t.shut_rd = True
+        if how in (SHUT_WR, SHUT_RDWR):
+            t.shut_wr = True
+        if t.rip is None:
+            raise SocketError(C.ENOTCONN)
+
+    def shutdown_write(self, now: float) -> None:
+        self.inner.shut_wr = True
+
+    def close(self, now: float = 0.0) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        t = self.inner
+        t.released = True
+        self.layer.unbind(t)
+        t.rxq.clear()
+        t.rx_bytes = 0
+        self.layer.events.discard(t)
+        self.stack.sockets.remove(self.handle)
+
+    def abort(self, now: float = 0.0) -> None:
+        self.close(now)
+
+    def getsockname(self) -> tuple:
+        t = self.inner
+        if t.bind_addr is not None and t.in_bind_table:
+            return self._format(t.bind_addr, t.local_port)
+        return self._format(b"\x00" * (4 if self.family == C.AF_INET else 16), 0)
+
+    def getpeername(self) -> tuple:
+        t = self.inner
+        if t.rip is None:
+            raise SocketError(C.ENOTCONN)
+        return self._format(t.rip, t.rport)
+
+    # ------------------------------------------------------------------ options
+    def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
+        t = self.inner
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_KEEPALIVE:
+                t.keepalive = bool(_int(value))
+                return
+            if optname == C.SO_BROADCAST:
+                t.broadcast = bool(_int(value))
+                self.broadcast = 1 if t.broadcast else 0
+                return
+            if optname in _TIMEO:
+                self.ipopts[(level, _TIMEO[optname])] = _timeval(value)  # type: ignore[assignment]
+                return
+            if optname == SO_RXQ_OVFL:
+                self.ipopts[(level, optname)] = 1 if _int(value) else 0
+                return
+            if optname in (SO_TIMESTAMP, SO_TIMESTAMPNS):
+                # one receive timestamp setting (Linux: SOCK_RCVTSTAMP[NS]); off turns both off
+                on = 1 if _int(value) else 0
+                self.ipopts[(level, SO_TIMESTAMP)] = int(on and optname == SO_TIMESTAMP)
+                self.ipopts[(level, SO_TIMESTAMPNS)] = int(on and optname == SO_TIMESTAMPNS)
+                return
+            if optname in (C.SO_SNDBUF, C.SO_RCVBUF):
+                super().setsockopt(level, optname, value)
+                t.sndbuf_limit = t.so_sndbuf
+                t.rcvbuf_limit = t.so_rcvbuf
+                return
+            super().setsockopt(level, optname, value)
+            return
+        if level == C.IPPROTO_UDP:
+            _int(value)
+            if optname in (1, 100, 101, 102, 103, 104):  # UDP_CORK, UDP_ENCAP, ... GRO
+                return
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_TCP:
+            raise SocketError(C.ENOPROTOOPT)
+        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
+        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
+            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
+                raise SocketError(C.ENOPROTOOPT)
+            self.ipopts[(level, optname)] = _int(value)
+            return
+        super().setsockopt(level, optname, value)
+
+    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+        t = self.inner
+        if optlen < 0:
+            raise SocketError(C.EINVAL)
+        if level == C.SOL_SOCKET:
+            if optname == C.SO_ACCEPTCONN:
+                return _int_result(0, optlen)
+            if optname == C.SO_ERROR:
+                return _int_result(self.take_error(), optlen)
+            if optname == C.SO_BROADCAST:
+                return _int_result(int(t.broadcast), optlen)
+            if optname in _TIMEO:
+                tv = self.ipopts.get((level, _TIMEO[optname]), 0)
+                return (tv or bytes(16))[:optlen]  # type: ignore[index]
+            if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
+                return _int_result(self.ipopts.get((level, optname), 0), optlen)
+            return super().getsockopt(level, optname, optlen)
+        if level == C.IPPROTO_TCP:
+            raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_UDP:
+            if optname in (1, 100, 102, 103, 104):
+                return _int_result(0, optlen)
+            raise SocketError(C.ENOPROTOOPT)
+        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
+        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
+            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
+                raise SocketError(C.EOPNOTSUPP)
+            return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
+        return super().getsockopt(level, optname, optlen)
+
+
+_TIMEO = {20: 20, 66: 20, 21: 21, 67: 21}   # SO_RCVTIMEO/SO_SNDTIMEO, _OLD and _NEW
+
+
+def _timeval(value: bytes | int) -> bytes:
+    """A struct timeval as Linux stores a socket timeout (EINVAL short, EDOM bad usec)."""
+    if isinstance(value, int) or len(value) < 16:
+        raise SocketError(C.EINVAL)
+    sec = int.from_bytes(value[:8], "little", signed=True)
+    usec = int.from_bytes(value[8:16], "little", signed=True)
+    if not 0 <= usec < 1000000:
+        raise SocketError(33)           # EDOM
+    if sec < 0:
+        sec = usec = 0
+    return sec.to_bytes(8, "little", signed=True) + usec.to_bytes(8, "little", signed=True)
+
+
+def _int(value: bytes | int) -> int:
+    if isinstance(value, int):
+        return value
+    if len(value) < 4:
+        raise SocketError(C.EINVAL)
+    return int.from_bytes(value[:4], "little", signed=True)
+
+
+def _int_result(v: int, optlen: int) -> bytes:
+    return v.to_bytes(4, "little", signed=True)[: min(optlen, 4)]
+
+
+def is_loopback(addr: bytes) -> bool:
+    a = unmap(addr)
+    return (len(a) == 4 and a[0] == 127) or a == _LOOP6
+
+
+class PingSock(UdpSock):
+    """An ICMP echo ("ping") socket: SOCK_DGRAM + IPPROTO_ICMP / IPPROTO_ICMPV6. Its port is
+    the echo identifier; sends must be echo requests; replies are received whole."""
+
+    port_required = False
+
+    def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
+        super().__init__(stack, family, type, proto)
+        self.proto = proto
+        self.layer = stack.ping  # type: ignore[assignment]
+        self.inner.layer = stack.ping
+
+    def __repr__(self) -> str:
+        return f"<PingSock #{self.handle} fam={self.family}>"

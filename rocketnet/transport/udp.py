@@ -1,0 +1,539 @@
+"""UDP (RFC 768) with Linux's socket semantics, sans-I/O.
+
+``UdpLayer`` owns the port table of one stack: binding (Linux's conflict rules with
+SO_REUSEADDR / SO_REUSEPORT and dual-stack coverage), the choice of the receiving
+socket (Linux's scoring: connected and specifically bound sockets first, the most
+recently bound wins a tie, a SO_REUSEPORT group is chosen by a flow hash), the emission
+of datagrams on an interface and the ICMP errors: "port unreachable" is generated when
+nobody listens (Linux does so on loopback, unthrottled), and an ICMP error that comes
+back sets ECONNREFUSED (or the code's errno) on the connected socket it concerns.
+
+``UdpSocket`` is the protocol part of a datagram socket: bound address, peer, receive
+queue (bounded by SO_RCVBUF in Linux's way: a datagram is admitted while the queue is
+not over the limit, each costing its length plus an skb overhead), pending error.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import deque
+from typing import Any, Callable
+
+from ..errors import SocketError
+from ..iface import InterfaceWrapper, route, source_address
+from ..wire.checksum import checksum, pseudo_header_sum
+from ..wire.checksum import verify as verify_checksum
+
+__all__ = ["UdpLayer", "UdpSocket", "Datagram", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
+
+EINVAL = 22
+EACCES = 13
+EADDRINUSE = 98
+EADDRNOTAVAIL = 99
+EAGAIN = 11
+EMSGSIZE = 90
+ENETUNREACH = 101
+EHOSTUNREACH = 113
+ECONNREFUSED = 111
+EDESTADDRREQ = 89
+EPROTO = 71
+ENOPROTOOPT = 92
+
+MAX_PAYLOAD_V4 = 65507  # 65535 - 20 (IPv4) - 8 (UDP)
+MAX_PAYLOAD_V6 = 65527  # 65535 - 8 (UDP): IPv6 payload length counts no IP header
+SKB_OVERHEAD = 1536  # receive-buffer cost of a datagram beyond its payload (Linux lo)
+UDP_RMEM_DEFAULT = 212992
+UDP_WMEM_DEFAULT = 212992
+ANY = b""  # coverage marker: every address of the family
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_UDP = struct.Struct("!HHHH")
+_IP4UDP = struct.Struct("!BBHHHBBH4s4sHHHH")
+_IP6UDP = struct.Struct("!IHBB16s16sHHHH")
+_IP4 = struct.Struct("!BBHHHBBH4s4s")
+_IP6 = struct.Struct("!IHBB16s16s")
+_ICMP4 = struct.Struct("!BBHI")
+_U16 = struct.Struct("!H")
+EPHEMERAL = (32768, 60999)
+
+# ICMPv4 destination-unreachable codes -> errno (Linux icmp_err_convert)
+_ICMP4_UNREACH_ERRNO = {0: ENETUNREACH, 1: EHOSTUNREACH, 2: ENOPROTOOPT, 3: ECONNREFUSED,
+                        4: EMSGSIZE, 5: 95, 6: ENETUNREACH, 7: EHOSTUNREACH, 8: 64,
+                        9: ENETUNREACH, 10: EHOSTUNREACH, 11: ENETUNREACH, 12: EHOSTUNREACH,
+                        13: EHOSTUNREACH, 14: EHOSTUNREACH, 15: EHOSTUNREACH}
+# ICMPv6 destination-unreachable codes -> errno (Linux icmpv6_err_convert)
+_ICMP6_UNREACH_ERRNO = {0: ENETUNREACH, 1: EACCES, 2: EHOSTUNREACH, 3: EHOSTUNREACH,
+                        4: ECONNREFUSED, 5: EACCES, 6: EACCES}
+
+
+class Datagram:
+    """One received datagram: payload and where it came from / went to."""
+
+    __slots__ = ("data", "src", "sport", "dst", "version", "ttl", "tos", "ifindex", "cost")
+
+    def __init__(self, data: bytes, src: bytes, sport: int, dst: bytes, version: int,
+                 ttl: int = 64, tos: int = 0, ifindex: int = 1) -> None:
+        self.data = data
+        self.src = src          # 4 or 16 bytes, as on the wire
+        self.sport = sport
+        self.dst = dst
+        self.version = version
+        self.ttl = ttl
+        self.tos = tos
+        self.ifindex = ifindex
+        self.cost = len(data) + SKB_OVERHEAD
+
+
+class UdpSocket:
+    """The protocol part of a UDP socket."""
+
+    def __init__(self, layer: UdpLayer, family: int) -> None:
+        self.layer = layer
+        self.family = family
+        self.owner: Any = None
+        self.handle = 0
+        self.state = 7            # TCP_CLOSE, as Linux reports it for UDP
+        self.error = 0
+        self.err_seq = 0          # counts errors set (a channel signals each once)
+        self.bind_addr: bytes | None = None   # family form, as bound
+        self.local_port = 0
+        self.cover4: bytes | None = None
+        self.cover6: bytes | None = None
+        self.in_bind_table = False
+        self.addr_locked = False  # bound explicitly to an address (SOCK_BINDADDR_LOCK)
+        self.port_locked = False  # bound explicitly to a port (SOCK_BINDPORT_LOCK)
+        self.rip: bytes | None = None         # peer, unmapped (4 or 16 bytes)
+        self.rport = 0
+        self.lip: bytes | None = None         # source chosen by connect (unmapped)
+        self.rxq: deque[Datagram] = deque()
+        self.rx_bytes = 0
+        self.drops = 0
+        self.so_sndbuf = UDP_WMEM_DEFAULT
+        self.so_rcvbuf = UDP_RMEM_DEFAULT
+        self.sndbuf_limit = UDP_WMEM_DEFAULT
+        self.rcvbuf_limit = UDP_RMEM_DEFAULT
+        self.reuseaddr = False
+        self.reuseport = False
+        self.keepalive = False
+        self.linger = (0, 0)
+        self.v6only = False
+        self.broadcast = False
+        self.ttl = 64
+        self.tos = 0
+        self.hops = 64
+        self.bind_seq = 0
+        self.released = False
+        self.shut_rd = False
+        self.shut_wr = False
+
+    @property
+    def connected(self) -> bool:
+        return self.rip is not None
+
+    def rx_available(self) -> int:
+        return len(self.rxq)
+
+
+def _coverage(family: int, addr: bytes, v6only: bool) -> tuple[bytes | None, bytes | None]:
+    """Which IPv4 / IPv6 local addresses a socket bound to ``addr`` answers for."""
+    if family == 2:
+        return (ANY if not any(addr) else addr), None
+    if addr[:12] == _V4MAPPED:
+        v4 = addr[12:]
+        return (ANY if not any(v4) else v4), None
+    if not any(addr):
+        return (None if v6only else ANY), ANY
+    return None, addr
+
+
+def _overlaps(a: bytes | None, b: bytes | None) -> bool:
+    if a is None or b is None:
+        return False
+    return a == ANY or b == ANY or a == b
+
+
+def unmap(addr: bytes) -> bytes:
+    if len(addr) == 16 and addr[:12] == _V4MAPPED:
+        return addr[12:]
+    return addr
+
+
+class UdpLayer:
+    def __init__(
+        self, ifaces: list[InterfaceWrapper], stats: dict[str, int], seed: int = 0
+    ) -> None:
+        self.ifaces = ifaces
+        self.stats = stats
+        self.bound: dict[int, list[UdpSocket]] = {}
+        self.events: set[UdpSocket] = set()
+        self.ip_ident = 0
+        self._seq = 0
+        span = EPHEMERAL[1] - EPHEMERAL[0]
+        self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
+        # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
+        # send_ip(iface, version, src, dst, proto, payload, ttl) -> bool
+        self.send_ip: Callable[..., bool] | None = None
+        # ... and its ICMP error output (quoting, rate limit, link layer), when it has one:
+        # send_error(iface, version, src, dst, pkt, type, code, rest)
+        self.send_error: Callable[..., None] | None = None
+        for k in ("udp_in_datagrams", "udp_out_datagrams", "udp_no_port", "udp_in_errors",
+                  "udp_rcvbuf_errors", "udp_payload_bytes_sent", "udp_payload_bytes_received",
+                  "icmp_port_unreachable_sent", "icmp_errors_received"):
+            stats.setdefault(k, 0)
+
+    # ------------------------------------------------------------------ binding
+    def _conflict(self, sk: UdpSocket, port: int, cover4: Any, cover6: Any) -> bool:
+        for o in self.bound.get(port, ()):
+            if o is sk:
+                continue
+            if not (_overlaps(o.cover4, cover4) or _overlaps(o.cover6, cover6)):
+                continue
+            if sk.reuseport and o.reuseport:
+                continue
+            if sk.reuseaddr and o.reuseaddr:
+                continue
+            return True
+        return False
+
+    def bind(self, sk: UdpSocket, addr: bytes, port: int, explicit: bool = True) -> None:
+        if sk.in_bind_table:
+            raise SocketError(EINVAL)
+        cover4, cover6 = _coverage(sk.family, addr, sk.v6only)
+        if port == 0:
+            port = self._pick_port(sk, cover4, cover6)
+        elif self._conflict(sk, port, cover4, cover6):
+            raise SocketError(EADDRINUSE)
+        else:
+            sk.port_locked = explicit
+        if explicit and any(unmap(addr)):
+            sk.addr_locked = True
+        sk.bind_addr = addr
+        sk.local_port = port
+        sk.cover4, sk.cover6 = cover4, cover6
+        self._seq += 1
+        sk.bind_seq = self._seq
+        self.bound.setdefault(port, []).append(sk)
+        sk.in_bind_table = True
+
+    def _pick_port(self, sk: UdpSocket, cover4: Any, cover6: Any) -> int:
+        lo, hi = EPHEMERAL
+        span = hi - lo + 1
+        start = self._next_port
+        for i in range(span):
+            p = lo + (start - lo + i) % span
+            if p not in self.bound or not self._conflict(sk, p, cover4, cover6):
+                self._next_port = lo + (p - lo + 1) % span
+                return p
+        raise SocketError(EADDRINUSE)
+
+    def unbind(self, sk: UdpSocket) -> None:
+        if not sk.in_bind_table:
+            return
+        lst = self.bound.get(sk.local_port)
+        if lst is not None:
+            try:
+                lst.remove(sk)
+            except ValueError:
+                pass
+            if not lst:
+                del self.bound[sk.local_port]
+        sk.in_bind_table = False
+        sk.local_port = 0
+        sk.bind_addr = None
+        sk.cover4 = sk.cover6 = None
+        sk.addr_locked = sk.port_locked = False
+
+    def autobind(self, sk: UdpSocket) -> None:
+        if not sk.in_bind_table:
+            self.bind(sk, b"\x00" * (4 if sk.family == 2 else 16), 0, explicit=False)
+
+    # ------------------------------------------------------------------ connect
+    def connect(self, sk: UdpSocket, rip: bytes, rport: int) -> None:
+        """``rip`` unmapped (4 or 16 bytes). An unbound or wildcard-bound socket takes
+        the route's source address as its own (Linux: inet_rcv_saddr)."""
+        iface = route(self.ifaces, rip)
+        if iface is None:
+            raise SocketError(ENETUNREACH)
+        src = self._source(sk, iface, rip)
+        self.autobind(sk)
+        sk.rip, sk.rport, sk.lip = rip, rport, src
+        if not sk.addr_locked:
+            self._set_local(sk, src if sk.family == 2 or len(src) == 16 else _V4MAPPED + src)
+        sk.state = 1              # TCP_ESTABLISHED
+        sk.error = 0
+
+    def _set_local(self, sk: UdpSocket, addr: bytes) -> None:
+        sk.bind_addr = addr
+        sk.cover4, sk.cover6 = _coverage(sk.family, addr, sk.v6only)
+
+    def disconnect(self, sk: UdpSocket) -> None:
+        """connect(AF_UNSPEC): forget the peer; an address/port chosen implicitly goes."""
+        sk.rip, sk.rport, sk.lip = None, 0, None
+        sk.state = 7
+        if not sk.addr_locked and sk.in_bind_table:
+            self._set_local(sk, b"\x00" * (4 if sk.family == 2 else 16))
+        if not sk.port_locked:
+            self.unbind(sk)
+
+    def _source(self, sk: UdpSocket, iface: InterfaceWrapper, dst: bytes) -> bytes:
+        b = sk.bind_addr
+        if b is not None:
+            ub = unmap(b)
+            if any(ub) and len(ub) == len(dst):
+                return ub
+        src = source_address(iface, dst)
+        if src is None:
+            raise SocketError(EADDRNOTAVAIL)
+        return src
+
+    # ------------------------------------------------------------------ output
+    def can_send(self) -> bool:
+        return all(i.dev.device.can_send() for i in self.ifaces)
+
+    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int) -> int:
+        """Emit one datagram to ``rip`` (unmapped), ``rport``. Raises EMSGSIZE, EINVAL,
+        ENETUNREACH, EACCES, EAGAIN (device full: try again after poll)."""
+        n = len(data)
+        v4 = len(rip) == 4
+        if n > (MAX_PAYLOAD_V4 if v4 else MAX_PAYLOAD_V6):
+            raise SocketError(EMSGSIZE)
+        if rport == 0:
+            raise SocketError(EINVAL)
+        if v4 and (rip == b"\xff\xff\xff\xff") and not sk.broadcast:
+            raise SocketError(EACCES)
+        if not any(rip):
+            rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
+        if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
+            src = sk.lip
+            iface = route(self.ifaces, rip)
+        else:
+            iface = route(self.ifaces, rip)
+            if iface is None:
+                raise SocketError(ENETUNREACH)
+            src = self._source(sk, iface, rip)
+        if iface is None:
+            raise SocketError(ENETUNREACH)
+        self.autobind(sk)
+        if not self._emit(iface, src, rip, sk.local_port, rport, data,
+                          sk.ttl if v4 else sk.hops, sk.tos):
+            raise SocketError(EAGAIN)
+        st = self.stats
+        st["udp_out_datagrams"] += 1
+        st["udp_payload_bytes_sent"] += n
+        return n
+
+    def _emit(self, iface: InterfaceWrapper, src: bytes, dst: bytes, sport: int, dport: int,
+              data: bytes | memoryview, ttl: int, tos: int) -> bool:
+        n = len(data)
+        eth = iface.link_header_len
+        v4 = len(dst) == 4
+        iphl = 20 if v4 else 40
+        size = eth + iphl + 8 + n
+        if iphl + 8 + n > iface.mtu and self.send_ip is not None:
+            dgram = bytearray(_UDP.pack(sport, dport, 8 + n, 0))
+            dgram += data
+            c = checksum(dgram, pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
+            _U16.pack_into(dgram, 6, c)
+            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl)
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            if iface.loopback and not v4 and iphl + 8 + n > iface.mtu:
+                # Linux fragments this on lo; the stack hands it over whole.
+                self.ip_input(iface, 6, src, dst, 17, memoryview(
+                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)))
+                return True
+            return False
+        mv = buf.view
+        if eth:
+            mv[0:eth] = iface.link_header_v4 if v4 else iface.link_header_v6
+        if v4:
+            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
+            _IP4UDP.pack_into(mv, eth, 0x45, tos, 28 + n, ident, 0x4000, ttl, 17, 0, src, dst,
+                              sport, dport, 8 + n, 0)
+        else:
+            _IP6UDP.pack_into(mv, eth, 0x60000000 | (tos << 20), 8 + n, 17, ttl, src, dst,
+                              sport, dport, 8 + n, 0)
+        p = eth + iphl + 8
+        mv[p:p + n] = data
+        if not iface.checksum_offload:
+            if v4:
+                _U16.pack_into(mv, eth + 10, checksum(mv[eth:eth + 20]))
+            t0 = eth + iphl
+            c = checksum(mv[t0:size], pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
+            _U16.pack_into(mv, t0 + 6, c)
+        dev.send(buf)
+        return True
+
+    # ------------------------------------------------------------------ input
+    def lookup(self, version: int, src: bytes, sport: int, dst: bytes, dport: int
+               ) -> UdpSocket | None:
+        cands = self.bound.get(dport)
+        if not cands:
+            return None
+        best: UdpSocket | None = None
+        best_score = -1
+        group: list[UdpSocket] = []
+        for sk in cands:
+            cover = sk.cover4 if version == 4 else sk.cover6
+            if cover is None:
+                continue
+            score = 2 if (sk.family == 2) == (version == 4) else 1
+            if cover != ANY:
+                if cover != dst:
+                    continue
+                score += 4
+            if sk.rip is not None:
+                if sk.rip != src or sk.rport != sport:
+                    continue
+                score += 8
+            if score > best_score or (score == best_score and sk.bind_seq > best.bind_seq):  # type: ignore[union-attr]
+                if score > best_score or not (sk.reuseport and best.reuseport):  # type: ignore[union-attr]
+                    group = []
+                best, best_score = sk, score
+            if sk.reuseport and score == best_score:
+                group.append(sk)
+        if best is not None and best.reuseport and len(group) > 1:
+            group.sort(key=lambda s: s.bind_seq)
+            h = zlib.crc32(src + dst + _U16.pack(sport) + _U16.pack(dport))
+            best = group[h % len(group)]
+        return best
+
+    def ip_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                 proto: int, seg: memoryview) -> None:
+        n = len(seg)
+        st = self.stats
+        if n < 8:
+            st["udp_in_errors"] += 1
+            return
+        sport, dport, ulen, csum = _UDP.unpack_from(seg, 0)
+        if ulen < 8 or ulen > n:
+            if not (version == 6 and ulen == 0):   # jumbogram form: not used here
+                st["udp_in_errors"] += 1
+                return
+            ulen = n
+        if csum and not iface.checksum_offload and not verify_checksum(
+                seg[:ulen], pseudo_header_sum(src, dst, 17, ulen)):
+            st["udp_in_errors"] += 1
+            return
+        sk = self.lookup(version, src, sport, dst, dport)
+        if sk is None:
+            st["udp_no_port"] += 1
+            self._port_unreachable(iface, version, src, dst, seg, ulen)
+            return
+        if sk.shut_rd:
+            return
+        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version)
+        if sk.rx_bytes > sk.so_rcvbuf:
+            sk.drops += 1
+            st["udp_rcvbuf_errors"] += 1
+            st["udp_in_errors"] += 1
+            return
+        sk.rxq.append(dg)
+        sk.rx_bytes += dg.cost
+        st["udp_in_datagrams"] += 1
+        st["udp_payload_bytes_received"] += ulen - 8
+        self.events.add(sk)
+
+    def take(self, sk: UdpSocket) -> Datagram | None:
+        if not sk.rxq:
+            return None
+        dg = sk.rxq.popleft()
+        sk.rx_bytes -= dg.cost
+        return dg
+
+    # ------------------------------------------------------------------ ICMP
+    def _port_unreachable(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                          seg: memoryview, ulen: int) -> None:
+        if version == 4 and (dst == b"\xff\xff\xff\xff" or dst[0] >= 224 or not any(src)):
+            return
+        if version == 6 and (dst[0] == 0xFF or not any(src)):
+            return
+        if self.send_error is not None:
+            # the datagram as it arrived (the IP header rebuilt: the layer gave us the payload)
+            if version == 4:
+                hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
+                _U16.pack_into(hdr, 10, checksum(hdr))
+                pkt = bytes(hdr) + bytes(seg[:ulen])
+                self.send_error(iface, 4, src, dst, memoryview(pkt), 3, 3, 0)
+            else:
+                pkt = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
+                self.send_error(iface, 6, src, dst, memoryview(pkt), 1, 4, 0)
+            self.stats["icmp_port_unreachable_sent"] += 1
+            return
+        if version == 4:
+            hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
+            _U16.pack_into(hdr, 10, checksum(hdr))
+            inner = bytes(hdr) + bytes(seg[:8])
+            body = _ICMP4.pack(3, 3, 0, 0) + inner
+            body = body[:2] + _U16.pack(checksum(body)) + body[4:]
+            self._emit_icmp(iface, 4, dst, src, body)
+        else:
+            inner = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
+            inner = inner[:1280 - 48]
+            body = _ICMP4.pack(1, 4, 0, 0) + inner
+            c = checksum(body, pseudo_header_sum(dst, src, 58, len(body)))
+            body = body[:2] + _U16.pack(c) + body[4:]
+            self._emit_icmp(iface, 6, dst, src, body)
+
+    def _emit_icmp(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                   body: bytes) -> None:
+        eth = iface.link_header_len
+        n = len(body)
+        iphl = 20 if version == 4 else 40
+        size = eth + iphl + n
+        dev = iface.dev.device
+        buf = dev.alloc_tx_buffer(size)
+        if buf is None:
+            return
+        mv = buf.view
+        if eth:
+            mv[0:eth] = iface.link_header_v4 if version == 4 else iface.link_header_v6
+        if version == 4:
+            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
+            _IP4.pack_into(mv, eth, 0x45, 0xC0, 20 + n, ident, 0, 64, 1, 0, src, dst)
+            if not iface.checksum_offload:
+                _U16.pack_into(mv, eth + 10, checksum(mv[eth:eth + 20]))
+        else:
+            _IP6.pack_into(mv, eth, 0x6C000000, n, 58, 64, src, dst)
+        mv[eth + iphl:size] = body
+        dev.send(buf)
+        self.stats["icmp_port_unreachable_sent"] += 1
+
+    def icmp_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                   proto: int, seg: memoryview) -> bool:
+        """An ICMP / ICMPv6 message: destination-unreachable errors about a UDP datagram
+        we sent set the error of the connected socket. True if it was handled here."""
+        if len(seg) < 8:
+            return False
+        typ, code = seg[0], seg[1]
+        if version == 4:
+            if typ != 3 or len(seg) < 8 + 20 + 8:
+                return False
+            ihl = (seg[8] & 0x0F) * 4
+            if seg[8 + 9] != 17 or len(seg) < 8 + ihl + 8:
+                return False
+            isrc, idst = bytes(seg[8 + 12:8 + 16]), bytes(seg[8 + 16:8 + 20])
+            sport, dport = _U16.unpack_from(seg, 8 + ihl)[0], _U16.unpack_from(seg, 8 + ihl + 2)[0]
+            err = _ICMP4_UNREACH_ERRNO.get(code, EHOSTUNREACH)
+        else:
+            if typ != 1 or len(seg) < 8 + 40 + 8 or seg[8 + 6] != 17:
+                return False
+            isrc, idst = bytes(seg[8 + 8:8 + 24]), bytes(seg[8 + 24:8 + 40])
+            sport, dport = _U16.unpack_from(seg, 48)[0], _U16.unpack_from(seg, 50)[0]
+            err = _ICMP6_UNREACH_ERRNO.get(code, EPROTO)
+        self.stats["icmp_errors_received"] += 1
+        self.icmp_error(version, isrc, idst, sport, dport, err)
+        return True
+
+    def icmp_error(self, version: int, lip: bytes, rip: bytes, lport: int, rport: int,
+                   err: int) -> None:
+        """An ICMP error quoting a datagram we sent from lip:lport to rip:rport: the
+        connected socket it concerns gets ``err`` (Linux: unconnected sockets ignore it
+        unless IP_RECVERR). The signature of an IP layer's transport error handler."""
+        for sk in self.bound.get(lport, ()):
+            if sk.rip == rip and sk.rport == rport and sk.lip in (None, lip):
+                sk.error = err
+                sk.err_seq += 1
+                self.events.add(sk)
+                break

@@ -1,0 +1,358 @@
+"""Datagram channels of the stack host (UDP sockets; ARCHITECTURE.md section 2).
+
+A datagram socket's A/S pair is SOCK_SEQPACKET: every message is one datagram, a
+``struct rn_dgram_hdr`` (c_stub/rn_protocol.h) followed by the payload.
+- app -> stack: the host reads S only while the stack can take a datagram (the loopback
+  device has a buffer); a full A is the program's blocking send (EAGAIN when
+  non-blocking), as a full socket send buffer would be.  The header carries the
+  destination sockaddr, or nothing for the connected peer.
+- stack -> app: each received datagram is one message on S with the source address;
+  while S is full the datagrams stay in the stack socket's receive queue, which drops
+  beyond SO_RCVBUF (RcvbufErrors).  A pending error (ICMP port unreachable on a
+  connected socket) is an RN_DG_ERROR message; the stub takes the errno with SO_ERROR.
+- The last close of A is POLLHUP on S: the socket is closed.
+"""
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import struct
+from typing import TYPE_CHECKING
+
+from rocketnet.dgram import UdpSock
+from rocketnet.iface import route
+from rocketnet.socket import SocketError
+from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6
+from shim import protocol as P
+from shim import sockaddr
+
+if TYPE_CHECKING:
+    from shim.host import StackHost
+
+EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
+EP_HUPS = select.EPOLLHUP | select.EPOLLERR
+SOL_SOCKET = socket.SOL_SOCKET
+SO_SNDBUFFORCE = 32
+A_SNDBUF = 512 * 1024           # the program's datagrams in flight to the host
+S_SNDBUF_MIN = 160 * 1024       # at least two largest datagrams towards the program
+READ_BATCH = 64                 # datagrams read from one S per wake-up
+READ_BYTES = 128 * 1024         # ... and bytes: Linux delivers each datagram as it is
+                                # sent; a large burst would overflow the receiver's
+                                # SO_RCVBUF where Linux interleaves its reads
+HDR = P.DGRAM_HDR
+HDR_SIZE = HDR.size
+ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
+_FAM = struct.Struct("=H")
+_IN = struct.Struct("!H4s")
+_IN6 = struct.Struct("!HI16sI")
+_ERRHDR_CACHE: dict[int, bytes] = {}
+
+
+class DgramChannel:
+    """One datagram shim socket: the host's S end and the UdpSock behind it."""
+
+    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
+                 "connecting", "app_eof", "err_seq", "dest_cache", "src_cache", "s_sndbuf",
+                 "cm")
+
+    def __init__(self, sock_id: int, family: int, s: socket.socket, sk: UdpSock) -> None:
+        self.sock_id = sock_id
+        self.family = family
+        self.s = s
+        self.fd = s.fileno()
+        self.sk = sk
+        self.mask = 0
+        self.listening = False
+        self.pending_accept: list = []
+        self.connecting = False
+        self.app_eof = False
+        self.err_seq = 0                  # last error sequence signalled to the program
+        self.dest_cache: dict[bytes, tuple[bytes, int]] = {}
+        self.src_cache: dict[tuple, bytes] = {}
+        self.s_sndbuf = 0
+        self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
+
+
+class DgramService:
+    def __init__(self, host: StackHost) -> None:
+        self.host = host
+        self.buf = bytearray(HDR_SIZE + 65536 + 64)
+        self.mv = memoryview(self.buf)
+        self.ops = {P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
+                    P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check,
+                    P.OP_DGRAM_SYNC: self.op_dgram_sync}
+        host.stack.stats.setdefault("udp_channel_drops", 0)
+
+    # ---- creation ---------------------------------------------------------------
+
+    def new_socket(self, family: int, type_: int, proto: int):
+        host = self.host
+        try:
+            sk = host.stack.socket(family, type_, proto)
+        except SocketError as e:
+            return P.response(-1, e.errno), None
+        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
+        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
+        s.setblocking(False)
+        _force_sndbuf(a, A_SNDBUF)
+        ch = DgramChannel(host.ids, family, s, sk)  # type: ignore[arg-type]
+        self.size_s(ch)
+        host.add_channel(ch)  # type: ignore[arg-type]
+        return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    def size_s(self, ch: DgramChannel) -> None:
+        want = max(ch.sk.inner.so_rcvbuf, S_SNDBUF_MIN)
+        if want != ch.s_sndbuf:
+            ch.s_sndbuf = want
+            _force_sndbuf(ch.s, want)
+
+    # ---- events -----------------------------------------------------------------
+
+    def update_mask(self, ch: DgramChannel) -> None:
+        want = 0 if ch.app_eof else EP_IN
+        inner = ch.sk.inner
+        if inner.rxq or (inner.error and inner.err_seq != ch.err_seq):
+            want |= EP_OUT
+        if want != ch.mask:
+            ch.mask = want
+            self.host.ep.modify(ch.fd, want)
+
+    def event(self, ch: DgramChannel, ev: int) -> None:
+        if ev & EP_OUT:
+            self.service(ch)
+            if ch.fd not in self.host.channels:
+                return
+        if ev & (EP_IN | EP_HUPS):
+            self.read_app(ch)
+            if ev & select.EPOLLHUP and ch.fd in self.host.channels:
+                # the last A is closed: what the program sent before still goes out
+                for _ in range(4096):
+                    if ch.app_eof:
+                        break
+                    self.host.run_stack()
+                    self.read_app(ch)
+                self.close(ch)
+                return
+        if ch.fd in self.host.channels:
+            self.update_mask(ch)
+
+    def read_app(self, ch: DgramChannel) -> None:
+        """Datagrams the program sent: one message each, while the stack can take them."""
+        sk = ch.sk
+        inner = sk.inner
+        layer = sk.layer
+        s = ch.s
+        buf, mv = self.buf, self.mv
+        stats = self.host.stack.stats
+        budget = READ_BYTES
+        for _ in range(READ_BATCH):
+            if ch.app_eof or budget <= 0 or not layer.can_send():
+                break
+            try:
+                n = s.recv_into(buf)
+            except BlockingIOError:
+                break
+            except OSError:
+                n = 0
+            if n == 0:
+                ch.app_eof = True
+                break
+            budget -= n
+            if n < HDR_SIZE:
+                stats["udp_channel_drops"] += 1
+                continue
+            alen = buf[2] | (buf[3] << 8)
+            try:
+                if alen:
+                    raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
+                    dest = ch.dest_cache.get(raw)
+                    if dest is None:
+                        dest = self.destination(ch, raw)
+                        if len(ch.dest_cache) > 256:
+                            ch.dest_cache.clear()
+                        ch.dest_cache[raw] = dest
+                    layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
+                elif inner.rip is not None:
+                    layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
+                else:
+                    stats["udp_channel_drops"] += 1
+            except SocketError:
+                stats["udp_channel_drops"] += 1
+
+    def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int]:
+        """A destination sockaddr -> (unmapped address, port), with udp_sendmsg's checks;
+        (b"", 0) means "the connected peer" (AF_UNSPEC)."""
+        if len(raw) < 2:
+            raise SocketError(errno.EINVAL)
+        fam = _FAM.unpack_from(raw)[0]
+        sk = ch.sk
+        if ch.family == socket.AF_INET or fam == socket.AF_INET:
+            if len(raw) < 16:
+                raise SocketError(errno.EINVAL)
+            if fam not in (socket.AF_INET, socket.AF_UNSPEC):
+                raise SocketError(errno.EAFNOSUPPORT)
+            if ch.family == socket.AF_INET6 and sk.inner.v6only:
+                raise SocketError(errno.ENETUNREACH)
+            port, a = _IN.unpack_from(raw, 2)
+            addr: tuple = (socket.inet_ntop(socket.AF_INET, a), port)
+            if ch.family == socket.AF_INET6:
+                addr = ("::ffff:" + addr[0], port, 0, 0)
+        elif fam == socket.AF_UNSPEC:
+            if sk.inner.rip is None:
+                raise SocketError(errno.EDESTADDRREQ)
+            return sk.inner.rip, sk.inner.rport
+        elif fam != socket.AF_INET6:
+            raise SocketError(errno.EINVAL)
+        else:
+            addr = sockaddr.decode(ch.family, raw, for_bind=False)
+        rip, rport = sk.resolve(addr)
+        if rport == 0 and sk.port_required:
+            raise SocketError(errno.EINVAL)
+        if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
+            raise SocketError(errno.EACCES)
+        if route(sk.layer.ifaces, rip) is None:
+            raise SocketError(errno.ENETUNREACH)
+        return rip, rport
+
+    def service(self, ch: DgramChannel) -> None:
+        """The stack changed this socket: received datagrams and errors to the program."""
+        inner = ch.sk.inner
+        s = ch.s
+        if inner.error and inner.err_seq != ch.err_seq:
+            try:
+                s.send(_error_record(inner.error))
+                ch.err_seq = inner.err_seq
+            except BlockingIOError:
+                pass
+            except OSError:
+                ch.err_seq = inner.err_seq
+        rxq = inner.rxq
+        cache = ch.src_cache
+        family = ch.family
+        while rxq:
+            dg = rxq[0]
+            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl)
+            hdr = cache.get(key)
+            if hdr is None:
+                hdr = _source_header(family, dg, ch.cm[dg.version == 6])
+                if len(cache) > 256:
+                    cache.clear()
+                cache[key] = hdr
+            try:
+                s.sendmsg((hdr, dg.data))
+            except BlockingIOError:
+                break
+            except OSError:
+                pass            # the program is gone: POLLHUP closes the channel
+            rxq.popleft()
+            inner.rx_bytes -= dg.cost
+        if ch.fd in self.host.channels:
+            self.update_mask(ch)
+
+    def close(self, ch: DgramChannel) -> None:
+        self.host.close_channel(ch)  # type: ignore[arg-type]
+        ch.sk.close()
+
+    # ---- RPCs ---------------------------------------------------------------------
+
+    def before_op(self, ch: DgramChannel) -> None:
+        """Datagrams the program sent before this call go through the stack first (on
+        Linux they were delivered, and their ICMP errors set, before sendto returned)."""
+        if not ch.app_eof:
+            self.read_app(ch)
+            self.host.run_stack()
+
+    def op_connect(self, ch: DgramChannel, req: P.Request):
+        raw = req.payload
+        if len(raw) < 2:
+            raise SocketError(errno.EINVAL)
+        if _FAM.unpack_from(raw)[0] == socket.AF_UNSPEC:
+            ch.sk.connect(None)
+        else:
+            addr = sockaddr.decode(ch.family, raw, for_bind=False)
+            ch.sk.connect(addr)
+        ch.dest_cache.clear()
+        return P.response(0), None
+
+    def op_shutdown(self, ch: DgramChannel, req: P.Request):
+        how = req.args[0]
+        if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
+            raise SocketError(errno.EINVAL)
+        ch.sk.shutdown(how)
+        return P.response(0), None
+
+    def op_setsockopt(self, ch: DgramChannel, req: P.Request):
+        ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
+        self.size_s(ch)
+        ch.dest_cache.clear()
+        ch.src_cache.clear()
+        ch.cm = _cmsg_bits(ch)
+        return P.response(0), None
+
+    def op_dgram_check(self, ch: DgramChannel, req: P.Request):
+        inner = ch.sk.inner
+        if req.args[0] == 1:
+            rip = inner.rip
+            if rip is None:
+                raise SocketError(errno.EDESTADDRREQ)
+        else:
+            rip, _port = self.destination(ch, req.payload)
+        limit = MAX_PAYLOAD_V4 if len(rip) == 4 else MAX_PAYLOAD_V6
+        return P.response(0, 0, b"", limit), None
+
+
+    def op_dgram_sync(self, ch: DgramChannel, req: P.Request):
+        host = self.host
+        for _ in range(4):
+            busy = False
+            for c in list(host.channels.values()):
+                if isinstance(c, DgramChannel) and not c.app_eof and c.fd in host.channels:
+                    before = host.stack.stats["udp_out_datagrams"]
+                    self.read_app(c)
+                    busy = busy or host.stack.stats["udp_out_datagrams"] != before
+            host.run_stack()
+            if not busy:
+                break
+        return P.response(0), None
+
+
+def _force_sndbuf(s: socket.socket, size: int) -> None:
+    try:
+        s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, size // 2)
+    except OSError:
+        s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, size // 2)
+
+
+def _error_record(err: int) -> bytes:
+    rec = _ERRHDR_CACHE.get(err)
+    if rec is None:
+        rec = _ERRHDR_CACHE[err] = HDR.pack(P.DG_ERROR, 0, err, 0, 0, 0, b"", b"")
+    return rec
+
+
+def _cmsg_bits(ch: DgramChannel) -> tuple[int, int]:
+    """Which control messages recvmsg gives for an IPv4 and an IPv6 datagram."""
+    o = ch.sk.option
+    common = (P.DG_CM_TSTAMP if o(SOL_SOCKET, 29) else 0) | (
+        P.DG_CM_TSTAMPNS if o(SOL_SOCKET, 35) else 0)
+    ip = (P.DG_CM_PKTINFO if o(0, 8) else 0) | (P.DG_CM_TTL if o(0, 12) else 0) | (
+        P.DG_CM_TOS if o(0, 13) else 0)
+    ip6 = 0
+    if ch.family == socket.AF_INET6:
+        ip6 = (P.DG_CM_PKTINFO6 if o(41, 49) else 0) | (P.DG_CM_HOPLIMIT if o(41, 51) else 0) | (
+            P.DG_CM_TCLASS if o(41, 66) else 0)
+    # an IPv4 datagram on an IPv6 socket gets IPV6_PKTINFO but no hop limit / class
+    return common | ip | (ip6 & P.DG_CM_PKTINFO6), common | ip6
+
+
+def _source_header(family: int, dg, cm: int) -> bytes:  # type: ignore[no-untyped-def]
+    src = dg.src
+    if family == socket.AF_INET:
+        sa = _FAM.pack(socket.AF_INET) + _IN.pack(dg.sport, src) + bytes(8)
+    else:
+        if len(src) == 4:
+            src = b"\x00" * 10 + b"\xff\xff" + src
+        sa = _FAM.pack(socket.AF_INET6) + _IN6.pack(dg.sport, 0, src, 0)
+    return HDR.pack(cm, len(sa), 0, dg.ifindex, dg.tos, dg.ttl, sa, dg.dst)

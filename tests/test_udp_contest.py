@@ -1,0 +1,77 @@
+"""The contest's UDP cases through the shim: iperf3 -u (-b 1000G) and netperf
+UDP_STREAM / UDP_RR, servers and clients unmodified, exactly as contest.md runs them."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from tests.conftest import wait_for
+
+RESULT = re.compile(r"^\[(  5|  6|SUM)\].*\s([\d.]+) (Mbits|Gbits)/sec.*receiver$", re.M)
+NETPERF_OPTS = ["-s", "16k", "-S", "16k", "-m", "1k", "-M", "1k"]
+
+
+def judge_netperf(output: str) -> float | None:
+    for line in output.splitlines():
+        f = line.split()
+        if len(f) in (5, 6) and f[0].isdigit():
+            return float(f[-1])
+    return None
+
+
+@pytest.fixture
+def iperf3_server(rn, tmp_path):
+    pidfile = tmp_path / "iperf3.pid"
+    r = rn.run("run", "--", "iperf3", "-s", "-p", "5001", "-D", "-I", str(pidfile))
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="iperf3 -D")
+    yield
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+
+
+@pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
+@pytest.mark.parametrize("args, stream", [
+    (["-u", "-b", "1000G"], "  5"),
+    (["-u", "-P", "5", "-b", "1000G"], "SUM"),
+    (["-u", "-R", "-b", "1000G"], "  5"),
+], ids=["BASIC_UDP", "PARALLEL_UDP", "REVERSE_UDP"])
+def test_contest_udp_case(rn, iperf3_server, args, stream):
+    before = rn.stats()["stack"]
+    r = rn.run("run", "--", "iperf3", "-c", "127.0.0.1", "-p", "5001", "-t", "2", "-i", "0",
+               *args, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = RESULT.findall(r.stdout)
+    assert lines, r.stdout
+    assert lines[-1][0] == stream, r.stdout
+    assert float(lines[-1][1]) > 0
+    after = rn.stats()["stack"]
+    # the datagrams crossed OUR UDP
+    assert after["udp_in_datagrams"] > before.get("udp_in_datagrams", 0)
+
+
+@pytest.fixture
+def netserver(rn):
+    p = rn.popen("run", "--", "netserver", "-D", "-L", "127.0.0.1", "-p", "12865",
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: rn.run("host", "stats").returncode == 0
+             and rn.stats()["sockets"] >= 1, what="netserver")
+    yield
+    p.terminate()
+    p.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("netperf") is None, reason="netperf is not installed")
+@pytest.mark.parametrize("test, extra", [("UDP_STREAM", []),
+                                         ("UDP_RR", ["-r", "64,64", "-R", "1"])])
+def test_contest_netperf_udp(rn, netserver, test, extra):
+    r = rn.run("run", "--", "netperf", "-H", "127.0.0.1", "-p", "12865", "-t", test, "-l", "1",
+               "--", *NETPERF_OPTS, *extra, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    value = judge_netperf(r.stdout)
+    assert value is not None and value > 0, r.stdout
+    assert rn.stats()["stack"]["udp_in_datagrams"] > 0
