@@ -1,5 +1,6 @@
-"""The contest's UDP cases through the shim: iperf3 -u (-b 1000G) and netperf
-UDP_STREAM / UDP_RR, servers and clients unmodified, exactly as contest.md runs them."""
+"""The contest's UDP and netperf cases through the shim: iperf3 -u (-b 1000G) and netperf
+UDP_STREAM / UDP_RR / TCP_STREAM / TCP_RR / TCP_CRR, servers and clients unmodified,
+exactly as contest.md runs them."""
 from __future__ import annotations
 
 import os
@@ -65,13 +66,20 @@ def netserver(rn):
     p.wait(10)
 
 
+RR = ["-r", "64,64", "-R", "1"]
+
+
 @pytest.mark.skipif(shutil.which("netperf") is None, reason="netperf is not installed")
-@pytest.mark.parametrize("test, extra", [("UDP_STREAM", []),
-                                         ("UDP_RR", ["-r", "64,64", "-R", "1"])])
-def test_contest_netperf_udp(rn, netserver, test, extra):
+@pytest.mark.parametrize("test, extra, counter", [
+    ("UDP_STREAM", [], "udp_in_datagrams"), ("UDP_RR", RR, "udp_in_datagrams"),
+    ("TCP_STREAM", [], "tcp_payload_bytes_received"), ("TCP_RR", RR, "tcp_payload_bytes_received"),
+    ("TCP_CRR", RR, "tcp_passive_opens")])
+def test_contest_netperf_case(rn, netserver, test, extra, counter):
+    before = rn.stats()["stack"].get(counter, 0)
     r = rn.run("run", "--", "netperf", "-H", "127.0.0.1", "-p", "12865", "-t", test, "-l", "1",
                "--", *NETPERF_OPTS, *extra, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     value = judge_netperf(r.stdout)
     assert value is not None and value > 0, r.stdout
-    assert rn.stats()["stack"]["udp_in_datagrams"] > 0
+    # the test's traffic crossed the stack (netserver forks a child per test)
+    assert rn.stats()["stack"][counter] > before
