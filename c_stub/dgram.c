@@ -28,7 +28,8 @@ static inline int rn_dg_hint(int fd)
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
         return 0;
     uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
-    return (INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_DGRAM) ||
+    return (INFO_STATE(i) == ST_SHIM &&
+            (INFO_KIND(i) == RN_KIND_DGRAM || INFO_KIND(i) == RN_KIND_ALG)) ||
            INFO_STATE(i) == ST_DG_CANDIDATE;
 }
 
@@ -189,10 +190,18 @@ static int rn_dg_send_error(int fd, struct rn_sock *s)
 
 /* ---- send ----------------------------------------------------------------- */
 
+struct dg_rres;
+static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, const void *uctl, size_t clen, int *err); /* alg.c */
+static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, struct dg_rres *res, int *err); /* alg.c */
+
 /* uiov: the program's iovec array (user memory, copied safely). */
 static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                        int flags, const void *uaddr, socklen_t alen, int *err)
 {
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
     unsigned char sa[sizeof(struct sockaddr_storage)];
     struct iovec iov[RN_DG_IOV_MAX + 1];
     socklen_t l = 0;
@@ -282,6 +291,8 @@ struct dg_rres {
 static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                        int flags, struct dg_rres *res, int *err)
 {
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
     struct iovec iov[RN_DG_IOV_MAX + 1];
     if (iovcnt > RN_DG_IOV_MAX) {
         *err = EMSGSIZE;
@@ -372,7 +383,9 @@ static int dg_confirm(int fd, struct rn_sock *s)
         __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE); /* classify for real */
     int c = rn_classify(fd, s);
     errno = saved;
-    return c > 0 && INFO_KIND(s->info) == RN_KIND_DGRAM ? 1 : -1;
+    return c > 0 && (INFO_KIND(s->info) == RN_KIND_DGRAM || INFO_KIND(s->info) == RN_KIND_ALG)
+               ? 1
+               : -1;
 }
 
 static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, int flags,
@@ -411,6 +424,9 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
     if (rn_copy_in(&m, msg, sizeof m) < 0) {
         err = EFAULT;
         r = -1;
+    } else if (INFO_KIND(s->info) == RN_KIND_ALG) {
+        r = alg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_control, m.msg_controllen,
+                     &err);
     } else {
         r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
                     m.msg_name ? m.msg_namelen : 0, &err);

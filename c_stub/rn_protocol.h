@@ -141,4 +141,42 @@ struct rn_dgram_hdr {
     uint8_t local[16];       /* IPv4 (first 4 bytes) or IPv6 destination address */
 };
 
+/* AF_ALG (the kernel crypto API socket; shim/alg.py, c_stub/alg.c).  A transform
+ * socket (socket(AF_ALG, SOCK_SEQPACKET, 0): bind, setsockopt) and each operation
+ * socket its accept() gives are RN_KIND_ALG: a SOCK_SEQPACKET pair.
+ * app -> host: one message per sendmsg chunk, struct rn_alg_hdr + input; a message
+ *   without the magic (splice/sendfile into A) is plain input, no MSG_MORE.
+ * host -> app: one message per read, struct rn_alg_res + result (the stub reads it
+ *   into the program's buffer: a shorter buffer truncates with MSG_TRUNC, as a
+ *   digest read does on Linux). */
+#define RN_KIND_ALG 3
+#define RN_OP_ALG_ACCEPT 42  /* transform (or hash operation) socket
+                                -> ret = sock_id of the new operation socket, fd A attached */
+#define RN_OP_ALG_SEND 43    /* operation socket: the stub has queued one message on A;
+                                the host runs every queued message -> ret = input bytes
+                                taken by the last one, or -1 with its errno (dropped) */
+#define RN_OP_ALG_RECV 44    /* operation socket: arg0 = buffer length, arg1 = 1 if
+                                non-blocking; the host first runs the queued messages
+                                -> ret 0: a result message is on A now; ret 1: it comes
+                                when more input completes the request (blocking read);
+                                -1 with errno (EAGAIN when non-blocking and incomplete) */
+#define RN_ALG_MAGIC 1196179794
+#define RN_ALG_MORE 1        /* MSG_MORE */
+#define RN_ALG_CTL 2         /* the sendmsg had SOL_ALG control messages: op, assoclen */
+#define RN_ALG_IV 4          /* ... and ALG_SET_IV: ivlen, iv (first RN_ALG_IV_MAX bytes) */
+#define RN_ALG_IV_MAX 64
+struct rn_alg_hdr {
+    uint32_t magic;
+    uint32_t flags;
+    uint32_t op;
+    uint32_t assoclen;
+    uint32_t ivlen;
+    uint32_t reserved;
+    uint8_t iv[64];
+};
+struct rn_alg_res {
+    int32_t err;             /* 0, or the errno of a read that completed late */
+    uint32_t reserved;
+};
+
 #endif

@@ -54,6 +54,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/if_alg.h>
 
 #include "rn_protocol.h"
 
@@ -944,6 +945,10 @@ static void trace_io(const char *call, int fd, long count, int has_flags, int fl
 
 static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, size_t len)
 {
+    if (level == SOL_ALG) { /* keys are never traced */
+        tb_add(t, "<%zu bytes>", len);
+        return;
+    }
     if (len == sizeof(int)) {
         int x;
         memcpy(&x, v, sizeof x);
@@ -980,7 +985,7 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 
 static int do_socket(int domain, int type, int protocol)
 {
-    if (!g_enabled || (domain != AF_INET && domain != AF_INET6))
+    if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG))
         return REAL(socket)(domain, type, protocol);
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1113,6 +1118,8 @@ static int rn_sock_error(int fd, const struct rn_sock *s, int *val)
 static void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa,
                             socklen_t len); /* dgram.c */
 static void rn_dg_shutdown(int fd, struct rn_sock *s, int how, int done); /* dgram.c */
+static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_t *lenp,
+                      int flags, int *err); /* alg.c */
 
 static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -1436,6 +1443,8 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if ((int)len < 0)
         ERRET(EINVAL);
     n = len > sizeof kv ? sizeof kv : len;
+    if (level == SOL_ALG && opt == ALG_SET_AEAD_AUTHSIZE)
+        n = 0; /* the tag size is optlen itself; optval is not read */
     if (rn_copy_in(kv, val, n) < 0)
         ERRET(EFAULT);
     copied = 1;
@@ -1487,6 +1496,10 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
         ERRET(ENETDOWN);
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         ERRET(EINVAL);
+    if (INFO_KIND(s.info) == RN_KIND_ALG) {
+        r = alg_accept(fd, &s, addr, lenp, flags, &err);
+        goto out;
+    }
     if (INFO_KIND(s.info) == RN_KIND_DGRAM)
         ERRET(EOPNOTSUPP);
     if (!(s.info & F_LISTENER)) {
@@ -1604,6 +1617,7 @@ out:
 }
 
 #include "dgram.c" /* datagram shim sockets (UDP) */
+#include "alg.c"   /* AF_ALG sockets, on the datagram interposers */
 
 /* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
@@ -1624,7 +1638,7 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
     }
     if (c < 0)
         ERRET(ENETDOWN);
-    if (INFO_KIND(s.info) == RN_KIND_DGRAM) {
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG) {
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
@@ -1672,7 +1686,7 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     struct rn_sock s;
     struct msghdr m;
     int c = rn_classify(fd, &s);
-    if (c > 0 && INFO_KIND(s.info) == RN_KIND_DGRAM) {
+    if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
     }

@@ -37,6 +37,7 @@ from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
 from shim import netconfig, runtime, sockaddr
 from shim import protocol as P
+from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
@@ -146,6 +147,9 @@ class StackHost:
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
         self.socket_ops[P.OP_DGRAM_SYNC] = self.op_ioctl
+        self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
+        for op in self.alg.ops:
+            self.socket_ops.setdefault(op, self.op_ioctl)
 
     # ---- event loop -------------------------------------------------------------
 
@@ -268,6 +272,8 @@ class StackHost:
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
+        if isinstance(ch, AlgChannel):
+            return self.alg.dispatch(ch, req)
         if isinstance(ch, DgramChannel):
             op = self.dgram.ops.get(req.op, op)
             self.dgram.before_op(ch)
@@ -286,6 +292,8 @@ class StackHost:
 
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
+        if family == AF_ALG:
+            return self.alg.new_socket(type_, proto)
         if (family, type_) in DGRAM_SERVED:
             return self.dgram.new_socket(family, type_, proto)
         if (family, type_) not in SERVED:
@@ -453,6 +461,8 @@ class StackHost:
         if isinstance(ch, DgramChannel):
             self.dgram.update_mask(ch)
             return
+        if isinstance(ch, AlgChannel):
+            return              # POLLHUP only (shim/alg.py)
         want = 0
         if ch.listening:
             if ch.pending_accept:
@@ -475,6 +485,9 @@ class StackHost:
     def channel_event(self, ch: Channel, ev: int) -> None:
         if isinstance(ch, DgramChannel):
             self.dgram.event(ch, ev)
+            return
+        if isinstance(ch, AlgChannel):
+            self.alg.event(ch, ev)
             return
         if ev & EP_OUT:
             if ch.listening:

@@ -1,0 +1,275 @@
+/* alg.c - AF_ALG shim sockets (the kernel crypto API), #included by stub.c after
+ * dgram.c.
+ *
+ * Transform and operation sockets are RN_KIND_ALG: the A end of a SOCK_SEQPACKET
+ * pair, served by shim/alg.py.  The datagram interposers (dgram.c) route these fds
+ * here, so every read/recv/send variant is wrapped as for UDP:
+ * - send: the program's SOL_ALG control messages are parsed as af_alg_cmsg_send
+ *   does (EINVAL for malformed ones), then the input goes on A as messages of
+ *   struct rn_alg_hdr + at most RN_ALG_CHUNK bytes, each followed by an
+ *   RN_OP_ALG_SEND RPC so that errors (ENOKEY, EINVAL, ...) are the call's own.
+ * - receive: RN_OP_ALG_RECV runs the request in the host, which queues the result
+ *   on S; the stub reads it natively from A into the program's buffers (so EFAULT,
+ *   MSG_TRUNC and blocking are the kernel's own).
+ * Keys and data are never traced: the tracer prints lengths only.
+ */
+
+#define RN_ALG_CHUNK (64 * 1024)
+#define RN_ALG_CTL_MAX 20480 /* sysctl optmem_max: larger control buffers are ENOBUFS */
+
+static int alg_nonblocking(int fd, int flags)
+{
+    if (flags & MSG_DONTWAIT)
+        return 1;
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* The program's control buffer -> h (0, or an errno as sendmsg gives it). */
+static int alg_parse_ctl(const void *uctl, size_t clen, struct rn_alg_hdr *h)
+{
+    if (clen == 0)
+        return 0;
+    if (clen > RN_ALG_CTL_MAX)
+        return ENOBUFS;
+    unsigned char *buf = malloc(clen);
+    if (buf == NULL)
+        return ENOBUFS;
+    int e = 0;
+    if (uctl == NULL || rn_copy_in(buf, uctl, clen) < 0) {
+        e = EFAULT;
+        goto done;
+    }
+    h->flags |= RN_ALG_CTL;
+    size_t off = 0;
+    while (off + sizeof(struct cmsghdr) <= clen) {
+        struct cmsghdr c;
+        memcpy(&c, buf + off, sizeof c);
+        if (c.cmsg_len < sizeof(struct cmsghdr) || c.cmsg_len > clen - off) {
+            e = EINVAL;
+            goto done;
+        }
+        const unsigned char *data = buf + off + CMSG_LEN(0);
+        if (c.cmsg_level == SOL_ALG) {
+            uint32_t v;
+            switch (c.cmsg_type) {
+            case ALG_SET_IV:
+                if (c.cmsg_len < CMSG_LEN(sizeof v)) {
+                    e = EINVAL;
+                    goto done;
+                }
+                memcpy(&v, data, sizeof v);
+                if ((uint64_t)c.cmsg_len < (uint64_t)CMSG_LEN(0) + sizeof v + v) {
+                    e = EINVAL;
+                    goto done;
+                }
+                h->flags |= RN_ALG_IV;
+                h->ivlen = v;
+                memcpy(h->iv, data + sizeof v, v < RN_ALG_IV_MAX ? v : RN_ALG_IV_MAX);
+                break;
+            case ALG_SET_OP:
+            case ALG_SET_AEAD_ASSOCLEN:
+                if (c.cmsg_len < CMSG_LEN(sizeof v)) {
+                    e = EINVAL;
+                    goto done;
+                }
+                memcpy(&v, data, sizeof v);
+                if (c.cmsg_type == ALG_SET_OP)
+                    h->op = v;
+                else
+                    h->assoclen = v;
+                break;
+            default:
+                e = EINVAL;
+                goto done;
+            }
+        }
+        size_t adv = CMSG_ALIGN(c.cmsg_len);
+        if (adv == 0 || adv > clen - off)
+            break;
+        off += adv;
+    }
+done:
+    free(buf);
+    return e;
+}
+
+static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, const void *uctl, size_t clen, int *err)
+{
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    struct iovec civ[RN_DG_IOV_MAX + 1];
+    if (iovcnt > RN_DG_IOV_MAX) {
+        *err = EMSGSIZE;
+        return -1;
+    }
+    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
+        *err = EFAULT;
+        return -1;
+    }
+    size_t total = 0;
+    for (size_t i = 1; i <= iovcnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+            *err = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    struct rn_alg_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = RN_ALG_MAGIC;
+    int e = alg_parse_ctl(uctl, clen, &h);
+    if (e) {
+        *err = e;
+        return -1;
+    }
+    size_t sent = 0, idx = 1, off = 0;
+    do {
+        size_t cn = 1, part = 0;
+        civ[0].iov_base = &h;
+        civ[0].iov_len = sizeof h;
+        while (idx <= iovcnt && part < RN_ALG_CHUNK) {
+            size_t take = iov[idx].iov_len - off;
+            if (take > RN_ALG_CHUNK - part)
+                take = RN_ALG_CHUNK - part;
+            if (take) {
+                civ[cn].iov_base = (char *)iov[idx].iov_base + off;
+                civ[cn].iov_len = take;
+                cn++;
+            }
+            off += take;
+            part += take;
+            if (off == iov[idx].iov_len) {
+                idx++;
+                off = 0;
+            }
+        }
+        int last = sent + part == total;
+        h.flags &= ~(uint32_t)RN_ALG_MORE;
+        if (!last || (flags & MSG_MORE))
+            h.flags |= RN_ALG_MORE;
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = civ;
+        m.msg_iovlen = cn;
+        ssize_t r = REAL(sendmsg)(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0) {
+            e = errno == EAGAIN ? ENOBUFS : errno;
+            break;
+        }
+        struct rn_resp resp;
+        if (rn_rpc(RN_OP_ALG_SEND, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+                   0) < 0) {
+            e = errno;
+            break;
+        }
+        if (rn_result(&resp) < 0) {
+            e = errno;
+            break;
+        }
+        sent += part;
+        h.flags &= ~(uint32_t)(RN_ALG_CTL | RN_ALG_IV);
+    } while (sent < total);
+    if (e && sent == 0) {
+        *err = e;
+        return -1;
+    }
+    return (ssize_t)sent;
+}
+
+static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, struct dg_rres *res, int *err)
+{
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    if (iovcnt > RN_DG_IOV_MAX) {
+        *err = EMSGSIZE;
+        return -1;
+    }
+    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
+        *err = EFAULT;
+        return -1;
+    }
+    size_t total = 0;
+    for (size_t i = 1; i <= iovcnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+            *err = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    res->msg_flags = 0;
+    res->addrlen = 0;
+    res->hflags = 0;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_ALG_RECV, INFO_ID(s->info), (int64_t)total, alg_nonblocking(fd, flags), 0, 0,
+               NULL, 0, &resp, NULL, 0, NULL, 0) < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (rn_result(&resp) < 0) {
+        *err = errno;
+        return -1;
+    }
+    struct rn_alg_res hr;
+    memset(&hr, 0, sizeof hr);
+    iov[0].iov_base = &hr;
+    iov[0].iov_len = sizeof hr;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = iovcnt + 1;
+    ssize_t r = REAL(recvmsg)(fd, &m, flags & MSG_DONTWAIT);
+    if (r < 0) {
+        *err = errno;
+        return -1;
+    }
+    if ((size_t)r < sizeof hr)
+        return 0;
+    if (hr.err) {
+        *err = hr.err;
+        return -1;
+    }
+    res->msg_flags = m.msg_flags & MSG_TRUNC;
+    return r - (ssize_t)sizeof hr;
+}
+
+/* accept() on a transform socket (or a hash operation socket): a new operation
+ * socket from the host, numbered by the kernel as it arrives with SCM_RIGHTS. */
+static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_t *lenp,
+                      int flags, int *err)
+{
+    struct rn_resp resp;
+    int nfd = -1;
+    (void)fd;
+    if (rn_rpc(RN_OP_ALG_ACCEPT, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL,
+               0, &nfd, flags & SOCK_CLOEXEC) < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (rn_result(&resp) < 0) {
+        *err = errno;
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        return -1;
+    }
+    if (nfd < 0) {
+        *err = EPROTO;
+        return -1;
+    }
+    if (addr != NULL && lenp != NULL) { /* an AF_ALG socket has no name: length 0 */
+        socklen_t zero = 0;
+        if (rn_copy_out(lenp, &zero, sizeof zero) < 0) {
+            REAL(close)(nfd);
+            *err = EFAULT;
+            return -1;
+        }
+    }
+    if (flags & SOCK_NONBLOCK) {
+        int fl = fcntl(nfd, F_GETFL);
+        fcntl(nfd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
+    }
+    struct stat st;
+    if (fstat(nfd, &st) == 0)
+        rn_cache_set(nfd, st.st_ino, rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, RN_KIND_ALG, 0));
+    return nfd;
+}

@@ -1,0 +1,261 @@
+"""AF_ALG channels of the stack host (the kernel crypto API socket; issue 8).
+
+socket(AF_ALG, SOCK_SEQPACKET, 0) gives the program the A end of a SOCK_SEQPACKET
+pair (RN_KIND_ALG); the host keeps S and an `rocketnet.alg` engine object behind it:
+an `AlgSocket` for the transform socket, an `Operation` for each socket accept()
+gives (a new pair, its A passed with SCM_RIGHTS as for TCP accept).
+- app -> host: the stub queues struct rn_alg_hdr + input on A and makes an
+  RN_OP_ALG_SEND RPC; the host runs every queued message through the engine and
+  answers with the last one's result, so sendmsg returns Linux's errno itself.
+- host -> app: RN_OP_ALG_RECV runs the request; the result goes on S as one message
+  (struct rn_alg_res + bytes) that the stub reads natively.  A blocking read of an
+  incomplete request (MSG_MORE still set) is completed when more input arrives.
+S is polled for POLLHUP only: the last close of A releases the socket.
+Keys and data are never logged.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import struct
+from typing import TYPE_CHECKING
+
+from rocketnet.alg import AlgError, AlgSocket, Control, Operation
+from shim import protocol as P
+from shim._stub import ffi, lib
+
+if TYPE_CHECKING:
+    from shim.host import StackHost
+
+AF_ALG = 38
+KIND_ALG: int = lib.RN_KIND_ALG
+OP_ALG_ACCEPT: int = lib.RN_OP_ALG_ACCEPT
+OP_ALG_SEND: int = lib.RN_OP_ALG_SEND
+OP_ALG_RECV: int = lib.RN_OP_ALG_RECV
+MAGIC: int = lib.RN_ALG_MAGIC
+F_MORE: int = lib.RN_ALG_MORE
+F_CTL: int = lib.RN_ALG_CTL
+F_IV: int = lib.RN_ALG_IV
+IV_MAX: int = lib.RN_ALG_IV_MAX
+HDR = struct.Struct(f"=6I{IV_MAX}s")
+RES = struct.Struct("=iI")
+if HDR.size != ffi.sizeof("struct rn_alg_hdr") or RES.size != ffi.sizeof("struct rn_alg_res"):
+    raise ImportError("shim._stub does not match shim/alg.py: rebuild the package")
+SOL_SOCKET = socket.SOL_SOCKET
+SO_SNDBUFFORCE = 32
+S_SNDBUF = 4 * 1024 * 1024           # the largest result one read can give
+MAX_RESULT = S_SNDBUF // 2 - 4096    # what a SEQPACKET message of that buffer can hold
+SALG_HEAD = 24                       # sizeof(struct sockaddr_alg) - sizeof(salg_name)
+SO_TYPE, SO_PROTOCOL, SO_DOMAIN = 3, 38, 39
+
+
+class AlgHandle:
+    """The channel's stack-side object (`sk`): the transform or operation socket."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: AlgSocket | Operation) -> None:
+        self.obj = obj
+
+    def abort(self, now: float) -> None:
+        if isinstance(self.obj, Operation):
+            self.obj.parent.release()
+
+
+class AlgChannel:
+    """One AF_ALG shim socket: the host's S end and its engine object."""
+
+    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
+                 "connecting", "app_eof", "pending")
+
+    def __init__(self, sock_id: int, s: socket.socket, obj: AlgSocket | Operation) -> None:
+        self.sock_id = sock_id
+        self.family = AF_ALG
+        self.s = s
+        self.fd = s.fileno()
+        self.sk = AlgHandle(obj)
+        self.mask = 0
+        self.listening = False
+        self.pending_accept: list = []
+        self.connecting = False
+        self.app_eof = False
+        self.pending: int | None = None   # length of a blocking read still waiting
+
+
+class AlgService:
+    def __init__(self, host: StackHost) -> None:
+        self.host = host
+        self.ops = {
+            P.OP_BIND: self.op_bind, P.OP_SETSOCKOPT: self.op_setsockopt,
+            P.OP_GETSOCKOPT: self.op_getsockopt, OP_ALG_ACCEPT: self.op_accept,
+            OP_ALG_SEND: self.op_send, OP_ALG_RECV: self.op_recv, P.OP_IOCTL: self.op_ioctl,
+        }
+        host.stack.stats.setdefault("alg_sockets", 0)
+
+    # ---- creation -----------------------------------------------------------------
+
+    def new_socket(self, type_: int, proto: int):  # type: ignore[no-untyped-def]
+        if type_ != socket.SOCK_SEQPACKET:
+            return P.response(-1, errno.ESOCKTNOSUPPORT), None
+        if proto != 0:
+            return P.response(-1, errno.EPROTONOSUPPORT), None
+        return self.new_channel(AlgSocket(os.urandom))
+
+    def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
+        host = self.host
+        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
+        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
+        s.setblocking(False)
+        try:
+            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, S_SNDBUF // 2)
+        except OSError:
+            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, S_SNDBUF // 2)
+        ch = AlgChannel(host.ids, s, obj)
+        host.add_channel(ch)  # type: ignore[arg-type]
+        host.stack.stats["alg_sockets"] += 1
+        return P.response(ch.sock_id, 0, b"", KIND_ALG), a.detach()
+
+    # ---- events -------------------------------------------------------------------
+
+    def event(self, ch: AlgChannel, ev: int) -> None:
+        if ev & (select.EPOLLHUP | select.EPOLLERR):
+            self.host.close_channel(ch)  # type: ignore[arg-type]
+            ch.sk.abort(0.0)
+
+    # ---- RPCs ---------------------------------------------------------------------
+
+    def dispatch(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        op = self.ops.get(req.op)
+        if op is None:
+            return P.response(-1, errno.EOPNOTSUPP), None
+        try:
+            return op(ch, req)
+        except AlgError as e:
+            return P.response(-1, e.errno), None
+
+    def op_bind(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        obj = ch.sk.obj
+        if not isinstance(obj, AlgSocket):
+            raise AlgError(errno.EOPNOTSUPP)
+        raw = req.payload
+        if len(raw) < SALG_HEAD:
+            raise AlgError(errno.EINVAL)
+        type_ = raw[2:15].split(b"\0", 1)[0]
+        feat, mask = struct.unpack_from("=II", raw, 16)
+        name = raw[SALG_HEAD:-1].split(b"\0", 1)[0] if len(raw) > SALG_HEAD else b""
+        try:
+            obj.bind(type_.decode("ascii"), name.decode("ascii"), feat, mask)
+        except UnicodeDecodeError:
+            raise AlgError(errno.ENOENT) from None
+        return P.response(0), None
+
+    def op_setsockopt(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        level, name, optlen = req.args[0], req.args[1], req.args[2]
+        if level == SOL_SOCKET:
+            return P.response(0), None
+        obj = ch.sk.obj
+        if not isinstance(obj, AlgSocket):
+            raise AlgError(errno.EOPNOTSUPP)
+        obj.setsockopt(level, name, req.payload, optlen)
+        return P.response(0), None
+
+    def op_getsockopt(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        level, name, optlen = req.args[0], req.args[1], req.args[2]
+        if optlen < 0:
+            raise AlgError(errno.EINVAL)
+        if level != SOL_SOCKET:
+            raise AlgError(errno.EOPNOTSUPP)
+        value = {SO_TYPE: socket.SOCK_SEQPACKET, SO_DOMAIN: AF_ALG}.get(name, 0)
+        return P.response(0, 0, value.to_bytes(4, "little")[:optlen]), None
+
+    def op_ioctl(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        raise AlgError(errno.ENOTTY)
+
+    def op_accept(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        self.drain(ch)
+        new = ch.sk.obj.accept()
+        return self.new_channel(new)
+
+    def op_send(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        ret, err = self.drain(ch)
+        self.complete_pending(ch)
+        if err:
+            return P.response(-1, err), None
+        return P.response(ret), None
+
+    def op_recv(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+        self.drain(ch)
+        obj = ch.sk.obj
+        if not isinstance(obj, Operation):
+            raise AlgError(errno.EOPNOTSUPP)
+        want, nonblocking = min(max(req.args[0], 0), MAX_RESULT), req.args[1]
+        ch.pending = None
+        out = obj.recv(want)
+        if out is None:
+            if nonblocking:
+                raise AlgError(errno.EAGAIN)
+            ch.pending = want
+            return P.response(1), None
+        self.put_result(ch, 0, out)
+        return P.response(0), None
+
+    # ---- the data path ----------------------------------------------------------------
+
+    def drain(self, ch: AlgChannel) -> tuple[int, int]:
+        """Run every message the program queued on A; -> (bytes taken, errno) of the last."""
+        ret, err = 0, 0
+        obj = ch.sk.obj
+        while True:
+            try:
+                msg = ch.s.recv(S_SNDBUF)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            if not msg:
+                break
+            ctl = None
+            more = False
+            if len(msg) >= HDR.size and int.from_bytes(msg[:4], "little") == MAGIC:
+                _m, flags, op, assoclen, ivlen, _r, ivraw = HDR.unpack_from(msg)
+                data = msg[HDR.size:]
+                more = bool(flags & F_MORE)
+                if flags & F_CTL:
+                    iv = None
+                    if flags & F_IV:
+                        iv = ivraw[:ivlen] if ivlen <= IV_MAX else bytes(IV_MAX + 1)
+                    ctl = Control(op, iv, assoclen)
+            else:
+                data = msg          # spliced or sent into A without a header
+            try:
+                if not isinstance(obj, Operation):
+                    raise AlgError(errno.EOPNOTSUPP)
+                ret, err = obj.send(data, more, ctl), 0
+            except AlgError as e:
+                ret, err = -1, e.errno
+        return ret, err
+
+    def complete_pending(self, ch: AlgChannel) -> None:
+        """A blocking read waits for this input: its result goes to A now, if complete."""
+        if ch.pending is None:
+            return
+        obj = ch.sk.obj
+        assert isinstance(obj, Operation)
+        try:
+            out = obj.recv(ch.pending)
+        except AlgError as e:
+            ch.pending = None
+            self.put_result(ch, e.errno, b"")
+            return
+        if out is not None:
+            ch.pending = None
+            self.put_result(ch, 0, out)
+
+    def put_result(self, ch: AlgChannel, err: int, data: bytes) -> None:
+        try:
+            ch.s.send(RES.pack(err, 0) + data)
+        except OSError:
+            pass            # the program is gone: POLLHUP closes the channel
