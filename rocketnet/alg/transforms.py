@@ -149,7 +149,8 @@ class SkcipherAlg:
 
 class AeadAlg:
     """aead type: gcm(aes), rfc4106(gcm(aes)), ccm(aes), rfc7539(chacha20,poly1305),
-    authenc(hmac(<hash>),cbc(aes)) with the kernel's rtattr key."""
+    authenc(hmac(<hash>),cbc(aes)) and authencesn(...) (IPsec extended sequence
+    numbers) with the kernel's rtattr key."""
 
     kind = "aead"
 
@@ -166,10 +167,11 @@ class AeadAlg:
             self.mode, self.ivsize, self.maxauth = "ccm", 16, 16
         elif head == "rfc7539" and args == [("chacha20", []), ("poly1305", [])]:
             self.mode, self.ivsize, self.maxauth = "rfc7539", 12, 16
-        elif (head == "authenc" and len(args) == 2 and args[0][0] == "hmac"
+        elif (head in ("authenc", "authencesn") and len(args) == 2 and args[0][0] == "hmac"
               and len(args[0][1]) == 1 and args[1] == ("cbc", [("aes", [])])):
             hname, self.auth = hash_factory(args[0][1][0])
             self.mode, self.ivsize = "authenc", 16
+            self.esn = head == "authencesn"
             self.maxauth = self.auth().digest_size  # type: ignore[attr-defined]
             self.hname = hname
         else:
@@ -242,15 +244,25 @@ class AeadAlg:
             return _aead_call(aead, enc, nonce, body, tag, assoc)
         if self.mode == "rfc7539":
             return _aead_call(ChaCha20Poly1305(key), enc, iv, body, tag, assoc)
-        # authenc(hmac(H),cbc(aes)): encrypt-then-MAC over assoc || ciphertext
+        # authenc(hmac(H),cbc(aes)): encrypt-then-MAC over assoc || ciphertext;
+        # authencesn: the high sequence number (assoc[4:8]) is hashed after the data
         if len(body) % 16:
             raise _einval()
+        if self.esn and len(assoc) < 8:
+            raise _einval()
+
+        def mac_of(ct: bytes) -> bytes:
+            if self.esn:
+                msg = assoc[:4] + assoc[8:] + ct + assoc[4:8]
+            else:
+                msg = assoc + ct
+            return hmac.new(self.authkey, msg, self.auth).digest()[:t]
+
         if enc:
             c = Cipher(algorithms.AES(self.enckey), modes.CBC(iv)).encryptor()
             ct = c.update(body) + c.finalize()
-            mac = hmac.new(self.authkey, assoc + ct, self.auth).digest()[:t]
-            return ct + mac
-        mac = hmac.new(self.authkey, assoc + body, self.auth).digest()[:t]
+            return ct + mac_of(ct)
+        mac = mac_of(body)
         if not hmac.compare_digest(mac, tag):
             raise AlgError(errno.EBADMSG)
         d = Cipher(algorithms.AES(self.enckey), modes.CBC(iv)).decryptor()
