@@ -91,7 +91,9 @@ def _hashlib(name: str, **kw: int) -> Callable[[], object] | None:
         hashlib.new(name, **kw)
     except (ValueError, TypeError):
         return None
-    return lambda: hashlib.new(name, **kw)
+    def make(data: bytes = b"") -> object:      # hmac.new calls it with a long key
+        return hashlib.new(name, data, **kw)
+    return make
 
 
 def _sm3() -> Callable[[], object] | None:
@@ -102,7 +104,11 @@ def _sm3() -> Callable[[], object] | None:
         _CryptoHash(chashes.SM3())
     except Exception:  # noqa: BLE001 - not offered by this OpenSSL
         return None
-    return lambda: _CryptoHash(chashes.SM3())
+    def make(data: bytes = b"") -> object:
+        h = _CryptoHash(chashes.SM3())
+        h.update(data)
+        return h
+    return make
 
 
 class Crc32c:
