@@ -159,6 +159,10 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
+        if optlen > len(req.payload):
+            # the stub forwards at most RN_MAX_PAYLOAD bytes of a value: never use a
+            # truncated key (Linux takes keys up to optmem_max, 20480 bytes)
+            raise AlgError(errno.ENOMEM)
         obj.setsockopt(level, name, req.payload, optlen)
         return P.response(0), None
 
