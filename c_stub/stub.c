@@ -662,6 +662,14 @@ static int rn_classify(int fd, struct rn_sock *s)
     socklen_t tl = sizeof type;
     REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
     int kind = type == SOCK_STREAM ? RN_KIND_STREAM : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
+    if (kind == RN_KIND_DGRAM) { /* AF_ALG sockets are SEQPACKET pairs too (alg.c) */
+        struct rn_resp resp;
+        int dom = 0;
+        if (rn_rpc(RN_OP_GETSOCKOPT, (uint32_t)id, SOL_SOCKET, SO_DOMAIN, sizeof dom, 0, NULL, 0,
+                   &resp, &dom, sizeof dom, NULL, 0) == 0 &&
+            resp.ret >= 0 && dom == AF_ALG)
+            kind = RN_KIND_ALG;
+    }
     s->info = rn_mkinfo(ST_SHIM, (uint32_t)id, kind, 0);
     rn_cache_set(fd, st.st_ino, s->info);
     return 1;

@@ -22,7 +22,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from rocketnet.alg import AlgError, AlgSocket, Control, Operation
+from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
 from shim import protocol as P
 from shim._stub import ffi, lib
 
@@ -159,7 +159,7 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
-        if optlen > len(req.payload):
+        if name == ALG_SET_KEY and optlen > len(req.payload):
             # the stub forwards at most RN_MAX_PAYLOAD bytes of a value: never use a
             # truncated key (Linux takes keys up to optmem_max, 20480 bytes)
             raise AlgError(errno.ENOMEM)

@@ -125,6 +125,26 @@ def test_blocking_read_completes_when_input_arrives(rn):
     assert r.stdout.split() == ["7649abac8119b246cee98e9b12e9197d", "True", "True", "12"]
 
 
+PY_EXEC = textwrap.dedent("""
+    import os, socket, subprocess, sys
+    t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
+    t.bind(("hash", "sha1"))
+    op, _ = t.accept()
+    op.send(b"ab", socket.MSG_MORE)
+    child = ("import os; fd = int(os.environ['FD']); os.write(fd, b'c'); "
+             "print(os.read(fd, 64).hex())")
+    subprocess.run([sys.executable, "-c", child], pass_fds=[op.fileno()], check=True,
+                   env=dict(os.environ, FD=str(op.fileno())))
+""")
+
+
+def test_operation_socket_inherited_over_exec(rn):
+    """An exec'd child recognises an inherited operation socket and continues the hash."""
+    r = rn.run("run", "--", sys.executable, "-c", PY_EXEC, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["a9993e364706816aba3e25717850c26c9cd0d89d"]  # SHA-1("abc")
+
+
 @pytest.mark.skipif(not (LTPROOT / "testcases/bin/af_alg01").exists(), reason="no LTP in /opt/ltp")
 def test_ltp_af_alg(rn, tmp_path):
     r = subprocess.run([sys.executable, str(TOOLS / "ltp"), "--ltproot", str(LTPROOT),
