@@ -10,7 +10,8 @@
  *   RN_OP_ALG_SEND RPC so that errors (ENOKEY, EINVAL, ...) are the call's own.
  * - receive: RN_OP_ALG_RECV runs the request in the host, which queues the result
  *   on S; the stub reads it natively from A into the program's buffers (so EFAULT,
- *   MSG_TRUNC and blocking are the kernel's own).
+ *   MSG_TRUNC and blocking are the kernel's own).  One-byte messages are readiness
+ *   markers (POLLIN as af_alg_poll gives it) and are skipped.
  * Keys and data are never traced: the tracer prints lengths only.
  */
 
@@ -218,7 +219,10 @@ static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, siz
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = iovcnt + 1;
-    ssize_t r = REAL(recvmsg)(fd, &m, flags & MSG_DONTWAIT);
+    ssize_t r;
+    do /* skip readiness markers: one-byte messages that only make A poll readable */
+        r = REAL(recvmsg)(fd, &m, flags & MSG_DONTWAIT);
+    while (r == 1);
     if (r < 0) {
         *err = errno;
         return -1;

@@ -148,7 +148,8 @@ struct rn_dgram_hdr {
  *   without the magic (splice/sendfile into A) is plain input, no MSG_MORE.
  * host -> app: one message per read, struct rn_alg_res + result (the stub reads it
  *   into the program's buffer: a shorter buffer truncates with MSG_TRUNC, as a
- *   digest read does on Linux). */
+ *   digest read does on Linux); one-byte messages are readiness markers (A polls
+ *   readable where af_alg_poll gives POLLIN), skipped by reads. */
 #define RN_KIND_ALG 3
 #define RN_OP_ALG_ACCEPT 42  /* transform (or hash operation) socket
                                 -> ret = sock_id of the new operation socket, fd A attached */

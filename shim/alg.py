@@ -11,6 +11,9 @@ gives (a new pair, its A passed with SCM_RIGHTS as for TCP accept).
   (struct rn_alg_res + bytes) that the stub reads natively.  A blocking read of an
   incomplete request (MSG_MORE still set) is completed when more input arrives.
 S is polled for POLLHUP only: the last close of A releases the socket.
+POLLIN on an skcipher/aead operation socket follows af_alg_poll (no MSG_MORE pending,
+or input queued): the host keeps one one-byte marker message queued on S while that
+holds; reads skip markers.
 Keys and data are never logged.
 """
 from __future__ import annotations
@@ -68,7 +71,7 @@ class AlgChannel:
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "pending")
+                 "connecting", "app_eof", "pending", "marked")
 
     def __init__(self, sock_id: int, s: socket.socket, obj: AlgSocket | Operation) -> None:
         self.sock_id = sock_id
@@ -82,6 +85,7 @@ class AlgChannel:
         self.connecting = False
         self.app_eof = False
         self.pending: int | None = None   # length of a blocking read still waiting
+        self.marked = False                # a readiness marker is queued on S
 
 
 class AlgService:
@@ -116,6 +120,7 @@ class AlgService:
         ch = AlgChannel(host.ids, s, obj)
         host.add_channel(ch)  # type: ignore[arg-type]
         host.stack.stats["alg_sockets"] += 1
+        self.mark(ch)
         return P.response(ch.sock_id, 0, b"", KIND_ALG), a.detach()
 
     # ---- events -------------------------------------------------------------------
@@ -186,6 +191,7 @@ class AlgService:
     def op_send(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         ret, err = self.drain(ch)
         self.complete_pending(ch)
+        self.mark(ch)
         if err:
             return P.response(-1, err), None
         return P.response(ret), None
@@ -197,13 +203,16 @@ class AlgService:
             raise AlgError(errno.EOPNOTSUPP)
         want, nonblocking = min(max(req.args[0], 0), MAX_RESULT), req.args[1]
         ch.pending = None
-        out = obj.recv(want)
+        out = obj.recv(want)        # an error queues nothing: a marker stays queued
         if out is None:
             if nonblocking:
                 raise AlgError(errno.EAGAIN)
             ch.pending = want
+            ch.marked = False       # the blocked read skips the queued marker
             return P.response(1), None
+        ch.marked = False           # the stub reads past the queued marker to the result
         self.put_result(ch, 0, out)
+        self.mark(ch)
         return P.response(0), None
 
     # ---- the data path ----------------------------------------------------------------
@@ -257,6 +266,19 @@ class AlgService:
         if out is not None:
             ch.pending = None
             self.put_result(ch, 0, out)
+
+    def mark(self, ch: AlgChannel) -> None:
+        """Keep A readable while af_alg_poll would say POLLIN (skcipher and aead)."""
+        obj = ch.sk.obj
+        if ch.marked or not isinstance(obj, Operation) or obj.kind not in ("skcipher", "aead"):
+            return
+        if obj.more and not obj.used:
+            return
+        try:
+            ch.s.send(b"\0")
+            ch.marked = True
+        except OSError:
+            pass
 
     def put_result(self, ch: AlgChannel, err: int, data: bytes) -> None:
         try:

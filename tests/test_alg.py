@@ -125,6 +125,36 @@ def test_blocking_read_completes_when_input_arrives(rn):
     assert r.stdout.split() == ["7649abac8119b246cee98e9b12e9197d", "True", "True", "12"]
 
 
+PY_POLL = textwrap.dedent("""
+    import select, socket
+    t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
+    t.bind(("skcipher", "cbc(aes)"))
+    t.setsockopt(socket.SOL_ALG, socket.ALG_SET_KEY, bytes(16))
+    op, _ = t.accept()
+    op.setblocking(False)
+    def readable():
+        return select.select([op], [], [], 0)[0] == [op]
+    print(readable())
+    op.sendmsg_afalg([bytes(8)], op=socket.ALG_OP_ENCRYPT, iv=bytes(16), flags=socket.MSG_MORE)
+    print(readable())
+    try:
+        op.recv(16)
+    except BlockingIOError:
+        print("EAGAIN")
+    op.send(bytes(8))
+    print(readable(), op.recv(16).hex(), readable())
+""")
+
+
+def test_operation_socket_poll_follows_af_alg_poll(rn):
+    """POLLIN where af_alg_poll gives it (no MSG_MORE pending, or input queued); a
+    non-blocking read of an incomplete block is EAGAIN."""
+    r = rn.run("run", "--", sys.executable, "-c", PY_POLL, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "EAGAIN", "True",
+                                "66e94bd4ef8a2c3b884cfa59ca342b2e", "True"]  # AES-128(0, 0)
+
+
 PY_EXEC = textwrap.dedent("""
     import os, socket, subprocess, sys
     t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
