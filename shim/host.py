@@ -35,9 +35,10 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import netconfig, runtime, sockaddr
+from shim import ifinfo, netconfig, runtime, sockaddr
 from shim import protocol as P
 from shim.dgram import DgramChannel, DgramService
+from shim.netlink import NetlinkChannel, NetlinkService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 DGRAM_SERVED = {(socket.AF_INET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)}
@@ -146,6 +147,8 @@ class StackHost:
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
         self.socket_ops[P.OP_DGRAM_SYNC] = self.op_ioctl
+        self.socket_ops[P.OP_IOCTL] = self.op_ifioctl    # SIOCGIF*: the stack's interfaces
+        self.netlink = NetlinkService(self)   # NETLINK_ROUTE sockets (shim/netlink.py)
 
     # ---- event loop -------------------------------------------------------------
 
@@ -268,6 +271,8 @@ class StackHost:
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
+        if isinstance(ch, NetlinkChannel):
+            return self.netlink.dispatch(ch, req)
         if isinstance(ch, DgramChannel):
             op = self.dgram.ops.get(req.op, op)
             self.dgram.before_op(ch)
@@ -286,6 +291,8 @@ class StackHost:
 
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
+        if family == socket.AF_NETLINK:
+            return self.netlink.new_socket(type_, proto)
         if (family, type_) in DGRAM_SERVED:
             return self.dgram.new_socket(family, type_, proto)
         if (family, type_) not in SERVED:
@@ -429,6 +436,12 @@ class StackHost:
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
+    def op_ifioctl(self, ch: Channel, req: P.Request):
+        """SIOCGIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers every
+        entry (the stub copies what fits in the program's ifc_len)."""
+        return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0],
+                                             req.payload)), None
+
     def op_host_stats(self, c: Client, req: P.Request):
         """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);
         args[1]: offset into the JSON text; ret = its total length (page on)."""
@@ -450,6 +463,9 @@ class StackHost:
     # ---- channels -----------------------------------------------------------------
 
     def update_mask(self, ch: Channel) -> None:
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.update_mask(ch)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.update_mask(ch)
             return
@@ -473,6 +489,9 @@ class StackHost:
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def channel_event(self, ch: Channel, ev: int) -> None:
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.event(ch, ev)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.event(ch, ev)
             return
@@ -575,6 +594,9 @@ class StackHost:
 
     def service(self, ch: Channel) -> None:
         """The stack changed this socket: move data and state to the program."""
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.service(ch)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.service(ch)
             return
