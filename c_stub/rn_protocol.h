@@ -70,6 +70,8 @@
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
+#define RN_OP_HOST_PCAP 102  /* payload=directory: capture every interface into DIR/<ifname>.pcap
+                                from now on (replacing an earlier capture's files) */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */

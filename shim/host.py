@@ -138,6 +138,7 @@ class StackHost:
         self.ep.register(self.wake_r.fileno(), EP_IN)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
+        self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
@@ -455,6 +456,14 @@ class StackHost:
         text = json.dumps(info).encode()
         off = max(0, req.args[1])
         return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
+
+    def op_host_pcap(self, c: Client, req: P.Request):
+        """`rocketnet run --pcap DIR` on a running host: capture every interface."""
+        try:
+            netconfig.start_capture(self.stack, os.fsdecode(req.payload))
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
+        return P.response(0), None
 
     def op_host_stop(self, c: Client, req: P.Request):
         self.running = False
