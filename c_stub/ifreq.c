@@ -481,6 +481,10 @@ int rn_getifaddrs(struct ifaddrs **ifap)
         free(v);
         v = NULL;
     }
-    *ifap = v ? &v->ifa : NULL;
+    struct ifaddrs *head = v ? &v->ifa : NULL;
+    if (rn_copy_out(ifap, &head, sizeof head) < 0) {
+        free(v);
+        return -1; /* EFAULT */
+    }
     return 0;
 }
