@@ -38,7 +38,8 @@ ffibuilder.set_source(
     include_dirs=[str(HERE)],
     libraries=["dl", "pthread"],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
-    depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c")],
+    depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"),
+             str(HERE / "ifreq.c")],
 )
 
 if __name__ == "__main__":
