@@ -56,7 +56,9 @@
 #define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname arg2=optlen as the program passed it,
                                 payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
                                 an unreadable optval is EFAULT in the stub, no RPC) */
-#define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
+#define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out.  SIOCGIF*: payload =
+                                struct ifreq both ways; SIOCGIFCONF: no payload in, every
+                                entry out (the stub copies what fits in ifc_len) */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -70,6 +72,8 @@
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
+#define RN_OP_HOST_PCAP 102  /* payload=directory: capture every interface into DIR/<ifname>.pcap
+                                from now on (replacing an earlier capture's files) */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */

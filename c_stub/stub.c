@@ -993,7 +993,9 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 
 static int do_socket(int domain, int type, int protocol)
 {
-    if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG))
+    /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
+    if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
+                       !(domain == AF_NETLINK && protocol == 0)))
         return REAL(socket)(domain, type, protocol);
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -2047,3 +2049,5 @@ __attribute__((constructor)) static void rn_init(void)
     g_enabled = 1;
     rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }
+
+#include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */

@@ -127,6 +127,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return die(msg, status)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
+    if args.pcap:
+        ret, err, _ = rpc(ctl, P.OP_HOST_PCAP, payload=os.fsencode(os.path.abspath(args.pcap)))
+        if ret < 0:
+            return die(f"--pcap {args.pcap}: {os.strerror(err)}")
     fd = fcntl.fcntl(ctl.fileno(), fcntl.F_DUPFD, high_fd())
     ctl.close()
     os.set_inheritable(fd, True)
@@ -253,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stack host name (default: %(default)s)")
     run.add_argument("--trace", metavar="FILE",
                      help="append one line per intercepted call (strace-like) to FILE")
+    run.add_argument("--pcap", metavar="DIR",
+                     help="capture every interface of the host into DIR/<ifname>.pcap")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",

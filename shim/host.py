@@ -35,10 +35,11 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import netconfig, runtime, sockaddr
+from shim import ifinfo, netconfig, runtime, sockaddr
 from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
+from shim.netlink import NetlinkChannel, NetlinkService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 DGRAM_SERVED = {(socket.AF_INET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)}
@@ -138,6 +139,7 @@ class StackHost:
         self.ep.register(self.wake_r.fileno(), EP_IN)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
+        self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
@@ -147,6 +149,8 @@ class StackHost:
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
         self.socket_ops[P.OP_DGRAM_SYNC] = self.op_ioctl
+        self.socket_ops[P.OP_IOCTL] = self.op_ifioctl    # SIOCGIF*: the stack's interfaces
+        self.netlink = NetlinkService(self)   # NETLINK_ROUTE sockets (shim/netlink.py)
         self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
@@ -272,6 +276,8 @@ class StackHost:
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
+        if isinstance(ch, NetlinkChannel):
+            return self.netlink.dispatch(ch, req)
         if isinstance(ch, AlgChannel):
             return self.alg.dispatch(ch, req)
         if isinstance(ch, DgramChannel):
@@ -292,6 +298,8 @@ class StackHost:
 
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
+        if family == socket.AF_NETLINK:
+            return self.netlink.new_socket(type_, proto)
         if family == AF_ALG:
             return self.alg.new_socket(type_, proto)
         if (family, type_) in DGRAM_SERVED:
@@ -437,6 +445,12 @@ class StackHost:
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
+    def op_ifioctl(self, ch: Channel, req: P.Request):
+        """SIOCGIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers every
+        entry (the stub copies what fits in the program's ifc_len)."""
+        return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0],
+                                             req.payload)), None
+
     def op_host_stats(self, c: Client, req: P.Request):
         """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);
         args[1]: offset into the JSON text; ret = its total length (page on)."""
@@ -451,6 +465,14 @@ class StackHost:
         off = max(0, req.args[1])
         return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
+    def op_host_pcap(self, c: Client, req: P.Request):
+        """`rocketnet run --pcap DIR` on a running host: capture every interface."""
+        try:
+            netconfig.start_capture(self.stack, os.fsdecode(req.payload))
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
+        return P.response(0), None
+
     def op_host_stop(self, c: Client, req: P.Request):
         self.running = False
         return P.response(0), None
@@ -458,6 +480,9 @@ class StackHost:
     # ---- channels -----------------------------------------------------------------
 
     def update_mask(self, ch: Channel) -> None:
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.update_mask(ch)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.update_mask(ch)
             return
@@ -483,6 +508,9 @@ class StackHost:
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def channel_event(self, ch: Channel, ev: int) -> None:
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.event(ch, ev)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.event(ch, ev)
             return
@@ -588,6 +616,9 @@ class StackHost:
 
     def service(self, ch: Channel) -> None:
         """The stack changed this socket: move data and state to the program."""
+        if isinstance(ch, NetlinkChannel):
+            self.netlink.service(ch)
+            return
         if isinstance(ch, DgramChannel):
             self.dgram.service(ch)
             return

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from rocketnet.iface import InterfaceWrapper
-from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
+from rocketnet.phy import Impairments, NetDevice, PcapDevice, PcapWriter, TapDevice, WireDevice
 from rocketnet.stack import NetStack
+from rocketnet.wire.offload import complete_checksums
 from shim import runtime
 
 
@@ -36,7 +37,7 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
         Path(pcap_dir).mkdir(parents=True, exist_ok=True)
         lo = stack.lo
         lo.raw_device = PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
-                                   time.time, record_rx=False)
+                                   time.time, record_rx=False, fixup=complete_checksums)
         lo.dev.device = lo.raw_device
     if eth is None:
         if addrs or gateways:
@@ -64,6 +65,39 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
             iface.gateway6 = ip
     stack.add_interface(iface)
     return watch
+
+
+def start_capture(stack: NetStack, pcap_dir: str) -> None:
+    """Capture every interface into pcap_dir/<ifname>.pcap from now on, on a running
+    host: a device already captured gets a new file, the others a PcapDevice wrapper
+    (installed wherever the interface holds its device)."""
+    d = Path(pcap_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    for i in stack.interfaces:
+        path = d / f"{i.name}.pcap"
+        raw = i.raw_device
+        if isinstance(raw, PcapDevice) and _same_file(getattr(raw.writer.f, "name", None), path):
+            continue                # already capturing there: keep appending
+        f = open(path, "wb")
+        if isinstance(raw, PcapDevice):
+            raw.writer.close()
+            raw.writer = PcapWriter(f)
+            continue
+        offload = raw.capabilities().checksum_offload
+        dev = PcapDevice(raw, f, time.time, record_rx=not i.loopback,
+                         fixup=complete_checksums if offload else None)
+        i.raw_device = dev
+        if i.link is not None:
+            i.link.dev = dev        # Ethernet: the link layer sends through the device
+        else:
+            i.dev.device = dev
+
+
+def _same_file(name: object, path: Path) -> bool:
+    try:
+        return isinstance(name, str) and Path(name).samefile(path)
+    except OSError:
+        return False
 
 
 def _fmt(a: bytes) -> str:
@@ -111,7 +145,7 @@ def close_devices(stack: NetStack) -> None:
                 pass
 
 
-__all__ = ["close_devices", "configure", "describe", "parse_cidr"]
+__all__ = ["close_devices", "configure", "describe", "parse_cidr", "start_capture"]
 
 
 def add_arguments(ap) -> None:

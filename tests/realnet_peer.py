@@ -66,12 +66,55 @@ def udp_refused(addr: str, port: int) -> None:
         print(e.errno)
 
 
+def udp_server(addr: str, port: int, n: int) -> None:
+    """Answer n distinct datagrams (each reversed, to its sender), then exit."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    s.settimeout(60)
+    print("listening", flush=True)
+    seen: set[bytes] = set()
+    while len(seen) < n:
+        d, peer = s.recvfrom(65536)
+        seen.add(d)
+        s.sendto(d[::-1], peer)
+    print("udp server ok", len(seen), flush=True)
+
+
+def udp_client(addr: str, port: int, n: int) -> None:
+    """n datagrams of growing size; each answered reversed (resent after a timeout)."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    for i in range(n):
+        data = b"%06d" % i + os.urandom(100 + 97 * i)
+        for _ in range(5):
+            s.sendto(data, (addr, port))
+            try:
+                while True:
+                    got, peer = s.recvfrom(65536)
+                    if got == data[::-1]:
+                        break
+            except socket.timeout:
+                continue
+            break
+        else:
+            print("no answer", i)
+            sys.exit(1)
+        if peer[1] != port:
+            print("wrong source", peer)
+            sys.exit(1)
+    print("udp client ok", n)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "server":
         server(args[0], int(args[1]), int(args[2]))
     elif cmd == "client":
         client(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udpserver":
+        udp_server(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udpclient":
+        udp_client(args[0], int(args[1]), int(args[2]))
     elif cmd == "refused":
         refused(args[0], int(args[1]))
     else:

@@ -59,8 +59,11 @@ class PcapDevice(NetDevice):
     on_readable, tick...) to the wrapped device."""
 
     def __init__(self, inner: NetDevice, f: BinaryIO, clock: Callable[[], float],
-                 record_rx: bool = True) -> None:
+                 record_rx: bool = True,
+                 fixup: Callable[[memoryview], bytes] | None = None) -> None:
         self.inner = inner
+        # e.g. checksum completion for an offloading device: the frame as on a wire
+        self.fixup = fixup
         self.writer = PcapWriter(f)
         self.clock = clock
         self.record_rx = record_rx    # False on loopback: what is sent is what is received
@@ -94,14 +97,16 @@ class PcapDevice(NetDevice):
         self.inner.recycle_tx_buffers()
 
     def send(self, buf: NetBuf) -> None:
-        self.writer.write(buf.view[: buf.length], self.clock())
+        frame = buf.view[: buf.length]
+        self.writer.write(frame if self.fixup is None else self.fixup(frame), self.clock())
         self.dirty = True
         self.inner.send(buf)
 
     def recv(self) -> NetBuf | None:
         buf = self.inner.recv()
         if buf is not None and self.record_rx:
-            self.writer.write(buf.view[: buf.length], self.clock())
+            frame = buf.view[: buf.length]
+            self.writer.write(frame if self.fixup is None else self.fixup(frame), self.clock())
             self.dirty = True
         return buf
 

@@ -1,0 +1,247 @@
+"""What programs learn about the stack's interfaces: answers to the SIOCGIF* ioctls
+(struct ifreq / ifconf) and to NETLINK_ROUTE link and address dumps (RTM_GETLINK,
+RTM_GETADDR), built from the stack's InterfaceWrapper list.
+
+Sans-I/O: functions from (interfaces, request bytes) to reply bytes; shim/netlink.py
+moves them over the socket channels.  Layouts are Linux's (x86-64 / any LP64 ABI:
+struct ifreq is 40 bytes, the name 16).
+"""
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from collections.abc import Iterable, Sequence
+
+from rocketnet.socket import SocketError
+
+IFNAMSIZ = 16
+IFREQ_SIZE = 40
+SIOCGIFNAME = 0x8910
+SIOCGIFCONF = 0x8912
+SIOCGIFFLAGS = 0x8913
+SIOCGIFADDR = 0x8915
+SIOCGIFBRDADDR = 0x8919
+SIOCGIFNETMASK = 0x891B
+SIOCGIFMTU = 0x8921
+SIOCGIFHWADDR = 0x8927
+SIOCGIFINDEX = 0x8933
+SIOCGIF = frozenset({SIOCGIFNAME, SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFBRDADDR,
+                     SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFINDEX})
+IFF_UP, IFF_BROADCAST, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x2, 0x8, 0x40
+IFF_MULTICAST, IFF_LOWER_UP = 0x1000, 0x10000
+ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
+
+# netlink (linux/netlink.h, linux/rtnetlink.h)
+NLMSG_HDR = struct.Struct("=IHHII")
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP = 0x2, 0x4, 0x300
+RTM_GETLINK, RTM_NEWLINK, RTM_NEWADDR, RTM_GETADDR = 18, 16, 20, 22
+IFINFOMSG = struct.Struct("=BxHiII")
+IFADDRMSG = struct.Struct("=BBBBi")
+RTA = struct.Struct("=HH")
+IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU = 1, 2, 3, 4
+IFLA_STATS, IFLA_TXQLEN, IFLA_OPERSTATE = 7, 13, 16
+IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
+IFA_F_PERMANENT = 0x80
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
+
+
+def flags_of(iface) -> int:  # type: ignore[no-untyped-def]
+    if iface.loopback:
+        return IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP
+    return IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP
+
+
+def _v4(iface) -> list[tuple[bytes, int]]:  # type: ignore[no-untyped-def]
+    return [(a, p) for a, p in iface.addresses if len(a) == 4]
+
+
+def netmask(prefix: int, size: int) -> bytes:
+    bits = size * 8
+    return (((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)).to_bytes(size, "big")
+
+
+def broadcast(iface, addr: bytes, prefix: int) -> bytes:  # type: ignore[no-untyped-def]
+    """IPv4 broadcast of addr/prefix (none on loopback: 0.0.0.0)."""
+    if iface.loopback or prefix >= 31:
+        return bytes(4)
+    mask = int.from_bytes(netmask(prefix, 4), "big")
+    return (int.from_bytes(addr, "big") | (~mask & 0xFFFFFFFF)).to_bytes(4, "big")
+
+
+def _sin(addr: bytes) -> bytes:
+    return struct.pack("=H2x4s8x", socket.AF_INET, addr)
+
+
+def _ifreq(name: str, data: bytes) -> bytes:
+    return name.encode()[: IFNAMSIZ - 1].ljust(IFNAMSIZ, b"\0") + data.ljust(24, b"\0")[:24]
+
+
+def _by_name(ifaces: Sequence, raw: bytes):  # type: ignore[no-untyped-def]
+    name = raw[:IFNAMSIZ].split(b"\0", 1)[0]
+    for i in ifaces:
+        if i.name.encode() == name:
+            return i
+    raise SocketError(errno.ENODEV)
+
+
+def ifconf(ifaces: Sequence) -> bytes:
+    """SIOCGIFCONF: one ifreq per IPv4 address (name, sockaddr_in), Linux's order."""
+    return b"".join(_ifreq(i.name, _sin(a)) for i in ifaces for a, _p in _v4(i))
+
+
+def ioctl(ifaces: Sequence, request: int, ifr: bytes) -> bytes:
+    """The struct ifreq a SIOCGIF* request returns; SocketError as Linux fails it."""
+    if request == SIOCGIFCONF:
+        return ifconf(ifaces)
+    if request not in SIOCGIF:
+        raise SocketError(errno.ENOTTY)
+    if len(ifr) < IFREQ_SIZE:
+        raise SocketError(errno.EFAULT)
+    if request == SIOCGIFNAME:
+        index = struct.unpack_from("=i", ifr, IFNAMSIZ)[0]
+        for i in ifaces:
+            if i.index == index:
+                return _ifreq(i.name, ifr[IFNAMSIZ:])
+        raise SocketError(errno.ENODEV)
+    iface = _by_name(ifaces, ifr)
+    name = iface.name
+    if request == SIOCGIFINDEX:
+        return _ifreq(name, struct.pack("=i", iface.index))
+    if request == SIOCGIFFLAGS:
+        return _ifreq(name, struct.pack("=H", flags_of(iface) & 0xFFFF))
+    if request == SIOCGIFMTU:
+        return _ifreq(name, struct.pack("=i", iface.mtu))
+    if request == SIOCGIFHWADDR:
+        kind = ARPHRD_LOOPBACK if iface.loopback else ARPHRD_ETHER
+        return _ifreq(name, struct.pack("=H", kind) + iface.mac[:6].ljust(14, b"\0"))
+    v4 = _v4(iface)
+    if not v4:
+        raise SocketError(errno.EADDRNOTAVAIL)
+    addr, prefix = v4[0]
+    if request == SIOCGIFADDR:
+        return _ifreq(name, _sin(addr))
+    if request == SIOCGIFNETMASK:
+        return _ifreq(name, _sin(netmask(prefix, 4)))
+    return _ifreq(name, _sin(broadcast(iface, addr, prefix)))      # SIOCGIFBRDADDR
+
+
+# ---- NETLINK_ROUTE ------------------------------------------------------------------
+
+def _align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def rta(kind: int, data: bytes) -> bytes:
+    n = RTA.size + len(data)
+    return (RTA.pack(n, kind) + data).ljust(_align(n), b"\0")
+
+
+def nlmsg(kind: int, flags: int, seq: int, pid: int, body: bytes) -> bytes:
+    n = NLMSG_HDR.size + len(body)
+    return (NLMSG_HDR.pack(n, kind, flags, seq, pid) + body).ljust(_align(n), b"\0")
+
+
+def link_message(iface, seq: int, pid: int, flags: int) -> bytes:  # type: ignore[no-untyped-def]
+    kind = ARPHRD_LOOPBACK if iface.loopback else ARPHRD_ETHER
+    rx = getattr(iface.dev, "rx_frames", 0)
+    tx = getattr(iface.dev, "tx_frames", 0)
+    stats = struct.pack("=24I", rx, tx, *([0] * 22))        # struct rtnl_link_stats
+    body = IFINFOMSG.pack(socket.AF_UNSPEC, kind, iface.index, flags_of(iface), 0) + b"".join((
+        rta(IFLA_IFNAME, iface.name.encode() + b"\0"),
+        rta(IFLA_TXQLEN, struct.pack("=I", 0 if iface.loopback else 1000)),
+        rta(IFLA_OPERSTATE, bytes([IF_OPER_UNKNOWN if iface.loopback else IF_OPER_UP])),
+        rta(IFLA_MTU, struct.pack("=I", iface.mtu)),
+        rta(IFLA_ADDRESS, iface.mac[:6]),
+        rta(IFLA_BROADCAST, bytes(6) if iface.loopback else b"\xff" * 6),
+        rta(IFLA_STATS, stats),
+    ))
+    return nlmsg(RTM_NEWLINK, flags, seq, pid, body)
+
+
+def scope_of(iface, addr: bytes) -> int:  # type: ignore[no-untyped-def]
+    if iface.loopback:
+        return RT_SCOPE_HOST
+    if addr[:2] == b"\xfe\x80":
+        return RT_SCOPE_LINK
+    return RT_SCOPE_UNIVERSE
+
+
+def addr_messages(ifaces: Iterable, family: int, seq: int, pid: int) -> list[bytes]:
+    """RTM_NEWADDR for every address (IPv4 first, then IPv6, as Linux dumps them)."""
+    out = []
+    for want in (socket.AF_INET, socket.AF_INET6):
+        if family not in (socket.AF_UNSPEC, want):
+            continue
+        for i in ifaces:
+            for a, p in i.addresses:
+                fam = socket.AF_INET if len(a) == 4 else socket.AF_INET6
+                if fam != want:
+                    continue
+                head = IFADDRMSG.pack(fam, p, IFA_F_PERMANENT, scope_of(i, a), i.index)
+                attrs = [rta(IFA_ADDRESS, a)]
+                if fam == socket.AF_INET:
+                    attrs.append(rta(IFA_LOCAL, a))
+                    if not i.loopback:
+                        attrs.append(rta(IFA_BROADCAST, broadcast(i, a, p)))
+                    attrs.append(rta(IFA_LABEL, i.name.encode() + b"\0"))
+                out.append(nlmsg(RTM_NEWADDR, NLM_F_MULTI, seq, pid, head + b"".join(attrs)))
+    return out
+
+
+def error_message(err: int, request: bytes, seq: int, pid: int) -> bytes:
+    """NLMSG_ERROR (err 0: an ACK) quoting the request's header (and payload on error)."""
+    quoted = request[: NLMSG_HDR.size] if err == 0 else request
+    return nlmsg(NLMSG_ERROR, 0, seq, pid, struct.pack("=i", -err) + quoted)
+
+
+def _link_attr_name(payload: bytes) -> bytes | None:
+    off = NLMSG_HDR.size + IFINFOMSG.size
+    while off + RTA.size <= len(payload):
+        n, kind = RTA.unpack_from(payload, off)
+        if n < RTA.size:
+            break
+        if kind == IFLA_IFNAME:
+            return payload[off + RTA.size: off + n].split(b"\0", 1)[0]
+        off += _align(n)
+    return None
+
+
+def route_request(ifaces: Sequence, msg: bytes, pid: int) -> list[bytes]:
+    """Replies to one NETLINK_ROUTE request message (msg: nlmsghdr + payload)."""
+    _length, kind, flags, seq, _rpid = NLMSG_HDR.unpack_from(msg)
+    out: list[bytes] = []
+    if kind in (RTM_GETLINK, RTM_GETADDR) and flags & NLM_F_DUMP == NLM_F_DUMP:
+        if kind == RTM_GETLINK:
+            out = [link_message(i, seq, pid, NLM_F_MULTI) for i in ifaces]
+        else:
+            family = msg[NLMSG_HDR.size] if len(msg) > NLMSG_HDR.size else 0
+            out = addr_messages(ifaces, family, seq, pid)
+        out.append(nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, pid, struct.pack("=i", 0)))
+        return out
+    if kind == RTM_GETLINK and len(msg) >= NLMSG_HDR.size + IFINFOMSG.size:
+        index = IFINFOMSG.unpack_from(msg, NLMSG_HDR.size)[2]
+        name = _link_attr_name(msg)
+        for i in ifaces:
+            if (index and i.index == index) or (not index and name == i.name.encode()):
+                out = [link_message(i, seq, pid, 0)]
+                if flags & NLM_F_ACK:
+                    out.append(error_message(0, msg, seq, pid))
+                return out
+        return [error_message(errno.ENODEV, msg, seq, pid)]
+    return [error_message(errno.EOPNOTSUPP, msg, seq, pid)]
+
+
+def route_requests(ifaces: Sequence, data: bytes, pid: int) -> list[bytes]:
+    """Every request message in one datagram -> the reply datagrams (one per dump)."""
+    replies = []
+    off = 0
+    while off + NLMSG_HDR.size <= len(data):
+        length = NLMSG_HDR.unpack_from(data, off)[0]
+        if length < NLMSG_HDR.size or off + length > len(data):
+            break
+        replies.append(b"".join(route_request(ifaces, data[off: off + length], pid)))
+        off += _align(length)
+    return replies

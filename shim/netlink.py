@@ -1,0 +1,206 @@
+"""NETLINK_ROUTE sockets of shimmed programs, served by the stack host.
+
+glibc's getifaddrs/if_nameindex and tools like iproute2 ask the kernel about
+interfaces over socket(AF_NETLINK, SOCK_RAW|SOCK_DGRAM, NETLINK_ROUTE); a shimmed
+program must get the stack's interfaces instead.  Such a socket is a datagram shim
+socket (RN_KIND_DGRAM: SOCK_SEQPACKET pair, struct rn_dgram_hdr + payload per
+message): every request datagram the program sends is answered on S by the replies
+shim/ifinfo.py builds (link and address dumps; NLMSG_ERROR EOPNOTSUPP otherwise).
+Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import struct
+from collections import deque
+from typing import TYPE_CHECKING
+
+from rocketnet.socket import SocketError
+from shim import ifinfo
+from shim import protocol as P
+
+if TYPE_CHECKING:
+    from shim.host import StackHost
+
+NETLINK_ROUTE = 0
+EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
+SOL_SOCKET = socket.SOL_SOCKET
+SOCKADDR_NL = struct.Struct("=HxxII")
+HDR = P.DGRAM_HDR
+HDR_SIZE = HDR.size
+_KERNEL = SOCKADDR_NL.pack(socket.AF_NETLINK, 0, 0)
+_REPLY_HDR = HDR.pack(0, len(_KERNEL), 0, 0, 0, 0, _KERNEL, b"")
+_INT_OPTS = {socket.SO_RCVBUF: 212992, socket.SO_SNDBUF: 212992, socket.SO_ERROR: 0,
+             socket.SO_TYPE: socket.SOCK_RAW, socket.SO_DOMAIN: socket.AF_NETLINK,
+             socket.SO_PROTOCOL: NETLINK_ROUTE}
+
+
+class _Token:
+    """Stands for the stack socket in the host's by_sock map (no stack socket here)."""
+
+    __slots__ = ()
+
+    def abort(self, now: float) -> None:
+        """Nothing to reset: the host is shutting down."""
+
+    def close(self, now: float = 0.0) -> None:
+        """Nothing to close."""
+
+
+class NetlinkChannel:
+    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
+                 "connecting", "app_eof", "portid", "groups", "out", "sock_type")
+
+    def __init__(self, sock_id: int, s: socket.socket, sock_type: int) -> None:
+        self.sock_id = sock_id
+        self.family = socket.AF_NETLINK
+        self.s = s
+        self.fd = s.fileno()
+        self.sk = _Token()
+        self.mask = 0
+        self.listening = False
+        self.pending_accept: list = []
+        self.connecting = False
+        self.app_eof = False
+        self.portid = 0
+        self.groups = 0
+        self.out: deque[bytes] = deque()
+        self.sock_type = sock_type
+
+
+class NetlinkService:
+    def __init__(self, host: StackHost) -> None:
+        self.host = host
+        self.next_port = 0
+        self.ops = {
+            P.OP_BIND: self.op_bind, P.OP_CONNECT: self.op_ok, P.OP_GETSOCKNAME: self.op_name,
+            P.OP_GETPEERNAME: self.op_peer, P.OP_GETSOCKOPT: self.op_getsockopt,
+            P.OP_SETSOCKOPT: self.op_ok, P.OP_DGRAM_CHECK: self.op_check,
+            P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok,
+        }
+
+    def new_socket(self, type_: int, proto: int):
+        if proto != NETLINK_ROUTE or type_ not in (socket.SOCK_RAW, socket.SOCK_DGRAM):
+            return P.response(-1, P.ERR_PASSTHROUGH), None
+        host = self.host
+        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
+        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
+        s.setblocking(False)
+        ch = NetlinkChannel(host.ids, s, type_)
+        host.add_channel(ch)  # type: ignore[arg-type]
+        return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    def port(self, ch: NetlinkChannel) -> int:
+        """The socket's port id, assigned on first use as Linux's autobind does."""
+        if not ch.portid:
+            self.next_port += 1
+            ch.portid = (os.getpid() << 12 | self.next_port) & 0x7FFFFFFF or 1
+        return ch.portid
+
+    # ---- events -----------------------------------------------------------------
+
+    def update_mask(self, ch: NetlinkChannel) -> None:
+        want = (0 if ch.app_eof else EP_IN) | (EP_OUT if ch.out else 0)
+        if want != ch.mask:
+            ch.mask = want
+            self.host.ep.modify(ch.fd, want)
+
+    def event(self, ch: NetlinkChannel, ev: int) -> None:
+        if ev & EP_OUT:
+            self.flush(ch)
+        if ev & (EP_IN | select.EPOLLHUP | select.EPOLLERR):
+            self.read_app(ch)
+        if ch.app_eof or ev & select.EPOLLHUP:
+            self.host.close_channel(ch)  # type: ignore[arg-type]
+            return
+        self.update_mask(ch)
+
+    def read_app(self, ch: NetlinkChannel) -> None:
+        for _ in range(64):
+            try:
+                msg = ch.s.recv(HDR_SIZE + 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg = b""
+            if not msg:
+                ch.app_eof = True
+                return
+            if len(msg) < HDR_SIZE:
+                continue
+            ifaces = self.host.stack.interfaces
+            for reply in ifinfo.route_requests(ifaces, msg[HDR_SIZE:], self.port(ch)):
+                ch.out.append(_REPLY_HDR + reply)
+            self.flush(ch)
+
+    def flush(self, ch: NetlinkChannel) -> None:
+        while ch.out:
+            try:
+                ch.s.send(ch.out[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                ch.out.clear()
+                return
+            ch.out.popleft()
+
+    def service(self, ch: NetlinkChannel) -> None:
+        self.flush(ch)
+
+    # ---- RPCs ---------------------------------------------------------------------
+
+    def dispatch(self, ch: NetlinkChannel, req: P.Request):
+        if req.op == P.OP_IOCTL:
+            return self.host.op_ifioctl(ch, req)  # type: ignore[arg-type]
+        op = self.ops.get(req.op)
+        if op is None:
+            return P.response(-1, errno.EOPNOTSUPP), None
+        try:
+            return op(ch, req)
+        except SocketError as e:
+            return P.response(-1, e.errno), None
+
+    def op_ok(self, ch: NetlinkChannel, req: P.Request):
+        return P.response(0), None
+
+    def op_bind(self, ch: NetlinkChannel, req: P.Request):
+        raw = req.payload
+        if len(raw) < SOCKADDR_NL.size:
+            raise SocketError(errno.EINVAL)
+        fam, pid, groups = SOCKADDR_NL.unpack_from(raw)
+        if fam != socket.AF_NETLINK:
+            raise SocketError(errno.EINVAL)
+        if pid:
+            if ch.portid and ch.portid != pid:
+                raise SocketError(errno.EINVAL)
+            ch.portid = pid
+        else:
+            self.port(ch)
+        ch.groups = groups
+        return P.response(0), None
+
+    def op_name(self, ch: NetlinkChannel, req: P.Request):
+        return P.response(0, 0, SOCKADDR_NL.pack(socket.AF_NETLINK, ch.portid, ch.groups)), None
+
+    def op_peer(self, ch: NetlinkChannel, req: P.Request):
+        return P.response(0, 0, _KERNEL), None
+
+    def op_getsockopt(self, ch: NetlinkChannel, req: P.Request):
+        level, name, optlen = req.args[0], req.args[1], req.args[2]
+        if optlen < 0:
+            raise SocketError(errno.EINVAL)
+        if level != SOL_SOCKET or name not in _INT_OPTS:
+            raise SocketError(errno.ENOPROTOOPT)
+        value = ch.sock_type if name == socket.SO_TYPE else _INT_OPTS[name]
+        return P.response(0, 0, struct.pack("=i", value)[:optlen]), None
+
+    def op_check(self, ch: NetlinkChannel, req: P.Request):
+        if req.args[0] != 1:
+            raw = req.payload
+            if len(raw) < SOCKADDR_NL.size or SOCKADDR_NL.unpack_from(raw)[0] != socket.AF_NETLINK:
+                raise SocketError(errno.EINVAL)
+        return P.response(0, 0, b"", 65536), None
