@@ -714,6 +714,7 @@ static const char *nm_find(const struct nm *t, size_t n, long v)
 
 static const struct nm nm_family[] = {
     NM(AF_UNSPEC), NM(AF_UNIX), NM(AF_INET), NM(AF_INET6), NM(AF_NETLINK), NM(AF_PACKET),
+    NM(AF_ALG),
 };
 static const struct nm nm_stype[] = {
     NM(SOCK_STREAM), NM(SOCK_DGRAM), NM(SOCK_RAW), NM(SOCK_RDM), NM(SOCK_SEQPACKET),
