@@ -148,6 +148,8 @@ class AlgService:
         raw = req.payload
         if len(raw) < SALG_HEAD:
             raise AlgError(errno.EINVAL)
+        if obj.refcnt:
+            self.reap(obj)
         type_ = raw[2:15].split(b"\0", 1)[0]
         feat, mask = struct.unpack_from("=II", raw, 16)
         name = raw[SALG_HEAD:-1].split(b"\0", 1)[0] if len(raw) > SALG_HEAD else b""
@@ -156,6 +158,19 @@ class AlgService:
         except UnicodeDecodeError:
             raise AlgError(errno.ENOENT) from None
         return P.response(0), None
+
+    def reap(self, parent: AlgSocket) -> None:
+        """Release the operation sockets of `parent` the program has closed already (their
+        POLLHUP may still wait in the event loop): bind's EBUSY is then exact."""
+        for ch in list(self.host.channels.values()):
+            if not isinstance(ch, AlgChannel):
+                continue
+            obj = ch.sk.obj
+            if isinstance(obj, Operation) and obj.parent is parent:
+                p = select.poll()
+                p.register(ch.fd, 0)
+                if any(ev & (select.POLLHUP | select.POLLERR) for _fd, ev in p.poll(0)):
+                    self.event(ch, select.EPOLLHUP)
 
     def op_setsockopt(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         level, name, optlen = req.args[0], req.args[1], req.args[2]

@@ -155,6 +155,41 @@ def test_operation_socket_poll_follows_af_alg_poll(rn):
                                 "66e94bd4ef8a2c3b884cfa59ca342b2e", "True"]  # AES-128(0, 0)
 
 
+PY_ERRORS = textwrap.dedent("""
+    import errno, socket
+    def e(f):
+        try:
+            f()
+            return "ok"
+        except OSError as x:
+            return "EOPNOTSUPP" if x.errno == errno.EOPNOTSUPP else errno.errorcode[x.errno]
+    t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
+    print(e(t.accept), e(lambda: t.listen(1)), e(lambda: t.connect(("hash", "sha1"))),
+          e(t.getsockname))
+    t.bind(("hash", "sha1"))
+    print(e(lambda: t.bind(("hash", "sha256"))), e(lambda: t.send(b"x")), e(lambda: t.recv(4)),
+          e(lambda: t.shutdown(socket.SHUT_RD)))
+    op, _ = t.accept()
+    print(e(lambda: t.bind(("hash", "sha256"))), e(lambda: op.setsockopt(socket.SOL_ALG, 1, b"k")),
+          t.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_SEQPACKET)
+    op.close()
+    print(e(lambda: t.bind(("hash", "sha256"))))
+""")
+
+
+def test_socket_calls_linux_refuses(rn):
+    """accept before bind EINVAL; connect/listen/getsockname/shutdown and data on the
+    transform socket EOPNOTSUPP; rebinding while an operation socket lives EBUSY, and
+    fine at once after its close."""
+    r = rn.run("run", "--", sys.executable, "-c", PY_ERRORS, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "EINVAL EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP",
+        "ok EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP",
+        "EBUSY EOPNOTSUPP True",
+        "ok"]
+
+
 PY_EXEC = textwrap.dedent("""
     import os, socket, subprocess, sys
     t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
