@@ -29,6 +29,14 @@
 #define RN_ENV_SOCK "ROCKETNET_SOCK"       /* path of the host's ctl.sock */
 #define RN_ENV_CTL_FD "ROCKETNET_CTL_FD"   /* inherited control fd, already connected */
 #define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path (optional) */
+/* Inherited dialer: an AF_UNIX SOCK_SEQPACKET connection to the host (from
+ * RN_OP_DIALER) on which clients only ever SEND.  A process that needs a control
+ * connection creates a SOCK_SEQPACKET socketpair and sends one end over the dialer
+ * as one message (1 byte + that fd in SCM_RIGHTS); no reply comes on the dialer, so
+ * a parent and its children can share it.  The host serves such connections
+ * whatever the sender's uid: holding the inherited dialer is the capability.  The
+ * stub keeps it at a high fd without FD_CLOEXEC and re-exports its number here. */
+#define RN_ENV_DIALER_FD "ROCKETNET_DIALER_FD"
 
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
 #define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce */
@@ -57,6 +65,7 @@
                                 payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
                                 an unreadable optval is EFAULT in the stub, no RPC) */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
+#define RN_OP_DIALER 12      /* -> ret 0, a new dialer end attached (see RN_ENV_DIALER_FD) */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */

@@ -138,6 +138,9 @@ static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
+static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
+static ino_t g_dialer_ino;
 static char g_nonce[RN_NONCE_LEN + 1];
 static pid_t g_warned_pid;
 
@@ -477,10 +480,57 @@ static int rn_connect_host(void)
     return rn_move_high(fd);
 }
 
+/* A control connection through the inherited dialer (rn_protocol.h,
+ * RN_ENV_DIALER_FD): a fresh socketpair, one end sent to the host in one message,
+ * the other end ours.  Works whatever our uid now is; -1 if there is no dialer. */
+static int rn_dial(void)
+{
+    if (g_dialer_fd < 0 || rn_fd_ino(g_dialer_fd) != g_dialer_ino) {
+        errno = ENOENT;
+        return -1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    char b = 'D';
+    struct iovec iov = {&b, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+    ssize_t n;
+    do
+        n = REAL(sendmsg)(g_dialer_fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    REAL(close)(sv[1]);
+    if (n != 1) {
+        REAL(close)(sv[0]);
+        errno = n < 0 ? e : EPROTO;
+        return -1;
+    }
+    return rn_move_high(sv[0]);
+}
+
 /* Make sure this process has a live control connection (lock held). */
 static int rn_ensure_ctl(void)
 {
     pid_t me = getpid();
+    if (g_ctl_fd >= 0 && g_ctl_pid == me && g_ctl_euid != geteuid() && g_dialer_fd >= 0 &&
+        rn_fd_ino(g_dialer_fd) == g_dialer_ino)
+        rn_drop_ctl(); /* setuid: the host must see our new credentials */
     if (g_ctl_fd >= 0 && g_ctl_pid != me) { /* forked: that one is the parent's */
         if (!g_ctl_adopted)
             rn_drop_ctl();
@@ -501,6 +551,8 @@ static int rn_ensure_ctl(void)
             adopted = 1;
     }
     if (fd < 0)
+        fd = rn_dial();
+    if (fd < 0)
         fd = rn_connect_host();
     if (fd < 0) {
         int e = errno;
@@ -512,6 +564,7 @@ static int rn_ensure_ctl(void)
     g_ctl_pid = me;
     g_ctl_ino = rn_fd_ino(fd);
     g_ctl_adopted = adopted;
+    g_ctl_euid = geteuid();
 
     struct rn_req req;
     memset(&req, 0, sizeof req);
@@ -1951,6 +2004,7 @@ __attribute__((constructor)) static void rn_init(void)
     const char *sock = getenv(RN_ENV_SOCK);
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
+    const char *dialer = getenv(RN_ENV_DIALER_FD);
     if ((!sock && !ctl) || !rn_is_preloaded())
         return; /* pass-through everywhere */
     int ctl_fd = -1;
@@ -1973,6 +2027,33 @@ __attribute__((constructor)) static void rn_init(void)
         g_adopt_fd = rn_move_high(ctl_fd);
         g_adopt_ino = rn_fd_ino(g_adopt_fd);
         g_adopt_pid = getpid();
+    }
+    if (dialer) {
+        char *end;
+        long v = strtol(dialer, &end, 10);
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (end != dialer && *end == 0 && v >= 0 && v < INT_MAX && rn_fd_ino((int)v) != 0 &&
+            REAL(getsockopt)((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+            type == SOCK_SEQPACKET) {
+            /* High and inheritable: every exec'd image of this process tree finds it. */
+            int fd = (int)v, h = rn_high_base();
+            if (fd < h) {
+                int n = fcntl(fd, F_DUPFD, h);
+                if (n >= 0) {
+                    REAL(close)(fd);
+                    fd = n;
+                }
+            }
+            fcntl(fd, F_SETFD, 0);
+            g_dialer_fd = fd;
+            g_dialer_ino = rn_fd_ino(fd);
+            char num[16];
+            snprintf(num, sizeof num, "%d", fd);
+            setenv(RN_ENV_DIALER_FD, num, 1);
+        } else {
+            unsetenv(RN_ENV_DIALER_FD);
+        }
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     g_enabled = 1;

@@ -54,6 +54,15 @@ TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WA
                             "LAST_ACK", "TIME_WAIT"}
 
 
+def unprivileged_port_start() -> int:
+    """The host kernel's net.ipv4.ip_unprivileged_port_start (1024 if unreadable)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 1024
+
+
 class Channel:
     """One shim socket: the host's S end and the stack socket behind it."""
 
@@ -80,12 +89,13 @@ class Channel:
 class Client:
     """One process's control connection."""
 
-    __slots__ = ("s", "fd", "pid")
+    __slots__ = ("s", "fd", "pid", "uid")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
         self.pid = 0
+        self.uid = 0               # effective uid of the process that made the connection
 
 
 class StackHost:
@@ -104,6 +114,10 @@ class StackHost:
                 self.devices[dev.fileno()] = dev
                 self.ep.register(dev.fileno(), EP_IN)
         self.clients: dict[int, Client] = {}
+        # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
+        # other end send one end of a fresh socketpair to become a control connection.
+        self.dialers: dict[int, socket.socket] = {}
+        self.current: Client | None = None     # the client whose RPC is being served
         self.channels: dict[int, Channel] = {}          # by S fd
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
@@ -134,6 +148,7 @@ class StackHost:
         self.wake_w.setblocking(False)
         self.ep.register(self.wake_r.fileno(), EP_IN)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
+                         P.OP_DIALER: self.op_dialer,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
@@ -150,7 +165,8 @@ class StackHost:
             now = time.monotonic()
             due = stack.poll_at(now)
             timeout = -1.0 if due is None else max(0.0, due - now)
-            if self.idle_timeout is not None and not self.clients and not self.channels:
+            if (self.idle_timeout is not None and not self.clients and not self.channels
+                    and not self.dialers):
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
                     break
@@ -167,12 +183,14 @@ class StackHost:
                     self.client_event(self.clients[fd], ev)
                 elif fd in self.devices:
                     self.devices[fd].on_readable()
+                elif fd in self.dialers:
+                    self.dialer_event(self.dialers[fd])
                 elif fd == self.listener.fileno():
                     self.accept_clients()
                 elif fd == self.wake_r.fileno():
                     self.wake_r.recv(64)
             self.run_stack()
-            if self.clients or self.channels:
+            if self.clients or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
 
     def run_stack(self) -> None:
@@ -202,13 +220,47 @@ class StackHost:
                 return
             pid, uid, _gid = self.peercred(s)
             if uid != os.getuid():
-                s.close()       # the host serves only its own user
+                s.close()       # the host serves only its own user (or dialer holders)
                 continue
-            s.setblocking(False)
-            c = Client(s)
-            c.pid = pid
-            self.clients[c.fd] = c
-            self.ep.register(c.fd, EP_IN)
+            self.add_client(s, pid, uid)
+
+    def add_client(self, s: socket.socket, pid: int, uid: int) -> None:
+        s.setblocking(False)
+        c = Client(s)
+        c.pid = pid
+        c.uid = uid
+        self.clients[c.fd] = c
+        self.ep.register(c.fd, EP_IN)
+
+    def dialer_event(self, d: socket.socket) -> None:
+        """Control connections sent over a dialer: served whatever the sender's uid."""
+        for _ in range(64):
+            try:
+                msg, anc, _flags, _addr = d.recvmsg(16, socket.CMSG_SPACE(4 * 8))
+            except BlockingIOError:
+                return
+            except OSError:
+                msg, anc = b"", []
+            fds: list[int] = []
+            for level, kind, data in anc:
+                if level == SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.extend(array.array("i", data[: len(data) - len(data) % 4]))
+            if not msg and not fds:
+                self.ep.unregister(d.fileno())  # every holder closed it
+                del self.dialers[d.fileno()]
+                d.close()
+                return
+            for fd in fds:
+                try:
+                    s = socket.socket(fileno=fd)
+                except OSError:
+                    os.close(fd)
+                    continue
+                if s.family != socket.AF_UNIX or s.type != socket.SOCK_SEQPACKET:
+                    s.close()
+                    continue
+                pid, uid, _gid = self.peercred(s)
+                self.add_client(s, pid, uid)
 
     @staticmethod
     def peercred(s: socket.socket) -> tuple[int, int, int]:
@@ -260,6 +312,7 @@ class StackHost:
             if host_op is None:
                 return P.response(-1, errno.ENOSYS), None
             return host_op(c, req)
+        self.current = c
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             return self.dead_socket_op(req, self.dead.get(req.sock_id))
@@ -275,6 +328,14 @@ class StackHost:
             return P.response(-1, errno.EPROTO), None
         c.pid = req.args[0]
         return P.response(os.getpid(), 0, self.nonce), None
+
+    def op_dialer(self, c: Client, req: P.Request):
+        """A new dialer: the caller passes it on to the processes it starts."""
+        a, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        d.setblocking(False)
+        self.dialers[d.fileno()] = d
+        self.ep.register(d.fileno(), EP_IN)
+        return P.response(0), a.detach()
 
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
@@ -321,7 +382,12 @@ class StackHost:
         return P.response(-1, errno.EINVAL), None
 
     def op_bind(self, ch: Channel, req: P.Request):
-        ch.sk.bind(sockaddr.decode(ch.family, req.payload, for_bind=True))
+        addr = sockaddr.decode(ch.family, req.payload, for_bind=True)
+        port = addr[1] if isinstance(addr, tuple) and len(addr) > 1 else 0
+        c = self.current
+        if c is not None and c.uid != 0 and 0 < port < unprivileged_port_start():
+            raise SocketError(errno.EACCES)     # Linux: no CAP_NET_BIND_SERVICE
+        ch.sk.bind(addr)
         return P.response(0), None
 
     def op_listen(self, ch: Channel, req: P.Request):
@@ -667,6 +733,9 @@ class StackHost:
             ch.sk.abort(now)
         for c in list(self.clients.values()):
             self.drop_client(c)
+        for d in self.dialers.values():
+            d.close()
+        self.dialers.clear()
         netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()
