@@ -66,6 +66,13 @@
                                 an unreadable optval is EFAULT in the stub, no RPC) */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out */
 #define RN_OP_DIALER 12      /* -> ret 0, a new dialer end attached (see RN_ENV_DIALER_FD) */
+#define RN_OP_REOPEN 13      /* -> ret=new sock_id, arg0=RN_KIND_*, a fresh A attached: the stub
+                                puts it on the program's fd number (dup3, keeping FD_CLOEXEC and
+                                O_NONBLOCK) and retries the call that answered RN_ERR_REOPEN.
+                                Used when A cannot serve the call: a socket that never
+                                connected (its A is shut for writing, so writes fail with EPIPE
+                                as on an unconnected TCP socket) starts connecting, or a socket
+                                whose connection failed (its S is closed) is used again. */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
@@ -75,6 +82,8 @@
 
 /* err value meaning "this family/type is not served by the stack: call the kernel". */
 #define RN_ERR_PASSTHROUGH 100000
+/* err value meaning "replace the fd's A first (RN_OP_REOPEN), then retry". */
+#define RN_ERR_REOPEN 100001
 
 struct rn_req {
     uint32_t op;

@@ -639,6 +639,57 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     return r;
 }
 
+/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
+ * and O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_reopen(int fd, struct rn_sock *s)
+{
+    struct rn_resp resp;
+    int nfd = -1;
+    int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
+        return -1;
+    if (resp.ret < 0 || nfd < 0) {
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+        return -1;
+    }
+    if (fl >= 0 && (fl & O_NONBLOCK)) {
+        int nfl = fcntl(nfd, F_GETFL);
+        fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
+    }
+    if (dup3(nfd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+        int e = errno;
+        REAL(close)(nfd);
+        errno = e;
+        return -1;
+    }
+    REAL(close)(nfd);
+    struct stat st;
+    s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+    s->info = rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0);
+    rn_cache_set(fd, s->ino, s->info);
+    return 0;
+}
+
+/* rn_rpc for socket fd: when the host answers RN_ERR_REOPEN, swap A and retry once. */
+static int rn_sock_rpc(int fd, struct rn_sock *s, uint32_t op, int64_t a0, int64_t a1,
+                       int64_t a2, int64_t a3, const void *payload, size_t plen,
+                       struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
+{
+    for (int tries = 0;; tries++) {
+        if (rn_rpc(op, INFO_ID(s->info), a0, a1, a2, a3, payload, plen, resp, rbuf, rcap, rfd,
+                   cloexec) < 0)
+            return -1;
+        if (resp->ret < 0 && resp->err == RN_ERR_REOPEN && tries == 0) {
+            if (rn_reopen(fd, s) < 0)
+                return -1;
+            continue;
+        }
+        return 0;
+    }
+}
+
 /* resp -> return value / errno */
 static long rn_result(const struct rn_resp *resp)
 {
@@ -1119,7 +1170,7 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
         ERRET(EFAULT);
     copied = 1;
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_BIND, INFO_ID(s.info), 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
+    if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
@@ -1184,16 +1235,24 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     copied = 1;
     int fl = fcntl(fd, F_GETFL);
     int nb = fl >= 0 && (fl & O_NONBLOCK);
-    uint64_t filler = 0;
-    if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
-        filler = rn_fill(fd);
-        rn_cache_flags(fd, &s, F_CONNECTING, 0);
-        s.info |= F_CONNECTING;
-    }
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp, NULL,
-               0, NULL, 0) < 0)
-        ERRET(errno);
+    for (int tries = 0;; tries++) {
+        uint64_t filler = 0;
+        if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
+            filler = rn_fill(fd);
+            rn_cache_flags(fd, &s, F_CONNECTING, 0);
+            s.info |= F_CONNECTING;
+        }
+        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp,
+                   NULL, 0, NULL, 0) < 0)
+            ERRET(errno);
+        if (resp.ret < 0 && resp.err == RN_ERR_REOPEN && tries == 0) {
+            if (rn_reopen(fd, &s) < 0) /* a writable A, without F_CONNECTING: refill */
+                ERRET(errno);
+            continue;
+        }
+        break;
+    }
     if (resp.ret >= 0) {
         r = 0;
         goto out;
@@ -1254,7 +1313,7 @@ static int do_listen(int fd, int backlog)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_LISTEN, INFO_ID(s.info), backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
                0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1287,7 +1346,7 @@ static int do_shutdown(int fd, int how)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_SHUTDOWN, INFO_ID(s.info), how, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+    if (rn_sock_rpc(fd, &s, RN_OP_SHUTDOWN, how, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
                0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1319,12 +1378,12 @@ static int rn_put_addr(struct sockaddr *uaddr, socklen_t *ulen, const void *ka, 
     int len;
     if (rn_copy_in(&len, ulen, sizeof len) < 0)
         return -1;
-    if ((size_t)len > klen)
-        len = (int)klen;
-    if (len < 0) {
+    if (len < 0) { /* Linux: int len; if (len > klen) len = klen; if (len < 0) EINVAL */
         errno = EINVAL;
         return -1;
     }
+    if ((size_t)len > klen)
+        len = (int)klen;
     if (len && rn_copy_out(uaddr, ka, (size_t)len) < 0)
         return -1;
     socklen_t kl = (socklen_t)klen;
@@ -1351,8 +1410,8 @@ static int do_getname(int op, int fd, struct sockaddr *addr, socklen_t *lenp)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc((uint32_t)op, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL,
-               0) < 0)
+    if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL, 0) <
+        0)
         ERRET(errno);
     if (rn_result(&resp) < 0)
         ERRET(errno);
@@ -1417,7 +1476,7 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
     if (ulen < 0)
         ERRET(EINVAL);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), level, opt, ulen, 0, NULL, 0, &resp, kv,
+    if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
                sizeof kv, NULL, 0) < 0)
         ERRET(errno);
     if (rn_result(&resp) < 0)
@@ -1485,7 +1544,7 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
         ERRET(EFAULT);
     copied = 1;
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_SETSOCKOPT, INFO_ID(s.info), level, opt, (int64_t)len, 0, kv, n, &resp,
+    if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
                NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1535,7 +1594,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
         int v = 0;
-        if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), SOL_SOCKET, SO_ACCEPTCONN, sizeof v, 0,
+        if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, SOL_SOCKET, SO_ACCEPTCONN, sizeof v, 0,
                    NULL, 0, &resp, &v, sizeof v, NULL, 0) < 0)
             ERRET(errno);
         if (rn_result(&resp) < 0)
@@ -1745,9 +1804,30 @@ out:
     return r;
 }
 
+/* MSG_ERRQUEUE on a shim stream socket: TCP's error queue is empty (no timestamping
+ * or zerocopy notifications here), so Linux returns EAGAIN, blocking or not.
+ * 1 = handled (errno set), 0 = not a shim stream fd. */
+static int rn_errqueue(int fd)
+{
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    if (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM) {
+        errno = EAGAIN;
+        return 1;
+    }
+    errno = saved;
+    return 0;
+}
+
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        if (g_trace_on)
+            trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
+        return -1;
+    }
     if (!g_enabled || !g_trace_on)
         return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
     int saved = errno;
@@ -1762,6 +1842,11 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 
 static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        if (g_trace_on)
+            trace_io("recvmsg", fd, 0, 1, flags, -1, EAGAIN);
+        return -1;
+    }
     if (!g_enabled || !g_trace_on)
         return REAL(recvmsg)(fd, msg, flags);
     int saved = errno;
@@ -1874,6 +1959,11 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        if (g_trace_on)
+            trace_io("recv", fd, (long)n, 1, flags, -1, EAGAIN);
+        return -1;
+    }
     TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n) { TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0); }

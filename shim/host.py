@@ -67,7 +67,8 @@ class Channel:
     """One shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
-                 "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept")
+                 "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
+                 "a_shut")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -84,6 +85,7 @@ class Channel:
         self.fin_to_app = False    # shutdown(S, SHUT_WR) done
         self.mask = 0
         self.pending_accept: deque[Socket] = deque()
+        self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
 
 
 class Client:
@@ -122,6 +124,8 @@ class StackHost:
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
         self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        # Failed sockets, kept so that the program can use them again (RN_OP_REOPEN).
+        self.dormant: OrderedDict[int, Channel] = OrderedDict()
         # Sockets the program closed while bytes it wrote were still queued in S: the
         # bytes, drained from S, go to the stack as its send buffer frees, then FIN.
         self.orphans: dict[Socket, deque[bytes]] = {}
@@ -148,7 +152,7 @@ class StackHost:
         self.wake_w.setblocking(False)
         self.ep.register(self.wake_r.fileno(), EP_IN)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
-                         P.OP_DIALER: self.op_dialer,
+                         P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
@@ -315,7 +319,11 @@ class StackHost:
         self.current = c
         ch = self.by_id.get(req.sock_id)
         if ch is None:
-            return self.dead_socket_op(req, self.dead.get(req.sock_id))
+            dormant = self.dormant.get(req.sock_id)
+            if dormant is not None and self.reusable(dormant, req):
+                return P.response(-1, P.ERR_REOPEN), None
+            return self.dead_socket_op(req, self.dead.get(req.sock_id),
+                                       dormant.family if dormant is not None else None)
         try:
             return op(ch, req)
         except SocketError as e:
@@ -346,7 +354,31 @@ class StackHost:
         except SocketError as e:
             return P.response(-1, e.errno), None
         sock_id, a, s = self.new_pair()
-        self.add_channel(Channel(sock_id, family, s, sk))
+        ch = Channel(sock_id, family, s, sk)
+        # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket
+        # does; connect swaps in a writable A (RN_OP_REOPEN).  A listener never writes.
+        a.shutdown(socket.SHUT_WR)
+        ch.a_shut = True
+        self.add_channel(ch)
+        return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
+
+    def op_reopen(self, c: Client, req: P.Request):
+        """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
+        old = self.by_id.get(req.sock_id)
+        if old is not None and old.a_shut and not old.listening:
+            self.close_channel(old)
+            sk = old.sk                          # same stack socket: options, binding kept
+        else:
+            old = self.dormant.pop(req.sock_id, None)
+            if old is None:
+                return P.response(-1, errno.EBADF), None
+            self.dead.pop(req.sock_id, None)
+            try:
+                sk = self.stack.socket(old.family, socket.SOCK_STREAM, old.sk.proto)
+            except SocketError as e:
+                return P.response(-1, e.errno), None
+        sock_id, a, s = self.new_pair()
+        self.add_channel(Channel(sock_id, old.family, s, sk))
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
     def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
@@ -368,7 +400,22 @@ class StackHost:
         self.ep.register(ch.fd, 0)
         self.update_mask(ch)
 
-    def dead_socket_op(self, req: P.Request, err: int | None):
+    @staticmethod
+    def reusable(ch: Channel, req: P.Request) -> bool:
+        """Whether a call on a failed socket uses it again (Linux: the socket is CLOSED
+        and usable); the argument checks Linux makes first still fail here."""
+        if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET and req.args[1] == SO_ERROR:
+            return False
+        if req.op in (P.OP_GETPEERNAME, P.OP_SHUTDOWN):
+            return False
+        if req.op == P.OP_CONNECT:
+            try:
+                return sockaddr.decode(ch.family, req.payload, for_bind=False) is not None
+            except SocketError:
+                return False        # EAFNOSUPPORT, EINVAL...: dead_socket_op answers
+        return True
+
+    def dead_socket_op(self, req: P.Request, err: int | None, family: int | None = None):
         """A socket whose channel the host closed after a failure (refused, reset)."""
         if err is None:
             return P.response(-1, errno.EBADF), None
@@ -378,6 +425,11 @@ class StackHost:
         if req.op in (P.OP_GETPEERNAME, P.OP_SHUTDOWN):
             return P.response(-1, errno.ENOTCONN), None
         if req.op == P.OP_CONNECT:
+            try:
+                if family is not None:
+                    sockaddr.decode(family, req.payload, for_bind=False)
+            except SocketError as e:
+                return P.response(-1, e.errno), None
             return P.response(-1, err or errno.ECONNABORTED), None
         return P.response(-1, errno.EINVAL), None
 
@@ -410,6 +462,9 @@ class StackHost:
             addr = sockaddr.decode(ch.family, req.payload, for_bind=False)
             if addr is None:
                 raise SocketError(errno.EINVAL)   # AF_UNSPEC on an unconnected socket: no-op
+            if ch.a_shut:
+                self.discard_now(ch, filler)
+                return P.response(-1, P.ERR_REOPEN), None
             ch.sk.connect(addr, time.monotonic())
         except SocketError:
             self.discard_now(ch, filler)
@@ -510,7 +565,8 @@ class StackHost:
         if ch.listening:
             if ch.pending_accept:
                 want |= EP_OUT
-            want |= EP_IN           # EOF/HUP: the program closed the listener
+            if not ch.app_eof:
+                want |= EP_IN       # EOF/HUP: the program closed the listener
         elif not ch.app_eof and self.sending(ch):
             if ch.filler or ch.sk.send_space() > 0:
                 want |= EP_IN
@@ -714,6 +770,9 @@ class StackHost:
         while len(self.dead) > DEAD_KEEP:
             self.dead.popitem(last=False)
         self.close_channel(ch)
+        self.dormant[ch.sock_id] = ch
+        while len(self.dormant) > DEAD_KEEP:
+            self.dormant.popitem(last=False)
 
     def close_channel(self, ch: Channel) -> None:
         if self.channels.pop(ch.fd, None) is None:

@@ -30,10 +30,12 @@ OP_GETSOCKOPT: int = lib.RN_OP_GETSOCKOPT
 OP_SETSOCKOPT: int = lib.RN_OP_SETSOCKOPT
 OP_IOCTL: int = lib.RN_OP_IOCTL
 OP_DIALER: int = lib.RN_OP_DIALER
+OP_REOPEN: int = lib.RN_OP_REOPEN
 OP_HOST_STATS: int = lib.RN_OP_HOST_STATS
 OP_HOST_STOP: int = lib.RN_OP_HOST_STOP
 KIND_STREAM: int = lib.RN_KIND_STREAM
 ERR_PASSTHROUGH: int = lib.RN_ERR_PASSTHROUGH
+ERR_REOPEN: int = lib.RN_ERR_REOPEN
 MAX_PAYLOAD: int = lib.RN_MAX_PAYLOAD
 
 # Layouts, checked against the C compiler's view at import time.
