@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket as _pysocket
 import struct
+import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
@@ -79,6 +80,9 @@ class Socket:
         self.debug = 0
         self.dontroute = 0
         self.closed = False
+        # IPv4 multicast groups joined (MCAST_JOIN_GROUP): (group, ifindex); not inherited
+        # by accepted sockets, as in Linux.
+        self.mc_groups: set[tuple[bytes, int]] = set()
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -349,6 +353,11 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             return
         if level == C.IPPROTO_IP:
+            if optname in (C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP):
+                raise SocketError(C.EPROTO)     # Linux: not on connection-oriented sockets
+            if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
+                self._mcast_group(optname == C.MCAST_JOIN_GROUP, value)
+                return
             if optname in (C.IP_TOS, C.IP_TTL):
                 if isinstance(value, int):
                     v = value
@@ -386,6 +395,25 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             return
         raise SocketError(C.ENOPROTOOPT)
+
+    def _mcast_group(self, join: bool, value: bytes | int) -> None:
+        """MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP with a struct group_req (IPv4 group)."""
+        if isinstance(value, int) or len(value) < C.GROUP_REQ_SIZE:
+            raise SocketError(C.EINVAL)
+        ifindex = int.from_bytes(value[0:4], sys.byteorder)
+        family = int.from_bytes(value[8:10], sys.byteorder)
+        group = bytes(value[12:16])
+        if family != C.AF_INET or group[0] & 0xF0 != 0xE0:
+            raise SocketError(C.EINVAL)
+        key = (group, ifindex)
+        if join:
+            if key in self.mc_groups:
+                raise SocketError(C.EADDRINUSE)
+            self.mc_groups.add(key)
+        elif key in self.mc_groups:
+            self.mc_groups.remove(key)
+        else:
+            raise SocketError(C.EADDRNOTAVAIL)
 
     def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
         t = self.inner
@@ -454,7 +482,7 @@ class Socket:
             if optname == C.IPV6_UNICAST_HOPS:
                 return _int_result(t.hops, optlen)
             raise SocketError(C.ENOPROTOOPT)
-        raise SocketError(C.ENOPROTOOPT)
+        raise SocketError(C.EOPNOTSUPP)     # Linux: getsockopt at a level TCP does not know
 
     def tcp_info(self) -> bytes:
         """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""
