@@ -73,6 +73,8 @@
                                 connected (its A is shut for writing, so writes fail with EPIPE
                                 as on an unconnected TCP socket) starts connecting, or a socket
                                 whose connection failed (its S is closed) is used again. */
+#define RN_OP_MORE 14        /* arg0=1: what the program writes to A from now on is held back
+                                (MSG_MORE); arg0=0: push it (a send without MSG_MORE). */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */

@@ -158,6 +158,7 @@ static ino_t g_trace_ino;
 #define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
 #define F_LISTENER (1ULL << 48)
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
+#define F_MORE (1ULL << 50)        /* a send with MSG_MORE told the host to hold data */
 struct rn_fdent {
     uint64_t ino;
     uint64_t info;
@@ -1706,6 +1707,42 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
+ * host does the same (RN_OP_MORE) for what the program writes to A meanwhile.  The
+ * check after a send without MSG_MORE is one load from the cache, no syscall.      */
+
+static void rn_more(int fd, int on)
+{
+    int saved = errno;
+    struct rn_sock s;
+    if (rn_classify(fd, &s) > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+        !(s.info & F_MORE) == !!on) {
+        struct rn_resp resp;
+        if (rn_rpc(RN_OP_MORE, INFO_ID(s.info), on, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0) ==
+                0 && resp.ret >= 0)
+            rn_cache_flags(fd, &s, on ? F_MORE : 0, on ? 0 : F_MORE);
+    }
+    errno = saved;
+}
+
+static inline int rn_more_pending(int fd)
+{
+    return g_enabled && fd >= 0 && fd < RN_CACHE_N &&
+           (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_MORE);
+}
+
+#define MORE_PRE(fd, flags)                                \
+    do {                                                   \
+        if (RN_UNLIKELY(g_enabled && ((flags) & MSG_MORE))) \
+            rn_more(fd, 1);                                \
+    } while (0)
+#define MORE_POST(fd, flags)                                         \
+    do {                                                             \
+        if (RN_UNLIKELY(!((flags) & MSG_MORE) && rn_more_pending(fd))) \
+            rn_more(fd, 0);                                          \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
 
 static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
@@ -1736,8 +1773,10 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         copied = 1;
     }
     errno = saved;
+    MORE_PRE(fd, flags);
     r = REAL(send)(fd, buf, n, flags);
     err = errno;
+    MORE_POST(fd, flags);
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1788,8 +1827,10 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     m.msg_name = NULL;
     m.msg_namelen = 0;
     errno = saved;
+    MORE_PRE(fd, flags);
     r = REAL(sendmsg)(fd, &m, flags);
     err = errno;
+    MORE_POST(fd, flags);
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1953,9 +1994,16 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
         return realcall;                                                     \
     } while (0)
 
-ssize_t rn_send(int fd, const void *b, size_t n, int flags)
+static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 {
     TRACED_IO("send", REAL(send)(fd, b, n, flags), n, 1, flags);
+}
+ssize_t rn_send(int fd, const void *b, size_t n, int flags)
+{
+    MORE_PRE(fd, flags);
+    ssize_t r = rn_send_io(fd, b, n, flags);
+    MORE_POST(fd, flags);
+    return r;
 }
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
@@ -1967,17 +2015,29 @@ ssize_t rn_recv(int fd, void *b, size_t n, int flags)
     TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n) { TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0); }
-ssize_t rn_write(int fd, const void *b, size_t n)
+static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
     TRACED_IO("write", REAL(write)(fd, b, n), n, 0, 0);
+}
+ssize_t rn_write(int fd, const void *b, size_t n)
+{
+    ssize_t r = rn_write_io(fd, b, n);
+    MORE_POST(fd, 0);
+    return r;
 }
 ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
 {
     TRACED_IO("readv", REAL(readv)(fd, v, cnt), cnt, 0, 0);
 }
-ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
+static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
     TRACED_IO("writev", REAL(writev)(fd, v, cnt), cnt, 0, 0);
+}
+ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
+{
+    ssize_t r = rn_writev_io(fd, v, cnt);
+    MORE_POST(fd, 0);
+    return r;
 }
 
 int rn_close(int fd)

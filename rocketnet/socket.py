@@ -216,6 +216,13 @@ class Socket:
         """``more``: MSG_MORE (hold back a partial segment until a send without it)."""
         return self.inner.send(data, more)
 
+    def set_more(self, more: bool) -> None:
+        """MSG_MORE state between sends: False pushes what was held back."""
+        t = self.inner
+        t.more = more
+        if not more:
+            self.stack.tcp.dirty[t] = None
+
     def send_space(self) -> int:
         return self.inner.send_space()
 

@@ -68,7 +68,7 @@ class Channel:
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
                  "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
-                 "a_shut")
+                 "a_shut", "more")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -86,6 +86,7 @@ class Channel:
         self.mask = 0
         self.pending_accept: deque[Socket] = deque()
         self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
+        self.more = False          # MSG_MORE: what the program writes is held back
 
 
 class Client:
@@ -159,6 +160,7 @@ class StackHost:
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
             P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
+            P.OP_MORE: self.op_more,
         }
 
     # ---- event loop -------------------------------------------------------------
@@ -537,6 +539,14 @@ class StackHost:
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         return P.response(0), None
 
+    def op_more(self, ch: Channel, req: P.Request):
+        """MSG_MORE on (args[0]=1) or off: what is already in S goes with the old state."""
+        if not ch.app_eof and not ch.listening:
+            self.read_app(ch, 0)
+        ch.more = bool(req.args[0])
+        ch.sk.set_more(ch.more)
+        return P.response(0), None
+
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
@@ -623,7 +633,7 @@ class StackHost:
                 ch.filler -= len(data)
                 continue
             try:
-                sk.send(data)
+                sk.send(data, ch.more)
             except SocketError:
                 pass                # Linux drops it too: EPIPE was the program's to see
         if ev & select.EPOLLHUP:
