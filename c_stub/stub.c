@@ -1884,8 +1884,18 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        /* Linux copies and checks the msghdr before it looks at the error queue */
+        struct msghdr m;
+        int e = EAGAIN;
+        if (rn_copy_in(&m, msg, sizeof m) < 0)
+            e = EFAULT;
+        else if ((int)m.msg_namelen < 0)
+            e = EINVAL;
+        else if (m.msg_iovlen > 1024) /* UIO_MAXIOV */
+            e = EMSGSIZE;
         if (g_trace_on)
-            trace_io("recvmsg", fd, 0, 1, flags, -1, EAGAIN);
+            trace_io("recvmsg", fd, 0, 1, flags, -1, e);
+        errno = e;
         return -1;
     }
     if (!g_enabled || !g_trace_on)

@@ -97,6 +97,19 @@ int main(void)
     show("recv(MSG_ERRQUEUE|MSG_DONTWAIT)", recv(fd, buf, sizeof buf, MSG_ERRQUEUE | MSG_DONTWAIT));
     struct sockaddr_in from;
     socklen_t fl = sizeof from;
+    struct msghdr mh;
+    struct iovec iov = {buf, sizeof buf};
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    show("recvmsg(MSG_ERRQUEUE)", recvmsg(fd, &mh, MSG_ERRQUEUE));
+    mh.msg_name = &ss;
+    mh.msg_namelen = (socklen_t)-1;
+    show("recvmsg(flags -1, namelen -1)", recvmsg(fd, &mh, -1));
+    mh.msg_namelen = sizeof ss;
+    mh.msg_iovlen = 1025;
+    show("recvmsg(MSG_ERRQUEUE, iovlen 1025)", recvmsg(fd, &mh, MSG_ERRQUEUE));
+    show("recvmsg(MSG_ERRQUEUE, bad msghdr)", recvmsg(fd, (struct msghdr *)8, MSG_ERRQUEUE));
     show("recvfrom(MSG_ERRQUEUE)", recvfrom(fd, buf, sizeof buf, MSG_ERRQUEUE, (struct sockaddr *)&from, &fl));
 
     /* sending on a socket that never connected: EPIPE, SIGPIPE unless MSG_NOSIGNAL */
