@@ -62,6 +62,7 @@ MCAST_JOIN_GROUP = 42
 MCAST_LEAVE_GROUP = 45
 GROUP_REQ_SIZE = 136            # struct group_req on LP64: u32 ifindex, pad, sockaddr_storage
 
+IPV6_ADDRFORM = 1
 IPV6_UNICAST_HOPS = 16
 IPV6_V6ONLY = 26
 

@@ -16,6 +16,7 @@ from .errors import SocketError
 from .transport import congestion
 from .transport.tcp import (
     CLOSED,
+    ESTABLISHED,
     LISTEN,
     STATE_NAMES,
     SYN_SENT,
@@ -387,6 +388,9 @@ class Socket:
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
+            if optname == C.IPV6_ADDRFORM:
+                self._addrform(value)
+                return
             v = _to_int(value)
             if optname == C.IPV6_V6ONLY:
                 if t.in_bind_table:
@@ -402,6 +406,20 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             return
         raise SocketError(C.ENOPROTOOPT)
+
+    def _addrform(self, value: bytes | int) -> None:
+        """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
+        if isinstance(value, (bytes, bytearray)) and len(value) < 4:
+            raise SocketError(C.EINVAL)
+        if _to_int(value) != C.AF_INET:
+            raise SocketError(C.EINVAL)
+        t = self.inner
+        if t.state != ESTABLISHED:
+            raise SocketError(C.ENOTCONN)
+        rip = t.rip if t.rip is not None else b""
+        if t.v6only or not (len(rip) == 4 or (len(rip) == 16 and rip[:12] == _V4MAPPED)):
+            raise SocketError(C.EADDRNOTAVAIL)
+        self.family = C.AF_INET
 
     def _mcast_group(self, join: bool, value: bytes | int) -> None:
         """MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP with a struct group_req (IPv4 group)."""

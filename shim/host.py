@@ -428,8 +428,9 @@ class StackHost:
             return P.response(-1, errno.ENOTCONN), None
         if req.op == P.OP_CONNECT:
             try:
-                if family is not None:
-                    sockaddr.decode(family, req.payload, for_bind=False)
+                if family is not None and sockaddr.decode(family, req.payload,
+                                                          for_bind=False) is None:
+                    return P.response(0), None      # AF_UNSPEC: disconnect, nothing to do
             except SocketError as e:
                 return P.response(-1, e.errno), None
             return P.response(-1, err or errno.ECONNABORTED), None
@@ -452,6 +453,15 @@ class StackHost:
 
     def op_connect(self, ch: Channel, req: P.Request):
         filler, nonblocking = req.args[0], req.args[1]
+        if len(req.payload) >= 2 and sockaddr.family_of(req.payload) == socket.AF_UNSPEC:
+            # Linux (__inet_stream_connect): AF_UNSPEC disconnects, in any state; the
+            # socket is then unconnected and usable again (RN_OP_REOPEN on next use).
+            self.discard_now(ch, filler)
+            if ch.a_shut and ch.sk.state == "CLOSED" and not ch.listening:
+                return P.response(0), None
+            self.fail(ch, 0)
+            ch.sk.abort(time.monotonic())
+            return P.response(0), None
         state = ch.sk.state
         if state == "SYN_SENT":
             ch.filler += filler            # discarded with the first filler
@@ -537,6 +547,7 @@ class StackHost:
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
+        ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
         return P.response(0), None
 
     def op_more(self, ch: Channel, req: P.Request):
