@@ -22,6 +22,9 @@
  *   made itself and the fd still refers to it (same st_ino); the adopted
  *   ROCKETNET_CTL_FD copy is never closed in a child (it is FD_CLOEXEC at a high
  *   number, so exec drops it).
+ * - New control connections (fork child, exec'd image, after setuid/seteuid) are made
+ *   through the inherited dialer (ROCKETNET_DIALER_FD, rn_dial) when there is one, so
+ *   a process that dropped privileges keeps its stack; else by connecting to ctl.sock.
  * - vfork is not handled specially: a vfork child that makes socket calls before
  *   exec would make its own connection in the shared memory; the parent then
  *   notices the pid mismatch and reconnects (its old connection leaks).
