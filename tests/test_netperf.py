@@ -7,46 +7,20 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import NETSERVER_PORT
 
 pytestmark = pytest.mark.skipif(
     shutil.which("netperf") is None or shutil.which("netserver") is None,
     reason="netperf/netserver are not installed (Debian non-free package 'netperf')")
 
-PORT = 12865
+PORT = NETSERVER_PORT
 ARGS = ["-s", "16k", "-S", "16k", "-m", "1k", "-M", "1k"]
 RR_ARGS = ARGS + ["-r", "64,64", "-R", "1"]
 # The first result line: socket sizes, message sizes, elapsed time, then the result.
 RESULT = re.compile(r"^\s*(?:\d+\s+){3,4}([\d.]+)\s+([\d.]+)\s*$", re.M)
-
-
-def control_port_open(rn) -> bool:
-    """netserver listens on the STACK's 127.0.0.1:12865 (asked through the shim)."""
-    code = ("import socket; s = socket.socket(); s.settimeout(2); "
-            f"print(s.connect_ex(('127.0.0.1', {PORT})))")
-    r = rn.run("run", "--", "python3", "-c", code, timeout=20)
-    return r.stdout.strip() == "0"
-
-
-@pytest.fixture
-def netserver(rn):
-    """`netserver -D -L 127.0.0.1 -p 12865` through the shim, as the contest starts it."""
-    p = rn.popen("run", "--", "netserver", "-D", "-L", "127.0.0.1", "-p", str(PORT),
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: control_port_open(rn), timeout=20, what="netserver")
-        yield p
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 @pytest.mark.parametrize("test, args", [("TCP_STREAM", ARGS), ("TCP_RR", RR_ARGS),
