@@ -29,6 +29,14 @@
 #define RN_ENV_SOCK "ROCKETNET_SOCK"       /* path of the host's ctl.sock */
 #define RN_ENV_CTL_FD "ROCKETNET_CTL_FD"   /* inherited control fd, already connected */
 #define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path (optional) */
+/* Inherited dialer: an AF_UNIX SOCK_SEQPACKET connection to the host (from
+ * RN_OP_DIALER) on which clients only ever SEND.  A process that needs a control
+ * connection creates a SOCK_SEQPACKET socketpair and sends one end over the dialer
+ * as one message (1 byte + that fd in SCM_RIGHTS); no reply comes on the dialer, so
+ * a parent and its children can share it.  The host serves such connections
+ * whatever the sender's uid: holding the inherited dialer is the capability.  The
+ * stub keeps it at a high fd without FD_CLOEXEC and re-exports its number here. */
+#define RN_ENV_DIALER_FD "ROCKETNET_DIALER_FD"
 
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
 #define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce */
@@ -59,6 +67,16 @@
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out.  SIOCGIF*: payload =
                                 struct ifreq both ways; SIOCGIFCONF: no payload in, every
                                 entry out (the stub copies what fits in ifc_len) */
+#define RN_OP_DIALER 12      /* -> ret 0, a new dialer end attached (see RN_ENV_DIALER_FD) */
+#define RN_OP_REOPEN 13      /* -> ret=new sock_id, arg0=RN_KIND_*, a fresh A attached: the stub
+                                puts it on the program's fd number (dup3, keeping FD_CLOEXEC and
+                                O_NONBLOCK) and retries the call that answered RN_ERR_REOPEN.
+                                Used when A cannot serve the call: a socket that never
+                                connected (its A is shut for writing, so writes fail with EPIPE
+                                as on an unconnected TCP socket) starts connecting, or a socket
+                                whose connection failed (its S is closed) is used again. */
+#define RN_OP_MORE 14        /* arg0=1: what the program writes to A from now on is held back
+                                (MSG_MORE); arg0=0: push it (a send without MSG_MORE). */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -82,6 +100,8 @@
 
 /* err value meaning "this family/type is not served by the stack: call the kernel". */
 #define RN_ERR_PASSTHROUGH 100000
+/* err value meaning "replace the fd's A first (RN_OP_REOPEN), then retry". */
+#define RN_ERR_REOPEN 100001
 
 struct rn_req {
     uint32_t op;

@@ -22,6 +22,9 @@
  *   made itself and the fd still refers to it (same st_ino); the adopted
  *   ROCKETNET_CTL_FD copy is never closed in a child (it is FD_CLOEXEC at a high
  *   number, so exec drops it).
+ * - New control connections (fork child, exec'd image, after setuid/seteuid) are made
+ *   through the inherited dialer (ROCKETNET_DIALER_FD, rn_dial) when there is one, so
+ *   a process that dropped privileges keeps its stack; else by connecting to ctl.sock.
  * - vfork is not handled specially: a vfork child that makes socket calls before
  *   exec would make its own connection in the shared memory; the parent then
  *   notices the pid mismatch and reconnects (its old connection leaks).
@@ -139,6 +142,9 @@ static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
+static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
+static ino_t g_dialer_ino;
 static char g_nonce[RN_NONCE_LEN + 1];
 static pid_t g_warned_pid;
 
@@ -156,6 +162,7 @@ static ino_t g_trace_ino;
 #define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
 #define F_LISTENER (1ULL << 48)
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
+#define F_MORE (1ULL << 50)        /* a send with MSG_MORE told the host to hold data */
 struct rn_fdent {
     uint64_t ino;
     uint64_t info;
@@ -478,10 +485,57 @@ static int rn_connect_host(void)
     return rn_move_high(fd);
 }
 
+/* A control connection through the inherited dialer (rn_protocol.h,
+ * RN_ENV_DIALER_FD): a fresh socketpair, one end sent to the host in one message,
+ * the other end ours.  Works whatever our uid now is; -1 if there is no dialer. */
+static int rn_dial(void)
+{
+    if (g_dialer_fd < 0 || rn_fd_ino(g_dialer_fd) != g_dialer_ino) {
+        errno = ENOENT;
+        return -1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    char b = 'D';
+    struct iovec iov = {&b, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+    ssize_t n;
+    do
+        n = REAL(sendmsg)(g_dialer_fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    REAL(close)(sv[1]);
+    if (n != 1) {
+        REAL(close)(sv[0]);
+        errno = n < 0 ? e : EPROTO;
+        return -1;
+    }
+    return rn_move_high(sv[0]);
+}
+
 /* Make sure this process has a live control connection (lock held). */
 static int rn_ensure_ctl(void)
 {
     pid_t me = getpid();
+    if (g_ctl_fd >= 0 && g_ctl_pid == me && g_ctl_euid != geteuid() && g_dialer_fd >= 0 &&
+        rn_fd_ino(g_dialer_fd) == g_dialer_ino)
+        rn_drop_ctl(); /* setuid: the host must see our new credentials */
     if (g_ctl_fd >= 0 && g_ctl_pid != me) { /* forked: that one is the parent's */
         if (!g_ctl_adopted)
             rn_drop_ctl();
@@ -502,6 +556,8 @@ static int rn_ensure_ctl(void)
             adopted = 1;
     }
     if (fd < 0)
+        fd = rn_dial();
+    if (fd < 0)
         fd = rn_connect_host();
     if (fd < 0) {
         int e = errno;
@@ -513,6 +569,7 @@ static int rn_ensure_ctl(void)
     g_ctl_pid = me;
     g_ctl_ino = rn_fd_ino(fd);
     g_ctl_adopted = adopted;
+    g_ctl_euid = geteuid();
 
     struct rn_req req;
     memset(&req, 0, sizeof req);
@@ -585,6 +642,57 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     }
     rn_unlock();
     return r;
+}
+
+/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
+ * and O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_reopen(int fd, struct rn_sock *s)
+{
+    struct rn_resp resp;
+    int nfd = -1;
+    int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
+        return -1;
+    if (resp.ret < 0 || nfd < 0) {
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+        return -1;
+    }
+    if (fl >= 0 && (fl & O_NONBLOCK)) {
+        int nfl = fcntl(nfd, F_GETFL);
+        fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
+    }
+    if (dup3(nfd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+        int e = errno;
+        REAL(close)(nfd);
+        errno = e;
+        return -1;
+    }
+    REAL(close)(nfd);
+    struct stat st;
+    s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+    s->info = rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0);
+    rn_cache_set(fd, s->ino, s->info);
+    return 0;
+}
+
+/* rn_rpc for socket fd: when the host answers RN_ERR_REOPEN, swap A and retry once. */
+static int rn_sock_rpc(int fd, struct rn_sock *s, uint32_t op, int64_t a0, int64_t a1,
+                       int64_t a2, int64_t a3, const void *payload, size_t plen,
+                       struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
+{
+    for (int tries = 0;; tries++) {
+        if (rn_rpc(op, INFO_ID(s->info), a0, a1, a2, a3, payload, plen, resp, rbuf, rcap, rfd,
+                   cloexec) < 0)
+            return -1;
+        if (resp->ret < 0 && resp->err == RN_ERR_REOPEN && tries == 0) {
+            if (rn_reopen(fd, s) < 0)
+                return -1;
+            continue;
+        }
+        return 0;
+    }
 }
 
 /* resp -> return value / errno */
@@ -1082,7 +1190,7 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
         ERRET(EFAULT);
     copied = 1;
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_BIND, INFO_ID(s.info), 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
+    if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
@@ -1153,16 +1261,24 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     copied = 1;
     int fl = fcntl(fd, F_GETFL);
     int nb = fl >= 0 && (fl & O_NONBLOCK);
-    uint64_t filler = 0;
-    if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
-        filler = rn_fill(fd);
-        rn_cache_flags(fd, &s, F_CONNECTING, 0);
-        s.info |= F_CONNECTING;
-    }
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp, NULL,
-               0, NULL, 0) < 0)
-        ERRET(errno);
+    for (int tries = 0;; tries++) {
+        uint64_t filler = 0;
+        if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
+            filler = rn_fill(fd);
+            rn_cache_flags(fd, &s, F_CONNECTING, 0);
+            s.info |= F_CONNECTING;
+        }
+        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp,
+                   NULL, 0, NULL, 0) < 0)
+            ERRET(errno);
+        if (resp.ret < 0 && resp.err == RN_ERR_REOPEN && tries == 0) {
+            if (rn_reopen(fd, &s) < 0) /* a writable A, without F_CONNECTING: refill */
+                ERRET(errno);
+            continue;
+        }
+        break;
+    }
     if (resp.ret >= 0) {
         if (INFO_KIND(s.info) == RN_KIND_DGRAM)
             rn_dg_connected(fd, &s, sa, len);
@@ -1225,7 +1341,7 @@ static int do_listen(int fd, int backlog)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_LISTEN, INFO_ID(s.info), backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
                0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1258,7 +1374,7 @@ static int do_shutdown(int fd, int how)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_SHUTDOWN, INFO_ID(s.info), how, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+    if (rn_sock_rpc(fd, &s, RN_OP_SHUTDOWN, how, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
                0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1292,12 +1408,12 @@ static int rn_put_addr(struct sockaddr *uaddr, socklen_t *ulen, const void *ka, 
     int len;
     if (rn_copy_in(&len, ulen, sizeof len) < 0)
         return -1;
-    if ((size_t)len > klen)
-        len = (int)klen;
-    if (len < 0) {
+    if (len < 0) { /* Linux: int len; if (len > klen) len = klen; if (len < 0) EINVAL */
         errno = EINVAL;
         return -1;
     }
+    if ((size_t)len > klen)
+        len = (int)klen;
     if (len && rn_copy_out(uaddr, ka, (size_t)len) < 0)
         return -1;
     socklen_t kl = (socklen_t)klen;
@@ -1324,8 +1440,8 @@ static int do_getname(int op, int fd, struct sockaddr *addr, socklen_t *lenp)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_rpc((uint32_t)op, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL,
-               0) < 0)
+    if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL, 0) <
+        0)
         ERRET(errno);
     if (rn_result(&resp) < 0)
         ERRET(errno);
@@ -1390,7 +1506,7 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
     if (ulen < 0)
         ERRET(EINVAL);
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), level, opt, ulen, 0, NULL, 0, &resp, kv,
+    if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
                sizeof kv, NULL, 0) < 0)
         ERRET(errno);
     if (rn_result(&resp) < 0)
@@ -1460,7 +1576,7 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
         ERRET(EFAULT);
     copied = 1;
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_SETSOCKOPT, INFO_ID(s.info), level, opt, (int64_t)len, 0, kv, n, &resp,
+    if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
                NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
@@ -1516,7 +1632,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
         int v = 0;
-        if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s.info), SOL_SOCKET, SO_ACCEPTCONN, sizeof v, 0,
+        if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, SOL_SOCKET, SO_ACCEPTCONN, sizeof v, 0,
                    NULL, 0, &resp, &v, sizeof v, NULL, 0) < 0)
             ERRET(errno);
         if (rn_result(&resp) < 0)
@@ -1631,6 +1747,42 @@ out:
 #include "alg.c"   /* AF_ALG sockets, on the datagram interposers */
 
 /* ------------------------------------------------------------------------ */
+/* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
+ * host does the same (RN_OP_MORE) for what the program writes to A meanwhile.  The
+ * check after a send without MSG_MORE is one load from the cache, no syscall.      */
+
+static void rn_more(int fd, int on)
+{
+    int saved = errno;
+    struct rn_sock s;
+    if (rn_classify(fd, &s) > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+        !(s.info & F_MORE) == !!on) {
+        struct rn_resp resp;
+        if (rn_rpc(RN_OP_MORE, INFO_ID(s.info), on, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0) ==
+                0 && resp.ret >= 0)
+            rn_cache_flags(fd, &s, on ? F_MORE : 0, on ? 0 : F_MORE);
+    }
+    errno = saved;
+}
+
+static inline int rn_more_pending(int fd)
+{
+    return g_enabled && fd >= 0 && fd < RN_CACHE_N &&
+           (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_MORE);
+}
+
+#define MORE_PRE(fd, flags)                                \
+    do {                                                   \
+        if (RN_UNLIKELY(g_enabled && ((flags) & MSG_MORE))) \
+            rn_more(fd, 1);                                \
+    } while (0)
+#define MORE_POST(fd, flags)                                         \
+    do {                                                             \
+        if (RN_UNLIKELY(!((flags) & MSG_MORE) && rn_more_pending(fd))) \
+            rn_more(fd, 0);                                          \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
 
 static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
@@ -1665,8 +1817,10 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         copied = 1;
     }
     errno = saved;
+    MORE_PRE(fd, flags);
     r = REAL(send)(fd, buf, n, flags);
     err = errno;
+    MORE_POST(fd, flags);
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1721,8 +1875,10 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     m.msg_name = NULL;
     m.msg_namelen = 0;
     errno = saved;
+    MORE_PRE(fd, flags);
     r = REAL(sendmsg)(fd, &m, flags);
     err = errno;
+    MORE_POST(fd, flags);
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1737,12 +1893,33 @@ out:
     return r;
 }
 
+/* MSG_ERRQUEUE on a shim stream socket: TCP's error queue is empty (no timestamping
+ * or zerocopy notifications here), so Linux returns EAGAIN, blocking or not.
+ * 1 = handled (errno set), 0 = not a shim stream fd. */
+static int rn_errqueue(int fd)
+{
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    if (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM) {
+        errno = EAGAIN;
+        return 1;
+    }
+    errno = saved;
+    return 0;
+}
+
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, buf, n, flags, addr, alen, "recvfrom");
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        if (g_trace_on)
+            trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
+        return -1;
+    }
     if (!g_enabled || !g_trace_on)
         return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
     int saved = errno;
@@ -1760,6 +1937,21 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvmsg(fd, &ds, msg, flags);
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        /* Linux copies and checks the msghdr before it looks at the error queue */
+        struct msghdr m;
+        int e = EAGAIN;
+        if (rn_copy_in(&m, msg, sizeof m) < 0)
+            e = EFAULT;
+        else if ((int)m.msg_namelen < 0)
+            e = EINVAL;
+        else if (m.msg_iovlen > 1024) /* UIO_MAXIOV */
+            e = EMSGSIZE;
+        if (g_trace_on)
+            trace_io("recvmsg", fd, 0, 1, flags, -1, e);
+        errno = e;
+        return -1;
+    }
     if (!g_enabled || !g_trace_on)
         return REAL(recvmsg)(fd, msg, flags);
     int saved = errno;
@@ -1866,18 +2058,30 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
         return realcall;                                                     \
     } while (0)
 
-ssize_t rn_send(int fd, const void *b, size_t n, int flags)
+static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send");
     TRACED_IO("send", REAL(send)(fd, b, n, flags), n, 1, flags);
 }
+ssize_t rn_send(int fd, const void *b, size_t n, int flags)
+{
+    MORE_PRE(fd, flags);
+    ssize_t r = rn_send_io(fd, b, n, flags);
+    MORE_POST(fd, flags);
+    return r;
+}
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, flags, NULL, NULL, "recv");
+    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
+        if (g_trace_on)
+            trace_io("recv", fd, (long)n, 1, flags, -1, EAGAIN);
+        return -1;
+    }
     TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
@@ -1887,12 +2091,18 @@ ssize_t rn_read(int fd, void *b, size_t n)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
     TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0);
 }
-ssize_t rn_write(int fd, const void *b, size_t n)
+static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write");
     TRACED_IO("write", REAL(write)(fd, b, n), n, 0, 0);
+}
+ssize_t rn_write(int fd, const void *b, size_t n)
+{
+    ssize_t r = rn_write_io(fd, b, n);
+    MORE_POST(fd, 0);
+    return r;
 }
 ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
 {
@@ -1901,12 +2111,18 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
         return dg_readv(fd, &ds, v, cnt, 0);
     TRACED_IO("readv", REAL(readv)(fd, v, cnt), cnt, 0, 0);
 }
-ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
+static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 1);
     TRACED_IO("writev", REAL(writev)(fd, v, cnt), cnt, 0, 0);
+}
+ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
+{
+    ssize_t r = rn_writev_io(fd, v, cnt);
+    MORE_POST(fd, 0);
+    return r;
 }
 
 int rn_close(int fd)
@@ -2023,6 +2239,7 @@ __attribute__((constructor)) static void rn_init(void)
     const char *sock = getenv(RN_ENV_SOCK);
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
+    const char *dialer = getenv(RN_ENV_DIALER_FD);
     if ((!sock && !ctl) || !rn_is_preloaded())
         return; /* pass-through everywhere */
     int ctl_fd = -1;
@@ -2045,6 +2262,33 @@ __attribute__((constructor)) static void rn_init(void)
         g_adopt_fd = rn_move_high(ctl_fd);
         g_adopt_ino = rn_fd_ino(g_adopt_fd);
         g_adopt_pid = getpid();
+    }
+    if (dialer) {
+        char *end;
+        long v = strtol(dialer, &end, 10);
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (end != dialer && *end == 0 && v >= 0 && v < INT_MAX && rn_fd_ino((int)v) != 0 &&
+            REAL(getsockopt)((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+            type == SOCK_SEQPACKET) {
+            /* High and inheritable: every exec'd image of this process tree finds it. */
+            int fd = (int)v, h = rn_high_base();
+            if (fd < h) {
+                int n = fcntl(fd, F_DUPFD, h);
+                if (n >= 0) {
+                    REAL(close)(fd);
+                    fd = n;
+                }
+            }
+            fcntl(fd, F_SETFD, 0);
+            g_dialer_fd = fd;
+            g_dialer_ino = rn_fd_ino(fd);
+            char num[16];
+            snprintf(num, sizeof num, "%d", fd);
+            setenv(RN_ENV_DIALER_FD, num, 1);
+        } else {
+            unsetenv(RN_ENV_DIALER_FD);
+        }
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     g_enabled = 1;

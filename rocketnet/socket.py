@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket as _pysocket
 import struct
+import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
@@ -15,6 +16,7 @@ from .errors import SocketError
 from .transport import congestion
 from .transport.tcp import (
     CLOSED,
+    ESTABLISHED,
     LISTEN,
     STATE_NAMES,
     SYN_SENT,
@@ -79,6 +81,9 @@ class Socket:
         self.debug = 0
         self.dontroute = 0
         self.closed = False
+        # IPv4 multicast groups joined (MCAST_JOIN_GROUP): (group, ifindex); not inherited
+        # by accepted sockets, as in Linux.
+        self.mc_groups: set[tuple[bytes, int]] = set()
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -211,6 +216,13 @@ class Socket:
     def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
         """``more``: MSG_MORE (hold back a partial segment until a send without it)."""
         return self.inner.send(data, more)
+
+    def set_more(self, more: bool) -> None:
+        """MSG_MORE state between sends: False pushes what was held back."""
+        t = self.inner
+        t.more = more
+        if not more:
+            self.stack.tcp.dirty[t] = None
 
     def send_space(self) -> int:
         return self.inner.send_space()
@@ -349,6 +361,11 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             return
         if level == C.IPPROTO_IP:
+            if optname in (C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP):
+                raise SocketError(C.EPROTO)     # Linux: not on connection-oriented sockets
+            if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
+                self._mcast_group(optname == C.MCAST_JOIN_GROUP, value)
+                return
             if optname in (C.IP_TOS, C.IP_TTL):
                 if isinstance(value, int):
                     v = value
@@ -371,6 +388,9 @@ class Socket:
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
+            if optname == C.IPV6_ADDRFORM:
+                self._addrform(value)
+                return
             v = _to_int(value)
             if optname == C.IPV6_V6ONLY:
                 if t.in_bind_table:
@@ -386,6 +406,39 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             return
         raise SocketError(C.ENOPROTOOPT)
+
+    def _addrform(self, value: bytes | int) -> None:
+        """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
+        if isinstance(value, (bytes, bytearray)) and len(value) < 4:
+            raise SocketError(C.EINVAL)
+        if _to_int(value) != C.AF_INET:
+            raise SocketError(C.EINVAL)
+        t = self.inner
+        if t.state != ESTABLISHED:
+            raise SocketError(C.ENOTCONN)
+        rip = t.rip if t.rip is not None else b""
+        if t.v6only or not (len(rip) == 4 or (len(rip) == 16 and rip[:12] == _V4MAPPED)):
+            raise SocketError(C.EADDRNOTAVAIL)
+        self.family = C.AF_INET
+
+    def _mcast_group(self, join: bool, value: bytes | int) -> None:
+        """MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP with a struct group_req (IPv4 group)."""
+        if isinstance(value, int) or len(value) < C.GROUP_REQ_SIZE:
+            raise SocketError(C.EINVAL)
+        ifindex = int.from_bytes(value[0:4], sys.byteorder)
+        family = int.from_bytes(value[8:10], sys.byteorder)
+        group = bytes(value[12:16])
+        if family != C.AF_INET or group[0] & 0xF0 != 0xE0:
+            raise SocketError(C.EINVAL)
+        key = (group, ifindex)
+        if join:
+            if key in self.mc_groups:
+                raise SocketError(C.EADDRINUSE)
+            self.mc_groups.add(key)
+        elif key in self.mc_groups:
+            self.mc_groups.remove(key)
+        else:
+            raise SocketError(C.EADDRNOTAVAIL)
 
     def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
         t = self.inner
@@ -454,7 +507,7 @@ class Socket:
             if optname == C.IPV6_UNICAST_HOPS:
                 return _int_result(t.hops, optlen)
             raise SocketError(C.ENOPROTOOPT)
-        raise SocketError(C.ENOPROTOOPT)
+        raise SocketError(C.EOPNOTSUPP)     # Linux: getsockopt at a level TCP does not know
 
     def tcp_info(self) -> bytes:
         """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""

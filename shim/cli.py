@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import array
 import fcntl
 import importlib.util
 import json
@@ -10,6 +11,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,7 +51,7 @@ def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""
 def host_env() -> dict[str, str]:
     """The environment for a stack host: never preloaded, never a client itself."""
     env = dict(os.environ)
-    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE):
+    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE, P.ENV_DIALER_FD):
         env.pop(k, None)
     return env
 
@@ -93,6 +95,24 @@ def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None =
     return sock
 
 
+def get_dialer(sock) -> int:
+    """A dialer fd from the host (RN_OP_DIALER): the capability to make control
+    connections that the programs started here, and their children, inherit."""
+    sock.send(P.REQ.pack(P.OP_DIALER, 0, 0, 0, 0, 0, 0, 0))
+    msg, anc, _flags, _addr = sock.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(4))
+    fds = [fd for level, kind, data in anc
+           if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+           for fd in array.array("i", data[: len(data) - len(data) % 4])]
+    ret = P.RESP.unpack_from(msg)[0] if len(msg) >= P.RESP.size else -1
+    if ret < 0 or not fds:
+        for fd in fds:
+            os.close(fd)
+        raise SystemExit(die("the stack host did not give a dialer"))
+    for fd in fds[1:]:
+        os.close(fd)
+    return fds[0]
+
+
 def high_fd() -> int:
     """The fd number the stub also uses for its own descriptors (kept out of the way)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -127,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return die(msg, status)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
+    dialer = get_dialer(ctl)
     if args.pcap:
         ret, err, _ = rpc(ctl, P.OP_HOST_PCAP, payload=os.fsencode(os.path.abspath(args.pcap)))
         if ret < 0:
@@ -134,11 +155,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     fd = fcntl.fcntl(ctl.fileno(), fcntl.F_DUPFD, high_fd())
     ctl.close()
     os.set_inheritable(fd, True)
+    dfd = fcntl.fcntl(dialer, fcntl.F_DUPFD, high_fd())
+    os.close(dialer)
+    os.set_inheritable(dfd, True)
     env = dict(os.environ)
     stub = stub_path()
     env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
     env[P.ENV_SOCK] = str(runtime.ctl_path(args.host))
     env[P.ENV_CTL_FD] = str(fd)
+    env[P.ENV_DIALER_FD] = str(dfd)
     env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
     if args.trace:
         env[P.ENV_TRACE] = os.path.abspath(args.trace)

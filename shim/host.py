@@ -58,11 +58,21 @@ TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WA
                             "LAST_ACK", "TIME_WAIT"}
 
 
+def unprivileged_port_start() -> int:
+    """The host kernel's net.ipv4.ip_unprivileged_port_start (1024 if unreadable)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 1024
+
+
 class Channel:
     """One shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
-                 "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept")
+                 "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
+                 "a_shut", "more")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -79,17 +89,20 @@ class Channel:
         self.fin_to_app = False    # shutdown(S, SHUT_WR) done
         self.mask = 0
         self.pending_accept: deque[Socket] = deque()
+        self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
+        self.more = False          # MSG_MORE: what the program writes is held back
 
 
 class Client:
     """One process's control connection."""
 
-    __slots__ = ("s", "fd", "pid")
+    __slots__ = ("s", "fd", "pid", "uid")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
         self.pid = 0
+        self.uid = 0               # effective uid of the process that made the connection
 
 
 class StackHost:
@@ -108,10 +121,16 @@ class StackHost:
                 self.devices[dev.fileno()] = dev
                 self.ep.register(dev.fileno(), EP_IN)
         self.clients: dict[int, Client] = {}
+        # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
+        # other end send one end of a fresh socketpair to become a control connection.
+        self.dialers: dict[int, socket.socket] = {}
+        self.current: Client | None = None     # the client whose RPC is being served
         self.channels: dict[int, Channel] = {}          # by S fd
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
         self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        # Failed sockets, kept so that the program can use them again (RN_OP_REOPEN).
+        self.dormant: OrderedDict[int, Channel] = OrderedDict()
         # Sockets the program closed while bytes it wrote were still queued in S: the
         # bytes, drained from S, go to the stack as its send buffer frees, then FIN.
         self.orphans: dict[Socket, deque[bytes]] = {}
@@ -138,6 +157,7 @@ class StackHost:
         self.wake_w.setblocking(False)
         self.ep.register(self.wake_r.fileno(), EP_IN)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
+                         P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
         self.socket_ops = {
@@ -145,6 +165,7 @@ class StackHost:
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
             P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
+            P.OP_MORE: self.op_more,
         }
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
@@ -163,7 +184,8 @@ class StackHost:
             now = time.monotonic()
             due = stack.poll_at(now)
             timeout = -1.0 if due is None else max(0.0, due - now)
-            if self.idle_timeout is not None and not self.clients and not self.channels:
+            if (self.idle_timeout is not None and not self.clients and not self.channels
+                    and not self.dialers):
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
                     break
@@ -180,12 +202,14 @@ class StackHost:
                     self.client_event(self.clients[fd], ev)
                 elif fd in self.devices:
                     self.devices[fd].on_readable()
+                elif fd in self.dialers:
+                    self.dialer_event(self.dialers[fd])
                 elif fd == self.listener.fileno():
                     self.accept_clients()
                 elif fd == self.wake_r.fileno():
                     self.wake_r.recv(64)
             self.run_stack()
-            if self.clients or self.channels:
+            if self.clients or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
 
     def run_stack(self) -> None:
@@ -215,13 +239,47 @@ class StackHost:
                 return
             pid, uid, _gid = self.peercred(s)
             if uid != os.getuid():
-                s.close()       # the host serves only its own user
+                s.close()       # the host serves only its own user (or dialer holders)
                 continue
-            s.setblocking(False)
-            c = Client(s)
-            c.pid = pid
-            self.clients[c.fd] = c
-            self.ep.register(c.fd, EP_IN)
+            self.add_client(s, pid, uid)
+
+    def add_client(self, s: socket.socket, pid: int, uid: int) -> None:
+        s.setblocking(False)
+        c = Client(s)
+        c.pid = pid
+        c.uid = uid
+        self.clients[c.fd] = c
+        self.ep.register(c.fd, EP_IN)
+
+    def dialer_event(self, d: socket.socket) -> None:
+        """Control connections sent over a dialer: served whatever the sender's uid."""
+        for _ in range(64):
+            try:
+                msg, anc, _flags, _addr = d.recvmsg(16, socket.CMSG_SPACE(4 * 8))
+            except BlockingIOError:
+                return
+            except OSError:
+                msg, anc = b"", []
+            fds: list[int] = []
+            for level, kind, data in anc:
+                if level == SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.extend(array.array("i", data[: len(data) - len(data) % 4]))
+            if not msg and not fds:
+                self.ep.unregister(d.fileno())  # every holder closed it
+                del self.dialers[d.fileno()]
+                d.close()
+                return
+            for fd in fds:
+                try:
+                    s = socket.socket(fileno=fd)
+                except OSError:
+                    os.close(fd)
+                    continue
+                if s.family != socket.AF_UNIX or s.type != socket.SOCK_SEQPACKET:
+                    s.close()
+                    continue
+                pid, uid, _gid = self.peercred(s)
+                self.add_client(s, pid, uid)
 
     @staticmethod
     def peercred(s: socket.socket) -> tuple[int, int, int]:
@@ -273,9 +331,14 @@ class StackHost:
             if host_op is None:
                 return P.response(-1, errno.ENOSYS), None
             return host_op(c, req)
+        self.current = c
         ch = self.by_id.get(req.sock_id)
         if ch is None:
-            return self.dead_socket_op(req, self.dead.get(req.sock_id))
+            dormant = self.dormant.get(req.sock_id)
+            if dormant is not None and self.reusable(dormant, req):
+                return P.response(-1, P.ERR_REOPEN), None
+            return self.dead_socket_op(req, self.dead.get(req.sock_id),
+                                       dormant.family if dormant is not None else None)
         if isinstance(ch, NetlinkChannel):
             return self.netlink.dispatch(ch, req)
         if isinstance(ch, AlgChannel):
@@ -296,6 +359,14 @@ class StackHost:
         c.pid = req.args[0]
         return P.response(os.getpid(), 0, self.nonce), None
 
+    def op_dialer(self, c: Client, req: P.Request):
+        """A new dialer: the caller passes it on to the processes it starts."""
+        a, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        d.setblocking(False)
+        self.dialers[d.fileno()] = d
+        self.ep.register(d.fileno(), EP_IN)
+        return P.response(0), a.detach()
+
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
         if family == socket.AF_NETLINK:
@@ -311,7 +382,31 @@ class StackHost:
         except SocketError as e:
             return P.response(-1, e.errno), None
         sock_id, a, s = self.new_pair()
-        self.add_channel(Channel(sock_id, family, s, sk))
+        ch = Channel(sock_id, family, s, sk)
+        # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket
+        # does; connect swaps in a writable A (RN_OP_REOPEN).  A listener never writes.
+        a.shutdown(socket.SHUT_WR)
+        ch.a_shut = True
+        self.add_channel(ch)
+        return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
+
+    def op_reopen(self, c: Client, req: P.Request):
+        """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
+        old = self.by_id.get(req.sock_id)
+        if old is not None and old.a_shut and not old.listening:
+            self.close_channel(old)
+            sk = old.sk                          # same stack socket: options, binding kept
+        else:
+            old = self.dormant.pop(req.sock_id, None)
+            if old is None:
+                return P.response(-1, errno.EBADF), None
+            self.dead.pop(req.sock_id, None)
+            try:
+                sk = self.stack.socket(old.family, socket.SOCK_STREAM, old.sk.proto)
+            except SocketError as e:
+                return P.response(-1, e.errno), None
+        sock_id, a, s = self.new_pair()
+        self.add_channel(Channel(sock_id, old.family, s, sk))
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
     def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
@@ -333,7 +428,22 @@ class StackHost:
         self.ep.register(ch.fd, 0)
         self.update_mask(ch)
 
-    def dead_socket_op(self, req: P.Request, err: int | None):
+    @staticmethod
+    def reusable(ch: Channel, req: P.Request) -> bool:
+        """Whether a call on a failed socket uses it again (Linux: the socket is CLOSED
+        and usable); the argument checks Linux makes first still fail here."""
+        if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET and req.args[1] == SO_ERROR:
+            return False
+        if req.op in (P.OP_GETPEERNAME, P.OP_SHUTDOWN):
+            return False
+        if req.op == P.OP_CONNECT:
+            try:
+                return sockaddr.decode(ch.family, req.payload, for_bind=False) is not None
+            except SocketError:
+                return False        # EAFNOSUPPORT, EINVAL...: dead_socket_op answers
+        return True
+
+    def dead_socket_op(self, req: P.Request, err: int | None, family: int | None = None):
         """A socket whose channel the host closed after a failure (refused, reset)."""
         if err is None:
             return P.response(-1, errno.EBADF), None
@@ -343,11 +453,22 @@ class StackHost:
         if req.op in (P.OP_GETPEERNAME, P.OP_SHUTDOWN):
             return P.response(-1, errno.ENOTCONN), None
         if req.op == P.OP_CONNECT:
+            try:
+                if family is not None and sockaddr.decode(family, req.payload,
+                                                          for_bind=False) is None:
+                    return P.response(0), None      # AF_UNSPEC: disconnect, nothing to do
+            except SocketError as e:
+                return P.response(-1, e.errno), None
             return P.response(-1, err or errno.ECONNABORTED), None
         return P.response(-1, errno.EINVAL), None
 
     def op_bind(self, ch: Channel, req: P.Request):
-        ch.sk.bind(sockaddr.decode(ch.family, req.payload, for_bind=True))
+        addr = sockaddr.decode(ch.family, req.payload, for_bind=True)
+        port = addr[1] if isinstance(addr, tuple) and len(addr) > 1 else 0
+        c = self.current
+        if c is not None and c.uid != 0 and 0 < port < unprivileged_port_start():
+            raise SocketError(errno.EACCES)     # Linux: no CAP_NET_BIND_SERVICE
+        ch.sk.bind(addr)
         return P.response(0), None
 
     def op_listen(self, ch: Channel, req: P.Request):
@@ -358,6 +479,15 @@ class StackHost:
 
     def op_connect(self, ch: Channel, req: P.Request):
         filler, nonblocking = req.args[0], req.args[1]
+        if len(req.payload) >= 2 and sockaddr.family_of(req.payload) == socket.AF_UNSPEC:
+            # Linux (__inet_stream_connect): AF_UNSPEC disconnects, in any state; the
+            # socket is then unconnected and usable again (RN_OP_REOPEN on next use).
+            self.discard_now(ch, filler)
+            if ch.a_shut and ch.sk.state == "CLOSED" and not ch.listening:
+                return P.response(0), None
+            self.fail(ch, 0)
+            ch.sk.abort(time.monotonic())
+            return P.response(0), None
         state = ch.sk.state
         if state == "SYN_SENT":
             ch.filler += filler            # discarded with the first filler
@@ -370,6 +500,9 @@ class StackHost:
             addr = sockaddr.decode(ch.family, req.payload, for_bind=False)
             if addr is None:
                 raise SocketError(errno.EINVAL)   # AF_UNSPEC on an unconnected socket: no-op
+            if ch.a_shut:
+                self.discard_now(ch, filler)
+                return P.response(-1, P.ERR_REOPEN), None
             ch.sk.connect(addr, time.monotonic())
         except SocketError:
             self.discard_now(ch, filler)
@@ -440,6 +573,15 @@ class StackHost:
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
+        ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
+        return P.response(0), None
+
+    def op_more(self, ch: Channel, req: P.Request):
+        """MSG_MORE on (args[0]=1) or off: what is already in S goes with the old state."""
+        if not ch.app_eof and not ch.listening:
+            self.read_app(ch, 0)
+        ch.more = bool(req.args[0])
+        ch.sk.set_more(ch.more)
         return P.response(0), None
 
     def op_ioctl(self, ch: Channel, req: P.Request):
@@ -492,7 +634,8 @@ class StackHost:
         if ch.listening:
             if ch.pending_accept:
                 want |= EP_OUT
-            want |= EP_IN           # EOF/HUP: the program closed the listener
+            if not ch.app_eof:
+                want |= EP_IN       # EOF/HUP: the program closed the listener
         elif not ch.app_eof and self.sending(ch):
             if ch.filler or ch.sk.send_space() > 0:
                 want |= EP_IN
@@ -558,7 +701,7 @@ class StackHost:
                 ch.filler -= len(data)
                 continue
             try:
-                sk.send(data)
+                sk.send(data, ch.more)
             except SocketError:
                 pass                # Linux drops it too: EPIPE was the program's to see
         if ev & select.EPOLLHUP:
@@ -711,6 +854,9 @@ class StackHost:
         while len(self.dead) > DEAD_KEEP:
             self.dead.popitem(last=False)
         self.close_channel(ch)
+        self.dormant[ch.sock_id] = ch
+        while len(self.dormant) > DEAD_KEEP:
+            self.dormant.popitem(last=False)
 
     def close_channel(self, ch: Channel) -> None:
         if self.channels.pop(ch.fd, None) is None:
@@ -730,6 +876,9 @@ class StackHost:
             ch.sk.abort(now)
         for c in list(self.clients.values()):
             self.drop_client(c)
+        for d in self.dialers.values():
+            d.close()
+        self.dialers.clear()
         netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()

@@ -137,3 +137,33 @@ def tap_host(rn, netns, tmp_path):
     rn.run("host", "stop", "st")
     for f in sorted(pcap.glob("*.pcap")):
         tshark_check(f)
+
+
+# ---- netperf: netserver through the shim, as the contest starts it ----
+
+NETSERVER_PORT = 12865
+
+
+def control_port_open(rn) -> bool:
+    """netserver listens on the STACK's 127.0.0.1:12865 (asked through the shim)."""
+    code = ("import socket; s = socket.socket(); s.settimeout(2); "
+            f"print(s.connect_ex(('127.0.0.1', {NETSERVER_PORT})))")
+    r = rn.run("run", "--", "python3", "-c", code, timeout=20)
+    return r.stdout.strip() == "0"
+
+
+@pytest.fixture
+def netserver(rn):
+    """`netserver -D -L 127.0.0.1 -p 12865` through the shim, as the contest starts it."""
+    p = rn.popen("run", "--", "netserver", "-D", "-L", "127.0.0.1", "-p", str(NETSERVER_PORT),
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: control_port_open(rn), timeout=20, what="netserver")
+        yield p
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

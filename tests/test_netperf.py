@@ -1,0 +1,43 @@
+"""The contest's netperf TCP cases: unmodified netperf and netserver through the shim.
+
+netserver forks a child per test (TCP_CRR: a connection per transaction), so these
+also exercise fork children making their own control connections.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import NETSERVER_PORT
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("netperf") is None or shutil.which("netserver") is None,
+    reason="netperf/netserver are not installed (Debian non-free package 'netperf')")
+
+PORT = NETSERVER_PORT
+ARGS = ["-s", "16k", "-S", "16k", "-m", "1k", "-M", "1k"]
+RR_ARGS = ARGS + ["-r", "64,64", "-R", "1"]
+# The first result line: socket sizes, message sizes, elapsed time, then the result.
+RESULT = re.compile(r"^\s*(?:\d+\s+){3,4}([\d.]+)\s+([\d.]+)\s*$", re.M)
+
+
+@pytest.mark.parametrize("test, args", [("TCP_STREAM", ARGS), ("TCP_RR", RR_ARGS),
+                                        ("TCP_CRR", RR_ARGS)])
+def test_contest_netperf_case(rn, netserver, test, args):
+    before = rn.stats()["stack"]
+    r = rn.run("run", "--", "netperf", "-H", "127.0.0.1", "-p", str(PORT), "-t", test, "-l",
+               "1", "--", *args, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = RESULT.search(r.stdout)
+    assert m, r.stdout + r.stderr
+    elapsed, result = float(m.group(1)), float(m.group(2))
+    assert elapsed > 0.5 and result > 0, r.stdout
+    # The payload crossed OUR TCP, not the host kernel's.
+    after = rn.stats()["stack"]
+    moved = after["tcp_payload_bytes_sent"] - before["tcp_payload_bytes_sent"]
+    if test == "TCP_STREAM":
+        assert moved * 8 >= result * 1e6 * elapsed * 0.9    # 10^6 bit/s over elapsed
+    else:
+        assert moved >= 2 * 64 * result * elapsed * 0.9     # request + response per trans.
