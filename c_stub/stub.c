@@ -162,7 +162,8 @@ static ino_t g_trace_ino;
 #define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
 #define F_LISTENER (1ULL << 48)
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
-#define F_MORE (1ULL << 50)        /* a send with MSG_MORE told the host to hold data */
+#define F_MORE (1ULL << 53)        /* a send with MSG_MORE told the host to hold data */
+/* bits 50-52 are the datagram flags of dgram.c */
 struct rn_fdent {
     uint64_t ino;
     uint64_t info;
