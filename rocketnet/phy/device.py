@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 
-from .netbuf import NetBuf
+from .netbuf import NetBuf, NetBufPool
 
 
 class Medium:
@@ -88,3 +89,50 @@ class NetDevice(ABC):
         """Give the device the time (devices that delay frames need it); returns the
         time it next needs a tick, or None."""
         return None
+
+
+ETH_HLEN = 14
+
+
+class EthernetDevice(NetDevice):
+    """An Ethernet device whose received frames wait in a queue of pool buffers and whose
+    sends complete at once (TAP, wire): all of NetDevice but ``send`` and the way frames
+    arrive, which the subclass provides."""
+
+    def __init__(self, mac: bytes, mtu: int, bufs: int) -> None:
+        self._mac = mac
+        self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=False, medium=Medium.ETHERNET)
+        size = mtu + ETH_HLEN + 4        # room for a VLAN tag
+        self.rx_pool = NetBufPool(size, bufs)
+        self.tx_pool = NetBufPool(size, bufs)
+        self.rxq: deque[NetBuf] = deque()
+
+    def capabilities(self) -> DeviceCapabilities:
+        return self._caps
+
+    def mac_address(self) -> bytes:
+        return self._mac
+
+    def can_send(self) -> bool:
+        return self.tx_pool.available() > 0
+
+    def can_recv(self) -> bool:
+        return bool(self.rxq)
+
+    def max_send_buf_num(self) -> int:
+        return self.tx_pool.count
+
+    def max_recv_buf_num(self) -> int:
+        return self.rx_pool.count
+
+    def recycle_rx_buffer(self, buf: NetBuf) -> None:
+        buf.pool.dealloc(buf)
+
+    def recycle_tx_buffers(self) -> None:
+        return None      # sends complete synchronously
+
+    def recv(self) -> NetBuf | None:
+        return self.rxq.popleft() if self.rxq else None
+
+    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
+        return self.tx_pool.alloc(size)

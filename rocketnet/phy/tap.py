@@ -12,10 +12,9 @@ import fcntl
 import os
 import socket
 import struct
-from collections import deque
 
-from .device import DeviceCapabilities, Medium, NetDevice
-from .netbuf import NetBuf, NetBufPool
+from .device import EthernetDevice
+from .netbuf import NetBuf
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -26,7 +25,6 @@ SIOCSIFFLAGS = 0x8914
 SIOCSIFMTU = 0x8922
 _IFREQ_FLAGS = struct.Struct("16sH22x")
 _IFREQ_INT = struct.Struct("16si20x")
-ETH_HLEN = 14
 
 
 def random_mac(seed: bytes | None = None) -> bytes:
@@ -36,15 +34,13 @@ def random_mac(seed: bytes | None = None) -> bytes:
     return bytes(b)
 
 
-class TapDevice(NetDevice):
+class TapDevice(EthernetDevice):
     def __init__(self, ifname: str, mac: bytes | None = None, mtu: int = 1500,
                  bufs: int = 512, bring_up: bool = True) -> None:
         if not ifname or len(ifname.encode()) > 15:
             raise ValueError(f"bad interface name {ifname!r}")
         self.ifname = ifname
-        self._mac = mac or random_mac()
-        self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=False,
-                                        medium=Medium.ETHERNET)
+        super().__init__(mac or random_mac(), mtu, bufs)
         self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             fcntl.ioctl(self.fd, TUNSETIFF, _IFREQ_FLAGS.pack(ifname.encode(), IFF_TAP | IFF_NO_PI))
@@ -53,10 +49,6 @@ class TapDevice(NetDevice):
         except OSError:
             os.close(self.fd)
             raise
-        size = mtu + ETH_HLEN + 4
-        self.rx_pool = NetBufPool(size, bufs)
-        self.tx_pool = NetBufPool(size, bufs)
-        self.rxq: deque[NetBuf] = deque()
         self.stats = {"rx_frames": 0, "tx_frames": 0, "tx_errors": 0, "rx_overruns": 0}
 
     def _set_up(self, mtu: int) -> None:
@@ -98,30 +90,6 @@ class TapDevice(NetDevice):
             self.fd = -1
 
     # ---- NetDevice --------------------------------------------------------------
-    def capabilities(self) -> DeviceCapabilities:
-        return self._caps
-
-    def mac_address(self) -> bytes:
-        return self._mac
-
-    def can_send(self) -> bool:
-        return self.tx_pool.available() > 0
-
-    def can_recv(self) -> bool:
-        return bool(self.rxq)
-
-    def max_send_buf_num(self) -> int:
-        return self.tx_pool.count
-
-    def max_recv_buf_num(self) -> int:
-        return self.rx_pool.count
-
-    def recycle_rx_buffer(self, buf: NetBuf) -> None:
-        buf.pool.dealloc(buf)
-
-    def recycle_tx_buffers(self) -> None:
-        return None      # writes complete synchronously
-
     def send(self, buf: NetBuf) -> None:
         try:
             os.write(self.fd, buf.view[: buf.length])
@@ -130,9 +98,3 @@ class TapDevice(NetDevice):
             self.stats["tx_errors"] += 1
         finally:
             buf.pool.dealloc(buf)
-
-    def recv(self) -> NetBuf | None:
-        return self.rxq.popleft() if self.rxq else None
-
-    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
-        return self.tx_pool.alloc(size)

@@ -20,16 +20,15 @@ import socket
 from collections import deque
 from pathlib import Path
 
-from .device import DeviceCapabilities, Medium, NetDevice
+from .device import EthernetDevice
 from .impair import Impairments
-from .netbuf import NetBuf, NetBufPool
+from .netbuf import NetBuf
 from .tap import random_mac
 
-ETH_HLEN = 14
 RETRY = 0.001
 
 
-class WireDevice(NetDevice):
+class WireDevice(EthernetDevice):
     def __init__(self, directory: str | os.PathLike, segment: str, mac: bytes | None = None,
                  mtu: int = 1500, impairments: Impairments | None = None, bufs: int = 512,
                  backlog: int = 4096) -> None:
@@ -37,9 +36,8 @@ class WireDevice(NetDevice):
             raise ValueError(f"bad segment name {segment!r}")
         self.dir = Path(directory) / segment
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._mac = mac or random_mac()
+        super().__init__(mac or random_mac(), mtu, bufs)
         self.path = str(self.dir / self._mac.hex())
-        self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=False, medium=Medium.ETHERNET)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         try:
             os.unlink(self.path)
@@ -49,10 +47,6 @@ class WireDevice(NetDevice):
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        size = mtu + ETH_HLEN + 4
-        self.rx_pool = NetBufPool(size, bufs)
-        self.tx_pool = NetBufPool(size, bufs)
-        self.rxq: deque[NetBuf] = deque()
         self.impair = impairments if impairments is not None else Impairments()
         self.delayed: list[tuple[float, int, bytes]] = []
         self._seq = 0
@@ -183,30 +177,6 @@ class WireDevice(NetDevice):
         return nxt
 
     # ---- NetDevice --------------------------------------------------------------
-    def capabilities(self) -> DeviceCapabilities:
-        return self._caps
-
-    def mac_address(self) -> bytes:
-        return self._mac
-
-    def can_send(self) -> bool:
-        return self.tx_pool.available() > 0
-
-    def can_recv(self) -> bool:
-        return bool(self.rxq)
-
-    def max_send_buf_num(self) -> int:
-        return self.tx_pool.count
-
-    def max_recv_buf_num(self) -> int:
-        return self.rx_pool.count
-
-    def recycle_rx_buffer(self, buf: NetBuf) -> None:
-        buf.pool.dealloc(buf)
-
-    def recycle_tx_buffers(self) -> None:
-        return None
-
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
         buf.pool.dealloc(buf)
@@ -221,9 +191,3 @@ class WireDevice(NetDevice):
             else:
                 self._seq += 1
                 heapq.heappush(self.delayed, (t, self._seq, f))
-
-    def recv(self) -> NetBuf | None:
-        return self.rxq.popleft() if self.rxq else None
-
-    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
-        return self.tx_pool.alloc(size)
