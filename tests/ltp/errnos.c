@@ -14,20 +14,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conformance.h"
+
 static volatile sig_atomic_t g_pipes;
 
 static void on_pipe(int sig)
 {
     (void)sig;
     g_pipes++;
-}
-
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-48s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-48s = %ld\n", what, ret);
 }
 
 static struct sockaddr_in v4(unsigned short port)

@@ -11,13 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-48s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-48s = %ld\n", what, ret);
-}
+#include "conformance.h"
 
 static struct group_req greq(const char *ip)
 {

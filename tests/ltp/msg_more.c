@@ -12,13 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-40s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-40s = %ld\n", what, ret);
-}
+#include "conformance.h"
 
 /* recv what arrives within 2 s (expect data) or after 100 ms (expect nothing) */
 static void check(const char *what, int fd, int expect_data)

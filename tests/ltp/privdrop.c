@@ -11,14 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-44s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-44s = %ld\n", what, ret);
-    fflush(stdout);
-}
+#include "conformance.h"
 
 static struct sockaddr_in v4(unsigned short port)
 {

@@ -16,13 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-44s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-44s = %ld\n", what, ret);
-}
+#include "conformance.h"
 
 static struct sockaddr_in v4(const char *ip, unsigned short port)
 {

@@ -14,13 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void show(const char *what, long ret)
-{
-    if (ret < 0)
-        printf("%-40s = -1 %s\n", what, strerrorname_np(errno));
-    else
-        printf("%-40s = %ld\n", what, ret);
-}
+#include "conformance.h"
 
 static unsigned short port_of(int fd)
 {
