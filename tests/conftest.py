@@ -70,10 +70,11 @@ def tshark_check(pcap: Path) -> int:
     assert shutil.which("tshark"), "tshark is required (tools/setup installs it)"
     base = ["tshark", "-n", "-r", str(pcap), "-o", "ip.check_checksum:TRUE",
             "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-            # the tests' TCP payload is random bytes: show it as data, so no
+            # the tests' TCP and UDP payload is random bytes: show it as data, so no
             # application dissector (Gryphon, Thrift, TPKT/Q.931 on iperf3's
-            # stream...) mistakes it for its protocol
-            "-d", "tcp.port==47100-47300,data", "--disable-protocol", "gryphon",
+            # stream, RTCP's heuristics on UDP...) mistakes it for its protocol
+            "-d", "tcp.port==47100-47300,data", "-d", "udp.port==47100-47300,data",
+            "--disable-protocol", "gryphon",
             "--disable-protocol", "thrift", "--disable-protocol", "tpkt"]
     bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= error"
                                  " || ip.checksum.status == 2 || tcp.checksum.status == 2"
