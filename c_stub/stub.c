@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1585,6 +1586,9 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     int snd;
     if (r == 0 && rn_is_timeo(level, opt, &snd))
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
+    if (r == 0 && level == SOL_SOCKET && opt == SO_OOBINLINE &&
+        INFO_KIND(s.info) == RN_KIND_STREAM)
+        REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* urgent data arrives on A */
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1783,6 +1787,54 @@ static inline int rn_more_pending(int fd)
             rn_more(fd, 0);                                          \
     } while (0)
 
+/* MSG_OOB on a TCP shim socket: the bytes before the last go through A as usual, the
+ * last one to the host (RN_OP_OOB), which queues it as urgent data behind them.  The
+ * receiving side gets it out of band on its A (the host sends it to S with MSG_OOB),
+ * so POLLPRI, SIOCATMARK and SO_OOBINLINE are the kernel's own.
+ * Returns -2 if fd is not a shim stream socket (the caller goes on natively).       */
+static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
+{
+    int saved = errno;
+    struct rn_sock s;
+    if (n == 0 || rn_classify(fd, &s) <= 0 || INFO_KIND(s.info) != RN_KIND_STREAM) {
+        errno = saved;
+        return -2;
+    }
+    unsigned char last;
+    if (rn_copy_in(&last, (const unsigned char *)buf + n - 1, 1) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (n > 1) {
+        ssize_t r = REAL(send)(fd, buf, n - 1, flags & ~MSG_OOB);
+        if (r < 0 || (size_t)r < n - 1)
+            return r;
+    }
+    struct rn_resp resp;
+    if (rn_sock_rpc(fd, &s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
+        rn_result(&resp) < 0) {
+        if (n > 1)
+            return (ssize_t)(n - 1);
+        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+            raise(SIGPIPE);
+        return -1;
+    }
+    errno = saved;
+    return (ssize_t)n;
+}
+
+#define OOB_SEND(fd, buf, n, flags)                                    \
+    do {                                                               \
+        if (RN_UNLIKELY(((flags) & MSG_OOB) && g_enabled)) {           \
+            ssize_t r_ = rn_oob_send(fd, buf, n, flags);                \
+            if (r_ != -2) {                                            \
+                if (g_trace_on)                                        \
+                    trace_io("send", fd, (long)(n), 1, flags, r_, errno); \
+                return r_;                                             \
+            }                                                          \
+        }                                                              \
+    } while (0)
+
 /* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
 
@@ -1818,6 +1870,7 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         copied = 1;
     }
     errno = saved;
+    OOB_SEND(fd, buf, n, flags);
     MORE_PRE(fd, flags);
     r = REAL(send)(fd, buf, n, flags);
     err = errno;
@@ -2068,6 +2121,7 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
     ssize_t r = rn_send_io(fd, b, n, flags);
     MORE_POST(fd, flags);

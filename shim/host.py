@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import array
 import errno
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+import termios
 import time
 from collections import OrderedDict, deque
 
@@ -166,6 +168,7 @@ class StackHost:
             P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
             P.OP_MORE: self.op_more,
+            P.OP_OOB: self.op_oob,
         }
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
@@ -584,6 +587,19 @@ class StackHost:
         ch.sk.set_more(ch.more)
         return P.response(0), None
 
+    def op_oob(self, ch: Channel, req: P.Request):
+        """send(MSG_OOB): the program wrote the bytes before the urgent one to A; take
+        them first, then queue the urgent byte behind them."""
+        if not self.sending(ch) or ch.app_eof or len(req.payload) != 1:
+            raise SocketError(errno.EPIPE)
+        self.read_app(ch, 0)
+        queued = fcntl.ioctl(ch.fd, termios.FIONREAD, b"\0\0\0\0")
+        if int.from_bytes(queued, sys.byteorder) or ch.sk.send_space() <= 0:
+            raise SocketError(errno.EAGAIN)     # no room for all of it yet
+        if ch.sk.send(req.payload, ch.more, urgent=True) != 1:
+            raise SocketError(errno.EAGAIN)
+        return P.response(1), None
+
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
@@ -804,7 +820,21 @@ class StackHost:
         self.flush_out(ch)
         sk, s = ch.sk, ch.s
         while not ch.out and sk.rx_available():
-            data = sk.recv(READ_CHUNK)
+            want = READ_CHUNK
+            t = sk.inner
+            if t.urg_state:
+                off = t.urgent_offset()
+                if off == 0:
+                    # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
+                    try:
+                        s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
+                    except OSError:
+                        return              # full: EPOLLOUT retries
+                    t.take_urgent()
+                    continue
+                if off is not None and off < want:
+                    want = off              # what comes before the mark first
+            data = sk.recv(want)
             try:
                 n = s.send(data)
             except BlockingIOError:
@@ -834,6 +864,8 @@ class StackHost:
         while ch.pending_accept:
             sk = ch.pending_accept[0]
             sock_id, a, s = self.new_pair()
+            if getattr(sk.inner, "oobinline", False):   # inherited from the listener
+                a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
             rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
             try:
                 ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,

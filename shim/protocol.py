@@ -32,6 +32,7 @@ OP_IOCTL: int = lib.RN_OP_IOCTL
 OP_DIALER: int = lib.RN_OP_DIALER
 OP_REOPEN: int = lib.RN_OP_REOPEN
 OP_MORE: int = lib.RN_OP_MORE
+OP_OOB: int = lib.RN_OP_OOB
 OP_HOST_STATS: int = lib.RN_OP_HOST_STATS
 OP_HOST_STOP: int = lib.RN_OP_HOST_STOP
 OP_HOST_PCAP: int = lib.RN_OP_HOST_PCAP
