@@ -164,6 +164,7 @@ static ino_t g_trace_ino;
 #define F_LISTENER (1ULL << 48)
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
 #define F_MORE (1ULL << 53)        /* a send with MSG_MORE told the host to hold data */
+#define F_LINGER (1ULL << 56)      /* SO_LINGER on with a timeout: close() waits (rn_linger) */
 /* bits 50-52 are the datagram flags of dgram.c */
 struct rn_fdent {
     uint64_t ino;
@@ -1586,6 +1587,13 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     int snd;
     if (r == 0 && rn_is_timeo(level, opt, &snd))
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
+    if (r == 0 && level == SOL_SOCKET && opt == SO_LINGER && n >= sizeof(struct linger) &&
+        INFO_KIND(s.info) == RN_KIND_STREAM) {
+        struct linger lg;
+        memcpy(&lg, kv, sizeof lg);
+        int on = lg.l_onoff && lg.l_linger > 0;
+        rn_cache_flags(fd, &s, on ? F_LINGER : 0, on ? 0 : F_LINGER);
+    }
     if (r == 0 && level == SOL_SOCKET && opt == SO_OOBINLINE &&
         INFO_KIND(s.info) == RN_KIND_STREAM)
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* urgent data arrives on A */
@@ -2180,8 +2188,46 @@ ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
     return r;
 }
 
+/* close() of a TCP socket with SO_LINGER {1, secs}: Linux waits until what was sent is
+ * acknowledged (the FIN too) or secs pass.  After the native close the host answers
+ * RN_OP_LINGER with a waiter fd it closes when the stack socket is done (nothing if
+ * other references to A remain); the wait happens natively on it.                   */
+static int rn_linger_close(int fd, uint64_t info)
+{
+    int r = REAL(close)(fd);
+    if (r < 0)
+        return r;
+    int saved = errno, wfd = -1;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_LINGER, INFO_ID(info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &wfd, 1) ==
+            0 && resp.ret > 0 && wfd >= 0) {
+        struct pollfd p = {wfd, POLLIN, 0};
+        long ms = resp.ret > INT_MAX / 1000 ? INT_MAX : (long)resp.ret * 1000;
+        poll(&p, 1, (int)ms);
+    }
+    if (wfd >= 0)
+        REAL(close)(wfd);
+    errno = saved;
+    return 0;
+}
+
 int rn_close(int fd)
 {
+    if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&
+                    (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_LINGER))) {
+        uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
+        if (info & F_LINGER) {
+            int r = rn_linger_close(fd, info);
+            if (g_trace_on) {
+                struct tb t;
+                tb_start(&t, "close", fd);
+                tb_add(&t, ")");
+                tb_ret(&t, r, errno);
+                tb_emit(&t);
+            }
+            return r;
+        }
+    }
     if (RN_UNLIKELY(g_trace_on)) {
         int saved = errno;
         struct rn_sock s;

@@ -49,6 +49,9 @@ READ_CHUNK = 256 * 1024
 # S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
 # on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
 CHANNEL_BUF = 1024 * 1024
+# close() with SO_LINGER waits while the socket is in one of these (FIN not yet acked)
+LINGER_STATES = {"ESTABLISHED", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING",
+                 "LAST_ACK"}
 DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
 SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
@@ -136,6 +139,10 @@ class StackHost:
         # Sockets the program closed while bytes it wrote were still queued in S: the
         # bytes, drained from S, go to the stack as its send buffer frees, then FIN.
         self.orphans: dict[Socket, deque[bytes]] = {}
+        # close() with SO_LINGER {1, secs} (RN_OP_LINGER): the waiter ends the host closes
+        # once what the socket sent is acknowledged; recently closed sockets by id.
+        self.lingering: dict[Socket, list[socket.socket]] = {}
+        self.recent_closed: OrderedDict[int, Socket] = OrderedDict()
         self.ids = 0
         self.running = True
         self.idle_since = time.monotonic()
@@ -162,6 +169,7 @@ class StackHost:
                          P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
+        self.host_ops[P.OP_LINGER] = self.op_linger
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
@@ -212,6 +220,8 @@ class StackHost:
                 elif fd == self.wake_r.fileno():
                     self.wake_r.recv(64)
             self.run_stack()
+            if self.lingering:
+                self.check_lingering()
             if self.clients or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
 
@@ -600,6 +610,35 @@ class StackHost:
             raise SocketError(errno.EAGAIN)
         return P.response(1), None
 
+    def op_linger(self, c: Client, req: P.Request):
+        """The program closed an A with SO_LINGER {1, secs} (see rn_protocol.h)."""
+        ch = self.by_id.get(req.sock_id)
+        if ch is not None and not isinstance(ch, (NetlinkChannel, DgramChannel, AlgChannel)):
+            p = select.poll()
+            p.register(ch.fd, select.POLLIN)
+            if not any(ev & select.POLLHUP for _fd, ev in p.poll(0)):
+                return P.response(0), None      # other references to A remain
+            self.read_app(ch, select.EPOLLHUP)
+            self.run_stack()
+            sk: Socket | None = ch.sk
+        else:
+            sk = self.recent_closed.get(req.sock_id)
+        if sk is None or sk.state not in LINGER_STATES:
+            return P.response(0), None
+        secs = sk.inner.linger[1]
+        a, w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lingering.setdefault(sk, []).append(w)
+        return P.response(max(secs, 1)), a.detach()
+
+    def check_lingering(self) -> None:
+        """Wake close() calls whose socket has nothing unacknowledged left (Linux
+        sk_stream_wait_close: no longer in FIN_WAIT_1, CLOSING or LAST_ACK)."""
+        for sk in list(self.lingering):
+            if sk in self.orphans or sk.state in LINGER_STATES:
+                continue
+            for w in self.lingering.pop(sk):
+                w.close()
+
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
@@ -744,6 +783,9 @@ class StackHost:
             if data:
                 tail.append(data)
         self.close_channel(ch)
+        self.recent_closed[ch.sock_id] = ch.sk
+        while len(self.recent_closed) > DEAD_KEEP:
+            self.recent_closed.popitem(last=False)
         if tail and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
             self.orphans[ch.sk] = tail
             self.feed_orphan(ch.sk)
