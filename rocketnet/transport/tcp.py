@@ -117,6 +117,9 @@ class TcpConfig:
         # out-of-order queue bound: at most this many separate blocks (the bytes are
         # bounded by the receive buffer)
         self.ooo_max_blocks = 1024
+        # delayed ACK (Linux TCP_DELACK_MIN; TCP_MAX_QUICKACKS at the start of a transfer)
+        self.delack = 0.04
+        self.max_quickacks = 16
 
 
 class TcpSocket:
@@ -197,6 +200,9 @@ class TcpSocket:
         self.fin_received = False
         self.ack_pending = False
         self.unacked_segs = 0
+        self.delack_at: float | None = None  # delayed-ACK timer
+        self.quick = 0  # quick ACKs left (Linux icsk_ack.quick)
+        self.ato_init = False  # the first data arrived (quickack mode entered)
         # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
         # count stream bytes (bytes_received is the abs position of rcv_nxt)
         self.ooo: list[list[Any]] = []
@@ -456,6 +462,9 @@ class TcpLayer:
         d = tcb.deadline
         if d is not None and (t is None or d < t):
             t = d
+        d = tcb.delack_at
+        if d is not None and (t is None or d < t):
+            t = d
         if t is None:
             return
         h = tcb.heap_at
@@ -473,6 +482,9 @@ class TcpLayer:
                 continue
             actual = tcb.rto_at
             d = tcb.deadline
+            if d is not None and (actual is None or d < actual):
+                actual = d
+            d = tcb.delack_at
             if d is not None and (actual is None or d < actual):
                 actual = d
             if actual is None or actual > t:
@@ -741,6 +753,7 @@ class TcpLayer:
         self._unbind(tcb)
         tcb.rto_at = None
         tcb.deadline = None
+        tcb.delack_at = None
         tcb.heap_at = None
         self.dirty.pop(tcb, None)
         self._mark(tcb)
@@ -844,6 +857,9 @@ class TcpLayer:
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
             tcb.ack_pending = False
             tcb.unacked_segs = 0
+            tcb.delack_at = None
+            if tcb.quick:
+                tcb.quick -= 1
         else:
             ack = 0
             win = 0 if flags & RST else _syn_window(tcb)
@@ -1112,6 +1128,10 @@ class TcpLayer:
             if tcb.rto_at is not None and tcb.rto_at <= now:
                 tcb.rto_at = None
                 self._on_rto(tcb, now)
+            if tcb.delack_at is not None and tcb.delack_at <= now:
+                tcb.delack_at = None
+                if tcb.state in _SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
+                    self._send_ack(tcb)
             self._arm(tcb)
 
     def _on_deadline(self, tcb: TcpSocket, now: float) -> None:
@@ -1284,14 +1304,28 @@ class TcpLayer:
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
+        if not tcb.ato_init:
+            # the first data: quickack mode (Linux tcp_incr_quickack)
+            tcb.ato_init = True
+            q = (tcb.rcvbuf_limit - len(tcb.rcvbuf)) // (2 * tcb.mss)
+            mq = self.config.max_quickacks
+            tcb.quick = 2 if q <= 0 else (q if q < mq else mq)
         if tcb.ooo or tcb.ooo_fin is not None:
             self._ooo_drain(tcb)
             self._send_ack(tcb)  # a hole was filled: tell the sender at once
-        elif tcb.unacked_segs >= 2:
+        elif tcb.unacked_segs >= 2 or (
+            ((tcb.rcv_adv - tcb.rcv_nxt) & M) * 2 < ((tcb.rcv_adv - tcb.last_ack_sent) & M)
+        ):
+            # more than one segment unacknowledged, or over half the window we offered
+            # in our last ACK used up: ACK now
             self._send_ack(tcb)
-        else:
-            tcb.ack_pending = True
+        elif tcb.quick:
+            tcb.ack_pending = True  # quickack mode: ACK at the end of this round
             self.dirty[tcb] = None
+        elif tcb.delack_at is None:
+            # delayed ACK: a reply, or the next segment, carries it; else the timer
+            tcb.delack_at = self.now + self.config.delack
+            self._arm(tcb)
 
     # ------------------------------------------------------------------ SACK (sender)
     def _abs(self, tcb: TcpSocket, seq: int) -> int:
