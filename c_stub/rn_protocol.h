@@ -77,6 +77,14 @@
                                 whose connection failed (its S is closed) is used again. */
 #define RN_OP_MORE 14        /* arg0=1: what the program writes to A from now on is held back
                                 (MSG_MORE); arg0=0: push it (a send without MSG_MORE). */
+#define RN_OP_OOB 15         /* payload = the last byte of a send(MSG_OOB) on a stream socket (the
+                                stub wrote the bytes before it to A): the host takes what A
+                                holds, then queues the byte as urgent data -> ret 1, or -1
+                                EAGAIN (no room) / EPIPE (not connected). */
+#define RN_OP_LINGER 16      /* the stub closed an A whose socket has SO_LINGER {1, secs}: if
+                                that was the last reference, ret = secs and a waiter fd is
+                                attached that the host closes once what was sent (and the FIN)
+                                is acknowledged or the socket is gone; else ret 0, no fd. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -163,6 +164,7 @@ static ino_t g_trace_ino;
 #define F_LISTENER (1ULL << 48)
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
 #define F_MORE (1ULL << 53)        /* a send with MSG_MORE told the host to hold data */
+#define F_LINGER (1ULL << 56)      /* SO_LINGER on with a timeout: close() waits (rn_linger) */
 /* bits 50-52 are the datagram flags of dgram.c */
 struct rn_fdent {
     uint64_t ino;
@@ -1585,6 +1587,16 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     int snd;
     if (r == 0 && rn_is_timeo(level, opt, &snd))
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
+    if (r == 0 && level == SOL_SOCKET && opt == SO_LINGER && n >= sizeof(struct linger) &&
+        INFO_KIND(s.info) == RN_KIND_STREAM) {
+        struct linger lg;
+        memcpy(&lg, kv, sizeof lg);
+        int on = lg.l_onoff && lg.l_linger > 0;
+        rn_cache_flags(fd, &s, on ? F_LINGER : 0, on ? 0 : F_LINGER);
+    }
+    if (r == 0 && level == SOL_SOCKET && opt == SO_OOBINLINE &&
+        INFO_KIND(s.info) == RN_KIND_STREAM)
+        REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* urgent data arrives on A */
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1783,6 +1795,54 @@ static inline int rn_more_pending(int fd)
             rn_more(fd, 0);                                          \
     } while (0)
 
+/* MSG_OOB on a TCP shim socket: the bytes before the last go through A as usual, the
+ * last one to the host (RN_OP_OOB), which queues it as urgent data behind them.  The
+ * receiving side gets it out of band on its A (the host sends it to S with MSG_OOB),
+ * so POLLPRI, SIOCATMARK and SO_OOBINLINE are the kernel's own.
+ * Returns -2 if fd is not a shim stream socket (the caller goes on natively).       */
+static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
+{
+    int saved = errno;
+    struct rn_sock s;
+    if (n == 0 || rn_classify(fd, &s) <= 0 || INFO_KIND(s.info) != RN_KIND_STREAM) {
+        errno = saved;
+        return -2;
+    }
+    unsigned char last;
+    if (rn_copy_in(&last, (const unsigned char *)buf + n - 1, 1) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (n > 1) {
+        ssize_t r = REAL(send)(fd, buf, n - 1, flags & ~MSG_OOB);
+        if (r < 0 || (size_t)r < n - 1)
+            return r;
+    }
+    struct rn_resp resp;
+    if (rn_sock_rpc(fd, &s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
+        rn_result(&resp) < 0) {
+        if (n > 1)
+            return (ssize_t)(n - 1);
+        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+            raise(SIGPIPE);
+        return -1;
+    }
+    errno = saved;
+    return (ssize_t)n;
+}
+
+#define OOB_SEND(fd, buf, n, flags)                                    \
+    do {                                                               \
+        if (RN_UNLIKELY(((flags) & MSG_OOB) && g_enabled)) {           \
+            ssize_t r_ = rn_oob_send(fd, buf, n, flags);                \
+            if (r_ != -2) {                                            \
+                if (g_trace_on)                                        \
+                    trace_io("send", fd, (long)(n), 1, flags, r_, errno); \
+                return r_;                                             \
+            }                                                          \
+        }                                                              \
+    } while (0)
+
 /* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
 
@@ -1818,6 +1878,7 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         copied = 1;
     }
     errno = saved;
+    OOB_SEND(fd, buf, n, flags);
     MORE_PRE(fd, flags);
     r = REAL(send)(fd, buf, n, flags);
     err = errno;
@@ -2068,6 +2129,7 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
     ssize_t r = rn_send_io(fd, b, n, flags);
     MORE_POST(fd, flags);
@@ -2126,8 +2188,46 @@ ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
     return r;
 }
 
+/* close() of a TCP socket with SO_LINGER {1, secs}: Linux waits until what was sent is
+ * acknowledged (the FIN too) or secs pass.  After the native close the host answers
+ * RN_OP_LINGER with a waiter fd it closes when the stack socket is done (nothing if
+ * other references to A remain); the wait happens natively on it.                   */
+static int rn_linger_close(int fd, uint64_t info)
+{
+    int r = REAL(close)(fd);
+    if (r < 0)
+        return r;
+    int saved = errno, wfd = -1;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_LINGER, INFO_ID(info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &wfd, 1) ==
+            0 && resp.ret > 0 && wfd >= 0) {
+        struct pollfd p = {wfd, POLLIN, 0};
+        long ms = resp.ret > INT_MAX / 1000 ? INT_MAX : (long)resp.ret * 1000;
+        poll(&p, 1, (int)ms);
+    }
+    if (wfd >= 0)
+        REAL(close)(wfd);
+    errno = saved;
+    return 0;
+}
+
 int rn_close(int fd)
 {
+    if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&
+                    (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_LINGER))) {
+        uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
+        if (info & F_LINGER) {
+            int r = rn_linger_close(fd, info);
+            if (g_trace_on) {
+                struct tb t;
+                tb_start(&t, "close", fd);
+                tb_add(&t, ")");
+                tb_ret(&t, r, errno);
+                tb_emit(&t);
+            }
+            return r;
+        }
+    }
     if (RN_UNLIKELY(g_trace_on)) {
         int saved = errno;
         struct rn_sock s;

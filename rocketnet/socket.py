@@ -213,9 +213,20 @@ class Socket:
         self.inner.error = 0
         return e
 
-    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
-        """``more``: MSG_MORE (hold back a partial segment until a send without it)."""
-        return self.inner.send(data, more)
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False,
+             urgent: bool = False) -> int:
+        """``more``: MSG_MORE (hold back a partial segment until a send without it);
+        ``urgent``: MSG_OOB (the last byte is urgent data)."""
+        return self.inner.send(data, more, urgent)
+
+    def recv_oob(self) -> bytes:
+        """recv(MSG_OOB): the urgent byte; EINVAL if none (or SO_OOBINLINE), EAGAIN if
+        announced but not arrived."""
+        return self.inner.recv_oob()
+
+    def at_mark(self) -> bool:
+        """ioctl(SIOCATMARK)."""
+        return self.inner.at_mark()
 
     def set_more(self, more: bool) -> None:
         """MSG_MORE state between sends: False pushes what was held back."""
@@ -308,6 +319,7 @@ class Socket:
                 self.broadcast = 1 if v else 0
             elif optname == C.SO_OOBINLINE:
                 self.oobinline = 1 if v else 0
+                self.inner.oobinline = bool(v)
             elif optname == C.SO_PRIORITY:
                 self.priority = v
             elif optname == C.SO_DEBUG:

@@ -107,8 +107,11 @@ TcpConfig.ooo_max_blocks) and SACKed; loss recovery is RFC 6675 with SACK, NewRe
 socket with TCP_CONGESTION (unknown names ENOENT); RTO = srtt + max(4*rttvar, 200 ms),
 initial 1 s, Karn, exponential backoff, 6 SYN / 5 SYN-ACK / 15 data retries,
 TCP_USER_TIMEOUT, zero-window probes with backoff, keepalive; RFC 5961 challenge
-ACKs; RFC 6528 ISNs; ACK every second segment, otherwise at the end of the poll round
-(no delayed-ACK timer yet). ``Socket.send(data, more=True)`` is MSG_MORE.
+ACKs; RFC 6528 ISNs; ACK every second segment, at once for out-of-order data or when
+over half the offered window is used, quickack (up to 16 ACKs) at the start of a
+transfer, else a delayed ACK after 40 ms (TCP_DELACK_MIN) unless data carries it first.
+``Socket.send(data, more=True)`` is MSG_MORE; ``send(data, urgent=True)`` is MSG_OOB
+(``recv_oob``, ``at_mark``, SO_OOBINLINE as Linux).
 """
 
 from __future__ import annotations

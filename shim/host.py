@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import array
 import errno
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+import termios
 import time
 from collections import OrderedDict, deque
 
@@ -47,6 +49,9 @@ READ_CHUNK = 256 * 1024
 # S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
 # on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
 CHANNEL_BUF = 1024 * 1024
+# close() with SO_LINGER waits while the socket is in one of these (FIN not yet acked)
+LINGER_STATES = {"ESTABLISHED", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING",
+                 "LAST_ACK"}
 DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
 SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
@@ -134,6 +139,10 @@ class StackHost:
         # Sockets the program closed while bytes it wrote were still queued in S: the
         # bytes, drained from S, go to the stack as its send buffer frees, then FIN.
         self.orphans: dict[Socket, deque[bytes]] = {}
+        # close() with SO_LINGER {1, secs} (RN_OP_LINGER): the waiter ends the host closes
+        # once what the socket sent is acknowledged; recently closed sockets by id.
+        self.lingering: dict[Socket, list[socket.socket]] = {}
+        self.recent_closed: OrderedDict[int, Socket] = OrderedDict()
         self.ids = 0
         self.running = True
         self.idle_since = time.monotonic()
@@ -160,12 +169,14 @@ class StackHost:
                          P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
+        self.host_ops[P.OP_LINGER] = self.op_linger
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
             P.OP_GETPEERNAME: self.op_getpeername, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_IOCTL: self.op_ioctl,
             P.OP_MORE: self.op_more,
+            P.OP_OOB: self.op_oob,
         }
         self.dgram = DgramService(self)    # datagram channels (shim/dgram.py)
         self.socket_ops[P.OP_DGRAM_CHECK] = self.op_ioctl   # ENOTTY unless datagram
@@ -209,6 +220,8 @@ class StackHost:
                 elif fd == self.wake_r.fileno():
                     self.wake_r.recv(64)
             self.run_stack()
+            if self.lingering:
+                self.check_lingering()
             if self.clients or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
 
@@ -584,6 +597,48 @@ class StackHost:
         ch.sk.set_more(ch.more)
         return P.response(0), None
 
+    def op_oob(self, ch: Channel, req: P.Request):
+        """send(MSG_OOB): the program wrote the bytes before the urgent one to A; take
+        them first, then queue the urgent byte behind them."""
+        if not self.sending(ch) or ch.app_eof or len(req.payload) != 1:
+            raise SocketError(errno.EPIPE)
+        self.read_app(ch, 0)
+        queued = fcntl.ioctl(ch.fd, termios.FIONREAD, b"\0\0\0\0")
+        if int.from_bytes(queued, sys.byteorder) or ch.sk.send_space() <= 0:
+            raise SocketError(errno.EAGAIN)     # no room for all of it yet
+        if ch.sk.send(req.payload, ch.more, urgent=True) != 1:
+            raise SocketError(errno.EAGAIN)
+        return P.response(1), None
+
+    def op_linger(self, c: Client, req: P.Request):
+        """The program closed an A with SO_LINGER {1, secs} (see rn_protocol.h)."""
+        ch = self.by_id.get(req.sock_id)
+        if ch is not None and not isinstance(ch, (NetlinkChannel, DgramChannel, AlgChannel)):
+            p = select.poll()
+            p.register(ch.fd, select.POLLIN)
+            if not any(ev & select.POLLHUP for _fd, ev in p.poll(0)):
+                return P.response(0), None      # other references to A remain
+            self.read_app(ch, select.EPOLLHUP)
+            self.run_stack()
+            sk: Socket | None = ch.sk
+        else:
+            sk = self.recent_closed.get(req.sock_id)
+        if sk is None or sk.state not in LINGER_STATES:
+            return P.response(0), None
+        secs = sk.inner.linger[1]
+        a, w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lingering.setdefault(sk, []).append(w)
+        return P.response(max(secs, 1)), a.detach()
+
+    def check_lingering(self) -> None:
+        """Wake close() calls whose socket has nothing unacknowledged left (Linux
+        sk_stream_wait_close: no longer in FIN_WAIT_1, CLOSING or LAST_ACK)."""
+        for sk in list(self.lingering):
+            if sk in self.orphans or sk.state in LINGER_STATES:
+                continue
+            for w in self.lingering.pop(sk):
+                w.close()
+
     def op_ioctl(self, ch: Channel, req: P.Request):
         raise SocketError(errno.ENOTTY)
 
@@ -728,6 +783,9 @@ class StackHost:
             if data:
                 tail.append(data)
         self.close_channel(ch)
+        self.recent_closed[ch.sock_id] = ch.sk
+        while len(self.recent_closed) > DEAD_KEEP:
+            self.recent_closed.popitem(last=False)
         if tail and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
             self.orphans[ch.sk] = tail
             self.feed_orphan(ch.sk)
@@ -804,7 +862,21 @@ class StackHost:
         self.flush_out(ch)
         sk, s = ch.sk, ch.s
         while not ch.out and sk.rx_available():
-            data = sk.recv(READ_CHUNK)
+            want = READ_CHUNK
+            t = sk.inner
+            if t.urg_state:
+                off = t.urgent_offset()
+                if off == 0:
+                    # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
+                    try:
+                        s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
+                    except OSError:
+                        return              # full: EPOLLOUT retries
+                    t.take_urgent()
+                    continue
+                if off is not None and off < want:
+                    want = off              # what comes before the mark first
+            data = sk.recv(want)
             try:
                 n = s.send(data)
             except BlockingIOError:
@@ -834,6 +906,8 @@ class StackHost:
         while ch.pending_accept:
             sk = ch.pending_accept[0]
             sock_id, a, s = self.new_pair()
+            if getattr(sk.inner, "oobinline", False):   # inherited from the listener
+                a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
             rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
             try:
                 ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,

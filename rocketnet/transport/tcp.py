@@ -29,6 +29,7 @@ from .listen import ANY, ListenEntry, ListenTable, overlaps
 # errno values (Linux)
 EPIPE = 32
 EINVAL = 22
+EAGAIN = 11
 EADDRINUSE = 98
 EADDRNOTAVAIL = 99
 ENOTCONN = 107
@@ -116,6 +117,9 @@ class TcpConfig:
         # out-of-order queue bound: at most this many separate blocks (the bytes are
         # bounded by the receive buffer)
         self.ooo_max_blocks = 1024
+        # delayed ACK (Linux TCP_DELACK_MIN; TCP_MAX_QUICKACKS at the start of a transfer)
+        self.delack = 0.04
+        self.max_quickacks = 16
 
 
 class TcpSocket:
@@ -160,6 +164,10 @@ class TcpSocket:
         self.data_seq = 0  # sequence number of sndbuf[0]
         self.sndbuf = bytearray()
         self.fin_queued = False
+        # urgent data we send: segments before snd_up carry URG (urg_mode: snd_up not
+        # yet acknowledged)
+        self.urg_mode = False
+        self.snd_up = 0
         self.mss = layer.config.default_mss  # effective send MSS
         self.peer_mss = 536
         self.advmss = 0
@@ -192,6 +200,9 @@ class TcpSocket:
         self.fin_received = False
         self.ack_pending = False
         self.unacked_segs = 0
+        self.delack_at: float | None = None  # delayed-ACK timer
+        self.quick = 0  # quick ACKs left (Linux icsk_ack.quick)
+        self.ato_init = False  # the first data arrived (quickack mode entered)
         # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
         # count stream bytes (bytes_received is the abs position of rcv_nxt)
         self.ooo: list[list[Any]] = []
@@ -199,6 +210,13 @@ class TcpSocket:
         self.ooo_fin: int | None = None  # abs position of an out-of-order FIN
         self.ooo_last = 0  # abs start of the block changed last (first SACK block)
         self.ooo_packets = 0
+        # urgent data received (Linux urg_data): state 0 none, URG_NOTYET (announced,
+        # byte not here yet), URG_VALID (urg_byte at stream position urg_pos),
+        # URG_READ (taken with MSG_OOB; a normal read still skips it unless inline)
+        self.urg_state = 0
+        self.urg_pos = 0
+        self.urg_byte = 0
+        self.oobinline = False
         # timers
         self.rto = layer.config.rto_init
         self.srtt = 0.0
@@ -272,9 +290,11 @@ class TcpSocket:
         return free if free > 0 else 0
 
     # ------------------------------------------------------------------ app data
-    def send(self, data: bytes | bytearray | memoryview, more: bool = False) -> int:
+    def send(self, data: bytes | bytearray | memoryview, more: bool = False,
+             urgent: bool = False) -> int:
         """Queue data; ``more`` is MSG_MORE: hold a partial segment back (like TCP_CORK)
-        until a later send without it."""
+        until a later send without it. ``urgent`` is MSG_OOB: the last byte queued is
+        urgent (the urgent pointer points just past it, BSD style as Linux)."""
         st = self.state
         if self.fin_queued or (st not in (ESTABLISHED, CLOSE_WAIT, SYN_SENT, SYN_RECEIVED)):
             if self.error:
@@ -294,6 +314,9 @@ class TcpSocket:
         if n:
             self.sndbuf += data
             self.layer.dirty[self] = None
+            if urgent:
+                self.snd_up = (self.data_seq + len(self.sndbuf)) & M
+                self.urg_mode = True
         self.more = more
         return n
 
@@ -302,6 +325,8 @@ class TcpSocket:
         n = len(buf)
         if maxlen < n:
             n = maxlen
+        if self.urg_state and n > 0:
+            n = self._urg_limit(n)
         if n <= 0:
             return b""
         if n == len(buf):
@@ -311,8 +336,64 @@ class TcpSocket:
             with memoryview(buf) as m:
                 data = bytes(m[:n])
             del buf[:n]
+        if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
+            self.urg_state = 0  # read past the mark
         self.layer.window_opened(self)
         return data
+
+    # ------------------------------------------------------------------ urgent data
+    def _urg_limit(self, n: int) -> int:
+        """A read stops at the urgent mark; at the mark it skips the out-of-band byte
+        (unless SO_OOBINLINE) and goes on (Linux tcp_recvmsg)."""
+        buf = self.rcvbuf
+        off = self.urg_pos - (self.bytes_received - len(buf))
+        if off < 0:
+            self.urg_state = 0
+            return n
+        if off == 0:
+            if self.urg_state >= URG_VALID and not self.oobinline:
+                del buf[0]
+                self.urg_state = 0
+                return n if n <= len(buf) else len(buf)
+            return n
+        return off if off < n else n
+
+    def recv_oob(self) -> bytes:
+        """recv(MSG_OOB): the urgent byte (Linux tcp_recv_urg)."""
+        st = self.urg_state
+        if self.oobinline or st == 0 or st == URG_READ:
+            raise SocketError(EINVAL)
+        if st == URG_VALID:
+            self.urg_state = URG_READ
+            return bytes((self.urg_byte,))
+        if self.state == CLOSED or self.fin_received:
+            return b""
+        raise SocketError(EAGAIN)
+
+    def at_mark(self) -> bool:
+        """SIOCATMARK: the next byte to read is the urgent one."""
+        return bool(self.urg_state) and self.urg_pos == self.bytes_received - len(self.rcvbuf)
+
+    def urgent_offset(self) -> int | None:
+        """Where the received urgent byte (not yet taken) lies in the receive buffer."""
+        if self.urg_state != URG_VALID:
+            return None
+        off = self.urg_pos - (self.bytes_received - len(self.rcvbuf))
+        return off if off >= 0 else None
+
+    def take_urgent(self) -> int:
+        """Remove the urgent byte at the head of the receive buffer (urgent_offset() is
+        0) and return it: the stack host hands it to the program out of band."""
+        b = self.rcvbuf[0]
+        del self.rcvbuf[0]
+        self.urg_state = 0
+        self.layer.window_opened(self)
+        return b
+
+
+URG_NOTYET = 1
+URG_VALID = 2
+URG_READ = 3
 
 
 class TcpLayer:
@@ -381,6 +462,9 @@ class TcpLayer:
         d = tcb.deadline
         if d is not None and (t is None or d < t):
             t = d
+        d = tcb.delack_at
+        if d is not None and (t is None or d < t):
+            t = d
         if t is None:
             return
         h = tcb.heap_at
@@ -398,6 +482,9 @@ class TcpLayer:
                 continue
             actual = tcb.rto_at
             d = tcb.deadline
+            if d is not None and (actual is None or d < actual):
+                actual = d
+            d = tcb.delack_at
             if d is not None and (actual is None or d < actual):
                 actual = d
             if actual is None or actual > t:
@@ -666,6 +753,7 @@ class TcpLayer:
         self._unbind(tcb)
         tcb.rto_at = None
         tcb.deadline = None
+        tcb.delack_at = None
         tcb.heap_at = None
         self.dirty.pop(tcb, None)
         self._mark(tcb)
@@ -769,20 +857,29 @@ class TcpLayer:
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
             tcb.ack_pending = False
             tcb.unacked_segs = 0
+            tcb.delack_at = None
+            if tcb.quick:
+                tcb.quick -= 1
         else:
             ack = 0
             win = 0 if flags & RST else _syn_window(tcb)
         off = (thl >> 2) << 4
+        urp = 0
+        if tcb.urg_mode:
+            du = (tcb.snd_up - seq) & M
+            if 0 < du < HALF:
+                flags |= URG
+                urp = du if du < 0xFFFF else 0xFFFF
         if v4:
             ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
             _IP4TCP.pack_into(
                 mv, eth, 0x45, tcb.tos, iphl + thl + plen, ident, 0x4000, tcb.ttl, 6, 0,
-                tcb.lip, tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, 0,
+                tcb.lip, tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, urp,
             )
         else:
             _IP6TCP.pack_into(
                 mv, eth, 0x60000000 | (tcb.tos << 20), thl + plen, 6, tcb.hops, tcb.lip,
-                tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, 0,
+                tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, urp,
             )
         p = eth + iphl + 20
         if opts:
@@ -951,7 +1048,7 @@ class TcpLayer:
                             tcb.rto_at = now + tcb.rto
                             self._arm(tcb)
                         break
-                    if n < mss and n == unsent and not tcb.fin_queued:
+                    if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
                         if tcb.cork or tcb.more or (in_flight and not tcb.nodelay):
                             break  # Nagle / cork: wait for more data or the ACK
                     flags = ACK
@@ -1031,6 +1128,10 @@ class TcpLayer:
             if tcb.rto_at is not None and tcb.rto_at <= now:
                 tcb.rto_at = None
                 self._on_rto(tcb, now)
+            if tcb.delack_at is not None and tcb.delack_at <= now:
+                tcb.delack_at = None
+                if tcb.state in _SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
+                    self._send_ack(tcb)
             self._arm(tcb)
 
     def _on_deadline(self, tcb: TcpSocket, now: float) -> None:
@@ -1200,15 +1301,31 @@ class TcpLayer:
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
         self.events.add(tcb)
+        if tcb.urg_state == URG_NOTYET:
+            self._urg_arrived(tcb)
         tcb.unacked_segs += 1
+        if not tcb.ato_init:
+            # the first data: quickack mode (Linux tcp_incr_quickack)
+            tcb.ato_init = True
+            q = (tcb.rcvbuf_limit - len(tcb.rcvbuf)) // (2 * tcb.mss)
+            mq = self.config.max_quickacks
+            tcb.quick = 2 if q <= 0 else (q if q < mq else mq)
         if tcb.ooo or tcb.ooo_fin is not None:
             self._ooo_drain(tcb)
             self._send_ack(tcb)  # a hole was filled: tell the sender at once
-        elif tcb.unacked_segs >= 2:
+        elif tcb.unacked_segs >= 2 or (
+            ((tcb.rcv_adv - tcb.rcv_nxt) & M) * 2 < ((tcb.rcv_adv - tcb.last_ack_sent) & M)
+        ):
+            # more than one segment unacknowledged, or over half the window we offered
+            # in our last ACK used up: ACK now
             self._send_ack(tcb)
-        else:
-            tcb.ack_pending = True
+        elif tcb.quick:
+            tcb.ack_pending = True  # quickack mode: ACK at the end of this round
             self.dirty[tcb] = None
+        elif tcb.delack_at is None:
+            # delayed ACK: a reply, or the next segment, carries it; else the timer
+            tcb.delack_at = self.now + self.config.delack
+            self._arm(tcb)
 
     # ------------------------------------------------------------------ SACK (sender)
     def _abs(self, tcb: TcpSocket, seq: int) -> int:
@@ -1389,6 +1506,8 @@ class TcpLayer:
         # new data acknowledged
         tcb.last_ack_recv = now
         tcb.snd_una = ack
+        if tcb.urg_mode and ((ack - tcb.snd_up) & M) < HALF:
+            tcb.urg_mode = False
         if ((ack - tcb.snd_nxt) & M) < HALF:
             tcb.snd_nxt = ack
         acked = d
@@ -1595,7 +1714,7 @@ class TcpLayer:
             "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
             "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
             "sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "congestion",
-            "user_timeout",
+            "user_timeout", "oobinline",
         ):
             setattr(child, name, getattr(lsock, name))
         child.bind_addr = lsock.bind_addr
@@ -1672,6 +1791,10 @@ class TcpLayer:
             return
         opts = parse_tcp_options(seg[20:hl]) if hl > 20 else None
         tsopt = opts.timestamps if opts is not None and tcb.ts_ok else None
+        useq = 0
+        if flags & URG:
+            up = _U16.unpack_from(seg, 18)[0]
+            useq = (seq + up - 1) & M if up else seq  # BSD: points past the urgent byte
         # RFC 7323 5.3: PAWS
         if tsopt is not None and not flags & RST and tcb.ts_recent_set:
             if (tsopt[0] - tcb.ts_recent) & HALF:
@@ -1832,6 +1955,8 @@ class TcpLayer:
         # 6. payload
         if st not in _RECV_STATES:
             return
+        if flags & URG:
+            self._check_urg(tcb, useq)
         if d > 0:
             if plen or fin:
                 self._ooo_queue(tcb, d, seg, hl, plen, fin)
@@ -1843,6 +1968,27 @@ class TcpLayer:
         # 7. FIN
         if fin and not tcb.fin_received:
             self._rcv_fin(tcb)
+
+    def _check_urg(self, tcb: TcpSocket, ptr: int) -> None:
+        """An urgent pointer arrived (Linux tcp_check_urg): note where the urgent byte
+        is; a later pointer replaces an earlier one."""
+        d = (ptr - tcb.rcv_nxt) & M
+        if d & HALF:
+            return  # the byte is already here: nothing new
+        pos = tcb.bytes_received + d
+        if tcb.urg_state and pos <= tcb.urg_pos:
+            return
+        tcb.urg_state = URG_NOTYET
+        tcb.urg_pos = pos
+        self._mark(tcb)
+
+    def _urg_arrived(self, tcb: TcpSocket) -> None:
+        """In-order data arrived while an urgent byte was announced: is it here?"""
+        back = tcb.bytes_received - tcb.urg_pos
+        if 0 < back <= len(tcb.rcvbuf):
+            tcb.urg_state = URG_VALID
+            tcb.urg_byte = tcb.rcvbuf[len(tcb.rcvbuf) - back]
+            self._mark(tcb)
 
     def _rcv_fin(self, tcb: TcpSocket) -> None:
         """The FIN at rcv_nxt arrived (in order, or from the out-of-order queue)."""
@@ -1948,6 +2094,8 @@ class TcpLayer:
             del ooo[0]
         if not ooo:
             tcb.ooo_bytes = 0
+        if tcb.urg_state == URG_NOTYET:
+            self._urg_arrived(tcb)
         self.events.add(tcb)
         tcb.ack_pending = True
         self.dirty[tcb] = None

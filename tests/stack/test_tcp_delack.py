@@ -1,0 +1,107 @@
+"""Delayed ACK segment by segment (virtual clock): quickack at the start of a transfer,
+then a lone segment is acknowledged after TCP_DELACK_MIN (40 ms) unless a reply or a
+second segment carries the ACK first; more than one segment, over half the offered
+window used, or out-of-order data are acknowledged at once."""
+
+from __future__ import annotations
+
+from segment_harness import ACK, PSH, Harness
+
+QUICK = 16  # Linux TCP_MAX_QUICKACKS
+
+
+def _conn(rcvbuf: int | None = None):  # type: ignore[no-untyped-def]
+    h = Harness()
+    _lst, s, synack = h.handshake(rcvbuf=rcvbuf)
+    return h, s, synack.seq + 1
+
+
+def _past_quickack(h: Harness, our: int) -> int:
+    """Send single segments until quickack mode is over; each is acked at once."""
+    seq = 1001
+    for _ in range(QUICK):
+        h.send(ACK | PSH, seq, our, b"x" * 100)
+        h.advance(0.001)
+        seq += 100
+        assert [a.ack for a in h.recv()] == [seq]
+    return seq
+
+
+def test_quickack_then_delayed_ack_after_40ms() -> None:
+    h, _s, our = _conn()
+    seq = _past_quickack(h, our)
+    h.send(ACK | PSH, seq, our, b"y" * 100)
+    h.advance(0.001)
+    t0 = h.now
+    assert h.recv() == []  # delayed
+    h.run_until(t0 + 0.039)
+    assert h.recv() == []
+    h.run_until(t0 + 0.041)
+    (ack,) = h.recv()
+    assert ack.flags == ACK and ack.ack == seq + 100 and not ack.payload
+    h.run_until(t0 + 0.5)
+    assert h.recv() == []  # once
+
+
+def test_second_segment_is_acked_at_once() -> None:
+    h, _s, our = _conn()
+    seq = _past_quickack(h, our)
+    h.send(ACK | PSH, seq, our, b"y" * 100)
+    h.advance(0.001)
+    assert h.recv() == []
+    h.send(ACK | PSH, seq + 100, our, b"z" * 100)
+    h.advance(0.001)
+    (ack,) = h.recv()
+    assert ack.ack == seq + 200
+    h.run_until(h.now + 0.1)
+    assert h.recv() == []  # the timer was cancelled by that ACK
+
+
+def test_reply_carries_the_delayed_ack() -> None:
+    h, s, our = _conn()
+    seq = _past_quickack(h, our)
+    h.send(ACK | PSH, seq, our, b"request")
+    h.advance(0.001)
+    assert h.recv() == []
+    assert s.send(b"reply") == 5
+    h.advance(0.001)
+    (seg,) = h.recv()
+    assert seg.payload == b"reply" and seg.ack == seq + 7
+    h.send(ACK, seq + 7, our + 5)
+    h.run_until(h.now + 0.1)
+    assert h.recv() == []  # no bare ACK later
+
+
+def test_out_of_order_data_is_acked_at_once() -> None:
+    h, _s, our = _conn()
+    seq = _past_quickack(h, our)
+    h.send(ACK | PSH, seq + 100, our, b"later")
+    h.advance(0.001)
+    (dup,) = h.recv()
+    assert dup.ack == seq
+
+
+def test_segment_using_over_half_the_offered_window_is_acked_at_once() -> None:
+    # SO_RCVBUF 4096 -> a 4096-byte window; quickack mode lasts one ACK
+    h, _s, our = _conn(rcvbuf=4096)
+    h.send(ACK | PSH, 1001, our, b"a" * 1000)
+    h.advance(0.001)
+    (ack,) = h.recv()
+    assert ack.ack == 2001 and ack.window == 3096
+    h.send(ACK | PSH, 2001, our, b"b" * 1600)  # leaves 1496 of the 3096 offered
+    h.advance(0.001)
+    (ack,) = h.recv()
+    assert ack.ack == 3601
+
+
+def test_segment_using_less_than_half_the_window_waits() -> None:
+    h, _s, our = _conn(rcvbuf=4096)
+    h.send(ACK | PSH, 1001, our, b"a" * 1000)
+    h.advance(0.001)
+    assert len(h.recv()) == 1
+    h.send(ACK | PSH, 2001, our, b"b" * 1000)  # leaves 2096 of the 3096 offered
+    h.advance(0.001)
+    assert h.recv() == []
+    h.run_until(h.now + 0.041)
+    (ack,) = h.recv()
+    assert ack.ack == 3001
