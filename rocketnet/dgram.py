@@ -18,12 +18,14 @@ API beyond ``Socket``'s (see rocketnet.stack)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Callable
 
 from . import constants as C
 from .errors import SocketError
+from .iface import route
 from .socket import Socket
-from .transport.udp import Datagram, UdpSocket, unmap
+from .transport.udp import Datagram, UdpSocket, is_multicast, unmap
 
 if TYPE_CHECKING:
     from .stack import NetStack
@@ -34,6 +36,7 @@ _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _LOOP4 = b"\x7f\x00\x00\x01"
 _LOOP6 = b"\x00" * 15 + b"\x01"
 EDESTADDRREQ = 89
+ENODEV = 19
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SO_RXQ_OVFL = 40
 SO_TIMESTAMP = 29
@@ -86,7 +89,7 @@ class UdpSock(Socket):
             v4 = a[12:]
             if any(v4) and not self._is_local(v4):
                 raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a):
+        elif any(a) and not self._is_local(a) and not is_multicast(a):
             raise SocketError(C.EADDRNOTAVAIL)
         self.layer.bind(t, a, port)
 
@@ -179,6 +182,7 @@ class UdpSock(Socket):
         self.closed = True
         t = self.inner
         t.released = True
+        self.stack.udp.mc_leave_all(t)
         self.layer.unbind(t)
         t.rxq.clear()
         t.rx_bytes = 0
@@ -237,6 +241,12 @@ class UdpSock(Socket):
             raise SocketError(C.ENOPROTOOPT)
         if level == C.IPPROTO_TCP:
             raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IP and optname in _MC4_OPTS:
+            self._mc4_set(optname, value)
+            return
+        if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
+            self._mc6_set(optname, value)
+            return
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -268,6 +278,14 @@ class UdpSock(Socket):
             if optname in (1, 100, 102, 103, 104):
                 return _int_result(0, optlen)
             raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IP and optname in _MC4_GET:
+            if optname == IP_MULTICAST_IF:
+                return t.mc_addr[:min(optlen, 4)]
+            return _int_result(_MC4_GET[optname](t), optlen)
+        if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
+            if optlen < 4:
+                raise SocketError(C.EINVAL)
+            return _int_result(_MC6_GET[optname](t), optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -275,6 +293,145 @@ class UdpSock(Socket):
             return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
         return super().getsockopt(level, optname, optlen)
 
+    # ------------------------------------------------------------------ multicast
+    def _mc4_set(self, optname: int, value: bytes | int) -> None:
+        """IPv4 multicast options with Linux's (do_ip_setsockopt) checks and errnos."""
+        t = self.inner
+        udp = self.stack.udp
+        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
+        if optname in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL):
+            if len(raw) >= 4:
+                v = int.from_bytes(raw[:4], "little", signed=True)
+            elif len(raw) >= 1:
+                v = raw[0]
+            else:
+                raise SocketError(C.EINVAL)
+            if optname == IP_MULTICAST_TTL:
+                if v == -1:
+                    v = 1
+                if not 0 <= v <= 255:
+                    raise SocketError(C.EINVAL)
+                t.mc_ttl = v
+            elif optname == IP_MULTICAST_LOOP:
+                t.mc_loop = v != 0
+            else:
+                if v not in (0, 1):
+                    raise SocketError(C.EINVAL)
+                t.mc_all = v == 1
+            return
+        if optname == IP_MULTICAST_IF:
+            if len(raw) < 4:
+                raise SocketError(C.EINVAL)
+            if len(raw) >= 12:
+                addr, index = bytes(raw[4:8]), int.from_bytes(raw[8:12], sys.byteorder)
+            elif len(raw) >= 8:
+                addr, index = bytes(raw[4:8]), 0
+            else:
+                addr, index = bytes(raw[:4]), 0
+            if not index:
+                if not any(addr):
+                    t.mc_index, t.mc_addr = 0, addr
+                    return
+                iface = udp.iface_by_addr(addr)
+            else:
+                iface = udp.iface_by_index(index)
+            if iface is None:
+                raise SocketError(C.EADDRNOTAVAIL)
+            t.mc_index, t.mc_addr = index, addr
+            return
+        # memberships: struct ip_mreq / ip_mreqn, or struct group_req
+        if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
+            if len(raw) < C.GROUP_REQ_SIZE:
+                raise SocketError(C.EINVAL)
+            if int.from_bytes(raw[8:10], sys.byteorder) != C.AF_INET:
+                raise SocketError(C.EINVAL)
+            group, addr = bytes(raw[12:16]), b"\x00" * 4
+            index = int.from_bytes(raw[0:4], sys.byteorder)
+            join = optname == C.MCAST_JOIN_GROUP
+        else:
+            if len(raw) < 8:
+                raise SocketError(C.EINVAL)
+            group, addr = bytes(raw[0:4]), bytes(raw[4:8])
+            index = int.from_bytes(raw[8:12], sys.byteorder) if len(raw) >= 12 else 0
+            join = optname == C.IP_ADD_MEMBERSHIP
+        if join and not is_multicast(group):
+            raise SocketError(C.EINVAL)
+        # ip_mc_find_dev: by index, else by address, else the route to the group
+        if index:
+            iface = udp.iface_by_index(index)
+        elif any(addr):
+            iface = udp.iface_by_addr(addr)
+        else:
+            iface = route(udp.ifaces, group)
+        if join:
+            if iface is None:
+                raise SocketError(ENODEV)
+            udp.mc_join(t, group, iface.index)
+            return
+        if iface is None and not index and not any(addr):
+            raise SocketError(ENODEV)
+        key = (group, iface.index if iface is not None else index)
+        if key not in t.mc_groups:
+            raise SocketError(C.EADDRNOTAVAIL)
+        udp.mc_leave(t, key)
+
+    def _mc6_set(self, optname: int, value: bytes | int) -> None:
+        """IPv6 multicast options (do_ipv6_setsockopt): ints of 4 bytes, ipv6_mreq."""
+        t = self.inner
+        udp = self.stack.udp
+        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
+        if optname in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
+            if len(raw) < 20:
+                raise SocketError(C.EINVAL)
+            group = bytes(raw[:16])
+            index = int.from_bytes(raw[16:20], sys.byteorder)
+            if not is_multicast(group):
+                raise SocketError(C.EINVAL)
+            if optname == IPV6_LEAVE_GROUP:
+                for key in t.mc_groups:
+                    if key[0] == group and (not index or key[1] == index):
+                        udp.mc_leave(t, key)
+                        return
+                raise SocketError(C.EADDRNOTAVAIL)
+            if index:
+                iface = udp.iface_by_index(index)
+            else:
+                iface = route(udp.ifaces, group)
+            if iface is None:
+                raise SocketError(ENODEV)
+            udp.mc_join(t, group, iface.index)
+            return
+        if len(raw) < 4:
+            raise SocketError(C.EINVAL)
+        v = int.from_bytes(raw[:4], "little", signed=True)
+        if optname == IPV6_MULTICAST_IF:
+            if v and udp.iface_by_index(v) is None:
+                raise SocketError(ENODEV)
+            t.mc_index6 = v
+        elif optname == IPV6_MULTICAST_HOPS:
+            if not -1 <= v <= 255:
+                raise SocketError(C.EINVAL)
+            t.mc_hops = 1 if v == -1 else v
+        else:
+            if v not in (0, 1):
+                raise SocketError(C.EINVAL)
+            t.mc_loop6 = v == 1
+
+
+IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
+IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
+IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+_MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
+             C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
+             C.MCAST_LEAVE_GROUP}
+_MC6_OPTS = {IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP,
+             IPV6_LEAVE_GROUP}
+_MC4_GET: dict[int, Callable[[UdpSocket], int]] = {
+    IP_MULTICAST_IF: lambda t: 0, IP_MULTICAST_TTL: lambda t: t.mc_ttl,
+    IP_MULTICAST_LOOP: lambda t: int(t.mc_loop), IP_MULTICAST_ALL: lambda t: int(t.mc_all)}
+_MC6_GET: dict[int, Callable[[UdpSocket], int]] = {
+    IPV6_MULTICAST_IF: lambda t: t.mc_index6, IPV6_MULTICAST_HOPS: lambda t: t.mc_hops,
+    IPV6_MULTICAST_LOOP: lambda t: int(t.mc_loop6)}
 
 _TIMEO = {20: 20, 66: 20, 21: 21, 67: 21}   # SO_RCVTIMEO/SO_SNDTIMEO, _OLD and _NEW
 

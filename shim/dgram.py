@@ -21,7 +21,6 @@ import struct
 from typing import TYPE_CHECKING
 
 from rocketnet.dgram import UdpSock
-from rocketnet.iface import route
 from rocketnet.socket import SocketError
 from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6
 from shim import protocol as P
@@ -212,7 +211,7 @@ class DgramService:
             raise SocketError(errno.EINVAL)
         if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
             raise SocketError(errno.EACCES)
-        if route(sk.layer.ifaces, rip) is None:
+        if sk.stack.udp.out_route(sk.inner, rip) is None:
             raise SocketError(errno.ENETUNREACH)
         return rip, rport
 

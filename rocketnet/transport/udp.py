@@ -125,6 +125,17 @@ class UdpSocket:
         self.released = False
         self.shut_rd = False
         self.shut_wr = False
+        # multicast (Linux defaults): TTL / hop limit, loop, IP_MULTICAST_ALL, the
+        # outgoing interface (IP_MULTICAST_IF: ifindex, address; IPV6_MULTICAST_IF)
+        self.mc_ttl = 1
+        self.mc_hops = 1
+        self.mc_loop = True
+        self.mc_loop6 = True
+        self.mc_all = True
+        self.mc_index = 0
+        self.mc_addr = b"\x00" * 4
+        self.mc_index6 = 0
+        self.mc_groups: set[tuple[bytes, int]] = set()   # (group, ifindex) joined
 
     @property
     def connected(self) -> bool:
@@ -152,6 +163,10 @@ def _overlaps(a: bytes | None, b: bytes | None) -> bool:
     return a == ANY or b == ANY or a == b
 
 
+def is_multicast(addr: bytes) -> bool:
+    return (224 <= addr[0] < 240) if len(addr) == 4 else addr[0] == 0xFF
+
+
 def unmap(addr: bytes) -> bytes:
     if len(addr) == 16 and addr[:12] == _V4MAPPED:
         return addr[12:]
@@ -168,6 +183,7 @@ class UdpLayer:
         self.events: set[UdpSocket] = set()
         self.ip_ident = 0
         self._seq = 0
+        self.mc_members: dict[tuple[bytes, int], int] = {}   # host memberships
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
         # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
@@ -251,7 +267,7 @@ class UdpLayer:
     def connect(self, sk: UdpSocket, rip: bytes, rport: int) -> None:
         """``rip`` unmapped (4 or 16 bytes). An unbound or wildcard-bound socket takes
         the route's source address as its own (Linux: inet_rcv_saddr)."""
-        iface = route(self.ifaces, rip)
+        iface = self.out_route(sk, rip)
         if iface is None:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
@@ -279,8 +295,10 @@ class UdpLayer:
         b = sk.bind_addr
         if b is not None:
             ub = unmap(b)
-            if any(ub) and len(ub) == len(dst):
+            if any(ub) and len(ub) == len(dst) and not is_multicast(ub):
                 return ub
+        if len(dst) == 4 and any(sk.mc_addr) and is_multicast(dst):
+            return sk.mc_addr
         src = source_address(iface, dst)
         if src is None:
             raise SocketError(EADDRNOTAVAIL)
@@ -303,6 +321,8 @@ class UdpLayer:
             raise SocketError(EACCES)
         if not any(rip):
             rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
+        if is_multicast(rip):
+            return self._send_multicast(sk, data, rip, rport)
         if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
             src = sk.lip
             iface = route(self.ifaces, rip)
@@ -321,6 +341,115 @@ class UdpLayer:
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    # ------------------------------------------------------------------ multicast
+    def iface_by_index(self, index: int) -> InterfaceWrapper | None:
+        for i in self.ifaces:
+            if i.index == index:
+                return i
+        return None
+
+    def iface_by_addr(self, addr: bytes) -> InterfaceWrapper | None:
+        for i in self.ifaces:
+            if i.is_local(addr):
+                return i
+        return None
+
+    def out_route(self, sk: UdpSocket, dst: bytes) -> InterfaceWrapper | None:
+        """The interface a datagram to ``dst`` leaves by: for a multicast group the one
+        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route. Linux sends no IPv6
+        multicast out of lo (ENETUNREACH): None then."""
+        if not is_multicast(dst):
+            return route(self.ifaces, dst)
+        iface = None
+        if len(dst) == 4:
+            if sk.mc_index:
+                iface = self.iface_by_index(sk.mc_index)
+            elif any(sk.mc_addr):
+                iface = self.iface_by_addr(sk.mc_addr)
+        elif sk.mc_index6:
+            iface = self.iface_by_index(sk.mc_index6)
+        if iface is None:
+            iface = route(self.ifaces, dst)
+        if iface is not None and len(dst) == 16 and iface.loopback:
+            return None
+        return iface
+
+    def _send_multicast(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes,
+                        rport: int) -> int:
+        """A datagram to a group: out of the chosen interface and, with
+        IP_MULTICAST_LOOP, to this host's member sockets. Sent out of lo it reaches them
+        once, whatever IP_MULTICAST_LOOP says (Linux makes no loop copy for lo)."""
+        v4 = len(rip) == 4
+        iface = self.out_route(sk, rip)
+        if iface is None:
+            raise SocketError(ENETUNREACH)
+        src = self._source(sk, iface, rip)
+        self.autobind(sk)
+        if not iface.loopback and not self._emit(iface, src, rip, sk.local_port, rport, data,
+                                                 sk.mc_ttl if v4 else sk.mc_hops, sk.tos):
+            raise SocketError(EAGAIN)
+        if iface.loopback or (sk.mc_loop if v4 else sk.mc_loop6):
+            self.mcast_input(iface, 4 if v4 else 6, src, rip, sk.local_port, rport,
+                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, sk.tos)
+        st = self.stats
+        st["udp_out_datagrams"] += 1
+        st["udp_payload_bytes_sent"] += len(data)
+        return len(data)
+
+    def mcast_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0) -> None:
+        """A datagram to a group arrived on ``iface``: taken if a socket of this host
+        joined the group there, then given to every socket bound to the port that
+        covers the group (Linux: the member sockets, and the others unless
+        IP_MULTICAST_ALL is off)."""
+        key = (dst, iface.index)
+        st = self.stats
+        if not self.mc_members.get(key):
+            st["udp_mcast_not_member"] = st.get("udp_mcast_not_member", 0) + 1
+            return
+        for sk in list(self.bound.get(dport, ())):
+            cover = sk.cover4 if version == 4 else sk.cover6
+            if cover is None or (cover != ANY and cover != dst) or sk.shut_rd:
+                continue
+            if sk.rip is not None and (sk.rip != src or sk.rport != sport):
+                continue
+            if key not in sk.mc_groups and not sk.mc_all:
+                continue
+            dg = Datagram(data, src, sport, dst, version, ttl, tos, iface.index)
+            if sk.rx_bytes > sk.so_rcvbuf:
+                sk.drops += 1
+                st["udp_rcvbuf_errors"] += 1
+                st["udp_in_errors"] += 1
+                continue
+            sk.rxq.append(dg)
+            sk.rx_bytes += dg.cost
+            st["udp_in_datagrams"] += 1
+            st["udp_payload_bytes_received"] += len(data)
+            self.events.add(sk)
+
+    def mc_join(self, sk: UdpSocket, group: bytes, ifindex: int) -> None:
+        key = (group, ifindex)
+        if key in sk.mc_groups:
+            raise SocketError(EADDRINUSE)
+        sk.mc_groups.add(key)
+        self.mc_members[key] = self.mc_members.get(key, 0) + 1
+        if len(group) == 16:
+            iface = self.iface_by_index(ifindex)
+            if iface is not None:
+                iface.mcast6.add(group)
+
+    def mc_leave(self, sk: UdpSocket, key: tuple[bytes, int]) -> None:
+        sk.mc_groups.discard(key)
+        n = self.mc_members.get(key, 0) - 1
+        if n > 0:
+            self.mc_members[key] = n
+        else:
+            self.mc_members.pop(key, None)
+
+    def mc_leave_all(self, sk: UdpSocket) -> None:
+        for key in list(sk.mc_groups):
+            self.mc_leave(sk, key)
 
     def _emit(self, iface: InterfaceWrapper, src: bytes, dst: bytes, sport: int, dport: int,
               data: bytes | memoryview, ttl: int, tos: int) -> bool:
@@ -415,6 +544,9 @@ class UdpLayer:
         if csum and not iface.checksum_offload and not verify_checksum(
                 seg[:ulen], pseudo_header_sum(src, dst, 17, ulen)):
             st["udp_in_errors"] += 1
+            return
+        if is_multicast(dst):
+            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]))
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
