@@ -25,7 +25,7 @@ from . import constants as C
 from .errors import SocketError
 from .iface import route
 from .socket import Socket
-from .transport.udp import Datagram, UdpSocket, is_multicast, unmap
+from .transport.udp import Datagram, UdpSocket, is_multicast, needs_scope, unmap
 
 if TYPE_CHECKING:
     from .stack import NetStack
@@ -80,9 +80,32 @@ class UdpSock(Socket):
         return a, port
 
     # ------------------------------------------------------------------ calls
+    @staticmethod
+    def _scope_id(addr: object) -> int:
+        if isinstance(addr, (tuple, list)) and len(addr) > 3 and isinstance(addr[3], int):
+            return addr[3]
+        return 0
+
+    def scope_of(self, a: bytes) -> int:
+        """sin6_scope_id reported with address ``a`` of this socket (ipv6_iface_scope_id)."""
+        return self.inner.bound_dev_if if needs_scope(a) else 0
+
     def bind(self, addr: object) -> None:
         a, port = self._parse(addr)
         t = self.inner
+        if self.family == C.AF_INET6 and needs_scope(a) and not is_multicast(a):
+            # Linux __inet6_bind: a link-local address needs an interface
+            dev = self._scope_id(addr) or t.bound_dev_if
+            if not dev:
+                raise SocketError(C.EINVAL)
+            iface = self.stack.udp.iface_by_index(dev)
+            if iface is None:
+                raise SocketError(ENODEV)
+            if not iface.has_address(a):
+                raise SocketError(C.EADDRNOTAVAIL)
+            self.layer.bind(t, a, port)
+            t.bound_dev_if = dev
+            return
         if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
             if t.v6only:
                 raise SocketError(C.EINVAL)
@@ -104,7 +127,19 @@ class UdpSock(Socket):
             self.layer.disconnect(self.inner)
             return
         rip, rport = self.resolve(addr)
-        self.layer.connect(self.inner, rip, rport)
+        t = self.inner
+        if needs_scope(rip):
+            # ip6_datagram_connect: the scope id binds the socket to its interface
+            scope = self._scope_id(addr)
+            if t.bound_dev_if and scope and scope != t.bound_dev_if:
+                raise SocketError(C.EINVAL)
+            dev = scope or t.bound_dev_if or (t.mc_index6 if is_multicast(rip) else 0)
+            if not dev:
+                raise SocketError(C.EINVAL)
+            if self.stack.udp.iface_by_index(dev) is None:
+                raise SocketError(ENODEV)
+            t.bound_dev_if = dev
+        self.layer.connect(t, rip, rport)
 
     @property
     def state(self) -> str:
@@ -121,9 +156,13 @@ class UdpSock(Socket):
                 raise SocketError(EDESTADDRREQ)
             return self.send_to(data, t.rip, t.rport)
         rip, rport = self.resolve(addr)
+        scope = self._scope_id(addr) if needs_scope(rip) else 0
+        if scope:
+            return self.send_to(data, rip, rport, scope)
         return self.send_to(data, rip, rport)
 
-    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int) -> int:
+    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int,
+                oif: int = 0) -> int:
         t = self.inner
         if t.error and t.rip is not None:
             e = t.error
@@ -131,6 +170,8 @@ class UdpSock(Socket):
             raise SocketError(e)
         if t.shut_wr:
             raise SocketError(C.EPIPE)
+        if oif:
+            return self.layer.send(t, data, rip, rport, oif)
         return self.layer.send(t, data, rip, rport)
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
@@ -195,14 +236,26 @@ class UdpSock(Socket):
     def getsockname(self) -> tuple:
         t = self.inner
         if t.bind_addr is not None and t.in_bind_table:
-            return self._format(t.bind_addr, t.local_port)
+            return self._scoped(self._format(t.bind_addr, t.local_port), t.bind_addr)
         return self._format(b"\x00" * (4 if self.family == C.AF_INET else 16), 0)
 
     def getpeername(self) -> tuple:
         t = self.inner
         if t.rip is None:
             raise SocketError(C.ENOTCONN)
-        return self._format(t.rip, t.rport)
+        return self._scoped(self._format(t.rip, t.rport), t.rip)
+
+    def _scoped(self, name: tuple, a: bytes) -> tuple:
+        scope = self.scope_of(a)
+        return name[:3] + (scope,) if scope and len(name) == 4 else name
+
+    def source_name(self, dg: Datagram) -> tuple:
+        """recvfrom's address of a datagram: a link-local source carries the
+        interface it arrived on as its scope id."""
+        name = self._format(dg.src, dg.sport)
+        if len(name) == 4 and needs_scope(dg.src):
+            return name[:3] + (dg.ifindex,)
+        return name
 
     # ------------------------------------------------------------------ options
     def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:

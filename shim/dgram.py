@@ -45,6 +45,7 @@ ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
 _FAM = struct.Struct("=H")
 _IN = struct.Struct("!H4s")
 _IN6 = struct.Struct("!HI16sI")
+_SCOPE = struct.Struct("=I")    # sin6_scope_id: host byte order
 _ERRHDR_CACHE: dict[int, bytes] = {}
 
 
@@ -232,7 +233,7 @@ class DgramService:
         family = ch.family
         while rxq:
             dg = rxq[0]
-            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl)
+            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
             hdr = cache.get(key)
             if hdr is None:
                 hdr = _source_header(family, dg, ch.cm[dg.version == 6])
@@ -354,4 +355,6 @@ def _source_header(family: int, dg, cm: int) -> bytes:  # type: ignore[no-untype
         if len(src) == 4:
             src = b"\x00" * 10 + b"\xff\xff" + src
         sa = _FAM.pack(socket.AF_INET6) + _IN6.pack(dg.sport, 0, src, 0)
+        if src[0] == 0xFE and src[1] & 0xC0 == 0x80:      # link-local: scope id = iif
+            sa = sa[:-4] + _SCOPE.pack(dg.ifindex)
     return HDR.pack(cm, len(sa), 0, dg.ifindex, dg.tos, dg.ttl, sa, dg.dst)

@@ -136,6 +136,7 @@ class UdpSocket:
         self.mc_addr = b"\x00" * 4
         self.mc_index6 = 0
         self.mc_groups: set[tuple[bytes, int]] = set()   # (group, ifindex) joined
+        self.bound_dev_if = 0     # set by a scope id on bind/connect (link-local)
 
     @property
     def connected(self) -> bool:
@@ -161,6 +162,16 @@ def _overlaps(a: bytes | None, b: bytes | None) -> bool:
     if a is None or b is None:
         return False
     return a == ANY or b == ANY or a == b
+
+
+def needs_scope(addr: bytes) -> bool:
+    """Linux __ipv6_addr_needs_scope_id: link-local unicast, and multicast of
+    interface-local or link-local scope."""
+    if len(addr) != 16:
+        return False
+    if addr[0] == 0xFE and addr[1] & 0xC0 == 0x80:
+        return True
+    return addr[0] == 0xFF and addr[1] & 0x0F in (1, 2)
 
 
 def is_multicast(addr: bytes) -> bool:
@@ -268,6 +279,8 @@ class UdpLayer:
         """``rip`` unmapped (4 or 16 bytes). An unbound or wildcard-bound socket takes
         the route's source address as its own (Linux: inet_rcv_saddr)."""
         iface = self.out_route(sk, rip)
+        if sk.bound_dev_if and needs_scope(rip):
+            iface = self.iface_by_index(sk.bound_dev_if)
         if iface is None:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
@@ -308,7 +321,8 @@ class UdpLayer:
     def can_send(self) -> bool:
         return all(i.dev.device.can_send() for i in self.ifaces)
 
-    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int) -> int:
+    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
+             oif: int = 0) -> int:
         """Emit one datagram to ``rip`` (unmapped), ``rport``. Raises EMSGSIZE, EINVAL,
         ENETUNREACH, EACCES, EAGAIN (device full: try again after poll)."""
         n = len(data)
@@ -321,6 +335,17 @@ class UdpLayer:
             raise SocketError(EACCES)
         if not any(rip):
             rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
+        if needs_scope(rip) and (oif or sk.bound_dev_if) and not is_multicast(rip):
+            iface = self.iface_by_index(oif or sk.bound_dev_if)
+            if iface is None:
+                raise SocketError(ENETUNREACH)
+            src = self._source(sk, iface, rip)
+            self.autobind(sk)
+            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tos):
+                raise SocketError(EAGAIN)
+            self.stats["udp_out_datagrams"] += 1
+            self.stats["udp_payload_bytes_sent"] += n
+            return n
         if is_multicast(rip):
             return self._send_multicast(sk, data, rip, rport)
         if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
@@ -555,7 +580,8 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version)
+        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version,
+                      ifindex=iface.index)
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
