@@ -25,7 +25,7 @@ from . import constants as C
 from .errors import SocketError
 from .iface import route
 from .socket import Socket
-from .transport.udp import Datagram, UdpSocket, is_multicast, needs_scope, unmap
+from .transport.udp import Datagram, ErrEntry, UdpSocket, is_multicast, needs_scope, unmap
 
 if TYPE_CHECKING:
     from .stack import NetStack
@@ -180,6 +180,10 @@ class UdpSock(Socket):
     def send_space(self) -> int:
         return 65535 if self.layer.can_send() else 0
 
+    def recv_error(self) -> ErrEntry | None:
+        """recvmsg(MSG_ERRQUEUE): None when the queue is empty (EAGAIN)."""
+        return self.stack.udp.take_error_entry(self.inner)
+
     def recv_datagram(self) -> Datagram | None:
         return self.layer.take(self.inner)
 
@@ -305,6 +309,11 @@ class UdpSock(Socket):
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
             self.ipopts[(level, optname)] = _int(value)
+            if (level, optname) in ((C.IPPROTO_IP, 11), (C.IPPROTO_IPV6, 25)):
+                t.recverr = bool(self.ipopts.get((C.IPPROTO_IP, 11)) or (
+                    self.family == C.AF_INET6 and self.ipopts.get((C.IPPROTO_IPV6, 25))))
+                if not t.recverr:
+                    t.errq.clear()          # Linux purges the queue when it is turned off
             return
         super().setsockopt(level, optname, value)
 

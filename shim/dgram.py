@@ -46,6 +46,8 @@ _FAM = struct.Struct("=H")
 _IN = struct.Struct("!H4s")
 _IN6 = struct.Struct("!HI16sI")
 _SCOPE = struct.Struct("=I")    # sin6_scope_id: host byte order
+_EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
+_U16X2 = struct.Struct("=HH")
 _ERRHDR_CACHE: dict[int, bytes] = {}
 
 
@@ -315,7 +317,24 @@ class DgramService:
             host.run_stack()
             if not busy:
                 break
+        if req.args[0] == 1:
+            return self.errqueue(ch), None
         return P.response(0), None
+
+    def errqueue(self, ch: DgramChannel) -> bytes:
+        """recvmsg(MSG_ERRQUEUE): the oldest error queue entry, laid out for the stub:
+        struct sock_extended_err, u16 name length, u16 offender length, name (28 bytes),
+        offender (28 bytes), then the payload; EAGAIN when the queue is empty."""
+        e = ch.sk.recv_error()
+        if e is None:
+            return P.response(-1, errno.EAGAIN)
+        fam = ch.family
+        name = sockaddr.encode(fam, ch.sk._format(e.addr, e.port))
+        off = sockaddr.encode(fam, ch.sk._format(e.offender, 0))
+        ee = _EE.pack(e.errno, e.origin, e.type, e.code, 0, 0, 0)
+        body = ee + _U16X2.pack(len(name), len(off)) + name.ljust(28, b"\0") + off.ljust(
+            28, b"\0") + e.data
+        return P.response(len(e.data), 0, body[:P.MAX_PAYLOAD])
 
 
 def _force_sndbuf(s: socket.socket, size: int) -> None:

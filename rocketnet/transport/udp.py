@@ -25,7 +25,7 @@ from ..iface import InterfaceWrapper, route, source_address
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.checksum import verify as verify_checksum
 
-__all__ = ["UdpLayer", "UdpSocket", "Datagram", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
+__all__ = ["UdpLayer", "UdpSocket", "Datagram", "ErrEntry", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
 
 EINVAL = 22
 EACCES = 13
@@ -84,6 +84,26 @@ class Datagram:
         self.cost = len(data) + SKB_OVERHEAD
 
 
+class ErrEntry:
+    """One entry of a socket's error queue (IP_RECVERR): the datagram an ICMP error
+    quoted and Linux's struct sock_extended_err fields."""
+
+    __slots__ = ("data", "addr", "port", "version", "errno", "origin", "type", "code",
+                 "offender")
+
+    def __init__(self, data: bytes, addr: bytes, port: int, version: int, err: int,
+                 typ: int, code: int, offender: bytes) -> None:
+        self.data = data          # the payload of the datagram that failed
+        self.addr = addr          # where it was sent (msg_name)
+        self.port = port
+        self.version = version
+        self.errno = err
+        self.origin = 2 if version == 4 else 3   # SO_EE_ORIGIN_ICMP / _ICMP6
+        self.type = typ
+        self.code = code
+        self.offender = offender  # the ICMP error's source
+
+
 class UdpSocket:
     """The protocol part of a UDP socket."""
 
@@ -137,6 +157,8 @@ class UdpSocket:
         self.mc_index6 = 0
         self.mc_groups: set[tuple[bytes, int]] = set()   # (group, ifindex) joined
         self.bound_dev_if = 0     # set by a scope id on bind/connect (link-local)
+        self.recverr = False      # IP_RECVERR / IPV6_RECVERR
+        self.errq: deque[ErrEntry] = deque()   # MSG_ERRQUEUE
 
     @property
     def connected(self) -> bool:
@@ -674,24 +696,54 @@ class UdpLayer:
             isrc, idst = bytes(seg[8 + 12:8 + 16]), bytes(seg[8 + 16:8 + 20])
             sport, dport = _U16.unpack_from(seg, 8 + ihl)[0], _U16.unpack_from(seg, 8 + ihl + 2)[0]
             err = _ICMP4_UNREACH_ERRNO.get(code, EHOSTUNREACH)
+            body = bytes(seg[8 + ihl + 8:])
         else:
             if typ != 1 or len(seg) < 8 + 40 + 8 or seg[8 + 6] != 17:
                 return False
             isrc, idst = bytes(seg[8 + 8:8 + 24]), bytes(seg[8 + 24:8 + 40])
             sport, dport = _U16.unpack_from(seg, 48)[0], _U16.unpack_from(seg, 50)[0]
             err = _ICMP6_UNREACH_ERRNO.get(code, EPROTO)
+            body = bytes(seg[8 + 40 + 8:])
         self.stats["icmp_errors_received"] += 1
-        self.icmp_error(version, isrc, idst, sport, dport, err)
+        self.icmp_error(version, isrc, idst, sport, dport, err,
+                        ErrEntry(body, idst, dport, version, err, typ, code, bytes(src)))
         return True
 
     def icmp_error(self, version: int, lip: bytes, rip: bytes, lport: int, rport: int,
-                   err: int) -> None:
+                   err: int, entry: ErrEntry | None = None) -> None:
         """An ICMP error quoting a datagram we sent from lip:lport to rip:rport: the
         connected socket it concerns gets ``err`` (Linux: unconnected sockets ignore it
         unless IP_RECVERR). The signature of an IP layer's transport error handler."""
         for sk in self.bound.get(lport, ()):
             if sk.rip == rip and sk.rport == rport and sk.lip in (None, lip):
-                sk.error = err
-                sk.err_seq += 1
-                self.events.add(sk)
-                break
+                self._set_error(sk, err, entry)
+                return
+        if entry is None:
+            return
+        # Linux __udp4_lib_err: an unconnected socket takes the error with IP_RECVERR
+        sk2 = self.lookup(version, rip, rport, lip, lport)
+        if sk2 is not None and sk2.recverr:
+            self._set_error(sk2, err, entry)
+
+    def icmp_error_detail(self, version: int, lip: bytes, rip: bytes, lport: int,
+                          rport: int, err: int, typ: int, code: int, offender: bytes,
+                          body: bytes) -> None:
+        """The IP layer's error handler with the ICMP details (for IP_RECVERR)."""
+        self.icmp_error(version, lip, rip, lport, rport, err,
+                        ErrEntry(body, rip, rport, version, err, typ, code, offender))
+
+    def _set_error(self, sk: UdpSocket, err: int, entry: ErrEntry | None) -> None:
+        if sk.recverr and entry is not None and len(sk.errq) < 64:
+            sk.errq.append(entry)
+        sk.error = err
+        sk.err_seq += 1
+        self.events.add(sk)
+
+    def take_error_entry(self, sk: UdpSocket) -> ErrEntry | None:
+        """recvmsg(MSG_ERRQUEUE): the oldest entry; the pending error becomes the next
+        entry's (or none), as Linux's sock_dequeue_err_skb."""
+        if not sk.errq:
+            return None
+        e = sk.errq.popleft()
+        sk.error = sk.errq[0].errno if sk.errq else 0
+        return e
