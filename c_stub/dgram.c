@@ -286,7 +286,57 @@ struct dg_rres {
     uint8_t tos, ttl;
     uint32_t ifindex;
     unsigned char local[16];
+    unsigned char ee[16 + 28]; /* MSG_ERRQUEUE: sock_extended_err + offender */
+    size_t eelen;
 };
+#define DG_RES_RECVERR 0x8000 /* res->ee holds an IP_RECVERR / IPV6_RECVERR cmsg */
+
+/* recvmsg(MSG_ERRQUEUE): the host pops the oldest entry of the socket's error queue
+ * (IP_RECVERR) after taking every datagram sent so far through the stack. */
+static ssize_t dg_errqueue(struct rn_sock *s, struct iovec *iov, size_t iovcnt,
+                           struct dg_rres *res, int *err)
+{
+    static __thread unsigned char buf[RN_MAX_PAYLOAD];
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_DGRAM_SYNC, INFO_ID(s->info), 1, 0, 0, 0, NULL, 0, &resp, buf, sizeof buf,
+               NULL, 0) < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (resp.ret < 0) {
+        *err = resp.err;
+        return -1;
+    }
+    size_t head = 16 + 4 + 28 + 28;
+    if (resp.payload_len < head) {
+        *err = EAGAIN;
+        return -1;
+    }
+    uint16_t nl, ol;
+    memcpy(&nl, buf + 16, 2);
+    memcpy(&ol, buf + 18, 2);
+    if (nl > 28)
+        nl = 28;
+    if (ol > 28)
+        ol = 28;
+    res->addrlen = nl;
+    memcpy(res->addr, buf + 20, nl);
+    memcpy(res->ee, buf, 16);
+    memcpy(res->ee + 16, buf + 48, ol);
+    res->eelen = 16 + (size_t)ol;
+    res->hflags = DG_RES_RECVERR;
+    size_t len = resp.payload_len > head ? resp.payload_len - head : 0, done = 0;
+    for (size_t i = 0; i < iovcnt && done < len; i++) {
+        size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+        if (k && rn_copy_out(iov[i].iov_base, buf + head + done, k) < 0) {
+            *err = EFAULT;
+            return -1;
+        }
+        done += k;
+    }
+    res->msg_flags = MSG_ERRQUEUE | ((size_t)resp.ret > done ? MSG_TRUNC : 0);
+    return (ssize_t)done;
+}
 
 static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                        int flags, struct dg_rres *res, int *err)
@@ -302,10 +352,8 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         *err = EFAULT;
         return -1;
     }
-    if (flags & MSG_ERRQUEUE) {
-        *err = EAGAIN; /* no error queue (IP_RECVERR not supported): empty */
-        return -1;
-    }
+    if (flags & MSG_ERRQUEUE)
+        return dg_errqueue(s, iov + 1, iovcnt, res, err);
     if (flags & MSG_OOB) {
         *err = EOPNOTSUPP;
         return -1;
@@ -492,6 +540,12 @@ static void dg_cmsgs(struct dg_cm *c, const struct dg_rres *res)
         struct in6_addr a;
         memcpy(&a, res->addr + offsetof(struct sockaddr_in6, sin6_addr), sizeof a);
         v4 = IN6_IS_ADDR_V4MAPPED(&a);
+    }
+    if (f & DG_RES_RECVERR) {
+        int v6 = res->ee[4] == 3; /* SO_EE_ORIGIN_ICMP6 */
+        dg_put_cmsg(c, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, res->ee,
+                    res->eelen);
+        return;
     }
     if (f & (RN_DG_CM_TSTAMP | RN_DG_CM_TSTAMPNS)) {
         struct timespec ts;

@@ -94,7 +94,11 @@
 #define RN_OP_DGRAM_SYNC 41  /* datagram socket found empty (EAGAIN): the host first takes
                                 every datagram programs have sent so far through the
                                 stack (loopback delivery is synchronous on Linux), then
-                                replies; the stub tries the receive once more. */
+                                replies; the stub tries the receive once more.
+                                arg0=1: recvmsg(MSG_ERRQUEUE): then pops the oldest error
+                                queue entry (IP_RECVERR): ret = payload length, payload =
+                                struct sock_extended_err, u16 name len, u16 offender len,
+                                name[28], offender[28], data; EAGAIN when empty. */
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */

@@ -18,12 +18,14 @@ API beyond ``Socket``'s (see rocketnet.stack)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Callable
 
 from . import constants as C
 from .errors import SocketError
+from .iface import route
 from .socket import Socket
-from .transport.udp import Datagram, UdpSocket, unmap
+from .transport.udp import Datagram, ErrEntry, UdpSocket, is_multicast, needs_scope, unmap
 
 if TYPE_CHECKING:
     from .stack import NetStack
@@ -34,6 +36,7 @@ _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _LOOP4 = b"\x7f\x00\x00\x01"
 _LOOP6 = b"\x00" * 15 + b"\x01"
 EDESTADDRREQ = 89
+ENODEV = 19
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SO_RXQ_OVFL = 40
 SO_TIMESTAMP = 29
@@ -77,16 +80,39 @@ class UdpSock(Socket):
         return a, port
 
     # ------------------------------------------------------------------ calls
+    @staticmethod
+    def _scope_id(addr: object) -> int:
+        if isinstance(addr, (tuple, list)) and len(addr) > 3 and isinstance(addr[3], int):
+            return addr[3]
+        return 0
+
+    def scope_of(self, a: bytes) -> int:
+        """sin6_scope_id reported with address ``a`` of this socket (ipv6_iface_scope_id)."""
+        return self.inner.bound_dev_if if needs_scope(a) else 0
+
     def bind(self, addr: object) -> None:
         a, port = self._parse(addr)
         t = self.inner
+        if self.family == C.AF_INET6 and needs_scope(a) and not is_multicast(a):
+            # Linux __inet6_bind: a link-local address needs an interface
+            dev = self._scope_id(addr) or t.bound_dev_if
+            if not dev:
+                raise SocketError(C.EINVAL)
+            iface = self.stack.udp.iface_by_index(dev)
+            if iface is None:
+                raise SocketError(ENODEV)
+            if not iface.has_address(a):
+                raise SocketError(C.EADDRNOTAVAIL)
+            self.layer.bind(t, a, port)
+            t.bound_dev_if = dev
+            return
         if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
             if t.v6only:
                 raise SocketError(C.EINVAL)
             v4 = a[12:]
             if any(v4) and not self._is_local(v4):
                 raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a):
+        elif any(a) and not self._is_local(a) and not is_multicast(a):
             raise SocketError(C.EADDRNOTAVAIL)
         self.layer.bind(t, a, port)
 
@@ -101,7 +127,19 @@ class UdpSock(Socket):
             self.layer.disconnect(self.inner)
             return
         rip, rport = self.resolve(addr)
-        self.layer.connect(self.inner, rip, rport)
+        t = self.inner
+        if needs_scope(rip):
+            # ip6_datagram_connect: the scope id binds the socket to its interface
+            scope = self._scope_id(addr)
+            if t.bound_dev_if and scope and scope != t.bound_dev_if:
+                raise SocketError(C.EINVAL)
+            dev = scope or t.bound_dev_if or (t.mc_index6 if is_multicast(rip) else 0)
+            if not dev:
+                raise SocketError(C.EINVAL)
+            if self.stack.udp.iface_by_index(dev) is None:
+                raise SocketError(ENODEV)
+            t.bound_dev_if = dev
+        self.layer.connect(t, rip, rport)
 
     @property
     def state(self) -> str:
@@ -118,9 +156,13 @@ class UdpSock(Socket):
                 raise SocketError(EDESTADDRREQ)
             return self.send_to(data, t.rip, t.rport)
         rip, rport = self.resolve(addr)
+        scope = self._scope_id(addr) if needs_scope(rip) else 0
+        if scope:
+            return self.send_to(data, rip, rport, scope)
         return self.send_to(data, rip, rport)
 
-    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int) -> int:
+    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int,
+                oif: int = 0) -> int:
         t = self.inner
         if t.error and t.rip is not None:
             e = t.error
@@ -128,6 +170,8 @@ class UdpSock(Socket):
             raise SocketError(e)
         if t.shut_wr:
             raise SocketError(C.EPIPE)
+        if oif:
+            return self.layer.send(t, data, rip, rport, oif)
         return self.layer.send(t, data, rip, rport)
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
@@ -135,6 +179,10 @@ class UdpSock(Socket):
 
     def send_space(self) -> int:
         return 65535 if self.layer.can_send() else 0
+
+    def recv_error(self) -> ErrEntry | None:
+        """recvmsg(MSG_ERRQUEUE): None when the queue is empty (EAGAIN)."""
+        return self.stack.udp.take_error_entry(self.inner)
 
     def recv_datagram(self) -> Datagram | None:
         return self.layer.take(self.inner)
@@ -179,6 +227,7 @@ class UdpSock(Socket):
         self.closed = True
         t = self.inner
         t.released = True
+        self.stack.udp.mc_leave_all(t)
         self.layer.unbind(t)
         t.rxq.clear()
         t.rx_bytes = 0
@@ -191,14 +240,26 @@ class UdpSock(Socket):
     def getsockname(self) -> tuple:
         t = self.inner
         if t.bind_addr is not None and t.in_bind_table:
-            return self._format(t.bind_addr, t.local_port)
+            return self._scoped(self._format(t.bind_addr, t.local_port), t.bind_addr)
         return self._format(b"\x00" * (4 if self.family == C.AF_INET else 16), 0)
 
     def getpeername(self) -> tuple:
         t = self.inner
         if t.rip is None:
             raise SocketError(C.ENOTCONN)
-        return self._format(t.rip, t.rport)
+        return self._scoped(self._format(t.rip, t.rport), t.rip)
+
+    def _scoped(self, name: tuple, a: bytes) -> tuple:
+        scope = self.scope_of(a)
+        return name[:3] + (scope,) if scope and len(name) == 4 else name
+
+    def source_name(self, dg: Datagram) -> tuple:
+        """recvfrom's address of a datagram: a link-local source carries the
+        interface it arrived on as its scope id."""
+        name = self._format(dg.src, dg.sport)
+        if len(name) == 4 and needs_scope(dg.src):
+            return name[:3] + (dg.ifindex,)
+        return name
 
     # ------------------------------------------------------------------ options
     def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
@@ -237,11 +298,22 @@ class UdpSock(Socket):
             raise SocketError(C.ENOPROTOOPT)
         if level == C.IPPROTO_TCP:
             raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IP and optname in _MC4_OPTS:
+            self._mc4_set(optname, value)
+            return
+        if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
+            self._mc6_set(optname, value)
+            return
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
             self.ipopts[(level, optname)] = _int(value)
+            if (level, optname) in ((C.IPPROTO_IP, 11), (C.IPPROTO_IPV6, 25)):
+                t.recverr = bool(self.ipopts.get((C.IPPROTO_IP, 11)) or (
+                    self.family == C.AF_INET6 and self.ipopts.get((C.IPPROTO_IPV6, 25))))
+                if not t.recverr:
+                    t.errq.clear()          # Linux purges the queue when it is turned off
             return
         super().setsockopt(level, optname, value)
 
@@ -268,6 +340,14 @@ class UdpSock(Socket):
             if optname in (1, 100, 102, 103, 104):
                 return _int_result(0, optlen)
             raise SocketError(C.ENOPROTOOPT)
+        if level == C.IPPROTO_IP and optname in _MC4_GET:
+            if optname == IP_MULTICAST_IF:
+                return t.mc_addr[:min(optlen, 4)]
+            return _int_result(_MC4_GET[optname](t), optlen)
+        if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
+            if optlen < 4:
+                raise SocketError(C.EINVAL)
+            return _int_result(_MC6_GET[optname](t), optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -275,6 +355,145 @@ class UdpSock(Socket):
             return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
         return super().getsockopt(level, optname, optlen)
 
+    # ------------------------------------------------------------------ multicast
+    def _mc4_set(self, optname: int, value: bytes | int) -> None:
+        """IPv4 multicast options with Linux's (do_ip_setsockopt) checks and errnos."""
+        t = self.inner
+        udp = self.stack.udp
+        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
+        if optname in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL):
+            if len(raw) >= 4:
+                v = int.from_bytes(raw[:4], "little", signed=True)
+            elif len(raw) >= 1:
+                v = raw[0]
+            else:
+                raise SocketError(C.EINVAL)
+            if optname == IP_MULTICAST_TTL:
+                if v == -1:
+                    v = 1
+                if not 0 <= v <= 255:
+                    raise SocketError(C.EINVAL)
+                t.mc_ttl = v
+            elif optname == IP_MULTICAST_LOOP:
+                t.mc_loop = v != 0
+            else:
+                if v not in (0, 1):
+                    raise SocketError(C.EINVAL)
+                t.mc_all = v == 1
+            return
+        if optname == IP_MULTICAST_IF:
+            if len(raw) < 4:
+                raise SocketError(C.EINVAL)
+            if len(raw) >= 12:
+                addr, index = bytes(raw[4:8]), int.from_bytes(raw[8:12], sys.byteorder)
+            elif len(raw) >= 8:
+                addr, index = bytes(raw[4:8]), 0
+            else:
+                addr, index = bytes(raw[:4]), 0
+            if not index:
+                if not any(addr):
+                    t.mc_index, t.mc_addr = 0, addr
+                    return
+                iface = udp.iface_by_addr(addr)
+            else:
+                iface = udp.iface_by_index(index)
+            if iface is None:
+                raise SocketError(C.EADDRNOTAVAIL)
+            t.mc_index, t.mc_addr = index, addr
+            return
+        # memberships: struct ip_mreq / ip_mreqn, or struct group_req
+        if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
+            if len(raw) < C.GROUP_REQ_SIZE:
+                raise SocketError(C.EINVAL)
+            if int.from_bytes(raw[8:10], sys.byteorder) != C.AF_INET:
+                raise SocketError(C.EINVAL)
+            group, addr = bytes(raw[12:16]), b"\x00" * 4
+            index = int.from_bytes(raw[0:4], sys.byteorder)
+            join = optname == C.MCAST_JOIN_GROUP
+        else:
+            if len(raw) < 8:
+                raise SocketError(C.EINVAL)
+            group, addr = bytes(raw[0:4]), bytes(raw[4:8])
+            index = int.from_bytes(raw[8:12], sys.byteorder) if len(raw) >= 12 else 0
+            join = optname == C.IP_ADD_MEMBERSHIP
+        if join and not is_multicast(group):
+            raise SocketError(C.EINVAL)
+        # ip_mc_find_dev: by index, else by address, else the route to the group
+        if index:
+            iface = udp.iface_by_index(index)
+        elif any(addr):
+            iface = udp.iface_by_addr(addr)
+        else:
+            iface = route(udp.ifaces, group)
+        if join:
+            if iface is None:
+                raise SocketError(ENODEV)
+            udp.mc_join(t, group, iface.index)
+            return
+        if iface is None and not index and not any(addr):
+            raise SocketError(ENODEV)
+        key = (group, iface.index if iface is not None else index)
+        if key not in t.mc_groups:
+            raise SocketError(C.EADDRNOTAVAIL)
+        udp.mc_leave(t, key)
+
+    def _mc6_set(self, optname: int, value: bytes | int) -> None:
+        """IPv6 multicast options (do_ipv6_setsockopt): ints of 4 bytes, ipv6_mreq."""
+        t = self.inner
+        udp = self.stack.udp
+        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
+        if optname in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
+            if len(raw) < 20:
+                raise SocketError(C.EINVAL)
+            group = bytes(raw[:16])
+            index = int.from_bytes(raw[16:20], sys.byteorder)
+            if not is_multicast(group):
+                raise SocketError(C.EINVAL)
+            if optname == IPV6_LEAVE_GROUP:
+                for key in t.mc_groups:
+                    if key[0] == group and (not index or key[1] == index):
+                        udp.mc_leave(t, key)
+                        return
+                raise SocketError(C.EADDRNOTAVAIL)
+            if index:
+                iface = udp.iface_by_index(index)
+            else:
+                iface = route(udp.ifaces, group)
+            if iface is None:
+                raise SocketError(ENODEV)
+            udp.mc_join(t, group, iface.index)
+            return
+        if len(raw) < 4:
+            raise SocketError(C.EINVAL)
+        v = int.from_bytes(raw[:4], "little", signed=True)
+        if optname == IPV6_MULTICAST_IF:
+            if v and udp.iface_by_index(v) is None:
+                raise SocketError(ENODEV)
+            t.mc_index6 = v
+        elif optname == IPV6_MULTICAST_HOPS:
+            if not -1 <= v <= 255:
+                raise SocketError(C.EINVAL)
+            t.mc_hops = 1 if v == -1 else v
+        else:
+            if v not in (0, 1):
+                raise SocketError(C.EINVAL)
+            t.mc_loop6 = v == 1
+
+
+IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
+IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
+IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+_MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
+             C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
+             C.MCAST_LEAVE_GROUP}
+_MC6_OPTS = {IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP,
+             IPV6_LEAVE_GROUP}
+_MC4_GET: dict[int, Callable[[UdpSocket], int]] = {
+    IP_MULTICAST_IF: lambda t: 0, IP_MULTICAST_TTL: lambda t: t.mc_ttl,
+    IP_MULTICAST_LOOP: lambda t: int(t.mc_loop), IP_MULTICAST_ALL: lambda t: int(t.mc_all)}
+_MC6_GET: dict[int, Callable[[UdpSocket], int]] = {
+    IPV6_MULTICAST_IF: lambda t: t.mc_index6, IPV6_MULTICAST_HOPS: lambda t: t.mc_hops,
+    IPV6_MULTICAST_LOOP: lambda t: int(t.mc_loop6)}
 
 _TIMEO = {20: 20, 66: 20, 21: 21, 67: 21}   # SO_RCVTIMEO/SO_SNDTIMEO, _OLD and _NEW
 

@@ -166,6 +166,7 @@ class NetStack:
         self.udp.send_error = self.ip.send_error                 # port unreachable
         self.ip.handlers[17] = self.udp.ip_input
         self.ip.error_handlers[17] = self.udp.icmp_error
+        self.ip.detail_handlers[17] = self.udp.icmp_error_detail
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False

@@ -21,7 +21,6 @@ import struct
 from typing import TYPE_CHECKING
 
 from rocketnet.dgram import UdpSock
-from rocketnet.iface import route
 from rocketnet.socket import SocketError
 from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6
 from shim import protocol as P
@@ -46,6 +45,9 @@ ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
 _FAM = struct.Struct("=H")
 _IN = struct.Struct("!H4s")
 _IN6 = struct.Struct("!HI16sI")
+_SCOPE = struct.Struct("=I")    # sin6_scope_id: host byte order
+_EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
+_U16X2 = struct.Struct("=HH")
 _ERRHDR_CACHE: dict[int, bytes] = {}
 
 
@@ -212,7 +214,7 @@ class DgramService:
             raise SocketError(errno.EINVAL)
         if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
             raise SocketError(errno.EACCES)
-        if route(sk.layer.ifaces, rip) is None:
+        if sk.stack.udp.out_route(sk.inner, rip) is None:
             raise SocketError(errno.ENETUNREACH)
         return rip, rport
 
@@ -233,7 +235,7 @@ class DgramService:
         family = ch.family
         while rxq:
             dg = rxq[0]
-            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl)
+            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
             hdr = cache.get(key)
             if hdr is None:
                 hdr = _source_header(family, dg, ch.cm[dg.version == 6])
@@ -315,7 +317,24 @@ class DgramService:
             host.run_stack()
             if not busy:
                 break
+        if req.args[0] == 1:
+            return self.errqueue(ch), None
         return P.response(0), None
+
+    def errqueue(self, ch: DgramChannel) -> bytes:
+        """recvmsg(MSG_ERRQUEUE): the oldest error queue entry, laid out for the stub:
+        struct sock_extended_err, u16 name length, u16 offender length, name (28 bytes),
+        offender (28 bytes), then the payload; EAGAIN when the queue is empty."""
+        e = ch.sk.recv_error()
+        if e is None:
+            return P.response(-1, errno.EAGAIN)
+        fam = ch.family
+        name = sockaddr.encode(fam, ch.sk._format(e.addr, e.port))
+        off = sockaddr.encode(fam, ch.sk._format(e.offender, 0))
+        ee = _EE.pack(e.errno, e.origin, e.type, e.code, 0, 0, 0)
+        body = ee + _U16X2.pack(len(name), len(off)) + name.ljust(28, b"\0") + off.ljust(
+            28, b"\0") + e.data
+        return P.response(len(e.data), 0, body[:P.MAX_PAYLOAD])
 
 
 def _force_sndbuf(s: socket.socket, size: int) -> None:
@@ -355,4 +374,6 @@ def _source_header(family: int, dg, cm: int) -> bytes:  # type: ignore[no-untype
         if len(src) == 4:
             src = b"\x00" * 10 + b"\xff\xff" + src
         sa = _FAM.pack(socket.AF_INET6) + _IN6.pack(dg.sport, 0, src, 0)
+        if src[0] == 0xFE and src[1] & 0xC0 == 0x80:      # link-local: scope id = iif
+            sa = sa[:-4] + _SCOPE.pack(dg.ifindex)
     return HDR.pack(cm, len(sa), 0, dg.ifindex, dg.tos, dg.ttl, sa, dg.dst)

@@ -73,6 +73,9 @@ class IpLayer:
         self.stats = stats
         self.handlers: dict[int, Callable] = {}
         self.error_handlers: dict[int, TransportError] = {}
+        # error handlers that also take the ICMP type, code, offender and quoted payload
+        # (UDP's IP_RECVERR); preferred over error_handlers for their protocol
+        self.detail_handlers: dict[int, Callable[..., None]] = {}
         self.icmp_hooks: list[Callable] = []
         self.reasm4 = Reassembler(stats, "ipv4_")
         self.reasm6 = Reassembler(stats, "ipv6_")
@@ -236,7 +239,7 @@ class IpLayer:
             return
         if t in (DEST_UNREACH, TIME_EXCEEDED):
             err = _V4_UNREACH_ERRNO[code] if t == DEST_UNREACH and code < 16 else EHOSTUNREACH
-            self._deliver_error(4, payload[8:], err)
+            self._deliver_error(4, payload[8:], err, (t, code, src))
         for hook in self.icmp_hooks:
             hook(iface, 4, src, dst, t, code, rest, payload)
 
@@ -266,7 +269,7 @@ class IpLayer:
             return
         if t in (V6_DEST_UNREACH, V6_TIME_EXCEEDED):
             err = _V6_UNREACH_ERRNO[code] if t == V6_DEST_UNREACH and code < 7 else EHOSTUNREACH
-            self._deliver_error(6, payload[8:], err)
+            self._deliver_error(6, payload[8:], err, (t, code, src))
         for hook in self.icmp_hooks:
             hook(iface, 6, src, dst, t, code, rest, payload)
 
@@ -315,7 +318,8 @@ class IpLayer:
             if e2 is not None:
                 link.flush_pending(e2)
 
-    def _deliver_error(self, version: int, quote: memoryview, err: int) -> None:
+    def _deliver_error(self, version: int, quote: memoryview, err: int,
+                       icmp: tuple[int, int, bytes] | None = None) -> None:
         """An ICMP error quoting one of our packets: tell the transport that sent it."""
         try:
             if version == 4:
@@ -348,7 +352,12 @@ class IpLayer:
             return
         h = self.error_handlers.get(proto)
         self._count("icmp_errors_received")
-        if h is not None:
+        d = self.detail_handlers.get(proto)
+        if d is not None and icmp is not None:
+            # (type, code, offender, the quoted datagram after its transport header)
+            d(version, lip, rip, lport, rport, err, icmp[0], icmp[1], bytes(icmp[2]),
+              bytes(quote[off + 8:]))
+        elif h is not None:
             h(version, lip, rip, lport, rport, err)
 
     def _unresolved(self, frame: bytes, err: int) -> None:
@@ -371,8 +380,9 @@ class IpLayer:
 
     def send_error(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
                    pkt: memoryview, type: int, code: int, rest: int) -> None:
-        """ICMP error about pkt (received from src, to our dst)."""
-        if not self._rate_ok():
+        """ICMP error about pkt (received from src, to our dst). Not rate limited on
+        lo (Linux: icmpv4_xrlim_allow / icmpv6_xrlim_allow)."""
+        if not iface.loopback and not self._rate_ok():
             return
         if version == 4:
             quote = bytes(pkt[:QUOTE_MAX_V4])

@@ -25,7 +25,7 @@ from ..iface import InterfaceWrapper, route, source_address
 from ..wire.checksum import checksum, pseudo_header_sum
 from ..wire.checksum import verify as verify_checksum
 
-__all__ = ["UdpLayer", "UdpSocket", "Datagram", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
+__all__ = ["UdpLayer", "UdpSocket", "Datagram", "ErrEntry", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
 
 EINVAL = 22
 EACCES = 13
@@ -84,6 +84,26 @@ class Datagram:
         self.cost = len(data) + SKB_OVERHEAD
 
 
+class ErrEntry:
+    """One entry of a socket's error queue (IP_RECVERR): the datagram an ICMP error
+    quoted and Linux's struct sock_extended_err fields."""
+
+    __slots__ = ("data", "addr", "port", "version", "errno", "origin", "type", "code",
+                 "offender")
+
+    def __init__(self, data: bytes, addr: bytes, port: int, version: int, err: int,
+                 typ: int, code: int, offender: bytes) -> None:
+        self.data = data          # the payload of the datagram that failed
+        self.addr = addr          # where it was sent (msg_name)
+        self.port = port
+        self.version = version
+        self.errno = err
+        self.origin = 2 if version == 4 else 3   # SO_EE_ORIGIN_ICMP / _ICMP6
+        self.type = typ
+        self.code = code
+        self.offender = offender  # the ICMP error's source
+
+
 class UdpSocket:
     """The protocol part of a UDP socket."""
 
@@ -125,6 +145,20 @@ class UdpSocket:
         self.released = False
         self.shut_rd = False
         self.shut_wr = False
+        # multicast (Linux defaults): TTL / hop limit, loop, IP_MULTICAST_ALL, the
+        # outgoing interface (IP_MULTICAST_IF: ifindex, address; IPV6_MULTICAST_IF)
+        self.mc_ttl = 1
+        self.mc_hops = 1
+        self.mc_loop = True
+        self.mc_loop6 = True
+        self.mc_all = True
+        self.mc_index = 0
+        self.mc_addr = b"\x00" * 4
+        self.mc_index6 = 0
+        self.mc_groups: set[tuple[bytes, int]] = set()   # (group, ifindex) joined
+        self.bound_dev_if = 0     # set by a scope id on bind/connect (link-local)
+        self.recverr = False      # IP_RECVERR / IPV6_RECVERR
+        self.errq: deque[ErrEntry] = deque()   # MSG_ERRQUEUE
 
     @property
     def connected(self) -> bool:
@@ -152,6 +186,20 @@ def _overlaps(a: bytes | None, b: bytes | None) -> bool:
     return a == ANY or b == ANY or a == b
 
 
+def needs_scope(addr: bytes) -> bool:
+    """Linux __ipv6_addr_needs_scope_id: link-local unicast, and multicast of
+    interface-local or link-local scope."""
+    if len(addr) != 16:
+        return False
+    if addr[0] == 0xFE and addr[1] & 0xC0 == 0x80:
+        return True
+    return addr[0] == 0xFF and addr[1] & 0x0F in (1, 2)
+
+
+def is_multicast(addr: bytes) -> bool:
+    return (224 <= addr[0] < 240) if len(addr) == 4 else addr[0] == 0xFF
+
+
 def unmap(addr: bytes) -> bytes:
     if len(addr) == 16 and addr[:12] == _V4MAPPED:
         return addr[12:]
@@ -168,6 +216,7 @@ class UdpLayer:
         self.events: set[UdpSocket] = set()
         self.ip_ident = 0
         self._seq = 0
+        self.mc_members: dict[tuple[bytes, int], int] = {}   # host memberships
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
         # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
@@ -251,7 +300,9 @@ class UdpLayer:
     def connect(self, sk: UdpSocket, rip: bytes, rport: int) -> None:
         """``rip`` unmapped (4 or 16 bytes). An unbound or wildcard-bound socket takes
         the route's source address as its own (Linux: inet_rcv_saddr)."""
-        iface = route(self.ifaces, rip)
+        iface = self.out_route(sk, rip)
+        if sk.bound_dev_if and needs_scope(rip):
+            iface = self.iface_by_index(sk.bound_dev_if)
         if iface is None:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
@@ -279,8 +330,10 @@ class UdpLayer:
         b = sk.bind_addr
         if b is not None:
             ub = unmap(b)
-            if any(ub) and len(ub) == len(dst):
+            if any(ub) and len(ub) == len(dst) and not is_multicast(ub):
                 return ub
+        if len(dst) == 4 and any(sk.mc_addr) and is_multicast(dst):
+            return sk.mc_addr
         src = source_address(iface, dst)
         if src is None:
             raise SocketError(EADDRNOTAVAIL)
@@ -290,7 +343,8 @@ class UdpLayer:
     def can_send(self) -> bool:
         return all(i.dev.device.can_send() for i in self.ifaces)
 
-    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int) -> int:
+    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
+             oif: int = 0) -> int:
         """Emit one datagram to ``rip`` (unmapped), ``rport``. Raises EMSGSIZE, EINVAL,
         ENETUNREACH, EACCES, EAGAIN (device full: try again after poll)."""
         n = len(data)
@@ -303,6 +357,19 @@ class UdpLayer:
             raise SocketError(EACCES)
         if not any(rip):
             rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
+        if needs_scope(rip) and (oif or sk.bound_dev_if) and not is_multicast(rip):
+            iface = self.iface_by_index(oif or sk.bound_dev_if)
+            if iface is None:
+                raise SocketError(ENETUNREACH)
+            src = self._source(sk, iface, rip)
+            self.autobind(sk)
+            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tos):
+                raise SocketError(EAGAIN)
+            self.stats["udp_out_datagrams"] += 1
+            self.stats["udp_payload_bytes_sent"] += n
+            return n
+        if is_multicast(rip):
+            return self._send_multicast(sk, data, rip, rport)
         if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
             src = sk.lip
             iface = route(self.ifaces, rip)
@@ -321,6 +388,115 @@ class UdpLayer:
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    # ------------------------------------------------------------------ multicast
+    def iface_by_index(self, index: int) -> InterfaceWrapper | None:
+        for i in self.ifaces:
+            if i.index == index:
+                return i
+        return None
+
+    def iface_by_addr(self, addr: bytes) -> InterfaceWrapper | None:
+        for i in self.ifaces:
+            if i.is_local(addr):
+                return i
+        return None
+
+    def out_route(self, sk: UdpSocket, dst: bytes) -> InterfaceWrapper | None:
+        """The interface a datagram to ``dst`` leaves by: for a multicast group the one
+        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route. Linux sends no IPv6
+        multicast out of lo (ENETUNREACH): None then."""
+        if not is_multicast(dst):
+            return route(self.ifaces, dst)
+        iface = None
+        if len(dst) == 4:
+            if sk.mc_index:
+                iface = self.iface_by_index(sk.mc_index)
+            elif any(sk.mc_addr):
+                iface = self.iface_by_addr(sk.mc_addr)
+        elif sk.mc_index6:
+            iface = self.iface_by_index(sk.mc_index6)
+        if iface is None:
+            iface = route(self.ifaces, dst)
+        if iface is not None and len(dst) == 16 and iface.loopback:
+            return None
+        return iface
+
+    def _send_multicast(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes,
+                        rport: int) -> int:
+        """A datagram to a group: out of the chosen interface and, with
+        IP_MULTICAST_LOOP, to this host's member sockets. Sent out of lo it reaches them
+        once, whatever IP_MULTICAST_LOOP says (Linux makes no loop copy for lo)."""
+        v4 = len(rip) == 4
+        iface = self.out_route(sk, rip)
+        if iface is None:
+            raise SocketError(ENETUNREACH)
+        src = self._source(sk, iface, rip)
+        self.autobind(sk)
+        if not iface.loopback and not self._emit(iface, src, rip, sk.local_port, rport, data,
+                                                 sk.mc_ttl if v4 else sk.mc_hops, sk.tos):
+            raise SocketError(EAGAIN)
+        if iface.loopback or (sk.mc_loop if v4 else sk.mc_loop6):
+            self.mcast_input(iface, 4 if v4 else 6, src, rip, sk.local_port, rport,
+                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, sk.tos)
+        st = self.stats
+        st["udp_out_datagrams"] += 1
+        st["udp_payload_bytes_sent"] += len(data)
+        return len(data)
+
+    def mcast_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
+                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0) -> None:
+        """A datagram to a group arrived on ``iface``: taken if a socket of this host
+        joined the group there, then given to every socket bound to the port that
+        covers the group (Linux: the member sockets, and the others unless
+        IP_MULTICAST_ALL is off)."""
+        key = (dst, iface.index)
+        st = self.stats
+        if not self.mc_members.get(key):
+            st["udp_mcast_not_member"] = st.get("udp_mcast_not_member", 0) + 1
+            return
+        for sk in list(self.bound.get(dport, ())):
+            cover = sk.cover4 if version == 4 else sk.cover6
+            if cover is None or (cover != ANY and cover != dst) or sk.shut_rd:
+                continue
+            if sk.rip is not None and (sk.rip != src or sk.rport != sport):
+                continue
+            if key not in sk.mc_groups and not sk.mc_all:
+                continue
+            dg = Datagram(data, src, sport, dst, version, ttl, tos, iface.index)
+            if sk.rx_bytes > sk.so_rcvbuf:
+                sk.drops += 1
+                st["udp_rcvbuf_errors"] += 1
+                st["udp_in_errors"] += 1
+                continue
+            sk.rxq.append(dg)
+            sk.rx_bytes += dg.cost
+            st["udp_in_datagrams"] += 1
+            st["udp_payload_bytes_received"] += len(data)
+            self.events.add(sk)
+
+    def mc_join(self, sk: UdpSocket, group: bytes, ifindex: int) -> None:
+        key = (group, ifindex)
+        if key in sk.mc_groups:
+            raise SocketError(EADDRINUSE)
+        sk.mc_groups.add(key)
+        self.mc_members[key] = self.mc_members.get(key, 0) + 1
+        if len(group) == 16:
+            iface = self.iface_by_index(ifindex)
+            if iface is not None:
+                iface.mcast6.add(group)
+
+    def mc_leave(self, sk: UdpSocket, key: tuple[bytes, int]) -> None:
+        sk.mc_groups.discard(key)
+        n = self.mc_members.get(key, 0) - 1
+        if n > 0:
+            self.mc_members[key] = n
+        else:
+            self.mc_members.pop(key, None)
+
+    def mc_leave_all(self, sk: UdpSocket) -> None:
+        for key in list(sk.mc_groups):
+            self.mc_leave(sk, key)
 
     def _emit(self, iface: InterfaceWrapper, src: bytes, dst: bytes, sport: int, dport: int,
               data: bytes | memoryview, ttl: int, tos: int) -> bool:
@@ -416,6 +592,9 @@ class UdpLayer:
                 seg[:ulen], pseudo_header_sum(src, dst, 17, ulen)):
             st["udp_in_errors"] += 1
             return
+        if is_multicast(dst):
+            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]))
+            return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
             st["udp_no_port"] += 1
@@ -423,7 +602,8 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version)
+        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version,
+                      ifindex=iface.index)
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
@@ -516,24 +696,54 @@ class UdpLayer:
             isrc, idst = bytes(seg[8 + 12:8 + 16]), bytes(seg[8 + 16:8 + 20])
             sport, dport = _U16.unpack_from(seg, 8 + ihl)[0], _U16.unpack_from(seg, 8 + ihl + 2)[0]
             err = _ICMP4_UNREACH_ERRNO.get(code, EHOSTUNREACH)
+            body = bytes(seg[8 + ihl + 8:])
         else:
             if typ != 1 or len(seg) < 8 + 40 + 8 or seg[8 + 6] != 17:
                 return False
             isrc, idst = bytes(seg[8 + 8:8 + 24]), bytes(seg[8 + 24:8 + 40])
             sport, dport = _U16.unpack_from(seg, 48)[0], _U16.unpack_from(seg, 50)[0]
             err = _ICMP6_UNREACH_ERRNO.get(code, EPROTO)
+            body = bytes(seg[8 + 40 + 8:])
         self.stats["icmp_errors_received"] += 1
-        self.icmp_error(version, isrc, idst, sport, dport, err)
+        self.icmp_error(version, isrc, idst, sport, dport, err,
+                        ErrEntry(body, idst, dport, version, err, typ, code, bytes(src)))
         return True
 
     def icmp_error(self, version: int, lip: bytes, rip: bytes, lport: int, rport: int,
-                   err: int) -> None:
+                   err: int, entry: ErrEntry | None = None) -> None:
         """An ICMP error quoting a datagram we sent from lip:lport to rip:rport: the
         connected socket it concerns gets ``err`` (Linux: unconnected sockets ignore it
         unless IP_RECVERR). The signature of an IP layer's transport error handler."""
         for sk in self.bound.get(lport, ()):
             if sk.rip == rip and sk.rport == rport and sk.lip in (None, lip):
-                sk.error = err
-                sk.err_seq += 1
-                self.events.add(sk)
-                break
+                self._set_error(sk, err, entry)
+                return
+        if entry is None:
+            return
+        # Linux __udp4_lib_err: an unconnected socket takes the error with IP_RECVERR
+        sk2 = self.lookup(version, rip, rport, lip, lport)
+        if sk2 is not None and sk2.recverr:
+            self._set_error(sk2, err, entry)
+
+    def icmp_error_detail(self, version: int, lip: bytes, rip: bytes, lport: int,
+                          rport: int, err: int, typ: int, code: int, offender: bytes,
+                          body: bytes) -> None:
+        """The IP layer's error handler with the ICMP details (for IP_RECVERR)."""
+        self.icmp_error(version, lip, rip, lport, rport, err,
+                        ErrEntry(body, rip, rport, version, err, typ, code, offender))
+
+    def _set_error(self, sk: UdpSocket, err: int, entry: ErrEntry | None) -> None:
+        if sk.recverr and entry is not None and len(sk.errq) < 64:
+            sk.errq.append(entry)
+        sk.error = err
+        sk.err_seq += 1
+        self.events.add(sk)
+
+    def take_error_entry(self, sk: UdpSocket) -> ErrEntry | None:
+        """recvmsg(MSG_ERRQUEUE): the oldest entry; the pending error becomes the next
+        entry's (or none), as Linux's sock_dequeue_err_skb."""
+        if not sk.errq:
+            return None
+        e = sk.errq.popleft()
+        sk.error = sk.errq[0].errno if sk.errq else 0
+        return e
