@@ -4,9 +4,12 @@
 #ifndef CONFORMANCE_H
 #define CONFORMANCE_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* "what = result" or "what = -1 ERRNONAME"; flushed, so forked children never repeat it */
 static inline void show(const char *what, long ret)
@@ -16,6 +19,20 @@ static inline void show(const char *what, long ret)
     else
         printf("%-44s = %ld\n", what, ret);
     fflush(stdout);
+}
+
+/* A TCP listener on 127.0.0.1 with an ephemeral port; its address in *a */
+static inline int loopback_listener(struct sockaddr_in *a, int backlog)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(l, (struct sockaddr *)a, sizeof *a);
+    socklen_t al = sizeof *a;
+    getsockname(l, (struct sockaddr *)a, &al);
+    listen(l, backlog);
+    return l;
 }
 
 #endif

@@ -47,15 +47,8 @@ static void wait_pri(const char *what, int fd)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(l, (struct sockaddr *)&a, sizeof a);
-    socklen_t al = sizeof a;
-    getsockname(l, (struct sockaddr *)&a, &al);
-    listen(l, 1);
+    int l = loopback_listener(&a, 1);
     int c = socket(AF_INET, SOCK_STREAM, 0);
     show("connect", connect(c, (struct sockaddr *)&a, sizeof a));
     int s = accept(l, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +32,10 @@ static int closed_port(int family)
 
 static void errq(const char *what, int fd, size_t cap)
 {
+    /* Linux queues the ICMP error before sendto returns (loopback is synchronous); a
+     * stack in another process answers a moment later: wait, bounded, for POLLERR. */
+    struct pollfd p = {fd, 0, 0};
+    poll(&p, 1, 500);
     char buf[64], cb[256];
     struct sockaddr_storage from;
     memset(&from, 0, sizeof from);
