@@ -1,8 +1,7 @@
-/* udp_mcast: IPv4/IPv6 multicast options on UDP sockets (values, errnos) and delivery
- * of a datagram sent to a group over lo to every socket bound to the port while the
- * host is a member (Linux: members and, with IP_MULTICAST_ALL, the other sockets of
- * the port), IP_MULTICAST_LOOP, leaving.  Every send names lo (IP_MULTICAST_IF), so no
- * traffic leaves the host.  Prints return values, errno names and payload tags only. */
+/* udp_mcast: IPv4/IPv6 multicast options on UDP sockets: values and errnos, as Linux
+ * answers them.  (Delivery is tested in tests/stack/test_udp_mcast.py: natively, a
+ * group datagram looped through lo arrives asynchronously and sometimes twice, so its
+ * output cannot be compared line for line.)  Prints return values and errno names. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,8 +15,6 @@
 #include "conformance.h"
 
 #define PORT 45454
-static int sync_rx, sync_port;
-
 static void getint(const char *what, int fd, int level, int name, socklen_t len)
 {
     unsigned char v[16];
@@ -29,50 +26,6 @@ static void getint(const char *what, int fd, int level, int name, socklen_t len)
     }
     int x = len >= 4 ? (int)(v[0] | v[1] << 8 | v[2] << 16 | (unsigned)v[3] << 24) : v[0];
     printf("%-44s = %d (len %u)\n", what, x, (unsigned)len);
-}
-
-/* after `s` sent what is under test, it sends a marker to sync_rx (same channel, so in
- * order); waiting for the marker means the datagram under test has been handled */
-static void barrier(int s)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(sync_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    sendto(s, "sync", 4, 0, (struct sockaddr *)&a, sizeof a);
-    struct pollfd p = {sync_rx, POLLIN, 0};
-    char b[8];
-    if (poll(&p, 1, 5000) == 1)
-        recv(sync_rx, b, sizeof b, 0);
-}
-
-/* what reached fd: the tags of the datagrams queued (waits for one if want) */
-static void expect(const char *what, int fd, int want)
-{
-    char out[128] = "", b[64];
-    struct pollfd p = {fd, POLLIN, 0};
-    int t = want ? 5000 : 100;
-    while (poll(&p, 1, t) == 1) {
-        struct sockaddr_in from;
-        socklen_t l = sizeof from;
-        ssize_t n = recvfrom(fd, b, sizeof b - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &l);
-        if (n < 0)
-            break;
-        b[n] = 0;
-        snprintf(out + strlen(out), sizeof out - strlen(out), " %s(%s)", b,
-                 from.sin_addr.s_addr == htonl(INADDR_LOOPBACK) ? "from lo" : "?");
-        t = 100;
-    }
-    printf("%-44s :%s\n", what, out[0] ? out : " none");
-    fflush(stdout);
-}
-
-static void send_grp(int s, const char *tag)
-{
-    struct sockaddr_in g = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-    inet_pton(AF_INET, "224.1.2.3", &g.sin_addr);
-    char what[64];
-    snprintf(what, sizeof what, "sendto(224.1.2.3) %s", tag);
-    show(what, sendto(s, tag, strlen(tag), 0, (struct sockaddr *)&g, sizeof g));
-    barrier(s);
 }
 
 static void options(void)
@@ -202,88 +155,5 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     options();
-
-    sync_rx = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in y = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(sync_rx, (struct sockaddr *)&y, sizeof y);
-    socklen_t yl = sizeof y;
-    getsockname(sync_rx, (struct sockaddr *)&y, &yl);
-    sync_port = ntohs(y.sin_port);
-
-    int one = 1, zero = 0;
-    int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
-    int c = socket(AF_INET, SOCK_DGRAM, 0), g = socket(AF_INET, SOCK_DGRAM, 0);
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    int socks[4] = {a, b, c, g};
-    const char *names[4] = {"a (member)", "b (member)", "c (not member, ALL 0)", "g (bound to group)"};
-    for (int i = 0; i < 4; i++)
-        setsockopt(socks[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in x = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-    show("bind a *:port", bind(a, (struct sockaddr *)&x, sizeof x));
-    show("bind b *:port", bind(b, (struct sockaddr *)&x, sizeof x));
-    show("bind c *:port", bind(c, (struct sockaddr *)&x, sizeof x));
-    struct sockaddr_in gx = x;
-    inet_pton(AF_INET, "224.1.2.3", &gx.sin_addr);
-    show("bind g 224.1.2.3:port", bind(g, (struct sockaddr *)&gx, sizeof gx));
-    show("IP_MULTICAST_ALL 0 on c", setsockopt(c, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero));
-
-    struct in_addr lo = {htonl(INADDR_LOOPBACK)};
-    show("IP_MULTICAST_IF 127.0.0.1 on sender", setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo));
-    send_grp(s, "t0");     /* nobody joined: the host is no member */
-    for (int i = 0; i < 4; i++)
-        expect(names[i], socks[i], 0);
-
-    struct ip_mreq m;
-    inet_pton(AF_INET, "224.1.2.3", &m.imr_multiaddr);
-    m.imr_interface.s_addr = htonl(INADDR_LOOPBACK);
-    show("IP_ADD_MEMBERSHIP a", setsockopt(a, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m));
-    struct group_req gr;
-    memset(&gr, 0, sizeof gr);
-    gr.gr_interface = 1;
-    ((struct sockaddr_in *)&gr.gr_group)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&gr.gr_group)->sin_addr = m.imr_multiaddr;
-    show("MCAST_JOIN_GROUP b", setsockopt(b, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof gr));
-    send_grp(s, "t1");
-    for (int i = 0; i < 4; i++)
-        expect(names[i], socks[i], i != 2);
-
-    show("IP_MULTICAST_LOOP 0 on sender", setsockopt(s, IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof zero));
-    send_grp(s, "t2");
-    for (int i = 0; i < 4; i++)
-        expect(names[i], socks[i], 0);
-    show("IP_MULTICAST_LOOP 1 on sender", setsockopt(s, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof one));
-
-    show("IP_ADD_MEMBERSHIP c", setsockopt(c, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m));
-    show("IP_DROP_MEMBERSHIP a", setsockopt(a, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof m));
-    send_grp(s, "t3");     /* a still gets it: IP_MULTICAST_ALL */
-    for (int i = 0; i < 4; i++)
-        expect(names[i], socks[i], 1);
-
-    show("IP_DROP_MEMBERSHIP c", setsockopt(c, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof m));
-    show("MCAST_LEAVE_GROUP b (last member)", setsockopt(b, IPPROTO_IP, MCAST_LEAVE_GROUP, &gr, sizeof gr));
-    send_grp(s, "t4");     /* no member left */
-    for (int i = 0; i < 4; i++)
-        expect(names[i], socks[i], 0);
-
-    /* a member that sends to its own group gets its datagram back (loop) */
-    show("IP_ADD_MEMBERSHIP a", setsockopt(a, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m));
-    show("IP_MULTICAST_IF 127.0.0.1 on a", setsockopt(a, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo));
-    struct sockaddr_in gto = gx;
-    show("sendto(224.1.2.3) t5 from a", sendto(a, "t5", 2, 0, (struct sockaddr *)&gto, sizeof gto));
-    barrier(a);
-    expect("a", a, 1);
-    expect("g", g, 1);
-    /* connected to the group */
-    show("connect s to the group", connect(s, (struct sockaddr *)&gx, sizeof gx));
-    show("send t6", send(s, "t6", 2, 0));
-    barrier(s);
-    expect("a", a, 1);
-    expect("g", g, 1);
-    close(a);
-    close(b);
-    close(c);
-    close(g);
-    close(s);
-    close(sync_rx);
     return 0;
 }
