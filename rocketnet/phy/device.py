@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
+from typing import Callable
 
 from .netbuf import NetBuf, NetBufPool
 
@@ -106,6 +107,7 @@ class EthernetDevice(NetDevice):
         self.rx_pool = NetBufPool(size, bufs)
         self.tx_pool = NetBufPool(size, bufs)
         self.rxq: deque[NetBuf] = deque()
+        self.stats: dict[str, int] = {"rx_frames": 0, "rx_overruns": 0}
 
     def capabilities(self) -> DeviceCapabilities:
         return self._caps
@@ -133,6 +135,27 @@ class EthernetDevice(NetDevice):
 
     def recv(self) -> NetBuf | None:
         return self.rxq.popleft() if self.rxq else None
+
+    def fill_rx(self, read_into: Callable[[memoryview], int], budget: int) -> int:
+        """Read waiting frames into the receive queue with ``read_into(view) -> length``
+        until it would block or the pool is empty (backpressure); returns how many."""
+        n = 0
+        pool = self.rx_pool
+        while n < budget:
+            buf = pool.alloc(pool.buf_size)
+            if buf is None:
+                self.stats["rx_overruns"] += 1     # the kernel keeps them meanwhile
+                break
+            try:
+                got = read_into(buf.view)
+            except OSError:                        # EAGAIN, EINTR or a real error
+                pool.dealloc(buf)
+                break
+            buf.length = got
+            self.rxq.append(buf)
+            n += 1
+        self.stats["rx_frames"] += n
+        return n
 
     def alloc_tx_buffer(self, size: int) -> NetBuf | None:
         return self.tx_pool.alloc(size)

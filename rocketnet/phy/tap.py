@@ -49,7 +49,7 @@ class TapDevice(EthernetDevice):
         except OSError:
             os.close(self.fd)
             raise
-        self.stats = {"rx_frames": 0, "tx_frames": 0, "tx_errors": 0, "rx_overruns": 0}
+        self.stats.update(tx_frames=0, tx_errors=0)
 
     def _set_up(self, mtu: int) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -63,26 +63,7 @@ class TapDevice(EthernetDevice):
 
     def on_readable(self, budget: int = 256) -> int:
         """Read waiting frames into the receive queue; returns how many."""
-        n = 0
-        pool = self.rx_pool
-        while n < budget:
-            buf = pool.alloc(pool.buf_size)
-            if buf is None:
-                self.stats["rx_overruns"] += 1     # backpressure: the kernel keeps them
-                break
-            try:
-                got = os.readv(self.fd, [buf.view])
-            except (BlockingIOError, InterruptedError):
-                pool.dealloc(buf)
-                break
-            except OSError:
-                pool.dealloc(buf)
-                break
-            buf.length = got
-            self.rxq.append(buf)
-            n += 1
-        self.stats["rx_frames"] += n
-        return n
+        return self.fill_rx(lambda view: os.readv(self.fd, [view]), budget)
 
     def close(self) -> None:
         if self.fd >= 0:

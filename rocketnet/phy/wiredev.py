@@ -54,8 +54,7 @@ class WireDevice(EthernetDevice):
         self.peers: dict[bytes, str] = {}
         self.backlog: dict[str, deque[bytes]] = {}
         self.backlog_max = backlog
-        self.stats = {"rx_frames": 0, "tx_frames": 0, "tx_dropped_full": 0,
-                      "tx_no_peer": 0, "rx_overruns": 0}
+        self.stats.update(tx_frames=0, tx_dropped_full=0, tx_no_peer=0)
 
     def _refresh_peers(self) -> None:
         peers = {}
@@ -75,26 +74,7 @@ class WireDevice(EthernetDevice):
         return self.sock.fileno()
 
     def on_readable(self, budget: int = 256) -> int:
-        n = 0
-        pool = self.rx_pool
-        while n < budget:
-            buf = pool.alloc(pool.buf_size)
-            if buf is None:
-                self.stats["rx_overruns"] += 1
-                break
-            try:
-                got = self.sock.recv_into(buf.view)
-            except (BlockingIOError, InterruptedError):
-                pool.dealloc(buf)
-                break
-            except OSError:
-                pool.dealloc(buf)
-                break
-            buf.length = got
-            self.rxq.append(buf)
-            n += 1
-        self.stats["rx_frames"] += n
-        return n
+        return self.fill_rx(self.sock.recv_into, budget)
 
     def close(self) -> None:
         self.sock.close()
