@@ -100,22 +100,11 @@ static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, siz
 {
     struct iovec iov[RN_DG_IOV_MAX + 1];
     struct iovec civ[RN_DG_IOV_MAX + 1];
-    if (iovcnt > RN_DG_IOV_MAX) {
-        *err = EMSGSIZE;
+    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
-    }
-    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
-        *err = EFAULT;
+    size_t total;
+    if ((*err = dg_iov_total(iov, iovcnt, &total)) != 0)
         return -1;
-    }
-    size_t total = 0;
-    for (size_t i = 1; i <= iovcnt; i++) {
-        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
-            *err = EINVAL;
-            return -1;
-        }
-        total += iov[i].iov_len;
-    }
     struct rn_alg_hdr h;
     memset(&h, 0, sizeof h);
     h.magic = RN_ALG_MAGIC;
@@ -182,22 +171,11 @@ static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, siz
                         int flags, struct dg_rres *res, int *err)
 {
     struct iovec iov[RN_DG_IOV_MAX + 1];
-    if (iovcnt > RN_DG_IOV_MAX) {
-        *err = EMSGSIZE;
+    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
-    }
-    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
-        *err = EFAULT;
+    size_t total;
+    if ((*err = dg_iov_total(iov, iovcnt, &total)) != 0)
         return -1;
-    }
-    size_t total = 0;
-    for (size_t i = 1; i <= iovcnt; i++) {
-        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
-            *err = EINVAL;
-            return -1;
-        }
-        total += iov[i].iov_len;
-    }
     res->msg_flags = 0;
     res->addrlen = 0;
     res->hflags = 0;

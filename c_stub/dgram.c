@@ -21,6 +21,30 @@
 #define F_DG_SHUTWR (1ULL << 52) /* shut down for writing: sends fail with EPIPE */
 #define RN_DG_IOV_MAX 1024
 
+/* The program's iovec array into iov[1..cnt] (iov[0] is left for our header): 0, or
+ * EMSGSIZE / EFAULT as the kernel checks them. */
+static int dg_iov_in(struct iovec *iov, const struct iovec *uiov, size_t cnt)
+{
+    if (cnt > RN_DG_IOV_MAX)
+        return EMSGSIZE;
+    if (cnt && rn_copy_in(iov + 1, uiov, cnt * sizeof *iov) < 0)
+        return EFAULT;
+    return 0;
+}
+
+/* The sum of the lengths of iov[1..cnt]: 0, or EINVAL past SSIZE_MAX as the kernel. */
+static int dg_iov_total(const struct iovec *iov, size_t cnt, size_t *total)
+{
+    size_t sum = 0;
+    for (size_t i = 1; i <= cnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - sum)
+            return EINVAL;
+        sum += iov[i].iov_len;
+    }
+    *total = sum;
+    return 0;
+}
+
 #define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
 
 static inline int rn_dg_hint(int fd)
@@ -205,26 +229,15 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
     unsigned char sa[sizeof(struct sockaddr_storage)];
     struct iovec iov[RN_DG_IOV_MAX + 1];
     socklen_t l = 0;
-    if (iovcnt > RN_DG_IOV_MAX) {
-        *err = EMSGSIZE;
+    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
-    }
-    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
-        *err = EFAULT;
-        return -1;
-    }
     if (flags & MSG_OOB) {
         *err = EOPNOTSUPP;
         return -1;
     }
-    size_t total = 0;
-    for (size_t i = 1; i <= iovcnt; i++) {
-        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
-            *err = EINVAL;
-            return -1;
-        }
-        total += iov[i].iov_len;
-    }
+    size_t total;
+    if ((*err = dg_iov_total(iov, iovcnt, &total)) != 0)
+        return -1;
     if (uaddr != NULL && alen != 0) {
         if ((int)alen < 0 || alen > sizeof sa) {
             *err = EINVAL;
@@ -344,14 +357,8 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
     if (INFO_KIND(s->info) == RN_KIND_ALG)
         return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
     struct iovec iov[RN_DG_IOV_MAX + 1];
-    if (iovcnt > RN_DG_IOV_MAX) {
-        *err = EMSGSIZE;
+    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
-    }
-    if (iovcnt && rn_copy_in(iov + 1, uiov, iovcnt * sizeof *iov) < 0) {
-        *err = EFAULT;
-        return -1;
-    }
     if (flags & MSG_ERRQUEUE)
         return dg_errqueue(s, iov + 1, iovcnt, res, err);
     if (flags & MSG_OOB) {
