@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -166,3 +167,16 @@ def netserver(rn):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+# ---- iperf3: the server as the contest starts it ----
+
+@pytest.fixture
+def iperf3_server(rn, tmp_path):
+    """`iperf3 -s -p 5001 -D` through the shim, as the contest starts it."""
+    pidfile = tmp_path / "iperf3.pid"
+    r = rn.run("run", "--", "iperf3", "-s", "-p", "5001", "-D", "-I", str(pidfile))
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="iperf3 -D")
+    yield
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)

@@ -3,14 +3,10 @@ UDP_STREAM / UDP_RR (the TCP ones: test_netperf.py), servers and clients unmodif
 exactly as contest.md runs them."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 
 import pytest
-
-from tests.conftest import wait_for
 
 RESULT = re.compile(r"^\[(  5|  6|SUM)\].*\s([\d.]+) (Mbits|Gbits)/sec.*receiver$", re.M)
 NETPERF_OPTS = ["-s", "16k", "-S", "16k", "-m", "1k", "-M", "1k"]
@@ -22,16 +18,6 @@ def judge_netperf(output: str) -> float | None:
         if len(f) in (5, 6) and f[0].isdigit():
             return float(f[-1])
     return None
-
-
-@pytest.fixture
-def iperf3_server(rn, tmp_path):
-    pidfile = tmp_path / "iperf3.pid"
-    r = rn.run("run", "--", "iperf3", "-s", "-p", "5001", "-D", "-I", str(pidfile))
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="iperf3 -D")
-    yield
-    os.kill(int(pidfile.read_text()), signal.SIGTERM)
 
 
 @pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")

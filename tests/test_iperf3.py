@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 
 import pytest
-
-from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None,
                                 reason="iperf3 is not installed (tools/setup installs it)")
@@ -18,20 +14,9 @@ IN_FLIGHT_MAX = 20 * 2**20     # per stream: TCP send and receive buffers, chann
 RESULT = re.compile(r"^\[(  5|SUM)\].*\s([\d.]+) (Mbits|Gbits)/sec.*receiver$", re.M)
 
 
-@pytest.fixture
-def server(rn, tmp_path):
-    """`iperf3 -s -p 5001 -D` through the shim, as the contest starts it."""
-    pidfile = tmp_path / "iperf3.pid"
-    r = rn.run("run", "--", "iperf3", "-s", "-p", "5001", "-D", "-I", str(pidfile))
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="iperf3 -D")
-    yield
-    os.kill(int(pidfile.read_text()), signal.SIGTERM)
-
-
 @pytest.mark.parametrize("args, stream", [([], "  5"), (["-P", "5"], "SUM"), (["-R"], "  5")],
                          ids=["BASIC_TCP", "PARALLEL_TCP", "REVERSE_TCP"])
-def test_contest_tcp_case(rn, server, args, stream):
+def test_contest_tcp_case(rn, iperf3_server, args, stream):
     before = rn.stats()["stack"]
     r = rn.run("run", "--", "iperf3", "-c", "127.0.0.1", "-p", "5001", "-t", "2", "-i", "0",
                *args, timeout=60)
@@ -50,7 +35,7 @@ def test_contest_tcp_case(rn, server, args, stream):
 
 
 @pytest.mark.parametrize("args", [[], ["-P", "5"], ["-R"]], ids=["basic", "parallel", "reverse"])
-def test_sender_and_receiver_totals_agree(rn, server, args):
+def test_sender_and_receiver_totals_agree(rn, iperf3_server, args):
     r = rn.run("run", "--", "iperf3", "-c", "127.0.0.1", "-p", "5001", "-t", "1", "-i", "0",
                "-J", *args, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -64,7 +49,7 @@ def test_sender_and_receiver_totals_agree(rn, server, args):
     assert 0 <= sent - received <= streams * IN_FLIGHT_MAX
 
 
-def test_first_stream_is_fd_5_and_streams_are_numbered_like_linux(rn, server):
+def test_first_stream_is_fd_5_and_streams_are_numbered_like_linux(rn, iperf3_server):
     r = rn.run("run", "--", "iperf3", "-c", "127.0.0.1", "-p", "5001", "-t", "1", "-i", "0",
                "-P", "3", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
