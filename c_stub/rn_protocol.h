@@ -85,6 +85,14 @@
                                 that was the last reference, ret = secs and a waiter fd is
                                 attached that the host closes once what was sent (and the FIN)
                                 is acknowledged or the socket is gone; else ret 0, no fd. */
+#define RN_OP_RDEND 24       /* a read on a stream A ended: arg0 = 0 (it read 0, EOF) or the errno
+                                it failed with (ECONNRESET: S was closed with unread bytes); -1: a read is about to
+                                start on a socket that may never have connected.
+                                -> ret 0: return 0 (arg0 = 1: a final EOF, as after a FIN: the
+                                stub need not ask again for this A); -1 with the errno Linux's
+                                TCP gives here: ENOTCONN (never connected, listener), the
+                                socket's pending error (ECONNRESET, ECONNREFUSED...; taken as
+                                Linux's sock_error takes it). */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give

@@ -165,6 +165,8 @@ static ino_t g_trace_ino;
 #define F_CONNECTING (1ULL << 49)  /* a connect was started: never fill again */
 #define F_MORE (1ULL << 53)        /* a send with MSG_MORE told the host to hold data */
 #define F_LINGER (1ULL << 56)      /* SO_LINGER on with a timeout: close() waits (rn_linger) */
+#define F_EOF (1ULL << 58)         /* stream A read a final EOF (after a FIN): reads stay 0 */
+#define F_UNCONN (1ULL << 59)      /* TCP socket made here, maybe never connected (rn_unconn) */
 /* bits 50-52 are the datagram flags of dgram.c */
 struct rn_fdent {
     uint64_t ino;
@@ -1136,7 +1138,8 @@ static int do_socket(int domain, int type, int protocol)
     struct stat st;
     if (fstat(fd, &st) == 0)
         rn_cache_set(fd, st.st_ino,
-                     rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0));
+                     rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0],
+                               resp.arg[0] == RN_KIND_STREAM ? F_UNCONN : 0));
     r = fd;
 out:
     if (g_trace_on) {
@@ -1290,8 +1293,10 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     err = resp.err > 0 ? resp.err : EIO;
     if (err != EINPROGRESS || nb) {
+        /* failed: a retry fills again; a blocking connect that fails disconnects the
+         * socket on Linux (reads: ENOTCONN) */
         if (err != EINPROGRESS && err != EALREADY && err != EISCONN)
-            rn_cache_flags(fd, &s, 0, F_CONNECTING); /* failed: a retry fills again */
+            rn_cache_flags(fd, &s, nb ? 0 : F_UNCONN, F_CONNECTING);
         r = -1;
         goto out;
     }
@@ -1316,7 +1321,7 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (rn_sock_error(fd, &s, &v) < 0)
         ERRET(errno);
     if (v != 0) {
-        rn_cache_flags(fd, &s, 0, F_CONNECTING);
+        rn_cache_flags(fd, &s, F_UNCONN, F_CONNECTING);
         ERRET(v);
     }
     r = 0;
@@ -1971,6 +1976,76 @@ static int rn_errqueue(int fd)
     return 0;
 }
 
+/* A read on a stream A ended (0, or ECONNRESET: S closed with unread bytes).  Linux's
+ * TCP answers ENOTCONN on a socket that never connected and reports a reset once
+ * (ECONNRESET, then 0); an AF_UNIX pair cannot say either, so the host does
+ * (RN_OP_RDEND).  Only these endings pay for it: data reads are untouched. */
+static ssize_t rn_rd_end_slow(int fd, ssize_t r)
+{
+    int e = errno;
+    struct rn_sock s;
+    if (rn_classify(fd, &s) <= 0 || INFO_KIND(s.info) != RN_KIND_STREAM ||
+        (s.info & F_LISTENER)) {
+        errno = e;
+        return r;
+    }
+    if (s.info & F_EOF)
+        return 0;
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_RDEND, INFO_ID(s.info), r < 0 ? e : 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+               NULL, 0) < 0) {
+        errno = e;
+        return r;
+    }
+    if (resp.ret < 0)
+        return rn_result(&resp);
+    if (resp.arg[0] == 1)
+        rn_cache_flags(fd, &s, F_EOF, 0);
+    errno = e;
+    return 0;
+}
+
+static inline ssize_t rn_rd_end(int fd, ssize_t r)
+{
+    if (RN_UNLIKELY(r <= 0) && g_enabled && (r == 0 || errno == ECONNRESET))
+        return rn_rd_end_slow(fd, r);
+    return r;
+}
+
+/* A read on a TCP socket that never connected fails at once with ENOTCONN on Linux;
+ * its A (empty, S open) would block.  Sockets this process made carry F_UNCONN until
+ * they connect (RN_OP_REOPEN gives a fresh cache entry); while it is set, reads ask the
+ * host first (one cache load otherwise).  1: fail with errno set, 0: read A. */
+static int rn_unconn(int fd)
+{
+    int e = errno;
+    struct rn_sock s;
+    struct rn_resp resp;
+    if (rn_classify(fd, &s) > 0 && (s.info & F_UNCONN) &&
+        rn_rpc(RN_OP_RDEND, INFO_ID(s.info), -1, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0) ==
+            0) {
+        if (resp.ret < 0) {
+            rn_result(&resp);
+            return 1;
+        }
+        rn_cache_flags(fd, &s, 0, F_UNCONN); /* connected, e.g. by another process */
+    }
+    errno = e;
+    return 0;
+}
+
+#define UNCONN_CHECK(call, count, has_flags, flags)                                  \
+    do {                                                                             \
+        if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&                    \
+                        (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) &       \
+                         F_UNCONN)) &&                                               \
+            rn_unconn(fd)) {                                                         \
+            if (g_trace_on)                                                          \
+                trace_io(call, fd, (long)(count), has_flags, flags, -1, errno);      \
+            return -1;                                                               \
+        }                                                                            \
+    } while (0)
+
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
@@ -1982,13 +2057,14 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
             trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
         return -1;
     }
+    UNCONN_CHECK("recvfrom", n, 1, flags);
     if (!g_enabled || !g_trace_on)
-        return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+        return rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
     if (c > 0)
         trace_io("recvfrom", fd, (long)n, 1, flags, (long)r, errno);
     return r;
@@ -2014,13 +2090,14 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         errno = e;
         return -1;
     }
+    UNCONN_CHECK("recvmsg", 0, 1, flags);
     if (!g_enabled || !g_trace_on)
-        return REAL(recvmsg)(fd, msg, flags);
+        return rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = REAL(recvmsg)(fd, msg, flags);
+    ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
     if (c > 0) {
         struct msghdr m;
         int e = errno;
@@ -2145,14 +2222,16 @@ ssize_t rn_recv(int fd, void *b, size_t n, int flags)
             trace_io("recv", fd, (long)n, 1, flags, -1, EAGAIN);
         return -1;
     }
-    TRACED_IO("recv", REAL(recv)(fd, b, n, flags), n, 1, flags);
+    UNCONN_CHECK("recv", n, 1, flags);
+    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
-    TRACED_IO("read", REAL(read)(fd, b, n), n, 0, 0);
+    UNCONN_CHECK("read", n, 0, 0);
+    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
@@ -2172,7 +2251,8 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
-    TRACED_IO("readv", REAL(readv)(fd, v, cnt), cnt, 0, 0);
+    UNCONN_CHECK("readv", cnt, 0, 0);
+    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {

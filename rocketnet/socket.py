@@ -57,6 +57,10 @@ def _int_result(v: int, optlen: int) -> bytes:
     return _INT.pack(v)[: min(optlen, 4)]
 
 
+# Linux ip_tos2prio: the SO_PRIORITY that setting IP_TOS implies (index: TOS bits >> 1)
+_TOS2PRIO = (0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4)
+
+
 class Socket:
     """An application socket. See ``rocketnet.stack`` for the call semantics."""
 
@@ -84,6 +88,7 @@ class Socket:
         # IPv4 multicast groups joined (MCAST_JOIN_GROUP): (group, ifindex); not inherited
         # by accepted sockets, as in Linux.
         self.mc_groups: set[tuple[bytes, int]] = set()
+        self.bound_to: object = None    # the address of an explicit bind (see renewed)
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -160,6 +165,31 @@ class Socket:
         elif any(a) and not self._is_local(a):
             raise SocketError(C.EADDRNOTAVAIL)
         self.stack.tcp.bind(t, a, port)
+        self.bound_to = addr
+
+    # what a failed connection leaves in place (Linux keeps the socket itself)
+    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute")
+    _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
+                 "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
+                 "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
+                 "oobinline")
+
+    def renewed(self) -> Socket:
+        """A fresh TCP socket for one whose connection failed, usable again as on Linux:
+        same options, and the same address if the program bound it (tcp_disconnect
+        keeps a bind the user made, SOCK_BINDPORT_LOCK)."""
+        new = self.stack.socket(self.family, self.type, self.proto)
+        for name in self._KEPT:
+            setattr(new, name, getattr(self, name))
+        t, nt = self.inner, new.inner
+        for name in self._KEPT_TCP:
+            setattr(nt, name, getattr(t, name))
+        if nt.congestion != t.congestion:
+            nt.congestion = t.congestion
+            nt.cc = congestion.make(t.congestion)
+        if self.bound_to is not None:
+            new.bind(self.bound_to)
+        return new
 
     def listen(self, backlog: int) -> None:
         self.stack.tcp.listen(self.inner, backlog)
@@ -389,6 +419,7 @@ class Socket:
                     raise SocketError(C.EINVAL)
                 if optname == C.IP_TOS:
                     t.tos = (v & 0xFC) | (t.tos & 0x03)
+                    self.priority = _TOS2PRIO[(v & 0x1E) >> 1]   # Linux rt_tos2priority
                 else:
                     if v == -1:
                         v = 64

@@ -77,7 +77,7 @@ class Channel:
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
                  "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
-                 "a_shut", "more")
+                 "a_shut", "more", "nb_connect", "unseen_fail")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -96,6 +96,8 @@ class Channel:
         self.pending_accept: deque[Socket] = deque()
         self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
         self.more = False          # MSG_MORE: what the program writes is held back
+        self.nb_connect = False    # the last connect was non-blocking (its result unseen)
+        self.unseen_fail: int | None = None     # see op_connect
 
 
 class Client:
@@ -170,6 +172,7 @@ class StackHost:
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
         self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
         self.host_ops[P.OP_LINGER] = self.op_linger
+        self.host_ops[P.OP_RDEND] = self.op_rdend
         self.socket_ops = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen, P.OP_CONNECT: self.op_connect,
             P.OP_SHUTDOWN: self.op_shutdown, P.OP_GETSOCKNAME: self.op_getsockname,
@@ -406,6 +409,7 @@ class StackHost:
     def op_reopen(self, c: Client, req: P.Request):
         """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
         old = self.by_id.get(req.sock_id)
+        unseen = None
         if old is not None and old.a_shut and not old.listening:
             self.close_channel(old)
             sk = old.sk                          # same stack socket: options, binding kept
@@ -413,13 +417,17 @@ class StackHost:
             old = self.dormant.pop(req.sock_id, None)
             if old is None:
                 return P.response(-1, errno.EBADF), None
-            self.dead.pop(req.sock_id, None)
+            err = self.dead.pop(req.sock_id, None)
+            if old.nb_connect:
+                unseen = err or 0
             try:
-                sk = self.stack.socket(old.family, socket.SOCK_STREAM, old.sk.proto)
+                sk = old.sk.renewed()
             except SocketError as e:
                 return P.response(-1, e.errno), None
         sock_id, a, s = self.new_pair()
-        self.add_channel(Channel(sock_id, old.family, s, sk))
+        ch = Channel(sock_id, old.family, s, sk)
+        ch.unseen_fail = unseen
+        self.add_channel(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
     def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
@@ -501,6 +509,12 @@ class StackHost:
             self.fail(ch, 0)
             ch.sk.abort(time.monotonic())
             return P.response(0), None
+        if ch.unseen_fail is not None:
+            # Linux: the first connect after a non-blocking one failed unseen by connect
+            # only reports (the error, else ECONNABORTED) and disconnects
+            err, ch.unseen_fail = ch.unseen_fail or errno.ECONNABORTED, None
+            self.discard_now(ch, filler)
+            return P.response(-1, err), None
         state = ch.sk.state
         if state == "SYN_SENT":
             ch.filler += filler            # discarded with the first filler
@@ -522,6 +536,7 @@ class StackHost:
             raise
         ch.filler += filler
         ch.connecting = True
+        ch.nb_connect = bool(nonblocking)
         self.update_mask(ch)
         if nonblocking:
             return P.response(-1, errno.EINPROGRESS), None
@@ -629,6 +644,33 @@ class StackHost:
         a, w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.lingering.setdefault(sk, []).append(w)
         return P.response(max(secs, 1)), a.detach()
+
+    def op_rdend(self, c: Client, req: P.Request):
+        """A read on A ended with EOF or ECONNRESET (args[0] = -1: is about to start on
+        a socket that may never have connected): what Linux's tcp_recvmsg answers."""
+        seen = req.args[0]
+        ch = self.by_id.get(req.sock_id)
+        if ch is not None:
+            if isinstance(ch, (NetlinkChannel, DgramChannel, AlgChannel)):
+                return P.response(0), None
+            if ch.listening or (ch.a_shut and ch.sk.state == "CLOSED"):
+                return P.response(-1, errno.ENOTCONN), None
+            return P.response(0, 0, b"", int(ch.fin_to_app)), None     # FIN: final
+        if seen < 0:
+            # the stub's process saw a blocking connect fail: Linux disconnected the
+            # socket then (tcp_disconnect), so reads fail with ENOTCONN, no error left
+            if req.sock_id in self.dormant:
+                self.dead[req.sock_id] = 0
+                return P.response(-1, errno.ENOTCONN), None
+            return P.response(0), None
+        ch = self.dormant.get(req.sock_id)
+        err = self.dead.get(req.sock_id)
+        if ch is not None and ch.fin_to_app:
+            return P.response(0, 0, b"", 1), None   # reads after a FIN stay 0 (SOCK_DONE)
+        if err:
+            self.dead[req.sock_id] = 0                  # taken, as sock_error() does
+            return P.response(-1, err), None
+        return P.response(0, 0, b"", 1 if ch is not None or seen else 0), None
 
     def check_lingering(self) -> None:
         """Wake close() calls whose socket has nothing unacknowledged left (Linux

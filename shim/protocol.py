@@ -34,6 +34,7 @@ OP_REOPEN: int = lib.RN_OP_REOPEN
 OP_MORE: int = lib.RN_OP_MORE
 OP_OOB: int = lib.RN_OP_OOB
 OP_LINGER: int = lib.RN_OP_LINGER
+OP_RDEND: int = lib.RN_OP_RDEND
 OP_HOST_STATS: int = lib.RN_OP_HOST_STATS
 OP_HOST_STOP: int = lib.RN_OP_HOST_STOP
 OP_HOST_PCAP: int = lib.RN_OP_HOST_PCAP

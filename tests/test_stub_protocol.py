@@ -364,8 +364,8 @@ def serve(sock_path: str, log_path: str) -> None:
                     reply(conn, payload=struct.pack("i", 0)[: a[2]])
             elif op == lib.RN_OP_SETSOCKOPT:
                 reply(conn)
-            elif op == lib.RN_OP_SHUTDOWN:
-                reply(conn)
+            elif op in (lib.RN_OP_SHUTDOWN, lib.RN_OP_RDEND):
+                reply(conn)         # RDEND: this host's sockets read as connected ones
             elif op == lib.RN_OP_CONNECT:
                 port = struct.unpack(">H", payload[2:4])[0]
                 lst = next((x for x in socks.values() if x["listening"] and x["addr"]
