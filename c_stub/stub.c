@@ -2268,6 +2268,34 @@ ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
     return r;
 }
 
+/* _FORTIFY_SOURCE: glibc's checking variants call its internal read/recv, never the
+ * interposers above, so they are caught too: the same check (abort on overflow), then
+ * the same path as the plain call. */
+extern void __chk_fail(void) __attribute__((noreturn));
+RN_EXPORT ssize_t rn_read_chk(int, void *, size_t, size_t) __asm__("__read_chk");
+RN_EXPORT ssize_t rn_recv_chk(int, void *, size_t, size_t, int) __asm__("__recv_chk");
+RN_EXPORT ssize_t rn_recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *,
+                                  socklen_t *) __asm__("__recvfrom_chk");
+ssize_t rn_read_chk(int fd, void *b, size_t n, size_t blen)
+{
+    if (n > blen)
+        __chk_fail();
+    return rn_read(fd, b, n);
+}
+ssize_t rn_recv_chk(int fd, void *b, size_t n, size_t blen, int flags)
+{
+    if (n > blen)
+        __chk_fail();
+    return rn_recv(fd, b, n, flags);
+}
+ssize_t rn_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int flags, struct sockaddr *a,
+                        socklen_t *l)
+{
+    if (n > blen)
+        __chk_fail();
+    return do_recvfrom(fd, b, n, flags, a, l);
+}
+
 /* close() of a TCP socket with SO_LINGER {1, secs}: Linux waits until what was sent is
  * acknowledged (the FIN too) or secs pass.  After the native close the host answers
  * RN_OP_LINGER with a waiter fd it closes when the stack socket is done (nothing if
