@@ -335,7 +335,8 @@ class UdpSock(Socket):
                 return _int_result(self.ipopts.get((level, optname), 0), optlen)
             return super().getsockopt(level, optname, optlen)
         if level == C.IPPROTO_TCP:
-            raise SocketError(C.ENOPROTOOPT)
+            # Linux: ip_getsockopt refuses a foreign level so; ipv6_getsockopt ENOPROTOOPT
+            raise SocketError(C.EOPNOTSUPP if self.family == C.AF_INET else C.ENOPROTOOPT)
         if level == C.IPPROTO_UDP:
             if optname in (1, 100, 102, 103, 104):
                 return _int_result(0, optlen)
