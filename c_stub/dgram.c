@@ -724,8 +724,18 @@ RN_EXPORT int rn_dup3(int, int, int) __asm__("dup3");
 int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
     struct rn_sock s;
-    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
+    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0) {
+        struct timespec k; /* Linux checks the timeout first (EFAULT, EINVAL) */
+        if (tmo && rn_copy_in(&k, tmo, sizeof k) < 0) {
+            errno = EFAULT;
+            return -1;
+        }
+        if (tmo && (k.tv_sec < 0 || k.tv_nsec < 0 || k.tv_nsec >= 1000000000L)) {
+            errno = EINVAL;
+            return -1;
+        }
         return dg_mmsg(fd, &s, vec, vlen, flags, 0);
+    }
     return ((f_mmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
 }
 
@@ -753,11 +763,33 @@ static void rn_dg_dup_cache(int oldfd, int newfd)
     __atomic_store_n(&g_cache[newfd].info, 0, __ATOMIC_RELEASE);
 }
 
+/* dup, dup2 (nfd >= 0) and dup3 (flags >= 0) of a shim fd, when tracing */
+static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int err)
+{
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(r >= 0 ? r : fd, &s);
+    errno = saved;
+    if (c <= 0)
+        return;
+    struct tb t;
+    tb_start(&t, call, fd);
+    if (nfd >= 0)
+        tb_add(&t, ", %d", nfd);
+    if (flags >= 0)
+        tb_add(&t, ", %s", flags & O_CLOEXEC ? "O_CLOEXEC" : "0");
+    tb_add(&t, ")");
+    tb_ret(&t, r, err);
+    tb_emit(&t);
+}
+
 int rn_dup(int fd)
 {
     int r = ((f_dup_t)rn_dg_sym(&g_real_dup, "dup"))(fd);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
+    if (RN_UNLIKELY(g_trace_on))
+        trace_dup("dup", fd, -1, -1, r, errno);
     return r;
 }
 
@@ -766,6 +798,8 @@ int rn_dup2(int fd, int nfd)
     int r = ((f_dup2_t)rn_dg_sym(&g_real_dup2, "dup2"))(fd, nfd);
     if (r >= 0 && r != fd)
         rn_dg_dup_cache(fd, r);
+    if (RN_UNLIKELY(g_trace_on))
+        trace_dup("dup2", fd, nfd, -1, r, errno);
     return r;
 }
 
@@ -774,5 +808,7 @@ int rn_dup3(int fd, int nfd, int flags)
     int r = ((f_dup3_t)rn_dg_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
+    if (RN_UNLIKELY(g_trace_on))
+        trace_dup("dup3", fd, nfd, flags, r, errno);
     return r;
 }

@@ -50,7 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,6 +64,13 @@
 #include <linux/if_alg.h>
 
 #include "rn_protocol.h"
+
+/* The stub's own fcntl and poll calls go to libc's, never to the tracing interposers
+ * (trace.c).  Every fcntl the stub makes passes an int or nothing (then 0). */
+static int rn_libc_fcntl(int fd, int cmd, ...);
+static int rn_libc_poll(struct pollfd *fds, nfds_t n, int timeout);
+#define fcntl(...) rn_libc_fcntl(__VA_ARGS__, 0)
+#define poll rn_libc_poll
 
 #define RN_EXPORT __attribute__((visibility("default")))
 #define RN_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -668,7 +678,8 @@ static int rn_reopen(int fd, struct rn_sock *s)
         int nfl = fcntl(nfd, F_GETFL);
         fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
     }
-    if (dup3(nfd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+    /* the kernel's dup3, not the interposer: this fd's cache entry is set below */
+    if (REAL(syscall)(SYS_dup3, nfd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         int e = errno;
         REAL(close)(nfd);
         errno = e;
@@ -1509,6 +1520,13 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
     }
     if (c < 0)
         ERRET(ENETDOWN);
+    int snd;
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && rn_is_timeo(level, opt, &snd)) {
+        /* a TCP socket's timeouts are A's own: they are what ends a blocking call */
+        r = REAL(getsockopt)(fd, level, opt, val, lenp);
+        err = errno;
+        goto out;
+    }
     if (rn_copy_in(&ulen, lenp, sizeof ulen) < 0)
         ERRET(EFAULT);
     if (ulen < 0)
@@ -1583,13 +1601,19 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if (rn_copy_in(kv, val, n) < 0)
         ERRET(EFAULT);
     copied = 1;
+    int snd;
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && rn_is_timeo(level, opt, &snd)) {
+        /* a TCP socket's timeouts are A's own (the kernel checks the value) */
+        r = REAL(setsockopt)(fd, level, opt, val, len);
+        err = errno;
+        goto out;
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
                NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
-    int snd;
     if (r == 0 && rn_is_timeo(level, opt, &snd))
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
     if (r == 0 && level == SOL_SOCKET && opt == SO_LINGER && n >= sizeof(struct linger) &&
@@ -1909,14 +1933,49 @@ out:
     return r;
 }
 
+/* a msghdr summary: name length, iovec count and bytes, control messages by level/type */
+static void tb_msghdr(struct tb *t, const struct msghdr *m, socklen_t namelen)
+{
+    size_t total = 0, n = m->msg_iovlen;
+    struct iovec iov[16];
+    size_t k = n < 16 ? n : 16;
+    if (k && rn_copy_in(iov, m->msg_iov, k * sizeof *iov) == 0)
+        for (size_t i = 0; i < k; i++)
+            total += iov[i].iov_len;
+    tb_add(t, "{name=%u, iov=[%zu%s, %zu bytes], control=", (unsigned)namelen, n,
+           n > 16 ? "+" : "", total);
+    unsigned char cbuf[512] __attribute__((aligned(8)));
+    size_t cl = m->msg_controllen < sizeof cbuf ? m->msg_controllen : sizeof cbuf;
+    if (!m->msg_control || cl == 0 || rn_copy_in(cbuf, m->msg_control, cl) < 0) {
+        tb_add(t, "%zu", (size_t)m->msg_controllen);
+    } else {
+        struct msghdr c = {0};
+        c.msg_control = cbuf;
+        c.msg_controllen = cl;
+        tb_add(t, "[");
+        int first = 1;
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&c); h; h = CMSG_NXTHDR(&c, h)) {
+            tb_add(t, first ? "" : ", ");
+            tb_level_opt(t, h->cmsg_level, h->cmsg_type);
+            tb_add(t, "(%zu)", (size_t)h->cmsg_len);
+            first = 0;
+        }
+        tb_add(t, "]");
+    }
+    tb_add(t, ", flags=");
+    tb_flags(t, nm_msg, NMLEN(nm_msg), (unsigned)m->msg_flags);
+    tb_add(t, "}, ");
+}
+
 static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (!g_enabled)
         return REAL(sendmsg)(fd, msg, flags);
-    int saved = errno, err = 0;
+    int saved = errno, err = 0, copied = 0;
     ssize_t r;
     struct rn_sock s;
     struct msghdr m;
+    socklen_t namelen = 0;
     int c = rn_classify(fd, &s);
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
@@ -1931,6 +1990,8 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
         ERRET(ENETDOWN);
     if (rn_copy_in(&m, msg, sizeof m) < 0)
         ERRET(EFAULT);
+    copied = 1;
+    namelen = m.msg_namelen;
     if (m.msg_name != NULL && m.msg_namelen != 0) {
         unsigned char sa[sizeof(struct sockaddr_storage)];
         if ((int)m.msg_namelen < 0)
@@ -1950,7 +2011,11 @@ out:
     if (g_trace_on) {
         struct tb t;
         tb_start(&t, "sendmsg", fd);
-        tb_add(&t, ", {iovcnt=%zu}, ", (size_t)m.msg_iovlen);
+        tb_add(&t, ", ");
+        if (copied)
+            tb_msghdr(&t, &m, namelen);
+        else
+            tb_add(&t, "%p, ", (const void *)msg);
         tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
         tb_add(&t, ")");
         tb_ret(&t, (long)r, err);
@@ -2034,12 +2099,45 @@ static int rn_unconn(int fd)
     return 0;
 }
 
-#define UNCONN_CHECK(call, count, has_flags, flags)                                  \
+/* What Linux checks before tcp_recvmsg: the buffer range (access_ok), the iovec array
+ * (readable, at most UIO_MAXIOV) -> 0 or the errno. */
+static int rn_buf_bad(const void *b, size_t n)
+{
+    uintptr_t p = (uintptr_t)b;
+    return p + n < p || p + n > 0x7ffffffff000ULL ? EFAULT : 0; /* TASK_SIZE_MAX */
+}
+
+static int rn_iov_bad(const struct iovec *v, size_t cnt, int toomany)
+{
+    if (cnt > 1024)
+        return toomany;
+    for (size_t i = 0; i < cnt; i++) {
+        struct iovec k;
+        if (rn_copy_in(&k, v + i, sizeof k) < 0 || rn_buf_bad(k.iov_base, k.iov_len))
+            return EFAULT;
+    }
+    return 0;
+}
+
+static int rn_msg_bad(const struct msghdr *msg)
+{
+    struct msghdr m;
+    if (rn_copy_in(&m, msg, sizeof m) < 0)
+        return EFAULT;
+    return rn_iov_bad(m.msg_iov, m.msg_iovlen, EMSGSIZE);
+}
+
+/* bad: the errno of the argument checks that come first (0: none) */
+#define UNCONN_CHECK(call, count, has_flags, flags, bad)                             \
     do {                                                                             \
+        int e_;                                                                      \
         if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&                    \
                         (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) &       \
-                         F_UNCONN)) &&                                               \
-            rn_unconn(fd)) {                                                         \
+                         F_UNCONN))) {                                               \
+            if ((e_ = (bad)) != 0)                                                   \
+                errno = e_;                                                          \
+            if (e_ == 0 && !rn_unconn(fd))                                           \
+                break;                                                               \
             if (g_trace_on)                                                          \
                 trace_io(call, fd, (long)(count), has_flags, flags, -1, errno);      \
             return -1;                                                               \
@@ -2057,7 +2155,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
             trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
         return -1;
     }
-    UNCONN_CHECK("recvfrom", n, 1, flags);
+    UNCONN_CHECK("recvfrom", n, 1, flags, rn_buf_bad(buf, n));
     if (!g_enabled || !g_trace_on)
         return rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
     int saved = errno;
@@ -2090,7 +2188,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         errno = e;
         return -1;
     }
-    UNCONN_CHECK("recvmsg", 0, 1, flags);
+    UNCONN_CHECK("recvmsg", 0, 1, flags, rn_msg_bad(msg));
     if (!g_enabled || !g_trace_on)
         return rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
     int saved = errno;
@@ -2101,11 +2199,13 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     if (c > 0) {
         struct msghdr m;
         int e = errno;
-        size_t cnt = rn_copy_in(&m, msg, sizeof m) == 0 ? m.msg_iovlen : 0;
-        errno = e;
         struct tb t;
         tb_start(&t, "recvmsg", fd);
-        tb_add(&t, ", {iovcnt=%zu}, ", cnt);
+        tb_add(&t, ", ");
+        if (rn_copy_in(&m, msg, sizeof m) == 0)
+            tb_msghdr(&t, &m, m.msg_namelen);
+        else
+            tb_add(&t, "%p, ", (void *)msg);
         tb_flags(&t, nm_msg, NMLEN(nm_msg), (unsigned)flags);
         tb_add(&t, ")");
         tb_ret(&t, (long)r, e);
@@ -2222,7 +2322,7 @@ ssize_t rn_recv(int fd, void *b, size_t n, int flags)
             trace_io("recv", fd, (long)n, 1, flags, -1, EAGAIN);
         return -1;
     }
-    UNCONN_CHECK("recv", n, 1, flags);
+    UNCONN_CHECK("recv", n, 1, flags, rn_buf_bad(b, n));
     TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
@@ -2230,7 +2330,7 @@ ssize_t rn_read(int fd, void *b, size_t n)
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
-    UNCONN_CHECK("read", n, 0, 0);
+    UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
     TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
@@ -2251,7 +2351,7 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
-    UNCONN_CHECK("readv", cnt, 0, 0);
+    UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
     TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
@@ -2398,6 +2498,11 @@ long rn_syscall(long nr, ...)
                                (struct sockaddr *)a[4], (socklen_t *)a[5]);
         case SYS_sendmsg: return do_sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2]);
         case SYS_recvmsg: return do_recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]);
+        case SYS_sendmmsg:
+            return rn_sendmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3]);
+        case SYS_recvmmsg:
+            return rn_recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
+                               (struct timespec *)a[4]);
 #endif
         default: break;
         }
@@ -2505,3 +2610,4 @@ __attribute__((constructor)) static void rn_init(void)
 }
 
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
+#include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */

@@ -257,3 +257,42 @@ def test_trace_names_calls_addresses_and_errnos(rn, tmp_path):
     assert "socket(AF_INET, SOCK_STREAM" in text
     assert "connect(3, {AF_INET, 127.0.0.1:9}, 16) = -1 ECONNREFUSED" in text
     assert all(line.split()[0].isdigit() for line in text.splitlines())
+
+
+def test_trace_readiness_fd_calls_and_msghdr(rn, tmp_path):
+    """poll/select/epoll sets, fcntl, dup, sendfile/splice and msghdr summaries of shim
+    fds are traced with decoded arguments."""
+    trace = tmp_path / "trace.txt"
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"x" * 1000)
+    prog = (
+        "import fcntl, os, select, socket\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n"
+        "c = socket.create_connection(l.getsockname()); s, _ = l.accept()\n"
+        "r, w = os.pipe()\n"
+        "p = select.poll(); p.register(c, select.POLLIN | select.POLLOUT); p.register(r)\n"
+        "p.poll(0)\n"
+        "select.select([c, r], [c], [], 0)\n"
+        "e = select.epoll(); e.register(c.fileno(), select.EPOLLIN | select.EPOLLET)\n"
+        "s.send(b'hi'); e.poll(2)\n"
+        "fl = fcntl.fcntl(c, fcntl.F_GETFL)\n"
+        "fcntl.fcntl(c, fcntl.F_SETFL, fl | os.O_NONBLOCK)\n"
+        "d = os.dup(c.fileno()); os.dup2(c.fileno(), 30)\n"
+        f"f = open({str(data)!r}, 'rb'); os.sendfile(c.fileno(), f.fileno(), 0, 1000)\n"
+        "os.write(w, b'abc'); os.splice(r, c.fileno(), 3)\n"
+        "c.sendmsg([b'ab', b'cd'])\n"
+        "select.select([s], [], [], 2); s.recvmsg(4096, 64)\n"
+        "print('done')\n")
+    r = rn.run("run", "--trace", str(trace), "--", PY, "-c", prog)
+    assert r.stdout.strip() == "done", r.stderr
+    text = trace.read_text()
+    assert "events=POLLIN|POLLOUT}" in text and "revents=POLLOUT}]" in text, text
+    assert "select(" in text and ", NULL, {0, 0}) = " in text, text
+    assert "epoll_ctl(" in text and "EPOLL_CTL_ADD" in text and "{EPOLLIN|EPOLLET, data=" in text
+    assert "epoll_wait(" in text and "= 1 [{EPOLLIN, data=" in text, text
+    assert ", F_GETFL) = 2 (" in text and "F_SETFL, O_RDWR|O_NONBLOCK) = 0" in text, text
+    assert "F_DUPFD_CLOEXEC, 0) = " in text and "dup2(4, 30) = 30" in text, text
+    assert ", [0], 1000) = 1000" in text, text          # sendfile with its offset
+    assert "splice(" in text and ", 3, 0) = 3" in text, text
+    assert "sendmsg(" in text and "{name=0, iov=[2, 4 bytes], control=0, flags=0}" in text
+    assert "recvmsg(" in text and "iov=[1, 4096 bytes], control=" in text, text

@@ -55,8 +55,10 @@ int main(void)
     int l = loopback_listener(&a, 4);
     socklen_t al = sizeof a;
     show("accept4 bad flags, bad addr", accept4(l, BAD, &al, 12345));
-    int c = socket(AF_INET, SOCK_STREAM, 0);
+    /* each bad accept takes a connection (Linux copies the address out afterwards) */
+    int c = socket(AF_INET, SOCK_STREAM, 0), c1 = socket(AF_INET, SOCK_STREAM, 0);
     connect(c, (struct sockaddr *)&a, sizeof a);
+    connect(c1, (struct sockaddr *)&a, sizeof a);
     struct pollfd p = {l, POLLIN, 0};
     poll(&p, 1, 3000);
     al = sizeof a;
@@ -71,6 +73,7 @@ int main(void)
     int c2 = socket(AF_INET, SOCK_STREAM, 0);
     show("connect after the bad calls", connect(c2, (struct sockaddr *)&a, sizeof a));
     close(c2);
+    close(c1);
     close(c);
     close(u);
     close(t);
