@@ -83,6 +83,11 @@ int rn_ioctl(int fd, unsigned long req, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     f_ioctl_t real = (f_ioctl_t)rn_dg_sym(&g_real_ioctl, "ioctl");
+    struct rn_sock ds;
+    if (RN_UNLIKELY(req == SIOCATMARK) && rn_dg_hint(fd) && dg_confirm(fd, &ds) > 0) {
+        errno = ENOTTY; /* UDP has no urgent mark; A (SEQPACKET) would say EOPNOTSUPP */
+        return -1;
+    }
     if (!g_enabled || !rn_is_siocgif(req))
         return real(fd, req, arg);
     int saved = errno;

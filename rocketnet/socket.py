@@ -37,6 +37,8 @@ _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
 _LINGER = struct.Struct("=ii")
 TCP_USER_TIMEOUT = 18  # linux/tcp.h
+SO_SNDBUFFORCE = 32  # asm-generic/socket.h
+SO_RCVBUFFORCE = 33
 
 # struct tcp_info as on Linux 6.18 (280 bytes)
 _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
@@ -331,15 +333,19 @@ class Socket:
             elif optname == C.SO_KEEPALIVE:
                 t.keepalive = v != 0
                 tcp.start_keepalive(t)
-            elif optname == C.SO_SNDBUF:
-                u = v if v >= 0 else C.SYSCTL_WMEM_MAX
-                u = min(u, C.SYSCTL_WMEM_MAX) * 2
-                t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
+            elif optname in (C.SO_SNDBUF, SO_SNDBUFFORCE):
+                if optname == C.SO_SNDBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_WMEM_MAX, C.SYSCTL_WMEM_MAX)
+                else:                   # privileged (the host checks): no wmem_max cap
+                    u = min(max(v, 0), 0x3FFFFFFF)
+                t.so_sndbuf = max(u * 2, C.SOCK_MIN_SNDBUF)
                 t.sndbuf_limit = t.so_sndbuf // 2
-            elif optname == C.SO_RCVBUF:
-                u = v if v >= 0 else C.SYSCTL_RMEM_MAX
-                u = min(u, C.SYSCTL_RMEM_MAX) * 2
-                t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
+            elif optname in (C.SO_RCVBUF, SO_RCVBUFFORCE):
+                if optname == C.SO_RCVBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_RMEM_MAX, C.SYSCTL_RMEM_MAX)
+                else:
+                    u = min(max(v, 0), 0x3FFFFFFF)
+                t.so_rcvbuf = max(u * 2, C.SOCK_MIN_RCVBUF)
                 t.rcvbuf_limit = t.so_rcvbuf // 2
             elif optname == C.SO_RCVLOWAT:
                 if v < 0:

@@ -57,6 +57,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
+SO_RCVBUFFORCE = 33
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
@@ -389,6 +390,10 @@ class StackHost:
             return self.netlink.new_socket(type_, proto)
         if family == AF_ALG:
             return self.alg.new_socket(type_, proto)
+        if (family, type_) in DGRAM_SERVED and proto not in (0, socket.IPPROTO_UDP):
+            # UDP-Lite and the like are not the stack's: the kernel's own socket (whose
+            # answer to a protocol it lacks is EPROTONOSUPPORT, as the stack's would be)
+            return P.response(-1, P.ERR_PASSTHROUGH), None
         if (family, type_) in DGRAM_SERVED:
             return self.dgram.new_socket(family, type_, proto)
         if (family, type_) not in SERVED:
@@ -600,6 +605,10 @@ class StackHost:
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
+        c = self.current
+        if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
+                and c is not None and c.uid != 0):
+            raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
         return P.response(0), None

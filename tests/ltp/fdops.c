@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -179,6 +180,25 @@ int main(void)
     printf("-- UDP6\n");
     unknown_opt(u6, IPPROTO_IPV6, "IPPROTO_IPV6");
     unknown_opt(u6, IPPROTO_UDP, "IPPROTO_UDP");
+    /* privileged buffer sizes (root here, natively and under the shim), the urgent mark
+     * of a UDP socket, a protocol the stack leaves to the kernel */
+    int neg = -1, sb = 0;
+    socklen_t sbl = sizeof sb;
+    show("setsockopt SO_SNDBUFFORCE -1", setsockopt(t, SOL_SOCKET, SO_SNDBUFFORCE, &neg,
+                                                    sizeof neg));
+    getsockopt(t, SOL_SOCKET, SO_SNDBUF, &sb, &sbl);
+    printf("  SO_SNDBUF %d\n", sb);
+    int big = 8 << 20;
+    show("setsockopt SO_RCVBUFFORCE 8 MiB", setsockopt(t, SOL_SOCKET, SO_RCVBUFFORCE, &big,
+                                                        sizeof big));
+    sbl = sizeof sb;
+    getsockopt(t, SOL_SOCKET, SO_RCVBUF, &sb, &sbl);
+    printf("  SO_RCVBUF %d\n", sb);
+    int mark = 0;
+    show("ioctl SIOCATMARK on UDP", ioctl(u, SIOCATMARK, &mark));
+    int lite = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
+    show("socket UDP-Lite", lite >= 0 ? 0 : -1);
+    close(lite);
     close(t);
     close(u);
     close(t6);
