@@ -390,12 +390,13 @@ class StackHost:
             return self.netlink.new_socket(type_, proto)
         if family == AF_ALG:
             return self.alg.new_socket(type_, proto)
-        if (family, type_) in DGRAM_SERVED and proto not in (0, socket.IPPROTO_UDP):
-            # UDP-Lite and the like are not the stack's: the kernel's own socket (whose
-            # answer to a protocol it lacks is EPROTONOSUPPORT, as the stack's would be)
-            return P.response(-1, P.ERR_PASSTHROUGH), None
         if (family, type_) in DGRAM_SERVED:
-            return self.dgram.new_socket(family, type_, proto)
+            reply = self.dgram.new_socket(family, type_, proto)
+            if reply[0] == P.response(-1, errno.EPROTONOSUPPORT):
+                # a protocol the stack lacks (UDP-Lite...) is the kernel's, which
+                # answers EPROTONOSUPPORT itself for one it lacks too
+                return P.response(-1, P.ERR_PASSTHROUGH), None
+            return reply
         if (family, type_) not in SERVED:
             return P.response(-1, P.ERR_PASSTHROUGH), None
         try:
