@@ -361,8 +361,13 @@ static void rn_report(int err)
         return;
     g_warned_pid = me;
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
-                     g_sock_path, strerror(err));
+    int n = err == EPROTO
+                ? snprintf(buf, sizeof buf,
+                           "rocketnet: the stack host at %s was built from another "
+                           "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
+                           g_sock_path)
+                : snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
+                           g_sock_path, strerror(err));
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import errno
 import fcntl
 import importlib.util
 import json
@@ -82,16 +83,22 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
 def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None = None):
     """A control connection to host NAME, starting the host if none answers."""
     sock = runtime.connect_ctl(name)
-    if sock is not None:
-        return sock
-    with open(runtime.host_dir(name) / "lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        sock = runtime.connect_ctl(name)
-        if sock is None:
-            start_host(name, idle_timeout, extra)
-            sock = runtime.connect_ctl(name)
     if sock is None:
-        raise SystemExit(die(f"stack host {name!r} started but does not answer"))
+        with open(runtime.host_dir(name) / "lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            sock = runtime.connect_ctl(name)
+            if sock is None:
+                start_host(name, idle_timeout, extra)
+                sock = runtime.connect_ctl(name)
+        if sock is None:
+            raise SystemExit(die(f"stack host {name!r} started but does not answer"))
+    ret, err, _ = rpc(sock, P.OP_HELLO, args=(os.getpid(), P.PROTO_VERSION, 0, 0))
+    if ret < 0:
+        sock.close()
+        why = ("was started by another rocketnet build (its protocol differs);"
+               f" stop it with: rocketnet host stop {name}") if err == errno.EPROTO \
+            else f"refuses this client: {os.strerror(err)}"
+        raise SystemExit(die(f"stack host {name!r} {why}"))
     return sock
 
 
