@@ -37,14 +37,16 @@ def protocol_version(header_text: str) -> int:
 
 
 HEADER_TEXT = HEADER.read_text()
+# The stub's whole C source: the derived protocol version, the protocol, the interposers.
+STUB_SOURCE = (f"#define RN_PROTO_VERSION {protocol_version(HEADER_TEXT)}\n"
+               '#include "rn_protocol.h"\n' + (HERE / "stub.c").read_text())
 
 
 ffibuilder = FFI()
 ffibuilder.cdef(protocol_cdef(HEADER_TEXT) + "\n#define RN_PROTO_VERSION ...")
 ffibuilder.set_source(
     "shim._stub",
-    f"#define RN_PROTO_VERSION {protocol_version(HEADER_TEXT)}\n"
-    '#include "rn_protocol.h"\n' + (HERE / "stub.c").read_text(),
+    STUB_SOURCE,
     include_dirs=[str(HERE)],
     libraries=["dl", "pthread"],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
