@@ -57,6 +57,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
+SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
@@ -296,7 +297,7 @@ class StackHost:
 
     @staticmethod
     def peercred(s: socket.socket) -> tuple[int, int, int]:
-        raw = s.getsockopt(SOL_SOCKET, socket.SO_PEERCRED, 12)
+        raw = s.getsockopt(SOL_SOCKET, SO_PEERCRED, 12)
         return tuple(array.array("i", raw))  # type: ignore[return-value]
 
     def drop_client(self, c: Client) -> None:
