@@ -259,6 +259,7 @@ class TcpSocket:
         self.nodelay = False
         self.cork = False
         self.more = False  # the last send had MSG_MORE
+        self.probe_push = False  # the probe timer sends a corked partial segment
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -1049,8 +1050,15 @@ class TcpLayer:
                             self._arm(tcb)
                         break
                     if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
-                        if tcb.cork or tcb.more or (in_flight and not tcb.nodelay):
-                            break  # Nagle / cork: wait for more data or the ACK
+                        if in_flight and not tcb.nodelay:
+                            break  # Nagle: wait for more data or the ACK
+                        if (tcb.cork or tcb.more) and not tcb.probe_push:
+                            # cork / MSG_MORE: wait for more data, at most one probe
+                            # timer (Linux: max(RTO, 200 ms), then tcp_write_wakeup)
+                            if in_flight == 0 and tcb.rto_at is None:
+                                tcb.rto_at = now + tcb.rto
+                                self._arm(tcb)
+                            break
                     flags = ACK
                     last = n == unsent
                     if last:
@@ -1200,6 +1208,11 @@ class TcpLayer:
                 tcb.retransmits += 1  # backoff; reset by any ACK
                 tcb.rto = min(tcb.rto * 2, cfg.rto_max)
                 tcb.rto_at = now + tcb.rto
+            elif len(tcb.sndbuf) > ((tcb.snd_nxt - tcb.data_seq) & M):
+                # corked data waited a whole probe interval: send it (tcp_write_wakeup)
+                tcb.probe_push = True
+                self._output(tcb)
+                tcb.probe_push = False
             return
         if tcb.retransmits >= cfg.retries2:
             self._count("tcp_timeouts")

@@ -452,3 +452,40 @@ def test_tcp_info_during_sack_recovery() -> None:
     assert ssthresh == cwnd == 7  # CUBIC: 0.7 * 10 segments
     total_retrans = struct.unpack_from("=I", info, 100)[0]
     assert total_retrans == retrans
+
+
+@pytest.mark.parametrize("how", ["cork", "msg_more"])
+def test_corked_partial_segment_goes_out_after_one_probe_interval(how: str) -> None:
+    """Linux sends corked (TCP_CORK or MSG_MORE) partial data when the probe timer,
+    max(RTO, 200 ms) from the first held send, fires; a later held send does not
+    restart it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    una = synack.seq + 1
+    rto = s.inner.rto
+    assert rto >= 0.2
+    cork = how == "cork"
+    if cork:
+        s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 1)
+    t0 = h.now
+    s.send(b"a" * 30, more=not cork)
+    h.advance(0.001)
+    assert h.recv() == []
+    h.at(t0 + rto / 2)
+    s.send(b"b" * 20, more=not cork)
+    h.at(t0 + rto - 0.001)
+    assert h.recv() == []
+    h.at(t0 + rto + 0.001)
+    (seg,) = h.recv()
+    assert seg.seq == una and seg.payload == b"a" * 30 + b"b" * 20 and seg.flags == ACK | PSH
+    # still corked: the next partial data waits for the next probe interval again
+    h.send(ACK, 1001, una + 50)
+    h.advance(0.001)
+    rto = s.inner.rto  # the ACK gave an RTT sample
+    s.send(b"c" * 10, more=not cork)
+    h.advance(0.001)  # the timer starts when output runs
+    t1 = h.now
+    h.at(t1 + rto - 0.001)
+    assert h.recv() == []
+    h.at(t1 + rto + 0.001)
+    assert [x.payload for x in h.recv()] == [b"c" * 10]
