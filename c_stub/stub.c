@@ -1800,6 +1800,23 @@ static inline int rn_more_pending(int fd)
             rn_more(fd, 0);                                          \
     } while (0)
 
+/* The urgent byte of an n-byte MSG_OOB send whose first n - 1 bytes went through A. */
+static ssize_t rn_oob_last(int fd, struct rn_sock *s, unsigned char last, size_t n, int flags,
+                           int saved)
+{
+    struct rn_resp resp;
+    if (rn_sock_rpc(fd, s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
+        rn_result(&resp) < 0) {
+        if (n > 1)
+            return (ssize_t)(n - 1);
+        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+            raise(SIGPIPE);
+        return -1;
+    }
+    errno = saved;
+    return (ssize_t)n;
+}
+
 /* MSG_OOB on a TCP shim socket: the bytes before the last go through A as usual, the
  * last one to the host (RN_OP_OOB), which queues it as urgent data behind them.  The
  * receiving side gets it out of band on its A (the host sends it to S with MSG_OOB),
@@ -1823,17 +1840,38 @@ static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
         if (r < 0 || (size_t)r < n - 1)
             return r;
     }
-    struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
-        rn_result(&resp) < 0) {
-        if (n > 1)
-            return (ssize_t)(n - 1);
-        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
-            raise(SIGPIPE);
+    return rn_oob_last(fd, &s, last, n, flags, saved);
+}
+
+/* sendmsg(MSG_OOB) on a TCP shim socket, m a safe copy of the msghdr: as
+ * rn_oob_send, the urgent byte being the last byte of the last non-empty iovec.     */
+static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+{
+    int saved = errno, e;
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    size_t cnt = m->msg_iovlen, total, k = m->msg_iovlen;
+    if ((e = dg_iov_in(iov, m->msg_iov, cnt)) != 0 || (e = dg_iov_total(iov, cnt, &total)) != 0) {
+        errno = e;
         return -1;
     }
-    errno = saved;
-    return (ssize_t)n;
+    if (total == 0)
+        return REAL(sendmsg)(fd, m, flags);
+    while (iov[k].iov_len == 0)
+        k--;
+    unsigned char last;
+    if (rn_copy_in(&last, (const unsigned char *)iov[k].iov_base + iov[k].iov_len - 1, 1) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (total > 1) {
+        iov[k].iov_len--;
+        m->msg_iov = iov + 1;
+        m->msg_iovlen = k;
+        ssize_t r = REAL(sendmsg)(fd, m, flags & ~MSG_OOB);
+        if (r < 0 || (size_t)r < total - 1)
+            return r;
+    }
+    return rn_oob_last(fd, s, last, total, flags, saved);
 }
 
 #define OOB_SEND(fd, buf, n, flags)                                    \
@@ -1942,6 +1980,11 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     m.msg_name = NULL;
     m.msg_namelen = 0;
     errno = saved;
+    if (RN_UNLIKELY(flags & MSG_OOB)) {
+        r = rn_oob_sendmsg(fd, &s, &m, flags);
+        err = errno;
+        goto out;
+    }
     MORE_PRE(fd, flags);
     r = REAL(sendmsg)(fd, &m, flags);
     err = errno;
