@@ -73,12 +73,20 @@ def unprivileged_port_start() -> int:
         return 1024
 
 
+def set_sndbuf(s: socket.socket, size: int) -> None:
+    """A kernel send buffer of 2 * size (beyond wmem_max if the host may)."""
+    try:
+        s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, size)
+    except OSError:
+        s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 class Channel:
     """One shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
                  "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
-                 "a_shut", "more")
+                 "a_shut", "more", "a_sndbuf", "s_sndbuf")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -97,6 +105,18 @@ class Channel:
         self.pending_accept: deque[Socket] = deque()
         self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
         self.more = False          # MSG_MORE: what the program writes is held back
+        # SO_SNDBUF / SO_RCVBUF set by the program: the kernel send buffers of A and S
+        # (0: the defaults), inherited by accepted sockets as the stack's buffers are
+        self.a_sndbuf = 0
+        self.s_sndbuf = 0
+
+    def size_like(self, other: Channel, a: socket.socket) -> None:
+        """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
+        self.a_sndbuf, self.s_sndbuf = other.a_sndbuf, other.s_sndbuf
+        if self.a_sndbuf:
+            a.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, self.a_sndbuf)
+        if self.s_sndbuf:
+            set_sndbuf(self.s, self.s_sndbuf)
 
 
 class Client:
@@ -420,7 +440,9 @@ class StackHost:
             except SocketError as e:
                 return P.response(-1, e.errno), None
         sock_id, a, s = self.new_pair()
-        self.add_channel(Channel(sock_id, old.family, s, sk))
+        ch = Channel(sock_id, old.family, s, sk)
+        ch.size_like(old, a)
+        self.add_channel(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
     def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
@@ -429,10 +451,7 @@ class StackHost:
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         a.bind(b"\0" + P.NAME_PREFIX + self.nonce + b"-%d" % self.ids)
         s.setblocking(False)
-        try:
-            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, CHANNEL_BUF)
-        except OSError:
-            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUF)
+        set_sndbuf(s, CHANNEL_BUF)
         return self.ids, a, s
 
     def add_channel(self, ch: Channel) -> None:
@@ -588,6 +607,16 @@ class StackHost:
     def op_setsockopt(self, ch: Channel, req: P.Request):
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
+        if req.args[0] == SOL_SOCKET and type(ch) is Channel:
+            t = ch.sk.inner
+            # the pair buffers what the stack does behind it, so together they hold
+            # what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte more
+            if req.args[1] == socket.SO_SNDBUF:
+                ch.a_sndbuf = t.sndbuf_limit // 2
+                return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
+            if req.args[1] == socket.SO_RCVBUF:
+                ch.s_sndbuf = t.rcvbuf_limit // 4   # S holds half, pump_rx's chunk half
+                set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
 
     def op_more(self, ch: Channel, req: P.Request):
@@ -863,7 +892,7 @@ class StackHost:
         self.flush_out(ch)
         sk, s = ch.sk, ch.s
         while not ch.out and sk.rx_available():
-            want = READ_CHUNK
+            want = 2 * ch.s_sndbuf if ch.s_sndbuf else READ_CHUNK
             t = sk.inner
             if t.urg_state:
                 off = t.urgent_offset()
@@ -909,6 +938,8 @@ class StackHost:
             sock_id, a, s = self.new_pair()
             if getattr(sk.inner, "oobinline", False):   # inherited from the listener
                 a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
+            new = Channel(sock_id, ch.family, s, sk)
+            new.size_like(ch, a)        # the buffer sizes are inherited too
             rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
             try:
                 ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,
@@ -919,7 +950,6 @@ class StackHost:
             finally:
                 a.close()
             ch.pending_accept.popleft()
-            new = Channel(sock_id, ch.family, s, sk)
             self.add_channel(new)
             self.service(new)
 
