@@ -86,6 +86,7 @@ _SYNCHRONIZED = frozenset(
     (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT)
 )
 
+INT_MAX = 0x7FFFFFFF
 V4_MSS_CAP = 65535 - 40  # largest MSS an IPv4 packet can carry (Linux lo: 65495)
 V6_MSS_CAP = 65535 - 20
 
@@ -120,6 +121,11 @@ class TcpConfig:
         # delayed ACK (Linux TCP_DELACK_MIN; TCP_MAX_QUICKACKS at the start of a transfer)
         self.delack = 0.04
         self.max_quickacks = 16
+        # RFC 5961 challenge ACKs and out-of-window duplicate ACKs: at most one per
+        # socket per net.ipv4.tcp_invalid_ratelimit; host-wide at most
+        # net.ipv4.tcp_challenge_ack_limit per second (INT_MAX, off, since Linux 6.0)
+        self.invalid_ratelimit = 0.5
+        self.challenge_ack_limit = INT_MAX
 
 
 class TcpSocket:
@@ -260,6 +266,7 @@ class TcpSocket:
         self.cork = False
         self.more = False  # the last send had MSG_MORE
         self.probe_push = False  # the probe timer sends a corked partial segment
+        self.last_oow_ack: float | None = None  # when an invalid segment was last answered
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -421,6 +428,8 @@ class TcpLayer:
         self._timer_seq = 0
         self._isn_key = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
         self._rng = random.Random(seed)
+        self._challenge_sec = -1  # the second the host-wide challenge ACK budget is for
+        self._challenge_left = 0
         self.on_free: Callable[[TcpSocket], None] | None = None
         self.ip_ident = 0
         for k in (
@@ -1234,6 +1243,35 @@ class TcpLayer:
         self._output(tcb)
         tcb.rto_at = now + tcb.rto
 
+    def _oow_limited(self, tcb: TcpSocket, now: float, counter: str) -> bool:
+        """Linux __tcp_oow_rate_limited: an answer to an invalid segment at most once
+        per invalid_ratelimit per socket (no ACK ping-pong with a confused peer)."""
+        last = tcb.last_oow_ack
+        if last is not None and 0.0 <= now - last < self.config.invalid_ratelimit:
+            self._count(counter)
+            return True
+        tcb.last_oow_ack = now
+        return False
+
+    def _challenge_ack(self, tcb: TcpSocket, now: float) -> None:
+        """RFC 5961 challenge ACK, rate limited as Linux's tcp_send_challenge_ack."""
+        if self._oow_limited(tcb, now, "tcp_ack_skipped_challenge"):
+            return
+        limit = self.config.challenge_ack_limit
+        if limit != INT_MAX:
+            # host-wide budget per second, randomized as Linux (RFC 5961 section 7)
+            sec = int(now)
+            if sec != self._challenge_sec:
+                self._challenge_sec = sec
+                half = (limit + 1) >> 1
+                self._challenge_left = self._rng.randint(half, limit + half - 1)
+            if self._challenge_left <= 0:
+                self._count("tcp_ack_skipped_challenge")
+                return
+            self._challenge_left -= 1
+        self._count("tcp_challenge_acks")
+        self._send_ack(tcb)
+
     # ------------------------------------------------------------------ input
     def ip_input(
         self,
@@ -1812,7 +1850,9 @@ class TcpLayer:
         if tsopt is not None and not flags & RST and tcb.ts_recent_set:
             if (tsopt[0] - tcb.ts_recent) & HALF:
                 self._count("drop_tcp_paws")
-                self._send_ack(tcb)
+                if ((plen or flags & FIN) and not flags & SYN
+                        or not self._oow_limited(tcb, now, "tcp_ack_skipped_paws")):
+                    self._send_ack(tcb)  # data never loops: only bare ones are limited
                 return
         # 1. sequence number check
         syn = 1 if flags & SYN else 0
@@ -1841,8 +1881,7 @@ class TcpLayer:
         if syn and st != SYN_RECEIVED:
             # RFC 5961 4.2: a SYN in a synchronized state, wherever it falls, gets a
             # challenge ACK
-            self._count("tcp_challenge_acks")
-            self._send_ack(tcb)
+            self._challenge_ack(tcb, now)
             return
         if seglen == 0:
             ok = d == 0 if wnd == 0 else 0 <= d < wnd
@@ -1853,7 +1892,8 @@ class TcpLayer:
                 if st == TIME_WAIT and fin and d == -1:
                     self._set_deadline(tcb, now + 2 * self.config.msl)
                 self._count("drop_tcp_out_of_window")
-                self._send_ack(tcb)
+                if seglen or not self._oow_limited(tcb, now, "tcp_ack_skipped_seq"):
+                    self._send_ack(tcb)  # as for PAWS (a SYN got a challenge above)
             return
         if tsopt is not None and ((seq - tcb.last_ack_sent) & M == 0 or
                                   (seq - tcb.last_ack_sent) & HALF):
@@ -1883,8 +1923,7 @@ class TcpLayer:
         if flags & RST:
             self._count("tcp_rst_received")
             if d != 0:
-                self._count("tcp_challenge_acks")
-                self._send_ack(tcb)
+                self._challenge_ack(tcb, now)
                 return
             if st == SYN_RECEIVED:
                 if tcb.parent is not None:
@@ -1901,8 +1940,7 @@ class TcpLayer:
             return
         # 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2)
         if syn:
-            self._count("tcp_challenge_acks")
-            self._send_ack(tcb)
+            self._challenge_ack(tcb, now)
             return
         # 4. ACK
         if not flags & ACK:
@@ -1937,8 +1975,7 @@ class TcpLayer:
             old = (tcb.snd_una - ack) & M
             if 0 < old < HALF and old > max(tcb.max_snd_wnd, 65535):
                 # RFC 5961 5.2: ACK too old to be from this connection
-                self._count("tcp_challenge_acks")
-                self._send_ack(tcb)
+                self._challenge_ack(tcb, now)
                 return
         if not self._process_ack(tcb, seq, ack, window, plen,
                                  tsopt[1] if tsopt is not None else 0,

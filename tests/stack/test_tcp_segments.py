@@ -149,6 +149,7 @@ def test_rst_rules_rfc5961() -> None:
     h.send(RST, 1001 + 10_000_000, 0)  # out of window: silently dropped
     h.advance(0.001)
     assert h.recv() == [] and s.state == "ESTABLISHED"
+    h.advance(0.5)  # past the per-socket rate limit
     h.send(SYN, 5, 0)  # SYN in a synchronized state: challenge ACK too
     h.advance(0.001)
     (ch,) = h.recv()
@@ -489,3 +490,45 @@ def test_corked_partial_segment_goes_out_after_one_probe_interval(how: str) -> N
     assert h.recv() == []
     h.at(t1 + rto + 0.001)
     assert [x.payload for x in h.recv()] == [b"c" * 10]
+
+
+def test_challenge_acks_are_rate_limited_per_socket_and_host_wide() -> None:
+    """Linux: one answer to invalid segments per socket per tcp_invalid_ratelimit
+    (500 ms), and, when net.ipv4.tcp_challenge_ack_limit is set, that many challenge
+    ACKs per second for the whole host."""
+    cfg = TcpConfig()
+    cfg.challenge_ack_limit = 1  # a budget of exactly one per second
+    h = Harness(config=cfg)
+    lst, s, synack = h.handshake()
+    h.at(10.0)
+    h.send(RST, 1001 + 10, 0)
+    h.send(SYN, 5, 0)
+    h.send(ACK, 1001 + 10_000_000, synack.seq + 1)  # bare and out of window
+    h.advance(0.001)
+    (ch,) = h.recv()  # only the first is answered
+    assert ch.flags == ACK and ch.ack == 1001
+    assert h.stack.stats["tcp_ack_skipped_challenge"] == 1
+    assert h.stack.stats["tcp_ack_skipped_seq"] == 1
+    h.send(ACK | PSH, 1001 + 10_000_000, synack.seq + 1, b"data")  # data: never limited
+    h.advance(0.001)
+    assert [a.ack for a in h.recv()] == [1001]
+    # a second connection: its own per-socket limit, but the host's budget is spent
+    h.peer_port += 1
+    h.send(SYN, 7000, 0, options=TcpOptions(mss=1460))
+    h.advance(0.001)
+    (synack2,) = h.recv()
+    h.send(ACK, 7001, synack2.seq + 1)
+    h.advance(0.001)
+    s2 = lst.accept()
+    assert s2 is not None and s2.state == "ESTABLISHED"
+    h.send(RST, 7001 + 10, 0)
+    h.advance(0.001)
+    assert h.recv() == []
+    assert h.stack.stats["tcp_ack_skipped_challenge"] == 2
+    h.at(11.0)  # a new second, a new budget
+    h.send(RST, 7001 + 10, 0)
+    h.advance(0.001)
+    (ch2,) = h.recv()
+    assert ch2.flags == ACK and ch2.ack == 7001 and ch2.dst_port == h.peer_port
+    assert s.state == s2.state == "ESTABLISHED"
+    assert h.stack.stats["tcp_challenge_acks"] == 2
