@@ -378,6 +378,16 @@ class Socket:
             if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
                 self._mcast_group(optname == C.MCAST_JOIN_GROUP, value)
                 return
+            if optname == C.IP_LOCAL_PORT_RANGE:
+                if isinstance(value, int):
+                    value = _INT.pack(value)
+                if len(value) != 4:
+                    raise SocketError(C.EINVAL)
+                v = int.from_bytes(value, sys.byteorder)
+                if v & 0xFFFF and v >> 16 and v & 0xFFFF > v >> 16:
+                    raise SocketError(C.EINVAL)
+                t.port_range = v
+                return
             if optname in (C.IP_TOS, C.IP_TTL):
                 if isinstance(value, int):
                     v = value
@@ -510,6 +520,9 @@ class Socket:
                 return _int_result(t.tos, optlen)
             if optname == C.IP_TTL:
                 return _int_result(t.ttl, optlen)
+            if optname == C.IP_LOCAL_PORT_RANGE:
+                r = t.port_range
+                return _int_result(r - (1 << 32) if r >> 31 else r, optlen)
             raise SocketError(C.ENOPROTOOPT)
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:

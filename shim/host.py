@@ -501,11 +501,35 @@ class StackHost:
         c = self.current
         if c is not None and c.uid != 0 and 0 < port < unprivileged_port_start():
             raise SocketError(errno.EACCES)     # Linux: no CAP_NET_BIND_SERVICE
-        ch.sk.bind(addr)
+        self.retry_in_use(ch.sk.bind, addr)
         return P.response(0), None
 
+    def retry_in_use(self, call, *args) -> None:  # type: ignore[no-untyped-def]
+        """call(*args), once more on EADDRINUSE if sockets whose last A is closed held
+        the port: Linux frees it in close(), before the program's next call."""
+        try:
+            call(*args)
+        except SocketError as e:
+            if e.errno != errno.EADDRINUSE or not self.reap_closed():
+                raise
+            call(*args)
+
+    def reap_closed(self) -> bool:
+        """Handle now the EPOLLHUP of TCP channels whose last A is closed (it may be
+        queued behind the current RPC). True if there were any."""
+        p = select.poll()
+        for fd, c in self.channels.items():
+            if type(c) is Channel:
+                p.register(fd, 0)           # POLLHUP is always reported
+        hup = [fd for fd, ev in p.poll(0) if ev & select.POLLHUP]
+        for fd in hup:
+            c = self.channels.get(fd)
+            if c is not None:
+                self.channel_event(c, select.EPOLLHUP)
+        return bool(hup)
+
     def op_listen(self, ch: Channel, req: P.Request):
-        ch.sk.listen(req.args[0])
+        self.retry_in_use(ch.sk.listen, req.args[0])
         ch.listening = True
         self.update_mask(ch)
         return P.response(0), None

@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import SocketError
@@ -89,6 +89,15 @@ _SYNCHRONIZED = frozenset(
 INT_MAX = 0x7FFFFFFF
 V4_MSS_CAP = 65535 - 40  # largest MSS an IPv4 packet can carry (Linux lo: 65495)
 V6_MSS_CAP = 65535 - 20
+
+
+def _port_order(lo: int, span: int, start: int, parity: int) -> Iterator[int]:
+    """The ports lo..lo+span-1 from lo+start on, wrapping: those of one parity first."""
+    for par in (parity, parity ^ 1):
+        for i in range(span):
+            p = lo + (start + i) % span
+            if p & 1 == par:
+                yield p
 
 
 class TcpConfig:
@@ -267,6 +276,7 @@ class TcpSocket:
         self.more = False  # the last send had MSG_MORE
         self.probe_push = False  # the probe timer sends a corked partial segment
         self.last_oow_ack: float | None = None  # when an invalid segment was last answered
+        self.port_range = 0  # IP_LOCAL_PORT_RANGE: hi << 16 | lo (0: the host's range)
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -519,10 +529,8 @@ class TcpLayer:
                 continue
             if tcb.reuseport and o.reuseport:
                 continue
-            if o.state == TIME_WAIT:
-                if tcb.reuseaddr:
-                    continue
-                return True
+            # Linux inet_bind_conflict: a TIME_WAIT socket keeps the SO_REUSEADDR of
+            # the socket it was, so both must have it, as for any non-listener
             if tcb.reuseaddr and o.reuseaddr and o.state != LISTEN:
                 continue
             return True
@@ -548,22 +556,29 @@ class TcpLayer:
         self, tcb: TcpSocket, cover4: Any, cover6: Any, for_connect: bool = False
     ) -> int:
         lo, hi = self.config.ephemeral
+        r = tcb.port_range
+        if r:
+            # IP_LOCAL_PORT_RANGE narrows the range (inet_sk_get_local_port_range)
+            if lo <= r & 0xFFFF <= hi:
+                lo = r & 0xFFFF
+            if lo <= r >> 16 <= hi:
+                hi = r >> 16
         span = hi - lo + 1
         start = self._rng.randrange(span)
+        # connect() tries ports of lo's parity first, bind(0) the others (as Linux,
+        # which keeps the two from exhausting each other's ports)
+        first = lo & 1 if for_connect else (lo & 1) ^ 1
         bound = self.bound
-        for i in range(span):
-            p = lo + (start + i) % span
+        for p in _port_order(lo, span, start, first):
             if p not in bound:
                 return p
-        for i in range(span):
-            p = lo + (start + i) % span
+        for p in _port_order(lo, span, start, first):
             if not self._bind_conflict(tcb, p, cover4, cover6):
                 return p
         if for_connect:
             # Linux reuses TIME_WAIT ports for outgoing connections on loopback
             # (tcp_tw_reuse=2); connect() then retires a TIME_WAIT with the same 4-tuple.
-            for i in range(span):
-                p = lo + (start + i) % span
+            for p in _port_order(lo, span, start, first):
                 if all(o.state == TIME_WAIT for o in bound.get(p, ())):
                     return p
         raise SocketError(EADDRINUSE if not for_connect else EADDRNOTAVAIL)
