@@ -277,6 +277,7 @@ class TcpSocket:
         self.probe_push = False  # the probe timer sends a corked partial segment
         self.last_oow_ack: float | None = None  # when an invalid segment was last answered
         self.port_range = 0  # IP_LOCAL_PORT_RANGE: hi << 16 | lo (0: the host's range)
+        self.dsack: tuple[int, int] | None = None  # duplicate to report (RFC 2883)
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -865,9 +866,12 @@ class TcpLayer:
         if ts:
             thl += 12
         blocks = None
-        if tcb.ooo and flags & ACK and tcb.sack_ok:
-            blocks = self._sack_blocks(tcb, 3 if ts else 4)
+        if (tcb.ooo or tcb.dsack is not None) and flags & ACK and tcb.sack_ok:
+            blocks = self._sack_blocks(tcb, 3 if ts else 4, plen == 0)
             thl += 4 + 8 * len(blocks)
+            if not blocks:
+                blocks = None
+                thl -= 4
         size = eth + iphl + thl + plen
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
@@ -947,9 +951,16 @@ class TcpLayer:
             return tcb.mss - 4 - 8 * (n if n < cap else cap)
         return tcb.mss
 
-    def _sack_blocks(self, tcb: TcpSocket, cap: int) -> list[tuple[int, int]]:
+    def _sack_blocks(self, tcb: TcpSocket, cap: int, pure_ack: bool) -> list[tuple[int, int]]:
         """RFC 2018 blocks for our out-of-order queue: the block changed last first,
-        then the others from the highest down."""
+        then the others from the highest down; a pending D-SACK block (RFC 2883) before
+        them, once, on a pure ACK (the MSS of data segments leaves no room for it)."""
+        dsack = tcb.dsack
+        tcb.dsack = None
+        if dsack is not None and pure_ack:
+            if not tcb.ooo:
+                return [dsack]
+            return [dsack, *self._sack_blocks(tcb, cap - 1, False)]
         base = tcb.rcv_nxt - tcb.bytes_received
         last = tcb.ooo_last
         first = None
@@ -964,6 +975,15 @@ class TcpLayer:
         out = [first] if first is not None else []
         out.extend(rest)
         return out[:cap]
+
+    def _dsack_old(self, tcb: TcpSocket, seq: int, plen: int) -> None:
+        """Data from seq, plen long, starts below rcv_nxt: the next ACK reports the
+        duplicate part (RFC 2883 D-SACK, as Linux's tcp_send_dupack / tcp_data_queue)."""
+        if plen and tcb.sack_ok and (seq - tcb.rcv_nxt) & HALF:
+            end = (seq + plen) & M
+            if 0 < (end - tcb.rcv_nxt) & M < HALF:
+                end = tcb.rcv_nxt
+            tcb.dsack = (seq, end)
 
     def _send_ack(self, tcb: TcpSocket) -> bool:
         return self._xmit(tcb, ACK, tcb.snd_nxt)
@@ -1865,6 +1885,7 @@ class TcpLayer:
         if tsopt is not None and not flags & RST and tcb.ts_recent_set:
             if (tsopt[0] - tcb.ts_recent) & HALF:
                 self._count("drop_tcp_paws")
+                self._dsack_old(tcb, seq, plen)
                 if ((plen or flags & FIN) and not flags & SYN
                         or not self._oow_limited(tcb, now, "tcp_ack_skipped_paws")):
                     self._send_ack(tcb)  # data never loops: only bare ones are limited
@@ -1907,6 +1928,7 @@ class TcpLayer:
                 if st == TIME_WAIT and fin and d == -1:
                     self._set_deadline(tcb, now + 2 * self.config.msl)
                 self._count("drop_tcp_out_of_window")
+                self._dsack_old(tcb, seq, plen)
                 if seglen or not self._oow_limited(tcb, now, "tcp_ack_skipped_seq"):
                     self._send_ack(tcb)  # as for PAWS (a SYN got a challenge above)
             return
@@ -1915,7 +1937,9 @@ class TcpLayer:
             tcb.ts_recent = tsopt[0]
             tcb.ts_recent_set = True
         if d < 0:
-            # trim the part we already have
+            # trim the part we already have (and report it: D-SACK)
+            if not syn:
+                self._dsack_old(tcb, seq, plen)
             skip = -d
             if syn:
                 syn = 0
@@ -2108,6 +2132,14 @@ class TcpLayer:
             return
         ent = ooo[i]
         before = len(ent[1])
+        o_s = start if start > ent[0] else ent[0]
+        o_e = ent[0] + before
+        if end < o_e:
+            o_e = end
+        if o_e > o_s and tcb.sack_ok:
+            # some of it was here already: D-SACK the first overlap (tcp_data_queue_ofo)
+            base = tcb.rcv_nxt - tcb.bytes_received
+            tcb.dsack = ((base + o_s) & M, (base + o_e) & M)
         if start < ent[0]:
             # extend the block to the left (rare: rebuild it)
             ent[1][0:0] = data[: ent[0] - start]

@@ -91,7 +91,8 @@ def test_out_of_order_reassembly_with_sack_blocks() -> None:
     h.advance(0.001)
     assert s.recv(1000) == b"c" * 100 + b"d" * 100
     ack = h.recv()[-1]
-    assert ack.ack == base + 400 and ack.options.sack_blocks == ()
+    # no SACK blocks left, only the D-SACK of the part below rcv_nxt (RFC 2883)
+    assert ack.ack == base + 400 and ack.options.sack_blocks == ((base + 150, base + 200),)
 
 
 def test_out_of_order_fin_is_kept() -> None:
@@ -532,3 +533,46 @@ def test_challenge_acks_are_rate_limited_per_socket_and_host_wide() -> None:
     assert ch2.flags == ACK and ch2.ack == 7001 and ch2.dst_port == h.peer_port
     assert s.state == s2.state == "ESTABLISHED"
     assert h.stack.stats["tcp_challenge_acks"] == 2
+
+
+def test_dsack_reports_duplicate_segments_once() -> None:
+    """RFC 2883: the ACK for a duplicate carries it as the first SACK block (Linux
+    net.ipv4.tcp_dsack=1): a full duplicate, a partial one, a duplicate of queued
+    out-of-order data (then the block holding it); the next ACK no longer has it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1460, sack_perm=True))
+    una = synack.seq + 1
+    base = 1001
+    h.send(ACK, base, una, b"a" * 100)
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [(base + 100, ())]
+    h.send(ACK, base, una, b"a" * 100)  # all of it again
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 100, ((base, base + 100),))]
+    h.send(ACK, base + 50, una, b"a" * 100)  # half old, half new
+    h.advance(0.001)
+    acks = h.recv()
+    assert acks and acks[0].options.sack_blocks == ((base + 50, base + 100),)
+    assert acks[-1].ack == base + 150
+    h.send(ACK, base + 250, una, b"c" * 100)  # out of order: a hole at 150..250
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 150, ((base + 250, base + 350),))]
+    h.send(ACK, base + 300, una, b"c" * 50)  # queued already
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 150, ((base + 300, base + 350), (base + 250, base + 350)))]
+    h.send(ACK, base + 150, una, b"b" * 100)  # fills the hole: no duplicate
+    h.advance(0.001)
+    acks = h.recv()
+    assert acks and all(a.options.sack_blocks == () for a in acks)
+    assert acks[-1].ack == base + 350
+    assert s.recv(1000) == b"a" * 150 + b"b" * 100 + b"c" * 100
+    # without SACK negotiated there is no D-SACK
+    h2 = Harness()
+    _lst2, _s2, synack2 = h2.handshake(TcpOptions(mss=1460))
+    h2.send(ACK, base, synack2.seq + 1, b"a" * 10)
+    h2.send(ACK, base, synack2.seq + 1, b"a" * 10)
+    h2.advance(0.001)
+    assert all(a.options.sack_blocks == () for a in h2.recv())
