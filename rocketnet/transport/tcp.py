@@ -1233,6 +1233,15 @@ class TcpLayer:
             return
         if st not in _SEND_STATES:
             return
+        in_flight = (tcb.snd_nxt - tcb.snd_una) & M
+        idle = in_flight == 0 and tcb.snd_max == tcb.snd_una
+        if idle and tcb.snd_wnd and len(tcb.sndbuf) > ((tcb.snd_nxt - tcb.data_seq) & M):
+            # corked data waited a whole probe interval: send it (tcp_write_wakeup);
+            # nothing is unacknowledged, so no retransmission or user timeout applies
+            tcb.probe_push = True
+            self._output(tcb)
+            tcb.probe_push = False
+            return
         if tcb.retransmits == 0:
             tcb.retrans_stamp = now - tcb.rto  # when the head was (about) first sent
         ut = tcb.user_timeout
@@ -1242,8 +1251,7 @@ class TcpLayer:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, ETIMEDOUT)
             return
-        in_flight = (tcb.snd_nxt - tcb.snd_una) & M
-        if in_flight == 0 and tcb.snd_max == tcb.snd_una:
+        if idle:
             # persist timer: zero window probe (one byte below snd_una, as Linux)
             if tcb.sndbuf and tcb.snd_wnd == 0:
                 self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
@@ -1252,11 +1260,6 @@ class TcpLayer:
                 tcb.retransmits += 1  # backoff; reset by any ACK
                 tcb.rto = min(tcb.rto * 2, cfg.rto_max)
                 tcb.rto_at = now + tcb.rto
-            elif len(tcb.sndbuf) > ((tcb.snd_nxt - tcb.data_seq) & M):
-                # corked data waited a whole probe interval: send it (tcp_write_wakeup)
-                tcb.probe_push = True
-                self._output(tcb)
-                tcb.probe_push = False
             return
         if tcb.retransmits >= cfg.retries2:
             self._count("tcp_timeouts")

@@ -9,7 +9,7 @@ import pytest
 from segment_harness import ACK, FIN, PSH, RST, SYN, Harness, TcpOptions
 
 from rocketnet import constants as C
-from rocketnet.socket import SocketError
+from rocketnet.socket import TCP_USER_TIMEOUT, SocketError
 from rocketnet.transport import TcpConfig
 
 FULL = TcpOptions(mss=1460, sack_perm=True, timestamps=(5000, 0), wscale=7)
@@ -576,3 +576,17 @@ def test_dsack_reports_duplicate_segments_once() -> None:
     h2.send(ACK, base, synack2.seq + 1, b"a" * 10)
     h2.advance(0.001)
     assert all(a.options.sack_blocks == () for a in h2.recv())
+
+
+def test_corked_data_is_not_a_user_timeout() -> None:
+    """Held (corked) data is not unacknowledged data: TCP_USER_TIMEOUT shorter than
+    the probe interval does not end the connection when the probe timer sends it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    s.setsockopt(C.IPPROTO_TCP, TCP_USER_TIMEOUT, 100)
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 1)
+    s.send(b"x" * 10)
+    h.advance(0.001)
+    h.run_until(h.now + s.inner.rto + 0.01)
+    assert [x.payload for x in h.recv()] == [b"x" * 10]
+    assert s.state == "ESTABLISHED"
