@@ -1602,10 +1602,10 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if (r == 0 && level == SOL_SOCKET && opt == SO_OOBINLINE &&
         INFO_KIND(s.info) == RN_KIND_STREAM)
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* urgent data arrives on A */
-    if (r == 0 && level == SOL_SOCKET && opt == SO_SNDBUF && resp.arg[0] > 0 &&
-        INFO_KIND(s.info) == RN_KIND_STREAM) {
+    if (r == 0 && level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_SNDBUFFORCE) &&
+        resp.arg[0] > 0 && INFO_KIND(s.info) == RN_KIND_STREAM) {
         int v = (int)resp.arg[0]; /* A buffers no more than the stack does behind it */
-        REAL(setsockopt)(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+        REAL(setsockopt)(fd, SOL_SOCKET, opt, &v, sizeof v);
     }
 out:
     if (g_trace_on) {

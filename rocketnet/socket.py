@@ -301,14 +301,22 @@ class Socket:
             elif optname == C.SO_KEEPALIVE:
                 t.keepalive = v != 0
                 tcp.start_keepalive(t)
-            elif optname == C.SO_SNDBUF:
-                u = v if v >= 0 else C.SYSCTL_WMEM_MAX
-                u = min(u, C.SYSCTL_WMEM_MAX) * 2
+            elif optname in (C.SO_SNDBUF, C.SO_SNDBUFFORCE):
+                # Linux sk_setsockopt: FORCE (CAP_NET_ADMIN, checked by the caller)
+                # skips the wmem_max clamp and takes a negative value as 0
+                if optname == C.SO_SNDBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_WMEM_MAX, C.SYSCTL_WMEM_MAX)
+                else:
+                    u = max(v, 0)
+                u = min(u, 0x3FFFFFFF) * 2
                 t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
                 t.sndbuf_limit = t.so_sndbuf // 2
-            elif optname == C.SO_RCVBUF:
-                u = v if v >= 0 else C.SYSCTL_RMEM_MAX
-                u = min(u, C.SYSCTL_RMEM_MAX) * 2
+            elif optname in (C.SO_RCVBUF, C.SO_RCVBUFFORCE):
+                if optname == C.SO_RCVBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_RMEM_MAX, C.SYSCTL_RMEM_MAX)
+                else:
+                    u = max(v, 0)
+                u = min(u, 0x3FFFFFFF) * 2
                 t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
                 t.rcvbuf_limit = t.so_rcvbuf // 2
             elif optname == C.SO_RCVLOWAT:

@@ -57,6 +57,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
+SO_RCVBUFFORCE = 33
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
@@ -629,16 +630,20 @@ class StackHost:
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
+        c = self.current
+        if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
+                and c is not None and c.uid != 0):
+            raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
         if req.args[0] == SOL_SOCKET and type(ch) is Channel:
             t = ch.sk.inner
             # the pair buffers what the stack does behind it, so together they hold
             # what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte more
-            if req.args[1] == socket.SO_SNDBUF:
+            if req.args[1] in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
                 ch.a_sndbuf = t.sndbuf_limit // 2
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
-            if req.args[1] == socket.SO_RCVBUF:
+            if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = t.rcvbuf_limit // 4   # S holds half, pump_rx's chunk half
                 set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None

@@ -89,6 +89,20 @@ int main(void)
     printf("accepted -> client buffered: %s\n",
            down > 0 && down < 256 * 1024 ? "in bounds" : "NOT");
     printf("  all read back %d\n", drain(c, down) == down);
+    /* SO_SNDBUFFORCE / SO_RCVBUFFORCE (CAP_NET_ADMIN): no wmem_max / rmem_max clamp,
+     * a negative value is 0 (LTP setsockopt04's CVE-2016-9793) */
+    int vals[] = {-256, 10000000};
+    for (int i = 0; i < 2; i++) {
+        int v = vals[i];
+        int r = setsockopt(c, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof v);
+        int r2 = setsockopt(c, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v);
+        if (r < 0 && errno == EPERM && r2 < 0) {
+            printf("FORCE %d: not permitted\n", v);
+            continue;
+        }
+        printf("FORCE %d: %d %d\n", v, r, r2);
+        sizes("  client", c);
+    }
     close(s);
     close(c);
     close(l);
