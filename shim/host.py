@@ -156,6 +156,7 @@ class StackHost:
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
         self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
         # Failed sockets, kept so that the program can use them again (RN_OP_REOPEN).
         self.dormant: OrderedDict[int, Channel] = OrderedDict()
         # Sockets the program closed while bytes it wrote were still queued in S: the
@@ -227,7 +228,11 @@ class StackHost:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
                 continue
+            closed = self.closed_fds
+            closed.clear()
             for fd, ev in events:
+                if closed and fd in closed:
+                    continue        # closed in this batch: the fd may be a new channel's
                 ch = self.channels.get(fd)
                 if ch is not None:
                     self.channel_event(ch, ev)
@@ -995,6 +1000,7 @@ class StackHost:
     def close_channel(self, ch: Channel) -> None:
         if self.channels.pop(ch.fd, None) is None:
             return
+        self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
         self.ep.unregister(ch.fd)
