@@ -83,7 +83,7 @@ class DgramService:
         self.mv = memoryview(self.buf)
         self.ops = {P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
                     P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check,
-                    P.OP_DGRAM_SYNC: self.op_dgram_sync}
+                    P.OP_DGRAM_SYNC: self.op_dgram_sync, P.OP_GETSOCKOPT: self.op_getsockopt}
         host.stack.stats.setdefault("udp_channel_drops", 0)
 
     # ---- creation ---------------------------------------------------------------
@@ -115,7 +115,7 @@ class DgramService:
     def update_mask(self, ch: DgramChannel) -> None:
         want = 0 if ch.app_eof else EP_IN
         inner = ch.sk.inner
-        if inner.rxq or (inner.error and inner.err_seq != ch.err_seq):
+        if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
             want |= EP_OUT
         if want != ch.mask:
             ch.mask = want
@@ -233,7 +233,7 @@ class DgramService:
         rxq = inner.rxq
         cache = ch.src_cache
         family = ch.family
-        while rxq:
+        while rxq and not _held(ch):
             dg = rxq[0]
             key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
             hdr = cache.get(key)
@@ -276,7 +276,13 @@ class DgramService:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
             ch.sk.connect(addr)
         ch.dest_cache.clear()
+        self.update_mask(ch)        # a pending error is gone: held datagrams go on
         return P.response(0), None
+
+    def op_getsockopt(self, ch: DgramChannel, req: P.Request):
+        resp = self.host.op_getsockopt(ch, req)  # type: ignore[arg-type]
+        self.update_mask(ch)        # SO_ERROR took the error: held datagrams go on
+        return resp
 
     def op_shutdown(self, ch: DgramChannel, req: P.Request):
         how = req.args[0]
@@ -335,6 +341,13 @@ class DgramService:
         body = ee + _U16X2.pack(len(name), len(off)) + name.ljust(28, b"\0") + off.ljust(
             28, b"\0") + e.data
         return P.response(len(e.data), 0, body[:P.MAX_PAYLOAD])
+
+
+def _held(ch: DgramChannel) -> bool:
+    """Datagrams wait behind an error record until the program takes the error, so the
+    record is the last message on A and a batched receive (recvmmsg) never reads past it."""
+    inner = ch.sk.inner
+    return bool(inner.error) and inner.err_seq == ch.err_seq
 
 
 def _force_sndbuf(s: socket.socket, size: int) -> None:
