@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from rocketnet.dgram import UdpSock
 from rocketnet.socket import SocketError
-from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6
+from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, needs_scope
 from shim import protocol as P
 from shim import sockaddr
 
@@ -70,7 +70,7 @@ class DgramChannel:
         self.connecting = False
         self.app_eof = False
         self.err_seq = 0                  # last error sequence signalled to the program
-        self.dest_cache: dict[bytes, tuple[bytes, int]] = {}
+        self.dest_cache: dict[bytes, tuple[bytes, int, int]] = {}
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
         self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
@@ -175,7 +175,10 @@ class DgramService:
                         if len(ch.dest_cache) > 256:
                             ch.dest_cache.clear()
                         ch.dest_cache[raw] = dest
-                    layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
+                    if dest[2]:
+                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
+                    else:
+                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
                 elif inner.rip is not None:
                     layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
                 else:
@@ -183,9 +186,9 @@ class DgramService:
             except SocketError:
                 stats["udp_channel_drops"] += 1
 
-    def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int]:
-        """A destination sockaddr -> (unmapped address, port), with udp_sendmsg's checks;
-        (b"", 0) means "the connected peer" (AF_UNSPEC)."""
+    def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int, int]:
+        """A destination sockaddr -> (unmapped address, port, outgoing interface: the
+        scope id of a link-scoped IPv6 address, else 0), with udp_sendmsg's checks."""
         if len(raw) < 2:
             raise SocketError(errno.EINVAL)
         fam = _FAM.unpack_from(raw)[0]
@@ -204,19 +207,20 @@ class DgramService:
         elif fam == socket.AF_UNSPEC:
             if sk.inner.rip is None:
                 raise SocketError(errno.EDESTADDRREQ)
-            return sk.inner.rip, sk.inner.rport
+            return sk.inner.rip, sk.inner.rport, 0
         elif fam != socket.AF_INET6:
             raise SocketError(errno.EINVAL)
         else:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
         rip, rport = sk.resolve(addr)
+        oif = addr[3] if len(addr) > 3 and needs_scope(rip) else 0
         if rport == 0 and sk.port_required:
             raise SocketError(errno.EINVAL)
         if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
             raise SocketError(errno.EACCES)
-        if sk.stack.udp.out_route(sk.inner, rip) is None:
+        if sk.stack.udp.out_route(sk.inner, rip, oif) is None:
             raise SocketError(errno.ENETUNREACH)
-        return rip, rport
+        return rip, rport, oif
 
     def service(self, ch: DgramChannel) -> None:
         """The stack changed this socket: received datagrams and errors to the program."""
@@ -306,7 +310,7 @@ class DgramService:
             if rip is None:
                 raise SocketError(errno.EDESTADDRREQ)
         else:
-            rip, _port = self.destination(ch, req.payload)
+            rip = self.destination(ch, req.payload)[0]
         limit = MAX_PAYLOAD_V4 if len(rip) == 4 else MAX_PAYLOAD_V6
         return P.response(0, 0, b"", limit), None
 

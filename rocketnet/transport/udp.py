@@ -369,7 +369,7 @@ class UdpLayer:
             self.stats["udp_payload_bytes_sent"] += n
             return n
         if is_multicast(rip):
-            return self._send_multicast(sk, data, rip, rport)
+            return self._send_multicast(sk, data, rip, rport, oif)
         if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
             src = sk.lip
             iface = route(self.ifaces, rip)
@@ -402,10 +402,15 @@ class UdpLayer:
                 return i
         return None
 
-    def out_route(self, sk: UdpSocket, dst: bytes) -> InterfaceWrapper | None:
-        """The interface a datagram to ``dst`` leaves by: for a multicast group the one
-        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route. Linux sends no IPv6
-        multicast out of lo (ENETUNREACH): None then."""
+    def out_route(self, sk: UdpSocket, dst: bytes, oif: int = 0) -> InterfaceWrapper | None:
+        """The interface a datagram to ``dst`` leaves by: the one a link-scoped IPv6
+        destination's scope id (oif) names; for a multicast group the one
+        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route; for IPv6 Linux's
+        ff00::/8 route, which every interface but lo has.  Linux sends no IPv6 (link-local
+        or multicast) out of lo (ENETUNREACH): None then."""
+        if oif:
+            iface = self.iface_by_index(oif)
+            return None if iface is None or iface.loopback and len(dst) == 16 else iface
         if not is_multicast(dst):
             return route(self.ifaces, dst)
         iface = None
@@ -418,17 +423,20 @@ class UdpLayer:
             iface = self.iface_by_index(sk.mc_index6)
         if iface is None:
             iface = route(self.ifaces, dst)
+        if iface is None and len(dst) == 16:
+            # an interface with IPv6 has joined ff02::1 (mcast6)
+            iface = next((i for i in self.ifaces if not i.loopback and i.mcast6), None)
         if iface is not None and len(dst) == 16 and iface.loopback:
             return None
         return iface
 
     def _send_multicast(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes,
-                        rport: int) -> int:
+                        rport: int, oif: int = 0) -> int:
         """A datagram to a group: out of the chosen interface and, with
         IP_MULTICAST_LOOP, to this host's member sockets. Sent out of lo it reaches them
         once, whatever IP_MULTICAST_LOOP says (Linux makes no loop copy for lo)."""
         v4 = len(rip) == 4
-        iface = self.out_route(sk, rip)
+        iface = self.out_route(sk, rip, oif)
         if iface is None:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
@@ -447,12 +455,13 @@ class UdpLayer:
     def mcast_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
                     sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0) -> None:
         """A datagram to a group arrived on ``iface``: taken if a socket of this host
-        joined the group there, then given to every socket bound to the port that
-        covers the group (Linux: the member sockets, and the others unless
-        IP_MULTICAST_ALL is off)."""
+        joined the group there (or the interface did: ff02::1), then given to every
+        socket bound to the port that covers the group (Linux: the member sockets, and
+        the others unless IP_MULTICAST_ALL is off)."""
         key = (dst, iface.index)
         st = self.stats
-        if not self.mc_members.get(key):
+        # IPv6: the interface's groups include ff02::1, which every node has joined
+        if not self.mc_members.get(key) and not (version == 6 and dst in iface.mcast6):
             st["udp_mcast_not_member"] = st.get("udp_mcast_not_member", 0) + 1
             return
         for sk in list(self.bound.get(dport, ())):

@@ -111,6 +111,28 @@ def test_ipv6_group_on_eth0(net):
                GROUP6 + struct.pack("=I", 0)) == errno.EADDRNOTAVAIL
 
 
+def test_default_interface_without_multicast_if(net):
+    """Linux's choice without IP_MULTICAST_IF: the route for the group.  IPv4: none on a
+    stack without a default route (ENETUNREACH); IPv6: ff00::/8, which every interface
+    but lo has (eth0).  A link-scoped group's sin6_scope_id names the interface."""
+    a, b, clock = net
+    ib = eth_index(b)
+    rb = b.socket(C.AF_INET6, C.SOCK_DGRAM, 0)
+    rb.bind(("::", 7003))
+    rb.setsockopt(IP6, IPV6_JOIN_GROUP, GROUP6 + struct.pack("=I", ib))
+    s = a.socket(C.AF_INET6, C.SOCK_DGRAM, 0)
+    assert s.sendto(b"default", ("ff05::7", 7003)) == 7
+    assert s.sendto(b"scoped", ("ff02::1", 7003, 0, eth_index(a))) == 6
+    assert err(s.sendto, b"x", ("ff02::1", 7003, 0, 99)) == errno.ENETUNREACH
+    assert err(s.sendto, b"x", ("ff02::1", 7003, 0, 1)) == errno.ENETUNREACH   # lo
+    run([a, b], clock)
+    got = [(dg.data, dg.dst, dg.ifindex) for dg in iter(rb.recv_datagram, None)]
+    assert got == [(b"default", GROUP6, ib),
+                   (b"scoped", socket.inet_pton(socket.AF_INET6, "ff02::1"), ib)]
+    s4 = a.socket(C.AF_INET, C.SOCK_DGRAM, 0)
+    assert err(s4.sendto, b"x", ("239.1.2.3", 7003)) == errno.ENETUNREACH
+
+
 def test_membership_errnos_and_lo(stack):
     s = stack.socket(C.AF_INET, C.SOCK_DGRAM, 0)
     assert s.getsockopt(IP, IP_MULTICAST_LOOP) == i32(1)
