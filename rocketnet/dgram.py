@@ -304,6 +304,12 @@ class UdpSock(Socket):
         if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
             self._mc6_set(optname, value)
             return
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            v = _int(value)
+            if not -1 <= v <= 255:
+                raise SocketError(C.EINVAL)
+            t.tclass = max(v, 0)        # -1: the default, 0
+            return
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -348,6 +354,8 @@ class UdpSock(Socket):
             if optlen < 4:
                 raise SocketError(C.EINVAL)
             return _int_result(_MC6_GET[optname](t), optlen)
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            return _int_result(t.tclass, optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -483,6 +491,7 @@ class UdpSock(Socket):
 IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
 IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
 IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+IPV6_TCLASS = 67
 _MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
              C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
              C.MCAST_LEAVE_GROUP}

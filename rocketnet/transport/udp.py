@@ -141,6 +141,7 @@ class UdpSocket:
         self.ttl = 64
         self.tos = 0
         self.hops = 64
+        self.tclass = 0             # IPV6_TCLASS: the traffic class of IPv6 datagrams
         self.bind_seq = 0
         self.released = False
         self.shut_rd = False
@@ -220,7 +221,7 @@ class UdpLayer:
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
         # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
-        # send_ip(iface, version, src, dst, proto, payload, ttl) -> bool
+        # send_ip(iface, version, src, dst, proto, payload, ttl, tos=) -> bool
         self.send_ip: Callable[..., bool] | None = None
         # ... and its ICMP error output (quoting, rate limit, link layer), when it has one:
         # send_error(iface, version, src, dst, pkt, type, code, rest)
@@ -363,7 +364,7 @@ class UdpLayer:
                 raise SocketError(ENETUNREACH)
             src = self._source(sk, iface, rip)
             self.autobind(sk)
-            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tos):
+            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tclass):
                 raise SocketError(EAGAIN)
             self.stats["udp_out_datagrams"] += 1
             self.stats["udp_payload_bytes_sent"] += n
@@ -382,7 +383,7 @@ class UdpLayer:
             raise SocketError(ENETUNREACH)
         self.autobind(sk)
         if not self._emit(iface, src, rip, sk.local_port, rport, data,
-                          sk.ttl if v4 else sk.hops, sk.tos):
+                          sk.ttl if v4 else sk.hops, sk.tos if v4 else sk.tclass):
             raise SocketError(EAGAIN)
         st = self.stats
         st["udp_out_datagrams"] += 1
@@ -441,12 +442,13 @@ class UdpLayer:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
         self.autobind(sk)
+        tos = sk.tos if v4 else sk.tclass
         if not iface.loopback and not self._emit(iface, src, rip, sk.local_port, rport, data,
-                                                 sk.mc_ttl if v4 else sk.mc_hops, sk.tos):
+                                                 sk.mc_ttl if v4 else sk.mc_hops, tos):
             raise SocketError(EAGAIN)
         if iface.loopback or (sk.mc_loop if v4 else sk.mc_loop6):
             self.mcast_input(iface, 4 if v4 else 6, src, rip, sk.local_port, rport,
-                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, sk.tos)
+                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, tos)
         st = self.stats
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += len(data)
@@ -519,14 +521,15 @@ class UdpLayer:
             dgram += data
             c = checksum(dgram, pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
             _U16.pack_into(dgram, 6, c)
-            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl)
+            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl,
+                                tos=tos)
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
         if buf is None:
             if iface.loopback and not v4 and iphl + 8 + n > iface.mtu:
                 # Linux fragments this on lo; the stack hands it over whole.
                 self.ip_input(iface, 6, src, dst, 17, memoryview(
-                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)))
+                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)), ttl, tos)
                 return True
             return False
         mv = buf.view
@@ -585,7 +588,7 @@ class UdpLayer:
         return best
 
     def ip_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                 proto: int, seg: memoryview) -> None:
+                 proto: int, seg: memoryview, ttl: int = 64, tos: int = 0) -> None:
         n = len(seg)
         st = self.stats
         if n < 8:
@@ -602,7 +605,8 @@ class UdpLayer:
             st["udp_in_errors"] += 1
             return
         if is_multicast(dst):
-            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]))
+            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]), ttl,
+                             tos)
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
@@ -611,8 +615,7 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version,
-                      ifindex=iface.index)
+        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version, ttl, tos, iface.index)
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
