@@ -110,10 +110,11 @@ class UdpSock(Socket):
             if t.v6only:
                 raise SocketError(C.EINVAL)
             v4 = a[12:]
-            if any(v4) and not self._is_local(v4):
+            if any(v4) and not self._is_local(v4) and not self.stack.udp.is_broadcast(v4):
                 raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a) and not is_multicast(a):
-            raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a) and not is_multicast(a) and not (
+                len(a) == 4 and self.stack.udp.is_broadcast(a)):
+            raise SocketError(C.EADDRNOTAVAIL)     # Linux binds to broadcast addresses too
         self.layer.bind(t, a, port)
 
     def listen(self, backlog: int) -> None:

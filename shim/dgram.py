@@ -216,10 +216,11 @@ class DgramService:
         oif = addr[3] if len(addr) > 3 and needs_scope(rip) else 0
         if rport == 0 and sk.port_required:
             raise SocketError(errno.EINVAL)
-        if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
-            raise SocketError(errno.EACCES)
-        if sk.stack.udp.out_route(sk.inner, rip, oif) is None:
+        udp = sk.stack.udp
+        if udp.out_route(sk.inner, rip, oif) is None:
             raise SocketError(errno.ENETUNREACH)
+        if len(rip) == 4 and not sk.inner.broadcast and udp.is_broadcast(rip):
+            raise SocketError(errno.EACCES)
         return rip, rport, oif
 
     def service(self, ch: DgramChannel) -> None:

@@ -306,6 +306,8 @@ class UdpLayer:
             iface = self.iface_by_index(sk.bound_dev_if)
         if iface is None:
             raise SocketError(ENETUNREACH)
+        if len(rip) == 4 and not sk.broadcast and self.is_broadcast(rip):
+            raise SocketError(EACCES)       # ip4_datagram_connect
         src = self._source(sk, iface, rip)
         self.autobind(sk)
         sk.rip, sk.rport, sk.lip = rip, rport, src
@@ -354,8 +356,6 @@ class UdpLayer:
             raise SocketError(EMSGSIZE)
         if rport == 0:
             raise SocketError(EINVAL)
-        if v4 and (rip == b"\xff\xff\xff\xff") and not sk.broadcast:
-            raise SocketError(EACCES)
         if not any(rip):
             rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
         if needs_scope(rip) and (oif or sk.bound_dev_if) and not is_multicast(rip):
@@ -381,14 +381,25 @@ class UdpLayer:
             src = self._source(sk, iface, rip)
         if iface is None:
             raise SocketError(ENETUNREACH)
+        bcast = v4 and self.is_broadcast(rip)
+        if bcast and not sk.broadcast:
+            raise SocketError(EACCES)       # after the route, as udp_sendmsg
         self.autobind(sk)
-        if not self._emit(iface, src, rip, sk.local_port, rport, data,
-                          sk.ttl if v4 else sk.hops, sk.tos if v4 else sk.tclass):
+        ttl, tos = (sk.ttl, sk.tos) if v4 else (sk.hops, sk.tclass)
+        if not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
             raise SocketError(EAGAIN)
+        if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
+            self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
+                             group=False)
         st = self.stats
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    def is_broadcast(self, dst: bytes) -> bool:
+        """An IPv4 broadcast address: limited, or the directed broadcast of one of the
+        interfaces' prefixes (whose host bits, at least two, are all ones)."""
+        return dst[3] & 3 == 3 and any(i.is_broadcast(dst) for i in self.ifaces)
 
     # ------------------------------------------------------------------ multicast
     def iface_by_index(self, index: int) -> InterfaceWrapper | None:
@@ -455,15 +466,18 @@ class UdpLayer:
         return len(data)
 
     def mcast_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0) -> None:
+                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0,
+                    group: bool = True) -> None:
         """A datagram to a group arrived on ``iface``: taken if a socket of this host
         joined the group there (or the interface did: ff02::1), then given to every
         socket bound to the port that covers the group (Linux: the member sockets, and
-        the others unless IP_MULTICAST_ALL is off)."""
+        the others unless IP_MULTICAST_ALL is off).  A broadcast (not group) goes to
+        every socket bound to the port that covers it."""
         key = (dst, iface.index)
         st = self.stats
         # IPv6: the interface's groups include ff02::1, which every node has joined
-        if not self.mc_members.get(key) and not (version == 6 and dst in iface.mcast6):
+        if group and not self.mc_members.get(key) and not (
+                version == 6 and dst in iface.mcast6):
             st["udp_mcast_not_member"] = st.get("udp_mcast_not_member", 0) + 1
             return
         for sk in list(self.bound.get(dport, ())):
@@ -472,7 +486,7 @@ class UdpLayer:
                 continue
             if sk.rip is not None and (sk.rip != src or sk.rport != sport):
                 continue
-            if key not in sk.mc_groups and not sk.mc_all:
+            if group and key not in sk.mc_groups and not sk.mc_all:
                 continue
             dg = Datagram(data, src, sport, dst, version, ttl, tos, iface.index)
             if sk.rx_bytes > sk.so_rcvbuf:
@@ -607,6 +621,10 @@ class UdpLayer:
         if is_multicast(dst):
             self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]), ttl,
                              tos)
+            return
+        if version == 4 and dst[3] & 3 == 3 and iface.is_broadcast(dst):
+            self.mcast_input(iface, 4, src, dst, sport, dport, bytes(seg[8:ulen]), ttl, tos,
+                             group=False)
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
