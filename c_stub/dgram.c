@@ -33,6 +33,16 @@ static int dg_iov_in(struct iovec *iov, const struct iovec *uiov, size_t cnt)
     return 0;
 }
 
+/* As dg_iov_in; own: uiov is the stub's own array (send, recv, read, write), no safe
+ * copy needed (the kernel checks the buffers themselves). */
+static int dg_iov_take(struct iovec *iov, const struct iovec *uiov, size_t cnt, int own)
+{
+    if (!own)
+        return dg_iov_in(iov, uiov, cnt);
+    memcpy(iov + 1, uiov, cnt * sizeof *iov);
+    return 0;
+}
+
 /* The sum of the lengths of iov[1..cnt]: 0, or EINVAL past SSIZE_MAX as the kernel. */
 static int dg_iov_total(const struct iovec *iov, size_t cnt, size_t *total)
 {
@@ -232,15 +242,16 @@ static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, siz
                         int flags, struct dg_rres *res, int *err); /* alg.c */
 
 /* One datagram ready for the kernel: its header (destination) into *h and iov[0], the
- * program's iovec array (user memory, copied safely) into iov[1..iovcnt]; the payload
- * length, or -1 with *err.  check_err: report a pending error of a connected socket. */
+ * program's iovec array (user memory, copied safely unless own) into iov[1..iovcnt]; the
+ * payload length, or -1 with *err.  check_err: report a pending error of a connected
+ * socket. */
 static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                             int flags, const void *uaddr, socklen_t alen, struct rn_dgram_hdr *h,
-                            struct iovec *iov, int check_err, int *err)
+                            struct iovec *iov, int check_err, int own, int *err)
 {
     unsigned char sa[sizeof(struct sockaddr_storage)];
     socklen_t l = 0;
-    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
+    if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_OOB) {
         *err = EOPNOTSUPP;
@@ -291,13 +302,13 @@ static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov,
 }
 
 static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, const void *uaddr, socklen_t alen, int *err)
+                       int flags, const void *uaddr, socklen_t alen, int own, int *err)
 {
     if (INFO_KIND(s->info) == RN_KIND_ALG)
         return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
     struct iovec iov[RN_DG_IOV_MAX + 1];
     struct rn_dgram_hdr h;
-    if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, err) < 0)
+    if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, own, err) < 0)
         return -1;
     struct msghdr m;
     memset(&m, 0, sizeof m);
@@ -395,12 +406,12 @@ static int dg_sync(struct rn_sock *s)
 }
 
 static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, struct dg_rres *res, int *err)
+                       int flags, struct dg_rres *res, int own, int *err)
 {
     if (INFO_KIND(s->info) == RN_KIND_ALG)
         return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
     struct iovec iov[RN_DG_IOV_MAX + 1];
-    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
+    if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_ERRQUEUE)
         return dg_errqueue(s, iov + 1, iovcnt, res, err);
@@ -489,8 +500,7 @@ static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, i
 {
     int saved = errno, err = 0;
     struct iovec v = {(void *)buf, n};
-    /* a private copy: dg_send copies the array in with rn_copy_in from "user" memory */
-    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, &err);
+    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, &err);
     dg_trace(call, fd, (long)n, flags, (long)r, err);
     errno = r < 0 ? err : saved;
     return r;
@@ -502,7 +512,7 @@ static ssize_t dg_recvfrom(int fd, struct rn_sock *s, void *buf, size_t n, int f
     int saved = errno, err = 0, shown;
     struct iovec v = {buf, n};
     struct dg_rres res;
-    ssize_t r = dg_recv(fd, s, &v, 1, flags, &res, &err);
+    ssize_t r = dg_recv(fd, s, &v, 1, flags, &res, 1, &err);
     if (r >= 0 && addr != NULL && rn_put_addr(addr, alen, res.addr, res.addrlen, &shown) < 0) {
         err = errno;
         r = -1;
@@ -525,7 +535,7 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
                      &err);
     } else {
         r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                    m.msg_name ? m.msg_namelen : 0, &err);
+                    m.msg_name ? m.msg_namelen : 0, 0, &err);
     }
     dg_trace("sendmsg", fd, -1, flags, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -678,7 +688,7 @@ static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int fla
         r = -1;
         goto out;
     }
-    r = dg_recv(fd, s, m.msg_iov, m.msg_iovlen, flags, &res, &err);
+    r = dg_recv(fd, s, m.msg_iov, m.msg_iovlen, flags, &res, 0, &err);
     if (r >= 0 && (err = dg_recv_out(msg, &m, &res)) != 0)
         r = -1;
 out:
@@ -696,9 +706,9 @@ static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cn
         err = EINVAL;
         r = -1;
     } else if (wr) {
-        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, &err);
+        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, &err);
     } else {
-        r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, &err);
+        r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, 0, &err);
     }
     dg_trace(wr ? "writev" : "readv", fd, cnt, 0, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -800,7 +810,7 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
                 break;
             if (dg_send_prep(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
                              m.msg_name ? m.msg_namelen : 0, &b.hdr[n], b.iov + used,
-                             done + n == 0, &err) < 0)
+                             done + n == 0, 0, &err) < 0)
                 break;
             dg_batch_msg(&b, n, used, m.msg_iovlen);
             used += m.msg_iovlen + 1;

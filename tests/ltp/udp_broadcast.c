@@ -68,17 +68,13 @@ static void drain(const char *who, int fd, int expect)
 
 int main(void)
 {
-    int probe = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in pa = v4("127.0.0.1", 0);
-    bind(probe, (struct sockaddr *)&pa, sizeof pa);
+    int lo = bound(AF_INET, "127.0.0.1", 0);
+    struct sockaddr_in pa;
     socklen_t pl = sizeof pa;
-    getsockname(probe, (struct sockaddr *)&pa, &pl);
+    getsockname(lo, (struct sockaddr *)&pa, &pl);
     unsigned short port = ntohs(pa.sin_port);
-    close(probe);
-
     int any = bound(AF_INET, "0.0.0.0", port);
     int bc = bound(AF_INET, "127.255.255.255", port);
-    int lo = bound(AF_INET, "127.0.0.1", port);
     int six = bound(AF_INET6, "::", port);
 
     struct sockaddr_in to = v4("127.255.255.255", port);
