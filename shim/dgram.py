@@ -329,7 +329,9 @@ class DgramService:
             if not busy:
                 break
         if req.args[0] == 1:
-            return self.errqueue(ch), None
+            resp = self.errqueue(ch)
+            self.update_mask(ch)    # the pending error may be gone: held datagrams go on
+            return resp, None
         return P.response(0), None
 
     def errqueue(self, ch: DgramChannel) -> bytes:
