@@ -279,6 +279,24 @@ static int rn_copy_out(void *dst, const void *src, size_t n)
     return rn_pipe_copy(dst, src, n);
 }
 
+/* Two copies out in one system call (an address and its length): as rn_copy_out of
+ * each, in order (a fault in the second leaves the first written, as the kernel's). */
+static int rn_copy_out2(void *d1, const void *s1, size_t n1, void *d2, const void *s2, size_t n2)
+{
+    if (!g_vm_broken) {
+        struct iovec l[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, r[2] = {{d1, n1}, {d2, n2}};
+        ssize_t k = process_vm_writev(getpid(), l, 2, r, 2, 0);
+        if (k == (ssize_t)(n1 + n2))
+            return 0;
+        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
+            errno = EFAULT;
+            return -1;
+        }
+        g_vm_broken = 1;
+    }
+    return rn_copy_out(d1, s1, n1) < 0 ? -1 : rn_copy_out(d2, s2, n2);
+}
+
 static int rn_high_base(void)
 {
     struct rlimit rl;
@@ -1422,10 +1440,8 @@ static int rn_put_addr(struct sockaddr *uaddr, socklen_t *ulen, const void *ka, 
     }
     if ((size_t)len > klen)
         len = (int)klen;
-    if (len && rn_copy_out(uaddr, ka, (size_t)len) < 0)
-        return -1;
     socklen_t kl = (socklen_t)klen;
-    if (rn_copy_out(ulen, &kl, sizeof kl) < 0)
+    if (rn_copy_out2(uaddr, ka, (size_t)len, ulen, &kl, sizeof kl) < 0)
         return -1;
     *shown_len = (int)klen;
     return 0;

@@ -110,10 +110,11 @@ class UdpSock(Socket):
             if t.v6only:
                 raise SocketError(C.EINVAL)
             v4 = a[12:]
-            if any(v4) and not self._is_local(v4):
+            if any(v4) and not self._is_local(v4) and not self.stack.udp.is_broadcast(v4):
                 raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a) and not is_multicast(a):
-            raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a) and not is_multicast(a) and not (
+                len(a) == 4 and self.stack.udp.is_broadcast(a)):
+            raise SocketError(C.EADDRNOTAVAIL)     # Linux binds to broadcast addresses too
         self.layer.bind(t, a, port)
 
     def listen(self, backlog: int) -> None:
@@ -304,6 +305,12 @@ class UdpSock(Socket):
         if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
             self._mc6_set(optname, value)
             return
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            v = _int(value)
+            if not -1 <= v <= 255:
+                raise SocketError(C.EINVAL)
+            t.tclass = max(v, 0)        # -1: the default, 0
+            return
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -348,6 +355,8 @@ class UdpSock(Socket):
             if optlen < 4:
                 raise SocketError(C.EINVAL)
             return _int_result(_MC6_GET[optname](t), optlen)
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            return _int_result(t.tclass, optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -483,6 +492,7 @@ class UdpSock(Socket):
 IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
 IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
 IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+IPV6_TCLASS = 67
 _MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
              C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
              C.MCAST_LEAVE_GROUP}
