@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
+from . import sockopt
 from .errors import SocketError
 from .transport import congestion
 from .transport.tcp import (
@@ -35,6 +36,7 @@ _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
 _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
+SO_BINDTODEVICE = 25
 _LINGER = struct.Struct("=ii")
 TCP_USER_TIMEOUT = 18  # linux/tcp.h
 
@@ -84,6 +86,10 @@ class Socket:
         # IPv4 multicast groups joined (MCAST_JOIN_GROUP): (group, ifindex); not inherited
         # by accepted sockets, as in Linux.
         self.mc_groups: set[tuple[bytes, int]] = set()
+        # options kept by rocketnet.sockopt; privileged: the caller of the current
+        # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
+        self.optstore: dict[tuple[int, int], bytes | int] = {}
+        self.privileged = True
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -287,6 +293,9 @@ class Socket:
         t = self.inner
         tcp = self.stack.tcp
         if level == C.SOL_SOCKET:
+            if optname == SO_BINDTODEVICE:      # a name: the one option short of an int
+                sockopt.set_opt(self, level, optname, value)
+                return
             if optname == C.SO_LINGER:
                 if isinstance(value, int) or len(value) < 8:
                     raise SocketError(C.EINVAL)
@@ -327,7 +336,7 @@ class Socket:
             elif optname == C.SO_DONTROUTE:
                 self.dontroute = 1 if v else 0
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_CONGESTION:
@@ -370,7 +379,7 @@ class Socket:
                     raise SocketError(C.EINVAL)
                 t.user_timeout = v
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
         if level == C.IPPROTO_IP:
             if optname in (C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP):
@@ -387,8 +396,10 @@ class Socket:
                     v = value[0]
                 else:
                     raise SocketError(C.EINVAL)
-                if optname == C.IP_TOS:
-                    t.tos = (v & 0xFC) | (t.tos & 0x03)
+                if optname == C.IP_TOS and self.type == C.SOCK_STREAM:
+                    t.tos = (v & 0xFC) | (t.tos & 0x03)     # TCP owns the ECN bits
+                elif optname == C.IP_TOS:
+                    t.tos = v & 0xFF
                 else:
                     if v == -1:
                         v = 64
@@ -396,7 +407,8 @@ class Socket:
                         raise SocketError(C.EINVAL)
                     t.ttl = v
                 return
-            raise SocketError(C.ENOPROTOOPT)
+            sockopt.set_opt(self, level, optname, value)
+            return
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
@@ -415,9 +427,9 @@ class Socket:
                     raise SocketError(C.EINVAL)
                 t.hops = v
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
-        raise SocketError(C.ENOPROTOOPT)
+        sockopt.set_opt(self, level, optname, value)
 
     def _addrform(self, value: bytes | int) -> None:
         """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
@@ -480,7 +492,7 @@ class Socket:
             }
             f = table.get(optname)
             if f is None:
-                raise SocketError(C.ENOPROTOOPT)
+                return sockopt.get_opt(self, level, optname, optlen)
             return _int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
@@ -503,14 +515,14 @@ class Socket:
             }
             f = table.get(optname)
             if f is None:
-                raise SocketError(C.ENOPROTOOPT)
+                return sockopt.get_opt(self, level, optname, optlen)
             return _int_result(f(), optlen)
         if level == C.IPPROTO_IP:
             if optname == C.IP_TOS:
                 return _int_result(t.tos, optlen)
             if optname == C.IP_TTL:
                 return _int_result(t.ttl, optlen)
-            raise SocketError(C.ENOPROTOOPT)
+            return sockopt.get_opt(self, level, optname, optlen)
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
@@ -518,8 +530,7 @@ class Socket:
                 return _int_result(int(t.v6only), optlen)
             if optname == C.IPV6_UNICAST_HOPS:
                 return _int_result(t.hops, optlen)
-            raise SocketError(C.ENOPROTOOPT)
-        raise SocketError(C.EOPNOTSUPP)     # Linux: getsockopt at a level TCP does not know
+        return sockopt.get_opt(self, level, optname, optlen)
 
     def tcp_info(self) -> bytes:
         """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""

@@ -286,6 +286,8 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
+        c = self.host.current
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()

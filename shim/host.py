@@ -586,6 +586,8 @@ class StackHost:
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
+        c = self.current
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
         return P.response(0), None
