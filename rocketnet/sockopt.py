@@ -138,8 +138,9 @@ def _path_mtu(sk: Socket) -> int:
 
 
 def _stored(sk: Socket, level: int, optname: int) -> Value:
-    v = sk.optstore.get((level, optname))
-    return _TABLE[(level, optname)].default if v is None else v
+    key = _ALIAS.get((level, optname), (level, optname))
+    v = sk.optstore.get(key)
+    return _TABLE[key].default if v is None else v
 
 
 # ---------------------------------------------------------------- SOL_SOCKET
@@ -173,13 +174,11 @@ def _timestamping(sk: Socket, value: Value) -> int:
         raise SocketError(EINVAL)
     if v & _TS_OPT_ID and sk.type == C.SOCK_STREAM and not _connected(sk):
         raise SocketError(EINVAL)       # TCP: OPT_ID needs a sequence number to count from
-    sk.optstore.pop((C.SOL_SOCKET, 37), None)
-    sk.optstore.pop((C.SOL_SOCKET, 65), None)
     return v
 
 
 def _timestamping_get(sk: Socket, optlen: int) -> bytes:
-    flags = sk.optstore.get((C.SOL_SOCKET, 37), sk.optstore.get((C.SOL_SOCKET, 65), 0))
+    flags = sk.optstore.get((C.SOL_SOCKET, 37), 0)
     return struct.pack("=ii", flags, 0)[: max(optlen, 0)]  # so_timestamping {flags, bind_phc}
 
 
@@ -930,6 +929,10 @@ _TABLE: dict[tuple[int, int], Opt] = {
     (UDP, 104): B,                                          # UDP_GRO
 }
 
+# The _OLD and _NEW names of one setting (the same layout on 64-bit Linux).
+_ALIAS = {(S, 65): (S, 37), (S, 66): (S, 20), (S, 67): (S, 21)}
+
+
 # ---------------------------------------------------------------- dispatch
 def _owner(sk: Socket, level: int, get: bool) -> None:
     """Raise the errno Linux gives for a level no layer of this socket handles.
@@ -938,7 +941,8 @@ def _owner(sk: Socket, level: int, get: bool) -> None:
     address family: ip_[gs]etsockopt knows only SOL_IP (get: EOPNOTSUPP, set:
     ENOPROTOOPT); ipv6_[gs]etsockopt sends SOL_IP to the IPv4 code and answers
     ENOPROTOOPT for any other level."""
-    proto = C.IPPROTO_TCP if sk.type == C.SOCK_STREAM else C.IPPROTO_UDP
+    # a ping socket has no level of its own (ping_prot hands all to ip[v6]_*sockopt)
+    proto = sk.proto if sk.proto in (C.IPPROTO_TCP, C.IPPROTO_UDP) else None
     if level in (C.SOL_SOCKET, C.IPPROTO_IP, proto):
         return
     if level == C.IPPROTO_IPV6 and sk.family == C.AF_INET6:
@@ -960,7 +964,7 @@ def set_opt(sk: Socket, level: int, optname: int, value: Value) -> None:
         raise SocketError(ENOPROTOOPT)
     if isinstance(opt.set, int):
         raise SocketError(opt.set)
-    sk.optstore[(level, optname)] = opt.set(sk, value)
+    sk.optstore[_ALIAS.get((level, optname), (level, optname))] = opt.set(sk, value)
 
 
 def get_opt(sk: Socket, level: int, optname: int, optlen: int) -> bytes:

@@ -582,6 +582,8 @@ class StackHost:
         if level == SOL_SOCKET and name == SO_ACCEPTCONN:
             value = int(ch.listening).to_bytes(4, "little")
             return P.response(0, 0, value[:optlen]), None
+        c = self.current
+        ch.sk.privileged = c is None or c.uid == 0      # netfilter gets are root-only
         value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
         return P.response(0, 0, value), None
 
