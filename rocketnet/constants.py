@@ -105,3 +105,4 @@ TCP_FIN_TIMEOUT = 60  # net.ipv4.tcp_fin_timeout, seconds (TCP_LINGER2)
 TCP_FIN_TIMEOUT_MAX = 120  # TCP_LINGER2 clamp
 TCP_RTO_MAX_MS = 120000  # net.ipv4.tcp_rto_max_ms
 TCP_RTO_MIN_US = 200000  # TCP_RTO_MIN
+HZ = 250  # CONFIG_HZ of the reference kernel: TCP_RTO_MIN_US rounds to its ticks

@@ -305,7 +305,7 @@ class UdpSock(Socket):
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
-            self.ipopts[(level, optname)] = _int(value)
+            self.ipopts[(level, optname)] = sockopt.check(self, level, optname, value)  # type: ignore[assignment]
             if (level, optname) in ((C.IPPROTO_IP, 11), (C.IPPROTO_IPV6, 25)):
                 t.recverr = bool(self.ipopts.get((C.IPPROTO_IP, 11)) or (
                     self.family == C.AF_INET6 and self.ipopts.get((C.IPPROTO_IPV6, 25))))
@@ -336,16 +336,15 @@ class UdpSock(Socket):
         if level == C.IPPROTO_IP and optname in _MC4_GET:
             if optname == IP_MULTICAST_IF:
                 return t.mc_addr[:min(optlen, 4)]
-            return _int_result(_MC4_GET[optname](t), optlen)
+            return sockopt.int_result(_MC4_GET[optname](t), optlen, True)
         if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
-            if optlen < 4:
-                raise SocketError(C.EINVAL)
-            return _int_result(_MC6_GET[optname](t), optlen)
+            return _int_result(_MC6_GET[optname](t), optlen)  # a short read gets a part
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
-            return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
+            v = self.ipopts.get((level, optname), table[optname])
+            return sockopt.int_result(v, optlen, level == C.IPPROTO_IP)
         return super().getsockopt(level, optname, optlen)
 
     # ------------------------------------------------------------------ multicast

@@ -39,6 +39,9 @@ _INT = struct.Struct("=i")
 SO_BINDTODEVICE = 25
 _LINGER = struct.Struct("=ii")
 TCP_USER_TIMEOUT = 18  # linux/tcp.h
+# the TCP options this class implements; rocketnet.sockopt has the rest
+_TCP_OWN = {C.TCP_NODELAY, C.TCP_CORK, C.TCP_MAXSEG, C.TCP_KEEPIDLE, C.TCP_KEEPINTVL,
+            C.TCP_KEEPCNT, TCP_USER_TIMEOUT}
 
 # struct tcp_info as on Linux 6.18 (280 bytes)
 _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
@@ -323,7 +326,9 @@ class Socket:
             elif optname == C.SO_RCVLOWAT:
                 if v < 0:
                     v = 0x7FFFFFFF
-                self.rcvlowat = min(max(v, 1), C.TCP_RMEM_MAX >> 1)
+                if self.type == C.SOCK_STREAM:  # tcp_set_rcvlowat: at most half tcp_rmem[2]
+                    v = min(v, C.TCP_RMEM_MAX >> 1)
+                self.rcvlowat = max(v, 1)
             elif optname == C.SO_BROADCAST:
                 self.broadcast = 1 if v else 0
             elif optname == C.SO_OOBINLINE:
@@ -347,6 +352,9 @@ class Socket:
                 if name != t.congestion:
                     t.congestion = name
                     t.cc = congestion.make(name)
+                return
+            if optname not in _TCP_OWN:
+                sockopt.set_opt(self, level, optname, value)
                 return
             v = _to_int(value)
             if optname == C.TCP_NODELAY:
@@ -414,6 +422,9 @@ class Socket:
                 raise SocketError(C.ENOPROTOOPT)
             if optname == C.IPV6_ADDRFORM:
                 self._addrform(value)
+                return
+            if optname not in (C.IPV6_V6ONLY, C.IPV6_UNICAST_HOPS):
+                sockopt.set_opt(self, level, optname, value)
                 return
             v = _to_int(value)
             if optname == C.IPV6_V6ONLY:
@@ -519,9 +530,9 @@ class Socket:
             return _int_result(f(), optlen)
         if level == C.IPPROTO_IP:
             if optname == C.IP_TOS:
-                return _int_result(t.tos, optlen)
+                return sockopt.int_result(t.tos, optlen, True)
             if optname == C.IP_TTL:
-                return _int_result(t.ttl, optlen)
+                return sockopt.int_result(t.ttl, optlen, True)
             return sockopt.get_opt(self, level, optname, optlen)
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:

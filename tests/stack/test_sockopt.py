@@ -58,8 +58,15 @@ def test_int_options_want_an_int(stack: NetStack) -> None:
     assert s.getsockopt(TCP, 25, 2) == I.pack(12345)[:2]                 # truncated
 
 
-def test_ip_level_short_read_is_one_byte(stack: NetStack) -> None:
+def test_ip_level_short_values_are_one_byte(stack: NetStack) -> None:
     s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    s.setsockopt(IP, 15, b"\x07")                  # IP_FREEBIND from a char
+    assert geti(s, IP, 15) == 1
+    assert s.getsockopt(IP, 1, 2) == b"\x00"       # IP_TOS
+    # IP_OPTIONS: framed options, END pads the rest with zeros
+    s.setsockopt(IP, 4, b"\x01\x00\x09")
+    assert s.getsockopt(IP, 4, 40) == b"\x01\x00\x00\x00"
+    assert err(s.setsockopt, IP, 4, b"\x02\x00") == C.EINVAL
     assert s.getsockopt(IP, 10, 1) == b"\x01"      # IP_MTU_DISCOVER: IP_PMTUDISC_WANT
     assert err(s.setsockopt, IP, 10, I.pack(6)) == C.EINVAL
     s.setsockopt(IP, 10, I.pack(2))
@@ -96,12 +103,14 @@ def test_privileged_options(stack: NetStack) -> None:
     s.privileged = False
     assert err(s.setsockopt, SOL_SOCKET, 36, I.pack(7)) == C.EPERM       # SO_MARK
     assert err(s.setsockopt, IP, 19, I.pack(1)) == C.EPERM               # IP_TRANSPARENT
-    assert err(s.setsockopt, SOL_SOCKET, 25, b"lo\0") == C.EPERM         # SO_BINDTODEVICE
+    s.setsockopt(SOL_SOCKET, 25, b"lo\0")         # SO_BINDTODEVICE: binding is free,
+    assert err(s.setsockopt, SOL_SOCKET, 25, b"") == C.EPERM  # changing it is not
     s.privileged = True
     s.setsockopt(SOL_SOCKET, 36, I.pack(7))
     assert geti(s, SOL_SOCKET, 36) == 7
     # a device by name or by index: one binding
     assert err(s.setsockopt, SOL_SOCKET, 25, b"nosuchdev\0") == 19        # ENODEV
+    assert err(s.setsockopt, SOL_SOCKET, 62, I.pack(-1)) == C.EINVAL
     s.setsockopt(SOL_SOCKET, 62, I.pack(1))                              # SO_BINDTOIFINDEX
     assert s.getsockopt(SOL_SOCKET, 25, 64) == b"lo\0"
     s.setsockopt(SOL_SOCKET, 25, b"")
@@ -123,12 +132,14 @@ def test_tcp_options(stack: NetStack) -> None:
     assert err(s.getsockopt, TCP, 20, 4) == C.EINVAL
     assert err(s.setsockopt, TCP, 31, b"tls\0") == C.ENOENT               # TCP_ULP
     assert err(s.setsockopt, TCP, 45, I.pack(1)) == C.EINVAL              # TCP_RTO_MIN_US
-    s.setsockopt(TCP, 45, I.pack(50000))
-    assert geti(s, TCP, 45) == 50000
+    s.setsockopt(TCP, 45, I.pack(50001))          # rounded up to whole ticks
+    assert geti(s, TCP, 45) == -(-50001 * C.HZ // 1000000) * (1000000 // C.HZ)
 
 
 def test_udp_options(stack: NetStack) -> None:
     s = stack.socket(C.AF_INET, C.SOCK_DGRAM, 0)
+    assert err(s.setsockopt, UDP, 99, b"\x01") == C.EINVAL       # ints first, then the name
+    assert err(s.setsockopt, UDP, 99, I.pack(1)) == C.ENOPROTOOPT
     s.setsockopt(UDP, 1, I.pack(5))                                       # UDP_CORK
     assert geti(s, UDP, 1) == 1
     assert err(s.setsockopt, UDP, 100, I.pack(1)) == C.ENOPROTOOPT        # UDP_ENCAP
