@@ -989,7 +989,7 @@ _TABLE: dict[tuple[int, int], Opt] = {
     (TCP, 9): Opt(0, _defer_accept, _defer_accept_get), # TCP_DEFER_ACCEPT
     (TCP, 10): Opt(0, _window_clamp),                   # TCP_WINDOW_CLAMP
     (TCP, 12): Opt(1, _bool),                           # TCP_QUICKACK
-    (TCP, 14): Opt(0, _minlen(80), ENOPROTOOPT),        # TCP_MD5SIG
+    (TCP, 14): Opt(0, _minlen(216), ENOPROTOOPT),       # TCP_MD5SIG: struct tcp_md5sig
     (TCP, 16): Opt(0, _range(0, 1)),                    # TCP_THIN_LINEAR_TIMEOUTS
     (TCP, 17): Opt(0, _thin_dupack),                    # TCP_THIN_DUPACK: obsolete
     (TCP, 19): Opt(0, _repair_set),                     # TCP_REPAIR
@@ -1005,7 +1005,7 @@ _TABLE: dict[tuple[int, int], Opt] = {
     (TCP, 29): Opt(0, _need_repair(C.EPERM), _repair_window_get),  # TCP_REPAIR_WINDOW
     (TCP, 30): Opt(0, _fastopen_connect),               # TCP_FASTOPEN_CONNECT
     (TCP, 31): Opt(0, _ulp, _empty),                    # TCP_ULP
-    (TCP, 32): Opt(0, _minlen(80), ENOPROTOOPT),        # TCP_MD5SIG_EXT
+    (TCP, 32): Opt(0, _minlen(216), ENOPROTOOPT),       # TCP_MD5SIG_EXT
     (TCP, 33): Opt(b"", _fastopen_key),                 # TCP_FASTOPEN_KEY
     (TCP, 34): Opt(0, _range(0, 1)),                    # TCP_FASTOPEN_NO_COOKIE
     (TCP, 35): Opt(0, ENOPROTOOPT, _zerocopy_receive),  # TCP_ZEROCOPY_RECEIVE
