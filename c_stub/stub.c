@@ -1599,6 +1599,13 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if (rn_copy_in(kv, val, n) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (level == SOL_SOCKET && (opt == SO_ATTACH_BPF || opt == SO_ATTACH_REUSEPORT_EBPF) &&
+        n >= sizeof(int)) {
+        int prog; /* a program fd: only this process knows whether it is open */
+        memcpy(&prog, kv, sizeof prog);
+        if (fcntl(prog, F_GETFD) < 0)
+            ERRET(EBADF);
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
                NULL, 0, NULL, 0) < 0)

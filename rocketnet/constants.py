@@ -87,6 +87,7 @@ EADDRINUSE = 98
 EADDRNOTAVAIL = 99
 ENETUNREACH = 101
 ECONNRESET = 104
+ENOBUFS = 105
 EISCONN = 106
 ENOTCONN = 107
 ETIMEDOUT = 110
@@ -100,3 +101,11 @@ SYSCTL_RMEM_MAX = 4194304
 SOCK_MIN_SNDBUF = 4608
 SOCK_MIN_RCVBUF = 2304
 TCP_RMEM_MAX = 33554432  # tcp_rmem[2]
+
+# Linux 6.x network-namespace defaults behind TCP options
+TCP_SYN_RETRIES = 6  # net.ipv4.tcp_syn_retries (TCP_SYNCNT)
+TCP_FIN_TIMEOUT = 60  # net.ipv4.tcp_fin_timeout, seconds (TCP_LINGER2)
+TCP_FIN_TIMEOUT_MAX = 120  # TCP_LINGER2 clamp
+TCP_RTO_MAX_MS = 120000  # net.ipv4.tcp_rto_max_ms
+TCP_RTO_MIN_US = 200000  # TCP_RTO_MIN
+HZ = 250  # CONFIG_HZ of the reference kernel: TCP_RTO_MIN_US rounds to its ticks

@@ -281,12 +281,12 @@ class DgramService:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
             ch.sk.connect(addr)
         ch.dest_cache.clear()
-        self.update_mask(ch)        # a pending error is gone: held datagrams go on
+        self.service(ch)            # a pending error is gone: held datagrams go on now
         return P.response(0), None
 
     def op_getsockopt(self, ch: DgramChannel, req: P.Request):
         resp = self.host.op_getsockopt(ch, req)  # type: ignore[arg-type]
-        self.update_mask(ch)        # SO_ERROR took the error: held datagrams go on
+        self.service(ch)            # SO_ERROR took the error: held datagrams go on now
         return resp
 
     def op_shutdown(self, ch: DgramChannel, req: P.Request):
@@ -297,6 +297,8 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
+        c = self.host.current
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()
@@ -330,7 +332,7 @@ class DgramService:
                 break
         if req.args[0] == 1:
             resp = self.errqueue(ch)
-            self.update_mask(ch)    # the pending error may be gone: held datagrams go on
+            self.service(ch)        # the error may be gone: held datagrams go on before the reply
             return resp, None
         return P.response(0), None
 

@@ -33,6 +33,7 @@ import socket
 import sys
 import termios
 import time
+import traceback
 from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
@@ -188,6 +189,7 @@ class StackHost:
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         self.ep.register(self.wake_r.fileno(), EP_IN)
+        self.internal_errors = 0           # calls that raised unexpectedly (answered EIO)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
                          P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
@@ -347,6 +349,10 @@ class StackHost:
                 reply, fd = self.dispatch(c, P.parse_request(msg))
             except ValueError:
                 reply, fd = P.response(-1, errno.EINVAL), None
+            except Exception:   # a bug in one call must not take every program's sockets down
+                self.internal_errors += 1
+                traceback.print_exc()               # into host.log
+                reply, fd = P.response(-1, errno.EIO), None
             try:
                 if fd is None:
                     c.s.send(reply)
@@ -631,6 +637,8 @@ class StackHost:
         if level == SOL_SOCKET and name == SO_ACCEPTCONN:
             value = int(ch.listening).to_bytes(4, "little")
             return P.response(0, 0, value[:optlen]), None
+        c = self.current
+        ch.sk.privileged = c is None or c.uid == 0      # netfilter gets are root-only
         value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
         return P.response(0, 0, value), None
 
@@ -639,6 +647,7 @@ class StackHost:
         if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
                 and c is not None and c.uid != 0):
             raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
         if req.args[0] == SOL_SOCKET and type(ch) is Channel:
@@ -720,7 +729,8 @@ class StackHost:
         else:
             info = {
                 "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
-                "sockets": len(self.channels), "stack": dict(self.stack.stats),
+                "sockets": len(self.channels), "internal_errors": self.internal_errors,
+                "stack": dict(self.stack.stats),
             }
         text = json.dumps(info).encode()
         off = max(0, req.args[1])
