@@ -190,6 +190,7 @@ class Socket:
         new = self.stack.socket(self.family, self.type, self.proto)
         for name in self._KEPT:
             setattr(new, name, getattr(self, name))
+        new.optstore = dict(self.optstore)
         t, nt = self.inner, new.inner
         for name in self._KEPT_TCP:
             setattr(nt, name, getattr(t, name))
