@@ -85,6 +85,8 @@
                                 that was the last reference, ret = secs and a waiter fd is
                                 attached that the host closes once what was sent (and the FIN)
                                 is acknowledged or the socket is gone; else ret 0, no fd. */
+#define RN_OP_UNIX_ACCEPTED 17 /* AF_UNIX: the stub took the accept record of sock_id from its
+                                listener: the connection leaves the backlog. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -109,6 +111,16 @@
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */
 #define RN_KIND_DGRAM 2      /* SOCK_SEQPACKET pair: one message per datagram, each
                                 struct rn_dgram_hdr + payload (see below) */
+
+#define RN_KIND_UNIX 4       /* AF_UNIX SOCK_STREAM / SOCK_SEQPACKET (shim/unix.py): a kernel
+                                socket of the program's type, named "u<id>" after the nonce;
+                                connected, it is one end of a pair whose other end is the
+                                peer program's fd, so data calls are the kernel's own.
+                                bind/connect of a path: the stub resolves it in the caller's
+                                process and passes arg0 = 1, arg1 = st_dev, arg2 = st_ino
+                                (connect: arg3 = non-blocking).  connect/listen answer ret =
+                                the new sock_id with the fd to put on the program's fd;
+                                connect: -1 EAGAIN with arg0 = 1 = backlog full, wait, retry. */
 
 /* err value meaning "this family/type is not served by the stack: call the kernel". */
 #define RN_ERR_PASSTHROUGH 100000

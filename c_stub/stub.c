@@ -647,21 +647,11 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     return r;
 }
 
-/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
- * and O_NONBLOCK.  0 with s updated, -1 with errno. */
-static int rn_reopen(int fd, struct rn_sock *s)
+/* Put the host's socket nfd on fd's number (closing nfd), keeping fd's FD_CLOEXEC and
+ * O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
 {
-    struct rn_resp resp;
-    int nfd = -1;
     int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
-    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
-        return -1;
-    if (resp.ret < 0 || nfd < 0) {
-        if (nfd >= 0)
-            REAL(close)(nfd);
-        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
-        return -1;
-    }
     if (fl >= 0 && (fl & O_NONBLOCK)) {
         int nfl = fcntl(nfd, F_GETFL);
         fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
@@ -675,9 +665,26 @@ static int rn_reopen(int fd, struct rn_sock *s)
     REAL(close)(nfd);
     struct stat st;
     s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
-    s->info = rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0);
+    s->info = rn_mkinfo(ST_SHIM, id, kind, 0);
     rn_cache_set(fd, s->ino, s->info);
     return 0;
+}
+
+/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
+ * and O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_reopen(int fd, struct rn_sock *s)
+{
+    struct rn_resp resp;
+    int nfd = -1;
+    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
+        return -1;
+    if (resp.ret < 0 || nfd < 0) {
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+        return -1;
+    }
+    return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0]);
 }
 
 /* rn_rpc for socket fd: when the host answers RN_ERR_REOPEN, swap A and retry once. */
@@ -748,9 +755,12 @@ static int rn_classify(int fd, struct rn_sock *s)
     const char *p = un.sun_path + 1 + plen;
     size_t rest = l - off - 1 - plen;
     uint64_t id = 0;
-    int ok = rest > RN_NONCE_LEN + 1 && rest <= RN_NONCE_LEN + 1 + 10 &&
-             memcmp(p, nonce, RN_NONCE_LEN) == 0 && p[RN_NONCE_LEN] == '-';
-    for (size_t i = RN_NONCE_LEN + 1; ok && i < rest; i++) {
+    int ok = rest > RN_NONCE_LEN + 1 && memcmp(p, nonce, RN_NONCE_LEN) == 0 &&
+             p[RN_NONCE_LEN] == '-';
+    int is_unix = ok && p[RN_NONCE_LEN + 1] == 'u'; /* AF_UNIX stream/seqpacket (unix.c) */
+    size_t first = RN_NONCE_LEN + 1 + (size_t)is_unix;
+    ok = ok && rest > first && rest <= first + 10;
+    for (size_t i = first; ok && i < rest; i++) {
         if (p[i] < '0' || p[i] > '9')
             ok = 0;
         else
@@ -761,7 +771,9 @@ static int rn_classify(int fd, struct rn_sock *s)
     if (ok) {
         struct ucred cr;
         socklen_t cl = sizeof cr;
-        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid != hpid)
+        /* an unconnected AF_UNIX socket of the host has no peer (pid 0) */
+        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+            (cr.pid != hpid && !(is_unix && cr.pid == 0)))
             ok = 0;
     }
     if (!ok) {
@@ -772,7 +784,9 @@ static int rn_classify(int fd, struct rn_sock *s)
     int type = 0;
     socklen_t tl = sizeof type;
     REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
-    int kind = type == SOCK_STREAM ? RN_KIND_STREAM : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
+    int kind = is_unix ? RN_KIND_UNIX
+               : type == SOCK_STREAM ? RN_KIND_STREAM
+               : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
     if (kind == RN_KIND_DGRAM) { /* AF_ALG sockets are SEQPACKET pairs too (alg.c) */
         struct rn_resp resp;
         int dom = 0;
@@ -1107,7 +1121,7 @@ static int do_socket(int domain, int type, int protocol)
 {
     /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
-                       !(domain == AF_NETLINK && protocol == 0)))
+                       domain != AF_UNIX && !(domain == AF_NETLINK && protocol == 0)))
         return REAL(socket)(domain, type, protocol);
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1153,6 +1167,8 @@ out:
     return r;
 }
 
+#include "unix.c" /* AF_UNIX stream/seqpacket: naming calls */
+
 /* ------------------------------------------------------------------------ */
 /* bind / connect                                                            */
 
@@ -1192,6 +1208,10 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
     if (rn_copy_in(sa, addr, len) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        r = unix_bind(fd, &s, sa, len, &err);
+        goto out;
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
         ERRET(errno);
@@ -1262,6 +1282,10 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (rn_copy_in(sa, addr, len) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        r = unix_connect(fd, &s, sa, len, &err);
+        goto out;
+    }
     int fl = fcntl(fd, F_GETFL);
     int nb = fl >= 0 && (fl & O_NONBLOCK);
     struct rn_resp resp;
@@ -1344,11 +1368,19 @@ static int do_listen(int fd, int backlog)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
-               0) < 0)
+    int nfd = -1;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd,
+                    fdfl >= 0 && (fdfl & FD_CLOEXEC)) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
+    if (r > 0 && nfd >= 0) { /* AF_UNIX: the listener's fd from now on (unix.c) */
+        r = unix_install(fd, &s, nfd, (uint32_t)r);
+        err = errno;
+    } else if (nfd >= 0) {
+        REAL(close)(nfd);
+    }
     if (r == 0)
         rn_cache_flags(fd, &s, F_LISTENER, 0);
 out:
@@ -1508,6 +1540,11 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
         ERRET(EFAULT);
     if (ulen < 0)
         ERRET(EINVAL);
+    if (INFO_KIND(s.info) == RN_KIND_UNIX &&
+        !(level == SOL_SOCKET && (opt == SO_PEERCRED || opt == SO_ACCEPTCONN))) {
+        errno = saved; /* the kernel socket's own options */
+        return REAL(getsockopt)(fd, level, opt, val, lenp);
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
                sizeof kv, NULL, 0) < 0)
@@ -1570,6 +1607,10 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     }
     if (c < 0)
         ERRET(ENETDOWN);
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        errno = saved; /* the kernel socket's own options */
+        return REAL(setsockopt)(fd, level, opt, val, len);
+    }
     if ((int)len < 0)
         ERRET(EINVAL);
     n = len > sizeof kv ? sizeof kv : len;
@@ -1721,6 +1762,12 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
     if (fstat(nfd, &st) == 0)
         rn_cache_set(nfd, st.st_ino,
                      rn_mkinfo(ST_SHIM, rec.sock_id, INFO_KIND(s.info), F_CONNECTING));
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) { /* out of the listener's backlog */
+        struct rn_resp resp;
+        int e = errno;
+        rn_rpc(RN_OP_UNIX_ACCEPTED, rec.sock_id, 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0);
+        errno = e;
+    }
     r = nfd;
     goto out;
 fail:
@@ -1982,13 +2029,24 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
             trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
         return -1;
     }
-    if (!g_enabled || !g_trace_on)
+    if (!g_enabled)
         return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    socklen_t cap = 0;
+    if (addr != NULL && unix_hint(fd) && rn_copy_in(&cap, alen, sizeof cap) < 0)
+        cap = 0;
+    if (!g_trace_on) {
+        ssize_t r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+        if (r >= 0 && cap)
+            unix_fix_name(addr, alen, cap);
+        return r;
+    }
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
     ssize_t r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    if (r >= 0 && cap)
+        unix_fix_name(addr, alen, cap);
     if (c > 0)
         trace_io("recvfrom", fd, (long)n, 1, flags, (long)r, errno);
     return r;
@@ -2014,13 +2072,25 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         errno = e;
         return -1;
     }
-    if (!g_enabled || !g_trace_on)
+    if (!g_enabled)
         return REAL(recvmsg)(fd, msg, flags);
+    struct msghdr m0;
+    m0.msg_name = NULL;
+    if (unix_hint(fd) && rn_copy_in(&m0, msg, sizeof m0) < 0)
+        m0.msg_name = NULL;
+    if (!g_trace_on) {
+        ssize_t r = REAL(recvmsg)(fd, msg, flags);
+        if (r >= 0 && m0.msg_name != NULL)
+            unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+        return r;
+    }
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
     ssize_t r = REAL(recvmsg)(fd, msg, flags);
+    if (r >= 0 && m0.msg_name != NULL)
+        unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
     if (c > 0) {
         struct msghdr m;
         int e = errno;

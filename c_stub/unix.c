@@ -1,0 +1,222 @@
+/* unix.c - AF_UNIX SOCK_STREAM / SOCK_SEQPACKET sockets of the stack (shim/unix.py).
+ * #included by stub.c.  Data calls on these fds are the kernel's (a connected socket is
+ * one end of a pair whose other end is the peer program's fd); here: the calls that
+ * name things.  A filesystem name is resolved in the caller's process, so the path
+ * walk, umask, permissions and errnos are the kernel's own:
+ * - bind: a placeholder kernel socket binds the path (creating the node as Linux
+ *   does), then is closed: the node stays, and a program outside the stack connecting
+ *   to it gets ECONNREFUSED, as for any socket node nobody is bound to.  The host keys
+ *   the stack's socket by the node's (st_dev, st_ino).
+ * - connect: a throwaway kernel socket of the same type connects first.  ECONNREFUSED
+ *   means "no kernel listener there": the host looks the node up.  Any other error is
+ *   the answer.  Success means a kernel (non-stack) program listens there: that
+ *   connection becomes the program's fd, so shimmed programs still reach the
+ *   machine's daemons. */
+
+#define UNIX_PATH_OFF offsetof(struct sockaddr_un, sun_path)
+
+/* A cached AF_UNIX stack fd (no syscall): recvfrom/recvmsg then fix the sender's name. */
+static inline int unix_hint(int fd)
+{
+    return fd >= 0 && fd < RN_CACHE_N &&
+           INFO_KIND(__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED)) == RN_KIND_UNIX;
+}
+
+static int unix_is_path(const unsigned char *sa, socklen_t len)
+{
+    sa_family_t fam;
+    memcpy(&fam, sa, sizeof fam);
+    return len > UNIX_PATH_OFF && fam == AF_UNIX && sa[UNIX_PATH_OFF] != 0;
+}
+
+/* The path of a sockaddr_un as the kernel reads it (at most sun_path, NUL-terminated). */
+static void unix_path(const unsigned char *sa, socklen_t len, char *out)
+{
+    size_t n = len - UNIX_PATH_OFF;
+    if (n > sizeof(((struct sockaddr_un *)0)->sun_path))
+        n = sizeof(((struct sockaddr_un *)0)->sun_path);
+    memcpy(out, sa + UNIX_PATH_OFF, n);
+    out[n] = 0;
+}
+
+static int unix_type(int fd)
+{
+    int type = SOCK_STREAM;
+    socklen_t tl = sizeof type;
+    REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+    return type;
+}
+
+/* Put the host's new kernel socket nfd on fd (listen: the listener's A; connect: the
+ * connected end), keeping the options a program sets before on the fd itself. */
+static int unix_install(int fd, struct rn_sock *s, int nfd, uint32_t id)
+{
+    static const int opts[] = {SO_PASSCRED, SO_PASSSEC, SO_RCVTIMEO, SO_SNDTIMEO};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        struct timeval v;
+        socklen_t l = sizeof v;
+        memset(&v, 0, sizeof v);
+        if (REAL(getsockopt)(fd, SOL_SOCKET, opts[i], &v, &l) == 0)
+            REAL(setsockopt)(nfd, SOL_SOCKET, opts[i], &v, l);
+    }
+    return rn_install(fd, s, nfd, id, RN_KIND_UNIX);
+}
+
+/* bind: 0, or -1 with *err. */
+static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len, int *err)
+{
+    struct rn_resp resp;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    int64_t a0 = 0, a1 = 0, a2 = 0;
+    if (unix_is_path(sa, len)) {
+        int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC, 0);
+        if (t < 0 || REAL(bind)(t, (const struct sockaddr *)sa, len) < 0) {
+            *err = errno;
+            if (t >= 0)
+                REAL(close)(t);
+            return -1;
+        }
+        REAL(close)(t);
+        unix_path(sa, len, path);
+        struct stat st;
+        if (stat(path, &st) < 0) {
+            *err = errno;
+            return -1;
+        }
+        a0 = 1;
+        a1 = (int64_t)st.st_dev;
+        a2 = (int64_t)st.st_ino;
+    }
+    if (rn_rpc(RN_OP_BIND, INFO_ID(s->info), a0, a1, a2, 0, sa, len, &resp, NULL, 0, NULL, 0) <
+        0) {
+        *err = errno;
+        return -1;
+    }
+    if (resp.ret < 0) {
+        if (a0)
+            unlink(path); /* Linux removes the node it made for a socket already bound */
+        *err = resp.err > 0 ? resp.err : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* connect: 0, or -1 with *err. */
+static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
+                        int *err)
+{
+    int fl = fcntl(fd, F_GETFL);
+    int nb = fl >= 0 && (fl & O_NONBLOCK);
+    int fdfl = fcntl(fd, F_GETFD);
+    int cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
+    int64_t a0 = 0, a1 = 0, a2 = 0;
+    if (unix_is_path(sa, len)) {
+        int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0);
+        if (t < 0) {
+            *err = errno;
+            return -1;
+        }
+        if (REAL(connect)(t, (const struct sockaddr *)sa, len) == 0) {
+            /* a kernel listener: this connection is the program's socket from now on */
+            if (dup3(t, fd, cloexec ? O_CLOEXEC : 0) < 0) {
+                *err = errno;
+                REAL(close)(t);
+                return -1;
+            }
+            REAL(close)(t);
+            struct stat st;
+            if (fstat(fd, &st) == 0)
+                rn_cache_set(fd, st.st_ino, rn_mkinfo(ST_NOT, 0, 0, 0));
+            return 0;
+        }
+        int e = errno;
+        REAL(close)(t);
+        if (e != ECONNREFUSED) {
+            *err = e;
+            return -1;
+        }
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+        unix_path(sa, len, path);
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+            *err = ECONNREFUSED;
+            return -1;
+        }
+        a0 = 1;
+        a1 = (int64_t)st.st_dev;
+        a2 = (int64_t)st.st_ino;
+    }
+    /* A full backlog: a blocking connect waits (SO_SNDTIMEO bounds it: EAGAIN). */
+    long long left = -1;
+    struct timeval tv;
+    socklen_t tl = sizeof tv;
+    if (!nb && REAL(getsockopt)(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0 &&
+        (tv.tv_sec > 0 || tv.tv_usec > 0))
+        left = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+    for (;;) {
+        struct rn_resp resp;
+        int nfd = -1;
+        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s->info), a0, a1, a2, nb, sa, len, &resp, NULL, 0,
+                   &nfd, cloexec) < 0) {
+            *err = errno;
+            return -1;
+        }
+        if (resp.ret >= 0 && nfd >= 0) {
+            if (unix_install(fd, s, nfd, (uint32_t)resp.ret) < 0) {
+                *err = errno;
+                return -1;
+            }
+            return 0;
+        }
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        *err = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+        if (*err != EAGAIN || resp.arg[0] != 1 || left == 0)
+            return -1;
+        struct timespec ts = {0, 2000000};
+        if (left > 0)
+            left = left > 2000 ? left - 2000 : 0;
+        if (nanosleep(&ts, NULL) < 0) {
+            *err = EINTR;
+            return -1;
+        }
+    }
+}
+
+/* recvfrom/recvmsg on a connected stack socket name the sender by its kernel identity
+ * ("\0rocketnet-<nonce>-u<id>"): replace it with the sender's stack address, as Linux
+ * would report it (nothing for an unnamed sender).  ucap is the caller's buffer size. */
+static void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
+{
+    const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+    unsigned char a[sizeof(struct sockaddr_un)];
+    socklen_t got;
+    if (uaddr == NULL || rn_copy_in(&got, ulen, sizeof got) < 0 ||
+        got <= UNIX_PATH_OFF + 1 + plen + RN_NONCE_LEN + 2 || got > sizeof a ||
+        ucap < got || rn_copy_in(a, uaddr, got) < 0)
+        return;
+    sa_family_t fam;
+    memcpy(&fam, a, sizeof fam);
+    const unsigned char *p = a + UNIX_PATH_OFF + 1;
+    if (fam != AF_UNIX || a[UNIX_PATH_OFF] != 0 || memcmp(p, RN_NAME_PREFIX, plen) != 0 ||
+        memcmp(p + plen, g_nonce, RN_NONCE_LEN) != 0 || p[plen + RN_NONCE_LEN] != '-' ||
+        p[plen + RN_NONCE_LEN + 1] != 'u')
+        return;
+    uint64_t id = 0;
+    for (const unsigned char *q = p + plen + RN_NONCE_LEN + 2; q < a + got; q++) {
+        if (*q < '0' || *q > '9' || id > UINT32_MAX)
+            return;
+        id = id * 10 + (uint64_t)(*q - '0');
+    }
+    int saved = errno;
+    struct rn_resp resp;
+    unsigned char ka[RN_MAX_PAYLOAD];
+    if (rn_rpc(RN_OP_GETSOCKNAME, (uint32_t)id, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka,
+               NULL, 0) == 0 && resp.ret >= 0) {
+        /* an unnamed sender: no address at all (msg_namelen 0), as unix_copy_addr */
+        socklen_t kl = resp.payload_len > UNIX_PATH_OFF ? resp.payload_len : 0;
+        rn_copy_out(uaddr, ka, kl < ucap ? kl : ucap);
+        rn_copy_out(ulen, &kl, sizeof kl);
+    }
+    errno = saved;
+}

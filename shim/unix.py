@@ -1,0 +1,247 @@
+"""AF_UNIX SOCK_STREAM / SOCK_SEQPACKET sockets served by the stack host.
+
+rocketnet/unix.py decides names and connections; this module gives the program its fds.
+- An unconnected socket is a fresh kernel AF_UNIX socket of the program's type, bound to
+  the identity name "\\0rocketnet-<nonce>-u<id>" (so the stub recognises it): reads,
+  writes, poll and shutdown on it are the kernel's answers for an unconnected socket.
+- A connection is a kernel socketpair of the socket's type made here: one end replaces
+  the client's fd (the stub dup3s it onto the same number), the other is queued on the
+  listener as an accept record.  The bytes then flow between the two programs' ends
+  directly, so message boundaries, MSG_PEEK/SO_PEEK_OFF/MSG_TRUNC/MSG_WAITALL, OOB,
+  SCM_RIGHTS, SCM_CREDENTIALS, EPIPE/SIGPIPE and buffer limits are the kernel's own.
+- A listener's fd is the A end of a pair of its type whose S end the host keeps: one
+  accept record per connection, as for TCP (struct rn_accept_rec + the fd).
+The host keeps no end of a connected or unconnected socket, so it learns that one is
+gone by probing its identity name (free again once the last fd closes): when a name it
+holds is looked up, and in a sweep as sockets accumulate.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import select
+import socket
+import struct
+
+from rocketnet.errors import SocketError
+from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_addr, path_sockaddr
+from shim import protocol as P
+
+SOL_SOCKET = socket.SOL_SOCKET
+SO_PEERCRED = socket.SO_PEERCRED
+SO_ACCEPTCONN = 30
+SO_SNDBUFFORCE = 32
+UCRED = struct.Struct("=iii")
+SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+LISTENER_BUF = 4 * 1024 * 1024     # room for a full backlog of accept records
+
+
+def somaxconn() -> int:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 4096
+
+
+def proc_cred(pid: int) -> tuple[int, int, int]:
+    """(pid, euid, egid) of a process now: what Linux records for SO_PEERCRED."""
+    uid = gid = -1
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    uid = int(line.split()[2])
+                elif line.startswith("Gid:"):
+                    gid = int(line.split()[2])
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid, uid, gid
+
+
+class UnixService:
+    def __init__(self, host) -> None:
+        self.host = host
+        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(host.nonce[:4], "little"))
+        self.socks: dict[int, UnixSocket] = {}          # sock id -> socket
+        self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
+        self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
+        self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
+        self.sweep_at = 256
+        self.somaxconn = somaxconn()
+
+    # ---- identity and lifetime ------------------------------------------------------
+
+    def ident(self, sock_id: int) -> bytes:
+        return b"\0" + P.NAME_PREFIX + self.host.nonce + b"-u%d" % sock_id
+
+    def new_fd(self, sk: UnixSocket, s: socket.socket) -> int:
+        """Name a kernel socket for sk; returns its id."""
+        sock_id = self.host.next_id()
+        s.bind(self.ident(sock_id))
+        self.socks[sock_id] = sk
+        self.ids.setdefault(sk, []).append(sock_id)
+        return sock_id
+
+    def id_alive(self, sock_id: int, type_: int) -> bool:
+        probe = socket.socket(socket.AF_UNIX, type_)    # abstract names are per type
+        try:
+            probe.bind(self.ident(sock_id))
+        except OSError:
+            return True          # EADDRINUSE: a socket still holds it
+        finally:
+            probe.close()
+        return False
+
+    def alive(self, sk: UnixSocket) -> bool:
+        if sk in self.listening:
+            return True
+        ids = self.ids.get(sk, [])
+        live = [i for i in ids if self.id_alive(i, sk.type)]
+        for i in ids:
+            if i not in live:
+                self.socks.pop(i, None)
+        if live:
+            self.ids[sk] = live
+            return True
+        self.ids.pop(sk, None)
+        return False
+
+    def sweep(self) -> None:
+        """Forget sockets whose fds are all closed (amortised over new sockets)."""
+        if len(self.socks) < self.sweep_at:
+            return
+        for sk in list(self.ids):
+            if not self.alive(sk):
+                self.ns.release(sk)
+        self.sweep_at = max(256, 2 * len(self.socks))
+
+    # ---- RPCs -----------------------------------------------------------------------
+
+    def new_socket(self, type_: int, proto: int):
+        if type_ not in SERVED_TYPES:
+            return P.response(-1, P.ERR_PASSTHROUGH), None   # SOCK_DGRAM: the kernel's
+        if proto not in (0, socket.AF_UNIX):
+            return P.response(-1, errno.EPROTONOSUPPORT), None
+        self.sweep()
+        sk = UnixSocket(type_)
+        s = socket.socket(socket.AF_UNIX, type_)
+        sock_id = self.new_fd(sk, s)
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
+
+    def dispatch(self, c, req: P.Request):
+        sk = self.socks[req.sock_id]
+        try:
+            if req.op == P.OP_BIND:
+                return self.bind(sk, req)
+            if req.op == P.OP_LISTEN:
+                return self.listen(c, sk, req)
+            if req.op == P.OP_CONNECT:
+                return self.connect(c, sk, req)
+            if req.op == P.OP_UNIX_ACCEPTED:
+                self.ns.accepted(sk)
+                return P.response(0), None
+            if req.op == P.OP_GETSOCKNAME:
+                return P.response(0, 0, sk.sockname()), None
+            if req.op == P.OP_GETPEERNAME:
+                return P.response(0, 0, sk.peername()), None
+            if req.op == P.OP_SHUTDOWN:
+                if not 0 <= req.args[0] <= 2:
+                    raise SocketError(errno.EINVAL)
+                if req.args[0] != socket.SHUT_WR:
+                    sk.shut_rd = True        # a listener shut for reading refuses
+                return P.response(0), None
+            if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET:
+                if req.args[1] == SO_PEERCRED:
+                    return P.response(0, 0, UCRED.pack(*(sk.cred or (0, -1, -1)))), None
+                if req.args[1] == SO_ACCEPTCONN:
+                    return P.response(0, 0, int(sk.state == "LISTEN").to_bytes(4, "little")), None
+            return P.response(-1, errno.EOPNOTSUPP), None
+        except SocketError as e:
+            return P.response(-1, e.errno), None
+
+    @staticmethod
+    def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
+        """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
+        (arg0 = 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+        kind, name = parse_addr(sa)
+        if kind == "abstract":
+            return kind, ("a", sk.type, name), abstract_sockaddr(name)
+        if kind == "path":
+            if req.args[0] != 1:
+                raise SocketError(errno.EINVAL)
+            return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
+        return kind, (), b""
+
+    def bind(self, sk: UnixSocket, req: P.Request):
+        kind, key, addr = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            self.ns.autobind(sk)
+        else:
+            self.ns.bind(sk, key, addr)
+        return P.response(0), None
+
+    def listen(self, c, sk: UnixSocket, req: P.Request):
+        backlog = req.args[0] & 0xFFFFFFFF
+        if backlog > self.somaxconn:      # Linux compares unsigned: negative -> somaxconn
+            backlog = self.somaxconn
+        self.ns.listen(sk, backlog, proc_cred(c.pid))
+        if sk in self.listening:
+            return P.response(0), None
+        a, s = socket.socketpair(socket.AF_UNIX, sk.type)
+        sock_id = self.new_fd(sk, a)
+        s.setblocking(False)
+        try:
+            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, LISTENER_BUF)
+        except OSError:
+            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, LISTENER_BUF)
+        self.listeners[s.fileno()] = (s, sk)
+        self.listening[sk] = s.fileno()
+        self.host.ep.register(s.fileno(), 0)      # HUP: the program closed the listener
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
+
+    def connect(self, c, sk: UnixSocket, req: P.Request):
+        kind, key, _ = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            raise SocketError(errno.EINVAL)
+        try:
+            new = self.ns.connect(sk, key, bool(req.args[3]), proc_cred(c.pid))
+        except SocketError as e:
+            # arg0 = 1: a blocking connect waits for room in the backlog and retries
+            wait = e.errno == errno.EAGAIN and not req.args[3]
+            return P.response(-1, e.errno, b"", int(wait)), None
+        lst = new.listener
+        assert lst is not None
+        x, y = socket.socketpair(socket.AF_UNIX, sk.type)
+        sock_id = self.new_fd(sk, x)
+        new_id = self.new_fd(new, y)
+        s = self.listeners[self.listening[lst]][0]
+        try:
+            s.sendmsg([P.accept_record(new_id, sk.sockname())],
+                      [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))])
+        except OSError:
+            x.close()
+            self.ns.release(new)
+            sk.state, sk.peer, sk.cred = "CLOSED", None, None
+            raise SocketError(errno.EAGAIN) from None
+        finally:
+            y.close()
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), x.detach()
+
+    # ---- listeners ------------------------------------------------------------------
+
+    def event(self, fd: int, ev: int) -> None:
+        if ev & (select.EPOLLHUP | select.EPOLLERR):
+            s, sk = self.listeners.pop(fd)
+            del self.listening[sk]
+            self.host.ep.unregister(fd)
+            s.close()     # queued connections go with the listener's last fd
+            if not self.alive(sk):
+                self.ns.release(sk)
+
+    def close(self) -> None:
+        for s, _ in self.listeners.values():
+            s.close()
+        self.listeners.clear()
+        self.listening.clear()
