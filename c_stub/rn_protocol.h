@@ -87,6 +87,10 @@
                                 is acknowledged or the socket is gone; else ret 0, no fd. */
 #define RN_OP_UNIX_ACCEPTED 17 /* AF_UNIX: the stub took the accept record of sock_id from its
                                 listener: the connection leaves the backlog. */
+#define RN_OP_UNIX_PAIR 18   /* socketpair(AF_UNIX, arg0=type, arg1=protocol), sock_id 0
+                                -> ret = sock_id of the first end, arg0 = sock_id of the
+                                second, first end attached; then sock_id = the second id
+                                -> ret = that id, the second end attached. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -117,8 +121,9 @@
                                 connected, it is one end of a pair whose other end is the
                                 peer program's fd, so data calls are the kernel's own.
                                 bind/connect of a path: the stub resolves it in the caller's
-                                process and passes arg0 = 1, arg1 = st_dev, arg2 = st_ino
-                                (connect: arg3 = non-blocking).  connect/listen answer ret =
+                                process and passes arg0 bit 1, arg1 = st_dev, arg2 = st_ino
+                                (connect: arg0 bit 2 = SO_PASSCRED is on, arg3 =
+                                non-blocking).  connect/listen answer ret =
                                 the new sock_id with the fd to put on the program's fd;
                                 connect: -1 EAGAIN with arg0 = 1 = backlog full, wait, retry. */
 

@@ -86,18 +86,19 @@ typedef ssize_t (*f_write_t)(int, const void *, size_t);
 typedef ssize_t (*f_iov_t)(int, const struct iovec *, int);
 typedef int (*f_close_t)(int);
 typedef long (*f_syscall_t)(long, ...);
+typedef int (*f_socketpair_t)(int, int, int, int *);
 
 enum {
     R_socket, R_bind, R_listen, R_connect, R_accept, R_accept4, R_getsockname,
     R_getpeername, R_getsockopt, R_setsockopt, R_shutdown, R_send, R_recv, R_sendto,
     R_recvfrom, R_sendmsg, R_recvmsg, R_read, R_write, R_readv, R_writev, R_close,
-    R_syscall, R_COUNT
+    R_syscall, R_socketpair, R_COUNT
 };
 static const char *const rn_real_names[R_COUNT] = {
     "socket", "bind", "listen", "connect", "accept", "accept4", "getsockname",
     "getpeername", "getsockopt", "setsockopt", "shutdown", "send", "recv", "sendto",
     "recvfrom", "sendmsg", "recvmsg", "read", "write", "readv", "writev", "close",
-    "syscall",
+    "syscall", "socketpair",
 };
 static void *rn_real_ptr[R_COUNT];
 
@@ -498,7 +499,7 @@ static int rn_dial(void)
         return -1;
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    if (REAL(socketpair)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
     char b = 'D';
     struct iovec iov = {&b, 1};
@@ -2135,8 +2136,13 @@ RN_EXPORT ssize_t rn_readv(int, const struct iovec *, int) __asm__("readv");
 RN_EXPORT ssize_t rn_writev(int, const struct iovec *, int) __asm__("writev");
 RN_EXPORT int rn_close(int) __asm__("close");
 RN_EXPORT long rn_syscall(long, ...) __asm__("syscall");
+RN_EXPORT int rn_socketpair(int, int, int, int *) __asm__("socketpair");
 
 int rn_socket(int domain, int type, int protocol) { return do_socket(domain, type, protocol); }
+int rn_socketpair(int domain, int type, int protocol, int *sv)
+{
+    return unix_socketpair(domain, type, protocol, sv);
+}
 int rn_bind(int fd, const struct sockaddr *a, socklen_t l) { return do_bind(fd, a, l); }
 int rn_listen(int fd, int backlog) { return do_listen(fd, backlog); }
 int rn_connect(int fd, const struct sockaddr *a, socklen_t l) { return do_connect(fd, a, l); }

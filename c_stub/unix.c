@@ -146,6 +146,10 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
         a1 = (int64_t)st.st_dev;
         a2 = (int64_t)st.st_ino;
     }
+    int pc = 0; /* SO_PASSCRED: Linux autobinds an unnamed socket when it connects */
+    socklen_t pcl = sizeof pc;
+    if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PASSCRED, &pc, &pcl) == 0 && pc)
+        a0 |= 2;
     /* A full backlog: a blocking connect waits (SO_SNDTIMEO bounds it: EAGAIN). */
     long long left = -1;
     struct timeval tv;
@@ -219,4 +223,78 @@ static void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
         rn_copy_out(ulen, &kl, sizeof kl);
     }
     errno = saved;
+}
+
+/* socketpair(AF_UNIX, SOCK_STREAM / SOCK_SEQPACKET): the host makes the pair, names both
+ * ends and answers for them (unnamed, SO_PEERCRED = the caller's, bind later into the
+ * stack's names); two RPCs, one end each.  Other types and families stay the kernel's. */
+static int unix_socketpair(int domain, int type, int protocol, int *sv)
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (!g_enabled || domain != AF_UNIX || (base != SOCK_STREAM && base != SOCK_SEQPACKET))
+        return REAL(socketpair)(domain, type, protocol, sv);
+    int saved = errno, err = 0, r = -1, fds[2] = {-1, -1};
+    int cloexec = (type & SOCK_CLOEXEC) != 0;
+    uint32_t ids[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        struct rn_resp resp;
+        if (rn_rpc(RN_OP_UNIX_PAIR, ids[1], base, protocol, 0, 0, NULL, 0, &resp, NULL, 0,
+                   &fds[i], cloexec) < 0) {
+            err = errno;
+            goto out;
+        }
+        if (resp.ret < 0 || fds[i] < 0) {
+            err = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+            if (i == 0 && fds[0] < 0) {
+                /* Linux stores the two fd numbers it reserved before it creates the
+                 * sockets, so a failure leaves them in sv (or fails with EFAULT) */
+                int k[2] = {fcntl(0, F_DUPFD, 0), -1};
+                k[1] = k[0] < 0 ? -1 : fcntl(0, F_DUPFD, 0);
+                if (k[1] >= 0 && rn_copy_out(sv, k, sizeof k) < 0)
+                    err = EFAULT;
+                for (int j = 0; j < 2; j++)
+                    if (k[j] >= 0)
+                        REAL(close)(k[j]);
+            }
+            goto out;
+        }
+        ids[i] = (uint32_t)resp.ret;
+        if (i == 0)
+            ids[1] = (uint32_t)resp.arg[0]; /* the second RPC fetches this end */
+    }
+    for (int i = 0; i < 2; i++) {
+        if (type & SOCK_NONBLOCK) {
+            int fl = fcntl(fds[i], F_GETFL);
+            fcntl(fds[i], F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
+        }
+        struct stat st;
+        if (fstat(fds[i], &st) == 0)
+            rn_cache_set(fds[i], st.st_ino, rn_mkinfo(ST_SHIM, ids[i], RN_KIND_UNIX, 0));
+    }
+    if (rn_copy_out(sv, fds, sizeof fds) < 0) {
+        err = EFAULT; /* Linux: the pair is made, then storing the fds fails */
+        goto out;
+    }
+    r = 0;
+out:
+    if (r < 0) {
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0)
+                REAL(close)(fds[i]);
+    }
+    if (g_trace_on) {
+        struct tb t;
+        tb_start(&t, "socketpair", INT_MIN);
+        tb_add(&t, "AF_UNIX, ");
+        tb_stype(&t, type);
+        tb_add(&t, ", %d, ", protocol);
+        if (r == 0)
+            tb_add(&t, "[%d, %d])", fds[0], fds[1]);
+        else
+            tb_add(&t, "%p)", (void *)sv);
+        tb_ret(&t, r, err);
+        tb_emit(&t);
+    }
+    errno = r < 0 ? err : saved;
+    return r;
 }

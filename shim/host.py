@@ -186,6 +186,7 @@ class StackHost:
         self.netlink = NetlinkService(self)   # NETLINK_ROUTE sockets (shim/netlink.py)
         self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
         self.unix = UnixService(self)      # AF_UNIX stream/seqpacket (shim/unix.py)
+        self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
 

@@ -68,6 +68,7 @@ class UnixService:
         self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
         self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
+        self.pair_ends: dict[int, socket.socket] = {}  # socketpair ends not fetched yet
         self.sweep_at = 256
         self.somaxconn = somaxconn()
 
@@ -130,8 +131,31 @@ class UnixService:
         sock_id = self.new_fd(sk, s)
         return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
 
+    def new_pair(self, c, req: P.Request):
+        """socketpair(): a connected pair, both ends the caller's (RN_OP_UNIX_PAIR)."""
+        type_, proto = req.args[0], req.args[1]
+        if type_ not in SERVED_TYPES:
+            return P.response(-1, errno.EINVAL), None      # the stub asks for these only
+        if proto not in (0, socket.AF_UNIX):
+            return P.response(-1, errno.EPROTONOSUPPORT), None
+        self.sweep()
+        ends = (UnixSocket(type_), UnixSocket(type_))
+        cred = proc_cred(c.pid)
+        for sk, peer in (ends, ends[::-1]):
+            sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
+        x, y = socket.socketpair(socket.AF_UNIX, type_)
+        first = self.new_fd(ends[0], x)
+        second = self.new_fd(ends[1], y)
+        self.pair_ends[second] = y
+        return P.response(first, 0, b"", second), x.detach()
+
     def dispatch(self, c, req: P.Request):
         sk = self.socks[req.sock_id]
+        if req.op == P.OP_UNIX_PAIR:
+            y = self.pair_ends.pop(req.sock_id, None)
+            if y is None:
+                return P.response(-1, errno.EBADF), None
+            return P.response(req.sock_id), y.detach()
         try:
             if req.op == P.OP_BIND:
                 return self.bind(sk, req)
@@ -164,12 +188,12 @@ class UnixService:
     @staticmethod
     def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
         """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
-        (arg0 = 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+        (arg0 bit 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
         kind, name = parse_addr(sa)
         if kind == "abstract":
             return kind, ("a", sk.type, name), abstract_sockaddr(name)
         if kind == "path":
-            if req.args[0] != 1:
+            if not req.args[0] & 1:
                 raise SocketError(errno.EINVAL)
             return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
         return kind, (), b""
@@ -205,6 +229,8 @@ class UnixService:
         kind, key, _ = self.key_of(sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
+        if req.args[0] & 2:
+            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the socket first
         try:
             new = self.ns.connect(sk, key, bool(req.args[3]), proc_cred(c.pid))
         except SocketError as e:
@@ -241,6 +267,8 @@ class UnixService:
                 self.ns.release(sk)
 
     def close(self) -> None:
+        for y in self.pair_ends.values():
+            y.close()
         for s, _ in self.listeners.values():
             s.close()
         self.listeners.clear()
