@@ -1121,14 +1121,16 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 static int do_socket(int domain, int type, int protocol)
 {
     /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
-                       domain != AF_UNIX && !(domain == AF_NETLINK && protocol == 0)))
-        return REAL(socket)(domain, type, protocol);
+                       !(domain == AF_NETLINK && protocol == 0) &&
+                       !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET))))
+        return REAL(socket)(domain, type, protocol); /* AF_UNIX SOCK_DGRAM: the kernel's */
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct rn_resp resp;
     int fd = -1;
-    if (rn_rpc(RN_OP_SOCKET, 0, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, 0,
+    if (rn_rpc(RN_OP_SOCKET, 0, domain, base, protocol, 0,
                NULL, 0, &resp, NULL, 0, &fd, flags & SOCK_CLOEXEC) < 0)
         ERRET(errno);
     if (resp.ret < 0 && resp.err == RN_ERR_PASSTHROUGH) {

@@ -500,7 +500,7 @@ def test_unreachable_host(client, tmp_path):
     path = str(tmp_path / "nope.sock")
     r = run(client, "unreachable", sock=path)
     assert r.stdout.splitlines() == [
-        "socket = -1 ENETDOWN", "socket = -1 ENETDOWN", "socket_unix = 3"]
+        "socket = -1 ENETDOWN", "socket = -1 ENETDOWN", "socket_unix = -1 ENETDOWN"]
     assert r.stderr.splitlines() == [
         f"rocketnet: stack host unreachable at {path}: No such file or directory"]
 
