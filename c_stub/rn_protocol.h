@@ -91,6 +91,10 @@
                                 -> ret = sock_id of the first end, arg0 = sock_id of the
                                 second, first end attached; then sock_id = the second id
                                 -> ret = that id, the second end attached. */
+#define RN_OP_UNIX_RESOLVE 19 /* AF_UNIX SOCK_DGRAM: payload = destination sockaddr (a path
+                                resolved as for connect: arg0 bit 1, arg1, arg2) -> ret = the
+                                sock_id of the datagram socket bound to it (the stub sends to
+                                its identity name), or -1 ECONNREFUSED/EPROTOTYPE/EINVAL. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -116,7 +120,7 @@
 #define RN_KIND_DGRAM 2      /* SOCK_SEQPACKET pair: one message per datagram, each
                                 struct rn_dgram_hdr + payload (see below) */
 
-#define RN_KIND_UNIX 4       /* AF_UNIX SOCK_STREAM / SOCK_SEQPACKET (shim/unix.py): a kernel
+#define RN_KIND_UNIX 4       /* AF_UNIX SOCK_STREAM / SEQPACKET / DGRAM (shim/unix.py): a kernel
                                 socket of the program's type, named "u<id>" after the nonce;
                                 connected, it is one end of a pair whose other end is the
                                 peer program's fd, so data calls are the kernel's own.

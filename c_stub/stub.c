@@ -1124,8 +1124,9 @@ static int do_socket(int domain, int type, int protocol)
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
                        !(domain == AF_NETLINK && protocol == 0) &&
-                       !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET))))
-        return REAL(socket)(domain, type, protocol); /* AF_UNIX SOCK_DGRAM: the kernel's */
+                       !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET ||
+                                               base == SOCK_DGRAM))))
+        return REAL(socket)(domain, type, protocol);
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct rn_resp resp;
@@ -1170,7 +1171,7 @@ out:
     return r;
 }
 
-#include "unix.c" /* AF_UNIX stream/seqpacket: naming calls */
+#include "unix.c" /* AF_UNIX sockets: naming calls */
 
 /* ------------------------------------------------------------------------ */
 /* bind / connect                                                            */
@@ -1286,7 +1287,8 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
         ERRET(EFAULT);
     copied = 1;
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
-        r = unix_connect(fd, &s, sa, len, &err);
+        r = unix_is_dgram(fd) ? unix_dgram_connect(fd, &s, sa, len, &err)
+                              : unix_connect(fd, &s, sa, len, &err);
         goto out;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -1477,13 +1479,18 @@ static int do_getname(int op, int fd, struct sockaddr *addr, socklen_t *lenp)
     }
     if (c < 0)
         ERRET(ENETDOWN);
-    struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL, 0) <
-        0)
-        ERRET(errno);
-    if (rn_result(&resp) < 0)
-        ERRET(errno);
-    klen = resp.payload_len;
+    if (peer && INFO_KIND(s.info) == RN_KIND_UNIX && unix_is_dgram(fd)) {
+        if (unix_dgram_peername(fd, ka, &klen) < 0)
+            ERRET(errno);
+    } else {
+        struct rn_resp resp;
+        if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL,
+                        0) < 0)
+            ERRET(errno);
+        if (rn_result(&resp) < 0)
+            ERRET(errno);
+        klen = resp.payload_len;
+    }
     if (rn_put_addr(addr, lenp, ka, klen, &shown) < 0)
         ERRET(errno);
     r = 0;
@@ -1684,7 +1691,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
         r = alg_accept(fd, &s, addr, lenp, flags, &err);
         goto out;
     }
-    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM ||
+        (INFO_KIND(s.info) == RN_KIND_UNIX && unix_is_dgram(fd)))
         ERRET(EOPNOTSUPP);
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
@@ -1916,6 +1924,15 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
+    if (INFO_KIND(s.info) == RN_KIND_UNIX && addr != NULL && alen != 0) {
+        struct iovec iov = {(void *)buf, n};
+        struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
+                           .msg_iovlen = 1};
+        errno = saved;
+        ssize_t u = unix_dgram_sendmsg(fd, &s, &m, flags);
+        if (u != -2)
+            return u;
+    }
     if (INFO_KIND(s.info) != RN_KIND_STREAM) {
         errno = saved;
         return REAL(sendto)(fd, buf, n, flags, addr, alen);
@@ -1966,6 +1983,13 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
+    }
+    if (c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX && rn_copy_in(&m, msg, sizeof m) == 0 &&
+        m.msg_name != NULL && m.msg_namelen != 0) {
+        errno = saved;
+        ssize_t u = unix_dgram_sendmsg(fd, &s, &m, flags);
+        if (u != -2)
+            return u;
     }
     if (c == 0 || (c > 0 && INFO_KIND(s.info) != RN_KIND_STREAM)) {
         errno = saved;

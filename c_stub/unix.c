@@ -225,13 +225,14 @@ static void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
     errno = saved;
 }
 
-/* socketpair(AF_UNIX, SOCK_STREAM / SOCK_SEQPACKET): the host makes the pair, names both
- * ends and answers for them (unnamed, SO_PEERCRED = the caller's, bind later into the
- * stack's names); two RPCs, one end each.  Other types and families stay the kernel's. */
+/* socketpair(AF_UNIX, SOCK_STREAM / SOCK_SEQPACKET / SOCK_DGRAM): the host makes the
+ * pair, names both ends and answers for them (unnamed, SO_PEERCRED = the caller's, bind
+ * later into the stack's names); two RPCs, one end each.  Other families: the kernel's. */
 static int unix_socketpair(int domain, int type, int protocol, int *sv)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (!g_enabled || domain != AF_UNIX || (base != SOCK_STREAM && base != SOCK_SEQPACKET))
+    if (!g_enabled || domain != AF_UNIX ||
+        (base != SOCK_STREAM && base != SOCK_SEQPACKET && base != SOCK_DGRAM))
         return REAL(socketpair)(domain, type, protocol, sv);
     int saved = errno, err = 0, r = -1, fds[2] = {-1, -1};
     int cloexec = (type & SOCK_CLOEXEC) != 0;
@@ -297,4 +298,146 @@ out:
     }
     errno = r < 0 ? err : saved;
     return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* SOCK_DGRAM: every stack datagram socket is a kernel socket bound to its identity name,
+ * so a datagram to a stack name goes natively to the identity of the socket holding it
+ * (the host resolves the name: RN_OP_UNIX_RESOLVE).  The kernel then does the rest as
+ * Linux would for the name: queue limits and EAGAIN, EPERM from a socket connected
+ * elsewhere, ECONNREFUSED once the receiver is gone, SCM_RIGHTS/SCM_CREDENTIALS; the
+ * receiver's recvfrom names the sender by its identity, which unix_fix_name turns into
+ * the sender's stack name. */
+
+static int unix_is_dgram(int fd) { return unix_type(fd) == SOCK_DGRAM; }
+
+/* The native destination for the stack address sa: the identity of the socket bound to
+ * it, or sa itself where a kernel (non-stack) socket is bound at the path.  0 or -1
+ * with *err. */
+static int unix_resolve(const struct rn_sock *s, const unsigned char *sa, socklen_t len,
+                        struct sockaddr_un *out, socklen_t *olen, int *err)
+{
+    int64_t a0 = 0, a1 = 0, a2 = 0;
+    if (unix_is_path(sa, len)) {
+        if (len > sizeof *out) {
+            *err = EINVAL;
+            return -1;
+        }
+        int t = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (t < 0) {
+            *err = errno;
+            return -1;
+        }
+        int c = REAL(connect)(t, (const struct sockaddr *)sa, len);
+        int e = errno;
+        REAL(close)(t);
+        if (c == 0) {
+            memcpy(out, sa, len);
+            *olen = len;
+            return 0;
+        }
+        if (e != ECONNREFUSED) {
+            *err = e;
+            return -1;
+        }
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+        unix_path(sa, len, path);
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+            *err = ECONNREFUSED;
+            return -1;
+        }
+        a0 = 1;
+        a1 = (int64_t)st.st_dev;
+        a2 = (int64_t)st.st_ino;
+    }
+    struct rn_resp resp;
+    if (rn_rpc(RN_OP_UNIX_RESOLVE, INFO_ID(s->info), a0, a1, a2, 0, sa, len, &resp, NULL, 0,
+               NULL, 0) < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (resp.ret < 0) {
+        *err = resp.err > 0 ? resp.err : EIO;
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->sun_family = AF_UNIX;
+    int n = snprintf(out->sun_path + 1, sizeof out->sun_path - 1, "%s%.*s-u%lld",
+                     RN_NAME_PREFIX, RN_NONCE_LEN, g_nonce, (long long)resp.ret);
+    *olen = (socklen_t)(UNIX_PATH_OFF + 1 + (size_t)n);
+    return 0;
+}
+
+/* connect on a datagram socket: the kernel connects fd to the resolved socket. */
+static int unix_dgram_connect(int fd, const struct rn_sock *s, const unsigned char *sa,
+                              socklen_t len, int *err)
+{
+    sa_family_t fam;
+    memcpy(&fam, sa, sizeof fam);
+    if (len >= sizeof fam && fam == AF_UNSPEC) { /* disconnect */
+        if (REAL(connect)(fd, (const struct sockaddr *)sa, len) < 0) {
+            *err = errno;
+            return -1;
+        }
+        return 0;
+    }
+    struct sockaddr_un to;
+    socklen_t tl;
+    if (unix_resolve(s, sa, len, &to, &tl, err) < 0)
+        return -1;
+    if (REAL(connect)(fd, (const struct sockaddr *)&to, tl) < 0) {
+        *err = errno;
+        return -1;
+    }
+    return 0;
+}
+
+/* sendto/sendmsg with an address on a stack datagram socket: to the resolved socket.
+ * -2: not a datagram socket (the caller sends as is). */
+static ssize_t unix_dgram_sendmsg(int fd, const struct rn_sock *s, const struct msghdr *m,
+                                  int flags)
+{
+    if (!unix_is_dgram(fd))
+        return -2;
+    unsigned char sa[sizeof(struct sockaddr_storage)];
+    if ((int)m->msg_namelen < 0 || m->msg_namelen > sizeof sa) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (rn_copy_in(sa, m->msg_name, m->msg_namelen) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct sockaddr_un to;
+    socklen_t tl;
+    int err;
+    if (unix_resolve(s, sa, m->msg_namelen, &to, &tl, &err) < 0) {
+        errno = err;
+        return -1;
+    }
+    struct msghdr mm = *m;
+    mm.msg_name = &to;
+    mm.msg_namelen = tl;
+    return REAL(sendmsg)(fd, &mm, flags);
+}
+
+/* getpeername of a datagram socket: the kernel's peer, by its stack name. */
+static int unix_dgram_peername(int fd, unsigned char *ka, size_t *klen)
+{
+    struct sockaddr_un a;
+    socklen_t l = sizeof a;
+    if (REAL(getpeername)(fd, (struct sockaddr *)&a, &l) < 0)
+        return -1;
+    memcpy(ka, &a, l);
+    *klen = l;
+    socklen_t fixed = l;
+    unix_fix_name(ka, &fixed, (socklen_t)sizeof a);
+    *klen = fixed;
+    if (fixed == 0) { /* an unnamed peer (a socketpair's): the family alone */
+        sa_family_t fam = AF_UNIX;
+        memcpy(ka, &fam, sizeof fam);
+        *klen = sizeof fam;
+    }
+    return 0;
 }

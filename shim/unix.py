@@ -1,4 +1,4 @@
-"""AF_UNIX SOCK_STREAM / SOCK_SEQPACKET sockets served by the stack host.
+"""AF_UNIX sockets (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM) served by the stack host.
 
 rocketnet/unix.py decides names and connections; this module gives the program its fds.
 - An unconnected socket is a fresh kernel AF_UNIX socket of the program's type, bound to
@@ -11,6 +11,10 @@ rocketnet/unix.py decides names and connections; this module gives the program i
   SCM_RIGHTS, SCM_CREDENTIALS, EPIPE/SIGPIPE and buffer limits are the kernel's own.
 - A listener's fd is the A end of a pair of its type whose S end the host keeps: one
   accept record per connection, as for TCP (struct rn_accept_rec + the fd).
+- A datagram socket stays its kernel socket: a datagram (or connect) to a stack name
+  goes natively to the identity name of the socket holding it (RN_OP_UNIX_RESOLVE), so
+  queues, EAGAIN, EPERM and ECONNREFUSED are the kernel's; the stub shows the sender by
+  its stack name.
 The host keeps no end of a connected or unconnected socket, so it learns that one is
 gone by probing its identity name (free again once the last fd closes): when a name it
 holds is looked up, and in a sweep as sockets accumulate.
@@ -33,7 +37,7 @@ SO_PEERCRED = socket.SO_PEERCRED
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
 UCRED = struct.Struct("=iii")
-SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM)
 LISTENER_BUF = 4 * 1024 * 1024     # room for a full backlog of accept records
 
 
@@ -122,7 +126,7 @@ class UnixService:
 
     def new_socket(self, type_: int, proto: int):
         if type_ not in SERVED_TYPES:
-            return P.response(-1, P.ERR_PASSTHROUGH), None   # SOCK_DGRAM: the kernel's
+            return P.response(-1, P.ERR_PASSTHROUGH), None
         if proto not in (0, socket.AF_UNIX):
             return P.response(-1, errno.EPROTONOSUPPORT), None
         self.sweep()
@@ -163,6 +167,8 @@ class UnixService:
                 return self.listen(c, sk, req)
             if req.op == P.OP_CONNECT:
                 return self.connect(c, sk, req)
+            if req.op == P.OP_UNIX_RESOLVE:
+                return self.resolve(sk, req)
             if req.op == P.OP_UNIX_ACCEPTED:
                 self.ns.accepted(sk)
                 return P.response(0), None
@@ -206,7 +212,21 @@ class UnixService:
             self.ns.bind(sk, key, addr)
         return P.response(0), None
 
+    def resolve(self, sk: UnixSocket, req: P.Request):
+        """A datagram destination: the id of the socket bound to the name."""
+        kind, key, _ = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            raise SocketError(errno.EINVAL)
+        other = self.ns.holder(key)
+        if other is None:
+            raise SocketError(errno.ECONNREFUSED)
+        if other.type != sk.type:
+            raise SocketError(errno.EPROTOTYPE)
+        return P.response(self.ids[other][-1]), None
+
     def listen(self, c, sk: UnixSocket, req: P.Request):
+        if sk.type == socket.SOCK_DGRAM:
+            raise SocketError(errno.EOPNOTSUPP)
         backlog = req.args[0] & 0xFFFFFFFF
         if backlog > self.somaxconn:      # Linux compares unsigned: negative -> somaxconn
             backlog = self.somaxconn

@@ -121,9 +121,9 @@ int main(int argc, char **argv)
         rep("read_pipe", read(p[0], buf, sizeof buf));
         rep("close_bad", close(-1));
         rep("accept_bad", accept(12345, NULL, NULL));
-        int u = socket(AF_UNIX, SOCK_DGRAM, 0);
-        rep("unix_socket", u);
-        rep("unix_getsockname", getsockname(u, (struct sockaddr *)&a, &l));
+        int u = socket(AF_NETLINK, SOCK_RAW, 16); /* NETLINK_GENERIC: the kernel's */
+        rep("kernel_socket", u);
+        rep("kernel_getsockname", getsockname(u, (struct sockaddr *)&a, &l));
         return 0;
     }
     if (!strcmp(mode, "inherited")) { /* fd number in argv[2] */
