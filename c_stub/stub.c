@@ -1383,6 +1383,8 @@ static int do_listen(int fd, int backlog)
     if (r > 0 && nfd >= 0) { /* AF_UNIX: the listener's fd from now on (unix.c) */
         r = unix_install(fd, &s, nfd, (uint32_t)r);
         err = errno;
+        if (r == 0)
+            rn_fill(fd); /* a listener never polls writable: its A stays full */
     } else if (nfd >= 0) {
         REAL(close)(nfd);
     }
@@ -1776,6 +1778,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
     if (INFO_KIND(s.info) == RN_KIND_UNIX) { /* out of the listener's backlog */
         struct rn_resp resp;
         int e = errno;
+        char mark;
+        REAL(recv)(nfd, &mark, 1, MSG_DONTWAIT); /* the host's marker (shim/unix.py) */
         rn_rpc(RN_OP_UNIX_ACCEPTED, rec.sock_id, 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0);
         errno = e;
     }

@@ -260,6 +260,9 @@ class UnixService:
         lst = new.listener
         assert lst is not None
         x, y = socket.socketpair(socket.AF_UNIX, sk.type)
+        # A marker the accepting stub drops: a connection that is never accepted dies
+        # with unread data, so its client reads ECONNRESET as on Linux.
+        x.send(b"\0")
         sock_id = self.new_fd(sk, x)
         new_id = self.new_fd(new, y)
         s = self.listeners[self.listening[lst]][0]

@@ -86,6 +86,9 @@ static void run(int type, const char *tn)
     show("bind taken", bind(u, (struct sockaddr *)&la, ll));
     show("connect not listening", connect(u, (struct sockaddr *)&la, ll));
     show("listen", listen(l, 1));
+    struct pollfd lp = {l, POLLIN | POLLOUT, 0};
+    show("poll idle listener", poll(&lp, 1, 0));
+    show("  revents", lp.revents);
     int v = -1;
     socklen_t vl = sizeof v;
     show("SO_ACCEPTCONN", getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl));
@@ -199,6 +202,21 @@ static void run(int type, const char *tn)
     close(accept(l, NULL, NULL)); /* closed clients still hold their place */
     close(accept(l, NULL, NULL));
 
+    /* a full backlog: a blocking connect waits, SO_SNDTIMEO bounds it */
+    c1 = socket(AF_UNIX, type, 0);
+    c2 = socket(AF_UNIX, type, 0);
+    c3 = socket(AF_UNIX, type, 0);
+    connect(c1, (struct sockaddr *)&la, ll);
+    connect(c2, (struct sockaddr *)&la, ll);
+    struct timeval tv = {0, 100000};
+    setsockopt(c3, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    show("blocking connect, full backlog", connect(c3, (struct sockaddr *)&la, ll));
+    close(c1);
+    close(c2);
+    close(c3);
+    close(accept(l, NULL, NULL));
+    close(accept(l, NULL, NULL));
+
     /* a named client: the server sees its name */
     int nc = socket(AF_UNIX, type, 0);
     bl = abstract(&ba, "client");
@@ -214,8 +232,13 @@ static void run(int type, const char *tn)
     show("  same", fl == bl && memcmp(&fa, &ba, bl) == 0);
     close(s);
     close(nc);
+    /* the listener goes away with a connection nobody accepted */
+    nc = socket(AF_UNIX, type, 0);
+    show("connect, never accepted", connect(nc, (struct sockaddr *)&la, ll));
     close(l);
     usleep(20000);
+    show("  recv after listener closed", recv(nc, buf, sizeof buf, MSG_DONTWAIT));
+    close(nc);
     u = socket(AF_UNIX, type, 0);
     show("connect closed listener", connect(u, (struct sockaddr *)&la, ll));
     l = socket(AF_UNIX, type, 0);
