@@ -92,7 +92,8 @@
                                 second, first end attached; then sock_id = the second id
                                 -> ret = that id, the second end attached. */
 #define RN_OP_UNIX_RESOLVE 19 /* AF_UNIX SOCK_DGRAM: payload = destination sockaddr (a path
-                                resolved as for connect: arg0 bit 1, arg1, arg2) -> ret = the
+                                resolved as for connect: arg0 bit 1, arg1, arg2; bit 2 =
+                                SO_PASSCRED: autobind the sender first) -> ret = the
                                 sock_id of the datagram socket bound to it (the stub sends to
                                 its identity name), or -1 ECONNREFUSED/EPROTOTYPE/EINVAL. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program

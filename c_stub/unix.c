@@ -314,8 +314,8 @@ static int unix_is_dgram(int fd) { return unix_type(fd) == SOCK_DGRAM; }
 /* The native destination for the stack address sa: the identity of the socket bound to
  * it, or sa itself where a kernel (non-stack) socket is bound at the path.  0 or -1
  * with *err. */
-static int unix_resolve(const struct rn_sock *s, const unsigned char *sa, socklen_t len,
-                        struct sockaddr_un *out, socklen_t *olen, int *err)
+static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa,
+                        socklen_t len, struct sockaddr_un *out, socklen_t *olen, int *err)
 {
     int64_t a0 = 0, a1 = 0, a2 = 0;
     if (unix_is_path(sa, len)) {
@@ -351,6 +351,10 @@ static int unix_resolve(const struct rn_sock *s, const unsigned char *sa, sockle
         a1 = (int64_t)st.st_dev;
         a2 = (int64_t)st.st_ino;
     }
+    int pc = 0; /* SO_PASSCRED: Linux autobinds an unnamed sender */
+    socklen_t pcl = sizeof pc;
+    if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PASSCRED, &pc, &pcl) == 0 && pc)
+        a0 |= 2;
     struct rn_resp resp;
     if (rn_rpc(RN_OP_UNIX_RESOLVE, INFO_ID(s->info), a0, a1, a2, 0, sa, len, &resp, NULL, 0,
                NULL, 0) < 0) {
@@ -384,7 +388,7 @@ static int unix_dgram_connect(int fd, const struct rn_sock *s, const unsigned ch
     }
     struct sockaddr_un to;
     socklen_t tl;
-    if (unix_resolve(s, sa, len, &to, &tl, err) < 0)
+    if (unix_resolve(fd, s, sa, len, &to, &tl, err) < 0)
         return -1;
     if (REAL(connect)(fd, (const struct sockaddr *)&to, tl) < 0) {
         *err = errno;
@@ -412,7 +416,7 @@ static ssize_t unix_dgram_sendmsg(int fd, const struct rn_sock *s, const struct 
     struct sockaddr_un to;
     socklen_t tl;
     int err;
-    if (unix_resolve(s, sa, m->msg_namelen, &to, &tl, &err) < 0) {
+    if (unix_resolve(fd, s, sa, m->msg_namelen, &to, &tl, &err) < 0) {
         errno = err;
         return -1;
     }

@@ -217,6 +217,8 @@ class UnixService:
         kind, key, _ = self.key_of(sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
+        if req.args[0] & 2:
+            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the sender first
         other = self.ns.holder(key)
         if other is None:
             raise SocketError(errno.ECONNREFUSED)

@@ -85,6 +85,16 @@ int main(void)
     show("sendto from unbound", sendto(u, "u", 1, 0, (struct sockaddr *)&ba, bl));
     from("recvfrom unbound", b, NULL, 0);
 
+    int pc = socket(AF_UNIX, SOCK_DGRAM, 0), on = 1;
+    show("SO_PASSCRED unbound sender", setsockopt(pc, SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+    show("sendto with SO_PASSCRED", sendto(pc, "s", 1, 0, (struct sockaddr *)&ba, bl));
+    struct sockaddr_un pn;
+    socklen_t pnl = sizeof pn;
+    show("  sender autobound", getsockname(pc, (struct sockaddr *)&pn, &pnl));
+    show("    len", pnl);
+    from("recvfrom autobound", b, &pn, pnl);
+    close(pc);
+
     xl = abstract(&xa, "nobody");
     show("sendto nobody", sendto(u, "x", 1, 0, (struct sockaddr *)&xa, xl));
     xl = path(&xa, "nodir/x");
@@ -110,6 +120,11 @@ int main(void)
     socklen_t gl = sizeof g;
     show("getpeername", getpeername(a, (struct sockaddr *)&g, &gl));
     show("  same", gl == bl && memcmp(&g, &ba, bl) == 0);
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    show("SO_PEERCRED connected dgram", getsockopt(a, SOL_SOCKET, SO_PEERCRED, &cr, &crl));
+    show("  pid", cr.pid);
+    show("  uid is -1", cr.uid == (uid_t)-1);
     show("send connected", send(a, "c", 1, 0));
     from("recvfrom connected", b, &aa, al);
     show("connect b->a", connect(b, (struct sockaddr *)&aa, al));
