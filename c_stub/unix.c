@@ -15,11 +15,21 @@
 
 #define UNIX_PATH_OFF offsetof(struct sockaddr_un, sun_path)
 
-/* A cached AF_UNIX stack fd (no syscall): recvfrom/recvmsg then fix the sender's name. */
-static inline int unix_hint(int fd)
+/* An AF_UNIX stack fd: recvfrom/recvmsg then fix the sender's name.  One load once the
+ * fd is classified (an fd never seen, e.g. inherited across exec, is classified once). */
+static int unix_hint(int fd)
 {
-    return fd >= 0 && fd < RN_CACHE_N &&
-           INFO_KIND(__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED)) == RN_KIND_UNIX;
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return 0;
+    uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
+    if (INFO_STATE(i) == 0) {
+        int saved = errno;
+        struct rn_sock s;
+        int c = rn_classify(fd, &s);
+        errno = saved;
+        return c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX;
+    }
+    return INFO_KIND(i) == RN_KIND_UNIX;
 }
 
 static int unix_is_path(const unsigned char *sa, socklen_t len)

@@ -9,9 +9,18 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t sigpipes;
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipes++;
+}
 
 static int readable(int fd)
 {
@@ -149,8 +158,10 @@ static void pair(int type, const char *tn)
 
     show("close one end", close(sv[0]));
     show("send to closed", send(sv[1], "y", 1, MSG_NOSIGNAL));
-    signal(SIGPIPE, SIG_IGN);
+    signal(SIGPIPE, on_sigpipe);
+    sigpipes = 0;
     show("write to closed", write(sv[1], "y", 1));
+    show("  SIGPIPE", sigpipes);
     signal(SIGPIPE, SIG_DFL);
     close(sv[1]);
 
@@ -178,10 +189,46 @@ static void pair(int type, const char *tn)
     close(s);
 }
 
-int main(void)
+/* an inherited socket after exec: still the stack's (names, peer name on receive) */
+static void exec_child(int fd)
 {
+    printf("== after exec\n");
+    char buf[8];
+    struct sockaddr_un a;
+    socklen_t l = sizeof a;
+    readable(fd);
+    show("recvfrom", recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&a, &l));
+    show("  addrlen", l);
+    namelen("getsockname", fd, 0);
+    namelen("getpeername", fd, 1);
+    show("send", send(fd, "k", 1, 0));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3) {
+        exec_child(atoi(argv[2]));
+        return 0;
+    }
     pair(SOCK_STREAM, "stream");
     pair(SOCK_SEQPACKET, "seqpacket");
     pair(SOCK_DGRAM, "dgram");
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct sockaddr_un n = {.sun_family = AF_UNIX};
+    snprintf(n.sun_path + 1, sizeof n.sun_path - 1, "rn-pair-%d-x", (int)getpid());
+    bind(sv[0], (struct sockaddr *)&n, (socklen_t)(3 + strlen(n.sun_path + 1)));
+    send(sv[0], "p", 1, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", sv[1]);
+        execl(argv[0], argv[0], "child", num, (char *)NULL);
+        _exit(1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    char buf[8];
+    show("parent recv", recv(sv[0], buf, sizeof buf, MSG_DONTWAIT));
     return 0;
 }
