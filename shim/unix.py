@@ -36,7 +36,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = socket.SO_PEERCRED
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
-UCRED = struct.Struct("=iii")
+UCRED = struct.Struct("=iII")
 SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM)
 LISTENER_BUF = 4 * 1024 * 1024     # room for a full backlog of accept records
 
@@ -131,7 +131,10 @@ class UnixService:
             return P.response(-1, errno.EPROTONOSUPPORT), None
         self.sweep()
         sk = UnixSocket(type_)
-        s = socket.socket(socket.AF_UNIX, type_)
+        try:
+            s = socket.socket(socket.AF_UNIX, type_)
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
         sock_id = self.new_fd(sk, s)
         return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
 
@@ -147,7 +150,10 @@ class UnixService:
         cred = proc_cred(c.pid)
         for sk, peer in (ends, ends[::-1]):
             sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
-        x, y = socket.socketpair(socket.AF_UNIX, type_)
+        try:
+            x, y = socket.socketpair(socket.AF_UNIX, type_)
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
         first = self.new_fd(ends[0], x)
         second = self.new_fd(ends[1], y)
         self.pair_ends[second] = y
@@ -184,12 +190,14 @@ class UnixService:
                 return P.response(0), None
             if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET:
                 if req.args[1] == SO_PEERCRED:
-                    return P.response(0, 0, UCRED.pack(*(sk.cred or (0, -1, -1)))), None
+                    pid, uid, gid = sk.cred or (0, -1, -1)     # no peer: Linux's -1s
+                    return P.response(0, 0, UCRED.pack(pid, uid & 0xFFFFFFFF,
+                                                       gid & 0xFFFFFFFF)), None
                 if req.args[1] == SO_ACCEPTCONN:
                     return P.response(0, 0, int(sk.state == "LISTEN").to_bytes(4, "little")), None
             return P.response(-1, errno.EOPNOTSUPP), None
-        except SocketError as e:
-            return P.response(-1, e.errno), None
+        except OSError as e:      # SocketError, or EMFILE/ENOBUFS making kernel sockets
+            return P.response(-1, e.errno or errno.EIO), None
 
     @staticmethod
     def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
@@ -259,26 +267,34 @@ class UnixService:
             # arg0 = 1: a blocking connect waits for room in the backlog and retries
             wait = e.errno == errno.EAGAIN and not req.args[3]
             return P.response(-1, e.errno, b"", int(wait)), None
-        lst = new.listener
-        assert lst is not None
-        x, y = socket.socketpair(socket.AF_UNIX, sk.type)
+        lfd = self.listening.get(new.listener) if new.listener is not None else None
+        try:
+            if lfd is None:
+                raise SocketError(errno.ECONNREFUSED)
+            x, y = socket.socketpair(socket.AF_UNIX, sk.type)
+        except OSError:
+            self.undo_connect(sk, new)
+            raise
         # A marker the accepting stub drops: a connection that is never accepted dies
         # with unread data, so its client reads ECONNRESET as on Linux.
         x.send(b"\0")
         sock_id = self.new_fd(sk, x)
         new_id = self.new_fd(new, y)
-        s = self.listeners[self.listening[lst]][0]
         try:
-            s.sendmsg([P.accept_record(new_id, sk.sockname())],
-                      [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))])
+            self.listeners[lfd][0].sendmsg(
+                [P.accept_record(new_id, sk.sockname())],
+                [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))])
         except OSError:
             x.close()
-            self.ns.release(new)
-            sk.state, sk.peer, sk.cred = "CLOSED", None, None
+            self.undo_connect(sk, new)
             raise SocketError(errno.EAGAIN) from None
         finally:
             y.close()
         return P.response(sock_id, 0, b"", P.KIND_UNIX), x.detach()
+
+    def undo_connect(self, sk: UnixSocket, new: UnixSocket) -> None:
+        self.ns.release(new)
+        sk.state, sk.peer, sk.cred = "CLOSED", None, None
 
     # ---- listeners ------------------------------------------------------------------
 
@@ -288,6 +304,8 @@ class UnixService:
             del self.listening[sk]
             self.host.ep.unregister(fd)
             s.close()     # queued connections go with the listener's last fd
+            if sk.state == "LISTEN":
+                sk.state = "CLOSED"
             if not self.alive(sk):
                 self.ns.release(sk)
 
