@@ -10,6 +10,7 @@ shared object serves twice:
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -30,11 +31,22 @@ def protocol_cdef(header_text: str) -> str:
     return "\n".join(lines)
 
 
+def protocol_version(header_text: str) -> int:
+    """A version that changes whenever rn_protocol.h does (positive, fits a C int)."""
+    return int(hashlib.sha256(header_text.encode()).hexdigest()[:7], 16) + 1
+
+
+HEADER_TEXT = HEADER.read_text()
+# The stub's whole C source: the derived protocol version, the protocol, the interposers.
+STUB_SOURCE = (f"#define RN_PROTO_VERSION {protocol_version(HEADER_TEXT)}\n"
+               '#include "rn_protocol.h"\n' + (HERE / "stub.c").read_text())
+
+
 ffibuilder = FFI()
-ffibuilder.cdef(protocol_cdef(HEADER.read_text()))
+ffibuilder.cdef(protocol_cdef(HEADER_TEXT) + "\n#define RN_PROTO_VERSION ...")
 ffibuilder.set_source(
     "shim._stub",
-    '#include "rn_protocol.h"\n' + (HERE / "stub.c").read_text(),
+    STUB_SOURCE,
     include_dirs=[str(HERE)],
     libraries=["dl", "pthread"],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],

@@ -19,6 +19,7 @@
 #define F_DG_CONN (1ULL << 50)  /* connected (a default peer) */
 #define F_DG_PEER6 (1ULL << 51) /* the peer is IPv6 (65527-byte limit) */
 #define F_DG_SHUTWR (1ULL << 52) /* shut down for writing: sends fail with EPIPE */
+#define F_DG_ERRPEND (1ULL << 60) /* recvmmsg took an error record after datagrams: report next */
 #define RN_DG_IOV_MAX 1024
 
 /* The program's iovec array into iov[1..cnt] (iov[0] is left for our header): 0, or
@@ -29,6 +30,16 @@ static int dg_iov_in(struct iovec *iov, const struct iovec *uiov, size_t cnt)
         return EMSGSIZE;
     if (cnt && rn_copy_in(iov + 1, uiov, cnt * sizeof *iov) < 0)
         return EFAULT;
+    return 0;
+}
+
+/* As dg_iov_in; own: uiov is the stub's own array (send, recv, read, write), no safe
+ * copy needed (the kernel checks the buffers themselves). */
+static int dg_iov_take(struct iovec *iov, const struct iovec *uiov, size_t cnt, int own)
+{
+    if (!own)
+        return dg_iov_in(iov, uiov, cnt);
+    memcpy(iov + 1, uiov, cnt * sizeof *iov);
     return 0;
 }
 
@@ -200,10 +211,20 @@ static int rn_dg_take_error(int fd, struct rn_sock *s)
     return v;
 }
 
+/* The error whose record recvmmsg consumed after returning datagrams before it. */
+static int rn_dg_take_pending(int fd, struct rn_sock *s)
+{
+    rn_cache_flags(fd, s, 0, F_DG_ERRPEND);
+    s->info &= ~F_DG_ERRPEND;
+    return rn_dg_take_error(fd, s);
+}
+
 /* A connected socket: an error record at the head of A's queue is reported by the next
  * send as by the next receive (Linux: sock_error in the send path). */
 static int rn_dg_send_error(int fd, struct rn_sock *s)
 {
+    if (s->info & F_DG_ERRPEND)
+        return rn_dg_take_pending(fd, s);
     struct rn_dgram_hdr h;
     ssize_t k = REAL(recv)(fd, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
     if (k != (ssize_t)sizeof h || !(h.flags & RN_DG_ERROR))
@@ -220,16 +241,17 @@ static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, siz
 static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                         int flags, struct dg_rres *res, int *err); /* alg.c */
 
-/* uiov: the program's iovec array (user memory, copied safely). */
-static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, const void *uaddr, socklen_t alen, int *err)
+/* One datagram ready for the kernel: its header (destination) into *h and iov[0], the
+ * program's iovec array (user memory, copied safely unless own) into iov[1..iovcnt]; the
+ * payload length, or -1 with *err.  check_err: report a pending error of a connected
+ * socket. */
+static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                            int flags, const void *uaddr, socklen_t alen, struct rn_dgram_hdr *h,
+                            struct iovec *iov, int check_err, int own, int *err)
 {
-    if (INFO_KIND(s->info) == RN_KIND_ALG)
-        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
     unsigned char sa[sizeof(struct sockaddr_storage)];
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     socklen_t l = 0;
-    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
+    if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_OOB) {
         *err = EOPNOTSUPP;
@@ -258,7 +280,7 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
         *err = EMSGSIZE;
         return -1;
     }
-    if (s->info & F_DG_CONN) {
+    if (check_err && (s->info & F_DG_CONN)) {
         int e = rn_dg_send_error(fd, s);
         if (e) {
             *err = e;
@@ -269,14 +291,25 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
         *err = EPIPE;
         return -1;
     }
-    struct rn_dgram_hdr h;
-    memset(&h, 0, sizeof h);
+    memset(h, 0, sizeof *h);
     if (l) {
-        h.addrlen = (uint16_t)(l > sizeof h.addr ? sizeof h.addr : l);
-        memcpy(h.addr, sa, h.addrlen);
+        h->addrlen = (uint16_t)(l > sizeof h->addr ? sizeof h->addr : l);
+        memcpy(h->addr, sa, h->addrlen);
     }
-    iov[0].iov_base = &h;
-    iov[0].iov_len = sizeof h;
+    iov[0].iov_base = h;
+    iov[0].iov_len = sizeof *h;
+    return (ssize_t)total;
+}
+
+static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, const void *uaddr, socklen_t alen, int own, int *err)
+{
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    struct rn_dgram_hdr h;
+    if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, own, err) < 0)
+        return -1;
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
@@ -351,19 +384,47 @@ static ssize_t dg_errqueue(struct rn_sock *s, struct iovec *iov, size_t iovcnt,
     return (ssize_t)done;
 }
 
+/* A received datagram's header (and the kernel's msg_flags for it) into res. */
+static void dg_res_set(struct dg_rres *res, const struct rn_dgram_hdr *h, int msg_flags)
+{
+    res->msg_flags = msg_flags & MSG_TRUNC;
+    res->addrlen = h->addrlen > sizeof res->addr ? sizeof res->addr : h->addrlen;
+    memcpy(res->addr, h->addr, res->addrlen);
+    res->hflags = h->flags;
+    res->tos = h->tos;
+    res->ttl = h->ttl;
+    res->ifindex = h->ifindex;
+    memcpy(res->local, h->local, sizeof res->local);
+}
+
+/* The host takes every datagram sent so far through the stack (RN_OP_DGRAM_SYNC). */
+static int dg_sync(struct rn_sock *s)
+{
+    struct rn_resp resp;
+    return rn_rpc(RN_OP_DGRAM_SYNC, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+                  0);
+}
+
 static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, struct dg_rres *res, int *err)
+                       int flags, struct dg_rres *res, int own, int *err)
 {
     if (INFO_KIND(s->info) == RN_KIND_ALG)
         return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
     struct iovec iov[RN_DG_IOV_MAX + 1];
-    if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
+    if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_ERRQUEUE)
         return dg_errqueue(s, iov + 1, iovcnt, res, err);
     if (flags & MSG_OOB) {
         *err = EOPNOTSUPP;
         return -1;
+    }
+    if (s->info & F_DG_ERRPEND) {
+        int e = rn_dg_take_pending(fd, s);
+        if (e) {
+            *err = e;
+            return -1;
+        }
     }
     struct rn_dgram_hdr h;
     int synced = 0;
@@ -377,10 +438,8 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         ssize_t r = REAL(recvmsg)(fd, &m, flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC));
         if (r < 0 && errno == EAGAIN && !synced) {
             /* Linux delivers on loopback before sendto returns: let the host catch up */
-            struct rn_resp resp;
             synced = 1;
-            if (rn_rpc(RN_OP_DGRAM_SYNC, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
-                       NULL, 0) == 0)
+            if (dg_sync(s) == 0)
                 continue;
             errno = EAGAIN;
         }
@@ -410,14 +469,7 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
             }
             continue;
         }
-        res->msg_flags = m.msg_flags & MSG_TRUNC;
-        res->addrlen = h.addrlen > sizeof res->addr ? sizeof res->addr : h.addrlen;
-        memcpy(res->addr, h.addr, res->addrlen);
-        res->hflags = h.flags;
-        res->tos = h.tos;
-        res->ttl = h.ttl;
-        res->ifindex = h.ifindex;
-        memcpy(res->local, h.local, sizeof res->local);
+        dg_res_set(res, &h, m.msg_flags);
         return r - (ssize_t)sizeof h;
     }
 }
@@ -448,8 +500,7 @@ static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, i
 {
     int saved = errno, err = 0;
     struct iovec v = {(void *)buf, n};
-    /* a private copy: dg_send copies the array in with rn_copy_in from "user" memory */
-    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, &err);
+    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, &err);
     dg_trace(call, fd, (long)n, flags, (long)r, err);
     errno = r < 0 ? err : saved;
     return r;
@@ -461,7 +512,7 @@ static ssize_t dg_recvfrom(int fd, struct rn_sock *s, void *buf, size_t n, int f
     int saved = errno, err = 0, shown;
     struct iovec v = {buf, n};
     struct dg_rres res;
-    ssize_t r = dg_recv(fd, s, &v, 1, flags, &res, &err);
+    ssize_t r = dg_recv(fd, s, &v, 1, flags, &res, 1, &err);
     if (r >= 0 && addr != NULL && rn_put_addr(addr, alen, res.addr, res.addrlen, &shown) < 0) {
         err = errno;
         r = -1;
@@ -484,7 +535,7 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
                      &err);
     } else {
         r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                    m.msg_name ? m.msg_namelen : 0, &err);
+                    m.msg_name ? m.msg_namelen : 0, 0, &err);
     }
     dg_trace("sendmsg", fd, -1, flags, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -596,9 +647,39 @@ static void dg_cmsgs(struct dg_cm *c, const struct dg_rres *res)
     }
 }
 
+/* A received datagram's address, control messages and flags into the program's msghdr
+ * (msg; m is its copy): 0 or an errno. */
+static int dg_recv_out(struct msghdr *msg, const struct msghdr *m, const struct dg_rres *res)
+{
+    int shown;
+    if (m->msg_name != NULL) {
+        socklen_t *ulen = (socklen_t *)((char *)msg + offsetof(struct msghdr, msg_namelen));
+        if (rn_put_addr(m->msg_name, ulen, res->addr, res->addrlen, &shown) < 0)
+            return errno;
+    }
+    int mf = res->msg_flags;
+    size_t cl = 0;
+    if (res->hflags & ~RN_DG_ERROR) {
+        unsigned char cbuf[512];
+        struct dg_cm c = {m->msg_control ? cbuf : NULL,
+                          m->msg_controllen < sizeof cbuf ? m->msg_controllen : sizeof cbuf, 0,
+                          0};
+        dg_cmsgs(&c, res);
+        if (c.used && rn_copy_out(m->msg_control, cbuf, c.used) < 0)
+            return EFAULT;
+        cl = c.used;
+        if (c.ctrunc)
+            mf |= MSG_CTRUNC;
+    }
+    if (rn_copy_out((char *)msg + offsetof(struct msghdr, msg_flags), &mf, sizeof mf) < 0 ||
+        rn_copy_out((char *)msg + offsetof(struct msghdr, msg_controllen), &cl, sizeof cl) < 0)
+        return EFAULT;
+    return 0;
+}
+
 static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int flags)
 {
-    int saved = errno, err = 0, shown;
+    int saved = errno, err = 0;
     struct msghdr m;
     struct dg_rres res;
     ssize_t r;
@@ -607,38 +688,9 @@ static ssize_t dg_recvmsg(int fd, struct rn_sock *s, struct msghdr *msg, int fla
         r = -1;
         goto out;
     }
-    r = dg_recv(fd, s, m.msg_iov, m.msg_iovlen, flags, &res, &err);
-    if (r < 0)
-        goto out;
-    if (m.msg_name != NULL) {
-        socklen_t *ulen = (socklen_t *)((char *)msg + offsetof(struct msghdr, msg_namelen));
-        if (rn_put_addr(m.msg_name, ulen, res.addr, res.addrlen, &shown) < 0) {
-            err = errno;
-            r = -1;
-            goto out;
-        }
-    }
-    int mf = res.msg_flags;
-    size_t cl = 0;
-    if (res.hflags & ~RN_DG_ERROR) {
-        unsigned char cbuf[512];
-        struct dg_cm c = {m.msg_control ? cbuf : NULL,
-                          m.msg_controllen < sizeof cbuf ? m.msg_controllen : sizeof cbuf, 0, 0};
-        dg_cmsgs(&c, &res);
-        if (c.used && rn_copy_out(m.msg_control, cbuf, c.used) < 0) {
-            err = EFAULT;
-            r = -1;
-            goto out;
-        }
-        cl = c.used;
-        if (c.ctrunc)
-            mf |= MSG_CTRUNC;
-    }
-    if (rn_copy_out((char *)msg + offsetof(struct msghdr, msg_flags), &mf, sizeof mf) < 0 ||
-        rn_copy_out((char *)msg + offsetof(struct msghdr, msg_controllen), &cl, sizeof cl) < 0) {
-        err = EFAULT;
+    r = dg_recv(fd, s, m.msg_iov, m.msg_iovlen, flags, &res, 0, &err);
+    if (r >= 0 && (err = dg_recv_out(msg, &m, &res)) != 0)
         r = -1;
-    }
 out:
     dg_trace("recvmsg", fd, -1, flags, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -654,9 +706,9 @@ static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cn
         err = EINVAL;
         r = -1;
     } else if (wr) {
-        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, &err);
+        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, &err);
     } else {
-        r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, &err);
+        r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, 0, &err);
     }
     dg_trace(wr ? "writev" : "readv", fd, cnt, 0, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -665,7 +717,8 @@ static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cn
 
 /* ---- recvmmsg / sendmmsg / dup ---------------------------------------------- */
 
-typedef int (*f_mmsg_t)(int, struct mmsghdr *, unsigned int, int, ...);
+typedef int (*f_recvmmsg_t)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+typedef int (*f_sendmmsg_t)(int, struct mmsghdr *, unsigned int, int);
 typedef int (*f_dup_t)(int);
 typedef int (*f_dup2_t)(int, int);
 typedef int (*f_dup3_t)(int, int, int);
@@ -681,13 +734,12 @@ static void *rn_dg_sym(void **slot, const char *name)
 }
 static void *g_real_recvmmsg, *g_real_sendmmsg, *g_real_dup, *g_real_dup2, *g_real_dup3;
 
-static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen, int flags,
-                   int send)
+/* AF_ALG sockets and MSG_ERRQUEUE: one message at a time. */
+static int dg_mmsg_each(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
+                        int flags, int send)
 {
     int saved = errno, err = 0;
     unsigned int done = 0;
-    if (vlen > RN_DG_IOV_MAX)
-        vlen = RN_DG_IOV_MAX;
     for (; done < vlen; done++) {
         struct mmsghdr *u = vec + done;
         ssize_t r;
@@ -714,6 +766,191 @@ static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int 
     return (int)done;
 }
 
+/* sendmmsg/recvmmsg on UDP: up to DG_MMSG_BATCH datagrams per native sendmmsg/recvmmsg
+ * on A (each with its header in front), so a batch is one system call. */
+#define DG_MMSG_BATCH 64
+#define DG_MMSG_IOVS (RN_DG_IOV_MAX + DG_MMSG_BATCH)
+struct dg_batch {
+    struct rn_dgram_hdr hdr[DG_MMSG_BATCH];
+    struct mmsghdr mm[DG_MMSG_BATCH];
+    struct msghdr um[DG_MMSG_BATCH]; /* the program's msghdrs (receive) */
+    struct iovec iov[DG_MMSG_IOVS];
+};
+
+/* Whether message n of a batch with used iovecs taken has room for cnt more. */
+static int dg_batch_room(size_t used, size_t cnt)
+{
+    return cnt > RN_DG_IOV_MAX || used + cnt + 1 <= DG_MMSG_IOVS;
+}
+
+static void dg_batch_msg(struct dg_batch *b, unsigned int n, size_t used, size_t cnt)
+{
+    memset(&b->mm[n], 0, sizeof b->mm[n]);
+    b->mm[n].msg_hdr.msg_iov = b->iov + used;
+    b->mm[n].msg_hdr.msg_iovlen = cnt + 1;
+}
+
+/* Linux's __sys_sendmmsg: the count sent, or the first message's error. */
+static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
+                       int flags)
+{
+    struct dg_batch b;
+    unsigned int done = 0;
+    int err = 0;
+    while (done < vlen && !err) {
+        unsigned int n = 0;
+        size_t used = 0;
+        for (; done + n < vlen && n < DG_MMSG_BATCH; n++) {
+            struct msghdr m;
+            if (rn_copy_in(&m, &vec[done + n].msg_hdr, sizeof m) < 0) {
+                err = EFAULT;
+                break;
+            }
+            if (!dg_batch_room(used, m.msg_iovlen))
+                break;
+            if (dg_send_prep(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
+                             m.msg_name ? m.msg_namelen : 0, &b.hdr[n], b.iov + used,
+                             done + n == 0, 0, &err) < 0)
+                break;
+            dg_batch_msg(&b, n, used, m.msg_iovlen);
+            used += m.msg_iovlen + 1;
+        }
+        if (n == 0)
+            break;
+        int k = ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(
+            fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+        if (k < 0) {
+            err = errno;
+            break;
+        }
+        for (int i = 0; i < k; i++) {
+            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            if (rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0) {
+                err = EFAULT; /* sent, not counted (put_user after the send) */
+                break;
+            }
+            done++;
+        }
+        if (k < (int)n)
+            break;
+    }
+    return done == 0 && err ? (errno = err, -1) : (int)done;
+}
+
+/* Linux's do_recvmmsg: MSG_WAITFORONE, the timeout checked after each datagram (the
+ * kernel does it on A and updates *tmo), the count received or the first error. */
+static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
+                       int flags, struct timespec *tmo)
+{
+    struct dg_batch b;
+    unsigned int done = 0;
+    int err = 0, synced = 0, stop = 0;
+    if ((s->info & F_DG_ERRPEND) && (err = rn_dg_take_pending(fd, s)) != 0)
+        stop = 1;
+    while (done < vlen && !stop) {
+        unsigned int n = 0;
+        size_t used = 0;
+        for (; done + n < vlen && n < DG_MMSG_BATCH; n++) {
+            struct msghdr *m = &b.um[n];
+            if (rn_copy_in(m, &vec[done + n].msg_hdr, sizeof *m) < 0) {
+                err = EFAULT;
+                break;
+            }
+            if (!dg_batch_room(used, m->msg_iovlen))
+                break;
+            if ((err = dg_iov_in(b.iov + used, m->msg_iov, m->msg_iovlen)) != 0)
+                break;
+            b.iov[used].iov_base = &b.hdr[n];
+            b.iov[used].iov_len = sizeof b.hdr[n];
+            dg_batch_msg(&b, n, used, m->msg_iovlen);
+            used += m->msg_iovlen + 1;
+        }
+        if (n == 0)
+            break;
+        int f = flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_WAITFORONE);
+        if (done > 0 && (flags & MSG_WAITFORONE))
+            f |= MSG_DONTWAIT;
+        int k = ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, b.mm, n, f, tmo);
+        if (k < 0 && errno == EAGAIN && done == 0 && !synced) {
+            synced = 1; /* as dg_recv: the host catches up once */
+            if (dg_sync(s) == 0) {
+                err = 0;
+                continue;
+            }
+            errno = EAGAIN;
+        }
+        if (k < 0) {
+            if (done == 0)
+                err = errno;
+            break;
+        }
+        stop = err != 0 || k < (int)n;
+        for (int i = 0; i < k; i++) {
+            struct dg_rres res;
+            if (b.mm[i].msg_len < sizeof b.hdr[i]) {
+                /* EOF (SHUT_RD): as one receive, see dg_recv */
+                if (done == 0) {
+                    int fl = (f & MSG_DONTWAIT) ? O_NONBLOCK : fcntl(fd, F_GETFL);
+                    unsigned int zero = 0;
+                    if (fl >= 0 && (fl & O_NONBLOCK))
+                        err = EAGAIN;
+                    else if (rn_copy_out(&vec[done].msg_len, &zero, sizeof zero) < 0)
+                        err = EFAULT;
+                    else
+                        done++;
+                }
+                stop = 1;
+                break;
+            }
+            if (b.hdr[i].flags & RN_DG_ERROR) {
+                /* the host sends nothing after an error record until the error is taken */
+                if (done > 0) {
+                    rn_cache_flags(fd, s, F_DG_ERRPEND, 0);
+                    s->info |= F_DG_ERRPEND;
+                    stop = 1;
+                } else if ((err = rn_dg_take_error(fd, s)) != 0) {
+                    stop = 1;
+                }
+                break;
+            }
+            dg_res_set(&res, &b.hdr[i], b.mm[i].msg_hdr.msg_flags);
+            int e = dg_recv_out(&vec[done].msg_hdr, &b.um[i], &res);
+            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            if (e == 0 && rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0)
+                e = EFAULT;
+            if (e) {
+                err = e;
+                stop = 1;
+                break;
+            }
+            done++;
+        }
+        if (!stop && tmo != NULL && done < vlen) {
+            struct timespec left; /* the kernel's remaining time after this batch */
+            stop = rn_copy_in(&left, tmo, sizeof left) < 0 ||
+                   (left.tv_sec == 0 && left.tv_nsec == 0);
+        }
+    }
+    return done == 0 && err ? (errno = err, -1) : (int)done;
+}
+
+static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen, int flags,
+                   struct timespec *tmo, int send)
+{
+    int saved = errno, r;
+    if (vlen > RN_DG_IOV_MAX)
+        vlen = RN_DG_IOV_MAX; /* UIO_MAXIOV, as Linux */
+    if (INFO_KIND(s->info) == RN_KIND_ALG || (!send && (flags & MSG_ERRQUEUE)))
+        r = dg_mmsg_each(fd, s, vec, vlen, flags, send);
+    else
+        r = send ? dg_sendmmsg(fd, s, vec, vlen, flags)
+                 : dg_recvmmsg(fd, s, vec, vlen, flags, tmo);
+    dg_trace(send ? "sendmmsg" : "recvmmsg", fd, (long)vlen, flags, (long)r, r < 0 ? errno : 0);
+    if (r >= 0)
+        errno = saved;
+    return r;
+}
+
 RN_EXPORT int rn_recvmmsg(int, struct mmsghdr *, unsigned int, int, struct timespec *)
     __asm__("recvmmsg");
 RN_EXPORT int rn_sendmmsg(int, struct mmsghdr *, unsigned int, int) __asm__("sendmmsg");
@@ -725,16 +962,16 @@ int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struc
 {
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
-        return dg_mmsg(fd, &s, vec, vlen, flags, 0);
-    return ((f_mmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
+        return dg_mmsg(fd, &s, vec, vlen, flags, tmo, 0);
+    return ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
 }
 
 int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
-        return dg_mmsg(fd, &s, vec, vlen, flags, 1);
-    return ((f_mmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
+        return dg_mmsg(fd, &s, vec, vlen, flags, NULL, 1);
+    return ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
 }
 
 /* dup'd shim fds keep their cache entry (the new fd is the same socket). */

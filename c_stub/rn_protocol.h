@@ -21,7 +21,9 @@
 
 #include <stdint.h>
 
-#define RN_PROTO_VERSION 1
+/* RN_PROTO_VERSION is not written here: build_ffi.py derives it from this file's text,
+ * so a stub and a stack host speak only if they were built from the same protocol
+ * (HELLO compares it; a host of another build answers EPROTO). */
 #define RN_NAME_PREFIX "rocketnet-"
 #define RN_NONCE_LEN 16
 

@@ -280,6 +280,24 @@ static int rn_copy_out(void *dst, const void *src, size_t n)
     return rn_pipe_copy(dst, src, n);
 }
 
+/* Two copies out in one system call (an address and its length): as rn_copy_out of
+ * each, in order (a fault in the second leaves the first written, as the kernel's). */
+static int rn_copy_out2(void *d1, const void *s1, size_t n1, void *d2, const void *s2, size_t n2)
+{
+    if (!g_vm_broken) {
+        struct iovec l[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, r[2] = {{d1, n1}, {d2, n2}};
+        ssize_t k = process_vm_writev(getpid(), l, 2, r, 2, 0);
+        if (k == (ssize_t)(n1 + n2))
+            return 0;
+        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
+            errno = EFAULT;
+            return -1;
+        }
+        g_vm_broken = 1;
+    }
+    return rn_copy_out(d1, s1, n1) < 0 ? -1 : rn_copy_out(d2, s2, n2);
+}
+
 static int rn_high_base(void)
 {
     struct rlimit rl;
@@ -362,8 +380,13 @@ static void rn_report(int err)
         return;
     g_warned_pid = me;
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
-                     g_sock_path, strerror(err));
+    int n = err == EPROTO
+                ? snprintf(buf, sizeof buf,
+                           "rocketnet: the stack host at %s was built from another "
+                           "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
+                           g_sock_path)
+                : snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
+                           g_sock_path, strerror(err));
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -1456,10 +1479,8 @@ static int rn_put_addr(struct sockaddr *uaddr, socklen_t *ulen, const void *ka, 
     }
     if ((size_t)len > klen)
         len = (int)klen;
-    if (len && rn_copy_out(uaddr, ka, (size_t)len) < 0)
-        return -1;
     socklen_t kl = (socklen_t)klen;
-    if (rn_copy_out(ulen, &kl, sizeof kl) < 0)
+    if (rn_copy_out2(uaddr, ka, (size_t)len, ulen, &kl, sizeof kl) < 0)
         return -1;
     *shown_len = (int)klen;
     return 0;
@@ -1631,6 +1652,13 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if (rn_copy_in(kv, val, n) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (level == SOL_SOCKET && (opt == SO_ATTACH_BPF || opt == SO_ATTACH_REUSEPORT_EBPF) &&
+        n >= sizeof(int)) {
+        int prog; /* a program fd: only this process knows whether it is open */
+        memcpy(&prog, kv, sizeof prog);
+        if (fcntl(prog, F_GETFD) < 0)
+            ERRET(EBADF);
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
                NULL, 0, NULL, 0) < 0)
@@ -1650,6 +1678,11 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     if (r == 0 && level == SOL_SOCKET && opt == SO_OOBINLINE &&
         INFO_KIND(s.info) == RN_KIND_STREAM)
         REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* urgent data arrives on A */
+    if (r == 0 && level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_SNDBUFFORCE) &&
+        resp.arg[0] > 0 && INFO_KIND(s.info) == RN_KIND_STREAM) {
+        int v = (int)resp.arg[0]; /* A buffers no more than the stack does behind it */
+        REAL(setsockopt)(fd, SOL_SOCKET, opt, &v, sizeof v);
+    }
 out:
     if (g_trace_on) {
         struct tb t;
@@ -1857,6 +1890,23 @@ static inline int rn_more_pending(int fd)
             rn_more(fd, 0);                                          \
     } while (0)
 
+/* The urgent byte of an n-byte MSG_OOB send whose first n - 1 bytes went through A. */
+static ssize_t rn_oob_last(int fd, struct rn_sock *s, unsigned char last, size_t n, int flags,
+                           int saved)
+{
+    struct rn_resp resp;
+    if (rn_sock_rpc(fd, s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
+        rn_result(&resp) < 0) {
+        if (n > 1)
+            return (ssize_t)(n - 1);
+        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+            raise(SIGPIPE);
+        return -1;
+    }
+    errno = saved;
+    return (ssize_t)n;
+}
+
 /* MSG_OOB on a TCP shim socket: the bytes before the last go through A as usual, the
  * last one to the host (RN_OP_OOB), which queues it as urgent data behind them.  The
  * receiving side gets it out of band on its A (the host sends it to S with MSG_OOB),
@@ -1880,17 +1930,38 @@ static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
         if (r < 0 || (size_t)r < n - 1)
             return r;
     }
-    struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_OOB, 0, 0, 0, 0, &last, 1, &resp, NULL, 0, NULL, 0) < 0 ||
-        rn_result(&resp) < 0) {
-        if (n > 1)
-            return (ssize_t)(n - 1);
-        if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
-            raise(SIGPIPE);
+    return rn_oob_last(fd, &s, last, n, flags, saved);
+}
+
+/* sendmsg(MSG_OOB) on a TCP shim socket, m a safe copy of the msghdr: as
+ * rn_oob_send, the urgent byte being the last byte of the last non-empty iovec.     */
+static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+{
+    int saved = errno, e;
+    struct iovec iov[RN_DG_IOV_MAX + 1];
+    size_t cnt = m->msg_iovlen, total, k = m->msg_iovlen;
+    if ((e = dg_iov_in(iov, m->msg_iov, cnt)) != 0 || (e = dg_iov_total(iov, cnt, &total)) != 0) {
+        errno = e;
         return -1;
     }
-    errno = saved;
-    return (ssize_t)n;
+    if (total == 0)
+        return REAL(sendmsg)(fd, m, flags);
+    while (iov[k].iov_len == 0)
+        k--;
+    unsigned char last;
+    if (rn_copy_in(&last, (const unsigned char *)iov[k].iov_base + iov[k].iov_len - 1, 1) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (total > 1) {
+        iov[k].iov_len--;
+        m->msg_iov = iov + 1;
+        m->msg_iovlen = k;
+        ssize_t r = REAL(sendmsg)(fd, m, flags & ~MSG_OOB);
+        if (r < 0 || (size_t)r < total - 1)
+            return r;
+    }
+    return rn_oob_last(fd, s, last, total, flags, saved);
 }
 
 #define OOB_SEND(fd, buf, n, flags)                                    \
@@ -2015,6 +2086,11 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     m.msg_name = NULL;
     m.msg_namelen = 0;
     errno = saved;
+    if (RN_UNLIKELY(flags & MSG_OOB)) {
+        r = rn_oob_sendmsg(fd, &s, &m, flags);
+        err = errno;
+        goto out;
+    }
     MORE_PRE(fd, flags);
     r = REAL(sendmsg)(fd, &m, flags);
     err = errno;

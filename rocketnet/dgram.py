@@ -22,6 +22,7 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from . import constants as C
+from . import sockopt
 from .errors import SocketError
 from .iface import route
 from .socket import Socket
@@ -42,9 +43,9 @@ SO_RXQ_OVFL = 40
 SO_TIMESTAMP = 29
 SO_TIMESTAMPNS = 35
 # Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
-_IP_FLAGS = {6: 0, 7: 0, 8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 1, 34: 1}  # IP_RECVOPTS,
-#   RETOPTS, PKTINFO, MTU_DISCOVER, RECVERR, RECVTTL, RECVTOS, MULTICAST_LOOP, _ALL
-_IP6_FLAGS = {23: 0, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
+_IP_FLAGS = {6: 0, 7: 0, 8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 0, 34: 1}  # IP_RECVOPTS,
+#   RETOPTS, PKTINFO, MTU_DISCOVER, RECVERR, RECVTTL, RECVTOS, RECVORIGDSTADDR, MULTICAST_LOOP
+_IP6_FLAGS = {23: 1, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
 #   RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, MULTICAST_HOPS, MULTICAST_LOOP
 
 
@@ -110,10 +111,11 @@ class UdpSock(Socket):
             if t.v6only:
                 raise SocketError(C.EINVAL)
             v4 = a[12:]
-            if any(v4) and not self._is_local(v4):
+            if any(v4) and not self._is_local(v4) and not self.stack.udp.is_broadcast(v4):
                 raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a) and not is_multicast(a):
-            raise SocketError(C.EADDRNOTAVAIL)
+        elif any(a) and not self._is_local(a) and not is_multicast(a) and not (
+                len(a) == 4 and self.stack.udp.is_broadcast(a)):
+            raise SocketError(C.EADDRNOTAVAIL)     # Linux binds to broadcast addresses too
         self.layer.bind(t, a, port)
 
     def listen(self, backlog: int) -> None:
@@ -291,24 +293,26 @@ class UdpSock(Socket):
                 return
             super().setsockopt(level, optname, value)
             return
-        if level == C.IPPROTO_UDP:
-            _int(value)
-            if optname in (1, 100, 101, 102, 103, 104):  # UDP_CORK, UDP_ENCAP, ... GRO
-                return
-            raise SocketError(C.ENOPROTOOPT)
-        if level == C.IPPROTO_TCP:
-            raise SocketError(C.ENOPROTOOPT)
+        if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
+            sockopt.set_opt(self, level, optname, value)
+            return
         if level == C.IPPROTO_IP and optname in _MC4_OPTS:
             self._mc4_set(optname, value)
             return
         if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
             self._mc6_set(optname, value)
             return
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            v = _int(value)
+            if not -1 <= v <= 255:
+                raise SocketError(C.EINVAL)
+            t.tclass = max(v, 0)        # -1: the default, 0
+            return
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
-            self.ipopts[(level, optname)] = _int(value)
+            self.ipopts[(level, optname)] = sockopt.check(self, level, optname, value)  # type: ignore[assignment]
             if (level, optname) in ((C.IPPROTO_IP, 11), (C.IPPROTO_IPV6, 25)):
                 t.recverr = bool(self.ipopts.get((C.IPPROTO_IP, 11)) or (
                     self.family == C.AF_INET6 and self.ipopts.get((C.IPPROTO_IPV6, 25))))
@@ -334,25 +338,22 @@ class UdpSock(Socket):
             if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
                 return _int_result(self.ipopts.get((level, optname), 0), optlen)
             return super().getsockopt(level, optname, optlen)
-        if level == C.IPPROTO_TCP:
-            raise SocketError(C.ENOPROTOOPT)
-        if level == C.IPPROTO_UDP:
-            if optname in (1, 100, 102, 103, 104):
-                return _int_result(0, optlen)
-            raise SocketError(C.ENOPROTOOPT)
+        if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
+            return sockopt.get_opt(self, level, optname, optlen)
         if level == C.IPPROTO_IP and optname in _MC4_GET:
             if optname == IP_MULTICAST_IF:
                 return t.mc_addr[:min(optlen, 4)]
-            return _int_result(_MC4_GET[optname](t), optlen)
+            return sockopt.int_result(_MC4_GET[optname](t), optlen, True)
         if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
-            if optlen < 4:
-                raise SocketError(C.EINVAL)
-            return _int_result(_MC6_GET[optname](t), optlen)
+            return _int_result(_MC6_GET[optname](t), optlen)  # a short read gets a part
+        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
+            return _int_result(t.tclass, optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
-            return _int_result(self.ipopts.get((level, optname), table[optname]), optlen)
+            v = self.ipopts.get((level, optname), table[optname])
+            return sockopt.int_result(v, optlen, level == C.IPPROTO_IP)
         return super().getsockopt(level, optname, optlen)
 
     # ------------------------------------------------------------------ multicast
@@ -483,11 +484,19 @@ class UdpSock(Socket):
 IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
 IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
 IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+IPV6_TCLASS = 67
 _MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
              C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
              C.MCAST_LEAVE_GROUP}
 _MC6_OPTS = {IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP,
              IPV6_LEAVE_GROUP}
+def _v6_mc_all(sk: UdpSock, level: int, optname: int) -> bool:
+    """IP_MULTICAST_ALL of an AF_INET6 socket (off, as inet6_create leaves it): it
+    would only filter v4-mapped groups, so it stays a stored value; the socket's
+    mc_all serves its IPv6 groups (IPV6_MULTICAST_ALL, on)."""
+    return level == C.IPPROTO_IP and optname == IP_MULTICAST_ALL and sk.family == C.AF_INET6
+
+
 _MC4_GET: dict[int, Callable[[UdpSocket], int]] = {
     IP_MULTICAST_IF: lambda t: 0, IP_MULTICAST_TTL: lambda t: t.mc_ttl,
     IP_MULTICAST_LOOP: lambda t: int(t.mc_loop), IP_MULTICAST_ALL: lambda t: int(t.mc_all)}

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
+from . import sockopt
 from .errors import SocketError
 from .transport import congestion
 from .transport.tcp import (
@@ -35,8 +36,12 @@ _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
 _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
+SO_BINDTODEVICE = 25
 _LINGER = struct.Struct("=ii")
 TCP_USER_TIMEOUT = 18  # linux/tcp.h
+# the TCP options this class implements; rocketnet.sockopt has the rest
+_TCP_OWN = {C.TCP_NODELAY, C.TCP_CORK, C.TCP_MAXSEG, C.TCP_KEEPIDLE, C.TCP_KEEPINTVL,
+            C.TCP_KEEPCNT, TCP_USER_TIMEOUT}
 
 # struct tcp_info as on Linux 6.18 (280 bytes)
 _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
@@ -84,6 +89,10 @@ class Socket:
         # IPv4 multicast groups joined (MCAST_JOIN_GROUP): (group, ifindex); not inherited
         # by accepted sockets, as in Linux.
         self.mc_groups: set[tuple[bytes, int]] = set()
+        # options kept by rocketnet.sockopt; privileged: the caller of the current
+        # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
+        self.optstore: dict[tuple[int, int], bytes | int] = {}
+        self.privileged = True
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -287,6 +296,9 @@ class Socket:
         t = self.inner
         tcp = self.stack.tcp
         if level == C.SOL_SOCKET:
+            if optname == SO_BINDTODEVICE:      # a name: the one option short of an int
+                sockopt.set_opt(self, level, optname, value)
+                return
             if optname == C.SO_LINGER:
                 if isinstance(value, int) or len(value) < 8:
                     raise SocketError(C.EINVAL)
@@ -301,20 +313,30 @@ class Socket:
             elif optname == C.SO_KEEPALIVE:
                 t.keepalive = v != 0
                 tcp.start_keepalive(t)
-            elif optname == C.SO_SNDBUF:
-                u = v if v >= 0 else C.SYSCTL_WMEM_MAX
-                u = min(u, C.SYSCTL_WMEM_MAX) * 2
+            elif optname in (C.SO_SNDBUF, C.SO_SNDBUFFORCE):
+                # Linux sk_setsockopt: FORCE (CAP_NET_ADMIN, checked by the caller)
+                # skips the wmem_max clamp and takes a negative value as 0
+                if optname == C.SO_SNDBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_WMEM_MAX, C.SYSCTL_WMEM_MAX)
+                else:
+                    u = max(v, 0)
+                u = min(u, 0x3FFFFFFF) * 2
                 t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
                 t.sndbuf_limit = t.so_sndbuf // 2
-            elif optname == C.SO_RCVBUF:
-                u = v if v >= 0 else C.SYSCTL_RMEM_MAX
-                u = min(u, C.SYSCTL_RMEM_MAX) * 2
+            elif optname in (C.SO_RCVBUF, C.SO_RCVBUFFORCE):
+                if optname == C.SO_RCVBUF:
+                    u = min(v if v >= 0 else C.SYSCTL_RMEM_MAX, C.SYSCTL_RMEM_MAX)
+                else:
+                    u = max(v, 0)
+                u = min(u, 0x3FFFFFFF) * 2
                 t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
                 t.rcvbuf_limit = t.so_rcvbuf // 2
             elif optname == C.SO_RCVLOWAT:
                 if v < 0:
                     v = 0x7FFFFFFF
-                self.rcvlowat = min(max(v, 1), C.TCP_RMEM_MAX >> 1)
+                if self.type == C.SOCK_STREAM:  # tcp_set_rcvlowat: at most half tcp_rmem[2]
+                    v = min(v, C.TCP_RMEM_MAX >> 1)
+                self.rcvlowat = max(v, 1)
             elif optname == C.SO_BROADCAST:
                 self.broadcast = 1 if v else 0
             elif optname == C.SO_OOBINLINE:
@@ -327,7 +349,7 @@ class Socket:
             elif optname == C.SO_DONTROUTE:
                 self.dontroute = 1 if v else 0
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_CONGESTION:
@@ -338,6 +360,9 @@ class Socket:
                 if name != t.congestion:
                     t.congestion = name
                     t.cc = congestion.make(name)
+                return
+            if optname not in _TCP_OWN:
+                sockopt.set_opt(self, level, optname, value)
                 return
             v = _to_int(value)
             if optname == C.TCP_NODELAY:
@@ -370,13 +395,23 @@ class Socket:
                     raise SocketError(C.EINVAL)
                 t.user_timeout = v
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
         if level == C.IPPROTO_IP:
             if optname in (C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP):
                 raise SocketError(C.EPROTO)     # Linux: not on connection-oriented sockets
             if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
                 self._mcast_group(optname == C.MCAST_JOIN_GROUP, value)
+                return
+            if optname == C.IP_LOCAL_PORT_RANGE and isinstance(t, TcpSocket):
+                if isinstance(value, int):
+                    value = _INT.pack(value)
+                if len(value) != 4:
+                    raise SocketError(C.EINVAL)
+                v = int.from_bytes(value, sys.byteorder)
+                if v & 0xFFFF and v >> 16 and v & 0xFFFF > v >> 16:
+                    raise SocketError(C.EINVAL)
+                t.port_range = v
                 return
             if optname in (C.IP_TOS, C.IP_TTL):
                 if isinstance(value, int):
@@ -387,8 +422,10 @@ class Socket:
                     v = value[0]
                 else:
                     raise SocketError(C.EINVAL)
-                if optname == C.IP_TOS:
-                    t.tos = (v & 0xFC) | (t.tos & 0x03)
+                if optname == C.IP_TOS and self.type == C.SOCK_STREAM:
+                    t.tos = (v & 0xFC) | (t.tos & 0x03)     # TCP owns the ECN bits
+                elif optname == C.IP_TOS:
+                    t.tos = v & 0xFF
                 else:
                     if v == -1:
                         v = 64
@@ -396,12 +433,16 @@ class Socket:
                         raise SocketError(C.EINVAL)
                     t.ttl = v
                 return
-            raise SocketError(C.ENOPROTOOPT)
+            sockopt.set_opt(self, level, optname, value)
+            return
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
             if optname == C.IPV6_ADDRFORM:
                 self._addrform(value)
+                return
+            if optname not in (C.IPV6_V6ONLY, C.IPV6_UNICAST_HOPS):
+                sockopt.set_opt(self, level, optname, value)
                 return
             v = _to_int(value)
             if optname == C.IPV6_V6ONLY:
@@ -415,9 +456,9 @@ class Socket:
                     raise SocketError(C.EINVAL)
                 t.hops = v
             else:
-                raise SocketError(C.ENOPROTOOPT)
+                sockopt.set_opt(self, level, optname, value)
             return
-        raise SocketError(C.ENOPROTOOPT)
+        sockopt.set_opt(self, level, optname, value)
 
     def _addrform(self, value: bytes | int) -> None:
         """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
@@ -480,7 +521,7 @@ class Socket:
             }
             f = table.get(optname)
             if f is None:
-                raise SocketError(C.ENOPROTOOPT)
+                return sockopt.get_opt(self, level, optname, optlen)
             return _int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
@@ -503,14 +544,17 @@ class Socket:
             }
             f = table.get(optname)
             if f is None:
-                raise SocketError(C.ENOPROTOOPT)
+                return sockopt.get_opt(self, level, optname, optlen)
             return _int_result(f(), optlen)
         if level == C.IPPROTO_IP:
             if optname == C.IP_TOS:
-                return _int_result(t.tos, optlen)
+                return sockopt.int_result(t.tos, optlen, True)
             if optname == C.IP_TTL:
-                return _int_result(t.ttl, optlen)
-            raise SocketError(C.ENOPROTOOPT)
+                return sockopt.int_result(t.ttl, optlen, True)
+            if optname == C.IP_LOCAL_PORT_RANGE and isinstance(t, TcpSocket):
+                r = t.port_range
+                return sockopt.int_result(r - (1 << 32) if r >> 31 else r, optlen, True)
+            return sockopt.get_opt(self, level, optname, optlen)
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
@@ -518,8 +562,7 @@ class Socket:
                 return _int_result(int(t.v6only), optlen)
             if optname == C.IPV6_UNICAST_HOPS:
                 return _int_result(t.hops, optlen)
-            raise SocketError(C.ENOPROTOOPT)
-        raise SocketError(C.EOPNOTSUPP)     # Linux: getsockopt at a level TCP does not know
+        return sockopt.get_opt(self, level, optname, optlen)
 
     def tcp_info(self) -> bytes:
         """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""

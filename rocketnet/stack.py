@@ -59,9 +59,10 @@ API (the stack host relies on exactly these names and semantics)::
                        connected (SYN_RECEIVED or later, not CLOSED).
     s.setsockopt(level, optname, value: bytes | int); s.getsockopt(level, optname,
                        optlen) -> bytes. Linux semantics: int options need optlen >= 4
-                       on set (EINVAL), return min(optlen, 4) bytes on get; unknown ->
-                       ENOPROTOOPT; IPPROTO_IPV6 on AF_INET: set ENOPROTOOPT, get
-                       EOPNOTSUPP. SOL_SOCKET: SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
+                       on set (EINVAL), return min(optlen, 4) bytes on get. Options
+                       not listed here, and the errno for levels and names a socket
+                       does not know, come from rocketnet.sockopt. SOL_SOCKET:
+                       SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
                        SO_SNDBUF/SO_RCVBUF (doubled, clamped to 4608/2304 min and 2x
                        4194304 max; defaults 16384 / 131072 as this machine reports;
                        the effective buffer is the value set, and 4 MiB by default like
@@ -164,7 +165,7 @@ class NetStack:
         self.ping.events = self.udp.events
         self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
         self.udp.send_error = self.ip.send_error                 # port unreachable
-        self.ip.handlers[17] = self.udp.ip_input
+        self.ip.header_handlers[17] = self.udp.ip_input
         self.ip.error_handlers[17] = self.udp.icmp_error
         self.ip.detail_handlers[17] = self.udp.icmp_error_detail
         self.ip.icmp_hooks.append(self.ping.icmp_hook)

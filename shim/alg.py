@@ -25,7 +25,11 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
+try:
+    from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
+    HAVE_ALG = True
+except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has none)
+    HAVE_ALG = False
 from shim import protocol as P
 from shim._stub import ffi, lib
 
@@ -101,6 +105,8 @@ class AlgService:
     # ---- creation -----------------------------------------------------------------
 
     def new_socket(self, type_: int, proto: int):  # type: ignore[no-untyped-def]
+        if not HAVE_ALG:    # as a kernel built without CONFIG_CRYPTO_USER_API
+            return P.response(-1, errno.EAFNOSUPPORT), None
         if type_ != socket.SOCK_SEQPACKET:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:

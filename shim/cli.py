@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import errno
 import fcntl
 import importlib.util
 import json
@@ -24,6 +25,8 @@ from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
 START_TIMEOUT = 20.0
+# the interpreter that runs stack hosts started from here (default: this one)
+HOST_PYTHON_ENV = "ROCKETNET_HOST_PYTHON"
 
 
 def die(msg: str, status: int = 1) -> int:
@@ -59,14 +62,19 @@ def host_env() -> dict[str, str]:
 def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = None) -> None:
     """Start host NAME in the background and return once it accepts connections."""
     d = runtime.host_dir(name)
+    env = host_env()
+    python = os.environ.get(HOST_PYTHON_ENV) or sys.executable
+    if python != sys.executable:
+        # another interpreter (pypy3) imports this tree, with its own build of shim._stub
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     r, w = os.pipe()
-    cmd = [sys.executable, "-m", "shim.host", "--name", name, "--ready-fd", str(w)]
+    cmd = [python, "-m", "shim.host", "--name", name, "--ready-fd", str(w)]
     cmd += extra or []
     if idle_timeout is not None:
         cmd += ["--idle-timeout", str(idle_timeout)]
     with open(d / "host.log", "ab") as log:
         subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=log, env=host_env(), cwd="/")
+                         stdout=log, stderr=log, env=env, cwd="/")
     os.close(w)
     try:
         ready, _, _ = select.select([r], [], [], START_TIMEOUT)
@@ -82,16 +90,22 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
 def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None = None):
     """A control connection to host NAME, starting the host if none answers."""
     sock = runtime.connect_ctl(name)
-    if sock is not None:
-        return sock
-    with open(runtime.host_dir(name) / "lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        sock = runtime.connect_ctl(name)
-        if sock is None:
-            start_host(name, idle_timeout, extra)
-            sock = runtime.connect_ctl(name)
     if sock is None:
-        raise SystemExit(die(f"stack host {name!r} started but does not answer"))
+        with open(runtime.host_dir(name) / "lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            sock = runtime.connect_ctl(name)
+            if sock is None:
+                start_host(name, idle_timeout, extra)
+                sock = runtime.connect_ctl(name)
+        if sock is None:
+            raise SystemExit(die(f"stack host {name!r} started but does not answer"))
+    ret, err, _ = rpc(sock, P.OP_HELLO, args=(os.getpid(), P.PROTO_VERSION, 0, 0))
+    if ret < 0:
+        sock.close()
+        why = ("was started by another rocketnet build (its protocol differs);"
+               f" stop it with: rocketnet host stop {name}") if err == errno.EPROTO \
+            else f"refuses this client: {os.strerror(err)}"
+        raise SystemExit(die(f"stack host {name!r} {why}"))
     return sock
 
 
@@ -270,7 +284,9 @@ def pid_alive(pid: int) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rocketnet",
-        description="Run unmodified programs on rocketnet, the RocketOS network stack in Python.")
+        description="Run unmodified programs on rocketnet, the RocketOS network stack in Python.",
+        epilog=f"Environment: {HOST_PYTHON_ENV}=INTERPRETER runs the stack hosts this command "
+               "starts under another Python, e.g. pypy3 (prepare it with tools/pypy-setup).")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser(
         "run", help="run a command with its sockets on a stack host",

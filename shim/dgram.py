@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from rocketnet.dgram import UdpSock
 from rocketnet.socket import SocketError
-from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6
+from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, needs_scope
 from shim import protocol as P
 from shim import sockaddr
 
@@ -70,7 +70,7 @@ class DgramChannel:
         self.connecting = False
         self.app_eof = False
         self.err_seq = 0                  # last error sequence signalled to the program
-        self.dest_cache: dict[bytes, tuple[bytes, int]] = {}
+        self.dest_cache: dict[bytes, tuple[bytes, int, int]] = {}
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
         self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
@@ -83,7 +83,7 @@ class DgramService:
         self.mv = memoryview(self.buf)
         self.ops = {P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
                     P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check,
-                    P.OP_DGRAM_SYNC: self.op_dgram_sync}
+                    P.OP_DGRAM_SYNC: self.op_dgram_sync, P.OP_GETSOCKOPT: self.op_getsockopt}
         host.stack.stats.setdefault("udp_channel_drops", 0)
 
     # ---- creation ---------------------------------------------------------------
@@ -115,7 +115,7 @@ class DgramService:
     def update_mask(self, ch: DgramChannel) -> None:
         want = 0 if ch.app_eof else EP_IN
         inner = ch.sk.inner
-        if inner.rxq or (inner.error and inner.err_seq != ch.err_seq):
+        if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
             want |= EP_OUT
         if want != ch.mask:
             ch.mask = want
@@ -175,7 +175,10 @@ class DgramService:
                         if len(ch.dest_cache) > 256:
                             ch.dest_cache.clear()
                         ch.dest_cache[raw] = dest
-                    layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
+                    if dest[2]:
+                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
+                    else:
+                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
                 elif inner.rip is not None:
                     layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
                 else:
@@ -183,9 +186,9 @@ class DgramService:
             except SocketError:
                 stats["udp_channel_drops"] += 1
 
-    def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int]:
-        """A destination sockaddr -> (unmapped address, port), with udp_sendmsg's checks;
-        (b"", 0) means "the connected peer" (AF_UNSPEC)."""
+    def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int, int]:
+        """A destination sockaddr -> (unmapped address, port, outgoing interface: the
+        scope id of a link-scoped IPv6 address, else 0), with udp_sendmsg's checks."""
         if len(raw) < 2:
             raise SocketError(errno.EINVAL)
         fam = _FAM.unpack_from(raw)[0]
@@ -204,19 +207,21 @@ class DgramService:
         elif fam == socket.AF_UNSPEC:
             if sk.inner.rip is None:
                 raise SocketError(errno.EDESTADDRREQ)
-            return sk.inner.rip, sk.inner.rport
+            return sk.inner.rip, sk.inner.rport, 0
         elif fam != socket.AF_INET6:
             raise SocketError(errno.EINVAL)
         else:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
         rip, rport = sk.resolve(addr)
+        oif = addr[3] if len(addr) > 3 and needs_scope(rip) else 0
         if rport == 0 and sk.port_required:
             raise SocketError(errno.EINVAL)
-        if rip == b"\xff\xff\xff\xff" and not sk.inner.broadcast:
-            raise SocketError(errno.EACCES)
-        if sk.stack.udp.out_route(sk.inner, rip) is None:
+        udp = sk.stack.udp
+        if udp.out_route(sk.inner, rip, oif) is None:
             raise SocketError(errno.ENETUNREACH)
-        return rip, rport
+        if len(rip) == 4 and not sk.inner.broadcast and udp.is_broadcast(rip):
+            raise SocketError(errno.EACCES)
+        return rip, rport, oif
 
     def service(self, ch: DgramChannel) -> None:
         """The stack changed this socket: received datagrams and errors to the program."""
@@ -233,7 +238,7 @@ class DgramService:
         rxq = inner.rxq
         cache = ch.src_cache
         family = ch.family
-        while rxq:
+        while rxq and not _held(ch):
             dg = rxq[0]
             key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
             hdr = cache.get(key)
@@ -276,7 +281,13 @@ class DgramService:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
             ch.sk.connect(addr)
         ch.dest_cache.clear()
+        self.service(ch)            # a pending error is gone: held datagrams go on now
         return P.response(0), None
+
+    def op_getsockopt(self, ch: DgramChannel, req: P.Request):
+        resp = self.host.op_getsockopt(ch, req)  # type: ignore[arg-type]
+        self.service(ch)            # SO_ERROR took the error: held datagrams go on now
+        return resp
 
     def op_shutdown(self, ch: DgramChannel, req: P.Request):
         how = req.args[0]
@@ -286,6 +297,8 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
+        c = self.host.current
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()
@@ -300,7 +313,7 @@ class DgramService:
             if rip is None:
                 raise SocketError(errno.EDESTADDRREQ)
         else:
-            rip, _port = self.destination(ch, req.payload)
+            rip = self.destination(ch, req.payload)[0]
         limit = MAX_PAYLOAD_V4 if len(rip) == 4 else MAX_PAYLOAD_V6
         return P.response(0, 0, b"", limit), None
 
@@ -318,7 +331,9 @@ class DgramService:
             if not busy:
                 break
         if req.args[0] == 1:
-            return self.errqueue(ch), None
+            resp = self.errqueue(ch)
+            self.service(ch)        # the error may be gone: held datagrams go on before the reply
+            return resp, None
         return P.response(0), None
 
     def errqueue(self, ch: DgramChannel) -> bytes:
@@ -335,6 +350,13 @@ class DgramService:
         body = ee + _U16X2.pack(len(name), len(off)) + name.ljust(28, b"\0") + off.ljust(
             28, b"\0") + e.data
         return P.response(len(e.data), 0, body[:P.MAX_PAYLOAD])
+
+
+def _held(ch: DgramChannel) -> bool:
+    """Datagrams wait behind an error record until the program takes the error, so the
+    record is the last message on A and a batched receive (recvmmsg) never reads past it."""
+    inner = ch.sk.inner
+    return bool(inner.error) and inner.err_seq == ch.err_seq
 
 
 def _force_sndbuf(s: socket.socket, size: int) -> None:

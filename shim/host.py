@@ -33,6 +33,7 @@ import socket
 import sys
 import termios
 import time
+import traceback
 from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
@@ -58,6 +59,8 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
+SO_RCVBUFFORCE = 33
+SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
@@ -73,12 +76,20 @@ def unprivileged_port_start() -> int:
         return 1024
 
 
+def set_sndbuf(s: socket.socket, size: int) -> None:
+    """A kernel send buffer of 2 * size (beyond wmem_max if the host may)."""
+    try:
+        s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, size)
+    except OSError:
+        s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 class Channel:
     """One shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "filler", "connecting", "listening",
                  "out", "app_eof", "app_closed", "fin_to_app", "mask", "pending_accept",
-                 "a_shut", "more")
+                 "a_shut", "more", "a_sndbuf", "s_sndbuf")
 
     def __init__(self, sock_id: int, family: int, s: socket.socket, sk: Socket) -> None:
         self.sock_id = sock_id
@@ -97,6 +108,18 @@ class Channel:
         self.pending_accept: deque[Socket] = deque()
         self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
         self.more = False          # MSG_MORE: what the program writes is held back
+        # SO_SNDBUF / SO_RCVBUF set by the program: the kernel send buffers of A and S
+        # (0: the defaults), inherited by accepted sockets as the stack's buffers are
+        self.a_sndbuf = 0
+        self.s_sndbuf = 0
+
+    def size_like(self, other: Channel, a: socket.socket) -> None:
+        """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
+        self.a_sndbuf, self.s_sndbuf = other.a_sndbuf, other.s_sndbuf
+        if self.a_sndbuf:
+            a.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, self.a_sndbuf)
+        if self.s_sndbuf:
+            set_sndbuf(self.s, self.s_sndbuf)
 
 
 class Client:
@@ -135,6 +158,7 @@ class StackHost:
         self.by_sock: dict[Socket, Channel] = {}
         self.by_id: dict[int, Channel] = {}
         self.dead: OrderedDict[int, int] = OrderedDict()  # sock_id -> pending errno
+        self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
         # Failed sockets, kept so that the program can use them again (RN_OP_REOPEN).
         self.dormant: OrderedDict[int, Channel] = OrderedDict()
         # Sockets the program closed while bytes it wrote were still queued in S: the
@@ -166,6 +190,7 @@ class StackHost:
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         self.ep.register(self.wake_r.fileno(), EP_IN)
+        self.internal_errors = 0           # calls that raised unexpectedly (answered EIO)
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
                          P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
@@ -185,7 +210,7 @@ class StackHost:
         self.socket_ops[P.OP_IOCTL] = self.op_ifioctl    # SIOCGIF*: the stack's interfaces
         self.netlink = NetlinkService(self)   # NETLINK_ROUTE sockets (shim/netlink.py)
         self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
-        self.unix = UnixService(self)      # AF_UNIX stream/seqpacket (shim/unix.py)
+        self.unix = UnixService(self)      # AF_UNIX sockets (shim/unix.py)
         self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
@@ -208,7 +233,11 @@ class StackHost:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
                 continue
+            closed = self.closed_fds
+            closed.clear()
             for fd, ev in events:
+                if closed and fd in closed:
+                    continue        # closed in this batch: the fd may be a new channel's
                 ch = self.channels.get(fd)
                 if ch is not None:
                     self.channel_event(ch, ev)
@@ -301,7 +330,7 @@ class StackHost:
 
     @staticmethod
     def peercred(s: socket.socket) -> tuple[int, int, int]:
-        raw = s.getsockopt(SOL_SOCKET, socket.SO_PEERCRED, 12)
+        raw = s.getsockopt(SOL_SOCKET, SO_PEERCRED, 12)
         return tuple(array.array("i", raw))  # type: ignore[return-value]
 
     def drop_client(self, c: Client) -> None:
@@ -325,6 +354,10 @@ class StackHost:
                 reply, fd = self.dispatch(c, P.parse_request(msg))
             except ValueError:
                 reply, fd = P.response(-1, errno.EINVAL), None
+            except Exception:   # a bug in one call must not take every program's sockets down
+                self.internal_errors += 1
+                traceback.print_exc()               # into host.log
+                reply, fd = P.response(-1, errno.EIO), None
             try:
                 if fd is None:
                     c.s.send(reply)
@@ -428,7 +461,9 @@ class StackHost:
             except SocketError as e:
                 return P.response(-1, e.errno), None
         sock_id, a, s = self.new_pair()
-        self.add_channel(Channel(sock_id, old.family, s, sk))
+        ch = Channel(sock_id, old.family, s, sk)
+        ch.size_like(old, a)
+        self.add_channel(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
     def next_id(self) -> int:
@@ -441,10 +476,7 @@ class StackHost:
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         a.bind(b"\0" + P.NAME_PREFIX + self.nonce + b"-%d" % sock_id)
         s.setblocking(False)
-        try:
-            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, CHANNEL_BUF)
-        except OSError:
-            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUF)
+        set_sndbuf(s, CHANNEL_BUF)
         return sock_id, a, s
 
     def add_channel(self, ch: Channel) -> None:
@@ -494,11 +526,35 @@ class StackHost:
         c = self.current
         if c is not None and c.uid != 0 and 0 < port < unprivileged_port_start():
             raise SocketError(errno.EACCES)     # Linux: no CAP_NET_BIND_SERVICE
-        ch.sk.bind(addr)
+        self.retry_in_use(ch.sk.bind, addr)
         return P.response(0), None
 
+    def retry_in_use(self, call, *args) -> None:  # type: ignore[no-untyped-def]
+        """call(*args), once more on EADDRINUSE if sockets whose last A is closed held
+        the port: Linux frees it in close(), before the program's next call."""
+        try:
+            call(*args)
+        except SocketError as e:
+            if e.errno != errno.EADDRINUSE or not self.reap_closed():
+                raise
+            call(*args)
+
+    def reap_closed(self) -> bool:
+        """Handle now the EPOLLHUP of TCP channels whose last A is closed (it may be
+        queued behind the current RPC). True if there were any."""
+        p = select.poll()
+        for fd, c in self.channels.items():
+            if type(c) is Channel:
+                p.register(fd, 0)           # POLLHUP is always reported
+        hup = [fd for fd, ev in p.poll(0) if ev & select.POLLHUP]
+        for fd in hup:
+            c = self.channels.get(fd)
+            if c is not None:
+                self.channel_event(c, select.EPOLLHUP)
+        return bool(hup)
+
     def op_listen(self, ch: Channel, req: P.Request):
-        ch.sk.listen(req.args[0])
+        self.retry_in_use(ch.sk.listen, req.args[0])
         ch.listening = True
         self.update_mask(ch)
         return P.response(0), None
@@ -594,12 +650,29 @@ class StackHost:
         if level == SOL_SOCKET and name == SO_ACCEPTCONN:
             value = int(ch.listening).to_bytes(4, "little")
             return P.response(0, 0, value[:optlen]), None
+        c = self.current
+        ch.sk.privileged = c is None or c.uid == 0      # netfilter gets are root-only
         value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
+        c = self.current
+        if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
+                and c is not None and c.uid != 0):
+            raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
+        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
+        if req.args[0] == SOL_SOCKET and type(ch) is Channel:
+            t = ch.sk.inner
+            # the pair buffers what the stack does behind it, so together they hold
+            # what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte more
+            if req.args[1] in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
+                ch.a_sndbuf = t.sndbuf_limit // 2
+                return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
+            if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
+                ch.s_sndbuf = t.rcvbuf_limit // 4   # S holds half, pump_rx's chunk half
+                set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
 
     def op_more(self, ch: Channel, req: P.Request):
@@ -669,7 +742,8 @@ class StackHost:
         else:
             info = {
                 "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
-                "sockets": len(self.channels), "stack": dict(self.stack.stats),
+                "sockets": len(self.channels), "internal_errors": self.internal_errors,
+                "stack": dict(self.stack.stats),
             }
         text = json.dumps(info).encode()
         off = max(0, req.args[1])
@@ -875,7 +949,7 @@ class StackHost:
         self.flush_out(ch)
         sk, s = ch.sk, ch.s
         while not ch.out and sk.rx_available():
-            want = READ_CHUNK
+            want = 2 * ch.s_sndbuf if ch.s_sndbuf else READ_CHUNK
             t = sk.inner
             if t.urg_state:
                 off = t.urgent_offset()
@@ -921,6 +995,8 @@ class StackHost:
             sock_id, a, s = self.new_pair()
             if getattr(sk.inner, "oobinline", False):   # inherited from the listener
                 a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
+            new = Channel(sock_id, ch.family, s, sk)
+            new.size_like(ch, a)        # the buffer sizes are inherited too
             rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
             try:
                 ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,
@@ -931,7 +1007,6 @@ class StackHost:
             finally:
                 a.close()
             ch.pending_accept.popleft()
-            new = Channel(sock_id, ch.family, s, sk)
             self.add_channel(new)
             self.service(new)
 
@@ -948,6 +1023,7 @@ class StackHost:
     def close_channel(self, ch: Channel) -> None:
         if self.channels.pop(ch.fd, None) is None:
             return
+        self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
         self.ep.unregister(ch.fd)

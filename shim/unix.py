@@ -35,7 +35,6 @@ from shim import protocol as P
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = socket.SO_PEERCRED
 SO_ACCEPTCONN = 30
-SO_SNDBUFFORCE = 32
 UCRED = struct.Struct("=iII")
 SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM)
 LISTENER_BUF = 4 * 1024 * 1024     # room for a full backlog of accept records
@@ -246,10 +245,8 @@ class UnixService:
         a, s = socket.socketpair(socket.AF_UNIX, sk.type)
         sock_id = self.new_fd(sk, a)
         s.setblocking(False)
-        try:
-            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, LISTENER_BUF)
-        except OSError:
-            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, LISTENER_BUF)
+        from shim.host import set_sndbuf  # shim.host imports this module
+        set_sndbuf(s, LISTENER_BUF)
         self.listeners[s.fileno()] = (s, sk)
         self.listening[sk] = s.fileno()
         self.host.ep.register(s.fileno(), 0)      # HUP: the program closed the listener

@@ -5,6 +5,7 @@ tshark check every frame of the capture when the test ends."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -78,3 +79,41 @@ def test_native_client_shimmed_server(rn, tap_host, family, addr):
         assert srv.wait(30) == 0
     finally:
         srv.kill()
+
+
+NETPERF_RESULT = re.compile(r"^\s*(?:\d+\s+){3,4}([\d.]+)\s+([\d.]+)\s*$", re.M)
+
+
+@pytest.mark.skipif(shutil.which("netperf") is None or shutil.which("netserver") is None,
+                    reason="netperf/netserver are not installed")
+@pytest.mark.parametrize("family, server", [("4", "10.77.0.1"), ("6", "fd77::1")])
+@pytest.mark.parametrize("test, args", [("TCP_RR", ["-r", "64,64"]),
+                                        ("TCP_STREAM", ["-m", "16k"])])
+def test_shimmed_netperf_native_netserver(rn, tap_host, family, server, test, args):
+    """netperf through the shim against Linux's netserver in the namespace: the control
+    and the data connection are our TCP against Linux TCP."""
+    ns, _ = tap_host
+    port = 12867
+    srv = subprocess.Popen(["ip", "netns", "exec", ns, "netserver", "-D", "-" + family,
+                            "-L", server, "-p", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(ns, port)
+        before = rn.stats("st")["stack"]
+        r = rn.run("run", "--host", "st", "--", "netperf", "-" + family, "-H", server,
+                   "-p", str(port), "-t", test, "-l", "2", "--", "-" + family, *args,
+                   timeout=90)
+        assert r.returncode == 0, r.stdout + r.stderr
+        m = NETPERF_RESULT.search(r.stdout)
+        assert m, r.stdout + r.stderr
+        elapsed, result = float(m.group(1)), float(m.group(2))
+        assert elapsed > 1.5 and result > 0, r.stdout
+        after = rn.stats("st")["stack"]
+        moved = after["tcp_payload_bytes_sent"] - before["tcp_payload_bytes_sent"]
+        if test == "TCP_STREAM":
+            assert moved * 8 >= result * 1e6 * elapsed * 0.9    # 10^6 bit/s over elapsed
+        else:
+            assert moved >= 64 * result * elapsed * 0.9         # one request per trans.
+    finally:
+        srv.terminate()
+        srv.wait(10)

@@ -1,6 +1,7 @@
 """`rocketnet run` and `rocketnet host`: process model, exit statuses, faults."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -10,11 +11,15 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from shim import protocol as P
+from shim import runtime
+from shim.cli import stub_path
 from tests.conftest import Rocketnet, wait_for
 
 PY = sys.executable
@@ -257,3 +262,43 @@ def test_trace_names_calls_addresses_and_errnos(rn, tmp_path):
     assert "socket(AF_INET, SOCK_STREAM" in text
     assert "connect(3, {AF_INET, 127.0.0.1:9}, 16) = -1 ECONNREFUSED" in text
     assert all(line.split()[0].isdigit() for line in text.splitlines())
+
+
+def test_host_of_another_build_is_named_not_hung(rn, monkeypatch):
+    """A host built from another rn_protocol.h answers HELLO with EPROTO; `rocketnet run`
+    and the stub then say what to do instead of failing obscurely."""
+    monkeypatch.setenv("ROCKETNET_RUNTIME_DIR", str(rn.runtime_dir))
+    path = runtime.ctl_path("stale")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(str(path))
+    srv.listen(8)
+    ops = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                while msg := conn.recv(P.REQ.size + P.MAX_PAYLOAD):
+                    ops.append(P.REQ.unpack_from(msg)[0])
+                    conn.send(P.RESP.pack(-1, errno.EPROTO, 0, 0, 0))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        r = rn.run("run", "--host", "stale", "--", "true", timeout=20)
+        assert r.returncode == 1
+        assert r.stderr.strip() == ("rocketnet: stack host 'stale' was started by another "
+                                    "rocketnet build (its protocol differs); stop it with: "
+                                    "rocketnet host stop stale")
+        prog = "import socket\ntry:\n socket.socket()\nexcept OSError as e:\n print(e.errno)"
+        r = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=20,
+                           env=dict(rn.env, LD_PRELOAD=stub_path(), ROCKETNET_SOCK=str(path)))
+        assert r.stdout.strip() == str(errno.ENETDOWN)
+        assert r.stderr.strip() == (
+            f"rocketnet: the stack host at {path} was built from another rocketnet "
+            "protocol; stop it (rocketnet host stop NAME)")
+        assert ops == [P.OP_HELLO, P.OP_HELLO]
+    finally:
+        srv.close()

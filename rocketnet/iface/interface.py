@@ -176,8 +176,10 @@ class InterfaceWrapper:
 
     def source_for(self, dst: bytes) -> bytes | None:
         """Source address for dst on this interface: same prefix first, link-local
-        for link-local destinations, else the primary address."""
-        if len(dst) == 16 and dst[:8] == LINK_LOCAL_PREFIX:
+        for link-local destinations (also link-scoped groups: RFC 6724 rule 2, as Linux),
+        else the primary address."""
+        if len(dst) == 16 and (dst[:8] == LINK_LOCAL_PREFIX
+                               or dst[0] == 0xFF and dst[1] & 0x0F <= 2):
             for net, _p in self.addresses:
                 if len(net) == 16 and net[:8] == LINK_LOCAL_PREFIX:
                     return net

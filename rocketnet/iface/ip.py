@@ -72,6 +72,9 @@ class IpLayer:
         self.ifaces = ifaces
         self.stats = stats
         self.handlers: dict[int, Callable] = {}
+        # handlers that also take the packet's hop limit (TTL) and traffic class (TOS):
+        # UDP's IP_RECVTTL / IP_RECVTOS; preferred over handlers for their protocol
+        self.header_handlers: dict[int, Callable[..., None]] = {}
         self.error_handlers: dict[int, TransportError] = {}
         # error handlers that also take the ICMP type, code, offender and quoted payload
         # (UDP's IP_RECVERR); preferred over error_handlers for their protocol
@@ -194,6 +197,13 @@ class IpLayer:
             return
         if version == 6 and proto == 58:
             self.icmp6_input(iface, src, dst, payload, pkt, mcast)
+            return
+        hh = self.header_handlers.get(proto)
+        if hh is not None:
+            if version == 4:
+                hh(iface, 4, src, dst, proto, payload, pkt[8], pkt[1])
+            else:
+                hh(iface, 6, src, dst, proto, payload, pkt[7], (pkt[0] & 0x0F) << 4 | pkt[1] >> 4)
             return
         h = self.handlers.get(proto)
         if h is not None:
@@ -397,14 +407,15 @@ class IpLayer:
 
     # ---- output -----------------------------------------------------------------------
     def send_ip(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                proto: int, payload: bytes, ttl: int = 64, dont_frag: bool = False) -> bool:
+                proto: int, payload: bytes, ttl: int = 64, dont_frag: bool = False,
+                tos: int = 0) -> bool:
         """Send one IP datagram through iface, fragmenting it to the MTU (unless
         dont_frag: then an oversized datagram is dropped). False if dropped."""
         mtu = iface.mtu
         if version == 4:
             if 20 + len(payload) <= mtu:
                 return self._frame4(iface, src, dst, proto, payload, 0, ttl,
-                                    0x4000 if dont_frag else 0)
+                                    0x4000 if dont_frag else 0, tos)
             if dont_frag:
                 self._count("drop_tx_too_big")
                 return False
@@ -414,11 +425,12 @@ class IpLayer:
             for off in range(0, len(payload), step):
                 chunk = payload[off : off + step]
                 more = 0x2000 if off + step < len(payload) else 0
-                ok &= self._frame4(iface, src, dst, proto, chunk, ident, ttl, more | (off >> 3))
+                ok &= self._frame4(iface, src, dst, proto, chunk, ident, ttl, more | (off >> 3),
+                                   tos)
             self._count("ipv4_fragments_sent")
             return ok
         if 40 + len(payload) <= mtu:
-            return self._frame6(iface, src, dst, proto, payload, ttl)
+            return self._frame6(iface, src, dst, proto, payload, ttl, tos)
         if dont_frag:
             self._count("drop_tx_too_big")
             return False
@@ -429,12 +441,12 @@ class IpLayer:
             chunk = payload[off : off + step]
             more = 1 if off + step < len(payload) else 0
             ok &= self._frame6(iface, src, dst, 44,
-                               FRAG.pack(proto, 0, off | more, ident) + chunk, ttl)
+                               FRAG.pack(proto, 0, off | more, ident) + chunk, ttl, tos)
         self._count("ipv6_fragments_sent")
         return ok
 
     def _frame4(self, iface: InterfaceWrapper, src: bytes, dst: bytes, proto: int,
-                payload: bytes, ident: int, ttl: int, frag: int) -> bool:
+                payload: bytes, ident: int, ttl: int, frag: int, tos: int = 0) -> bool:
         eth = iface.link_header_len
         size = eth + 20 + len(payload)
         dev = iface.dev.device
@@ -447,7 +459,8 @@ class IpLayer:
             mv[0:eth] = iface.link_header_v4
         if not ident:
             self.ident = ident = (self.ident + 1) & 0xFFFF
-        _IP4.pack_into(mv, eth, 0x45, 0, 20 + len(payload), ident, frag, ttl, proto, 0, src, dst)
+        _IP4.pack_into(mv, eth, 0x45, tos, 20 + len(payload), ident, frag, ttl, proto, 0, src,
+                       dst)
         if not iface.checksum_offload:
             _U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
         mv[eth + 20 : size] = payload
@@ -455,7 +468,7 @@ class IpLayer:
         return True
 
     def _frame6(self, iface: InterfaceWrapper, src: bytes, dst: bytes, nh: int,
-                payload: bytes, hops: int) -> bool:
+                payload: bytes, hops: int, tclass: int = 0) -> bool:
         eth = iface.link_header_len
         size = eth + 40 + len(payload)
         dev = iface.dev.device
@@ -466,7 +479,7 @@ class IpLayer:
         mv = buf.view
         if eth:
             mv[0:eth] = iface.link_header_v6
-        _IP6.pack_into(mv, eth, 0x60000000, len(payload), nh, hops, src, dst)
+        _IP6.pack_into(mv, eth, 0x60000000 | tclass << 20, len(payload), nh, hops, src, dst)
         mv[eth + 40 : size] = payload
         dev.send(buf)
         return True

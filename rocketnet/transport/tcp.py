@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import SocketError
@@ -86,8 +86,18 @@ _SYNCHRONIZED = frozenset(
     (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT)
 )
 
+INT_MAX = 0x7FFFFFFF
 V4_MSS_CAP = 65535 - 40  # largest MSS an IPv4 packet can carry (Linux lo: 65495)
 V6_MSS_CAP = 65535 - 20
+
+
+def _port_order(lo: int, span: int, start: int, parity: int) -> Iterator[int]:
+    """The ports lo..lo+span-1 from lo+start on, wrapping: those of one parity first."""
+    for par in (parity, parity ^ 1):
+        for i in range(span):
+            p = lo + (start + i) % span
+            if p & 1 == par:
+                yield p
 
 
 class TcpConfig:
@@ -120,6 +130,11 @@ class TcpConfig:
         # delayed ACK (Linux TCP_DELACK_MIN; TCP_MAX_QUICKACKS at the start of a transfer)
         self.delack = 0.04
         self.max_quickacks = 16
+        # RFC 5961 challenge ACKs and out-of-window duplicate ACKs: at most one per
+        # socket per net.ipv4.tcp_invalid_ratelimit; host-wide at most
+        # net.ipv4.tcp_challenge_ack_limit per second (INT_MAX, off, since Linux 6.0)
+        self.invalid_ratelimit = 0.5
+        self.challenge_ack_limit = INT_MAX
 
 
 class TcpSocket:
@@ -259,6 +274,10 @@ class TcpSocket:
         self.nodelay = False
         self.cork = False
         self.more = False  # the last send had MSG_MORE
+        self.probe_push = False  # the probe timer sends a corked partial segment
+        self.last_oow_ack: float | None = None  # when an invalid segment was last answered
+        self.port_range = 0  # IP_LOCAL_PORT_RANGE: hi << 16 | lo (0: the host's range)
+        self.dsack: tuple[int, int] | None = None  # duplicate to report (RFC 2883)
         self.user_mss = 0
         self.linger: tuple[int, int] = (0, 0)
         self.v6only = False
@@ -420,6 +439,8 @@ class TcpLayer:
         self._timer_seq = 0
         self._isn_key = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
         self._rng = random.Random(seed)
+        self._challenge_sec = -1  # the second the host-wide challenge ACK budget is for
+        self._challenge_left = 0
         self.on_free: Callable[[TcpSocket], None] | None = None
         self.ip_ident = 0
         for k in (
@@ -509,10 +530,8 @@ class TcpLayer:
                 continue
             if tcb.reuseport and o.reuseport:
                 continue
-            if o.state == TIME_WAIT:
-                if tcb.reuseaddr:
-                    continue
-                return True
+            # Linux inet_bind_conflict: a TIME_WAIT socket keeps the SO_REUSEADDR of
+            # the socket it was, so both must have it, as for any non-listener
             if tcb.reuseaddr and o.reuseaddr and o.state != LISTEN:
                 continue
             return True
@@ -538,22 +557,29 @@ class TcpLayer:
         self, tcb: TcpSocket, cover4: Any, cover6: Any, for_connect: bool = False
     ) -> int:
         lo, hi = self.config.ephemeral
+        r = tcb.port_range
+        if r:
+            # IP_LOCAL_PORT_RANGE narrows the range (inet_sk_get_local_port_range)
+            if lo <= r & 0xFFFF <= hi:
+                lo = r & 0xFFFF
+            if lo <= r >> 16 <= hi:
+                hi = r >> 16
         span = hi - lo + 1
         start = self._rng.randrange(span)
+        # connect() tries ports of lo's parity first, bind(0) the others (as Linux,
+        # which keeps the two from exhausting each other's ports)
+        first = lo & 1 if for_connect else (lo & 1) ^ 1
         bound = self.bound
-        for i in range(span):
-            p = lo + (start + i) % span
+        for p in _port_order(lo, span, start, first):
             if p not in bound:
                 return p
-        for i in range(span):
-            p = lo + (start + i) % span
+        for p in _port_order(lo, span, start, first):
             if not self._bind_conflict(tcb, p, cover4, cover6):
                 return p
         if for_connect:
             # Linux reuses TIME_WAIT ports for outgoing connections on loopback
             # (tcp_tw_reuse=2); connect() then retires a TIME_WAIT with the same 4-tuple.
-            for i in range(span):
-                p = lo + (start + i) % span
+            for p in _port_order(lo, span, start, first):
                 if all(o.state == TIME_WAIT for o in bound.get(p, ())):
                     return p
         raise SocketError(EADDRINUSE if not for_connect else EADDRNOTAVAIL)
@@ -840,9 +866,12 @@ class TcpLayer:
         if ts:
             thl += 12
         blocks = None
-        if tcb.ooo and flags & ACK and tcb.sack_ok:
-            blocks = self._sack_blocks(tcb, 3 if ts else 4)
+        if (tcb.ooo or tcb.dsack is not None) and flags & ACK and tcb.sack_ok:
+            blocks = self._sack_blocks(tcb, 3 if ts else 4, plen == 0)
             thl += 4 + 8 * len(blocks)
+            if not blocks:
+                blocks = None
+                thl -= 4
         size = eth + iphl + thl + plen
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
@@ -922,9 +951,16 @@ class TcpLayer:
             return tcb.mss - 4 - 8 * (n if n < cap else cap)
         return tcb.mss
 
-    def _sack_blocks(self, tcb: TcpSocket, cap: int) -> list[tuple[int, int]]:
+    def _sack_blocks(self, tcb: TcpSocket, cap: int, pure_ack: bool) -> list[tuple[int, int]]:
         """RFC 2018 blocks for our out-of-order queue: the block changed last first,
-        then the others from the highest down."""
+        then the others from the highest down; a pending D-SACK block (RFC 2883) before
+        them, once, on a pure ACK (the MSS of data segments leaves no room for it)."""
+        dsack = tcb.dsack
+        tcb.dsack = None
+        if dsack is not None and pure_ack:
+            if not tcb.ooo:
+                return [dsack]
+            return [dsack, *self._sack_blocks(tcb, cap - 1, False)]
         base = tcb.rcv_nxt - tcb.bytes_received
         last = tcb.ooo_last
         first = None
@@ -939,6 +975,15 @@ class TcpLayer:
         out = [first] if first is not None else []
         out.extend(rest)
         return out[:cap]
+
+    def _dsack_old(self, tcb: TcpSocket, seq: int, plen: int) -> None:
+        """Data from seq, plen long, starts below rcv_nxt: the next ACK reports the
+        duplicate part (RFC 2883 D-SACK, as Linux's tcp_send_dupack / tcp_data_queue)."""
+        if plen and tcb.sack_ok and (seq - tcb.rcv_nxt) & HALF:
+            end = (seq + plen) & M
+            if 0 < (end - tcb.rcv_nxt) & M < HALF:
+                end = tcb.rcv_nxt
+            tcb.dsack = (seq, end)
 
     def _send_ack(self, tcb: TcpSocket) -> bool:
         return self._xmit(tcb, ACK, tcb.snd_nxt)
@@ -1049,8 +1094,15 @@ class TcpLayer:
                             self._arm(tcb)
                         break
                     if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
-                        if tcb.cork or tcb.more or (in_flight and not tcb.nodelay):
-                            break  # Nagle / cork: wait for more data or the ACK
+                        if in_flight and not tcb.nodelay:
+                            break  # Nagle: wait for more data or the ACK
+                        if (tcb.cork or tcb.more) and not tcb.probe_push:
+                            # cork / MSG_MORE: wait for more data, at most one probe
+                            # timer (Linux: max(RTO, 200 ms), then tcp_write_wakeup)
+                            if in_flight == 0 and tcb.rto_at is None:
+                                tcb.rto_at = now + tcb.rto
+                                self._arm(tcb)
+                            break
                     flags = ACK
                     last = n == unsent
                     if last:
@@ -1181,6 +1233,15 @@ class TcpLayer:
             return
         if st not in _SEND_STATES:
             return
+        in_flight = (tcb.snd_nxt - tcb.snd_una) & M
+        idle = in_flight == 0 and tcb.snd_max == tcb.snd_una
+        if idle and tcb.snd_wnd and len(tcb.sndbuf) > ((tcb.snd_nxt - tcb.data_seq) & M):
+            # corked data waited a whole probe interval: send it (tcp_write_wakeup);
+            # nothing is unacknowledged, so no retransmission or user timeout applies
+            tcb.probe_push = True
+            self._output(tcb)
+            tcb.probe_push = False
+            return
         if tcb.retransmits == 0:
             tcb.retrans_stamp = now - tcb.rto  # when the head was (about) first sent
         ut = tcb.user_timeout
@@ -1190,8 +1251,7 @@ class TcpLayer:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, ETIMEDOUT)
             return
-        in_flight = (tcb.snd_nxt - tcb.snd_una) & M
-        if in_flight == 0 and tcb.snd_max == tcb.snd_una:
+        if idle:
             # persist timer: zero window probe (one byte below snd_una, as Linux)
             if tcb.sndbuf and tcb.snd_wnd == 0:
                 self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
@@ -1220,6 +1280,35 @@ class TcpLayer:
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
         tcb.rto_at = now + tcb.rto
+
+    def _oow_limited(self, tcb: TcpSocket, now: float, counter: str) -> bool:
+        """Linux __tcp_oow_rate_limited: an answer to an invalid segment at most once
+        per invalid_ratelimit per socket (no ACK ping-pong with a confused peer)."""
+        last = tcb.last_oow_ack
+        if last is not None and 0.0 <= now - last < self.config.invalid_ratelimit:
+            self._count(counter)
+            return True
+        tcb.last_oow_ack = now
+        return False
+
+    def _challenge_ack(self, tcb: TcpSocket, now: float) -> None:
+        """RFC 5961 challenge ACK, rate limited as Linux's tcp_send_challenge_ack."""
+        if self._oow_limited(tcb, now, "tcp_ack_skipped_challenge"):
+            return
+        limit = self.config.challenge_ack_limit
+        if limit != INT_MAX:
+            # host-wide budget per second, randomized as Linux (RFC 5961 section 7)
+            sec = int(now)
+            if sec != self._challenge_sec:
+                self._challenge_sec = sec
+                half = (limit + 1) >> 1
+                self._challenge_left = self._rng.randint(half, limit + half - 1)
+            if self._challenge_left <= 0:
+                self._count("tcp_ack_skipped_challenge")
+                return
+            self._challenge_left -= 1
+        self._count("tcp_challenge_acks")
+        self._send_ack(tcb)
 
     # ------------------------------------------------------------------ input
     def ip_input(
@@ -1799,7 +1888,10 @@ class TcpLayer:
         if tsopt is not None and not flags & RST and tcb.ts_recent_set:
             if (tsopt[0] - tcb.ts_recent) & HALF:
                 self._count("drop_tcp_paws")
-                self._send_ack(tcb)
+                self._dsack_old(tcb, seq, plen)
+                if ((plen or flags & FIN) and not flags & SYN
+                        or not self._oow_limited(tcb, now, "tcp_ack_skipped_paws")):
+                    self._send_ack(tcb)  # data never loops: only bare ones are limited
                 return
         # 1. sequence number check
         syn = 1 if flags & SYN else 0
@@ -1828,8 +1920,7 @@ class TcpLayer:
         if syn and st != SYN_RECEIVED:
             # RFC 5961 4.2: a SYN in a synchronized state, wherever it falls, gets a
             # challenge ACK
-            self._count("tcp_challenge_acks")
-            self._send_ack(tcb)
+            self._challenge_ack(tcb, now)
             return
         if seglen == 0:
             ok = d == 0 if wnd == 0 else 0 <= d < wnd
@@ -1840,14 +1931,18 @@ class TcpLayer:
                 if st == TIME_WAIT and fin and d == -1:
                     self._set_deadline(tcb, now + 2 * self.config.msl)
                 self._count("drop_tcp_out_of_window")
-                self._send_ack(tcb)
+                self._dsack_old(tcb, seq, plen)
+                if seglen or not self._oow_limited(tcb, now, "tcp_ack_skipped_seq"):
+                    self._send_ack(tcb)  # as for PAWS (a SYN got a challenge above)
             return
         if tsopt is not None and ((seq - tcb.last_ack_sent) & M == 0 or
                                   (seq - tcb.last_ack_sent) & HALF):
             tcb.ts_recent = tsopt[0]
             tcb.ts_recent_set = True
         if d < 0:
-            # trim the part we already have
+            # trim the part we already have (and report it: D-SACK)
+            if not syn:
+                self._dsack_old(tcb, seq, plen)
             skip = -d
             if syn:
                 syn = 0
@@ -1870,8 +1965,7 @@ class TcpLayer:
         if flags & RST:
             self._count("tcp_rst_received")
             if d != 0:
-                self._count("tcp_challenge_acks")
-                self._send_ack(tcb)
+                self._challenge_ack(tcb, now)
                 return
             if st == SYN_RECEIVED:
                 if tcb.parent is not None:
@@ -1888,8 +1982,7 @@ class TcpLayer:
             return
         # 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2)
         if syn:
-            self._count("tcp_challenge_acks")
-            self._send_ack(tcb)
+            self._challenge_ack(tcb, now)
             return
         # 4. ACK
         if not flags & ACK:
@@ -1924,8 +2017,7 @@ class TcpLayer:
             old = (tcb.snd_una - ack) & M
             if 0 < old < HALF and old > max(tcb.max_snd_wnd, 65535):
                 # RFC 5961 5.2: ACK too old to be from this connection
-                self._count("tcp_challenge_acks")
-                self._send_ack(tcb)
+                self._challenge_ack(tcb, now)
                 return
         if not self._process_ack(tcb, seq, ack, window, plen,
                                  tsopt[1] if tsopt is not None else 0,
@@ -2043,6 +2135,14 @@ class TcpLayer:
             return
         ent = ooo[i]
         before = len(ent[1])
+        o_s = start if start > ent[0] else ent[0]
+        o_e = ent[0] + before
+        if end < o_e:
+            o_e = end
+        if o_e > o_s and tcb.sack_ok:
+            # some of it was here already: D-SACK the first overlap (tcp_data_queue_ofo)
+            base = tcb.rcv_nxt - tcb.bytes_received
+            tcb.dsack = ((base + o_s) & M, (base + o_e) & M)
         if start < ent[0]:
             # extend the block to the left (rare: rebuild it)
             ent[1][0:0] = data[: ent[0] - start]

@@ -141,6 +141,7 @@ class UdpSocket:
         self.ttl = 64
         self.tos = 0
         self.hops = 64
+        self.tclass = 0             # IPV6_TCLASS: the traffic class of IPv6 datagrams
         self.bind_seq = 0
         self.released = False
         self.shut_rd = False
@@ -220,7 +221,7 @@ class UdpLayer:
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
         # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
-        # send_ip(iface, version, src, dst, proto, payload, ttl) -> bool
+        # send_ip(iface, version, src, dst, proto, payload, ttl, tos=) -> bool
         self.send_ip: Callable[..., bool] | None = None
         # ... and its ICMP error output (quoting, rate limit, link layer), when it has one:
         # send_error(iface, version, src, dst, pkt, type, code, rest)
@@ -305,6 +306,8 @@ class UdpLayer:
             iface = self.iface_by_index(sk.bound_dev_if)
         if iface is None:
             raise SocketError(ENETUNREACH)
+        if len(rip) == 4 and not sk.broadcast and self.is_broadcast(rip):
+            raise SocketError(EACCES)       # ip4_datagram_connect
         src = self._source(sk, iface, rip)
         self.autobind(sk)
         sk.rip, sk.rport, sk.lip = rip, rport, src
@@ -353,8 +356,6 @@ class UdpLayer:
             raise SocketError(EMSGSIZE)
         if rport == 0:
             raise SocketError(EINVAL)
-        if v4 and (rip == b"\xff\xff\xff\xff") and not sk.broadcast:
-            raise SocketError(EACCES)
         if not any(rip):
             rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
         if needs_scope(rip) and (oif or sk.bound_dev_if) and not is_multicast(rip):
@@ -363,13 +364,13 @@ class UdpLayer:
                 raise SocketError(ENETUNREACH)
             src = self._source(sk, iface, rip)
             self.autobind(sk)
-            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tos):
+            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tclass):
                 raise SocketError(EAGAIN)
             self.stats["udp_out_datagrams"] += 1
             self.stats["udp_payload_bytes_sent"] += n
             return n
         if is_multicast(rip):
-            return self._send_multicast(sk, data, rip, rport)
+            return self._send_multicast(sk, data, rip, rport, oif)
         if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
             src = sk.lip
             iface = route(self.ifaces, rip)
@@ -380,14 +381,25 @@ class UdpLayer:
             src = self._source(sk, iface, rip)
         if iface is None:
             raise SocketError(ENETUNREACH)
+        bcast = v4 and self.is_broadcast(rip)
+        if bcast and not sk.broadcast:
+            raise SocketError(EACCES)       # after the route, as udp_sendmsg
         self.autobind(sk)
-        if not self._emit(iface, src, rip, sk.local_port, rport, data,
-                          sk.ttl if v4 else sk.hops, sk.tos):
+        ttl, tos = (sk.ttl, sk.tos) if v4 else (sk.hops, sk.tclass)
+        if not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
             raise SocketError(EAGAIN)
+        if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
+            self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
+                             group=False)
         st = self.stats
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    def is_broadcast(self, dst: bytes) -> bool:
+        """An IPv4 broadcast address: limited, or the directed broadcast of one of the
+        interfaces' prefixes (whose host bits, at least two, are all ones)."""
+        return dst[3] & 3 == 3 and any(i.is_broadcast(dst) for i in self.ifaces)
 
     # ------------------------------------------------------------------ multicast
     def iface_by_index(self, index: int) -> InterfaceWrapper | None:
@@ -402,10 +414,15 @@ class UdpLayer:
                 return i
         return None
 
-    def out_route(self, sk: UdpSocket, dst: bytes) -> InterfaceWrapper | None:
-        """The interface a datagram to ``dst`` leaves by: for a multicast group the one
-        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route. Linux sends no IPv6
-        multicast out of lo (ENETUNREACH): None then."""
+    def out_route(self, sk: UdpSocket, dst: bytes, oif: int = 0) -> InterfaceWrapper | None:
+        """The interface a datagram to ``dst`` leaves by: the one a link-scoped IPv6
+        destination's scope id (oif) names; for a multicast group the one
+        IP_MULTICAST_IF / IPV6_MULTICAST_IF names, else the route; for IPv6 Linux's
+        ff00::/8 route, which every interface but lo has.  Linux sends no IPv6 (link-local
+        or multicast) out of lo (ENETUNREACH): None then."""
+        if oif:
+            iface = self.iface_by_index(oif)
+            return None if iface is None or iface.loopback and len(dst) == 16 else iface
         if not is_multicast(dst):
             return route(self.ifaces, dst)
         iface = None
@@ -418,41 +435,49 @@ class UdpLayer:
             iface = self.iface_by_index(sk.mc_index6)
         if iface is None:
             iface = route(self.ifaces, dst)
+        if iface is None and len(dst) == 16:
+            # an interface with IPv6 has joined ff02::1 (mcast6)
+            iface = next((i for i in self.ifaces if not i.loopback and i.mcast6), None)
         if iface is not None and len(dst) == 16 and iface.loopback:
             return None
         return iface
 
     def _send_multicast(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes,
-                        rport: int) -> int:
+                        rport: int, oif: int = 0) -> int:
         """A datagram to a group: out of the chosen interface and, with
         IP_MULTICAST_LOOP, to this host's member sockets. Sent out of lo it reaches them
         once, whatever IP_MULTICAST_LOOP says (Linux makes no loop copy for lo)."""
         v4 = len(rip) == 4
-        iface = self.out_route(sk, rip)
+        iface = self.out_route(sk, rip, oif)
         if iface is None:
             raise SocketError(ENETUNREACH)
         src = self._source(sk, iface, rip)
         self.autobind(sk)
+        tos = sk.tos if v4 else sk.tclass
         if not iface.loopback and not self._emit(iface, src, rip, sk.local_port, rport, data,
-                                                 sk.mc_ttl if v4 else sk.mc_hops, sk.tos):
+                                                 sk.mc_ttl if v4 else sk.mc_hops, tos):
             raise SocketError(EAGAIN)
         if iface.loopback or (sk.mc_loop if v4 else sk.mc_loop6):
             self.mcast_input(iface, 4 if v4 else 6, src, rip, sk.local_port, rport,
-                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, sk.tos)
+                             bytes(data), sk.mc_ttl if v4 else sk.mc_hops, tos)
         st = self.stats
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += len(data)
         return len(data)
 
     def mcast_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0) -> None:
+                    sport: int, dport: int, data: bytes, ttl: int = 64, tos: int = 0,
+                    group: bool = True) -> None:
         """A datagram to a group arrived on ``iface``: taken if a socket of this host
-        joined the group there, then given to every socket bound to the port that
-        covers the group (Linux: the member sockets, and the others unless
-        IP_MULTICAST_ALL is off)."""
+        joined the group there (or the interface did: ff02::1), then given to every
+        socket bound to the port that covers the group (Linux: the member sockets, and
+        the others unless IP_MULTICAST_ALL is off).  A broadcast (not group) goes to
+        every socket bound to the port that covers it."""
         key = (dst, iface.index)
         st = self.stats
-        if not self.mc_members.get(key):
+        # IPv6: the interface's groups include ff02::1, which every node has joined
+        if group and not self.mc_members.get(key) and not (
+                version == 6 and dst in iface.mcast6):
             st["udp_mcast_not_member"] = st.get("udp_mcast_not_member", 0) + 1
             return
         for sk in list(self.bound.get(dport, ())):
@@ -461,7 +486,7 @@ class UdpLayer:
                 continue
             if sk.rip is not None and (sk.rip != src or sk.rport != sport):
                 continue
-            if key not in sk.mc_groups and not sk.mc_all:
+            if group and key not in sk.mc_groups and not sk.mc_all:
                 continue
             dg = Datagram(data, src, sport, dst, version, ttl, tos, iface.index)
             if sk.rx_bytes > sk.so_rcvbuf:
@@ -510,14 +535,15 @@ class UdpLayer:
             dgram += data
             c = checksum(dgram, pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
             _U16.pack_into(dgram, 6, c)
-            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl)
+            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl,
+                                tos=tos)
         dev = iface.dev.device
         buf = dev.alloc_tx_buffer(size)
         if buf is None:
             if iface.loopback and not v4 and iphl + 8 + n > iface.mtu:
                 # Linux fragments this on lo; the stack hands it over whole.
                 self.ip_input(iface, 6, src, dst, 17, memoryview(
-                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)))
+                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)), ttl, tos)
                 return True
             return False
         mv = buf.view
@@ -576,7 +602,7 @@ class UdpLayer:
         return best
 
     def ip_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                 proto: int, seg: memoryview) -> None:
+                 proto: int, seg: memoryview, ttl: int = 64, tos: int = 0) -> None:
         n = len(seg)
         st = self.stats
         if n < 8:
@@ -593,7 +619,12 @@ class UdpLayer:
             st["udp_in_errors"] += 1
             return
         if is_multicast(dst):
-            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]))
+            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]), ttl,
+                             tos)
+            return
+        if version == 4 and dst[3] & 3 == 3 and iface.is_broadcast(dst):
+            self.mcast_input(iface, 4, src, dst, sport, dport, bytes(seg[8:ulen]), ttl, tos,
+                             group=False)
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
@@ -602,8 +633,7 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version,
-                      ifindex=iface.index)
+        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version, ttl, tos, iface.index)
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1

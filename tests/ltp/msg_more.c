@@ -1,9 +1,11 @@
 /* msg_more: TCP send(MSG_MORE) holds data back until a send (or write) without it,
- * as LTP's send02 checks.  Prints return values, errno names and byte counts only. */
+ * as LTP's send02 checks, or until the probe timer (200 ms on loopback) sends it, as
+ * with TCP_CORK.  Prints return values, errno names and byte counts only. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +55,11 @@ int main(void)
         check("recv after plain send", s, 1);
         show("send(32, MSG_MORE)", send(c, data, 32, MSG_MORE));
         check("recv after MSG_MORE", s, 0);
+        if (round == 0) {
+            /* held data goes out ~200 ms after the first held send, as one segment */
+            show("send(16, MSG_MORE)", send(c, data, 16, MSG_MORE));
+            check("recv after the 200 ms ceiling", s, 1);
+        }
         if (round == 0)
             show("send(1)", send(c, data, 1, 0));
         else if (round == 1)
@@ -63,6 +70,15 @@ int main(void)
         }
         check("recv after the push", s, 1);
     }
+    int one = 1, zero = 0;
+    show("TCP_CORK on", setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof one));
+    show("send(10) corked", send(c, data, 10, 0));
+    check("recv right after", s, 0);
+    check("recv after the 200 ms ceiling", s, 1);
+    show("send(5) corked", send(c, data, 5, 0));
+    check("recv right after", s, 0);
+    show("TCP_CORK off", setsockopt(c, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero));
+    check("recv after uncork", s, 1);
     close(s);
     close(c);
     close(l);

@@ -74,6 +74,26 @@ int main(void)
     usleep(100000);
     rd("recv after the mark", s, 0);
 
+    /* sendmsg(MSG_OOB): the last byte of the last non-empty iovec is urgent */
+    char g[] = "gh", i[] = "ji";
+    struct iovec iv[3] = {{g, 2}, {i, 2}, {g, 0}};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iv;
+    mh.msg_iovlen = 3;
+    show("sendmsg({\"gh\", \"ji\", \"\"}, MSG_OOB)", sendmsg(c, &mh, MSG_OOB));
+    wait_pri("poll(POLLPRI) after sendmsg", s);
+    rd("recv up to the mark", s, 0);
+    atmark("SIOCATMARK at the mark", s);
+    rd("recv(MSG_OOB)", s, MSG_OOB);
+    struct iovec one = {i + 1, 1};
+    mh.msg_iov = &one;
+    mh.msg_iovlen = 1;
+    show("sendmsg({\"i\"}, MSG_OOB)", sendmsg(c, &mh, MSG_OOB));
+    wait_pri("poll(POLLPRI) after a one-byte sendmsg", s);
+    atmark("SIOCATMARK at the mark", s);
+    rd("recv(MSG_OOB)", s, MSG_OOB);
+
     /* the other direction, inline */
     v = 1;
     show("setsockopt SO_OOBINLINE", setsockopt(c, SOL_SOCKET, SO_OOBINLINE, &v, sizeof v));

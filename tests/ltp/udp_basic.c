@@ -149,7 +149,8 @@ int main(void)
                                                      sizeof six));
     static char big[70000];
     show("sendto(65508 bytes)", sendto(s, big, 65508, 0, (struct sockaddr *)&to, sizeof to));
-    struct sockaddr_in bc = v4("255.255.255.255", 9);
+    /* loopback's directed broadcast: 255.255.255.255 depends on the machine's routes */
+    struct sockaddr_in bc = v4("127.255.255.255", 9);
     show("sendto(broadcast, no SO_BROADCAST)", sendto(s, "x", 1, 0, (struct sockaddr *)&bc,
                                                        sizeof bc));
     show("sendto(bad buffer)", sendto(s, (void *)-1, 10, 0, (struct sockaddr *)&to, sizeof to));

@@ -148,6 +148,40 @@ int main(void)
     show("setsockopt(v6 IP_PKTINFO)", setsockopt(r6, SOL_IP, IP_PKTINFO, &one, sizeof one));
     sendto(s, "four", 4, 0, (struct sockaddr *)&to4, sizeof to4);
     receive("recvmsg(v4 on v6, IP_PKTINFO too)", r6, 256);
+
+    /* the received values are the sender's: IP_TTL/IP_TOS, IPV6_UNICAST_HOPS/IPV6_TCLASS */
+    show("setsockopt(IP_TTL, 33)", setsockopt(s, SOL_IP, IP_TTL, &(int){33}, sizeof one));
+    show("setsockopt(IP_TOS, 0x28)", setsockopt(s, SOL_IP, IP_TOS, &(int){0x28}, sizeof one));
+    sendto(s, "ttl", 3, 0, (struct sockaddr *)&a, sizeof a);
+    receive("recvmsg(IP_TTL 33, IP_TOS 0x28)", r, 256);
+    show("setsockopt(IPV6_UNICAST_HOPS, 17)", setsockopt(s6, SOL_IPV6, IPV6_UNICAST_HOPS,
+                                                         &(int){17}, sizeof one));
+    show("setsockopt(IPV6_TCLASS, 0x48)", setsockopt(s6, SOL_IPV6, IPV6_TCLASS, &(int){0x48},
+                                                     sizeof one));
+    show("setsockopt(IPV6_TCLASS, 256)", setsockopt(s6, SOL_IPV6, IPV6_TCLASS, &(int){256},
+                                                    sizeof one));
+    show("setsockopt(IPV6_TCLASS, -2)", setsockopt(s6, SOL_IPV6, IPV6_TCLASS, &(int){-2},
+                                                   sizeof one));
+    v = 0;
+    vl = sizeof v;
+    show("getsockopt(IPV6_TCLASS)", getsockopt(s6, SOL_IPV6, IPV6_TCLASS, &v, &vl));
+    printf("  value=%#x\n", v);
+    sendto(s6, "hops", 4, 0, (struct sockaddr *)&b, sizeof b);
+    receive("recvmsg(v6, hops 17, tclass 0x48)", r6, 256);
+    show("setsockopt(v6 IP_TTL, 9)", setsockopt(s6, SOL_IP, IP_TTL, &(int){9}, sizeof one));
+    show("setsockopt(v6 IP_TOS, 0x10)", setsockopt(s6, SOL_IP, IP_TOS, &(int){0x10},
+                                                   sizeof one));
+    struct sockaddr_in6 mapped = b;
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr);
+    mapped.sin6_port = a.sin_port;
+    sendto(s6, "mapped", 6, 0, (struct sockaddr *)&mapped, sizeof mapped);
+    receive("recvmsg(v4-mapped from v6: IP_TTL 9, IP_TOS 0x10)", r, 256);
+    show("setsockopt(IPV6_TCLASS, -1)", setsockopt(s6, SOL_IPV6, IPV6_TCLASS, &(int){-1},
+                                                   sizeof one));
+    show("setsockopt(IPV6_UNICAST_HOPS, -1)", setsockopt(s6, SOL_IPV6, IPV6_UNICAST_HOPS,
+                                                         &(int){-1}, sizeof one));
+    sendto(s6, "dflt", 4, 0, (struct sockaddr *)&b, sizeof b);
+    receive("recvmsg(v6, defaults again)", r6, 256);
     show("setsockopt(AF_INET, IPV6_RECVPKTINFO)", setsockopt(r, SOL_IPV6, IPV6_RECVPKTINFO,
                                                              &one, sizeof one));
     return 0;

@@ -100,6 +100,21 @@ int main(void)
     errq("MSG_ERRQUEUE empty", s, sizeof b);
     show("sendto closed port", sendto(s, "hello again", 11, 0, (struct sockaddr *)&d, sizeof d));
     errq("recvmsg(MSG_ERRQUEUE) 4-byte buffer", s, 4);
+    /* a datagram that arrives behind a queued error: there once the error queue is read */
+    show("sendto closed port", sendto(s, "third", 5, 0, (struct sockaddr *)&d, sizeof d));
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &ml);
+    me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int p = socket(AF_INET, SOCK_DGRAM, 0);
+    show("sendto(s) from another socket", sendto(p, "behind", 6, 0, (struct sockaddr *)&me, ml));
+    errq("recvmsg(MSG_ERRQUEUE) with a datagram queued", s, sizeof b);
+    struct pollfd pin = {s, POLLIN, 0};
+    poll(&pin, 1, 2000);
+    memset(b, 0, sizeof b);
+    show("recv(the datagram)", recv(s, b, sizeof b, MSG_DONTWAIT));
+    printf("  data '%s'\n", b);
+    close(p);
     show("IP_RECVERR 0", setsockopt(s, SOL_IP, IP_RECVERR, &zero, sizeof zero));
     close(s);
 

@@ -88,7 +88,7 @@ def test_reuseport_listeners(stack: NetStack) -> None:
         s.listen(4)
 
 
-def test_time_wait_blocks_bind_unless_reuseaddr(clock: Clock) -> None:
+def test_time_wait_blocks_bind_unless_both_have_reuseaddr(clock: Clock) -> None:
     stack = NetStack(seed=4)
     lst, cli, srv = make_pair(stack, clock, port=5300)
     srv.close(clock.now)  # server closes first: server port in TIME_WAIT
@@ -100,10 +100,31 @@ def test_time_wait_blocks_bind_unless_reuseaddr(clock: Clock) -> None:
     n = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     assert err(n.bind, ("127.0.0.1", 5300)) == C.EADDRINUSE
     n.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
-    n.bind(("127.0.0.1", 5300))
-    n.listen(1)
+    # as Linux: the TIME_WAIT socket keeps its own SO_REUSEADDR (from the listener:
+    # none), and both need it
+    assert err(n.bind, ("127.0.0.1", 5300)) == C.EADDRINUSE
     clock.step(stack, 61.0)
     assert srv.state == "CLOSED"
+    n.bind(("127.0.0.1", 5300))
+    # a listener with SO_REUSEADDR: its connections' TIME_WAIT let the port be bound
+    n.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
+    n.listen(1)
+    cli = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    cli.connect(("127.0.0.1", 5300), clock.now)
+    clock.step(stack)
+    srv = n.accept()
+    assert srv is not None
+    srv.close(clock.now)
+    clock.step(stack)
+    cli.close(clock.now)
+    clock.step(stack)
+    n.close(clock.now)
+    assert srv.state == "TIME_WAIT"
+    again = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(again.bind, ("127.0.0.1", 5300)) == C.EADDRINUSE
+    again.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, I.pack(1))
+    again.bind(("127.0.0.1", 5300))
+    again.listen(1)
 
 
 def test_listen_and_accept_errors(stack: NetStack, clock: Clock) -> None:
@@ -265,3 +286,43 @@ def test_events(stack: NetStack, clock: Clock) -> None:
     c.send(b"data")
     clock.step(stack)
     assert a in stack.take_events()
+
+
+def test_ephemeral_ports_parity_and_exhaustion(clock: Clock) -> None:
+    """bind(0) takes ports of the other parity than the range's low end first,
+    connect() those of its parity (Linux); a full range gives EADDRINUSE to bind(0)
+    and EADDRNOTAVAIL to connect(), also when IP_LOCAL_PORT_RANGE narrows it."""
+    from rocketnet.transport import TcpConfig
+
+    cfg = TcpConfig()
+    cfg.ephemeral = (40000, 40003)
+    stack = NetStack(seed=5, config=cfg)
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.bind(("127.0.0.1", 5000))
+    lst.listen(8)
+    b = [stack.socket(C.AF_INET, C.SOCK_STREAM, 0) for _ in range(2)]
+    for s in b:
+        s.bind(("127.0.0.1", 0))
+    assert sorted(s.getsockname()[1] for s in b) == [40001, 40003]  # odd first
+    c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.connect(("127.0.0.1", 5000), clock.now)
+    assert c.getsockname()[1] in (40000, 40002)
+    last = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    last.bind(("127.0.0.1", 0))
+    full = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    assert err(full.bind, ("127.0.0.1", 0)) == C.EADDRINUSE
+    assert err(full.connect, ("127.0.0.1", 5000), clock.now) == C.EADDRNOTAVAIL
+    # a per-socket range inside the host's: only its ports
+    stack2 = NetStack(seed=5)
+    R = struct.pack("I", 50000 | 50000 << 16)  # noqa: N806
+    r = stack2.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    r.setsockopt(C.IPPROTO_IP, C.IP_LOCAL_PORT_RANGE, R)
+    assert r.getsockopt(C.IPPROTO_IP, C.IP_LOCAL_PORT_RANGE) == R
+    r.bind(("127.0.0.1", 0))
+    assert r.getsockname()[1] == 50000
+    r2 = stack2.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    r2.setsockopt(C.IPPROTO_IP, C.IP_LOCAL_PORT_RANGE, R)
+    assert err(r2.bind, ("127.0.0.1", 0)) == C.EADDRINUSE
+    assert err(r2.setsockopt, C.IPPROTO_IP, C.IP_LOCAL_PORT_RANGE, b"\0\0") == C.EINVAL
+    assert err(r2.setsockopt, C.IPPROTO_IP, C.IP_LOCAL_PORT_RANGE,
+               struct.pack("I", 9 | 8 << 16)) == C.EINVAL

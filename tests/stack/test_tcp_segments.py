@@ -9,7 +9,7 @@ import pytest
 from segment_harness import ACK, FIN, PSH, RST, SYN, Harness, TcpOptions
 
 from rocketnet import constants as C
-from rocketnet.socket import SocketError
+from rocketnet.socket import TCP_USER_TIMEOUT, SocketError
 from rocketnet.transport import TcpConfig
 
 FULL = TcpOptions(mss=1460, sack_perm=True, timestamps=(5000, 0), wscale=7)
@@ -91,7 +91,8 @@ def test_out_of_order_reassembly_with_sack_blocks() -> None:
     h.advance(0.001)
     assert s.recv(1000) == b"c" * 100 + b"d" * 100
     ack = h.recv()[-1]
-    assert ack.ack == base + 400 and ack.options.sack_blocks == ()
+    # no SACK blocks left, only the D-SACK of the part below rcv_nxt (RFC 2883)
+    assert ack.ack == base + 400 and ack.options.sack_blocks == ((base + 150, base + 200),)
 
 
 def test_out_of_order_fin_is_kept() -> None:
@@ -149,6 +150,7 @@ def test_rst_rules_rfc5961() -> None:
     h.send(RST, 1001 + 10_000_000, 0)  # out of window: silently dropped
     h.advance(0.001)
     assert h.recv() == [] and s.state == "ESTABLISHED"
+    h.advance(0.5)  # past the per-socket rate limit
     h.send(SYN, 5, 0)  # SYN in a synchronized state: challenge ACK too
     h.advance(0.001)
     (ch,) = h.recv()
@@ -452,3 +454,139 @@ def test_tcp_info_during_sack_recovery() -> None:
     assert ssthresh == cwnd == 7  # CUBIC: 0.7 * 10 segments
     total_retrans = struct.unpack_from("=I", info, 100)[0]
     assert total_retrans == retrans
+
+
+@pytest.mark.parametrize("how", ["cork", "msg_more"])
+def test_corked_partial_segment_goes_out_after_one_probe_interval(how: str) -> None:
+    """Linux sends corked (TCP_CORK or MSG_MORE) partial data when the probe timer,
+    max(RTO, 200 ms) from the first held send, fires; a later held send does not
+    restart it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    una = synack.seq + 1
+    rto = s.inner.rto
+    assert rto >= 0.2
+    cork = how == "cork"
+    if cork:
+        s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 1)
+    t0 = h.now
+    s.send(b"a" * 30, more=not cork)
+    h.advance(0.001)
+    assert h.recv() == []
+    h.at(t0 + rto / 2)
+    s.send(b"b" * 20, more=not cork)
+    h.at(t0 + rto - 0.001)
+    assert h.recv() == []
+    h.at(t0 + rto + 0.001)
+    (seg,) = h.recv()
+    assert seg.seq == una and seg.payload == b"a" * 30 + b"b" * 20 and seg.flags == ACK | PSH
+    # still corked: the next partial data waits for the next probe interval again
+    h.send(ACK, 1001, una + 50)
+    h.advance(0.001)
+    rto = s.inner.rto  # the ACK gave an RTT sample
+    s.send(b"c" * 10, more=not cork)
+    h.advance(0.001)  # the timer starts when output runs
+    t1 = h.now
+    h.at(t1 + rto - 0.001)
+    assert h.recv() == []
+    h.at(t1 + rto + 0.001)
+    assert [x.payload for x in h.recv()] == [b"c" * 10]
+
+
+def test_challenge_acks_are_rate_limited_per_socket_and_host_wide() -> None:
+    """Linux: one answer to invalid segments per socket per tcp_invalid_ratelimit
+    (500 ms), and, when net.ipv4.tcp_challenge_ack_limit is set, that many challenge
+    ACKs per second for the whole host."""
+    cfg = TcpConfig()
+    cfg.challenge_ack_limit = 1  # a budget of exactly one per second
+    h = Harness(config=cfg)
+    lst, s, synack = h.handshake()
+    h.at(10.0)
+    h.send(RST, 1001 + 10, 0)
+    h.send(SYN, 5, 0)
+    h.send(ACK, 1001 + 10_000_000, synack.seq + 1)  # bare and out of window
+    h.advance(0.001)
+    (ch,) = h.recv()  # only the first is answered
+    assert ch.flags == ACK and ch.ack == 1001
+    assert h.stack.stats["tcp_ack_skipped_challenge"] == 1
+    assert h.stack.stats["tcp_ack_skipped_seq"] == 1
+    h.send(ACK | PSH, 1001 + 10_000_000, synack.seq + 1, b"data")  # data: never limited
+    h.advance(0.001)
+    assert [a.ack for a in h.recv()] == [1001]
+    # a second connection: its own per-socket limit, but the host's budget is spent
+    h.peer_port += 1
+    h.send(SYN, 7000, 0, options=TcpOptions(mss=1460))
+    h.advance(0.001)
+    (synack2,) = h.recv()
+    h.send(ACK, 7001, synack2.seq + 1)
+    h.advance(0.001)
+    s2 = lst.accept()
+    assert s2 is not None and s2.state == "ESTABLISHED"
+    h.send(RST, 7001 + 10, 0)
+    h.advance(0.001)
+    assert h.recv() == []
+    assert h.stack.stats["tcp_ack_skipped_challenge"] == 2
+    h.at(11.0)  # a new second, a new budget
+    h.send(RST, 7001 + 10, 0)
+    h.advance(0.001)
+    (ch2,) = h.recv()
+    assert ch2.flags == ACK and ch2.ack == 7001 and ch2.dst_port == h.peer_port
+    assert s.state == s2.state == "ESTABLISHED"
+    assert h.stack.stats["tcp_challenge_acks"] == 2
+
+
+def test_dsack_reports_duplicate_segments_once() -> None:
+    """RFC 2883: the ACK for a duplicate carries it as the first SACK block (Linux
+    net.ipv4.tcp_dsack=1): a full duplicate, a partial one, a duplicate of queued
+    out-of-order data (then the block holding it); the next ACK no longer has it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1460, sack_perm=True))
+    una = synack.seq + 1
+    base = 1001
+    h.send(ACK, base, una, b"a" * 100)
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [(base + 100, ())]
+    h.send(ACK, base, una, b"a" * 100)  # all of it again
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 100, ((base, base + 100),))]
+    h.send(ACK, base + 50, una, b"a" * 100)  # half old, half new
+    h.advance(0.001)
+    acks = h.recv()
+    assert acks and acks[0].options.sack_blocks == ((base + 50, base + 100),)
+    assert acks[-1].ack == base + 150
+    h.send(ACK, base + 250, una, b"c" * 100)  # out of order: a hole at 150..250
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 150, ((base + 250, base + 350),))]
+    h.send(ACK, base + 300, una, b"c" * 50)  # queued already
+    h.advance(0.001)
+    assert [(a.ack, a.options.sack_blocks) for a in h.recv()] == [
+        (base + 150, ((base + 300, base + 350), (base + 250, base + 350)))]
+    h.send(ACK, base + 150, una, b"b" * 100)  # fills the hole: no duplicate
+    h.advance(0.001)
+    acks = h.recv()
+    assert acks and all(a.options.sack_blocks == () for a in acks)
+    assert acks[-1].ack == base + 350
+    assert s.recv(1000) == b"a" * 150 + b"b" * 100 + b"c" * 100
+    # without SACK negotiated there is no D-SACK
+    h2 = Harness()
+    _lst2, _s2, synack2 = h2.handshake(TcpOptions(mss=1460))
+    h2.send(ACK, base, synack2.seq + 1, b"a" * 10)
+    h2.send(ACK, base, synack2.seq + 1, b"a" * 10)
+    h2.advance(0.001)
+    assert all(a.options.sack_blocks == () for a in h2.recv())
+
+
+def test_corked_data_is_not_a_user_timeout() -> None:
+    """Held (corked) data is not unacknowledged data: TCP_USER_TIMEOUT shorter than
+    the probe interval does not end the connection when the probe timer sends it."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    s.setsockopt(C.IPPROTO_TCP, TCP_USER_TIMEOUT, 100)
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_CORK, 1)
+    s.send(b"x" * 10)
+    h.advance(0.001)
+    h.run_until(h.now + s.inner.rto + 0.01)
+    assert [x.payload for x in h.recv()] == [b"x" * 10]
+    assert s.state == "ESTABLISHED"

@@ -111,6 +111,28 @@ def test_ipv6_group_on_eth0(net):
                GROUP6 + struct.pack("=I", 0)) == errno.EADDRNOTAVAIL
 
 
+def test_default_interface_without_multicast_if(net):
+    """Linux's choice without IP_MULTICAST_IF: the route for the group.  IPv4: none on a
+    stack without a default route (ENETUNREACH); IPv6: ff00::/8, which every interface
+    but lo has (eth0).  A link-scoped group's sin6_scope_id names the interface."""
+    a, b, clock = net
+    ib = eth_index(b)
+    rb = b.socket(C.AF_INET6, C.SOCK_DGRAM, 0)
+    rb.bind(("::", 7003))
+    rb.setsockopt(IP6, IPV6_JOIN_GROUP, GROUP6 + struct.pack("=I", ib))
+    s = a.socket(C.AF_INET6, C.SOCK_DGRAM, 0)
+    assert s.sendto(b"default", ("ff05::7", 7003)) == 7
+    assert s.sendto(b"scoped", ("ff02::1", 7003, 0, eth_index(a))) == 6
+    assert err(s.sendto, b"x", ("ff02::1", 7003, 0, 99)) == errno.ENETUNREACH
+    assert err(s.sendto, b"x", ("ff02::1", 7003, 0, 1)) == errno.ENETUNREACH   # lo
+    run([a, b], clock)
+    got = [(dg.data, dg.dst, dg.ifindex) for dg in iter(rb.recv_datagram, None)]
+    assert got == [(b"default", GROUP6, ib),
+                   (b"scoped", socket.inet_pton(socket.AF_INET6, "ff02::1"), ib)]
+    s4 = a.socket(C.AF_INET, C.SOCK_DGRAM, 0)
+    assert err(s4.sendto, b"x", ("239.1.2.3", 7003)) == errno.ENETUNREACH
+
+
 def test_membership_errnos_and_lo(stack):
     s = stack.socket(C.AF_INET, C.SOCK_DGRAM, 0)
     assert s.getsockopt(IP, IP_MULTICAST_LOOP) == i32(1)
@@ -131,3 +153,33 @@ def test_membership_errnos_and_lo(stack):
     s6 = stack.socket(C.AF_INET6, C.SOCK_DGRAM, 0)
     s6.setsockopt(IP6, IPV6_MULTICAST_IF, i32(1))
     assert err(s6.sendto, b"x", ("ff02::1", 7002)) == errno.ENETUNREACH
+
+
+def test_broadcast_delivery(net):
+    """SO_BROADCAST to the limited and the directed broadcast on eth0: every socket bound
+    to the port that covers it gets the datagram, on the other host and (Linux's loop
+    copy) on the sender's; EACCES without SO_BROADCAST; the limited broadcast needs a
+    route (a default gateway)."""
+    a, b, clock = net
+
+    def bound(st, addr: str):
+        s = st.socket(C.AF_INET, C.SOCK_DGRAM, 0)
+        s.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, i32(1))
+        s.bind((addr, 7010))
+        return s
+
+    b_any, b_bcast, b_own = bound(b, "0.0.0.0"), bound(b, "10.0.0.255"), bound(b, "10.0.0.2")
+    a_any = bound(a, "0.0.0.0")
+    s = a.socket(C.AF_INET, C.SOCK_DGRAM, 0)
+    assert err(s.sendto, b"x", ("10.0.0.255", 7010)) == errno.EACCES
+    assert err(s.sendto, b"x", ("255.255.255.255", 7010)) == errno.ENETUNREACH
+    s.setsockopt(C.SOL_SOCKET, C.SO_BROADCAST, i32(1))
+    assert err(s.sendto, b"x", ("255.255.255.255", 7010)) == errno.ENETUNREACH
+    assert s.sendto(b"directed", ("10.0.0.255", 7010)) == 8
+    a.interfaces[-1].gateway4 = b"\x0a\x00\x00\x09"
+    assert s.sendto(b"limited", ("255.255.255.255", 7010)) == 7
+    run([a, b], clock)
+    assert drain(b_any) == [b"directed", b"limited"]
+    assert drain(b_bcast) == [b"directed"]
+    assert drain(b_own) == []
+    assert drain(a_any) == [b"directed", b"limited"]
