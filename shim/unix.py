@@ -33,7 +33,7 @@ from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_a
 from shim import protocol as P
 
 SOL_SOCKET = socket.SOL_SOCKET
-SO_PEERCRED = socket.SO_PEERCRED
+SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 SO_ACCEPTCONN = 30
 UCRED = struct.Struct("=iII")
 SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM)
