@@ -95,6 +95,19 @@
                                 TCP gives here: ENOTCONN (never connected, listener), the
                                 socket's pending error (ECONNRESET, ECONNREFUSED...; taken as
                                 Linux's sock_error takes it). */
+
+
+#define RN_OP_UNIX_ACCEPTED 17 /* AF_UNIX: the stub took the accept record of sock_id from its
+                                listener: the connection leaves the backlog. */
+#define RN_OP_UNIX_PAIR 18   /* socketpair(AF_UNIX, arg0=type, arg1=protocol), sock_id 0
+                                -> ret = sock_id of the first end, arg0 = sock_id of the
+                                second, first end attached; then sock_id = the second id
+                                -> ret = that id, the second end attached. */
+#define RN_OP_UNIX_RESOLVE 19 /* AF_UNIX SOCK_DGRAM: payload = destination sockaddr (a path
+                                resolved as for connect: arg0 bit 1, arg1, arg2; bit 2 =
+                                SO_PASSCRED: autobind the sender first) -> ret = the
+                                sock_id of the datagram socket bound to it (the stub sends to
+                                its identity name), or -1 ECONNREFUSED/EPROTOTYPE/EINVAL. */
 #define RN_OP_DGRAM_CHECK 40 /* datagram socket: payload=destination sockaddr as the program
                                 passed it -> ret 0 and arg0 = largest payload for it
                                 (65507 / 65527), or -1 with the errno sendto would give
@@ -119,6 +132,17 @@
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */
 #define RN_KIND_DGRAM 2      /* SOCK_SEQPACKET pair: one message per datagram, each
                                 struct rn_dgram_hdr + payload (see below) */
+
+#define RN_KIND_UNIX 4       /* AF_UNIX SOCK_STREAM / SEQPACKET / DGRAM (shim/unix.py): a kernel
+                                socket of the program's type, named "u<id>" after the nonce;
+                                connected, it is one end of a pair whose other end is the
+                                peer program's fd, so data calls are the kernel's own.
+                                bind/connect of a path: the stub resolves it in the caller's
+                                process and passes arg0 bit 1, arg1 = st_dev, arg2 = st_ino
+                                (connect: arg0 bit 2 = SO_PASSCRED is on, arg3 =
+                                non-blocking).  connect/listen answer ret =
+                                the new sock_id with the fd to put on the program's fd;
+                                connect: -1 EAGAIN with arg0 = 1 = backlog full, wait, retry. */
 
 /* err value meaning "this family/type is not served by the stack: call the kernel". */
 #define RN_ERR_PASSTHROUGH 100000

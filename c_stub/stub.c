@@ -96,18 +96,19 @@ typedef ssize_t (*f_write_t)(int, const void *, size_t);
 typedef ssize_t (*f_iov_t)(int, const struct iovec *, int);
 typedef int (*f_close_t)(int);
 typedef long (*f_syscall_t)(long, ...);
+typedef int (*f_socketpair_t)(int, int, int, int *);
 
 enum {
     R_socket, R_bind, R_listen, R_connect, R_accept, R_accept4, R_getsockname,
     R_getpeername, R_getsockopt, R_setsockopt, R_shutdown, R_send, R_recv, R_sendto,
     R_recvfrom, R_sendmsg, R_recvmsg, R_read, R_write, R_readv, R_writev, R_close,
-    R_syscall, R_COUNT
+    R_syscall, R_socketpair, R_COUNT
 };
 static const char *const rn_real_names[R_COUNT] = {
     "socket", "bind", "listen", "connect", "accept", "accept4", "getsockname",
     "getpeername", "getsockopt", "setsockopt", "shutdown", "send", "recv", "sendto",
     "recvfrom", "sendmsg", "recvmsg", "read", "write", "readv", "writev", "close",
-    "syscall",
+    "syscall", "socketpair",
 };
 static void *rn_real_ptr[R_COUNT];
 
@@ -533,7 +534,7 @@ static int rn_dial(void)
         return -1;
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    if (REAL(socketpair)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
     char b = 'D';
     struct iovec iov = {&b, 1};
@@ -682,21 +683,11 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     return r;
 }
 
-/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
- * and O_NONBLOCK.  0 with s updated, -1 with errno. */
-static int rn_reopen(int fd, struct rn_sock *s)
+/* Put the host's socket nfd on fd's number (closing nfd), keeping fd's FD_CLOEXEC and
+ * O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
 {
-    struct rn_resp resp;
-    int nfd = -1;
     int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
-    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
-        return -1;
-    if (resp.ret < 0 || nfd < 0) {
-        if (nfd >= 0)
-            REAL(close)(nfd);
-        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
-        return -1;
-    }
     if (fl >= 0 && (fl & O_NONBLOCK)) {
         int nfl = fcntl(nfd, F_GETFL);
         fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
@@ -711,9 +702,26 @@ static int rn_reopen(int fd, struct rn_sock *s)
     REAL(close)(nfd);
     struct stat st;
     s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
-    s->info = rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0], 0);
+    s->info = rn_mkinfo(ST_SHIM, id, kind, 0);
     rn_cache_set(fd, s->ino, s->info);
     return 0;
+}
+
+/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
+ * and O_NONBLOCK.  0 with s updated, -1 with errno. */
+static int rn_reopen(int fd, struct rn_sock *s)
+{
+    struct rn_resp resp;
+    int nfd = -1;
+    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
+        return -1;
+    if (resp.ret < 0 || nfd < 0) {
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
+        return -1;
+    }
+    return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0]);
 }
 
 /* rn_rpc for socket fd: when the host answers RN_ERR_REOPEN, swap A and retry once. */
@@ -784,9 +792,12 @@ static int rn_classify(int fd, struct rn_sock *s)
     const char *p = un.sun_path + 1 + plen;
     size_t rest = l - off - 1 - plen;
     uint64_t id = 0;
-    int ok = rest > RN_NONCE_LEN + 1 && rest <= RN_NONCE_LEN + 1 + 10 &&
-             memcmp(p, nonce, RN_NONCE_LEN) == 0 && p[RN_NONCE_LEN] == '-';
-    for (size_t i = RN_NONCE_LEN + 1; ok && i < rest; i++) {
+    int ok = rest > RN_NONCE_LEN + 1 && memcmp(p, nonce, RN_NONCE_LEN) == 0 &&
+             p[RN_NONCE_LEN] == '-';
+    int is_unix = ok && p[RN_NONCE_LEN + 1] == 'u'; /* AF_UNIX stream/seqpacket (unix.c) */
+    size_t first = RN_NONCE_LEN + 1 + (size_t)is_unix;
+    ok = ok && rest > first && rest <= first + 10;
+    for (size_t i = first; ok && i < rest; i++) {
         if (p[i] < '0' || p[i] > '9')
             ok = 0;
         else
@@ -797,7 +808,9 @@ static int rn_classify(int fd, struct rn_sock *s)
     if (ok) {
         struct ucred cr;
         socklen_t cl = sizeof cr;
-        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid != hpid)
+        /* an unconnected AF_UNIX socket of the host has no peer (pid 0) */
+        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+            (cr.pid != hpid && !(is_unix && cr.pid == 0)))
             ok = 0;
     }
     if (!ok) {
@@ -808,7 +821,9 @@ static int rn_classify(int fd, struct rn_sock *s)
     int type = 0;
     socklen_t tl = sizeof type;
     REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
-    int kind = type == SOCK_STREAM ? RN_KIND_STREAM : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
+    int kind = is_unix ? RN_KIND_UNIX
+               : type == SOCK_STREAM ? RN_KIND_STREAM
+               : type == SOCK_SEQPACKET ? RN_KIND_DGRAM : 0;
     if (kind == RN_KIND_DGRAM) { /* AF_ALG sockets are SEQPACKET pairs too (alg.c) */
         struct rn_resp resp;
         int dom = 0;
@@ -1142,14 +1157,17 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 static int do_socket(int domain, int type, int protocol)
 {
     /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
-                       !(domain == AF_NETLINK && protocol == 0)))
+                       !(domain == AF_NETLINK && protocol == 0) &&
+                       !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET ||
+                                               base == SOCK_DGRAM))))
         return REAL(socket)(domain, type, protocol);
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct rn_resp resp;
     int fd = -1;
-    if (rn_rpc(RN_OP_SOCKET, 0, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, 0,
+    if (rn_rpc(RN_OP_SOCKET, 0, domain, base, protocol, 0,
                NULL, 0, &resp, NULL, 0, &fd, flags & SOCK_CLOEXEC) < 0)
         ERRET(errno);
     if (resp.ret < 0 && resp.err == RN_ERR_PASSTHROUGH) {
@@ -1190,6 +1208,8 @@ out:
     return r;
 }
 
+#include "unix.c" /* AF_UNIX sockets: naming calls */
+
 /* ------------------------------------------------------------------------ */
 /* bind / connect                                                            */
 
@@ -1229,6 +1249,10 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
     if (rn_copy_in(sa, addr, len) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        r = unix_bind(fd, &s, sa, len, &err);
+        goto out;
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
         ERRET(errno);
@@ -1299,6 +1323,11 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (rn_copy_in(sa, addr, len) < 0)
         ERRET(EFAULT);
     copied = 1;
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        r = unix_is_dgram(fd) ? unix_dgram_connect(fd, &s, sa, len, &err)
+                              : unix_connect(fd, &s, sa, len, &err);
+        goto out;
+    }
     int fl = fcntl(fd, F_GETFL);
     int nb = fl >= 0 && (fl & O_NONBLOCK);
     struct rn_resp resp;
@@ -1383,11 +1412,21 @@ static int do_listen(int fd, int backlog)
     if (c < 0)
         ERRET(ENETDOWN);
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
-               0) < 0)
+    int nfd = -1;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd,
+                    fdfl >= 0 && (fdfl & FD_CLOEXEC)) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
+    if (r > 0 && nfd >= 0) { /* AF_UNIX: the listener's fd from now on (unix.c) */
+        r = unix_install(fd, &s, nfd, (uint32_t)r);
+        err = errno;
+        if (r == 0)
+            rn_fill(fd); /* a listener never polls writable: its A stays full */
+    } else if (nfd >= 0) {
+        REAL(close)(nfd);
+    }
     if (r == 0)
         rn_cache_flags(fd, &s, F_LISTENER, 0);
 out:
@@ -1479,13 +1518,18 @@ static int do_getname(int op, int fd, struct sockaddr *addr, socklen_t *lenp)
     }
     if (c < 0)
         ERRET(ENETDOWN);
-    struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL, 0) <
-        0)
-        ERRET(errno);
-    if (rn_result(&resp) < 0)
-        ERRET(errno);
-    klen = resp.payload_len;
+    if (peer && INFO_KIND(s.info) == RN_KIND_UNIX && unix_is_dgram(fd)) {
+        if (unix_dgram_peername(fd, ka, &klen) < 0)
+            ERRET(errno);
+    } else {
+        struct rn_resp resp;
+        if (rn_sock_rpc(fd, &s, (uint32_t)op, 0, 0, 0, 0, NULL, 0, &resp, ka, sizeof ka, NULL,
+                        0) < 0)
+            ERRET(errno);
+        if (rn_result(&resp) < 0)
+            ERRET(errno);
+        klen = resp.payload_len;
+    }
     if (rn_put_addr(addr, lenp, ka, klen, &shown) < 0)
         ERRET(errno);
     r = 0;
@@ -1552,6 +1596,11 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
         ERRET(EFAULT);
     if (ulen < 0)
         ERRET(EINVAL);
+    if (INFO_KIND(s.info) == RN_KIND_UNIX &&
+        !(level == SOL_SOCKET && (opt == SO_PEERCRED || opt == SO_ACCEPTCONN))) {
+        errno = saved; /* the kernel socket's own options */
+        return REAL(getsockopt)(fd, level, opt, val, lenp);
+    }
     struct rn_resp resp;
     if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
                sizeof kv, NULL, 0) < 0)
@@ -1614,6 +1663,10 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
     }
     if (c < 0)
         ERRET(ENETDOWN);
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) {
+        errno = saved; /* the kernel socket's own options */
+        return REAL(setsockopt)(fd, level, opt, val, len);
+    }
     if ((int)len < 0)
         ERRET(EINVAL);
     n = len > sizeof kv ? sizeof kv : len;
@@ -1702,7 +1755,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
         r = alg_accept(fd, &s, addr, lenp, flags, &err);
         goto out;
     }
-    if (INFO_KIND(s.info) == RN_KIND_DGRAM)
+    if (INFO_KIND(s.info) == RN_KIND_DGRAM ||
+        (INFO_KIND(s.info) == RN_KIND_UNIX && unix_is_dgram(fd)))
         ERRET(EOPNOTSUPP);
     if (!(s.info & F_LISTENER)) {
         struct rn_resp resp;
@@ -1783,6 +1837,14 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, 
     if (fstat(nfd, &st) == 0)
         rn_cache_set(nfd, st.st_ino,
                      rn_mkinfo(ST_SHIM, rec.sock_id, INFO_KIND(s.info), F_CONNECTING));
+    if (INFO_KIND(s.info) == RN_KIND_UNIX) { /* out of the listener's backlog */
+        struct rn_resp resp;
+        int e = errno;
+        char mark;
+        REAL(recv)(nfd, &mark, 1, MSG_DONTWAIT); /* the host's marker (shim/unix.py) */
+        rn_rpc(RN_OP_UNIX_ACCEPTED, rec.sock_id, 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL, 0);
+        errno = e;
+    }
     r = nfd;
     goto out;
 fail:
@@ -1966,6 +2028,15 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
+    if (INFO_KIND(s.info) == RN_KIND_UNIX && addr != NULL && alen != 0) {
+        struct iovec iov = {(void *)buf, n};
+        struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
+                           .msg_iovlen = 1};
+        errno = saved;
+        ssize_t u = unix_dgram_sendmsg(fd, &s, &m, flags);
+        if (u != -2)
+            return u;
+    }
     if (INFO_KIND(s.info) != RN_KIND_STREAM) {
         errno = saved;
         return REAL(sendto)(fd, buf, n, flags, addr, alen);
@@ -2051,6 +2122,13 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
+    }
+    if (c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX && rn_copy_in(&m, msg, sizeof m) == 0 &&
+        m.msg_name != NULL && m.msg_namelen != 0) {
+        errno = saved;
+        ssize_t u = unix_dgram_sendmsg(fd, &s, &m, flags);
+        if (u != -2)
+            return u;
     }
     if (c == 0 || (c > 0 && INFO_KIND(s.info) != RN_KIND_STREAM)) {
         errno = saved;
@@ -2232,13 +2310,24 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
         return -1;
     }
     UNCONN_CHECK("recvfrom", n, 1, flags, rn_buf_bad(buf, n));
-    if (!g_enabled || !g_trace_on)
-        return rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+    if (!g_enabled)
+        return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+    socklen_t cap = 0;
+    if (addr != NULL && unix_hint(fd) && rn_copy_in(&cap, alen, sizeof cap) < 0)
+        cap = 0;
+    if (!g_trace_on) {
+        ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+        if (r >= 0 && cap)
+            unix_fix_name(addr, alen, cap);
+        return r;
+    }
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
     ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+    if (r >= 0 && cap)
+        unix_fix_name(addr, alen, cap);
     if (c > 0)
         trace_io("recvfrom", fd, (long)n, 1, flags, (long)r, errno);
     return r;
@@ -2265,13 +2354,25 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         return -1;
     }
     UNCONN_CHECK("recvmsg", 0, 1, flags, rn_msg_bad(msg));
-    if (!g_enabled || !g_trace_on)
-        return rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+    if (!g_enabled)
+        return REAL(recvmsg)(fd, msg, flags);
+    struct msghdr m0;
+    m0.msg_name = NULL;
+    if (unix_hint(fd) && rn_copy_in(&m0, msg, sizeof m0) < 0)
+        m0.msg_name = NULL;
+    if (!g_trace_on) {
+        ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+        if (r >= 0 && m0.msg_name != NULL)
+            unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+        return r;
+    }
     int saved = errno;
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
     ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+    if (r >= 0 && m0.msg_name != NULL)
+        unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
     if (c > 0) {
         struct msghdr m;
         int e = errno;
@@ -2318,8 +2419,13 @@ RN_EXPORT ssize_t rn_readv(int, const struct iovec *, int) __asm__("readv");
 RN_EXPORT ssize_t rn_writev(int, const struct iovec *, int) __asm__("writev");
 RN_EXPORT int rn_close(int) __asm__("close");
 RN_EXPORT long rn_syscall(long, ...) __asm__("syscall");
+RN_EXPORT int rn_socketpair(int, int, int, int *) __asm__("socketpair");
 
 int rn_socket(int domain, int type, int protocol) { return do_socket(domain, type, protocol); }
+int rn_socketpair(int domain, int type, int protocol, int *sv)
+{
+    return unix_socketpair(domain, type, protocol, sv);
+}
 int rn_bind(int fd, const struct sockaddr *a, socklen_t l) { return do_bind(fd, a, l); }
 int rn_listen(int fd, int backlog) { return do_listen(fd, backlog); }
 int rn_connect(int fd, const struct sockaddr *a, socklen_t l) { return do_connect(fd, a, l); }

@@ -43,6 +43,7 @@ from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
 from shim.netlink import NetlinkChannel, NetlinkService
+from shim.unix import UnixService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
 DGRAM_SERVED = {(socket.AF_INET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)}
@@ -214,6 +215,8 @@ class StackHost:
         self.socket_ops[P.OP_IOCTL] = self.op_ifioctl    # SIOCGIF*: the stack's interfaces
         self.netlink = NetlinkService(self)   # NETLINK_ROUTE sockets (shim/netlink.py)
         self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
+        self.unix = UnixService(self)      # AF_UNIX sockets (shim/unix.py)
+        self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
 
@@ -253,6 +256,8 @@ class StackHost:
                     self.accept_clients()
                 elif fd == self.wake_r.fileno():
                     self.wake_r.recv(64)
+                elif fd in self.unix.listeners:
+                    self.unix.event(fd, ev)
             self.run_stack()
             if self.lingering:
                 self.check_lingering()
@@ -376,6 +381,8 @@ class StackHost:
 
     def dispatch(self, c: Client, req: P.Request):
         """Run one RPC; returns (reply bytes, fd to pass or None)."""
+        if req.sock_id in self.unix.socks:
+            return self.unix.dispatch(c, req)
         op = self.socket_ops.get(req.op)
         if op is None:
             host_op = self.host_ops.get(req.op)
@@ -424,6 +431,8 @@ class StackHost:
             return self.netlink.new_socket(type_, proto)
         if family == AF_ALG:
             return self.alg.new_socket(type_, proto)
+        if family == socket.AF_UNIX:
+            return self.unix.new_socket(type_, proto)
         if (family, type_) in DGRAM_SERVED:
             reply = self.dgram.new_socket(family, type_, proto)
             if reply[0] == P.response(-1, errno.EPROTONOSUPPORT):
@@ -473,14 +482,18 @@ class StackHost:
         self.add_channel(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
+    def next_id(self) -> int:
+        self.ids = (self.ids + 1) & 0xFFFFFFFF or 1
+        return self.ids
+
     def new_pair(self) -> tuple[int, socket.socket, socket.socket]:
         """A fresh socket id and its pair: A named for recognition, S ready for the loop."""
-        self.ids = (self.ids + 1) & 0xFFFFFFFF or 1
+        sock_id = self.next_id()
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        a.bind(b"\0" + P.NAME_PREFIX + self.nonce + b"-%d" % self.ids)
+        a.bind(b"\0" + P.NAME_PREFIX + self.nonce + b"-%d" % sock_id)
         s.setblocking(False)
         set_sndbuf(s, CHANNEL_BUF)
-        return self.ids, a, s
+        return sock_id, a, s
 
     def add_channel(self, ch: Channel) -> None:
         self.channels[ch.fd] = ch
@@ -732,8 +745,8 @@ class StackHost:
         seen = req.args[0]
         ch = self.by_id.get(req.sock_id)
         if ch is not None:
-            if isinstance(ch, (NetlinkChannel, DgramChannel, AlgChannel)):
-                return P.response(0), None
+            if type(ch) is not Channel:
+                return P.response(0), None          # not TCP: the kernel's answer stands
             if ch.listening or (ch.a_shut and ch.sk.state == "CLOSED"):
                 return P.response(-1, errno.ENOTCONN), None
             return P.response(0, 0, b"", int(ch.fin_to_app)), None     # FIN: final
@@ -1079,6 +1092,7 @@ class StackHost:
         for d in self.dialers.values():
             d.close()
         self.dialers.clear()
+        self.unix.close()
         netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()

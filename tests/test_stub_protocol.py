@@ -121,9 +121,9 @@ int main(int argc, char **argv)
         rep("read_pipe", read(p[0], buf, sizeof buf));
         rep("close_bad", close(-1));
         rep("accept_bad", accept(12345, NULL, NULL));
-        int u = socket(AF_UNIX, SOCK_DGRAM, 0);
-        rep("unix_socket", u);
-        rep("unix_getsockname", getsockname(u, (struct sockaddr *)&a, &l));
+        int u = socket(AF_NETLINK, SOCK_RAW, 16); /* NETLINK_GENERIC: the kernel's */
+        rep("kernel_socket", u);
+        rep("kernel_getsockname", getsockname(u, (struct sockaddr *)&a, &l));
         return 0;
     }
     if (!strcmp(mode, "inherited")) { /* fd number in argv[2] */
@@ -500,7 +500,7 @@ def test_unreachable_host(client, tmp_path):
     path = str(tmp_path / "nope.sock")
     r = run(client, "unreachable", sock=path)
     assert r.stdout.splitlines() == [
-        "socket = -1 ENETDOWN", "socket = -1 ENETDOWN", "socket_unix = 3"]
+        "socket = -1 ENETDOWN", "socket = -1 ENETDOWN", "socket_unix = -1 ENETDOWN"]
     assert r.stderr.splitlines() == [
         f"rocketnet: stack host unreachable at {path}: No such file or directory"]
 

@@ -1,0 +1,315 @@
+"""AF_UNIX sockets (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM) served by the stack host.
+
+rocketnet/unix.py decides names and connections; this module gives the program its fds.
+- An unconnected socket is a fresh kernel AF_UNIX socket of the program's type, bound to
+  the identity name "\\0rocketnet-<nonce>-u<id>" (so the stub recognises it): reads,
+  writes, poll and shutdown on it are the kernel's answers for an unconnected socket.
+- A connection is a kernel socketpair of the socket's type made here: one end replaces
+  the client's fd (the stub dup3s it onto the same number), the other is queued on the
+  listener as an accept record.  The bytes then flow between the two programs' ends
+  directly, so message boundaries, MSG_PEEK/SO_PEEK_OFF/MSG_TRUNC/MSG_WAITALL, OOB,
+  SCM_RIGHTS, SCM_CREDENTIALS, EPIPE/SIGPIPE and buffer limits are the kernel's own.
+- A listener's fd is the A end of a pair of its type whose S end the host keeps: one
+  accept record per connection, as for TCP (struct rn_accept_rec + the fd).
+- A datagram socket stays its kernel socket: a datagram (or connect) to a stack name
+  goes natively to the identity name of the socket holding it (RN_OP_UNIX_RESOLVE), so
+  queues, EAGAIN, EPERM and ECONNREFUSED are the kernel's; the stub shows the sender by
+  its stack name.
+The host keeps no end of a connected or unconnected socket, so it learns that one is
+gone by probing its identity name (free again once the last fd closes): when a name it
+holds is looked up, and in a sweep as sockets accumulate.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import select
+import socket
+import struct
+
+from rocketnet.errors import SocketError
+from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_addr, path_sockaddr
+from shim import protocol as P
+
+SOL_SOCKET = socket.SOL_SOCKET
+SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
+SO_ACCEPTCONN = 30
+UCRED = struct.Struct("=iII")
+SERVED_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM)
+LISTENER_BUF = 4 * 1024 * 1024     # room for a full backlog of accept records
+
+
+def somaxconn() -> int:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 4096
+
+
+def proc_cred(pid: int) -> tuple[int, int, int]:
+    """(pid, euid, egid) of a process now: what Linux records for SO_PEERCRED."""
+    uid = gid = -1
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    uid = int(line.split()[2])
+                elif line.startswith("Gid:"):
+                    gid = int(line.split()[2])
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid, uid, gid
+
+
+class UnixService:
+    def __init__(self, host) -> None:
+        self.host = host
+        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(host.nonce[:4], "little"))
+        self.socks: dict[int, UnixSocket] = {}          # sock id -> socket
+        self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
+        self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
+        self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
+        self.pair_ends: dict[int, socket.socket] = {}  # socketpair ends not fetched yet
+        self.sweep_at = 256
+        self.somaxconn = somaxconn()
+
+    # ---- identity and lifetime ------------------------------------------------------
+
+    def ident(self, sock_id: int) -> bytes:
+        return b"\0" + P.NAME_PREFIX + self.host.nonce + b"-u%d" % sock_id
+
+    def new_fd(self, sk: UnixSocket, s: socket.socket) -> int:
+        """Name a kernel socket for sk; returns its id."""
+        sock_id = self.host.next_id()
+        s.bind(self.ident(sock_id))
+        self.socks[sock_id] = sk
+        self.ids.setdefault(sk, []).append(sock_id)
+        return sock_id
+
+    def id_alive(self, sock_id: int, type_: int) -> bool:
+        probe = socket.socket(socket.AF_UNIX, type_)    # abstract names are per type
+        try:
+            probe.bind(self.ident(sock_id))
+        except OSError:
+            return True          # EADDRINUSE: a socket still holds it
+        finally:
+            probe.close()
+        return False
+
+    def alive(self, sk: UnixSocket) -> bool:
+        if sk in self.listening:
+            return True
+        ids = self.ids.get(sk, [])
+        live = [i for i in ids if self.id_alive(i, sk.type)]
+        for i in ids:
+            if i not in live:
+                self.socks.pop(i, None)
+        if live:
+            self.ids[sk] = live
+            return True
+        self.ids.pop(sk, None)
+        return False
+
+    def sweep(self) -> None:
+        """Forget sockets whose fds are all closed (amortised over new sockets)."""
+        if len(self.socks) < self.sweep_at:
+            return
+        for sk in list(self.ids):
+            if not self.alive(sk):
+                self.ns.release(sk)
+        self.sweep_at = max(256, 2 * len(self.socks))
+
+    # ---- RPCs -----------------------------------------------------------------------
+
+    def new_socket(self, type_: int, proto: int):
+        if type_ not in SERVED_TYPES:
+            return P.response(-1, P.ERR_PASSTHROUGH), None
+        if proto not in (0, socket.AF_UNIX):
+            return P.response(-1, errno.EPROTONOSUPPORT), None
+        self.sweep()
+        sk = UnixSocket(type_)
+        try:
+            s = socket.socket(socket.AF_UNIX, type_)
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
+        sock_id = self.new_fd(sk, s)
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
+
+    def new_pair(self, c, req: P.Request):
+        """socketpair(): a connected pair, both ends the caller's (RN_OP_UNIX_PAIR)."""
+        type_, proto = req.args[0], req.args[1]
+        if type_ not in SERVED_TYPES:
+            return P.response(-1, errno.EINVAL), None      # the stub asks for these only
+        if proto not in (0, socket.AF_UNIX):
+            return P.response(-1, errno.EPROTONOSUPPORT), None
+        self.sweep()
+        ends = (UnixSocket(type_), UnixSocket(type_))
+        cred = proc_cred(c.pid)
+        for sk, peer in (ends, ends[::-1]):
+            sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
+        try:
+            x, y = socket.socketpair(socket.AF_UNIX, type_)
+        except OSError as e:
+            return P.response(-1, e.errno or errno.EIO), None
+        first = self.new_fd(ends[0], x)
+        second = self.new_fd(ends[1], y)
+        self.pair_ends[second] = y
+        return P.response(first, 0, b"", second), x.detach()
+
+    def dispatch(self, c, req: P.Request):
+        sk = self.socks[req.sock_id]
+        if req.op == P.OP_UNIX_PAIR:
+            y = self.pair_ends.pop(req.sock_id, None)
+            if y is None:
+                return P.response(-1, errno.EBADF), None
+            return P.response(req.sock_id), y.detach()
+        try:
+            if req.op == P.OP_BIND:
+                return self.bind(sk, req)
+            if req.op == P.OP_LISTEN:
+                return self.listen(c, sk, req)
+            if req.op == P.OP_CONNECT:
+                return self.connect(c, sk, req)
+            if req.op == P.OP_UNIX_RESOLVE:
+                return self.resolve(sk, req)
+            if req.op == P.OP_UNIX_ACCEPTED:
+                self.ns.accepted(sk)
+                return P.response(0), None
+            if req.op == P.OP_GETSOCKNAME:
+                return P.response(0, 0, sk.sockname()), None
+            if req.op == P.OP_GETPEERNAME:
+                return P.response(0, 0, sk.peername()), None
+            if req.op == P.OP_SHUTDOWN:
+                if not 0 <= req.args[0] <= 2:
+                    raise SocketError(errno.EINVAL)
+                if req.args[0] != socket.SHUT_WR:
+                    sk.shut_rd = True        # a listener shut for reading refuses
+                return P.response(0), None
+            if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET:
+                if req.args[1] == SO_PEERCRED:
+                    pid, uid, gid = sk.cred or (0, -1, -1)     # no peer: Linux's -1s
+                    return P.response(0, 0, UCRED.pack(pid, uid & 0xFFFFFFFF,
+                                                       gid & 0xFFFFFFFF)), None
+                if req.args[1] == SO_ACCEPTCONN:
+                    return P.response(0, 0, int(sk.state == "LISTEN").to_bytes(4, "little")), None
+            return P.response(-1, errno.EOPNOTSUPP), None
+        except OSError as e:      # SocketError, or EMFILE/ENOBUFS making kernel sockets
+            return P.response(-1, e.errno or errno.EIO), None
+
+    @staticmethod
+    def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
+        """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
+        (arg0 bit 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+        kind, name = parse_addr(sa)
+        if kind == "abstract":
+            return kind, ("a", sk.type, name), abstract_sockaddr(name)
+        if kind == "path":
+            if not req.args[0] & 1:
+                raise SocketError(errno.EINVAL)
+            return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
+        return kind, (), b""
+
+    def bind(self, sk: UnixSocket, req: P.Request):
+        kind, key, addr = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            self.ns.autobind(sk)
+        else:
+            self.ns.bind(sk, key, addr)
+        return P.response(0), None
+
+    def resolve(self, sk: UnixSocket, req: P.Request):
+        """A datagram destination: the id of the socket bound to the name."""
+        kind, key, _ = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            raise SocketError(errno.EINVAL)
+        if req.args[0] & 2:
+            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the sender first
+        other = self.ns.holder(key)
+        if other is None:
+            raise SocketError(errno.ECONNREFUSED)
+        if other.type != sk.type:
+            raise SocketError(errno.EPROTOTYPE)
+        return P.response(self.ids[other][-1]), None
+
+    def listen(self, c, sk: UnixSocket, req: P.Request):
+        if sk.type == socket.SOCK_DGRAM:
+            raise SocketError(errno.EOPNOTSUPP)
+        backlog = req.args[0] & 0xFFFFFFFF
+        if backlog > self.somaxconn:      # Linux compares unsigned: negative -> somaxconn
+            backlog = self.somaxconn
+        self.ns.listen(sk, backlog, proc_cred(c.pid))
+        if sk in self.listening:
+            return P.response(0), None
+        a, s = socket.socketpair(socket.AF_UNIX, sk.type)
+        sock_id = self.new_fd(sk, a)
+        s.setblocking(False)
+        from shim.host import set_sndbuf  # shim.host imports this module
+        set_sndbuf(s, LISTENER_BUF)
+        self.listeners[s.fileno()] = (s, sk)
+        self.listening[sk] = s.fileno()
+        self.host.ep.register(s.fileno(), 0)      # HUP: the program closed the listener
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
+
+    def connect(self, c, sk: UnixSocket, req: P.Request):
+        kind, key, _ = self.key_of(sk, req.payload, req)
+        if kind == "auto":
+            raise SocketError(errno.EINVAL)
+        if req.args[0] & 2:
+            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the socket first
+        try:
+            new = self.ns.connect(sk, key, bool(req.args[3]), proc_cred(c.pid))
+        except SocketError as e:
+            # arg0 = 1: a blocking connect waits for room in the backlog and retries
+            wait = e.errno == errno.EAGAIN and not req.args[3]
+            return P.response(-1, e.errno, b"", int(wait)), None
+        lfd = self.listening.get(new.listener) if new.listener is not None else None
+        try:
+            if lfd is None:
+                raise SocketError(errno.ECONNREFUSED)
+            x, y = socket.socketpair(socket.AF_UNIX, sk.type)
+        except OSError:
+            self.undo_connect(sk, new)
+            raise
+        # A marker the accepting stub drops: a connection that is never accepted dies
+        # with unread data, so its client reads ECONNRESET as on Linux.
+        x.send(b"\0")
+        sock_id = self.new_fd(sk, x)
+        new_id = self.new_fd(new, y)
+        try:
+            self.listeners[lfd][0].sendmsg(
+                [P.accept_record(new_id, sk.sockname())],
+                [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))])
+        except OSError:
+            x.close()
+            self.undo_connect(sk, new)
+            raise SocketError(errno.EAGAIN) from None
+        finally:
+            y.close()
+        return P.response(sock_id, 0, b"", P.KIND_UNIX), x.detach()
+
+    def undo_connect(self, sk: UnixSocket, new: UnixSocket) -> None:
+        self.ns.release(new)
+        sk.state, sk.peer, sk.cred = "CLOSED", None, None
+
+    # ---- listeners ------------------------------------------------------------------
+
+    def event(self, fd: int, ev: int) -> None:
+        if ev & (select.EPOLLHUP | select.EPOLLERR):
+            s, sk = self.listeners.pop(fd)
+            del self.listening[sk]
+            self.host.ep.unregister(fd)
+            s.close()     # queued connections go with the listener's last fd
+            if sk.state == "LISTEN":
+                sk.state = "CLOSED"
+            if not self.alive(sk):
+                self.ns.release(sk)
+
+    def close(self) -> None:
+        for y in self.pair_ends.values():
+            y.close()
+        for s, _ in self.listeners.values():
+            s.close()
+        self.listeners.clear()
+        self.listening.clear()
