@@ -292,6 +292,8 @@ static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov,
         return -1;
     }
     memset(h, 0, sizeof *h);
+    if (flags & MSG_MORE)
+        h->flags = RN_DG_MORE;
     if (l) {
         h->addrlen = (uint16_t)(l > sizeof h->addr ? sizeof h->addr : l);
         memcpy(h->addr, sa, h->addrlen);

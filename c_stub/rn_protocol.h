@@ -188,6 +188,8 @@ struct rn_accept_rec {
  *   consumes it and takes the error with getsockopt(SO_ERROR), so an error already
  *   taken otherwise is not reported twice. */
 #define RN_DG_ERROR 1
+/* app -> host: sent with MSG_MORE (UDP corking: joins the next part, see UdpSock.cork). */
+#define RN_DG_MORE 2
 /* host -> app: control messages recvmsg must produce for this datagram (the socket's
  * options when it was queued), in Linux's order: timestamps, then IP, then IPv6. */
 #define RN_DG_CM_TSTAMP 16       /* SO_TIMESTAMP: SCM_TIMESTAMP (struct timeval) */

@@ -26,7 +26,17 @@ from . import sockopt
 from .errors import SocketError
 from .iface import route
 from .socket import Socket
-from .transport.udp import Datagram, ErrEntry, UdpSocket, is_multicast, needs_scope, unmap
+from .transport.udp import (
+    EMSGSIZE,
+    MAX_PAYLOAD_V4,
+    MAX_PAYLOAD_V6,
+    Datagram,
+    ErrEntry,
+    UdpSocket,
+    is_multicast,
+    needs_scope,
+    unmap,
+)
 
 if TYPE_CHECKING:
     from .stack import NetStack
@@ -52,6 +62,7 @@ _IP6_FLAGS = {23: 1, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, 
 class UdpSock(Socket):
     inner: UdpSocket  # type: ignore[assignment]
     port_required = True        # sendto port 0 is EINVAL (not for ping sockets)
+    corks = True                # MSG_MORE / UDP_CORK join sends (not on ping sockets)
 
     def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
         inner = UdpSocket(stack.udp, family)
@@ -59,6 +70,9 @@ class UdpSock(Socket):
         self.proto = proto or C.IPPROTO_UDP
         self.layer = stack.udp
         self.ipopts: dict[tuple[int, int], int] = {}
+        self.cork_on = False    # UDP_CORK
+        # the pending corked datagram: (destination, port, outgoing interface, payload)
+        self.corked: tuple[bytes, int, int, bytearray] | None = None
 
     def __repr__(self) -> str:
         return f"<UdpSock #{self.handle} fam={self.family}>"
@@ -172,9 +186,33 @@ class UdpSock(Socket):
             raise SocketError(e)
         if t.shut_wr:
             raise SocketError(C.EPIPE)
+        if self.corked is not None or self.cork_on:
+            return self.cork(data, rip, rport, oif, False)
         if oif:
             return self.layer.send(t, data, rip, rport, oif)
         return self.layer.send(t, data, rip, rport)
+
+    def cork(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int, oif: int,
+             more: bool) -> int:
+        """udp_sendmsg's corking: with MSG_MORE or UDP_CORK, data joins the pending datagram,
+        which keeps its first part's destination and leaves whole with the first part sent
+        with neither. A pending datagram over the size limit is dropped: EMSGSIZE."""
+        pend = self.corked
+        if pend is None:
+            pend = self.corked = (rip, rport, oif, bytearray())
+        payload = pend[3]
+        payload += data
+        if len(payload) > (MAX_PAYLOAD_V4 if len(pend[0]) == 4 else MAX_PAYLOAD_V6):
+            self.corked = None
+            raise SocketError(EMSGSIZE)
+        if not (more or self.cork_on):
+            self.push_corked()
+        return len(data)
+
+    def push_corked(self) -> None:
+        pend, self.corked = self.corked, None
+        if pend is not None:
+            self.layer.send(self.inner, pend[3], pend[0], pend[1], pend[2])
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
         return self.sendto(data, None)
@@ -295,6 +333,10 @@ class UdpSock(Socket):
             return
         if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
             sockopt.set_opt(self, level, optname, value)
+            if level == C.IPPROTO_UDP and optname == UDP_CORK and self.corks:
+                self.cork_on = bool(_int(value))
+                if not self.cork_on:
+                    self.push_corked()
             return
         if level == C.IPPROTO_IP and optname in _MC4_OPTS:
             self._mc4_set(optname, value)
@@ -485,6 +527,7 @@ IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33,
 IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
 IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
 IPV6_TCLASS = 67
+UDP_CORK = 1
 _MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
              C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
              C.MCAST_LEAVE_GROUP}
@@ -542,6 +585,7 @@ class PingSock(UdpSock):
     the echo identifier; sends must be echo requests; replies are received whole."""
 
     port_required = False
+    corks = False
 
     def __init__(self, stack: NetStack, family: int, type: int, proto: int) -> None:
         super().__init__(stack, family, type, proto)

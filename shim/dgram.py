@@ -41,6 +41,7 @@ READ_BYTES = 128 * 1024         # ... and bytes: Linux delivers each datagram as
                                 # SO_RCVBUF where Linux interleaves its reads
 HDR = P.DGRAM_HDR
 HDR_SIZE = HDR.size
+DG_MORE = P.DG_MORE
 ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
 _FAM = struct.Struct("=H")
 _IN = struct.Struct("!H4s")
@@ -167,7 +168,9 @@ class DgramService:
                 continue
             alen = buf[2] | (buf[3] << 8)
             try:
-                if alen:
+                if (buf[0] & DG_MORE and sk.corks) or sk.corked is not None or sk.cork_on:
+                    self.cork(ch, mv[HDR_SIZE:n], alen, buf[0] & DG_MORE)
+                elif alen:
                     raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
                     dest = ch.dest_cache.get(raw)
                     if dest is None:
@@ -185,6 +188,20 @@ class DgramService:
                     stats["udp_channel_drops"] += 1
             except SocketError:
                 stats["udp_channel_drops"] += 1
+
+    def cork(self, ch: DgramChannel, data: memoryview, alen: int, more: int) -> None:
+        """A part of a corked datagram (MSG_MORE, UDP_CORK): its destination counts only
+        when it starts the datagram."""
+        sk = ch.sk
+        if sk.corked is not None:
+            rip, rport, oif = sk.corked[:3]
+        elif alen:
+            rip, rport, oif = self.destination(ch, bytes(self.mv[ADDR_OFF:ADDR_OFF + alen]))
+        elif sk.inner.rip is not None:
+            rip, rport, oif = sk.inner.rip, sk.inner.rport, 0
+        else:
+            raise SocketError(errno.EDESTADDRREQ)
+        sk.cork(data, rip, rport, oif, bool(more))
 
     def destination(self, ch: DgramChannel, raw: bytes) -> tuple[bytes, int, int]:
         """A destination sockaddr -> (unmapped address, port, outgoing interface: the

@@ -245,7 +245,13 @@ class StackHost:
                     continue        # closed in this batch: the fd may be a new channel's
                 ch = self.channels.get(fd)
                 if ch is not None:
-                    self.channel_event(ch, ev)
+                    try:
+                        self.channel_event(ch, ev)
+                    except Exception:   # a bug ends that socket, not every program's
+                        self.internal_errors += 1
+                        traceback.print_exc()           # into host.log
+                        if self.channels.get(fd) is ch:
+                            self.close_channel(ch)
                 elif fd in self.clients:
                     self.client_event(self.clients[fd], ev)
                 elif fd in self.devices:

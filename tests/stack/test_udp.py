@@ -248,3 +248,28 @@ def test_ping_socket_echo_v4_and_v6(stack):
     stack.poll(0.0)
     assert p6.recv_datagram().data[0] == 129
     assert err(stack.socket, C.AF_INET, C.SOCK_DGRAM, 58) == errno.EPROTONOSUPPORT
+
+
+def test_corking_joins_parts_into_one_datagram(stack):
+    r = udp(stack)
+    r.bind(("127.0.0.1", 5010))
+    s = udp(stack)
+    lo = b"\x7f\x00\x00\x01"
+    assert s.cork(b"ab", lo, 5010, 0, True) == 2            # MSG_MORE: pending
+    assert s.cork(b"cd", lo, 9, 0, True) == 2               # a later destination is ignored
+    stack.poll(0.0)
+    assert r.recv_datagram() is None
+    assert s.sendto(b"ef", ("127.0.0.1", 9)) == 2           # no MSG_MORE: leaves whole
+    stack.poll(0.0)
+    assert r.recv_datagram().data == b"abcdef"
+    s.setsockopt(C.IPPROTO_UDP, 1, (1).to_bytes(4, "little"))   # UDP_CORK
+    s.sendto(b"gh", ("127.0.0.1", 5010))
+    s.sendto(b"ij", ("127.0.0.1", 5010))
+    stack.poll(0.0)
+    assert r.recv_datagram() is None
+    s.setsockopt(C.IPPROTO_UDP, 1, (0).to_bytes(4, "little"))   # uncork: sends
+    stack.poll(0.0)
+    assert r.recv_datagram().data == b"ghij"
+    assert s.cork(b"x" * 65000, lo, 5010, 0, True) == 65000
+    assert err(s.cork, b"x" * 600, lo, 5010, 0, True) == errno.EMSGSIZE   # dropped
+    assert s.corked is None
