@@ -1,7 +1,7 @@
 /* ifreq.c - programs see the stack's interfaces, not the host's.  #included at the
  * end of stub.c.
  *
- * - ioctl(SIOCGIF*) on a shim socket is answered by the host from the stack's
+ * - ioctl(SIOCGIF*, SIOCSIF*) on a shim socket is answered by the host from the stack's
  *   interfaces (RN_OP_IOCTL: arg0 = request, payload = struct ifreq; SIOCGIFCONF gets
  *   every entry and the stub copies what fits in ifc_len).  struct ifreq / ifconf are
  *   copied with rn_copy_in/out (EFAULT, never a crash).  Every other ioctl, and every
@@ -25,12 +25,17 @@
 typedef int (*f_ioctl_t)(int, unsigned long, ...);
 static void *g_real_ioctl;
 
-static int rn_is_siocgif(unsigned long req)
+static int rn_is_ifioctl(unsigned long req)
 {
     switch (req) {
     case SIOCGIFNAME: case SIOCGIFCONF: case SIOCGIFFLAGS: case SIOCGIFADDR:
     case SIOCGIFBRDADDR: case SIOCGIFNETMASK: case SIOCGIFMTU: case SIOCGIFHWADDR:
     case SIOCGIFINDEX:
+    /* and every SIOCSIF*: a root program must change the stack's interface, never the
+       machine's (the host answers EPERM without root, as Linux) */
+    case SIOCSIFFLAGS: case SIOCSIFADDR: case SIOCSIFBRDADDR: case SIOCSIFNETMASK:
+    case SIOCSIFMETRIC: case SIOCSIFMTU: case SIOCSIFHWADDR: case SIOCSIFNAME:
+    case SIOCSIFHWBROADCAST: case SIOCSIFTXQLEN: case SIOCSIFMAP:
         return 1;
     default:
         return 0;
@@ -88,7 +93,7 @@ int rn_ioctl(int fd, unsigned long req, ...)
         errno = ENOTTY; /* UDP has no urgent mark; A (SEQPACKET) would say EOPNOTSUPP */
         return -1;
     }
-    if (!g_enabled || !rn_is_siocgif(req))
+    if (!g_enabled || !rn_is_ifioctl(req))
         return real(fd, req, arg);
     int saved = errno;
     struct rn_sock s;

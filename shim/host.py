@@ -785,10 +785,12 @@ class StackHost:
         raise SocketError(errno.ENOTTY)
 
     def op_ifioctl(self, ch: Channel, req: P.Request):
-        """SIOCGIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers every
+        """SIOCGIF*/SIOCSIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers every
         entry (the stub copies what fits in the program's ifc_len)."""
+        c = self.current
+        privileged = c is None or c.uid == 0        # CAP_NET_ADMIN for SIOCSIF*
         return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0],
-                                             req.payload)), None
+                                             req.payload, privileged)), None
 
     def op_host_stats(self, c: Client, req: P.Request):
         """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);

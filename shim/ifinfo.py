@@ -28,6 +28,14 @@ SIOCGIFHWADDR = 0x8927
 SIOCGIFINDEX = 0x8933
 SIOCGIF = frozenset({SIOCGIFNAME, SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFBRDADDR,
                      SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFINDEX})
+# SIOCSIF*: they must reach the stack's interfaces, never the machine's
+SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFBRDADDR, SIOCSIFNETMASK = 0x8914, 0x8916, 0x891A, 0x891C
+SIOCSIFMETRIC, SIOCSIFMTU, SIOCSIFHWADDR, SIOCSIFNAME = 0x891E, 0x8922, 0x8924, 0x8923
+SIOCSIFHWBROADCAST, SIOCSIFTXQLEN, SIOCSIFMAP = 0x8937, 0x8943, 0x8971
+SIOCSIF = frozenset({SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFBRDADDR, SIOCSIFNETMASK, SIOCSIFMETRIC,
+                     SIOCSIFMTU, SIOCSIFHWADDR, SIOCSIFNAME, SIOCSIFHWBROADCAST, SIOCSIFTXQLEN,
+                     SIOCSIFMAP})
+MIN_MTU = 68                    # ETH_MIN_MTU
 IFF_UP, IFF_BROADCAST, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x2, 0x8, 0x40
 IFF_MULTICAST, IFF_LOWER_UP = 0x1000, 0x10000
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
@@ -92,10 +100,12 @@ def ifconf(ifaces: Sequence) -> bytes:
     return b"".join(_ifreq(i.name, _sin(a)) for i in ifaces for a, _p in _v4(i))
 
 
-def ioctl(ifaces: Sequence, request: int, ifr: bytes) -> bytes:
-    """The struct ifreq a SIOCGIF* request returns; SocketError as Linux fails it."""
+def ioctl(ifaces: Sequence, request: int, ifr: bytes, privileged: bool = False) -> bytes:
+    """The struct ifreq a SIOCGIF*/SIOCSIF* request returns; SocketError as Linux fails it."""
     if request == SIOCGIFCONF:
         return ifconf(ifaces)
+    if request in SIOCSIF:
+        return set_ioctl(ifaces, request, ifr, privileged)
     if request not in SIOCGIF:
         raise SocketError(errno.ENOTTY)
     if len(ifr) < IFREQ_SIZE:
@@ -126,6 +136,27 @@ def ioctl(ifaces: Sequence, request: int, ifr: bytes) -> bytes:
     if request == SIOCGIFNETMASK:
         return _ifreq(name, _sin(netmask(prefix, 4)))
     return _ifreq(name, _sin(broadcast(iface, addr, prefix)))      # SIOCGIFBRDADDR
+
+
+def set_ioctl(ifaces: Sequence, request: int, ifr: bytes, privileged: bool) -> bytes:
+    """SIOCSIF*, in dev_ioctl's order: CAP_NET_ADMIN (EPERM), then the device (ENODEV).
+    The stack models an interface's MTU (68 up to its device's limit); SIOCSIFFLAGS keeps
+    the interface up (taking it down, and the other flags, are not modelled); addresses,
+    names and the rest come from `rocketnet host start` (EOPNOTSUPP here)."""
+    if not privileged:
+        raise SocketError(errno.EPERM)
+    if len(ifr) < IFREQ_SIZE:
+        raise SocketError(errno.EFAULT)
+    iface = _by_name(ifaces, ifr)
+    if request == SIOCSIFMTU:
+        mtu = struct.unpack_from("=i", ifr, IFNAMSIZ)[0]
+        if not MIN_MTU <= mtu <= iface.max_mtu:
+            raise SocketError(errno.EINVAL)
+        iface.mtu = mtu
+        return bytes(ifr[:IFREQ_SIZE])
+    if request == SIOCSIFFLAGS and struct.unpack_from("=H", ifr, IFNAMSIZ)[0] & IFF_UP:
+        return bytes(ifr[:IFREQ_SIZE])
+    raise SocketError(errno.EOPNOTSUPP)
 
 
 # ---- NETLINK_ROUTE ------------------------------------------------------------------

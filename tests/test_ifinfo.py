@@ -184,3 +184,20 @@ def test_iproute2_shows_the_stacks_addresses(rn, wire_host) -> None:
     assert f"link/ether {mac}" in r.stdout
     assert "inet 10.9.0.2/24 brd 10.9.0.255 scope global eth0" in r.stdout
     assert "inet6 fd09::2/64 scope global" in r.stdout
+
+
+def test_siocsif_changes_the_stacks_interface_as_linux_its_own(rn, tmp_path) -> None:
+    """A root program's SIOCSIFMTU must reach the stack's lo, never the machine's: the same
+    program natively in a network namespace of its own prints the same."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    exe = tmp_path / "ifset"
+    subprocess.run([cc, "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
+                    str(HERE / "ifset.c")], check=True)
+    before = Path("/sys/class/net/lo/mtu").read_text()
+    native = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && {exe}"],
+                            capture_output=True, text=True, timeout=30)
+    assert native.returncode == 0, native.stderr
+    shimmed = rn.run("run", "--", str(exe), timeout=30)
+    assert shimmed.stdout == native.stdout, shimmed.stderr
+    assert "SIOCGIFMTU lo                        = 1500" in shimmed.stdout
+    assert Path("/sys/class/net/lo/mtu").read_text() == before     # the machine's lo untouched

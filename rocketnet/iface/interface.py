@@ -87,6 +87,7 @@ class InterfaceWrapper:
             device = self.link
         self.dev = NetDeviceWrapper(device)
         self.mtu = caps.mtu
+        self.max_mtu = caps.mtu         # SIOCSIFMTU may lower the MTU, not pass the device's
         self.checksum_offload = caps.checksum_offload
         self.addresses: list[tuple[bytes, int]] = []
         self.gateway4: bytes | None = None
