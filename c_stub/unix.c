@@ -49,6 +49,23 @@ static void unix_path(const unsigned char *sa, socklen_t len, char *out)
     out[n] = 0;
 }
 
+/* The socket node a path names, as (st_dev, st_ino): the host's key for a stack socket
+ * bound there.  No socket node there (no kernel listener answered either): ECONNREFUSED. */
+static int unix_node(const unsigned char *sa, socklen_t len, int64_t *dev, int64_t *ino,
+                     int *err)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    unix_path(sa, len, path);
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        *err = ECONNREFUSED;
+        return -1;
+    }
+    *dev = (int64_t)st.st_dev;
+    *ino = (int64_t)st.st_ino;
+    return 0;
+}
+
 static int unix_type(int fd)
 {
     int type = SOCK_STREAM;
@@ -145,16 +162,9 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
             *err = e;
             return -1;
         }
-        char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-        unix_path(sa, len, path);
-        struct stat st;
-        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-            *err = ECONNREFUSED;
+        if (unix_node(sa, len, &a1, &a2, err) < 0)
             return -1;
-        }
         a0 = 1;
-        a1 = (int64_t)st.st_dev;
-        a2 = (int64_t)st.st_ino;
     }
     int pc = 0; /* SO_PASSCRED: Linux autobinds an unnamed socket when it connects */
     socklen_t pcl = sizeof pc;
@@ -350,16 +360,9 @@ static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa
             *err = e;
             return -1;
         }
-        char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-        unix_path(sa, len, path);
-        struct stat st;
-        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-            *err = ECONNREFUSED;
+        if (unix_node(sa, len, &a1, &a2, err) < 0)
             return -1;
-        }
         a0 = 1;
-        a1 = (int64_t)st.st_dev;
-        a2 = (int64_t)st.st_ino;
     }
     int pc = 0; /* SO_PASSCRED: Linux autobinds an unnamed sender */
     socklen_t pcl = sizeof pc;
