@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,14 @@ static inline int loopback_listener(struct sockaddr_in *a, int backlog)
     getsockname(l, (struct sockaddr *)a, &al);
     listen(l, backlog);
     return l;
+}
+
+/* A bounded wait for fd to be readable: the shim's host answers a moment after Linux's
+ * synchronous loopback would, so read what was just sent only after this */
+static inline int readable(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 2000);
 }
 
 #endif

@@ -22,12 +22,6 @@ static void on_sigpipe(int sig)
     sigpipes++;
 }
 
-static int readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, 2000);
-}
-
 static void namelen(const char *what, int fd, int peer)
 {
     struct sockaddr_un a;

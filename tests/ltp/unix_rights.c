@@ -11,12 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, 2000);
-}
-
 static ssize_t send_fds(int s, const char *data, const int *fds, int n)
 {
     union {

@@ -3,6 +3,7 @@
  * their lengths, data, boundaries, SCM_RIGHTS, SO_PEERCRED, shutdown and EPIPE. */
 #define _GNU_SOURCE
 #include "conformance.h"
+#include "unix_names.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,30 +13,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char tag[32];
-
-static socklen_t abstract(struct sockaddr_un *a, const char *name)
-{
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "%s-%s", tag, name);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
-static socklen_t path(struct sockaddr_un *a, const char *p)
-{
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    strcpy(a->sun_path, p);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(p) + 1);
-}
-
-static int readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, 2000);
-}
 
 /* getsockname/getpeername: the length, and whether the address is `want` */
 static void names(const char *what, int fd, int peer, const struct sockaddr_un *want,
