@@ -2298,18 +2298,25 @@ static int rn_msg_bad(const struct msghdr *msg)
         }                                                                            \
     } while (0)
 
+/* What recv and recvfrom do before the kernel's call: datagram sockets read their
+ * channel, MSG_ERRQUEUE on a stream shim socket is EAGAIN, a never-connected one ENOTCONN. */
+#define RECV_PROLOGUE(call, fd, buf, n, flags, addr, alen)                                 \
+    do {                                                                                \
+        struct rn_sock ds_;                                                             \
+        if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds_) > 0)                    \
+            return dg_recvfrom(fd, &ds_, buf, n, flags, addr, alen, call);              \
+        if (RN_UNLIKELY((flags) & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {      \
+            if (g_trace_on)                                                             \
+                trace_io(call, fd, (long)(n), 1, flags, -1, EAGAIN);                    \
+            return -1;                                                                  \
+        }                                                                               \
+        UNCONN_CHECK(call, n, 1, flags, rn_buf_bad(buf, n));                            \
+    } while (0)
+
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
-    struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_recvfrom(fd, &ds, buf, n, flags, addr, alen, "recvfrom");
-    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
-        if (g_trace_on)
-            trace_io("recvfrom", fd, (long)n, 1, flags, -1, EAGAIN);
-        return -1;
-    }
-    UNCONN_CHECK("recvfrom", n, 1, flags, rn_buf_bad(buf, n));
+    RECV_PROLOGUE("recvfrom", fd, buf, n, flags, addr, alen);
     if (!g_enabled)
         return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
     socklen_t cap = 0;
@@ -2496,15 +2503,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
-    struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_recvfrom(fd, &ds, b, n, flags, NULL, NULL, "recv");
-    if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
-        if (g_trace_on)
-            trace_io("recv", fd, (long)n, 1, flags, -1, EAGAIN);
-        return -1;
-    }
-    UNCONN_CHECK("recv", n, 1, flags, rn_buf_bad(b, n));
+    RECV_PROLOGUE("recv", fd, b, n, flags, NULL, NULL);
     TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
