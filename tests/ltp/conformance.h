@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /* "what = result" or "what = -1 ERRNONAME"; flushed, so forked children never repeat it */
 static inline void show(const char *what, long ret)
@@ -42,6 +43,32 @@ static inline int readable(int fd)
 {
     struct pollfd p = {fd, POLLIN, 0};
     return poll(&p, 1, 2000);
+}
+
+/* sendmsg of `data` with n (<= 4) fds as SCM_RIGHTS, to `to` if given */
+static inline ssize_t send_fds(int s, const char *data, const int *fds, int n,
+                               const void *to, socklen_t tolen)
+{
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * 4)];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {(void *)data, strlen(data)};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = (void *)to;
+    mh.msg_namelen = tolen;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.b;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+    return sendmsg(s, &mh, 0);
 }
 
 #endif

@@ -182,27 +182,7 @@ int main(int argc, char **argv)
         _exit(0);
     }
     close(sv[1]);
-    {
-        char b = 'x';
-        struct iovec iov = {&b, 1};
-        union {
-            struct cmsghdr h;
-            char space[CMSG_SPACE(sizeof(int))];
-        } u;
-        memset(&u, 0, sizeof u);
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = u.space;
-        m.msg_controllen = sizeof u.space;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &c, sizeof c);
-        r1 = sendmsg(sv[0], &m, 0);
-    }
+    r1 = send_fds(sv[0], "x", &c, 1, NULL, 0);
     close(c);   /* the receiver's copy keeps the connection */
     r2 = read_n(s, buf, 6);
     long r3 = send(s, "back", 4, 0);

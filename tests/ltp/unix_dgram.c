@@ -117,33 +117,18 @@ int main(void)
     /* SCM_RIGHTS with an address */
     int pp[2];
     pipe(pp);
+    show("sendmsg to b with fd", send_fds(u, "r", &pp[1], 1, &ba, bl));
+    close(pp[1]);
+    readable(b);
+    struct sockaddr_un fa;
     union {
         struct cmsghdr h;
         char b[CMSG_SPACE(sizeof(int))];
     } cm;
     memset(&cm, 0, sizeof cm);
-    struct iovec iov = {"r", 1};
+    struct iovec iov = {buf, sizeof buf};
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
-    mh.msg_name = &ba;
-    mh.msg_namelen = bl;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.b;
-    mh.msg_controllen = sizeof cm.b;
-    struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-    ch->cmsg_level = SOL_SOCKET;
-    ch->cmsg_type = SCM_RIGHTS;
-    ch->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(ch), &pp[1], sizeof(int));
-    show("sendmsg to b with fd", sendmsg(u, &mh, 0));
-    close(pp[1]);
-    readable(b);
-    struct sockaddr_un fa;
-    memset(&mh, 0, sizeof mh);
-    memset(&cm, 0, sizeof cm);
-    iov.iov_base = buf;
-    iov.iov_len = sizeof buf;
     mh.msg_name = &fa;
     mh.msg_namelen = sizeof fa;
     mh.msg_iov = &iov;
@@ -152,7 +137,7 @@ int main(void)
     mh.msg_controllen = sizeof cm.b;
     show("recvmsg", recvmsg(b, &mh, 0));
     show("  namelen", mh.msg_namelen);
-    ch = CMSG_FIRSTHDR(&mh);
+    struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
     int got = -1;
     if (ch != NULL)
         memcpy(&got, CMSG_DATA(ch), sizeof got);

@@ -11,28 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static ssize_t send_fds(int s, const char *data, const int *fds, int n)
-{
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * 4)];
-    } cm;
-    memset(&cm, 0, sizeof cm);
-    struct iovec iov = {(void *)data, strlen(data)};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.b;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-    struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-    ch->cmsg_level = SOL_SOCKET;
-    ch->cmsg_type = SCM_RIGHTS;
-    ch->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-    memcpy(CMSG_DATA(ch), fds, sizeof(int) * (size_t)n);
-    return sendmsg(s, &mh, 0);
-}
-
 /* receive with room for `room` fds; the fds go to out[], their count is returned in *n */
 static ssize_t recv_fds(int s, char *buf, size_t len, int *out, int room, int flags, int *n,
                         int *mflags)
@@ -77,7 +55,7 @@ static void run(int type, const char *tn)
     int up[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, up);
     int fds[4] = {p[1], tl, u, up[0]};
-    show("sendmsg 4 fds", send_fds(sv[0], "a", fds, 4));
+    show("sendmsg 4 fds", send_fds(sv[0], "a", fds, 4, NULL, 0));
     close(p[1]);
     close(u);
     close(up[0]);
@@ -116,7 +94,7 @@ static void run(int type, const char *tn)
     int q[2];
     pipe(q);
     int two[2] = {q[0], q[1]};
-    show("sendmsg 2 fds", send_fds(sv[0], "b", two, 2));
+    show("sendmsg 2 fds", send_fds(sv[0], "b", two, 2, NULL, 0));
     readable(sv[1]);
     show("recvmsg room for 1", recv_fds(sv[1], buf, sizeof buf, got, 1, 0, &n, &mf));
     show("  fds", n);
@@ -126,7 +104,7 @@ static void run(int type, const char *tn)
     /* q[1] was dropped by the truncation: the read end sees EOF once ours is closed */
     int q2[2];
     pipe(q2);
-    show("sendmsg write end", send_fds(sv[0], "c", &q2[1], 1));
+    show("sendmsg write end", send_fds(sv[0], "c", &q2[1], 1, NULL, 0));
     show("send more data", send(sv[0], "def", 3, 0));
     readable(sv[1]);
     usleep(20000);
@@ -135,7 +113,7 @@ static void run(int type, const char *tn)
     close(got[0]);
     show("recv rest", recv(sv[1], buf, sizeof buf, 0));
     /* in flight, never received: released when the receiving socket goes away */
-    show("sendmsg write end again", send_fds(sv[0], "g", &q2[1], 1));
+    show("sendmsg write end again", send_fds(sv[0], "g", &q2[1], 1, NULL, 0));
     close(q2[1]);
     close(q[1]);
     close(sv[0]);

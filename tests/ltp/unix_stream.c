@@ -115,31 +115,23 @@ static void run(int type, const char *tn)
     /* SCM_RIGHTS: a pipe's write end crosses the connection */
     int p[2];
     pipe(p);
+    show("sendmsg SCM_RIGHTS", send_fds(u, "r", &p[1], 1, NULL, 0));
+    close(p[1]);
+    readable(s);
     union {
         struct cmsghdr h;
         char b[CMSG_SPACE(sizeof(int))];
     } cm;
-    struct iovec iov = {"r", 1};
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {buf, sizeof buf};
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     mh.msg_control = cm.b;
     mh.msg_controllen = sizeof cm.b;
-    struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-    ch->cmsg_level = SOL_SOCKET;
-    ch->cmsg_type = SCM_RIGHTS;
-    ch->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(ch), &p[1], sizeof(int));
-    show("sendmsg SCM_RIGHTS", sendmsg(u, &mh, 0));
-    close(p[1]);
-    readable(s);
-    memset(&cm, 0, sizeof cm);
-    iov.iov_base = buf;
-    iov.iov_len = sizeof buf;
-    mh.msg_controllen = sizeof cm.b;
     show("recvmsg SCM_RIGHTS", recvmsg(s, &mh, MSG_CMSG_CLOEXEC));
-    ch = CMSG_FIRSTHDR(&mh);
+    struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
     show("  got SCM_RIGHTS", ch != NULL && ch->cmsg_type == SCM_RIGHTS);
     int got = -1;
     if (ch != NULL)
