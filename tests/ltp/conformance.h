@@ -23,6 +23,17 @@ static inline void show(const char *what, long ret)
     fflush(stdout);
 }
 
+/* An IPv4 socket address */
+static inline struct sockaddr_in v4(const char *ip, unsigned short port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
 /* A TCP listener on 127.0.0.1 with an ephemeral port; its address in *a */
 static inline int loopback_listener(struct sockaddr_in *a, int backlog)
 {

@@ -24,20 +24,10 @@ static void on_pipe(int sig)
     g_pipes++;
 }
 
-static struct sockaddr_in v4(unsigned short port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
 /* a port nobody listens on: bound (not listening) by `holder` */
 static unsigned short closed_port(int holder)
 {
-    struct sockaddr_in a = v4(0);
+    struct sockaddr_in a = v4("127.0.0.1", 0);
     socklen_t l = sizeof a;
     bind(holder, (struct sockaddr *)&a, sizeof a);
     getsockname(holder, (struct sockaddr *)&a, &l);
@@ -53,7 +43,7 @@ int main(void)
     sigaction(SIGPIPE, &sa, NULL);
 
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = v4(0);
+    struct sockaddr_in a = v4("127.0.0.1", 0);
     show("bind(127.0.0.1:0)", bind(fd, (struct sockaddr *)&a, sizeof a));
 
     /* getsockname/getpeername: a negative length is EINVAL */
@@ -117,14 +107,14 @@ int main(void)
 
     /* a failed connect leaves the socket usable, and errno checks come first */
     int holder = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in refused = v4(closed_port(holder));
+    struct sockaddr_in refused = v4("127.0.0.1", closed_port(holder));
     int s = socket(AF_INET, SOCK_STREAM, 0);
     show("connect(refused)", connect(s, (struct sockaddr *)&refused, sizeof refused));
     vl = sizeof v;
     v = -1;
     show("getsockopt(SO_ERROR) after refused", getsockopt(s, SOL_SOCKET, SO_ERROR, &v, &vl));
     printf("SO_ERROR = %d\n", v);
-    struct sockaddr_in bad = v4(1);
+    struct sockaddr_in bad = v4("127.0.0.1", 1);
     bad.sin_family = 47;
     show("connect(family 47) after refused", connect(s, (struct sockaddr *)&bad, sizeof bad));
     show("syscall(connect, family 47)", syscall(__NR_connect, s, &bad, sizeof bad));
@@ -136,7 +126,7 @@ int main(void)
     printf("SO_REUSEADDR = %d\n", v);
     show("getpeername() after refused", getpeername(s, (struct sockaddr *)&ss, &(socklen_t){sizeof ss}));
     int lst = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in la = v4(0);
+    struct sockaddr_in la = v4("127.0.0.1", 0);
     socklen_t ll = sizeof la;
     bind(lst, (struct sockaddr *)&la, sizeof la);
     getsockname(lst, (struct sockaddr *)&la, &ll);
@@ -154,7 +144,7 @@ int main(void)
     /* a socket that failed to connect can still be bound and listen */
     s = socket(AF_INET, SOCK_STREAM, 0);
     show("connect(refused) fresh", connect(s, (struct sockaddr *)&refused, sizeof refused));
-    struct sockaddr_in any = v4(0);
+    struct sockaddr_in any = v4("127.0.0.1", 0);
     show("bind after refused", bind(s, (struct sockaddr *)&any, sizeof any));
     show("listen after refused", listen(s, 1));
     close(s);

@@ -13,26 +13,16 @@
 
 #include "conformance.h"
 
-static struct sockaddr_in v4(unsigned short port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
 static void calls(const char *who)
 {
     char what[64];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     snprintf(what, sizeof what, "%s: socket() >= 0", who);
     show(what, fd < 0 ? -1 : 0);
-    struct sockaddr_in a = v4(463);
+    struct sockaddr_in a = v4("127.0.0.1", 463);
     snprintf(what, sizeof what, "%s: bind(privileged port)", who);
     show(what, bind(fd, (struct sockaddr *)&a, sizeof a));
-    a = v4(0);
+    a = v4("127.0.0.1", 0);
     snprintf(what, sizeof what, "%s: bind(port 0)", who);
     show(what, bind(fd, (struct sockaddr *)&a, sizeof a));
     snprintf(what, sizeof what, "%s: listen", who);

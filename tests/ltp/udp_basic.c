@@ -18,16 +18,6 @@
 
 #include "conformance.h"
 
-static struct sockaddr_in v4(const char *ip, unsigned short port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
-
 static struct sockaddr_in6 v6(const char *ip, unsigned short port)
 {
     struct sockaddr_in6 a;
