@@ -281,12 +281,21 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def package_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("rocketnet")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rocketnet",
         description="Run unmodified programs on rocketnet, the RocketOS network stack in Python.",
         epilog=f"Environment: {HOST_PYTHON_ENV}=INTERPRETER runs the stack hosts this command "
                "starts under another Python, e.g. pypy3 (prepare it with tools/pypy-setup).")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser(
         "run", help="run a command with its sockets on a stack host",
