@@ -2792,3 +2792,4 @@ __attribute__((constructor)) static void rn_init(void)
 
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
+#include "resolv.c" /* getaddrinfo & co.: names resolve in the stack's world */

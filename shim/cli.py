@@ -261,6 +261,12 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--impair", args.impair]
     if args.seed is not None:
         out += ["--seed", str(args.seed)]
+    for d in args.dns:
+        out += ["--dns", d]
+    if args.hosts != "/etc/hosts":
+        out += ["--hosts", os.path.abspath(args.hosts)]
+    if args.resolve_order:
+        out += ["--resolve-order", args.resolve_order]
     return out
 
 

@@ -43,6 +43,7 @@ from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
 from shim.netlink import NetlinkChannel, NetlinkService
+from shim.resolver import ResolverService
 from shim.unix import UnixService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
@@ -217,6 +218,8 @@ class StackHost:
         self.alg = AlgService(self)        # AF_ALG sockets (shim/alg.py)
         self.unix = UnixService(self)      # AF_UNIX sockets (shim/unix.py)
         self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
+        self.resolver = ResolverService(self, net)    # names (shim/resolver.py)
+        self.host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
 
@@ -227,6 +230,9 @@ class StackHost:
         while self.running:
             now = time.monotonic()
             due = stack.poll_at(now)
+            rdue = self.resolver.next_deadline()
+            if rdue is not None and (due is None or rdue < due):
+                due = rdue
             timeout = -1.0 if due is None else max(0.0, due - now)
             if (self.idle_timeout is not None and not self.clients and not self.channels
                     and not self.dialers):
@@ -265,6 +271,8 @@ class StackHost:
                 elif fd in self.unix.listeners:
                     self.unix.event(fd, ev)
             self.run_stack()
+            if self.resolver.socks:
+                self.resolver.tick(time.monotonic())
             if self.lingering:
                 self.check_lingering()
             if self.clients or self.channels or self.dialers:
@@ -284,6 +292,8 @@ class StackHost:
                     self.service(ch)
                 elif sk in self.orphans:
                     self.feed_orphan(sk)
+                else:
+                    self.resolver.on_socket(sk)
 
     # ---- control connections ----------------------------------------------------
 
@@ -1101,6 +1111,7 @@ class StackHost:
             d.close()
         self.dialers.clear()
         self.unix.close()
+        self.resolver.close()
         netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()
