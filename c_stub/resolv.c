@@ -411,7 +411,9 @@ int rn_gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf
     if (!g_enabled)
         return ((f_gbn2r_t)rn_res_real(&g_real_gbn2r, "gethostbyname2_r"))(
             name, af, ret, buf, buflen, result, herr);
-    return rn_byname(name, af, ret, buf, buflen, result, herr);
+    int r = rn_byname(name, af, ret, buf, buflen, result, herr);
+    h_errno = *herr; /* glibc sets both */
+    return r;
 }
 
 RN_EXPORT int rn_gethostbyname_r(const char *, struct hostent *, char *, size_t,
@@ -444,7 +446,9 @@ int rn_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent
     if (!g_enabled)
         return ((f_gbar_t)rn_res_real(&g_real_gbar, "gethostbyaddr_r"))(
             addr, len, type, ret, buf, buflen, result, herr);
-    return rn_byaddr(addr, len, type, ret, buf, buflen, result, herr);
+    int r = rn_byaddr(addr, len, type, ret, buf, buflen, result, herr);
+    h_errno = *herr; /* glibc sets both */
+    return r;
 }
 
 /* ---------------------------------------------------------------- getnameinfo */

@@ -291,7 +291,7 @@ class ResolverService:
 
     @staticmethod
     def family_ok(job: Job, addr: bytes) -> bool:
-        return (job.family == socket.AF_UNSPEC or (len(addr) == 4) == (job.family == socket.AF_INET))
+        return job.family == socket.AF_UNSPEC or (len(addr) == 4) == (job.family == socket.AF_INET)
 
     def dns_queries(self, job: Job) -> list[bytes]:
         if job.kind == RES_NAME:
