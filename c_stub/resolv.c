@@ -460,7 +460,8 @@ int rn_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, sockl
 {
     if (!g_enabled || host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST))
         return REAL_GNI(sa, salen, host, hostlen, serv, servlen, flags);
-    int r = REAL_GNI(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
+    int r = REAL_GNI(sa, salen, host, hostlen, serv, servlen,
+                     (flags | NI_NUMERICHOST) & ~NI_NAMEREQD);
     if (r != 0)
         return r;
     unsigned char a[16];

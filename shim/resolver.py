@@ -51,6 +51,7 @@ RES_V4MAPPED = 1                    # arg2 bits of RN_RES_ADDR
 RES_ALL = 2
 TIMEOUT = 5.0                       # glibc's RES_TIMEOUT
 ATTEMPTS = 2                        # glibc's RES_DFLRETRY
+MAPPED = b"\0" * 10 + b"\xff\xff"     # ::ffff:0:0/96
 SOURCES = ("files", "dns")
 
 
@@ -282,16 +283,26 @@ class ResolverService:
                     return OK
             return NOTFOUND
         name = job.arg.decode("ascii", "replace").rstrip(".").lower()
+        v4: list[tuple[bytes, list[str]]] = []
+        v6: list[tuple[bytes, list[str]]] = []
+        both: list[tuple[bytes, list[str]]] = []       # file order
         for addr, names in hosts_entries(self.policy.hosts):
-            if name in (n.lower() for n in names) and self.family_ok(job, addr):
-                if not job.addrs:
-                    job.canon, job.aliases = names[0], names[1:]
-                job.addrs.append(addr)
+            if name in (n.lower() for n in names):
+                (v4 if len(addr) == 4 else v6).append((addr, names))
+                both.append((addr, names))
+        if job.family == socket.AF_INET:
+            found = v4
+        elif job.family == socket.AF_INET6:
+            found = v6
+            if job.flags & RES_V4MAPPED and (job.flags & RES_ALL or not v6):
+                found = v6 + [(MAPPED + a, n) for a, n in v4]    # AI_V4MAPPED / AI_ALL
+        else:
+            found = both
+        for addr, names in found:
+            if not job.addrs:
+                job.canon, job.aliases = names[0], names[1:]
+            job.addrs.append(addr)
         return OK if job.addrs else NOTFOUND
-
-    @staticmethod
-    def family_ok(job: Job, addr: bytes) -> bool:
-        return job.family == socket.AF_UNSPEC or (len(addr) == 4) == (job.family == socket.AF_INET)
 
     def dns_queries(self, job: Job) -> list[bytes]:
         if job.kind == RES_NAME:
@@ -366,7 +377,7 @@ class ResolverService:
             if rep.qtype == dns.TYPE_A and job.family == socket.AF_INET6:
                 if job.addrs and not job.flags & RES_ALL:
                     continue            # AI_V4MAPPED: IPv4 only when there is no IPv6
-                found = [b"\0" * 10 + b"\xff\xff" + a for a in found]
+                found = [MAPPED + a for a in found]
             if found and not job.canon:
                 job.canon, job.aliases = chain[-1], chain[:-1]
             job.addrs.extend(found)
@@ -398,8 +409,8 @@ class ResolverService:
         for a in addrs:
             if a not in seen:
                 seen.append(a)
-        return sorted(seen, key=lambda a: route(ifaces, a[12:] if a[:12] == b"\0" * 10 +
-                                                b"\xff\xff" else a) is None)
+        return sorted(seen, key=lambda a: route(ifaces, a[12:] if a[:12] == MAPPED else a)
+                      is None)
 
     def answer(self, job: Job, status: int, body: bytes, names: list[str] | None = None,
                count: int = -1) -> None:
