@@ -1156,10 +1156,11 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 
 static int do_socket(int domain, int type, int protocol)
 {
-    /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
+    /* AF_NETLINK: the host serves NETLINK_ROUTE (0) and NETLINK_SOCK_DIAG (4, ss); other
+     * netlink families stay the kernel's */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
-                       !(domain == AF_NETLINK && protocol == 0) &&
+                       !(domain == AF_NETLINK && (protocol == 0 || protocol == 4)) &&
                        !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET ||
                                                base == SOCK_DGRAM))))
         return REAL(socket)(domain, type, protocol);

@@ -98,6 +98,7 @@ class Socket:
         # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
         self.optstore: dict[tuple[int, int], bytes | int] = {}
         self.privileged = True
+        self.uid = 0    # sk_uid: the creator's (set by the host); accepted sockets inherit it
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -177,7 +178,7 @@ class Socket:
         self.bound_to = addr
 
     # what a failed connection leaves in place (Linux keeps the socket itself)
-    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute")
+    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute", "uid")
     _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
                  "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
                  "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
@@ -213,6 +214,7 @@ class Socket:
         s.broadcast = self.broadcast
         s.oobinline = self.oobinline
         s.priority = self.priority
+        s.uid = self.uid
         return s
 
     def connect(self, addr: object, now: float) -> None:

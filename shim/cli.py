@@ -190,6 +190,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_ss(args: argparse.Namespace) -> int:
+    """iproute2's ss, run under the shim on host NAME: the stack's sockets (sock_diag)."""
+    argv = args.args[1:] if args.args[:1] == ["--"] else args.args
+    sock = runtime.connect_ctl(args.host)
+    if sock is None:
+        return die(f"no host {args.host!r} is running")
+    sock.close()
+    return cmd_run(argparse.Namespace(host=args.host, trace=None, pcap=None,
+                                      command=["ss", *argv]))
+
+
 def host_stats(name: str, view: int = 0) -> dict | None:
     """The host's JSON view (0: counters, 1: interfaces), fetched in pages."""
     sock = runtime.connect_ctl(name)
@@ -334,11 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("object", nargs="?", default="addr",
                     choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
     ip.set_defaults(func=cmd_ip)
+    ss = sub.add_parser("ss", help="show a stack host's sockets (iproute2's ss, its options)",
+                        description="Runs ss under the shim on the host: the stack's TCP, UDP "
+                                    "sockets with ss's options, e.g. rocketnet ss -tanpi.")
+    ss.add_argument("--host", default=runtime.DEFAULT_HOST)
+    ss.add_argument("args", nargs=argparse.REMAINDER, help="ss options and filter")
+    ss.set_defaults(func=cmd_ss)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args, extra = ap.parse_known_args(argv)
+    if args.cmd == "ss":
+        args.args = extra + args.args       # ss's own options are not ours
+    elif extra:
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except runtime.RuntimeDirError as e:

@@ -89,12 +89,13 @@ class DgramService:
 
     # ---- creation ---------------------------------------------------------------
 
-    def new_socket(self, family: int, type_: int, proto: int):
+    def new_socket(self, family: int, type_: int, proto: int, uid: int):
         host = self.host
         try:
             sk = host.stack.socket(family, type_, proto)
         except SocketError as e:
             return P.response(-1, e.errno), None
+        sk.uid = uid
         host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)

@@ -450,7 +450,7 @@ class StackHost:
         if family == socket.AF_UNIX:
             return self.unix.new_socket(type_, proto)
         if (family, type_) in DGRAM_SERVED:
-            reply = self.dgram.new_socket(family, type_, proto)
+            reply = self.dgram.new_socket(family, type_, proto, c.uid)
             if reply[0] == P.response(-1, errno.EPROTONOSUPPORT):
                 # a protocol the stack lacks (UDP-Lite...) is the kernel's, which
                 # answers EPROTONOSUPPORT itself for one it lacks too
@@ -462,6 +462,7 @@ class StackHost:
             sk = self.stack.socket(family, type_, proto)
         except SocketError as e:
             return P.response(-1, e.errno), None
+        sk.uid = c.uid
         sock_id, a, s = self.new_pair()
         ch = Channel(sock_id, family, s, sk)
         # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket

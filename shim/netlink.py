@@ -6,6 +6,7 @@ program must get the stack's interfaces instead.  Such a socket is a datagram sh
 socket (RN_KIND_DGRAM: SOCK_SEQPACKET pair, struct rn_dgram_hdr + payload per
 message): every request datagram the program sends is answered on S by the replies
 shim/ifinfo.py builds (link and address dumps; NLMSG_ERROR EOPNOTSUPP otherwise).
+NETLINK_SOCK_DIAG sockets (ss) are answered from the stack's sockets (shim/sockdiag.py).
 Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from rocketnet.socket import SocketError
 from shim import ifinfo
 from shim import protocol as P
+from shim.sockdiag import NETLINK_SOCK_DIAG, SockDiag
 
 if TYPE_CHECKING:
     from shim.host import StackHost
@@ -52,9 +54,9 @@ class _Token:
 
 class NetlinkChannel:
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "portid", "groups", "out", "sock_type")
+                 "connecting", "app_eof", "portid", "groups", "out", "sock_type", "proto")
 
-    def __init__(self, sock_id: int, s: socket.socket, sock_type: int) -> None:
+    def __init__(self, sock_id: int, s: socket.socket, sock_type: int, proto: int) -> None:
         self.sock_id = sock_id
         self.family = socket.AF_NETLINK
         self.s = s
@@ -69,11 +71,13 @@ class NetlinkChannel:
         self.groups = 0
         self.out: deque[bytes] = deque()
         self.sock_type = sock_type
+        self.proto = proto
 
 
 class NetlinkService:
     def __init__(self, host: StackHost) -> None:
         self.host = host
+        self.diag = SockDiag(host)
         self.next_port = 0
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_CONNECT: self.op_ok, P.OP_GETSOCKNAME: self.op_name,
@@ -83,14 +87,15 @@ class NetlinkService:
         }
 
     def new_socket(self, type_: int, proto: int):
-        if proto != NETLINK_ROUTE or type_ not in (socket.SOCK_RAW, socket.SOCK_DGRAM):
+        if proto not in (NETLINK_ROUTE, NETLINK_SOCK_DIAG) or type_ not in (socket.SOCK_RAW,
+                                                                            socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
         host = self.host
         host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
         s.setblocking(False)
-        ch = NetlinkChannel(host.ids, s, type_)
+        ch = NetlinkChannel(host.ids, s, type_, proto)
         host.add_channel(ch)  # type: ignore[arg-type]
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
 
@@ -132,8 +137,12 @@ class NetlinkService:
                 return
             if len(msg) < HDR_SIZE:
                 continue
-            ifaces = self.host.stack.interfaces
-            for reply in ifinfo.route_requests(ifaces, msg[HDR_SIZE:], self.port(ch)):
+            if ch.proto == NETLINK_SOCK_DIAG:
+                replies = self.diag.requests(msg[HDR_SIZE:], self.port(ch))
+            else:
+                replies = ifinfo.route_requests(self.host.stack.interfaces, msg[HDR_SIZE:],
+                                                self.port(ch))
+            for reply in replies:
                 ch.out.append(_REPLY_HDR + reply)
             self.flush(ch)
 
@@ -195,7 +204,8 @@ class NetlinkService:
             raise SocketError(errno.EINVAL)
         if level != SOL_SOCKET or name not in _INT_OPTS:
             raise SocketError(errno.ENOPROTOOPT)
-        value = ch.sock_type if name == socket.SO_TYPE else _INT_OPTS[name]
+        value = {socket.SO_TYPE: ch.sock_type, socket.SO_PROTOCOL: ch.proto}.get(
+            name, _INT_OPTS[name])
         return P.response(0, 0, struct.pack("=i", value)[:optlen]), None
 
     def op_check(self, ch: NetlinkChannel, req: P.Request):
