@@ -444,7 +444,7 @@ class StackHost:
     def op_socket(self, c: Client, req: P.Request):
         family, type_, proto = req.args[0], req.args[1], req.args[2]
         if family == socket.AF_NETLINK:
-            return self.netlink.new_socket(type_, proto)
+            return self.netlink.new_socket(type_, proto, c.uid)
         if family == AF_ALG:
             return self.alg.new_socket(type_, proto)
         if family == socket.AF_UNIX:

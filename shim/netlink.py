@@ -12,6 +12,7 @@ Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
 import socket
@@ -20,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from rocketnet.socket import SocketError
-from shim import ifinfo
+from shim import ifinfo, rtroute
 from shim import protocol as P
 from shim.sockdiag import NETLINK_SOCK_DIAG, SockDiag
 
@@ -54,9 +55,11 @@ class _Token:
 
 class NetlinkChannel:
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "portid", "groups", "out", "sock_type", "proto")
+                 "connecting", "app_eof", "portid", "groups", "out", "sock_type", "proto",
+                 "uid")
 
-    def __init__(self, sock_id: int, s: socket.socket, sock_type: int, proto: int) -> None:
+    def __init__(self, sock_id: int, s: socket.socket, sock_type: int, proto: int,
+                 uid: int) -> None:
         self.sock_id = sock_id
         self.family = socket.AF_NETLINK
         self.s = s
@@ -72,6 +75,7 @@ class NetlinkChannel:
         self.out: deque[bytes] = deque()
         self.sock_type = sock_type
         self.proto = proto
+        self.uid = uid              # the creator's: route changes need root (rtroute.py)
 
 
 class NetlinkService:
@@ -86,7 +90,7 @@ class NetlinkService:
             P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok,
         }
 
-    def new_socket(self, type_: int, proto: int):
+    def new_socket(self, type_: int, proto: int, uid: int):
         if proto not in (NETLINK_ROUTE, NETLINK_SOCK_DIAG) or type_ not in (socket.SOCK_RAW,
                                                                             socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
@@ -95,7 +99,7 @@ class NetlinkService:
         a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
         s.setblocking(False)
-        ch = NetlinkChannel(host.ids, s, type_, proto)
+        ch = NetlinkChannel(host.ids, s, type_, proto, uid)
         host.add_channel(ch)  # type: ignore[arg-type]
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
 
@@ -140,8 +144,9 @@ class NetlinkService:
             if ch.proto == NETLINK_SOCK_DIAG:
                 replies = self.diag.requests(msg[HDR_SIZE:], self.port(ch))
             else:
-                replies = ifinfo.route_requests(self.host.stack.interfaces, msg[HDR_SIZE:],
-                                                self.port(ch))
+                replies = ifinfo.route_requests(
+                    self.host.stack.interfaces, msg[HDR_SIZE:], self.port(ch),
+                    functools.partial(rtroute.request, privileged=ch.uid == 0))
             for reply in replies:
                 ch.out.append(_REPLY_HDR + reply)
             self.flush(ch)
