@@ -50,7 +50,8 @@ def test_ss_tanpi_beside_native_for_iperf3(rn):
         port = _free_port()
         server, client = _iperf3_pair(pre, port, rn.env)
         try:
-            wait_for(lambda: "ESTAB" in _ss(pre, port, rn.env), timeout=20, what="iperf3")
+            wait_for(lambda p=pre, n=port: "ESTAB" in _ss(p, n, rn.env), timeout=20,
+                     what="iperf3")
             time.sleep(1.0)
             outputs[name] = (port, _ss(pre, port, rn.env))
         finally:
