@@ -2640,6 +2640,8 @@ int rn_close(int fd)
     return REAL(close)(fd);
 }
 
+static long rn_uring_refused(void); /* uring.c */
+
 long rn_syscall(long nr, ...)
 {
     va_list ap;
@@ -2685,6 +2687,9 @@ long rn_syscall(long nr, ...)
         case SYS_recvmmsg:
             return rn_recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
                                (struct timespec *)a[4]);
+#endif
+#ifdef SYS_io_uring_setup
+        case SYS_io_uring_setup: return rn_uring_refused(); /* uring.c */
 #endif
         default: break;
         }
@@ -2794,3 +2799,4 @@ __attribute__((constructor)) static void rn_init(void)
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
 #include "resolv.c" /* getaddrinfo & co.: names resolve in the stack's world */
+#include "uring.c"  /* io_uring refused: ENOSYS */

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, runtime
+from shim import netconfig, program, runtime
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -159,6 +159,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, status, msg = resolve(argv[0])
     if path is None:
         return die(msg, status)
+    why = program.escape_reason(path)
+    if why is not None:
+        if args.strict:
+            return die(f"{path}: {why}: refused (--strict), its sockets would be the "
+                       "machine's", 126)
+        print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
+              "not the stack's", file=sys.stderr)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
     dialer = get_dialer(ctl)
@@ -179,6 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)
     env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
+    if args.strict:
+        env[program.STRICT_ENV] = "1"     # for the stub's execve hook (shim/program.py)
     if args.trace:
         env[P.ENV_TRACE] = os.path.abspath(args.trace)
     else:
@@ -197,7 +206,7 @@ def cmd_ss(args: argparse.Namespace) -> int:
     if sock is None:
         return die(f"no host {args.host!r} is running")
     sock.close()
-    return cmd_run(argparse.Namespace(host=args.host, trace=None, pcap=None,
+    return cmd_run(argparse.Namespace(host=args.host, trace=None, pcap=None, strict=False,
                                       command=["ss", *argv]))
 
 
@@ -326,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="append one line per intercepted call (strace-like) to FILE")
     run.add_argument("--pcap", metavar="DIR",
                      help="capture every interface of the host into DIR/<ifname>.pcap")
+    run.add_argument("--strict", action="store_true",
+                     help="refuse (exit 126) a program whose sockets would be the machine's "
+                          "(static, Go, file capabilities or set-ID when not root)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",
