@@ -1209,6 +1209,9 @@ out:
     return r;
 }
 
+static int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect); /* landlock.c */
+static int rn_ll_abstract(void);
+static void rn_ll_init(void);
 #include "unix.c" /* AF_UNIX sockets: naming calls */
 
 /* ------------------------------------------------------------------------ */
@@ -1252,6 +1255,10 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
     copied = 1;
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_bind(fd, &s, sa, len, &err);
+        goto out;
+    }
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 0)) != 0) {
+        r = -1; /* Landlock (landlock.c) */
         goto out;
     }
     struct rn_resp resp;
@@ -1327,6 +1334,10 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_is_dgram(fd) ? unix_dgram_connect(fd, &s, sa, len, &err)
                               : unix_connect(fd, &s, sa, len, &err);
+        goto out;
+    }
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 1)) != 0) {
+        r = -1; /* Landlock (landlock.c) */
         goto out;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -2641,6 +2652,8 @@ int rn_close(int fd)
 }
 
 static long rn_uring_refused(void); /* uring.c */
+static void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long flags);
+static void rn_ll_restricted(int fd); /* landlock.c */
 
 long rn_syscall(long nr, ...)
 {
@@ -2690,6 +2703,24 @@ long rn_syscall(long nr, ...)
 #endif
 #ifdef SYS_io_uring_setup
         case SYS_io_uring_setup: return rn_uring_refused(); /* uring.c */
+#endif
+#ifdef SYS_landlock_create_ruleset
+        case SYS_landlock_create_ruleset: {
+            long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+            int e = errno;
+            rn_ll_ruleset(r, (const void *)a[0], (size_t)a[1], (unsigned long)a[2]);
+            errno = e;
+            return r;
+        }
+        case SYS_landlock_restrict_self: {
+            long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+            if (r == 0) {
+                int e = errno;
+                rn_ll_restricted((int)a[0]);
+                errno = e;
+            }
+            return r;
+        }
 #endif
         default: break;
         }
@@ -2792,6 +2823,7 @@ __attribute__((constructor)) static void rn_init(void)
         }
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
+    rn_ll_init(); /* landlock.c */
     g_enabled = 1;
     rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }
@@ -2800,3 +2832,4 @@ __attribute__((constructor)) static void rn_init(void)
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
 #include "resolv.c" /* getaddrinfo & co.: names resolve in the stack's world */
 #include "uring.c"  /* io_uring refused: ENOSYS */
+#include "landlock.c" /* Landlock network rules and scoping under the shim */
