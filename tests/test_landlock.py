@@ -26,7 +26,8 @@ int main(void) {
     uint64_t attr[3] = {0, 0, 1};   /* scoped: LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET */
     int fd = (int)syscall(SYS_landlock_create_ruleset, attr, sizeof attr, 0UL);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (fd < 0 || syscall(SYS_landlock_restrict_self, fd, 0UL) < 0) { perror("restrict"); return 1; }
+    if (fd < 0 || syscall(SYS_landlock_restrict_self, fd, 0UL) < 0)
+        return perror("restrict"), 1;
     struct sockaddr_un u; memset(&u, 0, sizeof u); u.sun_family = AF_UNIX;
     snprintf(u.sun_path + 1, sizeof u.sun_path - 1, "rn-same-domain-%d", (int)getpid());
     socklen_t l = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(u.sun_path + 1));
