@@ -11,8 +11,15 @@ The process column (`ss -p`): ss matches the inode of each message against the
 "socket:[inode]" links in /proc/PID/fd.  A shim socket's fd is the program's A end of
 the host's socket pair, bound to "\\0rocketnet-<nonce>-<id>", so the inode reported is
 A's, looked up by that name in the host's /proc/net/unix: the processes holding the
-socket are found by ss exactly as for a kernel socket.  Other families (unix_diag
-included) answer ENOENT, as a kernel without that diag module does.
+socket are found by ss exactly as for a kernel socket.
+
+unix_diag (AF_UNIX): every fd of a stack AF_UNIX socket is a kernel socket the host
+named "\\0rocketnet-<nonce>-u<id>" (shim/unix.py), so the host asks the kernel's own
+unix_diag about exactly those inodes (queues, peers, memory, uid are the kernel's) and
+rewrites what is the stack's: the name (the stack name, or none), the VFS node of a
+path name (the stack's key), and a listener's state and queue (LISTEN, pending
+connections / backlog; its kernel socket is a pair end).  Other families answer
+ENOENT, as a kernel without that diag module does.
 """
 from __future__ import annotations
 
@@ -43,9 +50,16 @@ CHUNK = 16 * 1024           # Linux fills dump skbs of about this size
 SKB_OVERHEAD = 768          # per queued buffer, as rocketnet's UDP accounting
 
 
-def proc_unix_inodes(nonce: bytes) -> dict[int, int]:
-    """sock id -> inode of the A ends bound to "\\0rocketnet-<nonce>-<id>"."""
-    prefix = "@rocketnet-" + nonce.decode() + "-"
+UNIX_REQ = struct.Struct("=BBxxIII8x")          # family, protocol, states, ino, show
+UNIX_MSG = struct.Struct("=BBBxI8s")            # family, type, state, ino, cookie
+UNIX_DIAG_NAME, UNIX_DIAG_VFS, UNIX_DIAG_PEER, UNIX_DIAG_ICONS, UNIX_DIAG_RQLEN = 0, 1, 2, 3, 4
+UDIAG_SHOW_NAME, UDIAG_SHOW_VFS = 1, 2
+
+
+def proc_unix_inodes(nonce: bytes, tag: str = "") -> dict[int, int]:
+    """sock id -> inode of the kernel sockets bound to "\\0rocketnet-<nonce>-<tag><id>"
+    (tag "": the A ends of inet sockets, "u": stack AF_UNIX fds)."""
+    prefix = "@rocketnet-" + nonce.decode() + "-" + tag
     out: dict[int, int] = {}
     try:
         with open("/proc/net/unix") as f:
@@ -57,6 +71,26 @@ def proc_unix_inodes(nonce: bytes) -> dict[int, int]:
     except OSError:
         pass
     return out
+
+
+def kernel_unix_dump(states: int, show: int) -> list[bytes]:
+    """The kernel's unix_diag messages (struct unix_diag_msg + attributes) for this
+    network namespace: the host's own question, answered for its own sockets."""
+    out: list[bytes] = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as k:
+        body = UNIX_REQ.pack(socket.AF_UNIX, 0, states, 0, show)
+        k.send(ifinfo.nlmsg(SOCK_DIAG_BY_FAMILY, ifinfo.NLM_F_DUMP | 1, 1, 0, body))
+        while True:
+            data = k.recv(1 << 16)
+            off = 0
+            while off + ifinfo.NLMSG_HDR.size <= len(data):
+                length, kind = ifinfo.NLMSG_HDR.unpack_from(data, off)[:2]
+                if kind in (ifinfo.NLMSG_DONE, ifinfo.NLMSG_ERROR) or length < 16:
+                    return out
+                out.append(data[off + ifinfo.NLMSG_HDR.size: off + length])
+                off += (length + 3) & ~3
+            if not data:
+                return out
 
 
 def _addr(family: int, name: tuple | None) -> tuple[bytes, int]:
@@ -95,6 +129,13 @@ class SockDiag:
                 break
             msg = data[off:off + length]
             off += (length + 3) & ~3
+            family = msg[H.size] if length > H.size else 0
+            if (kind == SOCK_DIAG_BY_FAMILY and family == socket.AF_UNIX
+                    and length >= H.size + UNIX_REQ.size
+                    and flags & ifinfo.NLM_F_DUMP == ifinfo.NLM_F_DUMP):
+                _f, _p, ustates, _ino, show = UNIX_REQ.unpack_from(msg, H.size)
+                replies.extend(self.unix_dump(ustates, show, seq, pid))
+                continue
             if kind != SOCK_DIAG_BY_FAMILY or length < H.size + REQ_V2.size + SOCKID_SIZE:
                 replies.append(ifinfo.error_message(errno.EINVAL, msg, seq, pid))
                 continue
@@ -109,12 +150,70 @@ class SockDiag:
             replies.extend(self.dump(family, proto, ext, states, seq, pid))
         return replies
 
+    def chunks(self, bodies: list[bytes], seq: int, pid: int) -> list[bytes]:
+        """The dump's messages in datagrams of about CHUNK bytes, then NLMSG_DONE."""
+        out: list[bytes] = []
+        cur = b""
+        for body in bodies:
+            part = ifinfo.nlmsg(SOCK_DIAG_BY_FAMILY, ifinfo.NLM_F_MULTI, seq, pid, body)
+            if len(cur) + len(part) > CHUNK:
+                out.append(cur)
+                cur = b""
+            cur += part
+        cur += ifinfo.nlmsg(ifinfo.NLMSG_DONE, ifinfo.NLM_F_MULTI, seq, pid,
+                            struct.pack("=i", 0))
+        out.append(cur)
+        return out
+
+    def unix_dump(self, states: int, show: int, seq: int, pid: int) -> list[bytes]:
+        unix = self.host.unix
+        by_ino = {ino: sid for sid, ino in proc_unix_inodes(self.host.nonce, "u").items()
+                  if sid in unix.socks}
+        newest: dict[object, tuple[int, int]] = {}   # a socket's newest live fd wins
+        for ino, sid in by_ino.items():
+            sk = unix.socks[sid]
+            if sid >= newest.get(sk, (0, 0))[0]:
+                newest[sk] = (sid, ino)
+        keep = {ino for _sid, ino in newest.values()}
+        bodies = []
+        for raw in kernel_unix_dump(0xFFFFFFFF, show & ~UDIAG_SHOW_NAME & ~UDIAG_SHOW_VFS):
+            if len(raw) < UNIX_MSG.size:
+                continue
+            fam, type_, state, ino, cookie = UNIX_MSG.unpack_from(raw)
+            if ino not in keep:
+                continue
+            sk = unix.socks[by_ino[ino]]
+            listening = sk.state == "LISTEN"
+            if listening:
+                state = TCP_LISTEN
+            if not states & (1 << state):
+                continue
+            attrs = []
+            if show & UDIAG_SHOW_NAME and sk.addr is not None:
+                attrs.append(ifinfo.rta(UNIX_DIAG_NAME, sk.addr[2:]))
+            if show & UDIAG_SHOW_VFS and sk.key is not None and sk.key[0] == "p":
+                attrs.append(ifinfo.rta(UNIX_DIAG_VFS, struct.pack("=II", sk.key[2] & 0xFFFFFFFF,
+                                                                   sk.key[1] & 0xFFFFFFFF)))
+            off = UNIX_MSG.size
+            while off + ifinfo.RTA.size <= len(raw):
+                n, kind = ifinfo.RTA.unpack_from(raw, off)
+                if n < ifinfo.RTA.size:
+                    break
+                if listening and kind in (UNIX_DIAG_PEER, UNIX_DIAG_ICONS):
+                    pass                # its kernel socket is a pair end: no peer here
+                elif listening and kind == UNIX_DIAG_RQLEN:
+                    attrs.append(ifinfo.rta(kind, struct.pack("=II", sk.pending, sk.backlog)))
+                else:
+                    attrs.append(raw[off:off + ((n + 3) & ~3)])
+                off += (n + 3) & ~3
+            bodies.append(UNIX_MSG.pack(fam, type_, state, ino, cookie) + b"".join(attrs))
+        return self.chunks(bodies, seq, pid)
+
     def dump(self, family: int, proto: int, ext: int, states: int, seq: int,
              pid: int) -> list[bytes]:
         host = self.host
         inodes = proc_unix_inodes(host.nonce)
-        out: list[bytes] = []
-        cur = b""
+        bodies = []
         for sk in list(host.stack.sockets):
             if sk.family != family or sk.proto != proto:
                 continue
@@ -125,16 +224,8 @@ class SockDiag:
                 continue
             ch = host.by_sock.get(sk)
             inode = inodes.get(ch.sock_id, 0) if ch is not None else 0
-            body = self.message(sk, family, state, ext, inode, is_tcp)
-            part = ifinfo.nlmsg(SOCK_DIAG_BY_FAMILY, ifinfo.NLM_F_MULTI, seq, pid, body)
-            if len(cur) + len(part) > CHUNK:
-                out.append(cur)
-                cur = b""
-            cur += part
-        cur += ifinfo.nlmsg(ifinfo.NLMSG_DONE, ifinfo.NLM_F_MULTI, seq, pid,
-                            struct.pack("=i", 0))
-        out.append(cur)
-        return out
+            bodies.append(self.message(sk, family, state, ext, inode, is_tcp))
+        return self.chunks(bodies, seq, pid)
 
     def message(self, sk, family: int, state: int, ext: int, inode: int,  # type: ignore[no-untyped-def]
                 is_tcp: bool) -> bytes:

@@ -131,3 +131,38 @@ def test_ip_route_dump_and_changes(rn, tap_host):
     # routes the stack cannot hold are refused, never accepted and ignored
     r = ip("route", "add", "10.80.0.0/16", "via", "10.77.0.1")
     assert r.returncode == 2 and "Operation not supported" in r.stderr, r
+
+
+UNIX_SCRIPT = r"""
+import os, socket, subprocess, sys
+path = sys.argv[1]
+l = socket.socket(socket.AF_UNIX); l.bind(path); l.listen(3)
+a = socket.socket(socket.AF_UNIX); a.bind(b"\0rn-diag-%d" % os.getpid()); a.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect(path)
+s, _ = l.accept()
+c.send(b"hello")
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+x, y = socket.socketpair()
+out = subprocess.run(["ss", "-xap"], capture_output=True, text=True).stdout
+mine = []
+for line in out.splitlines():
+    if "pid=%d," % os.getpid() in line:
+        mine.append(" ".join(line.split()[:5]).replace(str(os.getpid()), "PID"))
+print("\n".join(sorted(mine)))
+"""
+
+
+def test_ss_unix_beside_native(rn, tmp_path):
+    script = tmp_path / "unix_ss.py"
+    script.write_text(UNIX_SCRIPT)
+    runs = []
+    for pre in ([], rn.cmd("run", "--")):
+        path = tmp_path / f"l{len(runs)}.sock"
+        r = subprocess.run([*pre, "python3", str(script), str(path)], env=rn.env,
+                           capture_output=True, text=True, timeout=60)
+        runs.append(r.stdout.replace(str(path), "PATH"))
+    assert runs[0] == runs[1], runs
+    lines = runs[1].splitlines()
+    assert any(x.startswith("u_str LISTEN 0 3 PATH") for x in lines), lines
+    assert any(x.startswith("u_str ESTAB 5") for x in lines), lines   # "hello" unread
+    assert len(lines) == 7, lines
