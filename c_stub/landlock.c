@@ -15,13 +15,14 @@
  * call go on to the stack.  Probes are made only when the thread can be restricted:
  * no_new_privs is set (Landlock requires it without CAP_SYS_ADMIN, and it survives
  * exec) or this process tree saw landlock_restrict_self succeed (RN_ENV_LANDLOCK).
- * Landlock's abstract-unix scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) cannot be
- * judged for the stack's AF_UNIX names, whose creators' domains the kernel does not
- * know: a restricted process's connect or send to a stack abstract name is refused
- * with EPERM (as for a socket outside its domain) after one line on stderr saying so;
- * never allowed silently.  Rulesets and restrictions are seen through syscall(); a
- * program that makes the raw system calls inline restricts its TCP all the same (the
- * probes follow no_new_privs), but its abstract-unix scoping is not seen.
+ * Landlock's abstract-unix scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) is judged by
+ * the kernel too, on a witness socket of the binding process (below); where it cannot
+ * be judged, connect is refused with EPERM and one line on stderr, never allowed
+ * silently.  Datagrams to stack names go natively to host-made sockets, which the
+ * kernel refuses to a scoped sender (EPERM) whatever the domains: conservative.
+ * Rulesets and restrictions are seen through syscall(); a program that makes the raw
+ * system calls inline restricts its TCP all the same (the probes follow no_new_privs),
+ * but its abstract-unix scoping is not seen.
  */
 #include <sys/prctl.h>
 
@@ -110,20 +111,104 @@ static void rn_ll_init(void)
     }
 }
 
-/* A connect to a stack abstract AF_UNIX name by an abstract-unix scoped process: the
- * stack cannot tell whether the name's socket is inside the caller's domain, so it is
- * refused (EPERM, Landlock's answer for a socket outside the domain) after one line
- * naming the reason; 0 if the caller is not scoped.  (Datagrams to stack names go
- * natively to host-made sockets, which the kernel itself refuses: EPERM.) */
-static int rn_ll_abstract(void)
+/* Abstract-unix scoping needs the domain of the process that made the socket holding
+ * a name; the stack's sockets are the host's.  So the process that binds a stack
+ * abstract name also makes a "witness": a kernel datagram socket of its own (hence of
+ * its domain), bound to "\0rocketnet-<nonce>-w<hash of type and name>" and kept while
+ * the bound fd is open (closed with it, inherited as it is).  A scoped process about to
+ * connect to a stack abstract name sends an empty datagram to the witness: the kernel
+ * answers with Landlock's own scoping decision (EPERM outside the domain; sent or
+ * EAGAIN, a full queue, inside).  No witness (made elsewhere, or closed with a dup of
+ * the fd still open): the domain cannot be judged, so EPERM after one line saying so. */
+#define RN_LL_WITNESSES 64
+static struct { int fd, witness; } g_ll_witness[RN_LL_WITNESSES];
+static int g_ll_nwitness;
+
+static socklen_t rn_ll_witness_name(struct sockaddr_un *w, int type, const unsigned char *sa,
+                                    socklen_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    h = (h ^ (uint64_t)type) * 1099511628211ULL;
+    for (socklen_t i = UNIX_PATH_OFF; i < len; i++)
+        h = (h ^ sa[i]) * 1099511628211ULL;
+    memset(w, 0, sizeof *w);
+    w->sun_family = AF_UNIX;
+    int n = snprintf(w->sun_path + 1, sizeof w->sun_path - 1, "rocketnet-%s-w%016llx", g_nonce,
+                     (unsigned long long)h);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+static void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len)
+{
+    struct sockaddr_un w;
+    socklen_t wl = rn_ll_witness_name(&w, unix_type(fd), sa, len);
+    int fdfl = fcntl(fd, F_GETFD);
+    int k = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (k < 0)
+        return;
+    if (REAL(bind)(k, (const struct sockaddr *)&w, wl) < 0) {
+        REAL(close)(k);
+        return;
+    }
+    k = rn_move_high(k);
+    if (!(fdfl >= 0 && (fdfl & FD_CLOEXEC)))
+        fcntl(k, F_SETFD, 0); /* inherited over exec as the bound fd is */
+    pthread_mutex_lock(&g_ll_lock);
+    for (int i = 0; i < RN_LL_WITNESSES; i++) {
+        if (g_ll_witness[i].witness <= 0) {
+            g_ll_witness[i].fd = fd;
+            g_ll_witness[i].witness = k;
+            __atomic_add_fetch(&g_ll_nwitness, 1, __ATOMIC_RELAXED);
+            k = -1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_ll_lock);
+    if (k >= 0)
+        REAL(close)(k); /* table full: connectors of this name will be refused, not let in */
+}
+
+static void rn_ll_unwitness(int fd)
+{
+    if (__atomic_load_n(&g_ll_nwitness, __ATOMIC_RELAXED) == 0)
+        return;
+    pthread_mutex_lock(&g_ll_lock);
+    for (int i = 0; i < RN_LL_WITNESSES; i++) {
+        if (g_ll_witness[i].witness > 0 && g_ll_witness[i].fd == fd) {
+            REAL(close)(g_ll_witness[i].witness);
+            g_ll_witness[i].witness = 0;
+            __atomic_sub_fetch(&g_ll_nwitness, 1, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&g_ll_lock);
+}
+
+/* Before a connect of a socket of this type to the stack abstract name sa: 0, or EPERM
+ * when the caller is abstract-unix scoped and the name's socket is outside its domain
+ * (or the domain cannot be judged: then with one line on stderr). */
+static int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len)
 {
     if (!g_ll_scoped)
         return 0;
+    struct sockaddr_un w;
+    socklen_t wl = rn_ll_witness_name(&w, type, sa, len);
+    int saved = errno;
+    int p = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ssize_t r = p < 0 ? -1 : REAL(sendto)(p, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL,
+                                          (const struct sockaddr *)&w, wl);
+    int e = errno;
+    if (p >= 0)
+        REAL(close)(p);
+    errno = saved;
+    if (r == 0 || e == EAGAIN)
+        return 0; /* the kernel let us reach it: inside our domain */
+    if (e == EPERM)
+        return EPERM;
     static int warned;
     if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
         static const char msg[] =
-            "rocketnet: Landlock abstract-unix scoping: the stack cannot tell the domain of its "
-            "abstract AF_UNIX sockets, so this process may not connect to them (EPERM)\n";
+            "rocketnet: Landlock abstract-unix scoping: the domain of a stack abstract AF_UNIX "
+            "socket cannot be judged (no witness), so this process may not connect (EPERM)\n";
         rn_write_all(2, msg, sizeof msg - 1);
     }
     return EPERM;

@@ -1210,7 +1210,9 @@ out:
 }
 
 static int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect); /* landlock.c */
-static int rn_ll_abstract(void);
+static int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len);
+static void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len);
+static void rn_ll_unwitness(int fd);
 static void rn_ll_init(void);
 #include "unix.c" /* AF_UNIX sockets: naming calls */
 
@@ -2648,6 +2650,7 @@ int rn_close(int fd)
     }
     if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
         __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    rn_ll_unwitness(fd); /* landlock.c */
     return REAL(close)(fd);
 }
 

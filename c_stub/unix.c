@@ -95,8 +95,6 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
     struct rn_resp resp;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     int64_t a0 = 0, a1 = 0, a2 = 0;
-    if (!unix_is_path(sa, len) && len > sizeof(sa_family_t) && (*err = rn_ll_abstract()) != 0)
-        return -1; /* Landlock abstract-unix scoping (landlock.c) */
     if (unix_is_path(sa, len)) {
         int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC, 0);
         if (t < 0 || REAL(bind)(t, (const struct sockaddr *)sa, len) < 0) {
@@ -127,6 +125,8 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
         *err = resp.err > 0 ? resp.err : EIO;
         return -1;
     }
+    if (!a0 && len > sizeof(sa_family_t))
+        rn_ll_witness(fd, sa, len); /* an abstract name: its Landlock witness (landlock.c) */
     return 0;
 }
 
@@ -139,7 +139,8 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
     int fdfl = fcntl(fd, F_GETFD);
     int cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
     int64_t a0 = 0, a1 = 0, a2 = 0;
-    if (!unix_is_path(sa, len) && len > sizeof(sa_family_t) && (*err = rn_ll_abstract()) != 0)
+    if (!unix_is_path(sa, len) && len > sizeof(sa_family_t) &&
+        (*err = rn_ll_abstract(unix_type(fd), sa, len)) != 0)
         return -1; /* Landlock abstract-unix scoping (landlock.c) */
     if (unix_is_path(sa, len)) {
         int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0);
@@ -342,8 +343,6 @@ static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa
                         socklen_t len, struct sockaddr_un *out, socklen_t *olen, int *err)
 {
     int64_t a0 = 0, a1 = 0, a2 = 0;
-    if (!unix_is_path(sa, len) && len > sizeof(sa_family_t) && (*err = rn_ll_abstract()) != 0)
-        return -1; /* Landlock abstract-unix scoping (landlock.c) */
     if (unix_is_path(sa, len)) {
         if (len > sizeof *out) {
             *err = EINVAL;
