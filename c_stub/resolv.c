@@ -56,20 +56,14 @@ static int rn_res_ask(int kind, const void *payload, size_t plen, int64_t a1, in
                       struct rn_res *r)
 {
     struct rn_resp resp;
-    int wfd = -1;
     memset(r, 0, sizeof *r);
     if (plen > RN_MAX_PAYLOAD) {
         errno = EMSGSIZE;
         return -1;
     }
-    if (rn_rpc(RN_OP_RESOLVE, 0, kind, a1, a2, 0, payload, plen, &resp, NULL, 0, &wfd, 1) < 0)
+    int wfd = rn_rpc_fd(RN_OP_RESOLVE, 0, kind, a1, a2, payload, plen, &resp);
+    if (wfd < 0)
         return -1;
-    if (resp.ret < 0 || wfd < 0) {
-        if (wfd >= 0)
-            REAL(close)(wfd);
-        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
-        return -1;
-    }
     size_t cap = sizeof r->ans + 65536 + 4096;
     r->buf = malloc(cap);
     if (r->buf == NULL) {
