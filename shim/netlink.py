@@ -5,9 +5,10 @@ interfaces over socket(AF_NETLINK, SOCK_RAW|SOCK_DGRAM, NETLINK_ROUTE); a shimme
 program must get the stack's interfaces instead.  Such a socket is a datagram shim
 socket (RN_KIND_DGRAM: SOCK_SEQPACKET pair, struct rn_dgram_hdr + payload per
 message): every request datagram the program sends is answered on S by the replies
-shim/ifinfo.py builds (link and address dumps; NLMSG_ERROR EOPNOTSUPP otherwise).
-NETLINK_SOCK_DIAG sockets (ss) are answered from the stack's sockets (shim/sockdiag.py).
-Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
+shim/ifinfo.py and shim/rtroute.py build (link, address and route dumps, route and
+address changes; NLMSG_ERROR EOPNOTSUPP otherwise).  NETLINK_SOCK_DIAG sockets (ss)
+are answered from the stack's sockets (shim/sockdiag.py).  Other netlink families go
+to the kernel (RN_ERR_PASSTHROUGH).
 """
 from __future__ import annotations
 
@@ -18,15 +19,14 @@ import select
 import socket
 import struct
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rocketnet.socket import SocketError
+from rocketnet.stack import NetStack
 from shim import ifinfo, rtroute
 from shim import protocol as P
+from shim.channels import Channel, ChannelTable, kernel_answer
 from shim.sockdiag import NETLINK_SOCK_DIAG, SockDiag
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
 
 NETLINK_ROUTE = 0
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
@@ -53,23 +53,12 @@ class _Token:
         """Nothing to close."""
 
 
-class NetlinkChannel:
-    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "portid", "groups", "out", "sock_type", "proto",
-                 "uid")
+class NetlinkChannel(Channel):
+    __slots__ = ("portid", "groups", "out", "sock_type", "proto", "uid")
 
-    def __init__(self, sock_id: int, s: socket.socket, sock_type: int, proto: int,
-                 uid: int) -> None:
-        self.sock_id = sock_id
-        self.family = socket.AF_NETLINK
-        self.s = s
-        self.fd = s.fileno()
-        self.sk = _Token()
-        self.mask = 0
-        self.listening = False
-        self.pending_accept: list = []
-        self.connecting = False
-        self.app_eof = False
+    def __init__(self, svc: NetlinkService, sock_id: int, s: socket.socket,
+                 sock_type: int, proto: int, uid: int) -> None:
+        super().__init__(svc, sock_id, socket.AF_NETLINK, s, _Token())
         self.portid = 0
         self.groups = 0
         self.out: deque[bytes] = deque()
@@ -79,29 +68,31 @@ class NetlinkChannel:
 
 
 class NetlinkService:
-    def __init__(self, host: StackHost) -> None:
-        self.host = host
-        self.diag = SockDiag(host)
+    def __init__(self, table: ChannelTable, stack: NetStack, diag: SockDiag) -> None:
+        self.table = table
+        self.stack = stack
+        self.diag = diag
         self.next_port = 0
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_CONNECT: self.op_ok, P.OP_GETSOCKNAME: self.op_name,
             P.OP_GETPEERNAME: self.op_peer, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_ok, P.OP_DGRAM_CHECK: self.op_check,
-            P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok,
+            P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok, P.OP_IOCTL: self.op_ioctl,
+            P.OP_RDEND: kernel_answer, P.OP_LINGER: kernel_answer,
         }
 
-    def new_socket(self, type_: int, proto: int, uid: int):
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if proto not in (NETLINK_ROUTE, NETLINK_SOCK_DIAG) or type_ not in (socket.SOCK_RAW,
                                                                             socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
-        host = self.host
-        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
-        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
-        s.setblocking(False)
-        ch = NetlinkChannel(host.ids, s, type_, proto, uid)
-        host.add_channel(ch)  # type: ignore[arg-type]
+        sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
+        ch = NetlinkChannel(self, sock_id, s, type_, proto, getattr(self.table.caller, "uid", 0))
+        self.table.add(ch)
+        self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    def holds(self, sock_id: int) -> bool:
+        return False            # a netlink socket lives as long as its channel
 
     def port(self, ch: NetlinkChannel) -> int:
         """The socket's port id, assigned on first use as Linux's autobind does."""
@@ -114,9 +105,7 @@ class NetlinkService:
 
     def update_mask(self, ch: NetlinkChannel) -> None:
         want = (0 if ch.app_eof else EP_IN) | (EP_OUT if ch.out else 0)
-        if want != ch.mask:
-            ch.mask = want
-            self.host.ep.modify(ch.fd, want)
+        self.table.modify(ch, want)
 
     def event(self, ch: NetlinkChannel, ev: int) -> None:
         if ev & EP_OUT:
@@ -124,7 +113,7 @@ class NetlinkService:
         if ev & (EP_IN | select.EPOLLHUP | select.EPOLLERR):
             self.read_app(ch)
         if ch.app_eof or ev & select.EPOLLHUP:
-            self.host.close_channel(ch)  # type: ignore[arg-type]
+            self.table.close(ch)
             return
         self.update_mask(ch)
 
@@ -145,7 +134,7 @@ class NetlinkService:
                 replies = self.diag.requests(msg[HDR_SIZE:], self.port(ch))
             else:
                 replies = ifinfo.route_requests(
-                    self.host.stack.interfaces, msg[HDR_SIZE:], self.port(ch),
+                    self.stack.interfaces, msg[HDR_SIZE:], self.port(ch),
                     functools.partial(rtroute.request, privileged=ch.uid == 0))
             for reply in replies:
                 ch.out.append(_REPLY_HDR + reply)
@@ -167,9 +156,7 @@ class NetlinkService:
 
     # ---- RPCs ---------------------------------------------------------------------
 
-    def dispatch(self, ch: NetlinkChannel, req: P.Request):
-        if req.op == P.OP_IOCTL:
-            return self.host.op_ifioctl(ch, req)  # type: ignore[arg-type]
+    def dispatch(self, c: Any, ch: NetlinkChannel | None, req: P.Request):  # type: ignore[no-untyped-def]
         op = self.ops.get(req.op)
         if op is None:
             return P.response(-1, errno.EOPNOTSUPP), None
@@ -180,6 +167,11 @@ class NetlinkService:
 
     def op_ok(self, ch: NetlinkChannel, req: P.Request):
         return P.response(0), None
+
+    def op_ioctl(self, ch: NetlinkChannel, req: P.Request):
+        """SIOCGIF* on a netlink socket, as on any socket: the stack's interfaces."""
+        return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
+                                             self.table.caller.may_admin_net())), None
 
     def op_bind(self, ch: NetlinkChannel, req: P.Request):
         raw = req.payload

@@ -25,17 +25,15 @@ import secrets
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from rocketnet import dns
 from rocketnet.iface.interface import route
 from rocketnet.socket import Socket, SocketError
+from rocketnet.stack import NetStack
 from rocketnet.wire.error import Malformed
 from shim import protocol as P
 from shim._stub import lib
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
 
 RES_ADDR: int = lib.RN_RES_ADDR
 RES_NAME: int = lib.RN_RES_NAME
@@ -153,7 +151,7 @@ class Query:
             server = self.tries.pop(0)
             fam = socket.AF_INET if len(server) == 4 else socket.AF_INET6
             try:
-                sk = svc.host.stack.socket(fam, socket.SOCK_DGRAM, 0)
+                sk = svc.stack.socket(fam, socket.SOCK_DGRAM, 0)
             except SocketError:
                 continue
             try:
@@ -219,8 +217,8 @@ class Job:
 
 
 class ResolverService:
-    def __init__(self, host: StackHost, net: argparse.Namespace | None) -> None:
-        self.host = host
+    def __init__(self, stack: NetStack, net: argparse.Namespace | None) -> None:
+        self.stack = stack
         self.policy = make_policy(net)
         self.socks: dict[Socket, Query] = {}
         self.jobs: dict[Query, Job] = {}
@@ -404,7 +402,7 @@ class ResolverService:
 
     def sort(self, addrs: list[bytes]) -> list[bytes]:
         """RFC 6724 rule 1 as glibc applies it: destinations without a route last."""
-        ifaces = self.host.stack.interfaces
+        ifaces = self.stack.interfaces
         seen: list[bytes] = []
         for a in addrs:
             if a not in seen:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rocketnet.socket import SocketError
+from rocketnet.stack import NetStack
 from shim import ifinfo
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
+from shim.channels import ChannelTable
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -115,8 +114,10 @@ def _opt(sk, level: int, name: int) -> int:  # type: ignore[no-untyped-def]
 
 
 class SockDiag:
-    def __init__(self, host: StackHost) -> None:
-        self.host = host
+    def __init__(self, table: ChannelTable, stack: NetStack, unix: Any) -> None:
+        self.table = table
+        self.stack = stack
+        self.unix = unix            # shim.unix.UnixService: the stack's AF_UNIX sockets
 
     def requests(self, data: bytes, pid: int) -> list[bytes]:
         """Every request message in one datagram -> the reply datagrams."""
@@ -166,15 +167,15 @@ class SockDiag:
         return out
 
     def unix_dump(self, states: int, show: int, seq: int, pid: int) -> list[bytes]:
-        unix = self.host.unix
-        by_ino = {ino: sid for sid, ino in proc_unix_inodes(self.host.nonce, "u").items()
+        unix = self.unix
+        by_ino = {ino: sid for sid, ino in proc_unix_inodes(self.table.nonce, "u").items()
                   if sid in unix.socks}
-        newest: dict[object, tuple[int, int]] = {}   # a socket's newest live fd wins
+        live = set(by_ino.values())
+        keep = set()                # a socket's newest live fd stands for it
         for ino, sid in by_ino.items():
-            sk = unix.socks[sid]
-            if sid >= newest.get(sk, (0, 0))[0]:
-                newest[sk] = (sid, ino)
-        keep = {ino for _sid, ino in newest.values()}
+            ids = unix.ids.get(unix.socks[sid], [])
+            if sid == next((i for i in reversed(ids) if i in live), None):
+                keep.add(ino)
         bodies = []
         for raw in kernel_unix_dump(0xFFFFFFFF, show & ~UDIAG_SHOW_NAME & ~UDIAG_SHOW_VFS):
             if len(raw) < UNIX_MSG.size:
@@ -211,10 +212,10 @@ class SockDiag:
 
     def dump(self, family: int, proto: int, ext: int, states: int, seq: int,
              pid: int) -> list[bytes]:
-        host = self.host
-        inodes = proc_unix_inodes(host.nonce)
+        inodes = proc_unix_inodes(self.table.nonce)
+        by_sock = self.table.by_sock
         bodies = []
-        for sk in list(host.stack.sockets):
+        for sk in list(self.stack.sockets):
             if sk.family != family or sk.proto != proto:
                 continue
             is_tcp = proto == socket.IPPROTO_TCP
@@ -222,7 +223,7 @@ class SockDiag:
                 TCP_ESTABLISHED if sk.inner.rip is not None else TCP_CLOSE)
             if not states & (1 << state):
                 continue
-            ch = host.by_sock.get(sk)
+            ch = by_sock.get(sk)
             inode = inodes.get(ch.sock_id, 0) if ch is not None else 0
             bodies.append(self.message(sk, family, state, ext, inode, is_tcp))
         return self.chunks(bodies, seq, pid)
@@ -239,7 +240,7 @@ class SockDiag:
         timer = retrans = expires = 0
         if is_tcp and state == TCP_LISTEN:
             entry = t.listen_entry
-            ch = self.host.by_sock.get(sk)
+            ch = self.table.by_sock.get(sk)
             rq = len(entry.accept_queue) + (len(ch.pending_accept) if ch is not None else 0)
             wq = entry.backlog
         elif is_tcp:
