@@ -740,4 +740,12 @@ class Socket:
             0,  # accecn_fail_mode
             0,  # accecn_opt_seen
         )
+        if t.state == LISTEN:
+            # tcp_get_info returns early for a listener: state, pacing rates, reordering
+            # and cwnd, with unacked/sacked aliased to the accept queue and its limit
+            entry = t.listen_entry
+            keep = {0: t.state, 26: fields[26], 28: fields[28], 32: 0, 33: fields[33],
+                    12: len(entry.accept_queue) if entry is not None else 0,
+                    13: entry.backlog if entry is not None else 0}
+            fields = tuple(keep.get(i, 0) for i in range(len(fields)))
         return _TCP_INFO.pack(*fields)
