@@ -8,7 +8,8 @@
  * waiter fd the stub reads natively (a DNS timeout is seconds, never an RPC).
  * - getaddrinfo: numeric hosts and services stay glibc's (AI_NUMERICHOST, no lookup);
  *   AI_ADDRCONFIG is decided on the stack's interfaces (getifaddrs here), as glibc's
- *   __check_pf would (loopback addresses do not count); each address the host gives is
+ *   __check_pf would (loopback addresses do not count), except on a loopback-only host
+ *   (see rn_getaddrinfo); each address the host gives is
  *   turned into glibc-allocated nodes by the numeric call, so freeaddrinfo frees them.
  * - gethostbyname, gethostbyname2, gethostbyname_r, gethostbyname2_r, gethostbyaddr,
  *   gethostbyaddr_r: struct hostent laid out in the caller's buffer (ERANGE) or a
@@ -166,12 +167,17 @@ int rn_getaddrinfo(const char *node, const char *service, const struct addrinfo 
         h.ai_flags = AI_V4MAPPED | AI_ADDRCONFIG; /* glibc's AI_DEFAULT */
     int impossible = 0;
     if (h.ai_flags & AI_ADDRCONFIG) {
+        /* glibc's rule on the stack's interfaces, except that a host with loopback only
+         * (the default host) restricts nothing: glibc would refuse every AF_INET lookup
+         * there (EAI_NONAME, even 127.0.0.1), which no program run on a real machine
+         * expects (netperf asks AF_INET with AI_ADDRCONFIG) */
         int s4, s6;
         rn_seen_families(&s4, &s6);
         if (h.ai_family == AF_UNSPEC && (s4 || s6)) {
             if (s4 != s6)
                 h.ai_family = s4 ? AF_INET : AF_INET6;
-        } else if ((h.ai_family == AF_INET && !s4) || (h.ai_family == AF_INET6 && !s6)) {
+        } else if ((s4 || s6) &&
+                   ((h.ai_family == AF_INET && !s4) || (h.ai_family == AF_INET6 && !s6))) {
             impossible = 1;
         }
         h.ai_flags &= ~AI_ADDRCONFIG;
