@@ -102,7 +102,7 @@ IOV_RAW = struct.Struct("=QQ")
 INT = struct.Struct("=i")
 KIND_STREAM, KIND_DGRAM, KIND_ALG, KIND_UNIX = 1, 2, 3, 4
 PROXY_READ, PROXY_SEND = 0x100, 0x200
-MSG_OOB, MSG_DONTWAIT, MSG_MORE = 0x1, 0x40, 0x8000
+MSG_OOB, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE = 0x1, 0x40, 0x2000, 0x8000
 SOCK_CLOEXEC, SOCK_NONBLOCK = 0o2000000, 0o4000
 PIDFD_THREAD = os.O_EXCL
 BAD = c_void_p(8)          # an address never mapped: the stub answers EFAULT for it
@@ -112,7 +112,7 @@ DATA_CAP = 4 << 20         # largest copy per call (datagrams are far smaller; a
 IOV_MAX = 1024
 SIOCGIFCONF, SIOCATMARK = 0x8912, 0x8905
 IFREQ_SIZE = 40
-F_GETFL, SOL_SOCKET, SO_RCVTIMEO = 3, 1, 20
+SYS_tgkill = 234
 SLOW_WAIT = 0.2            # seconds between checks that a waiting call is still wanted
 
 NR = B.NR
@@ -269,6 +269,12 @@ class Slots:
             self.by_ino[ino] = [slot, 1]
             return slot
 
+    def moved(self, old: int, new: int) -> None:
+        """The socket on old's slot is now inode new (the stub put a fresh A there)."""
+        with self.lock:
+            if old in self.by_ino and new not in self.by_ino:
+                self.by_ino[new] = self.by_ino.pop(old)
+
     def release(self, ino: int) -> bool:
         """True if this was the last user (the slot's fd may be closed)."""
         with self.lock:
@@ -290,29 +296,36 @@ def _result(r: int) -> tuple[int, int]:
     return (r, 0) if r >= 0 else (-1, ctypes.get_errno())
 
 
-def wait_readable(call: Call, flags: int) -> bool:
-    """Before a call that may block on the slot: wait here, checking that the caller
-    still waits (a signal ends its call; a datagram or connection must not be taken
-    for a call that is gone).  False if the caller's SO_RCVTIMEO ran out first.
-    libc's own fcntl/getsockopt/poll: the stub would trace them as the program's."""
-    if libc.fcntl(call.slot, F_GETFL, 0) & os.O_NONBLOCK or flags & MSG_DONTWAIT:
-        return True
-    tv = ctypes.create_string_buffer(16)
-    tl = c_uint(16)
-    timeo = 0.0
-    if libc.getsockopt(call.slot, SOL_SOCKET, SO_RCVTIMEO, tv, ctypes.byref(tl)) == 0:
-        sec, usec = struct.unpack("=qq", tv.raw)
-        timeo = sec + usec / 1e6
-    end = time.monotonic() + timeo if timeo else None
-    pfd = ctypes.create_string_buffer(struct.pack("=ihh", call.slot, select.POLLIN, 0), 8)
-    while True:
-        wait = SLOW_WAIT if end is None else min(SLOW_WAIT, end - time.monotonic())
-        if wait <= 0:
-            return False
-        if libc.poll(pfd, 1, int(wait * 1000) + 1) > 0:
-            return True
-        if not call.valid():
-            raise Gone()
+class Watch:
+    """Calls that may block in the stub (accept, a blocking connect, a receive) are
+    watched: once the caller no longer waits for one (a signal ended its call), the
+    worker gets SIGUSR2, so its own blocking call ends with EINTR instead of taking a
+    connection or a datagram for nobody."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: dict[int, Call] = {}
+        signal.signal(signal.SIGUSR2, lambda *_: None)
+        signal.siginterrupt(signal.SIGUSR2, True)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def add(self, call: Call) -> None:
+        with self.lock:
+            self.calls[threading.get_ident()] = call
+
+    def remove(self) -> None:
+        with self.lock:
+            self.calls.pop(threading.get_ident(), None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(SLOW_WAIT)
+            with self.lock:
+                calls = list(self.calls.items())
+            for ident, call in calls:
+                if not call.valid():
+                    call.answered = True
+                    signal.pthread_kill(ident, signal.SIGUSR2)
 
 
 def h_socket(call: Call):
@@ -408,8 +421,6 @@ def h_getname(call: Call):
 def h_accept(call: Call):
     addr, lenp = call.args[1], call.args[2]
     flags = call.iarg(3) if call.nr == NR["accept4"] else 0
-    if not wait_readable(call, 0):
-        return -1, errno.EAGAIN
     buf, cell, ulen = out_len(call, addr, lenp)
     cref = ctypes.byref(cell) if isinstance(cell, ctypes.c_uint32) else cell
     if call.nr == NR["accept4"]:
@@ -575,8 +586,6 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
     addr, n = call.args[1], call.args[2]
     take = min(n, DATA_CAP)
     if nr == NR["read"] or nr == NR["recvfrom"]:
-        if not wait_readable(call, recv_flags(call)):
-            return -1, errno.EAGAIN
         buf = ctypes.create_string_buffer(max(take, 1)) if addr else None
         if nr == NR["read"]:
             r = stub.read(call.slot, buf if addr else BAD, take)
@@ -610,8 +619,6 @@ def h_iov_io(call: Call):                     # readv, writev
     m.ok = True
     _fill_iovs(m, call.args[1], max(cnt, 0), DATA_CAP)
     del fake
-    if recv and not wait_readable(call, 0):
-        return -1, errno.EAGAIN
     fn = stub.readv if recv else stub.writev
     r = fn(call.slot, m.hdr.iov, cnt)
     if recv and r > 0:
@@ -657,8 +664,6 @@ def h_msg(call: Call):                         # sendmsg, recvmsg
     m = Msg(call, call.args[1], recv, DATA_CAP)
     ptr = ctypes.byref(m.hdr) if m.ok else BAD
     if recv:
-        if not wait_readable(call, flags):
-            return -1, errno.EAGAIN
         r = stub.recvmsg(call.slot, ptr, flags)
         if r >= 0 and m.ok and not m.copy_back(r):
             return -1, errno.EFAULT
@@ -683,8 +688,6 @@ def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
     if recv:
         tmo = call.args[4]
         ts = call.inbuf(tmo, 16) if tmo else None
-        if not wait_readable(call, flags):
-            return -1, errno.EAGAIN
         r = stub.recvmmsg(call.slot, arr, n, flags, ts)
     else:
         r = stub.sendmmsg(call.slot, arr, n, flags)
@@ -720,6 +723,8 @@ def kernel_serves(call: Call) -> bool:
     if base in (KIND_DGRAM, KIND_ALG) or nr not in DATA_NRS:
         return False
     if is_recv(nr):
+        if recv_flags(call) & MSG_ERRQUEUE:
+            return False
         if base == KIND_UNIX:       # names and passed fds: the kernel's own pair
             return not (nr == NR["recvfrom"] and call.args[4])
         return not kind & PROXY_READ
@@ -756,6 +761,7 @@ class Pool:
             self.q.put((fn, args))
 
     def _run(self, fn: Callable, args: tuple) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])   # see run()
         while True:
             try:
                 fn(*args)
@@ -767,6 +773,7 @@ class Pool:
 
 
 POOL = Pool()
+WATCH: Watch
 SLOTS: Slots
 TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
 NAMED: set[int] = set()
@@ -845,6 +852,8 @@ def run(call: Call, handler: Callable) -> None:
     if TRACE:
         stub.rn_sc_acting(tgid_of(call.tid), call.slot, call.fd)
     res = None
+    pipe = False
+    WATCH.add(call)
     try:
         before = call.ino
         res = handler(call)
@@ -852,10 +861,16 @@ def run(call: Call, handler: Callable) -> None:
             now = os.fstat(call.slot).st_ino
             if now != before:        # the stub put a fresh A on the fd (RN_OP_REOPEN)
                 call.add_fd(call.slot, bool(call.cloexec(call.fd)), False, at=call.fd)
+                SLOTS.moved(before, now)
+                call.ino = now
+        # the call raised SIGPIPE here (a send on a socket shut for writing): it is the
+        # caller's, sent once it is answered (a signal now would interrupt its call)
+        pipe = signal.sigtimedwait([signal.SIGPIPE], 0) is not None
     except Gone:
         res = None
         call.answered = True
     finally:
+        WATCH.remove()
         if TRACE:
             stub.rn_sc_flush(-1, -1)
             stub.rn_sc_acting(0, -1, -1)
@@ -864,6 +879,9 @@ def run(call: Call, handler: Callable) -> None:
         call.cont()
     elif res is not None:
         call.reply(*res)
+    if pipe:
+        libc.syscall(c_long(SYS_tgkill), c_long(tgid_of(call.tid)), c_long(call.tid),
+                     c_long(signal.SIGPIPE))
 
 
 def listen_loop(lfd: int) -> None:
@@ -948,7 +966,7 @@ def target_env() -> dict[str, str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    global SLOTS
+    global SLOTS, WATCH
     ap = argparse.ArgumentParser(prog="rocketnet-seccomp")
     ap.add_argument("--status-fd", type=int, required=True)
     ap.add_argument("path")
@@ -976,6 +994,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         soft = want
     SLOTS = Slots(soft // 4, soft // 4)
+    WATCH = Watch()
     for fd in (0, 1):
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, fd)
