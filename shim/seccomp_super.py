@@ -250,9 +250,11 @@ class Slots:
 
     def __init__(self, base: int, count: int):
         self.lock = threading.Lock()
-        self.free = list(range(base + count - 1, base - 1, -1))
+        # free slots, least recently used first: a socket seen again finds its slot
+        # (and the stub's entry there) unless many others came since
+        self.free: dict[int, None] = dict.fromkeys(range(base, base + count))
         self.by_ino: dict[int, list[int]] = {}     # ino -> [slot, users]
-        self.recent: dict[int, int] = {}           # ino -> slot, for reuse
+        self.recent: dict[int, int] = {}           # ino -> the slot it had last
 
     def acquire(self, ino: int) -> int:
         with self.lock:
@@ -261,11 +263,11 @@ class Slots:
                 ent[1] += 1
                 return ent[0]
             slot = self.recent.pop(ino, -1)
-            if slot < 0 or slot not in self.free:
+            if slot not in self.free:
                 if not self.free:
                     raise OSError(errno.EMFILE, "no free supervisor slot")
-                slot = self.free[-1]
-            self.free.remove(slot)
+                slot = next(iter(self.free))
+            del self.free[slot]
             self.by_ino[ino] = [slot, 1]
             return slot
 
@@ -283,8 +285,8 @@ class Slots:
             if ent[1]:
                 return False
             del self.by_ino[ino]
-            self.free.append(ent[0])
-            if len(self.recent) > 4096:
+            self.free[ent[0]] = None
+            if len(self.recent) > 4 * len(self.free):
                 self.recent.clear()
             self.recent[ino] = ent[0]
             return True
@@ -830,7 +832,10 @@ def route_fd(call: Call) -> None:
     call.ino = st.st_ino
     call.fd = fd
     call.slot = SLOTS.acquire(call.ino)
-    stub.rn_sc_move(mine, call.slot)
+    # libc's dup3/close: the stub's entry for the slot (this socket's, if it had this
+    # slot before) stays; rn_sc_move would bring the stale one of `mine`'s number
+    libc.dup3(mine, call.slot, os.O_CLOEXEC)
+    libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
     if call.kind <= 0 or kernel_serves(call):
         finish(call)
