@@ -94,16 +94,25 @@ def test_static_program_same_output_natively_and_via_seccomp(rn, static_dir, sou
 
 
 @pytest.fixture(scope="session")
-def go_echo(tmp_path_factory):
+def go_bin(tmp_path_factory):
+    """tests/go/NAME.go built static (CGO_ENABLED=0): the path of the program."""
     if GO is None:
         pytest.skip("no Go toolchain (apt-get install golang-go)")
-    d = tmp_path_factory.mktemp("go-echo")
-    shutil.copy(Path(__file__).parent / "go" / "echo.go", d / "echo.go")
+    d = tmp_path_factory.mktemp("go")
     env = dict(os.environ, CGO_ENABLED="0", GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
                GO111MODULE="off", GOFLAGS="")
-    subprocess.run([GO, "build", "-o", str(d / "echo"), str(d / "echo.go")], check=True,
-                   env=env, cwd=d, timeout=300)
-    return d / "echo"
+
+    def build(name: str) -> Path:
+        shutil.copy(Path(__file__).parent / "go" / f"{name}.go", d / f"{name}.go")
+        subprocess.run([GO, "build", "-o", str(d / name), str(d / f"{name}.go")], check=True,
+                       env=env, cwd=d, timeout=300)
+        return d / name
+    return build
+
+
+@pytest.fixture(scope="session")
+def go_echo(go_bin):
+    return go_bin("echo")
 
 
 @pytest.mark.parametrize("network", ["tcp", "udp"])
@@ -146,3 +155,21 @@ def test_supervisor_gone_means_errors_not_the_machines_network(rn, static_dir):
     wait_for(lambda: (static_dir / "enosys").exists() or (static_dir / "served").exists(),
              what="the orphaned program's answer")
     assert (static_dir / "enosys").exists()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
+def test_go_http_server_reached_by_a_shimmed_curl(rn, go_bin):
+    httpd = go_bin("httpd")
+    server = rn.popen("run", "--via", "seccomp", "--", str(httpd), "127.0.0.1:0",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline().split()
+        assert line and line[0] == "ready", server.stderr.read()
+        before = rn.stats()["stack"]["tcp_payload_bytes_sent"]
+        out = rn.run("run", "--", "curl", "-s", f"http://127.0.0.1:{line[1]}/", timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == "hello from go\n"
+        assert rn.stats()["stack"]["tcp_payload_bytes_sent"] > before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
