@@ -385,6 +385,13 @@ static uint64_t rn_mkinfo(uint64_t state, uint32_t id, int kind, uint64_t flags)
 /* ------------------------------------------------------------------------ */
 /* Control connection                                                        */
 
+/* Length of path's directory part, with its '/' (the host's log is beside ctl.sock). */
+static int rn_dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (int)(slash - path + 1) : 0;
+}
+
 static void rn_report(int err)
 {
     pid_t me = getpid();
@@ -397,8 +404,9 @@ static void rn_report(int err)
                            "rocketnet: the stack host at %s was built from another "
                            "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
                            g_sock_path)
-                : snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
-                           g_sock_path, strerror(err));
+                : snprintf(buf, sizeof buf,
+                           "rocketnet: stack host unreachable at %s: %s; its log: %.*shost.log\n",
+                           g_sock_path, strerror(err), rn_dir_len(g_sock_path), g_sock_path);
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -2203,8 +2211,12 @@ static ssize_t rn_rd_end_slow(int fd, ssize_t r)
 {
     int e = errno;
     struct rn_sock s;
-    if (rn_classify(fd, &s) <= 0 || INFO_KIND(s.info) != RN_KIND_STREAM ||
-        (s.info & F_LISTENER)) {
+    int c = rn_classify(fd, &s);
+    if (c < 0) { /* a shim socket whose host is gone: its connection is, too */
+        errno = ECONNRESET;
+        return -1;
+    }
+    if (c == 0 || INFO_KIND(s.info) != RN_KIND_STREAM || (s.info & F_LISTENER)) {
         errno = e;
         return r;
     }
@@ -2213,8 +2225,10 @@ static ssize_t rn_rd_end_slow(int fd, ssize_t r)
     struct rn_resp resp;
     if (rn_rpc(RN_OP_RDEND, INFO_ID(s.info), r < 0 ? e : 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
                NULL, 0) < 0) {
-        errno = e;
-        return r;
+        /* the host died: S closed with nothing left for A, which looks like an EOF; it
+         * is a reset (a dead host never ends a stream cleanly) */
+        errno = ECONNRESET;
+        return -1;
     }
     if (resp.ret < 0)
         return rn_result(&resp);
@@ -2228,6 +2242,32 @@ static inline ssize_t rn_rd_end(int fd, ssize_t r)
 {
     if (RN_UNLIKELY(r <= 0) && g_enabled && (r == 0 || errno == ECONNRESET))
         return rn_rd_end_slow(fd, r);
+    return r;
+}
+
+/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
+ * gone (or no longer knows the socket), the connection was reset, not shut down. */
+static ssize_t rn_wr_end_slow(int fd)
+{
+    struct rn_sock s;
+    struct rn_resp resp;
+    int c = rn_classify(fd, &s);
+    if (c < 0 ||
+        (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+         (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+                 0) < 0 ||
+          (resp.ret < 0 && resp.err == EBADF)))) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+static inline ssize_t rn_wr_end(int fd, ssize_t r)
+{
+    if (RN_UNLIKELY(r < 0) && errno == EPIPE && g_enabled)
+        return rn_wr_end_slow(fd);
     return r;
 }
 
@@ -2461,13 +2501,16 @@ int rn_shutdown(int fd, int how) { return do_shutdown(fd, how); }
 ssize_t rn_sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a,
                   socklen_t l)
 {
-    return do_sendto(fd, b, n, flags, a, l);
+    return rn_wr_end(fd, do_sendto(fd, b, n, flags, a, l));
 }
 ssize_t rn_recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *a, socklen_t *l)
 {
     return do_recvfrom(fd, b, n, flags, a, l);
 }
-ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags) { return do_sendmsg(fd, m, flags); }
+ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    return rn_wr_end(fd, do_sendmsg(fd, m, flags));
+}
 ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, m, flags); }
 
 /* Pure pass-through data calls: classified and traced only when tracing. */
@@ -2497,7 +2540,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
     OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
-    ssize_t r = rn_send_io(fd, b, n, flags);
+    ssize_t r = rn_wr_end(fd, rn_send_io(fd, b, n, flags));
     MORE_POST(fd, flags);
     return r;
 }
@@ -2523,7 +2566,7 @@ static ssize_t rn_write_io(int fd, const void *b, size_t n)
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
-    ssize_t r = rn_write_io(fd, b, n);
+    ssize_t r = rn_wr_end(fd, rn_write_io(fd, b, n));
     MORE_POST(fd, 0);
     return r;
 }
@@ -2544,7 +2587,7 @@ static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
-    ssize_t r = rn_writev_io(fd, v, cnt);
+    ssize_t r = rn_wr_end(fd, rn_writev_io(fd, v, cnt));
     MORE_POST(fd, 0);
     return r;
 }

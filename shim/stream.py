@@ -462,6 +462,9 @@ class StreamService:
         if err:
             self.dead[req.sock_id] = 0                  # taken, as sock_error() does
             return P.response(-1, err), None
+        if ch is None and err is None and req.sock_id not in self.recent_closed:
+            # not a socket of this host (it died and another started): never an EOF
+            return P.response(-1, errno.ECONNRESET), None
         return P.response(0, 0, b"", 1 if ch is not None or seen else 0), None
 
     def check_lingering(self) -> None:
