@@ -374,8 +374,12 @@ class Socket:
                 self.oobinline = 1 if v else 0
                 self.inner.oobinline = bool(v)
             elif optname == C.SO_PRIORITY:
+                if not 0 <= v <= 6 and not self.privileged:
+                    raise SocketError(C.EPERM)      # CAP_NET_ADMIN (or CAP_NET_RAW)
                 self.priority = v
             elif optname == C.SO_DEBUG:
+                if v and not self.privileged:
+                    raise SocketError(C.EACCES)     # CAP_NET_ADMIN
                 self.debug = 1 if v else 0
             elif optname == C.SO_DONTROUTE:
                 self.dontroute = 1 if v else 0

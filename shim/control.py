@@ -11,6 +11,7 @@ import array
 import errno
 import os
 import socket
+import struct
 import traceback
 from typing import Any, Callable
 
@@ -19,6 +20,11 @@ from shim.channels import ChannelTable
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
+SO_PASSCRED = 16
+SCM_CREDENTIALS = 2
+UCRED = struct.Struct("=iII")
+CRED_SPACE = socket.CMSG_SPACE(UCRED.size)
+CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 10, 12, 13
 EP_IN = 1
 
 
@@ -28,23 +34,81 @@ def peercred(s: socket.socket) -> tuple[int, int, int]:
 
 
 class Client:
-    """One process's control connection."""
+    """One process's control connection, and who sent the request being served: the
+    kernel's SCM_CREDENTIALS of that very message (SO_PASSCRED), never an id the caller
+    names nor the credentials of whoever made the connection."""
 
-    __slots__ = ("s", "fd", "pid", "uid")
+    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status")
 
-    def __init__(self, s: socket.socket, pid: int, uid: int) -> None:
+    def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
-        self.pid = pid
-        self.uid = uid             # effective uid of the process that made the connection
+        self.pid = 0               # the sender's process (kernel-given)
+        self.uid = -1              # ... and its real uid / gid
+        self.gid = -1
+        self._status: tuple[int, int, int, tuple[int, ...]] | None = None
+
+    def sent_by(self, pid: int, uid: int, gid: int) -> None:
+        self.pid, self.uid, self.gid = pid, uid, gid
+        self._status = None
+
+    def status(self) -> tuple[int, int, int, tuple[int, ...]]:
+        """(euid, egid, effective capabilities, groups) of the sender now, from
+        /proc/<pid>/status (nothing at all if it is gone): what Linux checks."""
+        if self._status is None:
+            euid = egid = -1
+            caps = 0
+            groups: tuple[int, ...] = ()
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        key, _, val = line.partition(":")
+                        if key == "Uid":
+                            euid = int(val.split()[1])
+                        elif key == "Gid":
+                            egid = int(val.split()[1])
+                        elif key == "CapEff":
+                            caps = int(val, 16)
+                        elif key == "Groups":
+                            groups = tuple(int(g) for g in val.split())
+            except (OSError, ValueError, IndexError):
+                pass
+            self._status = (euid, egid, caps, groups)
+        return self._status
+
+    def capable(self, cap: int) -> bool:
+        return bool(self.status()[2] >> cap & 1)
 
     def may_admin_net(self) -> bool:
         """CAP_NET_ADMIN (privileged socket options, SIOCSIF*)."""
-        return self.uid == 0
+        return self.capable(CAP_NET_ADMIN)
 
     def may_bind_service(self) -> bool:
         """CAP_NET_BIND_SERVICE (ports below ip_unprivileged_port_start)."""
-        return self.uid == 0
+        return self.capable(CAP_NET_BIND_SERVICE)
+
+    def may_raise_priority(self) -> bool:
+        """SO_PRIORITY above 6: CAP_NET_RAW or CAP_NET_ADMIN (sk_setsockopt)."""
+        return self.capable(CAP_NET_RAW) or self.capable(CAP_NET_ADMIN)
+
+    def may_ping(self) -> bool:
+        """An ICMP echo socket: the effective gid or a supplementary group inside the
+        kernel's net.ipv4.ping_group_range (ping_init_sock).  CAP_NET_RAW may too: the
+        stack serves no raw socket, which is how such a process pings on Linux."""
+        if self.capable(CAP_NET_RAW):
+            return True
+        try:
+            with open("/proc/sys/net/ipv4/ping_group_range") as f:
+                low, high = (int(x) for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            return False
+        _euid, egid, _caps, groups = self.status()
+        return any(low <= g <= high for g in (egid, *groups))
+
+    def is_owner(self) -> bool:
+        """The host's own user (effective uid), or root, as Linux lets root."""
+        euid = self.status()[0]
+        return euid in (os.geteuid(), 0)
 
 
 Handler = Callable[[Client, P.Request], Any]
@@ -83,15 +147,15 @@ class Control:
                 s, _ = self.listener.accept()
             except OSError:
                 return
-            pid, uid, _gid = peercred(s)
-            if uid != os.getuid():
+            if peercred(s)[1] != os.getuid():
                 s.close()       # the host serves only its own user (or dialer holders)
                 continue
-            self.add_client(s, pid, uid)
+            self.add_client(s)
 
-    def add_client(self, s: socket.socket, pid: int, uid: int) -> None:
+    def add_client(self, s: socket.socket) -> None:
         s.setblocking(False)
-        c = Client(s, pid, uid)
+        s.setsockopt(SOL_SOCKET, SO_PASSCRED, 1)    # every request carries its sender
+        c = Client(s)
         self.clients[c.fd] = c
         self.table.watch(c.fd, EP_IN, self.client_event)
 
@@ -123,8 +187,7 @@ class Control:
                 if s.family != socket.AF_UNIX or s.type != socket.SOCK_SEQPACKET:
                     s.close()
                     continue
-                pid, uid, _gid = peercred(s)
-                self.add_client(s, pid, uid)
+                self.add_client(s)
 
     def drop_client(self, c: Client) -> None:
         self.table.unwatch(c.fd)
@@ -135,7 +198,7 @@ class Control:
         c = self.clients[fd]
         for _ in range(32):
             try:
-                msg = c.s.recv(P.REQ.size + P.MAX_PAYLOAD + 1)
+                msg, anc, _flags, _addr = c.s.recvmsg(P.REQ.size + P.MAX_PAYLOAD + 1, CRED_SPACE)
             except BlockingIOError:
                 return
             except OSError:
@@ -144,6 +207,10 @@ class Control:
             if not msg:
                 self.drop_client(c)
                 return
+            c.sent_by(0, -1, -1)
+            for level, kind, data in anc:
+                if level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= UCRED.size:
+                    c.sent_by(*UCRED.unpack_from(data))
             try:
                 reply, rfd = self.dispatch(c, P.parse_request(msg))
             except ValueError:
@@ -196,7 +263,6 @@ class Control:
     def op_hello(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
-        c.pid = req.args[0]
         return P.response(os.getpid(), 0, self.nonce), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]

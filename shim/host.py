@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="write one byte to this fd once the host accepts connections")
     netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
+    os.umask(0o077)         # whatever the host creates is its user's alone
     try:
         host = StackHost(args.name, args.idle_timeout, args)
     except (OSError, ValueError) as e:
