@@ -6,14 +6,18 @@ that the test creates (and removes).  The probes run in that child.
 """
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +137,195 @@ def test_host_killed_write_and_control_calls_fail(rn):
     time.sleep(0.2)
     out, err = p.communicate("go\n", timeout=30)
     assert out.split() == ["ECONNRESET", "ECONNRESET", "ENETDOWN", "ENETDOWN"], out + err
+
+
+# ---- a dropped child of a root program ------------------------------------------------
+
+LINUX_CHECKS = textwrap.dedent("""
+    def linux_checks():
+        import errno, socket
+        out = []
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            for opt, val in ((socket.SO_PRIORITY, 7), (socket.SO_PRIORITY, 6),
+                             (socket.SO_DEBUG, 1), (socket.SO_DEBUG, 0)):
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, opt, val)
+                    out.append("ok")
+                except OSError as e:
+                    out.append(errno.errorcode[e.errno])
+            s.close()
+        for fam, proto in ((socket.AF_INET, 1), (socket.AF_INET6, 58)):
+            try:
+                socket.socket(fam, socket.SOCK_DGRAM, proto).close()
+                out.append("ok")
+            except OSError as e:
+                out.append(errno.errorcode[e.errno])
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 82))
+            out.append("ok")
+        except OSError as e:
+            out.append(errno.errorcode[e.errno])
+        return out
+""")
+
+DROPPED = LINUX_CHECKS + textwrap.dedent("""
+    import array, errno, json, os, socket, sys
+    from shim import protocol as P
+
+    uid, gid, pcap_dir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    mine = socket.socket()              # root's listener: made before the drop
+    mine.bind(("127.0.0.1", 0))
+    mine.listen(4)
+    dialer = int(os.environ["ROCKETNET_DIALER_FD"])
+
+    def rpc(s, op, sock_id=0, args=(0, 0, 0, 0), payload=b""):
+        s.send(P.REQ.pack(op, sock_id, *args, len(payload), 0) + payload)
+        msg, anc, _f, _a = s.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(16))
+        for level, kind, data in anc:
+            for fd in array.array("i", data[: len(data) - len(data) % 4]):
+                os.close(fd)
+        ret, err = P.RESP.unpack_from(msg)[:2]
+        return errno.errorcode.get(err, "ok") if ret < 0 else "ok"
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        out = {"api": linux_checks()}
+        # a control connection over the inherited dialer, from a pair the shim made
+        x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        d = socket.socket(fileno=os.dup(dialer))
+        socket.send_fds(d, [b"c"], [y.fileno()])
+        y.close()
+        out["hello"] = rpc(x, P.OP_HELLO, args=(1, P.PROTO_VERSION, 0, 0))
+        x.send(P.REQ.pack(P.OP_SOCKET, 0, socket.AF_INET, socket.SOCK_STREAM, 0, 0, 0, 0))
+        msg, anc, _f, _a = x.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(4))
+        sid = P.RESP.unpack_from(msg)[0]
+        sa = socket.AF_INET.to_bytes(2, "little") + (82).to_bytes(2, "big") + bytes(12)
+        sa = sa[:4] + socket.inet_aton("127.0.0.1") + sa[8:]
+        out["raw_bind_82"] = rpc(x, P.OP_BIND, sid, payload=sa)
+        out["pcap"] = rpc(x, P.OP_HOST_PCAP, payload=pcap_dir.encode())
+        out["stop"] = rpc(x, P.OP_HOST_STOP)
+        os.write(w, json.dumps(out).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        data += b
+    os.waitpid(pid, 0)
+    # root is still served, its listener intact
+    c = socket.create_connection(mine.getsockname())
+    a, _ = mine.accept()
+    c.sendall(b"still")
+    out = json.loads(data)
+    out["root_served"] = a.recv(5).decode()
+    print(json.dumps(out))
+""")
+
+
+def native_as(uid: int, gid: int) -> list[str]:
+    """linux_checks() run natively by a process of that user: Linux's answers."""
+    ns: dict = {}
+    exec(LINUX_CHECKS, ns)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.write(w, json.dumps(ns["linux_checks"]()).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+@pytest.fixture
+def dropped(rn, other_user, tmp_path):
+    """Runs DROPPED under the shim as root; its child drops to other_user and probes.
+    The capture directory belongs to that user; its lo.pcap is a symlink to a file of
+    root's (0600, 'secret')."""
+    uid, gid = other_user
+    base = Path(tempfile.mkdtemp(prefix="rnsec-"))
+    os.chmod(base, 0o711)
+    cap = base / "cap"
+    cap.mkdir()
+    os.chown(cap, uid, gid)
+    victim = base / "root-only"
+    victim.write_text("secret")
+    os.chmod(victim, 0o600)
+    (cap / "lo.pcap").symlink_to(victim)
+    r = rn.run("run", "--", PY, "-c", DROPPED, str(uid), str(gid), str(cap), timeout=60)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        yield json.loads(r.stdout), victim, cap, (uid, gid)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@NEEDS_ROOT
+def test_dropped_child_gets_linux_answers_for_privileged_calls(dropped):
+    """Probe 7 (and 2 through the API): SO_PRIORITY 7, SO_DEBUG, ping sockets and port
+    82 as the dropped user: the same answers as Linux gives that user natively."""
+    out, _victim, _cap, (uid, gid) = dropped
+    native = native_as(uid, gid)
+    assert "EPERM" in native and "EACCES" in native     # the oracle refuses
+    assert out["api"] == native
+
+
+@NEEDS_ROOT
+def test_dropped_child_cannot_bind_privileged_port_with_host_made_pair(dropped):
+    """Probe 2: a control connection from a socketpair the host made (its SO_PEERCRED
+    is root's) still acts with the sender's credentials: EACCES for port 82."""
+    out = dropped[0]
+    assert out["hello"] == "ok"
+    assert out["raw_bind_82"] == "EACCES"
+
+
+@NEEDS_ROOT
+def test_dropped_child_cannot_stop_or_capture_root_host(dropped, rn):
+    """Probes 1 and 4: HOST_STOP and HOST_PCAP from another user: EPERM; root's file
+    behind the symlink is untouched and root's host keeps serving."""
+    out, victim, cap, _ids = dropped
+    assert out["stop"] == "EPERM"
+    assert out["pcap"] == "EPERM"
+    assert out["root_served"] == "still"
+    assert victim.read_text() == "secret"
+    assert rn.run("run", "--", PY, "-c", "import socket; socket.socket()").returncode == 0
+
+
+@NEEDS_ROOT
+def test_capture_never_follows_a_symlink_and_is_private(rn, tmp_path):
+    """Probe 1 for the owner itself: --pcap into a directory whose lo.pcap is a symlink
+    fails (ELOOP) and writes nothing through it; a fresh capture is 0600 in a 0700
+    directory it creates."""
+    victim = tmp_path / "victim"
+    victim.write_text("secret")
+    cap = tmp_path / "cap"
+    cap.mkdir()
+    (cap / "lo.pcap").symlink_to(victim)
+    r = rn.run("run", "--pcap", str(cap), "--", PY, "-c", "pass")
+    assert r.returncode != 0 and "--pcap" in r.stderr, r.stdout + r.stderr
+    assert victim.read_text() == "secret"
+    fresh = tmp_path / "new" / "cap"
+    r = rn.run("run", "--pcap", str(fresh), "--", PY, "-c", "import socket; socket.socket()")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(fresh / "lo.pcap").st_mode) == 0o600
+    log = rn.runtime_dir / "default" / "host.log"
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
