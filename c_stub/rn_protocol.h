@@ -154,7 +154,9 @@ struct rn_req {
     uint32_t sock_id;
     int64_t arg[4];
     uint32_t payload_len;
-    uint32_t reserved;
+    uint32_t fd_hint;        /* 1 + the caller's fd for sock_id, 0 if unknown: where the host
+                                looks first for the proof that the caller holds the socket
+                                (its /proc/<pid>/fd entry); only a hint, never trusted */
 };
 
 struct rn_resp {

@@ -184,6 +184,9 @@ struct rn_fdent {
     uint64_t info;
 };
 static struct rn_fdent g_cache[RN_CACHE_N];
+/* the fd classified last: the fd an RPC about its socket is most likely for (only a hint
+ * for the host, so threads racing on it do no harm) */
+static int g_last_fd = -1;
 
 struct rn_sock {
     uint64_t ino;
@@ -659,6 +662,10 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
     req.arg[2] = a2;
     req.arg[3] = a3;
     req.payload_len = (uint32_t)plen;
+    int hint = __atomic_load_n(&g_last_fd, __ATOMIC_RELAXED);
+    if (sock_id != 0 && hint >= 0 && hint < RN_CACHE_N &&
+        INFO_ID(__atomic_load_n(&g_cache[hint].info, __ATOMIC_RELAXED)) == sock_id)
+        req.fd_hint = (uint32_t)hint + 1;
     if (rfd)
         *rfd = -1;
     if (rn_lock() < 0)
@@ -770,6 +777,7 @@ static int rn_classify(int fd, struct rn_sock *s)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
         return 0;
+    __atomic_store_n(&g_last_fd, fd, __ATOMIC_RELAXED);
     s->ino = st.st_ino;
     if (fd < RN_CACHE_N) {
         uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);

@@ -38,7 +38,7 @@ class Client:
     kernel's SCM_CREDENTIALS of that very message (SO_PASSCRED), never an id the caller
     names nor the credentials of whoever made the connection."""
 
-    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status")
+    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
@@ -47,6 +47,7 @@ class Client:
         self.uid = -1              # ... and its real uid / gid
         self.gid = -1
         self._status: tuple[int, int, int, tuple[int, ...]] | None = None
+        self.proven: set[tuple[int, int]] = set()   # (pid, sock id) shown to hold it
 
     def sent_by(self, pid: int, uid: int, gid: int) -> None:
         self.pid, self.uid, self.gid = pid, uid, gid
@@ -249,14 +250,52 @@ class Control:
         table.caller = c
         ch = table.by_id.get(req.sock_id)
         if ch is not None:
-            return ch.svc.dispatch(c, ch, req)
-        for svc in table.held_ids:
-            if svc.holds(req.sock_id):
-                return svc.dispatch(c, None, req)
-        host_op = self.host_ops.get(req.op)
-        if host_op is not None:
-            return host_op(c, req)
-        return self.fallback.dispatch(c, None, req)
+            svc = ch.svc
+        else:
+            svc = next((h for h in table.held_ids if h.holds(req.sock_id)), None)
+            if svc is None:
+                host_op = self.host_ops.get(req.op)
+                if host_op is not None:
+                    return host_op(c, req)
+                svc = self.fallback
+        if req.op not in svc.public_ops and not self.holds_socket(c, req):
+            return P.response(-1, errno.EBADF), None   # not a socket of the caller's
+        return svc.dispatch(c, ch, req)
+
+    def holds_socket(self, c: Client, req: P.Request) -> bool:
+        """Whether the process that sent req holds an fd of the socket it names: its
+        /proc/<pid>/fd entry (the hinted one first) is the inode the host gave out.
+        An id the host never gave out names nothing to protect."""
+        ino = self.table.inodes.get(req.sock_id)
+        if ino is None:
+            return True
+        proven = c.proven
+        key = (c.pid, req.sock_id)
+        if key in proven:
+            return True
+        target = f"socket:[{ino}]"
+        fds = f"/proc/{c.pid}/fd/"
+        try:
+            found = req.fd_hint > 0 and os.readlink(fds + str(req.fd_hint - 1)) == target
+        except OSError:
+            found = False
+        if not found and c.pid > 0:
+            try:
+                names = os.listdir(fds)
+            except OSError:
+                names = []
+            for name in names:
+                try:
+                    if os.readlink(fds + name) == target:
+                        found = True
+                        break
+                except OSError:
+                    continue
+        if found:
+            if len(proven) > 4096:
+                proven.clear()
+            proven.add(key)
+        return found
 
     # ---- host calls -------------------------------------------------------------------
 

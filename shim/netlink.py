@@ -83,6 +83,8 @@ class NetlinkService:
         self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
 
+    public_ops: frozenset[int] = frozenset()
+
     def holds(self, sock_id: int) -> bool:
         return False            # a netlink socket lives as long as its channel
 

@@ -143,6 +143,9 @@ class StreamService:
         self.add(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
+    # close() with SO_LINGER asks after the program closed its last fd
+    public_ops = frozenset({P.OP_LINGER})
+
     def holds(self, sock_id: int) -> bool:
         return sock_id in self.dormant or sock_id in self.dead or sock_id in self.recent_closed
 

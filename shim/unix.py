@@ -73,7 +73,8 @@ class UnixService:
         self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
         self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
-        self.pair_ends: dict[int, socket.socket] = {}  # socketpair ends not fetched yet
+        # socketpair ends not fetched yet, with the pid of the process that made the pair
+        self.pair_ends: dict[int, tuple[socket.socket, int]] = {}
         self.sweep_at = 256
         self.somaxconn = somaxconn()
 
@@ -121,6 +122,11 @@ class UnixService:
 
     # ---- RPCs -----------------------------------------------------------------------
 
+    # a socket's bound name is public (/proc/net/unix): the stub names a datagram's
+    # sender by it; the second end of a socketpair is fetched before its maker holds it
+    # (the service checks it is the maker)
+    public_ops = frozenset({P.OP_GETSOCKNAME, P.OP_UNIX_PAIR})
+
     def holds(self, sock_id: int) -> bool:
         return sock_id in self.socks
 
@@ -156,16 +162,17 @@ class UnixService:
             second = self.new_fd(ends[1], y)
         except OSError as e:
             return P.response(-1, e.errno or errno.ENOBUFS), None
-        self.pair_ends[second] = y
+        self.pair_ends[second] = (y, c.pid)
         return P.response(first, 0, b"", second), x.detach()
 
     def dispatch(self, c: Any, ch: None, req: P.Request):  # type: ignore[no-untyped-def]
         sk = self.socks[req.sock_id]
         if req.op == P.OP_UNIX_PAIR:
-            y = self.pair_ends.pop(req.sock_id, None)
-            if y is None:
+            end = self.pair_ends.get(req.sock_id)
+            if end is None or end[1] != c.pid:
                 return P.response(-1, errno.EBADF), None
-            return P.response(req.sock_id), y.detach()
+            del self.pair_ends[req.sock_id]
+            return P.response(req.sock_id), end[0].detach()
         try:
             if req.op == P.OP_BIND:
                 return self.bind(sk, req)
@@ -307,7 +314,7 @@ class UnixService:
                 self.ns.release(sk)
 
     def close(self) -> None:
-        for y in self.pair_ends.values():
+        for y, _pid in self.pair_ends.values():
             y.close()
         for s, _ in self.listeners.values():
             s.close()

@@ -180,6 +180,17 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
     mine.listen(4)
     dialer = int(os.environ["ROCKETNET_DIALER_FD"])
 
+    def sock_id_of(fd):
+        # the host's id of a shim fd, as anyone reads it in /proc/net/unix
+        ino = os.readlink(f"/proc/self/fd/{fd}")[len("socket:["):-1]
+        with open("/proc/net/unix") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[6] == ino:
+                    return int(parts[7].rsplit("-", 1)[1])
+
+    mine_id = sock_id_of(mine.fileno())
+
     def rpc(s, op, sock_id=0, args=(0, 0, 0, 0), payload=b""):
         s.send(P.REQ.pack(op, sock_id, *args, len(payload), 0) + payload)
         msg, anc, _f, _a = s.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(16))
@@ -193,6 +204,7 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        mine.close()                    # the child knows root's socket only by its id
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
@@ -211,6 +223,8 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
         out["raw_bind_82"] = rpc(x, P.OP_BIND, sid, payload=sa)
         out["pcap"] = rpc(x, P.OP_HOST_PCAP, payload=pcap_dir.encode())
         out["stop"] = rpc(x, P.OP_HOST_STOP)
+        out["peer_of_root"] = rpc(x, P.OP_GETSOCKNAME, mine_id)
+        out["shutdown_root"] = rpc(x, P.OP_SHUTDOWN, mine_id, args=(socket.SHUT_RDWR, 0, 0, 0))
         os.write(w, json.dumps(out).encode())
         os._exit(0)
     os.close(w)
@@ -329,3 +343,14 @@ def test_capture_never_follows_a_symlink_and_is_private(rn, tmp_path):
     assert stat.S_IMODE(os.stat(fresh / "lo.pcap").st_mode) == 0o600
     log = rn.runtime_dir / "default" / "host.log"
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+
+
+@NEEDS_ROOT
+def test_dropped_child_cannot_use_root_socket_by_its_number(dropped):
+    """Probe 3: requests naming root's listener by its id (read from /proc/net/unix) from
+    a process that holds no fd of it: EBADF, as for an fd it does not have; root's
+    clients still connect."""
+    out = dropped[0]
+    assert out["peer_of_root"] == "EBADF"
+    assert out["shutdown_root"] == "EBADF"
+    assert out["root_served"] == "still"
