@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -354,3 +355,75 @@ def test_dropped_child_cannot_use_root_socket_by_its_number(dropped):
     assert out["peer_of_root"] == "EBADF"
     assert out["shutdown_root"] == "EBADF"
     assert out["root_served"] == "still"
+
+
+SQUATTED = textwrap.dedent("""
+    import errno, socket, sys
+    s = socket.socket()
+    ino = __import__("os").readlink(f"/proc/self/fd/{s.fileno()}")[len("socket:["):-1]
+    name = next(line.split()[7] for line in open("/proc/net/unix")
+                if len(line.split()) >= 8 and line.split()[6] == ino)
+    print(name, flush=True)
+    sys.stdin.readline()                # another user squats the next names now
+    out = []
+    for fam, kind in ((socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET, socket.SOCK_DGRAM),
+                      (socket.AF_UNIX, socket.SOCK_STREAM)) * 10:
+        try:
+            socket.socket(fam, kind)
+            out.append("ok")
+        except OSError as e:
+            out.append(errno.errorcode[e.errno])
+    a, b = socket.socketpair()
+    out.append("pair ok")
+    print(" ".join(sorted(set(out))))
+""")
+
+
+@NEEDS_ROOT
+def test_another_user_cannot_squat_the_next_socket_names(rn, other_user):
+    """Probe 6: a local user reads the nonce from /proc/net/unix and pre-binds the
+    abstract names of the next socket ids; root's socket() calls still succeed (never
+    EIO) and the host logs no traceback."""
+    uid, gid = other_user
+    p = rn.popen("run", "--", PY, "-c", SQUATTED, stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    name = p.stdout.readline().strip()          # "@rocketnet-<nonce>-<id>"
+    prefix, _, sid = name[1:].rpartition("-")
+    r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    squatter = os.fork()
+    if squatter == 0:
+        code = 1
+        try:
+            os.close(w)
+            os.close(ready_r)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            held = []
+            for k in range(1, 400):
+                for tag in ("", "u"):
+                    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+                        s = socket.socket(socket.AF_UNIX, kind)
+                        try:
+                            s.bind(f"\0{prefix}-{tag}{int(sid) + k}".encode())
+                        except OSError:
+                            s.close()
+                            continue
+                        held.append(s)
+            os.write(ready_w, b"%d" % len(held))
+            os.read(r, 1)                       # hold them until the test is done
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(r)
+    os.close(ready_w)
+    try:
+        assert int(os.read(ready_r, 16) or b"0") > 1000       # the names are squatted
+        out, err = p.communicate("go\n", timeout=60)
+    finally:
+        os.close(w)
+        os.close(ready_r)
+        os.waitpid(squatter, 0)
+    assert out.strip() == "ok pair ok", out + err
+    assert "Traceback" not in (rn.runtime_dir / "default" / "host.log").read_text()
