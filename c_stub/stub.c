@@ -436,7 +436,7 @@ static void rn_unlock(void)
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
  * attached fd or -1), -1 with errno on a transport failure. */
-static int rn_xfer(int fd, const struct rn_req *req, const void *payload,
+static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sfd,
                    struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
     struct iovec iov[2] = {{(void *)req, sizeof *req}, {(void *)payload, req->payload_len}};
@@ -444,6 +444,20 @@ static int rn_xfer(int fd, const struct rn_req *req, const void *payload,
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = iov;
     mh.msg_iovlen = req->payload_len ? 2 : 1;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } sc;
+    if (sfd >= 0) { /* one fd for the host with the request (SCM_RIGHTS) */
+        memset(&sc, 0, sizeof sc);
+        mh.msg_control = sc.buf;
+        mh.msg_controllen = sizeof sc.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &sfd, sizeof sfd);
+    }
     ssize_t n;
     do
         n = REAL(sendmsg)(fd, &mh, MSG_NOSIGNAL);
@@ -628,7 +642,7 @@ static int rn_ensure_ctl(void)
     req.arg[1] = RN_PROTO_VERSION;
     struct rn_resp resp;
     char nonce[RN_MAX_PAYLOAD];
-    if (rn_xfer(fd, &req, NULL, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
+    if (rn_xfer(fd, &req, NULL, -1, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
         resp.payload_len < RN_NONCE_LEN) {
         int e = errno;
         if (e == 0 || resp.ret <= 0)
@@ -649,9 +663,10 @@ static int rn_ensure_ctl(void)
 }
 
 /* A control RPC.  Returns 0 with resp filled, or -1 (errno ENETDOWN or EINTR). */
-static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
-                  const void *payload, size_t plen, struct rn_resp *resp, void *rbuf,
-                  size_t rcap, int *rfd, int cloexec)
+/* rn_rpc that also hands the host sfd (-1: none) with the request */
+static int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
+                     int64_t a3, const void *payload, size_t plen, int sfd,
+                     struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
     struct rn_req req;
     memset(&req, 0, sizeof req);
@@ -672,7 +687,7 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
         return -1;
     int r = rn_ensure_ctl();
     if (r == 0) {
-        r = rn_xfer(g_ctl_fd, &req, payload, resp, rbuf, rcap, rfd, cloexec);
+        r = rn_xfer(g_ctl_fd, &req, payload, sfd, resp, rbuf, rcap, rfd, cloexec);
         if (r < 0) {
             int e = errno;
             rn_drop_ctl();
@@ -682,6 +697,14 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
     }
     rn_unlock();
     return r;
+}
+
+static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
+                  const void *payload, size_t plen, struct rn_resp *resp, void *rbuf,
+                  size_t rcap, int *rfd, int cloexec)
+{
+    return rn_rpc_fd(op, sock_id, a0, a1, a2, a3, payload, plen, -1, resp, rbuf, rcap, rfd,
+                     cloexec);
 }
 
 /* Host identity for classification: fills nonce/pid, -1 (ENETDOWN) if unreachable. */

@@ -23,8 +23,8 @@ SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 SO_PASSCRED = 16
 SCM_CREDENTIALS = 2
 UCRED = struct.Struct("=iII")
-CRED_SPACE = socket.CMSG_SPACE(UCRED.size)
-CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 10, 12, 13
+ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
+CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
 EP_IN = 1
 
 
@@ -105,6 +105,17 @@ class Client:
             return False
         _euid, egid, _caps, groups = self.status()
         return any(low <= g <= high for g in (egid, *groups))
+
+    def may_write(self, st: os.stat_result) -> bool:
+        """Write permission on a file node for the sender (generic_permission, MAY_WRITE)."""
+        euid, egid, _caps, groups = self.status()
+        if self.capable(CAP_DAC_OVERRIDE):
+            return True
+        if euid == st.st_uid:
+            return bool(st.st_mode & 0o200)
+        if st.st_gid == egid or st.st_gid in groups:
+            return bool(st.st_mode & 0o020)
+        return bool(st.st_mode & 0o002)
 
     def is_owner(self) -> bool:
         """The host's own user (effective uid), or root, as Linux lets root."""
@@ -199,7 +210,8 @@ class Control:
         c = self.clients[fd]
         for _ in range(32):
             try:
-                msg, anc, _flags, _addr = c.s.recvmsg(P.REQ.size + P.MAX_PAYLOAD + 1, CRED_SPACE)
+                msg, anc, _flags, _addr = c.s.recvmsg(P.REQ.size + P.MAX_PAYLOAD + 1, ANC_SPACE,
+                                                      socket.MSG_CMSG_CLOEXEC)
             except BlockingIOError:
                 return
             except OSError:
@@ -209,11 +221,17 @@ class Control:
                 self.drop_client(c)
                 return
             c.sent_by(0, -1, -1)
+            passed: list[int] = []
             for level, kind, data in anc:
                 if level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= UCRED.size:
                     c.sent_by(*UCRED.unpack_from(data))
+                elif level == SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    passed.extend(array.array("i", data[: len(data) - len(data) % 4]))
             try:
-                reply, rfd = self.dispatch(c, P.parse_request(msg))
+                req = P.parse_request(msg)
+                if passed:
+                    req = req._replace(fd=passed[0])
+                reply, rfd = self.dispatch(c, req)
             except ValueError:
                 reply, rfd = P.response(-1, errno.EINVAL), None
             except Exception:   # a bug in one call must not take every program's sockets down
@@ -231,6 +249,8 @@ class Control:
             finally:
                 if rfd is not None:
                     os.close(rfd)
+                for fd in passed:
+                    os.close(fd)
             if not self.running:
                 return
 

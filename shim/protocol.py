@@ -64,6 +64,7 @@ class Request(NamedTuple):
     args: tuple[int, int, int, int]
     payload: bytes
     fd_hint: int = 0        # 1 + the caller's fd for sock_id (rn_protocol.h), never trusted
+    fd: int = -1            # the fd the caller passed with the request (SCM_RIGHTS)
 
 
 def parse_request(msg: bytes) -> Request:

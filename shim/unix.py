@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import array
 import errno
+import os
 import select
 import socket
+import stat
 import struct
 from typing import Any
 
@@ -175,13 +177,13 @@ class UnixService:
             return P.response(req.sock_id), end[0].detach()
         try:
             if req.op == P.OP_BIND:
-                return self.bind(sk, req)
+                return self.bind(c, sk, req)
             if req.op == P.OP_LISTEN:
                 return self.listen(c, sk, req)
             if req.op == P.OP_CONNECT:
                 return self.connect(c, sk, req)
             if req.op == P.OP_UNIX_RESOLVE:
-                return self.resolve(sk, req)
+                return self.resolve(c, sk, req)
             if req.op == P.OP_UNIX_ACCEPTED:
                 self.ns.accepted(sk)
                 return P.response(0), None
@@ -207,29 +209,40 @@ class UnixService:
             return P.response(-1, e.errno or errno.ENOBUFS), None
 
     @staticmethod
-    def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
-        """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
-        (arg0 bit 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+    def key_of(c: Any, sk: UnixSocket, sa: bytes, req: P.Request,
+               binding: bool = False) -> tuple[str, tuple, bytes]:
+        """(kind, namespace key, stored sockaddr).  A path: the stub walked it in the
+        caller's process and passed the node's O_PATH fd (arg0 bit 1); the node is that
+        fd's, and the caller must may write to it as unix_find_bsd checks (binding: the
+        node is the one the caller's bind just made, so it is the caller's)."""
         kind, name = parse_addr(sa)
         if kind == "abstract":
             return kind, ("a", sk.type, name), abstract_sockaddr(name)
         if kind == "path":
-            if not req.args[0] & 1:
+            if not req.args[0] & 1 or req.fd < 0:
                 raise SocketError(errno.EINVAL)
-            return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
+            st = os.fstat(req.fd)
+            if not stat.S_ISSOCK(st.st_mode):
+                raise SocketError(errno.ECONNREFUSED)
+            if binding:
+                if st.st_uid != c.status()[0] and not c.may_write(st):
+                    raise SocketError(errno.EADDRINUSE)     # not a node this bind made
+            elif not c.may_write(st):
+                raise SocketError(errno.EACCES)
+            return kind, ("p", st.st_dev, st.st_ino), path_sockaddr(name)
         return kind, (), b""
 
-    def bind(self, sk: UnixSocket, req: P.Request):
-        kind, key, addr = self.key_of(sk, req.payload, req)
+    def bind(self, c: Any, sk: UnixSocket, req: P.Request):
+        kind, key, addr = self.key_of(c, sk, req.payload, req, binding=True)
         if kind == "auto":
             self.ns.autobind(sk)
         else:
             self.ns.bind(sk, key, addr)
         return P.response(0), None
 
-    def resolve(self, sk: UnixSocket, req: P.Request):
+    def resolve(self, c: Any, sk: UnixSocket, req: P.Request):
         """A datagram destination: the id of the socket bound to the name."""
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
@@ -260,7 +273,7 @@ class UnixService:
         return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
 
     def connect(self, c, sk: UnixSocket, req: P.Request):
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:

@@ -191,9 +191,24 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
                     return int(parts[7].rsplit("-", 1)[1])
 
     mine_id = sock_id_of(mine.fileno())
+    # root's unix listeners: one in a 0700 directory, one a 0755 node in an open one
+    paths = {}
+    for kind, mode in (("private", 0o700), ("open", 0o755)):
+        d = os.path.join(os.path.dirname(pcap_dir), kind)
+        os.mkdir(d, mode)
+        paths[kind] = os.path.join(d, "s.sock")
+        u = socket.socket(socket.AF_UNIX)
+        u.bind(paths[kind])
+        os.chmod(paths[kind], 0o755)
+        u.listen(4)
+        paths[kind + "_sock"] = u
 
-    def rpc(s, op, sock_id=0, args=(0, 0, 0, 0), payload=b""):
-        s.send(P.REQ.pack(op, sock_id, *args, len(payload), 0) + payload)
+    def rpc(s, op, sock_id=0, args=(0, 0, 0, 0), payload=b"", fd=None):
+        req = P.REQ.pack(op, sock_id, *args, len(payload), 0) + payload
+        if fd is None:
+            s.send(req)
+        else:
+            s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
         msg, anc, _f, _a = s.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(16))
         for level, kind, data in anc:
             for fd in array.array("i", data[: len(data) - len(data) % 4]):
@@ -226,6 +241,27 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
         out["stop"] = rpc(x, P.OP_HOST_STOP)
         out["peer_of_root"] = rpc(x, P.OP_GETSOCKNAME, mine_id)
         out["shutdown_root"] = rpc(x, P.OP_SHUTDOWN, mine_id, args=(socket.SHUT_RDWR, 0, 0, 0))
+        for kind in ("private", "open"):
+            path = paths[kind]
+            try:
+                socket.socket(socket.AF_UNIX).connect(path)
+                out[kind + "_native"] = "ok"
+            except OSError as e:
+                out[kind + "_native"] = errno.errorcode[e.errno]
+            x.send(P.REQ.pack(P.OP_SOCKET, 0, socket.AF_UNIX, socket.SOCK_STREAM, 0, 0, 0, 0))
+            msg, anc, _f, _a = x.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(4))
+            usid = P.RESP.unpack_from(msg)[0]          # its fd stays open: held
+            sa = socket.AF_UNIX.to_bytes(2, "little") + path.encode() + b"\\0"
+            st = os.stat(paths["open"])       # a node identity the caller may know
+            out[kind + "_raw_ids"] = rpc(x, P.OP_CONNECT, usid,
+                                         args=(1, st.st_dev, st.st_ino, 0), payload=sa)
+            try:
+                node = os.open(path, os.O_PATH)
+            except OSError as e:
+                out[kind + "_raw_node"] = "walk " + errno.errorcode[e.errno]
+                continue
+            out[kind + "_raw_node"] = rpc(x, P.OP_CONNECT, usid, args=(1, 0, 0, 0),
+                                          payload=sa, fd=node)
         os.write(w, json.dumps(out).encode())
         os._exit(0)
     os.close(w)
@@ -427,3 +463,15 @@ def test_another_user_cannot_squat_the_next_socket_names(rn, other_user):
         os.waitpid(squatter, 0)
     assert out.strip() == "ok pair ok", out + err
     assert "Traceback" not in (rn.runtime_dir / "default" / "host.log").read_text()
+
+
+@NEEDS_ROOT
+def test_dropped_child_cannot_reach_unix_listeners_linux_refuses(dropped):
+    """Probe 5: root's listeners in a 0700 directory and on a 0755 node: Linux refuses
+    the dropped user's connect with EACCES; a raw request naming a node identity, or
+    passing the node it can walk to, is refused too (EINVAL, EACCES)."""
+    out = dropped[0]
+    assert out["private_native"] == "EACCES" and out["open_native"] == "EACCES"
+    assert out["private_raw_ids"] == "EINVAL" and out["open_raw_ids"] == "EINVAL"
+    assert out["private_raw_node"] == "walk EACCES"
+    assert out["open_raw_node"] == "EACCES"
