@@ -436,6 +436,25 @@ static void rn_unlock(void)
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
  * attached fd or -1), -1 with errno on a transport failure. */
+/* Room for one SCM_RIGHTS fd. */
+union rn_fd_cmsg {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* mh carries fd (SCM_RIGHTS) in cm. */
+static void rn_put_fd(struct msghdr *mh, union rn_fd_cmsg *cm, int fd)
+{
+    memset(cm, 0, sizeof *cm);
+    mh->msg_control = cm->buf;
+    mh->msg_controllen = sizeof cm->buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
+
 static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sfd,
                    struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
@@ -444,20 +463,9 @@ static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sf
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = iov;
     mh.msg_iovlen = req->payload_len ? 2 : 1;
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } sc;
-    if (sfd >= 0) { /* one fd for the host with the request (SCM_RIGHTS) */
-        memset(&sc, 0, sizeof sc);
-        mh.msg_control = sc.buf;
-        mh.msg_controllen = sizeof sc.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &sfd, sizeof sfd);
-    }
+    union rn_fd_cmsg sc;
+    if (sfd >= 0) /* one fd for the host with the request */
+        rn_put_fd(&mh, &sc, sfd);
     ssize_t n;
     do
         n = REAL(sendmsg)(fd, &mh, MSG_NOSIGNAL);
@@ -563,22 +571,12 @@ static int rn_dial(void)
         return -1;
     char b = 'D';
     struct iovec iov = {&b, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof cm);
+    union rn_fd_cmsg cm;
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+    rn_put_fd(&mh, &cm, sv[1]);
     ssize_t n;
     do
         n = REAL(sendmsg)(g_dialer_fd, &mh, MSG_NOSIGNAL);

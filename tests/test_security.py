@@ -282,23 +282,33 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
 """)
 
 
+def fork_as(uid: int, gid: int, body) -> int:
+    """A child of this process that drops to uid/gid and runs body(); -> its pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            body()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
 def native_as(uid: int, gid: int) -> list[str]:
     """linux_checks() run natively by a process of that user: Linux's answers."""
     ns: dict = {}
     exec(LINUX_CHECKS, ns)
     r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            os.write(w, json.dumps(ns["linux_checks"]()).encode())
-            code = 0
-        finally:
-            os._exit(code)
+
+    def body() -> None:
+        os.close(r)
+        os.write(w, json.dumps(ns["linux_checks"]()).encode())
+
+    pid = fork_as(uid, gid, body)
     os.close(w)
     with os.fdopen(r, "rb") as f:
         data = f.read()
@@ -427,31 +437,25 @@ def test_another_user_cannot_squat_the_next_socket_names(rn, other_user):
     prefix, _, sid = name[1:].rpartition("-")
     r, w = os.pipe()
     ready_r, ready_w = os.pipe()
-    squatter = os.fork()
-    if squatter == 0:
-        code = 1
-        try:
-            os.close(w)
-            os.close(ready_r)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            held = []
-            for k in range(1, 400):
-                for tag in ("", "u"):
-                    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
-                        s = socket.socket(socket.AF_UNIX, kind)
-                        try:
-                            s.bind(f"\0{prefix}-{tag}{int(sid) + k}".encode())
-                        except OSError:
-                            s.close()
-                            continue
-                        held.append(s)
-            os.write(ready_w, b"%d" % len(held))
-            os.read(r, 1)                       # hold them until the test is done
-            code = 0
-        finally:
-            os._exit(code)
+
+    def squat() -> None:
+        os.close(w)
+        os.close(ready_r)
+        held = []
+        for k in range(1, 400):
+            for tag in ("", "u"):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+                    s = socket.socket(socket.AF_UNIX, kind)
+                    try:
+                        s.bind(f"\0{prefix}-{tag}{int(sid) + k}".encode())
+                    except OSError:
+                        s.close()
+                        continue
+                    held.append(s)
+        os.write(ready_w, b"%d" % len(held))
+        os.read(r, 1)                       # hold them until the test is done
+
+    squatter = fork_as(uid, gid, squat)
     os.close(r)
     os.close(ready_w)
     try:
