@@ -22,6 +22,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
 SO_PASSCRED = 16
 SCM_CREDENTIALS = 2
+MSG_CMSG_CLOEXEC = 0x40000000   # PyPy 3.9's socket module lacks the name
 UCRED = struct.Struct("=iII")
 ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
 CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
@@ -211,7 +212,7 @@ class Control:
         for _ in range(32):
             try:
                 msg, anc, _flags, _addr = c.s.recvmsg(P.REQ.size + P.MAX_PAYLOAD + 1, ANC_SPACE,
-                                                      socket.MSG_CMSG_CLOEXEC)
+                                                      MSG_CMSG_CLOEXEC)
             except BlockingIOError:
                 return
             except OSError:

@@ -132,7 +132,11 @@ class StackHost:
                     continue
                 watcher = watchers.get(fd)
                 if watcher is not None:
-                    watcher(fd, ev)
+                    try:
+                        watcher(fd, ev)
+                    except Exception:   # a bug here must not end the host either
+                        control.internal_errors += 1
+                        traceback.print_exc()           # into host.log
             self.run_stack()
             self.stream.tick()
             if control.busy() or channels:
