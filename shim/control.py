@@ -39,7 +39,7 @@ class Client:
     kernel's SCM_CREDENTIALS of that very message (SO_PASSCRED), never an id the caller
     names nor the credentials of whoever made the connection."""
 
-    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven")
+    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven", "net_admin")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
@@ -49,6 +49,8 @@ class Client:
         self.gid = -1
         self._status: tuple[int, int, int, tuple[int, ...]] | None = None
         self.proven: set[tuple[int, int]] = set()   # (pid, sock id) shown to hold it
+        # CAP_NET_ADMIN of the sender, looked up only if the answer is needed
+        self.net_admin = Capability(self, CAP_NET_ADMIN)
 
     def sent_by(self, pid: int, uid: int, gid: int) -> None:
         self.pid, self.uid, self.gid = pid, uid, gid
@@ -63,27 +65,24 @@ class Client:
             groups: tuple[int, ...] = ()
             try:
                 with open(f"/proc/{self.pid}/status") as f:
-                    for line in f:
-                        key, _, val = line.partition(":")
-                        if key == "Uid":
-                            euid = int(val.split()[1])
-                        elif key == "Gid":
-                            egid = int(val.split()[1])
-                        elif key == "CapEff":
-                            caps = int(val, 16)
-                        elif key == "Groups":
-                            groups = tuple(int(g) for g in val.split())
+                    text = f.read()
+                fields = {}
+                for key in ("\nUid:", "\nGid:", "\nCapEff:", "\nGroups:"):
+                    at = text.index(key) + len(key)
+                    fields[key] = text[at : text.index("\n", at)].split()
+                euid = int(fields["\nUid:"][1])
+                egid = int(fields["\nGid:"][1])
+                caps = int(fields["\nCapEff:"][0], 16)
+                groups = tuple(int(g) for g in fields["\nGroups:"])
             except (OSError, ValueError, IndexError):
-                pass
+                euid = egid = -1
+                caps = 0
+                groups = ()
             self._status = (euid, egid, caps, groups)
         return self._status
 
     def capable(self, cap: int) -> bool:
         return bool(self.status()[2] >> cap & 1)
-
-    def may_admin_net(self) -> bool:
-        """CAP_NET_ADMIN (privileged socket options, SIOCSIF*)."""
-        return self.capable(CAP_NET_ADMIN)
 
     def may_bind_service(self) -> bool:
         """CAP_NET_BIND_SERVICE (ports below ip_unprivileged_port_start)."""
@@ -122,6 +121,20 @@ class Client:
         """The host's own user (effective uid), or root, as Linux lets root."""
         euid = self.status()[0]
         return euid in (os.geteuid(), 0)
+
+
+class Capability:
+    """A capability of the client's current sender, true or false when first asked:
+    what the engine gets as Socket.privileged (most calls never look)."""
+
+    __slots__ = ("c", "cap")
+
+    def __init__(self, c: Client, cap: int) -> None:
+        self.c = c
+        self.cap = cap
+
+    def __bool__(self) -> bool:
+        return self.c.capable(self.cap)
 
 
 Handler = Callable[[Client, P.Request], Any]

@@ -323,7 +323,7 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
-        ch.sk.privileged = self.table.caller.may_admin_net()  # Linux checks capabilities per call
+        ch.sk.privileged = self.table.caller.net_admin  # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()

@@ -377,12 +377,12 @@ class StreamService:
         if level == SOL_SOCKET and name == SO_ACCEPTCONN:
             value = int(ch.listening).to_bytes(4, "little")
             return P.response(0, 0, value[:optlen]), None
-        ch.sk.privileged = self.table.caller.may_admin_net()    # netfilter gets are root-only
+        ch.sk.privileged = self.table.caller.net_admin    # netfilter gets are root-only
         value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
-        privileged = self.table.caller.may_admin_net()     # Linux checks capabilities per call
+        privileged = self.table.caller.net_admin     # Linux checks capabilities per call
         if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
                 and not privileged):
             raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
@@ -486,7 +486,7 @@ class StreamService:
         """SIOCGIF*/SIOCSIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers
         every entry (the stub copies what fits in the program's ifc_len)."""
         return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
-                                             self.table.caller.may_admin_net())), None
+                                             self.table.caller.net_admin)), None
 
     # ---- channels -----------------------------------------------------------------
 
