@@ -986,12 +986,12 @@ class TcpLayer:
             tcb.dsack = (seq, end)
 
     def _send_ack(self, tcb: TcpSocket) -> bool:
-        return self._xmit(tcb, ACK, tcb.snd_nxt)
+        return self._xmit(tcb, ACK, _acceptable_seq(tcb))
 
     def _send_rst_for(self, tcb: TcpSocket) -> None:
         if tcb.iface is None or tcb.key is None:
             return
-        if self._xmit(tcb, RST | ACK, tcb.snd_nxt):
+        if self._xmit(tcb, RST | ACK, _acceptable_seq(tcb)):
             self._count("tcp_rst_sent")
 
     def _syn_options(self, tcb: TcpSocket, synack: bool) -> bytes:
@@ -2251,6 +2251,18 @@ class TcpLayer:
             tcb.state = SYN_RECEIVED
             tcb.snd_nxt = tcb.iss
             self._output(tcb)
+
+
+def _acceptable_seq(tcb: TcpSocket) -> int:
+    """Sequence number for a segment without data (Linux tcp_acceptable_seq): the
+    highest sent, not snd_nxt, which a timeout rewinds to snd_una; the peer has
+    already seen data up to snd_max, so an ACK stamped lower is outside its window and
+    dropped. Capped at the right edge of the peer's window should it have shrunk by
+    more than its scaling rounds off."""
+    top = tcb.snd_max
+    edge = (tcb.snd_una + tcb.snd_wnd) & M
+    over = (top - edge) & M
+    return edge if over and not over & HALF and over >= 1 << tcb.snd_wscale else top
 
 
 def _syn_window(tcb: TcpSocket) -> int:

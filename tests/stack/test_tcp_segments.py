@@ -590,3 +590,36 @@ def test_corked_data_is_not_a_user_timeout() -> None:
     h.run_until(h.now + s.inner.rto + 0.01)
     assert [x.payload for x in h.recv()] == [b"x" * 10]
     assert s.state == "ESTABLISHED"
+
+
+def test_acks_after_a_timeout_carry_the_highest_sequence_sent() -> None:
+    """After an RTO rewinds snd_nxt to snd_una, a pure ACK must still carry the highest
+    sequence number sent (Linux tcp_acceptable_seq): the peer already has data up to
+    there, so a lower one is outside its window (RFC 9293 3.10.7.4) and dropped, and
+    two such senders would drop exactly the ACKs that free each other."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    una = synack.seq + 1
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
+    s.send(bytes(3000))
+    h.advance(0.001)
+    assert [(x.seq, len(x.payload)) for x in h.recv()] == [
+        (una, 1000), (una + 1000, 1000), (una + 2000, 1000)]
+    rto = s.inner.rto
+    h.run_until(h.now + rto)  # the timeout resends the head, go-back-N
+    (rtx,) = h.recv()
+    assert (rtx.seq, len(rtx.payload)) == (una, 1000)
+    assert s.inner.snd_nxt == una + 1000 and s.inner.snd_max == una + 3000
+    # the peer got all three but its ACKs were lost; it sends data of its own, acking
+    # nothing new: our ACK of that data must be acceptable to it
+    h.send(ACK | PSH, 1001, una, b"z" * 10)
+    h.advance(0.001)
+    h.run_until(h.now + 0.05)  # past the delayed ACK
+    acks = [x for x in h.recv() if not x.payload]
+    assert acks and all(a.seq == una + 3000 and a.ack == 1011 for a in acks)
+    # a reset carries it too
+    s.setsockopt(C.SOL_SOCKET, C.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close(h.now)
+    h.advance(0.001)
+    (rst,) = h.recv()
+    assert rst.flags & RST and rst.seq == una + 3000
