@@ -25,6 +25,7 @@ from ..wire.checksum import verify as verify_checksum
 from ..wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, parse_tcp_options
 from . import congestion
 from .listen import ANY, ListenEntry, ListenTable, overlaps
+from .rtt import SendTimes
 
 # errno values (Linux)
 EPIPE = 32
@@ -236,8 +237,8 @@ class TcpSocket:
         self.rto = layer.config.rto_init
         self.srtt = 0.0
         self.rttvar = 0.0
-        self.rtt_seq: int | None = None
-        self.rtt_time = 0.0
+        self.rtt_time = 0.0  # when the SYN / SYN-ACK went out
+        self.tx = SendTimes()  # data segments' send times (RTT samples)
         self.retransmits = 0  # consecutive timeouts (backoff)
         self.retrans_stamp = 0.0  # first transmission of what is being retransmitted
         self.user_timeout = 0  # TCP_USER_TIMEOUT, ms (0: use retries2)
@@ -1116,12 +1117,12 @@ class TcpLayer:
                     dn = (new_nxt - tcb.snd_max) & M
                     if dn and dn < HALF:
                         # new data (not a retransmission)
-                        if tcb.rtt_seq is None:
-                            tcb.rtt_seq = new_nxt
-                            tcb.rtt_time = now
+                        tcb.tx.sent(self._abs(tcb, new_nxt), now)
                         tcb.bytes_sent += n
                         tcb.snd_max = new_nxt
                     else:
+                        a = self._abs(tcb, snd_nxt)
+                        tcb.tx.resend(a, a + n + (flags & FIN), self.now)
                         tcb.bytes_retrans += n
                     tcb.snd_nxt = new_nxt
                     if tcb.rto_at is None:
@@ -1134,8 +1135,12 @@ class TcpLayer:
                         return False
                     sent_any = True
                     tcb.snd_nxt = (snd_nxt + 1) & M
-                    if ((tcb.snd_nxt - tcb.snd_max) & M) < HALF:
+                    a = self._abs(tcb, snd_nxt)
+                    if snd_nxt == tcb.snd_max:
+                        tcb.tx.sent(a + 1, now)
                         tcb.snd_max = tcb.snd_nxt
+                    else:
+                        tcb.tx.resend(a, a + 1, self.now)
                     if tcb.rto_at is None:
                         tcb.rto_at = now + tcb.rto
                         self._arm(tcb)
@@ -1275,7 +1280,6 @@ class TcpLayer:
         tcb.dupacks = 0
         tcb.recover = None
         tcb.ca_state = 4
-        tcb.rtt_seq = None  # Karn
         tcb.rto = min(tcb.rto * 2, cfg.rto_max)
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
@@ -1424,11 +1428,14 @@ class TcpLayer:
             d -= 1 << 32
         return tcb.bytes_acked + d
 
-    def _sack_update(self, tcb: TcpSocket, blocks: tuple[tuple[int, int], ...]) -> None:
+    def _sack_update(self, tcb: TcpSocket, blocks: tuple[tuple[int, int], ...]) -> float | None:
+        """Merge SACK blocks into the scoreboard. Returns an RTT sample from a block that
+        grew to end at a segment never resent (Linux tcp_sacktag), else None."""
         una = self._abs(tcb, tcb.snd_una)
         top = self._abs(tcb, tcb.snd_max)
         sb = tcb.sacked
         changed = False
+        rtt = None
         for left, right in blocks:
             s = self._abs(tcb, left)
             e = self._abs(tcb, right)
@@ -1442,15 +1449,22 @@ class TcpLayer:
             while i < n and sb[i][1] < s:
                 i += 1
             j = i
+            edge = e
+            grew = True
             while j < n and sb[j][0] <= e:
+                if sb[j][0] < edge <= sb[j][1]:
+                    grew = False  # the segment ending at the edge was SACKed before
                 if sb[j][0] < s:
                     s = sb[j][0]
                 if sb[j][1] > e:
                     e = sb[j][1]
                 j += 1
             sb[i:j] = [[s, e]]
+            if grew and rtt is None:
+                rtt = tcb.tx.sack_sample(edge, self.now)
         if changed:
             tcb.sacked_bytes = sum(e - s for s, e in sb)
+        return rtt
 
     def _sack_prune(self, tcb: TcpSocket) -> None:
         una = self._abs(tcb, tcb.snd_una)
@@ -1550,7 +1564,7 @@ class TcpLayer:
         tcb.retx_next = start + n
         tcb.total_retrans += 1
         tcb.bytes_retrans += n
-        tcb.rtt_seq = None
+        tcb.tx.resend(start, start + n, self.now)
         self.stats["tcp_retransmits"] += 1
         return n
 
@@ -1564,9 +1578,10 @@ class TcpLayer:
         d = (ack - una) & M
         now = self.now
         tcb.last_recv = now
-        if sack:
-            self._sack_update(tcb, sack)
+        sack_rtt = self._sack_update(tcb, sack) if sack else None
         if d == 0 or d & HALF:
+            if sack_rtt is not None:
+                self._rtt_sample(tcb, sack_rtt)  # as Linux: duplicate ACKs too
             if d == 0:
                 # duplicate ACK?
                 if (
@@ -1594,6 +1609,8 @@ class TcpLayer:
             return False
         # new data acknowledged
         tcb.last_ack_recv = now
+        una_abs = self._abs(tcb, una)
+        ack_abs = una_abs + d
         tcb.snd_una = ack
         if tcb.urg_mode and ((ack - tcb.snd_up) & M) < HALF:
             tcb.urg_mode = False
@@ -1616,16 +1633,7 @@ class TcpLayer:
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events.add(tcb)
-        # RTT sample (Karn: only for segments not retransmitted; with timestamps
-        # the echoed value times retransmitted segments too, RFC 7323 4)
-        rs = tcb.rtt_seq
-        if rs is not None and ((ack - rs) & M) < HALF:
-            self._rtt_sample(tcb, now - tcb.rtt_time)
-            tcb.rtt_seq = None
-        elif tsecr and tcb.retransmits:
-            r = ((int(now * 1000) + tcb.ts_offset) - tsecr) & M
-            if r < HALF:
-                self._rtt_sample(tcb, r / 1000.0)
+        self._ack_rtt(tcb, una_abs, ack_abs, sack_rtt, tsecr)
         tcb.retransmits = 0
         if tcb.sacked:
             self._sack_prune(tcb)
@@ -1682,6 +1690,27 @@ class TcpLayer:
             tcb.snd_wl1 = seq
             tcb.snd_wl2 = ack
 
+    def _ack_rtt(self, tcb: TcpSocket, una_abs: int, ack_abs: int, sack_rtt: float | None,
+                 tsecr: int) -> None:
+        """At most one RTT sample from an ACK that advanced snd_una (rtt.SendTimes);
+        the retransmission timer's backoff ends only with a sample (RFC 6298 5)."""
+        tx = tcb.tx
+        oldest = tx.first_sent(una_abs)
+        first, resent = tx.acked(ack_abs)
+        now = self.now
+        if first is not None and resent < 0:
+            self._rtt_sample(tcb, now - first)
+        elif sack_rtt is not None:
+            self._rtt_sample(tcb, sack_rtt)
+        elif tsecr and oldest is not None:
+            if resent > oldest:
+                oldest = resent
+            off = tcb.ts_offset
+            sent = (tsecr - (int(oldest * 1000) + off)) & M
+            r = (int(now * 1000) + off - tsecr) & M
+            if sent < HALF and r < HALF:
+                self._rtt_sample(tcb, r / 1000.0)
+
     def _rtt_sample(self, tcb: TcpSocket, r: float) -> None:
         cfg = self.config
         if r < 0:
@@ -1714,7 +1743,8 @@ class TcpLayer:
                 tcb.total_retrans += 1
                 tcb.bytes_retrans += n
                 self.stats["tcp_retransmits"] += 1
-        tcb.rtt_seq = None
+                a = self._abs(tcb, tcb.snd_una)
+                tcb.tx.resend(a, a + n + (flags & FIN), self.now)
 
     def _no_conn(
         self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes, sport: int,
@@ -2233,7 +2263,6 @@ class TcpLayer:
                 tcb.snd_nxt = ack
             if tcb.retransmits == 0:
                 self._rtt_sample(tcb, self.now - tcb.rtt_time)
-            tcb.rtt_seq = None
             tcb.retransmits = 0
             tcb.rto_at = None
             tcb.snd_wl1, tcb.snd_wl2 = seq, ack
