@@ -219,6 +219,11 @@ class TcpSocket:
         self.delack_at: float | None = None  # delayed-ACK timer
         self.quick = 0  # quick ACKs left (Linux icsk_ack.quick)
         self.ato_init = False  # the first data arrived (quickack mode entered)
+        # Linux icsk_ack.rcv_mss / ICSK_ACK_PUSHED(2) / pingpong: what lets a read that
+        # empties the buffer ACK at once (tcp_cleanup_rbuf)
+        self.rcv_mss = 0  # largest segment received (at most advmss)
+        self.pushed = 0  # since our last ACK: 1 a PSH or short segment, 2 two of them
+        self.pingpong = False  # interactive: our data follows the peer's within ATO
         # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
         # count stream bytes (bytes_received is the abs position of rcv_nxt)
         self.ooo: list[list[Any]] = []
@@ -830,10 +835,23 @@ class TcpLayer:
         return w
 
     def window_opened(self, tcb: TcpSocket) -> None:
-        """The application took data: send a window update if it grew enough."""
+        """The application took data (Linux tcp_cleanup_rbuf): ACK at once a delayed
+        ACK that covers more than a segment, or, when the read emptied the buffer, one
+        for a pushed segment unless interactive (the sender may wait for it: its send
+        buffer or cwnd may be full); else a window update if the window grew enough."""
         if tcb.state not in _RECV_STATES:
             return
+        if tcb.delack_at is not None and (
+            ((tcb.rcv_nxt - tcb.last_ack_sent) & M) > tcb.rcv_mss
+            or not tcb.rcvbuf and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
+        ):
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+            return
         free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        top = 0xFFFF << tcb.rcv_wscale
+        if free > top:
+            free = top  # what the window field can say
         grow = ((tcb.rcv_nxt + free) - tcb.rcv_adv) & M
         if grow & HALF:
             return
@@ -887,6 +905,9 @@ class TcpLayer:
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
             tcb.ack_pending = False
             tcb.unacked_segs = 0
+            tcb.pushed = 0
+            if plen and tcb.delack_at is not None:
+                tcb.pingpong = True  # a reply carries the delayed ACK (tcp_event_data_sent)
             tcb.delack_at = None
             if tcb.quick:
                 tcb.quick -= 1
@@ -1187,6 +1208,7 @@ class TcpLayer:
                 self._on_rto(tcb, now)
             if tcb.delack_at is not None and tcb.delack_at <= now:
                 tcb.delack_at = None
+                tcb.pingpong = False  # no reply came: bulk, not interactive
                 if tcb.state in _SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
                     self._send_ack(tcb)
             self._arm(tcb)
@@ -1388,6 +1410,12 @@ class TcpLayer:
             self._enter_closed(tcb, 0)
             return
         tcb.rcvbuf += seg[hl : hl + plen]
+        if plen >= tcb.rcv_mss:
+            tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
+            if seg[13] & PSH:
+                tcb.pushed |= 1  # likely the end of a write (tcp_measure_rcv_mss)
+        else:
+            tcb.pushed = 2 if tcb.pushed else 1
         tcb.rcv_nxt = (tcb.rcv_nxt + plen) & M
         tcb.bytes_received += plen
         tcb.data_segs_in += 1
