@@ -1419,14 +1419,16 @@ class TcpLayer:
         tcb.rcv_nxt = (tcb.rcv_nxt + plen) & M
         tcb.bytes_received += plen
         tcb.data_segs_in += 1
+        gap = self.now - tcb.last_data_recv
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
         self.events.add(tcb)
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
-        if not tcb.ato_init:
-            # the first data: quickack mode (Linux tcp_incr_quickack)
+        if not tcb.ato_init or gap > tcb.rto:
+            # the first data, or data after a gap longer than a timeout (the sender is
+            # restarting, maybe after losses): quickack mode (Linux tcp_event_data_recv)
             tcb.ato_init = True
             q = (tcb.rcvbuf_limit - len(tcb.rcvbuf)) // (2 * tcb.mss)
             mq = self.config.max_quickacks

@@ -147,3 +147,17 @@ def test_interactive_reads_leave_the_ack_to_the_reply() -> None:
     assert s.recv(100) == b"requestagain"
     h.advance(0.001)
     assert h.recv() == []
+
+
+def test_data_after_a_gap_longer_than_the_rto_is_acked_at_once() -> None:
+    """Linux tcp_event_data_recv: data after a silence longer than the RTO (a sender
+    restarting after timeouts) re-enters quickack mode; a lost delayed ACK then costs
+    the sender another whole backed-off timeout."""
+    h, s, our = _conn()
+    seq = _past_quickack(h, our)
+    s.recv(1 << 20)
+    h.run_until(h.now + 2 * s.inner.rto)
+    h.recv()
+    h.send(ACK | PSH, seq, our, b"late")
+    h.advance(0.001)
+    assert [a.ack for a in h.recv()] == [seq + 4]
