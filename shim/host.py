@@ -42,6 +42,7 @@ from shim import ifinfo, netconfig, runtime, sockaddr
 from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
+from shim.memtrim import Trimmer
 from shim.netlink import NetlinkChannel, NetlinkService
 from shim.unix import UnixService
 
@@ -175,6 +176,7 @@ class StackHost:
         self.ids = 0
         self.running = True
         self.idle_since = time.monotonic()
+        self.trimmer = Trimmer()
         self.ctl_path = runtime.ctl_path(name)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -269,6 +271,7 @@ class StackHost:
                 self.check_lingering()
             if self.clients or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
+            self.trimmer.tick(time.monotonic(), len(self.channels))
 
     def run_stack(self) -> None:
         """Poll the stack and serve every socket whose state it changed."""

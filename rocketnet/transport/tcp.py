@@ -113,7 +113,14 @@ class TcpConfig:
         self.synack_retries = 5
         self.retries2 = 15
         self.fin_timeout = 60.0
-        self.rcvbuf = 4 * 1024 * 1024  # effective default (Linux autotunes up to 6 MiB+)
+        # receive buffer: net.ipv4.tcp_rmem default and max; in between it grows with
+        # what the application reads per round trip (Linux tcp_rcv_space_adjust)
+        # unless SO_RCVBUF fixed it
+        self.rcvbuf_init = 131072
+        self.rcvbuf = 6 * 1024 * 1024
+        # send buffer: net.ipv4.tcp_wmem default and max; between them it follows the
+        # congestion window (Linux tcp_sndbuf_expand) unless SO_SNDBUF fixed it
+        self.sndbuf_init = 16384
         self.sndbuf = 4 * 1024 * 1024
         self.somaxconn = 4096
         self.init_cwnd = 10
@@ -267,8 +274,13 @@ class TcpSocket:
         self.last_ack_recv = 0.0
         # options
         cfg = layer.config
-        self.sndbuf_limit = cfg.sndbuf
-        self.rcvbuf_limit = cfg.rcvbuf
+        self.sndbuf_limit = cfg.sndbuf_init
+        self.sndbuf_lock = False  # SO_SNDBUF set: no autotuning
+        self.rcvbuf_limit = cfg.rcvbuf_init
+        self.rcvbuf_lock = False  # SO_RCVBUF set: no autotuning
+        self.rcvq_space = 0  # bytes read in the last measured round trip
+        self.rcvq_time = 0.0  # when the current measurement began
+        self.rcvq_read = 0  # bytes read by then
         self.so_sndbuf = 16384  # what getsockopt(SO_SNDBUF) reports (Linux default)
         self.so_rcvbuf = 131072
         self.reuseaddr = False
@@ -363,6 +375,8 @@ class TcpSocket:
             del buf[:n]
         if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
             self.urg_state = 0  # read past the mark
+        if not self.rcvbuf_lock:
+            self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
         return data
 
@@ -694,6 +708,11 @@ class TcpLayer:
             mss = tcb.user_mss
         tcb.advmss = mss
         tcb.rcv_wscale = self.config.rcv_wscale
+        # autotuning grows the buffer once a round trip reads more than an initial
+        # window (Linux tcp_init_buffer_space)
+        w = self.config.init_cwnd * mss
+        tcb.rcvq_space = w if w < tcb.rcvbuf_limit else tcb.rcvbuf_limit
+        tcb.rcvq_time = self.now
 
     # ------------------------------------------------------------------ app close
     def shutdown_write(self, tcb: TcpSocket, now: float) -> None:
@@ -790,6 +809,13 @@ class TcpLayer:
         self.dirty.pop(tcb, None)
         self._mark(tcb)
         if tcb.released:
+            # nobody reads or resends these any more (the host may keep the socket
+            # a while for SO_ERROR): give the memory back now
+            tcb.rcvbuf = bytearray()
+            tcb.sndbuf = bytearray()
+            tcb.ooo = []
+            tcb.ooo_bytes = 0
+            tcb.tx.clear()
             self.events.discard(tcb)
             if self.on_free is not None:
                 self.on_free(tcb)
@@ -833,6 +859,29 @@ class TcpLayer:
         if ((edge - tcb.rcv_adv) & M) < HALF:
             tcb.rcv_adv = edge
         return w
+
+    def rcvbuf_adjust(self, tcb: TcpSocket) -> None:
+        """Receive-buffer autotuning (Linux tcp_rcv_space_adjust, "DRS"): once per
+        round trip, if the application read more than in the last one, the buffer
+        becomes room for twice that plus 16 segments, up to tcp_rmem's max. A reader
+        that keeps up gets the window the path needs; a slow one keeps a small buffer."""
+        now = self.now
+        rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
+        if now - tcb.rcvq_time < rtt:
+            return
+        read = tcb.bytes_received - len(tcb.rcvbuf)
+        copied = read - tcb.rcvq_read
+        tcb.rcvq_time = now
+        tcb.rcvq_read = read
+        if copied <= tcb.rcvq_space:
+            return
+        tcb.rcvq_space = copied
+        want = 2 * copied + 16 * tcb.advmss
+        cap = self.config.rcvbuf
+        if want > cap:
+            want = cap
+        if want > tcb.rcvbuf_limit:
+            tcb.rcvbuf_limit = want
 
     def window_opened(self, tcb: TcpSocket) -> None:
         """The application took data (Linux tcp_cleanup_rbuf): ACK at once a delayed
@@ -1688,7 +1737,13 @@ class TcpLayer:
                 tcb.ca_state = 0
             elif tcb.ca_state == 1 and not tcb.sacked:
                 tcb.ca_state = 0
-            tcb.cc.on_ack(tcb, acked, now)
+            # grow the window only if it was used (Linux tcp_is_cwnd_limited, RFC 7661):
+            # in slow start if the flight was over half of it, else nearly all of it
+            flight = (tcb.snd_max - una) & M
+            if (flight + tcb.mss >= tcb.cwnd
+                    or tcb.cwnd < tcb.ssthresh and tcb.cwnd < 2 * flight):
+                tcb.cc.on_ack(tcb, acked, now)
+                self._sndbuf_expand(tcb)
         tcb.dupacks = 0
         self._update_window(tcb, seq, ack, window)
         # retransmission timer
@@ -1862,7 +1917,8 @@ class TcpLayer:
         for name in (
             "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
             "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
-            "sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "congestion",
+            "sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
+            "so_rcvbuf", "congestion",
             "user_timeout", "oobinline",
         ):
             setattr(child, name, getattr(lsock, name))
@@ -1925,6 +1981,24 @@ class TcpLayer:
             tcb.snd_wscale = 0
             tcb.rcv_wscale = 0
         tcb.cwnd = cfg.init_cwnd * tcb.mss
+        self._sndbuf_expand(tcb)
+
+    def _sndbuf_expand(self, tcb: TcpSocket) -> None:
+        """Room for two congestion windows (at least the initial one) in the send
+        buffer, up to tcp_wmem's max (Linux tcp_sndbuf_expand): memory follows what the
+        path carries, not the largest buffer every connection might use."""
+        if tcb.sndbuf_lock:
+            return
+        cfg = self.config
+        w = tcb.cwnd
+        if w < cfg.init_cwnd * tcb.mss:
+            w = cfg.init_cwnd * tcb.mss
+        w *= 2
+        if w > cfg.sndbuf:
+            w = cfg.sndbuf
+        if w > tcb.sndbuf_limit:
+            tcb.sndbuf_limit = w
+            self.events.add(tcb)
 
     def _segment(
         self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,
