@@ -955,8 +955,8 @@ class TcpLayer:
             tcb.ack_pending = False
             tcb.unacked_segs = 0
             tcb.pushed = 0
-            if plen and tcb.delack_at is not None:
-                tcb.pingpong = True  # a reply carries the delayed ACK (tcp_event_data_sent)
+            if plen and tcb.ato_init and self.now - tcb.last_data_recv < self.config.delack:
+                tcb.pingpong = True  # a reply within ATO: interactive (tcp_event_data_sent)
             tcb.delack_at = None
             if tcb.quick:
                 tcb.quick -= 1
@@ -1768,6 +1768,7 @@ class TcpLayer:
                 tcb.snd_wnd = w
                 if w > tcb.max_snd_wnd:
                     tcb.max_snd_wnd = w
+                    self._sndbuf_expand(tcb)
                 if opened and tcb.sndbuf:
                     self.dirty[tcb] = None
                     if w and tcb.snd_una == tcb.snd_max and tcb.rto_at is not None:
@@ -1986,13 +1987,17 @@ class TcpLayer:
     def _sndbuf_expand(self, tcb: TcpSocket) -> None:
         """Room for two congestion windows (at least the initial one) in the send
         buffer, up to tcp_wmem's max (Linux tcp_sndbuf_expand): memory follows what the
-        path carries, not the largest buffer every connection might use."""
+        path carries, not the largest buffer every connection might use. Unlike
+        Linux, never more than two of the peer's largest window: no more can be in
+        flight, so more only holds the program's data longer."""
         if tcb.sndbuf_lock:
             return
         cfg = self.config
         w = tcb.cwnd
         if w < cfg.init_cwnd * tcb.mss:
             w = cfg.init_cwnd * tcb.mss
+        if tcb.max_snd_wnd and w > tcb.max_snd_wnd:
+            w = tcb.max_snd_wnd
         w *= 2
         if w > cfg.sndbuf:
             w = cfg.sndbuf
@@ -2135,6 +2140,9 @@ class TcpLayer:
                 tcb.state = ESTABLISHED
                 tcb.was_established = True
                 tcb.snd_wnd = window << tcb.snd_wscale
+                if tcb.snd_wnd > tcb.max_snd_wnd:
+                    tcb.max_snd_wnd = tcb.snd_wnd
+                    self._sndbuf_expand(tcb)
                 tcb.snd_wl1, tcb.snd_wl2 = seq, ack
                 if tcb.retransmits == 0:
                     self._rtt_sample(tcb, now - tcb.rtt_time)  # SYN-ACK to ACK
