@@ -36,6 +36,12 @@ class Trimmer:
         self.changed = 0.0  # when the number of channels last changed
         self.trim = _malloc_trim()
 
+    def due(self) -> float | None:
+        """When a trim is waiting to run (the host loop must wake up for it)."""
+        if self.live >= self.peak:
+            return None
+        return max(self.last, self.changed) + INTERVAL
+
     def tick(self, now: float, live: int) -> None:
         """Called once per host loop with the number of live channels."""
         if live != self.live:

@@ -113,16 +113,16 @@ class TcpConfig:
         self.synack_retries = 5
         self.retries2 = 15
         self.fin_timeout = 60.0
-        # receive buffer: net.ipv4.tcp_rmem default and max; in between it grows with
-        # what the application reads per round trip (Linux tcp_rcv_space_adjust)
-        # unless SO_RCVBUF fixed it
-        self.rcvbuf_init = 131072
+        # the buffers start at tcp_rmem[1] / tcp_wmem[1] (so_rcvbuf / so_sndbuf) and,
+        # unless SO_RCVBUF / SO_SNDBUF fix them, grow up to tcp_rmem[2] / tcp_wmem[2]
+        # (rcvbuf / sndbuf): the receive buffer with what the application reads per
+        # round trip (Linux tcp_rcv_space_adjust), the send buffer with the congestion
+        # window (tcp_sndbuf_expand)
         self.rcvbuf = 6 * 1024 * 1024
-        # send buffer: net.ipv4.tcp_wmem default and max; between them it follows the
-        # congestion window (Linux tcp_sndbuf_expand) unless SO_SNDBUF fixed it
-        self.sndbuf_init = 16384
         self.sndbuf = 4 * 1024 * 1024
-        self.somaxconn = 4096
+        self.somaxconn = 4096           # net.core.somaxconn
+        self.so_sndbuf = 16384          # net.ipv4.tcp_wmem[1]: SO_SNDBUF of a new socket
+        self.so_rcvbuf = 131072         # net.ipv4.tcp_rmem[1]
         self.init_cwnd = 10
         self.rcv_wscale = 7  # enough for 8 MiB windows
         self.default_mss = 536
@@ -274,15 +274,15 @@ class TcpSocket:
         self.last_ack_recv = 0.0
         # options
         cfg = layer.config
-        self.sndbuf_limit = cfg.sndbuf_init
+        self.sndbuf_limit = cfg.so_sndbuf  # autotuned from tcp_wmem[1]
         self.sndbuf_lock = False  # SO_SNDBUF set: no autotuning
-        self.rcvbuf_limit = cfg.rcvbuf_init
+        self.rcvbuf_limit = cfg.so_rcvbuf  # autotuned from tcp_rmem[1]
         self.rcvbuf_lock = False  # SO_RCVBUF set: no autotuning
         self.rcvq_space = 0  # bytes read in the last measured round trip
         self.rcvq_time = 0.0  # when the current measurement began
         self.rcvq_read = 0  # bytes read by then
-        self.so_sndbuf = 16384  # what getsockopt(SO_SNDBUF) reports (Linux default)
-        self.so_rcvbuf = 131072
+        self.so_sndbuf = cfg.so_sndbuf  # what getsockopt(SO_SNDBUF) reports
+        self.so_rcvbuf = cfg.so_rcvbuf
         self.reuseaddr = False
         self.reuseport = False
         self.keepalive = False
