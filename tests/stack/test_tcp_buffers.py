@@ -6,7 +6,7 @@ gives its buffers back."""
 
 from __future__ import annotations
 
-from segment_harness import ACK, PSH, Harness, TcpOptions
+from segment_harness import ACK, Harness, TcpOptions
 
 from rocketnet import constants as C
 
