@@ -16,7 +16,7 @@ import math
 import time
 from typing import Any
 
-from linksim import Link, Sim, make_stacks, payload
+from linksim import Link, Sim, make_stacks, payload, run_transfer
 
 # name: Link arguments, plus "pause": (period, length) in which the server's program
 # stops reading for ``length`` seconds out of every ``period`` (it reads otherwise)
@@ -78,56 +78,36 @@ def run(profile: str, seed: int, size: int, limit: float = 3600.0) -> dict[str, 
     _lst, cli, srv = sim.connect()
     up, down = payload(seed, size), payload(seed + 1_000_003, size)
     wall = time.monotonic()
-    t0 = sim.now
-    got_up, got_down = bytearray(), bytearray()
-    su = sd = 0
-    shut_a = shut_b = False
-    mv_up, mv_down = memoryview(up), memoryview(down)
-    progress = -1
     limit_rtos = stall_limit(link)
-    timeouts = 0
-    stall = worst = 0
-    done_up = done_down = None
-    while sim.now - t0 < limit:
-        if su < len(up):
-            su += cli.send(mv_up[su : su + 262144])
-        elif not shut_a:
-            cli.shutdown_write(sim.now)
-            shut_a = True
-        if sd < len(down):
-            sd += srv.send(mv_down[sd : sd + 262144])
-        elif not shut_b:
-            srv.shutdown_write(sim.now)
-            shut_b = True
-        sim.step()
-        t = sim.now - t0
-        if pause is None or t % pause[0] >= pause[1]:
-            got_up += srv.recv(1 << 22)
-        got_down += cli.recv(1 << 22)
-        if done_up is None and len(got_up) == size:
-            done_up = t
-        if done_down is None and len(got_down) == size:
-            done_down = t
+    st = {"progress": -1, "timeouts": 0, "stall": 0, "worst": 0, "up": None, "down": None}
+
+    def observe(t: float, got_up: bytearray, got_down: bytearray) -> None:
+        if st["up"] is None and len(got_up) == size:
+            st["up"] = t
+        if st["down"] is None and len(got_down) == size:
+            st["down"] = t
         # the progress invariant
-        now_progress = (len(got_up) + len(got_down) + cli.inner.bytes_acked
-                        + srv.inner.bytes_acked + srv.inner.bytes_received)
-        now_timeouts = sa.stats["tcp_timeouts"] + sb.stats["tcp_timeouts"]
-        if now_progress != progress:
-            progress = now_progress
-            stall = 0
-        elif now_timeouts != timeouts and not (
+        progress = (len(got_up) + len(got_down) + cli.inner.bytes_acked
+                    + srv.inner.bytes_acked + srv.inner.bytes_received)
+        timeouts = sa.stats["tcp_timeouts"] + sb.stats["tcp_timeouts"]
+        if progress != st["progress"]:
+            st["progress"] = progress
+            st["stall"] = 0
+        elif timeouts != st["timeouts"] and not (
                 link.down is not None and link.down[0] <= sim.now < link.down[1] + 1.0):
-            stall += now_timeouts - timeouts
-            worst = max(worst, stall)
-            assert stall <= limit_rtos, (profile, seed, t, stall)
-        timeouts = now_timeouts
-        if cli.rx_eof and srv.rx_eof and shut_a and shut_b:
-            break
-    ok = cli.rx_eof and srv.rx_eof
-    assert ok, (profile, seed, sim.now - t0, len(got_up), len(got_down))
-    assert hashlib.sha256(got_up).digest() == hashlib.sha256(up).digest(), (profile, seed)
-    assert hashlib.sha256(got_down).digest() == hashlib.sha256(down).digest(), (profile, seed)
-    elapsed = sim.now - t0
+            st["stall"] += timeouts - st["timeouts"]
+            st["worst"] = max(st["worst"], st["stall"])
+            assert st["stall"] <= limit_rtos, (profile, seed, t, st["stall"])
+        st["timeouts"] = timeouts
+
+    reads = None if pause is None else (lambda t: t % pause[0] >= pause[1])
+    r = run_transfer(sim, cli, srv, up, down, limit, reads, observe)
+    assert r["done"], (profile, seed, r["time"], len(r["up"]), len(r["down"]))
+    assert hashlib.sha256(r["up"]).digest() == hashlib.sha256(up).digest(), (profile, seed)
+    assert hashlib.sha256(r["down"]).digest() == hashlib.sha256(down).digest(), (profile, seed)
+    done_up, done_down = st["up"], st["down"]
+    timeouts, worst = st["timeouts"], st["worst"]
+    elapsed = r["time"]
     return {
         "profile": profile, "seed": seed, "size": size, "time": elapsed,
         "wall": time.monotonic() - wall,

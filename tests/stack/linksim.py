@@ -191,9 +191,12 @@ class Sim:
         return lst, cli, srv
 
 
-def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float) -> dict:
+def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float,
+                 srv_reads=None, observe=None) -> dict:
     """Send ``up`` cli->srv and ``down`` srv->cli at once, then close both ways.
-    Returns received bytes, the virtual duration and whether both sides finished."""
+    Returns received bytes, the virtual duration and whether both sides finished.
+    ``srv_reads(t)``: whether the server's program reads at t (default: always);
+    ``observe(t, got_up, got_down)`` is called after every step."""
     t0 = sim.now
     got_up = bytearray()
     got_down = bytearray()
@@ -212,8 +215,11 @@ def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float) -> di
             srv.shutdown_write(sim.now)
             shut_b = True
         sim.step()
-        got_up += srv.recv(1 << 22)
+        if srv_reads is None or srv_reads(sim.now - t0):
+            got_up += srv.recv(1 << 22)
         got_down += cli.recv(1 << 22)
+        if observe is not None:
+            observe(sim.now - t0, got_up, got_down)
         if cli.rx_eof and srv.rx_eof and shut_a and shut_b:
             break
     return {
