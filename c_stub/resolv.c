@@ -62,7 +62,7 @@ static int rn_res_ask(int kind, const void *payload, size_t plen, int64_t a1, in
         errno = EMSGSIZE;
         return -1;
     }
-    int wfd = rn_rpc_fd(RN_OP_RESOLVE, 0, kind, a1, a2, payload, plen, &resp);
+    int wfd = rn_rpc_getfd(RN_OP_RESOLVE, 0, kind, a1, a2, payload, plen, &resp);
     if (wfd < 0)
         return -1;
     size_t cap = sizeof r->ans + 65536 + 4096;

@@ -745,12 +745,10 @@ static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
     return 0;
 }
 
-/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
- * and O_NONBLOCK.  0 with s updated, -1 with errno. */
 /* An RPC whose success hands over an fd (close-on-exec): the fd, resp filled; or -1
  * with errno (the host's error, or EPROTO if it sent no fd). */
-static int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
-                     const void *payload, size_t plen, struct rn_resp *resp)
+static int rn_rpc_getfd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
+                        const void *payload, size_t plen, struct rn_resp *resp)
 {
     int nfd = -1;
     if (rn_rpc(op, sock_id, a0, a1, a2, 0, payload, plen, resp, NULL, 0, &nfd, 1) < 0)
@@ -764,10 +762,12 @@ static int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int6
     return nfd;
 }
 
+/* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
+ * and O_NONBLOCK.  0 with s updated, -1 with errno. */
 static int rn_reopen(int fd, struct rn_sock *s)
 {
     struct rn_resp resp;
-    int nfd = rn_rpc_fd(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, NULL, 0, &resp);
+    int nfd = rn_rpc_getfd(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, NULL, 0, &resp);
     if (nfd < 0)
         return -1;
     return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0]);
