@@ -117,6 +117,9 @@ transfer, else a delayed ACK after 40 ms (TCP_DELACK_MIN) unless data carries it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from . import constants as C
 from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
@@ -231,6 +234,13 @@ class NetStack:
         if d is not None and (t is None or d < t):
             t = d
         return t
+
+    def set_tcp_probe(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Record TCP congestion-control events through ``sink(record)`` (see
+        rocketnet.transport.probe); None switches the probe off."""
+        from .transport.probe import TcpProbe
+
+        self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
         from .dgram import PingSock, UdpSock

@@ -36,9 +36,8 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     if pcap_dir:
         Path(pcap_dir).mkdir(parents=True, exist_ok=True)
         lo = stack.lo
-        lo.raw_device = PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
-                                   time.time, record_rx=False, fixup=complete_checksums)
-        lo.dev.device = lo.raw_device
+        lo.replace_device(PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
+                                     time.time, record_rx=False, fixup=complete_checksums))
     if eth is None:
         if addrs or gateways:
             raise ValueError("--addr/--gateway need --eth")
@@ -86,11 +85,7 @@ def start_capture(stack: NetStack, pcap_dir: str) -> None:
         offload = raw.capabilities().checksum_offload
         dev = PcapDevice(raw, f, time.time, record_rx=not i.loopback,
                          fixup=complete_checksums if offload else None)
-        i.raw_device = dev
-        if i.link is not None:
-            i.link.dev = dev        # Ethernet: the link layer sends through the device
-        else:
-            i.dev.device = dev
+        i.replace_device(dev)
 
 
 def _same_file(name: object, path: Path) -> bool:

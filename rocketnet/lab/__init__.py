@@ -38,10 +38,11 @@ See examples/ in the repository for complete programs.
 
 from __future__ import annotations
 
+from ..wire.frame import Frame, parse_frame, tcp_flags, tcp_payload_len
 from .clock import VirtualClock
 from .lab import Lab, host, payload, pump, run, run_transfer, tcp_pair
 from .media import Cable, CableEnd, DropLoopback, Hub, Medium, MemDevice
-from .printer import Frame, FramePrinter, parse_frame, tcp_flags, tcp_payload_len
+from .printer import FramePrinter
 
 __all__ = [
     "Cable",
