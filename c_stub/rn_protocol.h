@@ -125,8 +125,10 @@
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
-#define RN_OP_HOST_PCAP 102  /* payload=directory: capture every interface into DIR/<ifname>.pcap
-                                from now on (replacing an earlier capture's files) */
+#define RN_OP_RUN_SESSION 103 /* `rocketnet run --pcap/--tcp-probe`: payload=JSON {"pcap": DIR,
+                                "snaplen": N, "filter": EXPR, "tcp_probe": FILE} -> payload=JSON
+                                {"pcap": file, "tcp_probe": file}, a token fd attached; the
+                                session lasts until every holder of the token closed it */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */

@@ -109,22 +109,62 @@ def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None =
     return sock
 
 
-def get_dialer(sock) -> int:
-    """A dialer fd from the host (RN_OP_DIALER): the capability to make control
-    connections that the programs started here, and their children, inherit."""
-    sock.send(P.REQ.pack(P.OP_DIALER, 0, 0, 0, 0, 0, 0, 0))
+def rpc_fd(sock, op: int, payload: bytes = b"") -> tuple[int, int, bytes, int | None]:
+    """One control request whose reply may carry an fd: (ret, err, payload, fd)."""
+    sock.send(P.REQ.pack(op, 0, 0, 0, 0, 0, len(payload), 0) + payload)
     msg, anc, _flags, _addr = sock.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(4))
     fds = [fd for level, kind, data in anc
            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
            for fd in array.array("i", data[: len(data) - len(data) % 4])]
-    ret = P.RESP.unpack_from(msg)[0] if len(msg) >= P.RESP.size else -1
-    if ret < 0 or not fds:
-        for fd in fds:
-            os.close(fd)
-        raise SystemExit(die("the stack host did not give a dialer"))
     for fd in fds[1:]:
         os.close(fd)
-    return fds[0]
+    if len(msg) < P.RESP.size:
+        raise ConnectionError("the stack host closed the control connection")
+    ret, err, plen, _a0, _a1 = P.RESP.unpack_from(msg)
+    return ret, err, msg[P.RESP.size:P.RESP.size + plen], fds[0] if fds else None
+
+
+def inherited(fd: int) -> int:
+    """fd moved up to the stub's high fd range, left open across exec for the run."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, high_fd())
+    os.close(fd)
+    os.set_inheritable(high, True)
+    return high
+
+
+def get_dialer(sock) -> int:
+    """A dialer fd from the host (RN_OP_DIALER): the capability to make control
+    connections that the programs started here, and their children, inherit."""
+    ret, _err, _payload, fd = rpc_fd(sock, P.OP_DIALER)
+    if ret < 0 or fd is None:
+        if fd is not None:
+            os.close(fd)
+        raise SystemExit(die("the stack host did not give a dialer"))
+    return fd
+
+
+def start_session(sock, args: argparse.Namespace) -> int | None:
+    """`run --pcap/--tcp-probe`: the host records this run until every process of it
+    has closed the returned token (RN_OP_RUN_SESSION)."""
+    if not args.pcap and not args.tcp_probe:
+        return None
+    if args.pcap_filter:
+        from rocketnet.wire.filter import compile_filter
+        compile_filter(args.pcap_filter)              # ValueError: a usage error
+    opts = {"pcap": os.path.abspath(args.pcap) if args.pcap else None,
+            "snaplen": args.snaplen, "filter": args.pcap_filter,
+            "tcp_probe": os.path.abspath(args.tcp_probe) if args.tcp_probe else None}
+    ret, err, payload, fd = rpc_fd(sock, P.OP_RUN_SESSION, json.dumps(opts).encode())
+    if ret < 0 or fd is None:
+        if fd is not None:
+            os.close(fd)
+        what = f"--pcap {args.pcap}" if args.pcap else f"--tcp-probe {args.tcp_probe}"
+        detail = payload.decode(errors="replace") if payload else os.strerror(err)
+        raise SystemExit(die(f"{what}: {detail}"))
+    for kind, path in json.loads(payload).items():
+        print(f"rocketnet: recording this run's {kind.replace('_', ' ')} in {path}",
+              file=sys.stderr)
+    return inherited(fd)
 
 
 def high_fd() -> int:
@@ -161,17 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return die(msg, status)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
-    dialer = get_dialer(ctl)
-    if args.pcap:
-        ret, err, _ = rpc(ctl, P.OP_HOST_PCAP, payload=os.fsencode(os.path.abspath(args.pcap)))
-        if ret < 0:
-            return die(f"--pcap {args.pcap}: {os.strerror(err)}")
-    fd = fcntl.fcntl(ctl.fileno(), fcntl.F_DUPFD, high_fd())
-    ctl.close()
-    os.set_inheritable(fd, True)
-    dfd = fcntl.fcntl(dialer, fcntl.F_DUPFD, high_fd())
-    os.close(dialer)
-    os.set_inheritable(dfd, True)
+    dfd = inherited(get_dialer(ctl))
+    start_session(ctl, args)          # its token stays open in the run's processes
+    fd = inherited(ctl.detach())
     env = dict(os.environ)
     stub = stub_path()
     env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
@@ -261,7 +293,19 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--impair", args.impair]
     if args.seed is not None:
         out += ["--seed", str(args.seed)]
+    if args.tcp_probe:
+        out += ["--tcp-probe", os.path.abspath(args.tcp_probe)]
     return out
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from shim import plot
+    try:
+        out = plot.plot(args.file, args.output, args.sock)
+    except plot.PlotError as e:
+        return die(str(e))
+    print(out)
+    return 0
 
 
 def cmd_ip(args: argparse.Namespace) -> int:
@@ -308,7 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", metavar="FILE",
                      help="append one line per intercepted call (strace-like) to FILE")
     run.add_argument("--pcap", metavar="DIR",
-                     help="capture every interface of the host into DIR/<ifname>.pcap")
+                     help="capture the host's interfaces while this run lasts, from before "
+                          "CMD starts until its last process ends, into "
+                          "DIR/run-TIME-PID.pcapng (pcapng, interfaces named, mode 0600)")
+    run.add_argument("--snaplen", type=int, default=None, metavar="N",
+                     help="with --pcap: keep at most N bytes of each frame")
+    run.add_argument("--pcap-filter", metavar="EXPR",
+                     help="with --pcap: only frames matching EXPR (tcp, udp, icmp, arp, ip, ip6, "
+                          "[src|dst] host A, [src|dst] port N, and/or/not, parentheses)")
+    run.add_argument("--tcp-probe", metavar="FILE",
+                     help="record TCP congestion-control events of the host's sockets while "
+                          "this run lasts as JSON lines in FILE (see `rocketnet plot`)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",
@@ -328,6 +382,17 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("object", nargs="?", default="addr",
                     choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
     ip.set_defaults(func=cmd_ip)
+    plot = sub.add_parser("plot", help="draw a TCP probe file (cwnd, ssthresh, RTT) as PNG/SVG",
+                          description="Draw the JSON lines of --tcp-probe FILE: cwnd, ssthresh "
+                                      "and bytes in flight, srtt/rttvar/RTO, with fast "
+                                      "recoveries and timeouts marked. Needs matplotlib "
+                                      "(pip install 'rocketnet[plot]').")
+    plot.add_argument("file", help="a probe file (host start/run --tcp-probe FILE)")
+    plot.add_argument("-o", "--output", metavar="OUT",
+                      help="OUT.png, OUT.svg or OUT.pdf (default: FILE with .png)")
+    plot.add_argument("--sock", metavar="N[,N...]|all",
+                      help="socket(s) to draw (default: the one that sent most)")
+    plot.set_defaults(func=cmd_plot)
     return ap
 
 

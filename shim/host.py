@@ -43,6 +43,7 @@ from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
 from shim.netlink import NetlinkChannel, NetlinkService
+from shim.session import ProbeLog, SessionService
 from shim.unix import UnixService
 
 SERVED = {(socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, socket.SOCK_STREAM)}
@@ -198,7 +199,6 @@ class StackHost:
         self.host_ops = {P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket,
                          P.OP_DIALER: self.op_dialer, P.OP_REOPEN: self.op_reopen,
                          P.OP_HOST_STATS: self.op_host_stats, P.OP_HOST_STOP: self.op_host_stop}
-        self.host_ops[P.OP_HOST_PCAP] = self.op_host_pcap
         self.host_ops[P.OP_LINGER] = self.op_linger
         self.host_ops[P.OP_RDEND] = self.op_rdend
         self.socket_ops = {
@@ -219,6 +219,10 @@ class StackHost:
         self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
+        self.sessions = SessionService(self)     # probe files, run captures (shim/session.py)
+        self.host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
+        if net is not None and net.tcp_probe:
+            self.sessions.add_probe(ProbeLog(net.tcp_probe))
 
     # ---- event loop -------------------------------------------------------------
 
@@ -264,6 +268,8 @@ class StackHost:
                     self.wake_r.recv(64)
                 elif fd in self.unix.listeners:
                     self.unix.event(fd, ev)
+                elif fd in self.sessions.tokens:
+                    self.sessions.token_event(fd)
             self.run_stack()
             if self.lingering:
                 self.check_lingering()
@@ -807,14 +813,6 @@ class StackHost:
         off = max(0, req.args[1])
         return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
-    def op_host_pcap(self, c: Client, req: P.Request):
-        """`rocketnet run --pcap DIR` on a running host: capture every interface."""
-        try:
-            netconfig.start_capture(self.stack, os.fsdecode(req.payload))
-        except OSError as e:
-            return P.response(-1, e.errno or errno.EIO), None
-        return P.response(0), None
-
     def op_host_stop(self, c: Client, req: P.Request):
         self.running = False
         return P.response(0), None
@@ -1101,6 +1099,7 @@ class StackHost:
             d.close()
         self.dialers.clear()
         self.unix.close()
+        self.sessions.close()
         netconfig.close_devices(self.stack)
         self.listener.close()
         self.wake_r.close()

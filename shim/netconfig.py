@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from rocketnet.iface import InterfaceWrapper
-from rocketnet.phy import Impairments, NetDevice, PcapDevice, PcapWriter, TapDevice, WireDevice
+from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
 from rocketnet.stack import NetStack
 from rocketnet.wire.offload import complete_checksums
 from shim import runtime
@@ -66,35 +66,6 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     return watch
 
 
-def start_capture(stack: NetStack, pcap_dir: str) -> None:
-    """Capture every interface into pcap_dir/<ifname>.pcap from now on, on a running
-    host: a device already captured gets a new file, the others a PcapDevice wrapper
-    (installed wherever the interface holds its device)."""
-    d = Path(pcap_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    for i in stack.interfaces:
-        path = d / f"{i.name}.pcap"
-        raw = i.raw_device
-        if isinstance(raw, PcapDevice) and _same_file(getattr(raw.writer.f, "name", None), path):
-            continue                # already capturing there: keep appending
-        f = open(path, "wb")
-        if isinstance(raw, PcapDevice):
-            raw.writer.close()
-            raw.writer = PcapWriter(f)
-            continue
-        offload = raw.capabilities().checksum_offload
-        dev = PcapDevice(raw, f, time.time, record_rx=not i.loopback,
-                         fixup=complete_checksums if offload else None)
-        i.replace_device(dev)
-
-
-def _same_file(name: object, path: Path) -> bool:
-    try:
-        return isinstance(name, str) and Path(name).samefile(path)
-    except OSError:
-        return False
-
-
 def _fmt(a: bytes) -> str:
     return str(ipaddress.ip_address(a))
 
@@ -140,7 +111,7 @@ def close_devices(stack: NetStack) -> None:
                 pass
 
 
-__all__ = ["close_devices", "configure", "describe", "parse_cidr", "start_capture"]
+__all__ = ["close_devices", "configure", "describe", "parse_cidr"]
 
 
 def add_arguments(ap) -> None:
@@ -158,3 +129,7 @@ def add_arguments(ap) -> None:
                     help="wire impairments: loss=P,delay=S,jitter=S,reorder=P,dup=P,corrupt=P")
     ap.add_argument("--seed", type=int, default=None,
                     help="seed for ISNs, ports and impairments (default: random)")
+    ap.add_argument("--tcp-probe", metavar="FILE",
+                    help="record every TCP socket's cwnd, ssthresh, RTT, RTO, bytes in "
+                         "flight, retransmissions, states and SACK blocks as JSON lines in "
+                         "FILE (a new file; see `rocketnet plot`)")
