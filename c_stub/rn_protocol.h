@@ -30,7 +30,8 @@
 /* Environment passed from `rocketnet run` to the stub. */
 #define RN_ENV_SOCK "ROCKETNET_SOCK"       /* path of the host's ctl.sock */
 #define RN_ENV_CTL_FD "ROCKETNET_CTL_FD"   /* inherited control fd, already connected */
-#define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path (optional) */
+#define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path, or "&FD" (optional) */
+#define RN_ENV_TRACE_OPTS "ROCKETNET_TRACE_OPTS" /* t, r, T0=NS, s=N, e=CALL:CALL (traceopt.c) */
 /* Inherited dialer: an AF_UNIX SOCK_SEQPACKET connection to the host (from
  * RN_OP_DIALER) on which clients only ever SEND.  A process that needs a control
  * connection creates a SOCK_SEQPACKET socketpair and sends one end over the dialer

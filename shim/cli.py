@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, runtime
+from shim import netconfig, runtime, tracecli
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -54,7 +54,8 @@ def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""
 def host_env() -> dict[str, str]:
     """The environment for a stack host: never preloaded, never a client itself."""
     env = dict(os.environ)
-    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE, P.ENV_DIALER_FD):
+    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE, P.ENV_TRACE_OPTS,
+              P.ENV_DIALER_FD):
         env.pop(k, None)
     return env
 
@@ -202,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
     dfd = inherited(get_dialer(ctl))
-    start_session(ctl, args)          # its token stays open in the run's processes
+    token = start_session(ctl, args)  # stays open in the run's processes
     fd = inherited(ctl.detach())
     env = dict(os.environ)
     stub = stub_path()
@@ -211,13 +212,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)
     env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
-    if args.trace:
-        env[P.ENV_TRACE] = os.path.abspath(args.trace)
-    else:
-        env.pop(P.ENV_TRACE, None)
+    trace = tracecli.TraceRun(args, env, inherited)
+    if trace.supervise:
+        pid = os.fork()
+        if pid:
+            # only the program's processes may hold the host's fds: they end the run
+            for k in (P.ENV_CTL_FD, P.ENV_DIALER_FD):
+                os.close(int(env[k]))
+            if token is not None:
+                os.close(token)
+            return trace.wait(pid)
     try:
         os.execve(path, argv, env)
     except OSError as e:
+        if trace.supervise:
+            die(f"{argv[0]}: {e.strerror}")
+            os._exit(126)
         return die(f"{argv[0]}: {e.strerror}", 126)
     return 0  # not reached
 
@@ -349,8 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Exits with CMD's status (127/126 if CMD cannot be run).")
     run.add_argument("--host", default=runtime.DEFAULT_HOST,
                      help="stack host name (default: %(default)s)")
-    run.add_argument("--trace", metavar="FILE",
-                     help="append one line per intercepted call (strace-like) to FILE")
+    tracecli.add_arguments(run)
     run.add_argument("--pcap", metavar="DIR",
                      help="capture the host's interfaces while this run lasts, from before "
                           "CMD starts until its last process ends, into "

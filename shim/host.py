@@ -38,10 +38,11 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo, netconfig, runtime, sockaddr
+from shim import hostlog, ifinfo, netconfig, runtime, sockaddr
 from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
+from shim.hostlog import ConnLog
 from shim.netlink import NetlinkChannel, NetlinkService
 from shim.session import ProbeLog, SessionService
 from shim.unix import UnixService
@@ -219,6 +220,7 @@ class StackHost:
         self.host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         for op in self.alg.ops:
             self.socket_ops.setdefault(op, self.op_ioctl)
+        self.conn_log = ConnLog()            # host.log (shim/hostlog.py)
         self.sessions = SessionService(self)     # probe files, run captures (shim/session.py)
         self.host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
         if net is not None and net.tcp_probe:
@@ -271,6 +273,8 @@ class StackHost:
                 elif fd in self.sessions.tokens:
                     self.sessions.token_event(fd)
             self.run_stack()
+            if self.conn_log.info:
+                self.conn_log.drop_summary(self.stack.stats)
             if self.lingering:
                 self.check_lingering()
             if self.clients or self.channels or self.dialers:
@@ -286,6 +290,8 @@ class StackHost:
                 return
             for sk in changed:
                 ch = self.by_sock.get(sk)
+                if self.conn_log.info:
+                    self.conn_log.changed(ch.sock_id if ch is not None else None, sk)
                 if ch is not None:
                     self.service(ch)
                 elif sk in self.orphans:
@@ -395,13 +401,13 @@ class StackHost:
         """Run one RPC; returns (reply bytes, fd to pass or None)."""
         if req.sock_id in self.unix.socks:
             return self.unix.dispatch(c, req)
+        self.current = c
         op = self.socket_ops.get(req.op)
         if op is None:
             host_op = self.host_ops.get(req.op)
             if host_op is None:
                 return P.response(-1, errno.ENOSYS), None
             return host_op(c, req)
-        self.current = c
         ch = self.by_id.get(req.sock_id)
         if ch is None:
             dormant = self.dormant.get(req.sock_id)
@@ -510,6 +516,7 @@ class StackHost:
     def add_channel(self, ch: Channel) -> None:
         self.channels[ch.fd] = ch
         self.by_sock[ch.sk] = ch
+        self.conn_log.opened(ch.sock_id, ch.sk, self.current.pid if self.current else 0)
         self.by_id[ch.sock_id] = ch
         self.ep.register(ch.fd, 0)
         self.update_mask(ch)
@@ -1068,6 +1075,7 @@ class StackHost:
 
     def fail(self, ch: Channel, err: int) -> None:
         """Connection failed or reset: A sees POLLERR|POLLHUP; errno kept for SO_ERROR."""
+        self.conn_log.failed(ch.sock_id, ch.sk, err)
         self.dead[ch.sock_id] = err
         while len(self.dead) > DEAD_KEEP:
             self.dead.popitem(last=False)
@@ -1082,6 +1090,7 @@ class StackHost:
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
+        self.conn_log.closed(ch.sock_id, ch.sk)
         self.ep.unregister(ch.fd)
         ch.s.close()
         for sk in ch.pending_accept:
@@ -1120,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="write one byte to this fd once the host accepts connections")
     netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
+    hostlog.setup()
     try:
         host = StackHost(args.name, args.idle_timeout, args)
     except (OSError, ValueError) as e:
@@ -1139,10 +1149,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.ready_fd is not None:
         os.write(args.ready_fd, b"1")
         os.close(args.ready_fd)
+    hostlog.log.info("host %s (pid %d) ready: %s", args.name, os.getpid(),
+                     ", ".join(i.name for i in host.stack.interfaces))
     try:
         host.serve()
     finally:
         host.close()
+        hostlog.log.info("host %s stopped", args.name)
     return 0
 
 
