@@ -73,9 +73,16 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
     cmd += extra or []
     if idle_timeout is not None:
         cmd += ["--idle-timeout", str(idle_timeout)]
-    with open(d / "host.log", "ab") as log:
-        subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=log, env=env, cwd="/")
+    try:
+        with open(d / "host.log", "ab") as log:
+            subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/")
+    except OSError as e:
+        os.close(r)
+        os.close(w)
+        via = f" (from {HOST_PYTHON_ENV})" if python != sys.executable else ""
+        raise SystemExit(die(f"cannot start stack host {name!r} with {python}{via}: "
+                             f"{e.strerror}")) from None
     os.close(w)
     try:
         ready, _, _ = select.select([r], [], [], START_TIMEOUT)
@@ -200,8 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, status, msg = resolve(argv[0])
     if path is None:
         return die(msg, status)
-    idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
-    ctl = ensure_host(args.host, idle)
+    ctl = ensure_host(args.host, ON_DEMAND_IDLE)    # `host start` makes one that stays
     dfd = inherited(get_dialer(ctl))
     token = start_session(ctl, args)  # stays open in the run's processes
     fd = inherited(ctl.detach())
@@ -252,10 +258,15 @@ def host_stats(name: str, view: int = 0) -> dict | None:
 def cmd_host(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = []
+        infos = []
         for name in runtime.host_names():
             info = host_stats(name)
             if info is not None:
+                infos.append({k: info[k] for k in ("name", "pid", "sockets", "clients")})
                 rows.append((name, str(info["pid"]), str(info["sockets"]), str(info["clients"])))
+        if args.json:
+            print(json.dumps(infos, indent=2))
+            return 0
         print(f"{'NAME':<16} {'PID':>8} {'SOCKETS':>8} {'CLIENTS':>8}")
         for r in rows:
             print(f"{r[0]:<16} {r[1]:>8} {r[2]:>8} {r[3]:>8}")
@@ -323,7 +334,33 @@ def cmd_ip(args: argparse.Namespace) -> int:
     info = host_stats(args.host, 1)
     if info is None:
         return die(f"no host {args.host!r} is running")
+    if args.json:
+        print(json.dumps(info["interfaces"], indent=2))
+        return 0
     print(ipshow.render(info["interfaces"], args.object, args.stats), end="")
+    return 0
+
+
+def cmd_ss(args: argparse.Namespace) -> int:
+    from shim import ssview
+    info = host_stats(args.host, 2)
+    if info is None:
+        return die(f"no host {args.host!r} is running")
+    rows = info["sockets"]
+    if args.listening:
+        rows = [r for r in rows if r["state"] == "LISTEN"]
+    elif not args.all:
+        rows = [r for r in rows if r["state"] not in ("LISTEN", "CLOSED")]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(ssview.render(rows, args.info), end="")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from shim import completion
+    print(completion.bash(build_parser()), end="")
     return 0
 
 
@@ -353,10 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser(
         "run", help="run a command with its sockets on a stack host",
-        description="Run CMD with the rocketnet stub preloaded: its AF_INET/AF_INET6 TCP sockets "
-                    "live on the stack host (started on demand; the default host exits by itself "
-                    f"{ON_DEMAND_IDLE:g}s after its last client and socket are gone). "
-                    "Exits with CMD's status (127/126 if CMD cannot be run).")
+        description="Run CMD with the rocketnet stub preloaded: its TCP, UDP and ICMP ping "
+                    "sockets (IPv4 and IPv6), its AF_UNIX sockets and AF_ALG sockets live on "
+                    "the stack host NAME, started on demand (it exits by itself "
+                    f"{ON_DEMAND_IDLE:g}s after its last client and socket are gone; "
+                    "`rocketnet host start NAME` makes one that stays). Exits with CMD's "
+                    "status (127/126 if CMD cannot be run; 128+N if a traced CMD was killed "
+                    "by signal N).")
     run.add_argument("--host", default=runtime.DEFAULT_HOST,
                      help="stack host name (default: %(default)s)")
     tracecli.add_arguments(run)
@@ -381,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,
                       help="with start: exit after this many idle seconds (default: never)")
+    host.add_argument("--json", action="store_true", help="with list: JSON output")
     netconfig.add_arguments(host)
     host.set_defaults(func=cmd_host)
     ip = sub.add_parser("ip", help="show a stack host's interfaces, routes, neighbors",
@@ -388,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "neigh. -s adds per-interface counters (drops by reason).")
     ip.add_argument("--host", default=runtime.DEFAULT_HOST)
     ip.add_argument("-s", "--stats", action="store_true")
+    ip.add_argument("--json", action="store_true", help="the interfaces as JSON")
     ip.add_argument("object", nargs="?", default="addr",
                     choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
     ip.set_defaults(func=cmd_ip)
@@ -402,6 +444,21 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--sock", metavar="N[,N...]|all",
                       help="socket(s) to draw (default: the one that sent most)")
     plot.set_defaults(func=cmd_plot)
+    ss = sub.add_parser("ss", help="show a stack host's sockets (like ss -tuanp)",
+                        description="The stack's TCP, UDP and ping sockets: state, queues, "
+                                    "addresses, the socket id (as host.log and run --trace -y "
+                                    "name it) and the stack handle (#, the TCP probe's sock).")
+    ss.add_argument("--host", default=runtime.DEFAULT_HOST)
+    ss.add_argument("-a", "--all", action="store_true", help="listening and closed ones too")
+    ss.add_argument("-l", "--listening", action="store_true", help="listening sockets only")
+    ss.add_argument("-i", "--info", action="store_true",
+                    help="TCP internals: congestion control, rto, rtt, mss, cwnd, retrans")
+    ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=cmd_ss)
+    comp = sub.add_parser("completion", help="print a shell completion script",
+                          description="eval \"$(rocketnet completion bash)\" in ~/.bashrc")
+    comp.add_argument("shell", choices=["bash"])
+    comp.set_defaults(func=cmd_completion)
     return ap
 
 
@@ -413,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         return die(str(e))
     except ValueError as e:
         return die(str(e), 2)
+    except (ConnectionError, OSError) as e:   # a host that went away mid-request
+        return die(f"{args.cmd}: {e}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import hostlog, ifinfo, netconfig, runtime, sockaddr
+from shim import hostlog, ifinfo, netconfig, runtime, sockaddr, ssview
 from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
@@ -156,6 +156,9 @@ class StackHost:
                 self.devices[dev.fileno()] = dev
                 self.ep.register(dev.fileno(), EP_IN)
         self.clients: dict[int, Client] = {}
+        # clients that said HELLO (programs, `rocketnet run`): `host list` and other
+        # administration neither count as clients nor keep an on-demand host up
+        self.greeted: set[int] = set()
         # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
         # other end send one end of a fresh socketpair to become a control connection.
         self.dialers: dict[int, socket.socket] = {}
@@ -234,7 +237,7 @@ class StackHost:
             now = time.monotonic()
             due = stack.poll_at(now)
             timeout = -1.0 if due is None else max(0.0, due - now)
-            if (self.idle_timeout is not None and not self.clients and not self.channels
+            if (self.idle_timeout is not None and not self.greeted and not self.channels
                     and not self.dialers):
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
@@ -277,7 +280,7 @@ class StackHost:
                 self.conn_log.drop_summary(self.stack.stats)
             if self.lingering:
                 self.check_lingering()
-            if self.clients or self.channels or self.dialers:
+            if self.greeted or self.channels or self.dialers:
                 self.idle_since = time.monotonic()
 
     def run_stack(self) -> None:
@@ -359,6 +362,7 @@ class StackHost:
     def drop_client(self, c: Client) -> None:
         self.ep.unregister(c.fd)
         del self.clients[c.fd]
+        self.greeted.discard(c.fd)
         c.s.close()
 
     def client_event(self, c: Client, ev: int) -> None:
@@ -433,6 +437,7 @@ class StackHost:
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
         c.pid = req.args[0]
+        self.greeted.add(c.fd)
         return P.response(os.getpid(), 0, self.nonce), None
 
     def op_dialer(self, c: Client, req: P.Request):
@@ -806,13 +811,17 @@ class StackHost:
                                              req.payload, privileged)), None
 
     def op_host_stats(self, c: Client, req: P.Request):
-        """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`);
-        args[1]: offset into the JSON text; ret = its total length (page on)."""
+        """args[0]: 0 = host and stack counters, 1 = interfaces (`rocketnet ip`), 2 =
+        sockets (`rocketnet ss`); args[1]: offset into the JSON text; ret = its total
+        length (page on)."""
         if req.args[0] == 1:
             info = {"interfaces": netconfig.describe(self.stack)}
+        elif req.args[0] == 2:
+            info = {"sockets": ssview.describe(self)}
         else:
             info = {
-                "name": self.name, "pid": os.getpid(), "clients": len(self.clients),
+                "name": self.name, "pid": os.getpid(),
+                "clients": len(self.greeted),
                 "sockets": len(self.channels), "internal_errors": self.internal_errors,
                 "stack": dict(self.stack.stats),
             }

@@ -39,7 +39,7 @@ def setup() -> None:
         log.warning("%s=%r is not one of %s: using info", ENV, name, ", ".join(LEVELS))
 
 
-def _ep(a: Any) -> str:
+def endpoint(a: Any) -> str:
     if not isinstance(a, tuple) or len(a) < 2:
         return "-"
     return f"[{a[0]}]:{a[1]}" if ":" in str(a[0]) else f"{a[0]}:{a[1]}"
@@ -49,11 +49,11 @@ def describe(sock_id: int, sk: Any) -> str:
     """`sock N #H proto local > remote` for a stack socket."""
     proto = "tcp" if getattr(sk, "type", 1) & 0xF == 1 else "udp"
     try:
-        local = _ep(sk.getsockname())
+        local = endpoint(sk.getsockname())
     except Exception:          # a socket in any state describes itself, never raises here
         local = "-"
     try:
-        remote = _ep(sk.getpeername())
+        remote = endpoint(sk.getpeername())
     except Exception:
         remote = "-"
     return f"sock {sock_id} #{getattr(sk, 'handle', '?')} {proto} {local} > {remote}"
