@@ -276,6 +276,8 @@ class StackHost:
                 elif fd in self.sessions.tokens:
                     self.sessions.token_event(fd)
             self.run_stack()
+            if self.sessions.ending:
+                self.sessions.finish()
             if self.conn_log.info:
                 self.conn_log.drop_summary(self.stack.stats)
             if self.lingering:

@@ -133,6 +133,7 @@ class SessionService:
         self.host = host
         self.probes: list[ProbeLog] = []
         self.tokens: dict[int, tuple[socket.socket, RunSession]] = {}
+        self.ending: list[RunSession] = []  # the run is over: close after this round
 
     def add_probe(self, log: ProbeLog) -> None:
         self.probes.append(log)
@@ -175,13 +176,22 @@ class SessionService:
         self.host.ep.unregister(fd)
         del self.tokens[fd]
         d.close()
-        session.close()
+        self.ending.append(session)
+
+    def finish(self) -> None:
+        """Close the sessions whose run ended, once the host has served the rest of
+        the round: the closes of the run's sockets and what the stack sent for them
+        (FINs) are in the capture."""
+        for session in self.ending:
+            session.close()
+        self.ending.clear()
 
     def close(self) -> None:
         for d, session in self.tokens.values():
             d.close()
             session.close()
         self.tokens.clear()
+        self.finish()
         for p in list(self.probes):
             p.close()
         self.probes.clear()

@@ -29,10 +29,10 @@ def hosts(rn) -> dict:
 
 
 def test_named_on_demand_host_exits_when_idle_started_one_stays(rn) -> None:
-    assert rn.run("run", "--host", "typo", "--", "true").returncode == 0
+    assert rn.run("run", "--host", "typo", "--", "true").returncode == 0   # started it
     assert rn.run("host", "start", "kept").returncode == 0
-    assert set(hosts(rn)) >= {"typo", "kept"}
-    wait_for(lambda: "typo" not in hosts(rn), timeout=30, what="the on-demand host to exit")
+    wait_for(lambda: "typo" not in hosts(rn), timeout=60, what="the on-demand host to exit")
+    assert "kept" in hosts(rn)
     assert hosts(rn)["kept"]["clients"] == 0          # the asking connection is not counted
 
 
