@@ -1278,13 +1278,13 @@ class TcpLayer:
         tcb.dupacks = 0
         tcb.recover = None
         tcb.ca_state = 4
-        if self.probe is not None:
-            self.probe.loss(tcb, "rto")
         tcb.rtt_seq = None  # Karn
         tcb.rto = min(tcb.rto * 2, cfg.rto_max)
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
         tcb.rto_at = now + tcb.rto
+        if self.probe is not None:
+            self.probe.loss(tcb, "rto")
 
     def _oow_limited(self, tcb: TcpSocket, now: float, counter: str) -> bool:
         """Linux __tcp_oow_rate_limited: an answer to an invalid segment at most once
