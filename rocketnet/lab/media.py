@@ -31,17 +31,19 @@ class Medium:
         self.observers: list[Observer] = []
         self._events: list[tuple[float, int, Callable[[bytes], None], bytes]] = []
         self._seq = 0
+        self.delivered = 0
 
-    def _carry(self, frame: bytes, start: float, deliver: Callable[[bytes], None]) -> None:
+    def _carry(self, frame: bytes, start: float, deliver: Callable[[bytes], None],
+               impair: Impairments | None) -> None:
         """Deliver ``frame`` at ``start`` (at once if that is now and nothing impairs it),
-        or as the impairments decide."""
-        if self.impair is None:
+        or as ``impair`` decides."""
+        if impair is None:
             if start <= self.now:
                 deliver(frame)
                 return
             plan = [(start, frame)]
         else:
-            plan = self.impair.apply(frame, start)
+            plan = impair.apply(frame, start)
         for at, f in plan:
             self._seq += 1
             heapq.heappush(self._events, (at, self._seq, deliver, f))
@@ -60,6 +62,7 @@ class Medium:
         ev = self._events
         while ev and ev[0][0] <= now:
             _t, _s, deliver, f = heapq.heappop(ev)
+            self.delivered += 1
             deliver(f)
 
 
@@ -105,7 +108,7 @@ class Hub(Medium):
             return
         for p in self.ports:
             if p is not src:
-                self._carry(frame, self.now, p.inject)
+                self._carry(frame, self.now, p.inject, self.impair)
 
 
 class CableEnd(LoopbackDevice):
@@ -140,13 +143,18 @@ class Cable(Medium):
     127.0.0.1 and ::1, and a connection from one stack to 127.0.0.1:P reaches the other
     stack's listener on P. Each direction serializes at ``rate`` bit/s behind a
     drop-tail queue of ``queue_bytes``, then takes ``delay`` seconds plus what the
-    seeded impairments add. ``offload=False`` computes and verifies checksums, so
-    corrupted frames are caught and dropped."""
+    seeded impairments add: ``impair`` for a to b, and for b to a too unless
+    ``impair_ba`` gives that direction its own (asymmetric loss, say).
+    ``offload=False`` computes and verifies checksums, so corrupted frames are caught
+    and dropped."""
 
     def __init__(self, impair: Impairments | None = None, delay: float = 0.005,
                  rate: float = 100e6, queue_bytes: int = 256 * 1024, mtu: int = 1500,
-                 offload: bool = True, bufs: int = 4096, name: str = "cable") -> None:
+                 offload: bool = True, bufs: int = 4096, name: str = "cable",
+                 impair_ba: Impairments | None = None) -> None:
         super().__init__(name, impair)
+        self.impair_ba = impair_ba if impair_ba is not None and impair_ba.active \
+            else self.impair
         self.delay = delay
         self.rate = rate
         self.queue_bytes = queue_bytes
@@ -165,7 +173,8 @@ class Cable(Medium):
             self.stats["queue_drops"] += 1
             return
         src.busy_until = start + len(frame) * 8 / self.rate
-        self._carry(frame, src.busy_until + self.delay, dst.deliver)
+        self._carry(frame, src.busy_until + self.delay, dst.deliver,
+                    self.impair if src is self.a else self.impair_ba)
 
 
 class DropLoopback(LoopbackDevice):

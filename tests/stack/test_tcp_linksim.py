@@ -86,3 +86,16 @@ def test_lossy_ipv6_newreno_without_sack_or_timestamps() -> None:
     assert not cli.inner.sack_ok and not cli.inner.ts_ok
     assert sim.stacks[0].stats["tcp_fast_retransmits"] > 0
     assert r["time"] < 60.0
+
+
+def test_bursty_asymmetric_loss_and_a_cut_cable() -> None:
+    """Gilbert-Elliott bursts from a to b with the cable cut that way for 0.5 s, plain
+    loss from b to a: the bytes still arrive intact; the cut costs timeouts, not the
+    connection."""
+    link = Cable(Impairments(seed=5, loss=0.005, burst=(0.01, 0.3, 0.5), down=(1.0, 1.5)),
+                 impair_ba=Impairments(seed=6, loss=0.02), delay=0.005, rate=20e6)
+    r, sim = _transfer(link, 2 * MiB, limit=120.0)
+    ab, ba = link.impair.stats, link.impair_ba.stats
+    assert ab["lost"] > 0 and ab["down"] > 0 and ba["lost"] > 0 and ba["down"] == 0
+    assert sim.stacks[0].stats["tcp_timeouts"] > 0
+    assert link.delivered > 0 and r["time"] < 60.0
