@@ -82,6 +82,8 @@ API (the stack host relies on exactly these names and semantics)::
                              pending, None if idle.
     stack.take_events()      set[Socket] whose readable/writable/state/error/accept
                              queue changed since the last call.
+    stack.set_tcp_probe(sink)  TCP congestion-control events as dicts to sink(record)
+                             (rocketnet.transport.probe; None: off, the default).
     stack.stats              dict[str, int]: tcp_segments_sent/received,
                              tcp_payload_bytes_sent/received, tcp_retransmits,
                              tcp_rst_sent/received, tcp_active_opens/passive_opens,
