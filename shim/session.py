@@ -12,6 +12,7 @@ use a filter, or a host of its own with `run --host NAME`). Files are created an
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -149,15 +150,20 @@ class SessionService:
             p.write(rec)
 
     def op_run_session(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
+        """The host writes the files, so only its owner may ask (a process of another
+        uid that inherited a dialer may not name paths for it); the capture holds
+        every program's traffic too."""
+        if c.uid != os.getuid():
+            return P.response(-1, errno.EPERM), None
         try:
             opts = json.loads(req.payload)
             if not isinstance(opts, dict):
                 raise ValueError("not a JSON object")
             session = RunSession(self, opts, c.pid)
         except OSError as e:
-            return P.response(-1, e.errno or 5), None
+            return P.response(-1, e.errno or errno.EIO), None
         except ValueError as e:          # also json's errors: the CLI checked the syntax
-            return P.response(-1, 22, str(e).encode()[: P.MAX_PAYLOAD]), None
+            return P.response(-1, errno.EINVAL, str(e).encode()[: P.MAX_PAYLOAD]), None
         a, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         d.setblocking(False)
         self.tokens[d.fileno()] = (d, session)
