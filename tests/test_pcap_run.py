@@ -151,3 +151,20 @@ def test_plot_without_matplotlib_says_how_to_get_it(tmp_path) -> None:
     r = subprocess.run([sys.executable, "-m", "shim.cli", "plot", str(probe)], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "rocketnet[plot]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_session_is_for_the_hosts_owner_only(tmp_path) -> None:
+    """A client of another uid (a dropped-privilege process holding an inherited
+    dialer) may not make the host write files."""
+    import errno as errno_mod
+    import types
+
+    from shim import protocol as P
+    from shim.session import SessionService
+
+    svc = SessionService(types.SimpleNamespace())
+    req = P.Request(P.OP_RUN_SESSION, 0, (0, 0, 0, 0),
+                    json.dumps({"tcp_probe": str(tmp_path / "p.jsonl")}).encode())
+    reply, fd = svc.op_run_session(types.SimpleNamespace(uid=os.getuid() + 1, pid=1), req)
+    assert fd is None and P.RESP.unpack_from(reply)[:2] == (-1, errno_mod.EPERM)
+    assert not (tmp_path / "p.jsonl").exists()
