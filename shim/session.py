@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import select
 import socket
 import time
 from pathlib import Path
@@ -94,7 +95,7 @@ class RunSession:
                 path = d / f"run-{stamp}-{pid}.pcapng"
                 self.writer = PcapngWriter(create_private(path))
                 self.files["pcap"] = str(path)
-                for iface in service.host.stack.interfaces:
+                for iface in service.stack.interfaces:
                     self._tap(iface, snaplen, keep)
             if opts.get("tcp_probe"):
                 self.probe = ProbeLog(opts["tcp_probe"])
@@ -130,20 +131,21 @@ class RunSession:
 
 
 class SessionService:
-    def __init__(self, host: Any) -> None:
-        self.host = host
+    def __init__(self, stack: Any, table: Any) -> None:
+        self.stack = stack
+        self.table = table              # the host's ChannelTable: its epoll watchers
         self.probes: list[ProbeLog] = []
         self.tokens: dict[int, tuple[socket.socket, RunSession]] = {}
         self.ending: list[RunSession] = []  # the run is over: close after this round
 
     def add_probe(self, log: ProbeLog) -> None:
         self.probes.append(log)
-        self.host.stack.set_tcp_probe(self._record)
+        self.stack.set_tcp_probe(self._record)
 
     def remove_probe(self, log: ProbeLog) -> None:
         self.probes.remove(log)
         if not self.probes:
-            self.host.stack.set_tcp_probe(None)
+            self.stack.set_tcp_probe(None)
 
     def _record(self, rec: dict[str, Any]) -> None:
         for p in self.probes:
@@ -167,10 +169,10 @@ class SessionService:
         a, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         d.setblocking(False)
         self.tokens[d.fileno()] = (d, session)
-        self.host.ep.register(d.fileno(), 1)          # EPOLLIN: readable at EOF
+        self.table.watch(d.fileno(), select.EPOLLIN, self.token_event)   # EOF: run over
         return P.response(0, 0, json.dumps(session.files).encode()), a.detach()
 
-    def token_event(self, fd: int) -> None:
+    def token_event(self, fd: int, ev: int) -> None:
         d, session = self.tokens[fd]
         try:
             if d.recv(1):
@@ -179,7 +181,7 @@ class SessionService:
             return
         except OSError:
             pass
-        self.host.ep.unregister(fd)
+        self.table.unwatch(fd)
         del self.tokens[fd]
         d.close()
         self.ending.append(session)

@@ -10,13 +10,13 @@ from shim.hostlog import endpoint
 KINDS = {1: "tcp", 2: "udp"}
 
 
-def describe(host: Any) -> list[dict[str, Any]]:
-    """Every socket of the host's stack, including those the programs closed that the
-    stack is still finishing (TIME_WAIT...), which have no socket id (0)."""
+def describe(stack: Any, table: Any) -> list[dict[str, Any]]:
+    """Every socket of the stack, including those the programs closed that the stack
+    is still finishing (TIME_WAIT...): their id is the one host.log remembers, else 0."""
     rows = []
-    for sk in host.stack.sockets:
-        ch = host.by_sock.get(sk)
-        sock_id = ch.sock_id if ch is not None else host.conn_log.ids.get(sk, 0)
+    for sk in stack.sockets:
+        ch = table.by_sock.get(sk)
+        sock_id = ch.sock_id if ch is not None else table.conn_log.ids.get(sk, 0)
         kind = "icmp" if type(sk).__name__ == "PingSock" else KINDS.get(sk.type, str(sk.type))
         row: dict[str, Any] = {"sock": sock_id, "handle": sk.handle, "proto": kind,
                                "state": sk.state, "local": "*", "remote": "*",

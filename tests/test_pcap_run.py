@@ -162,7 +162,7 @@ def test_run_session_is_for_the_hosts_owner_only(tmp_path) -> None:
     from shim import protocol as P
     from shim.session import SessionService
 
-    svc = SessionService(types.SimpleNamespace())
+    svc = SessionService(types.SimpleNamespace(), types.SimpleNamespace())
     req = P.Request(P.OP_RUN_SESSION, 0, (0, 0, 0, 0),
                     json.dumps({"tcp_probe": str(tmp_path / "p.jsonl")}).encode())
     reply, fd = svc.op_run_session(types.SimpleNamespace(uid=os.getuid() + 1, pid=1), req)

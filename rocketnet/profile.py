@@ -1,0 +1,79 @@
+"""KernelProfile: what the Linux kernel the stack imitates answers where kernel
+versions differ.
+
+The stack's own option table and protocol code follow one Linux; the kernel a program
+runs on may be older or newer (options added, removed or restricted to some socket
+kinds; a socket that once connected may or may not listen). The stack host probes the
+running kernel once at start (shim/kprofile.py) and hands the answers to the stack as
+this configuration. ``KernelProfile()`` (the default, used by in-process tests) changes
+nothing: the stack answers as its own model.
+
+How the stack uses an option's answers (``Socket.setsockopt`` / ``getsockopt``), kept
+only where the kernel and the model answer a fresh socket differently:
+- the kernel refuses the option on a fresh socket of that kind (ENOPROTOOPT or
+  EOPNOTSUPP for a get, or for a set of both 0 and 1): the stack refuses it the same way,
+  after the int-size check that Linux makes first at some levels;
+- the kernel accepts an int option that the stack's model does not know: the stack
+  keeps it as a plain stored option (a flag if the kernel reads 1 after setting 5),
+  starting from the kernel's default;
+- otherwise the stack's model answers.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import constants as C
+from .errors import SocketError
+
+_INT = struct.Struct("=i")
+
+# (family, protocol, level, optname)
+OptionKey = tuple[int, int, int, int]
+REFUSALS = (C.ENOPROTOOPT, C.EOPNOTSUPP)
+
+
+@dataclass(frozen=True)
+class OptionAnswer:
+    """Where the kernel's answer for one option on a fresh socket of one kind differs
+    from the stack's model (the probe keeps only such options)."""
+
+    get_err: int = 0            # getsockopt refused with this errno (0: the model answers)
+    set_err: int = 0            # setsockopt refused with this errno (0: the model answers)
+    default: int | None = None  # not None: an int option the model lacks, kept plainly
+    flag: bool = False          # ... and read back as 0/1 (setting 5 reads 1)
+
+    def coerce(self, value: bytes | int) -> int:
+        if isinstance(value, int):
+            v = value
+        elif len(value) < 4:
+            raise SocketError(C.EINVAL)
+        else:
+            v = _INT.unpack_from(value, 0)[0]
+        return int(v != 0) if self.flag else v
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """Answers probed from one kernel; the defaults are the stack's own model."""
+
+    release: str = ""                   # uname -r of the probed kernel ("" = not probed)
+    options: Mapping[OptionKey, OptionAnswer] = field(default_factory=dict)   # differences
+    # errno of listen() on a socket that ever started a connection or was accepted, even
+    # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
+    listen_after_connect: int = 0
+    # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
+    # those of the machine the model was written on
+    wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp
+    rmem_max: int = 4194304             # core/rmem_max: SO_RCVBUF's clamp
+    wmem_default: int = 212992          # core/wmem_default: a UDP socket's SO_SNDBUF
+    rmem_default: int = 212992          # core/rmem_default: a UDP socket's SO_RCVBUF
+    tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)     # ipv4/tcp_wmem
+    tcp_rmem: tuple[int, int, int] = (4096, 131072, 33554432)   # ipv4/tcp_rmem
+    somaxconn: int = 4096               # core/somaxconn: listen()'s backlog clamp
+    tcp_info_len: int = 280             # bytes of struct tcp_info this kernel fills
+
+    def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
+        return self.options.get((family, proto, level, optname))
+
