@@ -3,6 +3,7 @@
 and probe files are run sessions (shim/session.py)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from typing import Any, Callable
@@ -39,5 +40,7 @@ class Admin:
         return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
     def op_host_stop(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
+        if not c.is_owner():
+            return P.response(-1, errno.EPERM), None
         self.stop()
         return P.response(0), None

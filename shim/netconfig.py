@@ -4,6 +4,7 @@ the description of the interfaces that `rocketnet ip` prints."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import time
 from pathlib import Path
@@ -34,10 +35,11 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     """Add eth0 (and captures) to stack; returns the devices the event loop must watch."""
     watch: list[NetDevice] = []
     if pcap_dir:
-        Path(pcap_dir).mkdir(parents=True, exist_ok=True)
+        os.makedirs(pcap_dir, 0o700, exist_ok=True)
         lo = stack.lo
-        lo.replace_device(PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
-                                     time.time, record_rx=False, fixup=complete_checksums))
+        f = runtime.open_private(Path(pcap_dir) / "lo.pcap")
+        lo.replace_device(PcapDevice(lo.raw_device, f, time.time, record_rx=False,
+                                     fixup=complete_checksums))
     if eth is None:
         if addrs or gateways:
             raise ValueError("--addr/--gateway need --eth")
@@ -54,7 +56,7 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
         raise ValueError(f"--eth {eth!r}: expected tap:IFNAME or wire:SEGMENT")
     watch.append(dev)
     if pcap_dir:
-        dev = PcapDevice(dev, open(Path(pcap_dir) / "eth0.pcap", "wb"), time.time)
+        dev = PcapDevice(dev, runtime.open_private(Path(pcap_dir) / "eth0.pcap"), time.time)
     iface = InterfaceWrapper("eth0", dev, [parse_cidr(a) for a in addrs])
     for g in gateways:
         ip = ipaddress.ip_address(g).packed

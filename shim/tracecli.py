@@ -71,6 +71,7 @@ class TraceRun:
         self.offset = 0
         self.temp = False
         self.supervise = bool(args.trace or args.summary)
+        self.fds: list[int] = []              # fds the program must inherit
         env.pop(P.ENV_TRACE, None)
         env.pop(P.ENV_TRACE_OPTS, None)
         if not self.supervise:
@@ -80,7 +81,8 @@ class TraceRun:
             os.close(fd)
             self.temp = True
         elif args.trace == "-":
-            env[P.ENV_TRACE] = f"&{high_fd(os.dup(2))}"
+            self.fds.append(high_fd(os.dup(2)))
+            env[P.ENV_TRACE] = f"&{self.fds[0]}"
         else:
             self.path = os.path.abspath(args.trace)
         if self.path is not None:

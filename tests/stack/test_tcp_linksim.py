@@ -23,8 +23,10 @@ def _cable(seed: int, offload: bool = True, **impair: float) -> Cable:
 
 
 def _transfer(cable: Cable, size: int, limit: float, family: int = C.AF_INET,
-              configure=None, config: TcpConfig | None = None) -> tuple[dict, Lab]:
-    sa, sb = NetStack(seed=0, loopback=cable.a), NetStack(seed=1, loopback=cable.b)
+              configure=None, config: TcpConfig | None = None,
+              stack_seed: int = 0) -> tuple[dict, Lab]:
+    sa = NetStack(seed=stack_seed, loopback=cable.a)
+    sb = NetStack(seed=stack_seed + 1, loopback=cable.b)
     if config is not None:
         sa.tcp.config = config
         sb.tcp.config = config
@@ -99,3 +101,14 @@ def test_bursty_asymmetric_loss_and_a_cut_cable() -> None:
     assert ab["lost"] > 0 and ab["down"] > 0 and ba["lost"] > 0 and ba["down"] == 0
     assert sim.stacks[0].stats["tcp_timeouts"] > 0
     assert link.delivered > 0 and r["time"] < 60.0
+
+
+def test_acks_stay_acceptable_after_timeouts_both_ways() -> None:
+    """Issue 13's profile (5% loss, 5% reordering, 2% duplication, 1% corruption, 2 ms):
+    both sides time out; ACKs stamped with the rewound snd_nxt were outside the other's
+    window and the transfer stopped for good."""
+    link = Cable(Impairments(seed=24, loss=0.05, reorder=0.05, reorder_delay=0.004,
+                             duplicate=0.02, corrupt=0.01), delay=0.002, offload=False)
+    r, sim = _transfer(link, 2 * MiB, limit=120.0, stack_seed=48)
+    assert sim.stacks[0].stats["tcp_timeouts"] > 0 and sim.stacks[1].stats["tcp_timeouts"] > 0
+    assert r["time"] < 60.0
