@@ -53,7 +53,8 @@ ffibuilder.set_source(
     depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"), str(HERE / "resolv.c"),
              str(HERE / "uring.c"), str(HERE / "landlock.c"),
              str(HERE / "ifreq.c"), str(HERE / "alg.c"),
-             str(HERE / "unix.c"), str(HERE / "seccomp.c")],
+             str(HERE / "unix.c"), str(HERE / "seccomp.c"), str(HERE / "trace.c"),
+             str(HERE / "traceopt.c")],
 )
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@
 /* Environment passed from `rocketnet run` to the stub. */
 #define RN_ENV_SOCK "ROCKETNET_SOCK"       /* path of the host's ctl.sock */
 #define RN_ENV_CTL_FD "ROCKETNET_CTL_FD"   /* inherited control fd, already connected */
-#define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path (optional) */
+#define RN_ENV_TRACE "ROCKETNET_TRACE"     /* trace file path, or "&FD" (optional) */
+#define RN_ENV_TRACE_OPTS "ROCKETNET_TRACE_OPTS" /* t, r, T0=NS, s=N, e=CALL:CALL (traceopt.c) */
 /* Inherited dialer: an AF_UNIX SOCK_SEQPACKET connection to the host (from
  * RN_OP_DIALER) on which clients only ever SEND.  A process that needs a control
  * connection creates a SOCK_SEQPACKET socketpair and sends one end over the dialer
@@ -125,8 +126,10 @@
 /* Administration, used by the `rocketnet` command, never by the stub. */
 #define RN_OP_HOST_STATS 100 /* -> payload=JSON object (counters, sockets, clients) */
 #define RN_OP_HOST_STOP 101  /* the host replies, then shuts down */
-#define RN_OP_HOST_PCAP 102  /* payload=directory: capture every interface into DIR/<ifname>.pcap
-                                from now on (replacing an earlier capture's files) */
+#define RN_OP_RUN_SESSION 103 /* `rocketnet run --pcap/--tcp-probe`: payload=JSON {"pcap": DIR,
+                                "snaplen": N, "filter": EXPR, "tcp_probe": FILE} -> payload=JSON
+                                {"pcap": file, "tcp_probe": file}, a token fd attached; the
+                                session lasts until every holder of the token closed it */
 
 /* Socket kinds (how the A end carries data). */
 #define RN_KIND_STREAM 1     /* SOCK_STREAM pair, raw payload both ways */

@@ -891,8 +891,9 @@ static int rn_classify(int fd, struct rn_sock *s)
 /* Tracing                                                                   */
 
 struct tb {
-    char b[768];
+    char b[1536];
     size_t n;
+    int skip;                       /* a call the trace filter (-e) leaves out */
 };
 
 __attribute__((format(printf, 2, 3))) static void tb_add(struct tb *t, const char *fmt, ...)
@@ -1084,6 +1085,8 @@ static void tb_addr(struct tb *t, const void *sa, size_t len)
     }
 }
 
+#include "traceopt.c" /* timestamps, payload bytes, filter, exec and exit lines */
+
 static void tb_ret(struct tb *t, long r, int err)
 {
     if (r < 0) {
@@ -1107,7 +1110,18 @@ static int rn_trace_fd(void)
         if (fstat(fd, &st) < 0 || st.st_ino != g_trace_ino)
             fd = -1; /* closed behind our back (or exec'd): reopen */
     }
-    if (fd < 0) {
+    if (fd < 0 && g_trace_path[0] == '&') {
+        /* --trace -: the fd rocketnet run left open for us; once the program closed
+         * it (or put something else there) the trace ends, it is never reopened */
+        if (g_trace_ino == 0) {
+            fd = atoi(g_trace_path + 1);
+            struct stat st;
+            g_trace_ino = fstat(fd, &st) == 0 ? st.st_ino : (ino_t)-1;
+            if (g_trace_ino == (ino_t)-1)
+                fd = -1;
+            g_trace_fd = fd;
+        }
+    } else if (fd < 0) {
         fd = open(g_trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {
             fd = rn_move_high(fd);
@@ -1125,6 +1139,8 @@ static int rn_trace_fd(void)
 static int rn_sc_hold(const struct tb *t); /* seccomp.c */
 static void tb_emit(struct tb *t)
 {
+    if (t->skip)
+        return;
     if (g_acting_pid && rn_sc_hold(t))
         return;
     int e = errno;
@@ -1146,19 +1162,30 @@ static void tb_emit(struct tb *t)
 static void tb_start(struct tb *t, const char *call, int fd)
 {
     t->n = 0;
-    tb_add(t, "%d %s(", g_acting_pid ? g_acting_pid : (int)getpid(), call);
+    t->skip = !rn_tr_wanted(call);
+    tb_add(t, "%d ", g_acting_pid ? g_acting_pid : (int)getpid());
+    tb_time(t);
+    tb_add(t, "%s(", call);
+    int cached = fd;             /* the cache is indexed by this process's fd */
     if (g_acting_pid && fd == g_acting_slot)
         fd = g_acting_fd;
-    if (fd != INT_MIN)
+    if (fd != INT_MIN) {
         tb_add(t, "%d", fd);
+        if (g_tr_sockids && cached >= 0 && cached < RN_CACHE_N) { /* -y: the host's id */
+            uint64_t i = __atomic_load_n(&g_cache[cached].info, __ATOMIC_ACQUIRE);
+            if (INFO_STATE(i) == ST_SHIM)
+                tb_add(t, "<sock %u>", INFO_ID(i));
+        }
+    }
 }
 
 /* simple "call(fd, count[, flags]) = r" lines for the data path */
-static void trace_io(const char *call, int fd, long count, int has_flags, int flags, long r,
-                     int err)
+static void trace_io_buf(const char *call, int fd, const void *buf, long count, int has_flags,
+                         int flags, long r, int err)
 {
     struct tb t;
     tb_start(&t, call, fd);
+    tb_payload(&t, buf, r);
     tb_add(&t, ", %ld", count);
     if (has_flags) {
         tb_add(&t, ", ");
@@ -1167,6 +1194,12 @@ static void trace_io(const char *call, int fd, long count, int has_flags, int fl
     tb_add(&t, ")");
     tb_ret(&t, r, err);
     tb_emit(&t);
+}
+
+static void trace_io(const char *call, int fd, long count, int has_flags, int flags, long r,
+                     int err)
+{
+    trace_io_buf(call, fd, NULL, count, has_flags, flags, r, err);
 }
 
 static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, size_t len)
@@ -2437,7 +2470,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     if (r >= 0 && cap)
         unix_fix_name(addr, alen, cap);
     if (c > 0)
-        trace_io("recvfrom", fd, (long)n, 1, flags, (long)r, errno);
+        trace_io_buf("recvfrom", fd, buf, (long)n, 1, flags, (long)r, errno);
     return r;
 }
 
@@ -2575,7 +2608,7 @@ ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags)
 ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, m, flags); }
 
 /* Pure pass-through data calls: classified and traced only when tracing. */
-#define TRACED_IO(call, realcall, count, has_flags, flags)                   \
+#define TRACED_IO(call, realcall, buf, count, has_flags, flags)              \
     do {                                                                     \
         if (RN_UNLIKELY(g_trace_on)) {                                       \
             int saved_ = errno;                                              \
@@ -2584,7 +2617,7 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
             errno = saved_;                                                  \
             long r_ = (long)(realcall);                                      \
             if (c_ > 0)                                                      \
-                trace_io(call, fd, (long)(count), has_flags, flags, r_, errno); \
+                trace_io_buf(call, fd, buf, (long)(count), has_flags, flags, r_, errno); \
             return r_;                                                       \
         }                                                                    \
         return realcall;                                                     \
@@ -2595,7 +2628,7 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send");
-    TRACED_IO("send", REAL(send)(fd, b, n, flags), n, 1, flags);
+    TRACED_IO("send", REAL(send)(fd, b, n, flags), b, n, 1, flags);
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
@@ -2608,7 +2641,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
     RECV_PROLOGUE("recv", fd, b, n, flags, NULL, NULL);
-    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), n, 1, flags);
+    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), b, n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
 {
@@ -2616,14 +2649,14 @@ ssize_t rn_read(int fd, void *b, size_t n)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
-    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), n, 0, 0);
+    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write");
-    TRACED_IO("write", REAL(write)(fd, b, n), n, 0, 0);
+    TRACED_IO("write", REAL(write)(fd, b, n), b, n, 0, 0);
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
@@ -2637,14 +2670,14 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
-    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), cnt, 0, 0);
+    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 1);
-    TRACED_IO("writev", REAL(writev)(fd, v, cnt), cnt, 0, 0);
+    TRACED_IO("writev", REAL(writev)(fd, v, cnt), NULL, cnt, 0, 0);
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
@@ -2859,7 +2892,7 @@ static int rn_is_preloaded(void)
     return 0;
 }
 
-__attribute__((constructor)) static void rn_init(void)
+__attribute__((constructor)) static void rn_init(int argc, char **argv)
 {
     const char *sock = getenv(RN_ENV_SOCK);
     const char *ctl = getenv(RN_ENV_CTL_FD);
@@ -2881,6 +2914,7 @@ __attribute__((constructor)) static void rn_init(void)
     if (trace && *trace && strlen(trace) < sizeof g_trace_path) {
         memcpy(g_trace_path, trace, strlen(trace) + 1);
         g_trace_on = 1;
+        rn_tr_opts(getenv(RN_ENV_TRACE_OPTS));
     }
     if (ctl_fd >= 0 && rn_fd_ino(ctl_fd) != 0) {
         /* Move it off the low numbers now: the program must see Linux's numbering. */
@@ -2918,6 +2952,8 @@ __attribute__((constructor)) static void rn_init(void)
     pthread_atfork(NULL, NULL, rn_atfork_child);
     rn_ll_init(); /* landlock.c */
     g_enabled = 1;
+    if (g_trace_on)
+        rn_tr_image(argc, argv);
     rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }
 

@@ -82,6 +82,8 @@ API (the stack host relies on exactly these names and semantics)::
                              pending, None if idle.
     stack.take_events()      set[Socket] whose readable/writable/state/error/accept
                              queue changed since the last call.
+    stack.set_tcp_probe(sink)  TCP congestion-control events as dicts to sink(record)
+                             (rocketnet.transport.probe; None: off, the default).
     stack.stats              dict[str, int]: tcp_segments_sent/received,
                              tcp_payload_bytes_sent/received, tcp_retransmits,
                              tcp_rst_sent/received, tcp_active_opens/passive_opens,
@@ -118,6 +120,9 @@ transfer, else a delayed ACK after 40 ms (TCP_DELACK_MIN) unless data carries it
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from . import constants as C
 from .errors import SocketError
@@ -242,6 +247,13 @@ class NetStack:
         if d is not None and (t is None or d < t):
             t = d
         return t
+
+    def set_tcp_probe(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Record TCP congestion-control events through ``sink(record)`` (see
+        rocketnet.transport.probe); None switches the probe off."""
+        from .transport.probe import TcpProbe
+
+        self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
         from .dgram import PingSock, UdpSock

@@ -15,6 +15,7 @@ import socket
 from typing import Any, Callable, Protocol
 
 from shim import protocol as P
+from shim.hostlog import ConnLog
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_SNDBUFFORCE = 32
@@ -98,6 +99,7 @@ class ChannelTable:
         self.inodes: dict[int, int] = {}
         self.inodes_sweep_at = 1024
         self.caller: Any = None             # the client whose RPC is being served
+        self.conn_log = ConnLog()           # host.log (shim/hostlog.py)
         # other fds of the event loop (control connections, devices, listeners): fd ->
         # callback(fd, events)
         self.watchers: dict[int, Callable[[int, int], None]] = {}
@@ -160,6 +162,7 @@ class ChannelTable:
         self.by_sock[ch.sk] = ch
         self.by_id[ch.sock_id] = ch
         self.ep.register(ch.fd, 0)
+        self.conn_log.opened(ch.sock_id, ch.sk, self.caller.pid if self.caller else 0)
 
     def alive(self, ch: Any) -> bool:
         return self.by_fd.get(ch.fd) is ch
@@ -177,6 +180,7 @@ class ChannelTable:
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
+        self.conn_log.closed(ch.sock_id, ch.sk)
         self.ep.unregister(ch.fd)
         ch.s.close()
         return True

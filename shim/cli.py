@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, program, runtime
+from shim import netconfig, program, runtime, tracecli
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -54,7 +54,8 @@ def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""
 def host_env() -> dict[str, str]:
     """The environment for a stack host: never preloaded, never a client itself."""
     env = dict(os.environ)
-    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE, P.ENV_DIALER_FD):
+    for k in ("LD_PRELOAD", P.ENV_SOCK, P.ENV_CTL_FD, P.ENV_TRACE, P.ENV_TRACE_OPTS,
+              P.ENV_DIALER_FD):
         env.pop(k, None)
     return env
 
@@ -72,9 +73,16 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
     cmd += extra or []
     if idle_timeout is not None:
         cmd += ["--idle-timeout", str(idle_timeout)]
-    with runtime.open_private(d / "host.log", append=True) as log:
-        subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=log, env=env, cwd="/")
+    try:
+        with runtime.open_private(d / "host.log", append=True) as log:
+            subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/")
+    except OSError as e:
+        os.close(r)
+        os.close(w)
+        via = f" (from {HOST_PYTHON_ENV})" if python != sys.executable else ""
+        raise SystemExit(die(f"cannot start stack host {name!r} with {python}{via}: "
+                             f"{e.strerror}")) from None
     os.close(w)
     try:
         ready, _, _ = select.select([r], [], [], START_TIMEOUT)
@@ -109,22 +117,62 @@ def ensure_host(name: str, idle_timeout: float | None, extra: list[str] | None =
     return sock
 
 
-def get_dialer(sock) -> int:
-    """A dialer fd from the host (RN_OP_DIALER): the capability to make control
-    connections that the programs started here, and their children, inherit."""
-    sock.send(P.REQ.pack(P.OP_DIALER, 0, 0, 0, 0, 0, 0, 0))
+def rpc_fd(sock, op: int, payload: bytes = b"") -> tuple[int, int, bytes, int | None]:
+    """One control request whose reply may carry an fd: (ret, err, payload, fd)."""
+    sock.send(P.REQ.pack(op, 0, 0, 0, 0, 0, len(payload), 0) + payload)
     msg, anc, _flags, _addr = sock.recvmsg(P.RESP.size + P.MAX_PAYLOAD, socket.CMSG_SPACE(4))
     fds = [fd for level, kind, data in anc
            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
            for fd in array.array("i", data[: len(data) - len(data) % 4])]
-    ret = P.RESP.unpack_from(msg)[0] if len(msg) >= P.RESP.size else -1
-    if ret < 0 or not fds:
-        for fd in fds:
-            os.close(fd)
-        raise SystemExit(die("the stack host did not give a dialer"))
     for fd in fds[1:]:
         os.close(fd)
-    return fds[0]
+    if len(msg) < P.RESP.size:
+        raise ConnectionError("the stack host closed the control connection")
+    ret, err, plen, _a0, _a1 = P.RESP.unpack_from(msg)
+    return ret, err, msg[P.RESP.size:P.RESP.size + plen], fds[0] if fds else None
+
+
+def inherited(fd: int) -> int:
+    """fd moved up to the stub's high fd range, left open across exec for the run."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, high_fd())
+    os.close(fd)
+    os.set_inheritable(high, True)
+    return high
+
+
+def get_dialer(sock) -> int:
+    """A dialer fd from the host (RN_OP_DIALER): the capability to make control
+    connections that the programs started here, and their children, inherit."""
+    ret, _err, _payload, fd = rpc_fd(sock, P.OP_DIALER)
+    if ret < 0 or fd is None:
+        if fd is not None:
+            os.close(fd)
+        raise SystemExit(die("the stack host did not give a dialer"))
+    return fd
+
+
+def start_session(sock, args: argparse.Namespace) -> int | None:
+    """`run --pcap/--tcp-probe`: the host records this run until every process of it
+    has closed the returned token (RN_OP_RUN_SESSION)."""
+    if not args.pcap and not args.tcp_probe:
+        return None
+    if args.pcap_filter:
+        from rocketnet.wire.filter import compile_filter
+        compile_filter(args.pcap_filter)              # ValueError: a usage error
+    opts = {"pcap": os.path.abspath(args.pcap) if args.pcap else None,
+            "snaplen": args.snaplen, "filter": args.pcap_filter,
+            "tcp_probe": os.path.abspath(args.tcp_probe) if args.tcp_probe else None}
+    ret, err, payload, fd = rpc_fd(sock, P.OP_RUN_SESSION, json.dumps(opts).encode())
+    if ret < 0 or fd is None:
+        if fd is not None:
+            os.close(fd)
+        what = f"--pcap {args.pcap}" if args.pcap else f"--tcp-probe {args.tcp_probe}"
+        detail = payload.decode(errors="replace") if payload else os.strerror(err)
+        raise SystemExit(die(f"{what}: {detail}"))
+    for kind, path in json.loads(payload).items():
+        print(f"rocketnet: recording this run's {kind.replace('_', ' ')} in {path}",
+              file=sys.stderr)
+    return inherited(fd)
 
 
 def high_fd() -> int:
@@ -166,19 +214,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                        "machine's (--via seccomp serves it)", 126)
         print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
               "not the stack's (--via seccomp serves it)", file=sys.stderr)
-    idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
-    ctl = ensure_host(args.host, idle)
-    dialer = get_dialer(ctl)
-    if args.pcap:
-        ret, err, _ = rpc(ctl, P.OP_HOST_PCAP, payload=os.fsencode(os.path.abspath(args.pcap)))
-        if ret < 0:
-            return die(f"--pcap {args.pcap}: {os.strerror(err)}")
-    fd = fcntl.fcntl(ctl.fileno(), fcntl.F_DUPFD, high_fd())
-    ctl.close()
-    os.set_inheritable(fd, True)
-    dfd = fcntl.fcntl(dialer, fcntl.F_DUPFD, high_fd())
-    os.close(dialer)
-    os.set_inheritable(dfd, True)
+    ctl = ensure_host(args.host, ON_DEMAND_IDLE)    # `host start` makes one that stays
+    dfd = inherited(get_dialer(ctl))
+    token = start_session(ctl, args)  # stays open in the run's processes
+    fd = inherited(ctl.detach())
     env = dict(os.environ)
     stub = stub_path()
     env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
@@ -188,15 +227,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
     if args.strict:
         env[program.STRICT_ENV] = "1"     # for the stub's execve hook (shim/program.py)
-    if args.trace:
-        env[P.ENV_TRACE] = os.path.abspath(args.trace)
-    else:
-        env.pop(P.ENV_TRACE, None)
+    trace = tracecli.TraceRun(args, env, inherited)
     if args.via == "seccomp":
-        return run_seccomp(path, argv, env, (fd, dfd))
+        kept = (fd, dfd) + ((token,) if token is not None else ()) + tuple(trace.fds)
+        return run_seccomp(path, argv, env, kept)
+    if trace.supervise:
+        pid = os.fork()
+        if pid:
+            # only the program's processes may hold the host's fds: they end the run
+            for k in (P.ENV_CTL_FD, P.ENV_DIALER_FD):
+                os.close(int(env[k]))
+            if token is not None:
+                os.close(token)
+            return trace.wait(pid)
     try:
         os.execve(path, argv, env)
     except OSError as e:
+        if trace.supervise:
+            die(f"{argv[0]}: {e.strerror}")
+            os._exit(126)
         return die(f"{argv[0]}: {e.strerror}", 126)
     return 0  # not reached
 
@@ -208,8 +257,7 @@ def cmd_ss(args: argparse.Namespace) -> int:
     if sock is None:
         return die(f"no host {args.host!r} is running")
     sock.close()
-    return cmd_run(argparse.Namespace(host=args.host, trace=None, pcap=None, strict=False,
-                                      via="preload", command=["ss", *argv]))
+    return cmd_run(build_parser().parse_args(["run", "--host", args.host, "--", "ss", *argv]))
 
 
 def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> int:
@@ -263,10 +311,15 @@ def host_stats(name: str, view: int = 0) -> dict | None:
 def cmd_host(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = []
+        infos = []
         for name in runtime.host_names():
             info = host_stats(name)
             if info is not None:
+                infos.append({k: info[k] for k in ("name", "pid", "sockets", "clients")})
                 rows.append((name, str(info["pid"]), str(info["sockets"]), str(info["clients"])))
+        if args.json:
+            print(json.dumps(infos, indent=2))
+            return 0
         print(f"{'NAME':<16} {'PID':>8} {'SOCKETS':>8} {'CLIENTS':>8}")
         for r in rows:
             print(f"{r[0]:<16} {r[1]:>8} {r[2]:>8} {r[3]:>8}")
@@ -324,7 +377,19 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--hosts", os.path.abspath(args.hosts)]
     if args.resolve_order:
         out += ["--resolve-order", args.resolve_order]
+    if args.tcp_probe:
+        out += ["--tcp-probe", os.path.abspath(args.tcp_probe)]
     return out
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from shim import plot
+    try:
+        out = plot.plot(args.file, args.output, args.sock)
+    except plot.PlotError as e:
+        return die(str(e))
+    print(out)
+    return 0
 
 
 def cmd_ip(args: argparse.Namespace) -> int:
@@ -332,7 +397,33 @@ def cmd_ip(args: argparse.Namespace) -> int:
     info = host_stats(args.host, 1)
     if info is None:
         return die(f"no host {args.host!r} is running")
+    if args.json:
+        print(json.dumps(info["interfaces"], indent=2))
+        return 0
     print(ipshow.render(info["interfaces"], args.object, args.stats), end="")
+    return 0
+
+
+def cmd_sockets(args: argparse.Namespace) -> int:
+    from shim import ssview
+    info = host_stats(args.host, 2)
+    if info is None:
+        return die(f"no host {args.host!r} is running")
+    rows = info["sockets"]
+    if args.listening:
+        rows = [r for r in rows if r["state"] == "LISTEN"]
+    elif not args.all:
+        rows = [r for r in rows if r["state"] not in ("LISTEN", "CLOSED")]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(ssview.render(rows, args.info), end="")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from shim import completion
+    print(completion.bash(build_parser()), end="")
     return 0
 
 
@@ -362,19 +453,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser(
         "run", help="run a command with its sockets on a stack host",
-        description="Run CMD with the rocketnet stub preloaded: its AF_INET/AF_INET6 TCP sockets "
-                    "live on the stack host (started on demand; the default host exits by itself "
-                    f"{ON_DEMAND_IDLE:g}s after its last client and socket are gone). "
-                    "Exits with CMD's status (127/126 if CMD cannot be run).")
+        description="Run CMD with the rocketnet stub preloaded: its TCP, UDP and ICMP ping "
+                    "sockets (IPv4 and IPv6), its AF_UNIX sockets and AF_ALG sockets live on "
+                    "the stack host NAME, started on demand (it exits by itself "
+                    f"{ON_DEMAND_IDLE:g}s after its last client and socket are gone; "
+                    "`rocketnet host start NAME` makes one that stays). Exits with CMD's "
+                    "status (127/126 if CMD cannot be run; 128+N if a traced CMD was killed "
+                    "by signal N).")
     run.add_argument("--host", default=runtime.DEFAULT_HOST,
                      help="stack host name (default: %(default)s)")
-    run.add_argument("--trace", metavar="FILE",
-                     help="append one line per intercepted call (strace-like) to FILE")
+    tracecli.add_arguments(run)
     run.add_argument("--pcap", metavar="DIR",
-                     help="capture every interface of the host into DIR/<ifname>.pcap")
+                     help="capture the host's interfaces while this run lasts, from before "
+                          "CMD starts until its last process ends, into "
+                          "DIR/run-TIME-PID.pcapng (pcapng, interfaces named, mode 0600)")
     run.add_argument("--strict", action="store_true",
                      help="refuse (exit 126) a program whose sockets would be the machine's "
                           "(static, Go, file capabilities or set-ID when not root)")
+    run.add_argument("--snaplen", type=int, default=None, metavar="N",
+                     help="with --pcap: keep at most N bytes of each frame")
+    run.add_argument("--pcap-filter", metavar="EXPR",
+                     help="with --pcap: only frames matching EXPR (tcp, udp, icmp, arp, ip, ip6, "
+                          "[src|dst] host A, [src|dst] port N, and/or/not, parentheses)")
+    run.add_argument("--tcp-probe", metavar="FILE",
+                     help="record TCP congestion-control events of the host's sockets while "
+                          "this run lasts as JSON lines in FILE (see `rocketnet plot`)")
     run.add_argument("--via", choices=["preload", "seccomp"], default="preload",
                      help="how CMD's socket calls reach the stack: the preload stub (default, "
                           "dynamically linked programs) or seccomp user notification (any "
@@ -391,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,
                       help="with start: exit after this many idle seconds (default: never)")
+    host.add_argument("--json", action="store_true", help="with list: JSON output")
     netconfig.add_arguments(host)
     host.set_defaults(func=cmd_host)
     ip = sub.add_parser("ip", help="show a stack host's interfaces, routes, neighbors",
@@ -398,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "neigh. -s adds per-interface counters (drops by reason).")
     ip.add_argument("--host", default=runtime.DEFAULT_HOST)
     ip.add_argument("-s", "--stats", action="store_true")
+    ip.add_argument("--json", action="store_true", help="the interfaces as JSON")
     ip.add_argument("object", nargs="?", default="addr",
                     choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
     ip.set_defaults(func=cmd_ip)
@@ -407,6 +512,32 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--host", default=runtime.DEFAULT_HOST)
     ss.add_argument("args", nargs=argparse.REMAINDER, help="ss options and filter")
     ss.set_defaults(func=cmd_ss)
+    plot = sub.add_parser("plot", help="draw a TCP probe file (cwnd, ssthresh, RTT) as PNG/SVG",
+                          description="Draw the JSON lines of --tcp-probe FILE: cwnd, ssthresh "
+                                      "and bytes in flight, srtt/rttvar/RTO, with fast "
+                                      "recoveries and timeouts marked. Needs matplotlib "
+                                      "(pip install 'rocketnet[plot]').")
+    plot.add_argument("file", help="a probe file (host start/run --tcp-probe FILE)")
+    plot.add_argument("-o", "--output", metavar="OUT",
+                      help="OUT.png, OUT.svg or OUT.pdf (default: FILE with .png)")
+    plot.add_argument("--sock", metavar="N[,N...]|all",
+                      help="socket(s) to draw (default: the one that sent most)")
+    plot.set_defaults(func=cmd_plot)
+    socks = sub.add_parser("sockets", help="the host's own table of sockets (ids, handles)",
+                        description="The stack's TCP, UDP and ping sockets: state, queues, "
+                                    "addresses, the socket id (as host.log and run --trace -y "
+                                    "name it) and the stack handle (#, the TCP probe's sock).")
+    socks.add_argument("--host", default=runtime.DEFAULT_HOST)
+    socks.add_argument("-a", "--all", action="store_true", help="listening and closed ones too")
+    socks.add_argument("-l", "--listening", action="store_true", help="listening sockets only")
+    socks.add_argument("-i", "--info", action="store_true",
+                       help="TCP internals: congestion control, rto, rtt, mss, cwnd, retrans")
+    socks.add_argument("--json", action="store_true")
+    socks.set_defaults(func=cmd_sockets)
+    comp = sub.add_parser("completion", help="print a shell completion script",
+                          description="eval \"$(rocketnet completion bash)\" in ~/.bashrc")
+    comp.add_argument("shell", choices=["bash"])
+    comp.set_defaults(func=cmd_completion)
     return ap
 
 
@@ -423,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         return die(str(e))
     except ValueError as e:
         return die(str(e), 2)
+    except (ConnectionError, OSError) as e:   # a host that went away mid-request
+        return die(f"{args.cmd}: {e}")
 
 
 if __name__ == "__main__":

@@ -152,6 +152,9 @@ class Control:
         self.services = services
         self.fallback = fallback
         self.clients: dict[int, Client] = {}
+        # clients that said HELLO (programs, `rocketnet run`): `host list` and other
+        # administration neither count as clients nor keep an on-demand host up
+        self.greeted: set[int] = set()
         # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
         # other end send one end of a fresh socketpair to become a control connection.
         self.dialers: dict[int, socket.socket] = {}
@@ -163,7 +166,7 @@ class Control:
         table.watch(listener.fileno(), EP_IN, self.accept_clients)
 
     def busy(self) -> bool:
-        return bool(self.clients or self.dialers)
+        return bool(self.greeted or self.dialers)
 
     # ---- connections ----------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class Control:
     def drop_client(self, c: Client) -> None:
         self.table.unwatch(c.fd)
         del self.clients[c.fd]
+        self.greeted.discard(c.fd)
         c.s.close()
 
     def client_event(self, fd: int, ev: int) -> None:
@@ -336,6 +340,7 @@ class Control:
     def op_hello(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
+        self.greeted.add(c.fd)
         return P.response(os.getpid(), 0, self.nonce), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ import time
 import traceback
 
 from rocketnet.stack import NetStack
-from shim import kprofile, netconfig, runtime
+from shim import hostlog, kprofile, netconfig, runtime, ssview
 from shim import protocol as P
 from shim.admin import Admin
 from shim.alg import AF_ALG, AlgService
@@ -33,6 +33,7 @@ from shim.memtrim import Trimmer
 from shim.netlink import NetlinkService
 from shim.resolver import ResolverService
 from shim.sockdiag import SockDiag
+from shim.session import ProbeLog, SessionService
 from shim.stream import StreamService
 from shim.unix import UnixService
 
@@ -87,14 +88,19 @@ class StackHost:
         services.update({(f, socket.SOCK_DGRAM): self.dgram for f in inet})
         services.update({(socket.AF_UNIX, -1): self.unix, (socket.AF_NETLINK, -1): netlink,
                          (AF_ALG, -1): alg})
-        self.admin = Admin(name, self.stack, self.counters, self.stop)
+        self.admin = Admin(name, self.stack, self.counters, self.stop,
+                           lambda: ssview.describe(self.stack, table))
+        self.sessions = SessionService(self.stack, table)   # probe files, run captures
+        if net is not None and net.tcp_probe:
+            self.sessions.add_probe(ProbeLog(net.tcp_probe))
         host_ops = dict(self.admin.ops)
         host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
+        host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
         self.control = Control(table, nonce, listener, host_ops, services, self.stream)
 
     def counters(self) -> dict:
-        return {"clients": len(self.control.clients), "sockets": len(self.table.by_fd),
+        return {"clients": len(self.control.greeted), "sockets": len(self.table.by_fd),
                 "internal_errors": self.control.internal_errors}
 
     def stop(self) -> None:
@@ -108,6 +114,7 @@ class StackHost:
         channels = table.by_fd
         watchers = table.watchers
         control = self.control
+        conn_log = table.conn_log
         while self.running:
             now = time.monotonic()
             due = stack.poll_at(now)
@@ -153,6 +160,10 @@ class StackHost:
             self.stream.tick()
             if self.resolver.socks:
                 self.resolver.tick(time.monotonic())
+            if self.sessions.ending:
+                self.sessions.finish()
+            if conn_log.info:
+                conn_log.drop_summary(stack.stats)
             if control.busy() or channels:
                 self.idle_since = time.monotonic()
             self.trimmer.tick(time.monotonic(), len(channels))
@@ -161,6 +172,7 @@ class StackHost:
         """Poll the stack and serve every socket whose state it changed."""
         stack = self.stack
         by_sock = self.table.by_sock
+        conn_log = self.table.conn_log
         for _ in range(64):
             stack.poll(time.monotonic())
             changed = stack.take_events()
@@ -168,6 +180,8 @@ class StackHost:
                 return
             for sk in changed:
                 ch = by_sock.get(sk)
+                if conn_log.info:
+                    conn_log.changed(ch.sock_id if ch is not None else None, sk)
                 if ch is not None:
                     ch.svc.service(ch)
                 elif sk in self.resolver.socks:
@@ -183,6 +197,7 @@ class StackHost:
         self.control.close()
         self.unix.close()
         self.resolver.close()
+        self.sessions.close()
         netconfig.close_devices(self.stack)
         self.wake_r.close()
         self.wake_w.close()
@@ -203,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
     os.umask(0o077)         # whatever the host creates is its user's alone
+    hostlog.setup()
     try:
         host = StackHost(args.name, args.idle_timeout, args)
     except (OSError, ValueError) as e:
@@ -222,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.ready_fd is not None:
         os.write(args.ready_fd, b"1")
         os.close(args.ready_fd)
+    hostlog.log.info("host %s (pid %d) ready: %s", args.name, os.getpid(),
+                     ", ".join(i.name for i in host.stack.interfaces))
     try:
         host.serve()
     finally:
         host.close()
+        hostlog.log.info("host %s stopped", args.name)
     return 0
 
 

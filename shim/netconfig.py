@@ -8,10 +8,9 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 from rocketnet.iface import InterfaceWrapper
-from rocketnet.phy import Impairments, NetDevice, PcapDevice, PcapWriter, TapDevice, WireDevice
+from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
 from rocketnet.stack import NetStack
 from rocketnet.wire.offload import complete_checksums
 from shim import resolver, runtime
@@ -38,9 +37,9 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     if pcap_dir:
         os.makedirs(pcap_dir, 0o700, exist_ok=True)
         lo = stack.lo
-        lo.raw_device = PcapDevice(lo.raw_device, runtime.open_private(Path(pcap_dir) / "lo.pcap"),
-                                   time.time, record_rx=False, fixup=complete_checksums)
-        lo.dev.device = lo.raw_device
+        f = runtime.open_private(Path(pcap_dir) / "lo.pcap")
+        lo.replace_device(PcapDevice(lo.raw_device, f, time.time, record_rx=False,
+                                     fixup=complete_checksums))
     if eth is None:
         if addrs or gateways:
             raise ValueError("--addr/--gateway need --eth")
@@ -67,39 +66,6 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
             iface.gateway6 = ip
     stack.add_interface(iface)
     return watch
-
-
-def start_capture(stack: NetStack, pcap_dir: str) -> None:
-    """Capture every interface into pcap_dir/<ifname>.pcap from now on, on a running
-    host: a device already captured gets a new file, the others a PcapDevice wrapper
-    (installed wherever the interface holds its device)."""
-    d = Path(pcap_dir)
-    os.makedirs(d, 0o700, exist_ok=True)
-    for i in stack.interfaces:
-        path = d / f"{i.name}.pcap"
-        raw = i.raw_device
-        if isinstance(raw, PcapDevice) and _same_file(raw.writer.f, path):
-            continue                # already capturing there: keep appending
-        f = runtime.open_private(path)
-        if isinstance(raw, PcapDevice):
-            raw.writer.close()
-            raw.writer = PcapWriter(f)
-            continue
-        offload = raw.capabilities().checksum_offload
-        dev = PcapDevice(raw, f, time.time, record_rx=not i.loopback,
-                         fixup=complete_checksums if offload else None)
-        i.raw_device = dev
-        if i.link is not None:
-            i.link.dev = dev        # Ethernet: the link layer sends through the device
-        else:
-            i.dev.device = dev
-
-
-def _same_file(f: BinaryIO, path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(f.fileno()), os.lstat(path))
-    except (OSError, ValueError):       # gone, or the writer is closed
-        return False
 
 
 def _fmt(a: bytes) -> str:
@@ -147,7 +113,7 @@ def close_devices(stack: NetStack) -> None:
                 pass
 
 
-__all__ = ["close_devices", "configure", "describe", "parse_cidr", "start_capture"]
+__all__ = ["close_devices", "configure", "describe", "parse_cidr"]
 
 
 def add_arguments(ap) -> None:
@@ -166,3 +132,7 @@ def add_arguments(ap) -> None:
     ap.add_argument("--seed", type=int, default=None,
                     help="seed for ISNs, ports and impairments (default: random)")
     resolver.add_arguments(ap)
+    ap.add_argument("--tcp-probe", metavar="FILE",
+                    help="record every TCP socket's cwnd, ssthresh, RTT, RTO, bytes in "
+                         "flight, retransmissions, states and SACK blocks as JSON lines in "
+                         "FILE (a new file; see `rocketnet plot`)")

@@ -720,6 +720,7 @@ class StreamService:
 
     def fail(self, ch: Channel, err: int) -> None:
         """Connection failed or reset: A sees POLLERR|POLLHUP; errno kept for SO_ERROR."""
+        self.table.conn_log.failed(ch.sock_id, ch.sk, err)
         self.dead[ch.sock_id] = err
         while len(self.dead) > DEAD_KEEP:
             self.dead.popitem(last=False)

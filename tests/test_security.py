@@ -237,7 +237,7 @@ DROPPED = LINUX_CHECKS + textwrap.dedent("""
         sa = socket.AF_INET.to_bytes(2, "little") + (82).to_bytes(2, "big") + bytes(12)
         sa = sa[:4] + socket.inet_aton("127.0.0.1") + sa[8:]
         out["raw_bind_82"] = rpc(x, P.OP_BIND, sid, payload=sa)
-        out["pcap"] = rpc(x, P.OP_HOST_PCAP, payload=pcap_dir.encode())
+        out["pcap"] = rpc(x, P.OP_RUN_SESSION, payload=('{"pcap": "%s"}' % pcap_dir).encode())
         out["stop"] = rpc(x, P.OP_HOST_STOP)
         out["peer_of_root"] = rpc(x, P.OP_GETSOCKNAME, mine_id)
         out["shutdown_root"] = rpc(x, P.OP_SHUTDOWN, mine_id, args=(socket.SHUT_RDWR, 0, 0, 0))
@@ -372,22 +372,23 @@ def test_dropped_child_cannot_stop_or_capture_root_host(dropped, rn):
 
 @NEEDS_ROOT
 def test_capture_never_follows_a_symlink_and_is_private(rn, tmp_path):
-    """Probe 1 for the owner itself: --pcap into a directory whose lo.pcap is a symlink
-    fails (ELOOP) and writes nothing through it; a fresh capture is 0600 in a 0700
-    directory it creates."""
+    """Probe 1 for the owner itself: host start --pcap into a directory whose lo.pcap is
+    a symlink fails (ELOOP) and writes nothing through it; a run's fresh capture is 0600
+    in a 0700 directory it creates."""
     victim = tmp_path / "victim"
     victim.write_text("secret")
     cap = tmp_path / "cap"
     cap.mkdir()
     (cap / "lo.pcap").symlink_to(victim)
-    r = rn.run("run", "--pcap", str(cap), "--", PY, "-c", "pass")
-    assert r.returncode != 0 and "--pcap" in r.stderr, r.stdout + r.stderr
+    r = rn.run("host", "start", "capsym", "--pcap", str(cap))
+    assert r.returncode != 0, r.stdout + r.stderr
     assert victim.read_text() == "secret"
     fresh = tmp_path / "new" / "cap"
     r = rn.run("run", "--pcap", str(fresh), "--", PY, "-c", "import socket; socket.socket()")
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(fresh / "lo.pcap").st_mode) == 0o600
+    (run,) = fresh.glob("run-*.pcapng")
+    assert stat.S_IMODE(os.stat(run).st_mode) == 0o600
     log = rn.runtime_dir / "default" / "host.log"
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
 

@@ -109,6 +109,15 @@ class InterfaceWrapper:
         if self.link is not None:
             self.add_address(eui64_link_local(self.mac), 64)
 
+    def replace_device(self, dev: NetDevice) -> None:
+        """Put ``dev`` (a wrapper of ``raw_device``, e.g. a capture) where the interface
+        holds its device: under the Ethernet link layer, else under the wrapper."""
+        self.raw_device = dev
+        if self.link is not None:
+            self.link.dev = dev
+        else:
+            self.dev.device = dev
+
     # ---- addresses ----------------------------------------------------------------
     def add_address(self, addr: bytes, prefix: int) -> None:
         if (addr, prefix) in self.addresses:

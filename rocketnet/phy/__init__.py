@@ -5,6 +5,7 @@ from __future__ import annotations
 from .device import DeviceCapabilities, Medium, NetDevice
 from .impair import Impairments
 from .loopback import LoopbackDevice
+from .monitor import MonitorDevice, Tap
 from .netbuf import NetBuf, NetBufPool
 from .pcap import PcapDevice, PcapWriter
 from .tap import TapDevice
@@ -15,11 +16,13 @@ __all__ = [
     "Impairments",
     "LoopbackDevice",
     "Medium",
+    "MonitorDevice",
     "NetBuf",
     "NetBufPool",
     "NetDevice",
     "PcapDevice",
     "PcapWriter",
+    "Tap",
     "TapDevice",
     "WireDevice",
 ]

@@ -1,7 +1,8 @@
 """Capture any device to a pcap file (libpcap format, LINKTYPE_ETHERNET), readable by
 Wireshark/tshark. ``PcapDevice(inner, file, clock)`` records every frame sent and
-received through ``inner``; ``clock()`` gives the timestamp (the owner passes one in:
-the stack itself has no clock)."""
+received through ``inner`` (a :class:`MonitorDevice` with the file as its first tap);
+``clock()`` gives the timestamp (the owner passes one in: the stack itself has no
+clock)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import struct
 from collections.abc import Callable
 from typing import BinaryIO
 
-from .device import DeviceCapabilities, NetDevice
-from .netbuf import NetBuf
+from .device import NetDevice
+from .monitor import MonitorDevice
 
 GLOBAL = struct.Struct("<IHHiIII")
 RECORD = struct.Struct("<IIII")
@@ -54,73 +55,28 @@ def read_pcap(data: bytes) -> list[bytes]:
     return out
 
 
-class PcapDevice(NetDevice):
-    """Pass-through device that records traffic. Delegates everything else (fileno,
-    on_readable, tick...) to the wrapped device."""
+class PcapDevice(MonitorDevice):
+    """A MonitorDevice whose first tap writes ``writer`` (a PcapWriter on ``f``, which
+    the owner may swap), stamped with ``clock()``."""
 
     def __init__(self, inner: NetDevice, f: BinaryIO, clock: Callable[[], float],
                  record_rx: bool = True,
                  fixup: Callable[[memoryview], bytes] | None = None) -> None:
-        self.inner = inner
-        # e.g. checksum completion for an offloading device: the frame as on a wire
-        self.fixup = fixup
+        super().__init__(inner, record_rx, fixup)
         self.writer = PcapWriter(f)
         self.clock = clock
-        self.record_rx = record_rx    # False on loopback: what is sent is what is received
         self.dirty = False
+        self.taps.append(self)
 
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def capabilities(self) -> DeviceCapabilities:
-        return self.inner.capabilities()
-
-    def mac_address(self) -> bytes:
-        return self.inner.mac_address()
-
-    def can_send(self) -> bool:
-        return self.inner.can_send()
-
-    def can_recv(self) -> bool:
-        return self.inner.can_recv()
-
-    def max_send_buf_num(self) -> int:
-        return self.inner.max_send_buf_num()
-
-    def max_recv_buf_num(self) -> int:
-        return self.inner.max_recv_buf_num()
-
-    def recycle_rx_buffer(self, buf: NetBuf) -> None:
-        self.inner.recycle_rx_buffer(buf)
-
-    def recycle_tx_buffers(self) -> None:
-        self.inner.recycle_tx_buffers()
-
-    def send(self, buf: NetBuf) -> None:
-        frame = buf.view[: buf.length]
-        self.writer.write(frame if self.fixup is None else self.fixup(frame), self.clock())
+    def frame(self, data: bytes | memoryview, outbound: bool) -> None:
+        self.writer.write(data, self.clock())
         self.dirty = True
-        self.inner.send(buf)
 
-    def recv(self) -> NetBuf | None:
-        buf = self.inner.recv()
-        if buf is not None and self.record_rx:
-            frame = buf.view[: buf.length]
-            self.writer.write(frame if self.fixup is None else self.fixup(frame), self.clock())
-            self.dirty = True
-        return buf
-
-    def alloc_tx_buffer(self, size: int) -> NetBuf | None:
-        return self.inner.alloc_tx_buffer(size)
-
-    def tick(self, now: float) -> float | None:
+    def flush(self) -> None:
         if self.dirty:
             self.dirty = False
             self.writer.flush()
-        return self.inner.tick(now)
 
     def close(self) -> None:
         self.writer.close()
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        super().close()

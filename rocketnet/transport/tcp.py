@@ -462,6 +462,7 @@ class TcpLayer:
         self._challenge_sec = -1  # the second the host-wide challenge ACK budget is for
         self._challenge_left = 0
         self.on_free: Callable[[TcpSocket], None] | None = None
+        self.probe: Any = None  # a rocketnet.transport.probe.TcpProbe when switched on
         self.ip_ident = 0
         for k in (
             "tcp_segments_sent",
@@ -540,6 +541,8 @@ class TcpLayer:
 
     def _mark(self, tcb: TcpSocket) -> None:
         self.events.add(tcb)
+        if self.probe is not None:
+            self.probe.state(tcb)
 
     # ------------------------------------------------------------------ binding
     def _bind_conflict(self, tcb: TcpSocket, port: int, cover4: Any, cover6: Any) -> bool:
@@ -1355,6 +1358,8 @@ class TcpLayer:
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
         tcb.rto_at = now + tcb.rto
+        if self.probe is not None:
+            self.probe.loss(tcb, "rto")
 
     def _oow_limited(self, tcb: TcpSocket, now: float, counter: str) -> bool:
         """Linux __tcp_oow_rate_limited: an answer to an invalid segment at most once
@@ -1623,6 +1628,8 @@ class TcpLayer:
             self._retransmit_head(tcb)
         tcb.rto_at = now + tcb.rto
         self._arm(tcb)
+        if self.probe is not None:
+            self.probe.loss(tcb, "recovery")
 
     def _retransmit_range(self, tcb: TcpSocket, start: int, end: int) -> int:
         """Resend up to one MSS from absolute position ``start`` (below ``end``).
@@ -1757,6 +1764,8 @@ class TcpLayer:
         return True
 
     def _update_window(self, tcb: TcpSocket, seq: int, ack: int, window: int) -> None:
+        if self.probe is not None:  # every processed ACK ends here
+            self.probe.ack(tcb)
         wl1 = tcb.snd_wl1
         if (
             ((wl1 - seq) & M) & HALF

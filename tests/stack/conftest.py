@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from stack_helpers import Clock
 
+from rocketnet.lab import VirtualClock
 from rocketnet.stack import NetStack
 
 
@@ -12,5 +12,5 @@ def stack() -> NetStack:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> VirtualClock:
+    return VirtualClock()

@@ -6,9 +6,8 @@ from __future__ import annotations
 import random
 import struct
 
-from netsim import Hub, VClock, host, run
-
 from rocketnet import constants as C
+from rocketnet.lab import Hub, VirtualClock, host, run
 from rocketnet.wire.checksum import checksum, pseudo_header_sum
 from rocketnet.wire.icmp import IcmpRepr
 
@@ -28,7 +27,7 @@ def _echo(version: int, src: bytes, dst: bytes, size: int, ident: int = 7) -> by
 def _ping(version: int, size: int, max_time: float = 5.0):
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2, seed=3)
-    clk = VClock()
+    clk = VirtualClock()
     replies = []
     b.ip.icmp_hooks.append(lambda iface, v, s, d, t, c, rest, body: replies.append(
         (v, s, t, bytes(body))))
@@ -73,7 +72,7 @@ def test_fragmented_echo_both_ways() -> None:
 def test_link_local_echo() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2)
-    clk = VClock()
+    clk = VirtualClock()
     la = a.interfaces[1].source_for(b"\xfe\x80" + b"\x00" * 14)
     lb = b.interfaces[1].source_for(b"\xfe\x80" + b"\x00" * 14)
     assert la[:8] == b"\xfe\x80" + b"\x00" * 6 and la[8:] == b"\x00\x00\x00\xff\xfe\x00\x00\x01"
@@ -89,7 +88,7 @@ def _tcp_transfer(a, b, clk, family, addr, size, max_time=60.0, port=4000):
     lst.bind(("", port) if family == C.AF_INET else ("::", port))
     lst.listen(4)
     c = b.socket(family, C.SOCK_STREAM)
-    c.connect((addr, port), clk.t)
+    c.connect((addr, port), clk.now)
     up = bytes(random.Random(size).getrandbits(8) for _ in range(size))
     down = up[::-1]
     st = {"srv": None, "sent_up": 0, "sent_down": 0}
@@ -115,7 +114,7 @@ def _tcp_transfer(a, b, clk, family, addr, size, max_time=60.0, port=4000):
 def test_tcp_over_ethernet_v4_v6() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2, seed=9)
-    clk = VClock()
+    clk = VirtualClock()
     _tcp_transfer(a, b, clk, C.AF_INET, "10.0.0.1", 300_000)
     _tcp_transfer(a, b, clk, C.AF_INET6, "fd00::1", 300_000, port=4001)
     assert max(len(f) for f in hub.frames) <= 1514
@@ -126,7 +125,7 @@ def test_tcp_over_ethernet_with_loss() -> None:
     rng = random.Random(42)
     hub.drop = lambda f: f[12:14] == b"\x08\x00" and rng.random() < 0.03
     a, b = host(hub, 1), host(hub, 2, seed=9)
-    clk = VClock()
+    clk = VirtualClock()
     _tcp_transfer(a, b, clk, C.AF_INET, "10.0.0.1", 200_000, max_time=300)
     assert b.stats["tcp_retransmits"] + a.stats["tcp_retransmits"] > 0
 
@@ -137,7 +136,7 @@ def test_connect_refused_by_icmp_port_unreachable() -> None:
                                             (6, C.AF_INET6, "fd00::1", B6, A6)):
         hub = Hub()
         a, b = host(hub, 1), host(hub, 2)
-        clk = VClock()
+        clk = VirtualClock()
         syns = []
         et = b"\x08\x00" if version == 4 else b"\x86\xdd"
         proto_at = 14 + 9 if version == 4 else 14 + 6
@@ -149,7 +148,7 @@ def test_connect_refused_by_icmp_port_unreachable() -> None:
             return False
         hub.drop = drop
         c = b.socket(family, C.SOCK_STREAM)
-        c.connect((addr, 9), clk.t)
+        c.connect((addr, 9), clk.now)
         run([a, b], clk, until=lambda syns=syns: syns, max_time=5)
         pkt = memoryview(syns[0])[14:]
         if version == 4:
@@ -164,21 +163,21 @@ def test_connect_refused_by_icmp_port_unreachable() -> None:
 def test_connect_refused_by_rst_over_ethernet() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2)
-    clk = VClock()
+    clk = VirtualClock()
     c = b.socket(C.AF_INET, C.SOCK_STREAM)
-    c.connect(("10.0.0.1", 9), clk.t)
+    c.connect(("10.0.0.1", 9), clk.now)
     run([a, b], clk, until=lambda: c.state == "CLOSED", max_time=1)
-    assert c.error == C.ECONNREFUSED and clk.t < 0.1
+    assert c.error == C.ECONNREFUSED and clk.now < 0.1
 
 
 def test_unresolved_neighbor_gives_ehostunreach() -> None:
     hub = Hub()
     b = host(hub, 2)
-    clk = VClock()
+    clk = VirtualClock()
     c = b.socket(C.AF_INET, C.SOCK_STREAM)
-    c.connect(("10.0.0.77", 80), clk.t)
+    c.connect(("10.0.0.77", 80), clk.now)
     run([b], clk, until=lambda: c.state == "CLOSED", max_time=10)
-    assert c.error == 113 and 2.5 < clk.t < 4.0
+    assert c.error == 113 and 2.5 < clk.now < 4.0
     arps = [f for f in hub.frames if f[12:14] == b"\x08\x06"]
     assert len(arps) == 3
     assert b.interfaces[1].stats["neigh_failed"] == 1
@@ -188,10 +187,10 @@ def test_default_gateway_route() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2)
     b.interfaces[1].gateway4 = A4
-    clk = VClock()
+    clk = VirtualClock()
     frames_before = len(hub.frames)
     c = b.socket(C.AF_INET, C.SOCK_STREAM)
-    c.connect(("192.0.2.9", 80), clk.t)       # off-link: via the gateway's MAC
+    c.connect(("192.0.2.9", 80), clk.now)       # off-link: via the gateway's MAC
     run([a, b], clk, until=lambda: any(
         f[12:14] == b"\x08\x00" and f[30:34] == bytes((192, 0, 2, 9))
         for f in hub.frames[frames_before:]), max_time=3)
@@ -203,7 +202,7 @@ def test_default_gateway_route() -> None:
 def test_udp_to_closed_port_gets_port_unreachable() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2)
-    clk = VClock()
+    clk = VirtualClock()
     got = []
     b.ip.icmp_hooks.append(lambda iface, v, s, d, t, c, rest, body: got.append((t, c)))
     udp = struct.pack("!HHHH", 5555, 9, 12, 0) + b"abcd"
@@ -215,7 +214,7 @@ def test_udp_to_closed_port_gets_port_unreachable() -> None:
 def test_echo_to_broadcast_ignored_and_bad_checksum_dropped() -> None:
     hub = Hub()
     a, b = host(hub, 1), host(hub, 2)
-    clk = VClock()
+    clk = VirtualClock()
     b.ip.send_ip(b.interfaces[1], 4, B4, bytes((10, 0, 0, 255)), 1, _echo(4, B4, A4, 8))
     bad = bytearray(_echo(4, B4, A4, 8))
     bad[-1] ^= 0xFF

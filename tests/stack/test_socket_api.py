@@ -3,9 +3,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from stack_helpers import Clock, make_pair
 
 from rocketnet import constants as C
+from rocketnet.lab import VirtualClock, tcp_pair
 from rocketnet.socket import TCP_INFO_SIZE, SocketError
 from rocketnet.stack import NetStack
 
@@ -65,7 +65,7 @@ def test_bind_errors(stack: NetStack) -> None:
     assert e.getsockname()[0] == "::ffff:127.0.0.1"
 
 
-def test_reuseaddr(stack: NetStack, clock: Clock) -> None:
+def test_reuseaddr(stack: NetStack, clock: VirtualClock) -> None:
     a = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     b = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     for s in (a, b):
@@ -88,9 +88,9 @@ def test_reuseport_listeners(stack: NetStack) -> None:
         s.listen(4)
 
 
-def test_time_wait_blocks_bind_unless_both_have_reuseaddr(clock: Clock) -> None:
+def test_time_wait_blocks_bind_unless_both_have_reuseaddr(clock: VirtualClock) -> None:
     stack = NetStack(seed=4)
-    lst, cli, srv = make_pair(stack, clock, port=5300)
+    lst, cli, srv = tcp_pair(stack, clock, port=5300)
     srv.close(clock.now)  # server closes first: server port in TIME_WAIT
     clock.step(stack)
     cli.close(clock.now)
@@ -127,17 +127,17 @@ def test_time_wait_blocks_bind_unless_both_have_reuseaddr(clock: Clock) -> None:
     again.listen(1)
 
 
-def test_listen_and_accept_errors(stack: NetStack, clock: Clock) -> None:
+def test_listen_and_accept_errors(stack: NetStack, clock: VirtualClock) -> None:
     s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     assert err(s.accept) == C.EINVAL
     s.listen(3)  # auto-bind
     assert s.getsockname()[0] == "0.0.0.0" and 32768 <= s.getsockname()[1] <= 60999
     assert err(s.connect, ("127.0.0.1", 80), 0.0) == C.EISCONN  # as Linux
-    _, cli, _srv = make_pair(stack, clock)
+    _, cli, _srv = tcp_pair(stack, clock)
     assert err(cli.listen, 1) == C.EINVAL
 
 
-def test_connect_errors(stack: NetStack, clock: Clock) -> None:
+def test_connect_errors(stack: NetStack, clock: VirtualClock) -> None:
     s = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     assert err(s.connect, ("10.0.0.1", 80), 0.0) == C.ENETUNREACH
     assert err(s.connect, ("::1", 80), 0.0) == C.EAFNOSUPPORT
@@ -146,7 +146,7 @@ def test_connect_errors(stack: NetStack, clock: Clock) -> None:
     assert err(s6.connect, ("::ffff:127.0.0.1", 80), 0.0) == C.ENETUNREACH
 
 
-def test_connect_any_means_loopback(stack: NetStack, clock: Clock) -> None:
+def test_connect_any_means_loopback(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.bind(("0.0.0.0", 5400))
     lst.listen(2)
@@ -223,7 +223,7 @@ def test_linger_and_congestion(stack: NetStack) -> None:
     assert I.unpack(s.getsockopt(C.IPPROTO_IPV6, C.IPV6_UNICAST_HOPS, 4))[0] == 64
 
 
-def test_so_error_and_acceptconn(stack: NetStack, clock: Clock) -> None:
+def test_so_error_and_acceptconn(stack: NetStack, clock: VirtualClock) -> None:
     c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     c.connect(("127.0.0.1", 3), clock.now)
     clock.step(stack)
@@ -234,9 +234,9 @@ def test_so_error_and_acceptconn(stack: NetStack, clock: Clock) -> None:
     assert I.unpack(lst.getsockopt(C.SOL_SOCKET, C.SO_ACCEPTCONN, 4))[0] == 1
 
 
-def test_tcp_info(stack: NetStack, clock: Clock) -> None:
+def test_tcp_info(stack: NetStack, clock: VirtualClock) -> None:
     assert TCP_INFO_SIZE == 280  # Linux 6.18
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     cli.send(b"x" * 100000)
     clock.step(stack)
     srv.recv(1 << 20)
@@ -278,13 +278,13 @@ def test_tcp_info_of_a_listener(stack: NetStack) -> None:
     assert (rtt, rttvar, ssthresh, cwnd) == (0, 0, 0, 10)
 
 
-def test_v6_mss(stack: NetStack, clock: Clock) -> None:
-    _, cli, _srv = make_pair(stack, clock, C.AF_INET6)
+def test_v6_mss(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, _srv = tcp_pair(stack, clock, C.AF_INET6)
     # ::1 advmss 65476 less the timestamp option
     assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65476 - 12
 
 
-def test_events(stack: NetStack, clock: Clock) -> None:
+def test_events(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.bind(("127.0.0.1", 5500))
     lst.listen(2)
@@ -302,7 +302,7 @@ def test_events(stack: NetStack, clock: Clock) -> None:
     assert a in stack.take_events()
 
 
-def test_ephemeral_ports_parity_and_exhaustion(clock: Clock) -> None:
+def test_ephemeral_ports_parity_and_exhaustion(clock: VirtualClock) -> None:
     """bind(0) takes ports of the other parity than the range's low end first,
     connect() those of its parity (Linux); a full range gives EADDRINUSE to bind(0)
     and EADDRNOTAVAIL to connect(), also when IP_LOCAL_PORT_RANGE narrows it."""

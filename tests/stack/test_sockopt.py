@@ -6,10 +6,10 @@ from __future__ import annotations
 import struct
 
 import pytest
-from stack_helpers import Clock, make_pair
 
 from rocketnet import constants as C
 from rocketnet.errors import SocketError
+from rocketnet.lab import VirtualClock, tcp_pair
 from rocketnet.stack import NetStack
 
 I = struct.Struct("i")  # noqa: E741
@@ -175,8 +175,8 @@ def test_type_and_family_specific_answers(stack: NetStack) -> None:
     assert err(t.setsockopt, IP6, 72, I.pack(3)) == C.EINVAL
 
 
-def test_connection_state_options(stack: NetStack, clock: Clock) -> None:
-    _lst, cli, _srv = make_pair(stack, clock, C.AF_INET6)
+def test_connection_state_options(stack: NetStack, clock: VirtualClock) -> None:
+    _lst, cli, _srv = tcp_pair(stack, clock, C.AF_INET6)
     fresh = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
     assert err(fresh.getsockopt, IP, 14, 4) == C.ENOTCONN     # IP_MTU
     assert err(fresh.getsockopt, IP6, 1, 4) == C.ENOTCONN     # IPV6_ADDRFORM

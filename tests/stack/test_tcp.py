@@ -4,9 +4,9 @@ import hashlib
 import struct
 
 import pytest
-from stack_helpers import Clock, DropDevice, make_pair, pump, tcp_flags, tcp_payload_len
 
 from rocketnet import constants as C
+from rocketnet.lab import DropLoopback, VirtualClock, pump, tcp_flags, tcp_pair, tcp_payload_len
 from rocketnet.phy import LoopbackDevice
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
@@ -14,8 +14,8 @@ from rocketnet.stack import NetStack
 SYN, RST, ACK, FIN = 0x02, 0x04, 0x10, 0x01
 
 
-def test_handshake_v4(stack: NetStack, clock: Clock) -> None:
-    lst, cli, srv = make_pair(stack, clock)
+def test_handshake_v4(stack: NetStack, clock: VirtualClock) -> None:
+    lst, cli, srv = tcp_pair(stack, clock)
     assert cli.getpeername() == ("127.0.0.1", 5001)
     assert srv.getsockname() == ("127.0.0.1", 5001)
     assert srv.getpeername() == cli.getsockname()
@@ -24,14 +24,14 @@ def test_handshake_v4(stack: NetStack, clock: Clock) -> None:
     assert lst.accept() is None
 
 
-def test_handshake_v6(stack: NetStack, clock: Clock) -> None:
-    lst, cli, srv = make_pair(stack, clock, C.AF_INET6)
+def test_handshake_v6(stack: NetStack, clock: VirtualClock) -> None:
+    lst, cli, srv = tcp_pair(stack, clock, C.AF_INET6)
     assert cli.getpeername() == ("::1", 5001, 0, 0)
     assert srv.getpeername() == cli.getsockname()
     assert srv.getsockname() == ("::1", 5001, 0, 0)
 
 
-def test_dual_stack_accept(stack: NetStack, clock: Clock) -> None:
+def test_dual_stack_accept(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
     lst.bind(("::", 6000))
     lst.listen(4)
@@ -52,7 +52,7 @@ def test_dual_stack_accept(stack: NetStack, clock: Clock) -> None:
     assert a1.recv(100) == b"hello"
 
 
-def test_v6only_refuses_v4(stack: NetStack, clock: Clock) -> None:
+def test_v6only_refuses_v4(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
     lst.setsockopt(C.IPPROTO_IPV6, C.IPV6_V6ONLY, struct.pack("i", 1))
     lst.bind(("::", 6001))
@@ -67,8 +67,8 @@ def test_v6only_refuses_v4(stack: NetStack, clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("family", [C.AF_INET, C.AF_INET6])
-def test_bulk_transfer_hash(stack: NetStack, clock: Clock, family: int) -> None:
-    _, cli, srv = make_pair(stack, clock, family)
+def test_bulk_transfer_hash(stack: NetStack, clock: VirtualClock, family: int) -> None:
+    _, cli, srv = tcp_pair(stack, clock, family)
     data = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32 + 7)
     got = pump(stack, clock, cli, srv, data)
     assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
@@ -77,7 +77,7 @@ def test_bulk_transfer_hash(stack: NetStack, clock: Clock, family: int) -> None:
     assert stack.stats["tcp_retransmits"] == 0
 
 
-def test_flow_control(stack: NetStack, clock: Clock) -> None:
+def test_flow_control(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.setsockopt(C.SOL_SOCKET, C.SO_RCVBUF, struct.pack("i", 65536))
     lst.bind(("127.0.0.1", 5002))
@@ -109,8 +109,8 @@ def test_flow_control(stack: NetStack, clock: Clock) -> None:
     assert len(got) == total + 10000
 
 
-def test_half_close_client_first(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_half_close_client_first(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     cli.send(b"request")
     cli.shutdown_write(clock.now)
     clock.step(stack)
@@ -130,8 +130,8 @@ def test_half_close_client_first(stack: NetStack, clock: Clock) -> None:
     assert cli.state == "TIME_WAIT" and srv.state == "CLOSED"
 
 
-def test_half_close_server_first(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_half_close_server_first(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     srv.send(b"banner")
     srv.shutdown_write(clock.now)
     clock.step(stack)
@@ -145,8 +145,8 @@ def test_half_close_server_first(stack: NetStack, clock: Clock) -> None:
     assert srv.state == "TIME_WAIT" or cli.state == "TIME_WAIT"
 
 
-def test_simultaneous_close(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_simultaneous_close(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     cli.shutdown_write(clock.now)
     srv.shutdown_write(clock.now)
     clock.step(stack)
@@ -154,9 +154,9 @@ def test_simultaneous_close(stack: NetStack, clock: Clock) -> None:
     assert cli.state == "TIME_WAIT" and srv.state == "TIME_WAIT"
 
 
-def test_close_lifecycle_frees_sockets(clock: Clock) -> None:
+def test_close_lifecycle_frees_sockets(clock: VirtualClock) -> None:
     stack = NetStack(seed=3, msl=1.0)
-    lst, cli, srv = make_pair(stack, clock)
+    lst, cli, srv = tcp_pair(stack, clock)
     cli.close(clock.now)
     clock.step(stack)
     srv.close(clock.now)
@@ -172,8 +172,8 @@ def test_close_lifecycle_frees_sockets(clock: Clock) -> None:
     assert stack.poll_at(clock.now) is None
 
 
-def test_close_with_unread_data_sends_rst(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_close_with_unread_data_sends_rst(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     cli.send(b"unread")
     clock.step(stack)
     assert srv.rx_available() == 6
@@ -190,8 +190,8 @@ def test_close_with_unread_data_sends_rst(stack: NetStack, clock: Clock) -> None
     assert stack.stats["tcp_rst_sent"] >= 1
 
 
-def test_data_after_close_sends_rst(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_data_after_close_sends_rst(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     srv.close(clock.now)
     clock.step(stack)
     assert srv.state == "FIN_WAIT_2" and cli.state == "CLOSE_WAIT"
@@ -200,23 +200,23 @@ def test_data_after_close_sends_rst(stack: NetStack, clock: Clock) -> None:
     assert cli.state == "CLOSED" and cli.error == C.EPIPE  # RST in CLOSE_WAIT: EPIPE
 
 
-def test_abort(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_abort(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     cli.abort(clock.now)
     clock.step(stack)
     assert srv.state == "CLOSED" and srv.take_error() == C.ECONNRESET
     assert srv.error == 0
 
 
-def test_linger_zero_close_is_abort(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_linger_zero_close_is_abort(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     cli.setsockopt(C.SOL_SOCKET, C.SO_LINGER, struct.pack("ii", 1, 0))
     cli.close(clock.now)
     clock.step(stack)
     assert srv.error == C.ECONNRESET
 
 
-def test_connect_refused_fast(stack: NetStack, clock: Clock) -> None:
+def test_connect_refused_fast(stack: NetStack, clock: VirtualClock) -> None:
     c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     c.connect(("127.0.0.1", 1), clock.now)
     assert c.state == "SYN_SENT"
@@ -239,15 +239,15 @@ def test_connect_refused_fast(stack: NetStack, clock: Clock) -> None:
     assert e.value.errno == C.EISCONN
 
 
-def test_connect_v6_refused(stack: NetStack, clock: Clock) -> None:
+def test_connect_v6_refused(stack: NetStack, clock: VirtualClock) -> None:
     c = stack.socket(C.AF_INET6, C.SOCK_STREAM, 0)
     c.connect(("::1", 9), clock.now)
     clock.step(stack)
     assert c.error == C.ECONNREFUSED
 
 
-def test_syn_retransmission_and_timeout(clock: Clock) -> None:
-    dev = DropDevice()
+def test_syn_retransmission_and_timeout(clock: VirtualClock) -> None:
+    dev = DropLoopback()
     stack = NetStack(seed=2, loopback=dev)
     dev.drop = lambda f: bool(tcp_flags(f) & SYN)
     c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
@@ -270,10 +270,10 @@ def test_syn_retransmission_and_timeout(clock: Clock) -> None:
     assert 120 < clock.now < 130  # 1+2+4+8+16+32+64 s
 
 
-def test_lost_data_segment_is_retransmitted(clock: Clock) -> None:
-    dev = DropDevice()
+def test_lost_data_segment_is_retransmitted(clock: VirtualClock) -> None:
+    dev = DropLoopback()
     stack = NetStack(seed=2, loopback=dev)
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     state = {"n": 0}
 
     def drop_first_data(frame: bytes) -> bool:
@@ -297,10 +297,10 @@ def test_lost_data_segment_is_retransmitted(clock: Clock) -> None:
     assert total_retrans >= 1
 
 
-def test_lost_ack_data_still_delivered_once(clock: Clock) -> None:
-    dev = DropDevice()
+def test_lost_ack_data_still_delivered_once(clock: VirtualClock) -> None:
+    dev = DropLoopback()
     stack = NetStack(seed=5, loopback=dev)
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     dropped = {"n": 0}
 
     def drop_pure_acks(frame: bytes) -> bool:
@@ -318,7 +318,7 @@ def test_lost_ack_data_still_delivered_once(clock: Clock) -> None:
     assert got == data
 
 
-def test_listen_backlog_bound(stack: NetStack, clock: Clock) -> None:
+def test_listen_backlog_bound(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.bind(("127.0.0.1", 5003))
     lst.listen(2)
@@ -348,7 +348,7 @@ def test_listen_backlog_bound(stack: NetStack, clock: Clock) -> None:
     assert all(c.state == "ESTABLISHED" for c in clients)
 
 
-def test_listener_close_resets_pending(stack: NetStack, clock: Clock) -> None:
+def test_listener_close_resets_pending(stack: NetStack, clock: VirtualClock) -> None:
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.bind(("127.0.0.1", 5004))
     lst.listen(5)
@@ -364,8 +364,8 @@ def test_listener_close_resets_pending(stack: NetStack, clock: Clock) -> None:
     l2.bind(("127.0.0.1", 5004))
 
 
-def test_zero_window_probe(clock: Clock) -> None:
-    dev = DropDevice()
+def test_zero_window_probe(clock: VirtualClock) -> None:
+    dev = DropLoopback()
     stack = NetStack(seed=7, loopback=dev)
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.setsockopt(C.SOL_SOCKET, C.SO_RCVBUF, struct.pack("i", 20000))
@@ -394,9 +394,9 @@ def test_zero_window_probe(clock: Clock) -> None:
     assert len(got) == 100000
 
 
-def test_poll_at_idle_and_busy(stack: NetStack, clock: Clock) -> None:
+def test_poll_at_idle_and_busy(stack: NetStack, clock: VirtualClock) -> None:
     assert stack.poll_at(0.0) is None
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     assert stack.poll_at(clock.now) is None  # nothing outstanding
     cli.send(b"x")
     assert stack.poll_at(clock.now) == clock.now
@@ -405,10 +405,10 @@ def test_poll_at_idle_and_busy(stack: NetStack, clock: Clock) -> None:
     assert stack.poll_at(clock.now) is None
 
 
-def test_keepalive_timeout(clock: Clock) -> None:
-    dev = DropDevice()
+def test_keepalive_timeout(clock: VirtualClock) -> None:
+    dev = DropLoopback()
     stack = NetStack(seed=8, loopback=dev)
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     cli.setsockopt(C.SOL_SOCKET, C.SO_KEEPALIVE, struct.pack("i", 1))
     cli.setsockopt(C.IPPROTO_TCP, C.TCP_KEEPIDLE, struct.pack("i", 10))
     cli.setsockopt(C.IPPROTO_TCP, C.TCP_KEEPINTVL, struct.pack("i", 2))
@@ -421,8 +421,8 @@ def test_keepalive_timeout(clock: Clock) -> None:
     assert cli.state == "CLOSED" and cli.error == C.ETIMEDOUT
 
 
-def test_stats_count_payload(stack: NetStack, clock: Clock) -> None:
-    _, cli, srv = make_pair(stack, clock)
+def test_stats_count_payload(stack: NetStack, clock: VirtualClock) -> None:
+    _, cli, srv = tcp_pair(stack, clock)
     before = dict(stack.stats)
     cli.send(b"a" * 1000)
     clock.step(stack)
@@ -434,7 +434,7 @@ def test_stats_count_payload(stack: NetStack, clock: Clock) -> None:
     assert s["tcp_segments_received"] > before["tcp_segments_received"]
 
 
-def test_rst_for_closed_port_counts(stack: NetStack, clock: Clock) -> None:
+def test_rst_for_closed_port_counts(stack: NetStack, clock: VirtualClock) -> None:
     c = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     c.connect(("127.0.0.1", 2), clock.now)
     clock.step(stack)
@@ -442,7 +442,7 @@ def test_rst_for_closed_port_counts(stack: NetStack, clock: Clock) -> None:
     assert stack.stats["drop_tcp_no_socket"] == 1
 
 
-def test_many_connections_sequential(clock: Clock) -> None:
+def test_many_connections_sequential(clock: VirtualClock) -> None:
     stack = NetStack(seed=9, msl=0.5)
     lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
     lst.setsockopt(C.SOL_SOCKET, C.SO_REUSEADDR, struct.pack("i", 1))
@@ -468,7 +468,7 @@ def test_many_connections_sequential(clock: Clock) -> None:
     assert not stack.tcp.conns
 
 
-def test_ephemeral_ports_reuse_time_wait(clock: Clock) -> None:
+def test_ephemeral_ports_reuse_time_wait(clock: VirtualClock) -> None:
     from rocketnet.transport import TcpConfig
 
     cfg = TcpConfig()
@@ -490,7 +490,7 @@ def test_ephemeral_ports_reuse_time_wait(clock: Clock) -> None:
         assert c.state == "TIME_WAIT"
 
 
-class _NoOffloadLoopback(DropDevice):
+class _NoOffloadLoopback(DropLoopback):
     def __init__(self) -> None:
         super().__init__()
         self._caps.checksum_offload = False
@@ -502,12 +502,12 @@ class _NoOffloadLoopback(DropDevice):
 
 
 @pytest.mark.parametrize("family", [C.AF_INET, C.AF_INET6])
-def test_checksums_without_offload(clock: Clock, family: int) -> None:
+def test_checksums_without_offload(clock: VirtualClock, family: int) -> None:
     from rocketnet.wire import Ipv4Repr, Ipv6Repr, TcpRepr
 
     dev = _NoOffloadLoopback()
     stack = NetStack(seed=11, loopback=dev)
-    _, cli, srv = make_pair(stack, clock, family)
+    _, cli, srv = tcp_pair(stack, clock, family)
     data = bytes(range(256)) * 300
     assert pump(stack, clock, cli, srv, data) == data
     assert len(dev.frames) > 4
@@ -528,7 +528,7 @@ def test_checksums_without_offload(clock: Clock, family: int) -> None:
     assert stack.stats["drop_tcp_checksum"] == 1
 
 
-def test_malformed_frames_are_counted(stack: NetStack, clock: Clock) -> None:
+def test_malformed_frames_are_counted(stack: NetStack, clock: VirtualClock) -> None:
     dev = stack.lo.dev.device
     frames = [
         b"\x00" * 10,  # short Ethernet
@@ -554,13 +554,13 @@ def test_malformed_frames_are_counted(stack: NetStack, clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("seed,loss", [(1, 0.1), (2, 0.1), (3, 0.3), (4, 0.3)])
-def test_random_loss_bidirectional_and_close(clock: Clock, seed: int, loss: float) -> None:
+def test_random_loss_bidirectional_and_close(clock: VirtualClock, seed: int, loss: float) -> None:
     import random
 
     rng = random.Random(seed)
-    dev = DropDevice()
+    dev = DropLoopback()
     stack = NetStack(seed=seed, loopback=dev)
-    _, cli, srv = make_pair(stack, clock)
+    _, cli, srv = tcp_pair(stack, clock)
     dev.drop = lambda f: rng.random() < loss
     up = bytes(rng.getrandbits(8) for _ in range(300000))
     down = bytes(rng.getrandbits(8) for _ in range(200000))

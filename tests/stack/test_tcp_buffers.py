@@ -6,9 +6,8 @@ gives its buffers back."""
 
 from __future__ import annotations
 
-from segment_harness import ACK, Harness, TcpOptions
-
 from rocketnet import constants as C
+from rocketnet.lab.harness import ACK, Harness, TcpOptions
 
 WS = TcpOptions(mss=1000, sack_perm=True, wscale=7)
 

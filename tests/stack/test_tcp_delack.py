@@ -5,7 +5,7 @@ window used, or out-of-order data are acknowledged at once."""
 
 from __future__ import annotations
 
-from segment_harness import ACK, PSH, Harness
+from rocketnet.lab.harness import ACK, PSH, Harness
 
 QUICK = 16  # Linux TCP_MAX_QUICKACKS
 

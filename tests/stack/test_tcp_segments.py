@@ -6,9 +6,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from segment_harness import ACK, FIN, PSH, RST, SYN, Harness, TcpOptions
 
 from rocketnet import constants as C
+from rocketnet.lab.harness import ACK, FIN, PSH, RST, SYN, Harness, TcpOptions
 from rocketnet.socket import TCP_USER_TIMEOUT, SocketError
 from rocketnet.transport import TcpConfig
 

@@ -4,9 +4,9 @@ out-of-band byte and the mark on receive, SO_OOBINLINE (Linux semantics)."""
 from __future__ import annotations
 
 import pytest
-from segment_harness import ACK, PSH, Harness
 
 from rocketnet import constants as C
+from rocketnet.lab.harness import ACK, PSH, Harness
 from rocketnet.socket import SocketError
 from rocketnet.wire.tcp import URG
 

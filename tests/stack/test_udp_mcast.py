@@ -7,9 +7,9 @@ import socket
 import struct
 
 import pytest
-from netsim import Hub, VClock, host, run
 
 from rocketnet import constants as C
+from rocketnet.lab import Hub, VirtualClock, host, run
 from rocketnet.socket import SocketError
 
 IP, IP6 = C.IPPROTO_IP, C.IPPROTO_IPV6
@@ -48,7 +48,7 @@ def drain(sk) -> list[bytes]:
 
 @pytest.fixture
 def net():
-    hub, clock = Hub(), VClock()
+    hub, clock = Hub(), VirtualClock()
     a, b = host(hub, 1), host(hub, 2)
     return a, b, clock
 

@@ -6,10 +6,10 @@ import errno
 import socket
 
 import pytest
-from netsim import Hub, VClock, host, run
 
 from rocketnet import constants as C
 from rocketnet.iface.interface import eui64_link_local
+from rocketnet.lab import Hub, VirtualClock, host, run
 from rocketnet.socket import SocketError
 
 
@@ -29,7 +29,7 @@ def eth_index(st) -> int:
 
 @pytest.fixture
 def net():
-    hub, clock = Hub(), VClock()
+    hub, clock = Hub(), VirtualClock()
     return host(hub, 1), host(hub, 2), clock
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from netsim import Hub, host
 
 from rocketnet.iface.reassembly import Reassembler
+from rocketnet.lab import Hub, host
 from rocketnet.wire import Malformed
 from rocketnet.wire.arp import ArpRepr
 from rocketnet.wire.icmp import IcmpRepr, NdpRepr

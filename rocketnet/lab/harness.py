@@ -1,19 +1,21 @@
-"""smoltcp-style segment harness: one NetStack, a scripted peer at 127.0.0.2.
+"""smoltcp-style segment harness: one NetStack and a scripted TCP peer at 127.0.0.2.
 
-The peer injects TCP segments (``TcpRepr``) at chosen virtual times and collects, as
-parsed ``TcpRepr``, exactly the segments the stack emits towards it. Frames to other
-addresses loop back as on lo.
+You play the peer: :meth:`Harness.send` injects a TCP segment (``TcpRepr``) and
+:meth:`Harness.recv` returns, parsed, exactly the segments the stack sent towards it,
+on a virtual clock you move with :meth:`Harness.at` / :meth:`Harness.advance`. Frames
+to other addresses loop back as on lo. Good for asking "what does the stack answer
+to *this* segment?" segment by segment.
 """
 
 from __future__ import annotations
 
-from rocketnet import constants as C
-from rocketnet.phy import LoopbackDevice
-from rocketnet.phy.netbuf import NetBuf
-from rocketnet.stack import NetStack
-from rocketnet.transport import TcpConfig
-from rocketnet.wire import Ipv4Repr, TcpRepr
-from rocketnet.wire.tcp import ACK, FIN, PSH, RST, SYN, TcpOptions
+from .. import constants as C
+from ..phy import LoopbackDevice
+from ..phy.netbuf import NetBuf
+from ..stack import NetStack
+from ..transport import TcpConfig
+from ..wire import Ipv4Repr, TcpRepr
+from ..wire.tcp import ACK, FIN, PSH, RST, SYN, TcpOptions
 
 __all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "Harness", "TcpOptions", "TcpRepr"]
 
@@ -23,6 +25,8 @@ _ETH = b"\x00" * 12 + b"\x08\x00"
 
 
 class CaptureLoopback(LoopbackDevice):
+    """lo, except that frames to the scripted peer are parsed and kept (``captured``)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.captured: list[tuple[Ipv4Repr, TcpRepr]] = []
@@ -44,6 +48,8 @@ class CaptureLoopback(LoopbackDevice):
 
 
 class Harness:
+    """The stack (``stack``, TCP ``config``, ``seed``, ``msl``) and the peer's side."""
+
     def __init__(self, config: TcpConfig | None = None, seed: int = 1, msl: float = 1.0) -> None:
         self.dev = CaptureLoopback()
         self.stack = NetStack(seed=seed, msl=msl, config=config, loopback=self.dev)

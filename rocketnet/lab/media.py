@@ -1,0 +1,196 @@
+"""In-memory media joining stacks: a :class:`Hub` (a shared Ethernet segment with any
+number of :class:`MemDevice` ports) and a :class:`Cable` (a point-to-point link with a
+rate, a drop-tail queue and a propagation delay between two stacks' loopback devices).
+
+Both can impair frames with a seeded :class:`~rocketnet.phy.Impairments` (loss, delay,
+jitter, reordering, duplication, corruption), so a bad network is reproducible.
+Frames in flight wait in a heap keyed by their delivery time; :meth:`Medium.advance`
+delivers the due ones (the :class:`~rocketnet.lab.Lab` calls it). Observers
+(``medium.observers``, each ``f(now, medium, frame)``) see every frame as it is sent,
+before any impairment: the frame printer hangs there.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+from ..phy import Impairments, LoopbackDevice, NetBuf
+from ..phy.device import EthernetDevice
+
+Observer = Callable[[float, "Medium", bytes], None]
+
+
+class Medium:
+    """Frames in flight on a virtual clock."""
+
+    def __init__(self, name: str, impair: Impairments | None) -> None:
+        self.name = name
+        self.impair = impair if impair is not None and impair.active else None
+        self.now = 0.0
+        self.observers: list[Observer] = []
+        self._events: list[tuple[float, int, Callable[[bytes], None], bytes]] = []
+        self._seq = 0
+        self.delivered = 0
+
+    def _carry(self, frame: bytes, start: float, deliver: Callable[[bytes], None],
+               impair: Impairments | None) -> None:
+        """Deliver ``frame`` at ``start`` (at once if that is now and nothing impairs it),
+        or as ``impair`` decides."""
+        if impair is None:
+            if start <= self.now:
+                deliver(frame)
+                return
+            plan = [(start, frame)]
+        else:
+            plan = impair.apply(frame, start)
+        for at, f in plan:
+            self._seq += 1
+            heapq.heappush(self._events, (at, self._seq, deliver, f))
+
+    def _observe(self, frame: bytes) -> None:
+        for o in self.observers:
+            o(self.now, self, frame)
+
+    def next_time(self) -> float | None:
+        """When the next frame in flight arrives (None: nothing in flight)."""
+        return self._events[0][0] if self._events else None
+
+    def advance(self, now: float) -> None:
+        """Set the time and deliver every frame due by then."""
+        self.now = now
+        ev = self._events
+        while ev and ev[0][0] <= now:
+            _t, _s, deliver, f = heapq.heappop(ev)
+            self.delivered += 1
+            deliver(f)
+
+
+class MemDevice(EthernetDevice):
+    """An Ethernet NetDevice plugged into a :class:`Hub` (no checksum offload, so
+    checksums are computed and verified as on a real NIC)."""
+
+    def __init__(self, hub: Hub, mac: bytes, mtu: int = 1500, bufs: int = 256) -> None:
+        super().__init__(mac, mtu, bufs)
+        self.hub = hub
+        hub.ports.append(self)
+
+    def inject(self, frame: bytes) -> None:
+        """A frame arrives from the medium (dropped, counted, if the ring is full)."""
+        buf = self.rx_pool.alloc(len(frame))
+        if buf is None:
+            self.stats["rx_overruns"] += 1
+            return
+        buf.view[: len(frame)] = frame
+        self.rxq.append(buf)
+
+    def send(self, buf: NetBuf) -> None:
+        frame = bytes(buf.view[: buf.length])
+        buf.pool.dealloc(buf)
+        self.hub.deliver(self, frame)
+
+
+class Hub(Medium):
+    """A shared Ethernet segment: every frame goes to every other port (stacks filter by
+    MAC as NICs do). ``frames`` keeps everything sent, for inspection; ``drop(frame) ->
+    bool`` (optional) loses chosen frames."""
+
+    def __init__(self, impair: Impairments | None = None, name: str = "hub") -> None:
+        super().__init__(name, impair)
+        self.ports: list[MemDevice] = []
+        self.frames: list[bytes] = []
+        self.drop: Callable[[bytes], bool] | None = None
+
+    def deliver(self, src: MemDevice, frame: bytes) -> None:
+        self.frames.append(frame)
+        self._observe(frame)
+        if self.drop is not None and self.drop(frame):
+            return
+        for p in self.ports:
+            if p is not src:
+                self._carry(frame, self.now, p.inject, self.impair)
+
+
+class CableEnd(LoopbackDevice):
+    """One end of a :class:`Cable`: a loopback-like device whose frames go to the other
+    end instead of coming back."""
+
+    def __init__(self, cable: Cable, mtu: int, offload: bool, bufs: int) -> None:
+        super().__init__(mtu=mtu, large_bufs=bufs, small_bufs=bufs)
+        self._caps.checksum_offload = offload
+        self.cable = cable
+        self.peer: CableEnd | None = None
+        self.busy_until = 0.0
+        self.rx_dropped = 0
+
+    def send(self, buf: NetBuf) -> None:
+        frame = bytes(buf.view[: buf.length])
+        buf.pool.dealloc(buf)
+        self.frames_sent += 1
+        self.cable.transmit(self, frame)
+
+    def deliver(self, frame: bytes) -> None:
+        buf = self.alloc_tx_buffer(len(frame))
+        if buf is None:
+            self.rx_dropped += 1
+            return
+        buf.view[: len(frame)] = frame
+        self.queue.append(buf)
+
+
+class Cable(Medium):
+    """Two stacks' loopback devices joined back to back (``a`` and ``b``): both keep
+    127.0.0.1 and ::1, and a connection from one stack to 127.0.0.1:P reaches the other
+    stack's listener on P. Each direction serializes at ``rate`` bit/s behind a
+    drop-tail queue of ``queue_bytes``, then takes ``delay`` seconds plus what the
+    seeded impairments add: ``impair`` for a to b, and for b to a too unless
+    ``impair_ba`` gives that direction its own (asymmetric loss, say).
+    ``offload=False`` computes and verifies checksums, so corrupted frames are caught
+    and dropped."""
+
+    def __init__(self, impair: Impairments | None = None, delay: float = 0.005,
+                 rate: float = 100e6, queue_bytes: int = 256 * 1024, mtu: int = 1500,
+                 offload: bool = True, bufs: int = 4096, name: str = "cable",
+                 impair_ba: Impairments | None = None) -> None:
+        super().__init__(name, impair)
+        self.impair_ba = impair_ba if impair_ba is not None and impair_ba.active \
+            else self.impair
+        self.delay = delay
+        self.rate = rate
+        self.queue_bytes = queue_bytes
+        self.a = CableEnd(self, mtu, offload, bufs)
+        self.b = CableEnd(self, mtu, offload, bufs)
+        self.a.peer, self.b.peer = self.b, self.a
+        self.stats = {"sent": 0, "queue_drops": 0}
+
+    def transmit(self, src: CableEnd, frame: bytes) -> None:
+        dst = src.peer
+        assert dst is not None
+        self.stats["sent"] += 1
+        self._observe(frame)
+        start = src.busy_until if src.busy_until > self.now else self.now
+        if (start - self.now) * self.rate / 8 > self.queue_bytes:
+            self.stats["queue_drops"] += 1
+            return
+        src.busy_until = start + len(frame) * 8 / self.rate
+        self._carry(frame, src.busy_until + self.delay, dst.deliver,
+                    self.impair if src is self.a else self.impair_ba)
+
+
+class DropLoopback(LoopbackDevice):
+    """A loopback that loses the frames ``drop(frame) -> bool`` picks (kept in
+    ``dropped``): scripted loss on a single stack."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop: Callable[[bytes], bool] | None = None
+        self.dropped: list[bytes] = []
+
+    def send(self, buf: NetBuf) -> None:
+        if self.drop is not None:
+            frame = bytes(buf.view[: buf.length])
+            if self.drop(frame):
+                self.dropped.append(frame)
+                buf.pool.dealloc(buf)
+                return
+        super().send(buf)

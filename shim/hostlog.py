@@ -1,0 +1,114 @@
+"""The stack host's log (host.log): connection life, state changes and drops, at the
+level ROCKETNET_LOG names (debug, info, warning; default info). Lines name the
+host's socket id (`sock N`, as `rocketnet run --trace -y` shows next to each fd), the
+stack's handle (`#H`, the TCP probe's "sock") and the addresses (what a capture
+shows), so the three line up. Nothing here runs per packet: state changes come from
+the stack's events, drops as a summary at most every DROP_EVERY seconds.
+
+    2026-12-06 20:11:02.123 INFO sock 7 #3 tcp 127.0.0.1:40312 > 127.0.0.1:5201
+        SYN_SENT -> ESTABLISHED   (one line)
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+ENV = "ROCKETNET_LOG"
+DROP_EVERY = 10.0
+
+log = logging.getLogger("rocketnet.host")
+
+
+def setup() -> None:
+    """Log to stderr (the host's stderr is host.log) at ROCKETNET_LOG's level."""
+    name = os.environ.get(ENV, "info").lower()
+    level = LEVELS.get(name)
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(message)s",
+                                     "%Y-%m-%d %H:%M:%S"))
+    log.addHandler(h)
+    log.propagate = False
+    log.setLevel(level if level is not None else logging.INFO)
+    if level is None:
+        log.warning("%s=%r is not one of %s: using info", ENV, name, ", ".join(LEVELS))
+
+
+def endpoint(a: Any) -> str:
+    if not isinstance(a, tuple) or len(a) < 2:
+        return "-"
+    return f"[{a[0]}]:{a[1]}" if ":" in str(a[0]) else f"{a[0]}:{a[1]}"
+
+
+def describe(sock_id: int, sk: Any) -> str:
+    """`sock N #H proto local > remote` for a stack socket."""
+    proto = "tcp" if getattr(sk, "type", 1) & 0xF == 1 else "udp"
+    try:
+        local = endpoint(sk.getsockname())
+    except Exception:          # a socket in any state describes itself, never raises here
+        local = "-"
+    try:
+        remote = endpoint(sk.getpeername())
+    except Exception:
+        remote = "-"
+    return f"sock {sock_id} #{getattr(sk, 'handle', '?')} {proto} {local} > {remote}"
+
+
+class ConnLog:
+    def __init__(self) -> None:
+        self.states: dict[Any, str] = {}
+        self.ids: dict[Any, int] = {}    # sock id of a socket the program has closed
+        self.info = log.isEnabledFor(logging.INFO)
+        self.debug = log.isEnabledFor(logging.DEBUG)
+        self.drops: dict[str, int] = {}
+        self.drops_at = 0.0
+
+    def opened(self, sock_id: int, sk: Any, pid: int) -> None:
+        if self.debug:
+            log.debug("%s opened by pid %d", describe(sock_id, sk), pid)
+
+    def changed(self, sock_id: int | None, sk: Any) -> None:
+        """The stack reported an event on sk (sock_id None: the program closed it and
+        the stack is finishing the connection): log a state change."""
+        st = getattr(sk, "state", None)
+        if not isinstance(st, str):
+            return
+        old = self.states.get(sk)
+        if st == old:
+            return
+        if sock_id is None:
+            sock_id = self.ids.get(sk, 0)
+        if st == "CLOSED":
+            self.states.pop(sk, None)
+            self.ids.pop(sk, None)
+        else:
+            self.states[sk] = st
+        log.info("%s %s -> %s", describe(sock_id, sk), old or "-", st)
+
+    def failed(self, sock_id: int, sk: Any, err: int) -> None:
+        log.info("%s failed: %s", describe(sock_id, sk), errno.errorcode.get(err, str(err)))
+
+    def closed(self, sock_id: int, sk: Any) -> None:
+        """The host let go of the socket's channel (closed, failed, or swapped)."""
+        if self.states.get(sk, "CLOSED") not in ("CLOSED", "LISTEN"):
+            self.ids[sk] = sock_id            # the stack may still finish it
+        if self.debug:
+            log.debug("%s channel closed", describe(sock_id, sk))
+
+    def drop_summary(self, stats: dict[str, int]) -> None:
+        """New drop_* counts since the last summary, at most every DROP_EVERY s."""
+        now = time.monotonic()
+        if now - self.drops_at < DROP_EVERY:
+            return
+        self.drops_at = now
+        new = {k: v - self.drops.get(k, 0) for k, v in stats.items()
+               if k.startswith("drop_") and v != self.drops.get(k, 0)}
+        if new:
+            self.drops.update({k: stats[k] for k in new})
+            log.info("dropped since the last report: %s",
+                     ", ".join(f"{k[5:]} {v}" for k, v in sorted(new.items())))
