@@ -32,8 +32,8 @@ from shim.dgram import DgramService
 from shim.memtrim import Trimmer
 from shim.netlink import NetlinkService
 from shim.resolver import ResolverService
-from shim.sockdiag import SockDiag
 from shim.session import ProbeLog, SessionService
+from shim.sockdiag import SockDiag
 from shim.stream import StreamService
 from shim.unix import UnixService
 
