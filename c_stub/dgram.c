@@ -68,9 +68,33 @@ static inline int rn_dg_hint(int fd)
            INFO_STATE(i) == ST_DG_CANDIDATE;
 }
 
-/* At load: datagram shim fds inherited over exec are unknown to the (empty) cache, and
- * read/write look at the cache only.  Mark the SEQPACKET sockets named like ours as
- * candidates; the first data call classifies them (no RPC here). */
+/* A datagram shim fd this process got without socket()/accept() (inherited over exec,
+ * received over SCM_RIGHTS) is unknown to the cache, and read/write look at the cache
+ * only.  Mark fd a candidate when it is a SEQPACKET socket named like ours; the first
+ * data call classifies it (no RPC here).  Anything else: unknown (0). */
+static void rn_dg_mark(int fd)
+{
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return;
+    __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    struct stat st;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+        return;
+    struct sockaddr_un un;
+    socklen_t l = sizeof un;
+    memset(&un, 0, sizeof un);
+    const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+    if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
+        l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
+        memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
+        return;
+    rn_cache_set(fd, (uint64_t)st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+}
+
+/* At load: the fds inherited over exec. */
 static void rn_dg_scan(void)
 {
     int lim = rn_high_base();
@@ -81,21 +105,26 @@ static void rn_dg_scan(void)
                 break; /* a hole after the low fds: programs rarely inherit beyond */
             continue;
         }
-        if (!S_ISSOCK(st.st_mode))
+        rn_dg_mark(fd);
+    }
+}
+
+/* After a successful receive into msg: the fds that arrived as SCM_RIGHTS take numbers
+ * the cache may remember from an earlier fd; mark them afresh.  The kernel has just
+ * written msg's control buffer, so it is readable. */
+static void rn_dg_adopt_rights(const struct msghdr *msg)
+{
+    if (!g_enabled || msg->msg_control == NULL || msg->msg_controllen < sizeof(struct cmsghdr))
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
-        int type = 0;
-        socklen_t tl = sizeof type;
-        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
-            continue;
-        struct sockaddr_un un;
-        socklen_t l = sizeof un;
-        memset(&un, 0, sizeof un);
-        const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
-        if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
-            l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
-            memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
-            continue;
-        rn_cache_set(fd, st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+            rn_dg_mark(fd);
+        }
     }
 }
 
@@ -976,7 +1005,8 @@ int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     return ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
 }
 
-/* dup'd shim fds keep their cache entry (the new fd is the same socket). */
+/* dup'd fds keep their cache entry (the new fd is the same socket); an unclassified
+ * candidate stays a candidate. */
 static void rn_dg_dup_cache(int oldfd, int newfd)
 {
     if (!g_enabled || newfd < 0 || newfd >= RN_CACHE_N)
@@ -984,7 +1014,7 @@ static void rn_dg_dup_cache(int oldfd, int newfd)
     if (oldfd >= 0 && oldfd < RN_CACHE_N) {
         uint64_t info = __atomic_load_n(&g_cache[oldfd].info, __ATOMIC_ACQUIRE);
         uint64_t ino = __atomic_load_n(&g_cache[oldfd].ino, __ATOMIC_ACQUIRE);
-        if (INFO_STATE(info) == ST_SHIM) {
+        if (INFO_STATE(info) == ST_SHIM || INFO_STATE(info) == ST_DG_CANDIDATE) {
             rn_cache_set(newfd, ino, info);
             return;
         }

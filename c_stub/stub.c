@@ -2371,6 +2371,8 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
         if (r >= 0 && m0.msg_name != NULL)
             unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+        if (r >= 0)
+            rn_dg_adopt_rights(msg);
         return r;
     }
     int saved = errno;
@@ -2380,6 +2382,8 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
     if (r >= 0 && m0.msg_name != NULL)
         unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+    if (r >= 0)
+        rn_dg_adopt_rights(msg);
     if (c > 0) {
         struct msghdr m;
         int e = errno;
@@ -2639,6 +2643,7 @@ int rn_close(int fd)
     return REAL(close)(fd);
 }
 
+RN_EXPORT int rn_fcntl(int, int, ...) __asm__("fcntl"); /* trace.c */
 long rn_syscall(long nr, ...)
 {
     va_list ap;
@@ -2685,6 +2690,18 @@ long rn_syscall(long nr, ...)
             return rn_recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
                                (struct timespec *)a[4]);
 #endif
+        /* the data and fd-number calls, so a datagram fd is served and known as via libc */
+        case SYS_read: return rn_read((int)a[0], (void *)a[1], (size_t)a[2]);
+        case SYS_write: return rn_write((int)a[0], (const void *)a[1], (size_t)a[2]);
+        case SYS_readv: return rn_readv((int)a[0], (const struct iovec *)a[1], (int)a[2]);
+        case SYS_writev: return rn_writev((int)a[0], (const struct iovec *)a[1], (int)a[2]);
+        case SYS_close: return rn_close((int)a[0]);
+        case SYS_dup: return rn_dup((int)a[0]);
+#ifdef SYS_dup2
+        case SYS_dup2: return rn_dup2((int)a[0], (int)a[1]);
+#endif
+        case SYS_dup3: return rn_dup3((int)a[0], (int)a[1], (int)a[2]);
+        case SYS_fcntl: return rn_fcntl((int)a[0], (int)a[1], a[2]);
         default: break;
         }
     }

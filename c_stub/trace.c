@@ -409,6 +409,8 @@ ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned
 static int rn_fcntl_any(const char *name, int fd, int cmd, void *arg)
 {
     int r = ((f_fcntl_t)rn_tr_sym(&g_real_fcntl, "fcntl"))(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        rn_dg_dup_cache(fd, r); /* the new number is the same socket */
     if (!g_trace_on || !rn_is_shim(fd))
         return r;
     int err = errno;
