@@ -683,6 +683,10 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     return r;
 }
 
+static void rn_epint_carry(int fd);  /* epint.c */
+static void rn_epint_forget(int fd); /* epint.c */
+static void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev); /* epint.c */
+
 /* Put the host's socket nfd on fd's number (closing nfd), keeping fd's FD_CLOEXEC and
  * O_NONBLOCK.  0 with s updated, -1 with errno. */
 static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
@@ -704,6 +708,7 @@ static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
     s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
     s->info = rn_mkinfo(ST_SHIM, id, kind, 0);
     rn_cache_set(fd, s->ino, s->info);
+    rn_epint_carry(fd);
     return 0;
 }
 
@@ -2606,6 +2611,11 @@ static int rn_linger_close(int fd, uint64_t info)
 
 int rn_close(int fd)
 {
+    if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N)) {
+        uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
+        if (INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_STREAM)
+            rn_epint_forget(fd);
+    }
     if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&
                     (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_LINGER))) {
         uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
@@ -2809,3 +2819,4 @@ __attribute__((constructor)) static void rn_init(void)
 
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
+#include "epint.c" /* epoll interests carried over a replaced A */

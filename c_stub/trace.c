@@ -276,9 +276,12 @@ int rn_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timesp
 int rn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     f_epoll_ctl_t real = (f_epoll_ctl_t)rn_tr_sym(&g_real_epoll_ctl, "epoll_ctl");
-    if (!g_trace_on || !rn_is_shim(fd))
-        return real(epfd, op, fd, ev);
     int r = real(epfd, op, fd, ev), err = errno;
+    if (r == 0)
+        rn_epint_note(epfd, op, fd, ev); /* epint.c */
+    errno = err;
+    if (!g_trace_on || !rn_is_shim(fd))
+        return r;
     if (r == 0 && epfd >= 0 && epfd < RN_CACHE_N)
         __atomic_fetch_or(&g_ep_shim[epfd / 8], (unsigned char)(1u << (epfd % 8)),
                           __ATOMIC_RELAXED);

@@ -575,6 +575,22 @@ class StackHost:
                 self.channel_event(c, select.EPOLLHUP)
         return bool(hup)
 
+    def reap_listeners(self, port: int) -> None:
+        """A listener on port whose last A the program closed before this connect is
+        closed for it (Linux: refused); its EPOLLHUP may still be queued: handle it now."""
+        entries = self.stack.tcp.listen_table.ports.get(port)
+        if not entries:
+            return
+        chans = [self.by_sock.get(e.sock.owner) for e in entries]
+        p = select.poll()
+        for c in chans:
+            if c is not None:
+                p.register(c.fd, 0)         # POLLHUP is always reported
+        for fd, ev in p.poll(0):
+            c = self.channels.get(fd)
+            if c is not None and ev & select.POLLHUP:
+                self.channel_event(c, select.EPOLLHUP)
+
     def op_listen(self, ch: Channel, req: P.Request):
         self.retry_in_use(ch.sk.listen, req.args[0])
         ch.listening = True
@@ -613,6 +629,7 @@ class StackHost:
             if ch.a_shut:
                 self.discard_now(ch, filler)
                 return P.response(-1, P.ERR_REOPEN), None
+            self.reap_listeners(addr[1])
             ch.sk.connect(addr, time.monotonic())
         except SocketError:
             self.discard_now(ch, filler)
