@@ -948,11 +948,36 @@ class StackHost:
         self.recent_closed[ch.sock_id] = ch.sk
         while len(self.recent_closed) > DEAD_KEEP:
             self.recent_closed.popitem(last=False)
-        if tail and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
-            self.orphans[ch.sk] = tail
-            self.feed_orphan(ch.sk)
+        sk = ch.sk
+        if sk.inner.linger == (1, 0):
+            self.abort_after_sent(sk, tail, now)
+        elif tail and sk.state in TCP_ESTABLISHED_OR_LATER:
+            self.orphans[sk] = tail
+            self.feed_orphan(sk)
         else:
-            ch.sk.close(now)        # FIN, or RST if unread data remains (the stack's rule)
+            sk.close(now)           # FIN, or RST if unread data remains (the stack's rule)
+
+    def abort_after_sent(self, sk: Socket, tail: deque, now: float) -> None:
+        """close() with SO_LINGER {1, 0}: on Linux what send() returned for is already
+        on its way (on loopback, in the peer's queue) when the reset goes; what the
+        peer's window cannot take is dropped.  So: send the tail while the stack moves
+        it, then RST."""
+        tcb = sk.inner
+        for _ in range(64):
+            try:
+                while tail and sk.state in TCP_ESTABLISHED_OR_LATER:
+                    n = sk.send(tail[0])
+                    if n < len(tail[0]):
+                        tail[0] = tail[0][n:]
+                        break
+                    tail.popleft()
+            except SocketError:
+                break
+            before = tcb.snd_nxt
+            self.stack.poll(now)
+            if tcb.snd_nxt == before:
+                break               # all out, or the peer's window is full
+        sk.close(now)
 
     def feed_orphan(self, sk: Socket) -> None:
         tail = self.orphans[sk]
