@@ -56,8 +56,6 @@ static int dg_iov_total(const struct iovec *iov, size_t cnt, size_t *total)
     return 0;
 }
 
-#define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
-
 static inline int rn_dg_hint(int fd)
 {
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
@@ -517,8 +515,6 @@ static void dg_trace(const char *call, int fd, long count, int flags, long r, in
 static int dg_confirm(int fd, struct rn_sock *s)
 {
     int saved = errno;
-    if (INFO_STATE(__atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE)) == ST_DG_CANDIDATE)
-        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE); /* classify for real */
     int c = rn_classify(fd, s);
     errno = saved;
     return c > 0 && (INFO_KIND(s->info) == RN_KIND_DGRAM || INFO_KIND(s->info) == RN_KIND_ALG)

@@ -169,6 +169,8 @@ static ino_t g_trace_ino;
 #define RN_CACHE_N 65536
 #define ST_NOT 1ULL
 #define ST_SHIM 2ULL
+#define ST_DG_CANDIDATE 3ULL /* got without socket() (exec, SCM_RIGHTS), looks like ours:
+                              * classified on first use (dgram.c) */
 #define INFO_STATE(i) (((i) >> 32) & 3ULL)
 #define INFO_KIND(i) ((int)(((i) >> 40) & 0xffULL))
 #define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
@@ -772,7 +774,8 @@ static int rn_classify(int fd, struct rn_sock *s)
         uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
         uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
         uint64_t i2 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
-        if (i1 == i2 && INFO_STATE(i1) != 0 && ino == (uint64_t)st.st_ino) {
+        if (i1 == i2 && INFO_STATE(i1) != 0 && INFO_STATE(i1) != ST_DG_CANDIDATE &&
+            ino == (uint64_t)st.st_ino) {
             s->info = i1;
             return INFO_STATE(i1) == ST_SHIM;
         }

@@ -181,7 +181,7 @@ class Socket:
     _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
                  "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
                  "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
-                 "oobinline")
+                 "oobinline", "ever_connected")   # listen after a connect: EINVAL
 
     def renewed(self) -> Socket:
         """A fresh TCP socket for one whose connection failed, usable again as on Linux:
@@ -471,7 +471,7 @@ class Socket:
         if level == C.IPPROTO_IPV6:
             if self.family != C.AF_INET6:
                 raise SocketError(C.ENOPROTOOPT)
-            if optname == C.IPV6_ADDRFORM:
+            if optname == C.IPV6_ADDRFORM and self.stack.ipv6_addrform:
                 self._addrform(value)
                 return
             if optname not in (C.IPV6_V6ONLY, C.IPV6_UNICAST_HOPS):

@@ -171,6 +171,9 @@ class NetStack:
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False
+        # Kernel facts the emulated kernel differs in (a host probes its own kernel):
+        # setting IPV6_ADDRFORM is gone from recent Linux (ENOPROTOOPT; reading it stays).
+        self.ipv6_addrform = True
 
     @property
     def lo(self) -> InterfaceWrapper:

@@ -138,6 +138,16 @@ class Client:
         self.uid = 0               # effective uid of the process that made the connection
 
 
+def kernel_has_addrform() -> bool:
+    """IPV6_ADDRFORM on an unconnected TCP socket: ENOTCONN where the kernel has it."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        try:
+            s.setsockopt(socket.IPPROTO_IPV6, 1, socket.AF_INET)   # IPV6_ADDRFORM
+        except OSError as e:
+            return e.errno != errno.ENOPROTOOPT
+    return True
+
+
 class StackHost:
     def __init__(self, name: str, idle_timeout: float | None,
                  net: argparse.Namespace | None = None) -> None:
@@ -146,6 +156,7 @@ class StackHost:
         self.nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
         seed = net.seed if net is not None and net.seed is not None else secrets.randbits(32)
         self.stack = NetStack(seed=seed)
+        self.stack.ipv6_addrform = kernel_has_addrform()
         self.ep = select.epoll()
         self.devices: dict = {}         # fd -> device with on_readable() (TAP, wire)
         if net is not None:
