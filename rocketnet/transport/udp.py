@@ -245,9 +245,16 @@ class UdpLayer:
             return True
         return False
 
-    def bind(self, sk: UdpSocket, addr: bytes, port: int, explicit: bool = True) -> None:
+    def bind(self, sk: UdpSocket, addr: bytes, port: int, explicit: bool = True,
+             no_port: bool = False) -> None:
+        """no_port (IP_BIND_ADDRESS_NO_PORT) with port 0: only the address now; the
+        port comes with connect or the first send (autobind)."""
         if sk.in_bind_table:
             raise SocketError(EINVAL)
+        if no_port and port == 0:
+            sk.bind_addr = addr
+            sk.addr_locked = any(unmap(addr))
+            return
         cover4, cover6 = _coverage(sk.family, addr, sk.v6only)
         if port == 0:
             port = self._pick_port(sk, cover4, cover6)
@@ -295,7 +302,10 @@ class UdpLayer:
 
     def autobind(self, sk: UdpSocket) -> None:
         if not sk.in_bind_table:
-            self.bind(sk, b"\x00" * (4 if sk.family == 2 else 16), 0, explicit=False)
+            addr = sk.bind_addr                 # from an IP_BIND_ADDRESS_NO_PORT bind
+            if addr is None:
+                addr = b"\x00" * (4 if sk.family == 2 else 16)
+            self.bind(sk, addr, 0, explicit=False)
 
     # ------------------------------------------------------------------ connect
     def connect(self, sk: UdpSocket, rip: bytes, rport: int) -> None:
