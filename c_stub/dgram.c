@@ -330,6 +330,22 @@ static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov,
     return (ssize_t)total;
 }
 
+/* After a send on A failed with e: 1 to send again.  A full A is the host behind, not
+ * the network: Linux hands a UDP datagram to the device (on loopback, to the receiver,
+ * which may drop it) and never answers EAGAIN for that, so a non-blocking send waits
+ * for the host to drain A (a dead host: POLLHUP, and the next send fails). */
+static int dg_host_behind(int fd, int e)
+{
+    if (e == EINTR)
+        return 1;
+    if (e != EAGAIN)
+        return 0;
+    struct pollfd p = {fd, POLLOUT, 0};
+    int k = poll(&p, 1, -1);
+    errno = e;
+    return k >= 0 || errno == EINTR;
+}
+
 static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                        int flags, const void *uaddr, socklen_t alen, int own, int *err)
 {
@@ -343,7 +359,10 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = iovcnt + 1;
-    ssize_t r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+    ssize_t r;
+    while ((r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
+           dg_host_behind(fd, errno))
+        ;
     if (r < 0) {
         *err = errno;
         return -1;
@@ -844,8 +863,11 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         }
         if (n == 0)
             break;
-        int k = ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(
-            fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+        int k;
+        while ((k = ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(
+                    fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
+               dg_host_behind(fd, errno))
+            ;
         if (k < 0) {
             err = errno;
             break;
@@ -858,7 +880,7 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
             }
             done++;
         }
-        if (k < (int)n)
+        if (k < (int)n && !dg_host_behind(fd, EAGAIN))
             break;
     }
     return done == 0 && err ? (errno = err, -1) : (int)done;
