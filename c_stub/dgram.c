@@ -346,8 +346,16 @@ static int dg_host_behind(int fd, int e)
     return k >= 0 || errno == EINTR;
 }
 
+/* cm: per-datagram IP_TTL / IPV6_HOPLIMIT (DG_CM_TTL | value) and IP_TOS / IPV6_TCLASS
+ * (DG_CM_TOS | value << 16) from sendmsg's control data (dg_send_ctl), or 0 */
+#ifndef MSG_PROBE
+#define MSG_PROBE 0x10 /* linux/socket.h: "do not send, only probe path" (glibc: MSG_PROXY) */
+#endif
+#define DG_CM_TTL 0x100u
+#define DG_CM_TOS 0x1000000u
 static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, const void *uaddr, socklen_t alen, int own, int *err)
+                       int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
+                       int *err)
 {
     if (INFO_KIND(s->info) == RN_KIND_ALG)
         return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
@@ -355,6 +363,14 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
     struct rn_dgram_hdr h;
     if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, own, err) < 0)
         return -1;
+    if (cm & DG_CM_TTL) {
+        h.flags |= RN_DG_SEND_TTL;
+        h.ttl = (uint8_t)cm;
+    }
+    if (cm & DG_CM_TOS) {
+        h.flags |= RN_DG_SEND_TOS;
+        h.tos = (uint8_t)(cm >> 16);
+    }
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
@@ -546,7 +562,7 @@ static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, i
 {
     int saved = errno, err = 0;
     struct iovec v = {(void *)buf, n};
-    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, &err);
+    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, 0, &err);
     dg_trace(call, fd, (long)n, flags, (long)r, err);
     errno = r < 0 ? err : saved;
     return r;
@@ -568,6 +584,77 @@ static ssize_t dg_recvfrom(int fd, struct rn_sock *s, void *buf, size_t n, int f
     return r;
 }
 
+/* sendmsg's control data on a UDP socket.  The kernel judges it (lengths, levels,
+ * types, values, EFAULT): the same control, sent with MSG_PROBE (parsed, routed, never
+ * transmitted) from a kernel UDP socket of the family to its loopback.  Then the hop
+ * limit / TTL and traffic class / TOS it asks for go with the datagram.
+ * 0 (*cm set) or -1 with *err. */
+static int dg_send_ctl(struct rn_sock *s, const struct msghdr *m, uint32_t *cm, int *err)
+{
+    struct rn_resp resp;
+    int dom = AF_INET;
+    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s->info), SOL_SOCKET, SO_DOMAIN, sizeof dom, 0, NULL, 0,
+               &resp, &dom, sizeof dom, NULL, 0) < 0) {
+        *err = errno;
+        return -1;
+    }
+    int v6 = dom == AF_INET6;
+    int p = REAL(socket)(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (p < 0) {
+        *err = errno;
+        return -1;
+    }
+    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(9),
+                             .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(9),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    char one = 0; /* a payload: the kernel judges control data only for one */
+    struct iovec piov = {&one, 1};
+    struct msghdr pm;
+    memset(&pm, 0, sizeof pm);
+    pm.msg_iov = &piov;
+    pm.msg_iovlen = 1;
+    pm.msg_name = v6 ? (void *)&a6 : (void *)&a4;
+    pm.msg_namelen = v6 ? sizeof a6 : sizeof a4;
+    pm.msg_control = m->msg_control;
+    pm.msg_controllen = m->msg_controllen;
+    ssize_t r = REAL(sendmsg)(p, &pm, MSG_PROBE | MSG_DONTWAIT | MSG_NOSIGNAL);
+    int e = errno;
+    REAL(close)(p);
+    if (r < 0) {
+        *err = e;
+        return -1;
+    }
+    unsigned char cb[256] __attribute__((aligned(8)));
+    size_t cl = m->msg_controllen < sizeof cb ? m->msg_controllen : sizeof cb;
+    if (rn_copy_in(cb, m->msg_control, cl) < 0)
+        return 0; /* unmapped since the kernel read it: nothing to apply */
+    struct msghdr c;
+    memset(&c, 0, sizeof c);
+    c.msg_control = cb;
+    c.msg_controllen = cl;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&c); h; h = CMSG_NXTHDR(&c, h)) {
+        int val;
+        if (h->cmsg_len < CMSG_LEN(1) || (size_t)((unsigned char *)h - cb) + h->cmsg_len > cl)
+            break;
+        if (h->cmsg_len == CMSG_LEN(1)) /* IP_TOS as one byte */
+            val = *CMSG_DATA(h);
+        else if (h->cmsg_len == CMSG_LEN(sizeof val))
+            memcpy(&val, CMSG_DATA(h), sizeof val);
+        else
+            continue;
+        if (val < 0 && !(v6 && h->cmsg_type == IPV6_TCLASS))
+            continue; /* hop limit -1: the socket's; a class of -1 goes out as 0xff */
+        if ((v6 && h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_HOPLIMIT) ||
+            (!v6 && h->cmsg_level == SOL_IP && h->cmsg_type == IP_TTL))
+            *cm = (*cm & ~0xffu) | DG_CM_TTL | (uint32_t)(val & 0xff);
+        else if ((v6 && h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_TCLASS) ||
+                 (!v6 && h->cmsg_level == SOL_IP && h->cmsg_type == IP_TOS))
+            *cm = (*cm & ~0xff0000u) | DG_CM_TOS | (uint32_t)(val & 0xff) << 16;
+    }
+    return 0;
+}
+
 static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, int flags)
 {
     int saved = errno, err = 0;
@@ -580,8 +667,11 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
         r = alg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_control, m.msg_controllen,
                      &err);
     } else {
-        r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                    m.msg_name ? m.msg_namelen : 0, 0, &err);
+        uint32_t cm = 0;
+        r = m.msg_controllen ? dg_send_ctl(s, &m, &cm, &err) : 0;
+        if (r == 0)
+            r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
+                        m.msg_name ? m.msg_namelen : 0, 0, cm, &err);
     }
     dg_trace("sendmsg", fd, -1, flags, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -752,7 +842,7 @@ static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cn
         err = EINVAL;
         r = -1;
     } else if (wr) {
-        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, &err);
+        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, 0, &err);
     } else {
         r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, 0, &err);
     }
