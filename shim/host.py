@@ -575,32 +575,26 @@ class StackHost:
     def reap_closed(self) -> bool:
         """Handle now the EPOLLHUP of TCP channels whose last A is closed (it may be
         queued behind the current RPC). True if there were any."""
+        return self.reap_hups([c for c in self.channels.values() if type(c) is Channel])
+
+    def reap_listeners(self, port: int) -> None:
+        """A listener on port whose last A the program closed before this connect is
+        closed for it (Linux: refused); its EPOLLHUP may still be queued: handle it now."""
+        entries = self.stack.tcp.listen_table.ports.get(port)
+        if entries:
+            chans = (self.by_sock.get(e.sock.owner) for e in entries)
+            self.reap_hups([c for c in chans if c is not None])
+
+    def reap_hups(self, chans: list) -> bool:
         p = select.poll()
-        for fd, c in self.channels.items():
-            if type(c) is Channel:
-                p.register(fd, 0)           # POLLHUP is always reported
+        for c in chans:
+            p.register(c.fd, 0)             # POLLHUP is always reported
         hup = [fd for fd, ev in p.poll(0) if ev & select.POLLHUP]
         for fd in hup:
             c = self.channels.get(fd)
             if c is not None:
                 self.channel_event(c, select.EPOLLHUP)
         return bool(hup)
-
-    def reap_listeners(self, port: int) -> None:
-        """A listener on port whose last A the program closed before this connect is
-        closed for it (Linux: refused); its EPOLLHUP may still be queued: handle it now."""
-        entries = self.stack.tcp.listen_table.ports.get(port)
-        if not entries:
-            return
-        chans = [self.by_sock.get(e.sock.owner) for e in entries]
-        p = select.poll()
-        for c in chans:
-            if c is not None:
-                p.register(c.fd, 0)         # POLLHUP is always reported
-        for fd, ev in p.poll(0):
-            c = self.channels.get(fd)
-            if c is not None and ev & select.POLLHUP:
-                self.channel_event(c, select.EPOLLHUP)
 
     def op_listen(self, ch: Channel, req: P.Request):
         self.retry_in_use(ch.sk.listen, req.args[0])
@@ -922,6 +916,8 @@ class StackHost:
                 data = b""
             if not data:
                 ch.app_eof = True
+                if not ev & select.EPOLLHUP and self.hung_up(s):
+                    ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
                 break
             if ch.listening:
                 continue            # nothing a program writes to a listener means anything
@@ -938,6 +934,13 @@ class StackHost:
             self.app_closed(ch, now)
         elif ch.app_eof:
             self.app_shut_write(ch, now)
+
+    @staticmethod
+    def hung_up(s: socket.socket) -> bool:
+        """EOF on S: is the last A closed (POLLHUP), rather than shut down for writing?"""
+        p = select.poll()
+        p.register(s.fileno(), 0)
+        return any(ev & select.POLLHUP for _, ev in p.poll(0))
 
     def app_closed(self, ch: Channel, now: float) -> None:
         """The last A is closed: what the program wrote still goes out, then FIN."""
