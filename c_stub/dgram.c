@@ -141,11 +141,12 @@ static pthread_mutex_t g_dlock = PTHREAD_MUTEX_INITIALIZER;
 
 static void rn_dg_forget(int fd)
 {
-    pthread_mutex_lock(&g_dlock);
+    if (rn_guard(&g_dlock, RN_L_DGRAM) < 0)
+        return; /* re-entered: the entry is checked against the inode anyway */
     struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
     if (d->fd == fd)
         d->len = 0;
-    pthread_mutex_unlock(&g_dlock);
+    rn_unguard(&g_dlock, RN_L_DGRAM);
 }
 
 /* 0 with *maxlen, or -1 with errno. sa/len: the program's address (len 0: none). */
@@ -159,13 +160,15 @@ static int rn_dg_check(int fd, struct rn_sock *s, const unsigned char *sa, sockl
     socklen_t kl = len > 28 ? 28 : len;
     if (len != 0) {
         int hit = 0;
-        pthread_mutex_lock(&g_dlock);
-        struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
-        if (d->fd == fd && d->ino == s->ino && d->len == len && memcmp(d->sa, sa, kl) == 0) {
-            *maxlen = d->maxlen;
-            hit = 1;
+        if (rn_guard(&g_dlock, RN_L_DGRAM) == 0) { /* re-entered: a miss, ask the host */
+            struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
+            if (d->fd == fd && d->ino == s->ino && d->len == len &&
+                memcmp(d->sa, sa, kl) == 0) {
+                *maxlen = d->maxlen;
+                hit = 1;
+            }
+            rn_unguard(&g_dlock, RN_L_DGRAM);
         }
-        pthread_mutex_unlock(&g_dlock);
         if (hit)
             return 0;
     }
@@ -180,15 +183,14 @@ static int rn_dg_check(int fd, struct rn_sock *s, const unsigned char *sa, sockl
         uint64_t set = F_DG_CONN | (*maxlen == 65527 ? F_DG_PEER6 : 0);
         rn_cache_flags(fd, s, set, F_DG_PEER6 & ~set);
         s->info = (s->info | set) & ~(F_DG_PEER6 & ~set);
-    } else {
-        pthread_mutex_lock(&g_dlock);
+    } else if (rn_guard(&g_dlock, RN_L_DGRAM) == 0) { /* re-entered: not cached */
         struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
         d->fd = fd;
         d->ino = s->ino;
         d->len = len;
         d->maxlen = *maxlen;
         memcpy(d->sa, sa, kl);
-        pthread_mutex_unlock(&g_dlock);
+        rn_unguard(&g_dlock, RN_L_DGRAM);
     }
     return 0;
 }
@@ -859,15 +861,6 @@ typedef int (*f_dup_t)(int);
 typedef int (*f_dup2_t)(int, int);
 typedef int (*f_dup3_t)(int, int, int);
 
-static void *rn_dg_sym(void **slot, const char *name)
-{
-    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (RN_UNLIKELY(p == NULL)) {
-        p = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
-    }
-    return p;
-}
 static void *g_real_recvmmsg, *g_real_sendmmsg, *g_real_dup, *g_real_dup2, *g_real_dup3;
 
 /* AF_ALG sockets and MSG_ERRQUEUE: one message at a time. */
@@ -954,7 +947,7 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         if (n == 0)
             break;
         int k;
-        while ((k = ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(
+        while ((k = ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(
                     fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
                dg_host_behind(fd, errno))
             ;
@@ -1009,7 +1002,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         int f = flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_WAITFORONE);
         if (done > 0 && (flags & MSG_WAITFORONE))
             f |= MSG_DONTWAIT;
-        int k = ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, b.mm, n, f, tmo);
+        int k = ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, b.mm, n, f, tmo);
         if (k < 0 && errno == EAGAIN && done == 0 && !synced) {
             synced = 1; /* as dg_recv: the host catches up once */
             if (dg_sync(s) == 0) {
@@ -1102,7 +1095,7 @@ int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struc
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
         return dg_mmsg(fd, &s, vec, vlen, flags, tmo, 0);
-    return ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
+    return ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
 }
 
 int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
@@ -1110,7 +1103,7 @@ int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
         return dg_mmsg(fd, &s, vec, vlen, flags, NULL, 1);
-    return ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
+    return ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
 }
 
 /* dup'd fds keep their cache entry (the new fd is the same socket); an unclassified
@@ -1152,7 +1145,7 @@ static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int e
 
 int rn_dup(int fd)
 {
-    int r = ((f_dup_t)rn_dg_sym(&g_real_dup, "dup"))(fd);
+    int r = ((f_dup_t)rn_sym(&g_real_dup, "dup"))(fd);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))
@@ -1162,7 +1155,7 @@ int rn_dup(int fd)
 
 int rn_dup2(int fd, int nfd)
 {
-    int r = ((f_dup2_t)rn_dg_sym(&g_real_dup2, "dup2"))(fd, nfd);
+    int r = ((f_dup2_t)rn_sym(&g_real_dup2, "dup2"))(fd, nfd);
     if (r >= 0 && r != fd)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))
@@ -1172,7 +1165,7 @@ int rn_dup2(int fd, int nfd)
 
 int rn_dup3(int fd, int nfd, int flags)
 {
-    int r = ((f_dup3_t)rn_dg_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
+    int r = ((f_dup3_t)rn_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))

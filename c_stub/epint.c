@@ -74,7 +74,7 @@ static void rn_epint_carry(int fd)
 {
     if (fd < 0 || fd >= RN_CACHE_N)
         return;
-    f_epoll_ctl_t real = (f_epoll_ctl_t)rn_tr_sym(&g_real_epoll_ctl, "epoll_ctl");
+    f_epoll_ctl_t real = (f_epoll_ctl_t)rn_sym(&g_real_epoll_ctl, "epoll_ctl");
     for (int j = 0; j < RN_EPINT_SLOTS; j++) {
         uint64_t key = __atomic_load_n(&g_epint[fd][j].key, __ATOMIC_ACQUIRE);
         if (key == 0)

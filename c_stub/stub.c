@@ -124,6 +124,20 @@ static void *rn_resolve(int i)
     return p;
 }
 #define REAL(name) ((f_##name##_t)rn_resolve(R_##name))
+
+/* The other libc calls the stub forwards, each with its slot; all are resolved at load
+ * (rn_resolve_all), so no interposer calls dlsym (not async-signal-safe) later.  An
+ * interposer called before our constructor resolves its own. */
+static void *rn_sym(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (RN_UNLIKELY(p == NULL)) {
+        p = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+static void rn_resolve_all(void); /* at the end: it names every slot */
 /* aliases so REAL(x) finds a typedef for every name */
 typedef f_addr_in_t f_bind_t;
 typedef f_int_int_t f_listen_t;
@@ -148,7 +162,6 @@ static pid_t g_adopt_pid;
 static ino_t g_adopt_ino;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* control RPCs */
-static unsigned long g_lock_owner;         /* pthread_self() of the holder, 0 if free */
 static int g_ctl_fd = -1;
 static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
@@ -161,6 +174,27 @@ static char g_nonce[RN_NONCE_LEN + 1];
 static pid_t g_warned_pid;
 
 static pthread_mutex_t g_tlock = PTHREAD_MUTEX_INITIALIZER;  /* trace file */
+
+/* The stub's locks, taken only through rn_guard.  A signal handler that re-enters the
+ * stub while its thread holds one would deadlock on it: the thread's bit is set BEFORE
+ * the lock is taken (no window), and a re-entry finds it and backs off (-1). */
+enum { RN_L_CTL = 1, RN_L_TRACE = 2, RN_L_PIPE = 4, RN_L_DGRAM = 8 };
+static __thread unsigned t_held;
+
+static int rn_guard(pthread_mutex_t *m, unsigned bit)
+{
+    if (__atomic_load_n(&t_held, __ATOMIC_RELAXED) & bit)
+        return -1;
+    __atomic_fetch_or(&t_held, bit, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(m);
+    return 0;
+}
+
+static void rn_unguard(pthread_mutex_t *m, unsigned bit)
+{
+    pthread_mutex_unlock(m);
+    __atomic_fetch_and(&t_held, ~bit, __ATOMIC_SEQ_CST);
+}
 static int g_trace_fd = -1;
 static pid_t g_trace_pid;
 static ino_t g_trace_ino;
@@ -221,7 +255,10 @@ static int rn_move_high(int fd);
 static int rn_pipe_copy(void *dst, const void *src, size_t n)
 {
     int ok = -1;
-    pthread_mutex_lock(&g_plock);
+    if (rn_guard(&g_plock, RN_L_PIPE) < 0) { /* re-entered: the pipe is in use */
+        errno = EFAULT;
+        return -1;
+    }
     if (g_pipe[0] < 0 || g_pipe_pid != getpid()) {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
@@ -252,7 +289,7 @@ static int rn_pipe_copy(void *dst, const void *src, size_t n)
             }
         }
     }
-    pthread_mutex_unlock(&g_plock);
+    rn_unguard(&g_plock, RN_L_PIPE);
     if (ok < 0)
         errno = EFAULT;
     return ok;
@@ -373,10 +410,23 @@ static void rn_cache_set(int fd, uint64_t ino, uint64_t info)
     __atomic_store_n(&g_cache[fd].info, info, __ATOMIC_RELEASE);
 }
 
+/* Set and clear flags of fd's entry in one atomic step (other threads update flags of
+ * the same entry); an entry that is not s's any more is replaced. */
 static void rn_cache_flags(int fd, const struct rn_sock *s, uint64_t set, uint64_t clear)
 {
-    uint64_t info = (s->info | set) & ~clear;
-    rn_cache_set(fd, s->ino, info);
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return;
+    uint64_t cur = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (INFO_STATE(cur) != ST_SHIM || INFO_ID(cur) != INFO_ID(s->info) ||
+            __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE) != s->ino) {
+            rn_cache_set(fd, s->ino, (s->info | set) & ~clear);
+            return;
+        }
+        if (__atomic_compare_exchange_n(&g_cache[fd].info, &cur, (cur | set) & ~clear, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
+    }
 }
 
 static uint64_t rn_mkinfo(uint64_t state, uint32_t id, int kind, uint64_t flags)
@@ -407,22 +457,16 @@ static void rn_report(int err)
 
 static int rn_lock(void)
 {
-    unsigned long self = (unsigned long)pthread_self();
-    if (pthread_mutex_trylock(&g_lock) != 0) {
-        if (__atomic_load_n(&g_lock_owner, __ATOMIC_RELAXED) == self) {
-            errno = EINTR; /* re-entered from a signal handler */
-            return -1;
-        }
-        pthread_mutex_lock(&g_lock);
+    if (rn_guard(&g_lock, RN_L_CTL) < 0) {
+        errno = EINTR; /* re-entered from a signal handler */
+        return -1;
     }
-    __atomic_store_n(&g_lock_owner, self, __ATOMIC_RELAXED);
     return 0;
 }
 
 static void rn_unlock(void)
 {
-    __atomic_store_n(&g_lock_owner, 0UL, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_lock);
+    rn_unguard(&g_lock, RN_L_CTL);
 }
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
@@ -1058,7 +1102,8 @@ static void tb_ret(struct tb *t, long r, int err)
 static int rn_trace_fd(void)
 {
     pid_t me = getpid();
-    pthread_mutex_lock(&g_tlock);
+    if (rn_guard(&g_tlock, RN_L_TRACE) < 0) /* re-entered: the file as it is */
+        return __atomic_load_n(&g_trace_fd, __ATOMIC_RELAXED);
     int fd = g_trace_fd;
     if (fd >= 0) {
         struct stat st;
@@ -1075,7 +1120,7 @@ static int rn_trace_fd(void)
         g_trace_fd = fd;
         g_trace_pid = me;
     }
-    pthread_mutex_unlock(&g_tlock);
+    rn_unguard(&g_tlock, RN_L_TRACE);
     return fd;
 }
 
@@ -2730,7 +2775,8 @@ static void rn_atfork_child(void)
     memcpy(&g_lock, &fresh, sizeof fresh);
     memcpy(&g_tlock, &fresh, sizeof fresh);
     memcpy(&g_plock, &fresh, sizeof fresh);
-    g_lock_owner = 0;
+    memcpy(&g_dlock, &fresh, sizeof fresh);
+    t_held = 0; /* the forking thread's: a child has no other thread */
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
 
@@ -2765,6 +2811,7 @@ __attribute__((constructor)) static void rn_init(void)
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
     const char *dialer = getenv(RN_ENV_DIALER_FD);
+    rn_resolve_all();
     if ((!sock && !ctl) || !rn_is_preloaded())
         return; /* pass-through everywhere */
     int ctl_fd = -1;
@@ -2823,3 +2870,25 @@ __attribute__((constructor)) static void rn_init(void)
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
 #include "epint.c" /* epoll interests carried over a replaced A */
+
+static void rn_resolve_all(void)
+{
+    for (int i = 0; i < R_COUNT; i++)
+        rn_resolve(i);
+    static const struct {
+        void **slot;
+        const char *name;
+    } more[] = {
+        {&g_real_recvmmsg, "recvmmsg"}, {&g_real_sendmmsg, "sendmmsg"}, {&g_real_dup, "dup"},
+        {&g_real_dup2, "dup2"}, {&g_real_dup3, "dup3"}, {&g_real_ioctl, "ioctl"},
+        {&g_real_nametoindex, "if_nametoindex"}, {&g_real_indextoname, "if_indextoname"},
+        {&g_real_nameindex, "if_nameindex"}, {&g_real_getifaddrs, "getifaddrs"},
+        {&g_real_fcntl, "fcntl"}, {&g_real_poll, "poll"}, {&g_real_ppoll, "ppoll"},
+        {&g_real_select, "select"}, {&g_real_pselect, "pselect"},
+        {&g_real_epoll_ctl, "epoll_ctl"}, {&g_real_epoll_wait, "epoll_wait"},
+        {&g_real_epoll_pwait, "epoll_pwait"}, {&g_real_sendfile, "sendfile"},
+        {&g_real_splice, "splice"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        rn_sym(more[i].slot, more[i].name);
+}
