@@ -65,7 +65,8 @@
                                 by the stub (EINVAL/EFAULT) without an RPC. */
 #define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname arg2=optlen as the program passed it,
                                 payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
-                                an unreadable optval is EFAULT in the stub, no RPC) */
+                                an unreadable optval is EFAULT in the stub, no RPC).  A longer
+                                AF_ALG key comes in parts: arg3 = the part's offset */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out.  SIOCGIF*: payload =
                                 struct ifreq both ways; SIOCGIFCONF: no payload in, every
                                 entry out (the stub copies what fits in ifc_len) */

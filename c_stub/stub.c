@@ -1743,8 +1743,22 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
             ERRET(EBADF);
     }
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
-               NULL, 0, NULL, 0) < 0)
+    if (INFO_KIND(s.info) == RN_KIND_ALG && level == SOL_ALG && opt == ALG_SET_KEY &&
+        len > sizeof kv) {
+        /* a key longer than one payload (Linux takes up to optmem_max): in parts,
+         * arg3 = the part's offset; the host sets the key with the last one */
+        for (size_t off = 0;; off += n) {
+            n = len - off > sizeof kv ? sizeof kv : len - off;
+            if (rn_copy_in(kv, (const char *)val + off, n) < 0)
+                ERRET(EFAULT);
+            if (rn_rpc(RN_OP_SETSOCKOPT, INFO_ID(s.info), level, opt, (int64_t)len, (int64_t)off,
+                       kv, n, &resp, NULL, 0, NULL, 0) < 0)
+                ERRET(errno);
+            if (resp.ret < 0 || off + n == len)
+                break;
+        }
+    } else if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
+                           NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;

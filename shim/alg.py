@@ -26,7 +26,7 @@ import struct
 from typing import TYPE_CHECKING
 
 try:
-    from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
+    from rocketnet.alg import ALG_SET_KEY, OPTMEM_MAX, AlgError, AlgSocket, Control, Operation
     HAVE_ALG = True
 except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has none)
     HAVE_ALG = False
@@ -75,7 +75,7 @@ class AlgChannel:
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "pending", "marked")
+                 "connecting", "app_eof", "pending", "marked", "key_parts")
 
     def __init__(self, sock_id: int, s: socket.socket, obj: AlgSocket | Operation) -> None:
         self.sock_id = sock_id
@@ -90,6 +90,16 @@ class AlgChannel:
         self.app_eof = False
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
+        self.key_parts = bytearray()       # a long ALG_SET_KEY arriving in parts
+
+
+def kernel_optmem_max() -> int:
+    """This kernel's net.core.optmem_max: the largest key (and control) allocation."""
+    try:
+        with open("/proc/sys/net/core/optmem_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return OPTMEM_MAX if HAVE_ALG else 0
 
 
 class AlgService:
@@ -101,6 +111,7 @@ class AlgService:
             OP_ALG_SEND: self.op_send, OP_ALG_RECV: self.op_recv, P.OP_IOCTL: self.op_ioctl,
         }
         host.stack.stats.setdefault("alg_sockets", 0)
+        self.optmem_max = kernel_optmem_max()
 
     # ---- creation -----------------------------------------------------------------
 
@@ -111,7 +122,7 @@ class AlgService:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:
             return P.response(-1, errno.EPROTONOSUPPORT), None
-        return self.new_channel(AlgSocket(os.urandom))
+        return self.new_channel(AlgSocket(os.urandom, self.optmem_max))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
         host = self.host
@@ -185,11 +196,21 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
-        if name == ALG_SET_KEY and optlen > len(req.payload):
-            # the stub forwards at most RN_MAX_PAYLOAD bytes of a value: never use a
-            # truncated key (Linux takes keys up to optmem_max, 20480 bytes)
-            raise AlgError(errno.ENOMEM)
-        obj.setsockopt(level, name, req.payload, optlen)
+        value = req.payload
+        if name == ALG_SET_KEY and optlen > len(value):
+            # a key longer than an RPC payload comes in parts, args[3] = its offset
+            # (c_stub/stub.c do_setsockopt); the last part sets it
+            off = req.args[3]
+            if off == 0:
+                ch.key_parts = bytearray()
+            if off != len(ch.key_parts) or off + len(value) > optlen:
+                ch.key_parts = bytearray()
+                raise AlgError(errno.EINVAL)
+            ch.key_parts += value
+            if len(ch.key_parts) < optlen:
+                return P.response(0), None
+            value, ch.key_parts = bytes(ch.key_parts), bytearray()
+        obj.setsockopt(level, name, value, optlen)
         return P.response(0), None
 
     def op_getsockopt(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
