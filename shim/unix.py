@@ -27,10 +27,12 @@ import errno
 import select
 import socket
 import struct
+from typing import Any
 
 from rocketnet.errors import SocketError
 from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_addr, path_sockaddr
 from shim import protocol as P
+from shim.channels import ChannelTable, set_sndbuf
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
@@ -64,9 +66,9 @@ def proc_cred(pid: int) -> tuple[int, int, int]:
 
 
 class UnixService:
-    def __init__(self, host) -> None:
-        self.host = host
-        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(host.nonce[:4], "little"))
+    def __init__(self, table: ChannelTable) -> None:
+        self.table = table
+        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(table.nonce[:4], "little"))
         self.socks: dict[int, UnixSocket] = {}          # sock id -> socket
         self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
@@ -77,13 +79,9 @@ class UnixService:
 
     # ---- identity and lifetime ------------------------------------------------------
 
-    def ident(self, sock_id: int) -> bytes:
-        return b"\0" + P.NAME_PREFIX + self.host.nonce + b"-u%d" % sock_id
-
     def new_fd(self, sk: UnixSocket, s: socket.socket) -> int:
         """Name a kernel socket for sk; returns its id."""
-        sock_id = self.host.next_id()
-        s.bind(self.ident(sock_id))
+        sock_id = self.table.bind_new(s, b"u")
         self.socks[sock_id] = sk
         self.ids.setdefault(sk, []).append(sock_id)
         return sock_id
@@ -91,7 +89,7 @@ class UnixService:
     def id_alive(self, sock_id: int, type_: int) -> bool:
         probe = socket.socket(socket.AF_UNIX, type_)    # abstract names are per type
         try:
-            probe.bind(self.ident(sock_id))
+            probe.bind(self.table.name(sock_id, b"u"))
         except OSError:
             return True          # EADDRINUSE: a socket still holds it
         finally:
@@ -123,7 +121,10 @@ class UnixService:
 
     # ---- RPCs -----------------------------------------------------------------------
 
-    def new_socket(self, type_: int, proto: int):
+    def holds(self, sock_id: int) -> bool:
+        return sock_id in self.socks
+
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if type_ not in SERVED_TYPES:
             return P.response(-1, P.ERR_PASSTHROUGH), None
         if proto not in (0, socket.AF_UNIX):
@@ -132,9 +133,9 @@ class UnixService:
         sk = UnixSocket(type_)
         try:
             s = socket.socket(socket.AF_UNIX, type_)
+            sock_id = self.new_fd(sk, s)
         except OSError as e:
-            return P.response(-1, e.errno or errno.EIO), None
-        sock_id = self.new_fd(sk, s)
+            return P.response(-1, e.errno or errno.ENOBUFS), None
         return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
 
     def new_pair(self, c, req: P.Request):
@@ -151,14 +152,14 @@ class UnixService:
             sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
         try:
             x, y = socket.socketpair(socket.AF_UNIX, type_)
+            first = self.new_fd(ends[0], x)
+            second = self.new_fd(ends[1], y)
         except OSError as e:
-            return P.response(-1, e.errno or errno.EIO), None
-        first = self.new_fd(ends[0], x)
-        second = self.new_fd(ends[1], y)
+            return P.response(-1, e.errno or errno.ENOBUFS), None
         self.pair_ends[second] = y
         return P.response(first, 0, b"", second), x.detach()
 
-    def dispatch(self, c, req: P.Request):
+    def dispatch(self, c: Any, ch: None, req: P.Request):  # type: ignore[no-untyped-def]
         sk = self.socks[req.sock_id]
         if req.op == P.OP_UNIX_PAIR:
             y = self.pair_ends.pop(req.sock_id, None)
@@ -196,7 +197,7 @@ class UnixService:
                     return P.response(0, 0, int(sk.state == "LISTEN").to_bytes(4, "little")), None
             return P.response(-1, errno.EOPNOTSUPP), None
         except OSError as e:      # SocketError, or EMFILE/ENOBUFS making kernel sockets
-            return P.response(-1, e.errno or errno.EIO), None
+            return P.response(-1, e.errno or errno.ENOBUFS), None
 
     @staticmethod
     def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
@@ -245,11 +246,10 @@ class UnixService:
         a, s = socket.socketpair(socket.AF_UNIX, sk.type)
         sock_id = self.new_fd(sk, a)
         s.setblocking(False)
-        from shim.host import set_sndbuf  # shim.host imports this module
         set_sndbuf(s, LISTENER_BUF)
         self.listeners[s.fileno()] = (s, sk)
         self.listening[sk] = s.fileno()
-        self.host.ep.register(s.fileno(), 0)      # HUP: the program closed the listener
+        self.table.watch(s.fileno(), 0, self.event)    # HUP: the program closed the listener
         return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
 
     def connect(self, c, sk: UnixSocket, req: P.Request):
@@ -299,7 +299,7 @@ class UnixService:
         if ev & (select.EPOLLHUP | select.EPOLLERR):
             s, sk = self.listeners.pop(fd)
             del self.listening[sk]
-            self.host.ep.unregister(fd)
+            self.table.unwatch(fd)
             s.close()     # queued connections go with the listener's last fd
             if sk.state == "LISTEN":
                 sk.state = "CLOSED"
