@@ -22,6 +22,37 @@
 #define F_DG_ERRPEND (1ULL << 60) /* recvmmsg took an error record after datagrams: report next */
 #define RN_DG_IOV_MAX 1024
 
+/* An iovec array of n entries (with our header's, at most RN_DG_IOV_MAX + 1): on the
+ * stack for the usual counts, else mapped (mmap is async-signal-safe, and a handler's
+ * stack is small: 1025 entries are 16 KiB). */
+#define RN_IOV_SMALL 17
+struct rn_iovbuf {
+    struct iovec small[RN_IOV_SMALL];
+    size_t maplen;
+};
+static struct iovec *rn_iov_get(struct rn_iovbuf *b, size_t n)
+{
+    b->maplen = 0;
+    if (n > RN_DG_IOV_MAX + 1)
+        n = 1; /* refused (EMSGSIZE) before any entry is used */
+    if (n <= RN_IOV_SMALL)
+        return b->small;
+    void *p = mmap(NULL, n * sizeof(struct iovec), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    b->maplen = n * sizeof(struct iovec);
+    return p;
+}
+static void rn_iov_put(struct rn_iovbuf *b, struct iovec *v)
+{
+    if (b->maplen) {
+        int e = errno;
+        munmap(v, b->maplen);
+        errno = e;
+    }
+}
+
 /* The program's iovec array into iov[1..cnt] (iov[0] is left for our header): 0, or
  * EMSGSIZE / EFAULT as the kernel checks them. */
 static int dg_iov_in(struct iovec *iov, const struct iovec *uiov, size_t cnt)
@@ -355,13 +386,10 @@ static int dg_host_behind(int fd, int e)
 #endif
 #define DG_CM_TTL 0x100u
 #define DG_CM_TOS 0x1000000u
-static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
-                       int *err)
+static ssize_t dg_send_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                           int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
+                           int *err, struct iovec *iov)
 {
-    if (INFO_KIND(s->info) == RN_KIND_ALG)
-        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     struct rn_dgram_hdr h;
     if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, own, err) < 0)
         return -1;
@@ -386,6 +414,23 @@ static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size
         return -1;
     }
     return r - (ssize_t)sizeof h;
+}
+
+static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
+                       int *err)
+{
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, iovcnt + 1);
+    if (iov == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    ssize_t r = dg_send_iov(fd, s, uiov, iovcnt, flags, uaddr, alen, own, cm, err, iov);
+    rn_iov_put(&b, iov);
+    return r;
 }
 
 /* ---- receive --------------------------------------------------------------- */
@@ -471,12 +516,9 @@ static int dg_sync(struct rn_sock *s)
                   0);
 }
 
-static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, struct dg_rres *res, int own, int *err)
+static ssize_t dg_recv_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                           int flags, struct dg_rres *res, int own, int *err, struct iovec *iov)
 {
-    if (INFO_KIND(s->info) == RN_KIND_ALG)
-        return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_ERRQUEUE)
@@ -538,6 +580,22 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
         dg_res_set(res, &h, m.msg_flags);
         return r - (ssize_t)sizeof h;
     }
+}
+
+static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, struct dg_rres *res, int own, int *err)
+{
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, iovcnt + 1);
+    if (iov == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    ssize_t r = dg_recv_iov(fd, s, uiov, iovcnt, flags, res, own, err, iov);
+    rn_iov_put(&b, iov);
+    return r;
 }
 
 /* ---- the calls ------------------------------------------------------------- */
@@ -921,9 +979,8 @@ static void dg_batch_msg(struct dg_batch *b, unsigned int n, size_t used, size_t
 
 /* Linux's __sys_sendmmsg: the count sent, or the first message's error. */
 static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
-                       int flags)
+                       int flags, struct dg_batch *bp)
 {
-    struct dg_batch b;
     unsigned int done = 0;
     int err = 0;
     while (done < vlen && !err) {
@@ -938,17 +995,17 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
             if (!dg_batch_room(used, m.msg_iovlen))
                 break;
             if (dg_send_prep(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                             m.msg_name ? m.msg_namelen : 0, &b.hdr[n], b.iov + used,
+                             m.msg_name ? m.msg_namelen : 0, &bp->hdr[n], bp->iov + used,
                              done + n == 0, 0, &err) < 0)
                 break;
-            dg_batch_msg(&b, n, used, m.msg_iovlen);
+            dg_batch_msg(bp, n, used, m.msg_iovlen);
             used += m.msg_iovlen + 1;
         }
         if (n == 0)
             break;
         int k;
         while ((k = ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(
-                    fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
+                    fd, bp->mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
                dg_host_behind(fd, errno))
             ;
         if (k < 0) {
@@ -956,7 +1013,7 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
             break;
         }
         for (int i = 0; i < k; i++) {
-            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            unsigned int len = bp->mm[i].msg_len - (unsigned int)sizeof bp->hdr[i];
             if (rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0) {
                 err = EFAULT; /* sent, not counted (put_user after the send) */
                 break;
@@ -972,9 +1029,8 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
 /* Linux's do_recvmmsg: MSG_WAITFORONE, the timeout checked after each datagram (the
  * kernel does it on A and updates *tmo), the count received or the first error. */
 static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
-                       int flags, struct timespec *tmo)
+                       int flags, struct timespec *tmo, struct dg_batch *bp)
 {
-    struct dg_batch b;
     unsigned int done = 0;
     int err = 0, synced = 0, stop = 0;
     if ((s->info & F_DG_ERRPEND) && (err = rn_dg_take_pending(fd, s)) != 0)
@@ -983,18 +1039,18 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         unsigned int n = 0;
         size_t used = 0;
         for (; done + n < vlen && n < DG_MMSG_BATCH; n++) {
-            struct msghdr *m = &b.um[n];
+            struct msghdr *m = &bp->um[n];
             if (rn_copy_in(m, &vec[done + n].msg_hdr, sizeof *m) < 0) {
                 err = EFAULT;
                 break;
             }
             if (!dg_batch_room(used, m->msg_iovlen))
                 break;
-            if ((err = dg_iov_in(b.iov + used, m->msg_iov, m->msg_iovlen)) != 0)
+            if ((err = dg_iov_in(bp->iov + used, m->msg_iov, m->msg_iovlen)) != 0)
                 break;
-            b.iov[used].iov_base = &b.hdr[n];
-            b.iov[used].iov_len = sizeof b.hdr[n];
-            dg_batch_msg(&b, n, used, m->msg_iovlen);
+            bp->iov[used].iov_base = &bp->hdr[n];
+            bp->iov[used].iov_len = sizeof bp->hdr[n];
+            dg_batch_msg(bp, n, used, m->msg_iovlen);
             used += m->msg_iovlen + 1;
         }
         if (n == 0)
@@ -1002,7 +1058,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         int f = flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_WAITFORONE);
         if (done > 0 && (flags & MSG_WAITFORONE))
             f |= MSG_DONTWAIT;
-        int k = ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, b.mm, n, f, tmo);
+        int k = ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, bp->mm, n, f, tmo);
         if (k < 0 && errno == EAGAIN && done == 0 && !synced) {
             synced = 1; /* as dg_recv: the host catches up once */
             if (dg_sync(s) == 0) {
@@ -1019,7 +1075,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         stop = err != 0 || k < (int)n;
         for (int i = 0; i < k; i++) {
             struct dg_rres res;
-            if (b.mm[i].msg_len < sizeof b.hdr[i]) {
+            if (bp->mm[i].msg_len < sizeof bp->hdr[i]) {
                 /* EOF (SHUT_RD): as one receive, see dg_recv */
                 if (done == 0) {
                     int fl = (f & MSG_DONTWAIT) ? O_NONBLOCK : fcntl(fd, F_GETFL);
@@ -1034,7 +1090,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
                 stop = 1;
                 break;
             }
-            if (b.hdr[i].flags & RN_DG_ERROR) {
+            if (bp->hdr[i].flags & RN_DG_ERROR) {
                 /* the host sends nothing after an error record until the error is taken */
                 if (done > 0) {
                     rn_cache_flags(fd, s, F_DG_ERRPEND, 0);
@@ -1045,9 +1101,9 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
                 }
                 break;
             }
-            dg_res_set(&res, &b.hdr[i], b.mm[i].msg_hdr.msg_flags);
-            int e = dg_recv_out(&vec[done].msg_hdr, &b.um[i], &res);
-            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            dg_res_set(&res, &bp->hdr[i], bp->mm[i].msg_hdr.msg_flags);
+            int e = dg_recv_out(&vec[done].msg_hdr, &bp->um[i], &res);
+            unsigned int len = bp->mm[i].msg_len - (unsigned int)sizeof bp->hdr[i];
             if (e == 0 && rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0)
                 e = EFAULT;
             if (e) {
@@ -1074,9 +1130,21 @@ static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int 
         vlen = RN_DG_IOV_MAX; /* UIO_MAXIOV, as Linux */
     if (INFO_KIND(s->info) == RN_KIND_ALG || (!send && (flags & MSG_ERRQUEUE)))
         r = dg_mmsg_each(fd, s, vec, vlen, flags, send);
-    else
-        r = send ? dg_sendmmsg(fd, s, vec, vlen, flags)
-                 : dg_recvmmsg(fd, s, vec, vlen, flags, tmo);
+    else {
+        /* the batch is 29 KiB: mapped, not on a stack that may be a handler's */
+        struct dg_batch *bp = mmap(NULL, sizeof *bp, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (bp == MAP_FAILED) {
+            errno = ENOMEM;
+            r = -1;
+        } else {
+            r = send ? dg_sendmmsg(fd, s, vec, vlen, flags, bp)
+                     : dg_recvmmsg(fd, s, vec, vlen, flags, tmo, bp);
+            int e = errno;
+            munmap(bp, sizeof *bp);
+            errno = e;
+        }
+    }
     dg_trace(send ? "sendmmsg" : "recvmmsg", fd, (long)vlen, flags, (long)r, r < 0 ? errno : 0);
     if (r >= 0)
         errno = saved;

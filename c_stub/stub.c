@@ -55,6 +55,7 @@
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -2031,10 +2032,10 @@ static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
 
 /* sendmsg(MSG_OOB) on a TCP shim socket, m a safe copy of the msghdr: as
  * rn_oob_send, the urgent byte being the last byte of the last non-empty iovec.     */
-static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+static ssize_t rn_oob_sendmsg_iov(int fd, struct rn_sock *s, struct msghdr *m, int flags,
+                                  struct iovec *iov)
 {
     int saved = errno, e;
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     size_t cnt = m->msg_iovlen, total, k = m->msg_iovlen;
     if ((e = dg_iov_in(iov, m->msg_iov, cnt)) != 0 || (e = dg_iov_total(iov, cnt, &total)) != 0) {
         errno = e;
@@ -2058,6 +2059,19 @@ static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int f
             return r;
     }
     return rn_oob_last(fd, s, last, total, flags, saved);
+}
+
+static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+{
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, m->msg_iovlen + 1);
+    if (iov == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t r = rn_oob_sendmsg_iov(fd, s, m, flags, iov);
+    rn_iov_put(&b, iov);
+    return r;
 }
 
 #define OOB_SEND(fd, buf, n, flags)                                    \
