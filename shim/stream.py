@@ -94,6 +94,17 @@ class Channel(ChannelBase):
             set_sndbuf(self.s, self.s_sndbuf)
 
 
+def push_tail(sk: Socket, tail: deque) -> None:
+    """Hand the stack what it takes of the bytes a closed program left (SocketError
+    passes through); what does not fit stays at the head of tail."""
+    while tail:
+        n = sk.send(tail[0])
+        if n < len(tail[0]):
+            tail[0] = tail[0][n:]
+            return
+        tail.popleft()
+
+
 class StreamService:
     def __init__(self, table: ChannelTable, stack: NetStack,
                  run_stack: Callable[[], None]) -> None:
@@ -613,12 +624,7 @@ class StreamService:
         tcb = sk.inner
         for _ in range(64):
             try:
-                while tail and sk.state in TCP_ESTABLISHED_OR_LATER:
-                    n = sk.send(tail[0])
-                    if n < len(tail[0]):
-                        tail[0] = tail[0][n:]
-                        break
-                    tail.popleft()
+                push_tail(sk, tail)
             except SocketError:
                 break
             before = tcb.snd_nxt
@@ -635,12 +641,9 @@ class StreamService:
     def feed_orphan(self, sk: Socket) -> None:
         tail = self.orphans[sk]
         try:
-            while tail:
-                n = sk.send(tail[0])
-                if n < len(tail[0]):
-                    tail[0] = tail[0][n:]
-                    return
-                tail.popleft()
+            push_tail(sk, tail)
+            if tail:
+                return              # the rest when the send buffer frees
         except SocketError:
             tail.clear()
         del self.orphans[sk]

@@ -12,6 +12,17 @@
 #define MSG_FASTOPEN 0x20000000
 #endif
 
+/* accept the next connection on l, show what its first read gives, close both */
+static void server_recv(const char *what, int l, int c)
+{
+    char buf[64];
+    int s = accept(l, NULL, NULL);
+    readable(s);
+    show(what, recv(s, buf, sizeof buf, 0));
+    close(c);
+    close(s);
+}
+
 int main(void)
 {
     struct sockaddr_in a;
@@ -45,11 +56,7 @@ int main(void)
     struct pollfd p = {c, POLLOUT, 0};
     show("poll POLLOUT", poll(&p, 1, 3000));
     show("send", send(c, "later", 5, 0));
-    s = accept(l, NULL, NULL);
-    readable(s);
-    show("server recv", recv(s, buf, sizeof buf, 0));
-    close(c);
-    close(s);
+    server_recv("server recv", l, c);
 
     c = socket(AF_INET, SOCK_STREAM, 0);
     struct iovec iov = {(void *)"msg", 3};
@@ -60,11 +67,7 @@ int main(void)
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     show("sendmsg MSG_FASTOPEN", sendmsg(c, &m, MSG_FASTOPEN));
-    s = accept(l, NULL, NULL);
-    readable(s);
-    show("server recv", recv(s, buf, sizeof buf, 0));
-    close(c);
-    close(s);
+    server_recv("server recv", l, c);
 
     c = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in u = a;
