@@ -63,6 +63,9 @@ class KernelProfile:
     # errno of listen() on a socket that ever started a connection or was accepted, even
     # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
     listen_after_connect: int = 0
+    # IPV6_RTHDR types the kernel takes: 2 (Mobile IPv6) needs CONFIG_IPV6_MIP6, 4
+    # (segment routing) the seg6 core
+    rthdr_types: frozenset = frozenset({2, 4})
 
     def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
         return self.options.get((family, proto, level, optname))

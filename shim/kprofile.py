@@ -103,9 +103,26 @@ def probe_listen_after_connect() -> int:
     return 0
 
 
+# the smallest valid IPV6_RTHDR of each type: Mobile IPv6 (one address), an SRH (one
+# segment)
+RTHDRS = {2: bytes([0, 2, 2, 1, 0, 0, 0, 0]) + bytes(16),
+          4: bytes([0, 2, 4, 0, 0, 0, 0, 0]) + bytes(16)}
+
+
+def probe_rthdr_types() -> frozenset:
+    """The IPV6_RTHDR types this kernel takes (its build options decide)."""
+    ok = set()
+    for kind, hdr in RTHDRS.items():
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            if _err(s.setsockopt, socket.IPPROTO_IPV6, socket.IPV6_RTHDR, hdr)[0] == 0:
+                ok.add(kind)
+    return frozenset(ok)
+
+
 def probe() -> KernelProfile:
     return KernelProfile(release=os.uname().release, options=probe_options(),
-                         listen_after_connect=probe_listen_after_connect())
+                         listen_after_connect=probe_listen_after_connect(),
+                         rthdr_types=probe_rthdr_types())
 
 
 def _name(err: int) -> str:
