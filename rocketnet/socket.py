@@ -385,7 +385,8 @@ class Socket:
                 # Linux sk_setsockopt: FORCE (CAP_NET_ADMIN, checked by the caller)
                 # skips the wmem_max clamp and takes a negative value as 0
                 if optname == C.SO_SNDBUF:
-                    u = min(v if v >= 0 else C.SYSCTL_WMEM_MAX, C.SYSCTL_WMEM_MAX)
+                    wmax = self.stack.profile.wmem_max
+                    u = min(v if v >= 0 else wmax, wmax)
                 else:
                     u = max(v, 0)
                 u = min(u, 0x3FFFFFFF) * 2
@@ -393,7 +394,8 @@ class Socket:
                 t.sndbuf_limit = t.so_sndbuf // 2
             elif optname in (C.SO_RCVBUF, C.SO_RCVBUFFORCE):
                 if optname == C.SO_RCVBUF:
-                    u = min(v if v >= 0 else C.SYSCTL_RMEM_MAX, C.SYSCTL_RMEM_MAX)
+                    rmax = self.stack.profile.rmem_max
+                    u = min(v if v >= 0 else rmax, rmax)
                 else:
                     u = max(v, 0)
                 u = min(u, 0x3FFFFFFF) * 2
@@ -403,7 +405,7 @@ class Socket:
                 if v < 0:
                     v = 0x7FFFFFFF
                 if self.type == C.SOCK_STREAM:  # tcp_set_rcvlowat: at most half tcp_rmem[2]
-                    v = min(v, C.TCP_RMEM_MAX >> 1)
+                    v = min(v, self.stack.profile.tcp_rmem[2] >> 1)
                 self.rcvlowat = max(v, 1)
             elif optname == C.SO_BROADCAST:
                 self.broadcast = 1 if v else 0
@@ -595,7 +597,7 @@ class Socket:
             return _int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
-                return self.tcp_info()[:optlen]
+                return self.tcp_info()[:min(optlen, self.stack.profile.tcp_info_len)]
             if optname == C.TCP_CONGESTION:
                 return t.congestion.ljust(16, b"\x00")[:optlen]
             if optname == C.TCP_MAXSEG:

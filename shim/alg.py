@@ -26,7 +26,7 @@ import struct
 from typing import Any
 
 try:
-    from rocketnet.alg import ALG_SET_KEY, OPTMEM_MAX, AlgError, AlgSocket, Control, Operation
+    from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
     HAVE_ALG = True
 except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has none)
     HAVE_ALG = False
@@ -82,15 +82,6 @@ class AlgChannel(Channel):
         self.key_parts = bytearray()       # a long ALG_SET_KEY arriving in parts
 
 
-def kernel_optmem_max() -> int:
-    """This kernel's net.core.optmem_max: the largest key (and control) allocation."""
-    try:
-        with open("/proc/sys/net/core/optmem_max") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return OPTMEM_MAX if HAVE_ALG else 0
-
-
 class AlgService:
     def __init__(self, table: ChannelTable, stack: NetStack) -> None:
         self.table = table
@@ -102,7 +93,6 @@ class AlgService:
             P.OP_RDEND: kernel_answer, P.OP_LINGER: kernel_answer,
         }
         stack.stats.setdefault("alg_sockets", 0)
-        self.optmem_max = kernel_optmem_max()
 
     # ---- creation -----------------------------------------------------------------
 
@@ -113,7 +103,7 @@ class AlgService:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:
             return P.response(-1, errno.EPROTONOSUPPORT), None
-        return self.new_channel(AlgSocket(os.urandom, self.optmem_max))
+        return self.new_channel(AlgSocket(os.urandom, self.stack.profile.optmem_max))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET, S_SNDBUF // 2)

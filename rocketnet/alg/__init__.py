@@ -7,7 +7,6 @@ from rocketnet.alg.engine import (
     ALG_SET_IV,
     ALG_SET_KEY,
     ALG_SET_OP,
-    OPTMEM_MAX,
     SOL_ALG,
     AlgSocket,
     Control,
@@ -16,5 +15,5 @@ from rocketnet.alg.engine import (
 from rocketnet.alg.primitives import AlgError
 
 __all__ = ["ALG_OP_DECRYPT", "ALG_OP_ENCRYPT", "ALG_SET_AEAD_ASSOCLEN", "ALG_SET_AEAD_AUTHSIZE",
-           "ALG_SET_IV", "ALG_SET_KEY", "ALG_SET_OP", "OPTMEM_MAX", "SOL_ALG", "AlgError",
-           "AlgSocket", "Control", "Operation"]
+           "ALG_SET_IV", "ALG_SET_KEY", "ALG_SET_OP", "SOL_ALG", "AlgError", "AlgSocket",
+           "Control", "Operation"]

@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 
 from rocketnet.alg.primitives import AlgError
 from rocketnet.alg.transforms import new_transform
+from rocketnet.profile import KernelProfile
 
 SOL_ALG = 279
 ALG_SET_KEY = 1
@@ -24,7 +25,6 @@ ALG_OP_DECRYPT = 0
 ALG_OP_ENCRYPT = 1
 CRYPTO_ALG_KERN_DRIVER_ONLY = 0x1000
 RNG_MAXSIZE = 128
-OPTMEM_MAX = 20480                    # sysctl net.core.optmem_max (a host passes its own)
 
 
 class Control(NamedTuple):
@@ -38,7 +38,8 @@ class Control(NamedTuple):
 class AlgSocket:
     """The transform socket: bind, setsockopt, accept."""
 
-    def __init__(self, rng: Callable[[int], bytes], optmem_max: int = OPTMEM_MAX) -> None:
+    def __init__(self, rng: Callable[[int], bytes],
+                 optmem_max: int = KernelProfile.optmem_max) -> None:
         self.tfm = None
         self.refcnt = 0                # operation sockets alive
         self.rng = rng

@@ -114,7 +114,9 @@ class TcpConfig:
         self.fin_timeout = 60.0
         self.rcvbuf = 4 * 1024 * 1024  # effective default (Linux autotunes up to 6 MiB+)
         self.sndbuf = 4 * 1024 * 1024
-        self.somaxconn = 4096
+        self.somaxconn = 4096           # net.core.somaxconn
+        self.so_sndbuf = 16384          # net.ipv4.tcp_wmem[1]: SO_SNDBUF of a new socket
+        self.so_rcvbuf = 131072         # net.ipv4.tcp_rmem[1]
         self.init_cwnd = 10
         self.rcv_wscale = 7  # enough for 8 MiB windows
         self.default_mss = 536
@@ -263,8 +265,8 @@ class TcpSocket:
         cfg = layer.config
         self.sndbuf_limit = cfg.sndbuf
         self.rcvbuf_limit = cfg.rcvbuf
-        self.so_sndbuf = 16384  # what getsockopt(SO_SNDBUF) reports (Linux default)
-        self.so_rcvbuf = 131072
+        self.so_sndbuf = cfg.so_sndbuf  # what getsockopt(SO_SNDBUF) reports
+        self.so_rcvbuf = cfg.so_rcvbuf
         self.reuseaddr = False
         self.reuseport = False
         self.keepalive = False
