@@ -183,10 +183,10 @@ class Socket:
     # what a failed connection leaves in place (Linux keeps the socket itself)
     _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute",
              "connected_once")
-    _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
-                 "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
-                 "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
-                 "oobinline")
+    _KEPT_TCP = ("sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
+                 "so_rcvbuf", "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl",
+                 "keepcnt", "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos",
+                 "hops", "user_timeout", "oobinline")
 
     def renewed(self) -> Socket:
         """A fresh TCP socket for one whose connection failed, usable again as on Linux:
@@ -392,6 +392,7 @@ class Socket:
                 u = min(u, 0x3FFFFFFF) * 2
                 t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
                 t.sndbuf_limit = t.so_sndbuf // 2
+                t.sndbuf_lock = True
             elif optname in (C.SO_RCVBUF, C.SO_RCVBUFFORCE):
                 if optname == C.SO_RCVBUF:
                     rmax = self.stack.profile.rmem_max
@@ -401,6 +402,7 @@ class Socket:
                 u = min(u, 0x3FFFFFFF) * 2
                 t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
                 t.rcvbuf_limit = t.so_rcvbuf // 2
+                t.rcvbuf_lock = True
             elif optname == C.SO_RCVLOWAT:
                 if v < 0:
                     v = 0x7FFFFFFF
@@ -413,8 +415,12 @@ class Socket:
                 self.oobinline = 1 if v else 0
                 self.inner.oobinline = bool(v)
             elif optname == C.SO_PRIORITY:
+                if not 0 <= v <= 6 and not self.privileged:
+                    raise SocketError(C.EPERM)      # CAP_NET_ADMIN (or CAP_NET_RAW)
                 self.priority = v
             elif optname == C.SO_DEBUG:
+                if v and not self.privileged:
+                    raise SocketError(C.EACCES)     # CAP_NET_ADMIN
                 self.debug = 1 if v else 0
             elif optname == C.SO_DONTROUTE:
                 self.dontroute = 1 if v else 0

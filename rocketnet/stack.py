@@ -152,6 +152,7 @@ class NetStack:
         prof = self.profile
         cfg.somaxconn = prof.somaxconn
         cfg.so_sndbuf, cfg.so_rcvbuf = prof.tcp_wmem[1], prof.tcp_rmem[1]
+        cfg.sndbuf, cfg.rcvbuf = prof.tcp_wmem[2], prof.tcp_rmem[2]  # autotuning's bounds
         dev = loopback if loopback is not None else LoopbackDevice()
         lo = InterfaceWrapper(
             "lo",

@@ -36,7 +36,10 @@ class Admin:
         return P.response(len(text), 0, text[off : off + P.MAX_PAYLOAD]), None
 
     def op_host_pcap(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
-        """`rocketnet run --pcap DIR` on a running host: capture every interface."""
+        """`rocketnet run --pcap DIR` on a running host: capture every interface (the
+        capture holds every program's traffic: the host's owner only)."""
+        if not c.is_owner():
+            return P.response(-1, errno.EPERM), None
         try:
             netconfig.start_capture(self.stack, os.fsdecode(req.payload))
         except OSError as e:
@@ -44,5 +47,7 @@ class Admin:
         return P.response(0), None
 
     def op_host_stop(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
+        if not c.is_owner():
+            return P.response(-1, errno.EPERM), None
         self.stop()
         return P.response(0), None

@@ -115,6 +115,8 @@ class AlgService:
 
     # ---- events -------------------------------------------------------------------
 
+    public_ops: frozenset[int] = frozenset()
+
     def holds(self, sock_id: int) -> bool:
         return False            # an AF_ALG socket lives as long as its channel
 

@@ -8,6 +8,7 @@ host's other state: it asks the table.
 from __future__ import annotations
 
 import errno
+import os
 import secrets
 import select
 import socket
@@ -57,6 +58,10 @@ class Service(Protocol):
     def new_socket(self, family: int, type_: int, proto: int) -> tuple[bytes, int | None]:
         """RN_OP_SOCKET for a family this service serves."""
 
+    public_ops: frozenset[int]
+    """Calls anyone may make on a socket of this service: Linux shows their answer to
+    every process (a unix socket's bound name), or the caller has let go of its fd."""
+
     def holds(self, sock_id: int) -> bool:
         """An id of this service that has no live channel (failed, closed, unix)."""
 
@@ -88,6 +93,10 @@ class ChannelTable:
         self.by_id: dict[int, Any] = {}
         self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
         self.held_ids: list[Any] = []       # services whose ids outlive channels (holds())
+        # sock id -> inode of the kernel socket the host gave out for it (A, or the unix
+        # socket itself): holding an fd of that inode is what authorises a call
+        self.inodes: dict[int, int] = {}
+        self.inodes_sweep_at = 1024
         self.caller: Any = None             # the client whose RPC is being served
         # other fds of the event loop (control connections, devices, listeners): fd ->
         # callback(fd, events)
@@ -117,6 +126,7 @@ class ChannelTable:
                 if e.errno != errno.EADDRINUSE:
                     raise
                 continue
+            self.record(sock_id, s)
             return sock_id
         raise OSError(errno.ENOBUFS, "no free socket name")   # as sock_alloc failing
 
@@ -133,6 +143,15 @@ class ChannelTable:
         if s_sndbuf:
             set_sndbuf(s, s_sndbuf)
         return sock_id, a, s
+
+    def record(self, sock_id: int, s: socket.socket) -> None:
+        """The inode a caller must hold for sock_id (forgotten once no service knows it)."""
+        self.inodes[sock_id] = os.fstat(s.fileno()).st_ino
+        if len(self.inodes) > self.inodes_sweep_at:
+            for i in [i for i in self.inodes if i != sock_id and i not in self.by_id and
+                      not any(h.holds(i) for h in self.held_ids)]:
+                del self.inodes[i]
+            self.inodes_sweep_at = max(1024, 2 * len(self.inodes))
 
     # ---- channels -------------------------------------------------------------------
 

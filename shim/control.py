@@ -11,6 +11,7 @@ import array
 import errno
 import os
 import socket
+import struct
 import traceback
 from typing import Any, Callable
 
@@ -19,6 +20,12 @@ from shim.channels import ChannelTable
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
+SO_PASSCRED = 16
+SCM_CREDENTIALS = 2
+MSG_CMSG_CLOEXEC = 0x40000000   # PyPy 3.9's socket module lacks the name
+UCRED = struct.Struct("=iII")
+ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
+CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
 EP_IN = 1
 
 
@@ -28,23 +35,106 @@ def peercred(s: socket.socket) -> tuple[int, int, int]:
 
 
 class Client:
-    """One process's control connection."""
+    """One process's control connection, and who sent the request being served: the
+    kernel's SCM_CREDENTIALS of that very message (SO_PASSCRED), never an id the caller
+    names nor the credentials of whoever made the connection."""
 
-    __slots__ = ("s", "fd", "pid", "uid")
+    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven", "net_admin")
 
-    def __init__(self, s: socket.socket, pid: int, uid: int) -> None:
+    def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
-        self.pid = pid
-        self.uid = uid             # effective uid of the process that made the connection
+        self.pid = 0               # the sender's process (kernel-given)
+        self.uid = -1              # ... and its real uid / gid
+        self.gid = -1
+        self._status: tuple[int, int, int, tuple[int, ...]] | None = None
+        self.proven: set[tuple[int, int]] = set()   # (pid, sock id) shown to hold it
+        # CAP_NET_ADMIN of the sender, looked up only if the answer is needed
+        self.net_admin = Capability(self, CAP_NET_ADMIN)
 
-    def may_admin_net(self) -> bool:
-        """CAP_NET_ADMIN (privileged socket options, SIOCSIF*)."""
-        return self.uid == 0
+    def sent_by(self, pid: int, uid: int, gid: int) -> None:
+        self.pid, self.uid, self.gid = pid, uid, gid
+        self._status = None
+
+    def status(self) -> tuple[int, int, int, tuple[int, ...]]:
+        """(euid, egid, effective capabilities, groups) of the sender now, from
+        /proc/<pid>/status (nothing at all if it is gone): what Linux checks."""
+        if self._status is None:
+            euid = egid = -1
+            caps = 0
+            groups: tuple[int, ...] = ()
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    text = f.read()
+                fields = {}
+                for key in ("\nUid:", "\nGid:", "\nCapEff:", "\nGroups:"):
+                    at = text.index(key) + len(key)
+                    fields[key] = text[at : text.index("\n", at)].split()
+                euid = int(fields["\nUid:"][1])
+                egid = int(fields["\nGid:"][1])
+                caps = int(fields["\nCapEff:"][0], 16)
+                groups = tuple(int(g) for g in fields["\nGroups:"])
+            except (OSError, ValueError, IndexError):
+                euid = egid = -1
+                caps = 0
+                groups = ()
+            self._status = (euid, egid, caps, groups)
+        return self._status
+
+    def capable(self, cap: int) -> bool:
+        return bool(self.status()[2] >> cap & 1)
 
     def may_bind_service(self) -> bool:
         """CAP_NET_BIND_SERVICE (ports below ip_unprivileged_port_start)."""
-        return self.uid == 0
+        return self.capable(CAP_NET_BIND_SERVICE)
+
+    def may_raise_priority(self) -> bool:
+        """SO_PRIORITY above 6: CAP_NET_RAW or CAP_NET_ADMIN (sk_setsockopt)."""
+        return self.capable(CAP_NET_RAW) or self.capable(CAP_NET_ADMIN)
+
+    def may_ping(self) -> bool:
+        """An ICMP echo socket: the effective gid or a supplementary group inside the
+        kernel's net.ipv4.ping_group_range (ping_init_sock).  CAP_NET_RAW may too: the
+        stack serves no raw socket, which is how such a process pings on Linux."""
+        if self.capable(CAP_NET_RAW):
+            return True
+        try:
+            with open("/proc/sys/net/ipv4/ping_group_range") as f:
+                low, high = (int(x) for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            return False
+        _euid, egid, _caps, groups = self.status()
+        return any(low <= g <= high for g in (egid, *groups))
+
+    def may_write(self, st: os.stat_result) -> bool:
+        """Write permission on a file node for the sender (generic_permission, MAY_WRITE)."""
+        euid, egid, _caps, groups = self.status()
+        if self.capable(CAP_DAC_OVERRIDE):
+            return True
+        if euid == st.st_uid:
+            return bool(st.st_mode & 0o200)
+        if st.st_gid == egid or st.st_gid in groups:
+            return bool(st.st_mode & 0o020)
+        return bool(st.st_mode & 0o002)
+
+    def is_owner(self) -> bool:
+        """The host's own user (effective uid), or root, as Linux lets root."""
+        euid = self.status()[0]
+        return euid in (os.geteuid(), 0)
+
+
+class Capability:
+    """A capability of the client's current sender, true or false when first asked:
+    what the engine gets as Socket.privileged (most calls never look)."""
+
+    __slots__ = ("c", "cap")
+
+    def __init__(self, c: Client, cap: int) -> None:
+        self.c = c
+        self.cap = cap
+
+    def __bool__(self) -> bool:
+        return self.c.capable(self.cap)
 
 
 Handler = Callable[[Client, P.Request], Any]
@@ -83,15 +173,15 @@ class Control:
                 s, _ = self.listener.accept()
             except OSError:
                 return
-            pid, uid, _gid = peercred(s)
-            if uid != os.getuid():
+            if peercred(s)[1] != os.getuid():
                 s.close()       # the host serves only its own user (or dialer holders)
                 continue
-            self.add_client(s, pid, uid)
+            self.add_client(s)
 
-    def add_client(self, s: socket.socket, pid: int, uid: int) -> None:
+    def add_client(self, s: socket.socket) -> None:
         s.setblocking(False)
-        c = Client(s, pid, uid)
+        s.setsockopt(SOL_SOCKET, SO_PASSCRED, 1)    # every request carries its sender
+        c = Client(s)
         self.clients[c.fd] = c
         self.table.watch(c.fd, EP_IN, self.client_event)
 
@@ -123,8 +213,7 @@ class Control:
                 if s.family != socket.AF_UNIX or s.type != socket.SOCK_SEQPACKET:
                     s.close()
                     continue
-                pid, uid, _gid = peercred(s)
-                self.add_client(s, pid, uid)
+                self.add_client(s)
 
     def drop_client(self, c: Client) -> None:
         self.table.unwatch(c.fd)
@@ -135,7 +224,8 @@ class Control:
         c = self.clients[fd]
         for _ in range(32):
             try:
-                msg = c.s.recv(P.REQ.size + P.MAX_PAYLOAD + 1)
+                msg, anc, _flags, _addr = c.s.recvmsg(P.REQ.size + P.MAX_PAYLOAD + 1, ANC_SPACE,
+                                                      MSG_CMSG_CLOEXEC)
             except BlockingIOError:
                 return
             except OSError:
@@ -144,8 +234,18 @@ class Control:
             if not msg:
                 self.drop_client(c)
                 return
+            c.sent_by(0, -1, -1)
+            passed: list[int] = []
+            for level, kind, data in anc:
+                if level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= UCRED.size:
+                    c.sent_by(*UCRED.unpack_from(data))
+                elif level == SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    passed.extend(array.array("i", data[: len(data) - len(data) % 4]))
             try:
-                reply, rfd = self.dispatch(c, P.parse_request(msg))
+                req = P.parse_request(msg)
+                if passed:
+                    req = req._replace(fd=passed[0])
+                reply, rfd = self.dispatch(c, req)
             except ValueError:
                 reply, rfd = P.response(-1, errno.EINVAL), None
             except Exception:   # a bug in one call must not take every program's sockets down
@@ -163,6 +263,8 @@ class Control:
             finally:
                 if rfd is not None:
                     os.close(rfd)
+                for fd in passed:
+                    os.close(fd)
             if not self.running:
                 return
 
@@ -182,21 +284,58 @@ class Control:
         table.caller = c
         ch = table.by_id.get(req.sock_id)
         if ch is not None:
-            return ch.svc.dispatch(c, ch, req)
-        for svc in table.held_ids:
-            if svc.holds(req.sock_id):
-                return svc.dispatch(c, None, req)
-        host_op = self.host_ops.get(req.op)
-        if host_op is not None:
-            return host_op(c, req)
-        return self.fallback.dispatch(c, None, req)
+            svc = ch.svc
+        else:
+            svc = next((h for h in table.held_ids if h.holds(req.sock_id)), None)
+            if svc is None:
+                host_op = self.host_ops.get(req.op)
+                if host_op is not None:
+                    return host_op(c, req)
+                svc = self.fallback
+        if req.op not in svc.public_ops and not self.holds_socket(c, req):
+            return P.response(-1, errno.EBADF), None   # not a socket of the caller's
+        return svc.dispatch(c, ch, req)
+
+    def holds_socket(self, c: Client, req: P.Request) -> bool:
+        """Whether the process that sent req holds an fd of the socket it names: its
+        /proc/<pid>/fd entry (the hinted one first) is the inode the host gave out.
+        An id the host never gave out names nothing to protect."""
+        ino = self.table.inodes.get(req.sock_id)
+        if ino is None:
+            return True
+        proven = c.proven
+        key = (c.pid, req.sock_id)
+        if key in proven:
+            return True
+        target = f"socket:[{ino}]"
+        fds = f"/proc/{c.pid}/fd/"
+        try:
+            found = req.fd_hint > 0 and os.readlink(fds + str(req.fd_hint - 1)) == target
+        except OSError:
+            found = False
+        if not found and c.pid > 0:
+            try:
+                names = os.listdir(fds)
+            except OSError:
+                names = []
+            for name in names:
+                try:
+                    if os.readlink(fds + name) == target:
+                        found = True
+                        break
+                except OSError:
+                    continue
+        if found:
+            if len(proven) > 4096:
+                proven.clear()
+            proven.add(key)
+        return found
 
     # ---- host calls -------------------------------------------------------------------
 
     def op_hello(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
-        c.pid = req.args[0]
         return P.response(os.getpid(), 0, self.nonce), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]

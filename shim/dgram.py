@@ -31,6 +31,7 @@ from shim.channels import Channel, ChannelTable, kernel_answer, set_sndbuf
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 SOL_SOCKET = socket.SOL_SOCKET
+IPPROTO_ICMP, IPPROTO_ICMPV6 = 1, 58
 A_SNDBUF = 512 * 1024           # the program's datagrams in flight to the host
 S_SNDBUF_MIN = 160 * 1024       # at least two largest datagrams towards the program
 READ_BATCH = 64                 # datagrams read from one S per wake-up
@@ -85,6 +86,9 @@ class DgramService:
     # ---- creation ---------------------------------------------------------------
 
     def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
+        if proto == (IPPROTO_ICMP if family == socket.AF_INET else IPPROTO_ICMPV6) and \
+                not self.table.caller.may_ping():
+            return P.response(-1, errno.EACCES), None    # outside ping_group_range
         try:
             sk = self.stack.socket(family, type_, proto)
         except SocketError as e:
@@ -100,6 +104,8 @@ class DgramService:
         self.table.add(ch)
         self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    public_ops: frozenset[int] = frozenset()
 
     def holds(self, sock_id: int) -> bool:
         return False            # a datagram socket lives as long as its channel
@@ -335,7 +341,7 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
-        ch.sk.privileged = self.table.caller.may_admin_net()  # Linux checks capabilities per call
+        ch.sk.privileged = self.table.caller.net_admin  # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()

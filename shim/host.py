@@ -29,6 +29,7 @@ from shim.alg import AF_ALG, AlgService
 from shim.channels import ChannelTable
 from shim.control import Control
 from shim.dgram import DgramService
+from shim.memtrim import Trimmer
 from shim.netlink import NetlinkService
 from shim.stream import StreamService
 from shim.unix import UnixService
@@ -53,6 +54,7 @@ class StackHost:
                 table.watch(dev.fileno(), EP_IN, lambda fd, ev, dev=dev: dev.on_readable())
         self.running = True
         self.idle_since = time.monotonic()
+        self.trimmer = Trimmer()
         self.ctl_path = runtime.ctl_path(name)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -105,6 +107,9 @@ class StackHost:
         while self.running:
             now = time.monotonic()
             due = stack.poll_at(now)
+            trim = self.trimmer.due()
+            if trim is not None and (due is None or trim < due):
+                due = trim
             timeout = -1.0 if due is None else max(0.0, due - now)
             if self.idle_timeout is not None and not control.busy() and not channels:
                 left = self.idle_since + self.idle_timeout - now
@@ -132,11 +137,16 @@ class StackHost:
                     continue
                 watcher = watchers.get(fd)
                 if watcher is not None:
-                    watcher(fd, ev)
+                    try:
+                        watcher(fd, ev)
+                    except Exception:   # a bug here must not end the host either
+                        control.internal_errors += 1
+                        traceback.print_exc()           # into host.log
             self.run_stack()
             self.stream.tick()
             if control.busy() or channels:
                 self.idle_since = time.monotonic()
+            self.trimmer.tick(time.monotonic(), len(channels))
 
     def run_stack(self) -> None:
         """Poll the stack and serve every socket whose state it changed."""
@@ -180,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="write one byte to this fd once the host accepts connections")
     netconfig.add_arguments(ap)
     args = ap.parse_args(argv)
+    os.umask(0o077)         # whatever the host creates is its user's alone
     try:
         host = StackHost(args.name, args.idle_timeout, args)
     except (OSError, ValueError) as e:

@@ -83,6 +83,8 @@ class NetlinkService:
         self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
 
+    public_ops: frozenset[int] = frozenset()
+
     def holds(self, sock_id: int) -> bool:
         return False            # a netlink socket lives as long as its channel
 
@@ -158,7 +160,7 @@ class NetlinkService:
     def op_ioctl(self, ch: NetlinkChannel, req: P.Request):
         """SIOCGIF* on a netlink socket, as on any socket: the stack's interfaces."""
         return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
-                                             self.table.caller.may_admin_net())), None
+                                             self.table.caller.net_admin)), None
 
     def op_bind(self, ch: NetlinkChannel, req: P.Request):
         raw = req.payload

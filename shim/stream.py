@@ -154,6 +154,9 @@ class StreamService:
         self.add(ch)
         return P.response(sock_id, 0, b"", P.KIND_STREAM), a.detach()
 
+    # close() with SO_LINGER asks after the program closed its last fd
+    public_ops = frozenset({P.OP_LINGER})
+
     def holds(self, sock_id: int) -> bool:
         return sock_id in self.dormant or sock_id in self.dead or sock_id in self.recent_closed
 
@@ -397,12 +400,12 @@ class StreamService:
         if level == SOL_SOCKET and name == SO_ACCEPTCONN:
             value = int(ch.listening).to_bytes(4, "little")
             return P.response(0, 0, value[:optlen]), None
-        ch.sk.privileged = self.table.caller.may_admin_net()    # netfilter gets are root-only
+        ch.sk.privileged = self.table.caller.net_admin    # netfilter gets are root-only
         value = ch.sk.getsockopt(level, name, min(optlen, P.MAX_PAYLOAD))
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
-        privileged = self.table.caller.may_admin_net()     # Linux checks capabilities per call
+        privileged = self.table.caller.net_admin     # Linux checks capabilities per call
         if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
                 and not privileged):
             raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
@@ -485,6 +488,9 @@ class StreamService:
         if err:
             self.dead[req.sock_id] = 0                  # taken, as sock_error() does
             return P.response(-1, err), None
+        if ch is None and err is None and req.sock_id not in self.recent_closed:
+            # not a socket of this host (it died and another started): never an EOF
+            return P.response(-1, errno.ECONNRESET), None
         return P.response(0, 0, b"", 1 if ch is not None or seen else 0), None
 
     def check_lingering(self) -> None:
@@ -503,7 +509,7 @@ class StreamService:
         """SIOCGIF*/SIOCSIF*: args[0] = request, payload = struct ifreq; SIOCGIFCONF answers
         every entry (the stub copies what fits in the program's ifc_len)."""
         return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
-                                             self.table.caller.may_admin_net())), None
+                                             self.table.caller.net_admin)), None
 
     # ---- channels -----------------------------------------------------------------
 

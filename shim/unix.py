@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import array
 import errno
+import os
 import select
 import socket
+import stat
 import struct
 from typing import Any
 
@@ -73,7 +75,8 @@ class UnixService:
         self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
         self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
-        self.pair_ends: dict[int, socket.socket] = {}  # socketpair ends not fetched yet
+        # socketpair ends not fetched yet, with the pid of the process that made the pair
+        self.pair_ends: dict[int, tuple[socket.socket, int]] = {}
         self.sweep_at = 256
         self.somaxconn = somaxconn()
 
@@ -121,6 +124,11 @@ class UnixService:
 
     # ---- RPCs -----------------------------------------------------------------------
 
+    # a socket's bound name is public (/proc/net/unix): the stub names a datagram's
+    # sender by it; the second end of a socketpair is fetched before its maker holds it
+    # (the service checks it is the maker)
+    public_ops = frozenset({P.OP_GETSOCKNAME, P.OP_UNIX_PAIR})
+
     def holds(self, sock_id: int) -> bool:
         return sock_id in self.socks
 
@@ -156,25 +164,26 @@ class UnixService:
             second = self.new_fd(ends[1], y)
         except OSError as e:
             return P.response(-1, e.errno or errno.ENOBUFS), None
-        self.pair_ends[second] = y
+        self.pair_ends[second] = (y, c.pid)
         return P.response(first, 0, b"", second), x.detach()
 
     def dispatch(self, c: Any, ch: None, req: P.Request):  # type: ignore[no-untyped-def]
         sk = self.socks[req.sock_id]
         if req.op == P.OP_UNIX_PAIR:
-            y = self.pair_ends.pop(req.sock_id, None)
-            if y is None:
+            end = self.pair_ends.get(req.sock_id)
+            if end is None or end[1] != c.pid:
                 return P.response(-1, errno.EBADF), None
-            return P.response(req.sock_id), y.detach()
+            del self.pair_ends[req.sock_id]
+            return P.response(req.sock_id), end[0].detach()
         try:
             if req.op == P.OP_BIND:
-                return self.bind(sk, req)
+                return self.bind(c, sk, req)
             if req.op == P.OP_LISTEN:
                 return self.listen(c, sk, req)
             if req.op == P.OP_CONNECT:
                 return self.connect(c, sk, req)
             if req.op == P.OP_UNIX_RESOLVE:
-                return self.resolve(sk, req)
+                return self.resolve(c, sk, req)
             if req.op == P.OP_UNIX_ACCEPTED:
                 self.ns.accepted(sk)
                 return P.response(0), None
@@ -200,29 +209,40 @@ class UnixService:
             return P.response(-1, e.errno or errno.ENOBUFS), None
 
     @staticmethod
-    def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
-        """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
-        (arg0 bit 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+    def key_of(c: Any, sk: UnixSocket, sa: bytes, req: P.Request,
+               binding: bool = False) -> tuple[str, tuple, bytes]:
+        """(kind, namespace key, stored sockaddr).  A path: the stub walked it in the
+        caller's process and passed the node's O_PATH fd (arg0 bit 1); the node is that
+        fd's, and the caller must may write to it as unix_find_bsd checks (binding: the
+        node is the one the caller's bind just made, so it is the caller's)."""
         kind, name = parse_addr(sa)
         if kind == "abstract":
             return kind, ("a", sk.type, name), abstract_sockaddr(name)
         if kind == "path":
-            if not req.args[0] & 1:
+            if not req.args[0] & 1 or req.fd < 0:
                 raise SocketError(errno.EINVAL)
-            return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
+            st = os.fstat(req.fd)
+            if not stat.S_ISSOCK(st.st_mode):
+                raise SocketError(errno.ECONNREFUSED)
+            if binding:
+                if st.st_uid != c.status()[0] and not c.may_write(st):
+                    raise SocketError(errno.EADDRINUSE)     # not a node this bind made
+            elif not c.may_write(st):
+                raise SocketError(errno.EACCES)
+            return kind, ("p", st.st_dev, st.st_ino), path_sockaddr(name)
         return kind, (), b""
 
-    def bind(self, sk: UnixSocket, req: P.Request):
-        kind, key, addr = self.key_of(sk, req.payload, req)
+    def bind(self, c: Any, sk: UnixSocket, req: P.Request):
+        kind, key, addr = self.key_of(c, sk, req.payload, req, binding=True)
         if kind == "auto":
             self.ns.autobind(sk)
         else:
             self.ns.bind(sk, key, addr)
         return P.response(0), None
 
-    def resolve(self, sk: UnixSocket, req: P.Request):
+    def resolve(self, c: Any, sk: UnixSocket, req: P.Request):
         """A datagram destination: the id of the socket bound to the name."""
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
@@ -253,7 +273,7 @@ class UnixService:
         return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
 
     def connect(self, c, sk: UnixSocket, req: P.Request):
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
@@ -307,7 +327,7 @@ class UnixService:
                 self.ns.release(sk)
 
     def close(self) -> None:
-        for y in self.pair_ends.values():
+        for y, _pid in self.pair_ends.values():
             y.close()
         for s, _ in self.listeners.values():
             s.close()
