@@ -95,11 +95,10 @@ done:
     return e;
 }
 
-static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                        int flags, const void *uctl, size_t clen, int *err)
+static ssize_t alg_send_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                            int flags, const void *uctl, size_t clen, int *err, struct iovec *iov,
+                            struct iovec *civ)
 {
-    struct iovec iov[RN_DG_IOV_MAX + 1];
-    struct iovec civ[RN_DG_IOV_MAX + 1];
     if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
     size_t total;
@@ -167,10 +166,26 @@ static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, siz
     return (ssize_t)sent;
 }
 
-static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                        int flags, struct dg_rres *res, int *err)
+static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, const void *uctl, size_t clen, int *err)
 {
-    struct iovec iov[RN_DG_IOV_MAX + 1];
+    struct rn_iovbuf b1, b2;
+    struct iovec *iov = rn_iov_get(&b1, iovcnt + 1), *civ = rn_iov_get(&b2, iovcnt + 1);
+    ssize_t r = -1;
+    if (iov == NULL || civ == NULL)
+        *err = ENOMEM;
+    else
+        r = alg_send_iov(fd, s, uiov, iovcnt, flags, uctl, clen, err, iov, civ);
+    if (iov != NULL)
+        rn_iov_put(&b1, iov);
+    if (civ != NULL)
+        rn_iov_put(&b2, civ);
+    return r;
+}
+
+static ssize_t alg_recv_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                            int flags, struct dg_rres *res, int *err, struct iovec *iov)
+{
     if ((*err = dg_iov_in(iov, uiov, iovcnt)) != 0)
         return -1;
     size_t total;
@@ -213,6 +228,20 @@ static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, siz
     }
     res->msg_flags = m.msg_flags & MSG_TRUNC;
     return r - (ssize_t)sizeof hr;
+}
+
+static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                        int flags, struct dg_rres *res, int *err)
+{
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, iovcnt + 1);
+    if (iov == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    ssize_t r = alg_recv_iov(fd, s, uiov, iovcnt, flags, res, err, iov);
+    rn_iov_put(&b, iov);
+    return r;
 }
 
 /* accept() on a transform socket (or a hash operation socket): a new operation

@@ -22,6 +22,37 @@
 #define F_DG_ERRPEND (1ULL << 60) /* recvmmsg took an error record after datagrams: report next */
 #define RN_DG_IOV_MAX 1024
 
+/* An iovec array of n entries (with our header's, at most RN_DG_IOV_MAX + 1): on the
+ * stack for the usual counts, else mapped (mmap is async-signal-safe, and a handler's
+ * stack is small: 1025 entries are 16 KiB). */
+#define RN_IOV_SMALL 17
+struct rn_iovbuf {
+    struct iovec small[RN_IOV_SMALL];
+    size_t maplen;
+};
+static struct iovec *rn_iov_get(struct rn_iovbuf *b, size_t n)
+{
+    b->maplen = 0;
+    if (n > RN_DG_IOV_MAX + 1)
+        n = 1; /* refused (EMSGSIZE) before any entry is used */
+    if (n <= RN_IOV_SMALL)
+        return b->small;
+    void *p = mmap(NULL, n * sizeof(struct iovec), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    b->maplen = n * sizeof(struct iovec);
+    return p;
+}
+static void rn_iov_put(struct rn_iovbuf *b, struct iovec *v)
+{
+    if (b->maplen) {
+        int e = errno;
+        munmap(v, b->maplen);
+        errno = e;
+    }
+}
+
 /* The program's iovec array into iov[1..cnt] (iov[0] is left for our header): 0, or
  * EMSGSIZE / EFAULT as the kernel checks them. */
 static int dg_iov_in(struct iovec *iov, const struct iovec *uiov, size_t cnt)
@@ -56,8 +87,6 @@ static int dg_iov_total(const struct iovec *iov, size_t cnt, size_t *total)
     return 0;
 }
 
-#define ST_DG_CANDIDATE 3ULL /* inherited over exec, looks like ours: classify on use */
-
 static inline int rn_dg_hint(int fd)
 {
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
@@ -68,9 +97,33 @@ static inline int rn_dg_hint(int fd)
            INFO_STATE(i) == ST_DG_CANDIDATE;
 }
 
-/* At load: datagram shim fds inherited over exec are unknown to the (empty) cache, and
- * read/write look at the cache only.  Mark the SEQPACKET sockets named like ours as
- * candidates; the first data call classifies them (no RPC here). */
+/* A datagram shim fd this process got without socket()/accept() (inherited over exec,
+ * received over SCM_RIGHTS) is unknown to the cache, and read/write look at the cache
+ * only.  Mark fd a candidate when it is a SEQPACKET socket named like ours; the first
+ * data call classifies it (no RPC here).  Anything else: unknown (0). */
+static void rn_dg_mark(int fd)
+{
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return;
+    __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    struct stat st;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+        return;
+    struct sockaddr_un un;
+    socklen_t l = sizeof un;
+    memset(&un, 0, sizeof un);
+    const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
+    if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
+        l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
+        memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
+        return;
+    rn_cache_set(fd, (uint64_t)st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+}
+
+/* At load: the fds inherited over exec. */
 static void rn_dg_scan(void)
 {
     int lim = rn_high_base();
@@ -81,21 +134,26 @@ static void rn_dg_scan(void)
                 break; /* a hole after the low fds: programs rarely inherit beyond */
             continue;
         }
-        if (!S_ISSOCK(st.st_mode))
+        rn_dg_mark(fd);
+    }
+}
+
+/* After a successful receive into msg: the fds that arrived as SCM_RIGHTS take numbers
+ * the cache may remember from an earlier fd; mark them afresh.  The kernel has just
+ * written msg's control buffer, so it is readable. */
+static void rn_dg_adopt_rights(const struct msghdr *msg)
+{
+    if (!g_enabled || msg->msg_control == NULL || msg->msg_controllen < sizeof(struct cmsghdr))
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
-        int type = 0;
-        socklen_t tl = sizeof type;
-        if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
-            continue;
-        struct sockaddr_un un;
-        socklen_t l = sizeof un;
-        memset(&un, 0, sizeof un);
-        const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
-        if (REAL(getsockname)(fd, (struct sockaddr *)&un, &l) < 0 || un.sun_family != AF_UNIX ||
-            l <= offsetof(struct sockaddr_un, sun_path) + 1 + plen || un.sun_path[0] != 0 ||
-            memcmp(un.sun_path + 1, RN_NAME_PREFIX, plen) != 0)
-            continue;
-        rn_cache_set(fd, st.st_ino, rn_mkinfo(ST_DG_CANDIDATE, 0, RN_KIND_DGRAM, 0));
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+            rn_dg_mark(fd);
+        }
     }
 }
 
@@ -114,11 +172,12 @@ static pthread_mutex_t g_dlock = PTHREAD_MUTEX_INITIALIZER;
 
 static void rn_dg_forget(int fd)
 {
-    pthread_mutex_lock(&g_dlock);
+    if (rn_guard(&g_dlock, RN_L_DGRAM) < 0)
+        return; /* re-entered: the entry is checked against the inode anyway */
     struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
     if (d->fd == fd)
         d->len = 0;
-    pthread_mutex_unlock(&g_dlock);
+    rn_unguard(&g_dlock, RN_L_DGRAM);
 }
 
 /* 0 with *maxlen, or -1 with errno. sa/len: the program's address (len 0: none). */
@@ -132,13 +191,15 @@ static int rn_dg_check(int fd, struct rn_sock *s, const unsigned char *sa, sockl
     socklen_t kl = len > 28 ? 28 : len;
     if (len != 0) {
         int hit = 0;
-        pthread_mutex_lock(&g_dlock);
-        struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
-        if (d->fd == fd && d->ino == s->ino && d->len == len && memcmp(d->sa, sa, kl) == 0) {
-            *maxlen = d->maxlen;
-            hit = 1;
+        if (rn_guard(&g_dlock, RN_L_DGRAM) == 0) { /* re-entered: a miss, ask the host */
+            struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
+            if (d->fd == fd && d->ino == s->ino && d->len == len &&
+                memcmp(d->sa, sa, kl) == 0) {
+                *maxlen = d->maxlen;
+                hit = 1;
+            }
+            rn_unguard(&g_dlock, RN_L_DGRAM);
         }
-        pthread_mutex_unlock(&g_dlock);
         if (hit)
             return 0;
     }
@@ -153,15 +214,14 @@ static int rn_dg_check(int fd, struct rn_sock *s, const unsigned char *sa, sockl
         uint64_t set = F_DG_CONN | (*maxlen == 65527 ? F_DG_PEER6 : 0);
         rn_cache_flags(fd, s, set, F_DG_PEER6 & ~set);
         s->info = (s->info | set) & ~(F_DG_PEER6 & ~set);
-    } else {
-        pthread_mutex_lock(&g_dlock);
+    } else if (rn_guard(&g_dlock, RN_L_DGRAM) == 0) { /* re-entered: not cached */
         struct rn_dgdest *d = &g_dgdest[(unsigned)fd % RN_DGDEST_N];
         d->fd = fd;
         d->ino = s->ino;
         d->len = len;
         d->maxlen = *maxlen;
         memcpy(d->sa, sa, kl);
-        pthread_mutex_unlock(&g_dlock);
+        rn_unguard(&g_dlock, RN_L_DGRAM);
     }
     return 0;
 }
@@ -303,25 +363,74 @@ static ssize_t dg_send_prep(int fd, struct rn_sock *s, const struct iovec *uiov,
     return (ssize_t)total;
 }
 
-static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, const void *uaddr, socklen_t alen, int own, int *err)
+/* After a send on A failed with e: 1 to send again.  A full A is the host behind, not
+ * the network: Linux hands a UDP datagram to the device (on loopback, to the receiver,
+ * which may drop it) and never answers EAGAIN for that, so a non-blocking send waits
+ * for the host to drain A (a dead host: POLLHUP, and the next send fails). */
+static int dg_host_behind(int fd, int e)
 {
-    if (INFO_KIND(s->info) == RN_KIND_ALG)
-        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
-    struct iovec iov[RN_DG_IOV_MAX + 1];
+    if (e == EINTR)
+        return 1;
+    if (e != EAGAIN)
+        return 0;
+    struct pollfd p = {fd, POLLOUT, 0};
+    int k = poll(&p, 1, -1);
+    errno = e;
+    return k >= 0 || errno == EINTR;
+}
+
+/* cm: per-datagram IP_TTL / IPV6_HOPLIMIT (DG_CM_TTL | value) and IP_TOS / IPV6_TCLASS
+ * (DG_CM_TOS | value << 16) from sendmsg's control data (dg_send_ctl), or 0 */
+#ifndef MSG_PROBE
+#define MSG_PROBE 0x10 /* linux/socket.h: "do not send, only probe path" (glibc: MSG_PROXY) */
+#endif
+#define DG_CM_TTL 0x100u
+#define DG_CM_TOS 0x1000000u
+static ssize_t dg_send_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                           int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
+                           int *err, struct iovec *iov)
+{
     struct rn_dgram_hdr h;
     if (dg_send_prep(fd, s, uiov, iovcnt, flags, uaddr, alen, &h, iov, 1, own, err) < 0)
         return -1;
+    if (cm & DG_CM_TTL) {
+        h.flags |= RN_DG_SEND_TTL;
+        h.ttl = (uint8_t)cm;
+    }
+    if (cm & DG_CM_TOS) {
+        h.flags |= RN_DG_SEND_TOS;
+        h.tos = (uint8_t)(cm >> 16);
+    }
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = iovcnt + 1;
-    ssize_t r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+    ssize_t r;
+    while ((r = REAL(sendmsg)(fd, &m, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
+           dg_host_behind(fd, errno))
+        ;
     if (r < 0) {
         *err = errno;
         return -1;
     }
     return r - (ssize_t)sizeof h;
+}
+
+static ssize_t dg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, const void *uaddr, socklen_t alen, int own, uint32_t cm,
+                       int *err)
+{
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_send(fd, s, uiov, iovcnt, flags, NULL, 0, err);
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, iovcnt + 1);
+    if (iov == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    ssize_t r = dg_send_iov(fd, s, uiov, iovcnt, flags, uaddr, alen, own, cm, err, iov);
+    rn_iov_put(&b, iov);
+    return r;
 }
 
 /* ---- receive --------------------------------------------------------------- */
@@ -407,12 +516,9 @@ static int dg_sync(struct rn_sock *s)
                   0);
 }
 
-static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
-                       int flags, struct dg_rres *res, int own, int *err)
+static ssize_t dg_recv_iov(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                           int flags, struct dg_rres *res, int own, int *err, struct iovec *iov)
 {
-    if (INFO_KIND(s->info) == RN_KIND_ALG)
-        return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     if ((*err = dg_iov_take(iov, uiov, iovcnt, own)) != 0)
         return -1;
     if (flags & MSG_ERRQUEUE)
@@ -476,6 +582,22 @@ static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size
     }
 }
 
+static ssize_t dg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+                       int flags, struct dg_rres *res, int own, int *err)
+{
+    if (INFO_KIND(s->info) == RN_KIND_ALG)
+        return alg_recv(fd, s, uiov, iovcnt, flags, res, err);
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, iovcnt + 1);
+    if (iov == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    ssize_t r = dg_recv_iov(fd, s, uiov, iovcnt, flags, res, own, err, iov);
+    rn_iov_put(&b, iov);
+    return r;
+}
+
 /* ---- the calls ------------------------------------------------------------- */
 
 static void dg_trace(const char *call, int fd, long count, int flags, long r, int err)
@@ -488,8 +610,6 @@ static void dg_trace(const char *call, int fd, long count, int flags, long r, in
 static int dg_confirm(int fd, struct rn_sock *s)
 {
     int saved = errno;
-    if (INFO_STATE(__atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE)) == ST_DG_CANDIDATE)
-        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE); /* classify for real */
     int c = rn_classify(fd, s);
     errno = saved;
     return c > 0 && (INFO_KIND(s->info) == RN_KIND_DGRAM || INFO_KIND(s->info) == RN_KIND_ALG)
@@ -502,7 +622,7 @@ static ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, i
 {
     int saved = errno, err = 0;
     struct iovec v = {(void *)buf, n};
-    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, &err);
+    ssize_t r = dg_send(fd, s, &v, 1, flags, addr, alen, 1, 0, &err);
     dg_trace(call, fd, (long)n, flags, (long)r, err);
     errno = r < 0 ? err : saved;
     return r;
@@ -524,6 +644,77 @@ static ssize_t dg_recvfrom(int fd, struct rn_sock *s, void *buf, size_t n, int f
     return r;
 }
 
+/* sendmsg's control data on a UDP socket.  The kernel judges it (lengths, levels,
+ * types, values, EFAULT): the same control, sent with MSG_PROBE (parsed, routed, never
+ * transmitted) from a kernel UDP socket of the family to its loopback.  Then the hop
+ * limit / TTL and traffic class / TOS it asks for go with the datagram.
+ * 0 (*cm set) or -1 with *err. */
+static int dg_send_ctl(struct rn_sock *s, const struct msghdr *m, uint32_t *cm, int *err)
+{
+    struct rn_resp resp;
+    int dom = AF_INET;
+    if (rn_rpc(RN_OP_GETSOCKOPT, INFO_ID(s->info), SOL_SOCKET, SO_DOMAIN, sizeof dom, 0, NULL, 0,
+               &resp, &dom, sizeof dom, NULL, 0) < 0) {
+        *err = errno;
+        return -1;
+    }
+    int v6 = dom == AF_INET6;
+    int p = REAL(socket)(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (p < 0) {
+        *err = errno;
+        return -1;
+    }
+    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(9),
+                             .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(9),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    char one = 0; /* a payload: the kernel judges control data only for one */
+    struct iovec piov = {&one, 1};
+    struct msghdr pm;
+    memset(&pm, 0, sizeof pm);
+    pm.msg_iov = &piov;
+    pm.msg_iovlen = 1;
+    pm.msg_name = v6 ? (void *)&a6 : (void *)&a4;
+    pm.msg_namelen = v6 ? sizeof a6 : sizeof a4;
+    pm.msg_control = m->msg_control;
+    pm.msg_controllen = m->msg_controllen;
+    ssize_t r = REAL(sendmsg)(p, &pm, MSG_PROBE | MSG_DONTWAIT | MSG_NOSIGNAL);
+    int e = errno;
+    REAL(close)(p);
+    if (r < 0) {
+        *err = e;
+        return -1;
+    }
+    unsigned char cb[256] __attribute__((aligned(8)));
+    size_t cl = m->msg_controllen < sizeof cb ? m->msg_controllen : sizeof cb;
+    if (rn_copy_in(cb, m->msg_control, cl) < 0)
+        return 0; /* unmapped since the kernel read it: nothing to apply */
+    struct msghdr c;
+    memset(&c, 0, sizeof c);
+    c.msg_control = cb;
+    c.msg_controllen = cl;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&c); h; h = CMSG_NXTHDR(&c, h)) {
+        int val;
+        if (h->cmsg_len < CMSG_LEN(1) || (size_t)((unsigned char *)h - cb) + h->cmsg_len > cl)
+            break;
+        if (h->cmsg_len == CMSG_LEN(1)) /* IP_TOS as one byte */
+            val = *CMSG_DATA(h);
+        else if (h->cmsg_len == CMSG_LEN(sizeof val))
+            memcpy(&val, CMSG_DATA(h), sizeof val);
+        else
+            continue;
+        if (val < 0 && !(v6 && h->cmsg_type == IPV6_TCLASS))
+            continue; /* hop limit -1: the socket's; a class of -1 goes out as 0xff */
+        if ((v6 && h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_HOPLIMIT) ||
+            (!v6 && h->cmsg_level == SOL_IP && h->cmsg_type == IP_TTL))
+            *cm = (*cm & ~0xffu) | DG_CM_TTL | (uint32_t)(val & 0xff);
+        else if ((v6 && h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_TCLASS) ||
+                 (!v6 && h->cmsg_level == SOL_IP && h->cmsg_type == IP_TOS))
+            *cm = (*cm & ~0xff0000u) | DG_CM_TOS | (uint32_t)(val & 0xff) << 16;
+    }
+    return 0;
+}
+
 static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, int flags)
 {
     int saved = errno, err = 0;
@@ -536,8 +727,11 @@ static ssize_t dg_sendmsg(int fd, struct rn_sock *s, const struct msghdr *msg, i
         r = alg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_control, m.msg_controllen,
                      &err);
     } else {
-        r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                    m.msg_name ? m.msg_namelen : 0, 0, &err);
+        uint32_t cm = 0;
+        r = m.msg_controllen ? dg_send_ctl(s, &m, &cm, &err) : 0;
+        if (r == 0)
+            r = dg_send(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
+                        m.msg_name ? m.msg_namelen : 0, 0, cm, &err);
     }
     dg_trace("sendmsg", fd, -1, flags, (long)r, err);
     errno = r < 0 ? err : saved;
@@ -708,7 +902,7 @@ static ssize_t dg_readv(int fd, struct rn_sock *s, const struct iovec *v, int cn
         err = EINVAL;
         r = -1;
     } else if (wr) {
-        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, &err);
+        r = dg_send(fd, s, v, (size_t)cnt, 0, NULL, 0, 0, 0, &err);
     } else {
         r = dg_recv(fd, s, v, (size_t)cnt, 0, &res, 0, &err);
     }
@@ -725,15 +919,6 @@ typedef int (*f_dup_t)(int);
 typedef int (*f_dup2_t)(int, int);
 typedef int (*f_dup3_t)(int, int, int);
 
-static void *rn_dg_sym(void **slot, const char *name)
-{
-    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (RN_UNLIKELY(p == NULL)) {
-        p = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
-    }
-    return p;
-}
 static void *g_real_recvmmsg, *g_real_sendmmsg, *g_real_dup, *g_real_dup2, *g_real_dup3;
 
 /* AF_ALG sockets and MSG_ERRQUEUE: one message at a time. */
@@ -794,9 +979,8 @@ static void dg_batch_msg(struct dg_batch *b, unsigned int n, size_t used, size_t
 
 /* Linux's __sys_sendmmsg: the count sent, or the first message's error. */
 static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
-                       int flags)
+                       int flags, struct dg_batch *bp)
 {
-    struct dg_batch b;
     unsigned int done = 0;
     int err = 0;
     while (done < vlen && !err) {
@@ -811,29 +995,32 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
             if (!dg_batch_room(used, m.msg_iovlen))
                 break;
             if (dg_send_prep(fd, s, m.msg_iov, m.msg_iovlen, flags, m.msg_name,
-                             m.msg_name ? m.msg_namelen : 0, &b.hdr[n], b.iov + used,
+                             m.msg_name ? m.msg_namelen : 0, &bp->hdr[n], bp->iov + used,
                              done + n == 0, 0, &err) < 0)
                 break;
-            dg_batch_msg(&b, n, used, m.msg_iovlen);
+            dg_batch_msg(bp, n, used, m.msg_iovlen);
             used += m.msg_iovlen + 1;
         }
         if (n == 0)
             break;
-        int k = ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(
-            fd, b.mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+        int k;
+        while ((k = ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(
+                    fd, bp->mm, n, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL)) < 0 &&
+               dg_host_behind(fd, errno))
+            ;
         if (k < 0) {
             err = errno;
             break;
         }
         for (int i = 0; i < k; i++) {
-            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            unsigned int len = bp->mm[i].msg_len - (unsigned int)sizeof bp->hdr[i];
             if (rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0) {
                 err = EFAULT; /* sent, not counted (put_user after the send) */
                 break;
             }
             done++;
         }
-        if (k < (int)n)
+        if (k < (int)n && !dg_host_behind(fd, EAGAIN))
             break;
     }
     return done == 0 && err ? (errno = err, -1) : (int)done;
@@ -842,9 +1029,8 @@ static int dg_sendmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
 /* Linux's do_recvmmsg: MSG_WAITFORONE, the timeout checked after each datagram (the
  * kernel does it on A and updates *tmo), the count received or the first error. */
 static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int vlen,
-                       int flags, struct timespec *tmo)
+                       int flags, struct timespec *tmo, struct dg_batch *bp)
 {
-    struct dg_batch b;
     unsigned int done = 0;
     int err = 0, synced = 0, stop = 0;
     if ((s->info & F_DG_ERRPEND) && (err = rn_dg_take_pending(fd, s)) != 0)
@@ -853,18 +1039,18 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         unsigned int n = 0;
         size_t used = 0;
         for (; done + n < vlen && n < DG_MMSG_BATCH; n++) {
-            struct msghdr *m = &b.um[n];
+            struct msghdr *m = &bp->um[n];
             if (rn_copy_in(m, &vec[done + n].msg_hdr, sizeof *m) < 0) {
                 err = EFAULT;
                 break;
             }
             if (!dg_batch_room(used, m->msg_iovlen))
                 break;
-            if ((err = dg_iov_in(b.iov + used, m->msg_iov, m->msg_iovlen)) != 0)
+            if ((err = dg_iov_in(bp->iov + used, m->msg_iov, m->msg_iovlen)) != 0)
                 break;
-            b.iov[used].iov_base = &b.hdr[n];
-            b.iov[used].iov_len = sizeof b.hdr[n];
-            dg_batch_msg(&b, n, used, m->msg_iovlen);
+            bp->iov[used].iov_base = &bp->hdr[n];
+            bp->iov[used].iov_len = sizeof bp->hdr[n];
+            dg_batch_msg(bp, n, used, m->msg_iovlen);
             used += m->msg_iovlen + 1;
         }
         if (n == 0)
@@ -872,7 +1058,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         int f = flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_WAITFORONE);
         if (done > 0 && (flags & MSG_WAITFORONE))
             f |= MSG_DONTWAIT;
-        int k = ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, b.mm, n, f, tmo);
+        int k = ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, bp->mm, n, f, tmo);
         if (k < 0 && errno == EAGAIN && done == 0 && !synced) {
             synced = 1; /* as dg_recv: the host catches up once */
             if (dg_sync(s) == 0) {
@@ -889,7 +1075,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
         stop = err != 0 || k < (int)n;
         for (int i = 0; i < k; i++) {
             struct dg_rres res;
-            if (b.mm[i].msg_len < sizeof b.hdr[i]) {
+            if (bp->mm[i].msg_len < sizeof bp->hdr[i]) {
                 /* EOF (SHUT_RD): as one receive, see dg_recv */
                 if (done == 0) {
                     int fl = (f & MSG_DONTWAIT) ? O_NONBLOCK : fcntl(fd, F_GETFL);
@@ -904,7 +1090,7 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
                 stop = 1;
                 break;
             }
-            if (b.hdr[i].flags & RN_DG_ERROR) {
+            if (bp->hdr[i].flags & RN_DG_ERROR) {
                 /* the host sends nothing after an error record until the error is taken */
                 if (done > 0) {
                     rn_cache_flags(fd, s, F_DG_ERRPEND, 0);
@@ -915,9 +1101,9 @@ static int dg_recvmmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned 
                 }
                 break;
             }
-            dg_res_set(&res, &b.hdr[i], b.mm[i].msg_hdr.msg_flags);
-            int e = dg_recv_out(&vec[done].msg_hdr, &b.um[i], &res);
-            unsigned int len = b.mm[i].msg_len - (unsigned int)sizeof b.hdr[i];
+            dg_res_set(&res, &bp->hdr[i], bp->mm[i].msg_hdr.msg_flags);
+            int e = dg_recv_out(&vec[done].msg_hdr, &bp->um[i], &res);
+            unsigned int len = bp->mm[i].msg_len - (unsigned int)sizeof bp->hdr[i];
             if (e == 0 && rn_copy_out(&vec[done].msg_len, &len, sizeof len) < 0)
                 e = EFAULT;
             if (e) {
@@ -944,9 +1130,21 @@ static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int 
         vlen = RN_DG_IOV_MAX; /* UIO_MAXIOV, as Linux */
     if (INFO_KIND(s->info) == RN_KIND_ALG || (!send && (flags & MSG_ERRQUEUE)))
         r = dg_mmsg_each(fd, s, vec, vlen, flags, send);
-    else
-        r = send ? dg_sendmmsg(fd, s, vec, vlen, flags)
-                 : dg_recvmmsg(fd, s, vec, vlen, flags, tmo);
+    else {
+        /* the batch is 29 KiB: mapped, not on a stack that may be a handler's */
+        struct dg_batch *bp = mmap(NULL, sizeof *bp, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (bp == MAP_FAILED) {
+            errno = ENOMEM;
+            r = -1;
+        } else {
+            r = send ? dg_sendmmsg(fd, s, vec, vlen, flags, bp)
+                     : dg_recvmmsg(fd, s, vec, vlen, flags, tmo, bp);
+            int e = errno;
+            munmap(bp, sizeof *bp);
+            errno = e;
+        }
+    }
     dg_trace(send ? "sendmmsg" : "recvmmsg", fd, (long)vlen, flags, (long)r, r < 0 ? errno : 0);
     if (r >= 0)
         errno = saved;
@@ -965,7 +1163,7 @@ int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struc
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
         return dg_mmsg(fd, &s, vec, vlen, flags, tmo, 0);
-    return ((f_recvmmsg_t)rn_dg_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
+    return ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
 }
 
 int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
@@ -973,10 +1171,11 @@ int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     struct rn_sock s;
     if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
         return dg_mmsg(fd, &s, vec, vlen, flags, NULL, 1);
-    return ((f_sendmmsg_t)rn_dg_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
+    return ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
 }
 
-/* dup'd shim fds keep their cache entry (the new fd is the same socket). */
+/* dup'd fds keep their cache entry (the new fd is the same socket); an unclassified
+ * candidate stays a candidate. */
 static void rn_dg_dup_cache(int oldfd, int newfd)
 {
     if (!g_enabled || newfd < 0 || newfd >= RN_CACHE_N)
@@ -984,7 +1183,7 @@ static void rn_dg_dup_cache(int oldfd, int newfd)
     if (oldfd >= 0 && oldfd < RN_CACHE_N) {
         uint64_t info = __atomic_load_n(&g_cache[oldfd].info, __ATOMIC_ACQUIRE);
         uint64_t ino = __atomic_load_n(&g_cache[oldfd].ino, __ATOMIC_ACQUIRE);
-        if (INFO_STATE(info) == ST_SHIM) {
+        if (INFO_STATE(info) == ST_SHIM || INFO_STATE(info) == ST_DG_CANDIDATE) {
             rn_cache_set(newfd, ino, info);
             return;
         }
@@ -1014,7 +1213,7 @@ static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int e
 
 int rn_dup(int fd)
 {
-    int r = ((f_dup_t)rn_dg_sym(&g_real_dup, "dup"))(fd);
+    int r = ((f_dup_t)rn_sym(&g_real_dup, "dup"))(fd);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))
@@ -1024,7 +1223,7 @@ int rn_dup(int fd)
 
 int rn_dup2(int fd, int nfd)
 {
-    int r = ((f_dup2_t)rn_dg_sym(&g_real_dup2, "dup2"))(fd, nfd);
+    int r = ((f_dup2_t)rn_sym(&g_real_dup2, "dup2"))(fd, nfd);
     if (r >= 0 && r != fd)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))
@@ -1034,7 +1233,7 @@ int rn_dup2(int fd, int nfd)
 
 int rn_dup3(int fd, int nfd, int flags)
 {
-    int r = ((f_dup3_t)rn_dg_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
+    int r = ((f_dup3_t)rn_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);
     if (RN_UNLIKELY(g_trace_on))

@@ -87,7 +87,7 @@ int rn_ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    f_ioctl_t real = (f_ioctl_t)rn_dg_sym(&g_real_ioctl, "ioctl");
+    f_ioctl_t real = (f_ioctl_t)rn_sym(&g_real_ioctl, "ioctl");
     struct rn_sock ds;
     if (RN_UNLIKELY(req == SIOCATMARK) && rn_dg_hint(fd) && dg_confirm(fd, &ds) > 0) {
         errno = ENOTTY; /* UDP has no urgent mark; A (SEQPACKET) would say EOPNOTSUPP */
@@ -273,7 +273,7 @@ static void *g_real_nametoindex, *g_real_indextoname, *g_real_nameindex, *g_real
 unsigned int rn_if_nametoindex(const char *name)
 {
     if (!g_enabled)
-        return ((unsigned int (*)(const char *))rn_dg_sym(&g_real_nametoindex,
+        return ((unsigned int (*)(const char *))rn_sym(&g_real_nametoindex,
                                                           "if_nametoindex"))(name);
     char want[IF_NAMESIZE + 1];
     memset(want, 0, sizeof want);
@@ -304,7 +304,7 @@ unsigned int rn_if_nametoindex(const char *name)
 char *rn_if_indextoname(unsigned int index, char *buf)
 {
     if (!g_enabled)
-        return ((char *(*)(unsigned int, char *))rn_dg_sym(&g_real_indextoname,
+        return ((char *(*)(unsigned int, char *))rn_sym(&g_real_indextoname,
                                                           "if_indextoname"))(index, buf);
     struct rn_link *links = malloc(RN_MAX_LINKS * sizeof *links);
     if (links == NULL)
@@ -326,7 +326,7 @@ char *rn_if_indextoname(unsigned int index, char *buf)
 struct if_nameindex *rn_if_nameindex(void)
 {
     if (!g_enabled)
-        return ((struct if_nameindex * (*)(void)) rn_dg_sym(&g_real_nameindex, "if_nameindex"))();
+        return ((struct if_nameindex * (*)(void)) rn_sym(&g_real_nameindex, "if_nameindex"))();
     struct rn_link *links = malloc(RN_MAX_LINKS * sizeof *links);
     if (links == NULL)
         return NULL;
@@ -387,7 +387,7 @@ static void rn_set_ip(struct sockaddr_storage *ss, int family, const void *a, in
 int rn_getifaddrs(struct ifaddrs **ifap)
 {
     if (!g_enabled)
-        return ((int (*)(struct ifaddrs **))rn_dg_sym(&g_real_getifaddrs, "getifaddrs"))(ifap);
+        return ((int (*)(struct ifaddrs **))rn_sym(&g_real_getifaddrs, "getifaddrs"))(ifap);
     struct rn_link *links = malloc(RN_MAX_LINKS * sizeof *links);
     unsigned char *abuf = NULL;
     size_t alen = 0;

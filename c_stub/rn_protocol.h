@@ -66,7 +66,8 @@
                                 by the stub (EINVAL/EFAULT) without an RPC. */
 #define RN_OP_SETSOCKOPT 10  /* arg0=level arg1=optname arg2=optlen as the program passed it,
                                 payload=value (the first min(optlen, RN_MAX_PAYLOAD) bytes;
-                                an unreadable optval is EFAULT in the stub, no RPC) */
+                                an unreadable optval is EFAULT in the stub, no RPC).  A longer
+                                AF_ALG key comes in parts: arg3 = the part's offset */
 #define RN_OP_IOCTL 11       /* arg0=request, payload=in -> payload=out.  SIOCGIF*: payload =
                                 struct ifreq both ways; SIOCGIFCONF: no payload in, every
                                 entry out (the stub copies what fits in ifc_len) */
@@ -197,6 +198,10 @@ struct rn_accept_rec {
 #define RN_DG_ERROR 1
 /* app -> host: sent with MSG_MORE (UDP corking: joins the next part, see UdpSock.cork). */
 #define RN_DG_MORE 2
+/* app -> host: sendmsg control data gave this datagram's TTL / hop limit (ttl) and TOS /
+ * traffic class (tos), IP_TTL / IP_TOS / IPV6_HOPLIMIT / IPV6_TCLASS. */
+#define RN_DG_SEND_TTL 4
+#define RN_DG_SEND_TOS 8
 /* host -> app: control messages recvmsg must produce for this datagram (the socket's
  * options when it was queued), in Linux's order: timestamps, then IP, then IPv6. */
 #define RN_DG_CM_TSTAMP 16       /* SO_TIMESTAMP: SCM_TIMESTAMP (struct timeval) */

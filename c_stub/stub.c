@@ -55,6 +55,7 @@
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -124,6 +125,20 @@ static void *rn_resolve(int i)
     return p;
 }
 #define REAL(name) ((f_##name##_t)rn_resolve(R_##name))
+
+/* The other libc calls the stub forwards, each with its slot; all are resolved at load
+ * (rn_resolve_all), so no interposer calls dlsym (not async-signal-safe) later.  An
+ * interposer called before our constructor resolves its own. */
+static void *rn_sym(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (RN_UNLIKELY(p == NULL)) {
+        p = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+static void rn_resolve_all(void); /* at the end: it names every slot */
 /* aliases so REAL(x) finds a typedef for every name */
 typedef f_addr_in_t f_bind_t;
 typedef f_int_int_t f_listen_t;
@@ -148,7 +163,6 @@ static pid_t g_adopt_pid;
 static ino_t g_adopt_ino;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* control RPCs */
-static unsigned long g_lock_owner;         /* pthread_self() of the holder, 0 if free */
 static int g_ctl_fd = -1;
 static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
@@ -161,6 +175,27 @@ static char g_nonce[RN_NONCE_LEN + 1];
 static pid_t g_warned_pid;
 
 static pthread_mutex_t g_tlock = PTHREAD_MUTEX_INITIALIZER;  /* trace file */
+
+/* The stub's locks, taken only through rn_guard.  A signal handler that re-enters the
+ * stub while its thread holds one would deadlock on it: the thread's bit is set BEFORE
+ * the lock is taken (no window), and a re-entry finds it and backs off (-1). */
+enum { RN_L_CTL = 1, RN_L_TRACE = 2, RN_L_PIPE = 4, RN_L_DGRAM = 8 };
+static __thread unsigned t_held;
+
+static int rn_guard(pthread_mutex_t *m, unsigned bit)
+{
+    if (__atomic_load_n(&t_held, __ATOMIC_RELAXED) & bit)
+        return -1;
+    __atomic_fetch_or(&t_held, bit, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(m);
+    return 0;
+}
+
+static void rn_unguard(pthread_mutex_t *m, unsigned bit)
+{
+    pthread_mutex_unlock(m);
+    __atomic_fetch_and(&t_held, ~bit, __ATOMIC_SEQ_CST);
+}
 /* seccomp.c: the process and fd a supervisor thread acts for (0: our own calls) */
 static __thread int g_acting_pid, g_acting_slot, g_acting_fd;
 static int g_trace_fd = -1;
@@ -171,6 +206,8 @@ static ino_t g_trace_ino;
 #define RN_CACHE_N 65536
 #define ST_NOT 1ULL
 #define ST_SHIM 2ULL
+#define ST_DG_CANDIDATE 3ULL /* got without socket() (exec, SCM_RIGHTS), looks like ours:
+                              * classified on first use (dgram.c) */
 #define INFO_STATE(i) (((i) >> 32) & 3ULL)
 #define INFO_KIND(i) ((int)(((i) >> 40) & 0xffULL))
 #define INFO_ID(i) ((uint32_t)((i) & 0xffffffffULL))
@@ -224,7 +261,10 @@ static int rn_move_high(int fd);
 static int rn_pipe_copy(void *dst, const void *src, size_t n)
 {
     int ok = -1;
-    pthread_mutex_lock(&g_plock);
+    if (rn_guard(&g_plock, RN_L_PIPE) < 0) { /* re-entered: the pipe is in use */
+        errno = EFAULT;
+        return -1;
+    }
     if (g_pipe[0] < 0 || g_pipe_pid != getpid()) {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
@@ -255,7 +295,7 @@ static int rn_pipe_copy(void *dst, const void *src, size_t n)
             }
         }
     }
-    pthread_mutex_unlock(&g_plock);
+    rn_unguard(&g_plock, RN_L_PIPE);
     if (ok < 0)
         errno = EFAULT;
     return ok;
@@ -376,10 +416,23 @@ static void rn_cache_set(int fd, uint64_t ino, uint64_t info)
     __atomic_store_n(&g_cache[fd].info, info, __ATOMIC_RELEASE);
 }
 
+/* Set and clear flags of fd's entry in one atomic step (other threads update flags of
+ * the same entry); an entry that is not s's any more is replaced. */
 static void rn_cache_flags(int fd, const struct rn_sock *s, uint64_t set, uint64_t clear)
 {
-    uint64_t info = (s->info | set) & ~clear;
-    rn_cache_set(fd, s->ino, info);
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return;
+    uint64_t cur = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (INFO_STATE(cur) != ST_SHIM || INFO_ID(cur) != INFO_ID(s->info) ||
+            __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE) != s->ino) {
+            rn_cache_set(fd, s->ino, (s->info | set) & ~clear);
+            return;
+        }
+        if (__atomic_compare_exchange_n(&g_cache[fd].info, &cur, (cur | set) & ~clear, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
+    }
 }
 
 static uint64_t rn_mkinfo(uint64_t state, uint32_t id, int kind, uint64_t flags)
@@ -418,22 +471,16 @@ static void rn_report(int err)
 
 static int rn_lock(void)
 {
-    unsigned long self = (unsigned long)pthread_self();
-    if (pthread_mutex_trylock(&g_lock) != 0) {
-        if (__atomic_load_n(&g_lock_owner, __ATOMIC_RELAXED) == self) {
-            errno = EINTR; /* re-entered from a signal handler */
-            return -1;
-        }
-        pthread_mutex_lock(&g_lock);
+    if (rn_guard(&g_lock, RN_L_CTL) < 0) {
+        errno = EINTR; /* re-entered from a signal handler */
+        return -1;
     }
-    __atomic_store_n(&g_lock_owner, self, __ATOMIC_RELAXED);
     return 0;
 }
 
 static void rn_unlock(void)
 {
-    __atomic_store_n(&g_lock_owner, 0UL, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_lock);
+    rn_unguard(&g_lock, RN_L_CTL);
 }
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
@@ -721,6 +768,10 @@ static int rn_host_identity(char *nonce, pid_t *pid)
     return r;
 }
 
+static void rn_epint_carry(int fd);  /* epint.c */
+static void rn_epint_forget(int fd); /* epint.c */
+static void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev); /* epint.c */
+
 /* Put the host's socket nfd on fd's number (closing nfd), keeping fd's FD_CLOEXEC and
  * O_NONBLOCK.  0 with s updated, -1 with errno. */
 static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
@@ -742,6 +793,7 @@ static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
     s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
     s->info = rn_mkinfo(ST_SHIM, id, kind, 0);
     rn_cache_set(fd, s->ino, s->info);
+    rn_epint_carry(fd);
     return 0;
 }
 
@@ -817,7 +869,8 @@ static int rn_classify(int fd, struct rn_sock *s)
         uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
         uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
         uint64_t i2 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
-        if (i1 == i2 && INFO_STATE(i1) != 0 && ino == (uint64_t)st.st_ino) {
+        if (i1 == i2 && INFO_STATE(i1) != 0 && INFO_STATE(i1) != ST_DG_CANDIDATE &&
+            ino == (uint64_t)st.st_ino) {
             s->info = i1;
             return INFO_STATE(i1) == ST_SHIM;
         }
@@ -1103,7 +1156,8 @@ static void tb_ret(struct tb *t, long r, int err)
 static int rn_trace_fd(void)
 {
     pid_t me = getpid();
-    pthread_mutex_lock(&g_tlock);
+    if (rn_guard(&g_tlock, RN_L_TRACE) < 0) /* re-entered: the file as it is */
+        return __atomic_load_n(&g_trace_fd, __ATOMIC_RELAXED);
     int fd = g_trace_fd;
     if (fd >= 0) {
         struct stat st;
@@ -1131,7 +1185,7 @@ static int rn_trace_fd(void)
         g_trace_fd = fd;
         g_trace_pid = me;
     }
-    pthread_mutex_unlock(&g_tlock);
+    rn_unguard(&g_tlock, RN_L_TRACE);
     return fd;
 }
 
@@ -1792,8 +1846,22 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
             ERRET(EBADF);
     }
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
-               NULL, 0, NULL, 0) < 0)
+    if (INFO_KIND(s.info) == RN_KIND_ALG && level == SOL_ALG && opt == ALG_SET_KEY &&
+        len > sizeof kv) {
+        /* a key longer than one payload (Linux takes up to optmem_max): in parts,
+         * arg3 = the part's offset; the host sets the key with the last one */
+        for (size_t off = 0;; off += n) {
+            n = len - off > sizeof kv ? sizeof kv : len - off;
+            if (rn_copy_in(kv, (const char *)val + off, n) < 0)
+                ERRET(EFAULT);
+            if (rn_rpc(RN_OP_SETSOCKOPT, INFO_ID(s.info), level, opt, (int64_t)len, (int64_t)off,
+                       kv, n, &resp, NULL, 0, NULL, 0) < 0)
+                ERRET(errno);
+            if (resp.ret < 0 || off + n == len)
+                break;
+        }
+    } else if (rn_sock_rpc(fd, &s, RN_OP_SETSOCKOPT, level, opt, (int64_t)len, 0, kv, n, &resp,
+                           NULL, 0, NULL, 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
@@ -2066,10 +2134,10 @@ static ssize_t rn_oob_send(int fd, const void *buf, size_t n, int flags)
 
 /* sendmsg(MSG_OOB) on a TCP shim socket, m a safe copy of the msghdr: as
  * rn_oob_send, the urgent byte being the last byte of the last non-empty iovec.     */
-static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+static ssize_t rn_oob_sendmsg_iov(int fd, struct rn_sock *s, struct msghdr *m, int flags,
+                                  struct iovec *iov)
 {
     int saved = errno, e;
-    struct iovec iov[RN_DG_IOV_MAX + 1];
     size_t cnt = m->msg_iovlen, total, k = m->msg_iovlen;
     if ((e = dg_iov_in(iov, m->msg_iov, cnt)) != 0 || (e = dg_iov_total(iov, cnt, &total)) != 0) {
         errno = e;
@@ -2095,6 +2163,19 @@ static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int f
     return rn_oob_last(fd, s, last, total, flags, saved);
 }
 
+static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int flags)
+{
+    struct rn_iovbuf b;
+    struct iovec *iov = rn_iov_get(&b, m->msg_iovlen + 1);
+    if (iov == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t r = rn_oob_sendmsg_iov(fd, s, m, flags, iov);
+    rn_iov_put(&b, iov);
+    return r;
+}
+
 #define OOB_SEND(fd, buf, n, flags)                                    \
     do {                                                               \
         if (RN_UNLIKELY(((flags) & MSG_OOB) && g_enabled)) {           \
@@ -2109,6 +2190,37 @@ static ssize_t rn_oob_sendmsg(int fd, struct rn_sock *s, struct msghdr *m, int f
 
 /* ------------------------------------------------------------------------ */
 /* sendto / sendmsg / recvfrom / recvmsg                                     */
+
+/* sendto/sendmsg with MSG_FASTOPEN on a TCP socket (tcp_sendmsg_fastopen): the
+ * connect happens first, then the data goes as from a connected socket.  Data rides
+ * in the SYN only with a cookie from an earlier connection; none is kept here, so
+ * this is Linux's first connection to a server: blocking, the send completes after
+ * the handshake; non-blocking, EINPROGRESS and nothing queued.  The client must be
+ * enabled (net.ipv4.tcp_fastopen bit 0), else EOPNOTSUPP.  0, or -1 with *err. */
+static int rn_fastopen(int fd, const unsigned char *sa, socklen_t alen, int *err)
+{
+    static int client = -1; /* the sysctl's client bit, read once */
+    if (client < 0) {
+        char v[16] = "1";
+        int f = open("/proc/sys/net/ipv4/tcp_fastopen", O_RDONLY | O_CLOEXEC);
+        if (f >= 0) {
+            ssize_t k = REAL(read)(f, v, sizeof v - 1);
+            v[k > 0 ? k : 0] = 0;
+            REAL(close)(f);
+        }
+        client = (int)(strtol(v, NULL, 0) & 1);
+    }
+    if (!client || (sa != NULL && alen >= sizeof(sa_family_t) &&
+                    ((const struct sockaddr *)sa)->sa_family == AF_UNSPEC)) {
+        *err = EOPNOTSUPP;
+        return -1;
+    }
+    if (do_connect(fd, (const struct sockaddr *)sa, alen) < 0) {
+        *err = errno;
+        return -1;
+    }
+    return 0;
+}
 
 static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *addr, socklen_t alen)
@@ -2149,6 +2261,13 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         if (rn_copy_in(sa, addr, alen) < 0)
             ERRET(EFAULT);
         copied = 1;
+    }
+    if (RN_UNLIKELY(flags & MSG_FASTOPEN)) {
+        if (rn_fastopen(fd, copied ? sa : NULL, alen, &err) < 0) {
+            r = -1;
+            goto out;
+        }
+        flags &= ~MSG_FASTOPEN;
     }
     errno = saved;
     OOB_SEND(fd, buf, n, flags);
@@ -2250,6 +2369,18 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
         size_t nl = m.msg_namelen > sizeof sa ? sizeof sa : m.msg_namelen;
         if (rn_copy_in(sa, m.msg_name, nl) < 0)
             ERRET(EFAULT);
+    }
+    if (RN_UNLIKELY(flags & MSG_FASTOPEN)) {
+        unsigned char fsa[sizeof(struct sockaddr_storage)];
+        socklen_t fl = m.msg_namelen > sizeof fsa ? sizeof fsa : m.msg_namelen;
+        int have = m.msg_name != NULL && fl != 0;
+        if (have && rn_copy_in(fsa, m.msg_name, fl) < 0)
+            ERRET(EFAULT);
+        if (rn_fastopen(fd, have ? fsa : NULL, fl, &err) < 0) {
+            r = -1;
+            goto out;
+        }
+        flags &= ~MSG_FASTOPEN;
     }
     m.msg_name = NULL;
     m.msg_namelen = 0;
@@ -2505,6 +2636,8 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
         if (r >= 0 && m0.msg_name != NULL)
             unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+        if (r >= 0)
+            rn_dg_adopt_rights(msg);
         return r;
     }
     int saved = errno;
@@ -2514,6 +2647,8 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
     if (r >= 0 && m0.msg_name != NULL)
         unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
+    if (r >= 0)
+        rn_dg_adopt_rights(msg);
     if (c > 0) {
         struct msghdr m;
         int e = errno;
@@ -2739,6 +2874,11 @@ static int rn_linger_close(int fd, uint64_t info)
 
 int rn_close(int fd)
 {
+    if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N)) {
+        uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
+        if (INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_STREAM)
+            rn_epint_forget(fd);
+    }
     if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N &&
                     (__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) & F_LINGER))) {
         uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
@@ -2781,6 +2921,7 @@ static long rn_uring_refused(void); /* uring.c */
 static void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long flags);
 static void rn_ll_restricted(int fd); /* landlock.c */
 
+RN_EXPORT int rn_fcntl(int, int, ...) __asm__("fcntl"); /* trace.c */
 long rn_syscall(long nr, ...)
 {
     va_list ap;
@@ -2848,6 +2989,18 @@ long rn_syscall(long nr, ...)
             return r;
         }
 #endif
+        /* the data and fd-number calls, so a datagram fd is served and known as via libc */
+        case SYS_read: return rn_read((int)a[0], (void *)a[1], (size_t)a[2]);
+        case SYS_write: return rn_write((int)a[0], (const void *)a[1], (size_t)a[2]);
+        case SYS_readv: return rn_readv((int)a[0], (const struct iovec *)a[1], (int)a[2]);
+        case SYS_writev: return rn_writev((int)a[0], (const struct iovec *)a[1], (int)a[2]);
+        case SYS_close: return rn_close((int)a[0]);
+        case SYS_dup: return rn_dup((int)a[0]);
+#ifdef SYS_dup2
+        case SYS_dup2: return rn_dup2((int)a[0], (int)a[1]);
+#endif
+        case SYS_dup3: return rn_dup3((int)a[0], (int)a[1], (int)a[2]);
+        case SYS_fcntl: return rn_fcntl((int)a[0], (int)a[1], a[2]);
         default: break;
         }
     }
@@ -2863,7 +3016,8 @@ static void rn_atfork_child(void)
     memcpy(&g_lock, &fresh, sizeof fresh);
     memcpy(&g_tlock, &fresh, sizeof fresh);
     memcpy(&g_plock, &fresh, sizeof fresh);
-    g_lock_owner = 0;
+    memcpy(&g_dlock, &fresh, sizeof fresh);
+    t_held = 0; /* the forking thread's: a child has no other thread */
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
 
@@ -2898,6 +3052,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
     const char *dialer = getenv(RN_ENV_DIALER_FD);
+    rn_resolve_all();
     if ((!sock && !ctl) || !rn_is_preloaded())
         return; /* pass-through everywhere */
     int ctl_fd = -1;
@@ -2962,4 +3117,28 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
 #include "resolv.c" /* getaddrinfo & co.: names resolve in the stack's world */
 #include "uring.c"  /* io_uring refused: ENOSYS */
 #include "landlock.c" /* Landlock network rules and scoping under the shim */
+#include "epint.c" /* epoll interests carried over a replaced A */
+
+static void rn_resolve_all(void)
+{
+    for (int i = 0; i < R_COUNT; i++)
+        rn_resolve(i);
+    static const struct {
+        void **slot;
+        const char *name;
+    } more[] = {
+        {&g_real_recvmmsg, "recvmmsg"}, {&g_real_sendmmsg, "sendmmsg"}, {&g_real_dup, "dup"},
+        {&g_real_dup2, "dup2"}, {&g_real_dup3, "dup3"}, {&g_real_ioctl, "ioctl"},
+        {&g_real_nametoindex, "if_nametoindex"}, {&g_real_indextoname, "if_indextoname"},
+        {&g_real_nameindex, "if_nameindex"}, {&g_real_getifaddrs, "getifaddrs"},
+        {&g_real_fcntl, "fcntl"}, {&g_real_poll, "poll"}, {&g_real_ppoll, "ppoll"},
+        {&g_real_select, "select"}, {&g_real_pselect, "pselect"},
+        {&g_real_epoll_ctl, "epoll_ctl"}, {&g_real_epoll_wait, "epoll_wait"},
+        {&g_real_epoll_pwait, "epoll_pwait"}, {&g_real_sendfile, "sendfile"},
+        {&g_real_splice, "splice"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        rn_sym(more[i].slot, more[i].name);
+}
+
 #include "seccomp.c" /* hooks for the seccomp supervisor (rocketnet run --via seccomp) */

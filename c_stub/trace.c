@@ -55,28 +55,18 @@ static int rn_is_shim(int fd)
     return c > 0;
 }
 
-static void *rn_tr_sym(void **slot, const char *name)
-{
-    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (RN_UNLIKELY(p == NULL)) {
-        p = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
-    }
-    return p;
-}
-
 static int rn_libc_fcntl(int fd, int cmd, ...)
 {
     va_list ap;
     va_start(ap, cmd);
     int v = va_arg(ap, int);
     va_end(ap);
-    return ((f_fcntl_t)rn_tr_sym(&g_real_fcntl, "fcntl"))(fd, cmd, v);
+    return ((f_fcntl_t)rn_sym(&g_real_fcntl, "fcntl"))(fd, cmd, v);
 }
 
 static int rn_libc_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    return ((f_poll_t)rn_tr_sym(&g_real_poll, "poll"))(fds, n, timeout);
+    return ((f_poll_t)rn_sym(&g_real_poll, "poll"))(fds, n, timeout);
 }
 
 /* what a call gave back, after " = r" on the same line */
@@ -149,7 +139,7 @@ RN_EXPORT int rn_fcntl64(int, int, ...) __asm__("fcntl64");
 
 int rn_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    f_poll_t real = (f_poll_t)rn_tr_sym(&g_real_poll, "poll");
+    f_poll_t real = (f_poll_t)rn_sym(&g_real_poll, "poll");
     if (!g_trace_on || !rn_any_shim_poll(fds, n))
         return real(fds, n, timeout);
     int r = real(fds, n, timeout), err = errno;
@@ -162,7 +152,7 @@ int rn_poll(struct pollfd *fds, nfds_t n, int timeout)
 
 int rn_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
-    f_ppoll_t real = (f_ppoll_t)rn_tr_sym(&g_real_ppoll, "ppoll");
+    f_ppoll_t real = (f_ppoll_t)rn_sym(&g_real_ppoll, "ppoll");
     if (!g_trace_on || !rn_any_shim_poll(fds, n))
         return real(fds, n, ts, mask);
     int r = real(fds, n, ts, mask), err = errno;
@@ -242,7 +232,7 @@ static void trace_select(const char *call, int nfds, fd_set **sets, fd_set *befo
 
 int rn_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
-    f_select_t real = (f_select_t)rn_tr_sym(&g_real_select, "select");
+    f_select_t real = (f_select_t)rn_sym(&g_real_select, "select");
     fd_set *sets[3] = {rd, wr, ex}, before[3];
     if (!g_trace_on || !rn_any_shim_sets(nfds, sets, before))
         return real(nfds, rd, wr, ex, tv);
@@ -259,7 +249,7 @@ int rn_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 int rn_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
                const sigset_t *mask)
 {
-    f_pselect_t real = (f_pselect_t)rn_tr_sym(&g_real_pselect, "pselect");
+    f_pselect_t real = (f_pselect_t)rn_sym(&g_real_pselect, "pselect");
     fd_set *sets[3] = {rd, wr, ex}, before[3];
     if (!g_trace_on || !rn_any_shim_sets(nfds, sets, before))
         return real(nfds, rd, wr, ex, ts, mask);
@@ -275,10 +265,13 @@ int rn_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timesp
 
 int rn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    f_epoll_ctl_t real = (f_epoll_ctl_t)rn_tr_sym(&g_real_epoll_ctl, "epoll_ctl");
-    if (!g_trace_on || !rn_is_shim(fd))
-        return real(epfd, op, fd, ev);
+    f_epoll_ctl_t real = (f_epoll_ctl_t)rn_sym(&g_real_epoll_ctl, "epoll_ctl");
     int r = real(epfd, op, fd, ev), err = errno;
+    if (r == 0)
+        rn_epint_note(epfd, op, fd, ev); /* epint.c */
+    errno = err;
+    if (!g_trace_on || !rn_is_shim(fd))
+        return r;
     if (r == 0 && epfd >= 0 && epfd < RN_CACHE_N)
         __atomic_fetch_or(&g_ep_shim[epfd / 8], (unsigned char)(1u << (epfd % 8)),
                           __ATOMIC_RELAXED);
@@ -335,7 +328,7 @@ static int rn_ep_traced(int epfd)
 
 int rn_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
-    f_epoll_wait_t real = (f_epoll_wait_t)rn_tr_sym(&g_real_epoll_wait, "epoll_wait");
+    f_epoll_wait_t real = (f_epoll_wait_t)rn_sym(&g_real_epoll_wait, "epoll_wait");
     if (!rn_ep_traced(epfd))
         return real(epfd, evs, max, timeout);
     int r = real(epfd, evs, max, timeout), err = errno;
@@ -347,7 +340,7 @@ int rn_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
                    const sigset_t *mask)
 {
-    f_epoll_pwait_t real = (f_epoll_pwait_t)rn_tr_sym(&g_real_epoll_pwait, "epoll_pwait");
+    f_epoll_pwait_t real = (f_epoll_pwait_t)rn_sym(&g_real_epoll_pwait, "epoll_pwait");
     if (!rn_ep_traced(epfd))
         return real(epfd, evs, max, timeout, mask);
     int r = real(epfd, evs, max, timeout, mask), err = errno;
@@ -358,7 +351,7 @@ int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 
 static ssize_t rn_sendfile_any(const char *name, int out, int in, off_t *off, size_t n)
 {
-    f_sendfile_t real = (f_sendfile_t)rn_tr_sym(&g_real_sendfile, "sendfile");
+    f_sendfile_t real = (f_sendfile_t)rn_sym(&g_real_sendfile, "sendfile");
     if (!g_trace_on || !(rn_is_shim(out) || rn_is_shim(in)))
         return real(out, in, off, n);
     off_t k = 0;
@@ -389,7 +382,7 @@ ssize_t rn_sendfile64(int out, int in, off_t *off, size_t n)
 
 ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned int flags)
 {
-    f_splice_t real = (f_splice_t)rn_tr_sym(&g_real_splice, "splice");
+    f_splice_t real = (f_splice_t)rn_sym(&g_real_splice, "splice");
     if (!g_trace_on || !(rn_is_shim(in) || rn_is_shim(out)))
         return real(in, oin, out, oout, n, flags);
     ssize_t r = real(in, oin, out, oout, n, flags);
@@ -408,7 +401,9 @@ ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned
 /* fcntl: every command passes one word or none; glibc reads it as a pointer too */
 static int rn_fcntl_any(const char *name, int fd, int cmd, void *arg)
 {
-    int r = ((f_fcntl_t)rn_tr_sym(&g_real_fcntl, "fcntl"))(fd, cmd, arg);
+    int r = ((f_fcntl_t)rn_sym(&g_real_fcntl, "fcntl"))(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        rn_dg_dup_cache(fd, r); /* the new number is the same socket */
     if (!g_trace_on || !rn_is_shim(fd))
         return r;
     int err = errno;

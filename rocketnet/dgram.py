@@ -118,7 +118,7 @@ class UdpSock(Socket):
                 raise SocketError(ENODEV)
             if not iface.has_address(a):
                 raise SocketError(C.EADDRNOTAVAIL)
-            self.layer.bind(t, a, port)
+            self.layer.bind(t, a, port, no_port=self._no_port())
             t.bound_dev_if = dev
             return
         if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
@@ -130,7 +130,10 @@ class UdpSock(Socket):
         elif any(a) and not self._is_local(a) and not is_multicast(a) and not (
                 len(a) == 4 and self.stack.udp.is_broadcast(a)):
             raise SocketError(C.EADDRNOTAVAIL)     # Linux binds to broadcast addresses too
-        self.layer.bind(t, a, port)
+        self.layer.bind(t, a, port, no_port=self._no_port())
+
+    def _no_port(self) -> bool:
+        return bool(self.optstore.get((C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT)))
 
     def listen(self, backlog: int) -> None:
         raise SocketError(C.EOPNOTSUPP)
@@ -279,7 +282,7 @@ class UdpSock(Socket):
 
     def getsockname(self) -> tuple:
         t = self.inner
-        if t.bind_addr is not None and t.in_bind_table:
+        if t.bind_addr is not None:             # port 0 after an address-only bind
             return self._scoped(self._format(t.bind_addr, t.local_port), t.bind_addr)
         return self._format(b"\x00" * (4 if self.family == C.AF_INET else 16), 0)
 

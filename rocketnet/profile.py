@@ -63,6 +63,9 @@ class KernelProfile:
     # errno of listen() on a socket that ever started a connection or was accepted, even
     # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
     listen_after_connect: int = 0
+    # IPV6_RTHDR types the kernel takes: 2 (Mobile IPv6) needs CONFIG_IPV6_MIP6, 4
+    # (segment routing) the seg6 core
+    rthdr_types: frozenset = frozenset({2, 4})
     # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
     # those of the machine the model was written on
     wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp
@@ -73,6 +76,7 @@ class KernelProfile:
     tcp_rmem: tuple[int, int, int] = (4096, 131072, 33554432)   # ipv4/tcp_rmem
     somaxconn: int = 4096               # core/somaxconn: listen()'s backlog clamp
     tcp_info_len: int = 280             # bytes of struct tcp_info this kernel fills
+    optmem_max: int = 20480             # core/optmem_max: AF_ALG keys below it (sock_kmalloc)
 
     def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
         return self.options.get((family, proto, level, optname))

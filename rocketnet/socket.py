@@ -177,7 +177,8 @@ class Socket:
                 raise SocketError(C.EADDRNOTAVAIL)
         elif any(a) and not self._is_local(a):
             raise SocketError(C.EADDRNOTAVAIL)
-        self.stack.tcp.bind(t, a, port)
+        no_port = self.optstore.get((C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT))
+        self.stack.tcp.bind(t, a, port, no_port=bool(no_port))
         self.bound_to = addr
 
     # what a failed connection leaves in place (Linux keeps the socket itself)

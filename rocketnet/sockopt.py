@@ -620,11 +620,37 @@ def _ext_header(sk: Socket, value: Value) -> bytes:
 
 
 def _rthdr(sk: Socket, value: Value) -> bytes:
-    """IPV6_RTHDR: only a type 2 (Mobile IPv6) header, one address, is accepted."""
+    """IPV6_RTHDR (do_ipv6_setsockopt): a type 2 (Mobile IPv6) header with one address,
+    or a type 4 segment routing header that seg6_validate_srh accepts, where the
+    kernel has them (KernelProfile.rthdr_types)."""
     raw = _ext_header(sk, value)
-    if raw and (raw[2] != 2 or raw[1] != 2 or raw[3] != 1):
+    if not raw:
+        return raw
+    kind = raw[2]
+    if kind not in sk.stack.profile.rthdr_types:
         raise SocketError(EINVAL)
-    return raw
+    if kind == 2 and raw[1] == 2 and raw[3] == 1:
+        return raw
+    if kind == 4 and _valid_srh(bytes(value)):
+        return raw
+    raise SocketError(EINVAL)
+
+
+def _valid_srh(srh: bytes) -> bool:
+    """seg6_validate_srh (not reduced) over the whole option: the header's length is the
+    option's, segments_left <= first_segment <= the last entry that fits, then whole
+    TLVs (type, length, value) to the end."""
+    hdrlen, segments_left, first = srh[1], srh[3], srh[4]
+    if (hdrlen + 1) * 8 != len(srh) or segments_left > first or first > hdrlen // 2 - 1:
+        return False
+    off = 8 + (first + 1) * 16
+    if off > len(srh):
+        return False
+    while off < len(srh):
+        if len(srh) - off < 2:
+            return False
+        off += 2 + srh[off + 1]
+    return off == len(srh)
 
 
 def _empty(sk: Socket, optlen: int) -> bytes:

@@ -72,13 +72,14 @@ class AlgHandle:
 class AlgChannel(Channel):
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
-    __slots__ = ("pending", "marked")
+    __slots__ = ("pending", "marked", "key_parts")
 
     def __init__(self, svc: AlgService, sock_id: int, s: socket.socket,
                  obj: AlgSocket | Operation) -> None:
         super().__init__(svc, sock_id, AF_ALG, s, AlgHandle(obj))
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
+        self.key_parts = bytearray()       # a long ALG_SET_KEY arriving in parts
 
 
 class AlgService:
@@ -102,7 +103,7 @@ class AlgService:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:
             return P.response(-1, errno.EPROTONOSUPPORT), None
-        return self.new_channel(AlgSocket(os.urandom))
+        return self.new_channel(AlgSocket(os.urandom, self.stack.profile.optmem_max))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET, S_SNDBUF // 2)
@@ -177,11 +178,21 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
-        if name == ALG_SET_KEY and optlen > len(req.payload):
-            # the stub forwards at most RN_MAX_PAYLOAD bytes of a value: never use a
-            # truncated key (Linux takes keys up to optmem_max, 20480 bytes)
-            raise AlgError(errno.ENOMEM)
-        obj.setsockopt(level, name, req.payload, optlen)
+        value = req.payload
+        if name == ALG_SET_KEY and optlen > len(value):
+            # a key longer than an RPC payload comes in parts, args[3] = its offset
+            # (c_stub/stub.c do_setsockopt); the last part sets it
+            off = req.args[3]
+            if off == 0:
+                ch.key_parts = bytearray()
+            if off != len(ch.key_parts) or off + len(value) > optlen:
+                ch.key_parts = bytearray()
+                raise AlgError(errno.EINVAL)
+            ch.key_parts += value
+            if len(ch.key_parts) < optlen:
+                return P.response(0), None
+            value, ch.key_parts = bytes(ch.key_parts), bytearray()
+        obj.setsockopt(level, name, value, optlen)
         return P.response(0), None
 
     def op_getsockopt(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]

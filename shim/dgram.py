@@ -41,6 +41,8 @@ READ_BYTES = 128 * 1024         # ... and bytes: Linux delivers each datagram as
 HDR = P.DGRAM_HDR
 HDR_SIZE = HDR.size
 DG_MORE = P.DG_MORE
+DG_SEND_IP = P.DG_SEND_TTL | P.DG_SEND_TOS
+TOS_OFF, TTL_OFF = 12, 13                       # struct rn_dgram_hdr's tos, ttl
 ADDR_OFF = 20                   # offsetof(struct rn_dgram_hdr, addr)
 _FAM = struct.Struct("=H")
 _IN = struct.Struct("!H4s")
@@ -188,16 +190,32 @@ class DgramService:
                         if len(ch.dest_cache) > 256:
                             ch.dest_cache.clear()
                         ch.dest_cache[raw] = dest
-                    if dest[2]:
+                    if buf[0] & DG_SEND_IP:
+                        self.send_with_ip(ch, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
+                    elif dest[2]:
                         layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
                     else:
                         layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
                 elif inner.rip is not None:
-                    layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
+                    if buf[0] & DG_SEND_IP:
+                        self.send_with_ip(ch, mv[HDR_SIZE:n], inner.rip, inner.rport)
+                    else:
+                        layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
                 else:
                     stats["udp_channel_drops"] += 1
             except SocketError:
                 stats["udp_channel_drops"] += 1
+
+    def send_with_ip(self, ch: DgramChannel, data: memoryview, rip: bytes, rport: int,
+                     oif: int = 0) -> None:
+        """A datagram whose sendmsg control data set its TTL / hop limit or TOS / traffic
+        class (the header's ttl and tos)."""
+        f = self.buf[0]
+        kw = {"ttl": self.buf[TTL_OFF] if f & P.DG_SEND_TTL else -1,
+              "tos": self.buf[TOS_OFF] if f & P.DG_SEND_TOS else -1}
+        if oif:
+            kw["oif"] = oif
+        ch.sk.layer.send(ch.sk.inner, data, rip, rport, **kw)
 
     def cork(self, ch: DgramChannel, data: memoryview, alen: int, more: int) -> None:
         """A part of a corked datagram (MSG_MORE, UDP_CORK): its destination counts only

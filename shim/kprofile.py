@@ -103,6 +103,22 @@ def probe_listen_after_connect() -> int:
     return 0
 
 
+# the smallest valid IPV6_RTHDR of each type: Mobile IPv6 (one address), an SRH (one
+# segment)
+RTHDRS = {2: bytes([0, 2, 2, 1, 0, 0, 0, 0]) + bytes(16),
+          4: bytes([0, 2, 4, 0, 0, 0, 0, 0]) + bytes(16)}
+
+
+def probe_rthdr_types() -> frozenset:
+    """The IPV6_RTHDR types this kernel takes (its build options decide)."""
+    ok = set()
+    for kind, hdr in RTHDRS.items():
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            if _err(s.setsockopt, socket.IPPROTO_IPV6, socket.IPV6_RTHDR, hdr)[0] == 0:
+                ok.add(kind)
+    return frozenset(ok)
+
+
 def _sysctl(name: str, default):  # type: ignore[no-untyped-def]
     """/proc/sys/net/NAME as an int, or a tuple for a vector (default if unreadable)."""
     try:
@@ -133,7 +149,9 @@ def probe() -> KernelProfile:
         tcp_wmem=_sysctl("ipv4/tcp_wmem", d.tcp_wmem),
         tcp_rmem=_sysctl("ipv4/tcp_rmem", d.tcp_rmem),
         somaxconn=_sysctl("core/somaxconn", d.somaxconn),
-        tcp_info_len=probe_tcp_info_len())
+        optmem_max=_sysctl("core/optmem_max", d.optmem_max),
+        tcp_info_len=probe_tcp_info_len(),
+        rthdr_types=probe_rthdr_types())
 
 
 def _name(err: int) -> str:

@@ -94,6 +94,17 @@ class Channel(ChannelBase):
             set_sndbuf(self.s, self.s_sndbuf)
 
 
+def push_tail(sk: Socket, tail: deque) -> None:
+    """Hand the stack what it takes of the bytes a closed program left (SocketError
+    passes through); what does not fit stays at the head of tail."""
+    while tail:
+        n = sk.send(tail[0])
+        if n < len(tail[0]):
+            tail[0] = tail[0][n:]
+            return
+        tail.popleft()
+
+
 class StreamService:
     def __init__(self, table: ChannelTable, stack: NetStack,
                  run_stack: Callable[[], None]) -> None:
@@ -264,8 +275,19 @@ class StreamService:
     def reap_closed(self) -> bool:
         """Handle now the EPOLLHUP of TCP channels whose last A is closed (it may be
         queued behind the current RPC). True if there were any."""
+        return self.reap_hups(list(self.table.of_service(self)))
+
+    def reap_listeners(self, port: int) -> None:
+        """A listener on port whose last A the program closed before this connect is
+        closed for it (Linux: refused); its EPOLLHUP may still be queued: handle it now."""
+        entries = self.stack.tcp.listen_table.ports.get(port)
+        if entries:
+            chans = (self.table.by_sock.get(e.sock.owner) for e in entries)
+            self.reap_hups([c for c in chans if c is not None])
+
+    def reap_hups(self, chans: list) -> bool:
         p = select.poll()
-        for c in self.table.of_service(self):
+        for c in chans:
             p.register(c.fd, 0)             # POLLHUP is always reported
         hup = [fd for fd, ev in p.poll(0) if ev & select.POLLHUP]
         for fd in hup:
@@ -312,6 +334,7 @@ class StreamService:
             if ch.a_shut:
                 self.discard_now(ch, filler)
                 return P.response(-1, P.ERR_REOPEN), None
+            self.reap_listeners(addr[1])
             ch.sk.connect(addr, time.monotonic())
         except SocketError:
             self.discard_now(ch, filler)
@@ -545,6 +568,8 @@ class StreamService:
                 data = b""
             if not data:
                 ch.app_eof = True
+                if not ev & select.EPOLLHUP and self.hung_up(s):
+                    ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
                 break
             if ch.listening:
                 continue            # nothing a program writes to a listener means anything
@@ -561,6 +586,13 @@ class StreamService:
             self.app_closed(ch, now)
         elif ch.app_eof:
             self.app_shut_write(ch, now)
+
+    @staticmethod
+    def hung_up(s: socket.socket) -> bool:
+        """EOF on S: is the last A closed (POLLHUP), rather than shut down for writing?"""
+        p = select.poll()
+        p.register(s.fileno(), 0)
+        return any(ev & select.POLLHUP for _, ev in p.poll(0))
 
     def app_closed(self, ch: Channel, now: float) -> None:
         """The last A is closed: what the program wrote still goes out, then FIN."""
@@ -582,11 +614,31 @@ class StreamService:
         self.recent_closed[ch.sock_id] = ch.sk
         while len(self.recent_closed) > DEAD_KEEP:
             self.recent_closed.popitem(last=False)
-        if tail and ch.sk.state in TCP_ESTABLISHED_OR_LATER:
-            self.orphans[ch.sk] = tail
-            self.feed_orphan(ch.sk)
+        sk = ch.sk
+        if sk.inner.linger == (1, 0):
+            self.abort_after_sent(sk, tail, now)
+        elif tail and sk.state in TCP_ESTABLISHED_OR_LATER:
+            self.orphans[sk] = tail
+            self.feed_orphan(sk)
         else:
-            ch.sk.close(now)        # FIN, or RST if unread data remains (the stack's rule)
+            sk.close(now)           # FIN, or RST if unread data remains (the stack's rule)
+
+    def abort_after_sent(self, sk: Socket, tail: deque, now: float) -> None:
+        """close() with SO_LINGER {1, 0}: on Linux what send() returned for is already
+        on its way (on loopback, in the peer's queue) when the reset goes; what the
+        peer's window cannot take is dropped.  So: send the tail while the stack moves
+        it, then RST."""
+        tcb = sk.inner
+        for _ in range(64):
+            try:
+                push_tail(sk, tail)
+            except SocketError:
+                break
+            before = tcb.snd_nxt
+            self.stack.poll(now)
+            if tcb.snd_nxt == before:
+                break               # all out, or the peer's window is full
+        sk.close(now)
 
     def orphaned(self, sk: Socket) -> None:
         """The stack changed a socket that has no channel: a closed one still sending."""
@@ -596,12 +648,9 @@ class StreamService:
     def feed_orphan(self, sk: Socket) -> None:
         tail = self.orphans[sk]
         try:
-            while tail:
-                n = sk.send(tail[0])
-                if n < len(tail[0]):
-                    tail[0] = tail[0][n:]
-                    return
-                tail.popleft()
+            push_tail(sk, tail)
+            if tail:
+                return              # the rest when the send buffer frees
         except SocketError:
             tail.clear()
         del self.orphans[sk]

@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 
 from rocketnet.alg.primitives import AlgError
 from rocketnet.alg.transforms import new_transform
+from rocketnet.profile import KernelProfile
 
 SOL_ALG = 279
 ALG_SET_KEY = 1
@@ -24,7 +25,6 @@ ALG_OP_DECRYPT = 0
 ALG_OP_ENCRYPT = 1
 CRYPTO_ALG_KERN_DRIVER_ONLY = 0x1000
 RNG_MAXSIZE = 128
-MAX_KEY = 20480                       # sysctl optmem_max: larger keys are ENOMEM
 
 
 class Control(NamedTuple):
@@ -38,10 +38,12 @@ class Control(NamedTuple):
 class AlgSocket:
     """The transform socket: bind, setsockopt, accept."""
 
-    def __init__(self, rng: Callable[[int], bytes]) -> None:
+    def __init__(self, rng: Callable[[int], bytes],
+                 optmem_max: int = KernelProfile.optmem_max) -> None:
         self.tfm = None
         self.refcnt = 0                # operation sockets alive
         self.rng = rng
+        self.optmem_max = optmem_max
 
     def bind(self, type_: str, name: str, feat: int = 0, mask: int = 0) -> None:
         if (feat | mask) & ~CRYPTO_ALG_KERN_DRIVER_ONLY:
@@ -54,7 +56,7 @@ class AlgSocket:
         if level != SOL_ALG or self.tfm is None:
             raise AlgError(errno.ENOPROTOOPT)
         if name == ALG_SET_KEY:
-            if optlen > MAX_KEY:
+            if optlen >= self.optmem_max:    # alg_setkey's sock_kmalloc
                 raise AlgError(errno.ENOMEM)
             self.tfm.setkey(value[:optlen])
         elif name == ALG_SET_AEAD_AUTHSIZE:

@@ -44,7 +44,8 @@ class PingLayer(UdpLayer):
         for k in ("ping_echo_sent", "ping_echo_replies_received"):
             stats.setdefault(k, 0)
 
-    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int) -> int:
+    def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
+             ttl: int = -1, tos: int = -1) -> int:
         n = len(data)
         v4 = len(rip) == 4
         if n > (65507 if v4 else 65527):
@@ -68,7 +69,9 @@ class PingLayer(UdpLayer):
             _U16.pack_into(msg, 2, checksum(msg))
         else:
             _U16.pack_into(msg, 2, checksum(msg, pseudo_header_sum(src, rip, 58, n)))
-        if not self._emit_ip(iface, src, rip, msg, sk.ttl if v4 else sk.hops, sk.tos):
+        if ttl < 0:
+            ttl = sk.ttl if v4 else sk.hops
+        if not self._emit_ip(iface, src, rip, msg, ttl, sk.tos if tos < 0 else tos):
             raise SocketError(EAGAIN)
         self.stats["ping_echo_sent"] += 1
         return n

@@ -560,11 +560,17 @@ class TcpLayer:
             return True
         return False
 
-    def bind(self, tcb: TcpSocket, addr: bytes, port: int, for_connect: bool = False) -> None:
+    def bind(self, tcb: TcpSocket, addr: bytes, port: int, for_connect: bool = False,
+             no_port: bool = False) -> None:
         """Bind ``tcb`` to ``addr`` (socket-family form; all zeroes = any) and
-        ``port`` (0 = ephemeral). Raises EINVAL / EADDRINUSE."""
+        ``port`` (0 = ephemeral). Raises EINVAL / EADDRINUSE.  no_port
+        (IP_BIND_ADDRESS_NO_PORT) with port 0: only the address now; connect or listen
+        picks the port (and the socket may be bound again until then)."""
         if tcb.in_bind_table or tcb.state != CLOSED:
             raise SocketError(EINVAL)
+        if no_port and port == 0:
+            tcb.bind_addr = addr
+            return
         cover4, cover6 = _coverage(tcb.family, addr, tcb.v6only)
         if port == 0:
             port = self._pick_port(tcb, cover4, cover6, for_connect)
@@ -575,6 +581,14 @@ class TcpLayer:
         tcb.cover4, tcb.cover6 = cover4, cover6
         self.bound.setdefault(port, []).append(tcb)
         tcb.in_bind_table = True
+
+    @staticmethod
+    def _unbound_addr(tcb: TcpSocket) -> bytes:
+        """The address a socket without a port binds to: the one an
+        IP_BIND_ADDRESS_NO_PORT bind gave, else any."""
+        if tcb.bind_addr is not None:
+            return tcb.bind_addr
+        return b"\x00" * (4 if tcb.family == 2 else 16)
 
     def _pick_port(
         self, tcb: TcpSocket, cover4: Any, cover6: Any, for_connect: bool = False
@@ -631,8 +645,7 @@ class TcpLayer:
         if tcb.state != CLOSED or tcb.ever_connected:
             raise SocketError(EINVAL)
         if not tcb.in_bind_table:
-            zero = b"\x00" * (4 if tcb.family == 2 else 16)
-            self.bind(tcb, zero, 0)
+            self.bind(tcb, self._unbound_addr(tcb), 0)
         if self.listen_table.conflicts(tcb):
             raise SocketError(EADDRINUSE)
         tcb.listen_entry = self.listen_table.add(tcb, backlog)
@@ -668,8 +681,7 @@ class TcpLayer:
             if lip is None:
                 raise SocketError(EADDRNOTAVAIL)
         if not tcb.in_bind_table:
-            zero = b"\x00" * (4 if tcb.family == 2 else 16)
-            self.bind(tcb, zero, 0, for_connect=True)
+            self.bind(tcb, self._unbound_addr(tcb), 0, for_connect=True)
         key = (lip, tcb.local_port, rip, rport)
         old = self.conns.get(key)
         if old is not None:

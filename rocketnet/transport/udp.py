@@ -246,9 +246,16 @@ class UdpLayer:
             return True
         return False
 
-    def bind(self, sk: UdpSocket, addr: bytes, port: int, explicit: bool = True) -> None:
+    def bind(self, sk: UdpSocket, addr: bytes, port: int, explicit: bool = True,
+             no_port: bool = False) -> None:
+        """no_port (IP_BIND_ADDRESS_NO_PORT) with port 0: only the address now; the
+        port comes with connect or the first send (autobind)."""
         if sk.in_bind_table:
             raise SocketError(EINVAL)
+        if no_port and port == 0:
+            sk.bind_addr = addr
+            sk.addr_locked = any(unmap(addr))
+            return
         cover4, cover6 = _coverage(sk.family, addr, sk.v6only)
         if port == 0:
             port = self._pick_port(sk, cover4, cover6)
@@ -296,7 +303,10 @@ class UdpLayer:
 
     def autobind(self, sk: UdpSocket) -> None:
         if not sk.in_bind_table:
-            self.bind(sk, b"\x00" * (4 if sk.family == 2 else 16), 0, explicit=False)
+            addr = sk.bind_addr                 # from an IP_BIND_ADDRESS_NO_PORT bind
+            if addr is None:
+                addr = b"\x00" * (4 if sk.family == 2 else 16)
+            self.bind(sk, addr, 0, explicit=False)
 
     # ------------------------------------------------------------------ connect
     def connect(self, sk: UdpSocket, rip: bytes, rport: int) -> None:
@@ -348,9 +358,11 @@ class UdpLayer:
         return all(i.dev.device.can_send() for i in self.ifaces)
 
     def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
-             oif: int = 0) -> int:
-        """Emit one datagram to ``rip`` (unmapped), ``rport``. Raises EMSGSIZE, EINVAL,
-        ENETUNREACH, EACCES, EAGAIN (device full: try again after poll)."""
+             oif: int = 0, ttl: int = -1, tos: int = -1) -> int:
+        """Emit one datagram to ``rip`` (unmapped), ``rport``; ttl/tos (hop limit/traffic
+        class) >= 0 for this datagram only (sendmsg control data), else the socket's.
+        Raises EMSGSIZE, EINVAL, ENETUNREACH, EACCES, EAGAIN (device full: try again
+        after poll)."""
         n = len(data)
         v4 = len(rip) == 4
         if n > (MAX_PAYLOAD_V4 if v4 else MAX_PAYLOAD_V6):
@@ -365,7 +377,8 @@ class UdpLayer:
                 raise SocketError(ENETUNREACH)
             src = self._source(sk, iface, rip)
             self.autobind(sk)
-            if not self._emit(iface, src, rip, sk.local_port, rport, data, sk.hops, sk.tclass):
+            if not self._emit(iface, src, rip, sk.local_port, rport, data,
+                              sk.hops if ttl < 0 else ttl, sk.tclass if tos < 0 else tos):
                 raise SocketError(EAGAIN)
             self.stats["udp_out_datagrams"] += 1
             self.stats["udp_payload_bytes_sent"] += n
@@ -386,7 +399,10 @@ class UdpLayer:
         if bcast and not sk.broadcast:
             raise SocketError(EACCES)       # after the route, as udp_sendmsg
         self.autobind(sk)
-        ttl, tos = (sk.ttl, sk.tos) if v4 else (sk.hops, sk.tclass)
+        if ttl < 0:
+            ttl = sk.ttl if v4 else sk.hops
+        if tos < 0:
+            tos = sk.tos if v4 else sk.tclass
         if not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
             raise SocketError(EAGAIN)
         if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
