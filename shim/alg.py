@@ -68,7 +68,7 @@ class AlgHandle:
 
     def abort(self, now: float) -> None:
         if isinstance(self.obj, Operation):
-            self.obj.parent.release()
+            self.obj.parent.release(self.obj)
 
 
 class AlgChannel:
@@ -167,7 +167,8 @@ class AlgService:
 
     def reap(self, parent: AlgSocket) -> None:
         """Release the operation sockets of `parent` the program has closed already (their
-        POLLHUP may still wait in the event loop): bind's EBUSY is then exact."""
+        POLLHUP may still wait in the event loop): bind's and setsockopt's EBUSY is then
+        exact."""
         for ch in list(self.host.channels.values()):
             if not isinstance(ch, AlgChannel):
                 continue
@@ -185,6 +186,8 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
+        if obj.refcnt:
+            self.reap(obj)
         if name == ALG_SET_KEY and optlen > len(req.payload):
             # the stub forwards at most RN_MAX_PAYLOAD bytes of a value: never use a
             # truncated key (Linux takes keys up to optmem_max, 20480 bytes)
@@ -224,7 +227,7 @@ class AlgService:
             raise AlgError(errno.EOPNOTSUPP)
         want, nonblocking = min(max(req.args[0], 0), MAX_RESULT), req.args[1]
         ch.pending = None
-        out = obj.recv(want)        # an error queues nothing: a marker stays queued
+        out = obj.recv(want, bool(nonblocking))  # an error queues nothing: a marker stays
         if out is None:
             if nonblocking:
                 raise AlgError(errno.EAGAIN)
