@@ -189,6 +189,11 @@ def test_aead_names_and_keys():
     t = tfm("aead", "rfc7539(chacha20,poly1305)")
     assert errno_of(t.setsockopt, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, b"", 12) == errno.EINVAL
     assert errno_of(t.setsockopt, SOL_ALG, ALG_SET_KEY, bytes(16), 16) == errno.EINVAL
+    t = tfm("aead", "gcm(aes)", bytes(16))
+    assert errno_of(t.setsockopt, SOL_ALG, ALG_SET_KEY, bytes(15), 15) == errno.EINVAL
+    op = t.accept()                     # crypto_aead_setkey failed: the key is gone
+    assert errno_of(op.send, bytes(16), False, Control(ALG_OP_ENCRYPT, bytes(12))) == \
+        errno.ENOKEY
     t = tfm("aead", "rfc4106(gcm(aes))", bytes(20))
     op = t.accept()
     op.send(bytes(12) + bytes(16), False, Control(ALG_OP_ENCRYPT, bytes(8), 12))
