@@ -11,6 +11,9 @@ gives (a new pair, its A passed with SCM_RIGHTS as for TCP accept).
   (struct rn_alg_res + bytes) that the stub reads natively.  A blocking read of an
   incomplete request (MSG_MORE still set) is completed when more input arrives.
 S is polled for POLLHUP only: the last close of A releases the socket.
+Transform, hash and rng sockets have no poll method in Linux (no events at all): their
+A keeps a filler message queued on S (rn_protocol.h), so it never polls writable; the
+host sends the first, and the stub queues a new one when an RPC's answer asks for it.
 POLLIN on an skcipher/aead operation socket follows af_alg_poll (no MSG_MORE pending,
 or input queued): the host keeps one one-byte marker message queued on S while that
 holds; reads skip markers.
@@ -45,6 +48,7 @@ MAGIC: int = lib.RN_ALG_MAGIC
 F_MORE: int = lib.RN_ALG_MORE
 F_CTL: int = lib.RN_ALG_CTL
 F_IV: int = lib.RN_ALG_IV
+F_FILL: int = lib.RN_ALG_FILL
 IV_MAX: int = lib.RN_ALG_IV_MAX
 HDR = struct.Struct(f"=6I{IV_MAX}s")
 RES = struct.Struct("=iI")
@@ -75,7 +79,7 @@ class AlgChannel:
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
     __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "pending", "marked")
+                 "connecting", "app_eof", "pending", "marked", "fill", "refill")
 
     def __init__(self, sock_id: int, s: socket.socket, obj: AlgSocket | Operation) -> None:
         self.sock_id = sock_id
@@ -90,6 +94,8 @@ class AlgChannel:
         self.app_eof = False
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
+        self.fill = 0                      # filler size A needs (0: it polls as usual)
+        self.refill = False                # the queued filler was taken: ask for a new one
 
 
 class AlgService:
@@ -124,6 +130,13 @@ class AlgService:
         except OSError:
             s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, S_SNDBUF // 2)
         ch = AlgChannel(host.ids, s, obj)
+        if not isinstance(obj, Operation) or obj.kind in ("hash", "rng"):
+            # a quarter of A's send buffer and more: unix_writable() says no
+            ch.fill = a.getsockopt(SOL_SOCKET, socket.SO_SNDBUF) // 4 + 1
+            try:
+                a.send(filler(ch.fill), socket.MSG_DONTWAIT)
+            except OSError:
+                ch.fill = 0
         host.add_channel(ch)  # type: ignore[arg-type]
         host.stack.stats["alg_sockets"] += 1
         self.mark(ch)
@@ -143,9 +156,14 @@ class AlgService:
         if op is None:
             return P.response(-1, errno.EOPNOTSUPP), None
         try:
-            return op(ch, req)
+            resp, fd = op(ch, req)
         except AlgError as e:
-            return P.response(-1, e.errno), None
+            resp, fd = P.response(-1, e.errno), None
+        if ch.refill:           # the answer asks the stub for a new filler (arg[1])
+            ch.refill = False
+            ret, err, plen, arg0, _ = P.RESP.unpack_from(resp)
+            resp = P.RESP.pack(ret, err, plen, arg0, ch.fill) + resp[P.RESP.size:]
+        return resp, fd
 
     def op_bind(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         obj = ch.sk.obj
@@ -258,6 +276,9 @@ class AlgService:
             more = False
             if len(msg) >= HDR.size and int.from_bytes(msg[:4], "little") == MAGIC:
                 _m, flags, op, assoclen, ivlen, _r, ivraw = HDR.unpack_from(msg)
+                if flags & F_FILL:
+                    ch.refill = ch.fill > 0
+                    continue
                 data = msg[HDR.size:]
                 more = bool(flags & F_MORE)
                 if flags & F_CTL:
@@ -309,3 +330,7 @@ class AlgService:
             ch.s.send(RES.pack(err, 0) + data)
         except OSError:
             pass            # the program is gone: POLLHUP closes the channel
+
+
+def filler(size: int) -> bytes:
+    return HDR.pack(MAGIC, F_FILL, 0, 0, 0, 0, b"") + bytes(max(0, size - HDR.size))
