@@ -193,6 +193,9 @@ static void hash_extras(void)
     struct pollfd p = {a, POLLIN | POLLOUT, 0};
     check(poll(&p, 1, 0) == 0 && p.revents == 0, "hash operation socket polls no events",
           strerror(errno));
+    p.fd = t; /* the transform socket (af_alg's own proto_ops) has none either */
+    check(poll(&p, 1, 0) == 0 && p.revents == 0, "transform socket polls no events",
+          strerror(errno));
     close(a);
     close(b);
     close(t);
@@ -239,6 +242,10 @@ static void sk_errors(void)
     unsigned char key[16] = {0}, iv[16] = {0}, buf[32] = {0}, out[16];
     int t = tfm("skcipher", "cbc(aes)", key, 16);
     int op = accept(t, NULL, 0);
+    /* af_alg_poll: readable with no MSG_MORE pending, writable with send buffer room */
+    struct pollfd p = {op, POLLIN | POLLOUT, 0};
+    check(poll(&p, 1, 0) == 1 && p.revents == (POLLIN | POLLOUT),
+          "skcipher operation socket polls POLLIN|POLLOUT", strerror(errno));
     errno = 0;
     alg_sendmsg(op, ALG_OP_ENCRYPT, iv, 16, -1, buf, 15, 0);
     check(read(op, buf, 15) < 0 && errno == EINVAL, "cbc(aes) unaligned length: EINVAL", "");
