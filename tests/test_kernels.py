@@ -3,10 +3,15 @@ ROCKETNET_VM_KERNELS (comma-separated version prefixes or /boot/vmlinuz-* paths;
 default 6.1, Debian 12's kernel) in QEMU and runs every tests/ltp/*.c program and
 tests/alg/alg_kat.c there natively and under the shim; each must be identical.
 
-One kernel's full run takes about 15-20 minutes under emulation (no usable KVM), so CI
-runs one kernel; `tools/vm run` runs 6.1 and 6.12.  When tools/vm's prerequisites
-are missing (qemu, busybox, virtme-ng, a kernel image: `tools/vm setup` installs
-them) every test here skips with the reason tools/vm gives."""
+One kernel's full run takes about 10 minutes under emulation (no usable KVM) on an
+idle 2-core machine, 30 on a loaded one, so CI runs one kernel; `tools/vm run` runs
+6.1 and 6.12.  The table and the diffs stay in vm-results/.  When tools/vm's
+prerequisites are missing (qemu, busybox, virtme-ng, a kernel image: `tools/vm setup`
+installs them) every test here skips with the reason tools/vm gives.
+
+KNOWN lists the differences measured in those kernels that the stack does not model
+yet, each with its reason: they are strict xfails, so a fix turns them red until the
+entry goes."""
 from __future__ import annotations
 
 import json
@@ -20,22 +25,30 @@ ROOT = Path(__file__).resolve().parent.parent
 VM = ROOT / "tools" / "vm"
 KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") if k]
 PROGRAMS = [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")), "alg_kat"]
+PROFILE = "the stack answers as the kernel it was written against: the kernel profile " \
+    "(issue 12, deliverable 2) is to probe the running kernel for this"
+KNOWN = {
+    ("6.1", "sockopt_sweep"): "option sets per level (SOL_SOCKET, IP, TCP) differ; " + PROFILE,
+    ("6.12", "sockopt_sweep"): "option sets per level (SOL_SOCKET, IP, TCP) differ; " + PROFILE,
+    ("6.1", "tcp_oob"): "6.1 reads data after the urgent mark differently; " + PROFILE,
+}
 
 
 @pytest.fixture(scope="module")
-def guest_runs(tmp_path_factory):
+def guest_runs():
     """kernel -> {program: result} from one tools/vm run per kernel (or a skip reason)"""
     runs: dict[str, dict | str] = {}
 
     def get(kernel: str) -> dict:
         if kernel not in runs:
-            out = tmp_path_factory.mktemp("vm")
+            out = ROOT / "vm-results"
             r = subprocess.run([str(VM), "run", "-k", kernel, "--results", str(out)],
                                capture_output=True, text=True)
             if r.returncode == 2:     # prerequisites missing: tools/vm names them
                 runs[kernel] = r.stderr.strip()
             else:
-                found = list(out.glob("*/results.json"))
+                found = [f for f in out.glob("*/results.json")
+                         if json.loads(f.read_text())["kernel"] in r.stdout]
                 assert found, f"tools/vm left no results:\n{r.stdout}\n{r.stderr}"
                 results = json.loads(found[0].read_text())["results"]
                 runs[kernel] = {"dir": found[0].parent, "table": r.stdout,
@@ -49,7 +62,10 @@ def guest_runs(tmp_path_factory):
 
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_same_output_natively_and_under_the_shim_in_a_guest(guest_runs, kernel, program):
+def test_same_output_natively_and_under_the_shim_in_a_guest(request, guest_runs, kernel,
+                                                            program):
+    if (kernel, program) in KNOWN:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN[kernel, program]))
     run = guest_runs(kernel)
     result = run.get(program)
     assert result is not None, f"{program} did not run in the guest:\n{run['table']}"
