@@ -37,19 +37,19 @@ def _err(call, *args) -> tuple[int, object]:  # type: ignore[no-untyped-def]
 
 
 def _kernel(family: int, type: int, level: int, opt: int, getter: socket.socket):  # type: ignore[no-untyped-def]
-    """(get errno, set errno shared by 1 and 0, int default, reads 0/1) natively."""
+    """(get errno, set-1 errno, set errno shared by 1 and 0 (else 0), int default,
+    reads 0/1) natively."""
     get_err, raw = _err(getter.getsockopt, level, opt, GET_BUF)
     default = int.from_bytes(raw, "little", signed=True) \
         if isinstance(raw, bytes) and len(raw) == 4 else None
     with socket.socket(family, type) as s:
         set_err = _err(s.setsockopt, level, opt, 1)[0]
-        if set_err and _err(s.setsockopt, level, opt, 0)[0] != set_err:
-            set_err = errno.EINVAL      # refused for one value only: not a refusal
+        both = set_err if set_err and _err(s.setsockopt, level, opt, 0)[0] == set_err else 0
         flag = False
         if set_err == 0 and default is not None:
             _err(s.setsockopt, level, opt, 5)
             flag = _err(s.getsockopt, level, opt, 4)[1] == ONE
-    return get_err, set_err, default, flag
+    return get_err, set_err, both, default, flag
 
 
 def _model(stack: NetStack, family: int, type: int, proto: int, level: int, opt: int):  # type: ignore[no-untyped-def]
@@ -70,13 +70,20 @@ def probe_options() -> dict[tuple[int, int, int, int], OptionAnswer]:
         with getter:
             for level in LEVELS:
                 for opt in range(MAX_OPTNAME):
-                    k_get, k_set, default, flag = _kernel(family, type, level, opt, getter)
+                    k_get, k_set, both, default, flag = _kernel(family, type, level, opt,
+                                                                getter)
                     m_get, m_set = _model(model, family, type, proto, level, opt)
+                    # a set refused alike for 0 and 1: the kernel's errno, where it is a
+                    # refusal or the model refuses the option anyway (6.1 and 6.12 answer
+                    # IP_XFRM_POLICY's int with EINVAL: xfrm_user_policy parses it)
+                    refused = both if both and (both in REFUSALS or m_set in REFUSALS) else 0
                     diff = OptionAnswer(
                         get_err=k_get if k_get in REFUSALS and m_get != k_get else 0,
-                        set_err=k_set if k_set in REFUSALS and m_set != k_set else 0,
-                        default=default if k_get == k_set == 0 and m_get in REFUSALS
-                        else None,
+                        set_err=refused if refused != m_set else 0,
+                        # kept plainly where the kernel takes an int the model refuses
+                        # (6.1's UDP_ENCAP 1, ESPINUDP_NON_IKE, removed in later kernels)
+                        default=default if k_get == k_set == 0 and (
+                            m_get in REFUSALS or m_set in REFUSALS) else None,
                         flag=flag)
                     if diff.get_err or diff.set_err or diff.default is not None:
                         out[(family, proto, level, opt)] = diff
