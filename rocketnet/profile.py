@@ -63,6 +63,9 @@ class KernelProfile:
     # errno of listen() on a socket that ever started a connection or was accepted, even
     # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
     listen_after_connect: int = 0
+    # errno of an AF_ALG bind whose template gets an algorithm that exists but does not
+    # fit it, e.g. hmac(hmac(sha256)) (Linux 6.12: EINVAL; 6.1: ENOENT, tools/vm)
+    alg_misfit: int = C.EINVAL
 
     def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
         return self.options.get((family, proto, level, optname))

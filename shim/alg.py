@@ -117,7 +117,7 @@ class AlgService:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:
             return P.response(-1, errno.EPROTONOSUPPORT), None
-        return self.new_channel(AlgSocket(os.urandom))
+        return self.new_channel(AlgSocket(os.urandom, self.host.stack.profile.alg_misfit))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
         host = self.host

@@ -112,9 +112,22 @@ def probe_listen_after_connect() -> int:
     return 0
 
 
+def probe_alg_misfit() -> int:
+    """bind(AF_ALG) of hmac(hmac(sha256)): an hmac of a hash that takes a key.  Where
+    this kernel has no AF_ALG to ask (Linux 6.18 here), the newer kernels' EINVAL."""
+    try:
+        s = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
+    except (OSError, AttributeError):
+        return errno.EINVAL
+    with s:
+        err = _err(s.bind, ("hash", "hmac(hmac(sha256))"))[0]
+    return err if err in (errno.ENOENT, errno.EINVAL) else errno.EINVAL
+
+
 def probe() -> KernelProfile:
     return KernelProfile(release=os.uname().release, options=probe_options(),
-                         listen_after_connect=probe_listen_after_connect())
+                         listen_after_connect=probe_listen_after_connect(),
+                         alg_misfit=probe_alg_misfit())
 
 
 def _name(err: int) -> str:

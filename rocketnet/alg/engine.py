@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from typing import Callable, NamedTuple
 
-from rocketnet.alg.primitives import AlgError
+from rocketnet.alg.primitives import AlgError, AlgMisfit
 from rocketnet.alg.transforms import new_transform
 
 SOL_ALG = 279
@@ -39,7 +39,8 @@ class Control(NamedTuple):
 class AlgSocket:
     """The transform socket: bind, setsockopt, accept."""
 
-    def __init__(self, rng: Callable[[int], bytes]) -> None:
+    def __init__(self, rng: Callable[[int], bytes], misfit: int = errno.EINVAL) -> None:
+        self.misfit = misfit           # bind's errno for a template's misfit argument
         self.tfm = None
         self.refcnt = 0                # operation sockets alive
         self.nokey_refcnt = 0          # of those, accepted without a key and not used since
@@ -50,7 +51,10 @@ class AlgSocket:
             raise AlgError(errno.EINVAL)
         if self.refcnt:
             raise AlgError(errno.EBUSY)
-        self.tfm = new_transform(type_, name)
+        try:
+            self.tfm = new_transform(type_, name)
+        except AlgMisfit:
+            raise AlgError(self.misfit) from None
 
     def setsockopt(self, level: int, name: int, value: bytes, optlen: int) -> None:
         if self.refcnt != self.nokey_refcnt:

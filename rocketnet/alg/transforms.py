@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, ChaCha20Poly1305
 from rocketnet.alg.primitives import (
     BLAKE2B_BITS,
     AlgError,
+    AlgMisfit,
     Crc32c,
     Node,
     hash_factory,
@@ -46,7 +47,7 @@ class HashAlg:
             if len(args) != 1:
                 raise AlgError(errno.ENOENT)
             if HashAlg(args[0]).can_setkey():
-                raise _einval()     # hmac_create: the inner hash must take no key
+                raise AlgMisfit()   # hmac_create: the inner hash must take no key
             self.name, inner = hash_factory(args[0])
             self.name = f"hmac({self.name})"
             self.inner = inner
@@ -174,7 +175,7 @@ class AeadAlg:
             self.mode, self.ivsize, self.maxauth = "rfc7539", 12, 16
         elif head == "rfc7539" and len(args) == 2 and args[0] == ("chacha20", []):
             HashAlg(args[1])        # ENOENT if there is no such hash at all
-            raise _einval()         # chachapoly_create: a hash other than poly1305
+            raise AlgMisfit()       # chachapoly_create: a hash other than poly1305
         elif (head in ("authenc", "authencesn") and len(args) == 2 and args[0][0] == "hmac"
               and len(args[0][1]) == 1 and args[1] == ("cbc", [("aes", [])])):
             hname, self.auth = hash_factory(args[0][1][0])

@@ -7,6 +7,7 @@
  * Reads ask for exactly the result's length: skcipher and aead recvmsg loop until the
  * buffer is full, so a larger blocking read waits for more input (algif_aead.c).
  * Prints "ok <name>" or "FAIL <name> ..." per check; exit status 1 on any failure. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <linux/if_alg.h>
 #include <poll.h>
@@ -389,12 +390,16 @@ static void aead_derived(void)
 static void names(void)
 {
     check(tfm("hash", "no-such-hash", NULL, 0) == -ENOENT, "unknown hash: ENOENT", "");
-    /* a template refuses an argument that exists but does not fit it */
-    check(tfm("hash", "hmac(hmac(sha256))", NULL, 0) == -EINVAL, "hmac(hmac(sha256)): EINVAL",
-          "");
+    /* a template refuses an argument that exists but does not fit it: EINVAL on 6.12,
+     * ENOENT on 6.1, so the label names the errno and the shim must give the same */
+    int e = tfm("hash", "hmac(hmac(sha256))", NULL, 0);
+    char label[64];
+    snprintf(label, sizeof label, "hmac(hmac(sha256)) refused: %s", strerrorname_np(-e));
+    check(e == -EINVAL || e == -ENOENT, label, "");
     check(tfm("no-such-type", "sha256", NULL, 0) == -ENOENT, "unknown type: ENOENT", "");
-    check(tfm("aead", "rfc7539(chacha20,sha256)", NULL, 0) == -EINVAL,
-          "rfc7539(chacha20,sha256): EINVAL", "");
+    e = tfm("aead", "rfc7539(chacha20,sha256)", NULL, 0);
+    snprintf(label, sizeof label, "rfc7539(chacha20,sha256) refused: %s", strerrorname_np(-e));
+    check(e == -EINVAL || e == -ENOENT, label, "");
     int t = tfm("skcipher", "cbc(aes-generic)", NULL, 0);
     check(t >= 0, "driver name cbc(aes-generic) resolves", strerror(-t));
     if (t >= 0)
