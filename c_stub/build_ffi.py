@@ -52,7 +52,7 @@ ffibuilder.set_source(
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
     depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"),
              str(HERE / "ifreq.c"), str(HERE / "alg.c"),
-             str(HERE / "unix.c")],
+             str(HERE / "unix.c"), str(HERE / "seccomp.c")],
 )
 
 if __name__ == "__main__":

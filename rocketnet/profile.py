@@ -66,6 +66,16 @@ class KernelProfile:
     # errno of an AF_ALG bind whose template gets an algorithm that exists but does not
     # fit it, e.g. hmac(hmac(sha256)) (Linux 6.12: EINVAL; 6.1: ENOENT, tools/vm)
     alg_misfit: int = C.EINVAL
+    # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
+    # those of the machine the model was written on
+    wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp
+    rmem_max: int = 4194304             # core/rmem_max: SO_RCVBUF's clamp
+    wmem_default: int = 212992          # core/wmem_default: a UDP socket's SO_SNDBUF
+    rmem_default: int = 212992          # core/rmem_default: a UDP socket's SO_RCVBUF
+    tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)     # ipv4/tcp_wmem
+    tcp_rmem: tuple[int, int, int] = (4096, 131072, 33554432)   # ipv4/tcp_rmem
+    somaxconn: int = 4096               # core/somaxconn: listen()'s backlog clamp
+    tcp_info_len: int = 280             # bytes of struct tcp_info this kernel fills
 
     def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
         return self.options.get((family, proto, level, optname))
