@@ -11,7 +11,7 @@ installs them) every test here skips with the reason tools/vm gives.
 
 KNOWN lists the differences measured in those kernels that the stack does not model
 yet, each with its reason: strict xfails, so a fix turns them red until the entry
-goes; an entry whose fix is in but not yet measured in that kernel is not strict."""
+goes."""
 from __future__ import annotations
 
 import json
@@ -27,9 +27,6 @@ KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") i
 PROGRAMS = [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")), "alg_kat"]
 # (kernel, program) -> (reason, strict)
 KNOWN = {
-    ("6.1", "sockopt_sweep"): (
-        "measured 22 lines (IP_XFRM_POLICY, IP_IPSEC_POLICY, IPV6_XFRM_POLICY set: EINVAL; "
-        "UDP_ENCAP 1 taken); shim/kprofile.py probes both now, not yet measured", False),
     ("6.1", "tcp_oob"): (
         "measured: after the urgent byte was read out of band, 6.1 reads the data that "
         "follows the mark (\"tail\"), later kernels and the stack give EAGAIN until more "
