@@ -50,7 +50,8 @@ ffibuilder.set_source(
     include_dirs=[str(HERE)],
     libraries=["dl", "pthread"],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
-    depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"),
+    depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"), str(HERE / "resolv.c"),
+             str(HERE / "uring.c"), str(HERE / "landlock.c"),
              str(HERE / "ifreq.c"), str(HERE / "alg.c"),
              str(HERE / "unix.c"), str(HERE / "seccomp.c")],
 )

@@ -262,4 +262,35 @@ struct rn_alg_res {
     uint32_t reserved;
 };
 
+/* Name resolution in the stack's world (shim/resolver.py, c_stub/resolv.c): the stub
+ * interposes getaddrinfo & co. and asks the host, which resolves by its own policy
+ * (hosts file, files/dns order, DNS through the stack's UDP).  The answer may take
+ * seconds (DNS timeouts), so it never comes in the RPC: the reply attaches a waiter fd
+ * (SOCK_SEQPACKET) on which the host later sends one message, struct rn_res_ans then
+ * name_len bytes of names (each NUL-terminated, at least one) then the body, and
+ * closes it. */
+#define RN_OP_RESOLVE 50     /* arg0 = RN_RES_*:
+                                ADDR: payload = name, arg1 = family (AF_UNSPEC/INET/INET6),
+                                  arg2 bit 0 = AI_V4MAPPED, bit 1 = AI_ALL -> names = canonical
+                                  name and aliases, body = count entries of 17 bytes: length (4 or 16),
+                                  address padded to 16;
+                                NAME: payload = 4 or 16 address bytes -> name = host name;
+                                QUERY: payload = domain name, arg1 = class, arg2 = type,
+                                SEND: payload = a whole DNS query -> body = the raw reply
+                                (count = its length) */
+#define RN_RES_ADDR 1
+#define RN_RES_NAME 2
+#define RN_RES_QUERY 3
+#define RN_RES_SEND 4
+#define RN_RES_OK 0          /* statuses: glibc's NSS_STATUS / h_errno meanings */
+#define RN_RES_NOTFOUND 1    /* HOST_NOT_FOUND, EAI_NONAME */
+#define RN_RES_NODATA 2      /* NO_DATA, EAI_NODATA */
+#define RN_RES_AGAIN 3       /* TRY_AGAIN, EAI_AGAIN: no nameserver answered */
+#define RN_RES_FAIL 4        /* NO_RECOVERY, EAI_FAIL */
+struct rn_res_ans {
+    int32_t status;
+    uint32_t count;
+    uint32_t name_len;
+};
+
 #endif

@@ -745,20 +745,31 @@ static int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
     return 0;
 }
 
+/* An RPC whose success hands over an fd (close-on-exec): the fd, resp filled; or -1
+ * with errno (the host's error, or EPROTO if it sent no fd). */
+static int rn_rpc_getfd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
+                        const void *payload, size_t plen, struct rn_resp *resp)
+{
+    int nfd = -1;
+    if (rn_rpc(op, sock_id, a0, a1, a2, 0, payload, plen, resp, NULL, 0, &nfd, 1) < 0)
+        return -1;
+    if (resp->ret < 0 || nfd < 0) {
+        if (nfd >= 0)
+            REAL(close)(nfd);
+        errno = resp->ret < 0 && resp->err > 0 ? resp->err : EPROTO;
+        return -1;
+    }
+    return nfd;
+}
+
 /* Put a fresh A from the host on fd (RN_OP_REOPEN): same fd number, same FD_CLOEXEC
  * and O_NONBLOCK.  0 with s updated, -1 with errno. */
 static int rn_reopen(int fd, struct rn_sock *s)
 {
     struct rn_resp resp;
-    int nfd = -1;
-    if (rn_rpc(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd, 1) < 0)
+    int nfd = rn_rpc_getfd(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, NULL, 0, &resp);
+    if (nfd < 0)
         return -1;
-    if (resp.ret < 0 || nfd < 0) {
-        if (nfd >= 0)
-            REAL(close)(nfd);
-        errno = resp.ret < 0 && resp.err > 0 ? resp.err : EPROTO;
-        return -1;
-    }
     return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0]);
 }
 
@@ -1200,10 +1211,11 @@ static void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, 
 
 static int do_socket(int domain, int type, int protocol)
 {
-    /* AF_NETLINK: the host serves NETLINK_ROUTE (0); other families stay the kernel's */
+    /* AF_NETLINK: the host serves NETLINK_ROUTE (0) and NETLINK_SOCK_DIAG (4, ss); other
+     * netlink families stay the kernel's */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || (domain != AF_INET && domain != AF_INET6 && domain != AF_ALG &&
-                       !(domain == AF_NETLINK && protocol == 0) &&
+                       !(domain == AF_NETLINK && (protocol == 0 || protocol == 4)) &&
                        !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET ||
                                                base == SOCK_DGRAM))))
         return REAL(socket)(domain, type, protocol);
@@ -1252,6 +1264,11 @@ out:
     return r;
 }
 
+static int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect); /* landlock.c */
+static int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len);
+static void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len);
+static void rn_ll_unwitness(int fd);
+static void rn_ll_init(void);
 #include "unix.c" /* AF_UNIX sockets: naming calls */
 
 /* ------------------------------------------------------------------------ */
@@ -1295,6 +1312,10 @@ static int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
     copied = 1;
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_bind(fd, &s, sa, len, &err);
+        goto out;
+    }
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 0)) != 0) {
+        r = -1; /* Landlock (landlock.c) */
         goto out;
     }
     struct rn_resp resp;
@@ -1370,6 +1391,10 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_is_dgram(fd) ? unix_dgram_connect(fd, &s, sa, len, &err)
                               : unix_connect(fd, &s, sa, len, &err);
+        goto out;
+    }
+    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 1)) != 0) {
+        r = -1; /* Landlock (landlock.c) */
         goto out;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -2715,8 +2740,13 @@ int rn_close(int fd)
     }
     if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
         __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    rn_ll_unwitness(fd); /* landlock.c */
     return REAL(close)(fd);
 }
+
+static long rn_uring_refused(void); /* uring.c */
+static void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long flags);
+static void rn_ll_restricted(int fd); /* landlock.c */
 
 long rn_syscall(long nr, ...)
 {
@@ -2763,6 +2793,27 @@ long rn_syscall(long nr, ...)
         case SYS_recvmmsg:
             return rn_recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
                                (struct timespec *)a[4]);
+#endif
+#ifdef SYS_io_uring_setup
+        case SYS_io_uring_setup: return rn_uring_refused(); /* uring.c */
+#endif
+#ifdef SYS_landlock_create_ruleset
+        case SYS_landlock_create_ruleset: {
+            long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+            int e = errno;
+            rn_ll_ruleset(r, (const void *)a[0], (size_t)a[1], (unsigned long)a[2]);
+            errno = e;
+            return r;
+        }
+        case SYS_landlock_restrict_self: {
+            long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+            if (r == 0) {
+                int e = errno;
+                rn_ll_restricted((int)a[0]);
+                errno = e;
+            }
+            return r;
+        }
 #endif
         default: break;
         }
@@ -2865,10 +2916,14 @@ __attribute__((constructor)) static void rn_init(void)
         }
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
+    rn_ll_init(); /* landlock.c */
     g_enabled = 1;
     rn_dg_scan(); /* datagram fds inherited over exec (dgram.c) */
 }
 
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
+#include "resolv.c" /* getaddrinfo & co.: names resolve in the stack's world */
+#include "uring.c"  /* io_uring refused: ENOSYS */
+#include "landlock.c" /* Landlock network rules and scoping under the shim */
 #include "seccomp.c" /* hooks for the seccomp supervisor (rocketnet run --via seccomp) */

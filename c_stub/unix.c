@@ -126,6 +126,8 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
         *err = resp.err > 0 ? resp.err : EIO;
         return -1;
     }
+    if (!a0 && len > sizeof(sa_family_t))
+        rn_ll_witness(fd, sa, len); /* an abstract name: its Landlock witness (landlock.c) */
     return 0;
 }
 
@@ -142,6 +144,9 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
     int cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
     int64_t a0 = 0;
     int node = -1;
+    if (!unix_is_path(sa, len) && len > sizeof(sa_family_t) &&
+        (*err = rn_ll_abstract(unix_type(fd), sa, len)) != 0)
+        return -1; /* Landlock abstract-unix scoping (landlock.c) */
     if (unix_is_path(sa, len)) {
         int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0);
         if (t < 0) {

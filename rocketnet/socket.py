@@ -101,6 +101,7 @@ class Socket:
         # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
         self.optstore: dict[tuple[int, int], bytes | int] = {}
         self.privileged = True
+        self.uid = 0    # sk_uid: the creator's (set by the host); accepted sockets inherit it
 
     def __repr__(self) -> str:
         return f"<Socket #{self.handle} fam={self.family} {self.state}>"
@@ -181,7 +182,7 @@ class Socket:
 
     # what a failed connection leaves in place (Linux keeps the socket itself)
     _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute",
-             "connected_once")
+             "connected_once", "uid")
     _KEPT_TCP = ("sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
                  "so_rcvbuf", "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl",
                  "keepcnt", "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos",
@@ -220,6 +221,7 @@ class Socket:
         s.broadcast = self.broadcast
         s.oobinline = self.oobinline
         s.priority = self.priority
+        s.uid = self.uid
         return s
 
     def connect(self, addr: object, now: float) -> None:
@@ -750,4 +752,12 @@ class Socket:
             0,  # accecn_fail_mode
             0,  # accecn_opt_seen
         )
+        if t.state == LISTEN:
+            # tcp_get_info returns early for a listener: state, pacing rates, reordering
+            # and cwnd, with unacked/sacked aliased to the accept queue and its limit
+            entry = t.listen_entry
+            keep = {0: t.state, 26: fields[26], 28: fields[28], 32: 0, 33: fields[33],
+                    12: len(entry.accept_queue) if entry is not None else 0,
+                    13: entry.backlog if entry is not None else 0}
+            fields = tuple(keep.get(i, 0) for i in range(len(fields)))
         return _TCP_INFO.pack(*fields)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, runtime
+from shim import netconfig, program, runtime
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -160,6 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, status, msg = resolve(argv[0])
     if path is None:
         return die(msg, status)
+    why = program.escape_reason(path) if args.via == "preload" else None
+    if why is not None:
+        if args.strict:
+            return die(f"{path}: {why}: refused (--strict), its sockets would be the "
+                       "machine's (--via seccomp serves it)", 126)
+        print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
+              "not the stack's (--via seccomp serves it)", file=sys.stderr)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
     dialer = get_dialer(ctl)
@@ -180,6 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)
     env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
+    if args.strict:
+        env[program.STRICT_ENV] = "1"     # for the stub's execve hook (shim/program.py)
     if args.trace:
         env[P.ENV_TRACE] = os.path.abspath(args.trace)
     else:
@@ -191,6 +200,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as e:
         return die(f"{argv[0]}: {e.strerror}", 126)
     return 0  # not reached
+
+
+def cmd_ss(args: argparse.Namespace) -> int:
+    """iproute2's ss, run under the shim on host NAME: the stack's sockets (sock_diag)."""
+    argv = args.args[1:] if args.args[:1] == ["--"] else args.args
+    sock = runtime.connect_ctl(args.host)
+    if sock is None:
+        return die(f"no host {args.host!r} is running")
+    sock.close()
+    return cmd_run(argparse.Namespace(host=args.host, trace=None, pcap=None, strict=False,
+                                      via="preload", command=["ss", *argv]))
 
 
 def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> int:
@@ -299,6 +319,12 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--impair", args.impair]
     if args.seed is not None:
         out += ["--seed", str(args.seed)]
+    for d in args.dns:
+        out += ["--dns", d]
+    if args.hosts != "/etc/hosts":
+        out += ["--hosts", os.path.abspath(args.hosts)]
+    if args.resolve_order:
+        out += ["--resolve-order", args.resolve_order]
     return out
 
 
@@ -347,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="append one line per intercepted call (strace-like) to FILE")
     run.add_argument("--pcap", metavar="DIR",
                      help="capture every interface of the host into DIR/<ifname>.pcap")
+    run.add_argument("--strict", action="store_true",
+                     help="refuse (exit 126) a program whose sockets would be the machine's "
+                          "(static, Go, file capabilities or set-ID when not root)")
     run.add_argument("--via", choices=["preload", "seccomp"], default="preload",
                      help="how CMD's socket calls reach the stack: the preload stub (default, "
                           "dynamically linked programs) or seccomp user notification (any "
@@ -373,11 +402,22 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("object", nargs="?", default="addr",
                     choices=["addr", "a", "address", "link", "l", "route", "r", "neigh", "n"])
     ip.set_defaults(func=cmd_ip)
+    ss = sub.add_parser("ss", help="show a stack host's sockets (iproute2's ss, its options)",
+                        description="Runs ss under the shim on the host: the stack's TCP, UDP "
+                                    "sockets with ss's options, e.g. rocketnet ss -tanpi.")
+    ss.add_argument("--host", default=runtime.DEFAULT_HOST)
+    ss.add_argument("args", nargs=argparse.REMAINDER, help="ss options and filter")
+    ss.set_defaults(func=cmd_ss)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args, extra = ap.parse_known_args(argv)
+    if args.cmd == "ss":
+        args.args = extra + args.args       # ss's own options are not ours
+    elif extra:
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except runtime.RuntimeDirError as e:

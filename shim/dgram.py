@@ -95,6 +95,7 @@ class DgramService:
                 # answers EPROTONOSUPPORT itself for one it lacks too
                 return P.response(-1, P.ERR_PASSTHROUGH), None
             return P.response(-1, e.errno), None
+        sk.uid = getattr(self.table.caller, "uid", 0)      # sk_uid (ss -e)
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
         set_sndbuf(a, A_SNDBUF // 2)
         ch = DgramChannel(self, sock_id, family, s, sk)  # type: ignore[arg-type]

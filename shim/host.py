@@ -31,6 +31,8 @@ from shim.control import Control
 from shim.dgram import DgramService
 from shim.memtrim import Trimmer
 from shim.netlink import NetlinkService
+from shim.resolver import ResolverService
+from shim.sockdiag import SockDiag
 from shim.stream import StreamService
 from shim.unix import UnixService
 
@@ -76,7 +78,8 @@ class StackHost:
         self.stream = StreamService(table, self.stack, self.run_stack)
         self.dgram = DgramService(table, self.stack, self.run_stack, self.stream)
         self.unix = UnixService(table)
-        netlink = NetlinkService(table, self.stack)
+        netlink = NetlinkService(table, self.stack, SockDiag(table, self.stack, self.unix))
+        self.resolver = ResolverService(self.stack, net)    # names (shim/resolver.py)
         alg = AlgService(table, self.stack)
         table.held_ids = [self.unix, self.stream]
         inet = (socket.AF_INET, socket.AF_INET6)
@@ -87,6 +90,7 @@ class StackHost:
         self.admin = Admin(name, self.stack, self.counters, self.stop)
         host_ops = dict(self.admin.ops)
         host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
+        host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
         self.control = Control(table, nonce, listener, host_ops, services, self.stream)
 
     def counters(self) -> dict:
@@ -110,6 +114,9 @@ class StackHost:
             trim = self.trimmer.due()
             if trim is not None and (due is None or trim < due):
                 due = trim
+            rdue = self.resolver.next_deadline()
+            if rdue is not None and (due is None or rdue < due):
+                due = rdue
             timeout = -1.0 if due is None else max(0.0, due - now)
             if self.idle_timeout is not None and not control.busy() and not channels:
                 left = self.idle_since + self.idle_timeout - now
@@ -144,6 +151,8 @@ class StackHost:
                         traceback.print_exc()           # into host.log
             self.run_stack()
             self.stream.tick()
+            if self.resolver.socks:
+                self.resolver.tick(time.monotonic())
             if control.busy() or channels:
                 self.idle_since = time.monotonic()
             self.trimmer.tick(time.monotonic(), len(channels))
@@ -161,6 +170,8 @@ class StackHost:
                 ch = by_sock.get(sk)
                 if ch is not None:
                     ch.svc.service(ch)
+                elif sk in self.resolver.socks:
+                    self.resolver.on_socket(sk)
                 else:
                     self.stream.orphaned(sk)
 
@@ -171,6 +182,7 @@ class StackHost:
             ch.sk.abort(now)
         self.control.close()
         self.unix.close()
+        self.resolver.close()
         netconfig.close_devices(self.stack)
         self.wake_r.close()
         self.wake_w.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rocketnet.socket import SocketError
 
@@ -265,14 +265,19 @@ def route_request(ifaces: Sequence, msg: bytes, pid: int) -> list[bytes]:
     return [error_message(errno.EOPNOTSUPP, msg, seq, pid)]
 
 
-def route_requests(ifaces: Sequence, data: bytes, pid: int) -> list[bytes]:
-    """Every request message in one datagram -> the reply datagrams (one per dump)."""
+def route_requests(ifaces: Sequence, data: bytes, pid: int,
+                   handler: Callable[[Sequence, bytes, int], list[bytes]] = route_request
+                   ) -> list[bytes]:
+    """Every request message in one datagram -> the reply datagrams (one per dump; none
+    for a change without NLM_F_ACK).  handler answers one message."""
     replies = []
     off = 0
     while off + NLMSG_HDR.size <= len(data):
         length = NLMSG_HDR.unpack_from(data, off)[0]
         if length < NLMSG_HDR.size or off + length > len(data):
             break
-        replies.append(b"".join(route_request(ifaces, data[off: off + length], pid)))
+        reply = b"".join(handler(ifaces, data[off: off + length], pid))
+        if reply:
+            replies.append(reply)
         off += _align(length)
     return replies

@@ -14,7 +14,7 @@ from rocketnet.iface import InterfaceWrapper
 from rocketnet.phy import Impairments, NetDevice, PcapDevice, PcapWriter, TapDevice, WireDevice
 from rocketnet.stack import NetStack
 from rocketnet.wire.offload import complete_checksums
-from shim import runtime
+from shim import resolver, runtime
 
 
 def parse_cidr(text: str) -> tuple[bytes, int]:
@@ -165,3 +165,4 @@ def add_arguments(ap) -> None:
                     help="wire impairments: loss=P,delay=S,jitter=S,reorder=P,dup=P,corrupt=P")
     ap.add_argument("--seed", type=int, default=None,
                     help="seed for ISNs, ports and impairments (default: random)")
+    resolver.add_arguments(ap)

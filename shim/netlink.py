@@ -5,12 +5,15 @@ interfaces over socket(AF_NETLINK, SOCK_RAW|SOCK_DGRAM, NETLINK_ROUTE); a shimme
 program must get the stack's interfaces instead.  Such a socket is a datagram shim
 socket (RN_KIND_DGRAM: SOCK_SEQPACKET pair, struct rn_dgram_hdr + payload per
 message): every request datagram the program sends is answered on S by the replies
-shim/ifinfo.py builds (link and address dumps; NLMSG_ERROR EOPNOTSUPP otherwise).
-Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
+shim/ifinfo.py and shim/rtroute.py build (link, address and route dumps, route and
+address changes; NLMSG_ERROR EOPNOTSUPP otherwise).  NETLINK_SOCK_DIAG sockets (ss)
+are answered from the stack's sockets (shim/sockdiag.py).  Other netlink families go
+to the kernel (RN_ERR_PASSTHROUGH).
 """
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
 import socket
@@ -20,9 +23,10 @@ from typing import Any
 
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo
+from shim import ifinfo, rtroute
 from shim import protocol as P
 from shim.channels import Channel, ChannelTable, kernel_answer
+from shim.sockdiag import NETLINK_SOCK_DIAG, SockDiag
 
 NETLINK_ROUTE = 0
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
@@ -50,21 +54,24 @@ class _Token:
 
 
 class NetlinkChannel(Channel):
-    __slots__ = ("portid", "groups", "out", "sock_type")
+    __slots__ = ("portid", "groups", "out", "sock_type", "proto", "uid")
 
     def __init__(self, svc: NetlinkService, sock_id: int, s: socket.socket,
-                 sock_type: int) -> None:
+                 sock_type: int, proto: int, uid: int) -> None:
         super().__init__(svc, sock_id, socket.AF_NETLINK, s, _Token())
         self.portid = 0
         self.groups = 0
         self.out: deque[bytes] = deque()
         self.sock_type = sock_type
+        self.proto = proto
+        self.uid = uid              # the creator's: route changes need root (rtroute.py)
 
 
 class NetlinkService:
-    def __init__(self, table: ChannelTable, stack: NetStack) -> None:
+    def __init__(self, table: ChannelTable, stack: NetStack, diag: SockDiag) -> None:
         self.table = table
         self.stack = stack
+        self.diag = diag
         self.next_port = 0
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_CONNECT: self.op_ok, P.OP_GETSOCKNAME: self.op_name,
@@ -75,10 +82,11 @@ class NetlinkService:
         }
 
     def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
-        if proto != NETLINK_ROUTE or type_ not in (socket.SOCK_RAW, socket.SOCK_DGRAM):
+        if proto not in (NETLINK_ROUTE, NETLINK_SOCK_DIAG) or type_ not in (socket.SOCK_RAW,
+                                                                            socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
-        ch = NetlinkChannel(self, sock_id, s, type_)
+        ch = NetlinkChannel(self, sock_id, s, type_, proto, getattr(self.table.caller, "uid", 0))
         self.table.add(ch)
         self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
@@ -124,8 +132,13 @@ class NetlinkService:
                 return
             if len(msg) < HDR_SIZE:
                 continue
-            ifaces = self.stack.interfaces
-            for reply in ifinfo.route_requests(ifaces, msg[HDR_SIZE:], self.port(ch)):
+            if ch.proto == NETLINK_SOCK_DIAG:
+                replies = self.diag.requests(msg[HDR_SIZE:], self.port(ch))
+            else:
+                replies = ifinfo.route_requests(
+                    self.stack.interfaces, msg[HDR_SIZE:], self.port(ch),
+                    functools.partial(rtroute.request, privileged=ch.uid == 0))
+            for reply in replies:
                 ch.out.append(_REPLY_HDR + reply)
             self.flush(ch)
 
@@ -190,7 +203,8 @@ class NetlinkService:
             raise SocketError(errno.EINVAL)
         if level != SOL_SOCKET or name not in _INT_OPTS:
             raise SocketError(errno.ENOPROTOOPT)
-        value = ch.sock_type if name == socket.SO_TYPE else _INT_OPTS[name]
+        value = {socket.SO_TYPE: ch.sock_type, socket.SO_PROTOCOL: ch.proto}.get(
+            name, _INT_OPTS[name])
         return P.response(0, 0, struct.pack("=i", value)[:optlen]), None
 
     def op_check(self, ch: NetlinkChannel, req: P.Request):

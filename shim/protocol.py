@@ -35,6 +35,7 @@ OP_MORE: int = lib.RN_OP_MORE
 OP_OOB: int = lib.RN_OP_OOB
 OP_LINGER: int = lib.RN_OP_LINGER
 OP_RDEND: int = lib.RN_OP_RDEND
+OP_RESOLVE: int = lib.RN_OP_RESOLVE
 
 
 OP_UNIX_ACCEPTED: int = lib.RN_OP_UNIX_ACCEPTED

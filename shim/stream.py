@@ -134,6 +134,7 @@ class StreamService:
             sk = self.stack.socket(family, type_, proto)
         except SocketError as e:
             return P.response(-1, e.errno), None
+        sk.uid = getattr(self.table.caller, "uid", 0)      # sk_uid (ss -e)
         sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
         ch = Channel(self, sock_id, family, s, sk)
         # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket

@@ -126,13 +126,15 @@ def nsexec(ns: str, *cmd: str, **kw) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def tap_host(rn, netns, tmp_path):
+def tap_host(rn, netns, tmp_path, request):
     """Stack host 'st' with eth0 = TAP 'rntap0' in the namespace; Linux side 10.77.0.1/24,
-    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64."""
+    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64.  More `host start` options: indirect
+    parametrization (request.param, a list)."""
     pcap = tmp_path / "pcap"
     r = subprocess.run(["ip", "netns", "exec", netns, *rn.cmd(
         "host", "start", "st", "--eth", "tap:rntap0", "--addr", "10.77.0.2/24",
-        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", "--pcap", str(pcap))],
+        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", "--pcap", str(pcap),
+        *getattr(request, "param", []))],
         env=rn.env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     for cmd in (["ip", "addr", "add", "10.77.0.1/24", "dev", "rntap0"],

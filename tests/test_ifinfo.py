@@ -135,9 +135,11 @@ def ask(kind, flags, body, seq):
         out.append((t, sq, p, data[off + 16: off + ln]))
         off += (ln + 3) & ~3
     return out
-# RTM_GETROUTE dump: not served -> NLMSG_ERROR EOPNOTSUPP quoting the request
-for t, sq, p, body in ask(26, 0x301, bytes(12), 7):
-    print("route", t, sq, p == pid, -struct.unpack_from("=i", body)[0])
+# RTM_GETROUTE dump: RTM_NEWROUTE per route (shim/rtroute.py), then NLMSG_DONE
+print("route", sorted({(t, sq, p == pid) for t, sq, p, body in ask(26, 0x301, bytes(12), 7)}))
+# RTM_GETNEIGH dump: not served -> NLMSG_ERROR EOPNOTSUPP quoting the request
+for t, sq, p, body in ask(30, 0x301, bytes(12), 11):
+    print("neigh", t, sq, p == pid, -struct.unpack_from("=i", body)[0])
 # RTM_GETLINK dump: RTM_NEWLINK per link, then NLMSG_DONE
 names = []
 for t, sq, p, body in ask(18, 0x301, bytes(16), 8):
@@ -167,7 +169,8 @@ def test_netlink_route_socket_is_served_by_the_host(rn, wire_host) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "bound True 0"
-    assert "route 2 7 True 95" in lines                   # NLMSG_ERROR, -EOPNOTSUPP
+    assert "route [(3, 7, True), (24, 7, True)]" in lines  # RTM_NEWROUTE..., NLMSG_DONE
+    assert "neigh 2 11 True 95" in lines                  # NLMSG_ERROR, -EOPNOTSUPP
     assert "end 3 8 True" in lines and "links lo eth0" in lines
     assert "one [(16, 9)]" in lines
     assert "none [(2, 19)]" in lines                       # ENODEV

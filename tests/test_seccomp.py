@@ -30,14 +30,14 @@ XFAIL = {
     "readiness": "accept interrupted by a SA_RESTART signal with SO_RCVTIMEO: the restarted "
                  "call is a new notification, so the timeout starts again (EAGAIN, Linux "
                  "EINTR)",
-    "sockopt_sweep": "getsockopt(SO_PEERPIDFD) on a listening TCP socket and "
-                     "setsockopt(IPV6_CHECKSUM) on a v4 UDP socket made in the supervisor "
-                     "answer ENOTSOCK/EBADF (Linux: EINVAL/ENOPROTOOPT)",
+    "sockopt_sweep": "a few options on a v4 UDP or listening TCP socket (IPV6_* on v4, "
+                     "SO_PEERPIDFD) answer ENOTSOCK/EBADF in the supervisor (Linux: "
+                     "ENOPROTOOPT/EINVAL)",
     "tcp_linger": "close() is not routed: SO_LINGER's wait (RN_OP_LINGER) does not happen",
     "tcp_reset": "the reads that end a reset connection are the kernel's on A (0, not "
                  "ECONNRESET): RN_OP_RDEND is not asked after a CONTINUE",
-    "unix_dgram": "AF_UNIX datagram sends to a path go through the stub without the "
-                  "program's file system view",
+    "unix_dgram": "hangs (then times out): AF_UNIX datagram sends to a path go through "
+                  "the stub without the program's file system view",
     "unix_pair": "AF_UNIX socketpair ends: the names and credentials are the supervisor's",
     "unix_stream": "AF_UNIX names resolved in the supervisor (its cwd and credentials), "
                    "not the program's",
@@ -85,7 +85,8 @@ def test_static_program_same_output_natively_and_via_seccomp(rn, static_dir, sou
     assert built.returncode == 0, built.stderr
     native = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert native.returncode == 0, native.stderr
-    shimmed = rn.run("run", "--via", "seccomp", "--", str(exe), timeout=60)
+    # every socket call is a round trip through the supervisor: slower than natively
+    shimmed = rn.run("run", "--via", "seccomp", "--", str(exe), timeout=180)
     diff = "\n".join(difflib.unified_diff(native.stdout.splitlines(),
                                           shimmed.stdout.splitlines(),
                                           "native", "rocketnet", lineterm=""))

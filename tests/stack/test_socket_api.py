@@ -264,6 +264,20 @@ def test_tcp_info(stack: NetStack, clock: Clock) -> None:
     assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65483
 
 
+def test_tcp_info_of_a_listener(stack: NetStack) -> None:
+    """Linux's tcp_get_info stops early for a listener: cwnd, reordering and the accept
+    queue (unacked) and its limit (sacked); rto, mss and the rest are 0."""
+    lst = stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    lst.bind(("127.0.0.1", 5000))
+    lst.listen(7)
+    info = lst.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 280)
+    assert info[0] == 10                                        # TCP_LISTEN
+    rto, ato, snd_mss, rcv_mss, unacked, sacked = struct.unpack_from("=6I", info, 8)
+    assert (rto, ato, snd_mss, rcv_mss, unacked, sacked) == (0, 0, 0, 0, 0, 7)
+    rtt, rttvar, ssthresh, cwnd = struct.unpack_from("=4I", info, 68)
+    assert (rtt, rttvar, ssthresh, cwnd) == (0, 0, 0, 10)
+
+
 def test_v6_mss(stack: NetStack, clock: Clock) -> None:
     _, cli, _srv = make_pair(stack, clock, C.AF_INET6)
     # ::1 advmss 65476 less the timestamp option
