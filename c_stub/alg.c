@@ -18,6 +18,34 @@
 #define RN_ALG_CHUNK (64 * 1024)
 #define RN_ALG_CTL_MAX 20480 /* sysctl optmem_max: larger control buffers are ENOBUFS */
 
+/* Queue a filler of `size` bytes on A when the host asks for one (rn_protocol.h):
+ * the A end of a hash, rng or transform socket then never polls writable. */
+static void alg_fill(int fd, const struct rn_resp *resp)
+{
+    static const unsigned char zeros[4096];
+    struct rn_alg_hdr h;
+    struct iovec v[64];
+    size_t n = 1, left = resp->arg[1] > (int64_t)sizeof h ? (size_t)resp->arg[1] - sizeof h : 0;
+    if (resp->arg[1] <= 0)
+        return;
+    memset(&h, 0, sizeof h);
+    h.magic = RN_ALG_MAGIC;
+    h.flags = RN_ALG_FILL;
+    v[0].iov_base = &h;
+    v[0].iov_len = sizeof h;
+    for (; left && n < sizeof v / sizeof v[0]; n++) {
+        v[n].iov_base = (void *)zeros;
+        v[n].iov_len = left < sizeof zeros ? left : sizeof zeros;
+        left -= v[n].iov_len;
+    }
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = v;
+    m.msg_iovlen = n;
+    /* best effort: without it the socket only polls writable, as before */
+    (void)REAL(sendmsg)(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static int alg_nonblocking(int fd, int flags)
 {
     if (flags & MSG_DONTWAIT)
@@ -152,6 +180,7 @@ static ssize_t alg_send_iov(int fd, struct rn_sock *s, const struct iovec *uiov,
             e = errno;
             break;
         }
+        alg_fill(fd, &resp);
         if (rn_result(&resp) < 0) {
             e = errno;
             break;
@@ -200,6 +229,7 @@ static ssize_t alg_recv_iov(int fd, struct rn_sock *s, const struct iovec *uiov,
         *err = errno;
         return -1;
     }
+    alg_fill(fd, &resp);
     if (rn_result(&resp) < 0) {
         *err = errno;
         return -1;
@@ -251,12 +281,12 @@ static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_
 {
     struct rn_resp resp;
     int nfd = -1;
-    (void)fd;
     if (rn_rpc(RN_OP_ALG_ACCEPT, INFO_ID(s->info), 0, 0, 0, 0, NULL, 0, &resp, NULL,
                0, &nfd, flags & SOCK_CLOEXEC) < 0) {
         *err = errno;
         return -1;
     }
+    alg_fill(fd, &resp);
     if (rn_result(&resp) < 0) {
         *err = errno;
         if (nfd >= 0)

@@ -233,7 +233,12 @@ struct rn_dgram_hdr {
  * host -> app: one message per read, struct rn_alg_res + result (the stub reads it
  *   into the program's buffer: a shorter buffer truncates with MSG_TRUNC, as a
  *   digest read does on Linux); one-byte messages are readiness markers (A polls
- *   readable where af_alg_poll gives POLLIN), skipped by reads. */
+ *   readable where af_alg_poll gives POLLIN), skipped by reads.
+ * Fillers: Linux's transform, hash and rng sockets have no poll method (no events at
+ *   all), so the A end of those keeps one RN_ALG_FILL message of over a quarter of
+ *   its send buffer queued, and A never polls writable.  The host sends the first;
+ *   an RPC that ran the queued messages (and with them the filler) answers with
+ *   arg[1] = the size of a new filler for the stub to queue. */
 #define RN_KIND_ALG 3
 #define RN_OP_ALG_ACCEPT 42  /* transform (or hash operation) socket
                                 -> ret = sock_id of the new operation socket, fd A attached */
@@ -249,6 +254,7 @@ struct rn_dgram_hdr {
 #define RN_ALG_MORE 1        /* MSG_MORE */
 #define RN_ALG_CTL 2         /* the sendmsg had SOL_ALG control messages: op, assoclen */
 #define RN_ALG_IV 4          /* ... and ALG_SET_IV: ivlen, iv (first RN_ALG_IV_MAX bytes) */
+#define RN_ALG_FILL 8        /* a filler: no input (see above) */
 #define RN_ALG_IV_MAX 64
 struct rn_alg_hdr {
     uint32_t magic;

@@ -66,6 +66,9 @@ class KernelProfile:
     # IPV6_RTHDR types the kernel takes: 2 (Mobile IPv6) needs CONFIG_IPV6_MIP6, 4
     # (segment routing) the seg6 core
     rthdr_types: frozenset = frozenset({2, 4})
+    # errno of an AF_ALG bind whose template gets an algorithm that exists but does not
+    # fit it, e.g. hmac(hmac(sha256)) (Linux 6.12: EINVAL; 6.1: ENOENT, tools/vm)
+    alg_misfit: int = C.EINVAL
     # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
     # those of the machine the model was written on
     wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp

@@ -354,6 +354,10 @@ class Socket:
             if optlen < 0:
                 raise SocketError(C.EINVAL)
             raise SocketError(k.get_err)
+        if k is not None and k.default is not None and optlen >= 0 and \
+                (level, optname) in self.optstore:
+            # kept plainly (the model refused the set): the kernel reads back what was set
+            return _INT.pack(self.optstore[(level, optname)])[: min(optlen, 4)]
         try:
             return self._getsockopt(level, optname, optlen)
         except SocketError as e:

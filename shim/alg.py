@@ -11,6 +11,9 @@ gives (a new pair, its A passed with SCM_RIGHTS as for TCP accept).
   (struct rn_alg_res + bytes) that the stub reads natively.  A blocking read of an
   incomplete request (MSG_MORE still set) is completed when more input arrives.
 S is polled for POLLHUP only: the last close of A releases the socket.
+Transform, hash and rng sockets have no poll method in Linux (no events at all): their
+A keeps a filler message queued on S (rn_protocol.h), so it never polls writable; the
+host sends the first, and the stub queues a new one when an RPC's answer asks for it.
 POLLIN on an skcipher/aead operation socket follows af_alg_poll (no MSG_MORE pending,
 or input queued): the host keeps one one-byte marker message queued on S while that
 holds; reads skip markers.
@@ -44,6 +47,7 @@ MAGIC: int = lib.RN_ALG_MAGIC
 F_MORE: int = lib.RN_ALG_MORE
 F_CTL: int = lib.RN_ALG_CTL
 F_IV: int = lib.RN_ALG_IV
+F_FILL: int = lib.RN_ALG_FILL
 IV_MAX: int = lib.RN_ALG_IV_MAX
 HDR = struct.Struct(f"=6I{IV_MAX}s")
 RES = struct.Struct("=iI")
@@ -66,13 +70,13 @@ class AlgHandle:
 
     def abort(self, now: float) -> None:
         if isinstance(self.obj, Operation):
-            self.obj.parent.release()
+            self.obj.parent.release(self.obj)
 
 
 class AlgChannel(Channel):
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
-    __slots__ = ("pending", "marked", "key_parts")
+    __slots__ = ("pending", "marked", "key_parts", "fill", "refill")
 
     def __init__(self, svc: AlgService, sock_id: int, s: socket.socket,
                  obj: AlgSocket | Operation) -> None:
@@ -80,6 +84,8 @@ class AlgChannel(Channel):
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
         self.key_parts = bytearray()       # a long ALG_SET_KEY arriving in parts
+        self.fill = 0                      # filler size A needs (0: it polls as usual)
+        self.refill = False                # the queued filler was taken: ask for a new one
 
 
 class AlgService:
@@ -103,11 +109,19 @@ class AlgService:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None
         if proto != 0:
             return P.response(-1, errno.EPROTONOSUPPORT), None
-        return self.new_channel(AlgSocket(os.urandom, self.stack.profile.optmem_max))
+        return self.new_channel(AlgSocket(os.urandom, self.stack.profile.optmem_max,
+                                          self.stack.profile.alg_misfit))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET, S_SNDBUF // 2)
         ch = AlgChannel(self, sock_id, s, obj)
+        if not isinstance(obj, Operation) or obj.kind in ("hash", "rng"):
+            # a quarter of A's send buffer and more: unix_writable() says no
+            ch.fill = a.getsockopt(SOL_SOCKET, socket.SO_SNDBUF) // 4 + 1
+            try:
+                a.send(filler(ch.fill), socket.MSG_DONTWAIT)
+            except OSError:
+                ch.fill = 0
         self.table.add(ch)
         self.stack.stats["alg_sockets"] += 1
         self.mark(ch)
@@ -138,9 +152,14 @@ class AlgService:
         if op is None:
             return P.response(-1, errno.EOPNOTSUPP), None
         try:
-            return op(ch, req)
+            resp, fd = op(ch, req)
         except AlgError as e:
-            return P.response(-1, e.errno), None
+            resp, fd = P.response(-1, e.errno), None
+        if ch.refill:           # the answer asks the stub for a new filler (arg[1])
+            ch.refill = False
+            ret, err, plen, arg0, _ = P.RESP.unpack_from(resp)
+            resp = P.RESP.pack(ret, err, plen, arg0, ch.fill) + resp[P.RESP.size:]
+        return resp, fd
 
     def op_bind(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         obj = ch.sk.obj
@@ -162,7 +181,8 @@ class AlgService:
 
     def reap(self, parent: AlgSocket) -> None:
         """Release the operation sockets of `parent` the program has closed already (their
-        POLLHUP may still wait in the event loop): bind's EBUSY is then exact."""
+        POLLHUP may still wait in the event loop): bind's and setsockopt's EBUSY is then
+        exact."""
         for ch in self.table.of_service(self):
             obj = ch.sk.obj
             if isinstance(obj, Operation) and obj.parent is parent:
@@ -178,6 +198,8 @@ class AlgService:
         obj = ch.sk.obj
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
+        if obj.refcnt:
+            self.reap(obj)
         value = req.payload
         if name == ALG_SET_KEY and optlen > len(value):
             # a key longer than an RPC payload comes in parts, args[3] = its offset
@@ -227,7 +249,7 @@ class AlgService:
             raise AlgError(errno.EOPNOTSUPP)
         want, nonblocking = min(max(req.args[0], 0), MAX_RESULT), req.args[1]
         ch.pending = None
-        out = obj.recv(want)        # an error queues nothing: a marker stays queued
+        out = obj.recv(want, bool(nonblocking))  # an error queues nothing: a marker stays
         if out is None:
             if nonblocking:
                 raise AlgError(errno.EAGAIN)
@@ -258,6 +280,9 @@ class AlgService:
             more = False
             if len(msg) >= HDR.size and int.from_bytes(msg[:4], "little") == MAGIC:
                 _m, flags, op, assoclen, ivlen, _r, ivraw = HDR.unpack_from(msg)
+                if flags & F_FILL:
+                    ch.refill = ch.fill > 0
+                    continue
                 data = msg[HDR.size:]
                 more = bool(flags & F_MORE)
                 if flags & F_CTL:
@@ -309,3 +334,7 @@ class AlgService:
             ch.s.send(RES.pack(err, 0) + data)
         except OSError:
             pass            # the program is gone: POLLHUP closes the channel
+
+
+def filler(size: int) -> bytes:
+    return HDR.pack(MAGIC, F_FILL, 0, 0, 0, 0, b"") + bytes(max(0, size - HDR.size))

@@ -24,7 +24,8 @@ from shim import netconfig, program, runtime, tracecli
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
-START_TIMEOUT = 20.0
+# tools/vm sets ROCKETNET_TIMEOUT_FACTOR in an emulated guest, where a start takes longer
+START_TIMEOUT = 20.0 * float(os.environ.get("ROCKETNET_TIMEOUT_FACTOR") or 1)
 # the interpreter that runs stack hosts started from here (default: this one)
 HOST_PYTHON_ENV = "ROCKETNET_HOST_PYTHON"
 

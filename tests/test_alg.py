@@ -2,7 +2,8 @@
 Python's own AF_ALG API, traces without keys or data, LTP af_alg01-08.
 
 This machine's kernel has no AF_ALG, so the outputs are checked against the
-published vectors, not against a native run."""
+published vectors here; tools/vm (tests/test_kernels.py) compares alg_kat with native
+runs in Linux 6.1 and 6.12 guests."""
 from __future__ import annotations
 
 import re
@@ -44,8 +45,10 @@ def test_known_answers_through_the_socket_api(rn, kat_exe, tmp_path):
                  "RFC 8439 2.8.2 rfc7539(chacha20,poly1305) encrypt",
                  "RFC 3610 ccm(aes) packet 1 decrypt", "rfc4106(gcm(aes)) = gcm(aes) with salt||iv",
                  "authenc(hmac(sha256),cbc(aes)) = cbc(aes) then hmac(sha256)",
-                 "hmac(hmac(sha256)): ENOENT", "cbc(aes) unaligned length: EINVAL",
-                 "sha256 two operation sockets interleaved (b)", "hmac without a key: ENOKEY"):
+                 "hmac(hmac(sha256)) refused: EINVAL", "cbc(aes) unaligned length: EINVAL",
+                 "sha256 two operation sockets interleaved (b)", "hmac without a key: ENOKEY",
+                 "hash operation socket polls no events", "stdrng unseeded: EINVAL",
+                 "setkey with an operation socket open: EBUSY"):
         assert name in oks, name
     assert len(oks) >= 57
     # keys and data never reach the trace: option values and buffers as lengths only

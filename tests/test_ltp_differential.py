@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import scaled
+
 LTP_DIR = Path(__file__).parent / "ltp"
 PROGRAMS = sorted(LTP_DIR.glob("*.c"))
 CC = shutil.which("cc") or shutil.which("gcc")
@@ -25,9 +27,10 @@ def test_same_output_natively_and_under_the_shim(rn, build_dir, source):
     exe = build_dir / source.stem
     subprocess.run([CC, "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
                     str(source)], check=True)
-    native = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    native = subprocess.run([str(exe)], capture_output=True, text=True,
+                            timeout=scaled(60))
     assert native.returncode == 0, native.stderr
-    shimmed = rn.run("run", "--", str(exe), timeout=60)
+    shimmed = rn.run("run", "--", str(exe), timeout=scaled(60))
     diff = "\n".join(difflib.unified_diff(native.stdout.splitlines(),
                                           shimmed.stdout.splitlines(),
                                           "native", "rocketnet", lineterm=""))

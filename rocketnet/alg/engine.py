@@ -4,14 +4,15 @@
 set the key and AEAD tag size, accept operation sockets.  `Operation` is one
 accepted socket: input arrives with `send` (control: op, IV, AAD length; `more` is
 MSG_MORE), the result is taken with `recv`.  Errors are AlgError with Linux's errno;
-`recv` returns None where Linux would block waiting for more input.
+`recv` returns None where Linux would block waiting for more input.  Checked against
+Linux 6.1 and 6.12 in QEMU (tools/vm).
 """
 from __future__ import annotations
 
 import errno
 from typing import Callable, NamedTuple
 
-from rocketnet.alg.primitives import AlgError
+from rocketnet.alg.primitives import AlgError, AlgMisfit
 from rocketnet.alg.transforms import new_transform
 from rocketnet.profile import KernelProfile
 
@@ -39,9 +40,11 @@ class AlgSocket:
     """The transform socket: bind, setsockopt, accept."""
 
     def __init__(self, rng: Callable[[int], bytes],
-                 optmem_max: int = KernelProfile.optmem_max) -> None:
+                 optmem_max: int = KernelProfile.optmem_max, misfit: int = errno.EINVAL) -> None:
+        self.misfit = misfit           # bind's errno for a template's misfit argument
         self.tfm = None
         self.refcnt = 0                # operation sockets alive
+        self.nokey_refcnt = 0          # of those, accepted without a key and not used since
         self.rng = rng
         self.optmem_max = optmem_max
 
@@ -50,15 +53,28 @@ class AlgSocket:
             raise AlgError(errno.EINVAL)
         if self.refcnt:
             raise AlgError(errno.EBUSY)
-        self.tfm = new_transform(type_, name)
+        try:
+            self.tfm = new_transform(type_, name)
+        except AlgMisfit:
+            raise AlgError(self.misfit) from None
 
     def setsockopt(self, level: int, name: int, value: bytes, optlen: int) -> None:
+        if self.refcnt != self.nokey_refcnt:
+            raise AlgError(errno.EBUSY)     # alg_setsockopt: keyed operation sockets alive
         if level != SOL_ALG or self.tfm is None:
             raise AlgError(errno.ENOPROTOOPT)
         if name == ALG_SET_KEY:
             if optlen >= self.optmem_max:    # alg_setkey's sock_kmalloc
                 raise AlgError(errno.ENOMEM)
-            self.tfm.setkey(value[:optlen])
+            try:
+                self.tfm.setkey(value[:optlen])
+            except AlgError:
+                # crypto_aead/ahash_setkey: a failed setkey leaves the transform
+                # without a key (CRYPTO_TFM_NEED_KEY); crypto_skcipher_setkey checks
+                # the key length first and keeps the old key on that error
+                if self.tfm.kind == "aead" or (self.tfm.kind == "hash" and self.tfm.keyed):
+                    self.tfm.key = None
+                raise
         elif name == ALG_SET_AEAD_AUTHSIZE:
             if not hasattr(self.tfm, "setauthsize"):
                 raise AlgError(errno.ENOPROTOOPT)
@@ -73,9 +89,11 @@ class AlgSocket:
         self.refcnt += 1
         return op
 
-    def release(self) -> None:
+    def release(self, op: Operation) -> None:
         """An operation socket was closed."""
         self.refcnt = max(0, self.refcnt - 1)
+        if op.nokey:
+            self.nokey_refcnt = max(0, self.nokey_refcnt - 1)
 
 
 class Operation:
@@ -85,6 +103,9 @@ class Operation:
         self.parent = parent
         self.tfm = tfm
         self.kind = tfm.kind
+        # accepted before the key was set: checked (and counted as keyed) on first use
+        self.nokey = not tfm.ready()
+        parent.nokey_refcnt += self.nokey
         self.more = False
         # hash
         self.h = None
@@ -95,14 +116,20 @@ class Operation:
         self.iv = bytes(getattr(tfm, "ivsize", 0))
         self.assoclen = 0
         self.buf = bytearray()
+        self.partial = bytearray()      # output of a blocking read that waits to fill up
 
     @property
     def used(self) -> int:
         return len(self.buf)
 
     def _check_key(self) -> None:
+        """*_check_key: only a socket accepted without a key is checked, once"""
+        if not self.nokey:
+            return
         if not self.tfm.ready():
             raise AlgError(errno.ENOKEY)
+        self.nokey = False
+        self.parent.nokey_refcnt -= 1
 
     # ---- sendmsg ------------------------------------------------------------------
 
@@ -145,16 +172,41 @@ class Operation:
 
     # ---- recvmsg ------------------------------------------------------------------
 
-    def recv(self, n: int) -> bytes | None:
-        """Up to n bytes of result; None: Linux would wait for more input."""
+    def recv(self, n: int, nonblocking: bool = False) -> bytes | None:
+        """Up to n bytes of result; None: Linux would wait for more input.
+
+        skcipher_recvmsg and aead_recvmsg loop until the buffer is full: a blocking read
+        larger than the result keeps what it has (self.partial) and waits for more
+        input; a non-blocking one returns what it has.  An error ends the loop with the
+        bytes so far, except EBADMSG from an AEAD (and any error before the first)."""
         if self.kind == "rng":
+            if not self.tfm.seeded():
+                raise AlgError(errno.EINVAL)
             return self.parent.rng(min(max(n, 0), RNG_MAXSIZE))
         self._check_key()
         if self.kind == "hash":
             return self._hash_recv()
-        if self.kind == "skcipher":
-            return self._skcipher_recv(n)
-        return self._aead_recv(n)
+        aead = self.kind == "aead"
+        out = self.partial
+        while len(out) < n:
+            if not self.init or self.more and (aead or self.used < self.tfm.blocksize):
+                if out and nonblocking:
+                    break
+                self.partial = out
+                return None
+            try:
+                chunk = self._aead_step(n - len(out)) if aead else \
+                    self._skcipher_step(n - len(out))
+            except AlgError as e:
+                if not out or (aead and e.errno == errno.EBADMSG):
+                    self.partial = bytearray()
+                    raise
+                break
+            if not chunk:
+                break
+            out += chunk
+        self.partial = bytearray()
+        return bytes(out)
 
     def _hash_recv(self) -> bytes:
         """The full digest; the caller truncates to the buffer (MSG_TRUNC)."""
@@ -169,38 +221,41 @@ class Operation:
         self.result = None
         return result
 
-    def _skcipher_recv(self, n: int) -> bytes | None:
+    def _pull(self, n: int) -> bytes:
+        """af_alg_pull_tsgl: take n bytes of input; once all is taken the request is over
+        unless MORE (a read then waits for the next sendmsg), as 6.1 and 6.12 do"""
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        if not self.buf:
+            self.init = self.more
+        return data
+
+    def _skcipher_step(self, room: int) -> bytes:
         bs = self.tfm.blocksize
-        if not self.init or (self.more and self.used < bs):
-            return None
-        take = min(max(n, 0), self.used)
+        take = min(room, self.used)
         if self.more or take < self.used:
             take -= take % bs
-        data = bytes(self.buf[:take])
-        del self.buf[:take]
+        data = self._pull(take)
         if not take:
             return b""
         out, self.iv = self.tfm.crypt(self.enc, self.iv, data)
         return out
 
-    def _aead_recv(self, n: int) -> bytes | None:
-        if not self.init or self.more:
-            return None
+    def _aead_step(self, room: int) -> bytes:
         t = self.tfm.authsize
         used, alen = self.used, self.assoclen
-        data = bytes(self.buf)
-        self.buf.clear()
         if used < alen + (0 if self.enc else t):
-            raise AlgError(errno.EINVAL)
+            raise AlgError(errno.EINVAL)    # aead_sufficient_data: nothing is consumed
         outlen = used + t if self.enc else used - t
-        body = data[alen:]
-        if n < outlen:
-            less = outlen - n
-            if len(body) < less:
+        body = used - alen
+        if room < outlen:                   # a shorter buffer: less input, rest stays
+            less = outlen - room
+            if body < less:
                 raise AlgError(errno.EINVAL)
-            body = body[: len(body) - less]
+            body -= less
+        data = self._pull(alen + body)
         assoc = data[:alen]
-        return assoc + self.tfm.crypt(self.enc, self.iv, assoc, body)
+        return assoc + self.tfm.crypt(self.enc, self.iv, assoc, data[alen:])
 
     # ---- accept on an operation socket (hash: a copy of the state) ------------------
 

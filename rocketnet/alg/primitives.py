@@ -24,6 +24,14 @@ class AlgError(Exception):
         self.errno = err
 
 
+class AlgMisfit(AlgError):
+    """A template given an algorithm that exists but does not fit it: the errno differs
+    between kernels (AlgSocket's `misfit`)."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EINVAL)
+
+
 Node = tuple[str, list["Node"]]
 
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, ChaCha20Poly1305
 from rocketnet.alg.primitives import (
     BLAKE2B_BITS,
     AlgError,
+    AlgMisfit,
     Crc32c,
     Node,
     hash_factory,
@@ -45,7 +46,9 @@ class HashAlg:
         if head == "hmac":
             if len(args) != 1:
                 raise AlgError(errno.ENOENT)
-            self.name, inner = hash_factory(args[0])   # hmac(hmac(x)): ENOENT here
+            if HashAlg(args[0]).can_setkey():
+                raise AlgMisfit()   # hmac_create: the inner hash must take no key
+            self.name, inner = hash_factory(args[0])
             self.name = f"hmac({self.name})"
             self.inner = inner
             self.keyed = True
@@ -56,6 +59,9 @@ class HashAlg:
             self.name, self.inner = hash_factory(node)
             self.optional_key = self.name in BLAKE2B_BITS
             self.digest_size = self.inner().digest_size  # type: ignore[attr-defined]
+
+    def can_setkey(self) -> bool:
+        return self.keyed or self.optional_key
 
     def setkey(self, key: bytes) -> None:
         if self.name == "crc32c":
@@ -167,6 +173,9 @@ class AeadAlg:
             self.mode, self.ivsize, self.maxauth = "ccm", 16, 16
         elif head == "rfc7539" and args == [("chacha20", []), ("poly1305", [])]:
             self.mode, self.ivsize, self.maxauth = "rfc7539", 12, 16
+        elif head == "rfc7539" and len(args) == 2 and args[0] == ("chacha20", []):
+            HashAlg(args[1])        # ENOENT if there is no such hash at all
+            raise AlgMisfit()       # chachapoly_create: a hash other than poly1305
         elif (head in ("authenc", "authencesn") and len(args) == 2 and args[0][0] == "hmac"
               and len(args[0][1]) == 1 and args[1] == ("cbc", [("aes", [])])):
             hname, self.auth = hash_factory(args[0][1][0])
@@ -303,7 +312,10 @@ def _authenc_keys(key: bytes) -> tuple[bytes, bytes]:
 
 
 class RngAlg:
-    """rng type: "stdrng" (random bytes from the host's source; a key reseeds nothing)."""
+    """rng type: "stdrng" (random bytes from the host's source; a key reseeds nothing).
+
+    The DRBGs ("stdrng" is one) give EINVAL until seeded with ALG_SET_KEY: algif_rng
+    never instantiates them (drbg_generate: no drbg->core)."""
 
     kind = "rng"
 
@@ -319,6 +331,9 @@ class RngAlg:
 
     def ready(self) -> bool:
         return True
+
+    def seeded(self) -> bool:
+        return self.key is not None or self.name == "jitterentropy_rng"
 
 
 TYPES = {"hash": HashAlg, "skcipher": SkcipherAlg, "aead": AeadAlg, "rng": RngAlg}
