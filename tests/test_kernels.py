@@ -7,7 +7,8 @@ One kernel's full run takes about 10 minutes under emulation (no usable KVM) on 
 idle 2-core machine, 30 on a loaded one, so the suite runs one kernel and, by default,
 the programs whose output differs between kernels and has been compared in the 6.1
 and 6.12 guests (ROCKETNET_VM_PROGRAMS, a regex over program names: `.` runs them
-all); `tools/vm run` runs every program on 6.1 and 6.12.  The table and the diffs stay in vm-results/.  When tools/vm's
+all); `tools/vm run` runs every program on 6.1 and 6.12.  The table and the diffs
+stay in vm-results/.  When tools/vm's
 prerequisites are missing (qemu, busybox, virtme-ng, a kernel image: `tools/vm setup`
 installs them) every test here skips with the reason tools/vm gives.
 
