@@ -41,8 +41,14 @@
  * stub keeps it at a high fd without FD_CLOEXEC and re-exports its number here. */
 #define RN_ENV_DIALER_FD "ROCKETNET_DIALER_FD"
 
+/* What the host's kernel does with an AF_UNIX byte read out of band (its profile):
+ * the stub makes up for it on a TCP socket's A, whose urgent byte comes that way. */
+#define RN_HELLO_OOB_STALL 1  /* it stalls the next non-blocking in-band read (EAGAIN) */
+#define RN_HELLO_OOB_NOMARK 2 /* SIOCATMARK says 0 at it (TCP: 1, still at the mark) */
+
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
-#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce */
+#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid,
+                                arg0=RN_HELLO_* (the kernel's), payload=nonce */
 #define RN_OP_SOCKET 2       /* arg0=domain arg1=type(no flags) arg2=protocol
                                 -> ret=sock_id, arg0=RN_KIND_*, fd A attached;
                                    err RN_ERR_PASSTHROUGH: not ours, use the real call */

@@ -168,6 +168,7 @@ static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static int g_oob_quirks;                    /* from HELLO: RN_HELLO_OOB_* (urgent.c) */
 static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
 static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
 static ino_t g_dialer_ino;
@@ -706,6 +707,7 @@ static int rn_ensure_ctl(void)
         g_nonce[RN_NONCE_LEN] = 0;
         g_host_pid = (pid_t)resp.ret;
     }
+    g_oob_quirks = (int)resp.arg[0] & (RN_HELLO_OOB_STALL | RN_HELLO_OOB_NOMARK);
     return 0;
 }
 
@@ -2052,6 +2054,7 @@ out:
 
 #include "dgram.c" /* datagram shim sockets (UDP) */
 #include "alg.c"   /* AF_ALG sockets, on the datagram interposers */
+#include "urgent.c" /* TCP urgent data where AF_UNIX's MSG_OOB differs */
 
 /* ------------------------------------------------------------------------ */
 /* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
@@ -2588,7 +2591,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     if (addr != NULL && unix_hint(fd) && rn_copy_in(&cap, alen, sizeof cap) < 0)
         cap = 0;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
         if (r >= 0 && cap)
             unix_fix_name(addr, alen, cap);
         return r;
@@ -2597,7 +2600,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
     if (r >= 0 && cap)
         unix_fix_name(addr, alen, cap);
     if (c > 0)
@@ -2633,7 +2636,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     if (unix_hint(fd) && rn_copy_in(&m0, msg, sizeof m0) < 0)
         m0.msg_name = NULL;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
         if (r >= 0 && m0.msg_name != NULL)
             unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
         if (r >= 0)
@@ -2644,7 +2647,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
     if (r >= 0 && m0.msg_name != NULL)
         unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
     if (r >= 0)
@@ -2776,7 +2779,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
     RECV_PROLOGUE("recv", fd, b, n, flags, NULL, NULL);
-    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), b, n, 1, flags);
+    TRACED_IO("recv", rn_rd_end(fd, URG_IO(fd, flags, REAL(recv)(fd, b, n, flags))), b, n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
 {
@@ -2784,7 +2787,7 @@ ssize_t rn_read(int fd, void *b, size_t n)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
-    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), b, n, 0, 0);
+    TRACED_IO("read", rn_rd_end(fd, URG_IO(fd, 0, REAL(read)(fd, b, n))), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
@@ -2805,7 +2808,7 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
-    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), NULL, cnt, 0, 0);
+    TRACED_IO("readv", rn_rd_end(fd, URG_IO(fd, 0, REAL(readv)(fd, v, cnt))), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {

@@ -143,10 +143,12 @@ Handler = Callable[[Client, P.Request], Any]
 class Control:
     def __init__(self, table: ChannelTable, nonce: bytes, listener: socket.socket,
                  host_ops: dict[int, Handler], services: dict[tuple[int, int], Any],
-                 fallback: Any) -> None:
+                 fallback: Any, hello_flags: int = 0) -> None:
         """services: (family, type or -1 for every type) -> the service making those
-        sockets; fallback: the service answering for ids nobody holds (closed sockets)."""
+        sockets; fallback: the service answering for ids nobody holds (closed sockets);
+        hello_flags: RN_HELLO_* of the running kernel, told to every stub."""
         self.table = table
+        self.hello_flags = hello_flags
         self.nonce = nonce
         self.listener = listener
         self.services = services
@@ -341,7 +343,7 @@ class Control:
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
         self.greeted.add(c.fd)
-        return P.response(os.getpid(), 0, self.nonce), None
+        return P.response(os.getpid(), 0, self.nonce, self.hello_flags), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         """A new dialer: the caller passes it on to the processes it starts."""
