@@ -2245,6 +2245,8 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
+    if (unix_listener_send(fd, n, flags, addr != NULL && alen != 0))
+        ERRET(errno);
     if (INFO_KIND(s.info) == RN_KIND_UNIX && addr != NULL && alen != 0) {
         struct iovec iov = {(void *)buf, n};
         struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
@@ -2346,6 +2348,16 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
+    }
+    if (c > 0 && (s.info & F_LISTENER) && INFO_KIND(s.info) == RN_KIND_UNIX &&
+        rn_copy_in(&m, msg, sizeof m) == 0) {
+        size_t n = 0; /* only whether it is 0 matters (unix_listener_send) */
+        for (size_t k = 0; k < m.msg_iovlen && n == 0; k++) {
+            struct iovec v;
+            n = rn_copy_in(&v, m.msg_iov + k, sizeof v) == 0 ? v.iov_len : 1;
+        }
+        if (unix_listener_send(fd, n, flags, m.msg_name != NULL && m.msg_namelen != 0))
+            ERRET(errno);
     }
     if (c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX && rn_copy_in(&m, msg, sizeof m) == 0 &&
         m.msg_name != NULL && m.msg_namelen != 0) {
@@ -2770,6 +2782,8 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, flags, 0)))
+        return -1;
     OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
     ssize_t r = rn_wr_end(fd, rn_send_io(fd, b, n, flags));
@@ -2798,6 +2812,8 @@ static ssize_t rn_write_io(int fd, const void *b, size_t n)
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_write_io(fd, b, n));
     MORE_POST(fd, 0);
     return r;
@@ -2819,6 +2835,8 @@ static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, 1, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_writev_io(fd, v, cnt));
     MORE_POST(fd, 0);
     return r;

@@ -2,7 +2,8 @@
  * kernels: the out-of-band byte, SIOCATMARK, POLLPRI, SO_OOBINLINE, and what a read
  * meets after a byte was taken out of band (6.1 stalls a non-blocking read once and
  * says it is no longer at the mark; 6.12 reads on).  On a socketpair and on a
- * connection made by connect/accept, and MSG_OOB where AF_UNIX refuses it. */
+ * connection made by connect/accept, and MSG_OOB where AF_UNIX refuses it (a
+ * listener, which has no peer, other types). */
 #define _GNU_SOURCE
 #include "conformance.h"
 #include "unix_names.h"
@@ -100,6 +101,11 @@ int main(void)
     show("bind", bind(l, (struct sockaddr *)&a, al));
     show("listen", listen(l, 1));
     rd("recv MSG_OOB on a listener", l, MSG_OOB);
+    show("send MSG_OOB on a listener", send(l, "x", 1, MSG_OOB | MSG_NOSIGNAL));
+    show("send on a listener", send(l, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL));
+    show("send MSG_OOB of 0 bytes on a listener", send(l, "", 0, MSG_OOB | MSG_NOSIGNAL));
+    show("sendto a name on a listener",
+         sendto(l, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, al));
     atmark("SIOCATMARK on a listener", l);
     int c = socket(AF_UNIX, SOCK_STREAM, 0);
     show("send MSG_OOB unconnected", send(c, "x", 1, MSG_OOB | MSG_NOSIGNAL));
