@@ -6,6 +6,7 @@
  * listener, which has no peer, other types). */
 #define _GNU_SOURCE
 #include "conformance.h"
+#include "urgent.h"
 #include "unix_names.h"
 
 #include <poll.h>
@@ -13,22 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static void atmark(const char *what, int fd)
-{
-    int m = -1;
-    int r = ioctl(fd, SIOCATMARK, &m);
-    show(what, r < 0 ? r : m);
-}
-
-static void rd(const char *what, int fd, int flags)
-{
-    char buf[64];
-    ssize_t r = recv(fd, buf, sizeof buf, flags | MSG_DONTWAIT);
-    show(what, r);
-    if (r > 0)
-        printf("  bytes \"%.*s\"\n", (int)r, buf);
-}
 
 static void pri(const char *what, int fd)
 {
