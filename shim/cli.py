@@ -5,7 +5,6 @@ import argparse
 import array
 import errno
 import fcntl
-import importlib.util
 import json
 import os
 import resource
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, runtime
+from shim import builds, netconfig, runtime
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -32,13 +31,6 @@ HOST_PYTHON_ENV = "ROCKETNET_HOST_PYTHON"
 def die(msg: str, status: int = 1) -> int:
     print(f"rocketnet: {msg}", file=sys.stderr)
     return status
-
-
-def stub_path() -> str:
-    spec = importlib.util.find_spec("shim._stub")
-    if spec is None or spec.origin is None:
-        raise SystemExit(die("the preload stub (shim._stub) is not built: pip install ."))
-    return spec.origin
 
 
 def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""):
@@ -159,6 +151,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, status, msg = resolve(argv[0])
     if path is None:
         return die(msg, status)
+    if builds.own_default() is None:
+        return die(f"the preload stub is not built (no {builds.PRELOAD_DIR}/"
+                   f"rocketnet-{builds.OWN_ARCH}-glibc.so): pip install .")
+    try:
+        how = builds.launch(path, argv)
+    except FileNotFoundError as e:
+        return die(str(e), 126)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
     ctl = ensure_host(args.host, idle)
     dialer = get_dialer(ctl)
@@ -173,18 +172,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.close(dialer)
     os.set_inheritable(dfd, True)
     env = dict(os.environ)
-    stub = stub_path()
-    env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
+    others = [p for p in env.get("LD_PRELOAD", "").split() if p]
+    env["LD_PRELOAD"] = " ".join(([how.preload] if how.preload else []) + others)
+    if not env["LD_PRELOAD"]:
+        del env["LD_PRELOAD"]
+    if how.note:
+        print(f"rocketnet: {how.note}", file=sys.stderr)
     env[P.ENV_SOCK] = str(runtime.ctl_path(args.host))
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)
-    env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
     if args.trace:
         env[P.ENV_TRACE] = os.path.abspath(args.trace)
     else:
         env.pop(P.ENV_TRACE, None)
     try:
-        os.execve(path, argv, env)
+        os.execve(how.path, how.argv, env)
     except OSError as e:
         return die(f"{argv[0]}: {e.strerror}", 126)
     return 0  # not reached
