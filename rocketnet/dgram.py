@@ -302,7 +302,7 @@ class UdpSock(Socket):
         return name
 
     # ------------------------------------------------------------------ options
-    def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
+    def _setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
         t = self.inner
         if level == C.SOL_SOCKET:
             if optname == C.SO_KEEPALIVE:
@@ -325,11 +325,11 @@ class UdpSock(Socket):
                 self.ipopts[(level, SO_TIMESTAMPNS)] = int(on and optname == SO_TIMESTAMPNS)
                 return
             if optname in (C.SO_SNDBUF, C.SO_RCVBUF):
-                super().setsockopt(level, optname, value)
+                super()._setsockopt(level, optname, value)
                 t.sndbuf_limit = t.so_sndbuf
                 t.rcvbuf_limit = t.so_rcvbuf
                 return
-            super().setsockopt(level, optname, value)
+            super()._setsockopt(level, optname, value)
             return
         if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
             sockopt.set_opt(self, level, optname, value)
@@ -361,9 +361,9 @@ class UdpSock(Socket):
                 if not t.recverr:
                     t.errq.clear()          # Linux purges the queue when it is turned off
             return
-        super().setsockopt(level, optname, value)
+        super()._setsockopt(level, optname, value)
 
-    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+    def _getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
         t = self.inner
         if optlen < 0:
             raise SocketError(C.EINVAL)
@@ -379,7 +379,7 @@ class UdpSock(Socket):
                 return (tv or bytes(16))[:optlen]  # type: ignore[index]
             if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
                 return _int_result(self.ipopts.get((level, optname), 0), optlen)
-            return super().getsockopt(level, optname, optlen)
+            return super()._getsockopt(level, optname, optlen)
         if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
             return sockopt.get_opt(self, level, optname, optlen)
         if level == C.IPPROTO_IP and optname in _MC4_GET:
@@ -396,7 +396,7 @@ class UdpSock(Socket):
                 raise SocketError(C.EOPNOTSUPP)
             v = self.ipopts.get((level, optname), table[optname])
             return sockopt.int_result(v, optlen, level == C.IPPROTO_IP)
-        return super().getsockopt(level, optname, optlen)
+        return super()._getsockopt(level, optname, optlen)
 
     # ------------------------------------------------------------------ multicast
     def _mc4_set(self, optname: int, value: bytes | int) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Union
 from . import constants as C
 from . import sockopt
 from .errors import SocketError
+from .profile import REFUSALS
 from .transport import congestion
 from .transport.tcp import (
     CLOSED,
@@ -94,6 +95,8 @@ class Socket:
         # by accepted sockets, as in Linux.
         self.mc_groups: set[tuple[bytes, int]] = set()
         self.bound_to: object = None    # the address of an explicit bind (see renewed)
+        # a handshake was started, or the socket was accepted (profile.listen_after_connect)
+        self.connected_once = False
         # options kept by rocketnet.sockopt; privileged: the caller of the current
         # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
         self.optstore: dict[tuple[int, int], bytes | int] = {}
@@ -177,7 +180,8 @@ class Socket:
         self.bound_to = addr
 
     # what a failed connection leaves in place (Linux keeps the socket itself)
-    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute")
+    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute",
+             "connected_once")
     _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
                  "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
                  "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
@@ -202,6 +206,8 @@ class Socket:
         return new
 
     def listen(self, backlog: int) -> None:
+        if self.connected_once and self.stack.profile.listen_after_connect:
+            raise SocketError(self.stack.profile.listen_after_connect)
         self.stack.tcp.listen(self.inner, backlog)
 
     def accept(self) -> Socket | None:
@@ -209,6 +215,7 @@ class Socket:
         if child is None:
             return None
         s = Socket(self.stack, self.family, self.type, self.proto, child)
+        s.connected_once = True
         s.rcvlowat = self.rcvlowat
         s.broadcast = self.broadcast
         s.oobinline = self.oobinline
@@ -239,6 +246,7 @@ class Socket:
         elif not any(a):
             a = b"\x7f\x00\x00\x01"
         self.stack.tcp.connect(t, a, port, now)
+        self.connected_once = True
 
     @property
     def state(self) -> str:
@@ -324,6 +332,34 @@ class Socket:
 
     # ------------------------------------------------------------------ options
     def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
+        """setsockopt as the running kernel answers it (rocketnet.profile), else as
+        the stack's model (_setsockopt)."""
+        k = self.stack.profile.option(self.family, self.proto, level, optname)
+        if k is not None and k.set_err:
+            sockopt.check_int_first(self, level, optname, value)
+            raise SocketError(k.set_err)
+        try:
+            self._setsockopt(level, optname, value)
+        except SocketError as e:
+            if k is None or k.default is None or e.errno not in REFUSALS:
+                raise
+            self.optstore[(level, optname)] = k.coerce(value)
+
+    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+        k = self.stack.profile.option(self.family, self.proto, level, optname)
+        if k is not None and k.get_err:
+            if optlen < 0:
+                raise SocketError(C.EINVAL)
+            raise SocketError(k.get_err)
+        try:
+            return self._getsockopt(level, optname, optlen)
+        except SocketError as e:
+            if k is None or k.default is None or e.errno not in REFUSALS:
+                raise
+            v = self.optstore.get((level, optname), k.default)
+            return _INT.pack(v)[: min(optlen, 4)]
+
+    def _setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
         t = self.inner
         tcp = self.stack.tcp
         if level == C.SOL_SOCKET:
@@ -526,7 +562,7 @@ class Socket:
         else:
             raise SocketError(C.EADDRNOTAVAIL)
 
-    def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
+    def _getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
         t = self.inner
         if optlen < 0:
             raise SocketError(C.EINVAL)

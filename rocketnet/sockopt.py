@@ -1062,13 +1062,19 @@ def _entry(sk: Socket, level: int, optname: int, get: bool) -> Opt:
 _NOT_INT = {(C.SOL_SOCKET, 25), (C.IPPROTO_TCP, 13), (C.IPPROTO_TCP, 31), (C.IPPROTO_TCP, 33)}
 
 
-def check(sk: Socket, level: int, optname: int, value: Value) -> Value:
-    """Validate a setsockopt value as Linux does and return what the option holds,
-    without storing it (also used for options whose state lives elsewhere)."""
+def check_int_first(sk: Socket, level: int, optname: int, value: Value) -> None:
+    """sk_/do_tcp_/udp_lib_setsockopt read an int before they look at the option name:
+    a short value is EINVAL there even for a name they do not know."""
     if (level in (C.SOL_SOCKET, C.IPPROTO_TCP, C.IPPROTO_UDP) and isinstance(value, bytes)
             and len(value) < 4 and (level, optname) not in _NOT_INT):
         _owner(sk, level, False)
-        raise SocketError(EINVAL)       # sk_/do_tcp_/udp_lib_setsockopt: ints first
+        raise SocketError(EINVAL)
+
+
+def check(sk: Socket, level: int, optname: int, value: Value) -> Value:
+    """Validate a setsockopt value as Linux does and return what the option holds,
+    without storing it (also used for options whose state lives elsewhere)."""
+    check_int_first(sk, level, optname, value)
     opt = _entry(sk, level, optname, False)
     if opt.set is None:
         raise SocketError(ENOPROTOOPT)

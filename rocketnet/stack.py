@@ -91,7 +91,9 @@ API (the stack host relies on exactly these names and semantics)::
 Work happens only in poll(): send(), recv() and the others only queue data or mark a
 connection for output (close/abort/connect may emit a RST or queue a SYN).
 
-Construction: ``NetStack(seed=0, msl=None, config=None, loopback=None)``. ``seed`` keys
+Construction: ``NetStack(seed=0, msl=None, config=None, loopback=None, profile=None)``.
+``profile`` is the running kernel's answers where Linux versions differ
+(rocketnet.profile.KernelProfile; the default changes nothing). ``seed`` keys
 the ISN generator and the ephemeral port choice (deterministic; pass a random seed on a
 real network). ``msl`` overrides TcpConfig.msl (TIME_WAIT = 2*MSL, default 60 s).
 ``loopback`` lets tests wrap the LoopbackDevice (e.g. to drop frames).
@@ -122,6 +124,7 @@ from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
 from .iface.ip import IpLayer
 from .phy import LoopbackDevice
+from .profile import KernelProfile
 from .socket import Socket
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
 from .transport.ping import PingLayer
@@ -138,8 +141,11 @@ class NetStack:
         config: TcpConfig | None = None,
         loopback: LoopbackDevice | None = None,
         max_rounds: int = 256,
+        profile: KernelProfile | None = None,
     ) -> None:
         self.stats: dict[str, int] = {}
+        # the running kernel's answers where Linux versions differ (rocketnet.profile)
+        self.profile = profile or KernelProfile()
         cfg = config or TcpConfig()
         if msl is not None:
             cfg.msl = msl

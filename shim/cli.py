@@ -227,6 +227,10 @@ def cmd_host(args: argparse.Namespace) -> int:
         ensure_host(name, args.idle_timeout, net_options(args)).close()
         print(f"host {name!r} ready (pid {runtime.read_pid(name)})")
         return 0
+    if args.action == "profile":
+        from shim import kprofile
+        print(kprofile.describe(kprofile.probe()), end="")
+        return 0
     if args.action == "stats":
         info = host_stats(name)
         if info is None:
@@ -315,8 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",
                           description="list: running hosts; start NAME: start a host that stays "
-                                      "until stopped; stop NAME: stop it; stats NAME: counters.")
-    host.add_argument("action", choices=["list", "start", "stop", "stats"])
+                                      "until stopped; stop NAME: stop it; stats NAME: counters; "
+                                      "profile: what this machine's kernel answers that differs "
+                                      "from the stack's own model (every host probes it at "
+                                      "start and answers as the kernel).")
+    host.add_argument("action", choices=["list", "start", "stop", "stats", "profile"])
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,
                       help="with start: exit after this many idle seconds (default: never)")

@@ -38,7 +38,7 @@ from collections import OrderedDict, deque
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo, netconfig, runtime, sockaddr
+from shim import ifinfo, kprofile, netconfig, runtime, sockaddr
 from shim import protocol as P
 from shim.alg import AF_ALG, AlgChannel, AlgService
 from shim.dgram import DgramChannel, DgramService
@@ -145,7 +145,8 @@ class StackHost:
         self.idle_timeout = idle_timeout
         self.nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
         seed = net.seed if net is not None and net.seed is not None else secrets.randbits(32)
-        self.stack = NetStack(seed=seed)
+        # the running kernel's answers where Linux versions differ (shim/kprofile.py)
+        self.stack = NetStack(seed=seed, profile=kprofile.probe())
         self.ep = select.epoll()
         self.devices: dict = {}         # fd -> device with on_readable() (TAP, wire)
         if net is not None:

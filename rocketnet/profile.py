@@ -1,0 +1,69 @@
+"""KernelProfile: what the Linux kernel the stack imitates answers where kernel
+versions differ.
+
+The stack's own option table and protocol code follow one Linux; the kernel a program
+runs on may be older or newer (options added, removed or restricted to some socket
+kinds; a socket that once connected may or may not listen). The stack host probes the
+running kernel once at start (shim/kprofile.py) and hands the answers to the stack as
+this configuration. ``KernelProfile()`` (the default, used by in-process tests) changes
+nothing: the stack answers as its own model.
+
+How the stack uses an option's answers (``Socket.setsockopt`` / ``getsockopt``), kept
+only where the kernel and the model answer a fresh socket differently:
+- the kernel refuses the option on a fresh socket of that kind (ENOPROTOOPT or
+  EOPNOTSUPP for a get, or for a set of both 0 and 1): the stack refuses it the same way,
+  after the int-size check that Linux makes first at some levels;
+- the kernel accepts an int option that the stack's model does not know: the stack
+  keeps it as a plain stored option (a flag if the kernel reads 1 after setting 5),
+  starting from the kernel's default;
+- otherwise the stack's model answers.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import constants as C
+from .errors import SocketError
+
+_INT = struct.Struct("=i")
+
+# (family, protocol, level, optname)
+OptionKey = tuple[int, int, int, int]
+REFUSALS = (C.ENOPROTOOPT, C.EOPNOTSUPP)
+
+
+@dataclass(frozen=True)
+class OptionAnswer:
+    """Where the kernel's answer for one option on a fresh socket of one kind differs
+    from the stack's model (the probe keeps only such options)."""
+
+    get_err: int = 0            # getsockopt refused with this errno (0: the model answers)
+    set_err: int = 0            # setsockopt refused with this errno (0: the model answers)
+    default: int | None = None  # not None: an int option the model lacks, kept plainly
+    flag: bool = False          # ... and read back as 0/1 (setting 5 reads 1)
+
+    def coerce(self, value: bytes | int) -> int:
+        if isinstance(value, int):
+            v = value
+        elif len(value) < 4:
+            raise SocketError(C.EINVAL)
+        else:
+            v = _INT.unpack_from(value, 0)[0]
+        return int(v != 0) if self.flag else v
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """Answers probed from one kernel; the defaults are the stack's own model."""
+
+    release: str = ""                   # uname -r of the probed kernel ("" = not probed)
+    options: Mapping[OptionKey, OptionAnswer] = field(default_factory=dict)   # differences
+    # errno of listen() on a socket that ever started a connection or was accepted, even
+    # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
+    listen_after_connect: int = 0
+
+    def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
+        return self.options.get((family, proto, level, optname))
+

@@ -1,0 +1,136 @@
+"""Probe the running Linux kernel for the answers that differ between versions
+(rocketnet.profile.KernelProfile), with throwaway native sockets that never send a
+byte off the loopback. The stack host probes once at start and hands the profile to
+its NetStack; `rocketnet host profile` shows it.
+
+Options: every option number of every level the stack models, on a fresh native socket
+of each kind, is asked (getsockopt) and set to 1 and 0 (setsockopt); the same questions
+go to a fresh socket of the stack's own model (an in-process NetStack with the default
+profile); the profile keeps the options where the two answer differently.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+
+from rocketnet.profile import REFUSALS, KernelProfile, OptionAnswer
+from rocketnet.stack import NetStack
+
+# the kinds of socket whose options the stack models: (family, type, protocol)
+KINDS = ((socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP),
+         (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP),
+         (socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP),
+         (socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP))
+LEVELS = {socket.SOL_SOCKET: "SOL_SOCKET", socket.IPPROTO_IP: "IP",
+          socket.IPPROTO_IPV6: "IPV6", socket.IPPROTO_TCP: "TCP", socket.IPPROTO_UDP: "UDP"}
+MAX_OPTNAME = 128       # every level's option numbers of Linux 6.x are below this
+GET_BUF = 256
+ONE = (1).to_bytes(4, "little")
+
+
+def _err(call, *args) -> tuple[int, object]:  # type: ignore[no-untyped-def]
+    try:
+        return 0, call(*args)
+    except OSError as e:            # SocketError (the model's) is an OSError too
+        return e.errno or errno.EIO, None
+
+
+def _kernel(family: int, type: int, level: int, opt: int, getter: socket.socket):  # type: ignore[no-untyped-def]
+    """(get errno, set errno shared by 1 and 0, int default, reads 0/1) natively."""
+    get_err, raw = _err(getter.getsockopt, level, opt, GET_BUF)
+    default = int.from_bytes(raw, "little", signed=True) \
+        if isinstance(raw, bytes) and len(raw) == 4 else None
+    with socket.socket(family, type) as s:
+        set_err = _err(s.setsockopt, level, opt, 1)[0]
+        if set_err and _err(s.setsockopt, level, opt, 0)[0] != set_err:
+            set_err = errno.EINVAL      # refused for one value only: not a refusal
+        flag = False
+        if set_err == 0 and default is not None:
+            _err(s.setsockopt, level, opt, 5)
+            flag = _err(s.getsockopt, level, opt, 4)[1] == ONE
+    return get_err, set_err, default, flag
+
+
+def _model(stack: NetStack, family: int, type: int, proto: int, level: int, opt: int):  # type: ignore[no-untyped-def]
+    """(get errno, set-1 errno) of the stack's own model on fresh sockets."""
+    get_err = _err(stack.socket(family, type, proto)._getsockopt, level, opt, GET_BUF)[0]
+    set_err = _err(stack.socket(family, type, proto)._setsockopt, level, opt, 1)[0]
+    return get_err, set_err
+
+
+def probe_options() -> dict[tuple[int, int, int, int], OptionAnswer]:
+    out: dict[tuple[int, int, int, int], OptionAnswer] = {}
+    model = NetStack(seed=0)            # the default profile: the model's own answers
+    for family, type, proto in KINDS:
+        try:
+            getter = socket.socket(family, type)
+        except OSError:
+            continue                    # e.g. IPv6 disabled: the stack's model answers
+        with getter:
+            for level in LEVELS:
+                for opt in range(MAX_OPTNAME):
+                    k_get, k_set, default, flag = _kernel(family, type, level, opt, getter)
+                    m_get, m_set = _model(model, family, type, proto, level, opt)
+                    diff = OptionAnswer(
+                        get_err=k_get if k_get in REFUSALS and m_get != k_get else 0,
+                        set_err=k_set if k_set in REFUSALS and m_set != k_set else 0,
+                        default=default if k_get == k_set == 0 and m_get in REFUSALS
+                        else None,
+                        flag=flag)
+                    if diff.get_err or diff.set_err or diff.default is not None:
+                        out[(family, proto, level, opt)] = diff
+    return out
+
+
+def probe_listen_after_connect() -> int:
+    """listen() on a socket whose connect was refused (a port bound, not listening, on
+    the loopback: the attempt never leaves the machine)."""
+    for family, host in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+        try:
+            holder = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        with holder, socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                holder.bind((host, 0))
+            except OSError:
+                continue
+            s.settimeout(2.0)
+            if s.connect_ex(holder.getsockname()) != errno.ECONNREFUSED:
+                continue
+            return _err(s.listen, 1)[0]
+    return 0
+
+
+def probe() -> KernelProfile:
+    return KernelProfile(release=os.uname().release, options=probe_options(),
+                         listen_after_connect=probe_listen_after_connect())
+
+
+def _name(err: int) -> str:
+    return "EOPNOTSUPP" if err == errno.EOPNOTSUPP else errno.errorcode.get(err, str(err))
+
+
+def describe(profile: KernelProfile) -> str:
+    """What the probed kernel changes in the stack's own model, for `rocketnet host
+    profile`: one line per option whose answer comes from the kernel."""
+    kinds = {(socket.AF_INET, socket.IPPROTO_TCP): "tcp4",
+             (socket.AF_INET6, socket.IPPROTO_TCP): "tcp6",
+             (socket.AF_INET, socket.IPPROTO_UDP): "udp4",
+             (socket.AF_INET6, socket.IPPROTO_UDP): "udp6"}
+    lac = profile.listen_after_connect
+    lines = [f"kernel: {profile.release or '(not probed: the stack model answers)'}",
+             f"listen() after a connection or a connect attempt: "
+             f"{_name(lac) if lac else 'allowed'}",
+             f"options answered as this kernel, not as the stack's model: {len(profile.options)}"]
+    for (family, proto, level, opt), a in sorted(profile.options.items()):
+        what = []
+        if a.get_err:
+            what.append(f"get {_name(a.get_err)}")
+        if a.set_err:
+            what.append(f"set {_name(a.set_err)}")
+        if a.default is not None:
+            what.append(f"kept as a plain {'flag' if a.flag else 'int'} (default {a.default})")
+        lines.append(f"  {kinds[(family, proto)]} {LEVELS[level]} {opt}: {'; '.join(what)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""The kernel profile (rocketnet.profile): a stack built with a profile answers as
+that kernel where its answers differ from the model; the default profile is the model."""
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+
+from rocketnet.profile import KernelProfile, OptionAnswer
+from rocketnet.socket import SocketError
+from rocketnet.stack import NetStack
+
+V6, TCP = socket.AF_INET6, socket.IPPROTO_TCP
+IPV6_ADDRFORM = 1
+
+
+def _err(call, *args) -> int:  # type: ignore[no-untyped-def]
+    try:
+        call(*args)
+    except SocketError as e:
+        return e.errno
+    return 0
+
+
+def _connected_pair(stack: NetStack):  # type: ignore[no-untyped-def]
+    lst = stack.socket(V6, socket.SOCK_STREAM)
+    lst.bind(("::1", 0))
+    lst.listen(4)
+    c = stack.socket(V6, socket.SOCK_STREAM)
+    c.connect(("::1", lst.getsockname()[1]), 0.0)
+    stack.poll(0.0)
+    s = lst.accept()
+    assert c.state == "ESTABLISHED" and s is not None
+    return c, s
+
+
+@pytest.mark.parametrize("refuse", [0, errno.EINVAL])
+def test_listen_after_a_connection_follows_the_profile(refuse):
+    stack = NetStack(seed=1, profile=KernelProfile(listen_after_connect=refuse))
+    c, s = _connected_pair(stack)
+    for sk in (c.renewed(), s.renewed()):      # disconnected, usable again (AF_UNSPEC)
+        assert _err(sk.listen, 1) == refuse
+    fresh = stack.socket(V6, socket.SOCK_STREAM)
+    assert _err(fresh.listen, 1) == 0          # a socket that never connected may listen
+
+
+def test_default_profile_is_the_model():
+    stack = NetStack(seed=1)
+    c, _ = _connected_pair(stack)
+    # the model has IPV6_ADDRFORM: a v6 peer is not v4-mapped
+    assert _err(c.setsockopt, socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET) == \
+        errno.EADDRNOTAVAIL
+
+
+def test_refused_option_answers_as_the_kernel():
+    prof = KernelProfile(options={(V6, TCP, socket.IPPROTO_IPV6, IPV6_ADDRFORM):
+                                  OptionAnswer(set_err=errno.ENOPROTOOPT)})
+    stack = NetStack(seed=1, profile=prof)
+    c, _ = _connected_pair(stack)
+    assert _err(c.setsockopt, socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET) == \
+        errno.ENOPROTOOPT
+    assert _err(c.setsockopt, socket.IPPROTO_IPV6, IPV6_ADDRFORM, b"\x02\x00") == \
+        errno.ENOPROTOOPT                      # IPv6 level: no int-size check first
+
+
+def test_refused_option_keeps_the_int_size_check_first():
+    key = (V6, TCP, socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    stack = NetStack(seed=1, profile=KernelProfile(options={
+        key: OptionAnswer(get_err=errno.EOPNOTSUPP, set_err=errno.EOPNOTSUPP)}))
+    s = stack.socket(V6, socket.SOCK_STREAM)
+    assert _err(s.setsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, b"\x01") == errno.EINVAL
+    assert _err(s.setsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) == errno.EOPNOTSUPP
+    assert _err(s.getsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 4) == errno.EOPNOTSUPP
+
+
+@pytest.mark.parametrize("flag, stored", [(True, 1), (False, 5)])
+def test_option_the_model_lacks_is_kept_plainly(flag, stored):
+    unknown = 120                               # no option of the model's SOL_SOCKET
+    stack = NetStack(seed=1, profile=KernelProfile(options={
+        (V6, TCP, socket.SOL_SOCKET, unknown): OptionAnswer(default=-1, flag=flag)}))
+    s = stack.socket(V6, socket.SOCK_STREAM)
+    assert s.getsockopt(socket.SOL_SOCKET, unknown, 4) == (-1).to_bytes(4, "little", signed=True)
+    s.setsockopt(socket.SOL_SOCKET, unknown, 5)
+    assert s.getsockopt(socket.SOL_SOCKET, unknown, 4) == stored.to_bytes(4, "little")
+    other = stack.socket(socket.AF_INET, socket.SOCK_STREAM)    # another kind: the model
+    assert _err(other.getsockopt, socket.SOL_SOCKET, unknown, 4) == errno.ENOPROTOOPT
