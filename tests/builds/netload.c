@@ -2,6 +2,7 @@
  * build of the preload stub (tests/test_builds.py) and for tools/callcost.
  *   netload bulk MIB   the child sends MIB MiB of a pattern; the parent checks it
  *   netload rr N       N 64-byte request/response round trips
+ *   netload rtt N      the same, timed: us per round trip
  *   netload calls N    N getsockname() calls on a bound TCP socket; ns per call
  *   netload exec PROG ARGS...   execvp PROG (a program of another C library, say)
  * Prints one result line; exits non-zero on any failure. */
@@ -103,7 +104,7 @@ static int bulk(long mib)
     return got == total && bad == 0 && k == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
-static int rr(long n)
+static int rr(long n, int timed)
 {
     struct sockaddr_in a;
     int l = listener(&a);
@@ -120,6 +121,7 @@ static int rr(long n)
     if (s < 0)
         die("accept");
     long ok = 0;
+    double t0 = now();
     for (long i = 0; i < n; i++) {
         memset(msg, (int)(i & 0x7f), MSG);
         char back[MSG];
@@ -130,7 +132,10 @@ static int rr(long n)
     close(s);
     int st;
     waitpid(pid, &st, 0);
-    printf("rr %ld of %ld round trips echoed\n", ok, n);
+    if (timed)
+        printf("rtt %ld round trips %.1f us each\n", n, (now() - t0) * 1e6 / (double)n);
+    else
+        printf("rr %ld of %ld round trips echoed\n", ok, n);
     return ok == n ? 0 : 1;
 }
 
@@ -155,11 +160,13 @@ int main(int argc, char **argv)
     }
     long n = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
     if (n <= 0)
-        return fprintf(stderr, "usage: netload bulk MIB | rr N | calls N\n"), 2;
+        return fprintf(stderr, "usage: netload bulk MIB|rr N|rtt N|calls N|exec PROG ARGS\n"), 2;
     if (strcmp(argv[1], "bulk") == 0)
         return bulk(n);
     if (strcmp(argv[1], "rr") == 0)
-        return rr(n);
+        return rr(n, 0);
+    if (strcmp(argv[1], "rtt") == 0)
+        return rr(n, 1);
     if (strcmp(argv[1], "calls") == 0)
         return calls(n);
     return 2;
