@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("stub.c", "dgram.c", "alg.c", "unix.c", "ifreq.c", "trace.c", "exec.c",
+SOURCES = ("stub.c", "dgram.c", "alg.c", "unix.c", "ifreq.c", "trace.c", "exec.c", "seccomp.c",
            "program.c", "program.h", "rn_protocol.h")
 CFLAGS = ["-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-O2", "-fPIC", "-shared",
           "-fvisibility=hidden"]

@@ -162,6 +162,8 @@ static char g_nonce[RN_NONCE_LEN + 1];
 static pid_t g_warned_pid;
 
 static pthread_mutex_t g_tlock = PTHREAD_MUTEX_INITIALIZER;  /* trace file */
+/* seccomp.c: the process and fd a supervisor thread acts for (0: our own calls) */
+static __thread int g_acting_pid, g_acting_slot, g_acting_fd;
 static int g_trace_fd = -1;
 static pid_t g_trace_pid;
 static ino_t g_trace_ino;
@@ -1077,8 +1079,11 @@ static int rn_trace_fd(void)
 }
 
 /* Write a finished line (starts with the pid; we prepend it here). */
+static int rn_sc_hold(const struct tb *t); /* seccomp.c */
 static void tb_emit(struct tb *t)
 {
+    if (g_acting_pid && rn_sc_hold(t))
+        return;
     int e = errno;
     int fd = rn_trace_fd();
     if (fd >= 0) {
@@ -1098,7 +1103,9 @@ static void tb_emit(struct tb *t)
 static void tb_start(struct tb *t, const char *call, int fd)
 {
     t->n = 0;
-    tb_add(t, "%d %s(", (int)getpid(), call);
+    tb_add(t, "%d %s(", g_acting_pid ? g_acting_pid : (int)getpid(), call);
+    if (g_acting_pid && fd == g_acting_slot)
+        fd = g_acting_fd;
     if (fd != INT_MIN)
         tb_add(t, "%d", fd);
 }
@@ -2802,3 +2809,4 @@ __attribute__((constructor)) static void rn_init(void)
 
 #include "ifreq.c" /* SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs & co. */
 #include "trace.c" /* tracing of poll, select, epoll, fcntl, sendfile, splice */
+#include "seccomp.c" /* hooks for the seccomp supervisor (rocketnet run --via seccomp) */

@@ -5,8 +5,9 @@ rocketnet-<arch>-<libc>.so, c_stub/build_preload.py).  The choice reads the prog
 ELF header and PT_INTERP with the stub's own C code (c_stub/program.c through the cffi
 module), so the CLI and the stub's exec interposers (c_stub/exec.c) decide alike.  A
 program of another machine runs under qemu-user, with the guest's build preloaded into
-the guest (not into qemu) when there is one.  A program no build serves is named in
-one stderr line, never silently run outside the stack.
+the guest (not into qemu) when there is one, else (static: zig's musl programs) with
+the seccomp supervisor on qemu.  A program no path serves is named in one stderr line,
+never silently run outside the stack.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class Launch(NamedTuple):
     argv: list[str]
     preload: str | None      # our build to put in the exec'd process's LD_PRELOAD
     note: str | None         # the one line to say, when its sockets are not the stack's
+    via: str = "preload"     # "seccomp": the supervisor runs it (preload: the supervisor's)
 
 
 def inspect(path: str) -> Program:
@@ -66,14 +68,18 @@ def own_default() -> Path | None:
     return build_path(f"{OWN_ARCH}-glibc")
 
 
-def launch(path: str, argv: list[str]) -> Launch:
-    """How to start PATH (found for ARGV[0]) so its sockets are the stack's."""
+def launch(path: str, argv: list[str], via: str = "preload") -> Launch:
+    """How to start PATH (found for ARGV[0]) so its sockets are the stack's.  VIA
+    "seccomp" asks for the seccomp supervisor (shim/seccomp_super.py) for any program."""
     prog = inspect(path)
+    if prog.arch and prog.arch != OWN_ARCH:
+        return foreign(path, argv, prog, via)
+    if via == "seccomp":
+        own = own_default()
+        return Launch(path, argv, str(own) if own else None, None, "seccomp")
     if not prog.elf:
         own = own_default()
         return Launch(path, argv, str(own) if own else None, None)
-    if prog.arch and prog.arch != OWN_ARCH:
-        return foreign(path, argv, prog)
     if prog.problem:
         own = own_default() if not prog.dynamic else None   # a static program's children
         return Launch(path, argv, str(own) if own else None,
@@ -86,8 +92,11 @@ def launch(path: str, argv: list[str]) -> Launch:
     return Launch(path, argv, str(found), None)
 
 
-def foreign(path: str, argv: list[str], prog: Program) -> Launch:
-    """A program of another machine: under qemu-user, with the guest's build in the guest."""
+def foreign(path: str, argv: list[str], prog: Program, via: str) -> Launch:
+    """A program of another machine, under qemu-user: with the guest's build preloaded
+    into the guest when there is one (and VIA is preload), else with the seccomp
+    supervisor on qemu itself, which makes the guest's socket calls as host calls,
+    partly through its libc and partly raw: the filter sees both."""
     qemu = shutil.which(f"qemu-{prog.arch}") or shutil.which(f"qemu-{prog.arch}-static")
     if qemu is None:
         raise FileNotFoundError(f"{path}: a {prog.arch} program, and no qemu-{prog.arch} "
@@ -98,12 +107,7 @@ def foreign(path: str, argv: list[str], prog: Program) -> Launch:
             and (prog.build or "").endswith("glibc") and Path("/usr", triple).is_dir()):
         cmd += ["-L", str(Path("/usr", triple))]
     guest = build_path(prog.build) if prog.build else None
-    note = None
-    if guest is not None:
-        cmd += ["-E", f"LD_PRELOAD={guest}"]
-    elif not prog.dynamic:
-        note = f"{path}: a static {prog.arch} program under {Path(qemu).name}{MACHINES}"
-    else:
-        note = (f"{path}: a {prog.arch} program whose C library ({prog.build or prog.interp}) "
-                f"has no rocketnet build installed here{MACHINES}")
-    return Launch(qemu, cmd + [path] + argv[1:], None, note)
+    if guest is not None and via == "preload":
+        return Launch(qemu, cmd + ["-E", f"LD_PRELOAD={guest}", path] + argv[1:], None, None)
+    own = own_default()
+    return Launch(qemu, cmd + [path] + argv[1:], str(own) if own else None, None, "seccomp")

@@ -155,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return die(f"the preload stub is not built (no {builds.PRELOAD_DIR}/"
                    f"rocketnet-{builds.OWN_ARCH}-glibc.so): pip install .")
     try:
-        how = builds.launch(path, argv)
+        how = builds.launch(path, argv, args.via)
     except FileNotFoundError as e:
         return die(str(e), 126)
     idle = ON_DEMAND_IDLE if args.host == runtime.DEFAULT_HOST else None
@@ -185,11 +185,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         env[P.ENV_TRACE] = os.path.abspath(args.trace)
     else:
         env.pop(P.ENV_TRACE, None)
+    if how.via == "seccomp":
+        return run_seccomp(how.path, how.argv, env, (fd, dfd))
     try:
         os.execve(how.path, how.argv, env)
     except OSError as e:
         return die(f"{argv[0]}: {e.strerror}", 126)
     return 0  # not reached
+
+
+def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> int:
+    """CMD under the seccomp filter: the supervisor (shim/seccomp_super.py, with the stub
+    preloaded) runs CMD as its child and serves its socket calls; we wait for CMD's
+    status and end as it did.  The supervisor stays while processes CMD left behind
+    (daemons) still use the filter."""
+    r, w = os.pipe()
+    cmd = [sys.executable, "-m", "shim.seccomp_super", "--status-fd", str(w), path] + argv
+    subprocess.Popen(cmd, pass_fds=(w,) + fds, env=env, close_fds=True)
+    os.close(w)
+    for fd in fds:
+        os.close(fd)
+    with os.fdopen(r) as status:
+        line = status.readline()
+        child = int(line) if line.strip() else 0
+
+        def forward(sig: int, _frame) -> None:
+            if child > 0:
+                os.kill(child, sig)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, forward)
+        line = status.readline()
+    if not line.strip():
+        return die("the seccomp supervisor ended before the program", 1)
+    code = os.waitstatus_to_exitcode(int(line))
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        return 128 - code
+    return code
 
 
 def host_stats(name: str, view: int = 0) -> dict | None:
@@ -315,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="append one line per intercepted call (strace-like) to FILE")
     run.add_argument("--pcap", metavar="DIR",
                      help="capture every interface of the host into DIR/<ifname>.pcap")
+    run.add_argument("--via", choices=["preload", "seccomp"], default="preload",
+                     help="how CMD's socket calls reach the stack: the preload stub (default, "
+                          "dynamically linked programs) or seccomp user notification (any "
+                          "program, also static and Go binaries)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",

@@ -1,0 +1,98 @@
+/* seccomp.c - hooks for the seccomp supervisor (shim/seccomp_super.py), #included by
+ * stub.c.  Under `rocketnet run --via seccomp` the program's socket system calls reach
+ * a supervisor process that has this stub preloaded: it takes a copy of the program's
+ * fd (pidfd_getfd), puts it on a slot number of its own and makes the same call through
+ * the stub, so both paths share one implementation of every call.  These functions are
+ * what the supervisor needs beyond the libc names: the stub's classification of a fd,
+ * moving a fd together with its cache entry, closing a slot while keeping that entry
+ * (it is keyed by the socket's inode, so the next call on the same socket finds the
+ * flags the stub keeps per socket), and the pid the trace lines name.                */
+
+/* A stream read (or send) the supervisor must make through the stub instead of
+ * letting the kernel run it on A: the socket may never have connected, has read its
+ * final EOF, or holds data back (MSG_MORE). */
+#define RN_SC_PROXY_READ 0x100
+#define RN_SC_PROXY_SEND 0x200
+
+/* The kind of fd's socket (RN_KIND_*), or'ed with RN_SC_PROXY_*; 0 if it is not a shim
+ * fd; -1 with errno if the host is unreachable. */
+RN_EXPORT int rn_sc_classify(int fd);
+int rn_sc_classify(int fd)
+{
+    struct rn_sock s;
+    int c = rn_classify(fd, &s);
+    if (c <= 0)
+        return c;
+    int r = INFO_KIND(s.info);
+    if (s.info & (F_UNCONN | F_EOF))
+        r |= RN_SC_PROXY_READ;
+    if (s.info & F_MORE)
+        r |= RN_SC_PROXY_SEND;
+    return r;
+}
+
+/* Move fd to slot (close-on-exec there) with its cache entry; slot, or -1 with errno. */
+RN_EXPORT int rn_sc_move(int fd, int slot);
+int rn_sc_move(int fd, int slot)
+{
+    if (fd == slot)
+        return slot;
+    if (REAL(syscall)(SYS_dup3, fd, slot, O_CLOEXEC) < 0)
+        return -1;
+    if (fd >= 0 && fd < RN_CACHE_N && slot >= 0 && slot < RN_CACHE_N) {
+        uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
+        rn_cache_set(slot, __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE), info);
+    }
+    REAL(close)(fd);
+    return slot;
+}
+
+/* Close a slot, keeping its cache entry (see above). */
+RN_EXPORT int rn_sc_release(int fd);
+int rn_sc_release(int fd) { return REAL(close)(fd); }
+
+
+/* Trace lines of a call made for a program are held until the supervisor knows the
+ * fd number the program got (socket, accept: the stub saw its own number). */
+static __thread struct tb g_held[4];
+static __thread int g_nheld;
+
+static int rn_sc_hold(const struct tb *t)
+{
+    if (g_nheld >= (int)(sizeof g_held / sizeof g_held[0]))
+        return 0;
+    g_held[g_nheld++] = *t;
+    return 1;
+}
+
+/* The process and fd the calling thread acts for (pid 0: its own again) and the slot
+ * that fd is on here.  Trace lines carry the pid and fd. */
+RN_EXPORT void rn_sc_acting(int pid, int slot, int fd);
+void rn_sc_acting(int pid, int slot, int fd)
+{
+    g_acting_pid = pid;
+    g_acting_slot = slot;
+    g_acting_fd = fd;
+}
+
+/* Write the held lines; a last line ending "= <ours>" says "= <theirs>" instead (the
+ * number the program got for the fd the stub returned here). */
+RN_EXPORT void rn_sc_flush(int ours, int theirs);
+void rn_sc_flush(int ours, int theirs)
+{
+    int n = g_nheld, pid = g_acting_pid;
+    g_nheld = 0;
+    g_acting_pid = 0;
+    for (int i = 0; i < n; i++) {
+        struct tb *t = &g_held[i];
+        char tail[24];
+        int k = snprintf(tail, sizeof tail, " = %d\n", ours);
+        if (i == n - 1 && ours >= 0 && k > 0 && t->n >= (size_t)k &&
+            memcmp(t->b + t->n - (size_t)k, tail, (size_t)k) == 0) {
+            t->n -= (size_t)k;
+            tb_add(t, " = %d\n", theirs);
+        }
+        tb_emit(t);
+    }
+    g_acting_pid = pid;
+}

@@ -1,0 +1,109 @@
+"""The seccomp side of `rocketnet run --via seccomp`: the kernel's user-notification ABI
+(seccomp_unotify(2)) and the filter that routes a program's socket system calls to the
+supervisor (shim/seccomp_super.py).
+
+The filter is classic BPF over struct seccomp_data.  x86_64 only: the socket calls of
+the other ABIs a x86_64 kernel runs (i386 socketcall and friends, x32) are routed too,
+so the supervisor can refuse them by name instead of letting them reach the machine's
+network.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+
+libc = ctypes.CDLL("libc.so.6", use_errno=True)   # libc's own symbols, never the stub's
+libc.syscall.restype = ctypes.c_long
+libc.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+
+# x86_64 system call numbers
+NR = dict(read=0, write=1, ioctl=16, readv=19, writev=20, socket=41, connect=42, accept=43,
+          sendto=44, recvfrom=45, sendmsg=46, recvmsg=47, shutdown=48, bind=49, listen=50,
+          getsockname=51, getpeername=52, socketpair=53, setsockopt=54, getsockopt=55,
+          accept4=288, recvmmsg=299, sendmmsg=307)
+SYS_seccomp = 317
+SYS_pidfd_open = 434
+SYS_pidfd_getfd = 438
+SYS_process_vm_readv = 310
+SYS_process_vm_writev = 311
+# i386: socketcall, the direct socket calls (socket..shutdown), recvmmsg, sendmmsg
+I386_SOCKET_NRS = (102, 337, 345) + tuple(range(359, 374))
+X32_BIT = 0x40000000
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+AUDIT_ARCH_I386 = 0x40000003
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+SECCOMP_ADDFD_FLAG_SETFD = 1
+SECCOMP_ADDFD_FLAG_SEND = 2
+# _IOWR('!', 0, struct seccomp_notif), _IOWR('!', 1, struct seccomp_notif_resp),
+# _IOW('!', 2, __u64), _IOW('!', 3, struct seccomp_notif_addfd)
+IOCTL_NOTIF_RECV = 0xC0502100
+IOCTL_NOTIF_SEND = 0xC0182101
+IOCTL_NOTIF_ID_VALID = 0x40082102
+IOCTL_NOTIF_ADDFD = 0x40182103
+
+NOTIF = struct.Struct("=QIIiIQ6Q")      # id, pid, flags, nr, arch, ip, args[6]
+NOTIF_RESP = struct.Struct("=QqiI")     # id, val, error, flags
+NOTIF_ADDFD = struct.Struct("=QIIII")   # id, flags, srcfd, newfd, newfd_flags
+
+_INSN = struct.Struct("=HBBI")
+_LD_W_ABS, _JEQ_K, _JSET_K, _RET_K = 0x20, 0x15, 0x45, 0x06
+_OFF_NR, _OFF_ARCH, _OFF_ARG1_LO = 0, 4, 24
+
+
+def _ret(k: int) -> bytes:
+    return _INSN.pack(_RET_K, 0, 0, k)
+
+
+def _ld(off: int) -> bytes:
+    return _INSN.pack(_LD_W_ABS, 0, 0, off)
+
+
+def _routes(nrs: tuple[int, ...]) -> list[bytes]:
+    """A jeq chain over the loaded number: a hit returns USER_NOTIF, else ALLOW."""
+    out = [_INSN.pack(_JEQ_K, len(nrs) - i, 0, nr) for i, nr in enumerate(nrs)]
+    return out + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_USER_NOTIF)]
+
+
+def filter_program() -> bytes:
+    """The BPF program: which calls go to the supervisor."""
+    plain = tuple(v for k, v in NR.items() if k != "ioctl")
+    native = _routes(plain)
+    # ioctl only for the socket requests (0x89xx: SIOCATMARK, SIOC[GS]IF*): terminal
+    # and file ioctls stay untouched; FIONREAD & co. on A are what the preload path gives
+    ioctl = [_ld(_OFF_ARG1_LO), _INSN.pack(0x54, 0, 0, 0xFF00),     # A = request & 0xff00
+             _INSN.pack(_JEQ_K, 0, 1, 0x8900),
+             _ret(SECCOMP_RET_USER_NOTIF), _ret(SECCOMP_RET_ALLOW)]
+    other = _routes(I386_SOCKET_NRS)
+    x86_64 = [_ld(_OFF_NR),
+              _INSN.pack(_JSET_K, 1 + len(ioctl) + len(native), 0, X32_BIT),
+              _INSN.pack(_JEQ_K, 0, len(ioctl), NR["ioctl"])]
+    x86_64 += ioctl + native + [_ret(SECCOMP_RET_USER_NOTIF)]   # the last: x32
+    prog = [_ld(_OFF_ARCH), _INSN.pack(_JEQ_K, 0, len(x86_64), AUDIT_ARCH_X86_64)] + x86_64
+    prog += [_ld(_OFF_ARCH), _INSN.pack(_JEQ_K, 0, len(other) + 1, AUDIT_ARCH_I386),
+             _ld(_OFF_NR)] + other + [_ret(SECCOMP_RET_ALLOW)]
+    return b"".join(prog)
+
+
+def install_filter() -> int:
+    """In the program's process, before exec: no_new_privs, then the filter; returns the
+    listener fd (close-on-exec).  OSError if the kernel refuses."""
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(e)}")
+    code = filter_program()
+    insns = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("=H6xQ", len(code) // _INSN.size, ctypes.addressof(insns))
+    buf = ctypes.create_string_buffer(fprog, len(fprog))
+    fd = libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                      buf)
+    if fd < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"seccomp(SECCOMP_SET_MODE_FILTER): {os.strerror(e)}")
+    return int(fd)
