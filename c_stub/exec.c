@@ -313,23 +313,18 @@ static void rn_execl_fill(const char *arg, va_list *ap, char **argv, size_t n)
     va_start(ap, arg);                     \
     rn_execl_fill(arg, &ap, argv, rn_n)
 
-RN_EXPORT int rn_execl(const char *path, const char *arg, ...) __asm__("execl");
-RN_EXPORT int rn_execl(const char *path, const char *arg, ...)
-{
-    va_list ap;
-    RN_EXECL_ARGV(arg, argv, ap);
-    va_end(ap);
-    return rn_execve(path, argv, environ);
-}
-
-RN_EXPORT int rn_execlp(const char *file, const char *arg, ...) __asm__("execlp");
-RN_EXPORT int rn_execlp(const char *file, const char *arg, ...)
-{
-    va_list ap;
-    RN_EXECL_ARGV(arg, argv, ap);
-    va_end(ap);
-    return rn_execvpe(file, argv, environ);
-}
+/* execl and execlp: the list into an argv, then their v-form */
+#define RN_EXECL(name, vform)                                                  \
+    RN_EXPORT int rn_##name(const char *p, const char *arg, ...) __asm__(#name); \
+    RN_EXPORT int rn_##name(const char *p, const char *arg, ...)               \
+    {                                                                          \
+        va_list ap;                                                            \
+        RN_EXECL_ARGV(arg, argv, ap);                                          \
+        va_end(ap);                                                            \
+        return vform(p, argv, environ);                                        \
+    }
+RN_EXECL(execl, rn_execve)
+RN_EXECL(execlp, rn_execvpe)
 
 RN_EXPORT int rn_execle(const char *path, const char *arg, ...) __asm__("execle");
 RN_EXPORT int rn_execle(const char *path, const char *arg, ...)
@@ -341,6 +336,22 @@ RN_EXPORT int rn_execle(const char *path, const char *arg, ...)
     return rn_execve(path, argv, envp);
 }
 
+/* posix_spawn (SEARCH 0) and posix_spawnp (1: the caller's PATH, as execvpe) */
+static int rn_spawn(f_posix_spawn_t real, int search, pid_t *pid, const char *file,
+                    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                    char *const argv[], char *const envp[])
+{
+    RN_EXEC_ROOM;
+    char found[PATH_MAX];
+    char *const *env = envp;
+    const char *path = !g_enabled ? NULL
+                       : search   ? rn_exec_search(file, environ, found, sizeof found)
+                                  : file;
+    if (path && rn_program_read(AT_FDCWD, path, &rn_prog) == 0)
+        env = RN_ENV_FOR(envp, path);
+    return real(pid, file, fa, attr, argv, env);
+}
+
 RN_EXPORT int rn_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                              const posix_spawnattr_t *attr, char *const argv[],
                              char *const envp[]) __asm__("posix_spawn");
@@ -348,11 +359,7 @@ RN_EXPORT int rn_posix_spawn(pid_t *pid, const char *path, const posix_spawn_fil
                              const posix_spawnattr_t *attr, char *const argv[],
                              char *const envp[])
 {
-    RN_EXEC_ROOM;
-    char *const *env = envp;
-    if (g_enabled && rn_program_read(AT_FDCWD, path, &rn_prog) == 0)
-        env = RN_ENV_FOR(envp, path);
-    return rn_x.posix_spawn(pid, path, fa, attr, argv, env);
+    return rn_spawn(rn_x.posix_spawn, 0, pid, path, fa, attr, argv, envp);
 }
 
 RN_EXPORT int rn_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -362,12 +369,5 @@ RN_EXPORT int rn_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fi
                               const posix_spawnattr_t *attr, char *const argv[],
                               char *const envp[])
 {
-    RN_EXEC_ROOM;
-    char found[PATH_MAX];
-    char *const *env = envp;
-    /* as execvpe: the caller's PATH */
-    const char *path = g_enabled ? rn_exec_search(file, environ, found, sizeof found) : NULL;
-    if (path && rn_program_read(AT_FDCWD, path, &rn_prog) == 0)
-        env = RN_ENV_FOR(envp, path);
-    return rn_x.posix_spawnp(pid, file, fa, attr, argv, env);
+    return rn_spawn(rn_x.posix_spawnp, 1, pid, file, fa, attr, argv, envp);
 }

@@ -117,12 +117,13 @@ def test_bulk_and_rr_cross_the_stack(rn, bins, target):
     assert stack["tcp_payload_bytes_sent"] >= (BULK_MIB << 20) + 2 * 64 * RR, stack
 
 
+@pytest.mark.parametrize("how", ["exec", "spawn"])
 @pytest.mark.parametrize("first,then", [("x86_64-glibc", "x86_64-musl"),
                                         ("x86_64-musl", "x86_64-glibc")])
-def test_exec_picks_the_build(rn, bins, first, then):
+def test_exec_picks_the_build(rn, bins, first, then, how):
     a, b = bins(TARGETS[first], NETLOAD), bins(TARGETS[then], NETLOAD)
     host = "exec"
-    r = rn.run("run", "--host", host, "--", str(a), "exec", str(b), "rr", "20", timeout=60)
+    r = rn.run("run", "--host", host, "--", str(a), how, str(b), "rr", "20", timeout=60)
     assert r.returncode == 0 and r.stdout == "rr 20 of 20 round trips echoed\n", r.stderr
     assert r.stderr == ""
     assert rn.stats(host)["stack"]["tcp_payload_bytes_received"] >= 2 * 64 * 20

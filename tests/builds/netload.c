@@ -5,6 +5,7 @@
  *   netload rtt N      the same, timed: us per round trip
  *   netload calls N    N getsockname() calls on a bound TCP socket; ns per call
  *   netload exec PROG ARGS...   execvp PROG (a program of another C library, say)
+ *   netload spawn PROG ARGS...  posix_spawnp PROG and end as it did
  * Prints one result line; exits non-zero on any failure. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,9 +160,17 @@ int main(int argc, char **argv)
         execvp(argv[2], argv + 2);
         die("execvp");
     }
+    if (argc >= 3 && strcmp(argv[1], "spawn") == 0) {
+        extern char **environ;
+        pid_t pid;
+        int st, e = posix_spawnp(&pid, argv[2], NULL, NULL, argv + 2, environ);
+        if (e != 0 || waitpid(pid, &st, 0) != pid)
+            return fprintf(stderr, "posix_spawnp: %s\n", strerror(e)), 1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
     long n = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
     if (n <= 0)
-        return fprintf(stderr, "usage: netload bulk MIB|rr N|rtt N|calls N|exec PROG ARGS\n"), 2;
+        return fprintf(stderr, "usage: netload bulk MIB|rr N|rtt N|calls N|exec|spawn PROG ARGS\n"), 2;
     if (strcmp(argv[1], "bulk") == 0)
         return bulk(n);
     if (strcmp(argv[1], "rr") == 0)
