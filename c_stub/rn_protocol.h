@@ -137,8 +137,10 @@
                                 socket of the program's type, named "u<id>" after the nonce;
                                 connected, it is one end of a pair whose other end is the
                                 peer program's fd, so data calls are the kernel's own.
-                                bind/connect of a path: the stub resolves it in the caller's
-                                process and passes arg0 bit 1, arg1 = st_dev, arg2 = st_ino
+                                bind/connect of a path: the stub walks it in the caller's
+                                process and passes arg0 bit 1 with an O_PATH fd of the socket
+                                node in SCM_RIGHTS (the host takes the node from that fd and
+                                checks write permission on it with the caller's credentials)
                                 (connect: arg0 bit 2 = SO_PASSCRED is on, arg3 =
                                 non-blocking).  connect/listen answer ret =
                                 the new sock_id with the fd to put on the program's fd;
@@ -154,7 +156,9 @@ struct rn_req {
     uint32_t sock_id;
     int64_t arg[4];
     uint32_t payload_len;
-    uint32_t reserved;
+    uint32_t fd_hint;        /* 1 + the caller's fd for sock_id, 0 if unknown: where the host
+                                looks first for the proof that the caller holds the socket
+                                (its /proc/<pid>/fd entry); only a hint, never trusted */
 };
 
 struct rn_resp {

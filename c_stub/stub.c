@@ -187,6 +187,9 @@ struct rn_fdent {
     uint64_t info;
 };
 static struct rn_fdent g_cache[RN_CACHE_N];
+/* the fd classified last: the fd an RPC about its socket is most likely for (only a hint
+ * for the host, so threads racing on it do no harm) */
+static int g_last_fd = -1;
 
 struct rn_sock {
     uint64_t ino;
@@ -388,6 +391,13 @@ static uint64_t rn_mkinfo(uint64_t state, uint32_t id, int kind, uint64_t flags)
 /* ------------------------------------------------------------------------ */
 /* Control connection                                                        */
 
+/* Length of path's directory part, with its '/' (the host's log is beside ctl.sock). */
+static int rn_dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (int)(slash - path + 1) : 0;
+}
+
 static void rn_report(int err)
 {
     pid_t me = getpid();
@@ -400,8 +410,9 @@ static void rn_report(int err)
                            "rocketnet: the stack host at %s was built from another "
                            "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
                            g_sock_path)
-                : snprintf(buf, sizeof buf, "rocketnet: stack host unreachable at %s: %s\n",
-                           g_sock_path, strerror(err));
+                : snprintf(buf, sizeof buf,
+                           "rocketnet: stack host unreachable at %s: %s; its log: %.*shost.log\n",
+                           g_sock_path, strerror(err), rn_dir_len(g_sock_path), g_sock_path);
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -428,7 +439,26 @@ static void rn_unlock(void)
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
  * attached fd or -1), -1 with errno on a transport failure. */
-static int rn_xfer(int fd, const struct rn_req *req, const void *payload,
+/* Room for one SCM_RIGHTS fd. */
+union rn_fd_cmsg {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* mh carries fd (SCM_RIGHTS) in cm. */
+static void rn_put_fd(struct msghdr *mh, union rn_fd_cmsg *cm, int fd)
+{
+    memset(cm, 0, sizeof *cm);
+    mh->msg_control = cm->buf;
+    mh->msg_controllen = sizeof cm->buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
+
+static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sfd,
                    struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
     struct iovec iov[2] = {{(void *)req, sizeof *req}, {(void *)payload, req->payload_len}};
@@ -436,6 +466,9 @@ static int rn_xfer(int fd, const struct rn_req *req, const void *payload,
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = iov;
     mh.msg_iovlen = req->payload_len ? 2 : 1;
+    union rn_fd_cmsg sc;
+    if (sfd >= 0) /* one fd for the host with the request */
+        rn_put_fd(&mh, &sc, sfd);
     ssize_t n;
     do
         n = REAL(sendmsg)(fd, &mh, MSG_NOSIGNAL);
@@ -541,22 +574,12 @@ static int rn_dial(void)
         return -1;
     char b = 'D';
     struct iovec iov = {&b, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    memset(&cm, 0, sizeof cm);
+    union rn_fd_cmsg cm;
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+    rn_put_fd(&mh, &cm, sv[1]);
     ssize_t n;
     do
         n = REAL(sendmsg)(g_dialer_fd, &mh, MSG_NOSIGNAL);
@@ -620,7 +643,7 @@ static int rn_ensure_ctl(void)
     req.arg[1] = RN_PROTO_VERSION;
     struct rn_resp resp;
     char nonce[RN_MAX_PAYLOAD];
-    if (rn_xfer(fd, &req, NULL, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
+    if (rn_xfer(fd, &req, NULL, -1, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
         resp.payload_len < RN_NONCE_LEN) {
         int e = errno;
         if (e == 0 || resp.ret <= 0)
@@ -641,9 +664,10 @@ static int rn_ensure_ctl(void)
 }
 
 /* A control RPC.  Returns 0 with resp filled, or -1 (errno ENETDOWN or EINTR). */
-static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
-                  const void *payload, size_t plen, struct rn_resp *resp, void *rbuf,
-                  size_t rcap, int *rfd, int cloexec)
+/* rn_rpc that also hands the host sfd (-1: none) with the request */
+static int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
+                     int64_t a3, const void *payload, size_t plen, int sfd,
+                     struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
     struct rn_req req;
     memset(&req, 0, sizeof req);
@@ -654,13 +678,17 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
     req.arg[2] = a2;
     req.arg[3] = a3;
     req.payload_len = (uint32_t)plen;
+    int hint = __atomic_load_n(&g_last_fd, __ATOMIC_RELAXED);
+    if (sock_id != 0 && hint >= 0 && hint < RN_CACHE_N &&
+        INFO_ID(__atomic_load_n(&g_cache[hint].info, __ATOMIC_RELAXED)) == sock_id)
+        req.fd_hint = (uint32_t)hint + 1;
     if (rfd)
         *rfd = -1;
     if (rn_lock() < 0)
         return -1;
     int r = rn_ensure_ctl();
     if (r == 0) {
-        r = rn_xfer(g_ctl_fd, &req, payload, resp, rbuf, rcap, rfd, cloexec);
+        r = rn_xfer(g_ctl_fd, &req, payload, sfd, resp, rbuf, rcap, rfd, cloexec);
         if (r < 0) {
             int e = errno;
             rn_drop_ctl();
@@ -670,6 +698,14 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
     }
     rn_unlock();
     return r;
+}
+
+static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
+                  const void *payload, size_t plen, struct rn_resp *resp, void *rbuf,
+                  size_t rcap, int *rfd, int cloexec)
+{
+    return rn_rpc_fd(op, sock_id, a0, a1, a2, a3, payload, plen, -1, resp, rbuf, rcap, rfd,
+                     cloexec);
 }
 
 /* Host identity for classification: fills nonce/pid, -1 (ENETDOWN) if unreachable. */
@@ -765,6 +801,7 @@ static int rn_classify(int fd, struct rn_sock *s)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
         return 0;
+    __atomic_store_n(&g_last_fd, fd, __ATOMIC_RELAXED);
     s->ino = st.st_ino;
     if (fd < RN_CACHE_N) {
         uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
@@ -2215,8 +2252,12 @@ static ssize_t rn_rd_end_slow(int fd, ssize_t r)
 {
     int e = errno;
     struct rn_sock s;
-    if (rn_classify(fd, &s) <= 0 || INFO_KIND(s.info) != RN_KIND_STREAM ||
-        (s.info & F_LISTENER)) {
+    int c = rn_classify(fd, &s);
+    if (c < 0) { /* a shim socket whose host is gone: its connection is, too */
+        errno = ECONNRESET;
+        return -1;
+    }
+    if (c == 0 || INFO_KIND(s.info) != RN_KIND_STREAM || (s.info & F_LISTENER)) {
         errno = e;
         return r;
     }
@@ -2225,8 +2266,10 @@ static ssize_t rn_rd_end_slow(int fd, ssize_t r)
     struct rn_resp resp;
     if (rn_rpc(RN_OP_RDEND, INFO_ID(s.info), r < 0 ? e : 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
                NULL, 0) < 0) {
-        errno = e;
-        return r;
+        /* the host died: S closed with nothing left for A, which looks like an EOF; it
+         * is a reset (a dead host never ends a stream cleanly) */
+        errno = ECONNRESET;
+        return -1;
     }
     if (resp.ret < 0)
         return rn_result(&resp);
@@ -2240,6 +2283,32 @@ static inline ssize_t rn_rd_end(int fd, ssize_t r)
 {
     if (RN_UNLIKELY(r <= 0) && g_enabled && (r == 0 || errno == ECONNRESET))
         return rn_rd_end_slow(fd, r);
+    return r;
+}
+
+/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
+ * gone (or no longer knows the socket), the connection was reset, not shut down. */
+static ssize_t rn_wr_end_slow(int fd)
+{
+    struct rn_sock s;
+    struct rn_resp resp;
+    int c = rn_classify(fd, &s);
+    if (c < 0 ||
+        (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+         (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
+                 0) < 0 ||
+          (resp.ret < 0 && resp.err == EBADF)))) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+static inline ssize_t rn_wr_end(int fd, ssize_t r)
+{
+    if (RN_UNLIKELY(r < 0) && errno == EPIPE && g_enabled)
+        return rn_wr_end_slow(fd);
     return r;
 }
 
@@ -2473,13 +2542,16 @@ int rn_shutdown(int fd, int how) { return do_shutdown(fd, how); }
 ssize_t rn_sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a,
                   socklen_t l)
 {
-    return do_sendto(fd, b, n, flags, a, l);
+    return rn_wr_end(fd, do_sendto(fd, b, n, flags, a, l));
 }
 ssize_t rn_recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *a, socklen_t *l)
 {
     return do_recvfrom(fd, b, n, flags, a, l);
 }
-ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags) { return do_sendmsg(fd, m, flags); }
+ssize_t rn_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    return rn_wr_end(fd, do_sendmsg(fd, m, flags));
+}
 ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, m, flags); }
 
 /* Pure pass-through data calls: classified and traced only when tracing. */
@@ -2509,7 +2581,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
     OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
-    ssize_t r = rn_send_io(fd, b, n, flags);
+    ssize_t r = rn_wr_end(fd, rn_send_io(fd, b, n, flags));
     MORE_POST(fd, flags);
     return r;
 }
@@ -2535,7 +2607,7 @@ static ssize_t rn_write_io(int fd, const void *b, size_t n)
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
-    ssize_t r = rn_write_io(fd, b, n);
+    ssize_t r = rn_wr_end(fd, rn_write_io(fd, b, n));
     MORE_POST(fd, 0);
     return r;
 }
@@ -2556,7 +2628,7 @@ static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
-    ssize_t r = rn_writev_io(fd, v, cnt);
+    ssize_t r = rn_wr_end(fd, rn_writev_io(fd, v, cnt));
     MORE_POST(fd, 0);
     return r;
 }

@@ -49,21 +49,23 @@ static void unix_path(const unsigned char *sa, socklen_t len, char *out)
     out[n] = 0;
 }
 
-/* The socket node a path names, as (st_dev, st_ino): the host's key for a stack socket
- * bound there.  No socket node there (no kernel listener answered either): ECONNREFUSED. */
-static int unix_node(const unsigned char *sa, socklen_t len, int64_t *dev, int64_t *ino,
-                     int *err)
+/* The socket node a path names, opened O_PATH: the kernel gives it only after walking
+ * the path with this process's rights, so the host takes the node (its key for a stack
+ * socket bound there) from this fd, never from a number the caller names.  No socket
+ * node there (no kernel listener answered either): ECONNREFUSED.  -> the fd, or -1. */
+static int unix_node(const unsigned char *sa, socklen_t len, int *err)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     unix_path(sa, len, path);
     struct stat st;
-    if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-        *err = ECONNREFUSED;
+    int nfd = open(path, O_PATH | O_CLOEXEC);
+    if (nfd < 0 || fstat(nfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        *err = nfd < 0 && errno != ENOENT ? errno : ECONNREFUSED;
+        if (nfd >= 0)
+            REAL(close)(nfd);
         return -1;
     }
-    *dev = (int64_t)st.st_dev;
-    *ino = (int64_t)st.st_ino;
-    return 0;
+    return nfd;
 }
 
 static int unix_type(int fd)
@@ -94,7 +96,8 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
 {
     struct rn_resp resp;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    int64_t a0 = 0, a1 = 0, a2 = 0;
+    int64_t a0 = 0;
+    int node = -1;
     if (unix_is_path(sa, len)) {
         int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC, 0);
         if (t < 0 || REAL(bind)(t, (const struct sockaddr *)sa, len) < 0) {
@@ -105,17 +108,15 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
         }
         REAL(close)(t);
         unix_path(sa, len, path);
-        struct stat st;
-        if (stat(path, &st) < 0) {
-            *err = errno;
+        if ((node = unix_node(sa, len, err)) < 0)
             return -1;
-        }
         a0 = 1;
-        a1 = (int64_t)st.st_dev;
-        a2 = (int64_t)st.st_ino;
     }
-    if (rn_rpc(RN_OP_BIND, INFO_ID(s->info), a0, a1, a2, 0, sa, len, &resp, NULL, 0, NULL, 0) <
-        0) {
+    int r = rn_rpc_fd(RN_OP_BIND, INFO_ID(s->info), a0, 0, 0, 0, sa, len, node, &resp, NULL, 0,
+                      NULL, 0);
+    if (node >= 0)
+        REAL(close)(node);
+    if (r < 0) {
         *err = errno;
         return -1;
     }
@@ -128,6 +129,9 @@ static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen
     return 0;
 }
 
+static int unix_connect_rpc(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
+                            int64_t a0, int node, int nb, int cloexec, int *err);
+
 /* connect: 0, or -1 with *err. */
 static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
                         int *err)
@@ -136,7 +140,8 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
     int nb = fl >= 0 && (fl & O_NONBLOCK);
     int fdfl = fcntl(fd, F_GETFD);
     int cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
-    int64_t a0 = 0, a1 = 0, a2 = 0;
+    int64_t a0 = 0;
+    int node = -1;
     if (unix_is_path(sa, len)) {
         int t = REAL(socket)(AF_UNIX, unix_type(fd) | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0);
         if (t < 0) {
@@ -162,10 +167,20 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
             *err = e;
             return -1;
         }
-        if (unix_node(sa, len, &a1, &a2, err) < 0)
+        if ((node = unix_node(sa, len, err)) < 0)
             return -1;
         a0 = 1;
     }
+    int r = unix_connect_rpc(fd, s, sa, len, a0, node, nb, cloexec, err);
+    if (node >= 0)
+        REAL(close)(node);
+    return r;
+}
+
+/* The RN_OP_CONNECT of unix_connect (node: the O_PATH fd of a path's socket node). */
+static int unix_connect_rpc(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
+                            int64_t a0, int node, int nb, int cloexec, int *err)
+{
     int pc = 0; /* SO_PASSCRED: Linux autobinds an unnamed socket when it connects */
     socklen_t pcl = sizeof pc;
     if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PASSCRED, &pc, &pcl) == 0 && pc)
@@ -180,8 +195,8 @@ static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, sock
     for (;;) {
         struct rn_resp resp;
         int nfd = -1;
-        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s->info), a0, a1, a2, nb, sa, len, &resp, NULL, 0,
-                   &nfd, cloexec) < 0) {
+        if (rn_rpc_fd(RN_OP_CONNECT, INFO_ID(s->info), a0, 0, 0, nb, sa, len, node, &resp, NULL,
+                      0, &nfd, cloexec) < 0) {
             *err = errno;
             return -1;
         }
@@ -337,7 +352,8 @@ static int unix_is_dgram(int fd) { return unix_type(fd) == SOCK_DGRAM; }
 static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa,
                         socklen_t len, struct sockaddr_un *out, socklen_t *olen, int *err)
 {
-    int64_t a0 = 0, a1 = 0, a2 = 0;
+    int64_t a0 = 0;
+    int node = -1;
     if (unix_is_path(sa, len)) {
         if (len > sizeof *out) {
             *err = EINVAL;
@@ -360,7 +376,7 @@ static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa
             *err = e;
             return -1;
         }
-        if (unix_node(sa, len, &a1, &a2, err) < 0)
+        if ((node = unix_node(sa, len, err)) < 0)
             return -1;
         a0 = 1;
     }
@@ -369,8 +385,11 @@ static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa
     if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PASSCRED, &pc, &pcl) == 0 && pc)
         a0 |= 2;
     struct rn_resp resp;
-    if (rn_rpc(RN_OP_UNIX_RESOLVE, INFO_ID(s->info), a0, a1, a2, 0, sa, len, &resp, NULL, 0,
-               NULL, 0) < 0) {
+    int r = rn_rpc_fd(RN_OP_UNIX_RESOLVE, INFO_ID(s->info), a0, 0, 0, 0, sa, len, node, &resp,
+                      NULL, 0, NULL, 0);
+    if (node >= 0)
+        REAL(close)(node);
+    if (r < 0) {
         *err = errno;
         return -1;
     }

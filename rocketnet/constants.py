@@ -74,6 +74,7 @@ EPERM = 1
 ENOENT = 2
 EINTR = 4
 EAGAIN = 11
+EACCES = 13
 EFAULT = 14
 EINVAL = 22
 EPIPE = 32
@@ -96,11 +97,8 @@ EALREADY = 114
 EINPROGRESS = 115
 
 # Linux limits used by socket options
-SYSCTL_WMEM_MAX = 4194304  # /proc/sys/net/core/wmem_max on the reference machine
-SYSCTL_RMEM_MAX = 4194304
 SOCK_MIN_SNDBUF = 4608
 SOCK_MIN_RCVBUF = 2304
-TCP_RMEM_MAX = 33554432  # tcp_rmem[2]
 
 # Linux 6.x network-namespace defaults behind TCP options
 TCP_SYN_RETRIES = 6  # net.ipv4.tcp_syn_retries (TCP_SYNCNT)

@@ -63,6 +63,16 @@ class KernelProfile:
     # errno of listen() on a socket that ever started a connection or was accepted, even
     # after it failed or was disconnected (Linux 6.18: EINVAL; 6.1 and 6.12 allow it: 0)
     listen_after_connect: int = 0
+    # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
+    # those of the machine the model was written on
+    wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp
+    rmem_max: int = 4194304             # core/rmem_max: SO_RCVBUF's clamp
+    wmem_default: int = 212992          # core/wmem_default: a UDP socket's SO_SNDBUF
+    rmem_default: int = 212992          # core/rmem_default: a UDP socket's SO_RCVBUF
+    tcp_wmem: tuple[int, int, int] = (4096, 16384, 4194304)     # ipv4/tcp_wmem
+    tcp_rmem: tuple[int, int, int] = (4096, 131072, 33554432)   # ipv4/tcp_rmem
+    somaxconn: int = 4096               # core/somaxconn: listen()'s backlog clamp
+    tcp_info_len: int = 280             # bytes of struct tcp_info this kernel fills
 
     def option(self, family: int, proto: int, level: int, optname: int) -> OptionAnswer | None:
         return self.options.get((family, proto, level, optname))

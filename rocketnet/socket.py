@@ -182,10 +182,10 @@ class Socket:
     # what a failed connection leaves in place (Linux keeps the socket itself)
     _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute",
              "connected_once")
-    _KEPT_TCP = ("sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "reuseaddr",
-                 "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
-                 "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "user_timeout",
-                 "oobinline")
+    _KEPT_TCP = ("sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
+                 "so_rcvbuf", "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl",
+                 "keepcnt", "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos",
+                 "hops", "user_timeout", "oobinline")
 
     def renewed(self) -> Socket:
         """A fresh TCP socket for one whose connection failed, usable again as on Linux:
@@ -384,25 +384,29 @@ class Socket:
                 # Linux sk_setsockopt: FORCE (CAP_NET_ADMIN, checked by the caller)
                 # skips the wmem_max clamp and takes a negative value as 0
                 if optname == C.SO_SNDBUF:
-                    u = min(v if v >= 0 else C.SYSCTL_WMEM_MAX, C.SYSCTL_WMEM_MAX)
+                    wmax = self.stack.profile.wmem_max
+                    u = min(v if v >= 0 else wmax, wmax)
                 else:
                     u = max(v, 0)
                 u = min(u, 0x3FFFFFFF) * 2
                 t.so_sndbuf = max(u, C.SOCK_MIN_SNDBUF)
                 t.sndbuf_limit = t.so_sndbuf // 2
+                t.sndbuf_lock = True
             elif optname in (C.SO_RCVBUF, C.SO_RCVBUFFORCE):
                 if optname == C.SO_RCVBUF:
-                    u = min(v if v >= 0 else C.SYSCTL_RMEM_MAX, C.SYSCTL_RMEM_MAX)
+                    rmax = self.stack.profile.rmem_max
+                    u = min(v if v >= 0 else rmax, rmax)
                 else:
                     u = max(v, 0)
                 u = min(u, 0x3FFFFFFF) * 2
                 t.so_rcvbuf = max(u, C.SOCK_MIN_RCVBUF)
                 t.rcvbuf_limit = t.so_rcvbuf // 2
+                t.rcvbuf_lock = True
             elif optname == C.SO_RCVLOWAT:
                 if v < 0:
                     v = 0x7FFFFFFF
                 if self.type == C.SOCK_STREAM:  # tcp_set_rcvlowat: at most half tcp_rmem[2]
-                    v = min(v, C.TCP_RMEM_MAX >> 1)
+                    v = min(v, self.stack.profile.tcp_rmem[2] >> 1)
                 self.rcvlowat = max(v, 1)
             elif optname == C.SO_BROADCAST:
                 self.broadcast = 1 if v else 0
@@ -410,8 +414,12 @@ class Socket:
                 self.oobinline = 1 if v else 0
                 self.inner.oobinline = bool(v)
             elif optname == C.SO_PRIORITY:
+                if not 0 <= v <= 6 and not self.privileged:
+                    raise SocketError(C.EPERM)      # CAP_NET_ADMIN (or CAP_NET_RAW)
                 self.priority = v
             elif optname == C.SO_DEBUG:
+                if v and not self.privileged:
+                    raise SocketError(C.EACCES)     # CAP_NET_ADMIN
                 self.debug = 1 if v else 0
             elif optname == C.SO_DONTROUTE:
                 self.dontroute = 1 if v else 0
@@ -594,7 +602,7 @@ class Socket:
             return _int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
-                return self.tcp_info()[:optlen]
+                return self.tcp_info()[:min(optlen, self.stack.profile.tcp_info_len)]
             if optname == C.TCP_CONGESTION:
                 return t.congestion.ljust(16, b"\x00")[:optlen]
             if optname == C.TCP_MAXSEG:

@@ -64,7 +64,7 @@ API (the stack host relies on exactly these names and semantics)::
                        does not know, come from rocketnet.sockopt. SOL_SOCKET:
                        SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
                        SO_SNDBUF/SO_RCVBUF (doubled, clamped to 4608/2304 min and 2x
-                       4194304 max; defaults 16384 / 131072 as this machine reports;
+                       profile.wmem_max/rmem_max max; defaults tcp_wmem[1] / tcp_rmem[1];
                        the effective buffer is the value set, and 4 MiB by default like
                        Linux autotuning), SO_ERROR, SO_TYPE, SO_DOMAIN, SO_PROTOCOL,
                        SO_ACCEPTCONN, SO_LINGER, SO_RCVLOWAT, SO_SNDLOWAT, SO_BROADCAST,
@@ -149,6 +149,10 @@ class NetStack:
         cfg = config or TcpConfig()
         if msl is not None:
             cfg.msl = msl
+        prof = self.profile
+        cfg.somaxconn = prof.somaxconn
+        cfg.so_sndbuf, cfg.so_rcvbuf = prof.tcp_wmem[1], prof.tcp_rmem[1]
+        cfg.sndbuf, cfg.rcvbuf = prof.tcp_wmem[2], prof.tcp_rmem[2]  # autotuning's bounds
         dev = loopback if loopback is not None else LoopbackDevice()
         lo = InterfaceWrapper(
             "lo",
@@ -167,6 +171,7 @@ class NetStack:
         self.ip.error_handlers[6] = self.tcp.icmp_error
         # UDP and ping sockets (rocketnet.dgram): one event set for both
         self.udp = UdpLayer(self.interfaces, self.stats, seed)
+        self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
         self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU

@@ -23,18 +23,17 @@ import os
 import select
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import Any
 
 try:
     from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
     HAVE_ALG = True
 except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has none)
     HAVE_ALG = False
+from rocketnet.stack import NetStack
 from shim import protocol as P
 from shim._stub import ffi, lib
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
+from shim.channels import Channel, ChannelTable, kernel_answer
 
 AF_ALG = 38
 KIND_ALG: int = lib.RN_KIND_ALG
@@ -51,7 +50,6 @@ RES = struct.Struct("=iI")
 if HDR.size != ffi.sizeof("struct rn_alg_hdr") or RES.size != ffi.sizeof("struct rn_alg_res"):
     raise ImportError("shim._stub does not match shim/alg.py: rebuild the package")
 SOL_SOCKET = socket.SOL_SOCKET
-SO_SNDBUFFORCE = 32
 S_SNDBUF = 4 * 1024 * 1024           # the largest result one read can give
 MAX_RESULT = S_SNDBUF // 2 - 4096    # what a SEQPACKET message of that buffer can hold
 SALG_HEAD = 24                       # sizeof(struct sockaddr_alg) - sizeof(salg_name)
@@ -71,40 +69,33 @@ class AlgHandle:
             self.obj.parent.release()
 
 
-class AlgChannel:
+class AlgChannel(Channel):
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
-    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "pending", "marked")
+    __slots__ = ("pending", "marked")
 
-    def __init__(self, sock_id: int, s: socket.socket, obj: AlgSocket | Operation) -> None:
-        self.sock_id = sock_id
-        self.family = AF_ALG
-        self.s = s
-        self.fd = s.fileno()
-        self.sk = AlgHandle(obj)
-        self.mask = 0
-        self.listening = False
-        self.pending_accept: list = []
-        self.connecting = False
-        self.app_eof = False
+    def __init__(self, svc: AlgService, sock_id: int, s: socket.socket,
+                 obj: AlgSocket | Operation) -> None:
+        super().__init__(svc, sock_id, AF_ALG, s, AlgHandle(obj))
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
 
 
 class AlgService:
-    def __init__(self, host: StackHost) -> None:
-        self.host = host
+    def __init__(self, table: ChannelTable, stack: NetStack) -> None:
+        self.table = table
+        self.stack = stack
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_SETSOCKOPT: self.op_setsockopt,
             P.OP_GETSOCKOPT: self.op_getsockopt, OP_ALG_ACCEPT: self.op_accept,
             OP_ALG_SEND: self.op_send, OP_ALG_RECV: self.op_recv, P.OP_IOCTL: self.op_ioctl,
+            P.OP_RDEND: kernel_answer, P.OP_LINGER: kernel_answer,
         }
-        host.stack.stats.setdefault("alg_sockets", 0)
+        stack.stats.setdefault("alg_sockets", 0)
 
     # ---- creation -----------------------------------------------------------------
 
-    def new_socket(self, type_: int, proto: int):  # type: ignore[no-untyped-def]
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if not HAVE_ALG:    # as a kernel built without CONFIG_CRYPTO_USER_API
             return P.response(-1, errno.EAFNOSUPPORT), None
         if type_ != socket.SOCK_SEQPACKET:
@@ -114,31 +105,34 @@ class AlgService:
         return self.new_channel(AlgSocket(os.urandom))
 
     def new_channel(self, obj: AlgSocket | Operation):  # type: ignore[no-untyped-def]
-        host = self.host
-        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
-        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
-        s.setblocking(False)
-        try:
-            s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, S_SNDBUF // 2)
-        except OSError:
-            s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, S_SNDBUF // 2)
-        ch = AlgChannel(host.ids, s, obj)
-        host.add_channel(ch)  # type: ignore[arg-type]
-        host.stack.stats["alg_sockets"] += 1
+        sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET, S_SNDBUF // 2)
+        ch = AlgChannel(self, sock_id, s, obj)
+        self.table.add(ch)
+        self.stack.stats["alg_sockets"] += 1
         self.mark(ch)
         return P.response(ch.sock_id, 0, b"", KIND_ALG), a.detach()
 
     # ---- events -------------------------------------------------------------------
 
+    public_ops: frozenset[int] = frozenset()
+
+    def holds(self, sock_id: int) -> bool:
+        return False            # an AF_ALG socket lives as long as its channel
+
     def event(self, ch: AlgChannel, ev: int) -> None:
         if ev & (select.EPOLLHUP | select.EPOLLERR):
-            self.host.close_channel(ch)  # type: ignore[arg-type]
+            self.table.close(ch)
             ch.sk.abort(0.0)
+
+    def service(self, ch: AlgChannel) -> None:
+        """The stack has no part in an AF_ALG socket."""
+
+    def update_mask(self, ch: AlgChannel) -> None:
+        """S is polled for POLLHUP only (the mask stays 0)."""
 
     # ---- RPCs ---------------------------------------------------------------------
 
-    def dispatch(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
+    def dispatch(self, c: Any, ch: AlgChannel | None, req: P.Request):  # type: ignore[no-untyped-def]
         op = self.ops.get(req.op)
         if op is None:
             return P.response(-1, errno.EOPNOTSUPP), None
@@ -168,9 +162,7 @@ class AlgService:
     def reap(self, parent: AlgSocket) -> None:
         """Release the operation sockets of `parent` the program has closed already (their
         POLLHUP may still wait in the event loop): bind's EBUSY is then exact."""
-        for ch in list(self.host.channels.values()):
-            if not isinstance(ch, AlgChannel):
-                continue
+        for ch in self.table.of_service(self):
             obj = ch.sk.obj
             if isinstance(obj, Operation) and obj.parent is parent:
                 p = select.poll()

@@ -64,7 +64,7 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
     cmd += extra or []
     if idle_timeout is not None:
         cmd += ["--idle-timeout", str(idle_timeout)]
-    with open(d / "host.log", "ab") as log:
+    with runtime.open_private(d / "host.log", append=True) as log:
         subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=log, stderr=log, env=env, cwd="/")
     os.close(w)

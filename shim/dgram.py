@@ -18,21 +18,20 @@ import errno
 import select
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 from rocketnet.dgram import UdpSock
 from rocketnet.socket import SocketError
+from rocketnet.stack import NetStack
 from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, needs_scope
 from shim import protocol as P
 from shim import sockaddr
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
+from shim.channels import Channel, ChannelTable, kernel_answer, set_sndbuf
 
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 SOL_SOCKET = socket.SOL_SOCKET
-SO_SNDBUFFORCE = 32
+IPPROTO_ICMP, IPPROTO_ICMPV6 = 1, 58
 A_SNDBUF = 512 * 1024           # the program's datagrams in flight to the host
 S_SNDBUF_MIN = 160 * 1024       # at least two largest datagrams towards the program
 READ_BATCH = 64                 # datagrams read from one S per wake-up
@@ -52,24 +51,14 @@ _U16X2 = struct.Struct("=HH")
 _ERRHDR_CACHE: dict[int, bytes] = {}
 
 
-class DgramChannel:
+class DgramChannel(Channel):
     """One datagram shim socket: the host's S end and the UdpSock behind it."""
 
-    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "err_seq", "dest_cache", "src_cache", "s_sndbuf",
-                 "cm")
+    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm")
 
-    def __init__(self, sock_id: int, family: int, s: socket.socket, sk: UdpSock) -> None:
-        self.sock_id = sock_id
-        self.family = family
-        self.s = s
-        self.fd = s.fileno()
-        self.sk = sk
-        self.mask = 0
-        self.listening = False
-        self.pending_accept: list = []
-        self.connecting = False
-        self.app_eof = False
+    def __init__(self, svc: DgramService, sock_id: int, family: int, s: socket.socket,
+                 sk: UdpSock) -> None:
+        super().__init__(svc, sock_id, family, s, sk)
         self.err_seq = 0                  # last error sequence signalled to the program
         self.dest_cache: dict[bytes, tuple[bytes, int, int]] = {}
         self.src_cache: dict[tuple, bytes] = {}
@@ -78,38 +67,60 @@ class DgramChannel:
 
 
 class DgramService:
-    def __init__(self, host: StackHost) -> None:
-        self.host = host
+    def __init__(self, table: ChannelTable, stack: NetStack, run_stack: Callable[[], None],
+                 inet: Any) -> None:
+        self.table = table
+        self.stack = stack
+        self.run_stack = run_stack
+        self.inet = inet            # the calls every inet socket shares (shim/stream.py)
         self.buf = bytearray(HDR_SIZE + 65536 + 64)
         self.mv = memoryview(self.buf)
         self.ops = {P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
                     P.OP_SETSOCKOPT: self.op_setsockopt, P.OP_DGRAM_CHECK: self.op_dgram_check,
-                    P.OP_DGRAM_SYNC: self.op_dgram_sync, P.OP_GETSOCKOPT: self.op_getsockopt}
-        host.stack.stats.setdefault("udp_channel_drops", 0)
+                    P.OP_DGRAM_SYNC: self.op_dgram_sync, P.OP_GETSOCKOPT: self.op_getsockopt,
+                    P.OP_RDEND: kernel_answer, P.OP_LINGER: kernel_answer}
+        stack.stats.setdefault("udp_channel_drops", 0)
 
     # ---- creation ---------------------------------------------------------------
 
-    def new_socket(self, family: int, type_: int, proto: int):
-        host = self.host
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
+        if proto == (IPPROTO_ICMP if family == socket.AF_INET else IPPROTO_ICMPV6) and \
+                not self.table.caller.may_ping():
+            return P.response(-1, errno.EACCES), None    # outside ping_group_range
         try:
-            sk = host.stack.socket(family, type_, proto)
+            sk = self.stack.socket(family, type_, proto)
         except SocketError as e:
+            if e.errno == errno.EPROTONOSUPPORT:
+                # a protocol the stack lacks (UDP-Lite...) is the kernel's, which
+                # answers EPROTONOSUPPORT itself for one it lacks too
+                return P.response(-1, P.ERR_PASSTHROUGH), None
             return P.response(-1, e.errno), None
-        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
-        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
-        s.setblocking(False)
-        _force_sndbuf(a, A_SNDBUF)
-        ch = DgramChannel(host.ids, family, s, sk)  # type: ignore[arg-type]
+        sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
+        set_sndbuf(a, A_SNDBUF // 2)
+        ch = DgramChannel(self, sock_id, family, s, sk)  # type: ignore[arg-type]
         self.size_s(ch)
-        host.add_channel(ch)  # type: ignore[arg-type]
+        self.table.add(ch)
+        self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    public_ops: frozenset[int] = frozenset()
+
+    def holds(self, sock_id: int) -> bool:
+        return False            # a datagram socket lives as long as its channel
+
+    def dispatch(self, c: Any, ch: DgramChannel | None, req: P.Request):  # type: ignore[no-untyped-def]
+        assert ch is not None           # holds() is False: the host routes by channel
+        op = self.ops.get(req.op) or self.inet.inet_ops.get(req.op)
+        if op is None:
+            return P.response(-1, errno.ENOSYS), None
+        self.before_op(ch)
+        return self.inet.call(op, ch, req)
 
     def size_s(self, ch: DgramChannel) -> None:
         want = max(ch.sk.inner.so_rcvbuf, S_SNDBUF_MIN)
         if want != ch.s_sndbuf:
             ch.s_sndbuf = want
-            _force_sndbuf(ch.s, want)
+            set_sndbuf(ch.s, want // 2)
 
     # ---- events -----------------------------------------------------------------
 
@@ -118,27 +129,25 @@ class DgramService:
         inner = ch.sk.inner
         if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
             want |= EP_OUT
-        if want != ch.mask:
-            ch.mask = want
-            self.host.ep.modify(ch.fd, want)
+        self.table.modify(ch, want)
 
     def event(self, ch: DgramChannel, ev: int) -> None:
         if ev & EP_OUT:
             self.service(ch)
-            if ch.fd not in self.host.channels:
+            if not self.table.alive(ch):
                 return
         if ev & (EP_IN | EP_HUPS):
             self.read_app(ch)
-            if ev & select.EPOLLHUP and ch.fd in self.host.channels:
+            if ev & select.EPOLLHUP and self.table.alive(ch):
                 # the last A is closed: what the program sent before still goes out
                 for _ in range(4096):
                     if ch.app_eof:
                         break
-                    self.host.run_stack()
+                    self.run_stack()
                     self.read_app(ch)
                 self.close(ch)
                 return
-        if ch.fd in self.host.channels:
+        if self.table.alive(ch):
             self.update_mask(ch)
 
     def read_app(self, ch: DgramChannel) -> None:
@@ -148,7 +157,7 @@ class DgramService:
         layer = sk.layer
         s = ch.s
         buf, mv = self.buf, self.mv
-        stats = self.host.stack.stats
+        stats = self.stack.stats
         budget = READ_BYTES
         for _ in range(READ_BATCH):
             if ch.app_eof or budget <= 0 or not layer.can_send():
@@ -272,11 +281,11 @@ class DgramService:
                 pass            # the program is gone: POLLHUP closes the channel
             rxq.popleft()
             inner.rx_bytes -= dg.cost
-        if ch.fd in self.host.channels:
+        if self.table.alive(ch):
             self.update_mask(ch)
 
     def close(self, ch: DgramChannel) -> None:
-        self.host.close_channel(ch)  # type: ignore[arg-type]
+        self.table.close(ch)
         ch.sk.close()
 
     # ---- RPCs ---------------------------------------------------------------------
@@ -286,7 +295,7 @@ class DgramService:
         Linux they were delivered, and their ICMP errors set, before sendto returned)."""
         if not ch.app_eof:
             self.read_app(ch)
-            self.host.run_stack()
+            self.run_stack()
 
     def op_connect(self, ch: DgramChannel, req: P.Request):
         raw = req.payload
@@ -302,7 +311,7 @@ class DgramService:
         return P.response(0), None
 
     def op_getsockopt(self, ch: DgramChannel, req: P.Request):
-        resp = self.host.op_getsockopt(ch, req)  # type: ignore[arg-type]
+        resp = self.inet.op_getsockopt(ch, req)
         self.service(ch)            # SO_ERROR took the error: held datagrams go on now
         return resp
 
@@ -314,8 +323,7 @@ class DgramService:
         return P.response(0), None
 
     def op_setsockopt(self, ch: DgramChannel, req: P.Request):
-        c = self.host.current
-        ch.sk.privileged = c is None or c.uid == 0      # Linux checks capabilities per call
+        ch.sk.privileged = self.table.caller.net_admin  # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
         ch.dest_cache.clear()
@@ -336,15 +344,15 @@ class DgramService:
 
 
     def op_dgram_sync(self, ch: DgramChannel, req: P.Request):
-        host = self.host
+        stats = self.stack.stats
         for _ in range(4):
             busy = False
-            for c in list(host.channels.values()):
-                if isinstance(c, DgramChannel) and not c.app_eof and c.fd in host.channels:
-                    before = host.stack.stats["udp_out_datagrams"]
+            for c in self.table.of_service(self):
+                if not c.app_eof and self.table.alive(c):
+                    before = stats["udp_out_datagrams"]
                     self.read_app(c)
-                    busy = busy or host.stack.stats["udp_out_datagrams"] != before
-            host.run_stack()
+                    busy = busy or stats["udp_out_datagrams"] != before
+            self.run_stack()
             if not busy:
                 break
         if req.args[0] == 1:
@@ -374,13 +382,6 @@ def _held(ch: DgramChannel) -> bool:
     record is the last message on A and a batched receive (recvmmsg) never reads past it."""
     inner = ch.sk.inner
     return bool(inner.error) and inner.err_seq == ch.err_seq
-
-
-def _force_sndbuf(s: socket.socket, size: int) -> None:
-    try:
-        s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, size // 2)
-    except OSError:
-        s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, size // 2)
 
 
 def _error_record(err: int) -> bytes:

@@ -103,9 +103,37 @@ def probe_listen_after_connect() -> int:
     return 0
 
 
+def _sysctl(name: str, default):  # type: ignore[no-untyped-def]
+    """/proc/sys/net/NAME as an int, or a tuple for a vector (default if unreadable)."""
+    try:
+        with open(f"/proc/sys/net/{name}") as f:
+            values = tuple(int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return default
+    if isinstance(default, tuple):
+        return values if len(values) == len(default) else default
+    return values[0] if len(values) == 1 else default
+
+
+def probe_tcp_info_len() -> int:
+    """How many bytes of struct tcp_info this kernel fills (its struct grows by version)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return len(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1024))
+
+
 def probe() -> KernelProfile:
-    return KernelProfile(release=os.uname().release, options=probe_options(),
-                         listen_after_connect=probe_listen_after_connect())
+    d = KernelProfile()
+    return KernelProfile(
+        release=os.uname().release, options=probe_options(),
+        listen_after_connect=probe_listen_after_connect(),
+        wmem_max=_sysctl("core/wmem_max", d.wmem_max),
+        rmem_max=_sysctl("core/rmem_max", d.rmem_max),
+        wmem_default=_sysctl("core/wmem_default", d.wmem_default),
+        rmem_default=_sysctl("core/rmem_default", d.rmem_default),
+        tcp_wmem=_sysctl("ipv4/tcp_wmem", d.tcp_wmem),
+        tcp_rmem=_sysctl("ipv4/tcp_rmem", d.tcp_rmem),
+        somaxconn=_sysctl("core/somaxconn", d.somaxconn),
+        tcp_info_len=probe_tcp_info_len())
 
 
 def _name(err: int) -> str:
@@ -123,6 +151,11 @@ def describe(profile: KernelProfile) -> str:
     lines = [f"kernel: {profile.release or '(not probed: the stack model answers)'}",
              f"listen() after a connection or a connect attempt: "
              f"{_name(lac) if lac else 'allowed'}",
+             f"struct tcp_info: {profile.tcp_info_len} bytes",
+             f"sysctls: wmem_max {profile.wmem_max} rmem_max {profile.rmem_max} "
+             f"wmem_default {profile.wmem_default} rmem_default {profile.rmem_default} "
+             f"tcp_wmem {' '.join(map(str, profile.tcp_wmem))} "
+             f"tcp_rmem {' '.join(map(str, profile.tcp_rmem))} somaxconn {profile.somaxconn}",
              f"options answered as this kernel, not as the stack's model: {len(profile.options)}"]
     for (family, proto, level, opt), a in sorted(profile.options.items()):
         what = []

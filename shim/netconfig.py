@@ -4,9 +4,11 @@ the description of the interfaces that `rocketnet ip` prints."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from rocketnet.iface import InterfaceWrapper
 from rocketnet.phy import Impairments, NetDevice, PcapDevice, PcapWriter, TapDevice, WireDevice
@@ -34,9 +36,9 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     """Add eth0 (and captures) to stack; returns the devices the event loop must watch."""
     watch: list[NetDevice] = []
     if pcap_dir:
-        Path(pcap_dir).mkdir(parents=True, exist_ok=True)
+        os.makedirs(pcap_dir, 0o700, exist_ok=True)
         lo = stack.lo
-        lo.raw_device = PcapDevice(lo.raw_device, open(Path(pcap_dir) / "lo.pcap", "wb"),
+        lo.raw_device = PcapDevice(lo.raw_device, runtime.open_private(Path(pcap_dir) / "lo.pcap"),
                                    time.time, record_rx=False, fixup=complete_checksums)
         lo.dev.device = lo.raw_device
     if eth is None:
@@ -55,7 +57,7 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
         raise ValueError(f"--eth {eth!r}: expected tap:IFNAME or wire:SEGMENT")
     watch.append(dev)
     if pcap_dir:
-        dev = PcapDevice(dev, open(Path(pcap_dir) / "eth0.pcap", "wb"), time.time)
+        dev = PcapDevice(dev, runtime.open_private(Path(pcap_dir) / "eth0.pcap"), time.time)
     iface = InterfaceWrapper("eth0", dev, [parse_cidr(a) for a in addrs])
     for g in gateways:
         ip = ipaddress.ip_address(g).packed
@@ -72,13 +74,13 @@ def start_capture(stack: NetStack, pcap_dir: str) -> None:
     host: a device already captured gets a new file, the others a PcapDevice wrapper
     (installed wherever the interface holds its device)."""
     d = Path(pcap_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    os.makedirs(d, 0o700, exist_ok=True)
     for i in stack.interfaces:
         path = d / f"{i.name}.pcap"
         raw = i.raw_device
-        if isinstance(raw, PcapDevice) and _same_file(getattr(raw.writer.f, "name", None), path):
+        if isinstance(raw, PcapDevice) and _same_file(raw.writer.f, path):
             continue                # already capturing there: keep appending
-        f = open(path, "wb")
+        f = runtime.open_private(path)
         if isinstance(raw, PcapDevice):
             raw.writer.close()
             raw.writer = PcapWriter(f)
@@ -93,10 +95,10 @@ def start_capture(stack: NetStack, pcap_dir: str) -> None:
             i.dev.device = dev
 
 
-def _same_file(name: object, path: Path) -> bool:
+def _same_file(f: BinaryIO, path: Path) -> bool:
     try:
-        return isinstance(name, str) and Path(name).samefile(path)
-    except OSError:
+        return os.path.samestat(os.fstat(f.fileno()), os.lstat(path))
+    except (OSError, ValueError):       # gone, or the writer is closed
         return False
 
 

@@ -16,14 +16,13 @@ import select
 import socket
 import struct
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rocketnet.socket import SocketError
+from rocketnet.stack import NetStack
 from shim import ifinfo
 from shim import protocol as P
-
-if TYPE_CHECKING:
-    from shim.host import StackHost
+from shim.channels import Channel, ChannelTable, kernel_answer
 
 NETLINK_ROUTE = 0
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
@@ -50,21 +49,12 @@ class _Token:
         """Nothing to close."""
 
 
-class NetlinkChannel:
-    __slots__ = ("sock_id", "family", "s", "fd", "sk", "mask", "listening", "pending_accept",
-                 "connecting", "app_eof", "portid", "groups", "out", "sock_type")
+class NetlinkChannel(Channel):
+    __slots__ = ("portid", "groups", "out", "sock_type")
 
-    def __init__(self, sock_id: int, s: socket.socket, sock_type: int) -> None:
-        self.sock_id = sock_id
-        self.family = socket.AF_NETLINK
-        self.s = s
-        self.fd = s.fileno()
-        self.sk = _Token()
-        self.mask = 0
-        self.listening = False
-        self.pending_accept: list = []
-        self.connecting = False
-        self.app_eof = False
+    def __init__(self, svc: NetlinkService, sock_id: int, s: socket.socket,
+                 sock_type: int) -> None:
+        super().__init__(svc, sock_id, socket.AF_NETLINK, s, _Token())
         self.portid = 0
         self.groups = 0
         self.out: deque[bytes] = deque()
@@ -72,27 +62,31 @@ class NetlinkChannel:
 
 
 class NetlinkService:
-    def __init__(self, host: StackHost) -> None:
-        self.host = host
+    def __init__(self, table: ChannelTable, stack: NetStack) -> None:
+        self.table = table
+        self.stack = stack
         self.next_port = 0
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_CONNECT: self.op_ok, P.OP_GETSOCKNAME: self.op_name,
             P.OP_GETPEERNAME: self.op_peer, P.OP_GETSOCKOPT: self.op_getsockopt,
             P.OP_SETSOCKOPT: self.op_ok, P.OP_DGRAM_CHECK: self.op_check,
-            P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok,
+            P.OP_DGRAM_SYNC: self.op_ok, P.OP_SHUTDOWN: self.op_ok, P.OP_IOCTL: self.op_ioctl,
+            P.OP_RDEND: kernel_answer, P.OP_LINGER: kernel_answer,
         }
 
-    def new_socket(self, type_: int, proto: int):
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if proto != NETLINK_ROUTE or type_ not in (socket.SOCK_RAW, socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
-        host = self.host
-        host.ids = (host.ids + 1) & 0xFFFFFFFF or 1
-        a, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        a.bind(b"\0" + P.NAME_PREFIX + host.nonce + b"-%d" % host.ids)
-        s.setblocking(False)
-        ch = NetlinkChannel(host.ids, s, type_)
-        host.add_channel(ch)  # type: ignore[arg-type]
+        sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
+        ch = NetlinkChannel(self, sock_id, s, type_)
+        self.table.add(ch)
+        self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
+
+    public_ops: frozenset[int] = frozenset()
+
+    def holds(self, sock_id: int) -> bool:
+        return False            # a netlink socket lives as long as its channel
 
     def port(self, ch: NetlinkChannel) -> int:
         """The socket's port id, assigned on first use as Linux's autobind does."""
@@ -105,9 +99,7 @@ class NetlinkService:
 
     def update_mask(self, ch: NetlinkChannel) -> None:
         want = (0 if ch.app_eof else EP_IN) | (EP_OUT if ch.out else 0)
-        if want != ch.mask:
-            ch.mask = want
-            self.host.ep.modify(ch.fd, want)
+        self.table.modify(ch, want)
 
     def event(self, ch: NetlinkChannel, ev: int) -> None:
         if ev & EP_OUT:
@@ -115,7 +107,7 @@ class NetlinkService:
         if ev & (EP_IN | select.EPOLLHUP | select.EPOLLERR):
             self.read_app(ch)
         if ch.app_eof or ev & select.EPOLLHUP:
-            self.host.close_channel(ch)  # type: ignore[arg-type]
+            self.table.close(ch)
             return
         self.update_mask(ch)
 
@@ -132,7 +124,7 @@ class NetlinkService:
                 return
             if len(msg) < HDR_SIZE:
                 continue
-            ifaces = self.host.stack.interfaces
+            ifaces = self.stack.interfaces
             for reply in ifinfo.route_requests(ifaces, msg[HDR_SIZE:], self.port(ch)):
                 ch.out.append(_REPLY_HDR + reply)
             self.flush(ch)
@@ -153,9 +145,7 @@ class NetlinkService:
 
     # ---- RPCs ---------------------------------------------------------------------
 
-    def dispatch(self, ch: NetlinkChannel, req: P.Request):
-        if req.op == P.OP_IOCTL:
-            return self.host.op_ifioctl(ch, req)  # type: ignore[arg-type]
+    def dispatch(self, c: Any, ch: NetlinkChannel | None, req: P.Request):  # type: ignore[no-untyped-def]
         op = self.ops.get(req.op)
         if op is None:
             return P.response(-1, errno.EOPNOTSUPP), None
@@ -166,6 +156,11 @@ class NetlinkService:
 
     def op_ok(self, ch: NetlinkChannel, req: P.Request):
         return P.response(0), None
+
+    def op_ioctl(self, ch: NetlinkChannel, req: P.Request):
+        """SIOCGIF* on a netlink socket, as on any socket: the stack's interfaces."""
+        return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
+                                             self.table.caller.net_admin)), None
 
     def op_bind(self, ch: NetlinkChannel, req: P.Request):
         raw = req.payload

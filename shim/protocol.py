@@ -63,17 +63,19 @@ class Request(NamedTuple):
     sock_id: int
     args: tuple[int, int, int, int]
     payload: bytes
+    fd_hint: int = 0        # 1 + the caller's fd for sock_id (rn_protocol.h), never trusted
+    fd: int = -1            # the fd the caller passed with the request (SCM_RIGHTS)
 
 
 def parse_request(msg: bytes) -> Request:
     """Decode one control message; ValueError if it is malformed."""
     if len(msg) < REQ.size:
         raise ValueError("short request")
-    op, sock_id, a0, a1, a2, a3, plen, _ = REQ.unpack_from(msg)
+    op, sock_id, a0, a1, a2, a3, plen, hint = REQ.unpack_from(msg)
     payload = msg[REQ.size:]
     if plen != len(payload) or plen > MAX_PAYLOAD:
         raise ValueError("bad payload length")
-    return Request(op, sock_id, (a0, a1, a2, a3), payload)
+    return Request(op, sock_id, (a0, a1, a2, a3), payload, hint)
 
 
 def response(ret: int, err: int = 0, payload: bytes = b"", arg0: int = 0, arg1: int = 0) -> bytes:

@@ -13,6 +13,7 @@ import re
 import socket
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_HOST = "default"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -43,6 +44,25 @@ def runtime_root() -> Path:
     if stat.S_IMODE(st.st_mode) != 0o700:
         raise RuntimeDirError(f"{root} has mode {stat.S_IMODE(st.st_mode):o}, expected 700")
     return root
+
+
+def open_private(path: str | os.PathLike, append: bool = False) -> BinaryIO:
+    """A file this user's host writes (log, capture): never through a symlink, created
+    0600 exclusively; an existing one only if it is a plain file of ours with no other
+    name (then truncated, or appended to)."""
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fd = os.open(path, flags)           # ELOOP on a symlink
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
+            os.close(fd)
+            raise OSError(errno.EPERM, "not a private file of this user", str(path)) from None
+        os.fchmod(fd, 0o600)
+        if not append:
+            os.ftruncate(fd, 0)
+    return os.fdopen(fd, "ab" if append else "wb")
 
 
 def check_name(name: str) -> str:

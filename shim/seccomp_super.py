@@ -37,6 +37,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from typing import Callable
 
 from shim import seccomp_bpf as B
@@ -113,6 +114,8 @@ IOV_MAX = 1024
 SIOCGIFCONF, SIOCATMARK = 0x8912, 0x8905
 IFREQ_SIZE = 40
 SYS_tgkill = 234
+SOL_SOCKET = 1
+FD_OPTIONS = (50, 52)      # SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF
 SLOW_WAIT = 0.2            # seconds between checks that a waiting call is still wanted
 
 NR = B.NR
@@ -277,19 +280,20 @@ class Slots:
             if old in self.by_ino and new not in self.by_ino:
                 self.by_ino[new] = self.by_ino.pop(old)
 
-    def release(self, ino: int) -> bool:
-        """True if this was the last user (the slot's fd may be closed)."""
+    def release(self, ino: int) -> None:
+        """One user less; the last one closes the slot (under the lock: a call on the
+        same socket may be taking it again)."""
         with self.lock:
             ent = self.by_ino[ino]
             ent[1] -= 1
             if ent[1]:
-                return False
+                return
+            stub.rn_sc_release(ent[0])
             del self.by_ino[ino]
             self.free[ent[0]] = None
             if len(self.recent) > 4 * len(self.free):
                 self.recent.clear()
             self.recent[ino] = ent[0]
-            return True
 
 
 # ---- handlers ----------------------------------------------------------------------
@@ -351,8 +355,7 @@ def give_fd(call: Call, ours: int, cloexec: bool):
         stub.rn_sc_move(ours, slot)
         r = call.add_fd(slot, cloexec, True)
     finally:
-        if SLOTS.release(ino):
-            stub.rn_sc_release(slot)
+        SLOTS.release(ino)
     stub.rn_sc_flush(ours, r)
     return None if r >= 0 else (-1, -r)
 
@@ -451,9 +454,19 @@ def h_getsockopt(call: Call):
 
 
 def h_setsockopt(call: Call):
-    n = call.args[4] & 0xFFFFFFFF
+    level, opt, n = call.iarg(1), call.iarg(2), call.args[4] & 0xFFFFFFFF
     buf = call.inbuf(call.args[3], n)
-    return _result(stub.setsockopt(call.slot, call.iarg(1), call.iarg(2), buf, n))
+    if level == SOL_SOCKET and opt in FD_OPTIONS and n >= 4 and isinstance(buf, ctypes.Array):
+        # the value names a fd of the caller's (a BPF program): ours for the call
+        theirs = INT.unpack(buf.raw[:4])[0]
+        mine = call.take_fd(theirs) if theirs >= 0 else -1
+        buf[:4] = INT.pack(mine)
+        try:
+            return _result(stub.setsockopt(call.slot, level, opt, buf, n))
+        finally:
+            if mine >= 0:
+                libc.close(mine)
+    return _result(stub.setsockopt(call.slot, level, opt, buf, n))
 
 
 def h_listen(call: Call):
@@ -504,8 +517,8 @@ class Msg:
         self.call, self.addr, self.recv = call, addr, recv
         self.hdr = MSGHDR()
         self.keep: list = []
-        self.iovs: list[tuple[int, int, object]] = []
-        raw = call.read(addr, MSGHDR_RAW.size)
+        self.iovs: list[tuple[int, int, ctypes.Array]] = []
+        raw = call.read(addr, MSGHDR_RAW.size) if addr else None
         self.ok = raw is not None
         if not self.ok:
             return
@@ -515,6 +528,19 @@ class Msg:
         h.namelen, h.iovlen, h.controllen, h.flags = namelen, iovlen, ctllen, flags
         h.name = self._buf(name, namelen, SMALL)
         h.control = self._buf(ctl, ctllen, 1 << 16)
+        self.fill_iovs(iov, iovlen, cap)
+
+    @classmethod
+    def iovec(cls, call: Call, iov: int, cnt: int, recv: bool) -> Msg:
+        """Only an iovec array (readv, writev)."""
+        m = cls(call, 0, recv, 0)
+        m.fill_iovs(iov, max(cnt, 0), DATA_CAP)
+        return m
+
+    def fill_iovs(self, iov: int, iovlen: int, cap: int) -> None:
+        """The caller's iovec array as ours: at most cap bytes in all (a receive fills
+        ours, then copy_back; a send reads the caller's data now)."""
+        h, call = self.hdr, self.call
         if iovlen > IOV_MAX or iov == 0:
             h.iov = BAD.value if iov else None
             return
@@ -528,10 +554,8 @@ class Msg:
             base, n = IOV_RAW.unpack_from(arr.raw, i * IOV_RAW.size)
             take = max(0, min(n, left))
             left -= take
-            if recv:
-                b = ctypes.create_string_buffer(max(take, 1))
-            else:
-                b = call.read(base, take) if base else None
+            b = ctypes.create_string_buffer(max(take, 1)) if self.recv else (
+                call.read(base, take) if base else None)
             if b is None:
                 local[i] = IOVEC(BAD.value if base else None, n)
                 continue
@@ -540,6 +564,15 @@ class Msg:
             self.iovs.append((base, take, b))
         self.keep.append(local)
         h.iov = ctypes.addressof(local)
+
+    def scatter(self, got: int) -> bool:
+        """After a receive of got bytes: the data into the caller's buffers."""
+        for base, take, b in self.iovs:
+            n = min(take, got)
+            if n and not self.call.write(base, b.raw[:n]):
+                return False
+            got -= n
+        return True
 
     def _buf(self, addr: int, n: int, cap: int):
         if not addr:
@@ -554,11 +587,8 @@ class Msg:
     def copy_back(self, got: int) -> bool:
         """After a receive of got bytes: data, name, control, lengths, flags."""
         c, h = self.call, self.hdr
-        for base, take, b in self.iovs:
-            n = min(take, got)
-            if n and not c.write(base, b.raw[:n]):
-                return False
-            got -= n
+        if not self.scatter(got):
+            return False
         ok = True
         if self.uname and h.name and h.name != BAD.value:
             ok = c.write(self.uname, ctypes.string_at(h.name, min(h.namelen, self.unamelen)))
@@ -614,50 +644,11 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
 def h_iov_io(call: Call):                     # readv, writev
     recv = call.nr == NR["readv"]
     cnt = call.iarg(2)
-    # a msghdr around the iovec array, rebuilt as for recvmsg/sendmsg
-    fake = MSGHDR_RAW.pack(0, 0, call.args[1], max(cnt, 0), 0, 0, 0)
-    m = Msg.__new__(Msg)
-    m.call, m.addr, m.recv, m.hdr, m.keep, m.iovs = call, 0, recv, MSGHDR(), [], []
-    m.ok = True
-    _fill_iovs(m, call.args[1], max(cnt, 0), DATA_CAP)
-    del fake
-    fn = stub.readv if recv else stub.writev
-    r = fn(call.slot, m.hdr.iov, cnt)
-    if recv and r > 0:
-        got = r
-        for base, take, b in m.iovs:
-            k = min(take, got)
-            if k and not call.write(base, b.raw[:k]):
-                return -1, errno.EFAULT
-            got -= k
+    m = Msg.iovec(call, call.args[1], cnt, recv)
+    r = (stub.readv if recv else stub.writev)(call.slot, m.hdr.iov, cnt)
+    if recv and r > 0 and not m.scatter(r):
+        return -1, errno.EFAULT
     return _result(r)
-
-
-def _fill_iovs(m: Msg, iov: int, iovlen: int, cap: int) -> None:
-    h, call = m.hdr, m.call
-    if iovlen > IOV_MAX or iov == 0:
-        h.iov = BAD.value if iov else None
-        return
-    arr = call.read(iov, iovlen * IOV_RAW.size)
-    if arr is None:
-        h.iov = BAD.value
-        return
-    local = (IOVEC * max(iovlen, 1))()
-    left = cap
-    for i in range(iovlen):
-        base, n = IOV_RAW.unpack_from(arr.raw, i * IOV_RAW.size)
-        take = max(0, min(n, left))
-        left -= take
-        b = ctypes.create_string_buffer(max(take, 1)) if m.recv else (
-            call.read(base, take) if base else None)
-        if b is None:
-            local[i] = IOVEC(BAD.value if base else None, n)
-            continue
-        m.keep.append(b)
-        local[i] = IOVEC(ctypes.addressof(b), take)
-        m.iovs.append((base, take, b))
-    m.keep.append(local)
-    h.iov = ctypes.addressof(local)
 
 
 def h_msg(call: Call):                         # sendmsg, recvmsg
@@ -691,6 +682,8 @@ def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
         tmo = call.args[4]
         ts = call.inbuf(tmo, 16) if tmo else None
         r = stub.recvmmsg(call.slot, arr, n, flags, ts)
+        if r >= 0 and isinstance(ts, ctypes.Array) and not call.write(tmo, ts.raw[:16]):
+            return -1, errno.EFAULT                 # the time left, as Linux writes it
     else:
         r = stub.sendmmsg(call.slot, arr, n, flags)
     for i in range(max(r, 0)):
@@ -798,9 +791,8 @@ def refuse(call: Call) -> None:
     if pid not in NAMED:
         NAMED.add(pid)
         abi = "x32" if call.arch == B.AUDIT_ARCH_X86_64 else "i386"
-        print(f"rocketnet: process {pid} made a {abi}"
-              " socket call: only x86_64 programs are served under --via seccomp",
-              file=sys.stderr)
+        print(f"rocketnet: process {pid} made a {abi} socket call: only x86_64 programs "
+              "are served under --via seccomp", file=sys.stderr)
     call.reply(-1, errno.ENOSYS)
 
 
@@ -847,9 +839,8 @@ def route_fd(call: Call) -> None:
 
 def finish(call: Call) -> None:
     if call.slot >= 0:
-        slot, call.slot = call.slot, -1
-        if SLOTS.release(call.ino):
-            stub.rn_sc_release(slot)
+        call.slot = -1
+        SLOTS.release(call.ino)
     call.close()
 
 
@@ -875,6 +866,9 @@ def run(call: Call, handler: Callable) -> None:
     except Gone:
         res = None
         call.answered = True
+    except Exception:  # noqa: BLE001 - a bug here answers EIO, never hangs the caller
+        traceback.print_exc()
+        res = (-1, errno.EIO)
     finally:
         WATCH.remove()
         if TRACE:

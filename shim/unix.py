@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import array
 import errno
+import os
 import select
 import socket
+import stat
 import struct
+from typing import Any
 
 from rocketnet.errors import SocketError
 from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_addr, path_sockaddr
 from shim import protocol as P
+from shim.channels import ChannelTable, set_sndbuf
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
@@ -64,26 +68,23 @@ def proc_cred(pid: int) -> tuple[int, int, int]:
 
 
 class UnixService:
-    def __init__(self, host) -> None:
-        self.host = host
-        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(host.nonce[:4], "little"))
+    def __init__(self, table: ChannelTable) -> None:
+        self.table = table
+        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(table.nonce[:4], "little"))
         self.socks: dict[int, UnixSocket] = {}          # sock id -> socket
         self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
         self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
-        self.pair_ends: dict[int, socket.socket] = {}  # socketpair ends not fetched yet
+        # socketpair ends not fetched yet, with the pid of the process that made the pair
+        self.pair_ends: dict[int, tuple[socket.socket, int]] = {}
         self.sweep_at = 256
         self.somaxconn = somaxconn()
 
     # ---- identity and lifetime ------------------------------------------------------
 
-    def ident(self, sock_id: int) -> bytes:
-        return b"\0" + P.NAME_PREFIX + self.host.nonce + b"-u%d" % sock_id
-
     def new_fd(self, sk: UnixSocket, s: socket.socket) -> int:
         """Name a kernel socket for sk; returns its id."""
-        sock_id = self.host.next_id()
-        s.bind(self.ident(sock_id))
+        sock_id = self.table.bind_new(s, b"u")
         self.socks[sock_id] = sk
         self.ids.setdefault(sk, []).append(sock_id)
         return sock_id
@@ -91,7 +92,7 @@ class UnixService:
     def id_alive(self, sock_id: int, type_: int) -> bool:
         probe = socket.socket(socket.AF_UNIX, type_)    # abstract names are per type
         try:
-            probe.bind(self.ident(sock_id))
+            probe.bind(self.table.name(sock_id, b"u"))
         except OSError:
             return True          # EADDRINUSE: a socket still holds it
         finally:
@@ -123,7 +124,15 @@ class UnixService:
 
     # ---- RPCs -----------------------------------------------------------------------
 
-    def new_socket(self, type_: int, proto: int):
+    # a socket's bound name is public (/proc/net/unix): the stub names a datagram's
+    # sender by it; the second end of a socketpair is fetched before its maker holds it
+    # (the service checks it is the maker)
+    public_ops = frozenset({P.OP_GETSOCKNAME, P.OP_UNIX_PAIR})
+
+    def holds(self, sock_id: int) -> bool:
+        return sock_id in self.socks
+
+    def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if type_ not in SERVED_TYPES:
             return P.response(-1, P.ERR_PASSTHROUGH), None
         if proto not in (0, socket.AF_UNIX):
@@ -132,9 +141,9 @@ class UnixService:
         sk = UnixSocket(type_)
         try:
             s = socket.socket(socket.AF_UNIX, type_)
+            sock_id = self.new_fd(sk, s)
         except OSError as e:
-            return P.response(-1, e.errno or errno.EIO), None
-        sock_id = self.new_fd(sk, s)
+            return P.response(-1, e.errno or errno.ENOBUFS), None
         return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
 
     def new_pair(self, c, req: P.Request):
@@ -151,29 +160,30 @@ class UnixService:
             sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
         try:
             x, y = socket.socketpair(socket.AF_UNIX, type_)
+            first = self.new_fd(ends[0], x)
+            second = self.new_fd(ends[1], y)
         except OSError as e:
-            return P.response(-1, e.errno or errno.EIO), None
-        first = self.new_fd(ends[0], x)
-        second = self.new_fd(ends[1], y)
-        self.pair_ends[second] = y
+            return P.response(-1, e.errno or errno.ENOBUFS), None
+        self.pair_ends[second] = (y, c.pid)
         return P.response(first, 0, b"", second), x.detach()
 
-    def dispatch(self, c, req: P.Request):
+    def dispatch(self, c: Any, ch: None, req: P.Request):  # type: ignore[no-untyped-def]
         sk = self.socks[req.sock_id]
         if req.op == P.OP_UNIX_PAIR:
-            y = self.pair_ends.pop(req.sock_id, None)
-            if y is None:
+            end = self.pair_ends.get(req.sock_id)
+            if end is None or end[1] != c.pid:
                 return P.response(-1, errno.EBADF), None
-            return P.response(req.sock_id), y.detach()
+            del self.pair_ends[req.sock_id]
+            return P.response(req.sock_id), end[0].detach()
         try:
             if req.op == P.OP_BIND:
-                return self.bind(sk, req)
+                return self.bind(c, sk, req)
             if req.op == P.OP_LISTEN:
                 return self.listen(c, sk, req)
             if req.op == P.OP_CONNECT:
                 return self.connect(c, sk, req)
             if req.op == P.OP_UNIX_RESOLVE:
-                return self.resolve(sk, req)
+                return self.resolve(c, sk, req)
             if req.op == P.OP_UNIX_ACCEPTED:
                 self.ns.accepted(sk)
                 return P.response(0), None
@@ -196,32 +206,43 @@ class UnixService:
                     return P.response(0, 0, int(sk.state == "LISTEN").to_bytes(4, "little")), None
             return P.response(-1, errno.EOPNOTSUPP), None
         except OSError as e:      # SocketError, or EMFILE/ENOBUFS making kernel sockets
-            return P.response(-1, e.errno or errno.EIO), None
+            return P.response(-1, e.errno or errno.ENOBUFS), None
 
     @staticmethod
-    def key_of(sk: UnixSocket, sa: bytes, req: P.Request) -> tuple[str, tuple, bytes]:
-        """(kind, namespace key, stored sockaddr); the stub resolved a path to its node
-        (arg0 bit 1, arg1 = st_dev, arg2 = st_ino) in the caller's process."""
+    def key_of(c: Any, sk: UnixSocket, sa: bytes, req: P.Request,
+               binding: bool = False) -> tuple[str, tuple, bytes]:
+        """(kind, namespace key, stored sockaddr).  A path: the stub walked it in the
+        caller's process and passed the node's O_PATH fd (arg0 bit 1); the node is that
+        fd's, and the caller must may write to it as unix_find_bsd checks (binding: the
+        node is the one the caller's bind just made, so it is the caller's)."""
         kind, name = parse_addr(sa)
         if kind == "abstract":
             return kind, ("a", sk.type, name), abstract_sockaddr(name)
         if kind == "path":
-            if not req.args[0] & 1:
+            if not req.args[0] & 1 or req.fd < 0:
                 raise SocketError(errno.EINVAL)
-            return kind, ("p", req.args[1], req.args[2]), path_sockaddr(name)
+            st = os.fstat(req.fd)
+            if not stat.S_ISSOCK(st.st_mode):
+                raise SocketError(errno.ECONNREFUSED)
+            if binding:
+                if st.st_uid != c.status()[0] and not c.may_write(st):
+                    raise SocketError(errno.EADDRINUSE)     # not a node this bind made
+            elif not c.may_write(st):
+                raise SocketError(errno.EACCES)
+            return kind, ("p", st.st_dev, st.st_ino), path_sockaddr(name)
         return kind, (), b""
 
-    def bind(self, sk: UnixSocket, req: P.Request):
-        kind, key, addr = self.key_of(sk, req.payload, req)
+    def bind(self, c: Any, sk: UnixSocket, req: P.Request):
+        kind, key, addr = self.key_of(c, sk, req.payload, req, binding=True)
         if kind == "auto":
             self.ns.autobind(sk)
         else:
             self.ns.bind(sk, key, addr)
         return P.response(0), None
 
-    def resolve(self, sk: UnixSocket, req: P.Request):
+    def resolve(self, c: Any, sk: UnixSocket, req: P.Request):
         """A datagram destination: the id of the socket bound to the name."""
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
@@ -245,15 +266,14 @@ class UnixService:
         a, s = socket.socketpair(socket.AF_UNIX, sk.type)
         sock_id = self.new_fd(sk, a)
         s.setblocking(False)
-        from shim.host import set_sndbuf  # shim.host imports this module
         set_sndbuf(s, LISTENER_BUF)
         self.listeners[s.fileno()] = (s, sk)
         self.listening[sk] = s.fileno()
-        self.host.ep.register(s.fileno(), 0)      # HUP: the program closed the listener
+        self.table.watch(s.fileno(), 0, self.event)    # HUP: the program closed the listener
         return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
 
     def connect(self, c, sk: UnixSocket, req: P.Request):
-        kind, key, _ = self.key_of(sk, req.payload, req)
+        kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
@@ -299,7 +319,7 @@ class UnixService:
         if ev & (select.EPOLLHUP | select.EPOLLERR):
             s, sk = self.listeners.pop(fd)
             del self.listening[sk]
-            self.host.ep.unregister(fd)
+            self.table.unwatch(fd)
             s.close()     # queued connections go with the listener's last fd
             if sk.state == "LISTEN":
                 sk.state = "CLOSED"
@@ -307,7 +327,7 @@ class UnixService:
                 self.ns.release(sk)
 
     def close(self) -> None:
-        for y in self.pair_ends.values():
+        for y, _pid in self.pair_ends.values():
             y.close()
         for s, _ in self.listeners.values():
             s.close()

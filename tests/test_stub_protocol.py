@@ -503,7 +503,8 @@ def test_unreachable_host(client, tmp_path):
     assert r.stdout.splitlines() == [
         "socket = -1 ENETDOWN", "socket = -1 ENETDOWN", "socket_unix = -1 ENETDOWN"]
     assert r.stderr.splitlines() == [
-        f"rocketnet: stack host unreachable at {path}: No such file or directory"]
+        f"rocketnet: stack host unreachable at {path}: No such file or directory;"
+        f" its log: {tmp_path}/host.log"]
 
 
 def test_tcp_paths(client, host):

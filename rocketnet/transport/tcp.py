@@ -25,6 +25,7 @@ from ..wire.checksum import verify as verify_checksum
 from ..wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, parse_tcp_options
 from . import congestion
 from .listen import ANY, ListenEntry, ListenTable, overlaps
+from .rtt import SendTimes
 
 # errno values (Linux)
 EPIPE = 32
@@ -112,9 +113,16 @@ class TcpConfig:
         self.synack_retries = 5
         self.retries2 = 15
         self.fin_timeout = 60.0
-        self.rcvbuf = 4 * 1024 * 1024  # effective default (Linux autotunes up to 6 MiB+)
+        # the buffers start at tcp_rmem[1] / tcp_wmem[1] (so_rcvbuf / so_sndbuf) and,
+        # unless SO_RCVBUF / SO_SNDBUF fix them, grow up to tcp_rmem[2] / tcp_wmem[2]
+        # (rcvbuf / sndbuf): the receive buffer with what the application reads per
+        # round trip (Linux tcp_rcv_space_adjust), the send buffer with the congestion
+        # window (tcp_sndbuf_expand)
+        self.rcvbuf = 6 * 1024 * 1024
         self.sndbuf = 4 * 1024 * 1024
-        self.somaxconn = 4096
+        self.somaxconn = 4096           # net.core.somaxconn
+        self.so_sndbuf = 16384          # net.ipv4.tcp_wmem[1]: SO_SNDBUF of a new socket
+        self.so_rcvbuf = 131072         # net.ipv4.tcp_rmem[1]
         self.init_cwnd = 10
         self.rcv_wscale = 7  # enough for 8 MiB windows
         self.default_mss = 536
@@ -218,6 +226,11 @@ class TcpSocket:
         self.delack_at: float | None = None  # delayed-ACK timer
         self.quick = 0  # quick ACKs left (Linux icsk_ack.quick)
         self.ato_init = False  # the first data arrived (quickack mode entered)
+        # Linux icsk_ack.rcv_mss / ICSK_ACK_PUSHED(2) / pingpong: what lets a read that
+        # empties the buffer ACK at once (tcp_cleanup_rbuf)
+        self.rcv_mss = 0  # largest segment received (at most advmss)
+        self.pushed = 0  # since our last ACK: 1 a PSH or short segment, 2 two of them
+        self.pingpong = False  # interactive: our data follows the peer's within ATO
         # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
         # count stream bytes (bytes_received is the abs position of rcv_nxt)
         self.ooo: list[list[Any]] = []
@@ -236,8 +249,8 @@ class TcpSocket:
         self.rto = layer.config.rto_init
         self.srtt = 0.0
         self.rttvar = 0.0
-        self.rtt_seq: int | None = None
-        self.rtt_time = 0.0
+        self.rtt_time = 0.0  # when the SYN / SYN-ACK went out
+        self.tx = SendTimes()  # data segments' send times (RTT samples)
         self.retransmits = 0  # consecutive timeouts (backoff)
         self.retrans_stamp = 0.0  # first transmission of what is being retransmitted
         self.user_timeout = 0  # TCP_USER_TIMEOUT, ms (0: use retries2)
@@ -261,10 +274,15 @@ class TcpSocket:
         self.last_ack_recv = 0.0
         # options
         cfg = layer.config
-        self.sndbuf_limit = cfg.sndbuf
-        self.rcvbuf_limit = cfg.rcvbuf
-        self.so_sndbuf = 16384  # what getsockopt(SO_SNDBUF) reports (Linux default)
-        self.so_rcvbuf = 131072
+        self.sndbuf_limit = cfg.so_sndbuf  # autotuned from tcp_wmem[1]
+        self.sndbuf_lock = False  # SO_SNDBUF set: no autotuning
+        self.rcvbuf_limit = cfg.so_rcvbuf  # autotuned from tcp_rmem[1]
+        self.rcvbuf_lock = False  # SO_RCVBUF set: no autotuning
+        self.rcvq_space = 0  # bytes read in the last measured round trip
+        self.rcvq_time = 0.0  # when the current measurement began
+        self.rcvq_read = 0  # bytes read by then
+        self.so_sndbuf = cfg.so_sndbuf  # what getsockopt(SO_SNDBUF) reports
+        self.so_rcvbuf = cfg.so_rcvbuf
         self.reuseaddr = False
         self.reuseport = False
         self.keepalive = False
@@ -357,6 +375,8 @@ class TcpSocket:
             del buf[:n]
         if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
             self.urg_state = 0  # read past the mark
+        if not self.rcvbuf_lock:
+            self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
         return data
 
@@ -688,6 +708,11 @@ class TcpLayer:
             mss = tcb.user_mss
         tcb.advmss = mss
         tcb.rcv_wscale = self.config.rcv_wscale
+        # autotuning grows the buffer once a round trip reads more than an initial
+        # window (Linux tcp_init_buffer_space)
+        w = self.config.init_cwnd * mss
+        tcb.rcvq_space = w if w < tcb.rcvbuf_limit else tcb.rcvbuf_limit
+        tcb.rcvq_time = self.now
 
     # ------------------------------------------------------------------ app close
     def shutdown_write(self, tcb: TcpSocket, now: float) -> None:
@@ -784,6 +809,13 @@ class TcpLayer:
         self.dirty.pop(tcb, None)
         self._mark(tcb)
         if tcb.released:
+            # nobody reads or resends these any more (the host may keep the socket
+            # a while for SO_ERROR): give the memory back now
+            tcb.rcvbuf = bytearray()
+            tcb.sndbuf = bytearray()
+            tcb.ooo = []
+            tcb.ooo_bytes = 0
+            tcb.tx.clear()
             self.events.discard(tcb)
             if self.on_free is not None:
                 self.on_free(tcb)
@@ -828,11 +860,47 @@ class TcpLayer:
             tcb.rcv_adv = edge
         return w
 
+    def rcvbuf_adjust(self, tcb: TcpSocket) -> None:
+        """Receive-buffer autotuning (Linux tcp_rcv_space_adjust, "DRS"): once per
+        round trip, if the application read more than in the last one, the buffer
+        becomes room for twice that plus 16 segments, up to tcp_rmem's max. A reader
+        that keeps up gets the window the path needs; a slow one keeps a small buffer."""
+        now = self.now
+        rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
+        if now - tcb.rcvq_time < rtt:
+            return
+        read = tcb.bytes_received - len(tcb.rcvbuf)
+        copied = read - tcb.rcvq_read
+        tcb.rcvq_time = now
+        tcb.rcvq_read = read
+        if copied <= tcb.rcvq_space:
+            return
+        tcb.rcvq_space = copied
+        want = 2 * copied + 16 * tcb.advmss
+        cap = self.config.rcvbuf
+        if want > cap:
+            want = cap
+        if want > tcb.rcvbuf_limit:
+            tcb.rcvbuf_limit = want
+
     def window_opened(self, tcb: TcpSocket) -> None:
-        """The application took data: send a window update if it grew enough."""
+        """The application took data (Linux tcp_cleanup_rbuf): ACK at once a delayed
+        ACK that covers more than a segment, or, when the read emptied the buffer, one
+        for a pushed segment unless interactive (the sender may wait for it: its send
+        buffer or cwnd may be full); else a window update if the window grew enough."""
         if tcb.state not in _RECV_STATES:
             return
+        if tcb.delack_at is not None and (
+            ((tcb.rcv_nxt - tcb.last_ack_sent) & M) > tcb.rcv_mss
+            or not tcb.rcvbuf and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
+        ):
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+            return
         free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        top = 0xFFFF << tcb.rcv_wscale
+        if free > top:
+            free = top  # what the window field can say
         grow = ((tcb.rcv_nxt + free) - tcb.rcv_adv) & M
         if grow & HALF:
             return
@@ -886,6 +954,9 @@ class TcpLayer:
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
             tcb.ack_pending = False
             tcb.unacked_segs = 0
+            tcb.pushed = 0
+            if plen and tcb.ato_init and self.now - tcb.last_data_recv < self.config.delack:
+                tcb.pingpong = True  # a reply within ATO: interactive (tcp_event_data_sent)
             tcb.delack_at = None
             if tcb.quick:
                 tcb.quick -= 1
@@ -986,12 +1057,12 @@ class TcpLayer:
             tcb.dsack = (seq, end)
 
     def _send_ack(self, tcb: TcpSocket) -> bool:
-        return self._xmit(tcb, ACK, tcb.snd_nxt)
+        return self._xmit(tcb, ACK, _acceptable_seq(tcb))
 
     def _send_rst_for(self, tcb: TcpSocket) -> None:
         if tcb.iface is None or tcb.key is None:
             return
-        if self._xmit(tcb, RST | ACK, tcb.snd_nxt):
+        if self._xmit(tcb, RST | ACK, _acceptable_seq(tcb)):
             self._count("tcp_rst_sent")
 
     def _syn_options(self, tcb: TcpSocket, synack: bool) -> bytes:
@@ -1116,12 +1187,12 @@ class TcpLayer:
                     dn = (new_nxt - tcb.snd_max) & M
                     if dn and dn < HALF:
                         # new data (not a retransmission)
-                        if tcb.rtt_seq is None:
-                            tcb.rtt_seq = new_nxt
-                            tcb.rtt_time = now
+                        tcb.tx.sent(self._abs(tcb, new_nxt), now)
                         tcb.bytes_sent += n
                         tcb.snd_max = new_nxt
                     else:
+                        a = self._abs(tcb, snd_nxt)
+                        tcb.tx.resend(a, a + n + (flags & FIN), self.now)
                         tcb.bytes_retrans += n
                     tcb.snd_nxt = new_nxt
                     if tcb.rto_at is None:
@@ -1134,8 +1205,12 @@ class TcpLayer:
                         return False
                     sent_any = True
                     tcb.snd_nxt = (snd_nxt + 1) & M
-                    if ((tcb.snd_nxt - tcb.snd_max) & M) < HALF:
+                    a = self._abs(tcb, snd_nxt)
+                    if snd_nxt == tcb.snd_max:
+                        tcb.tx.sent(a + 1, now)
                         tcb.snd_max = tcb.snd_nxt
+                    else:
+                        tcb.tx.resend(a, a + 1, self.now)
                     if tcb.rto_at is None:
                         tcb.rto_at = now + tcb.rto
                         self._arm(tcb)
@@ -1182,6 +1257,7 @@ class TcpLayer:
                 self._on_rto(tcb, now)
             if tcb.delack_at is not None and tcb.delack_at <= now:
                 tcb.delack_at = None
+                tcb.pingpong = False  # no reply came: bulk, not interactive
                 if tcb.state in _SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
                     self._send_ack(tcb)
             self._arm(tcb)
@@ -1275,7 +1351,6 @@ class TcpLayer:
         tcb.dupacks = 0
         tcb.recover = None
         tcb.ca_state = 4
-        tcb.rtt_seq = None  # Karn
         tcb.rto = min(tcb.rto * 2, cfg.rto_max)
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
         self._output(tcb)
@@ -1384,17 +1459,25 @@ class TcpLayer:
             self._enter_closed(tcb, 0)
             return
         tcb.rcvbuf += seg[hl : hl + plen]
+        if plen >= tcb.rcv_mss:
+            tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
+            if seg[13] & PSH:
+                tcb.pushed |= 1  # likely the end of a write (tcp_measure_rcv_mss)
+        else:
+            tcb.pushed = 2 if tcb.pushed else 1
         tcb.rcv_nxt = (tcb.rcv_nxt + plen) & M
         tcb.bytes_received += plen
         tcb.data_segs_in += 1
+        gap = self.now - tcb.last_data_recv
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
         self.events.add(tcb)
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
-        if not tcb.ato_init:
-            # the first data: quickack mode (Linux tcp_incr_quickack)
+        if not tcb.ato_init or gap > tcb.rto:
+            # the first data, or data after a gap longer than a timeout (the sender is
+            # restarting, maybe after losses): quickack mode (Linux tcp_event_data_recv)
             tcb.ato_init = True
             q = (tcb.rcvbuf_limit - len(tcb.rcvbuf)) // (2 * tcb.mss)
             mq = self.config.max_quickacks
@@ -1424,11 +1507,14 @@ class TcpLayer:
             d -= 1 << 32
         return tcb.bytes_acked + d
 
-    def _sack_update(self, tcb: TcpSocket, blocks: tuple[tuple[int, int], ...]) -> None:
+    def _sack_update(self, tcb: TcpSocket, blocks: tuple[tuple[int, int], ...]) -> float | None:
+        """Merge SACK blocks into the scoreboard. Returns an RTT sample from a block that
+        grew to end at a segment never resent (Linux tcp_sacktag), else None."""
         una = self._abs(tcb, tcb.snd_una)
         top = self._abs(tcb, tcb.snd_max)
         sb = tcb.sacked
         changed = False
+        rtt = None
         for left, right in blocks:
             s = self._abs(tcb, left)
             e = self._abs(tcb, right)
@@ -1442,15 +1528,22 @@ class TcpLayer:
             while i < n and sb[i][1] < s:
                 i += 1
             j = i
+            edge = e
+            grew = True
             while j < n and sb[j][0] <= e:
+                if sb[j][0] < edge <= sb[j][1]:
+                    grew = False  # the segment ending at the edge was SACKed before
                 if sb[j][0] < s:
                     s = sb[j][0]
                 if sb[j][1] > e:
                     e = sb[j][1]
                 j += 1
             sb[i:j] = [[s, e]]
+            if grew and rtt is None:
+                rtt = tcb.tx.sack_sample(edge, self.now)
         if changed:
             tcb.sacked_bytes = sum(e - s for s, e in sb)
+        return rtt
 
     def _sack_prune(self, tcb: TcpSocket) -> None:
         una = self._abs(tcb, tcb.snd_una)
@@ -1550,7 +1643,7 @@ class TcpLayer:
         tcb.retx_next = start + n
         tcb.total_retrans += 1
         tcb.bytes_retrans += n
-        tcb.rtt_seq = None
+        tcb.tx.resend(start, start + n, self.now)
         self.stats["tcp_retransmits"] += 1
         return n
 
@@ -1564,9 +1657,10 @@ class TcpLayer:
         d = (ack - una) & M
         now = self.now
         tcb.last_recv = now
-        if sack:
-            self._sack_update(tcb, sack)
+        sack_rtt = self._sack_update(tcb, sack) if sack else None
         if d == 0 or d & HALF:
+            if sack_rtt is not None:
+                self._rtt_sample(tcb, sack_rtt)  # as Linux: duplicate ACKs too
             if d == 0:
                 # duplicate ACK?
                 if (
@@ -1594,6 +1688,8 @@ class TcpLayer:
             return False
         # new data acknowledged
         tcb.last_ack_recv = now
+        una_abs = self._abs(tcb, una)
+        ack_abs = una_abs + d
         tcb.snd_una = ack
         if tcb.urg_mode and ((ack - tcb.snd_up) & M) < HALF:
             tcb.urg_mode = False
@@ -1616,16 +1712,7 @@ class TcpLayer:
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events.add(tcb)
-        # RTT sample (Karn: only for segments not retransmitted; with timestamps
-        # the echoed value times retransmitted segments too, RFC 7323 4)
-        rs = tcb.rtt_seq
-        if rs is not None and ((ack - rs) & M) < HALF:
-            self._rtt_sample(tcb, now - tcb.rtt_time)
-            tcb.rtt_seq = None
-        elif tsecr and tcb.retransmits:
-            r = ((int(now * 1000) + tcb.ts_offset) - tsecr) & M
-            if r < HALF:
-                self._rtt_sample(tcb, r / 1000.0)
+        self._ack_rtt(tcb, una_abs, ack_abs, sack_rtt, tsecr)
         tcb.retransmits = 0
         if tcb.sacked:
             self._sack_prune(tcb)
@@ -1650,7 +1737,13 @@ class TcpLayer:
                 tcb.ca_state = 0
             elif tcb.ca_state == 1 and not tcb.sacked:
                 tcb.ca_state = 0
-            tcb.cc.on_ack(tcb, acked, now)
+            # grow the window only if it was used (Linux tcp_is_cwnd_limited, RFC 7661):
+            # in slow start if the flight was over half of it, else nearly all of it
+            flight = (tcb.snd_max - una) & M
+            if (flight + tcb.mss >= tcb.cwnd
+                    or tcb.cwnd < tcb.ssthresh and tcb.cwnd < 2 * flight):
+                tcb.cc.on_ack(tcb, acked, now)
+                self._sndbuf_expand(tcb)
         tcb.dupacks = 0
         self._update_window(tcb, seq, ack, window)
         # retransmission timer
@@ -1675,12 +1768,34 @@ class TcpLayer:
                 tcb.snd_wnd = w
                 if w > tcb.max_snd_wnd:
                     tcb.max_snd_wnd = w
+                    self._sndbuf_expand(tcb)
                 if opened and tcb.sndbuf:
                     self.dirty[tcb] = None
                     if w and tcb.snd_una == tcb.snd_max and tcb.rto_at is not None:
                         tcb.rto_at = None  # persist timer no longer needed
             tcb.snd_wl1 = seq
             tcb.snd_wl2 = ack
+
+    def _ack_rtt(self, tcb: TcpSocket, una_abs: int, ack_abs: int, sack_rtt: float | None,
+                 tsecr: int) -> None:
+        """At most one RTT sample from an ACK that advanced snd_una (rtt.SendTimes);
+        the retransmission timer's backoff ends only with a sample (RFC 6298 5)."""
+        tx = tcb.tx
+        oldest = tx.first_sent(una_abs)
+        first, resent = tx.acked(ack_abs)
+        now = self.now
+        if first is not None and resent < 0:
+            self._rtt_sample(tcb, now - first)
+        elif sack_rtt is not None:
+            self._rtt_sample(tcb, sack_rtt)
+        elif tsecr and oldest is not None:
+            if resent > oldest:
+                oldest = resent
+            off = tcb.ts_offset
+            sent = (tsecr - (int(oldest * 1000) + off)) & M
+            r = (int(now * 1000) + off - tsecr) & M
+            if sent < HALF and r < HALF:
+                self._rtt_sample(tcb, r / 1000.0)
 
     def _rtt_sample(self, tcb: TcpSocket, r: float) -> None:
         cfg = self.config
@@ -1714,7 +1829,8 @@ class TcpLayer:
                 tcb.total_retrans += 1
                 tcb.bytes_retrans += n
                 self.stats["tcp_retransmits"] += 1
-        tcb.rtt_seq = None
+                a = self._abs(tcb, tcb.snd_una)
+                tcb.tx.resend(a, a + n + (flags & FIN), self.now)
 
     def _no_conn(
         self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes, sport: int,
@@ -1802,7 +1918,8 @@ class TcpLayer:
         for name in (
             "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
             "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
-            "sndbuf_limit", "rcvbuf_limit", "so_sndbuf", "so_rcvbuf", "congestion",
+            "sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
+            "so_rcvbuf", "congestion",
             "user_timeout", "oobinline",
         ):
             setattr(child, name, getattr(lsock, name))
@@ -1865,6 +1982,28 @@ class TcpLayer:
             tcb.snd_wscale = 0
             tcb.rcv_wscale = 0
         tcb.cwnd = cfg.init_cwnd * tcb.mss
+        self._sndbuf_expand(tcb)
+
+    def _sndbuf_expand(self, tcb: TcpSocket) -> None:
+        """Room for two congestion windows (at least the initial one) in the send
+        buffer, up to tcp_wmem's max (Linux tcp_sndbuf_expand): memory follows what the
+        path carries, not the largest buffer every connection might use. Unlike
+        Linux, never more than two of the peer's largest window: no more can be in
+        flight, so more only holds the program's data longer."""
+        if tcb.sndbuf_lock:
+            return
+        cfg = self.config
+        w = tcb.cwnd
+        if w < cfg.init_cwnd * tcb.mss:
+            w = cfg.init_cwnd * tcb.mss
+        if tcb.max_snd_wnd and w > tcb.max_snd_wnd:
+            w = tcb.max_snd_wnd
+        w *= 2
+        if w > cfg.sndbuf:
+            w = cfg.sndbuf
+        if w > tcb.sndbuf_limit:
+            tcb.sndbuf_limit = w
+            self.events.add(tcb)
 
     def _segment(
         self, tcb: TcpSocket, seq: int, ack: int, flags: int, window: int, seg: memoryview,
@@ -2001,6 +2140,9 @@ class TcpLayer:
                 tcb.state = ESTABLISHED
                 tcb.was_established = True
                 tcb.snd_wnd = window << tcb.snd_wscale
+                if tcb.snd_wnd > tcb.max_snd_wnd:
+                    tcb.max_snd_wnd = tcb.snd_wnd
+                    self._sndbuf_expand(tcb)
                 tcb.snd_wl1, tcb.snd_wl2 = seq, ack
                 if tcb.retransmits == 0:
                     self._rtt_sample(tcb, now - tcb.rtt_time)  # SYN-ACK to ACK
@@ -2233,7 +2375,6 @@ class TcpLayer:
                 tcb.snd_nxt = ack
             if tcb.retransmits == 0:
                 self._rtt_sample(tcb, self.now - tcb.rtt_time)
-            tcb.rtt_seq = None
             tcb.retransmits = 0
             tcb.rto_at = None
             tcb.snd_wl1, tcb.snd_wl2 = seq, ack
@@ -2251,6 +2392,18 @@ class TcpLayer:
             tcb.state = SYN_RECEIVED
             tcb.snd_nxt = tcb.iss
             self._output(tcb)
+
+
+def _acceptable_seq(tcb: TcpSocket) -> int:
+    """Sequence number for a segment without data (Linux tcp_acceptable_seq): the
+    highest sent, not snd_nxt, which a timeout rewinds to snd_una; the peer has
+    already seen data up to snd_max, so an ACK stamped lower is outside its window and
+    dropped. Capped at the right edge of the peer's window should it have shrunk by
+    more than its scaling rounds off."""
+    top = tcb.snd_max
+    edge = (tcb.snd_una + tcb.snd_wnd) & M
+    over = (top - edge) & M
+    return edge if over and not over & HALF and over >= 1 << tcb.snd_wscale else top
 
 
 def _syn_window(tcb: TcpSocket) -> int:

@@ -128,10 +128,8 @@ class UdpSocket:
         self.rxq: deque[Datagram] = deque()
         self.rx_bytes = 0
         self.drops = 0
-        self.so_sndbuf = UDP_WMEM_DEFAULT
-        self.so_rcvbuf = UDP_RMEM_DEFAULT
-        self.sndbuf_limit = UDP_WMEM_DEFAULT
-        self.rcvbuf_limit = UDP_RMEM_DEFAULT
+        self.so_sndbuf = self.sndbuf_limit = layer.wmem_default
+        self.so_rcvbuf = self.rcvbuf_limit = layer.rmem_default
         self.reuseaddr = False
         self.reuseport = False
         self.keepalive = False
@@ -213,6 +211,9 @@ class UdpLayer:
     ) -> None:
         self.ifaces = ifaces
         self.stats = stats
+        # net.core.wmem_default / rmem_default: a new socket's SO_SNDBUF / SO_RCVBUF
+        self.wmem_default = UDP_WMEM_DEFAULT
+        self.rmem_default = UDP_RMEM_DEFAULT
         self.bound: dict[int, list[UdpSocket]] = {}
         self.events: set[UdpSocket] = set()
         self.ip_ident = 0

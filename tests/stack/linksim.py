@@ -4,11 +4,13 @@
 go to the other end instead of coming back). Both stacks keep their usual lo
 addresses (127.0.0.1, ::1): a connection from stack A to 127.0.0.1:P reaches the
 listener of stack B on P. Each direction has a propagation delay, a serialization
-rate, a drop-tail queue, and seeded impairments: loss, duplication, reordering
-(extra delay for a fraction of frames) and corruption (one byte flipped; use
+rate, a drop-tail queue, and seeded impairments: loss (``loss_ba`` for B to A if it
+differs; bursty with ``ge``, a Gilbert-Elliott chain), duplication, reordering (extra
+delay for a fraction of frames), jitter, corruption (one byte flipped; use
 ``offload=False`` so checksums are computed and verified and corrupted frames are
-dropped). ``run_transfer`` moves data both ways and closes, returning what each side
-received and the virtual time it took.
+dropped), and ``down``: a period in which the link carries nothing. ``run_transfer``
+moves data both ways and closes, returning what each side received and the virtual
+time it took.
 """
 
 from __future__ import annotations
@@ -60,9 +62,20 @@ class Link:
         queue_bytes: int = 256 * 1024,
         mtu: int = 1500,
         offload: bool = True,
+        loss_ba: float | None = None,
+        jitter: float = 0.0,
+        ge: tuple[float, float, float] | None = None,
+        down: tuple[float, float] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.loss, self.dup, self.reorder, self.corrupt = loss, dup, reorder, corrupt
+        self.loss_ba = loss if loss_ba is None else loss_ba
+        self.jitter = jitter
+        # Gilbert-Elliott: (P(good -> bad), P(bad -> good), loss in the bad state), per
+        # frame and direction; in the good state ``loss`` applies
+        self.ge = ge
+        self.bad = {True: False, False: False}  # per direction (from a?)
+        self.down = down
         self.delay = delay
         self.rate = rate
         self.queue_bytes = queue_bytes
@@ -73,7 +86,7 @@ class Link:
         self.b = LinkEnd(self, mtu, offload)
         self.a.peer, self.b.peer = self.b, self.a
         self.counts = {"sent": 0, "lost": 0, "dup": 0, "reordered": 0, "corrupted": 0,
-                       "queue_drops": 0}
+                       "queue_drops": 0, "down_drops": 0, "delivered": 0}
 
     def transmit(self, src: LinkEnd, frame: bytes) -> None:
         dst = src.peer
@@ -87,7 +100,20 @@ class Link:
             c["queue_drops"] += 1
             return
         src.busy_until = start + len(frame) * 8 / self.rate
-        if rng.random() < self.loss:
+        down = self.down
+        if down is not None and down[0] <= self.now < down[1]:
+            c["down_drops"] += 1
+            return
+        fwd = src is self.a
+        loss = self.loss if fwd else self.loss_ba
+        ge = self.ge
+        if ge is not None:
+            bad = self.bad[fwd]
+            if rng.random() < (ge[1] if bad else ge[0]):
+                bad = self.bad[fwd] = not bad
+            if bad:
+                loss = ge[2]
+        if rng.random() < loss:
             c["lost"] += 1
             return
         copies = 2 if rng.random() < self.dup else 1
@@ -102,6 +128,8 @@ class Link:
                 b[i] ^= 1 << rng.randrange(8)
                 f = bytes(b)
             at = src.busy_until + self.delay
+            if self.jitter:
+                at += rng.uniform(0, self.jitter)
             if rng.random() < self.reorder:
                 c["reordered"] += 1
                 at += rng.uniform(0, 3 * self.delay)
@@ -116,6 +144,7 @@ class Link:
         ev = self.events
         while ev and ev[0][0] <= now:
             _t, _s, dst, f = heapq.heappop(ev)
+            self.counts["delivered"] += 1
             dst.deliver(f)
 
 
@@ -162,9 +191,12 @@ class Sim:
         return lst, cli, srv
 
 
-def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float) -> dict:
+def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float,
+                 srv_reads=None, observe=None) -> dict:
     """Send ``up`` cli->srv and ``down`` srv->cli at once, then close both ways.
-    Returns received bytes, the virtual duration and whether both sides finished."""
+    Returns received bytes, the virtual duration and whether both sides finished.
+    ``srv_reads(t)``: whether the server's program reads at t (default: always);
+    ``observe(t, got_up, got_down)`` is called after every step."""
     t0 = sim.now
     got_up = bytearray()
     got_down = bytearray()
@@ -183,8 +215,11 @@ def run_transfer(sim: Sim, cli, srv, up: bytes, down: bytes, limit: float) -> di
             srv.shutdown_write(sim.now)
             shut_b = True
         sim.step()
-        got_up += srv.recv(1 << 22)
+        if srv_reads is None or srv_reads(sim.now - t0):
+            got_up += srv.recv(1 << 22)
         got_down += cli.recv(1 << 22)
+        if observe is not None:
+            observe(sim.now - t0, got_up, got_down)
         if cli.rx_eof and srv.rx_eof and shut_a and shut_b:
             break
     return {

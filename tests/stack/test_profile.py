@@ -85,3 +85,18 @@ def test_option_the_model_lacks_is_kept_plainly(flag, stored):
     assert s.getsockopt(socket.SOL_SOCKET, unknown, 4) == stored.to_bytes(4, "little")
     other = stack.socket(socket.AF_INET, socket.SOCK_STREAM)    # another kind: the model
     assert _err(other.getsockopt, socket.SOL_SOCKET, unknown, 4) == errno.ENOPROTOOPT
+
+
+def test_sysctls_of_the_profile_size_buffers_and_tcp_info():
+    prof = KernelProfile(wmem_max=212992, rmem_max=212992, tcp_wmem=(4096, 16384, 4194304),
+                         tcp_rmem=(4096, 87380, 6291456), wmem_default=65536,
+                         rmem_default=65536, tcp_info_len=232)
+    stack = NetStack(seed=1, profile=prof)
+    s = stack.socket(V6, socket.SOCK_STREAM)
+    as_int = int.from_bytes
+    assert as_int(s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4), "little") == 87380
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    assert as_int(s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4), "little") == 2 * 212992
+    assert len(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 512)) == 232
+    u = stack.socket(V6, socket.SOCK_DGRAM)
+    assert as_int(u.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4), "little") == 65536

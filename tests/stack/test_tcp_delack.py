@@ -105,3 +105,59 @@ def test_segment_using_less_than_half_the_window_waits() -> None:
     h.run_until(h.now + 0.041)
     (ack,) = h.recv()
     assert ack.ack == 3001
+
+
+def test_read_that_empties_the_buffer_acks_a_pushed_segment_at_once() -> None:
+    """Linux tcp_cleanup_rbuf: the sender of a pushed segment may be waiting for its
+    ACK (a full send buffer or cwnd), so a read that drains the receive buffer sends
+    the delayed ACK now; with a small SO_SNDBUF, 40 ms per buffer otherwise."""
+    h, s, our = _conn()
+    seq = _past_quickack(h, our)
+    s.recv(1 << 20)  # all acknowledged: nothing to send
+    h.send(ACK | PSH, seq, our, b"y" * 100)
+    h.advance(0.001)
+    assert h.recv() == []  # delayed
+    assert s.recv(1000) == b"y" * 100
+    h.advance(0.001)
+    (ack,) = h.recv()
+    assert ack.ack == seq + 100 and not ack.payload
+    # a read that leaves data behind waits for the timer
+    h.send(ACK | PSH, seq + 100, our, b"z" * 100)
+    h.advance(0.001)
+    assert s.recv(10) == b"z" * 10
+    h.advance(0.001)
+    assert h.recv() == []
+    h.run_until(h.now + 0.041)
+    assert [a.ack for a in h.recv()] == [seq + 200]
+
+
+def test_interactive_reads_leave_the_ack_to_the_reply() -> None:
+    """After a reply carried a delayed ACK (pingpong), one pushed segment read whole is
+    not acknowledged alone: the reply will carry it."""
+    h, s, our = _conn()
+    seq = _past_quickack(h, our)
+    s.recv(1 << 20)
+    h.send(ACK | PSH, seq, our, b"request")
+    h.advance(0.001)
+    s.send(b"reply")
+    h.advance(0.001)
+    assert [x.payload for x in h.recv()] == [b"reply"]
+    h.send(ACK | PSH, seq + 7, our + 5, b"again")
+    h.advance(0.001)
+    assert s.recv(100) == b"requestagain"
+    h.advance(0.001)
+    assert h.recv() == []
+
+
+def test_data_after_a_gap_longer_than_the_rto_is_acked_at_once() -> None:
+    """Linux tcp_event_data_recv: data after a silence longer than the RTO (a sender
+    restarting after timeouts) re-enters quickack mode; a lost delayed ACK then costs
+    the sender another whole backed-off timeout."""
+    h, s, our = _conn()
+    seq = _past_quickack(h, our)
+    s.recv(1 << 20)
+    h.run_until(h.now + 2 * s.inner.rto)
+    h.recv()
+    h.send(ACK | PSH, seq, our, b"late")
+    h.advance(0.001)
+    assert [a.ack for a in h.recv()] == [seq + 4]

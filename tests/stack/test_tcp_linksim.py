@@ -17,8 +17,9 @@ MiB = 1 << 20
 
 
 def _transfer(link: Link, size: int, limit: float, family: int = C.AF_INET,
-              configure=None, config: TcpConfig | None = None) -> tuple[dict, Sim]:
-    sa, sb = make_stacks(link)
+              configure=None, config: TcpConfig | None = None,
+              stack_seed: int = 0) -> tuple[dict, Sim]:
+    sa, sb = make_stacks(link, stack_seed)
     if config is not None:
         sa.tcp.config = config
         sb.tcp.config = config
@@ -77,4 +78,15 @@ def test_lossy_ipv6_newreno_without_sack_or_timestamps() -> None:
     assert cli.getsockopt(C.IPPROTO_TCP, C.TCP_CONGESTION, 16).rstrip(b"\0") == b"reno"
     assert not cli.inner.sack_ok and not cli.inner.ts_ok
     assert sim.sa.stats["tcp_fast_retransmits"] > 0
+    assert r["time"] < 60.0
+
+
+def test_acks_stay_acceptable_after_timeouts_both_ways() -> None:
+    """Issue 13's profile (5% loss, 5% reordering, 2% duplication, 1% corruption, 2 ms):
+    with this seed both sides time out at once; ACKs stamped with the rewound snd_nxt
+    were outside the other's window and the transfer stopped for good."""
+    link = Link(seed=24, loss=0.05, reorder=0.05, dup=0.02, corrupt=0.01, delay=0.002,
+                offload=False)
+    r, sim = _transfer(link, 2 * MiB, limit=120.0, stack_seed=48)
+    assert sim.sa.stats["tcp_timeouts"] > 0 and sim.sb.stats["tcp_timeouts"] > 0
     assert r["time"] < 60.0

@@ -590,3 +590,103 @@ def test_corked_data_is_not_a_user_timeout() -> None:
     h.run_until(h.now + s.inner.rto + 0.01)
     assert [x.payload for x in h.recv()] == [b"x" * 10]
     assert s.state == "ESTABLISHED"
+
+
+def test_acks_after_a_timeout_carry_the_highest_sequence_sent() -> None:
+    """After an RTO rewinds snd_nxt to snd_una, a pure ACK must still carry the highest
+    sequence number sent (Linux tcp_acceptable_seq): the peer already has data up to
+    there, so a lower one is outside its window (RFC 9293 3.10.7.4) and dropped, and
+    two such senders would drop exactly the ACKs that free each other."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000))
+    una = synack.seq + 1
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
+    s.send(bytes(3000))
+    h.advance(0.001)
+    assert [(x.seq, len(x.payload)) for x in h.recv()] == [
+        (una, 1000), (una + 1000, 1000), (una + 2000, 1000)]
+    rto = s.inner.rto
+    h.run_until(h.now + rto)  # the timeout resends the head, go-back-N
+    (rtx,) = h.recv()
+    assert (rtx.seq, len(rtx.payload)) == (una, 1000)
+    assert s.inner.snd_nxt == una + 1000 and s.inner.snd_max == una + 3000
+    # the peer got all three but its ACKs were lost; it sends data of its own, acking
+    # nothing new: our ACK of that data must be acceptable to it
+    h.send(ACK | PSH, 1001, una, b"z" * 10)
+    h.advance(0.001)
+    h.run_until(h.now + 0.05)  # past the delayed ACK
+    acks = [x for x in h.recv() if not x.payload]
+    assert acks and all(a.seq == una + 3000 and a.ack == 1011 for a in acks)
+    # a reset carries it too
+    s.setsockopt(C.SOL_SOCKET, C.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close(h.now)
+    h.advance(0.001)
+    (rst,) = h.recv()
+    assert rst.flags & RST and rst.seq == una + 3000
+
+
+def _timeouts(h: Harness, s, n: int) -> list:  # type: ignore[no-untyped-def]
+    """Let the retransmission timer fire n times; the segments it sent."""
+    out: list = []
+    for _ in range(n):
+        h.run_until(h.now + s.inner.rto + 0.001)
+        out += h.recv()
+    return out
+
+
+def test_stale_timestamp_echo_gives_no_rtt_sample() -> None:
+    """RFC 7323 4 / RFC 6298: an ACK that advances snd_una but echoes the TSval of an
+    earlier copy than the latest retransmission (the receiver's TS.Recent is only
+    updated at its left window edge) cannot time anything: it must leave SRTT alone
+    and the timer backed off, where a sample of whole timeouts would inflate it."""
+    h = Harness()
+    opts = TcpOptions(mss=1000, sack_perm=True, timestamps=(5000, 0), wscale=7)
+    _lst, s, synack = h.handshake(opts)
+    una = synack.seq + 1
+    srtt, rto0 = s.inner.srtt, s.inner.rto
+    m = s.inner.mss  # 988: the timestamp option takes 12
+    s.send(b"a" * m)
+    h.advance(0.001)
+    (first,) = h.recv()
+    t0 = first.options.timestamps[0]
+    rtx = _timeouts(h, s, 2)
+    assert [x.seq for x in rtx] == [una, una] and rtx[-1].options.timestamps[0] > t0
+    assert s.inner.rto == pytest.approx(4 * rto0)
+    h.send(ACK, 1001, una + m, options=TcpOptions(timestamps=(5001, t0)))
+    h.advance(0.001)
+    assert s.inner.snd_una == una + m
+    assert s.inner.srtt == srtt and s.inner.rto == pytest.approx(4 * rto0)
+    # the echo of the latest copy times it (RFC 7323 4: retransmissions too)
+    s.send(b"b" * m)
+    h.advance(0.001)
+    rtx = _timeouts(h, s, 1)
+    h.advance(0.003)
+    echo = TcpOptions(timestamps=(5002, rtx[-1].options.timestamps[0]))
+    h.send(ACK, 1001, una + 2 * m, options=echo)
+    h.advance(0.001)
+    assert s.inner.srtt != srtt and s.inner.rto < 2 * rto0
+
+
+def test_sack_of_a_never_resent_segment_ends_the_backoff() -> None:
+    """Without timestamps, a SACK block that grows to a segment sent once gives an RTT
+    sample (Linux tcp_sacktag): the backed-off timer returns to SRTT's, where waiting
+    for a cumulative ACK free of retransmitted data leaves it backed off under loss."""
+    h = Harness()
+    _lst, s, synack = h.handshake(TcpOptions(mss=1000, sack_perm=True, wscale=7))
+    una = synack.seq + 1
+    rto0 = s.inner.rto
+    s.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
+    s.send(b"a" * 1000)
+    h.advance(0.001)
+    h.recv()
+    _timeouts(h, s, 2)
+    h.send(ACK, 1001, una + 1000)  # acks the resent segment: no sample (Karn)
+    h.advance(0.001)
+    assert s.inner.rto == pytest.approx(4 * rto0)
+    s.send(b"b" * 2000)  # cwnd: two segments after the timeout
+    h.advance(0.001)
+    assert len(h.recv()) == 2
+    h.advance(0.004)
+    h.send(ACK, 1001, una + 1000, options=TcpOptions(sack_blocks=((una + 2000, una + 3000),)))
+    h.advance(0.001)
+    assert s.inner.rto < 2 * rto0

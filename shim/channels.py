@@ -1,0 +1,193 @@
+"""The stack host's channel table and the interface every socket service implements.
+
+A channel is one shim socket whose S end the host keeps (ARCHITECTURE.md section 2).
+The table is the only place that makes socket pairs, names their A ends, registers S
+with the event loop and forgets them, so a service never touches the loop or the
+host's other state: it asks the table.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import select
+import socket
+from typing import Any, Callable, Protocol
+
+from shim import protocol as P
+
+SOL_SOCKET = socket.SOL_SOCKET
+SO_SNDBUFFORCE = 32
+NAME_TRIES = 8      # fresh random ids tried when a name is taken (another user pre-bound it)
+
+
+def set_sndbuf(s: socket.socket, size: int) -> None:
+    """A kernel send buffer of 2 * size (beyond wmem_max if the host may)."""
+    try:
+        s.setsockopt(SOL_SOCKET, SO_SNDBUFFORCE, size)
+    except OSError:
+        s.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+class Channel:
+    """One shim socket: the host's S end and the stack-side object behind it (sk:
+    abort(now) on host shutdown); each service extends it."""
+
+    __slots__ = ("svc", "sock_id", "family", "s", "fd", "sk", "mask", "listening",
+                 "pending_accept", "connecting", "app_eof")
+
+    def __init__(self, svc: Service, sock_id: int, family: int, s: socket.socket,
+                 sk: Any) -> None:
+        self.svc = svc
+        self.sock_id = sock_id
+        self.family = family
+        self.s = s
+        self.fd = s.fileno()
+        self.sk = sk
+        self.mask = 0              # the epoll events S is registered for
+        self.listening = False
+        self.pending_accept: Any = ()
+        self.connecting = False
+        self.app_eof = False       # the program will write no more (EOF on S)
+
+
+class Service(Protocol):
+    """A socket service (stream, datagram, unix, alg, netlink): the host routes to it
+    by the socket's channel, or by holds() for ids without one."""
+
+    def new_socket(self, family: int, type_: int, proto: int) -> tuple[bytes, int | None]:
+        """RN_OP_SOCKET for a family this service serves."""
+
+    public_ops: frozenset[int]
+    """Calls anyone may make on a socket of this service: Linux shows their answer to
+    every process (a unix socket's bound name), or the caller has let go of its fd."""
+
+    def holds(self, sock_id: int) -> bool:
+        """An id of this service that has no live channel (failed, closed, unix)."""
+
+    def dispatch(self, c: Any, ch: Any, req: P.Request) -> tuple[bytes, int | None]:
+        """One RPC on one of this service's sockets (ch None: no live channel)."""
+
+    def event(self, ch: Any, ev: int) -> None:
+        """Readiness of the channel's S end."""
+
+    def service(self, ch: Any) -> None:
+        """The stack changed the channel's socket."""
+
+    def update_mask(self, ch: Any) -> None:
+        """Which readiness of S the service waits for now."""
+
+
+def kernel_answer(ch: Any, req: P.Request) -> tuple[bytes, None]:
+    """RN_OP_RDEND / RN_OP_LINGER on a socket that is not TCP: the kernel's answer
+    stands (a read's 0, a close that does not linger)."""
+    return P.response(0), None
+
+
+class ChannelTable:
+    def __init__(self, ep: select.epoll, nonce: bytes) -> None:
+        self.ep = ep
+        self.nonce = nonce
+        self.by_fd: dict[int, Any] = {}
+        self.by_sock: dict[Any, Any] = {}
+        self.by_id: dict[int, Any] = {}
+        self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
+        self.held_ids: list[Any] = []       # services whose ids outlive channels (holds())
+        # sock id -> inode of the kernel socket the host gave out for it (A, or the unix
+        # socket itself): holding an fd of that inode is what authorises a call
+        self.inodes: dict[int, int] = {}
+        self.inodes_sweep_at = 1024
+        self.caller: Any = None             # the client whose RPC is being served
+        # other fds of the event loop (control connections, devices, listeners): fd ->
+        # callback(fd, events)
+        self.watchers: dict[int, Callable[[int, int], None]] = {}
+
+    # ---- names ----------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        """A random socket id no live socket uses: the names derived from it cannot be
+        predicted (and pre-bound) by another user who reads /proc/net/unix."""
+        while True:
+            sock_id = secrets.randbits(31) or 1     # replies carry it in a signed int32
+            if sock_id not in self.by_id and not any(h.holds(sock_id) for h in self.held_ids):
+                return sock_id
+
+    def name(self, sock_id: int, tag: bytes = b"") -> bytes:
+        return b"\0" + P.NAME_PREFIX + self.nonce + b"-" + tag + b"%d" % sock_id
+
+    def bind_new(self, s: socket.socket, tag: bytes = b"") -> int:
+        """Bind s to the name of a fresh id; -> the id. OSError(ENOBUFS) if every try
+        was taken."""
+        for _ in range(NAME_TRIES):
+            sock_id = self.new_id()
+            try:
+                s.bind(self.name(sock_id, tag))
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self.record(sock_id, s)
+            return sock_id
+        raise OSError(errno.ENOBUFS, "no free socket name")   # as sock_alloc failing
+
+    def new_pair(self, type_: int, s_sndbuf: int = 0) -> tuple[int, socket.socket, socket.socket]:
+        """A fresh id and its pair: A named for recognition, S non-blocking."""
+        a, s = socket.socketpair(socket.AF_UNIX, type_)
+        try:
+            sock_id = self.bind_new(a)
+        except OSError:
+            a.close()
+            s.close()
+            raise
+        s.setblocking(False)
+        if s_sndbuf:
+            set_sndbuf(s, s_sndbuf)
+        return sock_id, a, s
+
+    def record(self, sock_id: int, s: socket.socket) -> None:
+        """The inode a caller must hold for sock_id (forgotten once no service knows it)."""
+        self.inodes[sock_id] = os.fstat(s.fileno()).st_ino
+        if len(self.inodes) > self.inodes_sweep_at:
+            for i in [i for i in self.inodes if i != sock_id and i not in self.by_id and
+                      not any(h.holds(i) for h in self.held_ids)]:
+                del self.inodes[i]
+            self.inodes_sweep_at = max(1024, 2 * len(self.inodes))
+
+    # ---- channels -------------------------------------------------------------------
+
+    def add(self, ch: Any) -> None:
+        self.by_fd[ch.fd] = ch
+        self.by_sock[ch.sk] = ch
+        self.by_id[ch.sock_id] = ch
+        self.ep.register(ch.fd, 0)
+
+    def alive(self, ch: Any) -> bool:
+        return self.by_fd.get(ch.fd) is ch
+
+    def modify(self, ch: Any, mask: int) -> None:
+        if mask != ch.mask:
+            ch.mask = mask
+            self.ep.modify(ch.fd, mask)
+
+    def close(self, ch: Any) -> bool:
+        """Forget the channel and close S; False if it was already closed."""
+        if self.by_fd.get(ch.fd) is not ch:
+            return False
+        del self.by_fd[ch.fd]
+        self.closed_fds.add(ch.fd)
+        self.by_sock.pop(ch.sk, None)
+        self.by_id.pop(ch.sock_id, None)
+        self.ep.unregister(ch.fd)
+        ch.s.close()
+        return True
+
+    def watch(self, fd: int, mask: int, callback: Callable[[int, int], None]) -> None:
+        self.watchers[fd] = callback
+        self.ep.register(fd, mask)
+
+    def unwatch(self, fd: int) -> None:
+        del self.watchers[fd]
+        self.ep.unregister(fd)
+
+    def of_service(self, svc: Any) -> list[Any]:
+        return [ch for ch in self.by_fd.values() if ch.svc is svc]
