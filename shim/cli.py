@@ -207,11 +207,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         how = builds.launch(path, argv, args.via)
     except FileNotFoundError as e:
         return die(str(e), 126)
-    why = program.escape_reason(path) if how.via == "preload" else None
+    # builds.launch names what no build serves (static, a C library without a build);
+    # program.escape_reason what the loader or the program itself keeps from the stub
+    why = None
+    if how.via == "preload" and how.path == path and how.note is None:
+        why = program.escape_reason(path)
+    if args.strict and (why or how.note):
+        return die(f"{how.note or f'{path}: {why}'}: refused (--strict), its sockets would "
+                   "be the machine's (--via seccomp serves it)", 126)
     if why is not None:
-        if args.strict:
-            return die(f"{path}: {why}: refused (--strict), its sockets would be the "
-                       "machine's (--via seccomp serves it)", 126)
         print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
               "not the stack's (--via seccomp serves it)", file=sys.stderr)
     ctl = ensure_host(args.host, ON_DEMAND_IDLE)    # `host start` makes one that stays
