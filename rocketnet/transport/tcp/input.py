@@ -142,7 +142,7 @@ class InputMixin:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, 0)
             return
-        tcb.rcvbuf.append(seg[hl : hl + plen])
+        tcb.rcvbuf.append(seg[hl : hl + plen], tcb.rcvbuf_limit)
         if plen >= tcb.rcv_mss:
             tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
             if seg[13] & PSH:

@@ -257,7 +257,7 @@ class TcpSocket:
             data = memoryview(data)[:free]
             n = free
         if n:
-            self.sndbuf.append(data)
+            self.sndbuf.append(data, self.sndbuf_limit + self.size_goal())
             self.layer.dirty[self] = None
             if urgent:
                 self.snd_up = (self.data_seq + len(self.sndbuf)) & M
@@ -275,6 +275,8 @@ class TcpSocket:
         if n <= 0:
             return b""
         data = buf.read(n)
+        if not buf and self.fin_received:
+            buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
             self.urg_state = 0  # read past the mark
         if not self.rcvbuf_lock:
