@@ -214,10 +214,13 @@ class TcpSocket:
 
     def size_goal(self) -> int:
         """Linux tcp_xmit_size_goal: one GSO segment of 64 KiB bounded to half the
-        peer's largest window (tcp_bound_to_half_wnd), in whole MSS, at least one."""
+        peer's largest window (tcp_bound_to_half_wnd, which bounds the MSS too), in
+        whole MSS, at least one."""
         mss = self.mss
         w = self.max_snd_wnd
         cut = w >> 1 if w > 536 else w
+        if cut and mss > cut:
+            mss = cut if cut > 56 else 56  # 68 less the header with timestamps
         goal = GSO_MAX if not cut or cut > GSO_MAX else cut
         return (goal // mss) * mss if goal >= mss else mss
 
