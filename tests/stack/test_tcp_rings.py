@@ -5,6 +5,8 @@ larger than what the window lets a connection hold, given back at close."""
 
 from __future__ import annotations
 
+import array
+
 from rocketnet.lab.harness import ACK, FIN, RST, Harness, TcpOptions
 from rocketnet.transport.tcp.assembler import Assembler
 from rocketnet.transport.tcp.ring import MIN_CAPACITY, ByteRing
@@ -162,3 +164,13 @@ def test_time_wait_keeps_no_buffers() -> None:
     h.advance(0.001)
     assert t.state == 6  # TIME_WAIT
     assert t.sndbuf.capacity == 0 and t.rcvbuf.capacity == 0
+
+
+def test_send_takes_any_buffer_as_bytes() -> None:
+    """A memoryview of ints is its bytes: the ring copies bytes, the count is bytes."""
+    h = Harness()
+    _lst, s, _synack = h.handshake(WS)
+    words = array.array("i", [1, 2, 3])
+    assert s.send(memoryview(words)) == 12
+    h.advance(0.001)
+    assert [g.payload for g in h.recv() if g.payload] == [words.tobytes()]

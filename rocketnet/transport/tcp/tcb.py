@@ -255,6 +255,8 @@ class TcpSocket:
         free = self._send_room()
         if free <= 0:
             return 0
+        if isinstance(data, memoryview) and data.format != "B":
+            data = data.cast("B")  # bytes, whatever the exporter's item type
         n = len(data)
         if n > free:
             data = memoryview(data)[:free]
