@@ -15,7 +15,6 @@ from . import constants as C
 from . import sockopt
 from .errors import SocketError
 from .profile import REFUSALS
-from .transport import congestion
 from .transport.tcp import (
     CLOSED,
     ESTABLISHED,
@@ -23,6 +22,7 @@ from .transport.tcp import (
     STATE_NAMES,
     SYN_SENT,
     TcpSocket,
+    congestion,
 )
 
 if TYPE_CHECKING:
