@@ -6,13 +6,12 @@ values as Linux returns them, socket options with Linux value rules.
 
 from __future__ import annotations
 
-import socket as _pysocket
 import struct
 import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
-from . import sockopt
+from . import inet, sockopt
 from .errors import SocketError
 from .profile import REFUSALS
 from .transport import congestion
@@ -128,12 +127,12 @@ class Socket:
             if host == "<broadcast>":
                 return b"\xff\xff\xff\xff", port
             try:
-                return _pysocket.inet_pton(_pysocket.AF_INET, host), port
-            except (OSError, ValueError):
+                return inet.pton4(host), port
+            except ValueError:
                 pass
             try:
-                _pysocket.inet_pton(_pysocket.AF_INET6, host)
-            except (OSError, ValueError):
+                inet.pton6(host)
+            except ValueError:
                 raise SocketError(C.EINVAL) from None
             raise SocketError(C.EAFNOSUPPORT)
         if len(addr) > 4:
@@ -149,18 +148,18 @@ class Socket:
         if "%" in host:
             host = host.split("%", 1)[0]
         try:
-            return _pysocket.inet_pton(_pysocket.AF_INET6, host), port
-        except (OSError, ValueError):
+            return inet.pton6(host), port
+        except ValueError:
             raise SocketError(C.EINVAL) from None
 
     def _format(self, a: bytes, port: int) -> tuple:
         if self.family == C.AF_INET:
             if len(a) != 4:
                 a = a[12:] if len(a) == 16 else _ANY4
-            return (_pysocket.inet_ntop(_pysocket.AF_INET, a), port)
+            return (inet.ntop(a), port)
         if len(a) == 4:
             a = _V4MAPPED + a
-        return (_pysocket.inet_ntop(_pysocket.AF_INET6, a), port, 0, 0)
+        return (inet.ntop(a), port, 0, 0)
 
     def _is_local(self, a: bytes) -> bool:
         return any(i.is_local(a) for i in self.stack.interfaces)

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from rocketnet.iface import InterfaceWrapper
-from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
+from rocketnet.phy import Impairments, NetDevice
 from rocketnet.stack import NetStack
 from rocketnet.wire.offload import complete_checksums
 from shim import resolver, runtime
+from shim.phy import PcapDevice, TapDevice, WireDevice
 
 
 def parse_cidr(text: str) -> tuple[bytes, int]:

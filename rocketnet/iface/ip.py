@@ -119,10 +119,11 @@ class IpLayer:
 
     def next_deadline(self) -> float | None:
         """Earliest timer of the devices (frames queued since poll count: a delayed
-        frame sent by the transport after poll), neighbors and reassembly."""
+        frame sent by the transport after poll), neighbors and reassembly. A query: it
+        sends nothing and evicts nothing (poll does)."""
         t = self.deadline
         for iface in self.ifaces:
-            d = iface.dev.device.tick(self.now)
+            d = iface.dev.device.poll_at()
             if d is not None and (t is None or d < t):
                 t = d
         return t

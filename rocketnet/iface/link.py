@@ -323,6 +323,13 @@ class EthernetLink(NetDevice):
             t = d
         return t
 
+    def poll_at(self) -> float | None:
+        t = self.neigh.next_deadline()
+        d = self.dev.poll_at()
+        if d is not None and (t is None or d < t):
+            t = d
+        return t
+
     def __getattr__(self, name: str):
         return getattr(self.dev, name)
 
