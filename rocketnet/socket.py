@@ -14,7 +14,6 @@ from . import constants as C
 from . import inet, sockopt
 from .errors import SocketError
 from .profile import REFUSALS
-from .transport import congestion
 from .transport.tcp import (
     CLOSED,
     ESTABLISHED,
@@ -22,6 +21,7 @@ from .transport.tcp import (
     STATE_NAMES,
     SYN_SENT,
     TcpSocket,
+    congestion,
 )
 
 if TYPE_CHECKING:
