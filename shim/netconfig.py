@@ -76,10 +76,9 @@ def _fmt(a: bytes) -> str:
 def describe(stack: NetStack) -> list[dict]:
     out = []
     for i in stack.interfaces:
-        link = i.link
         neigh = []
-        if link is not None:
-            for ip, e in link.neigh.entries.items():
+        if i.neigh is not None:
+            for ip, e in i.neigh.entries.items():
                 neigh.append({"dst": _fmt(ip), "lladdr": e.mac.hex(":") if e.mac else None,
                               "state": e.state})
         raw = i.raw_device

@@ -28,7 +28,9 @@ class Ipv4Repr:
         "dont_frag",
         "more_frags",
         "frag_offset",
+        "header_len",
     )
+    version = 4
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class Ipv4Repr:
         self.dont_frag = dont_frag
         self.more_frags = more_frags
         self.frag_offset = frag_offset
+        self.header_len = HEADER_LEN     # as parsed (options included); emitted: 20
 
     @classmethod
     def parse(
@@ -87,6 +90,7 @@ class Ipv4Repr:
             bool(frag & FLAG_MF),
             (frag & 0x1FFF) * 8,
         )
+        r.header_len = ihl
         return r, mv[ihl:total]
 
     def emit(self, buf: bytearray | memoryview, offset: int = 0, fill_checksum: bool = True) -> int:
@@ -120,10 +124,11 @@ class Ipv4Repr:
         return bytes(b)
 
     def _key(self) -> tuple:
-        return tuple(getattr(self, k) for k in self.__slots__)
+        return tuple(getattr(self, k) for k in self.__slots__ if k != "header_len")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Ipv4Repr) and self._key() == other._key()
 
     def __repr__(self) -> str:
-        return "Ipv4Repr(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+        return "Ipv4Repr(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__[:-1]
+                                       ) + ")"
