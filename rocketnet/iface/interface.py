@@ -184,9 +184,12 @@ class InterfaceWrapper:
         return tok
 
     def emit(self, tok: TxToken | HeldFrame, ip: IpRepr, l4: Any,
-             payload: bytes | bytearray | memoryview) -> None:
+             payload: bytes | bytearray | memoryview = b"", source: Any = None,
+             offset: int = 0) -> None:
         """The second half of :meth:`dispatch`: the IP header, the transport header and
-        the payload into the token's frame, which is committed."""
+        the payload into the token's frame, which is committed. The payload is
+        ``payload``, or the bytes from ``offset`` of ``source`` (a buffer that copies
+        itself out: ``source.copy_to(frame, at, offset, n)``, TCP's send ring)."""
         buf = tok.buffer
         if ip.version == 4 and not (ip.more_frags or ip.frag_offset):
             ip.ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
@@ -195,9 +198,14 @@ class InterfaceWrapper:
         end = p + ip.payload_len
         if l4 is None:
             buf[p:end] = payload
+            tok.commit()
+            return
+        if source is not None:
+            n = end - p - l4.header_len()
+            source.copy_to(buf, end - n, offset, n)
         else:
             buf[end - len(payload):end] = payload
-            l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
+        l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
         tok.commit()
 
     def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:

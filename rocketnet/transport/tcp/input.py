@@ -133,7 +133,7 @@ class InputMixin:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, 0)
             return
-        tcb.rcvbuf += seg[hl : hl + plen]
+        tcb.rcvbuf.append(seg[hl : hl + plen])
         if plen >= tcb.rcv_mss:
             tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
             if seg[13] & PSH:
@@ -232,10 +232,7 @@ class InputMixin:
         if nd > len(sndbuf):
             nd = len(sndbuf)  # the rest is our FIN
         if nd:
-            if nd == len(sndbuf):
-                sndbuf.clear()
-            else:
-                del sndbuf[:nd]
+            sndbuf.drop(nd)
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events.add(tcb)

@@ -271,10 +271,9 @@ class TcpLayer(
         if tcb.released:
             # nobody reads or resends these any more (the host may keep the socket
             # a while for SO_ERROR): give the memory back now
-            tcb.rcvbuf = bytearray()
-            tcb.sndbuf = bytearray()
-            tcb.ooo = []
-            tcb.ooo_bytes = 0
+            tcb.rcvbuf.release()
+            tcb.sndbuf.release()
+            tcb.ooo.clear()
             tcb.tx.clear()
             self.events.discard(tcb)
             if self.on_free is not None:

@@ -3,7 +3,7 @@ windows), ACKs and resets."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...iface import InterfaceWrapper
 from ...wire.ipv4 import Ipv4Repr
@@ -34,13 +34,12 @@ class OutputMixin:
         tcb: TcpSocket,
         flags: int,
         seq: int,
-        src: Any = None,
         start: int = 0,
         plen: int = 0,
         opts: bytes = b"",
     ) -> bool:
-        """Build and send one segment of tcb's connection. Payload is
-        ``src[start:start+plen]``. Returns False on device backpressure."""
+        """Build and send one segment of tcb's connection. Payload is the send
+        buffer's bytes [start, start + plen). Returns False on device backpressure."""
         iface = tcb.iface
         if iface is None:
             return False
@@ -91,7 +90,7 @@ class OutputMixin:
             Ipv4Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.ttl, tcb.tos) if v4
             else Ipv6Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.hops, tcb.tos))
         iface.emit(tok, ip, TcpRepr(tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts),
-                   src[start:start + plen] if plen else b"")
+                   source=tcb.sndbuf if plen else None, offset=start)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1
@@ -121,12 +120,11 @@ class OutputMixin:
                 return [dsack]
             return [dsack, *self._sack_blocks(tcb, cap - 1, False)]
         base = tcb.rcv_nxt - tcb.bytes_received
-        last = tcb.ooo_last
+        ooo = tcb.ooo
+        last = ooo.last
         first = None
         rest = []
-        for ent in reversed(tcb.ooo):
-            st = ent[0]
-            en = st + len(ent[1])
+        for st, en in zip(reversed(ooo.starts), reversed(ooo.ends)):
             if first is None and st <= last < en:
                 first = ((base + st) & M, (base + en) & M)
             elif len(rest) < cap:
@@ -204,101 +202,95 @@ class OutputMixin:
                 if r == 0:
                     break
                 sent_any = True
-        sndbuf = tcb.sndbuf
-        buffered = len(sndbuf)
+        buffered = len(tcb.sndbuf)
         data_end = (tcb.data_seq + buffered) & M
         mss = tcb.mss if not tcb.ooo else self._cur_mss(tcb)
-        sv = memoryview(sndbuf) if buffered else None
-        try:
-            while True:
-                snd_nxt = tcb.snd_nxt
-                cap = mss
-                if sackmode and snd_nxt != tcb.snd_max:
-                    # resending after a timeout: skip what the peer has SACKed
-                    a = self._abs(tcb, snd_nxt)
-                    for s_, e_ in tcb.sacked:
-                        if e_ <= a:
-                            continue
-                        if s_ <= a:
-                            snd_nxt = tcb.snd_nxt = (snd_nxt + e_ - a) & M
-                            a = e_
-                            continue
-                        if s_ - a < cap:
-                            cap = s_ - a
-                        break
-                off = (snd_nxt - tcb.data_seq) & M
-                unsent = buffered - off if off <= buffered else 0
-                in_flight = (snd_nxt - tcb.snd_una) & M
-                usable = tcb.snd_wnd - in_flight
-                u2 = tcb.cwnd - (self._pipe(tcb) if sackmode else in_flight)
-                if u2 < usable:
-                    usable = u2
-                if unsent > 0:
-                    n = unsent if unsent < cap else cap
-                    if usable < n:
-                        n = usable
-                    if n <= 0:
-                        # window closed: persist timer (probes) if nothing in flight
+        while True:
+            snd_nxt = tcb.snd_nxt
+            cap = mss
+            if sackmode and snd_nxt != tcb.snd_max:
+                # resending after a timeout: skip what the peer has SACKed
+                a = self._abs(tcb, snd_nxt)
+                for s_, e_ in tcb.sacked:
+                    if e_ <= a:
+                        continue
+                    if s_ <= a:
+                        snd_nxt = tcb.snd_nxt = (snd_nxt + e_ - a) & M
+                        a = e_
+                        continue
+                    if s_ - a < cap:
+                        cap = s_ - a
+                    break
+            off = (snd_nxt - tcb.data_seq) & M
+            unsent = buffered - off if off <= buffered else 0
+            in_flight = (snd_nxt - tcb.snd_una) & M
+            usable = tcb.snd_wnd - in_flight
+            u2 = tcb.cwnd - (self._pipe(tcb) if sackmode else in_flight)
+            if u2 < usable:
+                usable = u2
+            if unsent > 0:
+                n = unsent if unsent < cap else cap
+                if usable < n:
+                    n = usable
+                if n <= 0:
+                    # window closed: persist timer (probes) if nothing in flight
+                    if in_flight == 0 and tcb.rto_at is None:
+                        tcb.rto_at = now + tcb.rto
+                        self._arm(tcb)
+                    break
+                if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
+                    if in_flight and not tcb.nodelay:
+                        break  # Nagle: wait for more data or the ACK
+                    if (tcb.cork or tcb.more) and not tcb.probe_push:
+                        # cork / MSG_MORE: wait for more data, at most one probe
+                        # timer (Linux: max(RTO, 200 ms), then tcp_write_wakeup)
                         if in_flight == 0 and tcb.rto_at is None:
                             tcb.rto_at = now + tcb.rto
                             self._arm(tcb)
                         break
-                    if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
-                        if in_flight and not tcb.nodelay:
-                            break  # Nagle: wait for more data or the ACK
-                        if (tcb.cork or tcb.more) and not tcb.probe_push:
-                            # cork / MSG_MORE: wait for more data, at most one probe
-                            # timer (Linux: max(RTO, 200 ms), then tcp_write_wakeup)
-                            if in_flight == 0 and tcb.rto_at is None:
-                                tcb.rto_at = now + tcb.rto
-                                self._arm(tcb)
-                            break
-                    flags = ACK
-                    last = n == unsent
-                    if last:
-                        flags |= PSH
-                        if tcb.fin_queued:
-                            flags |= FIN
-                    if not self._xmit(tcb, flags, snd_nxt, sv, off, n):
-                        return False
-                    sent_any = True
-                    new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
-                    dn = (new_nxt - tcb.snd_max) & M
-                    if dn and dn < HALF:
-                        # new data (not a retransmission)
-                        tcb.tx.sent(self._abs(tcb, new_nxt), now)
-                        tcb.bytes_sent += n
-                        tcb.snd_max = new_nxt
-                    else:
-                        a = self._abs(tcb, snd_nxt)
-                        tcb.tx.resend(a, a + n + (flags & FIN), self.now)
-                        tcb.bytes_retrans += n
-                    tcb.snd_nxt = new_nxt
-                    if tcb.rto_at is None:
-                        tcb.rto_at = now + tcb.rto
-                        self._arm(tcb)
-                    if last and flags & FIN:
-                        break
-                elif tcb.fin_queued and snd_nxt == data_end:
-                    if not self._xmit(tcb, FIN | ACK, snd_nxt):
-                        return False
-                    sent_any = True
-                    tcb.snd_nxt = (snd_nxt + 1) & M
-                    a = self._abs(tcb, snd_nxt)
-                    if snd_nxt == tcb.snd_max:
-                        tcb.tx.sent(a + 1, now)
-                        tcb.snd_max = tcb.snd_nxt
-                    else:
-                        tcb.tx.resend(a, a + 1, self.now)
-                    if tcb.rto_at is None:
-                        tcb.rto_at = now + tcb.rto
-                        self._arm(tcb)
-                    break
+                flags = ACK
+                last = n == unsent
+                if last:
+                    flags |= PSH
+                    if tcb.fin_queued:
+                        flags |= FIN
+                if not self._xmit(tcb, flags, snd_nxt, off, n):
+                    return False
+                sent_any = True
+                new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
+                dn = (new_nxt - tcb.snd_max) & M
+                if dn and dn < HALF:
+                    # new data (not a retransmission)
+                    tcb.tx.sent(self._abs(tcb, new_nxt), now)
+                    tcb.bytes_sent += n
+                    tcb.snd_max = new_nxt
                 else:
+                    a = self._abs(tcb, snd_nxt)
+                    tcb.tx.resend(a, a + n + (flags & FIN), self.now)
+                    tcb.bytes_retrans += n
+                tcb.snd_nxt = new_nxt
+                if tcb.rto_at is None:
+                    tcb.rto_at = now + tcb.rto
+                    self._arm(tcb)
+                if last and flags & FIN:
                     break
-        finally:
-            if sv is not None:
-                sv.release()
+            elif tcb.fin_queued and snd_nxt == data_end:
+                if not self._xmit(tcb, FIN | ACK, snd_nxt):
+                    return False
+                sent_any = True
+                tcb.snd_nxt = (snd_nxt + 1) & M
+                a = self._abs(tcb, snd_nxt)
+                if snd_nxt == tcb.snd_max:
+                    tcb.tx.sent(a + 1, now)
+                    tcb.snd_max = tcb.snd_nxt
+                else:
+                    tcb.tx.resend(a, a + 1, self.now)
+                if tcb.rto_at is None:
+                    tcb.rto_at = now + tcb.rto
+                    self._arm(tcb)
+                break
+            else:
+                break
         if tcb.ack_pending and not sent_any:
             return self._send_ack(tcb)
         return True

@@ -157,9 +157,8 @@ class RecoveryMixin:
             n = mss
         if n > buffered - off:
             n = buffered - off
-        with memoryview(tcb.sndbuf) as sv:
-            if not self._xmit(tcb, ACK, (tcb.data_seq + off) & M, sv, off, n):
-                return -1
+        if not self._xmit(tcb, ACK, (tcb.data_seq + off) & M, off, n):
+            return -1
         tcb.retx_next = start + n
         tcb.total_retrans += 1
         tcb.bytes_retrans += n
@@ -179,10 +178,9 @@ class RecoveryMixin:
             flags |= FIN
         if n == 0 and not flags & FIN:
             return
-        with memoryview(tcb.sndbuf) as sv:
-            if self._xmit(tcb, flags, tcb.snd_una, sv, off, n):
-                tcb.total_retrans += 1
-                tcb.bytes_retrans += n
-                self.stats["tcp_retransmits"] += 1
-                a = self._abs(tcb, tcb.snd_una)
-                tcb.tx.resend(a, a + n + (flags & FIN), self.now)
+        if self._xmit(tcb, flags, tcb.snd_una, off, n):
+            tcb.total_retrans += 1
+            tcb.bytes_retrans += n
+            self.stats["tcp_retransmits"] += 1
+            a = self._abs(tcb, tcb.snd_una)
+            tcb.tx.resend(a, a + n + (flags & FIN), self.now)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import SocketError
 from ...iface import InterfaceWrapper
 from . import congestion
+from .assembler import Assembler
 from .consts import (
     CLOSE_WAIT,
     CLOSED,
@@ -22,6 +23,7 @@ from .consts import (
     M,
 )
 from .listen import ListenEntry
+from .ring import ByteRing
 from .rtt import SendTimes
 
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ class TcpSocket:
         self.snd_wl2 = 0
         self.snd_wscale = 0
         self.data_seq = 0  # sequence number of sndbuf[0]
-        self.sndbuf = bytearray()
+        self.sndbuf = ByteRing()  # unacknowledged and unsent data, from data_seq
         self.fin_queued = False
         # urgent data we send: segments before snd_up carry URG (urg_mode: snd_up not
         # yet acknowledged)
@@ -101,7 +103,7 @@ class TcpSocket:
         self.rcv_adv = 0  # right edge of the window we advertised
         self.rcv_wscale = 0
         self.ws_ok = False
-        self.rcvbuf = bytearray()
+        self.rcvbuf = ByteRing()  # in-order data not yet read, then out-of-order data
         self.fin_received = False
         self.ack_pending = False
         self.unacked_segs = 0
@@ -113,12 +115,10 @@ class TcpSocket:
         self.rcv_mss = 0  # largest segment received (at most advmss)
         self.pushed = 0  # since our last ACK: 1 a PSH or short segment, 2 two of them
         self.pingpong = False  # interactive: our data follows the peer's within ATO
-        # out-of-order queue: sorted, disjoint [abs_start, bytearray]; abs positions
-        # count stream bytes (bytes_received is the abs position of rcv_nxt)
-        self.ooo: list[list[Any]] = []
-        self.ooo_bytes = 0
+        # out-of-order data: its ranges (abs positions count stream bytes;
+        # bytes_received is the abs position of rcv_nxt); the bytes are in rcvbuf
+        self.ooo = Assembler()
         self.ooo_fin: int | None = None  # abs position of an out-of-order FIN
-        self.ooo_last = 0  # abs start of the block changed last (first SACK block)
         self.ooo_packets = 0
         # urgent data received (Linux urg_data): state 0 none, URG_NOTYET (announced,
         # byte not here yet), URG_VALID (urg_byte at stream position urg_pos),
@@ -204,6 +204,11 @@ class TcpSocket:
     def rx_eof(self) -> bool:
         return self.fin_received and not self.rcvbuf
 
+    @property
+    def ooo_bytes(self) -> int:
+        """Out-of-order bytes held."""
+        return self.ooo.held()
+
     def rcv_wnd_free(self) -> int:
         free = self.rcvbuf_limit - len(self.rcvbuf)
         return free if free > 0 else 0
@@ -231,7 +236,7 @@ class TcpSocket:
             data = memoryview(data)[:free]
             n = free
         if n:
-            self.sndbuf += data
+            self.sndbuf.append(data)
             self.layer.dirty[self] = None
             if urgent:
                 self.snd_up = (self.data_seq + len(self.sndbuf)) & M
@@ -248,13 +253,7 @@ class TcpSocket:
             n = self._urg_limit(n)
         if n <= 0:
             return b""
-        if n == len(buf):
-            data = bytes(buf)
-            buf.clear()
-        else:
-            with memoryview(buf) as m:
-                data = bytes(m[:n])
-            del buf[:n]
+        data = buf.read(n)
         if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
             self.urg_state = 0  # read past the mark
         if not self.rcvbuf_lock:
@@ -273,7 +272,7 @@ class TcpSocket:
             return n
         if off == 0:
             if self.urg_state >= URG_VALID and not self.oobinline:
-                del buf[0]
+                buf.drop(1)
                 self.urg_state = 0
                 return n if n <= len(buf) else len(buf)
             return n
@@ -306,7 +305,7 @@ class TcpSocket:
         """Remove the urgent byte at the head of the receive buffer (urgent_offset() is
         0) and return it: the stack host hands it to the program out of band."""
         b = self.rcvbuf[0]
-        del self.rcvbuf[0]
+        self.rcvbuf.drop(1)
         self.urg_state = 0
         self.layer.window_opened(self)
         return b
