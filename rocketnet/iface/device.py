@@ -62,9 +62,7 @@ class NetDeviceWrapper:
 
     def receive(self) -> RxToken | None:
         dev = self.device
-        if not dev.can_recv():
-            return None
-        buf = dev.recv()
+        buf = dev.recv()         # None when nothing waits (NetDevice.recv)
         if buf is None:
             return None
         self.rx_frames += 1

@@ -185,10 +185,10 @@ class InterfaceWrapper:
 
     def emit(self, tok: TxToken | HeldFrame, ip: IpRepr, l4: Any,
              payload: bytes | bytearray | memoryview = b"", source: Any = None,
-             offset: int = 0) -> None:
+             offset: int = 0, n: int = 0) -> None:
         """The second half of :meth:`dispatch`: the IP header, the transport header and
         the payload into the token's frame, which is committed. The payload is
-        ``payload``, or the bytes from ``offset`` of ``source`` (a buffer that copies
+        ``payload``, or ``n`` bytes from ``offset`` of ``source`` (a buffer that copies
         itself out: ``source.copy_to(frame, at, offset, n)``, TCP's send ring)."""
         buf = tok.buffer
         if ip.version == 4 and not (ip.more_frags or ip.frag_offset):
@@ -201,7 +201,6 @@ class InterfaceWrapper:
             tok.commit()
             return
         if source is not None:
-            n = end - p - l4.header_len()
             source.copy_to(buf, end - n, offset, n)
         else:
             buf[end - len(payload):end] = payload

@@ -75,7 +75,7 @@ class Ipv4Repr:
             raise Malformed("ipv4_total_len")
         if ihl > n:
             raise Malformed("ipv4_truncated")
-        mv = memoryview(packet)
+        mv = packet if packet.__class__ is memoryview else memoryview(packet)
         if verify_checksum and not verify(mv[:ihl]):
             raise Malformed("ipv4_checksum")
         r = cls(
@@ -94,7 +94,7 @@ class Ipv4Repr:
         return r, mv[ihl:total]
 
     def emit(self, buf: bytearray | memoryview, offset: int = 0, fill_checksum: bool = True) -> int:
-        frag = (self.frag_offset // 8) & 0x1FFF
+        frag = (self.frag_offset >> 3) & 0x1FFF
         if self.dont_frag:
             frag |= FLAG_DF
         if self.more_frags:

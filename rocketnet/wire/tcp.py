@@ -215,8 +215,10 @@ class TcpRepr:
              length: int, fill_checksum: bool = True) -> None:
         """Write the header at ``offset`` for a segment of ``length`` bytes whose payload
         is already in place behind it; the checksum (over it all) when asked."""
-        opts = self._options()
-        hlen = HEADER_LEN + len(opts)
+        opts = self.options
+        if opts.__class__ is not bytes:
+            opts = opts.to_bytes()      # type: ignore[union-attr]
+        hlen = HEADER_LEN + len(opts)   # type: ignore[arg-type]
         flags = self.flags
         HEADER.pack_into(buf, offset, self.src_port, self.dst_port, self.seq, self.ack,
                          ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, self.window,

@@ -90,7 +90,7 @@ class OutputMixin:
             Ipv4Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.ttl, tcb.tos) if v4
             else Ipv6Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.hops, tcb.tos))
         iface.emit(tok, ip, TcpRepr(tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts),
-                   source=tcb.sndbuf if plen else None, offset=start)
+                   source=tcb.sndbuf if plen else None, offset=start, n=plen)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1
