@@ -48,18 +48,6 @@ _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
 TCP_INFO_SIZE = _TCP_INFO.size
 
 
-def _to_int(value: bytes | int) -> int:
-    if isinstance(value, int):
-        return value
-    if len(value) < 4:
-        raise SocketError(C.EINVAL)
-    return _INT.unpack_from(value, 0)[0]
-
-
-def _int_result(v: int, optlen: int) -> bytes:
-    if optlen < 0:
-        raise SocketError(C.EINVAL)
-    return _INT.pack(v)[: min(optlen, 4)]
 
 
 # Linux ip_tos2prio: the SO_PRIORITY that setting IP_TOS implies (index: TOS bits >> 1)
@@ -356,7 +344,7 @@ class Socket:
         if k is not None and k.default is not None and optlen >= 0 and \
                 (level, optname) in self.optstore:
             # kept plainly (the model refused the set): the kernel reads back what was set
-            return _INT.pack(self.optstore[(level, optname)])[: min(optlen, 4)]
+            return sockopt.int_result(self.optstore[(level, optname)], optlen)
         try:
             return self._getsockopt(level, optname, optlen)
         except SocketError as e:
@@ -378,7 +366,7 @@ class Socket:
                 onoff, secs = _LINGER.unpack_from(value, 0)
                 t.linger = (1 if onoff else 0, secs if secs >= 0 else 0)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.SO_REUSEADDR:
                 t.reuseaddr = v != 0
             elif optname == C.SO_REUSEPORT:
@@ -445,7 +433,7 @@ class Socket:
             if optname not in _TCP_OWN:
                 sockopt.set_opt(self, level, optname, value)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.TCP_NODELAY:
                 t.nodelay = v != 0
                 if t.nodelay:
@@ -527,7 +515,7 @@ class Socket:
             if optname not in (C.IPV6_V6ONLY, C.IPV6_UNICAST_HOPS):
                 sockopt.set_opt(self, level, optname, value)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.IPV6_V6ONLY:
                 if t.in_bind_table:
                     raise SocketError(C.EINVAL)
@@ -547,7 +535,7 @@ class Socket:
         """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
         if isinstance(value, (bytes, bytearray)) and len(value) < 4:
             raise SocketError(C.EINVAL)
-        if _to_int(value) != C.AF_INET:
+        if sockopt.to_int(value) != C.AF_INET:
             raise SocketError(C.EINVAL)
         t = self.inner
         if t.state != ESTABLISHED:
@@ -605,7 +593,7 @@ class Socket:
             f = table.get(optname)
             if f is None:
                 return sockopt.get_opt(self, level, optname, optlen)
-            return _int_result(f(), optlen)
+            return sockopt.int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
                 return self.tcp_info()[:min(optlen, self.stack.profile.tcp_info_len)]
@@ -616,7 +604,7 @@ class Socket:
                     v = t.mss
                 else:
                     v = t.user_mss or 536
-                return _int_result(v, optlen)
+                return sockopt.int_result(v, optlen)
             table = {
                 C.TCP_NODELAY: lambda: int(t.nodelay),
                 C.TCP_CORK: lambda: int(t.cork),
@@ -628,7 +616,7 @@ class Socket:
             f = table.get(optname)
             if f is None:
                 return sockopt.get_opt(self, level, optname, optlen)
-            return _int_result(f(), optlen)
+            return sockopt.int_result(f(), optlen)
         if level == C.IPPROTO_IP:
             if optname == C.IP_TOS:
                 return sockopt.int_result(t.tos, optlen, True)
@@ -642,9 +630,9 @@ class Socket:
             if self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
             if optname == C.IPV6_V6ONLY:
-                return _int_result(int(t.v6only), optlen)
+                return sockopt.int_result(int(t.v6only), optlen)
             if optname == C.IPV6_UNICAST_HOPS:
-                return _int_result(t.hops, optlen)
+                return sockopt.int_result(t.hops, optlen)
         return sockopt.get_opt(self, level, optname, optlen)
 
     def tcp_info(self) -> bytes:
