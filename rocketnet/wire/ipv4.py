@@ -66,31 +66,23 @@ class Ipv4Repr:
         if n < HEADER_LEN:
             raise Malformed("ipv4_truncated")
         vihl, tos, total, ident, frag, ttl, proto, _csum, src, dst = HEADER.unpack_from(packet, 0)
-        if vihl >> 4 != 4:
-            raise Malformed("ipv4_version")
-        ihl = (vihl & 0x0F) * 4
-        if ihl < HEADER_LEN:
-            raise Malformed("ipv4_header_len")
+        if vihl == 0x45:                 # the common case: no options
+            ihl = HEADER_LEN
+        else:
+            if vihl >> 4 != 4:
+                raise Malformed("ipv4_version")
+            ihl = (vihl & 0x0F) << 2
+            if ihl < HEADER_LEN:
+                raise Malformed("ipv4_header_len")
         if total < ihl or total > n:
             raise Malformed("ipv4_total_len")
-        if ihl > n:
-            raise Malformed("ipv4_truncated")
         mv = packet if packet.__class__ is memoryview else memoryview(packet)
         if verify_checksum and not verify(mv[:ihl]):
             raise Malformed("ipv4_checksum")
-        r = cls(
-            src,
-            dst,
-            proto,
-            total - ihl,
-            ttl,
-            tos,
-            ident,
-            bool(frag & FLAG_DF),
-            bool(frag & FLAG_MF),
-            (frag & 0x1FFF) * 8,
-        )
-        r.header_len = ihl
+        r = cls(src, dst, proto, total - ihl, ttl, tos, ident, frag & FLAG_DF != 0,
+                frag & FLAG_MF != 0, (frag & 0x1FFF) << 3)
+        if ihl != HEADER_LEN:
+            r.header_len = ihl
         return r, mv[ihl:total]
 
     def emit(self, buf: bytearray | memoryview, offset: int = 0, fill_checksum: bool = True) -> int:
