@@ -5,7 +5,7 @@ larger than what the window lets a connection hold, given back at close."""
 
 from __future__ import annotations
 
-from rocketnet.lab.harness import ACK, RST, Harness, TcpOptions
+from rocketnet.lab.harness import ACK, FIN, RST, Harness, TcpOptions
 from rocketnet.transport.tcp.assembler import Assembler
 from rocketnet.transport.tcp.ring import MIN_CAPACITY, ByteRing
 
@@ -142,3 +142,23 @@ def test_close_gives_the_rings_back() -> None:
     s.close(h.now)  # unread data: a reset, and the connection is gone
     assert [seg.flags & RST for seg in h.recv()] == [RST]
     assert t.rcvbuf.capacity == 0 and t.sndbuf.capacity == 0 and len(t.ooo) == 0
+
+
+def test_time_wait_keeps_no_buffers() -> None:
+    """A connection in TIME_WAIT (2 MSL) sends and receives nothing more: its rings
+    go back when it enters that state, not when it is freed a minute later."""
+    h = Harness()
+    _lst, s, synack = h.handshake(WS)
+    our = synack.seq + 1
+    s.send(b"r" * 3000)
+    h.send(ACK, 1001, our, b"q" * 2000)
+    h.advance(0.001)
+    assert s.recv(5000) == b"q" * 2000
+    s.shutdown_write(h.now)
+    h.advance(0.001)
+    t = s.inner
+    assert t.state == 4 and t.sndbuf.capacity > 0  # FIN_WAIT_1, data unacknowledged
+    h.send(ACK | FIN, 3001, t.snd_max)
+    h.advance(0.001)
+    assert t.state == 6  # TIME_WAIT
+    assert t.sndbuf.capacity == 0 and t.rcvbuf.capacity == 0

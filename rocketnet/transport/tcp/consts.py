@@ -64,6 +64,7 @@ SYNCHRONIZED = frozenset(
 INT_MAX = 0x7FFFFFFF
 V4_MSS_CAP = 65535 - 40  # largest MSS an IPv4 packet can carry (Linux lo: 65495)
 V6_MSS_CAP = 65535 - 20
+GSO_MAX = 65536  # Linux GSO_LEGACY_MAX_SIZE: the largest segment tcp_sendmsg builds
 
 URG_NOTYET = 1
 URG_VALID = 2

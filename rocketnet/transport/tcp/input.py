@@ -133,7 +133,7 @@ class InputMixin:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, 0)
             return
-        tcb.rcvbuf.append(seg[hl : hl + plen])
+        tcb.rcvbuf.append(seg[hl : hl + plen], tcb.rcvbuf_limit)
         if plen >= tcb.rcv_mss:
             tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
             if seg[13] & PSH:
@@ -160,11 +160,10 @@ class InputMixin:
         if tcb.ooo or tcb.ooo_fin is not None:
             self._ooo_drain(tcb)
             self._send_ack(tcb)  # a hole was filled: tell the sender at once
-        elif tcb.unacked_segs >= 2 or (
-            ((tcb.rcv_adv - tcb.rcv_nxt) & M) * 2 < ((tcb.rcv_adv - tcb.last_ack_sent) & M)
-        ):
-            # more than one segment unacknowledged, or over half the window we offered
-            # in our last ACK used up: ACK now
+        elif tcb.unacked_segs >= 2 and self._window_keeps_up(tcb):
+            # a second segment, and the window would not shrink: ACK now (Linux
+            # __tcp_ack_snd_check); a buffer filling up waits for the read that opens it
+            # (window_opened) or the timer, not an ACK that says "window smaller"
             self._send_ack(tcb)
         elif tcb.quick:
             tcb.ack_pending = True  # quickack mode: ACK at the end of this round
@@ -173,6 +172,14 @@ class InputMixin:
             # delayed ACK: a reply, or the next segment, carries it; else the timer
             tcb.delack_at = self.now + self.config.delack
             self._arm(tcb)
+
+    @staticmethod
+    def _window_keeps_up(tcb: TcpSocket) -> bool:
+        """Whether the window we would offer now is no smaller than the one our last
+        ACK offered: Linux's __tcp_select_window(sk) >= rcv_wnd, where the offer is
+        capped (rcv_ssthresh) while over half the buffer is free."""
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        return free * 2 >= tcb.rcvbuf_limit or free >= (tcb.rcv_adv - tcb.last_ack_sent) & M
 
     def _process_ack(
         self, tcb: TcpSocket, seq: int, ack: int, window: int, plen: int, tsecr: int = 0,

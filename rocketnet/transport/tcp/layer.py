@@ -282,6 +282,13 @@ class TcpLayer(
     def _enter_time_wait(self, tcb: TcpSocket) -> None:
         tcb.state = TIME_WAIT
         tcb.rto_at = None
+        # nothing more to send or to receive: the rings (but unread data) go back now,
+        # not after 2 MSL (a thousand closed connections must not hold their buffers)
+        tcb.sndbuf.release()
+        tcb.tx.clear()
+        tcb.ooo.clear()
+        if not tcb.rcvbuf:
+            tcb.rcvbuf.release()
         self._set_deadline(tcb, self.now + 2 * self.config.msl)
         self._mark(tcb)
 

@@ -49,15 +49,18 @@ class ByteRing:
     def capacity(self) -> int:
         return len(self.buf)
 
-    def reserve(self, need: int) -> None:
+    def reserve(self, need: int, most: int = 0) -> None:
         """Room for ``need`` bytes from head (readable plus written ahead): grow the
-        storage to the next power of two that holds them, keeping its contents."""
+        storage, doubling, to hold them, but not past ``most`` (the buffer's size, if
+        given) unless ``need`` is larger; keeps the contents."""
         cap = len(self.buf)
         if need <= cap:
             return
         new = cap * 2 if cap else MIN_CAPACITY
         while new < need:
             new *= 2
+        if most and new > most:
+            new = need if need > most else most
         buf = bytearray(new)
         if cap:
             h = self.head
@@ -68,14 +71,14 @@ class ByteRing:
         self.mv = memoryview(buf)
         self.head = 0
 
-    def write(self, off: int, data: bytes | bytearray | memoryview) -> None:
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
-        readable byte goes), growing the storage if needed; ``commit`` makes it
-        readable."""
+        readable byte goes), growing the storage if needed (see reserve); ``commit``
+        makes it readable."""
         n = len(data)
         end = self.length + off + n
         if end > len(self.buf):
-            self.reserve(end)
+            self.reserve(end, most)
         mv = self.mv
         cap = len(self.buf)
         p = self.head + self.length + off
@@ -91,9 +94,9 @@ class ByteRing:
         if off + n > self.ahead:
             self.ahead = off + n
 
-    def append(self, data: bytes | bytearray | memoryview) -> None:
+    def append(self, data: bytes | bytearray | memoryview, most: int = 0) -> None:
         """Add readable bytes at the tail."""
-        self.write(0, data)
+        self.write(0, data, most)
         self.commit(len(data))
 
     def commit(self, n: int) -> None:

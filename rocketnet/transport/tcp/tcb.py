@@ -15,6 +15,7 @@ from .consts import (
     EINVAL,
     EPIPE,
     ESTABLISHED,
+    GSO_MAX,
     STATE_NAMES,
     SYN_RECEIVED,
     SYN_SENT,
@@ -197,8 +198,30 @@ class TcpSocket:
     def send_space(self) -> int:
         if self.fin_queued:
             return 0
+        return self._send_room()
+
+    def _send_room(self) -> int:
+        """What a write may queue now, as Linux's tcp_sendmsg: while the queue is under
+        the send buffer a new "skb" may start, and it takes up to size_goal bytes
+        whatever the limit. So a 4 KiB SO_SNDBUF still lets a 64 KiB segment go out
+        per round trip on lo, not 4 KiB."""
         free = self.sndbuf_limit - len(self.sndbuf)
-        return free if free > 0 else 0
+        if free <= 0:
+            return 0
+        goal = self.size_goal()
+        return free if free > goal else goal
+
+    def size_goal(self) -> int:
+        """Linux tcp_xmit_size_goal: one GSO segment of 64 KiB bounded to half the
+        peer's largest window (tcp_bound_to_half_wnd, which bounds the MSS too), in
+        whole MSS, at least one."""
+        mss = self.mss
+        w = self.max_snd_wnd
+        cut = w >> 1 if w > 536 else w
+        if cut and mss > cut:
+            mss = cut if cut > 56 else 56  # 68 less the header with timestamps
+        goal = GSO_MAX if not cut or cut > GSO_MAX else cut
+        return (goal // mss) * mss if goal >= mss else mss
 
     @property
     def rx_eof(self) -> bool:
@@ -228,7 +251,7 @@ class TcpSocket:
             raise SocketError(EPIPE)
         if st == SYN_SENT or st == SYN_RECEIVED:
             return 0  # not connected yet: would block
-        free = self.sndbuf_limit - len(self.sndbuf)
+        free = self._send_room()
         if free <= 0:
             return 0
         n = len(data)
@@ -236,7 +259,7 @@ class TcpSocket:
             data = memoryview(data)[:free]
             n = free
         if n:
-            self.sndbuf.append(data)
+            self.sndbuf.append(data, self.sndbuf_limit + self.size_goal())
             self.layer.dirty[self] = None
             if urgent:
                 self.snd_up = (self.data_seq + len(self.sndbuf)) & M
@@ -254,6 +277,8 @@ class TcpSocket:
         if n <= 0:
             return b""
         data = buf.read(n)
+        if not buf and self.fin_received:
+            buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
             self.urg_state = 0  # read past the mark
         if not self.rcvbuf_lock:

@@ -30,13 +30,7 @@ class TimersMixin:
     """TcpLayer's timers part."""
 
     def _arm(self, tcb: TcpSocket) -> None:
-        t = tcb.rto_at
-        d = tcb.deadline
-        if d is not None and (t is None or d < t):
-            t = d
-        d = tcb.delack_at
-        if d is not None and (t is None or d < t):
-            t = d
+        t = _earliest(tcb)
         if t is None:
             return
         h = tcb.heap_at
@@ -52,13 +46,7 @@ class TimersMixin:
             if tcb.heap_at != t:
                 heapq.heappop(timers)
                 continue
-            actual = tcb.rto_at
-            d = tcb.deadline
-            if d is not None and (actual is None or d < actual):
-                actual = d
-            d = tcb.delack_at
-            if d is not None and (actual is None or d < actual):
-                actual = d
+            actual = _earliest(tcb)
             if actual is None or actual > t:
                 # the timer was stopped or pushed back since it was queued
                 heapq.heappop(timers)
@@ -225,3 +213,16 @@ class TimersMixin:
         v = 4 * tcb.rttvar
         rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
         tcb.rto = rto if rto < cfg.rto_max else cfg.rto_max
+
+
+def _earliest(tcb: TcpSocket) -> float | None:
+    """The first of the connection's timers (retransmission / persist, deadline,
+    delayed ACK), None if none runs."""
+    t = tcb.rto_at
+    d = tcb.deadline
+    if d is not None and (t is None or d < t):
+        t = d
+    d = tcb.delack_at
+    if d is not None and (t is None or d < t):
+        t = d
+    return t
