@@ -179,9 +179,9 @@ class NetStack:
         self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
-        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
-        self.udp.send_error = self.ip.send_error                 # port unreachable
-        self.ip.header_handlers[17] = self.udp.ip_input
+        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # the interface's emit path
+        self.udp.port_unreachable = self.ip.port_unreachable
+        self.ip.handlers[17] = self.udp.ip_input
         self.ip.error_handlers[17] = self.udp.icmp_error
         self.ip.detail_handlers[17] = self.udp.icmp_error_detail
         self.ip.icmp_hooks.append(self.ping.icmp_hook)

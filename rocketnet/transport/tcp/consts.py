@@ -47,8 +47,6 @@ HALF = 0x80000000
 
 TCP = struct.Struct("!HHIIBBHHH")
 # Ethernet header is copied as bytes; these cover IP + TCP fixed headers.
-IP4TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
-IP6TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")
 U16 = struct.Struct("!H")
 TS_WORD = 0x0101080A  # NOP, NOP, kind 8, length 10: the aligned timestamp option
 TS3 = struct.Struct("!III")

@@ -4,6 +4,7 @@ processing, ACK processing, SYN handling, urgent data and FIN."""
 from __future__ import annotations
 
 from ...iface import InterfaceWrapper
+from ...iface.interface import IpRepr
 from ...wire.checksum import pseudo_header_sum
 from ...wire.checksum import verify as verify_checksum
 from ...wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, parse_tcp_options
@@ -70,19 +71,9 @@ class InputMixin:
         self._count("tcp_challenge_acks")
         self._send_ack(tcb)
 
-    def ip_input(
-        self,
-        iface: InterfaceWrapper,
-        version: int,
-        src: bytes,
-        dst: bytes,
-        proto: int,
-        seg: memoryview,
-    ) -> None:
-        """IpHandler for poll_interfaces."""
-        if proto != 6:
-            self._count("drop_unknown_protocol")
-            return
+    def ip_input(self, iface: InterfaceWrapper, ip: IpRepr, seg: memoryview) -> None:
+        """IpHandler for poll_interfaces: a segment (``seg``) of the packet ``ip``."""
+        version, src, dst = ip.version, ip.src, ip.dst
         n = len(seg)
         if n < 20:
             self._count("drop_tcp_truncated")

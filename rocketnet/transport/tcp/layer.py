@@ -71,7 +71,6 @@ class TcpLayer(
         self._challenge_left = 0
         self.on_free: Callable[[TcpSocket], None] | None = None
         self.probe: Any = None  # a rocketnet.transport.tcp.probe.TcpProbe when switched on
-        self.ip_ident = 0
         for k in (
             "tcp_segments_sent",
             "tcp_segments_received",
@@ -162,7 +161,6 @@ class TcpLayer(
         tcb.rip = rip
         tcb.rport = rport
         tcb.key = (lip, tcb.local_port, rip, rport)
-        tcb.link_hdr = iface.link_header_v4 if version == 4 else iface.link_header_v6
         cap = V4_MSS_CAP if version == 4 else V6_MSS_CAP
         mss = iface.mtu - (40 if version == 4 else 60)
         if mss > cap:

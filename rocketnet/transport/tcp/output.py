@@ -6,19 +6,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...iface import InterfaceWrapper
-from ...wire.checksum import checksum, pseudo_header_sum
-from ...wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions
+from ...wire.ipv4 import Ipv4Repr
+from ...wire.ipv6 import Ipv6Repr
+from ...wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TcpOptions, TcpRepr
 from .consts import (
     HALF,
-    IP4TCP,
-    IP6TCP,
     SEND_STATES,
     SYN_RECEIVED,
     SYN_SENT,
     SYNCHRONIZED,
     TS3,
     TS_WORD,
-    U16,
     U32,
     U32X2,
     M,
@@ -45,9 +43,7 @@ class OutputMixin:
         iface = tcb.iface
         if iface is None:
             return False
-        eth = iface.link_header_len
         v4 = tcb.version == 4
-        iphl = 20 if v4 else 40
         thl = 20 + len(opts)
         ts = tcb.ts_ok and not flags & SYN
         if ts:
@@ -59,15 +55,11 @@ class OutputMixin:
             if not blocks:
                 blocks = None
                 thl -= 4
-        size = eth + iphl + thl + plen
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
+        # the frame first: the connection's state changes only for a segment that goes
+        tok = iface.transmit(tcb.rip, (20 if v4 else 40) + thl + plen)
+        if tok is None:
             self.stats["tcp_tx_backpressure"] += 1
             return False
-        mv = buf.view
-        if eth:
-            mv[0:eth] = tcb.link_hdr
         if flags & ACK:
             ack = tcb.last_ack_sent = tcb.rcv_nxt
             win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
@@ -82,47 +74,23 @@ class OutputMixin:
         else:
             ack = 0
             win = 0 if flags & RST else _syn_window(tcb)
-        off = (thl >> 2) << 4
         urp = 0
         if tcb.urg_mode:
             du = (tcb.snd_up - seq) & M
             if 0 < du < HALF:
                 flags |= URG
                 urp = du if du < 0xFFFF else 0xFFFF
-        if v4:
-            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
-            IP4TCP.pack_into(
-                mv, eth, 0x45, tcb.tos, iphl + thl + plen, ident, 0x4000, tcb.ttl, 6, 0,
-                tcb.lip, tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, urp,
-            )
-        else:
-            IP6TCP.pack_into(
-                mv, eth, 0x60000000 | (tcb.tos << 20), thl + plen, 6, tcb.hops, tcb.lip,
-                tcb.rip, tcb.local_port, tcb.rport, seq, ack, off, flags, win, 0, urp,
-            )
-        p = eth + iphl + 20
-        if opts:
-            mv[p : p + len(opts)] = opts
-            p += len(opts)
         if ts:
-            TS3.pack_into(mv, p, TS_WORD, (int(self.now * 1000) + tcb.ts_offset) & M,
-                           tcb.ts_recent)
-            p += 12
+            opts += TS3.pack(TS_WORD, (int(self.now * 1000) + tcb.ts_offset) & M, tcb.ts_recent)
         if blocks is not None:
-            U32.pack_into(mv, p, 0x01010500 | (2 + 8 * len(blocks)))
-            p += 4
+            opts += U32.pack(0x01010500 | (2 + 8 * len(blocks)))
             for left, right in blocks:
-                U32X2.pack_into(mv, p, left, right)
-                p += 8
-        if plen:
-            tcb.sndbuf.copy_to(mv, p, start, plen)
-        if not iface.checksum_offload:
-            if v4:
-                U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
-            t0 = eth + iphl
-            c = checksum(mv[t0:size], pseudo_header_sum(tcb.lip, tcb.rip, 6, size - t0))
-            U16.pack_into(mv, t0 + 16, c)
-        dev.send(buf)
+                opts += U32X2.pack(left, right)
+        ip: Ipv4Repr | Ipv6Repr = (
+            Ipv4Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.ttl, tcb.tos) if v4
+            else Ipv6Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.hops, tcb.tos))
+        iface.emit(tok, ip, TcpRepr(tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts),
+                   source=tcb.sndbuf if plen else None, offset=start, n=plen)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1
@@ -350,32 +318,11 @@ class OutputMixin:
         """Send a reset that belongs to no connection (flags: RST or RST|ACK)."""
         if iface is None:
             return
-        eth = iface.link_header_len
-        v4 = version == 4
-        iphl = 20 if v4 else 40
-        size = eth + iphl + 20
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
+        ip: Ipv4Repr | Ipv6Repr = (Ipv4Repr(lip, rip, 6, 20) if version == 4
+                                   else Ipv6Repr(lip, rip, 6, 20))
+        if not iface.dispatch(ip, TcpRepr(lport, rport, seq, ack, flags, 0, 0, b""), b""):
             self.stats["tcp_tx_backpressure"] += 1
             return
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v4 if v4 else iface.link_header_v6
-        if v4:
-            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
-            IP4TCP.pack_into(mv, eth, 0x45, 0, 40, ident, 0x4000, 64, 6, 0, lip, rip, lport,
-                              rport, seq, ack, 0x50, flags, 0, 0, 0)
-        else:
-            IP6TCP.pack_into(mv, eth, 0x60000000, 20, 6, 64, lip, rip, lport, rport, seq, ack,
-                              0x50, flags, 0, 0, 0)
-        if not iface.checksum_offload:
-            if v4:
-                U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
-            t0 = eth + iphl
-            c = checksum(mv[t0:size], pseudo_header_sum(lip, rip, 6, 20))
-            U16.pack_into(mv, t0 + 16, c)
-        dev.send(buf)
         self.stats["tcp_segments_sent"] += 1
         self._count("tcp_rst_sent")
 

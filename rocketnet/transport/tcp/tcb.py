@@ -57,7 +57,6 @@ class TcpSocket:
         self.rip = b""
         self.rport = 0
         self.key: tuple | None = None
-        self.link_hdr = b""
         self.listen_entry: ListenEntry | None = None  # for a listener
         self.parent: ListenEntry | None = None  # for a child not yet accepted
         # send side
