@@ -458,14 +458,24 @@ static void rn_report(int err)
         return;
     g_warned_pid = me;
     char buf[512];
+    /* the host's name is its directory's (RUNTIME_DIR/NAME/ctl.sock) */
+    int dir = rn_dir_len(g_sock_path), base = dir - 1;
+    while (base > 0 && g_sock_path[base - 1] != '/')
+        base--;
     int n = err == EPROTO
                 ? snprintf(buf, sizeof buf,
                            "rocketnet: the stack host at %s was built from another "
                            "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
                            g_sock_path)
+            : g_host_pid > 0 /* it answered this process before: it died (or stopped) */
+                ? snprintf(buf, sizeof buf,
+                           "rocketnet: stack host %.*s (pid %d) is gone (unreachable at %s: "
+                           "%s); its log: %.*shost.log\n",
+                           dir > base ? dir - 1 - base : 0, g_sock_path + (base > 0 ? base : 0),
+                           (int)g_host_pid, g_sock_path, strerror(err), dir, g_sock_path)
                 : snprintf(buf, sizeof buf,
                            "rocketnet: stack host unreachable at %s: %s; its log: %.*shost.log\n",
-                           g_sock_path, strerror(err), rn_dir_len(g_sock_path), g_sock_path);
+                           g_sock_path, strerror(err), dir, g_sock_path);
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -2475,22 +2485,28 @@ static inline ssize_t rn_rd_end(int fd, ssize_t r)
     return r;
 }
 
-/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
- * gone (or no longer knows the socket), the connection was reset, not shut down. */
-static ssize_t rn_wr_end_slow(int fd)
+/* 1 if fd is a stream shim socket whose host is gone (or no longer knows it, a new
+ * host at the same place): its S closed because the host died.  errno kept. */
+static int rn_host_gone(int fd)
 {
+    int e = errno;
     struct rn_sock s;
     struct rn_resp resp;
     int c = rn_classify(fd, &s);
-    if (c < 0 ||
-        (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
-         (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
-                 0) < 0 ||
-          (resp.ret < 0 && resp.err == EBADF)))) {
-        errno = ECONNRESET;
-        return -1;
-    }
-    errno = EPIPE;
+    int gone = c < 0 ||
+               (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+                (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+                        NULL, 0) < 0 ||
+                 (resp.ret < 0 && resp.err == EBADF)));
+    errno = e;
+    return gone;
+}
+
+/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
+ * gone, the connection was reset, not shut down. */
+static ssize_t rn_wr_end_slow(int fd)
+{
+    errno = rn_host_gone(fd) ? ECONNRESET : EPIPE;
     return -1;
 }
 
@@ -3128,6 +3144,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
 #include "uring.c"  /* io_uring refused: ENOSYS */
 #include "landlock.c" /* Landlock network rules and scoping under the shim */
 #include "epint.c" /* epoll interests carried over a replaced A */
+#include "gone.c"  /* poll and epoll report a dead host's sockets as reset */
 
 static void rn_resolve_all(void)
 {
