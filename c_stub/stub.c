@@ -2367,7 +2367,7 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (s.info & F_LISTENER) && INFO_KIND(s.info) == RN_KIND_UNIX &&
         rn_copy_in(&m, msg, sizeof m) == 0) {
         size_t n = 0; /* only whether it is 0 matters (unix_listener_send) */
-        for (size_t k = 0; k < m.msg_iovlen && n == 0; k++) {
+        for (size_t k = 0; k < (size_t)m.msg_iovlen && n == 0; k++) {
             struct iovec v;
             n = rn_copy_in(&v, m.msg_iov + k, sizeof v) == 0 ? v.iov_len : 1;
         }
