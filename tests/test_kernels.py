@@ -4,7 +4,7 @@ default 6.1, Debian 12's kernel) in QEMU and runs every tests/ltp/*.c program an
 tests/alg/alg_kat.c there natively and under the shim; each must be identical.
 
 One kernel's full run takes about 10 minutes under emulation (no usable KVM) on an
-idle 2-core machine, 30 on a loaded one, so the suite runs one kernel and, by default,
+idle 2-core machine, over 40 on a loaded one, so the suite runs one kernel and, by default,
 the programs whose output differs between kernels and has been compared in the 6.1
 and 6.12 guests (ROCKETNET_VM_PROGRAMS, a regex over program names: `.` runs them
 all); `tools/vm run` runs every program on 6.1 and 6.12.  The table and the diffs
