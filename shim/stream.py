@@ -21,6 +21,7 @@ import errno
 import fcntl
 import select
 import socket
+import struct
 import sys
 import termios
 import time
@@ -36,8 +37,13 @@ from shim.channels import ChannelTable, set_sndbuf
 
 READ_CHUNK = 256 * 1024
 # S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
-# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
+# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.  It
+# starts small and doubles each time the program has read all it held, so a program
+# that never reads holds about what Linux's would (the receive buffer), one that
+# reads fast gets the large buffer that keeps the host's wake-ups few.
 CHANNEL_BUF = 1024 * 1024
+CHANNEL_BUF_MIN = 32 * 1024
+OUTQ = struct.Struct("i")
 # close() with SO_LINGER waits while the socket is in one of these (FIN not yet acked)
 LINGER_STATES = {"ESTABLISHED", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING",
                  "LAST_ACK"}
@@ -66,7 +72,7 @@ class Channel(ChannelBase):
     """One TCP shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("filler", "out", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
-                 "unseen_fail", "a_sndbuf", "s_sndbuf")
+                 "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto")
 
     def __init__(self, svc: StreamService, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
@@ -84,6 +90,7 @@ class Channel(ChannelBase):
         # (0: the defaults), inherited by accepted sockets as the stack's buffers are
         self.a_sndbuf = 0
         self.s_sndbuf = 0
+        self.s_auto = CHANNEL_BUF_MIN   # S's send buffer while the program sets none
 
     def size_like(self, other: Channel, a: socket.socket) -> None:
         """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
@@ -146,7 +153,7 @@ class StreamService:
         except SocketError as e:
             return P.response(-1, e.errno), None
         sk.uid = getattr(self.table.caller, "uid", 0)      # sk_uid (ss -e)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
         ch = Channel(self, sock_id, family, s, sk)
         # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket
         # does; connect swaps in a writable A (RN_OP_REOPEN).  A listener never writes.
@@ -213,7 +220,7 @@ class StreamService:
                 sk = old.sk.renewed()
             except SocketError as e:
                 return P.response(-1, e.errno), None
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
         ch = Channel(self, sock_id, old.family, s, sk)
         ch.unseen_fail = unseen
         ch.size_like(old, a)
@@ -539,6 +546,9 @@ class StreamService:
                 self.hand_over_accepted(ch)
             else:
                 self.flush_out(ch)
+                if not ch.out and not ch.s_sndbuf and ch.s_auto < CHANNEL_BUF:
+                    ch.s_auto *= 2  # the program read all S held: a larger S
+                    set_sndbuf(ch.s, ch.s_auto)
                 self.service(ch)    # after the backlog: FIN or failure may be due now
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
@@ -706,8 +716,13 @@ class StreamService:
         self.flush_out(ch)
         sk, s = ch.sk, ch.s
         while not ch.out and sk.rx_available():
-            want = 2 * ch.s_sndbuf if ch.s_sndbuf else READ_CHUNK
+            want = 2 * (ch.s_sndbuf or ch.s_auto)
+            if want > READ_CHUNK:
+                want = READ_CHUNK
             t = sk.inner
+            # what S holds is not read yet: the receive buffer's autotuning waits for
+            # the program's reads (the kernel's count of S's queue, with overhead)
+            t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
             if t.urg_state:
                 off = t.urgent_offset()
                 if off == 0:
@@ -749,7 +764,7 @@ class StreamService:
         """Give each established connection to the program: one record + its A fd."""
         while ch.pending_accept:
             sk = ch.pending_accept[0]
-            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
             if getattr(sk.inner, "oobinline", False):   # inherited from the listener
                 a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
             new = Channel(self, sock_id, ch.family, s, sk)
