@@ -24,25 +24,6 @@ static long sysctl3(const char *path, int i)
     return v[i];
 }
 
-/* write without blocking until EAGAIN persists for 500 ms (POLLOUT never comes) */
-static long fill(int fd)
-{
-    static char buf[65536];
-    long total = 0;
-    for (;;) {
-        ssize_t r = send(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (r > 0) {
-            total += r;
-            continue;
-        }
-        if (errno != EAGAIN)
-            return -1;
-        struct pollfd p = {fd, POLLOUT, 0};
-        if (poll(&p, 1, 500) <= 0)
-            return total;
-    }
-}
-
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -55,7 +36,7 @@ int main(void)
     int s = accept(l, NULL, NULL);
     show("accept", s >= 0 ? 0 : -1);
 
-    long total = fill(c);
+    long total = fill_until_eagain(c, 65536, 500);
     show("non-blocking fill ends in EAGAIN", total > 0 ? 0 : -1);
     printf("queued between tcp_wmem[2]/2 and tcp_wmem[2]+tcp_rmem[1] = %d\n",
            total >= wmax / 2 && total <= wmax + rdef);
