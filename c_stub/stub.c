@@ -1,7 +1,8 @@
 /* stub.c - the rocketnet preload stub.
  *
- * Built by c_stub/build_ffi.py as the cffi module shim._stub; the same .so is
- * LD_PRELOADed into unmodified programs.  It never calls into Python.
+ * A plain C shared object, built once per C library and machine by
+ * c_stub/build_preload.py (shim/preload/rocketnet-<arch>-<libc>.so) and LD_PRELOADed
+ * into unmodified programs.  Nothing of Python in it.
  *
  * Model (docs: /work/shared/ARCHITECTURE.md section 2, wire protocol: rn_protocol.h):
  * a shim socket is the app end "A" of an AF_UNIX socket pair whose other end the
@@ -1153,7 +1154,11 @@ static void tb_addr(struct tb *t, const void *sa, size_t len)
 static void tb_ret(struct tb *t, long r, int err)
 {
     if (r < 0) {
+#ifdef __GLIBC__
         const char *en = strerrorname_np(err);
+#else
+        const char *en = NULL; /* musl has no errno names */
+#endif
         if (en)
             tb_add(t, " = -1 %s\n", en);
         else
@@ -2839,7 +2844,8 @@ ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 
 /* _FORTIFY_SOURCE: glibc's checking variants call its internal read/recv, never the
  * interposers above, so they are caught too: the same check (abort on overflow), then
- * the same path as the plain call. */
+ * the same path as the plain call.  glibc only: musl has no __chk_fail to call. */
+#ifdef __GLIBC__
 extern void __chk_fail(void) __attribute__((noreturn));
 RN_EXPORT ssize_t rn_read_chk(int, void *, size_t, size_t) __asm__("__read_chk");
 RN_EXPORT ssize_t rn_recv_chk(int, void *, size_t, size_t, int) __asm__("__recv_chk");
@@ -2864,6 +2870,7 @@ ssize_t rn_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int flags, struc
         __chk_fail();
     return do_recvfrom(fd, b, n, flags, a, l);
 }
+#endif
 
 /* close() of a TCP socket with SO_LINGER {1, secs}: Linux waits until what was sent is
  * acknowledged (the FIN too) or secs pass.  After the native close the host answers
@@ -3023,6 +3030,8 @@ long rn_syscall(long nr, ...)
     return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+#include "exec.c" /* every exec picks the preload build of the new image's loader */
+
 /* ------------------------------------------------------------------------ */
 /* Load time: read the environment only (plus adopting ROCKETNET_CTL_FD).     */
 
@@ -3037,10 +3046,10 @@ static void rn_atfork_child(void)
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
 
-/* Are we LD_PRELOADed (interposing), rather than imported by Python as the cffi
- * module (RTLD_LOCAL)?  Only then may the environment be acted upon: a Python
- * process that imports shim._stub with ROCKETNET_CTL_FD in its environment must
- * not have that fd moved or the variable removed. */
+/* Are we LD_PRELOADed (interposing), rather than dlopen'ed (RTLD_LOCAL) by some
+ * process?  Only then may the environment be acted upon: such a process with
+ * ROCKETNET_CTL_FD in its environment must not have that fd moved or the variable
+ * removed. */
 static int rn_is_preloaded(void)
 {
     if (dlsym(RTLD_DEFAULT, "socket") == (void *)rn_socket)
@@ -3122,6 +3131,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     rn_ll_init(); /* landlock.c */
+    rn_exec_init();
     g_enabled = 1;
     if (g_trace_on)
         rn_tr_image(argc, argv);
