@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
+from rocketnet.transport import STATE_NAMES
 from shim import ifinfo, sockaddr
 from shim import protocol as P
 from shim.channels import Channel as ChannelBase
@@ -51,6 +52,9 @@ EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
                             "LAST_ACK", "TIME_WAIT"}
+# the same states as the TCB's numbers: the per-packet paths read the TCB (sk.inner)
+# directly, without a name lookup per call
+SYNCED = frozenset(n for n, name in STATE_NAMES.items() if name in TCP_ESTABLISHED_OR_LATER)
 
 
 def unprivileged_port_start() -> int:
@@ -189,11 +193,6 @@ class StreamService:
     def add(self, ch: Channel) -> None:
         self.table.add(ch)
         self.update_mask(ch)
-
-    def tick(self) -> None:
-        """After the stack ran: closes waiting for their data to be acknowledged."""
-        if self.lingering:
-            self.check_lingering()
 
     def op_reopen(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
         """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
@@ -515,18 +514,19 @@ class StreamService:
     # ---- channels -----------------------------------------------------------------
 
     def update_mask(self, ch: Channel) -> None:
-        want = 0
         if ch.listening:
-            if ch.pending_accept:
-                want |= EP_OUT
+            want = EP_OUT if ch.pending_accept else 0
             if not ch.app_eof:
                 want |= EP_IN       # EOF/HUP: the program closed the listener
-        elif not ch.app_eof and self.sending(ch):
-            if ch.filler or ch.sk.send_space() > 0:
-                want |= EP_IN
+        elif ch.app_eof or ch.connecting:
+            want = 0
+        else:
+            t = ch.sk.inner
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.send_space() > 0) else 0
         if ch.out:
             want |= EP_OUT
-        self.table.modify(ch, want)
+        if want != ch.mask:
+            self.table.modify(ch, want)
 
     @staticmethod
     def sending(ch: Channel) -> bool:
@@ -542,24 +542,25 @@ class StreamService:
                 self.service(ch)    # after the backlog: FIN or failure may be due now
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
-        if self.table.alive(ch):
+        if self.table.by_fd.get(ch.fd) is ch:
             self.update_mask(ch)
 
     def read_app(self, ch: Channel, ev: int) -> None:
         """Bytes the program wrote to A: filler to drop, then payload for the stack."""
-        s, sk = ch.s, ch.sk
-        now = time.monotonic()
+        s, t = ch.s, ch.sk.inner
         while not ch.app_eof:
             if ch.listening:
                 want = READ_CHUNK
-            elif not self.sending(ch):
+            elif ch.connecting or t.state not in SYNCED:
                 break
             elif ch.filler:
                 want = min(ch.filler, READ_CHUNK)
             else:
-                want = min(sk.send_space(), READ_CHUNK)
+                want = t.send_space()
                 if want <= 0:
                     break
+                if want > READ_CHUNK:
+                    want = READ_CHUNK
             try:
                 data = s.recv(want)
             except BlockingIOError:
@@ -577,15 +578,17 @@ class StreamService:
                 ch.filler -= len(data)
                 continue
             try:
-                sk.send(data, ch.more)
+                t.send(data, ch.more)
             except SocketError:
                 pass                # Linux drops it too: EPIPE was the program's to see
+            if len(data) < want:
+                break               # S is empty now; epoll (level-triggered) tells of more
         if ev & select.EPOLLHUP:
             ch.app_closed = True
         if ch.app_closed:
-            self.app_closed(ch, now)
+            self.app_closed(ch, time.monotonic())
         elif ch.app_eof:
-            self.app_shut_write(ch, now)
+            self.app_shut_write(ch, time.monotonic())
 
     @staticmethod
     def hung_up(s: socket.socket) -> bool:
@@ -692,7 +695,7 @@ class StreamService:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-        if self.table.alive(ch):
+        if self.table.by_fd.get(ch.fd) is ch:
             if not ch.app_eof and ch.mask & EP_IN == 0:
                 self.read_app(ch, 0)
             self.update_mask(ch)
@@ -703,11 +706,11 @@ class StreamService:
         Only what S accepts is taken from the stack (at most one chunk waits here), so
         a slow reader closes the TCP window as it would on Linux.
         """
-        self.flush_out(ch)
-        sk, s = ch.sk, ch.s
-        while not ch.out and sk.rx_available():
+        if ch.out:
+            self.flush_out(ch)
+        t, s = ch.sk.inner, ch.s
+        while not ch.out and t.rx_available():
             want = 2 * ch.s_sndbuf if ch.s_sndbuf else READ_CHUNK
-            t = sk.inner
             if t.urg_state:
                 off = t.urgent_offset()
                 if off == 0:
@@ -720,7 +723,7 @@ class StreamService:
                     continue
                 if off is not None and off < want:
                     want = off              # what comes before the mark first
-            data = sk.recv(want)
+            data = t.recv(want)      # connected: there is data (Socket.recv's checks hold)
             try:
                 n = s.send(data)
             except BlockingIOError:
@@ -729,6 +732,8 @@ class StreamService:
                 return              # the program is gone; the stack resets on close
             if n < len(data):
                 ch.out.append(memoryview(data)[n:])
+            elif len(data) < want:
+                return              # the receive buffer is empty
 
     def flush_out(self, ch: Channel) -> None:
         out = ch.out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from ..phy import NetDevice
 from ..wire.checksum import checksum, pseudo_header_sum, verify
 from ..wire.error import Malformed
 from ..wire.icmp import (
@@ -42,6 +43,8 @@ from ..wire.ipv6ext import FRAG, NO_NEXT, walk
 from .interface import InterfaceWrapper
 from .link import multicast_mac
 from .reassembly import Reassembler
+
+_NO_TICK = NetDevice.tick      # the base class's: a device that keeps no time
 
 _IP4 = struct.Struct("!BBHHHBBH4s4s")
 _IP6 = struct.Struct("!IHBB16s16s")
@@ -104,15 +107,18 @@ class IpLayer:
     # ---- timers -----------------------------------------------------------------------
     def poll(self, now: float) -> None:
         self.now = now
-        self.reasm4.poll(now)
-        self.reasm6.poll(now)
         t = None
+        if self.reasm4.pending or self.reasm6.pending:
+            for r in (self.reasm4, self.reasm6):
+                r.poll(now)
+                d = r.next_deadline()
+                if d is not None and (t is None or d < t):
+                    t = d
         for iface in self.ifaces:
-            d = iface.dev.device.tick(now)
-            if d is not None and (t is None or d < t):
-                t = d
-        for r in (self.reasm4, self.reasm6):
-            d = r.next_deadline()
+            dev = iface.dev.device
+            if type(dev).tick is _NO_TICK:
+                continue    # a device without timers (lo): not even a call per poll
+            d = dev.tick(now)
             if d is not None and (t is None or d < t):
                 t = d
         self.deadline = t
@@ -122,7 +128,10 @@ class IpLayer:
         frame sent by the transport after poll), neighbors and reassembly."""
         t = self.deadline
         for iface in self.ifaces:
-            d = iface.dev.device.tick(self.now)
+            dev = iface.dev.device
+            if type(dev).tick is _NO_TICK:
+                continue
+            d = dev.tick(self.now)
             if d is not None and (t is None or d < t):
                 t = d
         return t
