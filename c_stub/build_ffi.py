@@ -54,7 +54,8 @@ ffibuilder.set_source(
              str(HERE / "uring.c"), str(HERE / "landlock.c"),
              str(HERE / "ifreq.c"), str(HERE / "alg.c"),
              str(HERE / "unix.c"), str(HERE / "seccomp.c"), str(HERE / "trace.c"),
-             str(HERE / "traceopt.c"), str(HERE / "epint.c")],
+             str(HERE / "traceopt.c"), str(HERE / "epint.c"),
+             str(HERE / "self.c"), str(HERE / "defer.c")],
 )
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class StackHost:
         host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
         host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
         self.control = Control(table, nonce, listener, host_ops, services, self.stream)
+        self.control.hello_args = self.stream.kept_option_limits()
 
     def counters(self) -> dict:
         return {"clients": len(self.control.greeted), "sockets": len(self.table.by_fd),
