@@ -1,12 +1,9 @@
-"""cffi builder for the preload stub.
+"""cffi builder of the host's view of the stub: the module ``shim._stub``.
 
-The stub (stub.c) is compiled as the cffi extension module ``shim._stub``.  The same
-shared object serves twice:
-- LD_PRELOADed into programs, where its interposers catch the socket API (it needs
-  nothing from Python there: the only Python references are the cffi glue's, bound
-  lazily and never called);
-- imported by the stack host, which reads the wire protocol's constants and struct
-  layouts from it, so stub and host share one definition (rn_protocol.h).
+The preload library itself is plain C (build_preload.py).  This module, for the host
+and the CLI only, carries what they share with it: the wire protocol's constants and
+struct layouts (rn_protocol.h, compiled, so stub and host share one definition) and
+the stub's ELF inspection (program.c: which preload build serves a program).
 """
 from __future__ import annotations
 
@@ -37,25 +34,26 @@ def protocol_version(header_text: str) -> int:
 
 
 HEADER_TEXT = HEADER.read_text()
-# The stub's whole C source: the derived protocol version, the protocol, the interposers.
-STUB_SOURCE = (f"#define RN_PROTO_VERSION {protocol_version(HEADER_TEXT)}\n"
-               '#include "rn_protocol.h"\n' + (HERE / "stub.c").read_text())
 
+PROGRAM_CDEF = """
+struct rn_program { int error; int elf; int script; int elfclass; int machine; int dynamic;
+                    int has_dynamic; char interp[256]; };
+int rn_program_read(int dirfd, const char *path, struct rn_program *p);
+const char *rn_machine_arch(int machine);
+const char *rn_preload_build(const char *interp);
+const char *rn_program_problem(const struct rn_program *p, const char *own_arch);
+const char *rn_own_arch(void);
+"""
 
 ffibuilder = FFI()
-ffibuilder.cdef(protocol_cdef(HEADER_TEXT) + "\n#define RN_PROTO_VERSION ...")
+ffibuilder.cdef(protocol_cdef(HEADER_TEXT) + "\n#define RN_PROTO_VERSION ...\n" + PROGRAM_CDEF)
 ffibuilder.set_source(
     "shim._stub",
-    STUB_SOURCE,
+    f"#define RN_PROTO_VERSION {protocol_version(HEADER_TEXT)}\n"
+    '#include "rn_protocol.h"\n#include "program.c"\n',
     include_dirs=[str(HERE)],
-    libraries=["dl", "pthread"],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
-    depends=[str(HEADER), str(HERE / "stub.c"), str(HERE / "dgram.c"), str(HERE / "resolv.c"),
-             str(HERE / "uring.c"), str(HERE / "landlock.c"),
-             str(HERE / "ifreq.c"), str(HERE / "alg.c"),
-             str(HERE / "unix.c"), str(HERE / "seccomp.c"), str(HERE / "trace.c"),
-             str(HERE / "traceopt.c"), str(HERE / "epint.c"),
-             str(HERE / "self.c"), str(HERE / "defer.c")],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+    depends=[str(HEADER), str(HERE / "program.c"), str(HERE / "program.h")],
 )
 
 if __name__ == "__main__":

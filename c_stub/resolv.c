@@ -24,6 +24,13 @@
 #include <netdb.h>
 #include <resolv.h>
 
+#ifndef NETDB_INTERNAL   /* glibc's h_errno values, which musl lacks */
+#define NETDB_INTERNAL (-1)
+#endif
+#ifndef NETDB_SUCCESS
+#define NETDB_SUCCESS 0
+#endif
+
 typedef int (*f_gai_t)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 typedef int (*f_gni_t)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t,
                        int);

@@ -1,7 +1,8 @@
 /* stub.c - the rocketnet preload stub.
  *
- * Built by c_stub/build_ffi.py as the cffi module shim._stub; the same .so is
- * LD_PRELOADed into unmodified programs.  It never calls into Python.
+ * A plain C shared object, built once per C library and machine by
+ * c_stub/build_preload.py (shim/preload/rocketnet-<arch>-<libc>.so) and LD_PRELOADed
+ * into unmodified programs.  Nothing of Python in it.
  *
  * Model (docs: /work/shared/ARCHITECTURE.md section 2, wire protocol: rn_protocol.h):
  * a shim socket is the app end "A" of an AF_UNIX socket pair whose other end the
@@ -461,14 +462,24 @@ static void rn_report(int err)
         return;
     g_warned_pid = me;
     char buf[512];
+    /* the host's name is its directory's (RUNTIME_DIR/NAME/ctl.sock) */
+    int dir = rn_dir_len(g_sock_path), base = dir - 1;
+    while (base > 0 && g_sock_path[base - 1] != '/')
+        base--;
     int n = err == EPROTO
                 ? snprintf(buf, sizeof buf,
                            "rocketnet: the stack host at %s was built from another "
                            "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
                            g_sock_path)
+            : g_host_pid > 0 /* it answered this process before: it died (or stopped) */
+                ? snprintf(buf, sizeof buf,
+                           "rocketnet: stack host %.*s (pid %d) is gone (unreachable at %s: "
+                           "%s); its log: %.*shost.log\n",
+                           dir > base ? dir - 1 - base : 0, g_sock_path + (base > 0 ? base : 0),
+                           (int)g_host_pid, g_sock_path, strerror(err), dir, g_sock_path)
                 : snprintf(buf, sizeof buf,
                            "rocketnet: stack host unreachable at %s: %s; its log: %.*shost.log\n",
-                           g_sock_path, strerror(err), rn_dir_len(g_sock_path), g_sock_path);
+                           g_sock_path, strerror(err), dir, g_sock_path);
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -1220,7 +1231,11 @@ static void tb_addr(struct tb *t, const void *sa, size_t len)
 static void tb_ret(struct tb *t, long r, int err)
 {
     if (r < 0) {
+#ifdef __GLIBC__
         const char *en = strerrorname_np(err);
+#else
+        const char *en = NULL; /* musl has no errno names */
+#endif
         if (en)
             tb_add(t, " = -1 %s\n", en);
         else
@@ -2604,22 +2619,28 @@ static inline ssize_t rn_rd_end(int fd, ssize_t r)
     return r;
 }
 
-/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
- * gone (or no longer knows the socket), the connection was reset, not shut down. */
-static ssize_t rn_wr_end_slow(int fd)
+/* 1 if fd is a stream shim socket whose host is gone (or no longer knows it, a new
+ * host at the same place): its S closed because the host died.  errno kept. */
+static int rn_host_gone(int fd)
 {
+    int e = errno;
     struct rn_sock s;
     struct rn_resp resp;
     int c = rn_classify(fd, &s);
-    if (c < 0 ||
-        (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
-         (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
-                 0) < 0 ||
-          (resp.ret < 0 && resp.err == EBADF)))) {
-        errno = ECONNRESET;
-        return -1;
-    }
-    errno = EPIPE;
+    int gone = c < 0 ||
+               (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+                (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+                        NULL, 0) < 0 ||
+                 (resp.ret < 0 && resp.err == EBADF)));
+    errno = e;
+    return gone;
+}
+
+/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
+ * gone, the connection was reset, not shut down. */
+static ssize_t rn_wr_end_slow(int fd)
+{
+    errno = rn_host_gone(fd) ? ECONNRESET : EPIPE;
     return -1;
 }
 
@@ -2957,7 +2978,8 @@ ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 
 /* _FORTIFY_SOURCE: glibc's checking variants call its internal read/recv, never the
  * interposers above, so they are caught too: the same check (abort on overflow), then
- * the same path as the plain call. */
+ * the same path as the plain call.  glibc only: musl has no __chk_fail to call. */
+#ifdef __GLIBC__
 extern void __chk_fail(void) __attribute__((noreturn));
 RN_EXPORT ssize_t rn_read_chk(int, void *, size_t, size_t) __asm__("__read_chk");
 RN_EXPORT ssize_t rn_recv_chk(int, void *, size_t, size_t, int) __asm__("__recv_chk");
@@ -2982,6 +3004,7 @@ ssize_t rn_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int flags, struc
         __chk_fail();
     return do_recvfrom(fd, b, n, flags, a, l);
 }
+#endif
 
 /* close() of a TCP socket with SO_LINGER {1, secs}: Linux waits until what was sent is
  * acknowledged (the FIN too) or secs pass.  After the native close the host answers
@@ -3144,6 +3167,8 @@ long rn_syscall(long nr, ...)
     return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+#include "exec.c" /* every exec picks the preload build of the new image's loader */
+
 /* ------------------------------------------------------------------------ */
 /* Load time: read the environment only (plus adopting ROCKETNET_CTL_FD).     */
 
@@ -3158,10 +3183,10 @@ static void rn_atfork_child(void)
     /* g_ctl_pid != getpid() now: the next RPC makes this process's connection */
 }
 
-/* Are we LD_PRELOADed (interposing), rather than imported by Python as the cffi
- * module (RTLD_LOCAL)?  Only then may the environment be acted upon: a Python
- * process that imports shim._stub with ROCKETNET_CTL_FD in its environment must
- * not have that fd moved or the variable removed. */
+/* Are we LD_PRELOADed (interposing), rather than dlopen'ed (RTLD_LOCAL) by some
+ * process?  Only then may the environment be acted upon: such a process with
+ * ROCKETNET_CTL_FD in its environment must not have that fd moved or the variable
+ * removed. */
 static int rn_is_preloaded(void)
 {
     if (dlsym(RTLD_DEFAULT, "socket") == (void *)rn_socket)
@@ -3244,6 +3269,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
     rn_ll_init(); /* landlock.c */
+    rn_exec_init();
     g_enabled = 1;
     if (g_trace_on)
         rn_tr_image(argc, argv);
@@ -3256,6 +3282,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
 #include "uring.c"  /* io_uring refused: ENOSYS */
 #include "landlock.c" /* Landlock network rules and scoping under the shim */
 #include "epint.c" /* epoll interests carried over a replaced A */
+#include "gone.c"  /* poll and epoll report a dead host's sockets as reset */
 
 static void rn_resolve_all(void)
 {

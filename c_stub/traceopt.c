@@ -103,6 +103,7 @@ static void tb_payload(struct tb *t, const void *buf, long r)
 static void tb_start(struct tb *t, const char *call, int fd);
 static void tb_emit(struct tb *t);
 
+#ifdef __GLIBC__
 static void rn_tr_exit(int status, void *arg)
 {
     (void)arg;
@@ -113,6 +114,7 @@ static void rn_tr_exit(int status, void *arg)
     t.skip = 0;                     /* process lines pass any -e filter */
     tb_emit(&t);
 }
+#endif
 
 /* "PID execve("/usr/bin/x", ["x", "-v"]) = 0" for each image of the run, then the exit line */
 static void rn_tr_image(int argc, char **argv)
@@ -132,5 +134,7 @@ static void rn_tr_image(int argc, char **argv)
     }
     tb_add(&t, "]) = 0\n");
     tb_emit(&t);
+#ifdef __GLIBC__
     on_exit(rn_tr_exit, NULL);
+#endif  /* musl has no on_exit: no exit line there (the supervising run still reports) */
 }

@@ -84,7 +84,7 @@ API (the stack host relies on exactly these names and semantics)::
     stack.take_events()      set[Socket] whose readable/writable/state/error/accept
                              queue changed since the last call.
     stack.set_tcp_probe(sink)  TCP congestion-control events as dicts to sink(record)
-                             (rocketnet.transport.probe; None: off, the default).
+                             (rocketnet.transport.tcp.probe; None: off, the default).
     stack.stats              dict[str, int]: tcp_segments_sent/received,
                              tcp_payload_bytes_sent/received, tcp_retransmits,
                              tcp_rst_sent/received, tcp_active_opens/passive_opens,
@@ -180,9 +180,9 @@ class NetStack:
         self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
-        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
-        self.udp.send_error = self.ip.send_error                 # port unreachable
-        self.ip.header_handlers[17] = self.udp.ip_input
+        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # the interface's emit path
+        self.udp.port_unreachable = self.ip.port_unreachable
+        self.ip.handlers[17] = self.udp.ip_input
         self.ip.error_handlers[17] = self.udp.icmp_error
         self.ip.detail_handlers[17] = self.udp.icmp_error_detail
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
@@ -266,8 +266,8 @@ class NetStack:
 
     def set_tcp_probe(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
         """Record TCP congestion-control events through ``sink(record)`` (see
-        rocketnet.transport.probe); None switches the probe off."""
-        from .transport.probe import TcpProbe
+        rocketnet.transport.tcp.probe); None switches the probe off."""
+        from .transport.tcp.probe import TcpProbe
 
         self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 

@@ -5,7 +5,6 @@ import argparse
 import array
 import errno
 import fcntl
-import importlib.util
 import json
 import os
 import resource
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from shim import netconfig, program, runtime, tracecli
+from shim import builds, netconfig, program, runtime, tracecli
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
@@ -33,13 +32,6 @@ HOST_PYTHON_ENV = "ROCKETNET_HOST_PYTHON"
 def die(msg: str, status: int = 1) -> int:
     print(f"rocketnet: {msg}", file=sys.stderr)
     return status
-
-
-def stub_path() -> str:
-    spec = importlib.util.find_spec("shim._stub")
-    if spec is None or spec.origin is None:
-        raise SystemExit(die("the preload stub (shim._stub) is not built: pip install ."))
-    return spec.origin
 
 
 def rpc(sock, op: int, sock_id: int = 0, args=(0, 0, 0, 0), payload: bytes = b""):
@@ -208,30 +200,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, status, msg = resolve(argv[0])
     if path is None:
         return die(msg, status)
-    why = program.escape_reason(path) if args.via == "preload" else None
-    if why is not None:
-        if args.strict:
-            return die(f"{path}: {why}: refused (--strict), its sockets would be the "
-                       "machine's (--via seccomp serves it)", 126)
-        print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
-              "not the stack's (--via seccomp serves it)", file=sys.stderr)
+    if builds.own_default() is None:
+        return die(f"the preload stub is not built (no {builds.PRELOAD_DIR}/"
+                   f"rocketnet-{builds.OWN_ARCH}-glibc.so): pip install .")
+    try:
+        how = builds.launch(path, argv, args.via)
+    except FileNotFoundError as e:
+        return die(str(e), 126)
+    # builds.launch names what no build serves (static, foreign, a C library without a
+    # build); program.escape_reason what keeps the loader or the program from the stub
+    why = program.escape_reason(path) if how.via == "preload" and how.path == path else None
+    note = f"{path}: {why}{builds.MACHINES}" if why else how.note
+    if args.strict and note:
+        return die(f"{note}: refused (--strict; --via seccomp serves it)", 126)
     ctl = ensure_host(args.host, ON_DEMAND_IDLE)    # `host start` makes one that stays
     dfd = inherited(get_dialer(ctl))
     token = start_session(ctl, args)  # stays open in the run's processes
     fd = inherited(ctl.detach())
     env = dict(os.environ)
-    stub = stub_path()
-    env["LD_PRELOAD"] = " ".join([stub] + [p for p in env.get("LD_PRELOAD", "").split() if p])
+    others = [p for p in env.get("LD_PRELOAD", "").split() if p]
+    env["LD_PRELOAD"] = " ".join(([how.preload] if how.preload else []) + others)
+    if not env["LD_PRELOAD"]:
+        del env["LD_PRELOAD"]
+    if note:
+        print(f"rocketnet: {note}", file=sys.stderr)
     env[P.ENV_SOCK] = str(runtime.ctl_path(args.host))
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)
-    env.pop("LD_BIND_NOW", None)    # the stub's cffi glue symbols are bound lazily, never used
     if args.strict:
         env[program.STRICT_ENV] = "1"     # for the stub's execve hook (shim/program.py)
     trace = tracecli.TraceRun(args, env, inherited)
-    if args.via == "seccomp":
+    if how.via == "seccomp":
         kept = (fd, dfd) + ((token,) if token is not None else ()) + tuple(trace.fds)
-        return run_seccomp(path, argv, env, kept)
+        return run_seccomp(how.path, how.argv, env, kept)
     if trace.supervise:
         pid = os.fork()
         if pid:
@@ -242,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 os.close(token)
             return trace.wait(pid)
     try:
-        os.execve(path, argv, env)
+        os.execve(how.path, how.argv, env)
     except OSError as e:
         if trace.supervise:
             die(f"{argv[0]}: {e.strerror}")

@@ -44,6 +44,10 @@ def test_wheel_has_every_package_and_the_stub(wheel):
     for pkg in _packages():
         assert f"{pkg.replace('.', '/')}/__init__.py" in names, pkg
     assert any(n.startswith("shim/_stub") and n.endswith(".so") for n in names), names
+    # every preload build made here (c_stub/build_preload.py), the machine's glibc one always
+    built = {p.name for p in (ROOT / "shim" / "preload").glob("rocketnet-*.so")}
+    assert f"rocketnet-{os.uname().machine}-glibc.so" in built
+    assert {f"shim/preload/{b}" for b in built} <= set(names), names
 
 
 def test_installed_command_runs_a_program_from_elsewhere(wheel, tmp_path):

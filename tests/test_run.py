@@ -19,7 +19,7 @@ import pytest
 
 from shim import protocol as P
 from shim import runtime
-from shim.cli import stub_path
+from shim.builds import own_default
 from tests.conftest import Rocketnet, wait_for
 
 PY = sys.executable
@@ -169,8 +169,7 @@ def test_named_host_start_list_stop(rn):
 
 
 def test_host_unreachable_gives_enetdown_and_one_line(rn, tmp_path):
-    from shim.cli import stub_path
-    env = dict(rn.env, LD_PRELOAD=stub_path(), ROCKETNET_SOCK=str(tmp_path / "nothing.sock"))
+    env = dict(rn.env, LD_PRELOAD=str(own_default()), ROCKETNET_SOCK=str(tmp_path / "nothing.sock"))
     prog = ("import socket, errno\n"
             "for _ in range(3):\n"
             "    try:\n"
@@ -333,7 +332,8 @@ def test_host_of_another_build_is_named_not_hung(rn, monkeypatch):
                                     "rocketnet host stop stale")
         prog = "import socket\ntry:\n socket.socket()\nexcept OSError as e:\n print(e.errno)"
         r = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=20,
-                           env=dict(rn.env, LD_PRELOAD=stub_path(), ROCKETNET_SOCK=str(path)))
+                           env=dict(rn.env, LD_PRELOAD=str(own_default()),
+                                    ROCKETNET_SOCK=str(path)))
         assert r.stdout.strip() == str(errno.ENETDOWN)
         assert r.stderr.strip() == (
             f"rocketnet: the stack host at {path} was built from another rocketnet "

@@ -418,7 +418,8 @@ if __name__ == "__main__":
 import pytest  # noqa: E402
 
 stub = pytest.importorskip("shim._stub")
-SO = stub.__file__
+builds = pytest.importorskip("shim.builds")
+SO = str(builds.own_default())
 
 
 @pytest.fixture(scope="module")
@@ -611,10 +612,10 @@ def test_adopted_ctl_fd(client, host):
     assert len(hellos) == 1  # no second connection: the adopted one was used
 
 
-def test_import_in_python_does_not_act(tmp_path):
-    # the stack host / CLI import shim._stub: the stub must not take the env there
-    code = ("import os; os.environ['ROCKETNET_CTL_FD'] = '0'; "
-            "os.environ['ROCKETNET_SOCK'] = '/nonexistent'; import shim._stub; "
+def test_dlopen_does_not_act(tmp_path):
+    # a process that loads the library without preloading it must not have the env taken
+    code = ("import os, ctypes; os.environ['ROCKETNET_CTL_FD'] = '0'; "
+            f"os.environ['ROCKETNET_SOCK'] = '/nonexistent'; ctypes.CDLL({SO!r}); "
             "import socket; socket.socket().close(); print(os.environ.get('ROCKETNET_CTL_FD'))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROCKETNET_")}
     env.pop("LD_PRELOAD", None)

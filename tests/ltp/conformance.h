@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "libc_compat.h"
+
 /* "what = result" or "what = -1 ERRNONAME"; flushed, so forked children never repeat it */
 static inline void show(const char *what, long ret)
 {

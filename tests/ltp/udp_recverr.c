@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <time.h> /* linux/errqueue.h needs struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
