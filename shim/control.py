@@ -158,6 +158,7 @@ class Control:
         # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
         # other end send one end of a fresh socketpair to become a control connection.
         self.dialers: dict[int, socket.socket] = {}
+        self.hello_args = (0, 0)    # HELLO's arg0, arg1 (rn_protocol.h): set by the host
         self.internal_errors = 0           # calls that raised unexpectedly (answered EIO)
         self.running = True
         self.host_ops: dict[int, Handler] = {
@@ -341,7 +342,7 @@ class Control:
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
         self.greeted.add(c.fd)
-        return P.response(os.getpid(), 0, self.nonce), None
+        return P.response(os.getpid(), 0, self.nonce, *self.hello_args), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         """A new dialer: the caller passes it on to the processes it starts."""
