@@ -41,8 +41,14 @@
  * stub keeps it at a high fd without FD_CLOEXEC and re-exports its number here. */
 #define RN_ENV_DIALER_FD "ROCKETNET_DIALER_FD"
 
+/* What the host's kernel does with an AF_UNIX byte read out of band (its profile):
+ * the stub makes up for it on a TCP socket's A, whose urgent byte comes that way. */
+#define RN_HELLO_OOB_STALL 1  /* it stalls the next non-blocking in-band read (EAGAIN) */
+#define RN_HELLO_OOB_NOMARK 2 /* SIOCATMARK says 0 at it (TCP: 1, still at the mark) */
+
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
-#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce,
+#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce
+                                then a uint32_t of RN_HELLO_* (the kernel's),
                                 arg0 = wmem_max | rmem_max << 32 (0: the stub keeps no
                                 options, see RN_OP_SETOPTS), arg1 = the least SO_SNDBUF |
                                 the least SO_RCVBUF << 32 (what a set of 0 reads back) */

@@ -169,6 +169,7 @@ static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static int g_oob_quirks;                    /* from HELLO: RN_HELLO_OOB_* (urgent.c) */
 static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
 static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
 static ino_t g_dialer_ino;
@@ -725,6 +726,10 @@ static int rn_ensure_ctl(void)
         g_nonce[RN_NONCE_LEN] = 0;
         g_host_pid = (pid_t)resp.ret;
     }
+    uint32_t quirks = 0;
+    if (resp.payload_len >= RN_NONCE_LEN + sizeof quirks)
+        memcpy(&quirks, nonce + RN_NONCE_LEN, sizeof quirks);
+    g_oob_quirks = (int)(quirks & (RN_HELLO_OOB_STALL | RN_HELLO_OOB_NOMARK));
     return 0;
 }
 
@@ -2193,6 +2198,7 @@ out:
 
 #include "dgram.c" /* datagram shim sockets (UDP) */
 #include "alg.c"   /* AF_ALG sockets, on the datagram interposers */
+#include "urgent.c" /* TCP urgent data where AF_UNIX's MSG_OOB differs */
 
 /* ------------------------------------------------------------------------ */
 /* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
@@ -2383,6 +2389,8 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
+    if (unix_listener_send(fd, n, flags, addr != NULL && alen != 0))
+        ERRET(errno);
     if (INFO_KIND(s.info) == RN_KIND_UNIX && addr != NULL && alen != 0) {
         struct iovec iov = {(void *)buf, n};
         struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
@@ -2485,6 +2493,16 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
+    }
+    if (c > 0 && (s.info & F_LISTENER) && INFO_KIND(s.info) == RN_KIND_UNIX &&
+        rn_copy_in(&m, msg, sizeof m) == 0) {
+        size_t n = 0; /* only whether it is 0 matters (unix_listener_send) */
+        for (size_t k = 0; k < (size_t)m.msg_iovlen && n == 0; k++) {
+            struct iovec v;
+            n = rn_copy_in(&v, m.msg_iov + k, sizeof v) == 0 ? v.iov_len : 1;
+        }
+        if (unix_listener_send(fd, n, flags, m.msg_name != NULL && m.msg_namelen != 0))
+            ERRET(errno);
     }
     if (c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX && rn_copy_in(&m, msg, sizeof m) == 0 &&
         m.msg_name != NULL && m.msg_namelen != 0) {
@@ -2743,7 +2761,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     if (addr != NULL && unix_hint(fd) && rn_copy_in(&cap, alen, sizeof cap) < 0)
         cap = 0;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
         if (r >= 0 && cap)
             unix_fix_name(addr, alen, cap);
         return r;
@@ -2752,7 +2770,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
     if (r >= 0 && cap)
         unix_fix_name(addr, alen, cap);
     if (c > 0)
@@ -2788,7 +2806,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     if (unix_hint(fd) && rn_copy_in(&m0, msg, sizeof m0) < 0)
         m0.msg_name = NULL;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
         if (r >= 0 && m0.msg_name != NULL)
             unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
         if (r >= 0)
@@ -2799,7 +2817,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
     if (r >= 0 && m0.msg_name != NULL)
         unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
     if (r >= 0)
@@ -2922,6 +2940,8 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, flags, 0)))
+        return -1;
     OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
     ssize_t r = rn_wr_end(fd, rn_send_io(fd, b, n, flags));
@@ -2931,7 +2951,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
     RECV_PROLOGUE("recv", fd, b, n, flags, NULL, NULL);
-    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), b, n, 1, flags);
+    TRACED_IO("recv", rn_rd_end(fd, URG_IO(fd, flags, REAL(recv)(fd, b, n, flags))), b, n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
 {
@@ -2939,7 +2959,7 @@ ssize_t rn_read(int fd, void *b, size_t n)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
-    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), b, n, 0, 0);
+    TRACED_IO("read", rn_rd_end(fd, URG_IO(fd, 0, REAL(read)(fd, b, n))), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
@@ -2950,6 +2970,8 @@ static ssize_t rn_write_io(int fd, const void *b, size_t n)
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_write_io(fd, b, n));
     MORE_POST(fd, 0);
     return r;
@@ -2960,7 +2982,7 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
-    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), NULL, cnt, 0, 0);
+    TRACED_IO("readv", rn_rd_end(fd, URG_IO(fd, 0, REAL(readv)(fd, v, cnt))), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
@@ -2971,6 +2993,8 @@ static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, 1, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_writev_io(fd, v, cnt));
     MORE_POST(fd, 0);
     return r;

@@ -97,7 +97,10 @@ class StackHost:
         host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
         host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
-        self.control = Control(table, nonce, listener, host_ops, services, self.stream)
+        prof = self.stack.profile
+        self.control = Control(table, nonce, listener, host_ops, services, self.stream,
+                               (P.HELLO_OOB_STALL if prof.unix_oob_stall else 0)
+                               | (P.HELLO_OOB_NOMARK if prof.unix_oob_nomark else 0))
         self.control.hello_args = self.stream.kept_option_limits()
 
     def counters(self) -> dict:
