@@ -360,9 +360,18 @@ int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
     return r;
 }
 
+/* 1 if fd is an AF_ALG shim socket (s filled): its input is the stub's (alg.c) */
+static int rn_is_alg(int fd, struct rn_sock *s)
+{
+    return rn_dg_hint(fd) && dg_confirm(fd, s) > 0 && INFO_KIND(s->info) == RN_KIND_ALG;
+}
+
 static ssize_t rn_sendfile_any(const char *name, int out, int in, off_t *off, size_t n)
 {
     f_sendfile_t real = (f_sendfile_t)rn_sym(&g_real_sendfile, "sendfile");
+    struct rn_sock as;
+    if (RN_UNLIKELY(rn_is_alg(out, &as)))
+        return alg_splice_in(out, &as, in, off, n, 0, 1);
     if (!g_trace_on || !(rn_is_shim(out) || rn_is_shim(in)))
         return real(out, in, off, n);
     off_t k = 0;
@@ -394,6 +403,17 @@ ssize_t rn_sendfile64(int out, int in, off_t *off, size_t n)
 ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned int flags)
 {
     f_splice_t real = (f_splice_t)rn_sym(&g_real_splice, "splice");
+    struct rn_sock as;
+    struct stat st;
+    if (RN_UNLIKELY(oin == NULL && oout == NULL && rn_is_alg(out, &as)) && fstat(in, &st) == 0 &&
+        S_ISFIFO(st.st_mode)) {
+        struct pollfd p = {in, POLLIN, 0};
+        if ((flags & SPLICE_F_NONBLOCK) && poll(&p, 1, 0) == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        return alg_splice_in(out, &as, in, NULL, n, (flags & SPLICE_F_MORE) != 0, 0);
+    }
     if (!g_trace_on || !(rn_is_shim(in) || rn_is_shim(out)))
         return real(in, oin, out, oout, n, flags);
     ssize_t r = real(in, oin, out, oout, n, flags);

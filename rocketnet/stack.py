@@ -80,6 +80,7 @@ API (the stack host relies on exactly these names and semantics)::
                              until the loopback is quiescent (at most ``max_rounds``).
     stack.poll_at(now)       absolute time poll is next needed; ``now`` if work is
                              pending, None if idle.
+    stack.pending()          whether poll has work now (output, frames, untaken events).
     stack.take_events()      set[Socket] whose readable/writable/state/error/accept
                              queue changed since the last call.
     stack.set_tcp_probe(sink)  TCP congestion-control events as dicts to sink(record)
@@ -223,14 +224,16 @@ class NetStack:
     def poll(self, now: float) -> None:
         tcp = self.tcp
         tcp.now = now
-        tcp.run_timers(now)
+        timers = tcp.timers
+        if timers and timers[0][0] <= now:     # the heap's head: no scan when none is due
+            tcp.run_timers(now)
         self.ip.poll(now)
         ifaces = self.interfaces
         stats = self.stats
         handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
         busy = True
         for _ in range(self.max_rounds):
-            a = tcp.flush()
+            a = tcp.flush() if tcp.dirty else False
             b = poll_interfaces(ifaces, handler, stats)
             if not a and not b:
                 busy = False
@@ -239,8 +242,21 @@ class NetStack:
             busy = bool(tcp.dirty) or any(i.dev.pending_rx() for i in ifaces)
         self._busy = busy
 
+    def pending(self) -> bool:
+        """Whether poll has work now: output queued, frames received, or events not
+        taken yet (the host polls again only then)."""
+        return bool(self.tcp.events or self.udp.events) or self._has_work()
+
+    def _has_work(self) -> bool:
+        if self._busy or self.tcp.dirty:
+            return True
+        for i in self.interfaces:
+            if i.dev.device.can_recv():
+                return True
+        return False
+
     def poll_at(self, now: float) -> float | None:
-        if self._busy or self.tcp.dirty or any(i.dev.pending_rx() for i in self.interfaces):
+        if self._has_work():
             return now
         t = self.tcp.next_deadline()
         d = self.ip.next_deadline()

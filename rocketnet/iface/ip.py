@@ -100,15 +100,15 @@ class IpLayer:
     # ---- timers -----------------------------------------------------------------------
     def poll(self, now: float) -> None:
         self.now = now
-        self.reasm4.poll(now)
-        self.reasm6.poll(now)
         t = None
+        if self.reasm4.pending or self.reasm6.pending:     # no scan while nothing waits
+            for r in (self.reasm4, self.reasm6):
+                r.poll(now)
+                d = r.next_deadline()
+                if d is not None and (t is None or d < t):
+                    t = d
         for iface in self.ifaces:
             d = iface.tick(now)
-            if d is not None and (t is None or d < t):
-                t = d
-        for r in (self.reasm4, self.reasm6):
-            d = r.next_deadline()
             if d is not None and (t is None or d < t):
                 t = d
         self.deadline = t

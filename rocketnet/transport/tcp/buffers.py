@@ -50,7 +50,7 @@ class BuffersMixin:
         rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
         if now - tcb.rcvq_time < rtt:
             return
-        read = tcb.bytes_received - len(tcb.rcvbuf)
+        read = tcb.bytes_received - len(tcb.rcvbuf) - tcb.held
         copied = read - tcb.rcvq_read
         tcb.rcvq_time = now
         tcb.rcvq_read = read
@@ -93,19 +93,19 @@ class BuffersMixin:
 
     def _sndbuf_expand(self, tcb: TcpSocket) -> None:
         """Room for two congestion windows (at least the initial one) in the send
-        buffer, up to tcp_wmem's max (Linux tcp_sndbuf_expand): memory follows what the
-        path carries, not the largest buffer every connection might use. Unlike
-        Linux, never more than two of the peer's largest window: no more can be in
-        flight, so more only holds the program's data longer."""
+        buffer, up to tcp_wmem's max, as Linux's tcp_sndbuf_expand counts them: each
+        segment as the memory it may take (per_mss).  Not bounded by the peer's window:
+        a peer that does not read lets Linux queue up to tcp_wmem's max."""
         if tcb.sndbuf_lock:
             return
         cfg = self.config
-        w = tcb.cwnd
-        if w < cfg.init_cwnd * tcb.mss:
-            w = cfg.init_cwnd * tcb.mss
-        if tcb.max_snd_wnd and w > tcb.max_snd_wnd:
-            w = tcb.max_snd_wnd
-        w *= 2
+        mss = tcb.mss
+        segs = tcb.cwnd // mss if mss else 0
+        if segs < cfg.init_cwnd:
+            segs = cfg.init_cwnd
+        # MAX_TCP_HEADER + the aligned skb_shared_info, rounded up to a power of two,
+        # + the aligned sk_buff (x86-64): 87040 for two initial windows of 1448 bytes
+        w = 2 * segs * ((1 << (mss + 640 - 1).bit_length()) + 256)
         if w > cfg.sndbuf:
             w = cfg.sndbuf
         if w > tcb.sndbuf_limit:

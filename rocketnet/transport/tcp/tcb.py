@@ -164,6 +164,7 @@ class TcpSocket:
         self.rcvq_space = 0  # bytes read in the last measured round trip
         self.rcvq_time = 0.0  # when the current measurement began
         self.rcvq_read = 0  # bytes read by then
+        self.held = 0  # of what recv gave, bytes the application has not read yet
         self.so_sndbuf = cfg.so_sndbuf  # what getsockopt(SO_SNDBUF) reports
         self.so_rcvbuf = cfg.so_rcvbuf
         self.reuseaddr = False
