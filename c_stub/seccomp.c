@@ -13,6 +13,8 @@
  * final EOF, or holds data back (MSG_MORE). */
 #define RN_SC_PROXY_READ 0x100
 #define RN_SC_PROXY_SEND 0x200
+/* close() must go through the stub: SO_LINGER {1, secs} waits (rn_linger_close). */
+#define RN_SC_LINGER 0x400
 
 /* The kind of fd's socket (RN_KIND_*), or'ed with RN_SC_PROXY_*; 0 if it is not a shim
  * fd; -1 with errno if the host is unreachable. */
@@ -28,6 +30,8 @@ int rn_sc_classify(int fd)
         r |= RN_SC_PROXY_READ;
     if (s.info & F_MORE)
         r |= RN_SC_PROXY_SEND;
+    if (s.info & F_LINGER)
+        r |= RN_SC_LINGER;
     return r;
 }
 
@@ -45,6 +49,21 @@ int rn_sc_move(int fd, int slot)
     }
     REAL(close)(fd);
     return slot;
+}
+
+/* close() through the stub (SO_LINGER's wait), keeping the slot's cache entry: when
+ * other references to the socket remain, the next call on it finds F_LINGER again. */
+RN_EXPORT int rn_sc_close(int fd);
+int rn_sc_close(int fd)
+{
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return rn_close(fd);
+    uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
+    uint64_t info = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+    int r = rn_close(fd), e = errno;
+    rn_cache_set(fd, ino, info);
+    errno = e;
+    return r;
 }
 
 /* Close a slot, keeping its cache entry (see above). */
