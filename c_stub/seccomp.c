@@ -115,3 +115,39 @@ void rn_sc_flush(int ours, int theirs)
     }
     g_acting_pid = pid;
 }
+
+#include <sys/wait.h>
+
+/* Add src to the epoll set epfd under the number num (the program's fd number for it:
+ * epoll keys an interest by file and number, and the program's later EPOLL_CTL_MOD/DEL
+ * name num).  The supervisor's own fds may hold num, so a forked child, with a copy of
+ * the fd table and only raw system calls, puts src there and adds it.  0, or -1 with
+ * errno. */
+RN_EXPORT int rn_sc_epoll_add(int epfd, int src, int num, uint32_t events, uint64_t data);
+int rn_sc_epoll_add(int epfd, int src, int num, uint32_t events, uint64_t data)
+{
+    long pid = REAL(syscall)(SYS_fork);
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (epfd == num)
+            epfd = (int)REAL(syscall)(SYS_fcntl, epfd, F_DUPFD, num + 1);
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = events;
+        ev.data.u64 = data;
+        long r = epfd < 0 ? -1 : REAL(syscall)(SYS_dup3, src, num, 0);
+        if (r >= 0 || src == num)
+            r = REAL(syscall)(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, num, &ev);
+        REAL(syscall)(SYS_exit_group, r < 0 ? (errno & 0xff) : 0);
+    }
+    int st = 0;
+    while (REAL(syscall)(SYS_wait4, pid, &st, __WALL, NULL) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        errno = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+        return -1;
+    }
+    return 0;
+}

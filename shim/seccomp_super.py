@@ -64,6 +64,7 @@ _proto("socketpair", c_int, c_int, c_int, c_int, c_void_p)
 _proto("listen", c_int, c_int, c_int)
 _proto("shutdown", c_int, c_int, c_int)
 _proto("rn_sc_close", c_int, c_int)
+_proto("rn_sc_epoll_add", c_int, c_int, c_int, c_int, ctypes.c_uint32, ctypes.c_uint64)
 _proto("accept4", c_int, c_int, c_void_p, c_void_p, c_int)
 _proto("getsockopt", c_int, c_int, c_int, c_int, c_void_p, c_void_p)
 _proto("setsockopt", c_int, c_int, c_int, c_int, c_void_p, c_uint)
@@ -962,9 +963,11 @@ def run(call: Call, handler: Callable) -> None:
         if call.slot >= 0 and not call.answered:
             now = os.fstat(call.slot).st_ino
             if now != before:        # the stub put a fresh A on the fd (RN_OP_REOPEN)
+                sets = epoll_interests(call, before)
                 call.add_fd(call.slot, bool(call.cloexec(call.fd)), False, at=call.fd)
                 SLOTS.moved(before, now)
                 call.ino = now
+                readd_interests(call, sets)
         # the call raised SIGPIPE here (a send on a socket shut for writing): it is the
         # caller's, pending before the answer as on Linux when the caller's wait ignores
         # it (WAIT_KILLABLE_RECV; a fatal one ends the caller, as Linux's on return),
@@ -990,6 +993,45 @@ def run(call: Call, handler: Callable) -> None:
         call.reply(*res)
     if pipe and not KILLABLE:
         raise_pipe(call)
+
+
+def epoll_interests(call: Call, ino: int) -> list[tuple[int, int, int]]:
+    """The caller's process's epoll interests in its fd call.fd while that is the
+    socket of inode ino: (epoll fd, events, data), from the kernel's fdinfo.  An
+    interest belongs to the open file: replacing A (RN_OP_REOPEN) drops them, where
+    Linux keeps the socket's (c_stub/epint.c does this on the preload path)."""
+    found = []
+    base = f"/proc/{tgid_of(call.tid)}/fd"
+    try:
+        fds = os.listdir(base)
+    except OSError:
+        return found
+    for name in fds:
+        try:
+            if os.readlink(f"{base}/{name}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"{base}/../fdinfo/{name}", "rb") as f:
+                for line in f:
+                    w = line.split()
+                    # tfd: N events: X data: Y  pos:P ino:I sdev:D
+                    if w[:1] == [b"tfd:"] and int(w[1]) == call.fd and \
+                            int(w[-2].split(b":")[1], 16) == ino:
+                        found.append((int(name), int(w[3], 16), int(w[5], 16)))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def readd_interests(call: Call, sets: list[tuple[int, int, int]]) -> None:
+    """The interests epoll_interests found, on the fresh A under the same number."""
+    for epfd, events, data in sets:
+        ep = call.take_fd(epfd)
+        if ep < 0:
+            continue
+        try:
+            stub.rn_sc_epoll_add(ep, call.slot, call.fd, events, data)
+        finally:
+            os.close(ep)
 
 
 def raise_pipe(call: Call) -> None:
