@@ -114,6 +114,7 @@ SMALL = 4096               # addresses, option values, ifreq
 DATA_CAP = 4 << 20         # largest copy per call (datagrams are far smaller; a stream
                            # send through here may be short, as the kernel's may)
 IOV_MAX = 1024
+USER_END = 0x00FFFFFFFFFFF000   # above it no x86_64 process has memory (5-level paging)
 SIOCGIFCONF, SIOCATMARK, FIONREAD = 0x8912, 0x8905, 0x541B
 IFREQ_SIZE = 40
 SYS_tgkill = 234
@@ -824,6 +825,9 @@ def read_may_end(call: Call) -> bool:
     how the connection ended (RN_OP_RDEND: a reset is ECONNRESET, not the kernel's 0),
     and a read that waits may end so (the stub waits on our copy of A).  A read with
     data, or one that would answer EAGAIN at once, stays the kernel's."""
+    if call.nr in (NR["read"], NR["recvfrom"]) and \
+            call.args[1] + call.args[2] > USER_END:
+        return False            # the kernel's access_ok: EFAULT before anything else
     p = select.poll()
     p.register(call.slot, select.POLLIN)
     ev = p.poll(0)
