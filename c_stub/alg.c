@@ -314,3 +314,62 @@ static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_
         rn_cache_set(nfd, st.st_ino, rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, RN_KIND_ALG, 0));
     return nfd;
 }
+
+/* splice / sendfile into an operation socket: the input goes as send() gives it, with
+ * MSG_MORE where Linux's splice_to_socket sets it (SPLICE_F_MORE; for sendfile, more
+ * of the range to come), so a hash stays open across pieces and closes at the end.
+ * A's own splice would make each pipe page a message that ends the input.
+ * from: a pipe (splice: what it holds, up to n) or a file (sendfile: up to n, at
+ * *off if off, else at its position).  Bytes taken, or -1 with errno. */
+static ssize_t alg_splice_in(int out, struct rn_sock *s, int from, off_t *off, size_t n,
+                             int more, int whole)
+{
+    off_t pos = -1;
+    if (off && rn_copy_in(&pos, off, sizeof pos) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (pos < 0 && off) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t chunk = whole ? RN_ALG_CHUNK : (n < (1u << 20) ? n : (1u << 20));
+    char *buf = chunk ? malloc(2 * chunk) : NULL;
+    if (chunk && buf == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t total = 0;
+    int cur = 0, err = 0;
+    ssize_t got = 0;
+    if (chunk) /* a pipe read takes what is there (blocking only while it is empty) */
+        got = pos >= 0 ? REAL(syscall)(SYS_pread64, from, buf, chunk, pos)
+                       : REAL(syscall)(SYS_read, from, buf, chunk);
+    if (got < 0)
+        err = errno;
+    while (got > 0) {
+        if (pos >= 0)
+            pos += got;
+        ssize_t next = 0; /* sendfile reads one part ahead: the last goes without MORE */
+        size_t left = n - total - (size_t)got, want = left < chunk ? left : chunk;
+        if (whole && want)
+            next = pos >= 0 ? REAL(syscall)(SYS_pread64, from, buf + (1 - cur) * chunk, want, pos)
+                            : REAL(syscall)(SYS_read, from, buf + (1 - cur) * chunk, want);
+        struct iovec v = {buf + cur * chunk, (size_t)got};
+        ssize_t r = alg_send(out, s, &v, 1, next > 0 || more ? MSG_MORE : 0, NULL, 0, &err);
+        if (r < 0)
+            break;
+        total += (size_t)r;
+        err = 0;
+        cur = 1 - cur;
+        got = next;
+    }
+    free(buf);
+    if (off && total && rn_copy_out(off, &pos, sizeof pos) < 0)
+        err = EFAULT;
+    if (total == 0 && err) {
+        errno = err;
+        return -1;
+    }
+    return (ssize_t)total;
+}

@@ -23,9 +23,6 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("stub.c", "dgram.c", "alg.c", "unix.c", "ifreq.c", "trace.c", "traceopt.c", "exec.c",
-           "seccomp.c", "resolv.c", "uring.c", "landlock.c", "epint.c", "program.c",
-           "program.h", "rn_protocol.h")
 CFLAGS = ["-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-O2", "-fPIC", "-shared",
           "-fvisibility=hidden"]
 

@@ -17,6 +17,7 @@ struct rn_epint {
     uint64_t epino;
 };
 static struct rn_epint g_epint[RN_CACHE_N][RN_EPINT_SLOTS];
+static int g_epint_top; /* 1 + the highest fd number ever given a slot */
 
 static int rn_epint_tracked(int fd)
 {
@@ -67,6 +68,26 @@ static void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev
     __atomic_store_n(&e[k].data, v.data.u64, __ATOMIC_RELEASE);
     __atomic_store_n(&e[k].epino, (uint64_t)st.st_ino, __ATOMIC_RELEASE);
     __atomic_store_n(&e[k].key, want | v.events, __ATOMIC_RELEASE);
+    int top = __atomic_load_n(&g_epint_top, __ATOMIC_RELAXED);
+    while (top <= fd && !__atomic_compare_exchange_n(&g_epint_top, &top, fd + 1, 0,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* The next fd >= from that epoll set epfd watches with this data word, or -1. */
+static int rn_epint_find(int epfd, uint64_t data, int from)
+{
+    uint64_t want = (uint64_t)(uint32_t)(epfd + 1) << 32;
+    int top = __atomic_load_n(&g_epint_top, __ATOMIC_RELAXED);
+    for (int fd = from < 0 ? 0 : from; fd < top; fd++) {
+        for (int j = 0; j < RN_EPINT_SLOTS; j++) {
+            uint64_t key = __atomic_load_n(&g_epint[fd][j].key, __ATOMIC_ACQUIRE);
+            if ((key & ~0xffffffffULL) == want &&
+                __atomic_load_n(&g_epint[fd][j].data, __ATOMIC_ACQUIRE) == data)
+                return fd;
+        }
+    }
+    return -1;
 }
 
 /* fd's number now holds a fresh A: put it in the epoll sets that watched the old one */

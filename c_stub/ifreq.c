@@ -22,9 +22,6 @@
 #include <net/if.h>
 #include <netpacket/packet.h>
 
-typedef int (*f_ioctl_t)(int, unsigned long, ...);
-static void *g_real_ioctl;
-
 static int rn_is_ifioctl(unsigned long req)
 {
     switch (req) {
@@ -92,6 +89,11 @@ int rn_ioctl(int fd, unsigned long req, ...)
     if (RN_UNLIKELY(req == SIOCATMARK) && rn_dg_hint(fd) && dg_confirm(fd, &ds) > 0) {
         errno = ENOTTY; /* UDP has no urgent mark; A (SEQPACKET) would say EOPNOTSUPP */
         return -1;
+    }
+    if (RN_UNLIKELY(req == SIOCATMARK && g_oob_quirks) && g_enabled) {
+        int m = urg_mark(fd); /* urgent.c */
+        if (m >= 0)
+            return rn_copy_out(arg, &m, sizeof m) < 0 ? (errno = EFAULT, -1) : 0;
     }
     if (!g_enabled || !rn_is_ifioctl(req))
         return real(fd, req, arg);

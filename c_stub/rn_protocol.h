@@ -41,13 +41,24 @@
  * stub keeps it at a high fd without FD_CLOEXEC and re-exports its number here. */
 #define RN_ENV_DIALER_FD "ROCKETNET_DIALER_FD"
 
+/* What the host's kernel does with an AF_UNIX byte read out of band (its profile):
+ * the stub makes up for it on a TCP socket's A, whose urgent byte comes that way. */
+#define RN_HELLO_OOB_STALL 1  /* it stalls the next non-blocking in-band read (EAGAIN) */
+#define RN_HELLO_OOB_NOMARK 2 /* SIOCATMARK says 0 at it (TCP: 1, still at the mark) */
+
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
-#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce */
+#define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce
+                                then a uint32_t of RN_HELLO_* (the kernel's),
+                                arg0 = wmem_max | rmem_max << 32 (0: the stub keeps no
+                                options, see RN_OP_SETOPTS), arg1 = the least SO_SNDBUF |
+                                the least SO_RCVBUF << 32 (what a set of 0 reads back) */
 #define RN_OP_SOCKET 2       /* arg0=domain arg1=type(no flags) arg2=protocol
                                 -> ret=sock_id, arg0=RN_KIND_*, fd A attached;
                                    err RN_ERR_PASSTHROUGH: not ours, use the real call */
 #define RN_OP_BIND 3         /* payload=sockaddr (as the program passed it) */
 #define RN_OP_LISTEN 4       /* arg0=backlog */
+/* BIND, LISTEN and CONNECT of a TCP socket: arg3 = the number of struct rn_setopt at the
+   end of the payload (after the sockaddr), applied first as RN_OP_SETOPTS does. */
 #define RN_OP_CONNECT 5      /* payload=sockaddr, arg0=filler bytes the stub wrote into A,
                                 arg1=1 if the program's fd is non-blocking
                                 -> ret 0 connected, or -1 with err (EINPROGRESS, ...);
@@ -55,7 +66,14 @@
                                 outcome (at once on an error, after the handshake on
                                 EINPROGRESS).  The stub fills only on the first connect of
                                 a socket (or after a failed one), so EALREADY/EISCONN
-                                retries normally carry arg0 == 0. */
+                                retries normally carry arg0 == 0.
+                                arg2=1: the stub wrote no filler because A was made shut
+                                (a socket that never connected): if a connect starts, the
+                                host puts a fresh A in place in this same call (no
+                                RN_OP_REOPEN): the reply carries it (arg0 = RN_KIND_*, arg1
+                                = its sock_id) for the stub to put on the program's fd,
+                                filled by the host while the handshake is in progress; if
+                                that A is not shut, -1 RN_ERR_FILL: fill it, call again. */
 #define RN_OP_SHUTDOWN 6     /* arg0=how; the stub then shuts A down natively */
 #define RN_OP_GETSOCKNAME 7  /* -> payload=sockaddr (full length, stub truncates) */
 #define RN_OP_GETPEERNAME 8  /* -> payload=sockaddr */
@@ -89,6 +107,12 @@
                                 that was the last reference, ret = secs and a waiter fd is
                                 attached that the host closes once what was sent (and the FIN)
                                 is acknowledged or the socket is gone; else ret 0, no fd. */
+#define RN_OP_SETOPTS 25     /* TCP socket: arg0 = n, payload = n struct rn_setopt: setsockopt of
+                                each in order -> ret 0.  Options the stub kept instead of
+                                calling (c_stub/defer.c): int options whose set cannot fail
+                                on a socket that never connected (SO_REUSEADDR,
+                                SO_REUSEPORT, SO_KEEPALIVE, SO_SNDBUF, SO_RCVBUF,
+                                TCP_NODELAY), sent before (or with) its next call. */
 #define RN_OP_RDEND 24       /* a read on a stream A ended: arg0 = 0 (it read 0, EOF) or the errno
                                 it failed with (ECONNRESET: S was closed with unread bytes); -1: a read is about to
                                 start on a socket that may never have connected.
@@ -154,6 +178,8 @@
 #define RN_ERR_PASSTHROUGH 100000
 /* err value meaning "replace the fd's A first (RN_OP_REOPEN), then retry". */
 #define RN_ERR_REOPEN 100001
+/* err value meaning "fill A first (the connect filler), then retry" (RN_OP_CONNECT). */
+#define RN_ERR_FILL 100002
 
 struct rn_req {
     uint32_t op;
@@ -163,6 +189,12 @@ struct rn_req {
     uint32_t fd_hint;        /* 1 + the caller's fd for sock_id, 0 if unknown: where the host
                                 looks first for the proof that the caller holds the socket
                                 (its /proc/<pid>/fd entry); only a hint, never trusted */
+};
+
+struct rn_setopt {
+    int32_t level;
+    int32_t optname;
+    int32_t value;
 };
 
 struct rn_resp {

@@ -169,6 +169,7 @@ static pid_t g_ctl_pid;
 static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
+static int g_oob_quirks;                    /* from HELLO: RN_HELLO_OOB_* (urgent.c) */
 static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
 static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
 static ino_t g_dialer_ino;
@@ -218,6 +219,8 @@ static ino_t g_trace_ino;
 #define F_LINGER (1ULL << 56)      /* SO_LINGER on with a timeout: close() waits (rn_linger) */
 #define F_EOF (1ULL << 58)         /* stream A read a final EOF (after a FIN): reads stay 0 */
 #define F_UNCONN (1ULL << 59)      /* TCP socket made here, maybe never connected (rn_unconn) */
+#define F_FRESH (1ULL << 61)       /* TCP socket made here, no connect or listen tried yet: its
+                                    * A is shut (connect swaps it), options wait (defer.c) */
 /* bits 50-52 are the datagram flags of dgram.c */
 struct rn_fdent {
     uint64_t ino;
@@ -249,6 +252,8 @@ static void rn_write_all(int fd, const char *s, size_t n)
     }
 }
 
+#include "self.c" /* the pid, kept where a fork wipes it */
+
 /* Safe access to (possibly bad) user memory, like the kernel's copy_from_user:
  * process_vm_readv/writev on ourselves.  Where those are forbidden (seccomp, e.g.
  * container default profiles: EPERM/ENOSYS), a private pipe does the same job: write()
@@ -266,12 +271,12 @@ static int rn_pipe_copy(void *dst, const void *src, size_t n)
         errno = EFAULT;
         return -1;
     }
-    if (g_pipe[0] < 0 || g_pipe_pid != getpid()) {
+    if (g_pipe[0] < 0 || g_pipe_pid != rn_getpid()) {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
             g_pipe[0] = rn_move_high(p[0]);
             g_pipe[1] = rn_move_high(p[1]);
-            g_pipe_pid = getpid();
+            g_pipe_pid = rn_getpid();
         }
     }
     if (g_pipe[0] >= 0) {
@@ -308,7 +313,7 @@ static int rn_copy_in(void *dst, const void *src, size_t n)
         return 0;
     if (!g_vm_broken) {
         struct iovec l = {dst, n}, r = {(void *)src, n};
-        ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+        ssize_t k = process_vm_readv(rn_getpid(), &l, 1, &r, 1, 0);
         if (k == (ssize_t)n)
             return 0;
         if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
@@ -326,7 +331,7 @@ static int rn_copy_out(void *dst, const void *src, size_t n)
         return 0;
     if (!g_vm_broken) {
         struct iovec l = {(void *)src, n}, r = {dst, n};
-        ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
+        ssize_t k = process_vm_writev(rn_getpid(), &l, 1, &r, 1, 0);
         if (k == (ssize_t)n)
             return 0;
         if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
@@ -344,7 +349,7 @@ static int rn_copy_out2(void *d1, const void *s1, size_t n1, void *d2, const voi
 {
     if (!g_vm_broken) {
         struct iovec l[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, r[2] = {{d1, n1}, {d2, n2}};
-        ssize_t k = process_vm_writev(getpid(), l, 2, r, 2, 0);
+        ssize_t k = process_vm_writev(rn_getpid(), l, 2, r, 2, 0);
         if (k == (ssize_t)(n1 + n2))
             return 0;
         if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
@@ -453,19 +458,29 @@ static int rn_dir_len(const char *path)
 
 static void rn_report(int err)
 {
-    pid_t me = getpid();
+    pid_t me = rn_getpid();
     if (g_warned_pid == me)
         return;
     g_warned_pid = me;
     char buf[512];
+    /* the host's name is its directory's (RUNTIME_DIR/NAME/ctl.sock) */
+    int dir = rn_dir_len(g_sock_path), base = dir - 1;
+    while (base > 0 && g_sock_path[base - 1] != '/')
+        base--;
     int n = err == EPROTO
                 ? snprintf(buf, sizeof buf,
                            "rocketnet: the stack host at %s was built from another "
                            "rocketnet protocol; stop it (rocketnet host stop NAME)\n",
                            g_sock_path)
+            : g_host_pid > 0 /* it answered this process before: it died (or stopped) */
+                ? snprintf(buf, sizeof buf,
+                           "rocketnet: stack host %.*s (pid %d) is gone (unreachable at %s: "
+                           "%s); its log: %.*shost.log\n",
+                           dir > base ? dir - 1 - base : 0, g_sock_path + (base > 0 ? base : 0),
+                           (int)g_host_pid, g_sock_path, strerror(err), dir, g_sock_path)
                 : snprintf(buf, sizeof buf,
                            "rocketnet: stack host unreachable at %s: %s; its log: %.*shost.log\n",
-                           g_sock_path, strerror(err), rn_dir_len(g_sock_path), g_sock_path);
+                           g_sock_path, strerror(err), dir, g_sock_path);
     if (n > 0)
         rn_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
@@ -483,6 +498,8 @@ static void rn_unlock(void)
 {
     rn_unguard(&g_lock, RN_L_CTL);
 }
+
+#include "defer.c" /* socket options that travel with the call that needs them */
 
 /* One request/response exchange on fd.  0 on success (resp filled, *rfd = the
  * attached fd or -1), -1 with errno on a transport failure. */
@@ -644,8 +661,8 @@ static int rn_dial(void)
 /* Make sure this process has a live control connection (lock held). */
 static int rn_ensure_ctl(void)
 {
-    pid_t me = getpid();
-    if (g_ctl_fd >= 0 && g_ctl_pid == me && g_ctl_euid != geteuid() && g_dialer_fd >= 0 &&
+    pid_t me = rn_getpid();
+    if (g_ctl_fd >= 0 && g_ctl_pid == me && g_dialer_fd >= 0 && g_ctl_euid != geteuid() &&
         rn_fd_ino(g_dialer_fd) == g_dialer_ino)
         rn_drop_ctl(); /* setuid: the host must see our new credentials */
     if (g_ctl_fd >= 0 && g_ctl_pid != me) { /* forked: that one is the parent's */
@@ -700,6 +717,8 @@ static int rn_ensure_ctl(void)
         errno = ENETDOWN;
         return -1;
     }
+    g_buf_max = resp.arg[0];
+    g_buf_min = resp.arg[1];
     if (g_host_pid != (pid_t)resp.ret || memcmp(g_nonce, nonce, RN_NONCE_LEN) != 0) {
         if (g_host_pid != 0)
             rn_cache_clear(); /* a different host: what we knew is stale */
@@ -707,7 +726,44 @@ static int rn_ensure_ctl(void)
         g_nonce[RN_NONCE_LEN] = 0;
         g_host_pid = (pid_t)resp.ret;
     }
+    uint32_t quirks = 0;
+    if (resp.payload_len >= RN_NONCE_LEN + sizeof quirks)
+        memcpy(&quirks, nonce + RN_NONCE_LEN, sizeof quirks);
+    g_oob_quirks = (int)(quirks & (RN_HELLO_OOB_STALL | RN_HELLO_OOB_NOMARK));
     return 0;
+}
+
+/* Options kept for sock_id go to the host with req (lock held, connection made): in
+ * req's payload for bind/listen/connect (*payload, *plen then point into room), else
+ * as one RN_OP_SETOPTS first.  0, or -1 with errno on a transport failure. */
+static int rn_defer_send(struct rn_req *req, const void **payload, size_t *plen,
+                         unsigned char *room)
+{
+    struct rn_setopt kept[RN_DEFER_MAX];
+    uint32_t n = rn_defer_take(req->sock_id, kept);
+    if (n == 0)
+        return 0;
+    size_t olen = n * sizeof kept[0];
+    if ((req->op == RN_OP_BIND || req->op == RN_OP_LISTEN || req->op == RN_OP_CONNECT) &&
+        *plen + olen <= RN_MAX_PAYLOAD) {
+        if (*plen)
+            memcpy(room, *payload, *plen);
+        memcpy(room + *plen, kept, olen);
+        *payload = room;
+        *plen += olen;
+        req->payload_len = (uint32_t)*plen;
+        req->arg[3] = n;
+        return 0;
+    }
+    struct rn_req sreq;
+    memset(&sreq, 0, sizeof sreq);
+    sreq.op = RN_OP_SETOPTS;
+    sreq.sock_id = req->sock_id;
+    sreq.arg[0] = n;
+    sreq.payload_len = (uint32_t)olen;
+    sreq.fd_hint = req->fd_hint;
+    struct rn_resp sresp;
+    return rn_xfer(g_ctl_fd, &sreq, kept, -1, &sresp, NULL, 0, NULL, 0);
 }
 
 /* A control RPC.  Returns 0 with resp filled, or -1 (errno ENETDOWN or EINTR). */
@@ -734,6 +790,9 @@ static int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int6
     if (rn_lock() < 0)
         return -1;
     int r = rn_ensure_ctl();
+    unsigned char room[RN_MAX_PAYLOAD];
+    if (r == 0 && sock_id != 0 && g_defer_used > 0)
+        r = rn_defer_send(&req, &payload, &plen, room);
     if (r == 0) {
         r = rn_xfer(g_ctl_fd, &req, payload, sfd, resp, rbuf, rcap, rfd, cloexec);
         if (r < 0) {
@@ -753,6 +812,39 @@ static int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t
 {
     return rn_rpc_fd(op, sock_id, a0, a1, a2, a3, payload, plen, -1, resp, rbuf, rcap, rfd,
                      cloexec);
+}
+
+/* The program hands a socket on (dup2/dup3 before an exec, sendmsg with SCM_RIGHTS):
+ * the options kept for it (fd >= 0), or for every socket (fd < 0), go to the host now. */
+static void rn_defer_flush(int fd)
+{
+    if (__atomic_load_n(&g_defer_used, __ATOMIC_RELAXED) == 0 || fd >= RN_CACHE_N)
+        return;
+    uint64_t i = fd >= 0 ? __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED) : 0;
+    if (fd >= 0 && (INFO_STATE(i) != ST_SHIM || !(i & F_FRESH)))
+        return;
+    if (rn_lock() < 0)
+        return;
+    if (rn_ensure_ctl() == 0) {
+        for (int k = 0; k < RN_DEFER_SLOTS; k++) {
+            uint32_t id = fd >= 0 ? INFO_ID(i) : g_defer[k].id;
+            if (id == 0)
+                continue;
+            struct rn_req req;
+            memset(&req, 0, sizeof req);
+            req.op = RN_OP_SETOPTS;
+            req.sock_id = id;
+            const void *payload = NULL;
+            size_t plen = 0;
+            if (rn_defer_send(&req, &payload, &plen, NULL) < 0) {
+                rn_drop_ctl();
+                break;
+            }
+            if (fd >= 0)
+                break;
+        }
+    }
+    rn_unlock();
 }
 
 /* Host identity for classification: fills nonce/pid, -1 (ENETDOWN) if unreachable. */
@@ -1160,7 +1252,7 @@ static void tb_ret(struct tb *t, long r, int err)
 
 static int rn_trace_fd(void)
 {
-    pid_t me = getpid();
+    pid_t me = rn_getpid();
     if (rn_guard(&g_tlock, RN_L_TRACE) < 0) /* re-entered: the file as it is */
         return __atomic_load_n(&g_trace_fd, __ATOMIC_RELAXED);
     int fd = g_trace_fd;
@@ -1222,7 +1314,7 @@ static void tb_start(struct tb *t, const char *call, int fd)
 {
     t->n = 0;
     t->skip = !rn_tr_wanted(call);
-    tb_add(t, "%d ", g_acting_pid ? g_acting_pid : (int)getpid());
+    tb_add(t, "%d ", g_acting_pid ? g_acting_pid : (int)rn_getpid());
     tb_time(t);
     tb_add(t, "%s(", call);
     int cached = fd;             /* the cache is indexed by this process's fd */
@@ -1339,7 +1431,7 @@ static int do_socket(int domain, int type, int protocol)
     if (fstat(fd, &st) == 0)
         rn_cache_set(fd, st.st_ino,
                      rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0],
-                               resp.arg[0] == RN_KIND_STREAM ? F_UNCONN : 0));
+                               resp.arg[0] == RN_KIND_STREAM ? F_UNCONN | F_FRESH : 0));
     r = fd;
 out:
     if (g_trace_on) {
@@ -1492,19 +1584,37 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     int fl = fcntl(fd, F_GETFL);
     int nb = fl >= 0 && (fl & O_NONBLOCK);
     struct rn_resp resp;
+    /* A socket made here that never connected has a shut A: the host puts a fresh one
+     * in place with the reply (rn_protocol.h RN_OP_CONNECT arg2), no filler from here */
+    int unfilled = INFO_KIND(s.info) == RN_KIND_STREAM && (s.info & F_FRESH);
     for (int tries = 0;; tries++) {
         uint64_t filler = 0;
         if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
-            filler = rn_fill(fd);
+            if (!unfilled)
+                filler = rn_fill(fd);
+            rn_cache_flags(fd, &s, F_CONNECTING, F_FRESH);
+            s.info = (s.info | F_CONNECTING) & ~F_FRESH;
+        }
+        int nfd = -1;
+        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, unfilled, 0, sa, len,
+                   &resp, NULL, 0, &nfd, 1) < 0)
+            ERRET(errno);
+        if (nfd >= 0) { /* the fresh A, with the connect's outcome */
+            if (rn_install(fd, &s, nfd, (uint32_t)resp.arg[1], (int)resp.arg[0]) < 0)
+                ERRET(errno);
             rn_cache_flags(fd, &s, F_CONNECTING, 0);
             s.info |= F_CONNECTING;
         }
-        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, 0, 0, sa, len, &resp,
-                   NULL, 0, NULL, 0) < 0)
-            ERRET(errno);
-        if (resp.ret < 0 && resp.err == RN_ERR_REOPEN && tries == 0) {
+        if (resp.ret < 0 && resp.err == RN_ERR_FILL && unfilled) {
+            unfilled = 0; /* A was not shut after all: fill it as for any connect */
+            rn_cache_flags(fd, &s, 0, F_CONNECTING);
+            s.info &= ~F_CONNECTING;
+            continue;
+        }
+        if (resp.ret < 0 && resp.err == RN_ERR_REOPEN && tries < 2) {
             if (rn_reopen(fd, &s) < 0) /* a writable A, without F_CONNECTING: refill */
                 ERRET(errno);
+            unfilled = 0;
             continue;
         }
         break;
@@ -1575,6 +1685,10 @@ static int do_listen(int fd, int backlog)
     struct rn_resp resp;
     int nfd = -1;
     int fdfl = fcntl(fd, F_GETFD);
+    if (s.info & F_FRESH) { /* options set from now on are the listener's: sent at once */
+        rn_cache_flags(fd, &s, 0, F_FRESH);
+        s.info &= ~F_FRESH;
+    }
     if (rn_sock_rpc(fd, &s, RN_OP_LISTEN, backlog, 0, 0, 0, NULL, 0, &resp, NULL, 0, &nfd,
                     fdfl >= 0 && (fdfl & FD_CLOEXEC)) < 0)
         ERRET(errno);
@@ -1763,18 +1877,28 @@ static int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
         return REAL(getsockopt)(fd, level, opt, val, lenp);
     }
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
-               sizeof kv, NULL, 0) < 0)
-        ERRET(errno);
-    if (rn_result(&resp) < 0)
-        ERRET(errno);
+    int32_t kept;
+    int local = 0;
+    if ((s.info & F_FRESH) && level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_RCVBUF) &&
+        rn_lock() == 0) {
+        local = rn_defer_readback(INFO_ID(s.info), opt, &kept);
+        rn_unlock();
+    }
+    if (local) { /* set here and kept (defer.c): what the host will read back */
+        memcpy(kv, &kept, sizeof kept);
+        resp.payload_len = sizeof kept;
+    } else {
+        if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
+                        sizeof kv, NULL, 0) < 0)
+            ERRET(errno);
+        if (rn_result(&resp) < 0)
+            ERRET(errno);
+    }
     size_t n = resp.payload_len;
     if (n > (size_t)ulen)
         n = (size_t)ulen;
-    if (rn_copy_out(val, kv, n) < 0)
-        ERRET(EFAULT);
     socklen_t nl = (socklen_t)n;
-    if (rn_copy_out(lenp, &nl, sizeof nl) < 0)
+    if (rn_copy_out2(val, kv, n, lenp, &nl, sizeof nl) < 0)
         ERRET(EFAULT);
     outlen = (int)n;
     if (level == SOL_SOCKET && opt == SO_ERROR && n >= sizeof(int)) {
@@ -1842,6 +1966,23 @@ static int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t 
         r = REAL(setsockopt)(fd, level, opt, val, len);
         err = errno;
         goto out;
+    }
+    if ((s.info & F_FRESH) && n >= sizeof(int) && g_acting_pid == 0) {
+        int32_t v;
+        int a_sndbuf = 0, kept = 0;
+        memcpy(&v, kv, sizeof v);
+        if (rn_lock() == 0) {
+            /* the limits are those of this process's connection, which made the socket */
+            kept = g_ctl_fd >= 0 && g_ctl_pid == rn_getpid() &&
+                   rn_defer_keep(INFO_ID(s.info), level, opt, v, &a_sndbuf);
+            rn_unlock();
+        }
+        if (kept) { /* sent with the socket's next call (defer.c) */
+            if (a_sndbuf > 0) /* A buffers no more than the stack does behind it */
+                REAL(setsockopt)(fd, SOL_SOCKET, SO_SNDBUF, &a_sndbuf, sizeof a_sndbuf);
+            r = 0;
+            goto out;
+        }
     }
     if (level == SOL_SOCKET && (opt == SO_ATTACH_BPF || opt == SO_ATTACH_REUSEPORT_EBPF) &&
         n >= sizeof(int)) {
@@ -2057,6 +2198,7 @@ out:
 
 #include "dgram.c" /* datagram shim sockets (UDP) */
 #include "alg.c"   /* AF_ALG sockets, on the datagram interposers */
+#include "urgent.c" /* TCP urgent data where AF_UNIX's MSG_OOB differs */
 
 /* ------------------------------------------------------------------------ */
 /* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
@@ -2247,6 +2389,8 @@ static ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
         errno = saved;
         return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     }
+    if (unix_listener_send(fd, n, flags, addr != NULL && alen != 0))
+        ERRET(errno);
     if (INFO_KIND(s.info) == RN_KIND_UNIX && addr != NULL && alen != 0) {
         struct iovec iov = {(void *)buf, n};
         struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = alen, .msg_iov = &iov,
@@ -2339,6 +2483,7 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (!g_enabled)
         return REAL(sendmsg)(fd, msg, flags);
+    rn_defer_flush(-1); /* it may pass a socket on (SCM_RIGHTS) */
     int saved = errno, err = 0, copied = 0;
     ssize_t r;
     struct rn_sock s;
@@ -2348,6 +2493,16 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
         return dg_sendmsg(fd, &s, msg, flags);
+    }
+    if (c > 0 && (s.info & F_LISTENER) && INFO_KIND(s.info) == RN_KIND_UNIX &&
+        rn_copy_in(&m, msg, sizeof m) == 0) {
+        size_t n = 0; /* only whether it is 0 matters (unix_listener_send) */
+        for (size_t k = 0; k < (size_t)m.msg_iovlen && n == 0; k++) {
+            struct iovec v;
+            n = rn_copy_in(&v, m.msg_iov + k, sizeof v) == 0 ? v.iov_len : 1;
+        }
+        if (unix_listener_send(fd, n, flags, m.msg_name != NULL && m.msg_namelen != 0))
+            ERRET(errno);
     }
     if (c > 0 && INFO_KIND(s.info) == RN_KIND_UNIX && rn_copy_in(&m, msg, sizeof m) == 0 &&
         m.msg_name != NULL && m.msg_namelen != 0) {
@@ -2452,6 +2607,13 @@ static ssize_t rn_rd_end_slow(int fd, ssize_t r)
     }
     if (s.info & F_EOF)
         return 0;
+    struct pollfd p = {fd, 0, 0};
+    if (r == 0 && rn_libc_poll(&p, 1, 0) == 0) {
+        /* no POLLHUP: S is open, so this 0 is the host's shutdown(S, SHUT_WR) for the
+         * peer's FIN (or the program's own SHUT_RD): RN_OP_RDEND would answer 0 too */
+        errno = e;
+        return 0;
+    }
     struct rn_resp resp;
     if (rn_rpc(RN_OP_RDEND, INFO_ID(s.info), r < 0 ? e : 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
                NULL, 0) < 0) {
@@ -2475,22 +2637,28 @@ static inline ssize_t rn_rd_end(int fd, ssize_t r)
     return r;
 }
 
-/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
- * gone (or no longer knows the socket), the connection was reset, not shut down. */
-static ssize_t rn_wr_end_slow(int fd)
+/* 1 if fd is a stream shim socket whose host is gone (or no longer knows it, a new
+ * host at the same place): its S closed because the host died.  errno kept. */
+static int rn_host_gone(int fd)
 {
+    int e = errno;
     struct rn_sock s;
     struct rn_resp resp;
     int c = rn_classify(fd, &s);
-    if (c < 0 ||
-        (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
-         (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0, NULL,
-                 0) < 0 ||
-          (resp.ret < 0 && resp.err == EBADF)))) {
-        errno = ECONNRESET;
-        return -1;
-    }
-    errno = EPIPE;
+    int gone = c < 0 ||
+               (c > 0 && INFO_KIND(s.info) == RN_KIND_STREAM &&
+                (rn_rpc(RN_OP_GETSOCKNAME, INFO_ID(s.info), 0, 0, 0, 0, NULL, 0, &resp, NULL, 0,
+                        NULL, 0) < 0 ||
+                 (resp.ret < 0 && resp.err == EBADF)));
+    errno = e;
+    return gone;
+}
+
+/* A write on a stream A failed with EPIPE: S is closed.  If the host that held it is
+ * gone, the connection was reset, not shut down. */
+static ssize_t rn_wr_end_slow(int fd)
+{
+    errno = rn_host_gone(fd) ? ECONNRESET : EPIPE;
     return -1;
 }
 
@@ -2593,7 +2761,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     if (addr != NULL && unix_hint(fd) && rn_copy_in(&cap, alen, sizeof cap) < 0)
         cap = 0;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
         if (r >= 0 && cap)
             unix_fix_name(addr, alen, cap);
         return r;
@@ -2602,7 +2770,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvfrom)(fd, buf, n, flags, addr, alen)));
     if (r >= 0 && cap)
         unix_fix_name(addr, alen, cap);
     if (c > 0)
@@ -2638,7 +2806,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     if (unix_hint(fd) && rn_copy_in(&m0, msg, sizeof m0) < 0)
         m0.msg_name = NULL;
     if (!g_trace_on) {
-        ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+        ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
         if (r >= 0 && m0.msg_name != NULL)
             unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
         if (r >= 0)
@@ -2649,7 +2817,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     errno = saved;
-    ssize_t r = rn_rd_end(fd, REAL(recvmsg)(fd, msg, flags));
+    ssize_t r = rn_rd_end(fd, URG_IO(fd, flags, REAL(recvmsg)(fd, msg, flags)));
     if (r >= 0 && m0.msg_name != NULL)
         unix_fix_name(m0.msg_name, &msg->msg_namelen, m0.msg_namelen);
     if (r >= 0)
@@ -2772,6 +2940,8 @@ static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, flags, 0)))
+        return -1;
     OOB_SEND(fd, b, n, flags);
     MORE_PRE(fd, flags);
     ssize_t r = rn_wr_end(fd, rn_send_io(fd, b, n, flags));
@@ -2781,7 +2951,7 @@ ssize_t rn_send(int fd, const void *b, size_t n, int flags)
 ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 {
     RECV_PROLOGUE("recv", fd, b, n, flags, NULL, NULL);
-    TRACED_IO("recv", rn_rd_end(fd, REAL(recv)(fd, b, n, flags)), b, n, 1, flags);
+    TRACED_IO("recv", rn_rd_end(fd, URG_IO(fd, flags, REAL(recv)(fd, b, n, flags))), b, n, 1, flags);
 }
 ssize_t rn_read(int fd, void *b, size_t n)
 {
@@ -2789,7 +2959,7 @@ ssize_t rn_read(int fd, void *b, size_t n)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
-    TRACED_IO("read", rn_rd_end(fd, REAL(read)(fd, b, n)), b, n, 0, 0);
+    TRACED_IO("read", rn_rd_end(fd, URG_IO(fd, 0, REAL(read)(fd, b, n))), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
@@ -2800,6 +2970,8 @@ static ssize_t rn_write_io(int fd, const void *b, size_t n)
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, n, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_write_io(fd, b, n));
     MORE_POST(fd, 0);
     return r;
@@ -2810,7 +2982,7 @@ ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
     if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
         return dg_readv(fd, &ds, v, cnt, 0);
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
-    TRACED_IO("readv", rn_rd_end(fd, REAL(readv)(fd, v, cnt)), NULL, cnt, 0, 0);
+    TRACED_IO("readv", rn_rd_end(fd, URG_IO(fd, 0, REAL(readv)(fd, v, cnt))), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
@@ -2821,6 +2993,8 @@ static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
 {
+    if (RN_UNLIKELY(unix_listener_send(fd, 1, 0, 0)))
+        return -1;
     ssize_t r = rn_wr_end(fd, rn_writev_io(fd, v, cnt));
     MORE_POST(fd, 0);
     return r;
@@ -2918,8 +3092,11 @@ int rn_close(int fd)
         }
         return r;
     }
-    if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
-        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    if (g_enabled && fd >= 0 && fd < RN_CACHE_N) {
+        uint64_t i = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
+        if (RN_UNLIKELY(i & F_FRESH) && INFO_STATE(i) == ST_SHIM)
+            rn_defer_forget(INFO_ID(i)); /* its kept options die with it */
+    }
     rn_ll_unwitness(fd); /* landlock.c */
     return REAL(close)(fd);
 }
@@ -3057,6 +3234,7 @@ static int rn_is_preloaded(void)
 
 __attribute__((constructor)) static void rn_init(int argc, char **argv)
 {
+    rn_self_init();
     const char *sock = getenv(RN_ENV_SOCK);
     const char *ctl = getenv(RN_ENV_CTL_FD);
     const char *trace = getenv(RN_ENV_TRACE);
@@ -3084,7 +3262,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
         /* Move it off the low numbers now: the program must see Linux's numbering. */
         g_adopt_fd = rn_move_high(ctl_fd);
         g_adopt_ino = rn_fd_ino(g_adopt_fd);
-        g_adopt_pid = getpid();
+        g_adopt_pid = rn_getpid();
     }
     if (dialer) {
         char *end;
@@ -3128,6 +3306,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
 #include "uring.c"  /* io_uring refused: ENOSYS */
 #include "landlock.c" /* Landlock network rules and scoping under the shim */
 #include "epint.c" /* epoll interests carried over a replaced A */
+#include "gone.c"  /* poll and epoll report a dead host's sockets as reset */
 
 static void rn_resolve_all(void)
 {

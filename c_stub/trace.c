@@ -20,6 +20,9 @@ typedef int (*f_epoll_pwait_t)(int, struct epoll_event *, int, int, const sigset
 typedef ssize_t (*f_sendfile_t)(int, int, off_t *, size_t);
 typedef ssize_t (*f_splice_t)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 
+static void rn_poll_gone(struct pollfd *fds, nfds_t n, int r);      /* gone.c */
+static void rn_epoll_gone(int epfd, struct epoll_event *evs, int r); /* gone.c */
+
 /* epoll fds that watch a shim fd (set by a traced epoll_ctl): their waits are traced */
 static unsigned char g_ep_shim[RN_CACHE_N / 8];
 
@@ -140,9 +143,13 @@ RN_EXPORT int rn_fcntl64(int, int, ...) __asm__("fcntl64");
 int rn_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     f_poll_t real = (f_poll_t)rn_sym(&g_real_poll, "poll");
-    if (!g_trace_on || !rn_any_shim_poll(fds, n))
-        return real(fds, n, timeout);
+    int traced = g_trace_on && rn_any_shim_poll(fds, n);
     int r = real(fds, n, timeout), err = errno;
+    rn_poll_gone(fds, n, r);
+    if (!traced) {
+        errno = err;
+        return r;
+    }
     char tmo[16];
     snprintf(tmo, sizeof tmo, "%d", timeout);
     trace_poll("poll", fds, n, tmo, r, err);
@@ -153,9 +160,13 @@ int rn_poll(struct pollfd *fds, nfds_t n, int timeout)
 int rn_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
     f_ppoll_t real = (f_ppoll_t)rn_sym(&g_real_ppoll, "ppoll");
-    if (!g_trace_on || !rn_any_shim_poll(fds, n))
-        return real(fds, n, ts, mask);
+    int traced = g_trace_on && rn_any_shim_poll(fds, n);
     int r = real(fds, n, ts, mask), err = errno;
+    rn_poll_gone(fds, n, r);
+    if (!traced) {
+        errno = err;
+        return r;
+    }
     struct timespec k;
     char tmo[48] = "NULL";
     if (ts && rn_copy_in(&k, ts, sizeof k) == 0)
@@ -329,10 +340,10 @@ static int rn_ep_traced(int epfd)
 int rn_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
     f_epoll_wait_t real = (f_epoll_wait_t)rn_sym(&g_real_epoll_wait, "epoll_wait");
-    if (!rn_ep_traced(epfd))
-        return real(epfd, evs, max, timeout);
     int r = real(epfd, evs, max, timeout), err = errno;
-    trace_epoll_wait("epoll_wait", epfd, evs, max, timeout, r, err);
+    rn_epoll_gone(epfd, evs, r);
+    if (rn_ep_traced(epfd))
+        trace_epoll_wait("epoll_wait", epfd, evs, max, timeout, r, err);
     errno = err;
     return r;
 }
@@ -341,17 +352,26 @@ int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
                    const sigset_t *mask)
 {
     f_epoll_pwait_t real = (f_epoll_pwait_t)rn_sym(&g_real_epoll_pwait, "epoll_pwait");
-    if (!rn_ep_traced(epfd))
-        return real(epfd, evs, max, timeout, mask);
     int r = real(epfd, evs, max, timeout, mask), err = errno;
-    trace_epoll_wait("epoll_pwait", epfd, evs, max, timeout, r, err);
+    rn_epoll_gone(epfd, evs, r);
+    if (rn_ep_traced(epfd))
+        trace_epoll_wait("epoll_pwait", epfd, evs, max, timeout, r, err);
     errno = err;
     return r;
+}
+
+/* 1 if fd is an AF_ALG shim socket (s filled): its input is the stub's (alg.c) */
+static int rn_is_alg(int fd, struct rn_sock *s)
+{
+    return rn_dg_hint(fd) && dg_confirm(fd, s) > 0 && INFO_KIND(s->info) == RN_KIND_ALG;
 }
 
 static ssize_t rn_sendfile_any(const char *name, int out, int in, off_t *off, size_t n)
 {
     f_sendfile_t real = (f_sendfile_t)rn_sym(&g_real_sendfile, "sendfile");
+    struct rn_sock as;
+    if (RN_UNLIKELY(rn_is_alg(out, &as)))
+        return alg_splice_in(out, &as, in, off, n, 0, 1);
     if (!g_trace_on || !(rn_is_shim(out) || rn_is_shim(in)))
         return real(out, in, off, n);
     off_t k = 0;
@@ -383,6 +403,17 @@ ssize_t rn_sendfile64(int out, int in, off_t *off, size_t n)
 ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned int flags)
 {
     f_splice_t real = (f_splice_t)rn_sym(&g_real_splice, "splice");
+    struct rn_sock as;
+    struct stat st;
+    if (RN_UNLIKELY(oin == NULL && oout == NULL && rn_is_alg(out, &as)) && fstat(in, &st) == 0 &&
+        S_ISFIFO(st.st_mode)) {
+        struct pollfd p = {in, POLLIN, 0};
+        if ((flags & SPLICE_F_NONBLOCK) && poll(&p, 1, 0) == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        return alg_splice_in(out, &as, in, NULL, n, (flags & SPLICE_F_MORE) != 0, 0);
+    }
     if (!g_trace_on || !(rn_is_shim(in) || rn_is_shim(out)))
         return real(in, oin, out, oout, n, flags);
     ssize_t r = real(in, oin, out, oout, n, flags);

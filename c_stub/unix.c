@@ -32,6 +32,26 @@ static int unix_hint(int fd)
     return INFO_KIND(i) == RN_KIND_UNIX;
 }
 
+/* A send on a listening AF_UNIX socket: Linux has no peer to send to (ENOTCONN); a
+ * stream socket refuses a 0-byte MSG_OOB or an address first (EOPNOTSUPP).  Its A,
+ * whose peer the host holds, would take the bytes or block.  1 with errno set if fd
+ * is one, else 0. */
+static int unix_listener_send(int fd, size_t n, int flags, int named)
+{
+    if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
+        return 0;
+    uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED);
+    if (!(i & F_LISTENER) || INFO_STATE(i) != ST_SHIM ||
+        INFO_KIND(i) != RN_KIND_UNIX)
+        return 0;
+    int type = SOCK_STREAM;
+    socklen_t tl = sizeof type;
+    REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+    errno = type == SOCK_STREAM && (named || ((flags & MSG_OOB) && n == 0)) ? EOPNOTSUPP
+                                                                           : ENOTCONN;
+    return 1;
+}
+
 static int unix_is_path(const unsigned char *sa, socklen_t len)
 {
     sa_family_t fam;

@@ -309,21 +309,21 @@ class UdpSock(Socket):
         t = self.inner
         if level == C.SOL_SOCKET:
             if optname == C.SO_KEEPALIVE:
-                t.keepalive = bool(_int(value))
+                t.keepalive = bool(sockopt.to_int(value))
                 return
             if optname == C.SO_BROADCAST:
-                t.broadcast = bool(_int(value))
+                t.broadcast = bool(sockopt.to_int(value))
                 self.broadcast = 1 if t.broadcast else 0
                 return
             if optname in _TIMEO:
                 self.ipopts[(level, _TIMEO[optname])] = _timeval(value)  # type: ignore[assignment]
                 return
             if optname == SO_RXQ_OVFL:
-                self.ipopts[(level, optname)] = 1 if _int(value) else 0
+                self.ipopts[(level, optname)] = 1 if sockopt.to_int(value) else 0
                 return
             if optname in (SO_TIMESTAMP, SO_TIMESTAMPNS):
                 # one receive timestamp setting (Linux: SOCK_RCVTSTAMP[NS]); off turns both off
-                on = 1 if _int(value) else 0
+                on = 1 if sockopt.to_int(value) else 0
                 self.ipopts[(level, SO_TIMESTAMP)] = int(on and optname == SO_TIMESTAMP)
                 self.ipopts[(level, SO_TIMESTAMPNS)] = int(on and optname == SO_TIMESTAMPNS)
                 return
@@ -337,7 +337,7 @@ class UdpSock(Socket):
         if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
             sockopt.set_opt(self, level, optname, value)
             if level == C.IPPROTO_UDP and optname == UDP_CORK and self.corks:
-                self.cork_on = bool(_int(value))
+                self.cork_on = bool(sockopt.to_int(value))
                 if not self.cork_on:
                     self.push_corked()
             return
@@ -348,7 +348,7 @@ class UdpSock(Socket):
             self._mc6_set(optname, value)
             return
         if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
-            v = _int(value)
+            v = sockopt.to_int(value)
             if not -1 <= v <= 255:
                 raise SocketError(C.EINVAL)
             t.tclass = max(v, 0)        # -1: the default, 0
@@ -372,16 +372,16 @@ class UdpSock(Socket):
             raise SocketError(C.EINVAL)
         if level == C.SOL_SOCKET:
             if optname == C.SO_ACCEPTCONN:
-                return _int_result(0, optlen)
+                return sockopt.int_result(0, optlen)
             if optname == C.SO_ERROR:
-                return _int_result(self.take_error(), optlen)
+                return sockopt.int_result(self.take_error(), optlen)
             if optname == C.SO_BROADCAST:
-                return _int_result(int(t.broadcast), optlen)
+                return sockopt.int_result(int(t.broadcast), optlen)
             if optname in _TIMEO:
                 tv = self.ipopts.get((level, _TIMEO[optname]), 0)
                 return (tv or bytes(16))[:optlen]  # type: ignore[index]
             if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
-                return _int_result(self.ipopts.get((level, optname), 0), optlen)
+                return sockopt.int_result(self.ipopts.get((level, optname), 0), optlen)
             return super()._getsockopt(level, optname, optlen)
         if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
             return sockopt.get_opt(self, level, optname, optlen)
@@ -390,9 +390,9 @@ class UdpSock(Socket):
                 return t.mc_addr[:min(optlen, 4)]
             return sockopt.int_result(_MC4_GET[optname](t), optlen, True)
         if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
-            return _int_result(_MC6_GET[optname](t), optlen)  # a short read gets a part
+            return sockopt.int_result(_MC6_GET[optname](t), optlen)  # a short read gets a part
         if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
-            return _int_result(t.tclass, optlen)
+            return sockopt.int_result(t.tclass, optlen)
         table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
         if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
             if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
@@ -566,16 +566,6 @@ def _timeval(value: bytes | int) -> bytes:
     return sec.to_bytes(8, "little", signed=True) + usec.to_bytes(8, "little", signed=True)
 
 
-def _int(value: bytes | int) -> int:
-    if isinstance(value, int):
-        return value
-    if len(value) < 4:
-        raise SocketError(C.EINVAL)
-    return int.from_bytes(value[:4], "little", signed=True)
-
-
-def _int_result(v: int, optlen: int) -> bytes:
-    return v.to_bytes(4, "little", signed=True)[: min(optlen, 4)]
 
 
 def is_loopback(addr: bytes) -> bool:

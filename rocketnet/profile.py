@@ -69,6 +69,14 @@ class KernelProfile:
     # errno of an AF_ALG bind whose template gets an algorithm that exists but does not
     # fit it, e.g. hmac(hmac(sha256)) (Linux 6.12: EINVAL; 6.1: ENOENT, tools/vm)
     alg_misfit: int = C.EINVAL
+    # AF_UNIX stream MSG_OOB (Linux 5.15+; the shim's TCP urgent byte reaches the program
+    # that way): a byte read out of band stays queued, empty, until an in-band read
+    # passes it.  Linux 6.1 then answers SIOCATMARK 0 (TCP: 1, still at the mark) and a
+    # non-blocking read that meets it first EAGAIN once (TCP reads on); 6.12 and later
+    # answer as TCP (af_unix fixes of 2024).  Probed by shim/kprofile.py.
+    unix_oob: bool = True               # AF_UNIX stream sockets take MSG_OOB
+    unix_oob_stall: bool = False        # the empty byte stalls one non-blocking read
+    unix_oob_nomark: bool = False       # SIOCATMARK says 0 at the empty byte
     # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
     # those of the machine the model was written on
     wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp

@@ -6,16 +6,14 @@ values as Linux returns them, socket options with Linux value rules.
 
 from __future__ import annotations
 
-import socket as _pysocket
 import struct
 import sys
 from typing import TYPE_CHECKING, Union
 
 from . import constants as C
-from . import sockopt
+from . import inet, sockopt
 from .errors import SocketError
 from .profile import REFUSALS
-from .transport import congestion
 from .transport.tcp import (
     CLOSED,
     ESTABLISHED,
@@ -23,6 +21,7 @@ from .transport.tcp import (
     STATE_NAMES,
     SYN_SENT,
     TcpSocket,
+    congestion,
 )
 
 if TYPE_CHECKING:
@@ -49,18 +48,6 @@ _TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
 TCP_INFO_SIZE = _TCP_INFO.size
 
 
-def _to_int(value: bytes | int) -> int:
-    if isinstance(value, int):
-        return value
-    if len(value) < 4:
-        raise SocketError(C.EINVAL)
-    return _INT.unpack_from(value, 0)[0]
-
-
-def _int_result(v: int, optlen: int) -> bytes:
-    if optlen < 0:
-        raise SocketError(C.EINVAL)
-    return _INT.pack(v)[: min(optlen, 4)]
 
 
 # Linux ip_tos2prio: the SO_PRIORITY that setting IP_TOS implies (index: TOS bits >> 1)
@@ -128,12 +115,12 @@ class Socket:
             if host == "<broadcast>":
                 return b"\xff\xff\xff\xff", port
             try:
-                return _pysocket.inet_pton(_pysocket.AF_INET, host), port
-            except (OSError, ValueError):
+                return inet.pton4(host), port
+            except ValueError:
                 pass
             try:
-                _pysocket.inet_pton(_pysocket.AF_INET6, host)
-            except (OSError, ValueError):
+                inet.pton6(host)
+            except ValueError:
                 raise SocketError(C.EINVAL) from None
             raise SocketError(C.EAFNOSUPPORT)
         if len(addr) > 4:
@@ -149,18 +136,18 @@ class Socket:
         if "%" in host:
             host = host.split("%", 1)[0]
         try:
-            return _pysocket.inet_pton(_pysocket.AF_INET6, host), port
-        except (OSError, ValueError):
+            return inet.pton6(host), port
+        except ValueError:
             raise SocketError(C.EINVAL) from None
 
     def _format(self, a: bytes, port: int) -> tuple:
         if self.family == C.AF_INET:
             if len(a) != 4:
                 a = a[12:] if len(a) == 16 else _ANY4
-            return (_pysocket.inet_ntop(_pysocket.AF_INET, a), port)
+            return (inet.ntop(a), port)
         if len(a) == 4:
             a = _V4MAPPED + a
-        return (_pysocket.inet_ntop(_pysocket.AF_INET6, a), port, 0, 0)
+        return (inet.ntop(a), port, 0, 0)
 
     def _is_local(self, a: bytes) -> bool:
         return any(i.is_local(a) for i in self.stack.interfaces)
@@ -357,7 +344,7 @@ class Socket:
         if k is not None and k.default is not None and optlen >= 0 and \
                 (level, optname) in self.optstore:
             # kept plainly (the model refused the set): the kernel reads back what was set
-            return _INT.pack(self.optstore[(level, optname)])[: min(optlen, 4)]
+            return sockopt.int_result(self.optstore[(level, optname)], optlen)
         try:
             return self._getsockopt(level, optname, optlen)
         except SocketError as e:
@@ -379,7 +366,7 @@ class Socket:
                 onoff, secs = _LINGER.unpack_from(value, 0)
                 t.linger = (1 if onoff else 0, secs if secs >= 0 else 0)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.SO_REUSEADDR:
                 t.reuseaddr = v != 0
             elif optname == C.SO_REUSEPORT:
@@ -446,7 +433,7 @@ class Socket:
             if optname not in _TCP_OWN:
                 sockopt.set_opt(self, level, optname, value)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.TCP_NODELAY:
                 t.nodelay = v != 0
                 if t.nodelay:
@@ -528,7 +515,7 @@ class Socket:
             if optname not in (C.IPV6_V6ONLY, C.IPV6_UNICAST_HOPS):
                 sockopt.set_opt(self, level, optname, value)
                 return
-            v = _to_int(value)
+            v = sockopt.to_int(value)
             if optname == C.IPV6_V6ONLY:
                 if t.in_bind_table:
                     raise SocketError(C.EINVAL)
@@ -548,7 +535,7 @@ class Socket:
         """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
         if isinstance(value, (bytes, bytearray)) and len(value) < 4:
             raise SocketError(C.EINVAL)
-        if _to_int(value) != C.AF_INET:
+        if sockopt.to_int(value) != C.AF_INET:
             raise SocketError(C.EINVAL)
         t = self.inner
         if t.state != ESTABLISHED:
@@ -606,7 +593,7 @@ class Socket:
             f = table.get(optname)
             if f is None:
                 return sockopt.get_opt(self, level, optname, optlen)
-            return _int_result(f(), optlen)
+            return sockopt.int_result(f(), optlen)
         if level == C.IPPROTO_TCP:
             if optname == C.TCP_INFO:
                 return self.tcp_info()[:min(optlen, self.stack.profile.tcp_info_len)]
@@ -617,7 +604,7 @@ class Socket:
                     v = t.mss
                 else:
                     v = t.user_mss or 536
-                return _int_result(v, optlen)
+                return sockopt.int_result(v, optlen)
             table = {
                 C.TCP_NODELAY: lambda: int(t.nodelay),
                 C.TCP_CORK: lambda: int(t.cork),
@@ -629,7 +616,7 @@ class Socket:
             f = table.get(optname)
             if f is None:
                 return sockopt.get_opt(self, level, optname, optlen)
-            return _int_result(f(), optlen)
+            return sockopt.int_result(f(), optlen)
         if level == C.IPPROTO_IP:
             if optname == C.IP_TOS:
                 return sockopt.int_result(t.tos, optlen, True)
@@ -643,9 +630,9 @@ class Socket:
             if self.family != C.AF_INET6:
                 raise SocketError(C.EOPNOTSUPP)
             if optname == C.IPV6_V6ONLY:
-                return _int_result(int(t.v6only), optlen)
+                return sockopt.int_result(int(t.v6only), optlen)
             if optname == C.IPV6_UNICAST_HOPS:
-                return _int_result(t.hops, optlen)
+                return sockopt.int_result(t.hops, optlen)
         return sockopt.get_opt(self, level, optname, optlen)
 
     def tcp_info(self) -> bytes:

@@ -80,10 +80,11 @@ API (the stack host relies on exactly these names and semantics)::
                              until the loopback is quiescent (at most ``max_rounds``).
     stack.poll_at(now)       absolute time poll is next needed; ``now`` if work is
                              pending, None if idle.
+    stack.pending()          whether poll has work now (output, frames, untaken events).
     stack.take_events()      set[Socket] whose readable/writable/state/error/accept
                              queue changed since the last call.
     stack.set_tcp_probe(sink)  TCP congestion-control events as dicts to sink(record)
-                             (rocketnet.transport.probe; None: off, the default).
+                             (rocketnet.transport.tcp.probe; None: off, the default).
     stack.stats              dict[str, int]: tcp_segments_sent/received,
                              tcp_payload_bytes_sent/received, tcp_retransmits,
                              tcp_rst_sent/received, tcp_active_opens/passive_opens,
@@ -179,9 +180,9 @@ class NetStack:
         self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
-        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # fragments beyond the MTU
-        self.udp.send_error = self.ip.send_error                 # port unreachable
-        self.ip.header_handlers[17] = self.udp.ip_input
+        self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # the interface's emit path
+        self.udp.port_unreachable = self.ip.port_unreachable
+        self.ip.handlers[17] = self.udp.ip_input
         self.ip.error_handlers[17] = self.udp.icmp_error
         self.ip.detail_handlers[17] = self.udp.icmp_error_detail
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
@@ -223,14 +224,16 @@ class NetStack:
     def poll(self, now: float) -> None:
         tcp = self.tcp
         tcp.now = now
-        tcp.run_timers(now)
+        timers = tcp.timers
+        if timers and timers[0][0] <= now:     # the heap's head: no scan when none is due
+            tcp.run_timers(now)
         self.ip.poll(now)
         ifaces = self.interfaces
         stats = self.stats
         handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
         busy = True
         for _ in range(self.max_rounds):
-            a = tcp.flush()
+            a = tcp.flush() if tcp.dirty else False
             b = poll_interfaces(ifaces, handler, stats)
             if not a and not b:
                 busy = False
@@ -239,8 +242,21 @@ class NetStack:
             busy = bool(tcp.dirty) or any(i.dev.pending_rx() for i in ifaces)
         self._busy = busy
 
+    def pending(self) -> bool:
+        """Whether poll has work now: output queued, frames received, or events not
+        taken yet (the host polls again only then)."""
+        return bool(self.tcp.events or self.udp.events) or self._has_work()
+
+    def _has_work(self) -> bool:
+        if self._busy or self.tcp.dirty:
+            return True
+        for i in self.interfaces:
+            if i.dev.device.can_recv():
+                return True
+        return False
+
     def poll_at(self, now: float) -> float | None:
-        if self._busy or self.tcp.dirty or any(i.dev.pending_rx() for i in self.interfaces):
+        if self._has_work():
             return now
         t = self.tcp.next_deadline()
         d = self.ip.next_deadline()
@@ -250,8 +266,8 @@ class NetStack:
 
     def set_tcp_probe(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
         """Record TCP congestion-control events through ``sink(record)`` (see
-        rocketnet.transport.probe); None switches the probe off."""
-        from .transport.probe import TcpProbe
+        rocketnet.transport.tcp.probe); None switches the probe off."""
+        from .transport.tcp.probe import TcpProbe
 
         self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 

@@ -207,17 +207,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         how = builds.launch(path, argv, args.via)
     except FileNotFoundError as e:
         return die(str(e), 126)
-    # builds.launch names what no build serves (static, a C library without a build);
-    # program.escape_reason what the loader or the program itself keeps from the stub
-    why = None
-    if how.via == "preload" and how.path == path and how.note is None:
-        why = program.escape_reason(path)
-    if args.strict and (why or how.note):
-        return die(f"{how.note or f'{path}: {why}'}: refused (--strict), its sockets would "
-                   "be the machine's (--via seccomp serves it)", 126)
-    if why is not None:
-        print(f"rocketnet: warning: {path}: {why}: its sockets will be the machine's, "
-              "not the stack's (--via seccomp serves it)", file=sys.stderr)
+    # builds.launch names what no build serves (static, foreign, a C library without a
+    # build); program.escape_reason what keeps the loader or the program from the stub
+    why = program.escape_reason(path) if how.via == "preload" and how.path == path else None
+    note = f"{path}: {why}{builds.MACHINES}" if why else how.note
+    if args.strict and note:
+        return die(f"{note}: refused (--strict; --via seccomp serves it)", 126)
     ctl = ensure_host(args.host, ON_DEMAND_IDLE)    # `host start` makes one that stays
     dfd = inherited(get_dialer(ctl))
     token = start_session(ctl, args)  # stays open in the run's processes
@@ -227,8 +222,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     env["LD_PRELOAD"] = " ".join(([how.preload] if how.preload else []) + others)
     if not env["LD_PRELOAD"]:
         del env["LD_PRELOAD"]
-    if how.note:
-        print(f"rocketnet: {how.note}", file=sys.stderr)
+    if note:
+        print(f"rocketnet: {note}", file=sys.stderr)
     env[P.ENV_SOCK] = str(runtime.ctl_path(args.host))
     env[P.ENV_CTL_FD] = str(fd)
     env[P.ENV_DIALER_FD] = str(dfd)

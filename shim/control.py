@@ -24,6 +24,7 @@ SO_PASSCRED = 16
 SCM_CREDENTIALS = 2
 MSG_CMSG_CLOEXEC = 0x40000000   # PyPy 3.9's socket module lacks the name
 UCRED = struct.Struct("=iII")
+HELLO_FLAGS = struct.Struct("=I")    # after the nonce in HELLO's reply: RN_HELLO_*
 ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
 CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
 EP_IN = 1
@@ -143,10 +144,12 @@ Handler = Callable[[Client, P.Request], Any]
 class Control:
     def __init__(self, table: ChannelTable, nonce: bytes, listener: socket.socket,
                  host_ops: dict[int, Handler], services: dict[tuple[int, int], Any],
-                 fallback: Any) -> None:
+                 fallback: Any, hello_flags: int = 0) -> None:
         """services: (family, type or -1 for every type) -> the service making those
-        sockets; fallback: the service answering for ids nobody holds (closed sockets)."""
+        sockets; fallback: the service answering for ids nobody holds (closed sockets);
+        hello_flags: RN_HELLO_* of the running kernel, told to every stub."""
         self.table = table
+        self.hello_flags = hello_flags
         self.nonce = nonce
         self.listener = listener
         self.services = services
@@ -158,6 +161,7 @@ class Control:
         # Dialers (RN_OP_DIALER): host ends on which processes holding the inherited
         # other end send one end of a fresh socketpair to become a control connection.
         self.dialers: dict[int, socket.socket] = {}
+        self.hello_args = (0, 0)    # HELLO's arg0, arg1 (rn_protocol.h): set by the host
         self.internal_errors = 0           # calls that raised unexpectedly (answered EIO)
         self.running = True
         self.host_ops: dict[int, Handler] = {
@@ -341,7 +345,8 @@ class Control:
         if req.args[1] != P.PROTO_VERSION:
             return P.response(-1, errno.EPROTO), None
         self.greeted.add(c.fd)
-        return P.response(os.getpid(), 0, self.nonce), None
+        return P.response(os.getpid(), 0, self.nonce + HELLO_FLAGS.pack(self.hello_flags),
+                          *self.hello_args), None
 
     def op_dialer(self, c: Client, req: P.Request):  # type: ignore[no-untyped-def]
         """A new dialer: the caller passes it on to the processes it starts."""

@@ -97,7 +97,11 @@ class StackHost:
         host_ops[P.OP_UNIX_PAIR] = self.unix.new_pair
         host_ops[P.OP_RESOLVE] = self.resolver.op_resolve
         host_ops[P.OP_RUN_SESSION] = self.sessions.op_run_session
-        self.control = Control(table, nonce, listener, host_ops, services, self.stream)
+        prof = self.stack.profile
+        self.control = Control(table, nonce, listener, host_ops, services, self.stream,
+                               (P.HELLO_OOB_STALL if prof.unix_oob_stall else 0)
+                               | (P.HELLO_OOB_NOMARK if prof.unix_oob_nomark else 0))
+        self.control.hello_args = self.stream.kept_option_limits()
 
     def counters(self) -> dict:
         return {"clients": len(self.control.greeted), "sockets": len(self.table.by_fd),
@@ -115,17 +119,24 @@ class StackHost:
         watchers = table.watchers
         control = self.control
         conn_log = table.conn_log
+        resolver = self.resolver
+        trimmer = self.trimmer
+        stream = self.stream
+        mono = time.monotonic
+        drops_at = 0.0
         while self.running:
-            now = time.monotonic()
+            now = mono()
             due = stack.poll_at(now)
-            trim = self.trimmer.due()
-            if trim is not None and (due is None or trim < due):
-                due = trim
-            rdue = self.resolver.next_deadline()
-            if rdue is not None and (due is None or rdue < due):
-                due = rdue
+            if trimmer.live < trimmer.peak:     # else no trim is waiting (Trimmer.due)
+                trim = trimmer.due()
+                if trim is not None and (due is None or trim < due):
+                    due = trim
+            if resolver.socks:
+                rdue = resolver.next_deadline()
+                if rdue is not None and (due is None or rdue < due):
+                    due = rdue
             timeout = -1.0 if due is None else max(0.0, due - now)
-            if self.idle_timeout is not None and not control.busy() and not channels:
+            if self.idle_timeout is not None and not channels and not control.busy():
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
                     break
@@ -157,24 +168,31 @@ class StackHost:
                         control.internal_errors += 1
                         traceback.print_exc()           # into host.log
             self.run_stack()
-            self.stream.tick()
-            if self.resolver.socks:
-                self.resolver.tick(time.monotonic())
+            if stream.lingering:
+                stream.check_lingering()
+            now = mono()
+            if resolver.socks:
+                resolver.tick(now)
             if self.sessions.ending:
                 self.sessions.finish()
-            if conn_log.info:
+            if conn_log.info and now - drops_at >= hostlog.DROP_EVERY:
+                drops_at = now
                 conn_log.drop_summary(stack.stats)
-            if control.busy() or channels:
-                self.idle_since = time.monotonic()
-            self.trimmer.tick(time.monotonic(), len(channels))
+            if channels or control.busy():
+                self.idle_since = now
+            live = len(channels)
+            if live != trimmer.live or live < trimmer.peak:     # else tick does nothing
+                trimmer.tick(now, live)
 
     def run_stack(self) -> None:
-        """Poll the stack and serve every socket whose state it changed."""
+        """Poll the stack and serve every socket whose state it changed; poll again
+        only while serving them left the stack work (output, frames, events)."""
         stack = self.stack
         by_sock = self.table.by_sock
         conn_log = self.table.conn_log
+        mono = time.monotonic
         for _ in range(64):
-            stack.poll(time.monotonic())
+            stack.poll(mono())
             changed = stack.take_events()
             if not changed:
                 return
@@ -188,6 +206,8 @@ class StackHost:
                     self.resolver.on_socket(sk)
                 else:
                     self.stream.orphaned(sk)
+            if not stack.pending():
+                return
 
     def close(self) -> None:
         now = time.monotonic()

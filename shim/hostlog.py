@@ -79,8 +79,8 @@ class ConnLog:
         if not isinstance(st, str):
             return
         old = self.states.get(sk)
-        if st == old:
-            return
+        if st == old or (old is None and st == "CLOSED"):
+            return      # no change (an unconnected UDP socket stays CLOSED: per datagram)
         if sock_id is None:
             sock_id = self.ids.get(sk, 0)
         if st == "CLOSED":

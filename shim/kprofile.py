@@ -11,6 +11,7 @@ profile); the profile keeps the options where the two answer differently.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import socket
 
@@ -140,6 +141,23 @@ def probe_alg_misfit() -> int:
     return err if err in (errno.ENOENT, errno.EINVAL) else errno.EINVAL
 
 
+SIOCATMARK = 0x8905
+
+
+def probe_unix_oob() -> tuple[bool, bool, bool]:
+    """(MSG_OOB works on AF_UNIX stream, a byte read out of band stalls the next
+    non-blocking read, SIOCATMARK says 0 at it) on a throwaway socketpair."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        if _err(a.send, b"u", socket.MSG_OOB)[0]:
+            return False, False, False      # EOPNOTSUPP: built without CONFIG_AF_UNIX_OOB
+        b.recv(1, socket.MSG_OOB)
+        a.send(b"d")
+        mark = fcntl.ioctl(b.fileno(), SIOCATMARK, bytes(4))
+        stall = _err(b.recv, 1, socket.MSG_DONTWAIT)[0] == errno.EAGAIN
+    return True, stall, mark == bytes(4)
+
+
 def _sysctl(name: str, default):  # type: ignore[no-untyped-def]
     """/proc/sys/net/NAME as an int, or a tuple for a vector (default if unreadable)."""
     try:
@@ -160,6 +178,7 @@ def probe_tcp_info_len() -> int:
 
 def probe() -> KernelProfile:
     d = KernelProfile()
+    oob = probe_unix_oob()
     return KernelProfile(
         release=os.uname().release, options=probe_options(),
         listen_after_connect=probe_listen_after_connect(),
@@ -173,7 +192,8 @@ def probe() -> KernelProfile:
         optmem_max=_sysctl("core/optmem_max", d.optmem_max),
         tcp_info_len=probe_tcp_info_len(),
         rthdr_types=probe_rthdr_types(),
-        alg_misfit=probe_alg_misfit())
+        alg_misfit=probe_alg_misfit(),
+        unix_oob=oob[0], unix_oob_stall=oob[1], unix_oob_nomark=oob[2])
 
 
 def _name(err: int) -> str:
@@ -192,6 +212,12 @@ def describe(profile: KernelProfile) -> str:
              f"listen() after a connection or a connect attempt: "
              f"{_name(lac) if lac else 'allowed'}",
              f"struct tcp_info: {profile.tcp_info_len} bytes",
+             "AF_UNIX MSG_OOB: " + ("none" if not profile.unix_oob else
+                                    "a byte read out of band "
+                                    + ("stalls the next non-blocking read once, "
+                                       if profile.unix_oob_stall else "")
+                                    + ("is no mark (SIOCATMARK 0)"
+                                       if profile.unix_oob_nomark else "stays the mark")),
              f"sysctls: wmem_max {profile.wmem_max} rmem_max {profile.rmem_max} "
              f"wmem_default {profile.wmem_default} rmem_default {profile.rmem_default} "
              f"tcp_wmem {' '.join(map(str, profile.tcp_wmem))} "

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from rocketnet.iface import InterfaceWrapper
-from rocketnet.phy import Impairments, NetDevice, PcapDevice, TapDevice, WireDevice
+from rocketnet.phy import Impairments, NetDevice
 from rocketnet.stack import NetStack
 from rocketnet.wire.offload import complete_checksums
 from shim import resolver, runtime
+from shim.phy import PcapDevice, TapDevice, WireDevice
 
 
 def parse_cidr(text: str) -> tuple[bytes, int]:
@@ -75,10 +76,9 @@ def _fmt(a: bytes) -> str:
 def describe(stack: NetStack) -> list[dict]:
     out = []
     for i in stack.interfaces:
-        link = i.link
         neigh = []
-        if link is not None:
-            for ip, e in link.neigh.entries.items():
+        if i.neigh is not None:
+            for ip, e in i.neigh.entries.items():
                 neigh.append({"dst": _fmt(ip), "lladdr": e.mac.hex(":") if e.mac else None,
                               "state": e.state})
         raw = i.raw_device

@@ -1,5 +1,5 @@
 """`rocketnet plot FILE`: draw a TCP probe file (JSON lines, see
-rocketnet.transport.probe) as the picture tcp_probe users and Wireshark's stream graphs
+rocketnet.transport.tcp.probe) as the picture tcp_probe users and Wireshark's stream graphs
 show: cwnd, ssthresh and bytes in flight over time above, srtt/rttvar/RTO below, fast
 recoveries and timeouts marked. matplotlib is an optional extra (`rocketnet[plot]`)."""
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """What a program about to run is, as far as the preload stub is concerned.
 
 The stub reaches a program only through the dynamic loader's LD_PRELOAD, and only the
-socket calls that go through libc.  A program escapes it, and its sockets are then the
-machine's, when:
-- it is a static ELF (no PT_INTERP): no loader, nothing is preloaded;
-- it is a Go binary (a .go.buildinfo section or a Go build-id note): Go makes its
-  socket system calls itself, also when cgo links it against libc;
+socket calls that go through libc.  Which preload build a program's loader takes, and
+which programs no build serves (static, foreign machine, 32-bit, a C library without a
+build), is shim/builds.py's question (the stub's own ELF reader, c_stub/program.c).  This
+module names what escapes a build that would load:
+- a Go binary (a .go.buildinfo section or a Go build-id note): Go makes its socket
+  system calls itself, also when cgo links it against libc;
 - the loader runs it in secure-execution mode (AT_SECURE), which ignores LD_PRELOAD:
   file capabilities (the security.capability xattr), or a set-user-ID / set-group-ID
-  bit that changes the caller's ids, when the caller is not root;
-- its ELF class or machine is not the stub's (a 32-bit program: the loader skips the
-  library it cannot load).
+  bit that changes the caller's ids, when the caller is not root.
 `rocketnet run` warns in one line naming the program and the reason, or refuses it
 (exit 126) with --strict.  `rocketnet run --strict` also sets STRICT_ENV=1 for the
 whole process tree: the contract for the stub's execve hook is then to refuse such a
@@ -111,13 +110,6 @@ def _go_note(seg: bytes, end: str) -> bool:
     return False
 
 
-def _own_elf() -> tuple[int, int]:
-    """(class, machine) the stub is built for."""
-    from shim import _stub
-    p = inspect(_stub.__file__)
-    return (p.elf_class, p.machine) if p is not None else (0, 0)
-
-
 def inspect(path: str, euid: int | None = None, egid: int | None = None) -> Program | None:
     """What path is; None if it cannot be read."""
     euid = os.geteuid() if euid is None else euid
@@ -174,9 +166,4 @@ def escape_reason(path: str, euid: int | None = None) -> str | None:
         return None
     if p.go:
         return "it is a Go program, which makes its socket system calls itself"
-    if p.interp is None:
-        return "it is statically linked, so nothing can be preloaded into it"
-    if (p.elf_class, p.machine) != _own_elf():
-        return f"it is a {32 if p.elf_class == 1 else 64}-bit ELF for machine {p.machine}, " \
-               "which the stub is not built for"
-    return None
+    return None     # static, foreign or 32-bit programs: shim/builds.py names them

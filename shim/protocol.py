@@ -20,6 +20,8 @@ ENV_TRACE_OPTS = "ROCKETNET_TRACE_OPTS"
 ENV_DIALER_FD = "ROCKETNET_DIALER_FD"
 
 OP_HELLO: int = lib.RN_OP_HELLO
+HELLO_OOB_STALL: int = lib.RN_HELLO_OOB_STALL
+HELLO_OOB_NOMARK: int = lib.RN_HELLO_OOB_NOMARK
 OP_SOCKET: int = lib.RN_OP_SOCKET
 OP_BIND: int = lib.RN_OP_BIND
 OP_LISTEN: int = lib.RN_OP_LISTEN
@@ -49,14 +51,18 @@ OP_RUN_SESSION: int = lib.RN_OP_RUN_SESSION
 KIND_STREAM: int = lib.RN_KIND_STREAM
 ERR_PASSTHROUGH: int = lib.RN_ERR_PASSTHROUGH
 ERR_REOPEN: int = lib.RN_ERR_REOPEN
+ERR_FILL: int = lib.RN_ERR_FILL
+OP_SETOPTS: int = lib.RN_OP_SETOPTS
 MAX_PAYLOAD: int = lib.RN_MAX_PAYLOAD
 
 # Layouts, checked against the C compiler's view at import time.
 REQ = struct.Struct("=II4qII")
 RESP = struct.Struct("=qiI2q")
 ACCEPT_REC_HEAD = struct.Struct("=II")
+SETOPT = struct.Struct("=iii")          # struct rn_setopt: level, optname, value
 ACCEPT_REC_SIZE: int = ffi.sizeof("struct rn_accept_rec")
-if REQ.size != ffi.sizeof("struct rn_req") or RESP.size != ffi.sizeof("struct rn_resp"):
+if REQ.size != ffi.sizeof("struct rn_req") or RESP.size != ffi.sizeof("struct rn_resp") or \
+        SETOPT.size != ffi.sizeof("struct rn_setopt"):
     raise ImportError("shim._stub does not match shim/protocol.py: rebuild the package")
 
 

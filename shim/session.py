@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from rocketnet.phy import MonitorDevice
-from rocketnet.phy.pcapng import PcapngWriter
 from rocketnet.wire.filter import compile_filter
 from rocketnet.wire.offload import complete_checksums
 from shim import protocol as P
+from shim.phy.pcapng import PcapngWriter
 
 FLUSH_EVERY = 1.0          # seconds of stack time between probe file flushes
 DEFAULT_SNAPLEN = 262144

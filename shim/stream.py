@@ -21,23 +21,31 @@ import errno
 import fcntl
 import select
 import socket
+import struct
 import sys
 import termios
 import time
 from collections import OrderedDict, deque
 from typing import Any, Callable
 
+from rocketnet import constants as C
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo, sockaddr
+from rocketnet.transport import STATE_NAMES
+from shim import hostlog, ifinfo, sockaddr
 from shim import protocol as P
 from shim.channels import Channel as ChannelBase
 from shim.channels import ChannelTable, set_sndbuf
 
 READ_CHUNK = 256 * 1024
 # S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
-# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.
+# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.  It
+# starts small and doubles each time the program has read all it held, so a program
+# that never reads holds about what Linux's would (the receive buffer), one that
+# reads fast gets the large buffer that keeps the host's wake-ups few.
 CHANNEL_BUF = 1024 * 1024
+CHANNEL_BUF_MIN = 32 * 1024
+OUTQ = struct.Struct("i")
 # close() with SO_LINGER waits while the socket is in one of these (FIN not yet acked)
 LINGER_STATES = {"ESTABLISHED", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING",
                  "LAST_ACK"}
@@ -49,8 +57,18 @@ SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33
 EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
 EP_HUPS = select.EPOLLHUP | select.EPOLLERR
+# Options a TCP socket that never connected may set without a round trip: the stub
+# keeps them and sends them with the socket's next call (c_stub/defer.c, RN_OP_SETOPTS;
+# their sets cannot fail there).  BIND, LISTEN and CONNECT carry them in their payload.
+KEPT_OPTIONS = ((SOL_SOCKET, socket.SO_REUSEADDR), (SOL_SOCKET, socket.SO_REUSEPORT),
+                (SOL_SOCKET, socket.SO_KEEPALIVE), (SOL_SOCKET, socket.SO_SNDBUF),
+                (SOL_SOCKET, socket.SO_RCVBUF), (socket.IPPROTO_TCP, socket.TCP_NODELAY))
+CARRIERS = frozenset({P.OP_BIND, P.OP_LISTEN, P.OP_CONNECT})
 TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
                             "LAST_ACK", "TIME_WAIT"}
+# the same states as the TCB's numbers: the per-packet paths read the TCB (sk.inner)
+# directly, without a name lookup per call
+SYNCED = frozenset(n for n, name in STATE_NAMES.items() if name in TCP_ESTABLISHED_OR_LATER)
 
 
 def unprivileged_port_start() -> int:
@@ -66,7 +84,7 @@ class Channel(ChannelBase):
     """One TCP shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("filler", "out", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
-                 "unseen_fail", "a_sndbuf", "s_sndbuf")
+                 "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto")
 
     def __init__(self, svc: StreamService, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
@@ -84,6 +102,7 @@ class Channel(ChannelBase):
         # (0: the defaults), inherited by accepted sockets as the stack's buffers are
         self.a_sndbuf = 0
         self.s_sndbuf = 0
+        self.s_auto = CHANNEL_BUF_MIN   # S's send buffer while the program sets none
 
     def size_like(self, other: Channel, a: socket.socket) -> None:
         """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
@@ -92,6 +111,23 @@ class Channel(ChannelBase):
             a.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, self.a_sndbuf)
         if self.s_sndbuf:
             set_sndbuf(self.s, self.s_sndbuf)
+
+
+ZEROS = bytes(65536)
+FILL_MAX = 16 << 20
+
+
+def fill(a: socket.socket) -> int:
+    """The connect filler (ARCHITECTURE.md section 2) written by the host into an A it
+    has not handed over yet: A's send buffer full, so A turns writable only when the
+    host discards these bytes from S after the handshake; -> their count."""
+    total = 0
+    while total < FILL_MAX:
+        try:
+            total += a.send(ZEROS, socket.MSG_DONTWAIT)
+        except OSError:     # full (EAGAIN), or S is closed already (failed)
+            break
+    return total
 
 
 def push_tail(sk: Socket, tail: deque) -> None:
@@ -132,7 +168,7 @@ class StreamService:
         self.ops = dict(self.inet_ops)
         self.ops.update({
             P.OP_CONNECT: self.op_connect, P.OP_SHUTDOWN: self.op_shutdown,
-            P.OP_MORE: self.op_more, P.OP_OOB: self.op_oob,
+            P.OP_MORE: self.op_more, P.OP_OOB: self.op_oob, P.OP_SETOPTS: self.op_setopts,
         })
         # calls that name a socket which may have no channel left
         self.id_ops = {P.OP_REOPEN: self.op_reopen, P.OP_LINGER: self.op_linger,
@@ -146,7 +182,7 @@ class StreamService:
         except SocketError as e:
             return P.response(-1, e.errno), None
         sk.uid = getattr(self.table.caller, "uid", 0)      # sk_uid (ss -e)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
         ch = Channel(self, sock_id, family, s, sk)
         # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket
         # does; connect swaps in a writable A (RN_OP_REOPEN).  A listener never writes.
@@ -176,6 +212,8 @@ class StreamService:
                 return P.response(-1, P.ERR_REOPEN), None
             return self.dead_socket_op(req, self.dead.get(req.sock_id),
                                        dormant.family if dormant is not None else None)
+        if req.args[3] and req.op in CARRIERS:
+            req = self.carried_options(ch, req)
         return self.call(op, ch, req)
 
     def call(self, op: Callable[[Any, P.Request], Any], ch: Any, req: P.Request):  # type: ignore[no-untyped-def]
@@ -190,18 +228,13 @@ class StreamService:
         self.table.add(ch)
         self.update_mask(ch)
 
-    def tick(self) -> None:
-        """After the stack ran: closes waiting for their data to be acknowledged."""
-        if self.lingering:
-            self.check_lingering()
-
     def op_reopen(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
         """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
         old = self.table.by_id.get(req.sock_id)
         unseen = None
         if old is not None and old.a_shut and not old.listening:
-            self.close_channel(old)
-            sk = old.sk                          # same stack socket: options, binding kept
+            ch, a = self.fresh_pair(old)
+            return P.response(ch.sock_id, 0, b"", P.KIND_STREAM), a.detach()
         else:
             old = self.dormant.pop(req.sock_id, None)
             if old is None:
@@ -213,7 +246,7 @@ class StreamService:
                 sk = old.sk.renewed()
             except SocketError as e:
                 return P.response(-1, e.errno), None
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
         ch = Channel(self, sock_id, old.family, s, sk)
         ch.unseen_fail = unseen
         ch.size_like(old, a)
@@ -303,7 +336,7 @@ class StreamService:
         return P.response(0), None
 
     def op_connect(self, ch: Channel, req: P.Request):
-        filler, nonblocking = req.args[0], req.args[1]
+        filler, nonblocking, unfilled = req.args[0], req.args[1], req.args[2]
         if len(req.payload) >= 2 and sockaddr.family_of(req.payload) == socket.AF_UNSPEC:
             # Linux (__inet_stream_connect): AF_UNSPEC disconnects, in any state; the
             # socket is then unconnected and usable again (RN_OP_REOPEN on next use).
@@ -331,28 +364,49 @@ class StreamService:
             addr = sockaddr.decode(ch.family, req.payload, for_bind=False)
             if addr is None:
                 raise SocketError(errno.EINVAL)   # AF_UNSPEC on an unconnected socket: no-op
-            if ch.a_shut:
+            if ch.a_shut and not unfilled:
                 self.discard_now(ch, filler)
                 return P.response(-1, P.ERR_REOPEN), None
+            if unfilled and not ch.a_shut:
+                return P.response(-1, P.ERR_FILL), None     # A is the program's to fill
             self.reap_listeners(addr[1])
             ch.sk.connect(addr, time.monotonic())
         except SocketError:
             self.discard_now(ch, filler)
             raise
+        a = None
+        if ch.a_shut:
+            ch, a = self.fresh_pair(ch)     # the writable A goes with the reply
         ch.filler += filler
         ch.connecting = True
         ch.nb_connect = bool(nonblocking)
         self.update_mask(ch)
         if nonblocking:
-            return P.response(-1, errno.EINPROGRESS), None
-        self.run_stack()
-        if ch.sk.state in TCP_ESTABLISHED_OR_LATER:
-            return P.response(0), None
-        err = ch.sk.error
-        if err:
-            ch.sk.take_error()
-            return P.response(-1, err), None
-        return P.response(-1, errno.EINPROGRESS), None
+            ret, err = -1, errno.EINPROGRESS
+        else:
+            self.run_stack()
+            ret, err = -1, ch.sk.error
+            if ch.sk.state in TCP_ESTABLISHED_OR_LATER:
+                ret, err = 0, 0
+            elif err:
+                ch.sk.take_error()
+            else:
+                err = errno.EINPROGRESS
+        if a is None:
+            return P.response(ret, err), None
+        if err == errno.EINPROGRESS and ch.connecting and self.table.alive(ch):
+            ch.filler += fill(a)    # A turns writable when the handshake is over
+        return P.response(ret, err, b"", P.KIND_STREAM, ch.sock_id), a.detach()
+
+    def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
+        """A new pair for old's stack socket (options and binding kept); old's goes."""
+        self.close_channel(old)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        ch = Channel(self, sock_id, old.family, s, old.sk)
+        ch.size_like(old, a)
+        self.add(ch)
+        self.table.caller.proven.add((self.table.caller.pid, sock_id))  # A goes to it
+        return ch, a
 
     def discard_now(self, ch: Channel, count: int) -> None:
         """Drop the filler the stub wrote when no connection starts.
@@ -424,6 +478,50 @@ class StreamService:
                 ch.s_sndbuf = t.rcvbuf_limit // 4   # S holds half, pump_rx's chunk half
                 set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
+
+    def kept_option_limits(self) -> tuple[int, int]:
+        """HELLO's arg0 and arg1 (rn_protocol.h): the limits the stub reads a kept
+        SO_SNDBUF / SO_RCVBUF back with; (0, 0), so that it keeps nothing, where the
+        running kernel answers one of KEPT_OPTIONS unlike the stack's model."""
+        prof = self.stack.profile
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for proto in (0, socket.IPPROTO_TCP):
+                for level, name in KEPT_OPTIONS:
+                    if prof.option(family, proto, level, name) is not None:
+                        return 0, 0
+        return (prof.wmem_max | prof.rmem_max << 32,
+                C.SOCK_MIN_SNDBUF | C.SOCK_MIN_RCVBUF << 32)
+
+    def op_setopts(self, ch: Channel, req: P.Request):
+        """Options the stub kept (RN_OP_SETOPTS): set in the program's order."""
+        self.set_kept(ch, req, req.payload, req.args[0])
+        return P.response(0), None
+
+    def carried_options(self, ch: Channel, req: P.Request) -> P.Request:
+        """BIND/LISTEN/CONNECT with the kept options at the end of the payload (arg3 =
+        their count): set them, then the call goes on without them."""
+        n = req.args[3]
+        size = n * P.SETOPT.size
+        if not 0 < size <= len(req.payload):
+            raise SocketError(errno.EINVAL)
+        self.set_kept(ch, req, req.payload[-size:], n)
+        a0, a1, a2, _ = req.args
+        return req._replace(payload=req.payload[:-size], args=(a0, a1, a2, 0))
+
+    def set_kept(self, ch: Channel, req: P.Request, data: bytes, n: int) -> None:
+        if n * P.SETOPT.size != len(data):
+            raise SocketError(errno.EINVAL)
+        for level, name, value in P.SETOPT.iter_unpack(data):
+            if (level, name) not in KEPT_OPTIONS:
+                raise SocketError(errno.EINVAL)     # not an option the stub may keep
+            try:
+                self.op_setsockopt(ch, req._replace(args=(level, name, 4, 0),
+                                                    payload=value.to_bytes(4, sys.byteorder,
+                                                                           signed=True)))
+            except SocketError as e:    # the program was told 0: never silently lost
+                hostlog.log.warning("sock %d: kept option %d/%d = %d failed: %s",
+                                    ch.sock_id, level, name, value,
+                                    errno.errorcode.get(e.errno, e.errno))
 
     def op_more(self, ch: Channel, req: P.Request):
         """MSG_MORE on (args[0]=1) or off: what is already in S goes with the old state."""
@@ -515,18 +613,19 @@ class StreamService:
     # ---- channels -----------------------------------------------------------------
 
     def update_mask(self, ch: Channel) -> None:
-        want = 0
         if ch.listening:
-            if ch.pending_accept:
-                want |= EP_OUT
+            want = EP_OUT if ch.pending_accept else 0
             if not ch.app_eof:
                 want |= EP_IN       # EOF/HUP: the program closed the listener
-        elif not ch.app_eof and self.sending(ch):
-            if ch.filler or ch.sk.send_space() > 0:
-                want |= EP_IN
+        elif ch.app_eof or ch.connecting:
+            want = 0
+        else:
+            t = ch.sk.inner
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.send_space() > 0) else 0
         if ch.out:
             want |= EP_OUT
-        self.table.modify(ch, want)
+        if want != ch.mask:
+            self.table.modify(ch, want)
 
     @staticmethod
     def sending(ch: Channel) -> bool:
@@ -539,27 +638,31 @@ class StreamService:
                 self.hand_over_accepted(ch)
             else:
                 self.flush_out(ch)
+                if not ch.out and not ch.s_sndbuf and ch.s_auto < CHANNEL_BUF:
+                    ch.s_auto *= 2  # the program read all S held: a larger S
+                    set_sndbuf(ch.s, ch.s_auto)
                 self.service(ch)    # after the backlog: FIN or failure may be due now
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
-        if self.table.alive(ch):
+        if self.table.by_fd.get(ch.fd) is ch:
             self.update_mask(ch)
 
     def read_app(self, ch: Channel, ev: int) -> None:
         """Bytes the program wrote to A: filler to drop, then payload for the stack."""
-        s, sk = ch.s, ch.sk
-        now = time.monotonic()
+        s, t = ch.s, ch.sk.inner
         while not ch.app_eof:
             if ch.listening:
                 want = READ_CHUNK
-            elif not self.sending(ch):
+            elif ch.connecting or t.state not in SYNCED:
                 break
             elif ch.filler:
                 want = min(ch.filler, READ_CHUNK)
             else:
-                want = min(sk.send_space(), READ_CHUNK)
+                want = t.send_space()
                 if want <= 0:
                     break
+                if want > READ_CHUNK:
+                    want = READ_CHUNK
             try:
                 data = s.recv(want)
             except BlockingIOError:
@@ -577,15 +680,17 @@ class StreamService:
                 ch.filler -= len(data)
                 continue
             try:
-                sk.send(data, ch.more)
+                t.send(data, ch.more)
             except SocketError:
                 pass                # Linux drops it too: EPIPE was the program's to see
+            if len(data) < want:
+                break               # S is empty now; epoll (level-triggered) tells of more
         if ev & select.EPOLLHUP:
             ch.app_closed = True
         if ch.app_closed:
-            self.app_closed(ch, now)
+            self.app_closed(ch, time.monotonic())
         elif ch.app_eof:
-            self.app_shut_write(ch, now)
+            self.app_shut_write(ch, time.monotonic())
 
     @staticmethod
     def hung_up(s: socket.socket) -> bool:
@@ -692,7 +797,7 @@ class StreamService:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-        if self.table.alive(ch):
+        if self.table.by_fd.get(ch.fd) is ch:
             if not ch.app_eof and ch.mask & EP_IN == 0:
                 self.read_app(ch, 0)
             self.update_mask(ch)
@@ -703,11 +808,16 @@ class StreamService:
         Only what S accepts is taken from the stack (at most one chunk waits here), so
         a slow reader closes the TCP window as it would on Linux.
         """
-        self.flush_out(ch)
-        sk, s = ch.sk, ch.s
-        while not ch.out and sk.rx_available():
-            want = 2 * ch.s_sndbuf if ch.s_sndbuf else READ_CHUNK
-            t = sk.inner
+        if ch.out:
+            self.flush_out(ch)
+        t, s = ch.sk.inner, ch.s
+        while not ch.out and t.rx_available():
+            want = 2 * (ch.s_sndbuf or ch.s_auto)
+            if want > READ_CHUNK:
+                want = READ_CHUNK
+            # what S holds is not read yet: the receive buffer's autotuning waits for
+            # the program's reads (the kernel's count of S's queue, with overhead)
+            t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
             if t.urg_state:
                 off = t.urgent_offset()
                 if off == 0:
@@ -720,7 +830,7 @@ class StreamService:
                     continue
                 if off is not None and off < want:
                     want = off              # what comes before the mark first
-            data = sk.recv(want)
+            data = t.recv(want)      # connected: there is data (Socket.recv's checks hold)
             try:
                 n = s.send(data)
             except BlockingIOError:
@@ -729,6 +839,8 @@ class StreamService:
                 return              # the program is gone; the stack resets on close
             if n < len(data):
                 ch.out.append(memoryview(data)[n:])
+            elif len(data) < want:
+                return              # the receive buffer is empty
 
     def flush_out(self, ch: Channel) -> None:
         out = ch.out
@@ -749,7 +861,7 @@ class StreamService:
         """Give each established connection to the program: one record + its A fd."""
         while ch.pending_accept:
             sk = ch.pending_accept[0]
-            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
             if getattr(sk.inner, "oobinline", False):   # inherited from the listener
                 a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
             new = Channel(self, sock_id, ch.family, s, sk)

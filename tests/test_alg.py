@@ -6,6 +6,7 @@ published vectors here; tools/vm (tests/test_kernels.py) compares alg_kat with n
 runs in Linux 6.1 and 6.12 guests."""
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -255,3 +256,26 @@ def test_keys_longer_than_a_page(rn):
     r = rn.run("run", "--", sys.executable, "-c", PY_LONG_KEYS, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True"] * 4 + ["True", "12"]
+
+
+def test_spliced_and_sendfile_input_keep_the_hash_open(rn, tmp_path):
+    """splice with SPLICE_F_MORE keeps a hash open as MSG_MORE does, the last splice
+    (or a send without MSG_MORE) ends it; sendfile hands its whole range as one input
+    (tests/alg/alg_splice.c; this kernel has no AF_ALG: the digests are checked with
+    hashlib)."""
+    if CC is None:
+        pytest.skip("no C compiler (tools/setup installs gcc)")
+    exe = tmp_path / "alg_splice"
+    subprocess.run([CC, "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
+                    str(ALG_DIR / "alg_splice.c")], check=True)
+    r = rn.run("run", "--", str(exe), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = bytes((i * 7 + i // 251) & 0xFF for i in range(100000))
+    whole, tail = hashlib.sha256(data).hexdigest(), hashlib.sha256(data[1000:]).hexdigest()
+    got = {k.strip(): v.strip() for k, v in (ln.split("=", 1) for ln in r.stdout.splitlines())}
+    assert got["digest after splices"] == whole, r.stdout
+    assert got["digest after splice + send"] == whole, r.stdout
+    assert (got["sendfile"], got["sendfile offset after"]) == ("100000", "100000"), r.stdout
+    assert got["digest after sendfile"] == whole, r.stdout
+    assert (got["sendfile NULL offset"], got["file position after"]) == ("99000", "100000")
+    assert got["digest after sendfile to EOF"] == tail, r.stdout

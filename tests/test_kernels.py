@@ -29,16 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VM = ROOT / "tools" / "vm"
 KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") if k]
 SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS",
-                        "^(addrform|errnos|sockopt_sweep|mcast_tcp|tcp_oob|alg_kat)$")
+                        "^(addrform|errnos|sockopt_sweep|mcast_tcp|tcp_oob|unix_oob|alg_kat)$")
 PROGRAMS = [p for p in [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")),
                         "alg_kat"] if re.search(SELECT, p)]
 # (kernel, program) -> (reason, strict)
-KNOWN = {
-    ("6.1", "tcp_oob"): (
-        "measured: after the urgent byte was read out of band, 6.1 reads the data that "
-        "follows the mark (\"tail\"), later kernels and the stack give EAGAIN until more "
-        "comes; the stack models the later kernels only (a loopback probe could tell)", True),
-}
+KNOWN: dict = {}
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 profile it probes at start, shown by `rocketnet host profile`."""
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import subprocess
 import sys
 
@@ -38,3 +40,27 @@ def test_program_sees_the_running_kernels_answers(rn):
     shimmed = rn.run("run", "--", sys.executable, "-c", PROGRAM)
     assert native.returncode == 0, native.stderr
     assert shimmed.stdout == native.stdout, shimmed.stderr
+
+
+def test_host_profile_says_what_af_unix_does_with_a_byte_read_out_of_band(rn):
+    """The stub makes up for AF_UNIX's MSG_OOB where it differs from TCP's (c_stub/
+    urgent.c) only as the profile says: measured here on a socketpair of our own."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        try:
+            a.send(b"u", socket.MSG_OOB)
+        except OSError:
+            expect = "AF_UNIX MSG_OOB: none"
+        else:
+            b.recv(1, socket.MSG_OOB)
+            a.send(b"d")
+            mark = fcntl.ioctl(b.fileno(), 0x8905, bytes(4))     # SIOCATMARK
+            try:
+                b.recv(1, socket.MSG_DONTWAIT)
+                stall = ""
+            except BlockingIOError:
+                stall = "stalls the next non-blocking read once, "
+            expect = ("AF_UNIX MSG_OOB: a byte read out of band " + stall
+                      + ("is no mark (SIOCATMARK 0)" if mark == bytes(4) else "stays the mark"))
+    r = rn.run("host", "profile", check=True)
+    assert expect in r.stdout.splitlines()

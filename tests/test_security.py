@@ -61,15 +61,28 @@ SENDER = textwrap.dedent("""
 """)
 
 READER = textwrap.dedent("""
-    import socket, sys, errno
+    import select, socket, sys, errno
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    mode = sys.argv[2]              # recv: blocking reads; poll / epoll: wait, then read
+    if mode == "epoll":
+        ep = select.epoll()
+        ep.register(s.fileno(), select.EPOLLIN)
     got = 0
     announced = False
+    seen = 0                        # the wait's events when the stream ended
     while True:
+        if mode == "poll":
+            p = select.poll()
+            p.register(s, select.POLLIN)
+            seen = p.poll()[0][1]
+        elif mode == "epoll":
+            seen = ep.poll()[0][1]
         try:
             b = s.recv(65536)
         except OSError as e:
-            print("error", errno.errorcode[e.errno], got, flush=True)
+            err = bool(seen & select.POLLERR) and bool(seen & select.POLLHUP)
+            print("error", errno.errorcode[e.errno], got, "pollerr" if err else seen,
+                  flush=True)
             sys.exit(1)
         if not b:
             print("eof", got, flush=True)
@@ -82,19 +95,22 @@ READER = textwrap.dedent("""
 """)
 
 
-def test_host_killed_mid_transfer_is_a_reset_never_eof(rn):
+@pytest.mark.parametrize("mode", ["recv", "poll", "epoll"])
+def test_host_killed_mid_transfer_is_a_reset_never_eof(rn, mode):
     """kill -9 of the host during a 64 MiB transfer: the reader's next recv fails with
-    ECONNRESET and it exits non-zero, in 10 of 10 runs; one line names the dead host
-    and its log."""
+    ECONNRESET and it exits non-zero, in 10 of 10 runs; a reader that waits with poll
+    or epoll first sees POLLERR|POLLHUP there, as on a reset connection; one line names
+    the dead host and its log."""
     for run in range(10):
         sender = rn.popen("run", "--", PY, "-c", SENDER, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
         port = sender.stdout.readline().strip()
-        reader = rn.popen("run", "--", PY, "-c", READER, port, stdin=subprocess.PIPE,
+        reader = rn.popen("run", "--", PY, "-c", READER, port, mode, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert reader.stdout.readline().strip() == "reading"
-            os.kill(int((rn.runtime_dir / "default" / "host.pid").read_text()), signal.SIGKILL)
+            host_pid = int((rn.runtime_dir / "default" / "host.pid").read_text())
+            os.kill(host_pid, signal.SIGKILL)
             out, err = reader.communicate("go\n", timeout=30)
         finally:
             for p in (sender, reader):
@@ -103,8 +119,11 @@ def test_host_killed_mid_transfer_is_a_reset_never_eof(rn):
                 p.wait()
         assert reader.returncode != 0, f"run {run}: {out} {err}"
         assert out.split()[:2] == ["error", "ECONNRESET"], f"run {run}: {out} {err}"
+        if mode != "recv":
+            assert out.split()[3] == "pollerr", f"run {run}: {out} {err}"
         lines = [ln for ln in err.splitlines() if ln.startswith("rocketnet:")]
-        assert len(lines) == 1 and "unreachable" in lines[0], err
+        assert len(lines) == 1, err
+        assert f"host default (pid {host_pid}) is gone" in lines[0], err
         assert str(rn.runtime_dir / "default" / "host.log") in lines[0], err
         assert int(out.split()[2]) < 64 << 20
 

@@ -366,6 +366,8 @@ def serve(sock_path: str, log_path: str) -> None:
                 reply(conn)
             elif op in (lib.RN_OP_SHUTDOWN, lib.RN_OP_RDEND):
                 reply(conn)         # RDEND: this host's sockets read as connected ones
+            elif op == lib.RN_OP_CONNECT and a[2]:
+                reply(conn, -1, lib.RN_ERR_FILL)    # this host's A is never shut: fill it
             elif op == lib.RN_OP_CONNECT:
                 port = struct.unpack(">H", payload[2:4])[0]
                 lst = next((x for x in socks.values() if x["listening"] and x["addr"]
@@ -532,9 +534,12 @@ def test_tcp_paths(client, host):
     # the child made its own control connection
     hellos = [x for x in ops(host) if x.startswith(f"op={stub.lib.RN_OP_HELLO} ")]
     assert len(hellos) == 2
-    # filler: the first connect wrote some, the second one (already connecting) none
+    # filler: the first connect wrote some, the second one (already connecting) none; a
+    # fresh socket asks without one first (RN_OP_CONNECT arg2: this host says fill)
     connects = [x for x in ops(host) if x.startswith(f"op={stub.lib.RN_OP_CONNECT} ")]
-    fill = [int(x.split("args=[")[1].split(",")[0]) for x in connects]
+    args = [[int(v) for v in x.split("args=[")[1].split("]")[0].split(",")] for x in connects]
+    assert args[0][0] == 0 and args[0][2] == 1, args
+    fill = [a[0] for a in args if not a[2]]
     assert fill[0] > 0 and fill[2] == 0, fill
     t = Path(trace).read_text().splitlines()
     body = [x.split(" ", 1)[1] for x in t]

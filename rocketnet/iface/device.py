@@ -9,7 +9,7 @@ means "nothing to receive" / "no buffer now" (backpressure).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..phy import NetBuf, NetDevice
 
@@ -23,24 +23,28 @@ class RxToken:
         self._device = device
         self._buf = buf
 
-    def consume(self, f: Callable[[memoryview], T]) -> T:
+    def consume(self, f: Callable[..., T], *args: Any) -> T:
+        """``f(frame, *args)``, then the buffer goes back to the device."""
         buf = self._buf
         try:
-            return f(buf.view[: buf.length])
+            return f(buf.view[: buf.length], *args)
         finally:
             self._device.recycle_rx_buffer(buf)
 
 
 class TxToken:
-    __slots__ = ("_device", "_buf", "buffer")
+    __slots__ = ("_wrapper", "_buf", "buffer")
 
-    def __init__(self, device: NetDevice, buf: NetBuf) -> None:
-        self._device = device
+    def __init__(self, wrapper: NetDeviceWrapper, buf: NetBuf) -> None:
+        self._wrapper = wrapper
         self._buf = buf
         self.buffer = buf.view[: buf.length]
 
     def commit(self) -> None:
-        self._device.send(self._buf)
+        """Send the frame: it counts in the wrapper's tx_frames."""
+        w = self._wrapper
+        w.tx_frames += 1
+        w.device.send(self._buf)
 
     def discard(self) -> None:
         self._buf.pool.dealloc(self._buf)
@@ -58,9 +62,7 @@ class NetDeviceWrapper:
 
     def receive(self) -> RxToken | None:
         dev = self.device
-        if not dev.can_recv():
-            return None
-        buf = dev.recv()
+        buf = dev.recv()         # None when nothing waits (NetDevice.recv)
         if buf is None:
             return None
         self.rx_frames += 1
@@ -73,8 +75,7 @@ class NetDeviceWrapper:
         if buf is None:
             self.tx_backpressure += 1
             return None
-        self.tx_frames += 1
-        return TxToken(dev, buf)
+        return TxToken(self, buf)
 
     def pending_rx(self) -> bool:
         return self.device.can_recv()

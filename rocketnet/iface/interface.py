@@ -11,26 +11,38 @@ is dropped and counted by reason, never raised past this function.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Union
 
 from ..phy import Medium, NetDevice
-from ..wire.checksum import verify as _verify
+from ..wire.arp import OP_REPLY, OP_REQUEST, ArpRepr
 from ..wire.error import Malformed
-from ..wire.ethernet import ETHERTYPE_IPV4, ETHERTYPE_IPV6
-from .device import NetDeviceWrapper
-from .link import EthernetLink, solicited_node
+from ..wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6
+from ..wire.ethernet import HEADER as ETH_HEADER
+from ..wire.icmp import V6_NEIGHBOR_SOLICIT, NdpRepr
+from ..wire.ipv4 import Ipv4Repr
+from ..wire.ipv6 import Ipv6Repr
+from .device import NetDeviceWrapper, TxToken
+from .neighbor import (
+    BROADCAST,
+    INCOMPLETE,
+    PROBE,
+    REACHABLE,
+    STALE,
+    Neighbor,
+    NeighborCache,
+    multicast_mac,
+    solicited_node,
+)
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
-_IPV6 = struct.Struct("!IHBB16s16s")
 _V4MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
-ETHERTYPE_ARP = 0x0806
+_ZERO_MAC = b"\x00" * 6
 ALL_NODES = b"\xff\x02" + b"\x00" * 13 + b"\x01"
 LINK_LOCAL_PREFIX = b"\xfe\x80" + b"\x00" * 6
 
-# handler(iface, version, src, dst, protocol, payload) -- payload is a memoryview
-IpHandler = Callable[["InterfaceWrapper", int, bytes, bytes, int, memoryview], None]
+IpRepr = Union[Ipv4Repr, Ipv6Repr]
+# handler(iface, ip, payload): the TCP fast path; payload is a memoryview
+IpHandler = Callable[["InterfaceWrapper", IpRepr, memoryview], None]
 
 
 def _in_prefix(addr: bytes, net: bytes, prefix: int) -> bool:
@@ -58,12 +70,36 @@ def eui64_link_local(mac: bytes) -> bytes:
     return LINK_LOCAL_PREFIX + bytes((mac[0] ^ 2,)) + mac[1:3] + b"\xff\xfe" + mac[3:6]
 
 
+class HeldFrame:
+    """A TxToken stand-in for a frame whose next hop is unresolved: committed, the frame
+    waits in the neighbor step (``dst`` None: no next hop, the frame is dropped)."""
+
+    __slots__ = ("iface", "dst", "buffer")
+
+    def __init__(self, iface: InterfaceWrapper, dst: bytes | None, size: int) -> None:
+        self.iface = iface
+        self.dst = dst
+        self.buffer = bytearray(size)
+
+    def commit(self) -> None:
+        if self.dst is not None:
+            self.iface._hold(self.dst, self.buffer)
+
+    def discard(self) -> None:
+        return None
+
+
 class InterfaceWrapper:
     """A device with a name and IP addresses. On a loopback interface every address of
     a configured prefix is local (Linux: ``local 127.0.0.0/8 dev lo``). A non-loopback
-    Ethernet interface sends through an :class:`EthernetLink` (neighbor resolution),
+    Ethernet interface resolves next hops in its neighbor step (ARP/NDP, ``neigh``),
     gets an EUI-64 link-local IPv6 address and joins the all-nodes and solicited-node
-    multicast groups of its IPv6 addresses."""
+    multicast groups of its IPv6 addresses.
+
+    Transmit: every IP packet of the stack leaves through :meth:`dispatch` (the IP
+    header and the transport header as wire Reprs, and the payload): the interface
+    resolves the link destination, takes a TxToken from its NetDeviceWrapper and emits
+    the link, IP and transport headers into it."""
 
     def __init__(
         self,
@@ -75,17 +111,19 @@ class InterfaceWrapper:
     ) -> None:
         self.name = name
         self.index = index
-        self.raw_device = device
         self.stats: dict[str, int] = {}
         self.loopback = loopback
         caps = device.capabilities()
         self.medium = caps.medium
         self.mac = device.mac_address()
-        self.link: EthernetLink | None = None
-        if self.medium == Medium.ETHERNET and not loopback:
-            self.link = EthernetLink(device, self, self.stats)
-            device = self.link
         self.dev = NetDeviceWrapper(device)
+        self.neigh: NeighborCache | None = None
+        if self.medium == Medium.ETHERNET and not loopback:
+            self.neigh = NeighborCache(self.stats)
+        self.now = 0.0
+        # called with (frame, errno) for each held frame a failed resolution drops
+        self.on_unreachable: Callable[[bytearray, int], None] | None = None
+        self.ip_ident = 0
         self.mtu = caps.mtu
         self.max_mtu = caps.mtu         # SIOCSIFMTU may lower the MTU, not pass the device's
         self.checksum_offload = caps.checksum_offload
@@ -94,29 +132,233 @@ class InterfaceWrapper:
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
         self.net: Any = None            # the IpLayer, set when the stack adopts the iface
-        if self.medium == Medium.ETHERNET:
-            self.link_header_len = 14
-            zero = b"\x00" * 6
-            mac = self.mac if not loopback else zero
-            self.link_header_v4 = zero + mac + b"\x08\x00"
-            self.link_header_v6 = zero + mac + b"\x86\xdd"
-        else:
-            self.link_header_len = 0
-            self.link_header_v4 = b""
-            self.link_header_v6 = b""
+        self.link_header_len = 14 if self.medium == Medium.ETHERNET else 0
+        self.src_mac = self.mac if not loopback else _ZERO_MAC
         for a, p in addresses:
             self.add_address(a, p)
-        if self.link is not None:
+        if self.neigh is not None:
             self.add_address(eui64_link_local(self.mac), 64)
 
+    @property
+    def raw_device(self) -> NetDevice:
+        return self.dev.device
+
     def replace_device(self, dev: NetDevice) -> None:
-        """Put ``dev`` (a wrapper of ``raw_device``, e.g. a capture) where the interface
-        holds its device: under the Ethernet link layer, else under the wrapper."""
-        self.raw_device = dev
-        if self.link is not None:
-            self.link.dev = dev
+        """Put ``dev`` (a wrapper of the device, e.g. a capture) under the interface."""
+        self.dev.device = dev
+
+    # ---- transmit -----------------------------------------------------------------
+    def dispatch(self, ip: IpRepr, l4: Any, payload: bytes | bytearray | memoryview) -> bool:
+        """Send one IP packet: ``ip`` (payload_len set; IPv4 ident assigned here unless
+        it is a fragment), ``l4`` the transport header (a wire Repr with
+        ``emit(buf, offset, src, dst, length, fill_checksum)``, or
+        None when ``payload`` is the whole IP payload) and the payload. False on device
+        backpressure."""
+        tok = self.transmit(ip.dst, ip.header_len + ip.payload_len)
+        if tok is None:
+            return False
+        self.emit(tok, ip, l4, payload)
+        return True
+
+    def transmit(self, dst: bytes, ip_len: int) -> TxToken | HeldFrame | None:
+        """The first half of :meth:`dispatch`, for a sender that changes its state only
+        once the packet can go (TCP): the next-hop step for ``dst`` and a token for a
+        frame carrying ``ip_len`` bytes of IP, its link header written; None on device
+        backpressure. A frame for an unresolved neighbor (or without a next hop: then it
+        is dropped, counted) gets a HeldFrame instead, which the neighbor step keeps."""
+        eth = self.link_header_len
+        if self.neigh is not None:
+            dmac = self.resolve(dst)
+            if not dmac:
+                tok: TxToken | HeldFrame | None = HeldFrame(self, dst if dmac is None else None,
+                                                            eth + ip_len)
+                dmac = _ZERO_MAC
+            else:
+                tok = self.dev.transmit(eth + ip_len)
         else:
-            self.dev.device = dev
+            dmac = _ZERO_MAC
+            tok = self.dev.transmit(eth + ip_len)
+        if tok is not None and eth:
+            ETH_HEADER.pack_into(tok.buffer, 0, dmac, self.src_mac,
+                                 ETHERTYPE_IPV4 if len(dst) == 4 else ETHERTYPE_IPV6)
+        return tok
+
+    def emit(self, tok: TxToken | HeldFrame, ip: IpRepr, l4: Any,
+             payload: bytes | bytearray | memoryview = b"", source: Any = None,
+             offset: int = 0, n: int = 0) -> None:
+        """The second half of :meth:`dispatch`: the IP header, the transport header and
+        the payload into the token's frame, which is committed. The payload is
+        ``payload``, or ``n`` bytes from ``offset`` of ``source`` (a buffer that copies
+        itself out: ``source.copy_to(frame, at, offset, n)``, TCP's send ring)."""
+        buf = tok.buffer
+        if ip.version == 4 and not (ip.more_frags or ip.frag_offset):
+            ip.ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
+        fill = not self.checksum_offload
+        p = self.link_header_len + ip.emit(buf, self.link_header_len, fill)
+        end = p + ip.payload_len
+        if l4 is None:
+            buf[p:end] = payload
+            tok.commit()
+            return
+        if source is not None:
+            source.copy_to(buf, end - n, offset, n)
+        else:
+            buf[end - len(payload):end] = payload
+        l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
+        tok.commit()
+
+    def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:
+        """A frame that is not IP (ARP), padded to the Ethernet minimum."""
+        n = 14 + len(payload)
+        if n < 60:
+            payload += b"\x00" * (60 - n)
+            n = 60
+        tok = self.dev.transmit(n)
+        if tok is None:
+            self._drop("tx_backpressure")
+            return
+        buf = tok.buffer
+        ETH_HEADER.pack_into(buf, 0, dmac, self.src_mac, ethertype)
+        buf[14:n] = payload
+        tok.commit()
+
+    # ---- the neighbor step ----------------------------------------------------------
+    def resolve(self, dst: bytes) -> bytes | None:
+        """The MAC for an IP destination; None: unresolved (hold the frame); b"": no
+        route. A STALE entry is used and probed."""
+        if len(dst) == 4:
+            if dst == b"\xff\xff\xff\xff" or self.is_broadcast(dst):
+                return BROADCAST
+            if 224 <= dst[0] < 240:
+                return multicast_mac(dst)
+        elif dst[0] == 0xFF:
+            return multicast_mac(dst)
+        hop = self.next_hop(dst)
+        if hop is None:
+            self._drop("drop_no_route")
+            return b""
+        e = self.neigh.entries.get(hop)   # type: ignore[union-attr]
+        if e is None or e.mac is None:
+            return None
+        if e.state == REACHABLE and self.now > e.expires:
+            e.state = STALE
+        if e.state == STALE:
+            e.state = PROBE
+            e.probes = 0
+            e.next_probe = self.now
+            self.solicit(e)
+        return e.mac
+
+    def _hold(self, dst: bytes, frame: bytearray) -> None:
+        hop = self.next_hop(dst)
+        neigh = self.neigh
+        if hop is None or neigh is None:
+            return
+        e = neigh.entries.get(hop)
+        if e is None:
+            e = neigh.add(hop, self.now)
+            self.solicit(e)
+        neigh.hold(e, frame)
+
+    def solicit(self, e: Neighbor) -> None:
+        """Send an ARP request or a Neighbor Solicitation for e.ip (unicast if known)."""
+        neigh = self.neigh
+        assert neigh is not None
+        e.probes += 1
+        e.next_probe = self.now + neigh.retrans
+        if len(e.ip) == 4:
+            spa = self.source_for(e.ip) or b"\x00" * 4
+            arp = ArpRepr(OP_REQUEST, self.mac, spa, b"\x00" * 6, e.ip)
+            self.emit_link(e.mac if e.state == PROBE and e.mac else BROADCAST, ETHERTYPE_ARP,
+                           arp.to_bytes())
+            neigh._count("arp_requests_sent")
+            return
+        src = self.source_for(e.ip)
+        if src is None:
+            return
+        if e.state == PROBE and e.mac:
+            dst = e.ip
+        else:
+            dst = solicited_node(e.ip)
+        ndp = NdpRepr(V6_NEIGHBOR_SOLICIT, e.ip, 0, self.mac).to_icmp()
+        self.send_ndp(src, dst, ndp.to_bytes(src, dst))
+        neigh._count("ndp_solicits_sent")
+
+    def send_ndp(self, src: bytes, dst: bytes, msg: bytes) -> None:
+        """An NDP message (hop limit 255) to a multicast group or a known neighbor (an
+        unknown one is not solicited for: it is dropped)."""
+        if dst[0] != 0xFF:
+            e = self.neigh.entries.get(dst) if self.neigh is not None else None
+            if e is None or e.mac is None:
+                return
+        if not self.dispatch(Ipv6Repr(src, dst, 58, len(msg), 255), None, msg):
+            self._drop("tx_backpressure")
+
+    def flush_pending(self, e: Neighbor) -> None:
+        """Send the frames held for e, now that it has a MAC."""
+        mac = e.mac
+        if mac is None:
+            return
+        while e.pending:
+            frame = e.pending.popleft()
+            tok = self.dev.transmit(len(frame))
+            if tok is None:
+                self._drop("tx_backpressure")
+                continue
+            frame[0:6] = mac
+            tok.buffer[:] = frame
+            tok.commit()
+
+    def arp_input(self, payload: memoryview) -> None:
+        neigh = self.neigh
+        if neigh is None:
+            return
+        arp = ArpRepr.parse(payload)
+        for_us = self.has_address(arp.tpa)
+        if arp.spa == b"\x00\x00\x00\x00":
+            neigh._count("arp_probe")        # DAD probe from a peer
+        else:
+            e = neigh.confirm(arp.spa, arp.sha, self.now, create=for_us)
+            if e is not None:
+                self.flush_pending(e)
+        if arp.op == OP_REQUEST and for_us:
+            reply = ArpRepr(OP_REPLY, self.mac, arp.tpa, arp.sha, arp.spa)
+            self.emit_link(arp.sha, ETHERTYPE_ARP, reply.to_bytes())
+            neigh._count("arp_replies_sent")
+
+    def tick(self, now: float) -> float | None:
+        """Run the neighbor timers and the device's; the earliest next deadline."""
+        self.now = now
+        neigh = self.neigh
+        if neigh is not None:
+            for ip, e in list(neigh.entries.items()):
+                if e.state == REACHABLE:
+                    if now > e.expires:
+                        e.state = STALE
+                elif e.state in (INCOMPLETE, PROBE) and now >= e.next_probe:
+                    if e.probes >= neigh.max_probes:
+                        del neigh.entries[ip]
+                        neigh._count("neigh_failed")
+                        cb = self.on_unreachable
+                        while e.pending:
+                            frame = e.pending.popleft()
+                            if cb is not None:
+                                cb(frame, 113)       # EHOSTUNREACH
+                    else:
+                        self.solicit(e)
+        t = neigh.next_deadline() if neigh is not None else None
+        d = self.dev.device.tick(now)
+        if d is not None and (t is None or d < t):
+            t = d
+        return t
+
+    def poll_at(self) -> float | None:
+        """The earliest neighbor or device deadline; a query, it acts on nothing."""
+        t = self.neigh.next_deadline() if self.neigh is not None else None
+        d = self.dev.device.poll_at()
+        if d is not None and (t is None or d < t):
+            t = d
+        return t
 
     # ---- addresses ----------------------------------------------------------------
     def add_address(self, addr: bytes, prefix: int) -> None:
@@ -259,100 +501,55 @@ def poll_interfaces(
     stats: dict[str, int],
     budget: int = 1 << 30,
 ) -> int:
-    """Receive up to ``budget`` frames from every interface, check link and IP headers
-    (checksum unless offloaded), drop what is not for us (counted in ``stats`` by
-    reason) and hand the rest to ``handler`` or the interface's network layer.
-    Returns the number of frames taken."""
+    """Receive up to ``budget`` frames (RxTokens of each interface's NetDeviceWrapper),
+    parse the link and IP headers once into Reprs (checksum unless offloaded), drop
+    what is not for us (counted in ``stats`` by reason) and hand the rest to
+    ``handler`` (the TCP fast path) or the interface's network layer. Returns the
+    number of frames taken."""
     total = 0
     for iface in ifaces:
-        dev = iface.dev
-        device = dev.device
-        eth = iface.link_header_len
-        verify = not iface.checksum_offload
-        while total < budget and device.can_recv():
-            buf = device.recv()
-            if buf is None:
+        receive = iface.dev.receive
+        while total < budget:
+            tok = receive()
+            if tok is None:
                 break
             total += 1
-            dev.rx_frames += 1
             try:
-                mv = buf.view[: buf.length]
-                _input_frame(iface, mv, eth, verify, handler, stats)
+                tok.consume(_input_frame, iface, handler, stats)
             except Malformed as e:
                 key = "drop_" + e.reason
                 stats[key] = stats.get(key, 0) + 1
-            finally:
-                device.recycle_rx_buffer(buf)
     return total
 
 
-def _input_frame(
-    iface: InterfaceWrapper,
-    mv: memoryview,
-    eth: int,
-    verify: bool,
-    handler: IpHandler,
-    stats: dict[str, int],
-) -> None:
-    n = len(mv)
-    if eth:
-        if n < 14:
+def _input_frame(mv: memoryview, iface: InterfaceWrapper, handler: IpHandler,
+                 stats: dict[str, int]) -> None:
+    if iface.link_header_len:
+        if len(mv) < 14:
             raise Malformed("eth_truncated")
         ethertype = (mv[12] << 8) | mv[13]
-        if iface.link is not None and not mv[0] & 1 and mv[0:6] != iface.mac:
+        if iface.neigh is not None and not mv[0] & 1 and mv[0:6] != iface.mac:
             stats["drop_eth_not_for_us"] = stats.get("drop_eth_not_for_us", 0) + 1
             return
+        body = mv[14:]
     else:
-        ethertype = ETHERTYPE_IPV4 if n and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
+        ethertype = ETHERTYPE_IPV4 if len(mv) and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
+        body = mv
     if ethertype == ETHERTYPE_IPV4:
-        if n - eth < 20:
-            raise Malformed("ipv4_truncated")
-        vihl, _tos, total, ident, frag, _ttl, proto, _c, src, dst = _IPV4.unpack_from(mv, eth)
-        ihl = (vihl & 0x0F) << 2
-        if vihl >> 4 != 4:
-            raise Malformed("ipv4_version")
-        if ihl < 20:
-            raise Malformed("ipv4_header_len")
-        if total < ihl or eth + total > n:
-            raise Malformed("ipv4_total_len")
-        if verify:
-            if not _verify(mv[eth : eth + ihl]):
-                raise Malformed("ipv4_checksum")
-        if proto == 6 and not frag & 0x3FFF and iface.is_local(dst):
-            handler(iface, 4, src, dst, proto, mv[eth + ihl : eth + total])
+        ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
+        if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and iface.is_local(
+                ip.dst):
+            handler(iface, ip, payload)
             return
-        net = iface.net
-        if net is not None:
-            net.ipv4_input(iface, mv[eth : eth + total], ihl, src, dst, proto, ident, frag)
-            return
-        if frag & 0x3FFF:
-            stats["drop_ipv4_fragment"] = stats.get("drop_ipv4_fragment", 0) + 1
-            return
-        if not iface.is_local(dst):
-            stats["drop_not_for_us"] = stats.get("drop_not_for_us", 0) + 1
-            return
-        handler(iface, 4, src, dst, proto, mv[eth + ihl : eth + total])
+        iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
     elif ethertype == ETHERTYPE_IPV6:
-        if n - eth < 40:
-            raise Malformed("ipv6_truncated")
-        vtf, plen, nh, _hops, src, dst = _IPV6.unpack_from(mv, eth)
-        if vtf >> 28 != 6:
-            raise Malformed("ipv6_version")
-        if eth + 40 + plen > n:
-            raise Malformed("ipv6_payload_len")
-        if nh == 6 and iface.is_local(dst):
-            handler(iface, 6, src, dst, nh, mv[eth + 40 : eth + 40 + plen])
+        ip6, payload = Ipv6Repr.parse(body)
+        if ip6.next_header == 6 and iface.is_local(ip6.dst):
+            handler(iface, ip6, payload)
             return
-        net = iface.net
-        if net is not None:
-            net.ipv6_input(iface, mv[eth : eth + 40 + plen], src, dst, nh)
-            return
-        if not iface.is_local(dst):
-            stats["drop_not_for_us"] = stats.get("drop_not_for_us", 0) + 1
-            return
-        handler(iface, 6, src, dst, nh, mv[eth + 40 : eth + 40 + plen])
-    elif ethertype == ETHERTYPE_ARP and iface.link is not None:
-        iface.link.arp_input(mv[eth:])
+        iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)
+    elif ethertype == ETHERTYPE_ARP and iface.neigh is not None:
+        iface.arp_input(body)
     else:
         stats["drop_unknown_ethertype"] = stats.get("drop_unknown_ethertype", 0) + 1
 

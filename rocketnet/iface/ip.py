@@ -4,7 +4,8 @@ unreachable generated for closed ports and unknown protocols, and consumed: erro
 to the transport through ``error_handlers``), NDP (NS/NA), and IP output with
 fragmentation (``send_ip``).
 
-Transports register ``handlers[proto] = f(iface, version, src, dst, proto, payload)``
+Transports register ``handlers[proto] = f(iface, ip, payload)`` (ip: the Ipv4Repr or
+Ipv6Repr parsed once by the interface; for a reassembled datagram, its last fragment's)
 and ``error_handlers[proto] = f(version, local_ip, remote_ip, local_port, remote_port,
 errno)``; ``icmp_hooks`` see every ICMP message the layer itself does not consume
 (echo replies for ping sockets). Sans-I/O: ``poll(now)`` runs the timers.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from ..wire.checksum import checksum, pseudo_header_sum, verify
 from ..wire.error import Malformed
@@ -38,13 +40,12 @@ from ..wire.icmp import (
     IcmpRepr,
     NdpRepr,
 )
+from ..wire.ipv4 import Ipv4Repr
+from ..wire.ipv6 import Ipv6Repr
 from ..wire.ipv6ext import FRAG, NO_NEXT, walk
-from .interface import InterfaceWrapper
-from .link import multicast_mac
+from .interface import InterfaceWrapper, IpRepr
 from .reassembly import Reassembler
 
-_IP4 = struct.Struct("!BBHHHBBH4s4s")
-_IP6 = struct.Struct("!IHBB16s16s")
 _PORTS = struct.Struct("!HH")
 _U16 = struct.Struct("!H")
 
@@ -71,10 +72,7 @@ class IpLayer:
     def __init__(self, ifaces: list[InterfaceWrapper], stats: dict[str, int]) -> None:
         self.ifaces = ifaces
         self.stats = stats
-        self.handlers: dict[int, Callable] = {}
-        # handlers that also take the packet's hop limit (TTL) and traffic class (TOS):
-        # UDP's IP_RECVTTL / IP_RECVTOS; preferred over handlers for their protocol
-        self.header_handlers: dict[int, Callable[..., None]] = {}
+        self.handlers: dict[int, Callable[[InterfaceWrapper, IpRepr, memoryview], None]] = {}
         self.error_handlers: dict[int, TransportError] = {}
         # error handlers that also take the ICMP type, code, offender and quoted payload
         # (UDP's IP_RECVERR); preferred over error_handlers for their protocol
@@ -82,7 +80,6 @@ class IpLayer:
         self.icmp_hooks: list[Callable] = []
         self.reasm4 = Reassembler(stats, "ipv4_")
         self.reasm6 = Reassembler(stats, "ipv6_")
-        self.ident = 0
         self.frag_id = 0
         self.now = 0.0
         self.deadline: float | None = None
@@ -94,8 +91,7 @@ class IpLayer:
 
     def attach(self, iface: InterfaceWrapper) -> None:
         iface.net = self
-        if iface.link is not None:
-            iface.link.on_unreachable = self._unresolved
+        iface.on_unreachable = self._unresolved
 
     def _count(self, k: str) -> None:
         st = self.stats
@@ -104,32 +100,36 @@ class IpLayer:
     # ---- timers -----------------------------------------------------------------------
     def poll(self, now: float) -> None:
         self.now = now
-        self.reasm4.poll(now)
-        self.reasm6.poll(now)
         t = None
+        if self.reasm4.pending or self.reasm6.pending:     # no scan while nothing waits
+            for r in (self.reasm4, self.reasm6):
+                r.poll(now)
+                d = r.next_deadline()
+                if d is not None and (t is None or d < t):
+                    t = d
         for iface in self.ifaces:
-            d = iface.dev.device.tick(now)
-            if d is not None and (t is None or d < t):
-                t = d
-        for r in (self.reasm4, self.reasm6):
-            d = r.next_deadline()
+            d = iface.tick(now)
             if d is not None and (t is None or d < t):
                 t = d
         self.deadline = t
 
     def next_deadline(self) -> float | None:
         """Earliest timer of the devices (frames queued since poll count: a delayed
-        frame sent by the transport after poll), neighbors and reassembly."""
+        frame sent by the transport after poll), neighbors and reassembly. A query: it
+        sends nothing and evicts nothing (poll does)."""
         t = self.deadline
         for iface in self.ifaces:
-            d = iface.dev.device.tick(self.now)
+            d = iface.poll_at()
             if d is not None and (t is None or d < t):
                 t = d
         return t
 
     # ---- IPv4 input -------------------------------------------------------------------
-    def ipv4_input(self, iface: InterfaceWrapper, pkt: memoryview, ihl: int, src: bytes,
-                   dst: bytes, proto: int, ident: int, frag: int) -> None:
+    def ipv4_input(self, iface: InterfaceWrapper, ip: Ipv4Repr, pkt: memoryview,
+                   payload: memoryview) -> None:
+        """``pkt``: the whole packet (for ICMP quotes), ``payload``: what follows the
+        header."""
+        src, dst = ip.src, ip.dst
         local = iface.is_local(dst)
         bcast = not local and (iface.is_broadcast(dst) or 224 <= dst[0] < 240)
         if not local and not bcast:
@@ -138,22 +138,24 @@ class IpLayer:
         if src[0] >= 224 or src == b"\xff\xff\xff\xff":
             self._count("drop_ipv4_bad_source")
             return
-        payload = pkt[ihl:]
-        if frag & 0x3FFF:
-            done = self.reasm4.add((src, dst, proto, ident), (frag & 0x1FFF) << 3,
-                                   bool(frag & 0x2000), payload, self.now,
-                                   bytes(pkt[:ihl]) if not frag & 0x1FFF else None)
+        proto = ip.protocol
+        ihl = ip.header_len
+        if ip.more_frags or ip.frag_offset:
+            done = self.reasm4.add((src, dst, proto, ip.ident), ip.frag_offset, ip.more_frags,
+                                   payload, self.now,
+                                   bytes(pkt[:ihl]) if not ip.frag_offset else None)
             if done is None:
                 return
             first = done[1] if isinstance(done[1], bytes) else bytes(pkt[:ihl])
             ihl = len(first)
             pkt = memoryview(first + done[0])     # header of the first fragment: for quotes
             payload = pkt[ihl:]
-        self._dispatch(iface, 4, src, dst, proto, payload, pkt, ihl, bcast)
+        self._dispatch(iface, ip, proto, payload, pkt, bcast)
 
     # ---- IPv6 input -------------------------------------------------------------------
-    def ipv6_input(self, iface: InterfaceWrapper, pkt: memoryview, src: bytes, dst: bytes,
-                   nh: int) -> None:
+    def ipv6_input(self, iface: InterfaceWrapper, ip: Ipv6Repr, pkt: memoryview,
+                   payload: memoryview) -> None:
+        src, dst = ip.src, ip.dst
         mcast = dst[0] == 0xFF
         if mcast:
             if dst not in iface.mcast6:
@@ -165,8 +167,7 @@ class IpLayer:
         if src[0] == 0xFF:
             self._count("drop_ipv6_bad_source")
             return
-        payload = pkt[40:]
-        proto, off, fragh, _foff = walk(nh, payload)
+        proto, off, fragh, _foff = walk(ip.next_header, payload)
         if fragh is not None:
             done = self.reasm6.add((src, dst, fragh.ident), fragh.offset, fragh.more,
                                    payload[off:], self.now)
@@ -186,46 +187,56 @@ class IpLayer:
             payload = payload[off:]
         if proto == NO_NEXT:
             return
-        self._dispatch(iface, 6, src, dst, proto, payload, pkt, len(pkt) - len(payload), mcast)
+        self._dispatch(iface, ip, proto, payload, pkt, mcast)
 
     # ---- transport dispatch ------------------------------------------------------------
-    def _dispatch(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                  proto: int, payload: memoryview, pkt: memoryview, hlen: int,
-                  mcast: bool) -> None:
+    def _dispatch(self, iface: InterfaceWrapper, ip: IpRepr, proto: int, payload: memoryview,
+                  pkt: memoryview, mcast: bool) -> None:
+        version = ip.version
         if version == 4 and proto == 1:
-            self.icmp4_input(iface, src, dst, payload, pkt, mcast)
+            self.icmp4_input(iface, ip.src, ip.dst, payload, pkt, mcast)
             return
         if version == 6 and proto == 58:
-            self.icmp6_input(iface, src, dst, payload, pkt, mcast)
-            return
-        hh = self.header_handlers.get(proto)
-        if hh is not None:
-            if version == 4:
-                hh(iface, 4, src, dst, proto, payload, pkt[8], pkt[1])
-            else:
-                hh(iface, 6, src, dst, proto, payload, pkt[7], (pkt[0] & 0x0F) << 4 | pkt[1] >> 4)
+            self.icmp6_input(iface, ip.src, ip.dst, payload, pkt, mcast)
             return
         h = self.handlers.get(proto)
         if h is not None:
             if proto == 6 and mcast:
                 self._count("drop_tcp_multicast")
                 return
-            h(iface, version, src, dst, proto, payload)
+            h(iface, ip, payload)
             return
         if mcast:
             self._count("drop_unknown_protocol")
             return
-        if proto == 17:
-            self._count("udp_no_port")
-            self.send_error(iface, version, src, dst, pkt,
-                            DEST_UNREACH if version == 4 else V6_DEST_UNREACH,
-                            UNREACH_PORT if version == 4 else V6_UNREACH_PORT, 0)
-            return
         self._count("drop_unknown_protocol")
         if version == 4:
-            self.send_error(iface, 4, src, dst, pkt, DEST_UNREACH, UNREACH_PROTOCOL, 0)
+            self.send_error(iface, 4, ip.src, ip.dst, pkt, DEST_UNREACH, UNREACH_PROTOCOL, 0)
         else:
-            self.send_error(iface, 6, src, dst, pkt, V6_PARAM_PROBLEM, V6_PARAM_NEXT_HEADER, 6)
+            self.send_error(iface, 6, ip.src, ip.dst, pkt, V6_PARAM_PROBLEM,
+                            V6_PARAM_NEXT_HEADER, 6)
+
+    def port_unreachable(self, iface: InterfaceWrapper, ip: IpRepr, payload: memoryview
+                         ) -> bool:
+        """A transport found no socket for ``payload`` (sent to ip.dst): ICMP port
+        unreachable quoting the packet (never about a broadcast, a multicast or an
+        unspecified source, as Linux). False when it is not sent for those reasons."""
+        src, dst = ip.src, ip.dst
+        if ip.version == 4:
+            if dst == b"\xff\xff\xff\xff" or dst[0] >= 224 or not any(src):
+                return False
+            hdr = Ipv4Repr(src, dst, ip.protocol, len(payload), ip.ttl, ip.tos, ip.ident,
+                           ip.dont_frag).to_bytes()
+            self.send_error(iface, 4, src, dst, memoryview(hdr + bytes(payload)),
+                            DEST_UNREACH, UNREACH_PORT, 0)
+        else:
+            if dst[0] == 0xFF or not any(src):
+                return False
+            hdr = Ipv6Repr(src, dst, 17, len(payload), ip.hop_limit, ip.traffic_class,
+                           ip.flow_label).to_bytes()
+            self.send_error(iface, 6, src, dst, memoryview(hdr + bytes(payload)),
+                            V6_DEST_UNREACH, V6_UNREACH_PORT, 0)
+        return True
 
     # ---- ICMP -------------------------------------------------------------------------
     def icmp4_input(self, iface: InterfaceWrapper, src: bytes, dst: bytes, payload: memoryview,
@@ -285,8 +296,8 @@ class IpLayer:
 
     def ndp_input(self, iface: InterfaceWrapper, src: bytes, dst: bytes, icmp: IcmpRepr,
                   hops: int) -> None:
-        link = iface.link
-        if link is None:
+        neigh = iface.neigh
+        if neigh is None:
             return
         if hops != 255:
             self._count("drop_ndp_hop_limit")
@@ -295,8 +306,7 @@ class IpLayer:
         if ndp.target[0] == 0xFF:
             self._count("drop_ndp_multicast_target")
             return
-        neigh = link.neigh
-        now = link.now
+        now = iface.now
         if ndp.type == V6_NEIGHBOR_SOLICIT:
             if not iface.has_address(ndp.target):
                 return
@@ -304,19 +314,15 @@ class IpLayer:
             if ndp.lladdr is not None and not unspecified:
                 e = neigh.confirm(src, ndp.lladdr, now)
                 if e is not None:
-                    link.flush_pending(e)
+                    iface.flush_pending(e)
             if unspecified:         # DAD from a peer: answer to all-nodes, not solicited
-                to, dmac, flags = b"\xff\x02" + b"\x00" * 13 + b"\x01", None, NA_OVERRIDE
+                to, flags = b"\xff\x02" + b"\x00" * 13 + b"\x01", NA_OVERRIDE
             else:
-                to, dmac, flags = src, ndp.lladdr, NA_SOLICITED | NA_OVERRIDE
-                if dmac is None:
-                    e = neigh.lookup(src)
-                    dmac = e.mac if e is not None else None
-                if dmac is None:
+                to, flags = src, NA_SOLICITED | NA_OVERRIDE
+                if neigh.lookup(src) is None:
                     return
-            na = NdpRepr(V6_NEIGHBOR_ADVERT, ndp.target, flags, link.mac).to_icmp()
-            link.emit_ipv6(dmac or multicast_mac(to), ndp.target, to, 58,
-                           na.to_bytes(ndp.target, to), 255)
+            na = NdpRepr(V6_NEIGHBOR_ADVERT, ndp.target, flags, iface.mac).to_icmp()
+            iface.send_ndp(ndp.target, to, na.to_bytes(ndp.target, to))
             self._count("ndp_adverts_sent")
         else:
             if ndp.lladdr is None:
@@ -326,7 +332,7 @@ class IpLayer:
                 return                # unsolicited for a neighbor we do not track
             e2 = neigh.confirm(ndp.target, ndp.lladdr, now)
             if e2 is not None:
-                link.flush_pending(e2)
+                iface.flush_pending(e2)
 
     def _deliver_error(self, version: int, quote: memoryview, err: int,
                        icmp: tuple[int, int, bytes] | None = None) -> None:
@@ -370,7 +376,7 @@ class IpLayer:
         elif h is not None:
             h(version, lip, rip, lport, rport, err)
 
-    def _unresolved(self, frame: bytes, err: int) -> None:
+    def _unresolved(self, frame: bytearray, err: int) -> None:
         """A frame dropped because its next hop never answered ARP/NDP."""
         et = frame[12:14]
         if et == b"\x08\x00":
@@ -407,79 +413,50 @@ class IpLayer:
 
     # ---- output -----------------------------------------------------------------------
     def send_ip(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                proto: int, payload: bytes, ttl: int = 64, dont_frag: bool = False,
-                tos: int = 0) -> bool:
-        """Send one IP datagram through iface, fragmenting it to the MTU (unless
-        dont_frag: then an oversized datagram is dropped). False if dropped."""
+                proto: int, payload: bytes | bytearray | memoryview, ttl: int = 64,
+                dont_frag: bool = False, tos: int = 0, l4: Any = None, df: bool = False
+                ) -> bool:
+        """Send one IP datagram through iface: ``l4`` (a transport header Repr, see
+        InterfaceWrapper.dispatch) and ``payload``, fragmented to the MTU unless
+        ``dont_frag`` (then an oversized datagram is dropped). ``df``: set IPv4's DF on
+        a datagram that fits (path MTU discovery's "want"). False if dropped."""
+        hl = l4.header_len() if l4 is not None else 0
+        n = hl + len(payload)
         mtu = iface.mtu
+        ip: IpRepr | None = None
         if version == 4:
-            if 20 + len(payload) <= mtu:
-                return self._frame4(iface, src, dst, proto, payload, 0, ttl,
-                                    0x4000 if dont_frag else 0, tos)
-            if dont_frag:
-                self._count("drop_tx_too_big")
-                return False
-            self.ident = ident = (self.ident + 1) & 0xFFFF
-            step = ((mtu - 20) // 8) * 8
-            ok = True
-            for off in range(0, len(payload), step):
-                chunk = payload[off : off + step]
-                more = 0x2000 if off + step < len(payload) else 0
-                ok &= self._frame4(iface, src, dst, proto, chunk, ident, ttl, more | (off >> 3),
-                                   tos)
-            self._count("ipv4_fragments_sent")
-            return ok
-        if 40 + len(payload) <= mtu:
-            return self._frame6(iface, src, dst, proto, payload, ttl, tos)
+            if 20 + n <= mtu:
+                ip = Ipv4Repr(src, dst, proto, n, ttl, tos, 0, df or dont_frag)
+        elif 40 + n <= mtu:
+            ip = Ipv6Repr(src, dst, proto, n, ttl, tos)
+        if ip is not None:
+            if iface.dispatch(ip, l4, payload):
+                return True
+            self._count("tx_backpressure")
+            return False
         if dont_frag:
             self._count("drop_tx_too_big")
             return False
-        self.frag_id = ident = (self.frag_id + 1) & 0xFFFFFFFF
-        step = ((mtu - 48) // 8) * 8
+        if l4 is not None:      # fragments carry the datagram: its header goes first
+            dgram = bytearray(n)
+            dgram[hl:] = payload
+            l4.emit(dgram, 0, src, dst, n, True)
+            payload = dgram
         ok = True
-        for off in range(0, len(payload), step):
-            chunk = payload[off : off + step]
-            more = 1 if off + step < len(payload) else 0
-            ok &= self._frame6(iface, src, dst, 44,
-                               FRAG.pack(proto, 0, off | more, ident) + chunk, ttl, tos)
+        if version == 4:
+            iface.ip_ident = ident = (iface.ip_ident + 1) & 0xFFFF
+            step = ((mtu - 20) // 8) * 8
+            for off in range(0, n, step):
+                chunk = payload[off : off + step]
+                ok &= iface.dispatch(Ipv4Repr(src, dst, proto, len(chunk), ttl, tos, ident,
+                                              False, off + step < n, off), None, chunk)
+            self._count("ipv4_fragments_sent")
+            return ok
+        self.frag_id = ident6 = (self.frag_id + 1) & 0xFFFFFFFF
+        step = ((mtu - 48) // 8) * 8
+        for off in range(0, n, step):
+            chunk = FRAG.pack(proto, 0, off | (1 if off + step < n else 0), ident6) + \
+                bytes(payload[off : off + step])
+            ok &= iface.dispatch(Ipv6Repr(src, dst, 44, len(chunk), ttl, tos), None, chunk)
         self._count("ipv6_fragments_sent")
         return ok
-
-    def _frame4(self, iface: InterfaceWrapper, src: bytes, dst: bytes, proto: int,
-                payload: bytes, ident: int, ttl: int, frag: int, tos: int = 0) -> bool:
-        eth = iface.link_header_len
-        size = eth + 20 + len(payload)
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
-            self._count("tx_backpressure")
-            return False
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v4
-        if not ident:
-            self.ident = ident = (self.ident + 1) & 0xFFFF
-        _IP4.pack_into(mv, eth, 0x45, tos, 20 + len(payload), ident, frag, ttl, proto, 0, src,
-                       dst)
-        if not iface.checksum_offload:
-            _U16.pack_into(mv, eth + 10, checksum(mv[eth : eth + 20]))
-        mv[eth + 20 : size] = payload
-        dev.send(buf)
-        return True
-
-    def _frame6(self, iface: InterfaceWrapper, src: bytes, dst: bytes, nh: int,
-                payload: bytes, hops: int, tclass: int = 0) -> bool:
-        eth = iface.link_header_len
-        size = eth + 40 + len(payload)
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
-            self._count("tx_backpressure")
-            return False
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v6
-        _IP6.pack_into(mv, eth, 0x60000000 | tclass << 20, len(payload), nh, hops, src, dst)
-        mv[eth + 40 : size] = payload
-        dev.send(buf)
-        return True

@@ -1,4 +1,5 @@
-"""Physical layer: devices that move whole frames, and the buffers they use."""
+"""Physical layer: devices that move whole frames, and the buffers they use. No I/O here:
+the devices that own an fd (TAP, wire, pcap writers) live beside the host, in shim.phy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ from .impair import Impairments
 from .loopback import LoopbackDevice
 from .monitor import MonitorDevice, Tap
 from .netbuf import NetBuf, NetBufPool
-from .pcap import PcapDevice, PcapWriter
-from .tap import TapDevice
-from .wiredev import WireDevice
 
 __all__ = [
     "DeviceCapabilities",
@@ -20,9 +18,5 @@ __all__ = [
     "NetBuf",
     "NetBufPool",
     "NetDevice",
-    "PcapDevice",
-    "PcapWriter",
     "Tap",
-    "TapDevice",
-    "WireDevice",
 ]

@@ -91,6 +91,11 @@ class NetDevice(ABC):
         time it next needs a tick, or None."""
         return None
 
+    def poll_at(self) -> float | None:
+        """The time the device next needs a tick (frames it delays, retries), as of the
+        last tick and the sends since; a query: it acts on nothing."""
+        return None
+
 
 ETH_HLEN = 14
 

@@ -79,6 +79,9 @@ class MonitorDevice(NetDevice):
             t.flush()
         return self.inner.tick(now)
 
+    def poll_at(self) -> float | None:
+        return self.inner.poll_at()
+
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
         if close is not None:

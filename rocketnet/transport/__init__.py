@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .listen import ListenEntry, ListenTable
 from .socketset import SocketSet
 from .tcp import STATE_NAMES, TcpConfig, TcpLayer, TcpSocket
+from .tcp.listen import ListenEntry, ListenTable
 
 __all__ = [
     "STATE_NAMES",

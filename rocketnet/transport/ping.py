@@ -30,8 +30,6 @@ __all__ = ["PingLayer", "ECHO_REQUEST4", "ECHO_REPLY4", "ECHO_REQUEST6", "ECHO_R
 
 ECHO_REQUEST4, ECHO_REPLY4 = 8, 0
 ECHO_REQUEST6, ECHO_REPLY6 = 128, 129
-_IP4 = struct.Struct("!BBHHHBBH4s4s")
-_IP6 = struct.Struct("!IHBB16s16s")
 _U16 = struct.Struct("!H")
 
 
@@ -71,34 +69,12 @@ class PingLayer(UdpLayer):
             _U16.pack_into(msg, 2, checksum(msg, pseudo_header_sum(src, rip, 58, n)))
         if ttl < 0:
             ttl = sk.ttl if v4 else sk.hops
-        if not self._emit_ip(iface, src, rip, msg, ttl, sk.tos if tos < 0 else tos):
+        assert self.send_ip is not None
+        if not self.send_ip(iface, 4 if v4 else 6, src, rip, 1 if v4 else 58, msg, ttl,
+                            tos=sk.tos if tos < 0 else tos, df=True):
             raise SocketError(EAGAIN)
         self.stats["ping_echo_sent"] += 1
         return n
-
-    def _emit_ip(self, iface: InterfaceWrapper, src: bytes, dst: bytes, body: bytes | bytearray,
-                 ttl: int, tos: int) -> bool:
-        eth = iface.link_header_len
-        n = len(body)
-        v4 = len(dst) == 4
-        iphl = 20 if v4 else 40
-        size = eth + iphl + n
-        buf = iface.dev.device.alloc_tx_buffer(size)
-        if buf is None:
-            return False
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v4 if v4 else iface.link_header_v6
-        if v4:
-            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
-            _IP4.pack_into(mv, eth, 0x45, tos, 20 + n, ident, 0x4000, ttl, 1, 0, src, dst)
-            if not iface.checksum_offload:
-                _U16.pack_into(mv, eth + 10, checksum(mv[eth:eth + 20]))
-        else:
-            _IP6.pack_into(mv, eth, 0x60000000 | (tos << 20), n, 58, ttl, src, dst)
-        mv[eth + iphl:size] = body
-        iface.dev.device.send(buf)
-        return True
 
     def echo_reply(self, version: int, src: bytes, dst: bytes, payload: memoryview) -> bool:
         """An echo reply: queue it on the ping socket whose identifier it carries."""

@@ -22,8 +22,9 @@ from typing import Any, Callable
 
 from ..errors import SocketError
 from ..iface import InterfaceWrapper, route, source_address
-from ..wire.checksum import checksum, pseudo_header_sum
-from ..wire.checksum import verify as verify_checksum
+from ..iface.interface import IpRepr
+from ..wire.error import Malformed
+from ..wire.udp import UdpRepr
 
 __all__ = ["UdpLayer", "UdpSocket", "Datagram", "ErrEntry", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
 
@@ -47,23 +48,8 @@ UDP_RMEM_DEFAULT = 212992
 UDP_WMEM_DEFAULT = 212992
 ANY = b""  # coverage marker: every address of the family
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
-_UDP = struct.Struct("!HHHH")
-_IP4UDP = struct.Struct("!BBHHHBBH4s4sHHHH")
-_IP6UDP = struct.Struct("!IHBB16s16sHHHH")
-_IP4 = struct.Struct("!BBHHHBBH4s4s")
-_IP6 = struct.Struct("!IHBB16s16s")
-_ICMP4 = struct.Struct("!BBHI")
 _U16 = struct.Struct("!H")
 EPHEMERAL = (32768, 60999)
-
-# ICMPv4 destination-unreachable codes -> errno (Linux icmp_err_convert)
-_ICMP4_UNREACH_ERRNO = {0: ENETUNREACH, 1: EHOSTUNREACH, 2: ENOPROTOOPT, 3: ECONNREFUSED,
-                        4: EMSGSIZE, 5: 95, 6: ENETUNREACH, 7: EHOSTUNREACH, 8: 64,
-                        9: ENETUNREACH, 10: EHOSTUNREACH, 11: ENETUNREACH, 12: EHOSTUNREACH,
-                        13: EHOSTUNREACH, 14: EHOSTUNREACH, 15: EHOSTUNREACH}
-# ICMPv6 destination-unreachable codes -> errno (Linux icmpv6_err_convert)
-_ICMP6_UNREACH_ERRNO = {0: ENETUNREACH, 1: EACCES, 2: EHOSTUNREACH, 3: EHOSTUNREACH,
-                        4: ECONNREFUSED, 5: EACCES, 6: EACCES}
 
 
 class Datagram:
@@ -216,17 +202,15 @@ class UdpLayer:
         self.rmem_default = UDP_RMEM_DEFAULT
         self.bound: dict[int, list[UdpSocket]] = {}
         self.events: set[UdpSocket] = set()
-        self.ip_ident = 0
         self._seq = 0
         self.mc_members: dict[tuple[bytes, int], int] = {}   # host memberships
         span = EPHEMERAL[1] - EPHEMERAL[0]
         self._next_port = EPHEMERAL[0] + zlib.crc32(b"udp%d" % seed) % span
-        # the IP layer's output (fragmentation beyond the MTU), when the stack has one:
-        # send_ip(iface, version, src, dst, proto, payload, ttl, tos=) -> bool
+        # the IP layer's output (IpLayer.send_ip: the interface's emit path, fragments
+        # beyond the MTU), set by the stack
         self.send_ip: Callable[..., bool] | None = None
-        # ... and its ICMP error output (quoting, rate limit, link layer), when it has one:
-        # send_error(iface, version, src, dst, pkt, type, code, rest)
-        self.send_error: Callable[..., None] | None = None
+        # ... and its ICMP port unreachable (IpLayer.port_unreachable) -> sent?
+        self.port_unreachable: Callable[..., bool] | None = None
         for k in ("udp_in_datagrams", "udp_out_datagrams", "udp_no_port", "udp_in_errors",
                   "udp_rcvbuf_errors", "udp_payload_bytes_sent", "udp_payload_bytes_received",
                   "icmp_port_unreachable_sent", "icmp_errors_received"):
@@ -542,47 +526,9 @@ class UdpLayer:
 
     def _emit(self, iface: InterfaceWrapper, src: bytes, dst: bytes, sport: int, dport: int,
               data: bytes | memoryview, ttl: int, tos: int) -> bool:
-        n = len(data)
-        eth = iface.link_header_len
-        v4 = len(dst) == 4
-        iphl = 20 if v4 else 40
-        size = eth + iphl + 8 + n
-        if iphl + 8 + n > iface.mtu and self.send_ip is not None:
-            dgram = bytearray(_UDP.pack(sport, dport, 8 + n, 0))
-            dgram += data
-            c = checksum(dgram, pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
-            _U16.pack_into(dgram, 6, c)
-            return self.send_ip(iface, 4 if v4 else 6, src, dst, 17, bytes(dgram), ttl,
-                                tos=tos)
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
-            if iface.loopback and not v4 and iphl + 8 + n > iface.mtu:
-                # Linux fragments this on lo; the stack hands it over whole.
-                self.ip_input(iface, 6, src, dst, 17, memoryview(
-                    _UDP.pack(sport, dport, 8 + n, 0) + bytes(data)), ttl, tos)
-                return True
-            return False
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v4 if v4 else iface.link_header_v6
-        if v4:
-            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
-            _IP4UDP.pack_into(mv, eth, 0x45, tos, 28 + n, ident, 0x4000, ttl, 17, 0, src, dst,
-                              sport, dport, 8 + n, 0)
-        else:
-            _IP6UDP.pack_into(mv, eth, 0x60000000 | (tos << 20), 8 + n, 17, ttl, src, dst,
-                              sport, dport, 8 + n, 0)
-        p = eth + iphl + 8
-        mv[p:p + n] = data
-        if not iface.checksum_offload:
-            if v4:
-                _U16.pack_into(mv, eth + 10, checksum(mv[eth:eth + 20]))
-            t0 = eth + iphl
-            c = checksum(mv[t0:size], pseudo_header_sum(src, dst, 17, 8 + n)) or 0xFFFF
-            _U16.pack_into(mv, t0 + 6, c)
-        dev.send(buf)
-        return True
+        assert self.send_ip is not None
+        return self.send_ip(iface, 4 if len(dst) == 4 else 6, src, dst, 17, data, ttl,
+                            tos=tos, l4=UdpRepr(sport, dport), df=True)
 
     # ------------------------------------------------------------------ input
     def lookup(self, version: int, src: bytes, sport: int, dst: bytes, dport: int
@@ -618,39 +564,37 @@ class UdpLayer:
             best = group[h % len(group)]
         return best
 
-    def ip_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                 proto: int, seg: memoryview, ttl: int = 64, tos: int = 0) -> None:
-        n = len(seg)
+    def ip_input(self, iface: InterfaceWrapper, ip: IpRepr, seg: memoryview) -> None:
+        """The IP layer's handler: one datagram (``seg``, after the IP header)."""
         st = self.stats
-        if n < 8:
+        version, src, dst = ip.version, ip.src, ip.dst
+        try:
+            udp, data = UdpRepr.parse(seg, src, dst, version, not iface.checksum_offload)
+        except Malformed:
             st["udp_in_errors"] += 1
             return
-        sport, dport, ulen, csum = _UDP.unpack_from(seg, 0)
-        if ulen < 8 or ulen > n:
-            if not (version == 6 and ulen == 0):   # jumbogram form: not used here
-                st["udp_in_errors"] += 1
-                return
-            ulen = n
-        if csum and not iface.checksum_offload and not verify_checksum(
-                seg[:ulen], pseudo_header_sum(src, dst, 17, ulen)):
-            st["udp_in_errors"] += 1
-            return
+        sport, dport = udp.src_port, udp.dst_port
+        if version == 4:
+            ttl, tos = ip.ttl, ip.tos                       # type: ignore[union-attr]
+        else:
+            ttl, tos = ip.hop_limit, ip.traffic_class       # type: ignore[union-attr]
         if is_multicast(dst):
-            self.mcast_input(iface, version, src, dst, sport, dport, bytes(seg[8:ulen]), ttl,
-                             tos)
+            self.mcast_input(iface, version, src, dst, sport, dport, bytes(data), ttl, tos)
             return
         if version == 4 and dst[3] & 3 == 3 and iface.is_broadcast(dst):
-            self.mcast_input(iface, 4, src, dst, sport, dport, bytes(seg[8:ulen]), ttl, tos,
+            self.mcast_input(iface, 4, src, dst, sport, dport, bytes(data), ttl, tos,
                              group=False)
             return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
             st["udp_no_port"] += 1
-            self._port_unreachable(iface, version, src, dst, seg, ulen)
+            if self.port_unreachable is not None and self.port_unreachable(
+                    iface, ip, seg[:8 + len(data)]):
+                st["icmp_port_unreachable_sent"] += 1
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(seg[8:ulen]), src, sport, dst, version, ttl, tos, iface.index)
+        dg = Datagram(bytes(data), src, sport, dst, version, ttl, tos, iface.index)
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
@@ -659,7 +603,7 @@ class UdpLayer:
         sk.rxq.append(dg)
         sk.rx_bytes += dg.cost
         st["udp_in_datagrams"] += 1
-        st["udp_payload_bytes_received"] += ulen - 8
+        st["udp_payload_bytes_received"] += len(data)
         self.events.add(sk)
 
     def take(self, sk: UdpSocket) -> Datagram | None:
@@ -670,92 +614,6 @@ class UdpLayer:
         return dg
 
     # ------------------------------------------------------------------ ICMP
-    def _port_unreachable(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                          seg: memoryview, ulen: int) -> None:
-        if version == 4 and (dst == b"\xff\xff\xff\xff" or dst[0] >= 224 or not any(src)):
-            return
-        if version == 6 and (dst[0] == 0xFF or not any(src)):
-            return
-        if self.send_error is not None:
-            # the datagram as it arrived (the IP header rebuilt: the layer gave us the payload)
-            if version == 4:
-                hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
-                _U16.pack_into(hdr, 10, checksum(hdr))
-                pkt = bytes(hdr) + bytes(seg[:ulen])
-                self.send_error(iface, 4, src, dst, memoryview(pkt), 3, 3, 0)
-            else:
-                pkt = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
-                self.send_error(iface, 6, src, dst, memoryview(pkt), 1, 4, 0)
-            self.stats["icmp_port_unreachable_sent"] += 1
-            return
-        if version == 4:
-            hdr = bytearray(_IP4.pack(0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, src, dst))
-            _U16.pack_into(hdr, 10, checksum(hdr))
-            inner = bytes(hdr) + bytes(seg[:8])
-            body = _ICMP4.pack(3, 3, 0, 0) + inner
-            body = body[:2] + _U16.pack(checksum(body)) + body[4:]
-            self._emit_icmp(iface, 4, dst, src, body)
-        else:
-            inner = _IP6.pack(0x60000000, ulen, 17, 64, src, dst) + bytes(seg[:ulen])
-            inner = inner[:1280 - 48]
-            body = _ICMP4.pack(1, 4, 0, 0) + inner
-            c = checksum(body, pseudo_header_sum(dst, src, 58, len(body)))
-            body = body[:2] + _U16.pack(c) + body[4:]
-            self._emit_icmp(iface, 6, dst, src, body)
-
-    def _emit_icmp(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                   body: bytes) -> None:
-        eth = iface.link_header_len
-        n = len(body)
-        iphl = 20 if version == 4 else 40
-        size = eth + iphl + n
-        dev = iface.dev.device
-        buf = dev.alloc_tx_buffer(size)
-        if buf is None:
-            return
-        mv = buf.view
-        if eth:
-            mv[0:eth] = iface.link_header_v4 if version == 4 else iface.link_header_v6
-        if version == 4:
-            ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
-            _IP4.pack_into(mv, eth, 0x45, 0xC0, 20 + n, ident, 0, 64, 1, 0, src, dst)
-            if not iface.checksum_offload:
-                _U16.pack_into(mv, eth + 10, checksum(mv[eth:eth + 20]))
-        else:
-            _IP6.pack_into(mv, eth, 0x6C000000, n, 58, 64, src, dst)
-        mv[eth + iphl:size] = body
-        dev.send(buf)
-        self.stats["icmp_port_unreachable_sent"] += 1
-
-    def icmp_input(self, iface: InterfaceWrapper, version: int, src: bytes, dst: bytes,
-                   proto: int, seg: memoryview) -> bool:
-        """An ICMP / ICMPv6 message: destination-unreachable errors about a UDP datagram
-        we sent set the error of the connected socket. True if it was handled here."""
-        if len(seg) < 8:
-            return False
-        typ, code = seg[0], seg[1]
-        if version == 4:
-            if typ != 3 or len(seg) < 8 + 20 + 8:
-                return False
-            ihl = (seg[8] & 0x0F) * 4
-            if seg[8 + 9] != 17 or len(seg) < 8 + ihl + 8:
-                return False
-            isrc, idst = bytes(seg[8 + 12:8 + 16]), bytes(seg[8 + 16:8 + 20])
-            sport, dport = _U16.unpack_from(seg, 8 + ihl)[0], _U16.unpack_from(seg, 8 + ihl + 2)[0]
-            err = _ICMP4_UNREACH_ERRNO.get(code, EHOSTUNREACH)
-            body = bytes(seg[8 + ihl + 8:])
-        else:
-            if typ != 1 or len(seg) < 8 + 40 + 8 or seg[8 + 6] != 17:
-                return False
-            isrc, idst = bytes(seg[8 + 8:8 + 24]), bytes(seg[8 + 24:8 + 40])
-            sport, dport = _U16.unpack_from(seg, 48)[0], _U16.unpack_from(seg, 50)[0]
-            err = _ICMP6_UNREACH_ERRNO.get(code, EPROTO)
-            body = bytes(seg[8 + 40 + 8:])
-        self.stats["icmp_errors_received"] += 1
-        self.icmp_error(version, isrc, idst, sport, dport, err,
-                        ErrEntry(body, idst, dport, version, err, typ, code, bytes(src)))
-        return True
-
     def icmp_error(self, version: int, lip: bytes, rip: bytes, lport: int, rport: int,
                    err: int, entry: ErrEntry | None = None) -> None:
         """An ICMP error quoting a datagram we sent from lip:lport to rip:rport: the

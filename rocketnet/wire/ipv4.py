@@ -28,7 +28,9 @@ class Ipv4Repr:
         "dont_frag",
         "more_frags",
         "frag_offset",
+        "header_len",
     )
+    version = 4
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class Ipv4Repr:
         self.dont_frag = dont_frag
         self.more_frags = more_frags
         self.frag_offset = frag_offset
+        self.header_len = HEADER_LEN     # as parsed (options included); emitted: 20
 
     @classmethod
     def parse(
@@ -63,34 +66,27 @@ class Ipv4Repr:
         if n < HEADER_LEN:
             raise Malformed("ipv4_truncated")
         vihl, tos, total, ident, frag, ttl, proto, _csum, src, dst = HEADER.unpack_from(packet, 0)
-        if vihl >> 4 != 4:
-            raise Malformed("ipv4_version")
-        ihl = (vihl & 0x0F) * 4
-        if ihl < HEADER_LEN:
-            raise Malformed("ipv4_header_len")
+        if vihl == 0x45:                 # the common case: no options
+            ihl = HEADER_LEN
+        else:
+            if vihl >> 4 != 4:
+                raise Malformed("ipv4_version")
+            ihl = (vihl & 0x0F) << 2
+            if ihl < HEADER_LEN:
+                raise Malformed("ipv4_header_len")
         if total < ihl or total > n:
             raise Malformed("ipv4_total_len")
-        if ihl > n:
-            raise Malformed("ipv4_truncated")
-        mv = memoryview(packet)
+        mv = packet if packet.__class__ is memoryview else memoryview(packet)
         if verify_checksum and not verify(mv[:ihl]):
             raise Malformed("ipv4_checksum")
-        r = cls(
-            src,
-            dst,
-            proto,
-            total - ihl,
-            ttl,
-            tos,
-            ident,
-            bool(frag & FLAG_DF),
-            bool(frag & FLAG_MF),
-            (frag & 0x1FFF) * 8,
-        )
+        r = cls(src, dst, proto, total - ihl, ttl, tos, ident, frag & FLAG_DF != 0,
+                frag & FLAG_MF != 0, (frag & 0x1FFF) << 3)
+        if ihl != HEADER_LEN:
+            r.header_len = ihl
         return r, mv[ihl:total]
 
     def emit(self, buf: bytearray | memoryview, offset: int = 0, fill_checksum: bool = True) -> int:
-        frag = (self.frag_offset // 8) & 0x1FFF
+        frag = (self.frag_offset >> 3) & 0x1FFF
         if self.dont_frag:
             frag |= FLAG_DF
         if self.more_frags:
@@ -120,10 +116,11 @@ class Ipv4Repr:
         return bytes(b)
 
     def _key(self) -> tuple:
-        return tuple(getattr(self, k) for k in self.__slots__)
+        return tuple(getattr(self, k) for k in self.__slots__ if k != "header_len")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Ipv4Repr) and self._key() == other._key()
 
     def __repr__(self) -> str:
-        return "Ipv4Repr(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+        return "Ipv4Repr(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__[:-1]
+                                       ) + ")"

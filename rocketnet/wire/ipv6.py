@@ -20,6 +20,8 @@ class Ipv6Repr:
         "traffic_class",
         "flow_label",
     )
+    version = 6
+    header_len = HEADER_LEN
 
     def __init__(
         self,
@@ -52,7 +54,9 @@ class Ipv6Repr:
         r = cls(src, dst, nh, plen, hops, (vtf >> 20) & 0xFF, vtf & 0xFFFFF)
         return r, memoryview(packet)[HEADER_LEN : HEADER_LEN + plen]
 
-    def emit(self, buf: bytearray | memoryview, offset: int = 0) -> int:
+    def emit(self, buf: bytearray | memoryview, offset: int = 0,
+             fill_checksum: bool = True) -> int:
+        """``fill_checksum`` is Ipv4Repr.emit's; IPv6 has no header checksum."""
         vtf = (6 << 28) | ((self.traffic_class & 0xFF) << 20) | (self.flow_label & 0xFFFFF)
         HEADER.pack_into(
             buf, offset, vtf, self.payload_len, self.next_header, self.hop_limit, self.src, self.dst

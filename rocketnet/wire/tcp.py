@@ -19,6 +19,7 @@ _MSS = struct.Struct("!BBH")
 _TS = struct.Struct("!BBII")
 _U32 = struct.Struct("!I")
 _U32X2 = struct.Struct("!II")
+_U16 = struct.Struct("!H")
 IPPROTO_TCP = 6
 
 OPT_EOL = 0
@@ -164,9 +165,11 @@ class TcpRepr:
         flags: int,
         window: int,
         urgent: int = 0,
-        options: TcpOptions | None = None,
+        options: TcpOptions | bytes | None = None,
         payload: bytes = b"",
     ) -> None:
+        """``options``: a TcpOptions, or the option block already encoded (a sender
+        that lays its options out itself, as Linux does)."""
         self.src_port = src_port
         self.dst_port = dst_port
         self.seq = seq
@@ -201,32 +204,38 @@ class TcpRepr:
             sport, dport, seq, ack, flags | ((off & 1) << 8), window, urg, opts, bytes(mv[hlen:])
         )
 
+    def _options(self) -> bytes:
+        o = self.options
+        return o if o.__class__ is bytes else o.to_bytes()   # type: ignore[union-attr,return-value]
+
     def header_len(self) -> int:
-        return HEADER_LEN + len(self.options.to_bytes())
+        return HEADER_LEN + len(self._options())
+
+    def emit(self, buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+             length: int, fill_checksum: bool = True) -> None:
+        """Write the header at ``offset`` for a segment of ``length`` bytes whose payload
+        is already in place behind it; the checksum (over it all) when asked."""
+        opts = self.options
+        if opts.__class__ is not bytes:
+            opts = opts.to_bytes()      # type: ignore[union-attr]
+        hlen = HEADER_LEN + len(opts)   # type: ignore[arg-type]
+        flags = self.flags
+        HEADER.pack_into(buf, offset, self.src_port, self.dst_port, self.seq, self.ack,
+                         ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, self.window,
+                         0, self.urgent)
+        if opts:
+            buf[offset + HEADER_LEN:offset + hlen] = opts
+        if fill_checksum:
+            c = checksum(memoryview(buf)[offset:offset + length],
+                         pseudo_header_sum(src, dst, IPPROTO_TCP, length))
+            _U16.pack_into(buf, offset + 16, c)
 
     def to_bytes(self, src: bytes | None = None, dst: bytes | None = None) -> bytes:
         """Encode; the checksum is filled when ``src``/``dst`` addresses are given."""
-        opts = self.options.to_bytes()
-        hlen = HEADER_LEN + len(opts)
+        hlen = self.header_len()
         b = bytearray(hlen + len(self.payload))
-        HEADER.pack_into(
-            b,
-            0,
-            self.src_port,
-            self.dst_port,
-            self.seq,
-            self.ack,
-            ((hlen // 4) << 4) | ((self.flags >> 8) & 1),
-            self.flags & 0xFF,
-            self.window,
-            0,
-            self.urgent,
-        )
-        b[HEADER_LEN:hlen] = opts
         b[hlen:] = self.payload
-        if src is not None and dst is not None:
-            c = checksum(b, pseudo_header_sum(src, dst, IPPROTO_TCP, len(b)))
-            struct.pack_into("!H", b, 16, c)
+        self.emit(b, 0, src or b"", dst or b"", len(b), src is not None and dst is not None)
         return bytes(b)
 
     def _key(self) -> tuple:

@@ -84,4 +84,26 @@ static inline ssize_t send_fds(int s, const char *data, const int *fds, int n,
     return sendmsg(s, &mh, 0);
 }
 
+/* Write chunks without blocking until EAGAIN persists for persist_ms (POLLOUT does not
+ * come: the shim's host moves data asynchronously); the total written */
+static inline long fill_until_eagain(int fd, size_t chunk, int persist_ms)
+{
+    static char buf[65536];
+    long total = 0;
+    if (chunk > sizeof buf)
+        chunk = sizeof buf;
+    for (;;) {
+        ssize_t r = send(fd, buf, chunk, MSG_DONTWAIT);
+        if (r > 0) {
+            total += r;
+            continue;
+        }
+        if (r < 0 && errno != EAGAIN)
+            return total;
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, persist_ms) <= 0)
+            return total;
+    }
+}
+
 #endif

@@ -26,23 +26,6 @@ static void sizes(const char *what, int fd)
     printf("%s: SO_SNDBUF %d SO_RCVBUF %d\n", what, snd, rcv);
 }
 
-/* write until EAGAIN persists for 300 ms (the shim's host moves data asynchronously) */
-static long fill(int fd)
-{
-    static char buf[4096];
-    long total = 0;
-    for (;;) {
-        ssize_t r = send(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (r > 0) {
-            total += r;
-            continue;
-        }
-        struct pollfd p = {fd, POLLOUT, 0};
-        if (poll(&p, 1, 300) <= 0)
-            return total;
-    }
-}
-
 static long drain(int fd, long want)
 {
     static char buf[65536];
@@ -82,10 +65,10 @@ int main(void)
     int s = accept(l, NULL, NULL);
     sizes("client", c);
     sizes("accepted", s);
-    long up = fill(c);
+    long up = fill_until_eagain(c, 4096, 300);
     printf("client -> accepted buffered: %s\n", up > 0 && up < 256 * 1024 ? "in bounds" : "NOT");
     printf("  all read back %d\n", drain(s, up) == up);
-    long down = fill(s);
+    long down = fill_until_eagain(s, 4096, 300);
     printf("accepted -> client buffered: %s\n",
            down > 0 && down < 256 * 1024 ? "in bounds" : "NOT");
     printf("  all read back %d\n", drain(c, down) == down);

@@ -14,22 +14,7 @@
 #include <unistd.h>
 
 #include "conformance.h"
-
-static void atmark(const char *what, int fd)
-{
-    int m = -1;
-    int r = ioctl(fd, SIOCATMARK, &m);
-    show(what, r < 0 ? r : m);
-}
-
-static void rd(const char *what, int fd, int flags)
-{
-    char buf[64];
-    ssize_t r = recv(fd, buf, sizeof buf, flags | MSG_DONTWAIT);
-    show(what, r);
-    if (r > 0)
-        printf("  bytes \"%.*s\"\n", (int)r, buf);
-}
+#include "urgent.h"
 
 static void wait_pri(const char *what, int fd)
 {

@@ -43,8 +43,8 @@ def test_arp_resolves_and_echo_reply_v4() -> None:
     assert len(replies) == 1
     v, s, t, body = replies[0]
     assert (v, s, t) == (4, A4, 0) and body[4:] == req[4:]
-    assert b.interfaces[1].link.neigh.entries[A4].mac == bytes((2, 0, 0, 0, 0, 1))
-    assert a.interfaces[1].link.neigh.entries[B4].mac == bytes((2, 0, 0, 0, 0, 2))
+    assert b.interfaces[1].neigh.entries[A4].mac == bytes((2, 0, 0, 0, 0, 1))
+    assert a.interfaces[1].neigh.entries[B4].mac == bytes((2, 0, 0, 0, 0, 2))
     assert hub.frames[0][12:14] == b"\x08\x06" and hub.frames[0][:6] == b"\xff" * 6
     assert a.stats["icmp_echo_replies_sent"] == 1
 
@@ -56,7 +56,7 @@ def test_ndp_resolves_and_echo_reply_v6() -> None:
     ns = hub.frames[0]
     assert ns[:6] == b"\x33\x33\xff\x00\x00\x01"          # solicited-node of fd00::1
     assert ns[14 + 24 : 14 + 40] == b"\xff\x02" + b"\x00" * 9 + b"\x01\xff\x00\x00\x01"
-    assert b.interfaces[1].link.neigh.entries[A6].state == "REACHABLE"
+    assert b.interfaces[1].neigh.entries[A6].state == "REACHABLE"
 
 
 def test_fragmented_echo_both_ways() -> None:

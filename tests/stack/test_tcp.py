@@ -96,10 +96,15 @@ def test_flow_control(stack: NetStack, clock: VirtualClock) -> None:
     assert cli.send_space() == 0
     held = srv.rx_available()
     assert 65536 - 1024 <= held <= 65536  # receiver full (SWS avoidance keeps a sliver)
-    assert total == held + 65536  # receiver buffer + full sender buffer
+    # receiver buffer + full sender buffer, which (as Linux's) takes a whole segment
+    # (size_goal) when one starts under the limit
+    assert held + 65536 <= total <= held + 65536 + cli.inner.size_goal()
     stack.take_events()
     got = srv.recv(1 << 20)
     clock.step(stack)
+    # the window update lets the queued data go; the receiver, not reading, fills up
+    # again and acknowledges with its delayed ACK (Linux: no ACK for a shrinking window)
+    clock.step(stack, 0.05)
     assert cli in stack.take_events()
     assert cli.send_space() > 0
     assert cli.send(b"z" * 10000) > 0

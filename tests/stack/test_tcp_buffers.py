@@ -71,24 +71,32 @@ def test_so_rcvbuf_and_so_sndbuf_stop_autotuning() -> None:
     assert (t.rcvbuf_limit, t.sndbuf_limit) == (65536, 65536)
 
 
+def per_mss(mss: int) -> int:
+    """What Linux's tcp_sndbuf_expand counts per segment on x86-64 (skb headers and
+    alignment): 4352 for 1448 bytes, so two initial windows are the familiar 87040."""
+    return (1 << (mss + 640 - 1).bit_length()) + 256
+
+
 def test_send_buffer_follows_the_congestion_window_when_it_is_used() -> None:
     h = Harness()
     _lst, s, synack = h.handshake(WS, window=65535)
     t = s.inner
     una = synack.seq + 1
-    assert t.sndbuf_limit == 2 * 10 * t.mss  # two initial windows
-    assert s.send(b"a" * 100000) == t.sndbuf_limit
+    assert t.sndbuf_limit == 2 * 10 * per_mss(t.mss)  # two initial windows
+    # an empty queue takes one 64 KiB segment (Linux size_goal) even over the limit
+    assert t.size_goal() == 65000 and s.send(b"a" * 100000) == 65000
     h.advance(0.001)
     segs = h.recv()
     assert len(segs) == 10  # cwnd
     cwnd = t.cwnd
     h.send(ACK, 1001, una + 10000)
     h.advance(0.001)
-    assert t.cwnd > cwnd and t.sndbuf_limit == 2 * t.cwnd
+    assert t.cwnd > cwnd and t.sndbuf_limit == 2 * (t.cwnd // t.mss) * per_mss(t.mss)
     # an application that sends little does not grow the window
-    h.recv()
-    h.send(ACK, 1001, una + t.snd_max - una)
-    h.advance(0.001)
+    while len(t.sndbuf):
+        h.recv()
+        h.send(ACK, 1001, t.snd_max)
+        h.advance(0.001)
     h.recv()
     s.recv(0)
     assert s.send(b"b" * 10) == 10
@@ -109,3 +117,45 @@ def test_release_gives_the_buffers_back() -> None:
     s.close(h.now)  # unread data: RST, and nobody will read it
     h.advance(0.001)
     assert t.state == 7 and len(t.rcvbuf) == 0 and len(t.sndbuf) == 0
+
+
+def test_small_so_sndbuf_still_takes_a_whole_segment() -> None:
+    """Linux's tcp_sendmsg checks SO_SNDBUF only when it starts a new skb, which then
+    takes up to size_goal bytes (64 KiB, at most half the peer's window): with a 4 KiB
+    SO_SNDBUF a write still queues 64 KiB, not 4 KiB (16 times the round trips, the
+    small-buffer collapse through the shim); a full queue takes nothing."""
+    h = Harness()
+    lst = h.listen()
+    lst.setsockopt(C.SOL_SOCKET, C.SO_SNDBUF, 4096)
+    h.send(0x02, 1000, 0, options=WS)
+    h.advance(0.001)
+    (synack,) = h.recv()
+    h.send(ACK, 1001, synack.seq + 1, window=1000)  # 128000 bytes scaled
+    h.advance(0.001)
+    s = lst.accept()
+    t = s.inner
+    assert t.sndbuf_limit == 4096 and t.size_goal() == 64000
+    assert s.send(b"x" * 100000) == 64000
+    assert s.send(b"y") == 0 and s.send_space() == 0
+    h.advance(0.001)
+    segs = h.recv()
+    assert [len(g.payload) for g in segs] == [1000] * 10  # the congestion window
+    h.send(ACK, 1001, t.snd_max, window=1000)
+    h.advance(0.001)
+    assert len(t.sndbuf) == 54000 and s.send_space() == 0  # still over the limit
+    while len(t.sndbuf):
+        h.recv()
+        h.send(ACK, 1001, t.snd_max, window=1000)
+        h.advance(0.001)
+    assert s.send_space() == 64000
+    # a peer window of 8000 bounds the segment to half of it
+    h2 = Harness()
+    lst2 = h2.listen()
+    lst2.setsockopt(C.SOL_SOCKET, C.SO_SNDBUF, 4096)
+    h2.send(0x02, 1000, 0, window=8000, options=TcpOptions(mss=1000))
+    h2.advance(0.001)
+    (synack2,) = h2.recv()
+    h2.send(ACK, 1001, synack2.seq + 1, window=8000)
+    h2.advance(0.001)
+    s2 = lst2.accept()
+    assert s2.inner.size_goal() == 4000 and s2.send(b"z" * 10000) == 4096

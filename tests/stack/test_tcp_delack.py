@@ -1,7 +1,7 @@
 """Delayed ACK segment by segment (virtual clock): quickack at the start of a transfer,
 then a lone segment is acknowledged after TCP_DELACK_MIN (40 ms) unless a reply or a
-second segment carries the ACK first; more than one segment, over half the offered
-window used, or out-of-order data are acknowledged at once."""
+second segment carries the ACK first; a second segment (unless the window would
+shrink) or out-of-order data are acknowledged at once."""
 
 from __future__ import annotations
 
@@ -81,17 +81,30 @@ def test_out_of_order_data_is_acked_at_once() -> None:
     assert dup.ack == seq
 
 
-def test_segment_using_over_half_the_offered_window_is_acked_at_once() -> None:
+def test_segment_that_shrinks_the_window_waits_for_the_read() -> None:
+    """Linux __tcp_ack_snd_check: an ACK goes at once only if the window would not
+    shrink; one that fills a small buffer waits for the read that opens the window
+    (tcp_cleanup_rbuf), so the sender gets one ACK with room, not a "window 1496"
+    ACK and then a window update (3 segments per buffer instead of 2)."""
     # SO_RCVBUF 4096 -> a 4096-byte window; quickack mode lasts one ACK
-    h, _s, our = _conn(rcvbuf=4096)
+    h, s, our = _conn(rcvbuf=4096)
     h.send(ACK | PSH, 1001, our, b"a" * 1000)
     h.advance(0.001)
     (ack,) = h.recv()
     assert ack.ack == 2001 and ack.window == 3096
     h.send(ACK | PSH, 2001, our, b"b" * 1600)  # leaves 1496 of the 3096 offered
     h.advance(0.001)
+    assert h.recv() == []
+    assert len(s.recv(1 << 20)) == 2600
+    h.advance(0.001)
     (ack,) = h.recv()
-    assert ack.ack == 3601
+    assert ack.ack == 3601 and ack.window == 4096
+    # two segments that leave over half the buffer free are acked at once
+    h.send(ACK, 3601, our, b"c" * 1000)
+    h.send(ACK, 4601, our, b"d" * 1000)
+    h.advance(0.001)
+    (ack,) = h.recv()
+    assert ack.ack == 5601 and ack.window == 2096
 
 
 def test_segment_using_less_than_half_the_window_waits() -> None:

@@ -375,7 +375,7 @@ class _T:
 
 
 def test_cubic_and_reno_window_arithmetic() -> None:
-    from rocketnet.transport.congestion import Cubic, Reno
+    from rocketnet.transport.tcp.congestion import Cubic, Reno
 
     t = _T(100_000)
     assert Reno().on_loss(t, 0.0) == 50_000  # FlightSize / 2

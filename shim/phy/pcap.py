@@ -10,8 +10,8 @@ import struct
 from collections.abc import Callable
 from typing import BinaryIO
 
-from .device import NetDevice
-from .monitor import MonitorDevice
+from rocketnet.phy.device import NetDevice
+from rocketnet.phy.monitor import MonitorDevice
 
 GLOBAL = struct.Struct("<IHHiIII")
 RECORD = struct.Struct("<IIII")

@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .tcp import M, TcpLayer, TcpSocket
+from .consts import M
+from .layer import TcpLayer
+from .tcb import TcpSocket
 
 Sink = Callable[[dict[str, Any]], None]
 NO_SSTHRESH = 0x7FFFFFFF

@@ -20,9 +20,10 @@ import socket
 from collections import deque
 from pathlib import Path
 
-from .device import EthernetDevice
-from .impair import Impairments
-from .netbuf import NetBuf
+from rocketnet.phy.device import EthernetDevice
+from rocketnet.phy.impair import Impairments
+from rocketnet.phy.netbuf import NetBuf
+
 from .tap import random_mac
 
 RETRY = 0.001
@@ -150,9 +151,13 @@ class WireDevice(EthernetDevice):
             self._deliver(heapq.heappop(d)[2])
         if self.backlog:
             self._flush_backlog()
+        return self.poll_at()
+
+    def poll_at(self) -> float | None:
+        d = self.delayed
         nxt = d[0][0] if d else None
         if self.backlog:
-            r = now + RETRY
+            r = self.now + RETRY
             nxt = r if nxt is None or r < nxt else nxt
         return nxt
 

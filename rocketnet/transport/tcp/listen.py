@@ -6,7 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .tcp import TcpSocket
+    from .tcb import TcpSocket
 
 ANY = b""  # wildcard marker in coverage sets
 

@@ -13,8 +13,8 @@ import os
 import socket
 import struct
 
-from .device import EthernetDevice
-from .netbuf import NetBuf
+from rocketnet.phy.device import EthernetDevice
+from rocketnet.phy.netbuf import NetBuf
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002

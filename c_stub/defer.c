@@ -1,0 +1,132 @@
+/* defer.c - socket options that travel with the call that needs them (included by
+ * stub.c, before the control RPC).
+ *
+ * A TCP socket this process made and that never connected is set up before it is
+ * used: netperf's TCP_CRR client sets SO_SNDBUF, reads it back, sets SO_RCVBUF, reads
+ * it back, sets SO_REUSEADDR, binds and connects, every time.  Options whose set
+ * cannot fail on such a socket (int options, optlen >= 4; rn_protocol.h
+ * RN_OP_SETOPTS) are kept here and sent with the socket's next RPC: inside the
+ * request for bind/connect/listen (arg3 = their count, after the sockaddr), else as
+ * one RN_OP_SETOPTS just before it.  SO_SNDBUF / SO_RCVBUF set here read back here,
+ * with the host's limits from HELLO (Linux's sk_setsockopt: doubled, clamped to
+ * wmem_max / rmem_max and the minimum).  The host offers no limits (HELLO arg0 = 0)
+ * where the kernel answers these options differently from the stack's model
+ * (rocketnet.profile); nothing is kept then.  A socket whose fd the program hands
+ * on (dup2/dup3: to exec; SCM_RIGHTS) has its options sent first.  Not covered: an
+ * exec that keeps such a socket's fd number without a dup, before any call on it.
+ * Everything here is under g_lock. */
+#define RN_DEFER_SLOTS 16
+#define RN_DEFER_MAX 8
+
+struct rn_defer {
+    uint32_t id; /* 0: free */
+    uint32_t n;
+    int32_t snd, rcv;                   /* SO_SNDBUF / SO_RCVBUF read back; -1: not set */
+    struct rn_setopt o[RN_DEFER_MAX];   /* in the program's order */
+};
+static struct rn_defer g_defer[RN_DEFER_SLOTS];
+static int g_defer_used;   /* slots in use: RPCs check the table only when there are */
+static int64_t g_buf_max;  /* HELLO arg0: wmem_max | rmem_max << 32; 0: keep nothing */
+static int64_t g_buf_min;  /* HELLO arg1: minimum SO_SNDBUF | minimum SO_RCVBUF << 32 */
+
+static int rn_deferrable(int level, int opt)
+{
+    if (level == SOL_SOCKET)
+        return opt == SO_REUSEADDR || opt == SO_REUSEPORT || opt == SO_KEEPALIVE ||
+               opt == SO_SNDBUF || opt == SO_RCVBUF;
+    return level == IPPROTO_TCP && opt == TCP_NODELAY;
+}
+
+/* What getsockopt reads back after setsockopt(SO_SNDBUF/SO_RCVBUF, v): Linux doubles
+ * the value clamped to [0, max] (negative: max), at least the minimum. */
+static int32_t rn_buf_readback(int32_t v, int64_t max, int64_t min)
+{
+    int64_t u = v < 0 ? max : (v > max ? max : v);
+    if (u > 0x3FFFFFFF)
+        u = 0x3FFFFFFF;
+    u *= 2;
+    return (int32_t)(u < min ? min : u);
+}
+
+static struct rn_defer *rn_defer_find(uint32_t id)
+{
+    if (g_defer_used == 0)
+        return NULL;
+    for (int i = 0; i < RN_DEFER_SLOTS; i++)
+        if (g_defer[i].id == id)
+            return &g_defer[i];
+    return NULL;
+}
+
+/* Keep setsockopt(level, opt, v) of socket id (lock held, control connection made).
+ * 1: kept, *a_sndbuf = the SO_SNDBUF for A (0: none); 0: make the call. */
+static int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
+{
+    *a_sndbuf = 0;
+    if (g_buf_max == 0 || id == 0 || !rn_deferrable(level, opt))
+        return 0;
+    struct rn_defer *d = rn_defer_find(id);
+    if (d == NULL) {
+        for (int i = 0; i < RN_DEFER_SLOTS && d == NULL; i++)
+            if (g_defer[i].id == 0)
+                d = &g_defer[i];
+        if (d == NULL)
+            return 0;
+        d->id = id;
+        d->n = 0;
+        d->snd = d->rcv = -1;
+        g_defer_used++;
+    }
+    uint32_t k = 0;
+    while (k < d->n && !(d->o[k].level == level && d->o[k].optname == opt))
+        k++;
+    if (k == RN_DEFER_MAX)
+        return 0;
+    d->o[k].level = level;
+    d->o[k].optname = opt;
+    d->o[k].value = v;
+    if (k == d->n)
+        d->n++;
+    if (level == SOL_SOCKET && opt == SO_SNDBUF) {
+        d->snd = rn_buf_readback(v, g_buf_max & 0xffffffff, g_buf_min & 0xffffffff);
+        *a_sndbuf = d->snd / 4; /* as the host's answer to the set: A holds a quarter */
+    } else if (level == SOL_SOCKET && opt == SO_RCVBUF) {
+        d->rcv = rn_buf_readback(v, g_buf_max >> 32, g_buf_min >> 32);
+    }
+    return 1;
+}
+
+/* getsockopt(SOL_SOCKET, SO_SNDBUF/SO_RCVBUF) of a socket whose set is kept here:
+ * 1 with *v, else 0 (lock held). */
+static int rn_defer_readback(uint32_t id, int opt, int32_t *v)
+{
+    struct rn_defer *d = rn_defer_find(id);
+    int32_t x = d == NULL ? -1 : opt == SO_SNDBUF ? d->snd : opt == SO_RCVBUF ? d->rcv : -1;
+    if (x < 0)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+/* Take the options kept for id into out (RN_DEFER_MAX entries): their count (lock held). */
+static uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out)
+{
+    struct rn_defer *d = rn_defer_find(id);
+    if (d == NULL)
+        return 0;
+    uint32_t n = d->n;
+    memcpy(out, d->o, n * sizeof *out);
+    d->id = 0;
+    g_defer_used--;
+    return n;
+}
+
+/* The socket's fd is closed: nothing to send for it any more. */
+static void rn_defer_forget(uint32_t id)
+{
+    if (__atomic_load_n(&g_defer_used, __ATOMIC_RELAXED) == 0 || rn_lock() < 0)
+        return;
+    struct rn_setopt scratch[RN_DEFER_MAX];
+    rn_defer_take(id, scratch);
+    rn_unlock();
+}

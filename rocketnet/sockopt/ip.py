@@ -1,0 +1,256 @@
+"""IPPROTO_IP options (net/ipv4/ip_sockglue.c: do_ip_setsockopt / do_ip_getsockopt)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import constants as C
+from ..errors import SocketError
+from .core import (
+    _INT,
+    B_IP,
+    EINVAL,
+    EMSGSIZE,
+    ENOPROTOOPT,
+    EOPNOTSUPP,
+    IP,
+    Getter,
+    Opt,
+    Setter,
+    Value,
+    _bool,
+    _empty,
+    _int,
+    _minlen,
+    _not_stream,
+    _path_mtu,
+    _range,
+    _root,
+    _stream_get,
+    int_result,
+    to_int,
+)
+
+if TYPE_CHECKING:
+    from ..socket import Socket
+
+
+def _ip_options(sk: Socket, value: Value) -> bytes:
+    """IP_OPTIONS: up to 40 bytes, padded with IPOPT_END to a multiple of 4."""
+    raw = bytearray(_INT.pack(value) if isinstance(value, int) else value)
+    if len(raw) > 40:
+        raise SocketError(EINVAL)
+    raw += bytes(-len(raw) % 4)
+    i = 0
+    while i < len(raw):                 # ip_options_compile, for the option framing
+        if raw[i] == 0:                 # IPOPT_END: the rest is padding
+            raw[i:] = bytes(len(raw) - i)
+            break
+        if raw[i] == 1:                 # IPOPT_NOOP
+            i += 1
+            continue
+        n = raw[i + 1] if i + 1 < len(raw) else 0
+        if n < 2 or n > len(raw) - i:
+            raise SocketError(EINVAL)
+        i += n
+    return bytes(raw)
+
+
+def _ip_options_get(sk: Socket, optlen: int) -> bytes:
+    return sk.optstore.get((C.IPPROTO_IP, 4), b"")[: max(optlen, 0)]  # type: ignore[index]
+
+
+def _ip_mtu(sk: Socket, optlen: int) -> bytes:
+    return int_result(_path_mtu(sk), optlen, True)
+
+
+def _xfrm(v4_opt: bool) -> Setter:
+    """IP[V6]_XFRM_POLICY: xfrm_user's compile_policy takes the option of the socket's
+    own family only; the netlink policy struct is longer than an int."""
+    def check(sk: Socket, value: Value) -> Value:
+        if not sk.privileged:
+            raise SocketError(C.EPERM)
+        if (sk.family == C.AF_INET) != v4_opt:
+            raise SocketError(EOPNOTSUPP)
+        raise SocketError(EINVAL)
+    return check
+
+
+def _ipsec_policy(sk: Socket, value: Value) -> Value:
+    if not sk.privileged:
+        raise SocketError(C.EPERM)
+    n = len(value) if not isinstance(value, int) else 4
+    raise SocketError(EMSGSIZE if n <= 0 or n > 4096 else EOPNOTSUPP)  # no PF_KEY policy
+
+
+def _mc_all(sk: Socket, optlen: int) -> bytes:
+    # inet_create turns IP_MULTICAST_ALL on, inet6_create does not
+    v = sk.optstore.get((C.IPPROTO_IP, 49), int(sk.family == C.AF_INET))
+    return int_result(v, optlen, True)  # type: ignore[arg-type]
+
+
+def _unicast_if(sk: Socket, value: Value) -> int:
+    if isinstance(value, bytes) and len(value) != 4:
+        raise SocketError(EINVAL)
+    v = to_int(value)
+    ifindex = int.from_bytes(v.to_bytes(4, "little", signed=True), "big")  # ntohl
+    if ifindex and all(i.index != ifindex for i in sk.stack.interfaces):
+        raise SocketError(C.EADDRNOTAVAIL)
+    return v
+
+
+def _port_range(sk: Socket, value: Value) -> int:
+    if isinstance(value, int) or len(value) != 4:
+        raise SocketError(EINVAL)
+    v = to_int(value) & 0xFFFFFFFF
+    lo, hi = v & 0xFFFF, v >> 16
+    if lo and hi and lo > hi:
+        raise SocketError(EINVAL)
+    return to_int(value)
+
+
+def _local_port(sk: Socket, optlen: int) -> bytes:
+    # IP_PROTOCOL answers inet_num, which for TCP and UDP is the bound local port
+    name = sk.getsockname()
+    return int_result(name[1], optlen, True)
+
+
+def _tos_class(sk: Socket, value: Value) -> int:
+    """IPV6_TCLASS: -1 means 0; TCP keeps the ECN bits to itself."""
+    v = to_int(value)
+    if not -1 <= v <= 255:
+        raise SocketError(EINVAL)
+    v = max(v, 0)
+    return v & 0xFC if sk.type == C.SOCK_STREAM else v
+
+
+def _mc_exact(n: int) -> Setter:
+    """IP_{ADD,DROP}_SOURCE_MEMBERSHIP, IP_[UN]BLOCK_SOURCE: exactly an ip_mreq_source."""
+    def check(sk: Socket, value: Value) -> Value:
+        if isinstance(value, int) or len(value) != n:
+            raise SocketError(EINVAL)
+        raise SocketError(ENOPROTOOPT)
+    return check
+
+
+def _msfilter_set(sk: Socket, value: Value) -> Value:
+    """IP_MSFILTER: an ip_msfilter of at least 16 bytes whose group must be multicast."""
+    if isinstance(value, int) or len(value) < 16:
+        raise SocketError(EINVAL)
+    if value[0] & 0xF0 != 0xE0:
+        raise SocketError(EINVAL)
+    raise SocketError(ENOPROTOOPT)      # source filters are not implemented
+
+
+def _mc6_tcp(err: int) -> Setter:
+    """IPv6 group and anycast membership on a TCP socket (UDP's are in dgram.py):
+    ipv6_mreq-sized, then refused as Linux refuses them on a connection socket."""
+    def check(sk: Socket, value: Value) -> Value:
+        if isinstance(value, int) or len(value) < 20:
+            raise SocketError(EINVAL)
+        raise SocketError(err)
+    return check
+
+
+def _anycast_join(sk: Socket, value: Value) -> Value:
+    """IPV6_JOIN_ANYCAST (ipv6_sock_ac_join): not a multicast or local address, and a
+    host joins only a prefix it is on; joining is not implemented beyond that."""
+    if isinstance(value, int) or len(value) < 20:
+        raise SocketError(EINVAL)
+    addr = bytes(value[:16])
+    ifaces = sk.stack.interfaces
+    if addr[0] == 0xFF or any(i.is_local(addr) for i in ifaces):
+        raise SocketError(EINVAL)
+    if not any(i.on_link(addr) for i in ifaces):
+        raise SocketError(C.EADDRNOTAVAIL)
+    raise SocketError(ENOPROTOOPT)
+
+
+def _int_err(err: int) -> Setter:
+    def check(sk: Socket, value: Value) -> Value:
+        to_int(value)
+        raise SocketError(err)
+    return check
+
+
+def _bool6(sk: Socket, value: Value) -> int:
+    # do_ipv6_setsockopt reads val as 0 when optlen < sizeof(int); these accept that
+    if isinstance(value, bytes) and len(value) < 4:
+        return 0
+    return 1 if to_int(value) else 0
+
+
+def _mc_len(n: int) -> Setter:
+    """Multicast membership structs: Linux checks the length first; the stack serves
+    these only through the options it implements, so a full-size value is refused."""
+    return _minlen(n, ENOPROTOOPT)
+
+
+def _msfilter_get(sk: Socket, optlen: int) -> bytes:
+    """IP_MSFILTER / MCAST_MSFILTER / IPV6_FLOWLABEL_MGR get: the request (group, flow
+    label) comes in the caller's buffer, which the shim does not forward: answered
+    EINVAL as Linux answers a buffer too short or naming no multicast group."""
+    raise SocketError(EINVAL)
+
+
+def _nf_get(size: int) -> Getter:
+    """netfilter (ip[6]tables) get options: root only, a fixed struct size; the stack
+    has no tables to report."""
+    def get(sk: Socket, optlen: int) -> bytes:
+        if not sk.privileged:
+            raise SocketError(C.EPERM)
+        raise SocketError(EINVAL if optlen != size else C.ENOENT)
+    return get
+
+
+def _nf_set(size: int) -> Setter:
+    def check(sk: Socket, value: Value) -> Value:
+        if not sk.privileged:
+            raise SocketError(C.EPERM)
+        raise SocketError(EINVAL if isinstance(value, int) or len(value) < size else C.ENOENT)
+    return check
+
+
+IP_OPTIONS: dict[tuple[int, int], Opt] = {
+    (IP, 3): Opt(0, ENOPROTOOPT, ip_len=True),          # IP_HDRINCL: raw only
+    (IP, 4): Opt(b"", _ip_options, _ip_options_get),    # IP_OPTIONS
+    (IP, 5): Opt(0, EINVAL, ip_len=True),               # IP_ROUTER_ALERT: raw only
+    (IP, 6): B_IP, (IP, 7): B_IP, (IP, 8): B_IP,        # IP_RECVOPTS, RETOPTS, PKTINFO
+    (IP, 9): Opt(0, ENOPROTOOPT, _stream_get(_empty)),  # IP_PKTOPTIONS: no cmsg wanted
+    (IP, 10): Opt(1, _range(0, 5), ip_len=True),        # IP_MTU_DISCOVER: PMTUDISC_WANT
+    (IP, 11): B_IP, (IP, 12): B_IP, (IP, 13): B_IP,     # IP_RECVERR, RECVTTL, RECVTOS
+    (IP, 14): Opt(0, ENOPROTOOPT, _ip_mtu),             # IP_MTU
+    (IP, 15): B_IP,                                     # IP_FREEBIND
+    (IP, 16): Opt(0, _ipsec_policy, ENOPROTOOPT),       # IP_IPSEC_POLICY
+    (IP, 17): Opt(0, _xfrm(True), ENOPROTOOPT),         # IP_XFRM_POLICY
+    (IP, 18): B_IP,                                     # IP_PASSSEC
+    (IP, 19): Opt(0, _root(_bool), ip_len=True),        # IP_TRANSPARENT
+    (IP, 20): B_IP,                                     # IP_RECVORIGDSTADDR
+    (IP, 21): Opt(0, _range(0, 255), ip_len=True),      # IP_MINTTL
+    (IP, 22): Opt(0, ENOPROTOOPT, ip_len=True),         # IP_NODEFRAG: raw only
+    (IP, 23): B_IP,                                     # IP_CHECKSUM
+    (IP, 24): B_IP,                                     # IP_BIND_ADDRESS_NO_PORT
+    (IP, 25): Opt(0, _not_stream(_bool, EINVAL), ip_len=True),  # IP_RECVFRAGSIZE
+    (IP, 26): Opt(0, _range(0, 1), ip_len=True),        # IP_RECVERR_RFC4884
+    (IP, 32): Opt(bytes(4), _not_stream(_int, EINVAL)), # IP_MULTICAST_IF: an in_addr
+    (IP, 33): Opt(1, _not_stream(_int, EINVAL), ip_len=True),  # IP_MULTICAST_TTL
+    (IP, 34): Opt(1, _bool, ip_len=True),               # IP_MULTICAST_LOOP
+    (IP, 37): Opt(0, _mc_exact(12), ENOPROTOOPT),       # IP_UNBLOCK_SOURCE
+    (IP, 38): Opt(0, _mc_exact(12), ENOPROTOOPT),       # IP_BLOCK_SOURCE
+    (IP, 39): Opt(0, _mc_exact(12), ENOPROTOOPT),       # IP_ADD_SOURCE_MEMBERSHIP
+    (IP, 40): Opt(0, _mc_exact(12), ENOPROTOOPT),       # IP_DROP_SOURCE_MEMBERSHIP
+    (IP, 41): Opt(0, _msfilter_set, _msfilter_get),     # IP_MSFILTER
+    (IP, 43): Opt(0, _mc_len(264), ENOPROTOOPT),        # MCAST_BLOCK_SOURCE
+    (IP, 44): Opt(0, _mc_len(264), ENOPROTOOPT),        # MCAST_UNBLOCK_SOURCE
+    (IP, 46): Opt(0, _mc_len(264), ENOPROTOOPT),        # MCAST_JOIN_SOURCE_GROUP
+    (IP, 47): Opt(0, _mc_len(264), ENOPROTOOPT),        # MCAST_LEAVE_SOURCE_GROUP
+    (IP, 48): Opt(0, _mc_len(144), _msfilter_get),      # MCAST_MSFILTER
+    (IP, 49): Opt(0, _range(0, 1), _mc_all, True),      # IP_MULTICAST_ALL
+    (IP, 50): Opt(0, _unicast_if, ip_len=True),         # IP_UNICAST_IF (network order)
+    (IP, 51): Opt(0, _port_range, ip_len=True),         # IP_LOCAL_PORT_RANGE
+    (IP, 52): Opt(0, ENOPROTOOPT, _local_port),         # IP_PROTOCOL: raw only to set
+    (IP, 64): Opt(0, _nf_set(96), _nf_get(84)),         # IPT_SO_SET_REPLACE/GET_INFO
+    (IP, 65): Opt(0, _nf_set(40), _nf_get(40)),         # ..._ADD_COUNTERS/GET_ENTRIES
+    (IP, 66): Opt(0, None, _nf_get(32)),                # IPT_SO_GET_REVISION_MATCH
+    (IP, 67): Opt(0, None, _nf_get(32)),                # IPT_SO_GET_REVISION_TARGET
+}

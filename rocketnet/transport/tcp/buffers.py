@@ -1,0 +1,113 @@
+"""Buffer sizes and windows: the window we advertise (receiver-side silly
+window avoidance), receive-buffer autotuning, send-buffer growth, window updates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .consts import (
+    HALF,
+    RECV_STATES,
+    M,
+)
+
+if TYPE_CHECKING:
+    from .tcb import TcpSocket
+
+
+class BuffersMixin:
+    """TcpLayer's buffers part."""
+
+    def _window(self, tcb: TcpSocket) -> int:
+        """Window field value to advertise now (and update rcv_adv)."""
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        if free < 0:
+            free = 0
+        lim = tcb.rcvbuf_limit >> 1
+        mss = tcb.mss
+        if free < (lim if lim < mss else mss):
+            free = 0  # receiver-side silly window avoidance
+        cur = (tcb.rcv_adv - tcb.rcv_nxt) & M
+        if cur & HALF:
+            cur = 0
+        if free < cur:
+            free = cur  # never shrink the window
+        sc = tcb.rcv_wscale
+        w = free >> sc
+        if w > 0xFFFF:
+            w = 0xFFFF
+        edge = (tcb.rcv_nxt + (w << sc)) & M
+        if ((edge - tcb.rcv_adv) & M) < HALF:
+            tcb.rcv_adv = edge
+        return w
+
+    def rcvbuf_adjust(self, tcb: TcpSocket) -> None:
+        """Receive-buffer autotuning (Linux tcp_rcv_space_adjust, "DRS"): once per
+        round trip, if the application read more than in the last one, the buffer
+        becomes room for twice that plus 16 segments, up to tcp_rmem's max. A reader
+        that keeps up gets the window the path needs; a slow one keeps a small buffer."""
+        now = self.now
+        rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
+        if now - tcb.rcvq_time < rtt:
+            return
+        read = tcb.bytes_received - len(tcb.rcvbuf) - tcb.held
+        copied = read - tcb.rcvq_read
+        tcb.rcvq_time = now
+        tcb.rcvq_read = read
+        if copied <= tcb.rcvq_space:
+            return
+        tcb.rcvq_space = copied
+        want = 2 * copied + 16 * tcb.advmss
+        cap = self.config.rcvbuf
+        if want > cap:
+            want = cap
+        if want > tcb.rcvbuf_limit:
+            tcb.rcvbuf_limit = want
+
+    def window_opened(self, tcb: TcpSocket) -> None:
+        """The application took data (Linux tcp_cleanup_rbuf): ACK at once a delayed
+        ACK that covers more than a segment, or, when the read emptied the buffer, one
+        for a pushed segment unless interactive (the sender may wait for it: its send
+        buffer or cwnd may be full); else a window update if the window grew enough."""
+        if tcb.state not in RECV_STATES:
+            return
+        if tcb.delack_at is not None and (
+            ((tcb.rcv_nxt - tcb.last_ack_sent) & M) > tcb.rcv_mss
+            or not tcb.rcvbuf and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
+        ):
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+            return
+        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        top = 0xFFFF << tcb.rcv_wscale
+        if free > top:
+            free = top  # what the window field can say
+        grow = ((tcb.rcv_nxt + free) - tcb.rcv_adv) & M
+        if grow & HALF:
+            return
+        lim = tcb.rcvbuf_limit >> 1
+        mss2 = 2 * tcb.mss
+        if grow >= (lim if lim < mss2 else mss2):
+            tcb.ack_pending = True
+            self.dirty[tcb] = None
+
+    def _sndbuf_expand(self, tcb: TcpSocket) -> None:
+        """Room for two congestion windows (at least the initial one) in the send
+        buffer, up to tcp_wmem's max, as Linux's tcp_sndbuf_expand counts them: each
+        segment as the memory it may take (per_mss).  Not bounded by the peer's window:
+        a peer that does not read lets Linux queue up to tcp_wmem's max."""
+        if tcb.sndbuf_lock:
+            return
+        cfg = self.config
+        mss = tcb.mss
+        segs = tcb.cwnd // mss if mss else 0
+        if segs < cfg.init_cwnd:
+            segs = cfg.init_cwnd
+        # MAX_TCP_HEADER + the aligned skb_shared_info, rounded up to a power of two,
+        # + the aligned sk_buff (x86-64): 87040 for two initial windows of 1448 bytes
+        w = 2 * segs * ((1 << (mss + 640 - 1).bit_length()) + 256)
+        if w > cfg.sndbuf:
+            w = cfg.sndbuf
+        if w > tcb.sndbuf_limit:
+            tcb.sndbuf_limit = w
+            self.events.add(tcb)

@@ -1,0 +1,149 @@
+"""A byte ring, the storage of a connection's send and receive buffers (smoltcp's
+RingBuffer<u8>).
+
+``length`` bytes from ``head`` are the readable ones (received in order and not yet
+read; or sent and not yet acknowledged, and the unsent rest). A receive ring also
+holds out-of-order data beyond them, written in place (``write`` at an offset past
+the readable bytes; the Assembler says which ranges are there) and made readable
+by ``commit`` once the hole before it fills. So each byte is copied once in and once
+out, and nothing is ever inserted at or deleted from the front of a bytearray.
+
+The storage grows on demand, doubling, to what the connection holds (never beyond
+what its window or send buffer lets it hold), so an idle or slow connection keeps a
+small ring; ``release`` gives it back when the connection is gone.
+"""
+
+from __future__ import annotations
+
+MIN_CAPACITY = 4096
+
+
+class ByteRing:
+    """Readable bytes [head, head + length) modulo the capacity, plus ``ahead``
+    bytes after them that may hold data written ahead of its turn."""
+
+    __slots__ = ("buf", "mv", "head", "length", "ahead")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.mv = memoryview(self.buf)
+        self.head = 0
+        self.length = 0
+        self.ahead = 0  # extent of bytes written past the readable ones
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __bool__(self) -> bool:
+        return self.length > 0
+
+    def __getitem__(self, i: int) -> int:
+        """The i-th readable byte (0 <= i < length)."""
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        p = self.head + i
+        cap = len(self.buf)
+        return self.mv[p - cap if p >= cap else p]
+
+    @property
+    def capacity(self) -> int:
+        return len(self.buf)
+
+    def reserve(self, need: int, most: int = 0) -> None:
+        """Room for ``need`` bytes from head (readable plus written ahead): grow the
+        storage, doubling, to hold them, but not past ``most`` (the buffer's size, if
+        given) unless ``need`` is larger; keeps the contents."""
+        cap = len(self.buf)
+        if need <= cap:
+            return
+        new = cap * 2 if cap else MIN_CAPACITY
+        while new < need:
+            new *= 2
+        if most and new > most:
+            new = need if need > most else most
+        buf = bytearray(new)
+        if cap:
+            h = self.head
+            buf[: cap - h] = self.mv[h:]
+            buf[cap - h : cap] = self.mv[:h]
+        self.mv.release()
+        self.buf = buf
+        self.mv = memoryview(buf)
+        self.head = 0
+
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
+        """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
+        readable byte goes), growing the storage if needed (see reserve); ``commit``
+        makes it readable."""
+        n = len(data)
+        end = self.length + off + n
+        if end > len(self.buf):
+            self.reserve(end, most)
+        mv = self.mv
+        cap = len(self.buf)
+        p = self.head + self.length + off
+        if p >= cap:
+            p -= cap
+        first = cap - p
+        if n <= first:
+            mv[p : p + n] = data
+        else:
+            src = data if isinstance(data, memoryview) else memoryview(data)
+            mv[p:] = src[:first]
+            mv[: n - first] = src[first:]
+        if off + n > self.ahead:
+            self.ahead = off + n
+
+    def append(self, data: bytes | bytearray | memoryview, most: int = 0) -> None:
+        """Add readable bytes at the tail."""
+        self.write(0, data, most)
+        self.commit(len(data))
+
+    def commit(self, n: int) -> None:
+        """The ``n`` bytes written past the readable ones become readable."""
+        self.length += n
+        a = self.ahead - n
+        self.ahead = a if a > 0 else 0
+
+    def drop(self, n: int) -> None:
+        """Discard the first ``n`` readable bytes (read, or acknowledged)."""
+        length = self.length - n
+        if length <= 0 and self.ahead == 0:
+            self.head = 0  # empty: start over at the front, the largest contiguous room
+            self.length = 0
+            return
+        p = self.head + n
+        cap = len(self.buf)
+        self.head = p - cap if p >= cap else p
+        self.length = length
+
+    def read(self, n: int) -> bytes:
+        """Take the first ``n`` readable bytes (n <= length) out of the ring."""
+        h = self.head
+        e = h + n
+        cap = len(self.buf)
+        mv = self.mv
+        data = bytes(mv[h:e]) if e <= cap else b"".join((mv[h:], mv[: e - cap]))
+        self.drop(n)
+        return data
+
+    def copy_to(self, dst: memoryview, at: int, off: int, n: int) -> None:
+        """Copy readable bytes [off, off + n) to ``dst[at:at + n]`` (a frame)."""
+        cap = len(self.buf)
+        p = self.head + off
+        if p >= cap:
+            p -= cap
+        first = cap - p
+        mv = self.mv
+        if n <= first:
+            dst[at : at + n] = mv[p : p + n]
+        else:
+            dst[at : at + first] = mv[p:]
+            dst[at + first : at + n] = mv[: n - first]
+
+    def release(self) -> None:
+        """Give the storage back (the connection is gone)."""
+        self.mv.release()
+        self.buf = bytearray()
+        self.mv = memoryview(self.buf)
+        self.head = self.length = self.ahead = 0

@@ -1,0 +1,61 @@
+"""UDP header (RFC 768). The checksum covers the IPv4/IPv6 pseudo-header, so parse and
+emit take the addresses; a computed checksum of 0 is sent as 0xFFFF, and a received 0
+means "none" (IPv4)."""
+
+from __future__ import annotations
+
+import struct
+
+from .checksum import checksum, pseudo_header_sum, verify
+from .error import Malformed
+
+HEADER_LEN = 8
+HEADER = struct.Struct("!HHHH")
+_U16 = struct.Struct("!H")
+IPPROTO_UDP = 17
+
+
+class UdpRepr:
+    __slots__ = ("src_port", "dst_port")
+
+    def __init__(self, src_port: int, dst_port: int) -> None:
+        self.src_port = src_port
+        self.dst_port = dst_port
+
+    @classmethod
+    def parse(cls, datagram: memoryview, src: bytes, dst: bytes, version: int,
+              verify_checksum: bool = True) -> tuple[UdpRepr, memoryview]:
+        """The header and the payload view (cut to the UDP length). A length of 0 on
+        IPv6 (the jumbogram form) means the whole datagram."""
+        n = len(datagram)
+        if n < HEADER_LEN:
+            raise Malformed("udp_truncated")
+        sport, dport, ulen, csum = HEADER.unpack_from(datagram, 0)
+        if ulen < HEADER_LEN or ulen > n:
+            if not (version == 6 and ulen == 0):
+                raise Malformed("udp_length")
+            ulen = n
+        if csum and verify_checksum and not verify(
+                datagram[:ulen], pseudo_header_sum(src, dst, IPPROTO_UDP, ulen)):
+            raise Malformed("udp_checksum")
+        return cls(sport, dport), datagram[HEADER_LEN:ulen]
+
+    def header_len(self) -> int:
+        return HEADER_LEN
+
+    def emit(self, buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+             length: int, fill_checksum: bool = True) -> None:
+        """Write the header at ``offset`` for a datagram of ``length`` bytes whose
+        payload is already in place behind it; the checksum covers it all."""
+        HEADER.pack_into(buf, offset, self.src_port, self.dst_port, length, 0)
+        if fill_checksum:
+            c = checksum(memoryview(buf)[offset:offset + length],
+                         pseudo_header_sum(src, dst, IPPROTO_UDP, length))
+            _U16.pack_into(buf, offset + 6, c or 0xFFFF)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UdpRepr) and (self.src_port, self.dst_port) == (
+            other.src_port, other.dst_port)
+
+    def __repr__(self) -> str:
+        return f"UdpRepr(src_port={self.src_port}, dst_port={self.dst_port})"
