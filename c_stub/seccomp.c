@@ -13,6 +13,8 @@
  * final EOF, or holds data back (MSG_MORE). */
 #define RN_SC_PROXY_READ 0x100
 #define RN_SC_PROXY_SEND 0x200
+/* close() must go through the stub: SO_LINGER {1, secs} waits (rn_linger_close). */
+#define RN_SC_LINGER 0x400
 
 /* The kind of fd's socket (RN_KIND_*), or'ed with RN_SC_PROXY_*; 0 if it is not a shim
  * fd; -1 with errno if the host is unreachable. */
@@ -28,6 +30,8 @@ int rn_sc_classify(int fd)
         r |= RN_SC_PROXY_READ;
     if (s.info & F_MORE)
         r |= RN_SC_PROXY_SEND;
+    if (s.info & F_LINGER)
+        r |= RN_SC_LINGER;
     return r;
 }
 
@@ -45,6 +49,21 @@ int rn_sc_move(int fd, int slot)
     }
     REAL(close)(fd);
     return slot;
+}
+
+/* close() through the stub (SO_LINGER's wait), keeping the slot's cache entry: when
+ * other references to the socket remain, the next call on it finds F_LINGER again. */
+RN_EXPORT int rn_sc_close(int fd);
+int rn_sc_close(int fd)
+{
+    if (fd < 0 || fd >= RN_CACHE_N)
+        return rn_close(fd);
+    uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
+    uint64_t info = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+    int r = rn_close(fd), e = errno;
+    rn_cache_set(fd, ino, info);
+    errno = e;
+    return r;
 }
 
 /* Close a slot, keeping its cache entry (see above). */
@@ -95,4 +114,40 @@ void rn_sc_flush(int ours, int theirs)
         tb_emit(t);
     }
     g_acting_pid = pid;
+}
+
+#include <sys/wait.h>
+
+/* Add src to the epoll set epfd under the number num (the program's fd number for it:
+ * epoll keys an interest by file and number, and the program's later EPOLL_CTL_MOD/DEL
+ * name num).  The supervisor's own fds may hold num, so a forked child, with a copy of
+ * the fd table and only raw system calls, puts src there and adds it.  0, or -1 with
+ * errno. */
+RN_EXPORT int rn_sc_epoll_add(int epfd, int src, int num, uint32_t events, uint64_t data);
+int rn_sc_epoll_add(int epfd, int src, int num, uint32_t events, uint64_t data)
+{
+    long pid = REAL(syscall)(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* fork: no SYS_fork everywhere */
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (epfd == num)
+            epfd = (int)REAL(syscall)(SYS_fcntl, epfd, F_DUPFD, num + 1);
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = events;
+        ev.data.u64 = data;
+        long r = epfd < 0 ? -1 : REAL(syscall)(SYS_dup3, src, num, 0);
+        if (r >= 0 || src == num)
+            r = REAL(syscall)(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, num, &ev);
+        REAL(syscall)(SYS_exit_group, r < 0 ? (errno & 0xff) : 0);
+    }
+    int st = 0;
+    while (REAL(syscall)(SYS_wait4, pid, &st, __WALL, NULL) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        errno = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+        return -1;
+    }
+    return 0;
 }

@@ -6,8 +6,10 @@ ELF header and PT_INTERP with the stub's own C code (c_stub/program.c through th
 module), so the CLI and the stub's exec interposers (c_stub/exec.c) decide alike.  A
 program of another machine runs under qemu-user, with the guest's build preloaded into
 the guest (not into qemu) when there is one, else (static: zig's musl programs) with
-the seccomp supervisor on qemu.  A program no path serves is named in one stderr line,
-never silently run outside the stack.
+the seccomp supervisor on qemu.  A program of this machine that the preload library
+cannot reach (static, Go: shim/program.py) runs under the seccomp supervisor by default
+(`--via auto`); `--via preload` forces the library.  A program no path serves is named
+in one stderr line, never silently run outside the stack.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
+from shim import program as progmod
+from shim import seccomp_bpf
 from shim._stub import ffi, lib
 
 PRELOAD_DIR = Path(__file__).resolve().parent / "preload"
@@ -68,12 +72,17 @@ def own_default() -> Path | None:
     return build_path(f"{OWN_ARCH}-glibc")
 
 
-def launch(path: str, argv: list[str], via: str = "preload") -> Launch:
+def launch(path: str, argv: list[str], via: str = "auto") -> Launch:
     """How to start PATH (found for ARGV[0]) so its sockets are the stack's.  VIA
-    "seccomp" asks for the seccomp supervisor (shim/seccomp_super.py) for any program."""
+    "seccomp" asks for the seccomp supervisor (shim/seccomp_super.py) for any program;
+    "auto" takes it for the programs the preload library cannot reach (static, Go) when
+    this kernel has seccomp user notification; "preload" never."""
     prog = inspect(path)
     if prog.arch and prog.arch != OWN_ARCH:
         return foreign(path, argv, prog, via)
+    if via == "auto" and prog.elf and needs_seccomp(path, prog) and \
+            seccomp_bpf.unavailable() is None:
+        via = "seccomp"
     if via == "seccomp":
         own = own_default()
         return Launch(path, argv, str(own) if own else None, None, "seccomp")
@@ -92,6 +101,15 @@ def launch(path: str, argv: list[str], via: str = "preload") -> Launch:
     return Launch(path, argv, str(found), None)
 
 
+def needs_seccomp(path: str, prog: Program) -> bool:
+    """A program of this machine whose socket calls the preload library never sees:
+    no dynamic loader, or Go's runtime making its system calls itself."""
+    if not prog.dynamic:
+        return True
+    found = progmod.inspect(path)
+    return found is not None and found.go
+
+
 def foreign(path: str, argv: list[str], prog: Program, via: str) -> Launch:
     """A program of another machine, under qemu-user: with the guest's build preloaded
     into the guest when there is one (and VIA is preload), else with the seccomp
@@ -107,7 +125,7 @@ def foreign(path: str, argv: list[str], prog: Program, via: str) -> Launch:
             and (prog.build or "").endswith("glibc") and Path("/usr", triple).is_dir()):
         cmd += ["-L", str(Path("/usr", triple))]
     guest = build_path(prog.build) if prog.build else None
-    if guest is not None and via == "preload":
+    if guest is not None and via != "seccomp":
         return Launch(qemu, cmd + ["-E", f"LD_PRELOAD={guest}", path] + argv[1:], None, None)
     own = own_default()
     return Launch(qemu, cmd + [path] + argv[1:], str(own) if own else None, None, "seccomp")

@@ -480,10 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tcp-probe", metavar="FILE",
                      help="record TCP congestion-control events of the host's sockets while "
                           "this run lasts as JSON lines in FILE (see `rocketnet plot`)")
-    run.add_argument("--via", choices=["preload", "seccomp"], default="preload",
-                     help="how CMD's socket calls reach the stack: the preload stub (default, "
-                          "dynamically linked programs) or seccomp user notification (any "
-                          "program, also static and Go binaries)")
+    run.add_argument("--via", choices=["auto", "preload", "seccomp"], default="auto",
+                     help="how CMD's socket calls reach the stack: the preload stub "
+                          "(dynamically linked programs) or seccomp user notification (any "
+                          "program, also static and Go binaries); auto (default): seccomp "
+                          "for static and Go programs, the preload stub for the others")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     run.set_defaults(func=cmd_run)
     host = sub.add_parser("host", help="manage stack hosts",

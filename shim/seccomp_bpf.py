@@ -18,7 +18,7 @@ libc.syscall.restype = ctypes.c_long
 libc.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
 
 # x86_64 system call numbers
-NR = dict(read=0, write=1, ioctl=16, readv=19, writev=20, socket=41, connect=42, accept=43,
+NR = dict(read=0, write=1, close=3, ioctl=16, readv=19, writev=20, socket=41, connect=42, accept=43,
           sendto=44, recvfrom=45, sendmsg=46, recvmsg=47, shutdown=48, bind=49, listen=50,
           getsockname=51, getpeername=52, socketpair=53, setsockopt=54, getsockopt=55,
           accept4=288, recvmmsg=299, sendmmsg=307)
@@ -36,6 +36,7 @@ AUDIT_ARCH_I386 = 0x40000003
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
@@ -91,6 +92,30 @@ def filter_program() -> bytes:
     return b"".join(prog)
 
 
+def unavailable() -> str | None:
+    """Why this machine cannot run the seccomp path (None: it can): the filter is
+    x86_64's, and the kernel must offer user notification (Linux 5.0; ADDFD, 5.9)."""
+    if os.uname().machine != "x86_64":
+        return "the seccomp path serves x86_64 only"
+    try:
+        with open("/proc/sys/kernel/seccomp/actions_avail", "rb") as f:
+            actions = f.read().split()
+    except OSError as e:
+        return f"no seccomp filters here ({e.strerror})"
+    return None if b"user_notif" in actions else "this kernel has no seccomp user notification"
+
+
+def killable_recv() -> bool:
+    """Whether the kernel has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 6.0): once
+    the supervisor has received a call, only a fatal signal ends the caller's wait, so
+    the supervisor decides how a signal ends the call (shim/seccomp_super.py: Watch)."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (6, 0)
+
+
 def install_filter() -> int:
     """In the program's process, before exec: no_new_privs, then the filter; returns the
     listener fd (close-on-exec).  OSError if the kernel refuses."""
@@ -101,8 +126,9 @@ def install_filter() -> int:
     insns = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("=H6xQ", len(code) // _INSN.size, ctypes.addressof(insns))
     buf = ctypes.create_string_buffer(fprog, len(fprog))
-    fd = libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                      buf)
+    flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | (
+        SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV if killable_recv() else 0)
+    fd = libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, buf)
     if fd < 0:
         e = ctypes.get_errno()
         raise OSError(e, f"seccomp(SECCOMP_SET_MODE_FILTER): {os.strerror(e)}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import errno
+import fcntl
 import os
 import queue
 import resource
@@ -62,6 +63,8 @@ _proto("socket", c_int, c_int, c_int, c_int)
 _proto("socketpair", c_int, c_int, c_int, c_int, c_void_p)
 _proto("listen", c_int, c_int, c_int)
 _proto("shutdown", c_int, c_int, c_int)
+_proto("rn_sc_close", c_int, c_int)
+_proto("rn_sc_epoll_add", c_int, c_int, c_int, c_int, ctypes.c_uint32, ctypes.c_uint64)
 _proto("accept4", c_int, c_int, c_void_p, c_void_p, c_int)
 _proto("getsockopt", c_int, c_int, c_int, c_int, c_void_p, c_void_p)
 _proto("setsockopt", c_int, c_int, c_int, c_int, c_void_p, c_uint)
@@ -102,7 +105,7 @@ MSGHDR_RAW = struct.Struct("=QI4xQQQQi4x")
 IOV_RAW = struct.Struct("=QQ")
 INT = struct.Struct("=i")
 KIND_STREAM, KIND_DGRAM, KIND_ALG, KIND_UNIX = 1, 2, 3, 4
-PROXY_READ, PROXY_SEND = 0x100, 0x200
+PROXY_READ, PROXY_SEND, LINGER = 0x100, 0x200, 0x400
 MSG_OOB, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE = 0x1, 0x40, 0x2000, 0x8000
 SOCK_CLOEXEC, SOCK_NONBLOCK = 0o2000000, 0o4000
 PIDFD_THREAD = os.O_EXCL
@@ -111,10 +114,12 @@ SMALL = 4096               # addresses, option values, ifreq
 DATA_CAP = 4 << 20         # largest copy per call (datagrams are far smaller; a stream
                            # send through here may be short, as the kernel's may)
 IOV_MAX = 1024
-SIOCGIFCONF, SIOCATMARK = 0x8912, 0x8905
+USER_END = 0x00FFFFFFFFFFF000   # above it no x86_64 process has memory (5-level paging)
+SIOCGIFCONF, SIOCATMARK, FIONREAD = 0x8912, 0x8905, 0x541B
 IFREQ_SIZE = 40
 SYS_tgkill = 234
-SOL_SOCKET = 1
+SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO = 1, 20, 21
+ERESTARTSYS = 512          # kernel-internal: only ever answered with a signal pending
 FD_OPTIONS = (50, 52)      # SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF
 SLOW_WAIT = 0.2            # seconds between checks that a waiting call is still wanted
 
@@ -145,7 +150,7 @@ class Call:
     """One notification: the caller's memory, fds and the answer."""
 
     __slots__ = ("lfd", "id", "tid", "nr", "arch", "args", "pidfd", "slot", "fd", "ino",
-                 "kind", "answered")
+                 "kind", "answered", "signalled")
 
     def __init__(self, lfd: int, raw: bytes):
         self.lfd = lfd
@@ -157,6 +162,7 @@ class Call:
         self.ino = 0
         self.kind = 0
         self.answered = False
+        self.signalled = False
 
     def iarg(self, i: int) -> int:
         """Argument i as the C int the call takes."""
@@ -231,11 +237,11 @@ class Call:
             B.SECCOMP_ADDFD_FLAG_SETFD if at >= 0 else 0)
         buf = ctypes.create_string_buffer(B.NOTIF_ADDFD.pack(
             self.id, flags, src, max(at, 0), os.O_CLOEXEC if cloexec else 0))
+        was, self.answered = self.answered, self.answered or send   # see Watch
         r = libc.ioctl(self.lfd, B.IOCTL_NOTIF_ADDFD, buf)
         if r < 0:
+            self.answered = was
             return -ctypes.get_errno()
-        if send:
-            self.answered = True
         return r
 
     def close(self) -> None:
@@ -274,6 +280,21 @@ class Slots:
             self.by_ino[ino] = [slot, 1]
             return slot
 
+    def detach(self, ino: int) -> int:
+        """The slot of the only call on ino, taken out of the table for the caller to
+        close (then give_back), or -1 when other calls use it too."""
+        with self.lock:
+            ent = self.by_ino[ino]
+            if ent[1] != 1:
+                return -1
+            del self.by_ino[ino]
+            return ent[0]
+
+    def give_back(self, slot: int, ino: int) -> None:
+        with self.lock:
+            self.free[slot] = None
+            self.recent[ino] = slot
+
     def moved(self, old: int, new: int) -> None:
         """The socket on old's slot is now inode new (the stub put a fresh A there)."""
         with self.lock:
@@ -304,9 +325,12 @@ def _result(r: int) -> tuple[int, int]:
 
 class Watch:
     """Calls that may block in the stub (accept, a blocking connect, a receive) are
-    watched: once the caller no longer waits for one (a signal ended its call), the
-    worker gets SIGUSR2, so its own blocking call ends with EINTR instead of taking a
-    connection or a datagram for nobody."""
+    watched: once the caller no longer waits for one (a fatal signal ended its call),
+    or (with the filter's WAIT_KILLABLE_RECV) a signal it catches is pending, the worker
+    gets SIGUSR2, so its own blocking call ends with EINTR instead of taking a
+    connection or a datagram for nobody; run() then answers as Linux's sock_intr_errno:
+    ERESTARTSYS (the signal's SA_RESTART decides, in the caller's kernel) or, with a
+    timeout on the socket, EINTR."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -329,9 +353,50 @@ class Watch:
             with self.lock:
                 calls = list(self.calls.items())
             for ident, call in calls:
-                if not call.valid():
-                    call.answered = True
-                    signal.pthread_kill(ident, signal.SIGUSR2)
+                if call.answered or call.signalled:
+                    continue
+                gone = not call.valid()
+                if not gone and not (KILLABLE and signal_pending(call.tid)):
+                    continue
+                # under the lock, and only while that thread still serves this call:
+                # a late signal would interrupt the next call it serves
+                with self.lock:
+                    if self.calls.get(ident) is call and not call.answered:
+                        call.answered = gone
+                        call.signalled = True
+                        signal.pthread_kill(ident, signal.SIGUSR2)
+
+
+def signal_pending(tid: int) -> bool:
+    """A signal tid catches is pending for it (or its process) and not blocked: what
+    ends a socket call's wait on Linux (ignored and default-action signals do not)."""
+    m: dict[bytes, int] = {}
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                k = line[:6]
+                if k in (b"SigPnd", b"ShdPnd", b"SigBlk", b"SigCgt"):
+                    m[k] = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        return False
+    return bool((m.get(b"SigPnd", 0) | m.get(b"ShdPnd", 0)) & ~m.get(b"SigBlk", 0) &
+                m.get(b"SigCgt", 0))
+
+
+SNDTIMEO_NRS = {NR[k] for k in ("connect", "write", "writev", "sendto", "sendmsg", "sendmmsg")}
+
+
+def interrupted(call: Call) -> tuple[int, int]:
+    """A call a pending signal ended (Watch): Linux's sock_intr_errno, EINTR when the
+    socket has a timeout for that direction, else ERESTARTSYS, which the caller's kernel
+    turns into a restart (SA_RESTART) or EINTR when it delivers the signal."""
+    tv = ctypes.create_string_buffer(16)
+    n = ctypes.c_uint32(16)
+    opt = SO_SNDTIMEO if call.nr in SNDTIMEO_NRS else SO_RCVTIMEO
+    if stub.getsockopt(call.slot, SOL_SOCKET, opt, tv, ctypes.byref(n)) == 0 and \
+            any(tv.raw[:n.value]):
+        return -1, errno.EINTR
+    return -1, ERESTARTSYS
 
 
 def h_socket(call: Call):
@@ -340,9 +405,10 @@ def h_socket(call: Call):
     if r < 0:
         return _result(r)
     kind = stub.rn_sc_classify(r)
-    if kind <= 0:              # the kernel's own socket: let the kernel make it there
+    if kind <= 0:              # 0: the kernel's own socket: let the kernel make it there
+        e = ctypes.get_errno()
         stub.rn_sc_release(r)
-        return CONTINUE
+        return CONTINUE if kind == 0 else (-1, e)     # -1: never the machine's socket
     return give_fd(call, r, bool(typ & SOCK_CLOEXEC))
 
 
@@ -366,10 +432,12 @@ def h_socketpair(call: Call):
     r = stub.socketpair(domain, typ, proto, pair)
     if r < 0:
         return _result(r)
-    if stub.rn_sc_classify(pair[0]) <= 0:
+    kind = stub.rn_sc_classify(pair[0])
+    if kind <= 0:
+        e = ctypes.get_errno()
         for fd in pair:
             stub.rn_sc_release(fd)
-        return CONTINUE
+        return CONTINUE if kind == 0 else (-1, e)
     cloexec = bool(typ & SOCK_CLOEXEC)
     theirs = []
     for fd in pair:
@@ -475,6 +543,24 @@ def h_listen(call: Call):
 
 def h_shutdown(call: Call):
     return _result(stub.shutdown(call.slot, call.iarg(1)))
+
+
+def h_close(call: Call):
+    """close() of a socket with SO_LINGER {1, secs}: Linux returns once the stack has
+    sent everything or secs passed.  The program's fd is replaced by a placeholder (the
+    A it named loses that reference now), the stub closes our copy and waits as on the
+    preload path, then the program's close runs on the placeholder."""
+    r = call.add_fd(PLACEHOLDER, False, False, at=call.fd)
+    if r < 0:
+        return -1, -r
+    slot = SLOTS.detach(call.ino)
+    if slot >= 0:
+        call.slot = -1                  # closed here, not released by finish()
+        try:
+            stub.rn_sc_close(slot)
+        finally:
+            SLOTS.give_back(slot, call.ino)
+    return CONTINUE
 
 
 def h_ioctl(call: Call):
@@ -703,7 +789,7 @@ FD_HANDLERS: dict[int, Callable] = {
     NR["read"]: h_buf_io, NR["write"]: h_buf_io, NR["recvfrom"]: h_buf_io,
     NR["sendto"]: h_buf_io, NR["readv"]: h_iov_io, NR["writev"]: h_iov_io,
     NR["recvmsg"]: h_msg, NR["sendmsg"]: h_msg, NR["recvmmsg"]: h_mmsg,
-    NR["sendmmsg"]: h_mmsg,
+    NR["sendmmsg"]: h_mmsg, NR["close"]: h_close,
 }
 DATA_NRS = {NR[k] for k in ("read", "write", "recvfrom", "sendto", "readv", "writev",
                             "recvmsg", "sendmsg", "recvmmsg", "sendmmsg")}
@@ -722,7 +808,7 @@ def kernel_serves(call: Call) -> bool:
             return False
         if base == KIND_UNIX:       # names and passed fds: the kernel's own pair
             return not (nr == NR["recvfrom"] and call.args[4])
-        return not kind & PROXY_READ
+        return not kind & PROXY_READ and not read_may_end(call)
     flags = recv_flags(call)
     if base == KIND_STREAM and (kind & PROXY_SEND or flags & (MSG_OOB | MSG_MORE)):
         return False
@@ -732,6 +818,24 @@ def kernel_serves(call: Call) -> bool:
         head = call.read(call.args[1], 8)
         return head is not None and struct.unpack("=Q", head.raw)[0] == 0
     return True
+
+
+def read_may_end(call: Call) -> bool:
+    """A stream read that finds no data on A ends in the stub: EOF there asks the host
+    how the connection ended (RN_OP_RDEND: a reset is ECONNRESET, not the kernel's 0),
+    and a read that waits may end so (the stub waits on our copy of A).  A read with
+    data, or one that would answer EAGAIN at once, stays the kernel's."""
+    if call.nr in (NR["read"], NR["recvfrom"]) and \
+            call.args[1] + call.args[2] > USER_END:
+        return False            # the kernel's access_ok: EFAULT before anything else
+    p = select.poll()
+    p.register(call.slot, select.POLLIN)
+    ev = p.poll(0)
+    if ev:
+        avail = ctypes.c_int(0)
+        return libc.ioctl(call.slot, FIONREAD, ctypes.byref(avail)) == 0 and avail.value == 0
+    return not (recv_flags(call) & MSG_DONTWAIT or
+                fcntl.fcntl(call.slot, fcntl.F_GETFL) & os.O_NONBLOCK)
 
 
 # ---- the loop ----------------------------------------------------------------------
@@ -768,6 +872,8 @@ class Pool:
 
 
 POOL = Pool()
+KILLABLE = B.killable_recv()
+PLACEHOLDER = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)   # see h_close
 WATCH: Watch
 SLOTS: Slots
 TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
@@ -830,7 +936,8 @@ def route_fd(call: Call) -> None:
     libc.dup3(mine, call.slot, os.O_CLOEXEC)
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
-    if call.kind <= 0 or kernel_serves(call):
+    if call.kind <= 0 or kernel_serves(call) or (call.nr == NR["close"] and
+                                                 not call.kind & LINGER):
         finish(call)
         call.cont()
         return
@@ -854,14 +961,21 @@ def run(call: Call, handler: Callable) -> None:
     try:
         before = call.ino
         res = handler(call)
+        if call.signalled and not call.answered and res == (-1, errno.EINTR) and \
+                call.slot >= 0:
+            res = interrupted(call)
         if call.slot >= 0 and not call.answered:
             now = os.fstat(call.slot).st_ino
             if now != before:        # the stub put a fresh A on the fd (RN_OP_REOPEN)
+                sets = epoll_interests(call, before)
                 call.add_fd(call.slot, bool(call.cloexec(call.fd)), False, at=call.fd)
                 SLOTS.moved(before, now)
                 call.ino = now
+                readd_interests(call, sets)
         # the call raised SIGPIPE here (a send on a socket shut for writing): it is the
-        # caller's, sent once it is answered (a signal now would interrupt its call)
+        # caller's, pending before the answer as on Linux when the caller's wait ignores
+        # it (WAIT_KILLABLE_RECV; a fatal one ends the caller, as Linux's on return),
+        # else sent once it is answered (a signal now would interrupt its call)
         pipe = signal.sigtimedwait([signal.SIGPIPE], 0) is not None
     except Gone:
         res = None
@@ -875,13 +989,58 @@ def run(call: Call, handler: Callable) -> None:
             stub.rn_sc_flush(-1, -1)
             stub.rn_sc_acting(0, -1, -1)
         finish(call)
+    if pipe and KILLABLE:
+        raise_pipe(call)
     if res is CONTINUE:
         call.cont()
     elif res is not None:
         call.reply(*res)
-    if pipe:
-        libc.syscall(c_long(SYS_tgkill), c_long(tgid_of(call.tid)), c_long(call.tid),
-                     c_long(signal.SIGPIPE))
+    if pipe and not KILLABLE:
+        raise_pipe(call)
+
+
+def epoll_interests(call: Call, ino: int) -> list[tuple[int, int, int]]:
+    """The caller's process's epoll interests in its fd call.fd while that is the
+    socket of inode ino: (epoll fd, events, data), from the kernel's fdinfo.  An
+    interest belongs to the open file: replacing A (RN_OP_REOPEN) drops them, where
+    Linux keeps the socket's (c_stub/epint.c does this on the preload path)."""
+    found = []
+    base = f"/proc/{tgid_of(call.tid)}/fd"
+    try:
+        fds = os.listdir(base)
+    except OSError:
+        return found
+    for name in fds:
+        try:
+            if os.readlink(f"{base}/{name}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"{base}/../fdinfo/{name}", "rb") as f:
+                for line in f:
+                    w = line.split()
+                    # tfd: N events: X data: Y  pos:P ino:I sdev:D
+                    if w[:1] == [b"tfd:"] and int(w[1]) == call.fd and \
+                            int(w[-2].split(b":")[1], 16) == ino:
+                        found.append((int(name), int(w[3], 16), int(w[5], 16)))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def readd_interests(call: Call, sets: list[tuple[int, int, int]]) -> None:
+    """The interests epoll_interests found, on the fresh A under the same number."""
+    for epfd, events, data in sets:
+        ep = call.take_fd(epfd)
+        if ep < 0:
+            continue
+        try:
+            stub.rn_sc_epoll_add(ep, call.slot, call.fd, events, data)
+        finally:
+            os.close(ep)
+
+
+def raise_pipe(call: Call) -> None:
+    libc.syscall(c_long(SYS_tgkill), c_long(tgid_of(call.tid)), c_long(call.tid),
+                 c_long(signal.SIGPIPE))
 
 
 def listen_loop(lfd: int) -> None:

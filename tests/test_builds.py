@@ -136,13 +136,16 @@ def test_exec_picks_the_build(rn, bins, first, then, how):
 
 
 def test_static_program_is_named_by_cli_and_at_exec(rn, tmp_path):
+    """Forced onto the preload path (`--via preload`; by default `rocketnet run` gives
+    a static program the seccomp path: test_seccomp.py), and exec'd by a preloaded
+    shell, a static program is named."""
     exe = tmp_path / "netload.static"
     r = subprocess.run(["cc", "-static", "-O1", "-o", str(exe), str(NETLOAD)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"no static glibc to link with (Debian: libc6-dev): {r.stderr[-200:]}")
     line = f": statically linked (no dynamic loader, so no preload); {MACHINES}\n"
-    r = rn.run("run", "--", str(exe), "rr", "5", timeout=60)
+    r = rn.run("run", "--via", "preload", "--", str(exe), "rr", "5", timeout=60)
     assert r.returncode == 0 and r.stderr == f"rocketnet: {exe}{line}", r.stderr
     r = rn.run("run", "--", "sh", "-c", f"{exe} rr 5", timeout=60)
     assert r.returncode == 0 and r.stderr == f"rocketnet: {exe}{line}", r.stderr
