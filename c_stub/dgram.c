@@ -703,8 +703,10 @@ static int dg_send_ctl(struct rn_sock *s, const struct msghdr *m, uint32_t *cm, 
             memcpy(&val, CMSG_DATA(h), sizeof val);
         else
             continue;
-        if (val < 0 && !(v6 && h->cmsg_type == IPV6_TCLASS))
-            continue; /* hop limit -1: the socket's; a class of -1 goes out as 0xff */
+        /* hop limit -1: the socket's; a class of -1 too where the kernel says so (the
+         * profile's tclass_cmsg_sock), else it goes out as 0xff */
+        if (val < 0 && !(v6 && h->cmsg_type == IPV6_TCLASS && !g_tclass_sock))
+            continue;
         if ((v6 && h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_HOPLIMIT) ||
             (!v6 && h->cmsg_level == SOL_IP && h->cmsg_type == IP_TTL))
             *cm = (*cm & ~0xffu) | DG_CM_TTL | (uint32_t)(val & 0xff);

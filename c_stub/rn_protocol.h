@@ -45,6 +45,8 @@
  * the stub makes up for it on a TCP socket's A, whose urgent byte comes that way. */
 #define RN_HELLO_OOB_STALL 1  /* it stalls the next non-blocking in-band read (EAGAIN) */
 #define RN_HELLO_OOB_NOMARK 2 /* SIOCATMARK says 0 at it (TCP: 1, still at the mark) */
+/* An IPV6_TCLASS control message of -1 sends the socket's class (6.1; 6.18: 0xff). */
+#define RN_HELLO_TCLASS_SOCK 4
 
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
 #define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce

@@ -170,6 +170,7 @@ static ino_t g_ctl_ino;
 static int g_ctl_adopted;
 static pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
 static int g_oob_quirks;                    /* from HELLO: RN_HELLO_OOB_* (urgent.c) */
+static int g_tclass_sock;                   /* from HELLO: RN_HELLO_TCLASS_SOCK (dgram.c) */
 static uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
 static int g_dialer_fd = -1;               /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
 static ino_t g_dialer_ino;
@@ -730,6 +731,7 @@ static int rn_ensure_ctl(void)
     if (resp.payload_len >= RN_NONCE_LEN + sizeof quirks)
         memcpy(&quirks, nonce + RN_NONCE_LEN, sizeof quirks);
     g_oob_quirks = (int)(quirks & (RN_HELLO_OOB_STALL | RN_HELLO_OOB_NOMARK));
+    g_tclass_sock = (quirks & RN_HELLO_TCLASS_SOCK) != 0;
     return 0;
 }
 

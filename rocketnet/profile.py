@@ -77,6 +77,9 @@ class KernelProfile:
     unix_oob: bool = True               # AF_UNIX stream sockets take MSG_OOB
     unix_oob_stall: bool = False        # the empty byte stalls one non-blocking read
     unix_oob_nomark: bool = False       # SIOCATMARK says 0 at the empty byte
+    # an IPv6 datagram sent with an IPV6_TCLASS control message of -1 gets the socket's
+    # class (Linux 6.1), not 0xff (6.18): tools/vm measured it (udp_send_cmsg)
+    tclass_cmsg_sock: bool = False
     # the sysctls behind buffer sizes and backlogs (/proc/sys/net/...); the defaults are
     # those of the machine the model was written on
     wmem_max: int = 4194304             # core/wmem_max: SO_SNDBUF's clamp

@@ -100,7 +100,8 @@ class StackHost:
         prof = self.stack.profile
         self.control = Control(table, nonce, listener, host_ops, services, self.stream,
                                (P.HELLO_OOB_STALL if prof.unix_oob_stall else 0)
-                               | (P.HELLO_OOB_NOMARK if prof.unix_oob_nomark else 0))
+                               | (P.HELLO_OOB_NOMARK if prof.unix_oob_nomark else 0)
+                               | (P.HELLO_TCLASS_SOCK if prof.tclass_cmsg_sock else 0))
         self.control.hello_args = self.stream.kept_option_limits()
 
     def counters(self) -> dict:

@@ -158,6 +158,26 @@ def probe_unix_oob() -> tuple[bool, bool, bool]:
     return True, stall, mark == bytes(4)
 
 
+def probe_tclass_cmsg() -> bool:
+    """Whether an IPV6_TCLASS control message of -1 sends the socket's class (0 on a
+    fresh socket) rather than 0xff: one datagram to itself on ::1."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError:
+        return False                    # no IPv6: the stack's model answers
+    with s:
+        s.settimeout(1.0)
+        try:
+            s.bind(("::1", 0))
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVTCLASS, 1)
+            s.sendmsg([b"t"], [(socket.IPPROTO_IPV6, socket.IPV6_TCLASS,
+                                (-1).to_bytes(4, "little", signed=True))], 0, s.getsockname())
+            _, anc, _, _ = s.recvmsg(1, 64)
+        except OSError:
+            return False
+    return any(t == socket.IPV6_TCLASS and d[:4] == bytes(4) for _, t, d in anc)
+
+
 def _sysctl(name: str, default):  # type: ignore[no-untyped-def]
     """/proc/sys/net/NAME as an int, or a tuple for a vector (default if unreadable)."""
     try:
@@ -193,7 +213,8 @@ def probe() -> KernelProfile:
         tcp_info_len=probe_tcp_info_len(),
         rthdr_types=probe_rthdr_types(),
         alg_misfit=probe_alg_misfit(),
-        unix_oob=oob[0], unix_oob_stall=oob[1], unix_oob_nomark=oob[2])
+        unix_oob=oob[0], unix_oob_stall=oob[1], unix_oob_nomark=oob[2],
+        tclass_cmsg_sock=probe_tclass_cmsg())
 
 
 def _name(err: int) -> str:
@@ -212,6 +233,8 @@ def describe(profile: KernelProfile) -> str:
              f"listen() after a connection or a connect attempt: "
              f"{_name(lac) if lac else 'allowed'}",
              f"struct tcp_info: {profile.tcp_info_len} bytes",
+             "IPV6_TCLASS control message of -1: "
+             + ("the socket's class" if profile.tclass_cmsg_sock else "class 0xff"),
              "AF_UNIX MSG_OOB: " + ("none" if not profile.unix_oob else
                                     "a byte read out of band "
                                     + ("stalls the next non-blocking read once, "

@@ -37,8 +37,21 @@ class Rocketnet:
 
     def run(self, *args: str, timeout: float = 60, check: bool = False,
             **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cmd(*args), env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=check, **kw)
+        """As subprocess.run, but a timeout kills the run's whole process group (a
+        seccomp supervisor and its program too), never leaving them behind."""
+        with subprocess.Popen(self.cmd(*args), env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True,
+                              **kw) as p:
+            try:
+                out, err = p.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
+                raise
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        if check:
+            r.check_returncode()
+        return r
 
     def popen(self, *args: str, **kw) -> subprocess.Popen:
         return subprocess.Popen(self.cmd(*args), env=self.env, **kw)

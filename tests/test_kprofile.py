@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 # listen() on sockets that once connected, and IPV6_ADDRFORM: both differ between
 # Linux 6.12 and 6.18; the program prints what this kernel (or the stack) answers
 PROGRAM = r"""
@@ -64,3 +66,31 @@ def test_host_profile_says_what_af_unix_does_with_a_byte_read_out_of_band(rn):
                       + ("is no mark (SIOCATMARK 0)" if mark == bytes(4) else "stays the mark"))
     r = rn.run("host", "profile", check=True)
     assert expect in r.stdout.splitlines()
+
+
+TCLASS_PROGRAM = r"""
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::1", 0))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVTCLASS, 1)
+for tc in (-1, 0, 0x28):
+    s.sendmsg([b"t"], [(socket.IPPROTO_IPV6, socket.IPV6_TCLASS,
+                        tc.to_bytes(4, "little", signed=True))], 0, s.getsockname())
+    _, anc, _, _ = s.recvmsg(1, 64)
+    print(tc, [int.from_bytes(d[:4], "little") for _, t, d in anc if t == socket.IPV6_TCLASS])
+"""
+
+
+def test_traffic_class_of_minus_one_as_the_running_kernel(rn):
+    """An IPV6_TCLASS control message of -1: the socket's class on 6.1, 0xff on 6.18
+    (profile's tclass_cmsg_sock, told to the stub at HELLO)."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    native = subprocess.run([sys.executable, "-c", TCLASS_PROGRAM], capture_output=True,
+                            text=True, timeout=60)
+    assert native.returncode == 0, native.stderr
+    shimmed = rn.run("run", "--", sys.executable, "-c", TCLASS_PROGRAM)
+    assert shimmed.stdout == native.stdout, shimmed.stderr
+    expect = ("the socket's class" if native.stdout.startswith("-1 [0]") else "class 0xff")
+    assert f"IPV6_TCLASS control message of -1: {expect}" in \
+        rn.run("host", "profile", check=True).stdout.splitlines()

@@ -36,6 +36,8 @@ XFAIL = {
     "unix_dgram": "hangs (then times out): AF_UNIX datagram sends to a path go through "
                   "the stub without the program's file system view",
     "unix_pair": "AF_UNIX socketpair ends: the names and credentials are the supervisor's",
+    "unix_oob": "hangs (then times out) at its first SIOCATMARK on an AF_UNIX socketpair "
+                "end (ioctl routed to the supervisor, whose pair ends these are: unix_pair)",
     "unix_stream": "AF_UNIX names resolved in the supervisor (its cwd and credentials), "
                    "not the program's",
 }
