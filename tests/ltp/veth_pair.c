@@ -265,15 +265,11 @@ static int addr(int s, const char *name, const char *ip, int plen, unsigned shor
     return talk(s, &r, reply, NULL);
 }
 
-static void addrs(int s, const char *a, const char *b)
+/* send a dump request (its header and payload in r); f(h, ctx) for each answer */
+static void dump(int s, struct req *r, void (*f)(struct nlmsghdr *, void *), void *ctx)
 {
-    int ia = index_of(a), ib = index_of(b);
-    struct req r;
-    head(&r, RTM_GETADDR, NLM_F_DUMP);
-    struct ifaddrmsg m = {.ifa_family = AF_INET};
-    put(&r, &m, sizeof m);
-    ((struct nlmsghdr *)r.b)->nlmsg_len = (unsigned int)r.n;
-    send(s, r.b, r.n, 0);
+    ((struct nlmsghdr *)r->b)->nlmsg_len = (unsigned int)r->n;
+    send(s, r->b, r->n, 0);
     char reply[BUF];
     for (int done = 0; !done;) {
         ssize_t n = recv(s, reply, sizeof reply, 0);
@@ -286,21 +282,43 @@ static void addrs(int s, const char *a, const char *b)
                 done = 1;
                 break;
             }
-            struct ifaddrmsg *f = NLMSG_DATA(h);
-            if ((int)f->ifa_index != ia && (int)f->ifa_index != ib)
-                continue;
-            char ip[INET_ADDRSTRLEN] = "?", label[IFNAMSIZ] = "?";
-            int alen = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof *f);
-            for (struct rtattr *t = IFA_RTA(f); RTA_OK(t, alen); t = RTA_NEXT(t, alen)) {
-                if (t->rta_type == IFA_LOCAL)
-                    inet_ntop(AF_INET, RTA_DATA(t), ip, sizeof ip);
-                if (t->rta_type == IFA_LABEL)
-                    snprintf(label, sizeof label, "%s", (char *)RTA_DATA(t));
-            }
-            printf("  addr %s/%d on %s label %s scope %d\n", ip, f->ifa_prefixlen,
-                   (int)f->ifa_index == ia ? a : b, label, f->ifa_scope);
+            f(h, ctx);
         }
     }
+}
+
+struct pair {
+    const char *name[2];
+    int index[2];
+};
+
+static void show_addr(struct nlmsghdr *h, void *ctx)
+{
+    struct pair *p = ctx;
+    struct ifaddrmsg *f = NLMSG_DATA(h);
+    int k = (int)f->ifa_index == p->index[0] ? 0 : (int)f->ifa_index == p->index[1] ? 1 : -1;
+    if (k < 0)
+        return;
+    char ip[INET_ADDRSTRLEN] = "?", label[IFNAMSIZ] = "?";
+    int alen = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof *f);
+    for (struct rtattr *t = IFA_RTA(f); RTA_OK(t, alen); t = RTA_NEXT(t, alen)) {
+        if (t->rta_type == IFA_LOCAL)
+            inet_ntop(AF_INET, RTA_DATA(t), ip, sizeof ip);
+        if (t->rta_type == IFA_LABEL)
+            snprintf(label, sizeof label, "%s", (char *)RTA_DATA(t));
+    }
+    printf("  addr %s/%d on %s label %s scope %d\n", ip, f->ifa_prefixlen, p->name[k], label,
+           f->ifa_scope);
+}
+
+static void addrs(int s, const char *a, const char *b)
+{
+    struct pair p = {{a, b}, {index_of(a), index_of(b)}};
+    struct req r;
+    head(&r, RTM_GETADDR, NLM_F_DUMP);
+    struct ifaddrmsg m = {.ifa_family = AF_INET};
+    put(&r, &m, sizeof m);
+    dump(s, &r, show_addr, &p);
     fflush(stdout);
 }
 
@@ -313,33 +331,27 @@ static int dellink(int s, const char *name)
     return talk(s, &r, reply, NULL);
 }
 
+struct names {
+    char name[2][IFNAMSIZ];
+    int n;
+};
+
+static void other_veth(struct nlmsghdr *h, void *ctx)
+{
+    struct names *v = ctx;
+    struct link l;
+    memset(&l, 0, sizeof l);
+    parse_link(h, &l);
+    if (!strcmp(l.kind, "veth") && strncmp(l.name, "rnv", 3) && v->n < 2)
+        snprintf(v->name[v->n++], IFNAMSIZ, "%s", l.name);
+}
+
 /* the names of the veth devices other than rnv*, in index order */
-static void auto_named(int s, char names[2][IFNAMSIZ])
+static void auto_named(int s, struct names *v)
 {
     struct req r;
     link_head(&r, RTM_GETLINK, NLM_F_DUMP, 0, 0, 0);
-    ((struct nlmsghdr *)r.b)->nlmsg_len = (unsigned int)r.n;
-    send(s, r.b, r.n, 0);
-    char reply[BUF];
-    int k = 0;
-    for (int done = 0; !done;) {
-        ssize_t n = recv(s, reply, sizeof reply, 0);
-        if (n <= 0)
-            break;
-        int left = (int)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)reply; NLMSG_OK(h, left);
-             h = NLMSG_NEXT(h, left)) {
-            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-                done = 1;
-                break;
-            }
-            struct link l;
-            memset(&l, 0, sizeof l);
-            parse_link(h, &l);
-            if (!strcmp(l.kind, "veth") && strncmp(l.name, "rnv", 3) && k < 2)
-                snprintf(names[k++], IFNAMSIZ, "%s", l.name);
-        }
-    }
+    dump(s, &r, other_veth, v);
 }
 
 static void without_net_admin(void)
@@ -397,12 +409,12 @@ int main(void)
 
     puts("-- without names");
     show_err("RTM_NEWLINK veth", newveth(s, NULL, NULL, NLM_F_CREATE | NLM_F_EXCL));
-    char names[2][IFNAMSIZ] = {"", ""};
-    auto_named(s, names);
-    printf("  named %s %s\n", names[0], names[1]);
-    describe(s, names[1], names[0]);
-    show_err("RTM_DELLINK the first", dellink(s, names[0]));
-    show_err("getlink the second", getlink(s, names[1]).err);
+    struct names v = {{"", ""}, 0};
+    auto_named(s, &v);
+    printf("  named %s %s\n", v.name[0], v.name[1]);
+    describe(s, v.name[1], v.name[0]);
+    show_err("RTM_DELLINK the first", dellink(s, v.name[0]));
+    show_err("getlink the second", getlink(s, v.name[1]).err);
 
     if (fork() == 0) {
         without_net_admin();
