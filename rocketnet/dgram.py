@@ -18,13 +18,10 @@ API beyond ``Socket``'s (see rocketnet.stack)::
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from . import constants as C
-from . import sockopt
 from .errors import SocketError
-from .iface import route
 from .socket import Socket
 from .transport.udp import (
     EMSGSIZE,
@@ -49,14 +46,6 @@ _LOOP6 = b"\x00" * 15 + b"\x01"
 EDESTADDRREQ = 89
 ENODEV = 19
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
-SO_RXQ_OVFL = 40
-SO_TIMESTAMP = 29
-SO_TIMESTAMPNS = 35
-# Boolean/int IP-level options a UDP socket accepts and reports back (Linux defaults).
-_IP_FLAGS = {6: 0, 7: 0, 8: 0, 10: 1, 11: 0, 12: 0, 13: 0, 20: 0, 34: 1}  # IP_RECVOPTS,
-#   RETOPTS, PKTINFO, MTU_DISCOVER, RECVERR, RECVTTL, RECVTOS, RECVORIGDSTADDR, MULTICAST_LOOP
-_IP6_FLAGS = {23: 1, 25: 0, 49: 0, 51: 0, 66: 0, 18: 1, 19: 1}  # MTU_DISCOVER, RECVERR,
-#   RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, MULTICAST_HOPS, MULTICAST_LOOP
 
 
 class UdpSock(Socket):
@@ -69,7 +58,6 @@ class UdpSock(Socket):
         super().__init__(stack, family, type, proto, inner)  # type: ignore[arg-type]
         self.proto = proto or C.IPPROTO_UDP
         self.layer = stack.udp
-        self.ipopts: dict[tuple[int, int], int] = {}
         self.cork_on = False    # UDP_CORK
         # the pending corked datagram: (destination, port, outgoing interface, payload)
         self.corked: tuple[bytes, int, int, bytearray] | None = None
@@ -245,7 +233,7 @@ class UdpSock(Socket):
 
     def option(self, level: int, optname: int) -> int:
         """The value of a flag option kept by this socket (IP_PKTINFO, SO_TIMESTAMP...)."""
-        return self.ipopts.get((level, optname), 0)
+        return self.optstore.get((level, optname), 0)  # type: ignore[return-value]
 
     @property
     def drops(self) -> int:
@@ -303,269 +291,6 @@ class UdpSock(Socket):
         if len(name) == 4 and needs_scope(dg.src):
             return name[:3] + (dg.ifindex,)
         return name
-
-    # ------------------------------------------------------------------ options
-    def _setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
-        t = self.inner
-        if level == C.SOL_SOCKET:
-            if optname == C.SO_KEEPALIVE:
-                t.keepalive = bool(sockopt.to_int(value))
-                return
-            if optname == C.SO_BROADCAST:
-                t.broadcast = bool(sockopt.to_int(value))
-                self.broadcast = 1 if t.broadcast else 0
-                return
-            if optname in _TIMEO:
-                self.ipopts[(level, _TIMEO[optname])] = _timeval(value)  # type: ignore[assignment]
-                return
-            if optname == SO_RXQ_OVFL:
-                self.ipopts[(level, optname)] = 1 if sockopt.to_int(value) else 0
-                return
-            if optname in (SO_TIMESTAMP, SO_TIMESTAMPNS):
-                # one receive timestamp setting (Linux: SOCK_RCVTSTAMP[NS]); off turns both off
-                on = 1 if sockopt.to_int(value) else 0
-                self.ipopts[(level, SO_TIMESTAMP)] = int(on and optname == SO_TIMESTAMP)
-                self.ipopts[(level, SO_TIMESTAMPNS)] = int(on and optname == SO_TIMESTAMPNS)
-                return
-            if optname in (C.SO_SNDBUF, C.SO_RCVBUF):
-                super()._setsockopt(level, optname, value)
-                t.sndbuf_limit = t.so_sndbuf
-                t.rcvbuf_limit = t.so_rcvbuf
-                return
-            super()._setsockopt(level, optname, value)
-            return
-        if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
-            sockopt.set_opt(self, level, optname, value)
-            if level == C.IPPROTO_UDP and optname == UDP_CORK and self.corks:
-                self.cork_on = bool(sockopt.to_int(value))
-                if not self.cork_on:
-                    self.push_corked()
-            return
-        if level == C.IPPROTO_IP and optname in _MC4_OPTS:
-            self._mc4_set(optname, value)
-            return
-        if level == C.IPPROTO_IPV6 and optname in _MC6_OPTS and self.family == C.AF_INET6:
-            self._mc6_set(optname, value)
-            return
-        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
-            v = sockopt.to_int(value)
-            if not -1 <= v <= 255:
-                raise SocketError(C.EINVAL)
-            t.tclass = max(v, 0)        # -1: the default, 0
-            return
-        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
-        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
-            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
-                raise SocketError(C.ENOPROTOOPT)
-            self.ipopts[(level, optname)] = sockopt.check(self, level, optname, value)  # type: ignore[assignment]
-            if (level, optname) in ((C.IPPROTO_IP, 11), (C.IPPROTO_IPV6, 25)):
-                t.recverr = bool(self.ipopts.get((C.IPPROTO_IP, 11)) or (
-                    self.family == C.AF_INET6 and self.ipopts.get((C.IPPROTO_IPV6, 25))))
-                if not t.recverr:
-                    t.errq.clear()          # Linux purges the queue when it is turned off
-            return
-        super()._setsockopt(level, optname, value)
-
-    def _getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
-        t = self.inner
-        if optlen < 0:
-            raise SocketError(C.EINVAL)
-        if level == C.SOL_SOCKET:
-            if optname == C.SO_ACCEPTCONN:
-                return sockopt.int_result(0, optlen)
-            if optname == C.SO_ERROR:
-                return sockopt.int_result(self.take_error(), optlen)
-            if optname == C.SO_BROADCAST:
-                return sockopt.int_result(int(t.broadcast), optlen)
-            if optname in _TIMEO:
-                tv = self.ipopts.get((level, _TIMEO[optname]), 0)
-                return (tv or bytes(16))[:optlen]  # type: ignore[index]
-            if optname in (SO_RXQ_OVFL, SO_TIMESTAMP, SO_TIMESTAMPNS):
-                return sockopt.int_result(self.ipopts.get((level, optname), 0), optlen)
-            return super()._getsockopt(level, optname, optlen)
-        if level in (C.IPPROTO_UDP, C.IPPROTO_TCP) or _v6_mc_all(self, level, optname):
-            return sockopt.get_opt(self, level, optname, optlen)
-        if level == C.IPPROTO_IP and optname in _MC4_GET:
-            if optname == IP_MULTICAST_IF:
-                return t.mc_addr[:min(optlen, 4)]
-            return sockopt.int_result(_MC4_GET[optname](t), optlen, True)
-        if level == C.IPPROTO_IPV6 and optname in _MC6_GET and self.family == C.AF_INET6:
-            return sockopt.int_result(_MC6_GET[optname](t), optlen)  # a short read gets a part
-        if level == C.IPPROTO_IPV6 and optname == IPV6_TCLASS and self.family == C.AF_INET6:
-            return sockopt.int_result(t.tclass, optlen)
-        table = _IP_FLAGS if level == C.IPPROTO_IP else _IP6_FLAGS
-        if level in (C.IPPROTO_IP, C.IPPROTO_IPV6) and optname in table:
-            if level == C.IPPROTO_IPV6 and self.family != C.AF_INET6:
-                raise SocketError(C.EOPNOTSUPP)
-            v = self.ipopts.get((level, optname), table[optname])
-            return sockopt.int_result(v, optlen, level == C.IPPROTO_IP)
-        return super()._getsockopt(level, optname, optlen)
-
-    # ------------------------------------------------------------------ multicast
-    def _mc4_set(self, optname: int, value: bytes | int) -> None:
-        """IPv4 multicast options with Linux's (do_ip_setsockopt) checks and errnos."""
-        t = self.inner
-        udp = self.stack.udp
-        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
-        if optname in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL):
-            if len(raw) >= 4:
-                v = int.from_bytes(raw[:4], "little", signed=True)
-            elif len(raw) >= 1:
-                v = raw[0]
-            else:
-                raise SocketError(C.EINVAL)
-            if optname == IP_MULTICAST_TTL:
-                if v == -1:
-                    v = 1
-                if not 0 <= v <= 255:
-                    raise SocketError(C.EINVAL)
-                t.mc_ttl = v
-            elif optname == IP_MULTICAST_LOOP:
-                t.mc_loop = v != 0
-            else:
-                if v not in (0, 1):
-                    raise SocketError(C.EINVAL)
-                t.mc_all = v == 1
-            return
-        if optname == IP_MULTICAST_IF:
-            if len(raw) < 4:
-                raise SocketError(C.EINVAL)
-            if len(raw) >= 12:
-                addr, index = bytes(raw[4:8]), int.from_bytes(raw[8:12], sys.byteorder)
-            elif len(raw) >= 8:
-                addr, index = bytes(raw[4:8]), 0
-            else:
-                addr, index = bytes(raw[:4]), 0
-            if not index:
-                if not any(addr):
-                    t.mc_index, t.mc_addr = 0, addr
-                    return
-                iface = udp.iface_by_addr(addr)
-            else:
-                iface = udp.iface_by_index(index)
-            if iface is None:
-                raise SocketError(C.EADDRNOTAVAIL)
-            t.mc_index, t.mc_addr = index, addr
-            return
-        # memberships: struct ip_mreq / ip_mreqn, or struct group_req
-        if optname in (C.MCAST_JOIN_GROUP, C.MCAST_LEAVE_GROUP):
-            if len(raw) < C.GROUP_REQ_SIZE:
-                raise SocketError(C.EINVAL)
-            if int.from_bytes(raw[8:10], sys.byteorder) != C.AF_INET:
-                raise SocketError(C.EINVAL)
-            group, addr = bytes(raw[12:16]), b"\x00" * 4
-            index = int.from_bytes(raw[0:4], sys.byteorder)
-            join = optname == C.MCAST_JOIN_GROUP
-        else:
-            if len(raw) < 8:
-                raise SocketError(C.EINVAL)
-            group, addr = bytes(raw[0:4]), bytes(raw[4:8])
-            index = int.from_bytes(raw[8:12], sys.byteorder) if len(raw) >= 12 else 0
-            join = optname == C.IP_ADD_MEMBERSHIP
-        if join and not is_multicast(group):
-            raise SocketError(C.EINVAL)
-        # ip_mc_find_dev: by index, else by address, else the route to the group
-        if index:
-            iface = udp.iface_by_index(index)
-        elif any(addr):
-            iface = udp.iface_by_addr(addr)
-        else:
-            iface = route(udp.ifaces, group)
-        if join:
-            if iface is None:
-                raise SocketError(ENODEV)
-            udp.mc_join(t, group, iface.index)
-            return
-        if iface is None and not index and not any(addr):
-            raise SocketError(ENODEV)
-        key = (group, iface.index if iface is not None else index)
-        if key not in t.mc_groups:
-            raise SocketError(C.EADDRNOTAVAIL)
-        udp.mc_leave(t, key)
-
-    def _mc6_set(self, optname: int, value: bytes | int) -> None:
-        """IPv6 multicast options (do_ipv6_setsockopt): ints of 4 bytes, ipv6_mreq."""
-        t = self.inner
-        udp = self.stack.udp
-        raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
-        if optname in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
-            if len(raw) < 20:
-                raise SocketError(C.EINVAL)
-            group = bytes(raw[:16])
-            index = int.from_bytes(raw[16:20], sys.byteorder)
-            if not is_multicast(group):
-                raise SocketError(C.EINVAL)
-            if optname == IPV6_LEAVE_GROUP:
-                for key in t.mc_groups:
-                    if key[0] == group and (not index or key[1] == index):
-                        udp.mc_leave(t, key)
-                        return
-                raise SocketError(C.EADDRNOTAVAIL)
-            if index:
-                iface = udp.iface_by_index(index)
-            else:
-                iface = route(udp.ifaces, group)
-            if iface is None:
-                raise SocketError(ENODEV)
-            udp.mc_join(t, group, iface.index)
-            return
-        if len(raw) < 4:
-            raise SocketError(C.EINVAL)
-        v = int.from_bytes(raw[:4], "little", signed=True)
-        if optname == IPV6_MULTICAST_IF:
-            if v and udp.iface_by_index(v) is None:
-                raise SocketError(ENODEV)
-            t.mc_index6 = v
-        elif optname == IPV6_MULTICAST_HOPS:
-            if not -1 <= v <= 255:
-                raise SocketError(C.EINVAL)
-            t.mc_hops = 1 if v == -1 else v
-        else:
-            if v not in (0, 1):
-                raise SocketError(C.EINVAL)
-            t.mc_loop6 = v == 1
-
-
-IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33, 34, 49
-IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
-IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
-IPV6_TCLASS = 67
-UDP_CORK = 1
-_MC4_OPTS = {IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL,
-             C.IP_ADD_MEMBERSHIP, C.IP_DROP_MEMBERSHIP, C.MCAST_JOIN_GROUP,
-             C.MCAST_LEAVE_GROUP}
-_MC6_OPTS = {IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP,
-             IPV6_LEAVE_GROUP}
-def _v6_mc_all(sk: UdpSock, level: int, optname: int) -> bool:
-    """IP_MULTICAST_ALL of an AF_INET6 socket (off, as inet6_create leaves it): it
-    would only filter v4-mapped groups, so it stays a stored value; the socket's
-    mc_all serves its IPv6 groups (IPV6_MULTICAST_ALL, on)."""
-    return level == C.IPPROTO_IP and optname == IP_MULTICAST_ALL and sk.family == C.AF_INET6
-
-
-_MC4_GET: dict[int, Callable[[UdpSocket], int]] = {
-    IP_MULTICAST_IF: lambda t: 0, IP_MULTICAST_TTL: lambda t: t.mc_ttl,
-    IP_MULTICAST_LOOP: lambda t: int(t.mc_loop), IP_MULTICAST_ALL: lambda t: int(t.mc_all)}
-_MC6_GET: dict[int, Callable[[UdpSocket], int]] = {
-    IPV6_MULTICAST_IF: lambda t: t.mc_index6, IPV6_MULTICAST_HOPS: lambda t: t.mc_hops,
-    IPV6_MULTICAST_LOOP: lambda t: int(t.mc_loop6)}
-
-_TIMEO = {20: 20, 66: 20, 21: 21, 67: 21}   # SO_RCVTIMEO/SO_SNDTIMEO, _OLD and _NEW
-
-
-def _timeval(value: bytes | int) -> bytes:
-    """A struct timeval as Linux stores a socket timeout (EINVAL short, EDOM bad usec)."""
-    if isinstance(value, int) or len(value) < 16:
-        raise SocketError(C.EINVAL)
-    sec = int.from_bytes(value[:8], "little", signed=True)
-    usec = int.from_bytes(value[8:16], "little", signed=True)
-    if not 0 <= usec < 1000000:
-        raise SocketError(33)           # EDOM
-    if sec < 0:
-        sec = usec = 0
-    return sec.to_bytes(8, "little", signed=True) + usec.to_bytes(8, "little", signed=True)
-
-
 
 
 def is_loopback(addr: bytes) -> bool:
