@@ -1,34 +1,41 @@
-"""Sockets as the application sees them: ``Socket`` wraps a ``SocketInner`` (only TCP
-for now; UDP, Unix and Alg sockets will take their place in ``SocketInner``) and gives
-it Linux socket-call semantics: address tuples like Python's ``socket`` module, errno
-values as Linux returns them, socket options with Linux value rules.
+"""Sockets as the application sees them. ``Socket`` is the outer socket (Linux's struct
+socket): the fields every protocol shares (family, type, protocol, nonblock/cloexec,
+the socket-level options), its ``inner``, the protocol's state, and ``calls``, the
+protocol's socket-call semantics (Linux's proto_ops): address tuples like Python's
+``socket`` module, errno values as Linux returns them.
+
+    inner: SocketInner      calls
+    TcpSocket               rocketnet.stream.STREAM (TCP)
+    UdpSocket               rocketnet.dgram.DGRAM   (UDP)
+    PingSocket              rocketnet.dgram.PING    (ICMP echo)
+
+AF_UNIX and AF_ALG sockets are not served here: rocketnet.unix and rocketnet.alg (see
+docs/seed.md). A socket is given a ``Net`` (the routing view, the kernel profile, the
+handle table) and its protocol layer, never the stack. Options: ``setsockopt`` puts
+the running kernel's answers (rocketnet.profile) before the stack's model
+(rocketnet.sockopt, one table acting on the inner).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from . import constants as C
 from . import inet, sockopt
 from .errors import SocketError
-from .profile import REFUSALS
-from .transport.tcp import (
-    CLOSED,
-    LISTEN,
-    STATE_NAMES,
-    SYN_SENT,
-    TcpSocket,
-    congestion,
-)
+from .profile import REFUSALS, KernelProfile
+from .transport import SocketSet, TcpSocket
+from .transport.udp import UdpSocket
 
 if TYPE_CHECKING:
-    from .stack import NetStack
+    from .iface.routes import RouteView
+    from .transport.ping import PingSocket
 
-__all__ = ["Socket", "SocketError", "SocketInner"]
+__all__ = ["Net", "Socket", "SocketError", "SocketInner"]
 
-# The protocol part of a socket. Later: Union[TcpSocket, UdpSocket, UnixSocket, AlgSocket]
-SocketInner = Union[TcpSocket]
+# The protocol part of a socket (AF_UNIX and AF_ALG: rocketnet.unix, rocketnet.alg)
+SocketInner = Union[TcpSocket, UdpSocket, "PingSocket"]
 
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
@@ -36,21 +43,31 @@ _ANY6 = b"\x00" * 16
 _INT = struct.Struct("=i")
 
 
+class Net(NamedTuple):
+    """What a socket is given of the stack."""
+    routes: RouteView
+    profile: KernelProfile
+    sockets: SocketSet[Socket]
+
+
 class Socket:
     """An application socket. See ``rocketnet.stack`` for the call semantics."""
 
-    def __init__(
-        self, stack: NetStack, family: int, type: int, proto: int, inner: SocketInner
-    ) -> None:
-        self.stack = stack
+    def __init__(self, net: Net, calls: Any, layer: Any, family: int, type: int, proto: int,
+                 inner: SocketInner) -> None:
+        self.net = net
+        self.routes = net.routes
+        self.profile = net.profile
+        self.calls = calls      # the protocol's calls (rocketnet.stream / rocketnet.dgram)
+        self.layer = layer      # the protocol layer (TcpLayer, UdpLayer, PingLayer)
         self.family = family
         self.type = type & C.SOCK_TYPE_MASK
-        self.proto = proto or C.IPPROTO_TCP
+        self.proto = proto or calls.proto
         self.nonblock = bool(type & C.SOCK_NONBLOCK)
         self.cloexec = bool(type & C.SOCK_CLOEXEC)
-        self.inner: SocketInner = inner
+        self.inner: Any = inner     # SocketInner; Any: each calls object knows its own
         inner.owner = self
-        self.handle = stack.sockets.add(self)
+        self.handle = net.sockets.add(self)
         inner.handle = self.handle
         # socket-level options that the protocol does not use
         self.rcvlowat = 1
@@ -73,7 +90,7 @@ class Socket:
         self.uid = 0    # sk_uid: the creator's (set by the host); accepted sockets inherit it
 
     def __repr__(self) -> str:
-        return f"<Socket #{self.handle} fam={self.family} {self.state}>"
+        return f"<Socket #{self.handle} {self.calls.name} fam={self.family} {self.state}>"
 
     # ------------------------------------------------------------------ addresses
     def _parse(self, addr: object) -> tuple[bytes, int]:
@@ -132,97 +149,26 @@ class Socket:
         return (inet.ntop(a), port, 0, 0)
 
     def _is_local(self, a: bytes) -> bool:
-        return any(i.is_local(a) for i in self.stack.interfaces)
+        return self.routes.is_local(a)
 
     # ------------------------------------------------------------------ calls
+    # Every protocol's calls object answers these; the protocol-specific ones below
+    # (TCP: urgent data, MSG_MORE, renewed; UDP/ping: datagrams) only its own.
     def bind(self, addr: object) -> None:
-        a, port = self._parse(addr)
-        t = self.inner
-        if self.family == C.AF_INET6 and a[:12] == _V4MAPPED:
-            if t.v6only:
-                raise SocketError(C.EINVAL)
-            v4 = a[12:]
-            if any(v4) and not self._is_local(v4):
-                raise SocketError(C.EADDRNOTAVAIL)
-        elif any(a) and not self._is_local(a):
-            raise SocketError(C.EADDRNOTAVAIL)
-        no_port = self.optstore.get((C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT))
-        self.stack.tcp.bind(t, a, port, no_port=bool(no_port))
-        self.bound_to = addr
-
-    # what a failed connection leaves in place (Linux keeps the socket itself)
-    _KEPT = ("rcvlowat", "broadcast", "oobinline", "priority", "debug", "dontroute",
-             "connected_once", "uid")
-    _KEPT_TCP = ("sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
-                 "so_rcvbuf", "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl",
-                 "keepcnt", "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos",
-                 "hops", "user_timeout", "oobinline")
-
-    def renewed(self) -> Socket:
-        """A fresh TCP socket for one whose connection failed, usable again as on Linux:
-        same options, and the same address if the program bound it (tcp_disconnect
-        keeps a bind the user made, SOCK_BINDPORT_LOCK)."""
-        new = self.stack.socket(self.family, self.type, self.proto)
-        for name in self._KEPT:
-            setattr(new, name, getattr(self, name))
-        new.optstore = dict(self.optstore)
-        t, nt = self.inner, new.inner
-        for name in self._KEPT_TCP:
-            setattr(nt, name, getattr(t, name))
-        if nt.congestion != t.congestion:
-            nt.congestion = t.congestion
-            nt.cc = congestion.make(t.congestion)
-        if self.bound_to is not None:
-            new.bind(self.bound_to)
-        return new
+        self.calls.bind(self, addr)
 
     def listen(self, backlog: int) -> None:
-        if self.connected_once and self.stack.profile.listen_after_connect:
-            raise SocketError(self.stack.profile.listen_after_connect)
-        self.stack.tcp.listen(self.inner, backlog)
+        self.calls.listen(self, backlog)
 
     def accept(self) -> Socket | None:
-        child = self.stack.tcp.accept(self.inner)
-        if child is None:
-            return None
-        s = Socket(self.stack, self.family, self.type, self.proto, child)
-        s.connected_once = True
-        s.rcvlowat = self.rcvlowat
-        s.broadcast = self.broadcast
-        s.oobinline = self.oobinline
-        s.priority = self.priority
-        s.uid = self.uid
-        return s
+        return self.calls.accept(self)
 
-    def connect(self, addr: object, now: float) -> None:
-        t = self.inner
-        st = t.state
-        if st == SYN_SENT:
-            raise SocketError(C.EALREADY)
-        if st != CLOSED or t.was_established:
-            raise SocketError(C.EISCONN)
-        a, port = self._parse(addr)
-        if self.family == C.AF_INET6:
-            if a[:12] == _V4MAPPED:
-                if t.v6only:
-                    raise SocketError(C.ENETUNREACH)
-                a = a[12:]
-                if not any(a):
-                    a = b"\x7f\x00\x00\x01"
-            elif not any(a):
-                a = b"\x00" * 15 + b"\x01"  # connect to :: means the loopback
-            if t.bind_addr is not None and any(t.bind_addr):
-                bound_v4 = t.bind_addr[:12] == _V4MAPPED
-                if bound_v4 != (len(a) == 4):
-                    raise SocketError(C.ENETUNREACH if bound_v4 else C.EINVAL)
-        elif not any(a):
-            a = b"\x7f\x00\x00\x01"
-        self.stack.tcp.connect(t, a, port, now)
-        self.connected_once = True
+    def connect(self, addr: object, now: float = 0.0) -> None:
+        self.calls.connect(self, addr, now)
 
     @property
     def state(self) -> str:
-        return STATE_NAMES[self.inner.state]
+        return self.calls.state(self)
 
     @property
     def error(self) -> int:
@@ -235,9 +181,39 @@ class Socket:
 
     def send(self, data: bytes | bytearray | memoryview, more: bool = False,
              urgent: bool = False) -> int:
-        """``more``: MSG_MORE (hold back a partial segment until a send without it);
-        ``urgent``: MSG_OOB (the last byte is urgent data)."""
-        return self.inner.send(data, more, urgent)
+        return self.calls.send(self, data, more, urgent)
+
+    def send_space(self) -> int:
+        return self.calls.send_space(self)
+
+    def recv(self, maxlen: int) -> bytes:
+        return self.calls.recv(self, maxlen)
+
+    def rx_available(self) -> int:
+        return self.calls.rx_available(self)
+
+    @property
+    def rx_eof(self) -> bool:
+        return self.calls.rx_eof(self)
+
+    def shutdown_write(self, now: float) -> None:
+        self.calls.shutdown_write(self, now)
+
+    def close(self, now: float = 0.0) -> None:
+        self.calls.close(self, now)
+
+    def abort(self, now: float = 0.0) -> None:
+        self.calls.abort(self, now)
+
+    def getsockname(self) -> tuple:
+        return self.calls.getsockname(self)
+
+    def getpeername(self) -> tuple:
+        return self.calls.getpeername(self)
+
+    # TCP
+    def renewed(self) -> Socket:
+        return self.calls.renewed(self)
 
     def recv_oob(self) -> bytes:
         """recv(MSG_OOB): the urgent byte; EINVAL if none (or SO_OOBINLINE), EAGAIN if
@@ -250,75 +226,68 @@ class Socket:
 
     def set_more(self, more: bool) -> None:
         """MSG_MORE state between sends: False pushes what was held back."""
-        t = self.inner
-        t.more = more
-        if not more:
-            self.stack.tcp.dirty[t] = None
+        self.calls.set_more(self, more)
 
-    def send_space(self) -> int:
-        return self.inner.send_space()
-
-    def recv(self, maxlen: int) -> bytes:
-        t = self.inner
-        if maxlen < 0:
-            raise SocketError(C.EINVAL)
-        if t.state == LISTEN or not t.ever_connected:
-            raise SocketError(C.ENOTCONN)
-        return t.recv(maxlen)
-
-    def rx_available(self) -> int:
-        return self.inner.rx_available()
+    # UDP and ping (rocketnet.dgram has the semantics)
+    @property
+    def connected(self) -> bool:
+        return self.inner.rip is not None
 
     @property
-    def rx_eof(self) -> bool:
-        return self.inner.rx_eof
+    def drops(self) -> int:
+        return self.inner.drops
 
-    def shutdown_write(self, now: float) -> None:
-        self.stack.tcp.shutdown_write(self.inner, now)
+    def resolve(self, addr: object) -> tuple[bytes, int]:
+        return self.calls.resolve(self, addr)
 
-    def close(self, now: float) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.stack.tcp.close(self.inner, now)
+    def scope_of(self, a: bytes) -> int:
+        return self.calls.scope_of(self, a)
 
-    def abort(self, now: float) -> None:
-        if self.closed and self.inner.state == CLOSED:
-            return
-        self.closed = True
-        self.stack.tcp.abort(self.inner, now)
+    def sendto(self, data: bytes | bytearray | memoryview, addr: object = None) -> int:
+        return self.calls.sendto(self, data, addr)
 
-    def getsockname(self) -> tuple:
-        t = self.inner
-        if t.key is not None and t.state not in (CLOSED, LISTEN):
-            return self._format(t.lip, t.local_port)
-        if t.bind_addr is not None:
-            return self._format(t.bind_addr, t.local_port)
-        return self._format(_ANY4 if self.family == C.AF_INET else _ANY6, 0)
+    def send_to(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int,
+                oif: int = 0) -> int:
+        return self.calls.send_to(self, data, rip, rport, oif)
 
-    def getpeername(self) -> tuple:
-        t = self.inner
-        if t.key is None or t.state in (CLOSED, SYN_SENT, LISTEN):
-            raise SocketError(C.ENOTCONN)
-        return self._format(t.rip, t.rport)
+    def cork(self, data: bytes | bytearray | memoryview, rip: bytes, rport: int, oif: int,
+             more: bool) -> int:
+        return self.calls.cork(self, data, rip, rport, oif, more)
+
+    def recv_datagram(self) -> Any:
+        return self.layer.take(self.inner)
+
+    def recv_error(self) -> Any:
+        """recvmsg(MSG_ERRQUEUE): None when the queue is empty (EAGAIN)."""
+        return self.layer.take_error_entry(self.inner)
+
+    def source_name(self, dg: Any) -> tuple:
+        return self.calls.source_name(self, dg)
+
+    def shutdown(self, how: int) -> None:
+        self.calls.shutdown(self, how)
+
+    def option(self, level: int, optname: int) -> int:
+        """The value of a flag option kept by this socket (IP_PKTINFO, SO_TIMESTAMP...)."""
+        return self.optstore.get((level, optname), 0)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ options
     def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
         """setsockopt as the running kernel answers it (rocketnet.profile), else as
-        the stack's model (_setsockopt)."""
-        k = self.stack.profile.option(self.family, self.proto, level, optname)
+        the stack's model (rocketnet.sockopt)."""
+        k = self.profile.option(self.family, self.proto, level, optname)
         if k is not None and k.set_err:
             sockopt.check_int_first(self, level, optname, value)
             raise SocketError(k.set_err)
         try:
-            self._setsockopt(level, optname, value)
+            sockopt.set_opt(self, level, optname, value)
         except SocketError as e:
             if k is None or k.default is None or e.errno not in REFUSALS:
                 raise
             self.optstore[(level, optname)] = k.coerce(value)
 
     def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
-        k = self.stack.profile.option(self.family, self.proto, level, optname)
+        k = self.profile.option(self.family, self.proto, level, optname)
         if k is not None and k.get_err:
             if optlen < 0:
                 raise SocketError(C.EINVAL)
@@ -328,16 +297,9 @@ class Socket:
             # kept plainly (the model refused the set): the kernel reads back what was set
             return sockopt.int_result(self.optstore[(level, optname)], optlen)
         try:
-            return self._getsockopt(level, optname, optlen)
+            return sockopt.get_opt(self, level, optname, optlen)
         except SocketError as e:
             if k is None or k.default is None or e.errno not in REFUSALS:
                 raise
             v = self.optstore.get((level, optname), k.default)
             return _INT.pack(v)[: min(optlen, 4)]
-
-    def _setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
-        """The stack's model of setsockopt (rocketnet.sockopt), without the profile."""
-        sockopt.set_opt(self, level, optname, value)
-
-    def _getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
-        return sockopt.get_opt(self, level, optname, optlen)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 from .. import constants as C
 from ..errors import SocketError
-from ..iface import route
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -122,7 +121,7 @@ def _peer(sk: Socket) -> bytes:
 
 
 def _path_mtu(sk: Socket) -> int:
-    iface = route(sk.stack.interfaces, _peer(sk))
+    iface = sk.routes.route(_peer(sk))
     if iface is None:
         raise SocketError(C.ENOTCONN)
     return iface.mtu

@@ -98,7 +98,7 @@ def _unicast_if(sk: Socket, value: Value) -> int:
         raise SocketError(EINVAL)
     v = to_int(value)
     ifindex = int.from_bytes(v.to_bytes(4, "little", signed=True), "big")  # ntohl
-    if ifindex and all(i.index != ifindex for i in sk.stack.interfaces):
+    if ifindex and all(i.index != ifindex for i in sk.routes.interfaces):
         raise SocketError(C.EADDRNOTAVAIL)
     return v
 
@@ -162,7 +162,7 @@ def _anycast_join(sk: Socket, value: Value) -> Value:
     if isinstance(value, int) or len(value) < 20:
         raise SocketError(EINVAL)
     addr = bytes(value[:16])
-    ifaces = sk.stack.interfaces
+    ifaces = sk.routes.interfaces
     if addr[0] == 0xFF or any(i.is_local(addr) for i in ifaces):
         raise SocketError(EINVAL)
     if not any(i.on_link(addr) for i in ifaces):
@@ -306,7 +306,7 @@ IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL = 32, 33,
 def _mc4_set(sk: Socket, value: Value, optname: int) -> None:
     """IPv4 multicast options with Linux's (do_ip_setsockopt) checks and errnos."""
     t = sk.inner
-    udp = sk.stack.udp
+    udp = sk.layer
     raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
     if optname in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_MULTICAST_ALL):
         if len(raw) >= 4:

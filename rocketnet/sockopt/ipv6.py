@@ -117,7 +117,7 @@ def _rthdr(sk: Socket, value: Value) -> bytes:
     if not raw:
         return raw
     kind = raw[2]
-    if kind not in sk.stack.profile.rthdr_types:
+    if kind not in sk.profile.rthdr_types:
         raise SocketError(EINVAL)
     if kind == 2 and raw[1] == 2 and raw[3] == 1:
         return raw
@@ -235,7 +235,7 @@ IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
 def _mc6_set(sk: Socket, value: Value, optname: int) -> None:
     """IPv6 multicast options (do_ipv6_setsockopt): ints of 4 bytes, ipv6_mreq."""
     t = sk.inner
-    udp = sk.stack.udp
+    udp = sk.layer
     raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
     if optname in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
         if len(raw) < 20:

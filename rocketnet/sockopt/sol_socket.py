@@ -100,7 +100,7 @@ def _bindtodevice(sk: Socket, value: Value) -> int:
     name = bytes(value if not isinstance(value, int) else b"")[:16].split(b"\0", 1)[0]
     index = 0
     if name:
-        index = next((i.index for i in sk.stack.interfaces if i.name.encode() == name), -1)
+        index = next((i.index for i in sk.routes.interfaces if i.name.encode() == name), -1)
         if index < 0:
             raise SocketError(ENODEV)
     _rebind_check(sk)
@@ -109,7 +109,7 @@ def _bindtodevice(sk: Socket, value: Value) -> int:
 
 def _bindtodevice_get(sk: Socket, optlen: int) -> bytes:
     index = sk.optstore.get((C.SOL_SOCKET, 25), 0)
-    for i in sk.stack.interfaces:
+    for i in sk.routes.interfaces:
         if i.index == index:
             name = i.name.encode() + b"\0"
             if optlen < len(name):
@@ -308,7 +308,7 @@ def _const_get(v: int) -> Getter:
 def _keepalive(sk: Socket, value: Value) -> None:
     t = sk.inner
     t.keepalive = to_int(value) != 0
-    sk.stack.tcp.start_keepalive(t)
+    sk.layer.start_keepalive(t)
 
 
 def _sndbuf(force: bool) -> Setter:
@@ -319,7 +319,7 @@ def _sndbuf(force: bool) -> Setter:
         if force:
             u = max(v, 0)
         else:
-            wmax = sk.stack.profile.wmem_max
+            wmax = sk.profile.wmem_max
             u = min(v if v >= 0 else wmax, wmax)
         t = sk.inner
         t.so_sndbuf = max(min(u, 0x3FFFFFFF) * 2, C.SOCK_MIN_SNDBUF)
@@ -334,7 +334,7 @@ def _rcvbuf(force: bool) -> Setter:
         if force:
             u = max(v, 0)
         else:
-            rmax = sk.stack.profile.rmem_max
+            rmax = sk.profile.rmem_max
             u = min(v if v >= 0 else rmax, rmax)
         t = sk.inner
         t.so_rcvbuf = max(min(u, 0x3FFFFFFF) * 2, C.SOCK_MIN_RCVBUF)
@@ -348,7 +348,7 @@ def _rcvlowat(sk: Socket, value: Value) -> None:
     if v < 0:
         v = 0x7FFFFFFF
     if sk.type == C.SOCK_STREAM:        # tcp_set_rcvlowat: at most half tcp_rmem[2]
-        v = min(v, sk.stack.profile.tcp_rmem[2] >> 1)
+        v = min(v, sk.profile.tcp_rmem[2] >> 1)
     sk.rcvlowat = max(v, 1)
 
 

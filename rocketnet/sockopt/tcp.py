@@ -100,7 +100,7 @@ def _fastopen(sk: Socket, value: Value) -> int:
     v = to_int(value)
     if v < 0 or _connected(sk):
         raise SocketError(EINVAL)
-    return min(v, sk.stack.tcp.config.somaxconn)   # fastopen_queue_tune
+    return min(v, sk.layer.config.somaxconn)   # fastopen_queue_tune
 
 
 def _fastopen_connect(sk: Socket, value: Value) -> int:
@@ -154,7 +154,7 @@ def _repair_queue_get(sk: Socket, optlen: int) -> bytes:
 
 
 def _tcp_timestamp(sk: Socket, optlen: int) -> bytes:
-    return int_result(int(sk.stack.tcp.now * 1000) & 0x7FFFFFFF, optlen)
+    return int_result(int(sk.layer.now * 1000) & 0x7FFFFFFF, optlen)
 
 
 def _zerocopy_receive(sk: Socket, optlen: int) -> bytes:
@@ -178,7 +178,7 @@ def _tcb_int(name: str, lo: int | None = None, hi: int | None = None,
             raise SocketError(EINVAL)
         setattr(sk.inner, name, v)
         if keepalive:
-            sk.stack.tcp.start_keepalive(sk.inner)
+            sk.layer.start_keepalive(sk.inner)
     return set_
 
 
@@ -197,7 +197,7 @@ def _nodelay(name: str) -> Setter:
         on = to_int(value) != 0
         setattr(t, name, on)
         if on == push_when:
-            sk.stack.tcp.dirty[t] = None
+            sk.layer.dirty[t] = None
     return set_
 
 
@@ -231,13 +231,13 @@ def _congestion_get(sk: Socket, optlen: int) -> bytes:
 
 
 def _tcp_info_get(sk: Socket, optlen: int) -> bytes:
-    return tcp_info(sk)[: min(optlen, sk.stack.profile.tcp_info_len)]
+    return tcp_info(sk)[: min(optlen, sk.profile.tcp_info_len)]
 
 
 def tcp_info(sk: Socket) -> bytes:
     """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""
     t = sk.inner
-    now = sk.stack.tcp.now
+    now = sk.layer.now
     opts = 0
     if t.ts_ok:
         opts |= 1  # TCPI_OPT_TIMESTAMPS
@@ -260,7 +260,7 @@ def tcp_info(sk: Socket) -> bytes:
     sacked = (t.sacked_bytes + mss - 1) // mss if t.sacked_bytes else 0
     lost = retrans_out = 0
     if t.recover is not None and t.sacked:
-        tcp = sk.stack.tcp
+        tcp = sk.layer
         una = tcp._abs(t, t.snd_una)
         high = t.sacked[-1][1]
         holes = tcp._unsacked(t, una, high)

@@ -21,10 +21,10 @@ def _udp_encap(sk: Socket, value: Value) -> int:
 def _cork(sk: Socket, value: Value) -> int:
     """UDP_CORK: while on, sends join the pending datagram; off sends it."""
     v = 1 if to_int(value) else 0
-    if sk.corks:
-        sk.cork_on = bool(v)
+    if sk.calls.corks:
+        sk.inner.cork_on = bool(v)
         if not v:
-            sk.push_corked()
+            sk.layer.push_corked(sk.inner)
     return v
 
 
