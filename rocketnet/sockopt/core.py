@@ -106,6 +106,13 @@ def _not_stream(setter: Setter, err: int) -> Setter:
     return check
 
 
+def inner_get(name: str, ip_len: bool = False) -> Getter:
+    """A getter of an int field of the socket's inner protocol state."""
+    def get(sk: Socket, optlen: int) -> bytes:
+        return int_result(int(getattr(sk.inner, name)), optlen, ip_len)
+    return get
+
+
 def _stream_get(getter: Getter) -> Getter:
     def get(sk: Socket, optlen: int) -> bytes:
         if sk.type != C.SOCK_STREAM:

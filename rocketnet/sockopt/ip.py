@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .. import constants as C
 from ..errors import SocketError
@@ -31,6 +31,7 @@ from .core import (
     _range,
     _root,
     _stream_get,
+    inner_get,
     int_result,
     to_int,
 )
@@ -241,19 +242,16 @@ def _tos(sk: Socket, value: Value) -> None:
     sk.priority = _TOS2PRIO[(v & 0x1E) >> 1]    # Linux rt_tos2priority
 
 
-def _ttl(sk: Socket, value: Value) -> None:
-    v = _ip_int(value)
-    if v == -1:
-        v = 64
-    if not 1 <= v <= 255:
-        raise SocketError(EINVAL)
-    sk.inner.ttl = v
-
-
-def _inner_ip_get(name: str) -> Getter:
-    def get(sk: Socket, optlen: int) -> bytes:
-        return int_result(int(getattr(sk.inner, name)), optlen, True)
-    return get
+def hop_limit(name: str, lo: int, read: Callable[[Value], int]) -> Setter:
+    """IP_TTL (1..255) / IPV6_UNICAST_HOPS (0..255) on the inner; -1 is the default, 64."""
+    def set_(sk: Socket, value: Value) -> None:
+        v = read(value)
+        if v == -1:
+            v = 64
+        if not lo <= v <= 255:
+            raise SocketError(EINVAL)
+        setattr(sk.inner, name, v)
+    return set_
 
 
 def _port_range_set(sk: Socket, value: Value) -> Value | None:
@@ -424,8 +422,8 @@ def _recverr(key: tuple[int, int]) -> Setter:
 
 
 IP_OPTIONS: dict[tuple[int, int], Opt] = {
-    (IP, 1): Opt(0, _tos, _inner_ip_get("tos")),       # IP_TOS
-    (IP, 2): Opt(0, _ttl, _inner_ip_get("ttl")),        # IP_TTL
+    (IP, 1): Opt(0, _tos, inner_get("tos", True)),       # IP_TOS
+    (IP, 2): Opt(0, hop_limit("ttl", 1, _ip_int), inner_get("ttl", True)),  # IP_TTL
     (IP, 35): Opt(0, C.EPROTO, ENOPROTOOPT),            # IP_ADD_MEMBERSHIP: not on TCP
     (IP, 36): Opt(0, C.EPROTO, ENOPROTOOPT),            # IP_DROP_MEMBERSHIP
     (IP, 42): Opt(0, lambda sk, v: _mcast_group(sk, v, True), ENOPROTOOPT),  # MCAST_JOIN_GROUP
@@ -478,8 +476,8 @@ IP_OPTIONS: dict[tuple[int, int], Opt] = {
 IP_DGRAM: dict[tuple[int, int], Opt] = {
     (IP, 11): Opt(0, _recverr((IP, 11)), ip_len=True),  # IP_RECVERR
     (IP, 32): Opt(bytes(4), _mc4(32), _mc4_if_get),     # IP_MULTICAST_IF
-    (IP, 33): Opt(1, _mc4(33), _inner_ip_get("mc_ttl")),    # IP_MULTICAST_TTL
-    (IP, 34): Opt(1, _mc4(34), _inner_ip_get("mc_loop")),   # IP_MULTICAST_LOOP
+    (IP, 33): Opt(1, _mc4(33), inner_get("mc_ttl", True)),    # IP_MULTICAST_TTL
+    (IP, 34): Opt(1, _mc4(34), inner_get("mc_loop", True)),   # IP_MULTICAST_LOOP
     (IP, 35): Opt(0, _mc4(35), ENOPROTOOPT),            # IP_ADD_MEMBERSHIP
     (IP, 36): Opt(0, _mc4(36), ENOPROTOOPT),            # IP_DROP_MEMBERSHIP
     (IP, 42): Opt(0, _mc4(42), ENOPROTOOPT),            # MCAST_JOIN_GROUP

@@ -19,7 +19,6 @@ from .core import (
     ENOPROTOOPT,
     IP6,
     B,
-    Getter,
     Opt,
     Setter,
     Value,
@@ -31,6 +30,7 @@ from .core import (
     _range,
     _root,
     _stream_get,
+    inner_get,
     int_result,
     to_int,
 )
@@ -48,6 +48,7 @@ from .ip import (
     _tos_class,
     _unicast_if,
     _xfrm,
+    hop_limit,
 )
 from .sol_socket import _connected
 
@@ -212,21 +213,6 @@ def _v6only(sk: Socket, value: Value) -> None:
     t.v6only = v != 0
 
 
-def _unicast_hops(sk: Socket, value: Value) -> None:
-    v = to_int(value)
-    if v == -1:
-        v = 64
-    if not 0 <= v <= 255:
-        raise SocketError(EINVAL)
-    sk.inner.hops = v
-
-
-def _inner_get(name: str) -> Getter:
-    def get(sk: Socket, optlen: int) -> bytes:
-        return int_result(int(getattr(sk.inner, name)), optlen)
-    return get
-
-
 # ---------------------------------------------------------------- UDP and ping sockets
 IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
 IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
@@ -287,8 +273,8 @@ def _tclass(sk: Socket, value: Value) -> None:
 
 
 IPV6_OPTIONS: dict[tuple[int, int], Opt] = {
-    (IP6, 16): Opt(0, _unicast_hops, _inner_get("hops")),   # IPV6_UNICAST_HOPS
-    (IP6, 26): Opt(0, _v6only, _inner_get("v6only")),   # IPV6_V6ONLY
+    (IP6, 16): Opt(0, hop_limit("hops", 0, to_int), inner_get("hops")),   # IPV6_UNICAST_HOPS
+    (IP6, 26): Opt(0, _v6only, inner_get("v6only")),   # IPV6_V6ONLY
     (IP6, 1): Opt(0, _addrform, _addrform_get),         # IPV6_ADDRFORM
     (IP6, 2): B, (IP6, 3): B, (IP6, 4): B, (IP6, 5): B, # IPV6_2292PKTINFO..RTHDR
     (IP6, 6): Opt(b"", _pktoptions, _stream_get(_empty)),   # IPV6_2292PKTOPTIONS
@@ -351,11 +337,11 @@ IPV6_OPTIONS: dict[tuple[int, int], Opt] = {
 # what UDP and ping sockets answer differently (multicast, traffic class and the error
 # queue act on the inner UdpSocket)
 IPV6_DGRAM: dict[tuple[int, int], Opt] = {
-    (IP6, 17): Opt(0, _mc6(17), _inner_get("mc_index6")),  # IPV6_MULTICAST_IF
-    (IP6, 18): Opt(1, _mc6(18), _inner_get("mc_hops")),    # IPV6_MULTICAST_HOPS
-    (IP6, 19): Opt(1, _mc6(19), _inner_get("mc_loop6")),   # IPV6_MULTICAST_LOOP
+    (IP6, 17): Opt(0, _mc6(17), inner_get("mc_index6")),  # IPV6_MULTICAST_IF
+    (IP6, 18): Opt(1, _mc6(18), inner_get("mc_hops")),    # IPV6_MULTICAST_HOPS
+    (IP6, 19): Opt(1, _mc6(19), inner_get("mc_loop6")),   # IPV6_MULTICAST_LOOP
     (IP6, 20): Opt(0, _mc6(20), ENOPROTOOPT),           # IPV6_ADD_MEMBERSHIP
     (IP6, 21): Opt(0, _mc6(21), ENOPROTOOPT),           # IPV6_DROP_MEMBERSHIP
     (IP6, 25): Opt(0, _recverr((IP6, 25))),             # IPV6_RECVERR
-    (IP6, 67): Opt(0, _tclass, _inner_get("tclass")),   # IPV6_TCLASS
+    (IP6, 67): Opt(0, _tclass, inner_get("tclass")),   # IPV6_TCLASS
 }

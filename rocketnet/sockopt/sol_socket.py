@@ -32,6 +32,7 @@ from .core import (
     _range,
     _root,
     _stored,
+    inner_get,
     int_result,
     to_int,
 )
@@ -289,12 +290,6 @@ def _inner_flag(name: str) -> Setter:
     return set_
 
 
-def _inner_get(name: str) -> Getter:
-    def get(sk: Socket, optlen: int) -> bytes:
-        return int_result(int(getattr(sk.inner, name)), optlen)
-    return get
-
-
 def _outer_get(name: str) -> Getter:
     def get(sk: Socket, optlen: int) -> bytes:
         return int_result(getattr(sk, name), optlen)
@@ -311,35 +306,26 @@ def _keepalive(sk: Socket, value: Value) -> None:
     sk.layer.start_keepalive(t)
 
 
-def _sndbuf(force: bool) -> Setter:
-    """SO_SNDBUF[FORCE] (sk_setsockopt): doubled; FORCE (CAP_NET_ADMIN, checked by the
-    caller) skips the wmem_max clamp and takes a negative value as 0."""
+def _buf(snd: bool, force: bool) -> Setter:
+    """SO_SNDBUF/SO_RCVBUF[FORCE] (sk_setsockopt): doubled, at least SOCK_MIN_*; FORCE
+    (CAP_NET_ADMIN, checked by the caller) skips the [wr]mem_max clamp and takes a
+    negative value as 0."""
+    size, limit, lock = ("so_sndbuf", "sndbuf_limit", "sndbuf_lock") if snd else (
+        "so_rcvbuf", "rcvbuf_limit", "rcvbuf_lock")
+    least = C.SOCK_MIN_SNDBUF if snd else C.SOCK_MIN_RCVBUF
+
     def set_(sk: Socket, value: Value) -> None:
         v = to_int(value)
         if force:
             u = max(v, 0)
         else:
-            wmax = sk.profile.wmem_max
-            u = min(v if v >= 0 else wmax, wmax)
+            top = sk.profile.wmem_max if snd else sk.profile.rmem_max
+            u = min(v if v >= 0 else top, top)
+        b = max(min(u, 0x3FFFFFFF) * 2, least)
         t = sk.inner
-        t.so_sndbuf = max(min(u, 0x3FFFFFFF) * 2, C.SOCK_MIN_SNDBUF)
-        t.sndbuf_limit = t.so_sndbuf // 2
-        t.sndbuf_lock = True
-    return set_
-
-
-def _rcvbuf(force: bool) -> Setter:
-    def set_(sk: Socket, value: Value) -> None:
-        v = to_int(value)
-        if force:
-            u = max(v, 0)
-        else:
-            rmax = sk.profile.rmem_max
-            u = min(v if v >= 0 else rmax, rmax)
-        t = sk.inner
-        t.so_rcvbuf = max(min(u, 0x3FFFFFFF) * 2, C.SOCK_MIN_RCVBUF)
-        t.rcvbuf_limit = t.so_rcvbuf // 2
-        t.rcvbuf_lock = True
+        setattr(t, size, b)
+        setattr(t, limit, b // 2)
+        setattr(t, lock, True)
     return set_
 
 
@@ -419,18 +405,18 @@ def _dgram_buf(setter: Setter) -> Setter:
 
 SOCKET: dict[tuple[int, int], Opt] = {
     (S, 1): Opt(0, _debug, _outer_get("debug")),       # SO_DEBUG
-    (S, 2): Opt(0, _inner_flag("reuseaddr"), _inner_get("reuseaddr")),  # SO_REUSEADDR
+    (S, 2): Opt(0, _inner_flag("reuseaddr"), inner_get("reuseaddr")),  # SO_REUSEADDR
     (S, 3): Opt(0, ENOPROTOOPT, _outer_get("type")),    # SO_TYPE
     (S, 4): Opt(0, ENOPROTOOPT, _error_get),            # SO_ERROR
     (S, 5): Opt(0, _outer_flag("dontroute"), _outer_get("dontroute")),  # SO_DONTROUTE
     (S, 6): Opt(0, _outer_flag("broadcast"), _outer_get("broadcast")),  # SO_BROADCAST
-    (S, 7): Opt(0, _sndbuf(False), _inner_get("so_sndbuf")),     # SO_SNDBUF
-    (S, 8): Opt(0, _rcvbuf(False), _inner_get("so_rcvbuf")),     # SO_RCVBUF
-    (S, 9): Opt(0, _keepalive, _inner_get("keepalive")),        # SO_KEEPALIVE
+    (S, 7): Opt(0, _buf(True, False), inner_get("so_sndbuf")),     # SO_SNDBUF
+    (S, 8): Opt(0, _buf(False, False), inner_get("so_rcvbuf")),     # SO_RCVBUF
+    (S, 9): Opt(0, _keepalive, inner_get("keepalive")),        # SO_KEEPALIVE
     (S, 10): Opt(0, _oobinline, _outer_get("oobinline")),       # SO_OOBINLINE
     (S, 12): Opt(0, _priority, _outer_get("priority")),         # SO_PRIORITY
     (S, 13): Opt(0, _linger, _linger_get),              # SO_LINGER
-    (S, 15): Opt(0, _inner_flag("reuseport"), _inner_get("reuseport")),  # SO_REUSEPORT
+    (S, 15): Opt(0, _inner_flag("reuseport"), inner_get("reuseport")),  # SO_REUSEPORT
     (S, 18): Opt(0, _rcvlowat, _outer_get("rcvlowat")), # SO_RCVLOWAT
     (S, 19): Opt(0, ENOPROTOOPT, _const_get(1)),        # SO_SNDLOWAT
     (S, 30): Opt(0, ENOPROTOOPT, _acceptconn),          # SO_ACCEPTCONN
@@ -447,8 +433,8 @@ SOCKET: dict[tuple[int, int], Opt] = {
     (S, 27): Opt(0, C.ENOENT, ENOPROTOOPT),             # SO_DETACH_FILTER: none
     (S, 28): Opt(0, None, _peername),                   # SO_PEERNAME
     (S, 29): Opt(0, _timestamp),                        # SO_TIMESTAMP_OLD
-    (S, 32): Opt(0, _sndbuf(True), ENOPROTOOPT),        # SO_SNDBUFFORCE
-    (S, 33): Opt(0, _rcvbuf(True), ENOPROTOOPT),        # SO_RCVBUFFORCE
+    (S, 32): Opt(0, _buf(True, True), ENOPROTOOPT),        # SO_SNDBUFFORCE
+    (S, 33): Opt(0, _buf(False, True), ENOPROTOOPT),        # SO_RCVBUFFORCE
     (S, 34): Opt(0, EOPNOTSUPP, EOPNOTSUPP),            # SO_PASSSEC: AF_UNIX only
     (S, 35): Opt(0, _timestamp),                        # SO_TIMESTAMPNS_OLD
     (S, 36): Opt(0, _root(_int)),                       # SO_MARK
@@ -497,8 +483,8 @@ SOCKET: dict[tuple[int, int], Opt] = {
 
 # what UDP and ping sockets answer differently
 SOCKET_DGRAM: dict[tuple[int, int], Opt] = {
-    (S, 6): Opt(0, _dgram_broadcast, _inner_get("broadcast")),  # SO_BROADCAST
-    (S, 7): Opt(0, _dgram_buf(_sndbuf(False)), _inner_get("so_sndbuf")),  # SO_SNDBUF
-    (S, 8): Opt(0, _dgram_buf(_rcvbuf(False)), _inner_get("so_rcvbuf")),  # SO_RCVBUF
-    (S, 9): Opt(0, _dgram_keepalive, _inner_get("keepalive")),  # SO_KEEPALIVE
+    (S, 6): Opt(0, _dgram_broadcast, inner_get("broadcast")),  # SO_BROADCAST
+    (S, 7): Opt(0, _dgram_buf(_buf(True, False)), inner_get("so_sndbuf")),  # SO_SNDBUF
+    (S, 8): Opt(0, _dgram_buf(_buf(False, False)), inner_get("so_rcvbuf")),  # SO_RCVBUF
+    (S, 9): Opt(0, _dgram_keepalive, inner_get("keepalive")),  # SO_KEEPALIVE
 }

@@ -12,7 +12,6 @@ from .core import (
     EINVAL,
     ENOPROTOOPT,
     TCP,
-    Getter,
     Opt,
     Setter,
     Value,
@@ -21,6 +20,7 @@ from .core import (
     _int,
     _minlen,
     _range,
+    inner_get,
     int_result,
     to_int,
 )
@@ -180,12 +180,6 @@ def _tcb_int(name: str, lo: int | None = None, hi: int | None = None,
         if keepalive:
             sk.layer.start_keepalive(sk.inner)
     return set_
-
-
-def _tcb_get(name: str) -> Getter:
-    def get(sk: Socket, optlen: int) -> bytes:
-        return int_result(int(getattr(sk.inner, name)), optlen)
-    return get
 
 
 def _nodelay(name: str) -> Setter:
@@ -351,16 +345,16 @@ def tcp_info(sk: Socket) -> bytes:
 
 
 TCP_OPTIONS: dict[tuple[int, int], Opt] = {
-    (TCP, 1): Opt(0, _nodelay("nodelay"), _tcb_get("nodelay")),  # TCP_NODELAY
+    (TCP, 1): Opt(0, _nodelay("nodelay"), inner_get("nodelay")),  # TCP_NODELAY
     (TCP, 2): Opt(0, _maxseg, _maxseg_get),             # TCP_MAXSEG
-    (TCP, 3): Opt(0, _nodelay("cork"), _tcb_get("cork")),        # TCP_CORK
-    (TCP, 4): Opt(0, _tcb_int("keepidle", 1, 32767, True), _tcb_get("keepidle")),  # KEEPIDLE
-    (TCP, 5): Opt(0, _tcb_int("keepintvl", 1, 32767), _tcb_get("keepintvl")),  # KEEPINTVL
-    (TCP, 6): Opt(0, _tcb_int("keepcnt", 1, 127), _tcb_get("keepcnt")),        # KEEPCNT
+    (TCP, 3): Opt(0, _nodelay("cork"), inner_get("cork")),        # TCP_CORK
+    (TCP, 4): Opt(0, _tcb_int("keepidle", 1, 32767, True), inner_get("keepidle")),  # KEEPIDLE
+    (TCP, 5): Opt(0, _tcb_int("keepintvl", 1, 32767), inner_get("keepintvl")),  # KEEPINTVL
+    (TCP, 6): Opt(0, _tcb_int("keepcnt", 1, 127), inner_get("keepcnt")),        # KEEPCNT
     (TCP, 11): Opt(0, ENOPROTOOPT, _tcp_info_get),      # TCP_INFO
     (TCP, 13): Opt(0, _congestion, _congestion_get),    # TCP_CONGESTION
     (C.IPPROTO_TCP, C.TCP_USER_TIMEOUT): Opt(0, _tcb_int("user_timeout", 0, None),
-                   _tcb_get("user_timeout")),        # TCP_USER_TIMEOUT
+                   inner_get("user_timeout")),        # TCP_USER_TIMEOUT
     (TCP, 7): Opt(C.TCP_SYN_RETRIES, _range(1, 127)),   # TCP_SYNCNT
     (TCP, 8): Opt(C.TCP_FIN_TIMEOUT, _linger2),         # TCP_LINGER2
     (TCP, 9): Opt(0, _defer_accept, _defer_accept_get), # TCP_DEFER_ACCEPT
