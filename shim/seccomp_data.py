@@ -39,6 +39,8 @@ from shim.seccomp_abi import (
 from shim.seccomp_call import Call
 from shim.seccomp_ctl import out_len, put_len
 
+POLLFD = struct.Struct("=ihh")
+
 
 class Msg:
     """A caller's msghdr rebuilt here: buffers of ours, and how to copy results back."""
@@ -262,11 +264,10 @@ def read_may_end(call: Call) -> bool:
     if call.nr in (NR["read"], NR["recvfrom"]) and \
             call.args[1] + call.args[2] > USER_END:
         return False            # the kernel's access_ok: EFAULT before anything else
-    p = select.poll()
-    p.register(call.slot, select.POLLIN)
-    ev = p.poll(0)
-    if ev:
+    # libc's own poll and fcntl: the stub's would trace them as the program's calls
+    pfd = POLLFD.pack(call.slot, select.POLLIN, 0)
+    if libc.poll(pfd, 1, 0) > 0:
         avail = ctypes.c_int(0)
         return libc.ioctl(call.slot, FIONREAD, ctypes.byref(avail)) == 0 and avail.value == 0
     return not (recv_flags(call) & MSG_DONTWAIT or
-                fcntl.fcntl(call.slot, fcntl.F_GETFL) & os.O_NONBLOCK)
+                libc.fcntl(call.slot, fcntl.F_GETFL, 0) & os.O_NONBLOCK)

@@ -127,8 +127,9 @@ def route_fd(call: Call) -> None:
     libc.dup3(mine, call.slot, os.O_CLOEXEC)
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
+    # close goes through the stub for SO_LINGER's wait, and to be traced
     if call.kind <= 0 or kernel_serves(call) or (call.nr == NR["close"] and
-                                                 not call.kind & LINGER):
+                                                 not (call.kind & LINGER or TRACE)):
         finish(call)
         call.cont()
         return
