@@ -15,6 +15,8 @@
 #define RN_SC_PROXY_SEND 0x200
 /* close() must go through the stub: SO_LINGER {1, secs} waits (rn_linger_close). */
 #define RN_SC_LINGER 0x400
+/* A listener: its A would take a send (unix_listener_send answers for it). */
+#define RN_SC_LISTENER 0x800
 
 /* The kind of fd's socket (RN_KIND_*), or'ed with RN_SC_PROXY_*; 0 if it is not a shim
  * fd; -1 with errno if the host is unreachable. */
@@ -32,6 +34,8 @@ int rn_sc_classify(int fd)
         r |= RN_SC_PROXY_SEND;
     if (s.info & F_LINGER)
         r |= RN_SC_LINGER;
+    if (s.info & F_LISTENER)
+        r |= RN_SC_LISTENER;
     return r;
 }
 

@@ -13,6 +13,7 @@ from shim.seccomp_abi import (
     BAD,
     DATA_CAP,
     FIONREAD,
+    INT,
     IOV_MAX,
     IOV_RAW,
     IOVEC,
@@ -20,6 +21,7 @@ from shim.seccomp_abi import (
     KIND_DGRAM,
     KIND_STREAM,
     KIND_UNIX,
+    LISTENER,
     MMSGHDR,
     MSG_DONTWAIT,
     MSG_ERRQUEUE,
@@ -40,6 +42,8 @@ from shim.seccomp_call import Call
 from shim.seccomp_ctl import out_len, put_len
 
 POLLFD = struct.Struct("=ihh")
+CMSGHDR = struct.Struct("=Qii")
+SOL_SOCKET, SCM_RIGHTS = 1, 1
 
 
 class Msg:
@@ -50,6 +54,7 @@ class Msg:
         self.hdr = MSGHDR()
         self.keep: list = []
         self.iovs: list[tuple[int, int, ctypes.Array]] = []
+        self.fds: list[int] = []           # ours, for the caller's passed fds
         raw = call.read(addr, MSGHDR_RAW.size) if addr else None
         self.ok = raw is not None
         if not self.ok:
@@ -60,7 +65,31 @@ class Msg:
         h.namelen, h.iovlen, h.controllen, h.flags = namelen, iovlen, ctllen, flags
         h.name = self._buf(name, namelen, SMALL)
         h.control = self._buf(ctl, ctllen, 1 << 16)
+        if not recv and h.control and h.control != BAD.value:
+            self.take_rights(h.control, min(ctllen, 1 << 16))
         self.fill_iovs(iov, iovlen, cap)
+
+    def take_rights(self, ctl: int, n: int) -> None:
+        """SCM_RIGHTS of a send name the caller's fds: copies of them here, in place
+        (a number the caller has no fd on stays invalid: the kernel's EBADF)."""
+        at = 0
+        while at + CMSGHDR.size <= n:
+            clen, level, typ = CMSGHDR.unpack(ctypes.string_at(ctl + at, CMSGHDR.size))
+            if clen < CMSGHDR.size or at + clen > n:
+                return                     # malformed: the kernel judges it
+            if level == SOL_SOCKET and typ == SCM_RIGHTS:
+                for off in range(at + CMSGHDR.size, at + clen - 3, 4):
+                    theirs = INT.unpack(ctypes.string_at(ctl + off, 4))[0]
+                    mine = self.call.take_fd(theirs) if theirs >= 0 else -1
+                    if mine >= 0:
+                        self.fds.append(mine)
+                    ctypes.memmove(ctl + off, INT.pack(mine if mine >= 0 else -1), 4)
+            at += (clen + 7) & ~7
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
 
     @classmethod
     def iovec(cls, call: Call, iov: int, cnt: int, recv: bool) -> Msg:
@@ -193,7 +222,10 @@ def h_msg(call: Call):                         # sendmsg, recvmsg
         if r >= 0 and m.ok and not m.copy_back(r):
             return -1, errno.EFAULT
         return stub_result(r)
-    return stub_result(stub.sendmsg(call.slot, ptr, flags))
+    try:
+        return stub_result(stub.sendmsg(call.slot, ptr, flags))
+    finally:
+        m.close()
 
 
 def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
@@ -218,6 +250,8 @@ def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
             return -1, errno.EFAULT                 # the time left, as Linux writes it
     else:
         r = stub.sendmmsg(call.slot, arr, n, flags)
+        for m in msgs:
+            m.close()
     for i in range(max(r, 0)):
         m = msgs[i]
         m.hdr = arr[i].hdr
@@ -245,6 +279,8 @@ def kernel_serves(call: Call) -> bool:
         if base == KIND_UNIX:       # names and passed fds: the kernel's own pair
             return not (nr == NR["recvfrom"] and call.args[4])
         return not kind & PROXY_READ and not read_may_end(call)
+    if kind & LISTENER:
+        return False                # A would take the bytes: the stub answers as Linux
     flags = recv_flags(call)
     if base == KIND_STREAM and (kind & PROXY_SEND or flags & (MSG_OOB | MSG_MORE)):
         return False

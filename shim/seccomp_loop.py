@@ -16,9 +16,10 @@ import traceback
 from typing import Callable
 
 from shim import seccomp_bpf as B
+from shim import seccomp_fs
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import CONTINUE, LINGER, NR, Gone, libc, stub
+from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, Gone, libc, stub
 from shim.seccomp_call import Call, errno_raise, tgid_of
 from shim.seccomp_ctl import (
     h_accept,
@@ -35,6 +36,8 @@ from shim.seccomp_ctl import (
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves
 
+# calls that may name an AF_UNIX path (seccomp_fs)
+PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
 FD_HANDLERS: dict[int, Callable] = {
     NR["bind"]: h_addr_in, NR["connect"]: h_addr_in, NR["listen"]: h_listen,
     NR["accept"]: h_accept, NR["accept4"]: h_accept, NR["getsockname"]: h_getname,
@@ -155,6 +158,7 @@ def run(call: Call, handler: Callable) -> None:
     res = None
     pipe = False
     W.WATCH.add(call)
+    names = call.kind & 0xFF == KIND_UNIX and call.nr in PATH_NRS and seccomp_fs.enter(call)
     try:
         before = call.ino
         res = handler(call)
@@ -181,6 +185,8 @@ def run(call: Call, handler: Callable) -> None:
         traceback.print_exc()
         res = (-1, errno.EIO)
     finally:
+        if names:
+            seccomp_fs.leave()
         W.WATCH.remove()
         stub.rn_sc_cred(0, 0, 0)
         if TRACE:

@@ -26,21 +26,19 @@ GO = shutil.which("go")
 
 # Programs known not to give Linux's output on this path yet, with the reason.
 XFAIL = {
-    "privdrop": "the host authorises the supervisor's credentials, not the program's "
-                "after setuid/seteuid (the control connection is the supervisor's)",
-    "landlock_net": "Landlock TCP rules are checked in the preload stub's process "
-                    "(c_stub/landlock.c); the supervisor does not check them yet",
+    "landlock_net": "Landlock TCP rules are checked in the calling thread (c_stub/landlock.c "
+                    "probes in its domain); the supervisor is outside the program's domain "
+                    "and a domain cannot be inspected or entered from outside",
     "stub_reentry": "a 200 us interval timer whose handler makes two socket calls: through "
                     "the supervisor each call takes longer than the interval, so the "
                     "handler runs back to back and main never gets on (natively a call "
                     "takes microseconds)",
-    "unix_dgram": "hangs (then times out): AF_UNIX datagram sends to a path go through "
-                  "the stub without the program's file system view",
-    "unix_pair": "AF_UNIX socketpair ends: the names and credentials are the supervisor's",
-    "unix_oob": "hangs (then times out) at its first SIOCATMARK on an AF_UNIX socketpair "
-                "end (ioctl routed to the supervisor, whose pair ends these are: unix_pair)",
-    "unix_stream": "AF_UNIX names resolved in the supervisor (its cwd and credentials), "
-                   "not the program's",
+    "unix_dgram": "recvmsg on an AF_UNIX datagram socket is run by the kernel on the "
+                  "seccomp path: the sender shows its identity name (namelen 41, not 0); "
+                  "the stub's name fix needs the passed fds installed in the caller",
+    "unix_stream": "a non-blocking connect to a backlog-1 listener holding one pending "
+                   "connection gets EAGAIN (Linux takes a second), then a blocking "
+                   "connect hangs",
 }
 
 
