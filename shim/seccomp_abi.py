@@ -50,6 +50,7 @@ _proto("rn_sc_move", c_int, c_int, c_int)
 _proto("rn_sc_release", c_int, c_int)
 _proto("rn_sc_acting", None, c_int, c_int, c_int)
 _proto("rn_sc_flush", None, c_int, c_int)
+_proto("rn_sc_cred", None, c_int, c_int, c_int)
 libc.syscall.argtypes = None
 
 

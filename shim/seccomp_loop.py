@@ -147,9 +147,14 @@ def finish(call: Call) -> None:
 
 
 def run(call: Call, handler: Callable) -> None:
-    """Serve one call on a worker thread."""
+    """Serve one call on a worker thread, the host seeing the caller as its sender."""
+    pid, uid, gid = call.cred()
+    if pid <= 0:
+        finish(call)
+        return                              # gone: nobody to answer
+    stub.rn_sc_cred(pid, uid, gid)
     if TRACE:
-        stub.rn_sc_acting(tgid_of(call.tid), call.slot, call.fd)
+        stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
     pipe = False
     W.WATCH.add(call)
@@ -183,6 +188,7 @@ def run(call: Call, handler: Callable) -> None:
         if names:
             seccomp_fs.leave()
         W.WATCH.remove()
+        stub.rn_sc_cred(0, 0, 0)
         if TRACE:
             stub.rn_sc_flush(-1, -1)
             stub.rn_sc_acting(0, -1, -1)

@@ -26,12 +26,6 @@ GO = shutil.which("go")
 
 # Programs known not to give Linux's output on this path yet, with the reason.
 XFAIL = {
-    "privdrop": "the host authorises the supervisor's credentials, not the program's "
-                "after setuid/seteuid; naming the caller in SCM_CREDENTIALS (tried) makes "
-                "the host's proof of holding look in the caller's fd table, which lacks "
-                "the fresh A the stub puts on the supervisor's slot mid-call (EBADF)",
-    "unix_pair": "SO_PEERCRED / SCM_CREDENTIALS of a socketpair made for the program name "
-                 "the supervisor's pid (as privdrop)",
     "landlock_net": "Landlock TCP rules are checked in the calling thread (c_stub/landlock.c "
                     "probes in its domain); the supervisor is outside the program's domain "
                     "and a domain cannot be inspected or entered from outside",
