@@ -44,6 +44,7 @@ from shim.seccomp_ctl import out_len, put_len
 POLLFD = struct.Struct("=ihh")
 CMSGHDR = struct.Struct("=Qii")
 SOL_SOCKET, SCM_RIGHTS = 1, 1
+MSG_CMSG_CLOEXEC = 0x40000000
 
 
 class Msg:
@@ -55,6 +56,7 @@ class Msg:
         self.keep: list = []
         self.iovs: list[tuple[int, int, ctypes.Array]] = []
         self.fds: list[int] = []           # ours, for the caller's passed fds
+        self.rflags = call.iarg(2) if call.nr == NR["recvmsg"] else 0
         raw = call.read(addr, MSGHDR_RAW.size) if addr else None
         self.ok = raw is not None
         if not self.ok:
@@ -66,12 +68,12 @@ class Msg:
         h.name = self._buf(name, namelen, SMALL)
         h.control = self._buf(ctl, ctllen, 1 << 16)
         if not recv and h.control and h.control != BAD.value:
-            self.take_rights(h.control, min(ctllen, 1 << 16))
+            self.map_rights(h.control, min(ctllen, 1 << 16), self.take)
         self.fill_iovs(iov, iovlen, cap)
 
-    def take_rights(self, ctl: int, n: int) -> None:
-        """SCM_RIGHTS of a send name the caller's fds: copies of them here, in place
-        (a number the caller has no fd on stays invalid: the kernel's EBADF)."""
+    @staticmethod
+    def map_rights(ctl: int, n: int, fn) -> None:
+        """Each fd number of the SCM_RIGHTS messages in ctl[:n] replaced by fn(number)."""
         at = 0
         while at + CMSGHDR.size <= n:
             clen, level, typ = CMSGHDR.unpack(ctypes.string_at(ctl + at, CMSGHDR.size))
@@ -79,12 +81,23 @@ class Msg:
                 return                     # malformed: the kernel judges it
             if level == SOL_SOCKET and typ == SCM_RIGHTS:
                 for off in range(at + CMSGHDR.size, at + clen - 3, 4):
-                    theirs = INT.unpack(ctypes.string_at(ctl + off, 4))[0]
-                    mine = self.call.take_fd(theirs) if theirs >= 0 else -1
-                    if mine >= 0:
-                        self.fds.append(mine)
-                    ctypes.memmove(ctl + off, INT.pack(mine if mine >= 0 else -1), 4)
+                    fd = INT.unpack(ctypes.string_at(ctl + off, 4))[0]
+                    ctypes.memmove(ctl + off, INT.pack(fn(fd)), 4)
             at += (clen + 7) & ~7
+
+    def take(self, theirs: int) -> int:
+        """A send's passed fd of the caller's: a copy here (-1, the kernel's EBADF, if
+        the caller has no such fd)."""
+        mine = self.call.take_fd(theirs) if theirs >= 0 else -1
+        if mine >= 0:
+            self.fds.append(mine)
+        return mine
+
+    def give(self, mine: int) -> int:
+        """A received fd: installed in the caller (its number there), ours closed."""
+        n = self.call.add_fd(mine, bool(self.rflags & MSG_CMSG_CLOEXEC), False)
+        os.close(mine)
+        return n if n >= 0 else -1
 
     def close(self) -> None:
         for fd in self.fds:
@@ -151,6 +164,8 @@ class Msg:
         if not self.scatter(got):
             return False
         ok = True
+        if h.control and h.control != BAD.value and h.controllen:
+            self.map_rights(h.control, min(h.controllen, 1 << 16), self.give)
         if self.uname and h.name and h.name != BAD.value:
             ok = c.write(self.uname, ctypes.string_at(h.name, min(h.namelen, self.unamelen)))
         if self.uctl and h.control and h.control != BAD.value:
@@ -276,8 +291,8 @@ def kernel_serves(call: Call) -> bool:
     if is_recv(nr):
         if recv_flags(call) & MSG_ERRQUEUE:
             return False
-        if base == KIND_UNIX:       # names and passed fds: the kernel's own pair
-            return not (nr == NR["recvfrom"] and call.args[4])
+        if base == KIND_UNIX:       # the kernel's own pair, but a sender's name the stub
+            return not wants_name(call)     # shows by its stack name
         return not kind & PROXY_READ and not read_may_end(call)
     if kind & LISTENER:
         return False                # A would take the bytes: the stub answers as Linux
@@ -290,6 +305,16 @@ def kernel_serves(call: Call) -> bool:
         head = call.read(call.args[1], 8)
         return head is not None and struct.unpack("=Q", head.raw)[0] == 0
     return True
+
+
+def wants_name(call: Call) -> bool:
+    """A receive that asks for the sender's address."""
+    if call.nr == NR["recvfrom"]:
+        return bool(call.args[4])
+    if call.nr == NR["recvmsg"]:
+        head = call.read(call.args[1], 8)
+        return head is None or struct.unpack("=Q", head.raw)[0] != 0
+    return False
 
 
 def read_may_end(call: Call) -> bool:

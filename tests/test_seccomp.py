@@ -33,9 +33,6 @@ XFAIL = {
                     "the supervisor each call takes longer than the interval, so the "
                     "handler runs back to back and main never gets on (natively a call "
                     "takes microseconds)",
-    "unix_dgram": "recvmsg on an AF_UNIX datagram socket is run by the kernel on the "
-                  "seccomp path: the sender shows its identity name (namelen 41, not 0); "
-                  "the stub's name fix needs the passed fds installed in the caller",
     "unix_stream": "a non-blocking connect to a backlog-1 listener holding one pending "
                    "connection gets EAGAIN (Linux takes a second), then a blocking "
                    "connect hangs",
