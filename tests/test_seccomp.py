@@ -33,9 +33,6 @@ XFAIL = {
                     "the supervisor each call takes longer than the interval, so the "
                     "handler runs back to back and main never gets on (natively a call "
                     "takes microseconds)",
-    "unix_stream": "a non-blocking connect to a backlog-1 listener holding one pending "
-                   "connection gets EAGAIN (Linux takes a second), then a blocking "
-                   "connect hangs",
 }
 
 
