@@ -26,16 +26,16 @@ from . import inet, sockopt
 from .errors import SocketError
 from .profile import REFUSALS, KernelProfile
 from .transport import SocketSet, TcpSocket
+from .transport.ping import PingSocket
 from .transport.udp import UdpSocket
 
 if TYPE_CHECKING:
     from .iface.routes import RouteView
-    from .transport.ping import PingSocket
 
 __all__ = ["Net", "Socket", "SocketError", "SocketInner"]
 
 # The protocol part of a socket (AF_UNIX and AF_ALG: rocketnet.unix, rocketnet.alg)
-SocketInner = Union[TcpSocket, UdpSocket, "PingSocket"]
+SocketInner = Union[TcpSocket, UdpSocket, PingSocket]
 
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
