@@ -172,6 +172,7 @@ class NetStack:
             index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
+        self._last_index = 1
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
@@ -201,11 +202,20 @@ class NetStack:
         return self.interfaces[0]
 
     def add_interface(self, iface: InterfaceWrapper) -> InterfaceWrapper:
-        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway."""
-        iface.index = len(self.interfaces) + 1
+        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway.
+        Its index is the next never used (Linux does not reuse a removed one at once)."""
+        self._last_index = max(self._last_index, *(i.index for i in self.interfaces)) + 1
+        iface.index = self._last_index
         self.interfaces.append(iface)
         self.ip.attach(iface)
         return iface
+
+    def remove_interface(self, iface: InterfaceWrapper) -> None:
+        """Take a non-loopback interface out of the stack (its addresses and routes go
+        with it); the layers share the list, so it is changed in place."""
+        if iface.loopback:
+            raise ValueError("the loopback interface stays")
+        self.interfaces.remove(iface)
 
     def _on_free(self, tcb: TcpSocket) -> None:
         if tcb.handle:

@@ -147,10 +147,12 @@ def _peername(sk: Socket, optlen: int) -> bytes:
 
 
 def _cookie(sk: Socket, optlen: int) -> bytes:
+    if optlen < 8:                      # a u64 or nothing (sk_getsockopt)
+        raise SocketError(EINVAL)
     c = sk.optstore.get((C.SOL_SOCKET, 57))
     if c is None:
         c = sk.optstore[(C.SOL_SOCKET, 57)] = next(_cookies)
-    return _U64.pack(c)[: max(optlen, 0)]
+    return _U64.pack(c)
 
 
 def _netns_cookie(sk: Socket, optlen: int) -> bytes:
