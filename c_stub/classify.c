@@ -1,6 +1,7 @@
 /* classify.c - is this fd one of our shim sockets?  By the per-fd cache, else by its
  * abstract name (the host's nonce) and SO_PEERCRED (the host's pid). */
 #include "internal.h"
+
 /* ------------------------------------------------------------------------ */
 /* Classification                                                            */
 

@@ -2,6 +2,7 @@
  * shutdown, getsockname/getpeername, getsockopt/setsockopt, accept.  Each is an RPC to
  * the host (AF_UNIX, datagram and AF_ALG sockets branch to their units). */
 #include "internal.h"
+
 /* ------------------------------------------------------------------------ */
 /* socket                                                                    */
 

@@ -12,17 +12,16 @@ static const char *const rn_real_names[R_COUNT] = {
     "recvfrom", "sendmsg", "recvmsg", "read", "write", "readv", "writev", "close",
     "syscall", "socketpair",
 };
-static void *rn_real_ptr[R_COUNT];
+void *rn_real_ptr[R_COUNT];
 
-void *rn_resolve(int i)
+/* rn_resolve (internal.h) before rn_resolve_all: an interposer called before our
+ * constructor, or rn_resolve_all itself */
+void *rn_resolve_slow(int i)
 {
-    void *p = __atomic_load_n(&rn_real_ptr[i], __ATOMIC_ACQUIRE);
-    if (RN_UNLIKELY(p == NULL)) {
-        p = dlsym(RTLD_NEXT, rn_real_names[i]);
-        if (p == NULL) /* should not happen; fall back to the default lookup */
-            p = dlsym(RTLD_DEFAULT, rn_real_names[i]);
-        __atomic_store_n(&rn_real_ptr[i], p, __ATOMIC_RELEASE);
-    }
+    void *p = dlsym(RTLD_NEXT, rn_real_names[i]);
+    if (p == NULL) /* should not happen; fall back to the default lookup */
+        p = dlsym(RTLD_DEFAULT, rn_real_names[i]);
+    __atomic_store_n(&rn_real_ptr[i], p, __ATOMIC_RELEASE);
     return p;
 }
 
@@ -176,57 +175,51 @@ static int rn_pipe_copy(void *dst, const void *src, size_t n)
     return ok;
 }
 
+/* process_vm_readv (out 0) or writev (out 1) of total bytes between our iovecs and the
+ * user's: 1 done, -1 a bad address (EFAULT), 0 forbidden here (use the pipe). */
+static int rn_vm_copy(int out, const struct iovec *mine, const struct iovec *user,
+                      unsigned long cnt, size_t total)
+{
+    if (g_vm_broken)
+        return 0;
+    ssize_t k = out ? process_vm_writev(rn_getpid(), mine, cnt, user, cnt, 0)
+                    : process_vm_readv(rn_getpid(), mine, cnt, user, cnt, 0);
+    if (k == (ssize_t)total)
+        return 1;
+    if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
+        errno = EFAULT;
+        return -1;
+    }
+    g_vm_broken = 1;
+    return 0;
+}
+
 int rn_copy_in(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    if (!g_vm_broken) {
-        struct iovec l = {dst, n}, r = {(void *)src, n};
-        ssize_t k = process_vm_readv(rn_getpid(), &l, 1, &r, 1, 0);
-        if (k == (ssize_t)n)
-            return 0;
-        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
-            errno = EFAULT;
-            return -1;
-        }
-        g_vm_broken = 1;
-    }
-    return rn_pipe_copy(dst, src, n);
+    struct iovec mine = {dst, n}, user = {(void *)src, n};
+    int v = rn_vm_copy(0, &mine, &user, 1, n);
+    return v > 0 ? 0 : v < 0 ? -1 : rn_pipe_copy(dst, src, n);
 }
 
 int rn_copy_out(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    if (!g_vm_broken) {
-        struct iovec l = {(void *)src, n}, r = {dst, n};
-        ssize_t k = process_vm_writev(rn_getpid(), &l, 1, &r, 1, 0);
-        if (k == (ssize_t)n)
-            return 0;
-        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
-            errno = EFAULT;
-            return -1;
-        }
-        g_vm_broken = 1;
-    }
-    return rn_pipe_copy(dst, src, n);
+    struct iovec mine = {(void *)src, n}, user = {dst, n};
+    int v = rn_vm_copy(1, &mine, &user, 1, n);
+    return v > 0 ? 0 : v < 0 ? -1 : rn_pipe_copy(dst, src, n);
 }
 
 /* Two copies out in one system call (an address and its length): as rn_copy_out of
  * each, in order (a fault in the second leaves the first written, as the kernel's). */
 int rn_copy_out2(void *d1, const void *s1, size_t n1, void *d2, const void *s2, size_t n2)
 {
-    if (!g_vm_broken) {
-        struct iovec l[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, r[2] = {{d1, n1}, {d2, n2}};
-        ssize_t k = process_vm_writev(rn_getpid(), l, 2, r, 2, 0);
-        if (k == (ssize_t)(n1 + n2))
-            return 0;
-        if (!(k < 0 && (errno == ENOSYS || errno == EPERM))) {
-            errno = EFAULT;
-            return -1;
-        }
-        g_vm_broken = 1;
-    }
+    struct iovec mine[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, user[2] = {{d1, n1}, {d2, n2}};
+    int v = rn_vm_copy(1, mine, user, 2, n1 + n2);
+    if (v != 0)
+        return v > 0 ? 0 : -1;
     return rn_copy_out(d1, s1, n1) < 0 ? -1 : rn_copy_out(d2, s2, n2);
 }
 

@@ -16,6 +16,7 @@
  * exec that keeps such a socket's fd number without a dup, before any call on it.
  * Everything here is under g_lock. */
 #include "internal.h"
+
 struct rn_defer g_defer[RN_DEFER_SLOTS];
 int g_defer_used;
 int64_t g_buf_max;

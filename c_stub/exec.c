@@ -13,6 +13,7 @@
  * where no interposer sees them, so each entry point is wrapped here.
  */
 #include "internal.h"
+
 #include <spawn.h>
 
 #include "program.h"

@@ -135,7 +135,14 @@ enum {
     R_recvfrom, R_sendmsg, R_recvmsg, R_read, R_write, R_readv, R_writev, R_close,
     R_syscall, R_socketpair, R_COUNT
 };
-void *rn_resolve(int i);
+extern void *rn_real_ptr[R_COUNT];
+void *rn_resolve_slow(int i);
+/* libc's function i: one load on every call (inline: the data path pays no call) */
+static inline void *rn_resolve(int i)
+{
+    void *p = __atomic_load_n(&rn_real_ptr[i], __ATOMIC_ACQUIRE);
+    return RN_UNLIKELY(p == NULL) ? rn_resolve_slow(i) : p;
+}
 #define REAL(name) ((f_##name##_t)rn_resolve(R_##name))
 
 /* The other libc calls the stub forwards, each with its slot in the unit that uses it;

@@ -187,6 +187,15 @@ static int rn_linger_close(int fd, uint64_t info)
     return 0;
 }
 
+static void trace_close(int fd, int r)
+{
+    struct tb t;
+    tb_start(&t, "close", fd);
+    tb_add(&t, ")");
+    tb_ret(&t, r, errno);
+    tb_emit(&t);
+}
+
 int rn_close(int fd)
 {
     if (RN_UNLIKELY(g_enabled && fd >= 0 && fd < RN_CACHE_N)) {
@@ -199,13 +208,8 @@ int rn_close(int fd)
         uint64_t info = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
         if (info & F_LINGER) {
             int r = rn_linger_close(fd, info);
-            if (g_trace_on) {
-                struct tb t;
-                tb_start(&t, "close", fd);
-                tb_add(&t, ")");
-                tb_ret(&t, r, errno);
-                tb_emit(&t);
-            }
+            if (g_trace_on)
+                trace_close(fd, r);
             return r;
         }
     }
@@ -217,13 +221,8 @@ int rn_close(int fd)
             __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
         errno = saved;
         int r = REAL(close)(fd);
-        if (c > 0) {
-            struct tb t;
-            tb_start(&t, "close", fd);
-            tb_add(&t, ")");
-            tb_ret(&t, r, errno);
-            tb_emit(&t);
-        }
+        if (c > 0)
+            trace_close(fd, r);
         return r;
     }
     if (g_enabled && fd >= 0 && fd < RN_CACHE_N) {

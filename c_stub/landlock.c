@@ -24,6 +24,7 @@
  * but its abstract-unix scoping is not seen.
  */
 #include "internal.h"
+
 #include <sys/prctl.h>
 
 #define RN_ENV_LANDLOCK "ROCKETNET_LANDLOCK" /* "1": restricted, "2": abstract-unix scoped */

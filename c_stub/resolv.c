@@ -22,6 +22,7 @@
  * (enumerates the machine's hosts file, no network).
  */
 #include "internal.h"
+
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <resolv.h>

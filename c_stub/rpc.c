@@ -2,6 +2,7 @@
  * then HELLO), one request and response per RPC under g_lock, options kept by defer.c
  * sent with them, and a fresh A from the host put on a program's fd number. */
 #include "internal.h"
+
 /* ------------------------------------------------------------------------ */
 /* Control connection                                                        */
 

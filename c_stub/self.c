@@ -7,6 +7,7 @@
  * kernel once.  (A vfork child shares the page as it shares all memory: internal.h's vfork
  * note.)  Where MADV_WIPEONFORK is missing (Linux < 4.14) every call asks the kernel. */
 #include "internal.h"
+
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
 #endif

@@ -3,6 +3,7 @@
  * A itself: MSG_MORE, MSG_OOB, MSG_FASTOPEN, MSG_ERRQUEUE, and how a read or write
  * on A ended (EOF, reset, never connected, a dead host). */
 #include "internal.h"
+
 /* ------------------------------------------------------------------------ */
 /* MSG_MORE: Linux holds a TCP send with MSG_MORE back until a send without it.  The
  * host does the same (RN_OP_MORE) for what the program writes to A meanwhile.  The
