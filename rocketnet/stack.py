@@ -13,7 +13,8 @@ API (the stack host relies on exactly these names and semantics)::
         Errors as Linux socket(2): unknown family -> EAFNOSUPPORT (also AF_UNIX etc.,
         not implemented here), type outside 0..10 or unknown flag bits -> EINVAL,
         other types -> ESOCKTNOSUPPORT (SOCK_RAW: not implemented yet; SOCK_DGRAM:
-        UDP, or ping with IPPROTO_ICMP/ICMPV6: rocketnet.dgram.UdpSock / PingSock),
+        UDP, or ping with IPPROTO_ICMP/ICMPV6: inner UdpSocket / PingSocket, calls in
+        rocketnet.dgram),
         SOCK_STREAM with a protocol other than 0/IPPROTO_TCP -> EPROTONOSUPPORT.
 
     s.bind(addr)       ('127.0.0.1', port) / ('::', port[, flowinfo, scope_id]); host ''
@@ -126,15 +127,18 @@ from collections.abc import Callable
 from typing import Any
 
 from . import constants as C
+from .dgram import DGRAM, PING
 from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
 from .iface.ip import IpLayer
+from .iface.routes import RouteView
 from .phy import LoopbackDevice
 from .profile import KernelProfile
-from .socket import Socket
+from .socket import Net, Socket
+from .stream import STREAM
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
-from .transport.ping import PingLayer
-from .transport.udp import UdpLayer
+from .transport.ping import PingLayer, PingSocket
+from .transport.udp import UdpLayer, UdpSocket
 
 __all__ = ["NetStack", "Socket", "SocketError"]
 
@@ -181,6 +185,7 @@ class NetStack:
         self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
+        self.ping.mc_members = self.udp.mc_members     # one multicast membership count
         self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # the interface's emit path
         self.udp.port_unreachable = self.ip.port_unreachable
         self.ip.handlers[17] = self.udp.ip_input
@@ -189,6 +194,8 @@ class NetStack:
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False
+        # what a socket is given of the stack (never the stack itself)
+        self.net = Net(RouteView(self.interfaces), self.profile, self.sockets)
 
     @property
     def lo(self) -> InterfaceWrapper:
@@ -228,8 +235,8 @@ class NetStack:
             raise SocketError(C.ESOCKTNOSUPPORT)
         if proto not in (0, C.IPPROTO_TCP):
             raise SocketError(C.EPROTONOSUPPORT)
-        inner = TcpSocket(self.tcp, family)
-        return Socket(self, family, type, proto, inner)
+        return Socket(self.net, STREAM, self.tcp, family, type, proto,
+                      TcpSocket(self.tcp, family))
 
     def poll(self, now: float) -> None:
         tcp = self.tcp
@@ -282,13 +289,13 @@ class NetStack:
         self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
-        from .dgram import PingSock, UdpSock
-
         if proto == (1 if family == C.AF_INET else 58):    # IPPROTO_ICMP / IPPROTO_ICMPV6
-            return PingSock(self, family, type, proto)
+            return Socket(self.net, PING, self.ping, family, type, proto,
+                          PingSocket(self.ping, family))
         if proto not in (0, C.IPPROTO_UDP):
             raise SocketError(C.EPROTONOSUPPORT)
-        return UdpSock(self, family, type, proto)
+        return Socket(self.net, DGRAM, self.udp, family, type, proto,
+                      UdpSocket(self.udp, family))
 
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events
