@@ -111,6 +111,10 @@ def build_all(out_dir: Path, extra_flags: list[str] | None = None) -> dict[str, 
 
 
 if __name__ == "__main__":
-    dest = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent / "shim" / "preload"
-    for n, p in build_all(dest).items():
+    import argparse
+    ap = argparse.ArgumentParser(description="Build every preload library this machine "
+                                 "can build (a missing toolchain is skipped with a line).")
+    ap.add_argument("dest", nargs="?", type=Path, default=HERE.parent / "shim" / "preload",
+                    help="where the rocketnet-<arch>-<libc>.so files go (default: %(default)s)")
+    for n, p in build_all(ap.parse_args().dest).items():
         print(n, p)

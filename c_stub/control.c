@@ -407,6 +407,24 @@ static int rn_is_timeo(int level, int opt, int *snd)
     return 0;
 }
 
+/* A's own timeouts, asked for in the form every 64-bit kernel and emulator knows: on
+ * LP64 the _NEW options' __kernel_sock_timeval is struct timeval, and Linux reads only
+ * sizeof(struct timeval) of a longer optlen; qemu-user 7.2 knows only the old names
+ * and takes no other length.  The same answers natively, and Linux's in a guest. */
+static int rn_timeo_old(int opt)
+{
+    if (sizeof(long) != 8)
+        return opt;
+    return opt == 66 ? 20 : opt == 67 ? 21 : opt;
+}
+
+static int rn_set_timeo(int fd, int opt, const void *val, socklen_t len)
+{
+    if (sizeof(long) == 8 && len > sizeof(struct timeval))
+        len = sizeof(struct timeval);
+    return REAL(setsockopt)(fd, SOL_SOCKET, rn_timeo_old(opt), val, len);
+}
+
 int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
 {
     int saved = errno, err = 0, r, ulen = -1, outlen = -1;
@@ -416,7 +434,7 @@ int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
     int snd;
     if (INFO_KIND(s.info) == RN_KIND_STREAM && rn_is_timeo(level, opt, &snd)) {
         /* a TCP socket's timeouts are A's own: they are what ends a blocking call */
-        r = REAL(getsockopt)(fd, level, opt, val, lenp);
+        r = REAL(getsockopt)(fd, level, rn_timeo_old(opt), val, lenp);
         err = errno;
         goto out;
     }
@@ -508,7 +526,7 @@ int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
     int snd;
     if (INFO_KIND(s.info) == RN_KIND_STREAM && rn_is_timeo(level, opt, &snd)) {
         /* a TCP socket's timeouts are A's own (the kernel checks the value) */
-        r = REAL(setsockopt)(fd, level, opt, val, len);
+        r = rn_set_timeo(fd, opt, val, len);
         err = errno;
         goto out;
     }
@@ -557,7 +575,7 @@ int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
     r = (int)rn_result(&resp);
     err = errno;
     if (r == 0 && rn_is_timeo(level, opt, &snd))
-        REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n); /* native timeouts on A */
+        rn_set_timeo(fd, opt, kv, (socklen_t)n); /* native timeouts on A */
     if (r == 0 && level == SOL_SOCKET && opt == SO_LINGER && n >= sizeof(struct linger) &&
         INFO_KIND(s.info) == RN_KIND_STREAM) {
         struct linger lg;

@@ -131,6 +131,16 @@ static int g_vm_broken;
 static pthread_mutex_t g_plock = PTHREAD_MUTEX_INITIALIZER;
 static int g_pipe[2] = {-1, -1};
 static pid_t g_pipe_pid;
+static ino_t g_pipe_ino; /* both ends': a pipe is one inode */
+
+/* Whether both ends are still our pipe: a program may close them (close_range over
+ * every fd, as fdops does) and may open something else at their numbers. */
+static int rn_pipe_ours(void)
+{
+    struct stat a, b;
+    return fstat(g_pipe[0], &a) == 0 && fstat(g_pipe[1], &b) == 0 && S_ISFIFO(a.st_mode) &&
+           a.st_ino == g_pipe_ino && b.st_ino == g_pipe_ino && a.st_dev == b.st_dev;
+}
 
 static int rn_pipe_copy(void *dst, const void *src, size_t n)
 {
@@ -139,12 +149,16 @@ static int rn_pipe_copy(void *dst, const void *src, size_t n)
         errno = EFAULT;
         return -1;
     }
+    if (g_pipe[0] >= 0 && g_pipe_pid == rn_getpid() && !rn_pipe_ours())
+        g_pipe[0] = g_pipe[1] = -1; /* closed or replaced behind our back: forget, no close */
     if (g_pipe[0] < 0 || g_pipe_pid != rn_getpid()) {
         int p[2];
+        struct stat st;
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
             g_pipe[0] = rn_move_high(p[0]);
             g_pipe[1] = rn_move_high(p[1]);
             g_pipe_pid = rn_getpid();
+            g_pipe_ino = fstat(g_pipe[0], &st) == 0 ? st.st_ino : 0;
         }
     }
     if (g_pipe[0] >= 0) {
