@@ -1,7 +1,7 @@
 """The differential programs on other Linux kernels: tools/vm boots each kernel of
 ROCKETNET_VM_KERNELS (comma-separated version prefixes or /boot/vmlinuz-* paths;
 default 6.1, Debian 12's kernel) in QEMU and runs every tests/ltp/*.c program and
-tests/alg/alg_kat.c there natively and under the shim; each must be identical.
+tests/alg/*.c there natively and under the shim; each must be identical.
 
 One kernel's full run takes about 10 minutes under emulation (no usable KVM) on an
 idle 2-core machine, over 40 on a loaded one, so the suite runs one kernel and, by default,
@@ -31,7 +31,8 @@ KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") i
 SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS",
                         "^(addrform|errnos|sockopt_sweep|mcast_tcp|tcp_oob|unix_oob|alg_kat)$")
 PROGRAMS = [p for p in [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")),
-                        "alg_kat"] if re.search(SELECT, p)]
+                        *sorted(p.stem for p in (ROOT / "tests" / "alg").glob("*.c"))]
+            if re.search(SELECT, p)]
 # (kernel, program) -> (reason, strict)
 KNOWN: dict = {}
 
