@@ -28,8 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 VM = ROOT / "tools" / "vm"
 KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") if k]
-SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS",
-                        "^(addrform|errnos|sockopt_sweep|mcast_tcp|tcp_oob|unix_oob|alg_kat)$")
+SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS", "^(addrform|errnos|sockopt_sweep|mcast_tcp"
+                        "|tcp_oob|unix_oob|alg_kat|alg_splice)$")
 PROGRAMS = [p for p in [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")),
                         *sorted(p.stem for p in (ROOT / "tests" / "alg").glob("*.c"))]
             if re.search(SELECT, p)]
