@@ -34,7 +34,11 @@ PROGRAMS = [p for p in [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*
                         *sorted(p.stem for p in (ROOT / "tests" / "alg").glob("*.c"))]
             if re.search(SELECT, p)]
 # (kernel, program) -> (reason, strict)
-KNOWN: dict = {}
+KNOWN: dict = {
+    ("6.1", "sockopt_values"): (
+        "6.1 answers TCP_WINDOW_CLAMP/TCP_TX_DELAY -1 and SO_TXREHASH (UDP) / UDP_ENCAP "
+        "values as the profile does not model yet (docs/kernels.md)", True),
+}
 
 
 @pytest.fixture(scope="module")
