@@ -1,7 +1,7 @@
 """The differential programs on other Linux kernels: tools/vm boots each kernel of
 ROCKETNET_VM_KERNELS (comma-separated version prefixes or /boot/vmlinuz-* paths;
 default 6.1, Debian 12's kernel) in QEMU and runs every tests/ltp/*.c program and
-tests/alg/alg_kat.c there natively and under the shim; each must be identical.
+tests/alg/*.c there natively and under the shim; each must be identical.
 
 One kernel's full run takes about 10 minutes under emulation (no usable KVM) on an
 idle 2-core machine, over 40 on a loaded one, so the suite runs one kernel and, by default,
@@ -28,12 +28,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 VM = ROOT / "tools" / "vm"
 KERNELS = [k for k in os.environ.get("ROCKETNET_VM_KERNELS", "6.1").split(",") if k]
-SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS",
-                        "^(addrform|errnos|sockopt_sweep|mcast_tcp|tcp_oob|unix_oob|alg_kat)$")
+SELECT = os.environ.get("ROCKETNET_VM_PROGRAMS", "^(addrform|errnos|sockopt_sweep|mcast_tcp"
+                        "|tcp_oob|unix_oob|alg_kat|alg_splice)$")
 PROGRAMS = [p for p in [*sorted(p.stem for p in (ROOT / "tests" / "ltp").glob("*.c")),
-                        "alg_kat"] if re.search(SELECT, p)]
+                        *sorted(p.stem for p in (ROOT / "tests" / "alg").glob("*.c"))]
+            if re.search(SELECT, p)]
 # (kernel, program) -> (reason, strict)
-KNOWN: dict = {}
+KNOWN: dict = {
+    ("6.1", "sockopt_values"): (
+        "6.1 answers TCP_WINDOW_CLAMP/TCP_TX_DELAY -1 and SO_TXREHASH (UDP) / UDP_ENCAP "
+        "values as the profile does not model yet (docs/kernels.md)", True),
+}
 
 
 @pytest.fixture(scope="module")
