@@ -15,6 +15,8 @@
 #define RN_SC_PROXY_SEND 0x200
 /* close() must go through the stub: SO_LINGER {1, secs} waits (rn_linger_close). */
 #define RN_SC_LINGER 0x400
+/* A listener: its A would take a send (unix_listener_send answers for it). */
+#define RN_SC_LISTENER 0x800
 
 /* The kind of fd's socket (RN_KIND_*), or'ed with RN_SC_PROXY_*; 0 if it is not a shim
  * fd; -1 with errno if the host is unreachable. */
@@ -32,6 +34,8 @@ int rn_sc_classify(int fd)
         r |= RN_SC_PROXY_SEND;
     if (s.info & F_LINGER)
         r |= RN_SC_LINGER;
+    if (s.info & F_LISTENER)
+        r |= RN_SC_LISTENER;
     return r;
 }
 
@@ -150,4 +154,65 @@ int rn_sc_epoll_add(int epfd, int src, int num, uint32_t events, uint64_t data)
         return -1;
     }
     return 0;
+}
+
+/* Whom the host authorises: it takes every request's sender from the kernel's
+ * SCM_CREDENTIALS (control.py), which by default name this supervisor, not the program
+ * whose call this thread makes.  While acting for a caller, the thread's control
+ * requests carry SCM_CREDENTIALS naming it: the kernel accepts another process's pid
+ * and ids only from a sender with CAP_SYS_ADMIN / CAP_SETUID / CAP_SETGID (scm_check_creds),
+ * and the ids are the caller's own, read by the supervisor from /proc/<pid>/status while
+ * its notification is valid.  A supervisor without those capabilities is refused
+ * (EPERM): its requests then go out as its own, whose rights bound the program's (the
+ * filter sets no_new_privs). */
+static __thread struct ucred g_sc_cred; /* pid 0: the thread acts for nobody */
+static int g_sc_cred_refused;
+static f_sendmsg_t g_sc_real_sendmsg;
+
+static ssize_t rn_sc_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    if (g_sc_cred.pid == 0 || fd != g_ctl_fd || __atomic_load_n(&g_sc_cred_refused, __ATOMIC_RELAXED))
+        return g_sc_real_sendmsg(fd, m, flags);
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 4)];
+    } cm;
+    if (m->msg_controllen > sizeof cm.b - CMSG_SPACE(sizeof(struct ucred)))
+        return g_sc_real_sendmsg(fd, m, flags);
+    memset(&cm, 0, sizeof cm);
+    struct msghdr m2 = *m;
+    struct cmsghdr *c = &cm.h;
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_CREDENTIALS;
+    c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    memcpy(CMSG_DATA(c), &g_sc_cred, sizeof g_sc_cred);
+    if (m->msg_controllen)
+        memcpy(cm.b + CMSG_SPACE(sizeof(struct ucred)), m->msg_control, m->msg_controllen);
+    m2.msg_control = cm.b;
+    m2.msg_controllen = CMSG_SPACE(sizeof(struct ucred)) + m->msg_controllen;
+    ssize_t r = g_sc_real_sendmsg(fd, &m2, flags);
+    if (r < 0 && errno == EPERM) {
+        __atomic_store_n(&g_sc_cred_refused, 1, __ATOMIC_RELAXED);
+        return g_sc_real_sendmsg(fd, m, flags);
+    }
+    return r;
+}
+
+/* Every sendmsg of the stub goes through rn_sc_sendmsg from now on (only the
+ * supervisor calls rn_sc_cred). */
+static void rn_sc_cred_install(void)
+{
+    g_sc_real_sendmsg = REAL(sendmsg);
+    __atomic_store_n(&rn_real_ptr[R_sendmsg], (void *)rn_sc_sendmsg, __ATOMIC_RELEASE);
+}
+
+/* The caller the calling thread's requests name from now on (pid 0: none again). */
+RN_EXPORT void rn_sc_cred(int pid, int uid, int gid);
+void rn_sc_cred(int pid, int uid, int gid)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rn_sc_cred_install);
+    g_sc_cred.pid = pid;
+    g_sc_cred.uid = (uid_t)uid;
+    g_sc_cred.gid = (gid_t)gid;
 }

@@ -231,7 +231,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         env[program.STRICT_ENV] = "1"     # for the stub's execve hook (shim/program.py)
     trace = tracecli.TraceRun(args, env, inherited)
     if how.via == "seccomp":
-        kept = (fd, dfd) + ((token,) if token is not None else ()) + tuple(trace.fds)
+        # the supervisor makes its own control connection (over the dialer): the host
+        # knows it as the connection's maker, which names the programs it acts for
+        # as senders and may hold their sockets mid-call (control.py holds_socket)
+        os.close(fd)
+        del env[P.ENV_CTL_FD]
+        kept = (dfd,) + ((token,) if token is not None else ()) + tuple(trace.fds)
         return run_seccomp(how.path, how.argv, env, kept)
     if trace.supervise:
         pid = os.fork()

@@ -27,6 +27,7 @@ UCRED = struct.Struct("=iII")
 HELLO_FLAGS = struct.Struct("=I")    # after the nonce in HELLO's reply: RN_HELLO_*
 ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
 CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
+CAP_SYS_ADMIN = 21
 EP_IN = 1
 
 
@@ -40,11 +41,14 @@ class Client:
     kernel's SCM_CREDENTIALS of that very message (SO_PASSCRED), never an id the caller
     names nor the credentials of whoever made the connection."""
 
-    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven", "net_admin")
+    __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven", "net_admin", "owner",
+                 "_owner_names")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
+        self.owner = peercred(s)[0]    # the process that made the connection (kernel-given)
+        self._owner_names: bool | None = None
         self.pid = 0               # the sender's process (kernel-given)
         self.uid = -1              # ... and its real uid / gid
         self.gid = -1
@@ -84,6 +88,21 @@ class Client:
 
     def capable(self, cap: int) -> bool:
         return bool(self.status()[2] >> cap & 1)
+
+    def owner_names_others(self) -> bool:
+        """The connection's maker may name other processes as senders (CAP_SYS_ADMIN,
+        what the kernel's scm_check_creds asks): the seccomp supervisor, acting for the
+        program whose call it makes.  Such a maker may read any fd table too."""
+        if self._owner_names is None:
+            try:
+                with open(f"/proc/{self.owner}/status") as f:
+                    text = f.read()
+                at = text.index("\nCapEff:") + 8
+                caps = int(text[at : text.index("\n", at)], 16)
+            except (OSError, ValueError):
+                caps = 0
+            self._owner_names = bool(caps >> CAP_SYS_ADMIN & 1)
+        return self._owner_names
 
     def may_bind_service(self) -> bool:
         """CAP_NET_BIND_SERVICE (ports below ip_unprivileged_port_start)."""
@@ -307,7 +326,10 @@ class Control:
     def holds_socket(self, c: Client, req: P.Request) -> bool:
         """Whether the process that sent req holds an fd of the socket it names: its
         /proc/<pid>/fd entry (the hinted one first) is the inode the host gave out.
-        An id the host never gave out names nothing to protect."""
+        A sender named by a connection maker that may name others (the seccomp
+        supervisor) may instead be served on the maker's fds: mid-call the socket can be
+        the maker's alone (a fresh A before it is installed in the program).  An id the
+        host never gave out names nothing to protect."""
         ino = self.table.inodes.get(req.sock_id)
         if ino is None:
             return True
@@ -316,23 +338,9 @@ class Control:
         if key in proven:
             return True
         target = f"socket:[{ino}]"
-        fds = f"/proc/{c.pid}/fd/"
-        try:
-            found = req.fd_hint > 0 and os.readlink(fds + str(req.fd_hint - 1)) == target
-        except OSError:
-            found = False
-        if not found and c.pid > 0:
-            try:
-                names = os.listdir(fds)
-            except OSError:
-                names = []
-            for name in names:
-                try:
-                    if os.readlink(fds + name) == target:
-                        found = True
-                        break
-                except OSError:
-                    continue
+        found = fd_table_holds(c.pid, req.fd_hint, target)
+        if not found and c.owner != c.pid and c.owner_names_others():
+            found = fd_table_holds(c.owner, req.fd_hint, target)
         if found:
             if len(proven) > 4096:
                 proven.clear()
@@ -365,3 +373,26 @@ class Control:
             return svc.new_socket(family, type_, proto)
         except OSError as e:        # EMFILE, ENOBUFS... making the kernel sockets
             return P.response(-1, e.errno or errno.ENOBUFS), None
+
+
+def fd_table_holds(pid: int, hint: int, target: str) -> bool:
+    """/proc/<pid>/fd has an entry for target ("socket:[ino]"), fd hint-1 looked at first."""
+    fds = f"/proc/{pid}/fd/"
+    try:
+        if hint > 0 and os.readlink(fds + str(hint - 1)) == target:
+            return True
+    except OSError:
+        pass
+    if pid <= 0:
+        return False
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(fds + name) == target:
+                return True
+        except OSError:
+            continue
+    return False

@@ -50,6 +50,7 @@ _proto("rn_sc_move", c_int, c_int, c_int)
 _proto("rn_sc_release", c_int, c_int)
 _proto("rn_sc_acting", None, c_int, c_int, c_int)
 _proto("rn_sc_flush", None, c_int, c_int)
+_proto("rn_sc_cred", None, c_int, c_int, c_int)
 libc.syscall.argtypes = None
 
 
@@ -71,7 +72,7 @@ MSGHDR_RAW = struct.Struct("=QI4xQQQQi4x")
 IOV_RAW = struct.Struct("=QQ")
 INT = struct.Struct("=i")
 KIND_STREAM, KIND_DGRAM, KIND_ALG, KIND_UNIX = 1, 2, 3, 4
-PROXY_READ, PROXY_SEND, LINGER = 0x100, 0x200, 0x400
+PROXY_READ, PROXY_SEND, LINGER, LISTENER = 0x100, 0x200, 0x400, 0x800
 MSG_OOB, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE = 0x1, 0x40, 0x2000, 0x8000
 SOCK_CLOEXEC, SOCK_NONBLOCK = 0o2000000, 0o4000
 PIDFD_THREAD = os.O_EXCL

@@ -81,6 +81,34 @@ class Call:
         return int(libc.syscall(c_long(B.SYS_pidfd_getfd), c_long(self.pidfd), c_long(fd),
                                 c_long(0)))
 
+    def cred(self) -> tuple[int, int, int]:
+        """(process id, real uid, real gid) of the caller, from the kernel's
+        /proc/<tid>/status, read while the notification is valid (so they are the
+        caller's, not a reused id's); pid 0 if it is gone."""
+        try:
+            with open(f"/proc/{self.tid}/status", "rb") as f:
+                text = f.read()
+            tgid = int(text.split(b"\nTgid:", 1)[1].split(None, 1)[0])
+            uid = int(text.split(b"\nUid:", 1)[1].split(None, 1)[0])
+            gid = int(text.split(b"\nGid:", 1)[1].split(None, 1)[0])
+        except (OSError, ValueError, IndexError):
+            return 0, -1, -1
+        return (tgid, uid, gid) if self.valid() else (0, -1, -1)
+
+    def free_fds(self, n: int) -> list[int]:
+        """The n lowest fd numbers the caller has free: what the kernel would give it."""
+        try:
+            used = {int(x) for x in os.listdir(f"/proc/{self.tid}/fd")}
+        except OSError:
+            used = set()
+        out: list[int] = []
+        fd = 0
+        while len(out) < n:
+            if fd not in used:
+                out.append(fd)
+            fd += 1
+        return out
+
     def cloexec(self, fd: int) -> int:
         """O_CLOEXEC if the caller's fd is close-on-exec, else 0."""
         try:

@@ -60,10 +60,15 @@ def give_fd(call: Call, ours: int, cloexec: bool):
 
 def h_socketpair(call: Call):
     domain, typ, proto, sv = call.iarg(0), call.iarg(1), call.iarg(2), call.args[3]
-    pair = (c_int * 2)()
+    pair = (c_int * 2)(-1, -1)
     r = stub.socketpair(domain, typ, proto, pair)
     if r < 0:
-        return stub_result(r)
+        e = ctypes.get_errno()
+        # Linux stores the two fd numbers it reserved before it makes the sockets: a
+        # failure after that (EAFNOSUPPORT, EPROTONOSUPPORT) leaves the caller's
+        if pair[0] >= 0 and not call.write(sv, struct.pack("=ii", *call.free_fds(2))):
+            e = errno.EFAULT
+        return -1, e
     kind = stub.rn_sc_classify(pair[0])
     if kind <= 0:
         e = ctypes.get_errno()
@@ -71,6 +76,11 @@ def h_socketpair(call: Call):
             stub.rn_sc_release(fd)
         return CONTINUE if kind == 0 else (-1, e)
     cloexec = bool(typ & SOCK_CLOEXEC)
+    # as Linux: the numbers stored (EFAULT) before any fd is installed
+    if not call.write(sv, struct.pack("=ii", *call.free_fds(2))):
+        for fd in pair:
+            stub.rn_sc_release(fd)
+        return -1, errno.EFAULT
     theirs = []
     for fd in pair:
         n = call.add_fd(fd, cloexec, False)

@@ -13,6 +13,7 @@ from shim.seccomp_abi import (
     BAD,
     DATA_CAP,
     FIONREAD,
+    INT,
     IOV_MAX,
     IOV_RAW,
     IOVEC,
@@ -20,6 +21,7 @@ from shim.seccomp_abi import (
     KIND_DGRAM,
     KIND_STREAM,
     KIND_UNIX,
+    LISTENER,
     MMSGHDR,
     MSG_DONTWAIT,
     MSG_ERRQUEUE,
@@ -39,6 +41,11 @@ from shim.seccomp_abi import (
 from shim.seccomp_call import Call
 from shim.seccomp_ctl import out_len, put_len
 
+POLLFD = struct.Struct("=ihh")
+CMSGHDR = struct.Struct("=Qii")
+SOL_SOCKET, SCM_RIGHTS = 1, 1
+MSG_CMSG_CLOEXEC = 0x40000000
+
 
 class Msg:
     """A caller's msghdr rebuilt here: buffers of ours, and how to copy results back."""
@@ -48,6 +55,8 @@ class Msg:
         self.hdr = MSGHDR()
         self.keep: list = []
         self.iovs: list[tuple[int, int, ctypes.Array]] = []
+        self.fds: list[int] = []           # ours, for the caller's passed fds
+        self.rflags = call.iarg(2) if call.nr == NR["recvmsg"] else 0
         raw = call.read(addr, MSGHDR_RAW.size) if addr else None
         self.ok = raw is not None
         if not self.ok:
@@ -58,7 +67,42 @@ class Msg:
         h.namelen, h.iovlen, h.controllen, h.flags = namelen, iovlen, ctllen, flags
         h.name = self._buf(name, namelen, SMALL)
         h.control = self._buf(ctl, ctllen, 1 << 16)
+        if not recv and h.control and h.control != BAD.value:
+            self.map_rights(h.control, min(ctllen, 1 << 16), self.take)
         self.fill_iovs(iov, iovlen, cap)
+
+    @staticmethod
+    def map_rights(ctl: int, n: int, fn) -> None:
+        """Each fd number of the SCM_RIGHTS messages in ctl[:n] replaced by fn(number)."""
+        at = 0
+        while at + CMSGHDR.size <= n:
+            clen, level, typ = CMSGHDR.unpack(ctypes.string_at(ctl + at, CMSGHDR.size))
+            if clen < CMSGHDR.size or at + clen > n:
+                return                     # malformed: the kernel judges it
+            if level == SOL_SOCKET and typ == SCM_RIGHTS:
+                for off in range(at + CMSGHDR.size, at + clen - 3, 4):
+                    fd = INT.unpack(ctypes.string_at(ctl + off, 4))[0]
+                    ctypes.memmove(ctl + off, INT.pack(fn(fd)), 4)
+            at += (clen + 7) & ~7
+
+    def take(self, theirs: int) -> int:
+        """A send's passed fd of the caller's: a copy here (-1, the kernel's EBADF, if
+        the caller has no such fd)."""
+        mine = self.call.take_fd(theirs) if theirs >= 0 else -1
+        if mine >= 0:
+            self.fds.append(mine)
+        return mine
+
+    def give(self, mine: int) -> int:
+        """A received fd: installed in the caller (its number there), ours closed."""
+        n = self.call.add_fd(mine, bool(self.rflags & MSG_CMSG_CLOEXEC), False)
+        os.close(mine)
+        return n if n >= 0 else -1
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
 
     @classmethod
     def iovec(cls, call: Call, iov: int, cnt: int, recv: bool) -> Msg:
@@ -120,6 +164,8 @@ class Msg:
         if not self.scatter(got):
             return False
         ok = True
+        if h.control and h.control != BAD.value and h.controllen:
+            self.map_rights(h.control, min(h.controllen, 1 << 16), self.give)
         if self.uname and h.name and h.name != BAD.value:
             ok = c.write(self.uname, ctypes.string_at(h.name, min(h.namelen, self.unamelen)))
         if self.uctl and h.control and h.control != BAD.value:
@@ -191,7 +237,10 @@ def h_msg(call: Call):                         # sendmsg, recvmsg
         if r >= 0 and m.ok and not m.copy_back(r):
             return -1, errno.EFAULT
         return stub_result(r)
-    return stub_result(stub.sendmsg(call.slot, ptr, flags))
+    try:
+        return stub_result(stub.sendmsg(call.slot, ptr, flags))
+    finally:
+        m.close()
 
 
 def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
@@ -216,6 +265,8 @@ def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
             return -1, errno.EFAULT                 # the time left, as Linux writes it
     else:
         r = stub.sendmmsg(call.slot, arr, n, flags)
+        for m in msgs:
+            m.close()
     for i in range(max(r, 0)):
         m = msgs[i]
         m.hdr = arr[i].hdr
@@ -240,9 +291,11 @@ def kernel_serves(call: Call) -> bool:
     if is_recv(nr):
         if recv_flags(call) & MSG_ERRQUEUE:
             return False
-        if base == KIND_UNIX:       # names and passed fds: the kernel's own pair
-            return not (nr == NR["recvfrom"] and call.args[4])
+        if base == KIND_UNIX:       # the kernel's own pair, but a sender's name the stub
+            return not wants_name(call)     # shows by its stack name
         return not kind & PROXY_READ and not read_may_end(call)
+    if kind & LISTENER:
+        return False                # A would take the bytes: the stub answers as Linux
     flags = recv_flags(call)
     if base == KIND_STREAM and (kind & PROXY_SEND or flags & (MSG_OOB | MSG_MORE)):
         return False
@@ -254,6 +307,16 @@ def kernel_serves(call: Call) -> bool:
     return True
 
 
+def wants_name(call: Call) -> bool:
+    """A receive that asks for the sender's address."""
+    if call.nr == NR["recvfrom"]:
+        return bool(call.args[4])
+    if call.nr == NR["recvmsg"]:
+        head = call.read(call.args[1], 8)
+        return head is None or struct.unpack("=Q", head.raw)[0] != 0
+    return False
+
+
 def read_may_end(call: Call) -> bool:
     """A stream read that finds no data on A ends in the stub: EOF there asks the host
     how the connection ended (RN_OP_RDEND: a reset is ECONNRESET, not the kernel's 0),
@@ -262,11 +325,10 @@ def read_may_end(call: Call) -> bool:
     if call.nr in (NR["read"], NR["recvfrom"]) and \
             call.args[1] + call.args[2] > USER_END:
         return False            # the kernel's access_ok: EFAULT before anything else
-    p = select.poll()
-    p.register(call.slot, select.POLLIN)
-    ev = p.poll(0)
-    if ev:
+    # libc's own poll and fcntl: the stub's would trace them as the program's calls
+    pfd = POLLFD.pack(call.slot, select.POLLIN, 0)
+    if libc.poll(pfd, 1, 0) > 0:
         avail = ctypes.c_int(0)
         return libc.ioctl(call.slot, FIONREAD, ctypes.byref(avail)) == 0 and avail.value == 0
     return not (recv_flags(call) & MSG_DONTWAIT or
-                fcntl.fcntl(call.slot, fcntl.F_GETFL) & os.O_NONBLOCK)
+                libc.fcntl(call.slot, fcntl.F_GETFL, 0) & os.O_NONBLOCK)

@@ -16,9 +16,10 @@ import traceback
 from typing import Callable
 
 from shim import seccomp_bpf as B
+from shim import seccomp_fs
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import CONTINUE, LINGER, NR, Gone, libc, stub
+from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, Gone, libc, stub
 from shim.seccomp_call import Call, errno_raise, tgid_of
 from shim.seccomp_ctl import (
     h_accept,
@@ -35,6 +36,8 @@ from shim.seccomp_ctl import (
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves
 
+# calls that may name an AF_UNIX path (seccomp_fs)
+PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
 FD_HANDLERS: dict[int, Callable] = {
     NR["bind"]: h_addr_in, NR["connect"]: h_addr_in, NR["listen"]: h_listen,
     NR["accept"]: h_accept, NR["accept4"]: h_accept, NR["getsockname"]: h_getname,
@@ -127,8 +130,9 @@ def route_fd(call: Call) -> None:
     libc.dup3(mine, call.slot, os.O_CLOEXEC)
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
+    # close goes through the stub for SO_LINGER's wait, and to be traced
     if call.kind <= 0 or kernel_serves(call) or (call.nr == NR["close"] and
-                                                 not call.kind & LINGER):
+                                                 not (call.kind & LINGER or TRACE)):
         finish(call)
         call.cont()
         return
@@ -143,12 +147,18 @@ def finish(call: Call) -> None:
 
 
 def run(call: Call, handler: Callable) -> None:
-    """Serve one call on a worker thread."""
+    """Serve one call on a worker thread, the host seeing the caller as its sender."""
+    pid, uid, gid = call.cred()
+    if pid <= 0:
+        finish(call)
+        return                              # gone: nobody to answer
+    stub.rn_sc_cred(pid, uid, gid)
     if TRACE:
-        stub.rn_sc_acting(tgid_of(call.tid), call.slot, call.fd)
+        stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
     pipe = False
     W.WATCH.add(call)
+    names = call.kind & 0xFF == KIND_UNIX and call.nr in PATH_NRS and seccomp_fs.enter(call)
     try:
         before = call.ino
         res = handler(call)
@@ -175,7 +185,10 @@ def run(call: Call, handler: Callable) -> None:
         traceback.print_exc()
         res = (-1, errno.EIO)
     finally:
+        if names:
+            seccomp_fs.leave()
         W.WATCH.remove()
+        stub.rn_sc_cred(0, 0, 0)
         if TRACE:
             stub.rn_sc_flush(-1, -1)
             stub.rn_sc_acting(0, -1, -1)

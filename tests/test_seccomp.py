@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,21 +26,13 @@ GO = shutil.which("go")
 
 # Programs known not to give Linux's output on this path yet, with the reason.
 XFAIL = {
-    "privdrop": "the host authorises the supervisor's credentials, not the program's "
-                "after setuid/seteuid (the control connection is the supervisor's)",
-    "landlock_net": "Landlock TCP rules are checked in the preload stub's process "
-                    "(c_stub/landlock.c); the supervisor does not check them yet",
+    "landlock_net": "Landlock TCP rules are checked in the calling thread (c_stub/landlock.c "
+                    "probes in its domain); the supervisor is outside the program's domain "
+                    "and a domain cannot be inspected or entered from outside",
     "stub_reentry": "a 200 us interval timer whose handler makes two socket calls: through "
                     "the supervisor each call takes longer than the interval, so the "
                     "handler runs back to back and main never gets on (natively a call "
                     "takes microseconds)",
-    "unix_dgram": "hangs (then times out): AF_UNIX datagram sends to a path go through "
-                  "the stub without the program's file system view",
-    "unix_pair": "AF_UNIX socketpair ends: the names and credentials are the supervisor's",
-    "unix_oob": "hangs (then times out) at its first SIOCATMARK on an AF_UNIX socketpair "
-                "end (ioctl routed to the supervisor, whose pair ends these are: unix_pair)",
-    "unix_stream": "AF_UNIX names resolved in the supervisor (its cwd and credentials), "
-                   "not the program's",
 }
 
 
@@ -160,6 +153,27 @@ def test_static_program_crosses_the_stack_by_default(rn, static_dir):
     assert r.returncode == 0 and r.stdout == "rr 20 of 20 round trips echoed\n", r.stderr
     assert r.stderr == ""
     assert rn.stats("auto")["stack"]["tcp_payload_bytes_received"] >= 2 * 64 * 20
+
+
+def test_trace_names_the_same_socket_calls_on_both_paths(rn, static_dir, tmp_path):
+    """--trace on the seccomp path: the program's socket calls, its closes among them,
+    as the preload path traces the same source built dynamically (calls the kernel
+    runs on A itself, stream reads and writes, are traced on the preload path only)."""
+    src = LTP_DIR / "tcp_basic.c"
+    names = {}
+    for via, flags in (("seccomp", ["-static"]), ("preload", [])):
+        exe = static_dir / f"trace-{via}"
+        subprocess.run([CC, *flags, "-O1", "-o", str(exe), str(src), "-lpthread"], check=True)
+        trace = tmp_path / f"{via}.log"
+        r = rn.run("run", "--via", via, "--trace", str(trace), "-e",
+                   "socket,bind,listen,accept,accept4,close", "--", str(exe), timeout=120)
+        assert r.returncode == 0, r.stderr
+        lines = [re.sub(r":\d+\}", ":PORT}", ln.split(" ", 1)[1])    # ephemeral ports
+                 for ln in trace.read_text().splitlines()
+                 if "+++" not in ln and " execve(" not in ln]
+        names[via] = sorted(lines)
+    assert any(ln.startswith("close(") for ln in names["seccomp"])
+    assert names["seccomp"] == names["preload"]
 
 
 def test_supervisor_gone_means_errors_not_the_machines_network(rn, static_dir):
