@@ -13,7 +13,8 @@ API (the stack host relies on exactly these names and semantics)::
         Errors as Linux socket(2): unknown family -> EAFNOSUPPORT (also AF_UNIX etc.,
         not implemented here), type outside 0..10 or unknown flag bits -> EINVAL,
         other types -> ESOCKTNOSUPPORT (SOCK_RAW: not implemented yet; SOCK_DGRAM:
-        UDP, or ping with IPPROTO_ICMP/ICMPV6: rocketnet.dgram.UdpSock / PingSock),
+        UDP, or ping with IPPROTO_ICMP/ICMPV6: inner UdpSocket / PingSocket, calls in
+        rocketnet.dgram),
         SOCK_STREAM with a protocol other than 0/IPPROTO_TCP -> EPROTONOSUPPORT.
 
     s.bind(addr)       ('127.0.0.1', port) / ('::', port[, flowinfo, scope_id]); host ''
@@ -126,15 +127,18 @@ from collections.abc import Callable
 from typing import Any
 
 from . import constants as C
+from .dgram import DGRAM, PING
 from .errors import SocketError
 from .iface import InterfaceWrapper, poll_interfaces
 from .iface.ip import IpLayer
+from .iface.routes import RouteView
 from .phy import LoopbackDevice
 from .profile import KernelProfile
-from .socket import Socket
+from .socket import Net, Socket
+from .stream import STREAM
 from .transport import SocketSet, TcpConfig, TcpLayer, TcpSocket
-from .transport.ping import PingLayer
-from .transport.udp import UdpLayer
+from .transport.ping import PingLayer, PingSocket
+from .transport.udp import UdpLayer, UdpSocket
 
 __all__ = ["NetStack", "Socket", "SocketError"]
 
@@ -168,6 +172,7 @@ class NetStack:
             index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
+        self._last_index = 1
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
         self.tcp.on_free = self._on_free
@@ -180,6 +185,7 @@ class NetStack:
         self.udp.wmem_default, self.udp.rmem_default = prof.wmem_default, prof.rmem_default
         self.ping = PingLayer(self.interfaces, self.stats, seed)
         self.ping.events = self.udp.events
+        self.ping.mc_members = self.udp.mc_members     # one multicast membership count
         self.udp.send_ip = self.ping.send_ip = self.ip.send_ip   # the interface's emit path
         self.udp.port_unreachable = self.ip.port_unreachable
         self.ip.handlers[17] = self.udp.ip_input
@@ -188,17 +194,28 @@ class NetStack:
         self.ip.icmp_hooks.append(self.ping.icmp_hook)
         self.max_rounds = max_rounds
         self._busy = False
+        # what a socket is given of the stack (never the stack itself)
+        self.net = Net(RouteView(self.interfaces), self.profile, self.sockets)
 
     @property
     def lo(self) -> InterfaceWrapper:
         return self.interfaces[0]
 
     def add_interface(self, iface: InterfaceWrapper) -> InterfaceWrapper:
-        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway."""
-        iface.index = len(self.interfaces) + 1
+        """Add a non-loopback interface (eth0...); routing picks it by prefix/gateway.
+        Its index is the next never used (Linux does not reuse a removed one at once)."""
+        self._last_index = max(self._last_index, *(i.index for i in self.interfaces)) + 1
+        iface.index = self._last_index
         self.interfaces.append(iface)
         self.ip.attach(iface)
         return iface
+
+    def remove_interface(self, iface: InterfaceWrapper) -> None:
+        """Take a non-loopback interface out of the stack (its addresses and routes go
+        with it); the layers share the list, so it is changed in place."""
+        if iface.loopback:
+            raise ValueError("the loopback interface stays")
+        self.interfaces.remove(iface)
 
     def _on_free(self, tcb: TcpSocket) -> None:
         if tcb.handle:
@@ -218,8 +235,8 @@ class NetStack:
             raise SocketError(C.ESOCKTNOSUPPORT)
         if proto not in (0, C.IPPROTO_TCP):
             raise SocketError(C.EPROTONOSUPPORT)
-        inner = TcpSocket(self.tcp, family)
-        return Socket(self, family, type, proto, inner)
+        return Socket(self.net, STREAM, self.tcp, family, type, proto,
+                      TcpSocket(self.tcp, family))
 
     def poll(self, now: float) -> None:
         tcp = self.tcp
@@ -272,13 +289,13 @@ class NetStack:
         self.tcp.probe = TcpProbe(self.tcp, sink) if sink is not None else None
 
     def _dgram_socket(self, family: int, type: int, proto: int) -> Socket:
-        from .dgram import PingSock, UdpSock
-
         if proto == (1 if family == C.AF_INET else 58):    # IPPROTO_ICMP / IPPROTO_ICMPV6
-            return PingSock(self, family, type, proto)
+            return Socket(self.net, PING, self.ping, family, type, proto,
+                          PingSocket(self.ping, family))
         if proto not in (0, C.IPPROTO_UDP):
             raise SocketError(C.EPROTONOSUPPORT)
-        return UdpSock(self, family, type, proto)
+        return Socket(self.net, DGRAM, self.udp, family, type, proto,
+                      UdpSocket(self.udp, family))
 
     def take_events(self) -> set[Socket]:
         ev = self.tcp.events

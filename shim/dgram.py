@@ -20,8 +20,7 @@ import socket
 import struct
 from typing import Any, Callable
 
-from rocketnet.dgram import UdpSock
-from rocketnet.socket import SocketError
+from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
 from rocketnet.transport.udp import MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, needs_scope
 from shim import protocol as P
@@ -54,12 +53,12 @@ _ERRHDR_CACHE: dict[int, bytes] = {}
 
 
 class DgramChannel(Channel):
-    """One datagram shim socket: the host's S end and the UdpSock behind it."""
+    """One datagram shim socket: the host's S end and the datagram Socket behind it."""
 
     __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm")
 
     def __init__(self, svc: DgramService, sock_id: int, family: int, s: socket.socket,
-                 sk: UdpSock) -> None:
+                 sk: Socket) -> None:
         super().__init__(svc, sock_id, family, s, sk)
         self.err_seq = 0                  # last error sequence signalled to the program
         self.dest_cache: dict[bytes, tuple[bytes, int, int]] = {}
@@ -180,7 +179,8 @@ class DgramService:
                 continue
             alen = buf[2] | (buf[3] << 8)
             try:
-                if (buf[0] & DG_MORE and sk.corks) or sk.corked is not None or sk.cork_on:
+                if (buf[0] & DG_MORE and sk.calls.corks) or sk.inner.corked is not None or \
+                        sk.inner.cork_on:
                     self.cork(ch, mv[HDR_SIZE:n], alen, buf[0] & DG_MORE)
                 elif alen:
                     raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
@@ -221,8 +221,8 @@ class DgramService:
         """A part of a corked datagram (MSG_MORE, UDP_CORK): its destination counts only
         when it starts the datagram."""
         sk = ch.sk
-        if sk.corked is not None:
-            rip, rport, oif = sk.corked[:3]
+        if sk.inner.corked is not None:
+            rip, rport, oif = sk.inner.corked[:3]
         elif alen:
             rip, rport, oif = self.destination(ch, bytes(self.mv[ADDR_OFF:ADDR_OFF + alen]))
         elif sk.inner.rip is not None:
@@ -259,9 +259,9 @@ class DgramService:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
         rip, rport = sk.resolve(addr)
         oif = addr[3] if len(addr) > 3 and needs_scope(rip) else 0
-        if rport == 0 and sk.port_required:
+        if rport == 0 and sk.calls.port_required:
             raise SocketError(errno.EINVAL)
-        udp = sk.stack.udp
+        udp = sk.layer
         if udp.out_route(sk.inner, rip, oif) is None:
             raise SocketError(errno.ENETUNREACH)
         if len(rip) == 4 and not sk.inner.broadcast and udp.is_broadcast(rip):

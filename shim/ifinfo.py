@@ -13,6 +13,7 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
+from rocketnet.phy import MonitorDevice, VethDevice
 from rocketnet.socket import SocketError
 
 IFNAMSIZ = 16
@@ -38,6 +39,8 @@ SIOCSIF = frozenset({SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFBRDADDR, SIOCSIFNETMASK, 
 MIN_MTU = 68                    # ETH_MIN_MTU
 IFF_UP, IFF_BROADCAST, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x2, 0x8, 0x40
 IFF_MULTICAST, IFF_LOWER_UP = 0x1000, 0x10000
+# the flags SIOCSIFFLAGS / RTM_SETLINK may change besides IFF_UP (__dev_change_flags)
+IFF_SETTABLE = 0x4 | 0x20 | 0x80 | 0x400 | 0x1000 | 0x4000 | 0x8000 | 0x20000
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
 
 # netlink (linux/netlink.h, linux/rtnetlink.h)
@@ -48,18 +51,63 @@ RTM_GETLINK, RTM_NEWLINK, RTM_NEWADDR, RTM_GETADDR = 18, 16, 20, 22
 IFINFOMSG = struct.Struct("=BxHiII")
 IFADDRMSG = struct.Struct("=BBBBi")
 RTA = struct.Struct("=HH")
-IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU = 1, 2, 3, 4
-IFLA_STATS, IFLA_TXQLEN, IFLA_OPERSTATE = 7, 13, 16
-IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
+IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_LINK = 1, 2, 3, 4, 5
+IFLA_STATS, IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO = 7, 13, 16, 18
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IF_OPER_UNKNOWN, IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UP = 0, 2, 3, 6
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
 IFA_F_PERMANENT = 0x80
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
 
 
+def veth_of(iface) -> VethDevice | None:  # type: ignore[no-untyped-def]
+    """The interface's veth end (under any capture wrapper), or None."""
+    dev = iface.raw_device
+    while isinstance(dev, MonitorDevice):
+        dev = dev.inner
+    return dev if isinstance(dev, VethDevice) else None
+
+
+def peer_of(ifaces: Iterable, iface):  # type: ignore[no-untyped-def]
+    """The interface at the other end of a veth pair (None for other interfaces)."""
+    veth = veth_of(iface)
+    return None if veth is None else next((i for i in ifaces if veth_of(i) is veth.peer), None)
+
+
 def flags_of(iface) -> int:  # type: ignore[no-untyped-def]
+    """dev_get_flags: a veth is made down; running (and lower up) with its carrier,
+    which is on while both ends are up."""
     if iface.loopback:
         return IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP
+    veth = veth_of(iface)
+    if veth is not None and not veth.carrier:
+        return IFF_BROADCAST | IFF_MULTICAST | (IFF_UP if veth.up else 0)
     return IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP
+
+
+def operstate_of(iface) -> int:  # type: ignore[no-untyped-def]
+    """IFLA_OPERSTATE: DOWN when not up, LOWERLAYERDOWN for an up veth whose peer is
+    down (default_operstate), else UP (UNKNOWN on loopback, as Linux's lo)."""
+    if iface.loopback:
+        return IF_OPER_UNKNOWN
+    veth = veth_of(iface)
+    if veth is None or veth.carrier:
+        return IF_OPER_UP
+    return IF_OPER_LOWERLAYERDOWN if veth.up else IF_OPER_DOWN
+
+
+def set_flags(iface, flags: int) -> None:  # type: ignore[no-untyped-def]
+    """dev_change_flags: IFF_UP brings a veth end up or down; the other settable flags
+    are not modelled (EOPNOTSUPP if asked to change); interfaces from `rocketnet host
+    start` stay up."""
+    veth = veth_of(iface)
+    if veth is None:
+        if flags & IFF_UP:
+            return
+        raise SocketError(errno.EOPNOTSUPP)
+    if (flags ^ flags_of(iface)) & IFF_SETTABLE:
+        raise SocketError(errno.EOPNOTSUPP)
+    veth.up = bool(flags & IFF_UP)
 
 
 def _v4(iface) -> list[tuple[bytes, int]]:  # type: ignore[no-untyped-def]
@@ -140,9 +188,9 @@ def ioctl(ifaces: Sequence, request: int, ifr: bytes, privileged: bool = False) 
 
 def set_ioctl(ifaces: Sequence, request: int, ifr: bytes, privileged: bool) -> bytes:
     """SIOCSIF*, in dev_ioctl's order: CAP_NET_ADMIN (EPERM), then the device (ENODEV).
-    The stack models an interface's MTU (68 up to its device's limit); SIOCSIFFLAGS keeps
-    the interface up (taking it down, and the other flags, are not modelled); addresses,
-    names and the rest come from `rocketnet host start` (EOPNOTSUPP here)."""
+    The stack models an interface's MTU (68 up to its device's limit) and IFF_UP of a
+    veth end (set_flags); addresses, names and the rest come from `rocketnet host start`
+    or NETLINK_ROUTE (EOPNOTSUPP here)."""
     if not privileged:
         raise SocketError(errno.EPERM)
     if len(ifr) < IFREQ_SIZE:
@@ -154,7 +202,8 @@ def set_ioctl(ifaces: Sequence, request: int, ifr: bytes, privileged: bool) -> b
             raise SocketError(errno.EINVAL)
         iface.mtu = mtu
         return bytes(ifr[:IFREQ_SIZE])
-    if request == SIOCSIFFLAGS and struct.unpack_from("=H", ifr, IFNAMSIZ)[0] & IFF_UP:
+    if request == SIOCSIFFLAGS:
+        set_flags(iface, struct.unpack_from("=H", ifr, IFNAMSIZ)[0])
         return bytes(ifr[:IFREQ_SIZE])
     raise SocketError(errno.EOPNOTSUPP)
 
@@ -175,21 +224,30 @@ def nlmsg(kind: int, flags: int, seq: int, pid: int, body: bytes) -> bytes:
     return (NLMSG_HDR.pack(n, kind, flags, seq, pid) + body).ljust(_align(n), b"\0")
 
 
-def link_message(iface, seq: int, pid: int, flags: int) -> bytes:  # type: ignore[no-untyped-def]
+def link_message(iface, seq: int, pid: int, flags: int,  # type: ignore[no-untyped-def]
+                 ifaces: Iterable = ()) -> bytes:
+    """RTM_NEWLINK for iface; a veth end names its peer (IFLA_LINK, found in ifaces) and
+    its kind (IFLA_LINKINFO), in rtnl_fill_ifinfo's order."""
     kind = ARPHRD_LOOPBACK if iface.loopback else ARPHRD_ETHER
     rx = getattr(iface.dev, "rx_frames", 0)
     tx = getattr(iface.dev, "tx_frames", 0)
     stats = struct.pack("=24I", rx, tx, *([0] * 22))        # struct rtnl_link_stats
-    body = IFINFOMSG.pack(socket.AF_UNSPEC, kind, iface.index, flags_of(iface), 0) + b"".join((
+    attrs = [
         rta(IFLA_IFNAME, iface.name.encode() + b"\0"),
         rta(IFLA_TXQLEN, struct.pack("=I", 0 if iface.loopback else 1000)),
-        rta(IFLA_OPERSTATE, bytes([IF_OPER_UNKNOWN if iface.loopback else IF_OPER_UP])),
+        rta(IFLA_OPERSTATE, bytes([operstate_of(iface)])),
         rta(IFLA_MTU, struct.pack("=I", iface.mtu)),
-        rta(IFLA_ADDRESS, iface.mac[:6]),
-        rta(IFLA_BROADCAST, bytes(6) if iface.loopback else b"\xff" * 6),
-        rta(IFLA_STATS, stats),
-    ))
-    return nlmsg(RTM_NEWLINK, flags, seq, pid, body)
+    ]
+    peer = peer_of(ifaces, iface)
+    if peer is not None:
+        attrs.append(rta(IFLA_LINK, struct.pack("=I", peer.index)))
+    attrs += [rta(IFLA_ADDRESS, iface.mac[:6]),
+              rta(IFLA_BROADCAST, bytes(6) if iface.loopback else b"\xff" * 6),
+              rta(IFLA_STATS, stats)]
+    if veth_of(iface) is not None:
+        attrs.append(rta(IFLA_LINKINFO, rta(IFLA_INFO_KIND, b"veth\0")))
+    body = IFINFOMSG.pack(socket.AF_UNSPEC, kind, iface.index, flags_of(iface), 0)
+    return nlmsg(RTM_NEWLINK, flags, seq, pid, body + b"".join(attrs))
 
 
 def scope_of(iface, addr: bytes) -> int:  # type: ignore[no-untyped-def]
@@ -246,7 +304,7 @@ def route_request(ifaces: Sequence, msg: bytes, pid: int) -> list[bytes]:
     out: list[bytes] = []
     if kind in (RTM_GETLINK, RTM_GETADDR) and flags & NLM_F_DUMP == NLM_F_DUMP:
         if kind == RTM_GETLINK:
-            out = [link_message(i, seq, pid, NLM_F_MULTI) for i in ifaces]
+            out = [link_message(i, seq, pid, NLM_F_MULTI, ifaces) for i in ifaces]
         else:
             family = msg[NLMSG_HDR.size] if len(msg) > NLMSG_HDR.size else 0
             out = addr_messages(ifaces, family, seq, pid)
@@ -257,7 +315,7 @@ def route_request(ifaces: Sequence, msg: bytes, pid: int) -> list[bytes]:
         name = _link_attr_name(msg)
         for i in ifaces:
             if (index and i.index == index) or (not index and name == i.name.encode()):
-                out = [link_message(i, seq, pid, 0)]
+                out = [link_message(i, seq, pid, 0, ifaces)]
                 if flags & NLM_F_ACK:
                     out.append(error_message(0, msg, seq, pid))
                 return out

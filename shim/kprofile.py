@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import socket
 
+from rocketnet import sockopt
 from rocketnet.profile import REFUSALS, KernelProfile, OptionAnswer
 from rocketnet.stack import NetStack
 
@@ -55,8 +57,10 @@ def _kernel(family: int, type: int, level: int, opt: int, getter: socket.socket)
 
 def _model(stack: NetStack, family: int, type: int, proto: int, level: int, opt: int):  # type: ignore[no-untyped-def]
     """(get errno, set-1 errno) of the stack's own model on fresh sockets."""
-    get_err = _err(stack.socket(family, type, proto)._getsockopt, level, opt, GET_BUF)[0]
-    set_err = _err(stack.socket(family, type, proto)._setsockopt, level, opt, 1)[0]
+    get_err = _err(functools.partial(sockopt.get_opt, stack.socket(family, type, proto)),
+                   level, opt, GET_BUF)[0]
+    set_err = _err(functools.partial(sockopt.set_opt, stack.socket(family, type, proto)),
+                   level, opt, 1)[0]
     return get_err, set_err
 
 

@@ -5,10 +5,10 @@ interfaces over socket(AF_NETLINK, SOCK_RAW|SOCK_DGRAM, NETLINK_ROUTE); a shimme
 program must get the stack's interfaces instead.  Such a socket is a datagram shim
 socket (RN_KIND_DGRAM: SOCK_SEQPACKET pair, struct rn_dgram_hdr + payload per
 message): every request datagram the program sends is answered on S by the replies
-shim/ifinfo.py and shim/rtroute.py build (link, address and route dumps, route and
-address changes; NLMSG_ERROR EOPNOTSUPP otherwise).  NETLINK_SOCK_DIAG sockets (ss)
-are answered from the stack's sockets (shim/sockdiag.py).  Other netlink families go
-to the kernel (RN_ERR_PASSTHROUGH).
+shim/ifinfo.py, shim/iflink.py and shim/rtroute.py build (link, address and route
+dumps; veth pairs, link, route and address changes; NLMSG_ERROR EOPNOTSUPP otherwise).
+NETLINK_SOCK_DIAG sockets (ss) are answered from the stack's sockets (shim/sockdiag.py).
+Other netlink families go to the kernel (RN_ERR_PASSTHROUGH).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo, rtroute
+from shim import ifinfo, iflink
 from shim import protocol as P
 from shim.channels import Channel, ChannelTable, kernel_answer
 from shim.sockdiag import NETLINK_SOCK_DIAG, SockDiag
@@ -41,6 +41,13 @@ _INT_OPTS = {socket.SO_RCVBUF: 212992, socket.SO_SNDBUF: 212992, socket.SO_ERROR
              socket.SO_PROTOCOL: NETLINK_ROUTE}
 
 
+def random_mac() -> bytes:
+    """A random unicast, locally administered MAC (eth_random_addr), for a new veth end."""
+    mac = bytearray(os.urandom(6))
+    mac[0] = (mac[0] & 0xFE) | 0x02
+    return bytes(mac)
+
+
 class _Token:
     """Stands for the stack socket in the host's by_sock map (no stack socket here)."""
 
@@ -54,17 +61,18 @@ class _Token:
 
 
 class NetlinkChannel(Channel):
-    __slots__ = ("portid", "groups", "out", "sock_type", "proto", "uid")
+    __slots__ = ("portid", "groups", "out", "sock_type", "proto", "net_admin")
 
     def __init__(self, svc: NetlinkService, sock_id: int, s: socket.socket,
-                 sock_type: int, proto: int, uid: int) -> None:
+                 sock_type: int, proto: int, net_admin: bool) -> None:
         super().__init__(svc, sock_id, socket.AF_NETLINK, s, _Token())
         self.portid = 0
         self.groups = 0
         self.out: deque[bytes] = deque()
         self.sock_type = sock_type
         self.proto = proto
-        self.uid = uid              # the creator's: route changes need root (rtroute.py)
+        # the creator's CAP_NET_ADMIN, which changes need (Linux checks the opener's too)
+        self.net_admin = net_admin
 
 
 class NetlinkService:
@@ -86,7 +94,7 @@ class NetlinkService:
                                                                             socket.SOCK_DGRAM):
             return P.response(-1, P.ERR_PASSTHROUGH), None
         sock_id, a, s = self.table.new_pair(socket.SOCK_SEQPACKET)
-        ch = NetlinkChannel(self, sock_id, s, type_, proto, getattr(self.table.caller, "uid", 0))
+        ch = NetlinkChannel(self, sock_id, s, type_, proto, bool(self.table.caller.net_admin))
         self.table.add(ch)
         self.update_mask(ch)
         return P.response(ch.sock_id, 0, b"", P.KIND_DGRAM), a.detach()
@@ -137,7 +145,8 @@ class NetlinkService:
             else:
                 replies = ifinfo.route_requests(
                     self.stack.interfaces, msg[HDR_SIZE:], self.port(ch),
-                    functools.partial(rtroute.request, privileged=ch.uid == 0))
+                    functools.partial(iflink.request, stack=self.stack,
+                                      privileged=ch.net_admin, new_mac=random_mac))
             for reply in replies:
                 ch.out.append(_REPLY_HDR + reply)
             self.flush(ch)

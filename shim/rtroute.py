@@ -7,8 +7,8 @@ address dumps this extends.
   metric 256) and default routes (via the gateway); IPv4 loopback routes are in the
   local table (type local), as Linux keeps 127.0.0.0/8.
 - RTM_NEWADDR / RTM_DELADDR, RTM_NEWROUTE / RTM_DELROUTE: EPERM without CAP_NET_ADMIN
-  (the socket's creator is not root; Linux checks the sender, the stub cannot tell the
-  host who wrote a datagram), else the host's configuration changes.  The stack routes
+  (the socket's creator's, kernel-given; Linux checks the sender too, the stub cannot
+  tell the host who wrote a datagram), else the host's configuration changes.  The stack routes
   by connected prefixes and one default gateway per family, so only default routes can
   be added or removed; any other route is EOPNOTSUPP, never accepted and ignored.
 """
@@ -81,7 +81,7 @@ def route_message(row: tuple, seq: int, pid: int) -> bytes:
                         head + b"".join(attrs))
 
 
-def _attrs(msg: bytes, off: int) -> dict[int, bytes]:
+def parse_attrs(msg: bytes, off: int) -> dict[int, bytes]:
     out = {}
     while off + ifinfo.RTA.size <= len(msg):
         n, kind = ifinfo.RTA.unpack_from(msg, off)
@@ -102,7 +102,7 @@ def change_addr(ifaces: Sequence, kind: int, flags: int, msg: bytes) -> int:
     if len(msg) < H + ifinfo.IFADDRMSG.size:
         return errno.EINVAL
     fam, plen, _fl, _scope, index = ifinfo.IFADDRMSG.unpack_from(msg, H)
-    attrs = _attrs(msg, H + ifinfo.IFADDRMSG.size)
+    attrs = parse_attrs(msg, H + ifinfo.IFADDRMSG.size)
     addr = attrs.get(ifinfo.IFA_LOCAL) or attrs.get(ifinfo.IFA_ADDRESS)
     size = {socket.AF_INET: 4, socket.AF_INET6: 16}.get(fam)
     if size is None:
@@ -130,7 +130,7 @@ def change_route(ifaces: Sequence, kind: int, flags: int, msg: bytes) -> int:
     if len(msg) < H + RTMSG.size:
         return errno.EINVAL
     fam, dst_len = msg[H], msg[H + 1]
-    attrs = _attrs(msg, H + RTMSG.size)
+    attrs = parse_attrs(msg, H + RTMSG.size)
     if fam not in (socket.AF_INET, socket.AF_INET6):
         return errno.EAFNOSUPPORT
     if dst_len != 0:

@@ -28,6 +28,7 @@ import socket
 import struct
 from typing import Any
 
+from rocketnet import sockopt
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
 from shim import ifinfo
@@ -264,7 +265,7 @@ class SockDiag:
         if ext & (1 << (INET_DIAG_MEMINFO - 1)):
             attrs.append(ifinfo.rta(INET_DIAG_MEMINFO, struct.pack("=IIII", rq, wq, 0, wq)))
         if ext & (1 << (INET_DIAG_INFO - 1)) and is_tcp:
-            attrs.append(ifinfo.rta(INET_DIAG_INFO, sk.tcp_info()))
+            attrs.append(ifinfo.rta(INET_DIAG_INFO, sockopt.tcp_info(sk)))
         if ext & (1 << (INET_DIAG_CONG - 1)) and is_tcp:
             attrs.append(ifinfo.rta(INET_DIAG_CONG, bytes(t.congestion) + b"\0"))
         if ext & (1 << (INET_DIAG_TOS - 1)):

@@ -17,7 +17,7 @@ def describe(stack: Any, table: Any) -> list[dict[str, Any]]:
     for sk in stack.sockets:
         ch = table.by_sock.get(sk)
         sock_id = ch.sock_id if ch is not None else table.conn_log.ids.get(sk, 0)
-        kind = "icmp" if type(sk).__name__ == "PingSock" else KINDS.get(sk.type, str(sk.type))
+        kind = "icmp" if sk.calls.name == "icmp" else KINDS.get(sk.type, str(sk.type))
         row: dict[str, Any] = {"sock": sock_id, "handle": sk.handle, "proto": kind,
                                "state": sk.state, "local": "*", "remote": "*",
                                "recv_q": 0, "send_q": 0}

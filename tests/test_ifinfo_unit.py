@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
-from shim import ifinfo
+from shim import ifinfo, iflink, rtroute
 
 
 @pytest.fixture
@@ -66,3 +66,118 @@ def test_hostile_requests_never_raise(data: bytes) -> None:
     ifaces = NetStack(seed=1).interfaces
     for reply in ifinfo.route_requests(ifaces, data, 1):
         _msgs(reply)
+
+
+# ---- veth pairs (shim/iflink.py) ----------------------------------------------------
+
+def _link_req(kind: int, flags: int, name: str | None = None, peer: str | None = None,
+              link_kind: bytes | None = b"veth", index: int = 0, ifi_flags: int = 0,
+              change: int = 0) -> bytes:
+    attrs = b""
+    if name is not None:
+        attrs += ifinfo.rta(ifinfo.IFLA_IFNAME, name.encode() + b"\0")
+    if link_kind is not None:
+        info = ifinfo.rta(ifinfo.IFLA_INFO_KIND, link_kind)
+        if peer is not None:
+            peer_msg = ifinfo.IFINFOMSG.pack(0, 0, 0, 0, 0) + ifinfo.rta(
+                ifinfo.IFLA_IFNAME, peer.encode() + b"\0")
+            info += ifinfo.rta(ifinfo.IFLA_INFO_DATA, ifinfo.rta(iflink.VETH_INFO_PEER,
+                                                                  peer_msg))
+        attrs += ifinfo.rta(ifinfo.IFLA_LINKINFO, info)
+    body = ifinfo.IFINFOMSG.pack(0, 0, index, ifi_flags, change) + attrs
+    return ifinfo.nlmsg(kind, 0x1 | ifinfo.NLM_F_ACK | flags, 3, 0, body)
+
+
+def _ask(stack: NetStack, msg: bytes, privileged: bool = True) -> int:
+    """The errno of the one NLMSG_ERROR reply (0: acked)."""
+    (reply,) = iflink.request(stack.interfaces, msg, 9, stack, privileged,
+                              lambda: b"\x02\0\0\0\0\x01")
+    (kind, _f, body), = _msgs(reply)
+    assert kind == ifinfo.NLMSG_ERROR
+    return -struct.unpack_from("=i", body)[0]
+
+
+CREATE = iflink.NLM_F_CREATE | iflink.NLM_F_EXCL
+
+
+def _iface(stack: NetStack, name: str):  # type: ignore[no-untyped-def]
+    return next(i for i in stack.interfaces if i.name == name)
+
+
+def test_veth_pair_made_shown_and_removed_as_linux() -> None:
+    stack = NetStack(seed=1)
+    dellink = iflink.RTM_DELLINK
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, "v0", "v1"), False) == errno.EPERM
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, "v0", "v1")) == 0
+    v0, v1 = _iface(stack, "v0"), _iface(stack, "v1")
+    assert v1.index < v0.index                       # the peer is registered first
+    for name, peer, err in (("v0", "v9", errno.EEXIST), ("v9", "v1", errno.EEXIST),
+                            ("v9", "lo", errno.EEXIST), ("a/b", "v9", errno.EINVAL),
+                            ("v9", "x" * 16, errno.EINVAL)):
+        assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, name, peer)) == err
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, 0, "v9", "v8")) == errno.ENODEV
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, "v9", None, b"dummy")
+                ) == errno.EOPNOTSUPP
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, "v9", None, None)
+                ) == errno.EOPNOTSUPP
+    # "veth%d": the lowest free names, the peer's first
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, None, None)) == 0
+    assert [i.name for i in stack.interfaces] == ["lo", "v1", "v0", "veth0", "veth1"]
+
+    # the dump: down, IFLA_LINK to the peer, kind veth
+    (dump,) = ifinfo.route_requests(stack.interfaces, ifinfo.nlmsg(
+        ifinfo.RTM_GETLINK, 0x301, 5, 0, bytes(16)), 7)
+    links = {}
+    for _kind, _f, body in _msgs(dump)[:-1]:
+        _fam, _t, index, flags, _c = ifinfo.IFINFOMSG.unpack_from(body)
+        links[index] = (flags, rtroute.parse_attrs(body, 16))
+    flags, attrs = links[v0.index]
+    assert flags == ifinfo.IFF_BROADCAST | ifinfo.IFF_MULTICAST
+    assert attrs[ifinfo.IFLA_OPERSTATE] == bytes([ifinfo.IF_OPER_DOWN])
+    assert struct.unpack("=I", attrs[ifinfo.IFLA_LINK])[0] == v1.index
+    assert rtroute.parse_attrs(attrs[ifinfo.IFLA_LINKINFO], 0)[ifinfo.IFLA_INFO_KIND] == \
+        b"veth\0"
+    assert ifinfo.IFLA_LINK not in links[1][1]
+
+    # admin state: carrier only with both ends up
+    up = ifinfo.IFF_UP
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, 0, "v0", link_kind=None,
+                                 ifi_flags=up, change=up)) == 0
+    assert ifinfo.operstate_of(v0) == ifinfo.IF_OPER_LOWERLAYERDOWN
+    assert _ask(stack, _link_req(iflink.RTM_SETLINK, 0, index=v1.index, link_kind=None,
+                                 ifi_flags=up, change=up)) == 0
+    assert ifinfo.flags_of(v0) == ifinfo.flags_of(v1) == 0x11043
+    assert _ask(stack, _link_req(iflink.RTM_SETLINK, 0, index=99, link_kind=None,
+                                 ifi_flags=up, change=up)) == errno.ENODEV
+
+    # removal takes both ends; lo is not removable
+    assert _ask(stack, _link_req(dellink, 0, "lo", link_kind=None)) == errno.EOPNOTSUPP
+    assert _ask(stack, _link_req(dellink, 0, "v1", link_kind=None), False) == errno.EPERM
+    assert _ask(stack, _link_req(dellink, 0, "v1", link_kind=None)) == 0
+    assert _ask(stack, _link_req(dellink, 0, "v0", link_kind=None)) == errno.ENODEV
+    assert [i.name for i in stack.interfaces] == ["lo", "veth0", "veth1"]
+
+
+def test_veth_frames_cross_to_the_peer_only_with_carrier() -> None:
+    """An IPv4 datagram to an on-link neighbour leaves one end as an ARP request and is
+    received by the other end; with the peer down the end drops it and counts it."""
+    stack = NetStack(seed=1)
+    assert _ask(stack, _link_req(ifinfo.RTM_NEWLINK, CREATE, "v0", "v1")) == 0
+    v0, v1 = _iface(stack, "v0"), _iface(stack, "v1")
+    v0.add_address(bytes([10, 77, 0, 1]), 24)
+    v1.add_address(bytes([10, 78, 0, 1]), 24)
+    ends = ifinfo.veth_of(v0), ifinfo.veth_of(v1)
+    assert ends[0] is not None and ends[1] is not None and ends[0].peer is ends[1]
+
+    def send(dst: str) -> None:
+        s = stack.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"x", (dst, 9))
+        stack.poll(1.0)
+        s.close()
+
+    ends[0].up = True
+    send("10.77.0.9")
+    assert ends[0].stats["tx_dropped"] >= 1 and v1.dev.rx_frames == 0
+    ends[1].up = True
+    send("10.77.0.10")
+    assert v1.dev.rx_frames >= 1 and v0.dev.tx_frames >= 1

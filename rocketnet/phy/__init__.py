@@ -8,6 +8,7 @@ from .impair import Impairments
 from .loopback import LoopbackDevice
 from .monitor import MonitorDevice, Tap
 from .netbuf import NetBuf, NetBufPool
+from .veth import VethDevice, veth_pair
 
 __all__ = [
     "DeviceCapabilities",
@@ -19,4 +20,6 @@ __all__ = [
     "NetBufPool",
     "NetDevice",
     "Tap",
+    "VethDevice",
+    "veth_pair",
 ]

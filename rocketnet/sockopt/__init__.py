@@ -1,15 +1,16 @@
-"""Socket options behind the protocol-specific ones: Linux's level dispatch and the
-options Linux accepts and reports whose effect the stack does not implement.
+"""Socket options: Linux's level dispatch and one table of every option of every level.
 
-``Socket.setsockopt``/``getsockopt`` (TCP) and ``UdpSock``'s handle the options that
-drive the stack; whatever they do not know comes here.  ``get``/``set`` first follow
-Linux's dispatch to find who answers a level (sk_getsockopt, tcp_getsockopt →
-icsk_af_ops, udp[v6]_getsockopt → ip[v6]_getsockopt, ...), then look the option up
-in ``TABLE``, one table made of one part per level (``sol_socket``, ``ip``, ``ipv6``,
-``tcp``, ``udp`` in this package): its validation, clamping and default as the Linux
-6.x source has them (net/core/sock.c, net/ipv4/ip_sockglue.c,
-net/ipv6/ipv6_sockglue.c, net/ipv4/tcp.c, net/ipv4/udp.c).  Set values live in
-``Socket.optstore``.
+``Socket.setsockopt``/``getsockopt`` put the running kernel's answers (rocketnet.profile)
+before the stack's model, which is here: ``set_opt``/``get_opt`` first follow Linux's
+dispatch to find who answers a level (sk_getsockopt, tcp_getsockopt → icsk_af_ops,
+udp[v6]_getsockopt → ip[v6]_getsockopt, ...), then look the option up in the socket's
+table, made of one part per level (``sol_socket``, ``ip``, ``ipv6``, ``tcp``, ``udp``
+in this package): its validation, clamping and default as the Linux 6.x source has
+them (net/core/sock.c, net/ipv4/ip_sockglue.c, net/ipv6/ipv6_sockglue.c,
+net/ipv4/tcp.c, net/ipv4/udp.c).  ``TABLE`` is what a TCP socket answers; ``DGRAM``
+is that with the UDP/ping sockets' own entries over it.  A setter either returns the
+value to keep in ``Socket.optstore`` or acts on the socket (its ``inner`` protocol
+state, or the outer socket's fields) and returns None.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .. import constants as C
 from ..errors import SocketError
 from .core import (
     ALIAS,
+    DGRAM,
     EINVAL,
     ENOPROTOOPT,
     EOPNOTSUPP,
@@ -28,22 +30,27 @@ from .core import (
     Value,
     _stored,
     int_result,
+    table,
     to_int,
 )
-from .ip import IP_OPTIONS
-from .ipv6 import IPV6_OPTIONS
-from .sol_socket import SOCKET
-from .tcp import TCP_OPTIONS
+from .ip import IP_DGRAM, IP_OPTIONS
+from .ipv6 import IPV6_DGRAM, IPV6_OPTIONS
+from .sol_socket import SOCKET, SOCKET_DGRAM
+from .tcp import TCP_OPTIONS, tcp_info
 from .udp import UDP_OPTIONS
 
 if TYPE_CHECKING:
     from ..socket import Socket
 
-__all__ = ["check", "check_int_first", "get_opt", "int_result", "set_opt", "to_int"]
+__all__ = ["check", "check_int_first", "get_opt", "int_result", "set_opt", "tcp_info",
+           "to_int"]
 
 # one table, split by level
 for _level in (SOCKET, IP_OPTIONS, IPV6_OPTIONS, TCP_OPTIONS, UDP_OPTIONS):
     TABLE.update(_level)
+DGRAM.update(TABLE)
+for _level in (SOCKET_DGRAM, IP_DGRAM, IPV6_DGRAM):
+    DGRAM.update(_level)
 
 
 # IP int options that want exactly an int (IP_UNICAST_IF)
@@ -69,7 +76,7 @@ def _owner(sk: Socket, level: int, get: bool) -> None:
 
 def _entry(sk: Socket, level: int, optname: int, get: bool) -> Opt:
     _owner(sk, level, get)
-    opt = TABLE.get((level, optname))
+    opt = table(sk).get((level, optname))
     if opt is None:
         raise SocketError(ENOPROTOOPT)
     return opt
@@ -89,9 +96,9 @@ def check_int_first(sk: Socket, level: int, optname: int, value: Value) -> None:
         raise SocketError(EINVAL)
 
 
-def check(sk: Socket, level: int, optname: int, value: Value) -> Value:
-    """Validate a setsockopt value as Linux does and return what the option holds,
-    without storing it (also used for options whose state lives elsewhere)."""
+def check(sk: Socket, level: int, optname: int, value: Value) -> Value | None:
+    """Validate a setsockopt value as Linux does and return what the option holds
+    without storing it, or act on the socket and return None."""
     check_int_first(sk, level, optname, value)
     opt = _entry(sk, level, optname, False)
     if opt.set is None:
@@ -107,7 +114,8 @@ def check(sk: Socket, level: int, optname: int, value: Value) -> Value:
 
 def set_opt(sk: Socket, level: int, optname: int, value: Value) -> None:
     v = check(sk, level, optname, value)
-    sk.optstore[ALIAS.get((level, optname), (level, optname))] = v
+    if v is not None:
+        sk.optstore[ALIAS.get((level, optname), (level, optname))] = v
 
 
 def get_opt(sk: Socket, level: int, optname: int, optlen: int) -> bytes:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 from .. import constants as C
 from ..errors import SocketError
-from ..iface import route
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -29,8 +28,9 @@ EINVAL = C.EINVAL
 ENOPROTOOPT = C.ENOPROTOOPT
 
 Value = Union[bytes, int]
-# A setter validates the option value and returns what to store (int or bytes).
-Setter = Callable[["Socket", Value], Value]
+# A setter validates the option value and returns what to store (int or bytes), or
+# acts on the socket and returns None (nothing stored).
+Setter = Callable[["Socket", Value], Union[Value, None]]
 # A getter computes the answer from the socket (bytes), ignoring the store.
 Getter = Callable[["Socket", int], bytes]
 
@@ -106,6 +106,13 @@ def _not_stream(setter: Setter, err: int) -> Setter:
     return check
 
 
+def inner_get(name: str, ip_len: bool = False) -> Getter:
+    """A getter of an int field of the socket's inner protocol state."""
+    def get(sk: Socket, optlen: int) -> bytes:
+        return int_result(int(getattr(sk.inner, name)), optlen, ip_len)
+    return get
+
+
 def _stream_get(getter: Getter) -> Getter:
     def get(sk: Socket, optlen: int) -> bytes:
         if sk.type != C.SOCK_STREAM:
@@ -121,14 +128,20 @@ def _peer(sk: Socket) -> bytes:
 
 
 def _path_mtu(sk: Socket) -> int:
-    iface = route(sk.stack.interfaces, _peer(sk))
+    iface = sk.routes.route(_peer(sk))
     if iface is None:
         raise SocketError(C.ENOTCONN)
     return iface.mtu
 
 
-# the one table of every level (rocketnet.sockopt fills it from the level modules)
+# The one table of every level (rocketnet.sockopt fills it from the level modules),
+# as a TCP socket answers it, and DGRAM: the same with UDP's and ping's own entries.
 TABLE: dict[tuple[int, int], Opt] = {}
+DGRAM: dict[tuple[int, int], Opt] = {}
+
+
+def table(sk: Socket) -> dict[tuple[int, int], Opt]:
+    return TABLE if sk.type == C.SOCK_STREAM else DGRAM
 # The _OLD and _NEW names of one setting (the same layout on 64-bit Linux).
 ALIAS = {(C.SOL_SOCKET, 65): (C.SOL_SOCKET, 37), (C.SOL_SOCKET, 66): (C.SOL_SOCKET, 20),
          (C.SOL_SOCKET, 67): (C.SOL_SOCKET, 21)}
@@ -137,7 +150,7 @@ ALIAS = {(C.SOL_SOCKET, 65): (C.SOL_SOCKET, 37), (C.SOL_SOCKET, 66): (C.SOL_SOCK
 def _stored(sk: Socket, level: int, optname: int) -> Value:
     key = ALIAS.get((level, optname), (level, optname))
     v = sk.optstore.get(key)
-    return TABLE[key].default if v is None else v
+    return table(sk)[key].default if v is None else v
 
 
 

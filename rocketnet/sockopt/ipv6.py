@@ -4,17 +4,23 @@ do_ipv6_getsockopt)."""
 from __future__ import annotations
 
 import struct
+import sys
 from typing import TYPE_CHECKING
 
 from .. import constants as C
 from ..errors import SocketError
+from ..iface import route
+from ..transport.tcp import ESTABLISHED
+from ..transport.udp import is_multicast
 from .core import (
     _INT,
     EINVAL,
+    ENODEV,
     ENOPROTOOPT,
     IP6,
     B,
     Opt,
+    Setter,
     Value,
     _bool,
     _empty,
@@ -24,6 +30,7 @@ from .core import (
     _range,
     _root,
     _stream_get,
+    inner_get,
     int_result,
     to_int,
 )
@@ -37,9 +44,11 @@ from .ip import (
     _msfilter_get,
     _nf_get,
     _nf_set,
+    _recverr,
     _tos_class,
     _unicast_if,
     _xfrm,
+    hop_limit,
 )
 from .sol_socket import _connected
 
@@ -109,7 +118,7 @@ def _rthdr(sk: Socket, value: Value) -> bytes:
     if not raw:
         return raw
     kind = raw[2]
-    if kind not in sk.stack.profile.rthdr_types:
+    if kind not in sk.profile.rthdr_types:
         raise SocketError(EINVAL)
     if kind == 2 and raw[1] == 2 and raw[3] == 1:
         return raw
@@ -177,8 +186,96 @@ def _orig_dst6(sk: Socket, optlen: int) -> bytes:
     raise SocketError(EINVAL if optlen < 28 else C.ENOENT)
 
 
+# ---------------------------------------------------------------- acting on the socket
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+
+
+def _addrform(sk: Socket, value: Value) -> None:
+    """IPV6_ADDRFORM: a connected AF_INET6 socket whose peer is v4-mapped becomes AF_INET."""
+    if isinstance(value, (bytes, bytearray)) and len(value) < 4:
+        raise SocketError(EINVAL)
+    if to_int(value) != C.AF_INET:
+        raise SocketError(EINVAL)
+    t = sk.inner
+    if t.state != ESTABLISHED:
+        raise SocketError(C.ENOTCONN)
+    rip = t.rip if t.rip is not None else b""
+    if t.v6only or not (len(rip) == 4 or (len(rip) == 16 and rip[:12] == _V4MAPPED)):
+        raise SocketError(C.EADDRNOTAVAIL)
+    sk.family = C.AF_INET
+
+
+def _v6only(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    t = sk.inner
+    if t.in_bind_table:
+        raise SocketError(EINVAL)
+    t.v6only = v != 0
+
+
+# ---------------------------------------------------------------- UDP and ping sockets
+IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP = 17, 18, 19
+IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = 20, 21
+
+
+def _mc6_set(sk: Socket, value: Value, optname: int) -> None:
+    """IPv6 multicast options (do_ipv6_setsockopt): ints of 4 bytes, ipv6_mreq."""
+    t = sk.inner
+    udp = sk.layer
+    raw = value.to_bytes(4, "little", signed=True) if isinstance(value, int) else value
+    if optname in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
+        if len(raw) < 20:
+            raise SocketError(EINVAL)
+        group = bytes(raw[:16])
+        index = int.from_bytes(raw[16:20], sys.byteorder)
+        if not is_multicast(group):
+            raise SocketError(EINVAL)
+        if optname == IPV6_LEAVE_GROUP:
+            for key in t.mc_groups:
+                if key[0] == group and (not index or key[1] == index):
+                    udp.mc_leave(t, key)
+                    return
+            raise SocketError(C.EADDRNOTAVAIL)
+        if index:
+            iface = udp.iface_by_index(index)
+        else:
+            iface = route(udp.ifaces, group)
+        if iface is None:
+            raise SocketError(ENODEV)
+        udp.mc_join(t, group, iface.index)
+        return
+    if len(raw) < 4:
+        raise SocketError(EINVAL)
+    v = int.from_bytes(raw[:4], "little", signed=True)
+    if optname == IPV6_MULTICAST_IF:
+        if v and udp.iface_by_index(v) is None:
+            raise SocketError(ENODEV)
+        t.mc_index6 = v
+    elif optname == IPV6_MULTICAST_HOPS:
+        if not -1 <= v <= 255:
+            raise SocketError(EINVAL)
+        t.mc_hops = 1 if v == -1 else v
+    else:
+        if v not in (0, 1):
+            raise SocketError(EINVAL)
+        t.mc_loop6 = v == 1
+
+
+def _mc6(optname: int) -> Setter:
+    return lambda sk, value: _mc6_set(sk, value, optname)
+
+
+def _tclass(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    if not -1 <= v <= 255:
+        raise SocketError(EINVAL)
+    sk.inner.tclass = max(v, 0)         # -1: the default, 0
+
+
 IPV6_OPTIONS: dict[tuple[int, int], Opt] = {
-    (IP6, 1): Opt(0, None, _addrform_get),              # IPV6_ADDRFORM (set in socket.py)
+    (IP6, 16): Opt(0, hop_limit("hops", 0, to_int), inner_get("hops")),   # IPV6_UNICAST_HOPS
+    (IP6, 26): Opt(0, _v6only, inner_get("v6only")),   # IPV6_V6ONLY
+    (IP6, 1): Opt(0, _addrform, _addrform_get),         # IPV6_ADDRFORM
     (IP6, 2): B, (IP6, 3): B, (IP6, 4): B, (IP6, 5): B, # IPV6_2292PKTINFO..RTHDR
     (IP6, 6): Opt(b"", _pktoptions, _stream_get(_empty)),   # IPV6_2292PKTOPTIONS
     (IP6, 8): B,                                        # IPV6_2292HOPLIMIT
@@ -235,4 +332,16 @@ IPV6_OPTIONS: dict[tuple[int, int], Opt] = {
     (IP6, 77): Opt(0, _bool6),                                       # IPV6_RECVFRAGSIZE
     (IP6, 78): B,                                       # IPV6_FREEBIND
     (IP6, 80): Opt(0, None, _orig_dst6),                # IP6T_SO_ORIGINAL_DST
+}
+
+# what UDP and ping sockets answer differently (multicast, traffic class and the error
+# queue act on the inner UdpSocket)
+IPV6_DGRAM: dict[tuple[int, int], Opt] = {
+    (IP6, 17): Opt(0, _mc6(17), inner_get("mc_index6")),  # IPV6_MULTICAST_IF
+    (IP6, 18): Opt(1, _mc6(18), inner_get("mc_hops")),    # IPV6_MULTICAST_HOPS
+    (IP6, 19): Opt(1, _mc6(19), inner_get("mc_loop6")),   # IPV6_MULTICAST_LOOP
+    (IP6, 20): Opt(0, _mc6(20), ENOPROTOOPT),           # IPV6_ADD_MEMBERSHIP
+    (IP6, 21): Opt(0, _mc6(21), ENOPROTOOPT),           # IPV6_DROP_MEMBERSHIP
+    (IP6, 25): Opt(0, _recverr((IP6, 25))),             # IPV6_RECVERR
+    (IP6, 67): Opt(0, _tclass, inner_get("tclass")),   # IPV6_TCLASS
 }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import constants as C
 from ..errors import SocketError
+from ..transport.tcp import LISTEN
 from .core import (
     _MEMINFO,
     _U64,
@@ -31,6 +32,7 @@ from .core import (
     _range,
     _root,
     _stored,
+    inner_get,
     int_result,
     to_int,
 )
@@ -99,7 +101,7 @@ def _bindtodevice(sk: Socket, value: Value) -> int:
     name = bytes(value if not isinstance(value, int) else b"")[:16].split(b"\0", 1)[0]
     index = 0
     if name:
-        index = next((i.index for i in sk.stack.interfaces if i.name.encode() == name), -1)
+        index = next((i.index for i in sk.routes.interfaces if i.name.encode() == name), -1)
         if index < 0:
             raise SocketError(ENODEV)
     _rebind_check(sk)
@@ -108,7 +110,7 @@ def _bindtodevice(sk: Socket, value: Value) -> int:
 
 def _bindtodevice_get(sk: Socket, optlen: int) -> bytes:
     index = sk.optstore.get((C.SOL_SOCKET, 25), 0)
-    for i in sk.stack.interfaces:
+    for i in sk.routes.interfaces:
         if i.index == index:
             name = i.name.encode() + b"\0"
             if optlen < len(name):
@@ -145,10 +147,12 @@ def _peername(sk: Socket, optlen: int) -> bytes:
 
 
 def _cookie(sk: Socket, optlen: int) -> bytes:
+    if optlen < 8:                      # a u64 or nothing (sk_getsockopt)
+        raise SocketError(EINVAL)
     c = sk.optstore.get((C.SOL_SOCKET, 57))
     if c is None:
         c = sk.optstore[(C.SOL_SOCKET, 57)] = next(_cookies)
-    return _U64.pack(c)[: max(optlen, 0)]
+    return _U64.pack(c)
 
 
 def _netns_cookie(sk: Socket, optlen: int) -> bytes:
@@ -177,15 +181,6 @@ def _pacing(sk: Socket, value: Value) -> int:
         return _U64.unpack_from(value, 0)[0]
     v = to_int(value) & 0xFFFFFFFF
     return (1 << 64) - 1 if v == 0xFFFFFFFF else v
-
-
-def _bufforce(name: int) -> Setter:
-    def check(sk: Socket, value: Value) -> Value:
-        if not sk.privileged:
-            raise SocketError(C.EPERM)
-        sk.setsockopt(C.SOL_SOCKET, name, value)   # the buffer itself, as SO_SNDBUF/RCVBUF
-        return to_int(value)
-    return check
 
 
 def _txtime(sk: Socket, value: Value) -> bytes:
@@ -285,7 +280,150 @@ def _cnx_advice(sk: Socket, value: Value) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- acting on the socket
+# These setters change the socket (its inner protocol state or the outer socket's
+# fields) and return None: nothing goes to the option store.
+_LINGER = struct.Struct("=ii")
+
+
+def _inner_flag(name: str) -> Setter:
+    def set_(sk: Socket, value: Value) -> None:
+        setattr(sk.inner, name, to_int(value) != 0)
+    return set_
+
+
+def _outer_get(name: str) -> Getter:
+    def get(sk: Socket, optlen: int) -> bytes:
+        return int_result(getattr(sk, name), optlen)
+    return get
+
+
+def _const_get(v: int) -> Getter:
+    return lambda sk, optlen: int_result(v, optlen)
+
+
+def _keepalive(sk: Socket, value: Value) -> None:
+    t = sk.inner
+    t.keepalive = to_int(value) != 0
+    sk.layer.start_keepalive(t)
+
+
+def _buf(snd: bool, force: bool) -> Setter:
+    """SO_SNDBUF/SO_RCVBUF[FORCE] (sk_setsockopt): doubled, at least SOCK_MIN_*; FORCE
+    (CAP_NET_ADMIN, checked by the caller) skips the [wr]mem_max clamp and takes a
+    negative value as 0."""
+    size, limit, lock = ("so_sndbuf", "sndbuf_limit", "sndbuf_lock") if snd else (
+        "so_rcvbuf", "rcvbuf_limit", "rcvbuf_lock")
+    least = C.SOCK_MIN_SNDBUF if snd else C.SOCK_MIN_RCVBUF
+
+    def set_(sk: Socket, value: Value) -> None:
+        v = to_int(value)
+        if force:
+            u = max(v, 0)
+        else:
+            top = sk.profile.wmem_max if snd else sk.profile.rmem_max
+            u = min(v if v >= 0 else top, top)
+        b = max(min(u, 0x3FFFFFFF) * 2, least)
+        t = sk.inner
+        setattr(t, size, b)
+        setattr(t, limit, b // 2)
+        setattr(t, lock, True)
+    return set_
+
+
+def _rcvlowat(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    if v < 0:
+        v = 0x7FFFFFFF
+    if sk.type == C.SOCK_STREAM:        # tcp_set_rcvlowat: at most half tcp_rmem[2]
+        v = min(v, sk.profile.tcp_rmem[2] >> 1)
+    sk.rcvlowat = max(v, 1)
+
+
+def _outer_flag(name: str) -> Setter:
+    def set_(sk: Socket, value: Value) -> None:
+        setattr(sk, name, 1 if to_int(value) else 0)
+    return set_
+
+
+def _oobinline(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    sk.oobinline = 1 if v else 0
+    sk.inner.oobinline = bool(v)
+
+
+def _priority(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    if not 0 <= v <= 6 and not sk.privileged:
+        raise SocketError(C.EPERM)      # CAP_NET_ADMIN (or CAP_NET_RAW)
+    sk.priority = v
+
+
+def _debug(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    if v and not sk.privileged:
+        raise SocketError(C.EACCES)     # CAP_NET_ADMIN
+    sk.debug = 1 if v else 0
+
+
+def _linger(sk: Socket, value: Value) -> None:
+    if isinstance(value, int) or len(value) < 8:
+        raise SocketError(EINVAL)
+    onoff, secs = _LINGER.unpack_from(value, 0)
+    sk.inner.linger = (1 if onoff else 0, secs if secs >= 0 else 0)
+
+
+def _linger_get(sk: Socket, optlen: int) -> bytes:
+    return _LINGER.pack(*sk.inner.linger)[: min(optlen, 8)]
+
+
+def _error_get(sk: Socket, optlen: int) -> bytes:
+    return int_result(sk.take_error(), optlen)
+
+
+def _acceptconn(sk: Socket, optlen: int) -> bytes:
+    return int_result(int(sk.inner.state == LISTEN), optlen)
+
+
+def _dgram_keepalive(sk: Socket, value: Value) -> None:
+    sk.inner.keepalive = bool(to_int(value))    # no keepalive timer for a datagram
+
+
+def _dgram_broadcast(sk: Socket, value: Value) -> None:
+    t = sk.inner
+    t.broadcast = bool(to_int(value))
+    sk.broadcast = 1 if t.broadcast else 0
+
+
+def _dgram_buf(setter: Setter) -> Setter:
+    """A datagram socket's limits are the whole (doubled) buffer."""
+    def set_(sk: Socket, value: Value) -> None:
+        setter(sk, value)
+        t = sk.inner
+        t.sndbuf_limit = t.so_sndbuf
+        t.rcvbuf_limit = t.so_rcvbuf
+    return set_
+
+
 SOCKET: dict[tuple[int, int], Opt] = {
+    (S, 1): Opt(0, _debug, _outer_get("debug")),       # SO_DEBUG
+    (S, 2): Opt(0, _inner_flag("reuseaddr"), inner_get("reuseaddr")),  # SO_REUSEADDR
+    (S, 3): Opt(0, ENOPROTOOPT, _outer_get("type")),    # SO_TYPE
+    (S, 4): Opt(0, ENOPROTOOPT, _error_get),            # SO_ERROR
+    (S, 5): Opt(0, _outer_flag("dontroute"), _outer_get("dontroute")),  # SO_DONTROUTE
+    (S, 6): Opt(0, _outer_flag("broadcast"), _outer_get("broadcast")),  # SO_BROADCAST
+    (S, 7): Opt(0, _buf(True, False), inner_get("so_sndbuf")),     # SO_SNDBUF
+    (S, 8): Opt(0, _buf(False, False), inner_get("so_rcvbuf")),     # SO_RCVBUF
+    (S, 9): Opt(0, _keepalive, inner_get("keepalive")),        # SO_KEEPALIVE
+    (S, 10): Opt(0, _oobinline, _outer_get("oobinline")),       # SO_OOBINLINE
+    (S, 12): Opt(0, _priority, _outer_get("priority")),         # SO_PRIORITY
+    (S, 13): Opt(0, _linger, _linger_get),              # SO_LINGER
+    (S, 15): Opt(0, _inner_flag("reuseport"), inner_get("reuseport")),  # SO_REUSEPORT
+    (S, 18): Opt(0, _rcvlowat, _outer_get("rcvlowat")), # SO_RCVLOWAT
+    (S, 19): Opt(0, ENOPROTOOPT, _const_get(1)),        # SO_SNDLOWAT
+    (S, 30): Opt(0, ENOPROTOOPT, _acceptconn),          # SO_ACCEPTCONN
+    (S, 38): Opt(0, ENOPROTOOPT, _outer_get("proto")),  # SO_PROTOCOL
+    (S, 39): Opt(0, ENOPROTOOPT, _outer_get("family")), # SO_DOMAIN
     (S, 11): B,                                         # SO_NO_CHECK
     (S, 14): Opt(0, lambda sk, v: (to_int(v), 0)[1]),   # SO_BSDCOMPAT: ignored
     (S, 16): Opt(0, EOPNOTSUPP, EOPNOTSUPP),            # SO_PASSCRED: AF_UNIX only
@@ -297,8 +435,8 @@ SOCKET: dict[tuple[int, int], Opt] = {
     (S, 27): Opt(0, C.ENOENT, ENOPROTOOPT),             # SO_DETACH_FILTER: none
     (S, 28): Opt(0, None, _peername),                   # SO_PEERNAME
     (S, 29): Opt(0, _timestamp),                        # SO_TIMESTAMP_OLD
-    (S, 32): Opt(0, _bufforce(C.SO_SNDBUF), ENOPROTOOPT),   # SO_SNDBUFFORCE
-    (S, 33): Opt(0, _bufforce(C.SO_RCVBUF), ENOPROTOOPT),   # SO_RCVBUFFORCE
+    (S, 32): Opt(0, _buf(True, True), ENOPROTOOPT),        # SO_SNDBUFFORCE
+    (S, 33): Opt(0, _buf(False, True), ENOPROTOOPT),        # SO_RCVBUFFORCE
     (S, 34): Opt(0, EOPNOTSUPP, EOPNOTSUPP),            # SO_PASSSEC: AF_UNIX only
     (S, 35): Opt(0, _timestamp),                        # SO_TIMESTAMPNS_OLD
     (S, 36): Opt(0, _root(_int)),                       # SO_MARK
@@ -343,4 +481,12 @@ SOCKET: dict[tuple[int, int], Opt] = {
     (S, 80): Opt(0, _devmem_dontneed, ENOPROTOOPT),     # SO_DEVMEM_DONTNEED
     (S, 82): B,                                         # SO_RCVPRIORITY
     (S, 83): Opt(0, EOPNOTSUPP, EOPNOTSUPP),            # SO_PASSRIGHTS: AF_UNIX only
+}
+
+# what UDP and ping sockets answer differently
+SOCKET_DGRAM: dict[tuple[int, int], Opt] = {
+    (S, 6): Opt(0, _dgram_broadcast, inner_get("broadcast")),  # SO_BROADCAST
+    (S, 7): Opt(0, _dgram_buf(_buf(True, False)), inner_get("so_sndbuf")),  # SO_SNDBUF
+    (S, 8): Opt(0, _dgram_buf(_buf(False, False)), inner_get("so_rcvbuf")),  # SO_RCVBUF
+    (S, 9): Opt(0, _dgram_keepalive, inner_get("keepalive")),  # SO_KEEPALIVE
 }

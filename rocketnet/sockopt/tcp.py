@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from .. import constants as C
 from ..errors import SocketError
+from ..transport.tcp import CLOSED, LISTEN, SYN_SENT, congestion
 from .core import (
     EINVAL,
     ENOPROTOOPT,
@@ -18,6 +20,7 @@ from .core import (
     _int,
     _minlen,
     _range,
+    inner_get,
     int_result,
     to_int,
 )
@@ -97,7 +100,7 @@ def _fastopen(sk: Socket, value: Value) -> int:
     v = to_int(value)
     if v < 0 or _connected(sk):
         raise SocketError(EINVAL)
-    return min(v, sk.stack.tcp.config.somaxconn)   # fastopen_queue_tune
+    return min(v, sk.layer.config.somaxconn)   # fastopen_queue_tune
 
 
 def _fastopen_connect(sk: Socket, value: Value) -> int:
@@ -151,7 +154,7 @@ def _repair_queue_get(sk: Socket, optlen: int) -> bytes:
 
 
 def _tcp_timestamp(sk: Socket, optlen: int) -> bytes:
-    return int_result(int(sk.stack.tcp.now * 1000) & 0x7FFFFFFF, optlen)
+    return int_result(int(sk.layer.now * 1000) & 0x7FFFFFFF, optlen)
 
 
 def _zerocopy_receive(sk: Socket, optlen: int) -> bytes:
@@ -160,7 +163,198 @@ def _zerocopy_receive(sk: Socket, optlen: int) -> bytes:
     raise SocketError(EINVAL)
 
 
+# ---------------------------------------------------------------- acting on the TCB
+# struct tcp_info as on Linux 6.18 (280 bytes)
+_TCP_INFO = struct.Struct("=8B24I4Q6I4Q2I2Q6I2H8I2H")
+TCP_INFO_SIZE = _TCP_INFO.size
+
+
+def _tcb_int(name: str, lo: int | None = None, hi: int | None = None,
+             keepalive: bool = False) -> Setter:
+    """An int field of the TCB, in [lo, hi] (EINVAL outside); keepalive: re-arm its timer."""
+    def set_(sk: Socket, value: Value) -> None:
+        v = to_int(value)
+        if lo is not None and not lo <= v <= (hi if hi is not None else v):
+            raise SocketError(EINVAL)
+        setattr(sk.inner, name, v)
+        if keepalive:
+            sk.layer.start_keepalive(sk.inner)
+    return set_
+
+
+def _nodelay(name: str) -> Setter:
+    """TCP_NODELAY on / TCP_CORK off push what is queued."""
+    push_when = name == "nodelay"
+
+    def set_(sk: Socket, value: Value) -> None:
+        t = sk.inner
+        on = to_int(value) != 0
+        setattr(t, name, on)
+        if on == push_when:
+            sk.layer.dirty[t] = None
+    return set_
+
+
+def _maxseg(sk: Socket, value: Value) -> None:
+    v = to_int(value)
+    if v and (v < 88 or v > 32767):
+        raise SocketError(EINVAL)
+    sk.inner.user_mss = v
+
+
+def _maxseg_get(sk: Socket, optlen: int) -> bytes:
+    t = sk.inner
+    if t.key is not None and t.state not in (CLOSED, LISTEN, SYN_SENT):
+        return int_result(t.mss, optlen)
+    return int_result(t.user_mss or 536, optlen)
+
+
+def _congestion(sk: Socket, value: Value) -> None:
+    name = value if isinstance(value, bytes) else b""
+    name = name.split(b"\x00", 1)[0]
+    if name not in congestion.ALGORITHMS:
+        raise SocketError(C.ENOENT)
+    t = sk.inner
+    if name != t.congestion:
+        t.congestion = name
+        t.cc = congestion.make(name)
+
+
+def _congestion_get(sk: Socket, optlen: int) -> bytes:
+    return sk.inner.congestion.ljust(16, b"\x00")[:optlen]
+
+
+def _tcp_info_get(sk: Socket, optlen: int) -> bytes:
+    return tcp_info(sk)[: min(optlen, sk.profile.tcp_info_len)]
+
+
+def tcp_info(sk: Socket) -> bytes:
+    """Linux ``struct tcp_info`` (280 bytes, Linux 6.18 layout)."""
+    t = sk.inner
+    now = sk.layer.now
+    opts = 0
+    if t.ts_ok:
+        opts |= 1  # TCPI_OPT_TIMESTAMPS
+    if t.sack_ok:
+        opts |= 2  # TCPI_OPT_SACK
+    if t.ws_ok:
+        opts |= 4  # TCPI_OPT_WSCALE
+    wscale = (t.snd_wscale & 0xF) | ((t.rcv_wscale & 0xF) << 4) if t.ws_ok else 0
+    mss = t.mss or 536
+    in_flight = (t.snd_max - t.snd_una) & 0xFFFFFFFF
+    unacked = (in_flight + mss - 1) // mss if in_flight else 0
+
+    def ms(ts: float) -> int:
+        return int(max(0.0, now - ts) * 1000) & 0xFFFFFFFF if ts else 0
+
+    def us(x: float) -> int:
+        return min(int(x * 1e6), 0xFFFFFFFF)
+
+    ssthresh = t.ssthresh // mss if t.ssthresh < 0x7FFFFFFF else 0x7FFFFFFF
+    sacked = (t.sacked_bytes + mss - 1) // mss if t.sacked_bytes else 0
+    lost = retrans_out = 0
+    if t.recover is not None and t.sacked:
+        tcp = sk.layer
+        una = tcp._abs(t, t.snd_una)
+        high = t.sacked[-1][1]
+        holes = tcp._unsacked(t, una, high)
+        lost = (holes + mss - 1) // mss
+        done = tcp._unsacked(t, una, min(max(t.retx_next, una), high))
+        retrans_out = (done + mss - 1) // mss
+    elif t.ca_state == 4:
+        lost = unacked - sacked
+    fields = (
+        t.state,  # tcpi_state
+        t.ca_state,
+        t.retransmits,
+        t.probes,
+        t.retransmits,  # backoff
+        opts,
+        wscale,
+        0,
+        us(t.rto),
+        us(0.04),  # ato
+        mss,  # snd_mss
+        t.peer_mss if t.state != LISTEN else 0,  # rcv_mss (estimate)
+        unacked,
+        sacked,
+        lost if lost > 0 else 0,
+        retrans_out,
+        0,  # fackets
+        ms(t.last_data_sent),
+        0,  # last_ack_sent
+        ms(t.last_data_recv),
+        ms(t.last_ack_recv),
+        t.iface.mtu if t.iface is not None else 0,  # pmtu
+        t.rcvbuf_limit,  # rcv_ssthresh
+        us(t.srtt),
+        us(t.rttvar),
+        ssthresh,
+        t.cwnd // mss if t.cwnd else 10,
+        t.advmss - 12 if t.ts_ok else t.advmss,
+        3,  # reordering
+        0,  # rcv_rtt
+        t.rcvbuf_limit,  # rcv_space
+        t.total_retrans,
+        0,  # pacing_rate
+        0xFFFFFFFFFFFFFFFF,  # max_pacing_rate
+        t.bytes_acked,
+        t.bytes_received,
+        t.segs_out & 0xFFFFFFFF,
+        t.segs_in & 0xFFFFFFFF,
+        max(0, len(t.sndbuf) - in_flight),  # notsent_bytes
+        us(t.srtt),  # min_rtt (approximation)
+        t.data_segs_in & 0xFFFFFFFF,
+        t.data_segs_out & 0xFFFFFFFF,
+        0,  # delivery_rate
+        0,  # busy_time
+        0,  # rwnd_limited
+        0,  # sndbuf_limited
+        t.data_segs_out & 0xFFFFFFFF,  # delivered
+        0,  # delivered_ce
+        t.bytes_sent,
+        t.bytes_retrans,
+        0,  # dsack_dups
+        0,  # reord_seen
+        t.ooo_packets,  # rcv_ooopack
+        t.snd_wnd & 0xFFFFFFFF,
+        ((t.rcv_adv - t.rcv_nxt) & 0xFFFFFFFF) if t.key is not None else 0,  # rcv_wnd
+        0,  # rehash
+        min(t.total_retrans, 0xFFFF),  # total_rto
+        0,  # total_rto_recoveries
+        0,  # total_rto_time
+        0,  # received_ce
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,  # accecn_fail_mode
+        0,  # accecn_opt_seen
+    )
+    if t.state == LISTEN:
+        # tcp_get_info returns early for a listener: state, pacing rates, reordering
+        # and cwnd, with unacked/sacked aliased to the accept queue and its limit
+        entry = t.listen_entry
+        keep = {0: t.state, 26: fields[26], 28: fields[28], 32: 0, 33: fields[33],
+                12: len(entry.accept_queue) if entry is not None else 0,
+                13: entry.backlog if entry is not None else 0}
+        fields = tuple(keep.get(i, 0) for i in range(len(fields)))
+    return _TCP_INFO.pack(*fields)
+
+
 TCP_OPTIONS: dict[tuple[int, int], Opt] = {
+    (TCP, 1): Opt(0, _nodelay("nodelay"), inner_get("nodelay")),  # TCP_NODELAY
+    (TCP, 2): Opt(0, _maxseg, _maxseg_get),             # TCP_MAXSEG
+    (TCP, 3): Opt(0, _nodelay("cork"), inner_get("cork")),        # TCP_CORK
+    (TCP, 4): Opt(0, _tcb_int("keepidle", 1, 32767, True), inner_get("keepidle")),  # KEEPIDLE
+    (TCP, 5): Opt(0, _tcb_int("keepintvl", 1, 32767), inner_get("keepintvl")),  # KEEPINTVL
+    (TCP, 6): Opt(0, _tcb_int("keepcnt", 1, 127), inner_get("keepcnt")),        # KEEPCNT
+    (TCP, 11): Opt(0, ENOPROTOOPT, _tcp_info_get),      # TCP_INFO
+    (TCP, 13): Opt(0, _congestion, _congestion_get),    # TCP_CONGESTION
+    (C.IPPROTO_TCP, C.TCP_USER_TIMEOUT): Opt(0, _tcb_int("user_timeout", 0, None),
+                   inner_get("user_timeout")),        # TCP_USER_TIMEOUT
     (TCP, 7): Opt(C.TCP_SYN_RETRIES, _range(1, 127)),   # TCP_SYNCNT
     (TCP, 8): Opt(C.TCP_FIN_TIMEOUT, _linger2),         # TCP_LINGER2
     (TCP, 9): Opt(0, _defer_accept, _defer_accept_get), # TCP_DEFER_ACCEPT

@@ -18,13 +18,23 @@ def _udp_encap(sk: Socket, value: Value) -> int:
     return v
 
 
+def _cork(sk: Socket, value: Value) -> int:
+    """UDP_CORK: while on, sends join the pending datagram; off sends it."""
+    v = 1 if to_int(value) else 0
+    if sk.calls.corks:
+        sk.inner.cork_on = bool(v)
+        if not v:
+            sk.layer.push_corked(sk.inner)
+    return v
+
+
 def _udplite_only(sk: Socket, value: Value) -> int:
     to_int(value)
     raise SocketError(ENOPROTOOPT)      # UDP-Lite checksum coverage: not UDP-Lite
 
 
 UDP_OPTIONS: dict[tuple[int, int], Opt] = {
-    (UDP, 1): B,                                        # UDP_CORK
+    (UDP, 1): Opt(0, _cork),                            # UDP_CORK
     (UDP, 10): Opt(0, _udplite_only),                   # UDPLITE_SEND_CSCOV
     (UDP, 11): Opt(0, _udplite_only),                   # UDPLITE_RECV_CSCOV
     (UDP, 100): Opt(0, _udp_encap),                     # UDP_ENCAP

@@ -33,6 +33,13 @@ ECHO_REQUEST6, ECHO_REPLY6 = 128, 129
 _U16 = struct.Struct("!H")
 
 
+class PingSocket(UdpSocket):
+    """The state of an ICMP echo socket: a UdpSocket whose port is the echo identifier."""
+
+    def __init__(self, layer: PingLayer, family: int) -> None:
+        super().__init__(layer, family)
+
+
 class PingLayer(UdpLayer):
     """Ping sockets of one stack: identifiers are their ports."""
 

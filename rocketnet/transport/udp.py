@@ -130,6 +130,9 @@ class UdpSocket:
         self.released = False
         self.shut_rd = False
         self.shut_wr = False
+        self.cork_on = False      # UDP_CORK
+        # the pending corked datagram: (destination, port, outgoing interface, payload)
+        self.corked: tuple[bytes, int, int, bytearray] | None = None
         # multicast (Linux defaults): TTL / hop limit, loop, IP_MULTICAST_ALL, the
         # outgoing interface (IP_MULTICAST_IF: ifindex, address; IPV6_MULTICAST_IF)
         self.mc_ttl = 1
@@ -396,6 +399,12 @@ class UdpLayer:
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    def push_corked(self, sk: UdpSocket) -> None:
+        """Send the pending corked datagram (UDP_CORK / MSG_MORE), if any."""
+        pend, sk.corked = sk.corked, None
+        if pend is not None:
+            self.send(sk, pend[3], pend[0], pend[1], pend[2])
 
     def is_broadcast(self, dst: bytes) -> bool:
         """An IPv4 broadcast address: limited, or the directed broadcast of one of the

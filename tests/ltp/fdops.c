@@ -89,6 +89,25 @@ static void unknown_opt(int fd, int level, const char *lname)
     show(what, setsockopt(fd, level, 9999, &v, sizeof v));
 }
 
+/* 64-bit answers asked for in an int (as qemu-user asks for options it knows as ints):
+ * the value differs per socket, so only the result and the length are printed */
+static void u64_opts(int fd)
+{
+    static const struct { int opt; const char *name; } opts[] = {
+        {SO_COOKIE, "SO_COOKIE"}, {SO_NETNS_COOKIE, "SO_NETNS_COOKIE"}};
+    static const socklen_t lens[] = {4, 8, 12};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            unsigned char v[16];
+            socklen_t l = lens[k];
+            char what[64];
+            snprintf(what, sizeof what, "getsockopt %s optlen %u", opts[i].name,
+                     (unsigned)lens[k]);
+            show(what, getsockopt(fd, SOL_SOCKET, opts[i].opt, v, &l));
+            show("  optlen after", (int)l);
+        }
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -165,6 +184,7 @@ int main(void)
     int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
     int t6 = socket(AF_INET6, SOCK_STREAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
     printf("-- TCP\n");
+    u64_opts(t);
     unknown_opt(t, SOL_SOCKET, "SOL_SOCKET");
     unknown_opt(t, IPPROTO_IP, "IPPROTO_IP");
     unknown_opt(t, IPPROTO_TCP, "IPPROTO_TCP");

@@ -129,7 +129,8 @@ static void options(void)
     show("IPV6_JOIN_GROUP unicast", setsockopt(s6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6, sizeof m6));
     show("IPV6_LEAVE_GROUP unicast", setsockopt(s6, IPPROTO_IPV6, IPV6_LEAVE_GROUP, &m6, sizeof m6));
     v = 1;
-    show("IPV6_MULTICAST_IF 1", setsockopt(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v, 4));
+    int via_lo = setsockopt(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v, 4);
+    show("IPV6_MULTICAST_IF 1", via_lo);
     getint("IPV6_MULTICAST_IF", s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, 4);
     v = 99;
     show("IPV6_MULTICAST_IF 99", setsockopt(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v, 4));
@@ -147,7 +148,10 @@ static void options(void)
     /* Linux sends no IPv6 multicast out of lo */
     struct sockaddr_in6 d6 = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
     inet_pton(AF_INET6, "ff02::1:3", &d6.sin6_addr);
-    show("sendto(ff02::1:3) via lo", sendto(s6, "x", 1, 0, (struct sockaddr *)&d6, sizeof d6));
+    if (via_lo == 0)
+        show("sendto(ff02::1:3) via lo", sendto(s6, "x", 1, 0, (struct sockaddr *)&d6, sizeof d6));
+    else /* qemu-user refuses IPV6_MULTICAST_IF: where it goes is the machine's routes' choice */
+        printf("sendto(ff02::1:3): lo not chosen\n");
     close(s6);
 }
 

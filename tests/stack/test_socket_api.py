@@ -6,7 +6,8 @@ import pytest
 
 from rocketnet import constants as C
 from rocketnet.lab import VirtualClock, tcp_pair
-from rocketnet.socket import TCP_INFO_SIZE, SocketError
+from rocketnet.socket import SocketError
+from rocketnet.sockopt.tcp import TCP_INFO_SIZE
 from rocketnet.stack import NetStack
 
 I = struct.Struct("i")  # noqa: E741

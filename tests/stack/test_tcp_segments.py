@@ -8,8 +8,9 @@ import struct
 import pytest
 
 from rocketnet import constants as C
+from rocketnet.constants import TCP_USER_TIMEOUT
 from rocketnet.lab.harness import ACK, FIN, PSH, RST, SYN, Harness, TcpOptions
-from rocketnet.socket import TCP_USER_TIMEOUT, SocketError
+from rocketnet.socket import SocketError
 from rocketnet.transport import TcpConfig
 
 FULL = TcpOptions(mss=1460, sack_perm=True, timestamps=(5000, 0), wscale=7)

@@ -272,4 +272,4 @@ def test_corking_joins_parts_into_one_datagram(stack):
     assert r.recv_datagram().data == b"ghij"
     assert s.cork(b"x" * 65000, lo, 5010, 0, True) == 65000
     assert err(s.cork, b"x" * 600, lo, 5010, 0, True) == errno.EMSGSIZE   # dropped
-    assert s.corked is None
+    assert s.inner.corked is None
