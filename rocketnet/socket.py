@@ -8,12 +8,14 @@ protocol's socket-call semantics (Linux's proto_ops): address tuples like Python
     TcpSocket               rocketnet.stream.STREAM (TCP)
     UdpSocket               rocketnet.dgram.DGRAM   (UDP)
     PingSocket              rocketnet.dgram.PING    (ICMP echo)
+    AlgSocket, Operation    rocketnet.alg.calls.ALG (AF_ALG transform, operation)
 
-AF_UNIX and AF_ALG sockets are not served here: rocketnet.unix and rocketnet.alg (see
-docs/seed.md). A socket is given a ``Net`` (the routing view, the kernel profile, the
-handle table) and its protocol layer, never the stack. Options: ``setsockopt`` puts
-the running kernel's answers (rocketnet.profile) before the stack's model
-(rocketnet.sockopt, one table acting on the inner).
+AF_UNIX sockets are not ``Socket``s yet: rocketnet.unix decides their names and
+connections, the host (shim/unix.py) holds them (see docs/seed.md). A socket is given
+a ``Net`` (the routing view, the kernel profile, the handle table) and its protocol
+layer, never the stack. Options: ``setsockopt`` puts the running kernel's answers
+(rocketnet.profile) before the stack's model (rocketnet.sockopt, one table acting on
+the inner).
 """
 
 from __future__ import annotations
@@ -26,16 +28,18 @@ from . import inet, sockopt
 from .errors import SocketError
 from .profile import REFUSALS, KernelProfile
 from .transport import SocketSet, TcpSocket
+from .transport.ping import PingSocket
 from .transport.udp import UdpSocket
 
 if TYPE_CHECKING:
+    from .alg import AlgSocket, Operation
     from .iface.routes import RouteView
-    from .transport.ping import PingSocket
 
 __all__ = ["Net", "Socket", "SocketError", "SocketInner"]
 
-# The protocol part of a socket (AF_UNIX and AF_ALG: rocketnet.unix, rocketnet.alg)
-SocketInner = Union[TcpSocket, UdpSocket, "PingSocket"]
+# The protocol part of a socket (AF_UNIX: rocketnet.unix, held by the host alone);
+# AF_ALG's needs the `cryptography` package, so it is named here for type checks only
+SocketInner = Union[TcpSocket, UdpSocket, PingSocket, "AlgSocket", "Operation"]
 
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4

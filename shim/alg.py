@@ -30,10 +30,13 @@ from typing import Any
 
 try:
     from rocketnet.alg import ALG_SET_KEY, AlgError, AlgSocket, Control, Operation
+    from rocketnet.alg.calls import ALG
     HAVE_ALG = True
 except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has none)
     HAVE_ALG = False
+from rocketnet.socket import Net, Socket
 from rocketnet.stack import NetStack
+from rocketnet.transport import SocketSet
 from shim import protocol as P
 from shim._stub import ffi, lib
 from shim.channels import Channel, ChannelTable, kernel_answer
@@ -60,19 +63,6 @@ SALG_HEAD = 24                       # sizeof(struct sockaddr_alg) - sizeof(salg
 SO_TYPE, SO_PROTOCOL, SO_DOMAIN = 3, 38, 39
 
 
-class AlgHandle:
-    """The channel's stack-side object (`sk`): the transform or operation socket."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: AlgSocket | Operation) -> None:
-        self.obj = obj
-
-    def abort(self, now: float) -> None:
-        if isinstance(self.obj, Operation):
-            self.obj.parent.release(self.obj)
-
-
 class AlgChannel(Channel):
     """One AF_ALG shim socket: the host's S end and its engine object."""
 
@@ -80,7 +70,9 @@ class AlgChannel(Channel):
 
     def __init__(self, svc: AlgService, sock_id: int, s: socket.socket,
                  obj: AlgSocket | Operation) -> None:
-        super().__init__(svc, sock_id, AF_ALG, s, AlgHandle(obj))
+        # the channel's stack-side object: a Socket whose inner is the engine's object
+        super().__init__(svc, sock_id, AF_ALG, s,
+                         Socket(svc.net, ALG, None, AF_ALG, socket.SOCK_SEQPACKET, 0, obj))
         self.pending: int | None = None   # length of a blocking read still waiting
         self.marked = False                # a readiness marker is queued on S
         self.key_parts = bytearray()       # a long ALG_SET_KEY arriving in parts
@@ -92,6 +84,8 @@ class AlgService:
     def __init__(self, table: ChannelTable, stack: NetStack) -> None:
         self.table = table
         self.stack = stack
+        # AF_ALG sockets are numbered apart from the stack's (not in ss or sock_diag)
+        self.net = Net(stack.net.routes, stack.profile, SocketSet())
         self.ops = {
             P.OP_BIND: self.op_bind, P.OP_SETSOCKOPT: self.op_setsockopt,
             P.OP_GETSOCKOPT: self.op_getsockopt, OP_ALG_ACCEPT: self.op_accept,
@@ -162,7 +156,7 @@ class AlgService:
         return resp, fd
 
     def op_bind(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
         raw = req.payload
@@ -184,7 +178,7 @@ class AlgService:
         POLLHUP may still wait in the event loop): bind's and setsockopt's EBUSY is then
         exact."""
         for ch in self.table.of_service(self):
-            obj = ch.sk.obj
+            obj = ch.sk.inner
             if isinstance(obj, Operation) and obj.parent is parent:
                 p = select.poll()
                 p.register(ch.fd, 0)
@@ -195,7 +189,7 @@ class AlgService:
         level, name, optlen = req.args[0], req.args[1], req.args[2]
         if level == SOL_SOCKET:
             return P.response(0), None
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         if not isinstance(obj, AlgSocket):
             raise AlgError(errno.EOPNOTSUPP)
         if obj.refcnt:
@@ -203,7 +197,7 @@ class AlgService:
         value = req.payload
         if name == ALG_SET_KEY and optlen > len(value):
             # a key longer than an RPC payload comes in parts, args[3] = its offset
-            # (c_stub/stub.c do_setsockopt); the last part sets it
+            # (c_stub/control.c do_setsockopt); the last part sets it
             off = req.args[3]
             if off == 0:
                 ch.key_parts = bytearray()
@@ -231,7 +225,7 @@ class AlgService:
 
     def op_accept(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         self.drain(ch)
-        new = ch.sk.obj.accept()
+        new = ch.sk.inner.accept()
         return self.new_channel(new)
 
     def op_send(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
@@ -244,7 +238,7 @@ class AlgService:
 
     def op_recv(self, ch: AlgChannel, req: P.Request):  # type: ignore[no-untyped-def]
         self.drain(ch)
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         if not isinstance(obj, Operation):
             raise AlgError(errno.EOPNOTSUPP)
         want, nonblocking = min(max(req.args[0], 0), MAX_RESULT), req.args[1]
@@ -266,7 +260,7 @@ class AlgService:
     def drain(self, ch: AlgChannel) -> tuple[int, int]:
         """Run every message the program queued on A; -> (bytes taken, errno) of the last."""
         ret, err = 0, 0
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         while True:
             try:
                 msg = ch.s.recv(S_SNDBUF)
@@ -304,7 +298,7 @@ class AlgService:
         """A blocking read waits for this input: its result goes to A now, if complete."""
         if ch.pending is None:
             return
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         assert isinstance(obj, Operation)
         try:
             out = obj.recv(ch.pending)
@@ -318,7 +312,7 @@ class AlgService:
 
     def mark(self, ch: AlgChannel) -> None:
         """Keep A readable while af_alg_poll would say POLLIN (skcipher and aead)."""
-        obj = ch.sk.obj
+        obj = ch.sk.inner
         if ch.marked or not isinstance(obj, Operation) or obj.kind not in ("skcipher", "aead"):
             return
         if obj.more and not obj.used:
