@@ -379,7 +379,7 @@ class Control:
 
 
 def fd_table_holds(pid: int, hint: int, target: str) -> bool:
-    """/proc/<pid>/fd has an entry for target ("socket:[ino]"), fd hint-1 looked at first."""
+    """/proc/<pid>/fd has an entry for target ("socket:[ino]", ...), fd hint-1 first."""
     fds = f"/proc/{pid}/fd/"
     try:
         if hint > 0 and os.readlink(fds + str(hint - 1)) == target:
@@ -403,15 +403,4 @@ def fd_table_holds(pid: int, hint: int, target: str) -> bool:
 
 def holds_listener(pid: int) -> bool:
     """pid holds a seccomp user-notification listener (kernel-given, its fd table)."""
-    fds = f"/proc/{pid}/fd/"
-    try:
-        names = os.listdir(fds)
-    except OSError:
-        return False
-    for name in names:
-        try:
-            if os.readlink(fds + name) == "anon_inode:seccomp notify":
-                return True
-        except OSError:
-            continue
-    return False
+    return fd_table_holds(pid, 0, "anon_inode:seccomp notify")
