@@ -11,6 +11,8 @@ from .consts import (
     M,
 )
 
+SOCK_MIN_SNDBUF = 4608  # Linux: 2 * (2048 + the aligned sk_buff)
+
 if TYPE_CHECKING:
     from .tcb import TcpSocket
 
@@ -27,6 +29,8 @@ class BuffersMixin:
         mss = tcb.mss
         if free < (lim if lim < mss else mss):
             free = 0  # receiver-side silly window avoidance
+        elif self.mem.held > self.mem.mark and free > 4 * tcb.advmss:
+            free = 4 * tcb.advmss  # memory pressure: Linux __tcp_select_window's clamp
         cur = (tcb.rcv_adv - tcb.rcv_nxt) & M
         if cur & HALF:
             cur = 0
@@ -54,8 +58,8 @@ class BuffersMixin:
         copied = read - tcb.rcvq_read
         tcb.rcvq_time = now
         tcb.rcvq_read = read
-        if copied <= tcb.rcvq_space:
-            return
+        if copied <= tcb.rcvq_space or self.mem.held > self.mem.mark:
+            return  # (no growth under memory pressure, as Linux tcp_grow_window)
         tcb.rcvq_space = copied
         want = 2 * copied + 16 * tcb.advmss
         cap = self.config.rcvbuf
@@ -97,6 +101,13 @@ class BuffersMixin:
         segment as the memory it may take (per_mss).  Not bounded by the peer's window:
         a peer that does not read lets Linux queue up to tcp_wmem's max."""
         if tcb.sndbuf_lock:
+            return
+        if self.mem.held > self.mem.mark:
+            # memory pressure: no growth (tcp_should_expand_sndbuf), and the buffer
+            # comes down to half what is queued (sk_stream_moderate_sndbuf)
+            q = len(tcb.sndbuf) >> 1
+            if q < tcb.sndbuf_limit:
+                tcb.sndbuf_limit = q if q > SOCK_MIN_SNDBUF else SOCK_MIN_SNDBUF
             return
         cfg = self.config
         mss = tcb.mss

@@ -37,6 +37,7 @@ from .output import OutputMixin
 from .ports import PortsMixin, is_mapped_any, unmap
 from .reassembly import ReassemblyMixin
 from .recovery import RecoveryMixin
+from .ring import RingMemory
 from .tcb import TcpSocket
 from .timers import TimersMixin
 
@@ -57,6 +58,7 @@ class TcpLayer(
         self.ifaces = ifaces
         self.stats = stats
         self.config = config or TcpConfig()
+        self.mem = RingMemory(self.config.mem_pressure)
         self.now = 0.0
         self.conns: dict[tuple, TcpSocket] = {}
         self.listen_table = ListenTable()

@@ -10,7 +10,9 @@ out, and nothing is ever inserted at or deleted from the front of a bytearray.
 
 The storage grows on demand, doubling, to what the connection holds (never beyond
 what its window or send buffer lets it hold), so an idle or slow connection keeps a
-small ring; ``release`` gives it back when the connection is gone.
+small ring; ``release`` gives it back when the connection is gone. All rings of a
+stack charge their storage to one ``RingMemory`` (Linux's tcp_memory_allocated):
+above its pressure mark a ring that drains gives its storage back at once.
 """
 
 from __future__ import annotations
@@ -18,13 +20,25 @@ from __future__ import annotations
 MIN_CAPACITY = 4096
 
 
+class RingMemory:
+    """The storage all rings of a stack hold, against a pressure mark (Linux's
+    tcp_mem[1]: above it buffers stop growing and drained ones are given back)."""
+
+    __slots__ = ("held", "mark")
+
+    def __init__(self, mark: int) -> None:
+        self.held = 0
+        self.mark = mark
+
+
 class ByteRing:
     """Readable bytes [head, head + length) modulo the capacity, plus ``ahead``
     bytes after them that may hold data written ahead of its turn."""
 
-    __slots__ = ("buf", "mv", "head", "length", "ahead")
+    __slots__ = ("buf", "mv", "head", "length", "ahead", "mem")
 
-    def __init__(self) -> None:
+    def __init__(self, mem: RingMemory | None = None) -> None:
+        self.mem = mem if mem is not None else RingMemory(1 << 62)
         self.buf = bytearray()
         self.mv = memoryview(self.buf)
         self.head = 0
@@ -70,6 +84,7 @@ class ByteRing:
         self.buf = buf
         self.mv = memoryview(buf)
         self.head = 0
+        self.mem.held += new - cap
 
     def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
@@ -109,6 +124,9 @@ class ByteRing:
         """Discard the first ``n`` readable bytes (read, or acknowledged)."""
         length = self.length - n
         if length <= 0 and self.ahead == 0:
+            if self.mem.held > self.mem.mark:
+                self.release()  # drained under memory pressure: charge nothing
+                return
             self.head = 0  # empty: start over at the front, the largest contiguous room
             self.length = 0
             return
@@ -142,7 +160,9 @@ class ByteRing:
             dst[at + first : at + n] = mv[: n - first]
 
     def release(self) -> None:
-        """Give the storage back (the connection is gone)."""
+        """Give the storage back (the connection is gone, or the ring drained under
+        memory pressure)."""
+        self.mem.held -= len(self.buf)
         self.mv.release()
         self.buf = bytearray()
         self.mv = memoryview(self.buf)

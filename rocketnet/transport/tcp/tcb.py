@@ -70,7 +70,7 @@ class TcpSocket:
         self.snd_wl2 = 0
         self.snd_wscale = 0
         self.data_seq = 0  # sequence number of sndbuf[0]
-        self.sndbuf = ByteRing()  # unacknowledged and unsent data, from data_seq
+        self.sndbuf = ByteRing(layer.mem)  # unacknowledged and unsent data, from data_seq
         self.fin_queued = False
         # urgent data we send: segments before snd_up carry URG (urg_mode: snd_up not
         # yet acknowledged)
@@ -104,7 +104,7 @@ class TcpSocket:
         self.rcv_adv = 0  # right edge of the window we advertised
         self.rcv_wscale = 0
         self.ws_ok = False
-        self.rcvbuf = ByteRing()  # in-order data not yet read, then out-of-order data
+        self.rcvbuf = ByteRing(layer.mem)  # in-order data not yet read, then out-of-order
         self.fin_received = False
         self.ack_pending = False
         self.unacked_segs = 0
