@@ -9,6 +9,7 @@ import array
 
 from rocketnet.lab.harness import ACK, FIN, RST, Harness, TcpOptions
 from rocketnet.transport.tcp.assembler import Assembler
+from rocketnet.transport.tcp.config import TcpConfig
 from rocketnet.transport.tcp.ring import MIN_CAPACITY, ByteRing
 
 
@@ -174,3 +175,29 @@ def test_send_takes_any_buffer_as_bytes() -> None:
     assert s.send(memoryview(words)) == 12
     h.advance(0.001)
     assert [g.payload for g in h.recv() if g.payload] == [words.tobytes()]
+
+
+def test_memory_pressure_gives_drained_rings_back() -> None:
+    """Every ring charges its storage to the stack's RingMemory; above its mark (here
+    0: always) a ring that drains gives its storage back and the send buffer does
+    not grow."""
+    cfg = TcpConfig()
+    cfg.mem_pressure = 0
+    h = Harness(config=cfg)
+    _lst, s, synack = h.handshake(WS)
+    our = synack.seq + 1
+    t = s.inner
+    mem = t.layer.mem
+    sndbuf = t.sndbuf_limit
+    h.send(ACK, 1001, our, b"i" * 1000)
+    s.send(b"q" * 3000)
+    h.advance(0.001)
+    segs = h.recv()
+    assert sum(len(g.payload) for g in segs) == 3000
+    assert mem.held == t.rcvbuf.capacity + t.sndbuf.capacity == 2 * MIN_CAPACITY
+    assert s.recv(5000) == b"i" * 1000
+    assert t.rcvbuf.capacity == 0 and mem.held == MIN_CAPACITY
+    h.send(ACK, 2001, our + 3000)  # all of it acknowledged
+    h.advance(0.001)
+    assert t.sndbuf.capacity == 0 and mem.held == 0
+    assert t.sndbuf_limit <= sndbuf
