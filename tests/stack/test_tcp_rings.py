@@ -178,11 +178,11 @@ def test_send_takes_any_buffer_as_bytes() -> None:
 
 
 def test_memory_pressure_gives_drained_rings_back() -> None:
-    """Every ring charges its storage to the stack's RingMemory; above its mark (here
-    0: always) a ring that drains gives its storage back and the send buffer does
-    not grow."""
+    """Every ring charges its storage to the stack's RingMemory; over its share of the
+    limit under pressure (here 0 and 0: always) a ring that drains gives its storage
+    back and the send buffer does not grow."""
     cfg = TcpConfig()
-    cfg.mem_pressure = 0
+    cfg.mem_pressure = cfg.mem_limit = 0
     h = Harness(config=cfg)
     _lst, s, synack = h.handshake(WS)
     our = synack.seq + 1
@@ -195,6 +195,7 @@ def test_memory_pressure_gives_drained_rings_back() -> None:
     segs = h.recv()
     assert sum(len(g.payload) for g in segs) == 3000
     assert mem.held == t.rcvbuf.capacity + t.sndbuf.capacity == 2 * MIN_CAPACITY
+    assert mem.rings == 2
     assert s.recv(5000) == b"i" * 1000
     assert t.rcvbuf.capacity == 0 and mem.held == MIN_CAPACITY
     h.send(ACK, 2001, our + 3000)  # all of it acknowledged

@@ -29,7 +29,7 @@ class BuffersMixin:
         mss = tcb.mss
         if free < (lim if lim < mss else mss):
             free = 0  # receiver-side silly window avoidance
-        elif self.mem.held > self.mem.mark and free > 4 * tcb.advmss:
+        elif free > 4 * tcb.advmss and self.mem.over(tcb.rcvbuf.capacity):
             free = 4 * tcb.advmss  # memory pressure: Linux __tcp_select_window's clamp
         cur = (tcb.rcv_adv - tcb.rcv_nxt) & M
         if cur & HALF:
@@ -58,7 +58,7 @@ class BuffersMixin:
         copied = read - tcb.rcvq_read
         tcb.rcvq_time = now
         tcb.rcvq_read = read
-        if copied <= tcb.rcvq_space or self.mem.held > self.mem.mark:
+        if copied <= tcb.rcvq_space or self.mem.over(tcb.rcvbuf.capacity):
             return  # (no growth under memory pressure, as Linux tcp_grow_window)
         tcb.rcvq_space = copied
         want = 2 * copied + 16 * tcb.advmss
@@ -102,12 +102,8 @@ class BuffersMixin:
         a peer that does not read lets Linux queue up to tcp_wmem's max."""
         if tcb.sndbuf_lock:
             return
-        if self.mem.held > self.mem.mark:
-            # memory pressure: no growth (tcp_should_expand_sndbuf), and the buffer
-            # comes down to half what is queued (sk_stream_moderate_sndbuf)
-            q = len(tcb.sndbuf) >> 1
-            if q < tcb.sndbuf_limit:
-                tcb.sndbuf_limit = q if q > SOCK_MIN_SNDBUF else SOCK_MIN_SNDBUF
+        if self.mem.over(tcb.sndbuf.capacity):
+            self.moderate_sndbuf(tcb)  # no growth (tcp_should_expand_sndbuf)
             return
         cfg = self.config
         mss = tcb.mss
@@ -122,3 +118,13 @@ class BuffersMixin:
         if w > tcb.sndbuf_limit:
             tcb.sndbuf_limit = w
             self.events.add(tcb)
+
+    def moderate_sndbuf(self, tcb: TcpSocket) -> None:
+        """Memory pressure, the send ring over its share: the send buffer comes down
+        to half what is queued (Linux sk_stream_moderate_sndbuf, when a write cannot
+        get memory), so the writer waits until the queue drains below it."""
+        if tcb.sndbuf_lock:
+            return
+        q = len(tcb.sndbuf) >> 1
+        if q < tcb.sndbuf_limit:
+            tcb.sndbuf_limit = q if q > SOCK_MIN_SNDBUF else SOCK_MIN_SNDBUF

@@ -26,10 +26,12 @@ class TcpConfig:
         # window (tcp_sndbuf_expand)
         self.rcvbuf = 6 * 1024 * 1024
         self.sndbuf = 4 * 1024 * 1024
-        # the host's tcp_mem[1] (bytes, not pages): ring storage of all connections
-        # above which buffers stop growing, windows are clamped and drained rings are
-        # given back (the host is one process holding every connection's buffers)
+        # the host's tcp_mem[1] and tcp_mem[2] (bytes, not pages): ring storage of all
+        # connections above which those over their share of the limit stop growing,
+        # have their window clamped and give drained rings back (the host is one
+        # process holding every connection's buffers)
         self.mem_pressure = 16 * 1024 * 1024
+        self.mem_limit = 64 * 1024 * 1024
         self.somaxconn = 4096           # net.core.somaxconn
         self.so_sndbuf = 16384          # net.ipv4.tcp_wmem[1]: SO_SNDBUF of a new socket
         self.so_rcvbuf = 131072         # net.ipv4.tcp_rmem[1]

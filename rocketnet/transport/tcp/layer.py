@@ -58,7 +58,7 @@ class TcpLayer(
         self.ifaces = ifaces
         self.stats = stats
         self.config = config or TcpConfig()
-        self.mem = RingMemory(self.config.mem_pressure)
+        self.mem = RingMemory(self.config.mem_pressure, self.config.mem_limit)
         self.now = 0.0
         self.conns: dict[tuple, TcpSocket] = {}
         self.listen_table = ListenTable()

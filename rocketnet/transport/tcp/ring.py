@@ -12,7 +12,7 @@ The storage grows on demand, doubling, to what the connection holds (never beyon
 what its window or send buffer lets it hold), so an idle or slow connection keeps a
 small ring; ``release`` gives it back when the connection is gone. All rings of a
 stack charge their storage to one ``RingMemory`` (Linux's tcp_memory_allocated):
-above its pressure mark a ring that drains gives its storage back at once.
+under memory pressure a ring over its share gives its storage back when it drains.
 """
 
 from __future__ import annotations
@@ -21,14 +21,24 @@ MIN_CAPACITY = 4096
 
 
 class RingMemory:
-    """The storage all rings of a stack hold, against a pressure mark (Linux's
-    tcp_mem[1]: above it buffers stop growing and drained ones are given back)."""
+    """The storage all rings of a stack hold (Linux's tcp_memory_allocated) against
+    tcp_mem's pressure mark and hard limit. Above the mark a ring is over its share
+    when it holds more than the limit divided among the rings holding storage (Linux
+    __sk_mem_raise_allocated's fair share): then its buffer stops growing and, when it
+    drains, its storage is given back. So a few busy connections run free and a
+    hundred share the limit."""
 
-    __slots__ = ("held", "mark")
+    __slots__ = ("held", "rings", "mark", "limit")
 
-    def __init__(self, mark: int) -> None:
+    def __init__(self, mark: int, limit: int) -> None:
         self.held = 0
+        self.rings = 0  # rings holding storage
         self.mark = mark
+        self.limit = limit
+
+    def over(self, cap: int) -> bool:
+        """A ring of ``cap`` bytes is over its share under memory pressure."""
+        return self.held > self.mark and cap * self.rings > self.limit
 
 
 class ByteRing:
@@ -38,7 +48,7 @@ class ByteRing:
     __slots__ = ("buf", "mv", "head", "length", "ahead", "mem")
 
     def __init__(self, mem: RingMemory | None = None) -> None:
-        self.mem = mem if mem is not None else RingMemory(1 << 62)
+        self.mem = mem if mem is not None else RingMemory(1 << 62, 1 << 62)
         self.buf = bytearray()
         self.mv = memoryview(self.buf)
         self.head = 0
@@ -84,7 +94,10 @@ class ByteRing:
         self.buf = buf
         self.mv = memoryview(buf)
         self.head = 0
-        self.mem.held += new - cap
+        mem = self.mem
+        mem.held += new - cap
+        if not cap:
+            mem.rings += 1
 
     def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
@@ -124,8 +137,8 @@ class ByteRing:
         """Discard the first ``n`` readable bytes (read, or acknowledged)."""
         length = self.length - n
         if length <= 0 and self.ahead == 0:
-            if self.mem.held > self.mem.mark:
-                self.release()  # drained under memory pressure: charge nothing
+            if self.mem.over(len(self.buf)):
+                self.release()  # drained, over its share under pressure: charge nothing
                 return
             self.head = 0  # empty: start over at the front, the largest contiguous room
             self.length = 0
@@ -162,7 +175,10 @@ class ByteRing:
     def release(self) -> None:
         """Give the storage back (the connection is gone, or the ring drained under
         memory pressure)."""
-        self.mem.held -= len(self.buf)
+        cap = len(self.buf)
+        if cap:
+            self.mem.held -= cap
+            self.mem.rings -= 1
         self.mv.release()
         self.buf = bytearray()
         self.mv = memoryview(self.buf)

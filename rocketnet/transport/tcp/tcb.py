@@ -206,6 +206,8 @@ class TcpSocket:
         the send buffer a new "skb" may start, and it takes up to size_goal bytes
         whatever the limit. So a 4 KiB SO_SNDBUF still lets a 64 KiB segment go out
         per round trip on lo, not 4 KiB."""
+        if self.layer.mem.over(self.sndbuf.capacity):
+            self.layer.moderate_sndbuf(self)
         free = self.sndbuf_limit - len(self.sndbuf)
         if free <= 0:
             return 0
