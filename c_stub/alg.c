@@ -1,5 +1,4 @@
-/* alg.c - AF_ALG shim sockets (the kernel crypto API), #included by stub.c after
- * dgram.c.
+/* alg.c - AF_ALG shim sockets (the kernel crypto API).
  *
  * Transform and operation sockets are RN_KIND_ALG: the A end of a SOCK_SEQPACKET
  * pair, served by shim/alg.py.  The datagram interposers (dgram.c) route these fds
@@ -14,6 +13,7 @@
  *   markers (POLLIN as af_alg_poll gives it) and are skipped.
  * Keys and data are never traced: the tracer prints lengths only.
  */
+#include "internal.h"
 
 #define RN_ALG_CHUNK (64 * 1024)
 #define RN_ALG_CTL_MAX 20480 /* sysctl optmem_max: larger control buffers are ENOBUFS */
@@ -195,7 +195,7 @@ static ssize_t alg_send_iov(int fd, struct rn_sock *s, const struct iovec *uiov,
     return (ssize_t)sent;
 }
 
-static ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+ssize_t alg_send(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                         int flags, const void *uctl, size_t clen, int *err)
 {
     struct rn_iovbuf b1, b2;
@@ -260,7 +260,7 @@ static ssize_t alg_recv_iov(int fd, struct rn_sock *s, const struct iovec *uiov,
     return r - (ssize_t)sizeof hr;
 }
 
-static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
+ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, size_t iovcnt,
                         int flags, struct dg_rres *res, int *err)
 {
     struct rn_iovbuf b;
@@ -276,7 +276,7 @@ static ssize_t alg_recv(int fd, struct rn_sock *s, const struct iovec *uiov, siz
 
 /* accept() on a transform socket (or a hash operation socket): a new operation
  * socket from the host, numbered by the kernel as it arrives with SCM_RIGHTS. */
-static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_t *lenp,
+int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_t *lenp,
                       int flags, int *err)
 {
     struct rn_resp resp;
@@ -321,7 +321,7 @@ static int alg_accept(int fd, struct rn_sock *s, struct sockaddr *addr, socklen_
  * A's own splice would make each pipe page a message that ends the input.
  * from: a pipe (splice: what it holds, up to n) or a file (sendfile: up to n, at
  * *off if off, else at its position).  Bytes taken, or -1 with errno. */
-static ssize_t alg_splice_in(int out, struct rn_sock *s, int from, off_t *off, size_t n,
+ssize_t alg_splice_in(int out, struct rn_sock *s, int from, off_t *off, size_t n,
                              int more, int whole)
 {
     off_t pos = -1;

@@ -1,7 +1,8 @@
 """Builds of the preload stub: one plain C shared object per C library and machine.
 
 ``rocketnet-<arch>-<libc>.so`` (``rocketnet-x86_64-glibc.so``, ``rocketnet-x86_64-musl.so``,
-``rocketnet-riscv64-glibc.so``) from stub.c and the units it includes; a program gets
+``rocketnet-riscv64-glibc.so``) from the stub's units (every .c file here, sharing internal.h)
+linked together; a program gets
 the build that its dynamic loader (PT_INTERP) can load (program.c maps them).  A build
 whose toolchain is missing is skipped with the reason printed; the machine's own
 glibc build is required.
@@ -25,6 +26,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CFLAGS = ["-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-O2", "-fPIC", "-shared",
           "-fvisibility=hidden"]
+
+
+def units() -> list[Path]:
+    """The stub's compilation units: every .c file of c_stub/."""
+    return sorted(HERE.glob("*.c"))
 
 
 def proto_flag() -> str:
@@ -92,7 +98,7 @@ def build_all(out_dir: Path, extra_flags: list[str] | None = None) -> dict[str, 
                 continue
             target = out_dir / f"rocketnet-{name}.so"
             cmd = cc + CFLAGS + (extra_flags or []) + [
-                proto_flag(), "-I", str(HERE), str(HERE / "stub.c"),
+                proto_flag(), "-I", str(HERE), *map(str, units()),
                 "-o", str(target), "-ldl", "-lpthread"]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
@@ -105,6 +111,10 @@ def build_all(out_dir: Path, extra_flags: list[str] | None = None) -> dict[str, 
 
 
 if __name__ == "__main__":
-    dest = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent / "shim" / "preload"
-    for n, p in build_all(dest).items():
+    import argparse
+    ap = argparse.ArgumentParser(description="Build every preload library this machine "
+                                 "can build (a missing toolchain is skipped with a line).")
+    ap.add_argument("dest", nargs="?", type=Path, default=HERE.parent / "shim" / "preload",
+                    help="where the rocketnet-<arch>-<libc>.so files go (default: %(default)s)")
+    for n, p in build_all(ap.parse_args().dest).items():
         print(n, p)

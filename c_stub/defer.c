@@ -1,5 +1,5 @@
-/* defer.c - socket options that travel with the call that needs them (included by
- * stub.c, before the control RPC).
+/* defer.c - socket options that travel with the call that needs them (rpc.c sends
+ * them).
  *
  * A TCP socket this process made and that never connected is set up before it is
  * used: netperf's TCP_CRR client sets SO_SNDBUF, reads it back, sets SO_RCVBUF, reads
@@ -15,19 +15,12 @@
  * on (dup2/dup3: to exec; SCM_RIGHTS) has its options sent first.  Not covered: an
  * exec that keeps such a socket's fd number without a dup, before any call on it.
  * Everything here is under g_lock. */
-#define RN_DEFER_SLOTS 16
-#define RN_DEFER_MAX 8
+#include "internal.h"
 
-struct rn_defer {
-    uint32_t id; /* 0: free */
-    uint32_t n;
-    int32_t snd, rcv;                   /* SO_SNDBUF / SO_RCVBUF read back; -1: not set */
-    struct rn_setopt o[RN_DEFER_MAX];   /* in the program's order */
-};
-static struct rn_defer g_defer[RN_DEFER_SLOTS];
-static int g_defer_used;   /* slots in use: RPCs check the table only when there are */
-static int64_t g_buf_max;  /* HELLO arg0: wmem_max | rmem_max << 32; 0: keep nothing */
-static int64_t g_buf_min;  /* HELLO arg1: minimum SO_SNDBUF | minimum SO_RCVBUF << 32 */
+struct rn_defer g_defer[RN_DEFER_SLOTS];
+int g_defer_used;
+int64_t g_buf_max;
+int64_t g_buf_min;
 
 static int rn_deferrable(int level, int opt)
 {
@@ -60,7 +53,7 @@ static struct rn_defer *rn_defer_find(uint32_t id)
 
 /* Keep setsockopt(level, opt, v) of socket id (lock held, control connection made).
  * 1: kept, *a_sndbuf = the SO_SNDBUF for A (0: none); 0: make the call. */
-static int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
+int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
 {
     *a_sndbuf = 0;
     if (g_buf_max == 0 || id == 0 || !rn_deferrable(level, opt))
@@ -98,7 +91,7 @@ static int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndb
 
 /* getsockopt(SOL_SOCKET, SO_SNDBUF/SO_RCVBUF) of a socket whose set is kept here:
  * 1 with *v, else 0 (lock held). */
-static int rn_defer_readback(uint32_t id, int opt, int32_t *v)
+int rn_defer_readback(uint32_t id, int opt, int32_t *v)
 {
     struct rn_defer *d = rn_defer_find(id);
     int32_t x = d == NULL ? -1 : opt == SO_SNDBUF ? d->snd : opt == SO_RCVBUF ? d->rcv : -1;
@@ -109,7 +102,7 @@ static int rn_defer_readback(uint32_t id, int opt, int32_t *v)
 }
 
 /* Take the options kept for id into out (RN_DEFER_MAX entries): their count (lock held). */
-static uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out)
+uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out)
 {
     struct rn_defer *d = rn_defer_find(id);
     if (d == NULL)
@@ -122,7 +115,7 @@ static uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out)
 }
 
 /* The socket's fd is closed: nothing to send for it any more. */
-static void rn_defer_forget(uint32_t id)
+void rn_defer_forget(uint32_t id)
 {
     if (__atomic_load_n(&g_defer_used, __ATOMIC_RELAXED) == 0 || rn_lock() < 0)
         return;

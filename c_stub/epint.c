@@ -1,5 +1,4 @@
 /* epint.c - epoll interests of TCP shim fds, carried over when A is replaced.
- * #included at the end of stub.c, after trace.c.
  *
  * An epoll interest belongs to the open file.  RN_OP_REOPEN puts a fresh A on a TCP
  * socket's fd number (the first connect of a socket, a connect after a failed one):
@@ -9,6 +8,7 @@
  * (one is the rule); a third replaces the oldest.  Lock-free: a slot is its key word
  * (epfd + 1, events), its data word and the epoll fd's inode (a closed and reused epfd
  * number is not the same set), the key written last. */
+#include "internal.h"
 
 #define RN_EPINT_SLOTS 2
 struct rn_epint {
@@ -19,7 +19,7 @@ struct rn_epint {
 static struct rn_epint g_epint[RN_CACHE_N][RN_EPINT_SLOTS];
 static int g_epint_top; /* 1 + the highest fd number ever given a slot */
 
-static int rn_epint_tracked(int fd)
+int rn_epint_tracked(int fd)
 {
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
         return 0;
@@ -28,7 +28,7 @@ static int rn_epint_tracked(int fd)
 }
 
 /* after a successful epoll_ctl(epfd, op, fd, ev) on a TCP shim fd */
-static void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev)
+void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev)
 {
     if (!rn_epint_tracked(fd) || epfd < 0)
         return;
@@ -75,7 +75,7 @@ static void rn_epint_note(int epfd, int op, int fd, const struct epoll_event *ev
 }
 
 /* The next fd >= from that epoll set epfd watches with this data word, or -1. */
-static int rn_epint_find(int epfd, uint64_t data, int from)
+int rn_epint_find(int epfd, uint64_t data, int from)
 {
     uint64_t want = (uint64_t)(uint32_t)(epfd + 1) << 32;
     int top = __atomic_load_n(&g_epint_top, __ATOMIC_RELAXED);
@@ -91,7 +91,7 @@ static int rn_epint_find(int epfd, uint64_t data, int from)
 }
 
 /* fd's number now holds a fresh A: put it in the epoll sets that watched the old one */
-static void rn_epint_carry(int fd)
+void rn_epint_carry(int fd)
 {
     if (fd < 0 || fd >= RN_CACHE_N)
         return;
@@ -114,7 +114,7 @@ static void rn_epint_carry(int fd)
 }
 
 /* a closed fd number watches nothing */
-static void rn_epint_forget(int fd)
+void rn_epint_forget(int fd)
 {
     if (fd < 0 || fd >= RN_CACHE_N)
         return;

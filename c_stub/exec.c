@@ -1,6 +1,6 @@
 /* exec.c - every exec picks the preload build that matches the new image.
  *
- * Included by stub.c.  The stub is built once per C library and machine
+ * The stub is built once per C library and machine
  * (rocketnet-x86_64-glibc.so, rocketnet-x86_64-musl.so, ...: c_stub/build_preload.py);
  * a glibc program may exec a musl one and the other way round.  Before each exec the
  * stub reads the new image's ELF header and PT_INTERP (program.c) and puts the build
@@ -12,9 +12,11 @@
  * glibc's and musl's own execv/execvp/execl.../posix_spawn reach execve inside libc,
  * where no interposer sees them, so each entry point is wrapped here.
  */
+#include "internal.h"
+
 #include <spawn.h>
 
-#include "program.c"
+#include "program.h"
 
 extern char **environ;
 
@@ -38,7 +40,7 @@ static size_t g_preload_dir_len;
 #define RN_ENV_MAX 1024 /* environment entries we rewrite (stack room: musl threads are small) */
 
 /* At load (never in a vfork child): the real functions and our own directory. */
-static void rn_exec_init(void)
+void rn_exec_init(void)
 {
     rn_x.execve = (f_execve_t)dlsym(RTLD_NEXT, "execve");
     rn_x.execvpe = (f_execve_t)dlsym(RTLD_NEXT, "execvpe");

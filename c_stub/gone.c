@@ -1,13 +1,13 @@
-/* gone.c - poll and epoll report a dead host's sockets as reset.  #included at the end
- * of stub.c, after epint.c.
+/* gone.c - poll and epoll report a dead host's sockets as reset.
  *
  * When the stack host dies the kernel closes every S; an A whose S had nothing unread
  * then polls as a clean end of stream (POLLIN|POLLHUP), where Linux shows a reset
  * connection as POLLERR too (reads already fail with ECONNRESET: rn_rd_end).  Only a
  * hang-up without an error on a stream shim fd pays for the check (rn_host_gone: one
  * control request, failing at once on a dead host); other results are untouched. */
+#include "internal.h"
 
-static void rn_poll_gone(struct pollfd *fds, nfds_t n, int r)
+void rn_poll_gone(struct pollfd *fds, nfds_t n, int r)
 {
     if (r <= 0 || !g_enabled)
         return;
@@ -21,7 +21,7 @@ static void rn_poll_gone(struct pollfd *fds, nfds_t n, int r)
 
 /* epoll gives the program's data word, not the fd: the interests recorded per stream
  * shim fd (epint.c) name the fds that epfd watches with it. */
-static void rn_epoll_gone(int epfd, struct epoll_event *evs, int r)
+void rn_epoll_gone(int epfd, struct epoll_event *evs, int r)
 {
     if (r <= 0 || !g_enabled)
         return;

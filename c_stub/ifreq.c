@@ -1,5 +1,4 @@
-/* ifreq.c - programs see the stack's interfaces, not the host's.  #included at the
- * end of stub.c.
+/* ifreq.c - programs see the stack's interfaces, not the host's.
  *
  * - ioctl(SIOCGIF*, SIOCSIF*) on a shim socket is answered by the host from the stack's
  *   interfaces (RN_OP_IOCTL: arg0 = request, payload = struct ifreq; SIOCGIFCONF gets
@@ -14,6 +13,7 @@
  *   out so glibc's freeifaddrs (one free) and if_freenameindex (names, then array)
  *   release it.
  */
+#include "internal.h"
 
 #include <ifaddrs.h>
 #include <linux/netlink.h>
@@ -269,8 +269,7 @@ static int rn_nl_links(struct rn_link *links, int max)
 RN_EXPORT unsigned int rn_if_nametoindex(const char *) __asm__("if_nametoindex");
 RN_EXPORT char *rn_if_indextoname(unsigned int, char *) __asm__("if_indextoname");
 RN_EXPORT struct if_nameindex *rn_if_nameindex(void) __asm__("if_nameindex");
-RN_EXPORT int rn_getifaddrs(struct ifaddrs **) __asm__("getifaddrs");
-static void *g_real_nametoindex, *g_real_indextoname, *g_real_nameindex, *g_real_getifaddrs;
+void *g_real_nametoindex, *g_real_indextoname, *g_real_nameindex, *g_real_getifaddrs;
 
 unsigned int rn_if_nametoindex(const char *name)
 {

@@ -1,5 +1,4 @@
-/* landlock.c - a Landlock sandbox stays a sandbox under the shim.  #included at the end
- * of stub.c.
+/* landlock.c - a Landlock sandbox stays a sandbox under the shim.
  *
  * landlock_create_ruleset / landlock_add_rule / landlock_restrict_self go to the kernel
  * unchanged (filesystem rules and everything else are the kernel's), but the bind and
@@ -24,6 +23,8 @@
  * system calls inline restricts its TCP all the same (the probes follow no_new_privs),
  * but its abstract-unix scoping is not seen.
  */
+#include "internal.h"
+
 #include <sys/prctl.h>
 
 #define RN_ENV_LANDLOCK "ROCKETNET_LANDLOCK" /* "1": restricted, "2": abstract-unix scoped */
@@ -43,7 +44,7 @@ static int rn_ll_maybe(void)
 
 /* EACCES if the calling thread's Landlock domain refuses this TCP bind (is_connect 0) or
  * connect to sa; 0 otherwise.  errno is preserved. */
-static int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect)
+int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect)
 {
     sa_family_t fam;
     if (len < sizeof fam)
@@ -69,7 +70,7 @@ static int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect)
 
 /* landlock_create_ruleset(attr, size, flags) returned fd: remember it if it scopes
  * abstract AF_UNIX sockets (struct landlock_ruleset_attr: fs, net, scoped: u64 each). */
-static void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long flags)
+void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long flags)
 {
     uint64_t a[3];
     if (fd < 0 || flags != 0 || attr == NULL || size < sizeof a || rn_copy_in(a, attr, sizeof a))
@@ -90,7 +91,7 @@ static void rn_ll_ruleset(long fd, const void *attr, size_t size, unsigned long 
 
 /* landlock_restrict_self(fd) succeeded: remember it for this process tree (fork
  * children share the flags, exec'd images read RN_ENV_LANDLOCK). */
-static void rn_ll_restricted(int fd)
+void rn_ll_restricted(int fd)
 {
     g_ll_seen = 1;
     pthread_mutex_lock(&g_ll_lock);
@@ -102,7 +103,7 @@ static void rn_ll_restricted(int fd)
 }
 
 /* Load time: an exec'd image of a restricted process tree. */
-static void rn_ll_init(void)
+void rn_ll_init(void)
 {
     const char *v = getenv(RN_ENV_LANDLOCK);
     if (v && (v[0] == '1' || v[0] == '2')) {
@@ -138,7 +139,7 @@ static socklen_t rn_ll_witness_name(struct sockaddr_un *w, int type, const unsig
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
-static void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len)
+void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len)
 {
     struct sockaddr_un w;
     socklen_t wl = rn_ll_witness_name(&w, unix_type(fd), sa, len);
@@ -168,7 +169,7 @@ static void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len)
         REAL(close)(k); /* table full: connectors of this name will be refused, not let in */
 }
 
-static void rn_ll_unwitness(int fd)
+void rn_ll_unwitness(int fd)
 {
     if (__atomic_load_n(&g_ll_nwitness, __ATOMIC_RELAXED) == 0)
         return;
@@ -186,7 +187,7 @@ static void rn_ll_unwitness(int fd)
 /* Before a connect of a socket of this type to the stack abstract name sa: 0, or EPERM
  * when the caller is abstract-unix scoped and the name's socket is outside its domain
  * (or the domain cannot be judged: then with one line on stderr). */
-static int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len)
+int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len)
 {
     if (!g_ll_scoped)
         return 0;

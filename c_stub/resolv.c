@@ -1,4 +1,4 @@
-/* resolv.c - names resolve in the stack's world.  #included at the end of stub.c.
+/* resolv.c - names resolve in the stack's world.
  *
  * glibc's resolver (nss_dns, res_send) opens its UDP socket with internal calls a
  * preload library cannot catch, so its queries would leave through the machine's
@@ -21,6 +21,9 @@
  * Not interposed: getaddrinfo_a (glibc runs it in its own threads), gethostent
  * (enumerates the machine's hosts file, no network).
  */
+#include "internal.h"
+
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <resolv.h>
 

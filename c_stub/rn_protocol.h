@@ -1,4 +1,4 @@
-/* rn_protocol.h - the wire protocol between the preload stub (c_stub/stub.c) and
+/* rn_protocol.h - the wire protocol between the preload stub (c_stub/) and
  * the stack host (shim/).  This header is the single source of truth: the stub
  * includes it, and shim/protocol.py reads the same constants and struct layouts
  * through cffi (c_stub/build_ffi.py cdefs them), so the two sides cannot drift.

@@ -1,5 +1,5 @@
-/* seccomp.c - hooks for the seccomp supervisor (shim/seccomp_super.py), #included by
- * stub.c.  Under `rocketnet run --via seccomp` the program's socket system calls reach
+/* seccomp.c - hooks for the seccomp supervisor (shim/seccomp_super.py).
+ * Under `rocketnet run --via seccomp` the program's socket system calls reach
  * a supervisor process that has this stub preloaded: it takes a copy of the program's
  * fd (pidfd_getfd), puts it on a slot number of its own and makes the same call through
  * the stub, so both paths share one implementation of every call.  These functions are
@@ -7,6 +7,7 @@
  * moving a fd together with its cache entry, closing a slot while keeping that entry
  * (it is keyed by the socket's inode, so the next call on the same socket finds the
  * flags the stub keeps per socket), and the pid the trace lines name.                */
+#include "internal.h"
 
 /* A stream read (or send) the supervisor must make through the stub instead of
  * letting the kernel run it on A: the socket may never have connected, has read its
@@ -74,13 +75,12 @@ int rn_sc_close(int fd)
 RN_EXPORT int rn_sc_release(int fd);
 int rn_sc_release(int fd) { return REAL(close)(fd); }
 
-
 /* Trace lines of a call made for a program are held until the supervisor knows the
  * fd number the program got (socket, accept: the stub saw its own number). */
 static __thread struct tb g_held[4];
 static __thread int g_nheld;
 
-static int rn_sc_hold(const struct tb *t)
+int rn_sc_hold(const struct tb *t)
 {
     if (g_nheld >= (int)(sizeof g_held / sizeof g_held[0]))
         return 0;

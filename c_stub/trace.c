@@ -1,11 +1,12 @@
 /* trace.c - tracing of the calls a program makes on shim fds that the stub otherwise
  * leaves to the kernel: poll, ppoll, select, pselect, epoll_ctl, epoll_wait,
  * epoll_pwait, fcntl, sendfile, splice (dup/dup2/dup3 and close are traced where they
- * are interposed).  #included at the end of stub.c.  Each interposer goes straight to
+ * are interposed).  Each interposer goes straight to
  * the real call unless ROCKETNET_TRACE is on, and then writes a line only when a shim
  * fd is involved: the kernel does the work either way. */
+#include "internal.h"
 
-static void *g_real_fcntl, *g_real_poll, *g_real_ppoll, *g_real_select, *g_real_pselect, *g_real_epoll_ctl,
+void *g_real_fcntl, *g_real_poll, *g_real_ppoll, *g_real_select, *g_real_pselect, *g_real_epoll_ctl,
     *g_real_epoll_wait, *g_real_epoll_pwait, *g_real_sendfile, *g_real_splice;
 
 typedef int (*f_fcntl_t)(int, int, ...);
@@ -14,14 +15,10 @@ typedef int (*f_ppoll_t)(struct pollfd *, nfds_t, const struct timespec *, const
 typedef int (*f_select_t)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 typedef int (*f_pselect_t)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
                            const sigset_t *);
-typedef int (*f_epoll_ctl_t)(int, int, int, struct epoll_event *);
 typedef int (*f_epoll_wait_t)(int, struct epoll_event *, int, int);
 typedef int (*f_epoll_pwait_t)(int, struct epoll_event *, int, int, const sigset_t *);
 typedef ssize_t (*f_sendfile_t)(int, int, off_t *, size_t);
 typedef ssize_t (*f_splice_t)(int, loff_t *, int, loff_t *, size_t, unsigned int);
-
-static void rn_poll_gone(struct pollfd *fds, nfds_t n, int r);      /* gone.c */
-static void rn_epoll_gone(int epfd, struct epoll_event *evs, int r); /* gone.c */
 
 /* epoll fds that watch a shim fd (set by a traced epoll_ctl): their waits are traced */
 static unsigned char g_ep_shim[RN_CACHE_N / 8];
@@ -58,7 +55,7 @@ static int rn_is_shim(int fd)
     return c > 0;
 }
 
-static int rn_libc_fcntl(int fd, int cmd, ...)
+int rn_libc_fcntl(int fd, int cmd, ...)
 {
     va_list ap;
     va_start(ap, cmd);
@@ -67,7 +64,7 @@ static int rn_libc_fcntl(int fd, int cmd, ...)
     return ((f_fcntl_t)rn_sym(&g_real_fcntl, "fcntl"))(fd, cmd, v);
 }
 
-static int rn_libc_poll(struct pollfd *fds, nfds_t n, int timeout)
+int rn_libc_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     return ((f_poll_t)rn_sym(&g_real_poll, "poll"))(fds, n, timeout);
 }
@@ -137,7 +134,6 @@ RN_EXPORT int rn_epoll_pwait(int, struct epoll_event *, int, int,
 RN_EXPORT ssize_t rn_sendfile(int, int, off_t *, size_t) __asm__("sendfile");
 RN_EXPORT ssize_t rn_sendfile64(int, int, off_t *, size_t) __asm__("sendfile64");
 RN_EXPORT ssize_t rn_splice(int, loff_t *, int, loff_t *, size_t, unsigned int) __asm__("splice");
-RN_EXPORT int rn_fcntl(int, int, ...) __asm__("fcntl");
 RN_EXPORT int rn_fcntl64(int, int, ...) __asm__("fcntl64");
 
 int rn_poll(struct pollfd *fds, nfds_t n, int timeout)

@@ -4,17 +4,18 @@
  * each shim fd (fd<sock N>, as host.log names sockets), "s=N" the first N bytes of each data
  * call's payload (strace -s), "e=call:call:..." only those calls.  And the lines that no
  * call makes: "execve" when an image of the run starts, "+++ exited with N +++" when a
- * process calls exit().  #included by stub.c before its tracing functions. */
+ * process calls exit(). */
+#include "internal.h"
 
 #define RN_STRSIZE_MAX 512
 
 static int g_tr_abs, g_tr_rel;      /* timestamp kinds */
-static int g_tr_sockids;            /* "y": fd<sock N>, the id host.log names */
+int g_tr_sockids;                   /* "y": fd<sock N>, the id host.log names */
 static long long g_tr_t0;           /* run start, ns since the epoch */
 static int g_tr_strsize;            /* payload bytes per data call (0: none) */
 static char g_tr_calls[512];        /* ":call:call:" wanted, empty = all */
 
-static void rn_tr_opts(const char *o)
+void rn_tr_opts(const char *o)
 {
     while (o && *o) {
         const char *end = strchr(o, ',');
@@ -40,7 +41,7 @@ static void rn_tr_opts(const char *o)
 }
 
 /* whether lines of this call are wanted (-e) */
-static int rn_tr_wanted(const char *call)
+int rn_tr_wanted(const char *call)
 {
     if (!g_tr_calls[0])
         return 1;
@@ -50,7 +51,7 @@ static int rn_tr_wanted(const char *call)
 }
 
 /* the time part of a line, after the pid */
-static void tb_time(struct tb *t)
+void tb_time(struct tb *t)
 {
     if (!g_tr_abs && !g_tr_rel)
         return;
@@ -92,16 +93,13 @@ static void tb_bytes(struct tb *t, const unsigned char *p, size_t len, size_t n)
 }
 
 /* a data call's payload (-s N): what was written or read, when the call moved bytes */
-static void tb_payload(struct tb *t, const void *buf, long r)
+void tb_payload(struct tb *t, const void *buf, long r)
 {
     if (g_tr_strsize > 0 && buf != NULL && r > 0) {
         tb_add(t, ", ");
         tb_bytes(t, buf, (size_t)r, (size_t)g_tr_strsize);
     }
 }
-
-static void tb_start(struct tb *t, const char *call, int fd);
-static void tb_emit(struct tb *t);
 
 #ifdef __GLIBC__
 static void rn_tr_exit(int status, void *arg)
@@ -117,7 +115,7 @@ static void rn_tr_exit(int status, void *arg)
 #endif
 
 /* "PID execve("/usr/bin/x", ["x", "-v"]) = 0" for each image of the run, then the exit line */
-static void rn_tr_image(int argc, char **argv)
+void rn_tr_image(int argc, char **argv)
 {
     struct tb t;
     tb_start(&t, "execve", INT_MIN);

@@ -1,5 +1,5 @@
 /* unix.c - AF_UNIX SOCK_STREAM / SOCK_SEQPACKET sockets of the stack (shim/unix.py).
- * #included by stub.c.  Data calls on these fds are the kernel's (a connected socket is
+ * Data calls on these fds are the kernel's (a connected socket is
  * one end of a pair whose other end is the peer program's fd); here: the calls that
  * name things.  A filesystem name is resolved in the caller's process, so the path
  * walk, umask, permissions and errnos are the kernel's own:
@@ -12,12 +12,11 @@
  *   the answer.  Success means a kernel (non-stack) program listens there: that
  *   connection becomes the program's fd, so shimmed programs still reach the
  *   machine's daemons. */
-
-#define UNIX_PATH_OFF offsetof(struct sockaddr_un, sun_path)
+#include "internal.h"
 
 /* An AF_UNIX stack fd: recvfrom/recvmsg then fix the sender's name.  One load once the
  * fd is classified (an fd never seen, e.g. inherited across exec, is classified once). */
-static int unix_hint(int fd)
+int unix_hint(int fd)
 {
     if (fd < 0 || fd >= RN_CACHE_N)
         return 0;
@@ -36,7 +35,7 @@ static int unix_hint(int fd)
  * stream socket refuses a 0-byte MSG_OOB or an address first (EOPNOTSUPP).  Its A,
  * whose peer the host holds, would take the bytes or block.  1 with errno set if fd
  * is one, else 0. */
-static int unix_listener_send(int fd, size_t n, int flags, int named)
+int unix_listener_send(int fd, size_t n, int flags, int named)
 {
     if (!g_enabled || fd < 0 || fd >= RN_CACHE_N)
         return 0;
@@ -88,7 +87,7 @@ static int unix_node(const unsigned char *sa, socklen_t len, int *err)
     return nfd;
 }
 
-static int unix_type(int fd)
+int unix_type(int fd)
 {
     int type = SOCK_STREAM;
     socklen_t tl = sizeof type;
@@ -98,7 +97,7 @@ static int unix_type(int fd)
 
 /* Put the host's new kernel socket nfd on fd (listen: the listener's A; connect: the
  * connected end), keeping the options a program sets before on the fd itself. */
-static int unix_install(int fd, struct rn_sock *s, int nfd, uint32_t id)
+int unix_install(int fd, struct rn_sock *s, int nfd, uint32_t id)
 {
     static const int opts[] = {SO_PASSCRED, SO_PASSSEC, SO_RCVTIMEO, SO_SNDTIMEO};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
@@ -112,7 +111,7 @@ static int unix_install(int fd, struct rn_sock *s, int nfd, uint32_t id)
 }
 
 /* bind: 0, or -1 with *err. */
-static int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len, int *err)
+int unix_bind(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len, int *err)
 {
     struct rn_resp resp;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
@@ -155,7 +154,7 @@ static int unix_connect_rpc(int fd, struct rn_sock *s, const unsigned char *sa, 
                             int64_t a0, int node, int nb, int cloexec, int *err);
 
 /* connect: 0, or -1 with *err. */
-static int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
+int unix_connect(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len,
                         int *err)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -250,7 +249,7 @@ static int unix_connect_rpc(int fd, struct rn_sock *s, const unsigned char *sa, 
 /* recvfrom/recvmsg on a connected stack socket name the sender by its kernel identity
  * ("\0rocketnet-<nonce>-u<id>"): replace it with the sender's stack address, as Linux
  * would report it (nothing for an unnamed sender).  ucap is the caller's buffer size. */
-static void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
+void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
 {
     const size_t plen = sizeof(RN_NAME_PREFIX) - 1;
     unsigned char a[sizeof(struct sockaddr_un)];
@@ -288,7 +287,7 @@ static void unix_fix_name(void *uaddr, socklen_t *ulen, socklen_t ucap)
 /* socketpair(AF_UNIX, SOCK_STREAM / SOCK_SEQPACKET / SOCK_DGRAM): the host makes the
  * pair, names both ends and answers for them (unnamed, SO_PEERCRED = the caller's, bind
  * later into the stack's names); two RPCs, one end each.  Other families: the kernel's. */
-static int unix_socketpair(int domain, int type, int protocol, int *sv)
+int unix_socketpair(int domain, int type, int protocol, int *sv)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || domain != AF_UNIX ||
@@ -369,7 +368,7 @@ out:
  * receiver's recvfrom names the sender by its identity, which unix_fix_name turns into
  * the sender's stack name. */
 
-static int unix_is_dgram(int fd) { return unix_type(fd) == SOCK_DGRAM; }
+int unix_is_dgram(int fd) { return unix_type(fd) == SOCK_DGRAM; }
 
 /* The native destination for the stack address sa: the identity of the socket bound to
  * it, or sa itself where a kernel (non-stack) socket is bound at the path.  0 or -1
@@ -431,7 +430,7 @@ static int unix_resolve(int fd, const struct rn_sock *s, const unsigned char *sa
 }
 
 /* connect on a datagram socket: the kernel connects fd to the resolved socket. */
-static int unix_dgram_connect(int fd, const struct rn_sock *s, const unsigned char *sa,
+int unix_dgram_connect(int fd, const struct rn_sock *s, const unsigned char *sa,
                               socklen_t len, int *err)
 {
     sa_family_t fam;
@@ -456,7 +455,7 @@ static int unix_dgram_connect(int fd, const struct rn_sock *s, const unsigned ch
 
 /* sendto/sendmsg with an address on a stack datagram socket: to the resolved socket.
  * -2: not a datagram socket (the caller sends as is). */
-static ssize_t unix_dgram_sendmsg(int fd, const struct rn_sock *s, const struct msghdr *m,
+ssize_t unix_dgram_sendmsg(int fd, const struct rn_sock *s, const struct msghdr *m,
                                   int flags)
 {
     if (!unix_is_dgram(fd))
@@ -484,7 +483,7 @@ static ssize_t unix_dgram_sendmsg(int fd, const struct rn_sock *s, const struct 
 }
 
 /* getpeername of a datagram socket: the kernel's peer, by its stack name. */
-static int unix_dgram_peername(int fd, unsigned char *ka, size_t *klen)
+int unix_dgram_peername(int fd, unsigned char *ka, size_t *klen)
 {
     struct sockaddr_un a;
     socklen_t l = sizeof a;

@@ -1,4 +1,4 @@
-/* TCP urgent data on kernels whose AF_UNIX MSG_OOB differs from TCP's (included by stub.c).
+/* TCP urgent data on kernels whose AF_UNIX MSG_OOB differs from TCP's.
  *
  * A TCP shim socket's urgent byte reaches the program out of band on its A, an AF_UNIX
  * stream socket.  AF_UNIX keeps a byte read out of band queued, empty, until an in-band
@@ -8,14 +8,14 @@
  * drops it and fails with EAGAIN once where TCP reads the data behind it.  Later
  * kernels answer as TCP.  On the former, the stub keeps two flags per fd and makes up
  * for both; nothing here runs where the kernel needs nothing made up. */
+#include "internal.h"
 
 #include <sys/ioctl.h>
 
 #define F_OOBHEAD (1ULL << 54) /* A: a byte was read out of band; the next read may meet it */
 #define F_OOBMARK (1ULL << 55) /* ... read at the mark: it is the head of A, the mark */
 
-typedef int (*f_ioctl_t)(int, unsigned long, ...);
-static void *g_real_ioctl;
+void *g_real_ioctl;
 
 static inline uint64_t urg_flags(int fd)
 {
@@ -27,7 +27,7 @@ static inline uint64_t urg_flags(int fd)
 /* SIOCATMARK as TCP answers it where the empty byte read at the mark heads A: still
  * the mark unless more urgent data is pending behind in-band bytes (TCP moves the mark
  * to the new urgent byte, skipping the old one).  -1: ask the kernel. */
-static int urg_mark(int fd)
+int urg_mark(int fd)
 {
     if (!(g_oob_quirks & RN_HELLO_OOB_NOMARK) || !(urg_flags(fd) & F_OOBMARK))
         return -1;
@@ -43,7 +43,7 @@ static int urg_mark(int fd)
 
 /* Before a read on fd with flags: for a MSG_OOB read of a shim stream socket, whether
  * it is at the mark (0/1); -1 otherwise. */
-static int urg_before(int fd, int flags)
+int urg_before(int fd, int flags)
 {
     if ((flags & (MSG_OOB | MSG_PEEK)) != MSG_OOB)
         return -1;
@@ -63,7 +63,7 @@ static int urg_before(int fd, int flags)
 
 /* After the read (r, errno): note an urgent byte read out of band; 1 if the read met
  * the empty byte and must be made again (the kernel has dropped it now). */
-static int urg_after(int fd, int flags, ssize_t r, int at)
+int urg_after(int fd, int flags, ssize_t r, int at)
 {
     uint64_t f = urg_flags(fd);
     struct rn_sock s;
@@ -84,17 +84,3 @@ static int urg_after(int fd, int flags, ssize_t r, int at)
     return again;
 }
 
-/* call: a read of fd with flags, made again when the kernel stalled it on the empty byte */
-#define URG_IO(fd, flags, call)                                                    \
-    __extension__({                                                                \
-        ssize_t r_;                                                                \
-        if (RN_UNLIKELY(g_oob_quirks) && g_enabled) {                              \
-            int at_ = urg_before(fd, flags);                                       \
-            r_ = (call);                                                           \
-            if (urg_after(fd, flags, r_, at_))                                     \
-                r_ = (call);                                                       \
-        } else {                                                                   \
-            r_ = (call);                                                           \
-        }                                                                          \
-        r_;                                                                        \
-    })

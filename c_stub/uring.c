@@ -1,5 +1,5 @@
 /* uring.c - io_uring is refused, so programs fall back to the socket calls the stub
- * serves.  #included at the end of stub.c.
+ * serves.
  *
  * An io_uring submission (IORING_OP_CONNECT, SEND, RECV, ACCEPT...) on a shim fd would
  * be executed by the kernel on the AF_UNIX end A, never reaching the stack: wrong
@@ -12,8 +12,9 @@
  * then use the ordinary calls.  A program that issues the raw system call inline
  * (without libc or an interposable liburing) is not caught.
  */
+#include "internal.h"
 
-static long rn_uring_refused(void)
+long rn_uring_refused(void)
 {
     errno = ENOSYS;
     return -1;

@@ -8,14 +8,14 @@ protocol's socket-call semantics (Linux's proto_ops): address tuples like Python
     TcpSocket               rocketnet.stream.STREAM (TCP)
     UdpSocket               rocketnet.dgram.DGRAM   (UDP)
     PingSocket              rocketnet.dgram.PING    (ICMP echo)
+    UnixSocket              rocketnet.unix.UNIX     (AF_UNIX)
     AlgSocket, Operation    rocketnet.alg.calls.ALG (AF_ALG transform, operation)
 
-AF_UNIX sockets are not ``Socket``s yet: rocketnet.unix decides their names and
-connections, the host (shim/unix.py) holds them (see docs/seed.md). A socket is given
-a ``Net`` (the routing view, the kernel profile, the handle table) and its protocol
-layer, never the stack. Options: ``setsockopt`` puts the running kernel's answers
-(rocketnet.profile) before the stack's model (rocketnet.sockopt, one table acting on
-the inner).
+A socket is given a ``Net`` (the routing view, the kernel profile, the handle table)
+and its protocol layer, never the stack. AF_UNIX's listen and connect also take the
+caller's credentials, so the host calls them on ``sk.calls`` with those. Options:
+``setsockopt`` puts the running kernel's answers (rocketnet.profile) before the stack's
+model (rocketnet.sockopt, one table acting on the inner).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ from .transport.udp import UdpSocket
 if TYPE_CHECKING:
     from .alg import AlgSocket, Operation
     from .iface.routes import RouteView
+    from .unix import UnixSocket
 
 __all__ = ["Net", "Socket", "SocketError", "SocketInner"]
 
-# The protocol part of a socket (AF_UNIX: rocketnet.unix, held by the host alone);
-# AF_ALG's needs the `cryptography` package, so it is named here for type checks only
-SocketInner = Union[TcpSocket, UdpSocket, PingSocket, "AlgSocket", "Operation"]
+# The protocol part of a socket. AF_ALG's needs the `cryptography` package and
+# rocketnet.unix builds on this module, so those are named here for type checks only
+SocketInner = Union[TcpSocket, UdpSocket, PingSocket, "UnixSocket", "AlgSocket", "Operation"]
 
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
@@ -62,8 +63,9 @@ class Socket:
         self.net = net
         self.routes = net.routes
         self.profile = net.profile
-        self.calls = calls      # the protocol's calls (rocketnet.stream / rocketnet.dgram)
-        self.layer = layer      # the protocol layer (TcpLayer, UdpLayer, PingLayer)
+        self.calls = calls      # the protocol's calls (rocketnet.stream, .dgram, .unix...)
+        self.layer = layer      # the protocol layer (TcpLayer, UdpLayer, PingLayer,
+                                # UnixNamespace)
         self.family = family
         self.type = type & C.SOCK_TYPE_MASK
         self.proto = proto or calls.proto

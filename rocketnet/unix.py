@@ -1,7 +1,9 @@
-"""AF_UNIX connection-oriented sockets (SOCK_STREAM, SOCK_SEQPACKET): names and connections.
+"""AF_UNIX sockets: names, connections and socket calls.
 
 Sans-I/O: this module decides what bind/listen/connect/accept answer and which socket a
 connection joins, with Linux's rules (net/unix/af_unix.c); the caller moves the bytes.
+An AF_UNIX socket is a ``rocketnet.socket.Socket`` whose inner is a ``UnixSocket``,
+whose layer is the ``UnixNamespace`` and whose calls are ``UNIX``.
 Names are keys: ``("a", type, name)`` for the abstract namespace (the bytes after the
 leading NUL, exact length; Linux hashes the type in, so each type has its own abstract
 names and a connect from another type finds nothing) and ``("p", dev, ino)`` for a
@@ -16,6 +18,7 @@ from collections.abc import Hashable
 from typing import Callable
 
 from rocketnet.errors import SocketError
+from rocketnet.socket import Socket
 
 AF_UNIX = 1
 SUN_PATH_OFF = 2          # offsetof(struct sockaddr_un, sun_path)
@@ -27,7 +30,7 @@ class UnixSocket:
     """One AF_UNIX socket: its name, state, peer and (listening) backlog."""
 
     __slots__ = ("type", "addr", "key", "state", "peer", "listener", "backlog", "pending",
-                 "cred", "shut_rd")
+                 "cred", "shut_rd", "owner", "handle")
 
     def __init__(self, type_: int) -> None:
         self.type = type_
@@ -41,6 +44,8 @@ class UnixSocket:
         # SO_PEERCRED value (pid, uid, gid): the peer's at connect, own at listen
         self.cred: tuple[int, int, int] | None = None
         self.shut_rd = False
+        self.owner: Socket | None = None   # the Socket this is the inner of
+        self.handle = 0
 
     def sockname(self) -> bytes:
         return self.addr if self.addr is not None else AF_UNIX.to_bytes(2, "little")
@@ -162,3 +167,80 @@ class UnixNamespace:
         if sk.state == "LISTEN":
             sk.state = "CLOSED"
         self.accepted(sk)
+
+
+class UnixCalls:
+    """What ``Socket`` does for a socket whose inner is a ``UnixSocket`` (its layer: the
+    ``UnixNamespace``).  A path is resolved by the host in the caller's process, so bind,
+    connect and resolve take a namespace key; listen and connect take the caller's
+    (pid, uid, gid), what SO_PEERCRED shows."""
+
+    name = "unix"
+    proto = 0
+
+    @staticmethod
+    def state(sk: Socket) -> str:
+        return sk.inner.state
+
+    @staticmethod
+    def bind(sk: Socket, addr: tuple[Key, bytes] | None) -> None:
+        """addr: (key, the sockaddr getsockname will show); None: autobind."""
+        if addr is None:
+            sk.layer.autobind(sk.inner)
+        else:
+            sk.layer.bind(sk.inner, *addr)
+
+    @staticmethod
+    def listen(sk: Socket, backlog: int, cred: tuple[int, int, int]) -> None:
+        sk.layer.listen(sk.inner, backlog, cred)
+
+    @staticmethod
+    def connect(sk: Socket, key: Key, nonblocking: bool,
+                cred: tuple[int, int, int]) -> Socket:
+        """The new server-side socket, queued on the listener until accepted."""
+        new = sk.layer.connect(sk.inner, key, nonblocking, cred)
+        return Socket(sk.net, UNIX, sk.layer, sk.family, sk.type, sk.proto, new)
+
+    @staticmethod
+    def resolve(sk: Socket, key: Key) -> Socket:
+        """A datagram's destination: the socket bound to key."""
+        other = sk.layer.holder(key)
+        if other is None:
+            raise SocketError(errno.ECONNREFUSED)
+        if other.type != sk.inner.type:
+            raise SocketError(errno.EPROTOTYPE)
+        return other.owner
+
+    @staticmethod
+    def accepted(sk: Socket) -> None:
+        sk.layer.accepted(sk.inner)
+
+    @staticmethod
+    def getsockname(sk: Socket) -> bytes:
+        return sk.inner.sockname()
+
+    @staticmethod
+    def getpeername(sk: Socket) -> bytes:
+        return sk.inner.peername()
+
+    @staticmethod
+    def shutdown(sk: Socket, how: int) -> None:
+        if not 0 <= how <= 2:
+            raise SocketError(errno.EINVAL)
+        if how != 1:                # SHUT_RD or SHUT_RDWR: a listener shut so refuses
+            sk.inner.shut_rd = True
+
+    @staticmethod
+    def peercred(sk: Socket) -> tuple[int, int, int]:
+        return sk.inner.cred or (0, -1, -1)     # no peer: Linux's -1s
+
+    @staticmethod
+    def close(sk: Socket, now: float = 0.0) -> None:
+        """Its fds are all closed: the name is free, the handle goes."""
+        sk.layer.release(sk.inner)
+        sk.net.sockets.remove(sk.handle)
+
+    abort = close
+
+
+UNIX = UnixCalls()

@@ -197,7 +197,7 @@ class AlgService:
         value = req.payload
         if name == ALG_SET_KEY and optlen > len(value):
             # a key longer than an RPC payload comes in parts, args[3] = its offset
-            # (c_stub/stub.c do_setsockopt); the last part sets it
+            # (c_stub/control.c do_setsockopt); the last part sets it
             off = req.args[3]
             if off == 0:
                 ch.key_parts = bytearray()

@@ -78,7 +78,7 @@ class StackHost:
         table.watch(self.wake_r.fileno(), EP_IN, lambda fd, ev: self.wake_r.recv(64))
         self.stream = StreamService(table, self.stack, self.run_stack)
         self.dgram = DgramService(table, self.stack, self.run_stack, self.stream)
-        self.unix = UnixService(table)
+        self.unix = UnixService(table, self.stack)
         netlink = NetlinkService(table, self.stack, SockDiag(table, self.stack, self.unix))
         self.resolver = ResolverService(self.stack, net)    # names (shim/resolver.py)
         alg = AlgService(table, self.stack)

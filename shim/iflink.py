@@ -64,7 +64,12 @@ def _resolve(ifaces: list[InterfaceWrapper], name: str, taken: set[str]) -> str:
 
 
 def create_veth(stack: NetStack, name: str | None, peer_name: str | None,
-                new_mac: MacSource) -> None:
+                new_mac: MacSource, flags: tuple[int, int] = (0, 0),
+                peer_flags: tuple[int, int] = (0, 0)) -> None:
+    """The pair, then each end's ifinfomsg flags and change mask applied as
+    rtnl_configure_link does (`ip link add ... up`); a failure there removes it.  The
+    peer cannot be brought up here: Linux opens it before the ends are joined
+    (veth_open: ENOTCONN)."""
     ifaces = stack.interfaces
     peer = _resolve(ifaces, peer_name or "veth%d", set())
     dev = _resolve(ifaces, name or "veth%d", {peer})
@@ -73,9 +78,18 @@ def create_veth(stack: NetStack, name: str | None, peer_name: str | None,
             raise SocketError(errno.EINVAL)
     if peer in {i.name for i in ifaces} or dev in {i.name for i in ifaces} or dev == peer:
         raise SocketError(errno.EEXIST)
+    up, change = peer_flags
+    if (up & change if change else up) & ifinfo.IFF_UP:
+        raise SocketError(errno.ENOTCONN)
     a, b = veth_pair(new_mac(), new_mac())
-    stack.add_interface(InterfaceWrapper(peer, b))       # registered first (veth_newlink)
-    stack.add_interface(InterfaceWrapper(dev, a))
+    peer_iface = stack.add_interface(InterfaceWrapper(peer, b))  # registered first
+    dev_iface = stack.add_interface(InterfaceWrapper(dev, a))
+    try:
+        for iface, (ifi_flags, change) in ((peer_iface, peer_flags), (dev_iface, flags)):
+            set_link(iface, ifi_flags, change, {})
+    except SocketError:
+        delete_link(stack, dev_iface)
+        raise
 
 
 def delete_link(stack: NetStack, iface: InterfaceWrapper) -> None:
@@ -143,13 +157,15 @@ def change_link(stack: NetStack, kind: int, flags: int, msg: bytes,
     if link_kind is None:
         raise SocketError(errno.EOPNOTSUPP)
     peer_name = None
+    peer_flags = (0, 0)
     data = rtroute.parse_attrs(info.get(ifinfo.IFLA_INFO_DATA, b""), 0)
     peer = data.get(VETH_INFO_PEER)
     if peer is not None:
         if len(peer) < ifinfo.IFINFOMSG.size:
             raise SocketError(errno.EINVAL)
+        peer_flags = ifinfo.IFINFOMSG.unpack_from(peer)[3:5]
         peer_name = _name(rtroute.parse_attrs(peer, ifinfo.IFINFOMSG.size))
-    create_veth(stack, name, peer_name, new_mac)
+    create_veth(stack, name, peer_name, new_mac, (ifi_flags, change), peer_flags)
 
 
 def request(ifaces: list[InterfaceWrapper], msg: bytes, pid: int, stack: NetStack,

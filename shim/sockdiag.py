@@ -118,7 +118,7 @@ class SockDiag:
     def __init__(self, table: ChannelTable, stack: NetStack, unix: Any) -> None:
         self.table = table
         self.stack = stack
-        self.unix = unix            # shim.unix.UnixService: the stack's AF_UNIX sockets
+        self.unix = unix            # shim.unix.UnixService: the AF_UNIX Sockets
 
     def requests(self, data: bytes, pid: int) -> list[bytes]:
         """Every request message in one datagram -> the reply datagrams."""
@@ -184,7 +184,7 @@ class SockDiag:
             fam, type_, state, ino, cookie = UNIX_MSG.unpack_from(raw)
             if ino not in keep:
                 continue
-            sk = unix.socks[by_ino[ino]]
+            sk = unix.socks[by_ino[ino]].inner
             listening = sk.state == "LISTEN"
             if listening:
                 state = TCP_LISTEN

@@ -1,27 +1,23 @@
-"""The stream (TCP) service of the stack host.
+"""The stream (TCP) service of the stack host: the calls on TCP sockets.  The data path
+(Channel, bytes and state between S and the stack socket) is shim/streampump.py.
 
-Stream channel (TCP):
-- app -> stack: bytes the program writes to A are read from S while the TCP send
-  buffer has room; EOF on S is the program's shutdown(SHUT_WR), POLLHUP on S is the
-  last close of A (close in Linux terms).
-- stack -> app: received bytes are written to S; the peer's FIN becomes
-  shutdown(S, SHUT_WR), so the program reads 0.
 - connect: the stub first fills A with "filler" bytes until A is not writable; the
   host discards exactly that many bytes once the handshake is over, so POLLOUT on A
   appears when the connection is established (ARCHITECTURE.md section 2).
 - failure (refused, reset, timed out): S is closed with the filler or data unread, so
   A reports POLLERR|POLLHUP and ECONNRESET; the errno is kept for SO_ERROR.
+- a failed socket stays dormant so that the program can use it again (RN_OP_REOPEN);
+  close() with SO_LINGER waits for the host (RN_OP_LINGER); a read that ended asks
+  what Linux's tcp_recvmsg answers (RN_OP_RDEND).
 The socket-level calls every inet socket shares (bind, listen, names, options,
 interface ioctls) are here too; the datagram service uses them (inet_ops).
 """
 from __future__ import annotations
 
-import array
 import errno
 import fcntl
 import select
 import socket
-import struct
 import sys
 import termios
 import time
@@ -31,32 +27,26 @@ from typing import Any, Callable
 from rocketnet import constants as C
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
-from rocketnet.transport import STATE_NAMES
 from shim import hostlog, ifinfo, sockaddr
 from shim import protocol as P
-from shim.channels import Channel as ChannelBase
 from shim.channels import ChannelTable, set_sndbuf
+from shim.streampump import (
+    CHANNEL_BUF,
+    CHANNEL_BUF_MIN,
+    READ_CHUNK,
+    TCP_ESTABLISHED_OR_LATER,
+    Channel,
+    StreamPump,
+)
 
-READ_CHUNK = 256 * 1024
-# S's send buffer (SO_SNDBUFFORCE beyond wmem_max): what the program has not read yet,
-# on top of the TCP receive buffer, like the tail of Linux's autotuned rcvbuf.  It
-# starts small and doubles each time the program has read all it held, so a program
-# that never reads holds about what Linux's would (the receive buffer), one that
-# reads fast gets the large buffer that keeps the host's wake-ups few.
-CHANNEL_BUF = 1024 * 1024
-CHANNEL_BUF_MIN = 32 * 1024
-OUTQ = struct.Struct("i")
 # close() with SO_LINGER waits while the socket is in one of these (FIN not yet acked)
 LINGER_STATES = {"ESTABLISHED", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING",
                  "LAST_ACK"}
-DEAD_KEEP = 4096                    # sockets whose errno is kept for SO_ERROR after failure
 SOL_SOCKET = socket.SOL_SOCKET
 SO_ERROR = socket.SO_ERROR
 SO_ACCEPTCONN = 30
 SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33
-EP_IN, EP_OUT = select.EPOLLIN, select.EPOLLOUT
-EP_HUPS = select.EPOLLHUP | select.EPOLLERR
 # Options a TCP socket that never connected may set without a round trip: the stub
 # keeps them and sends them with the socket's next call (c_stub/defer.c, RN_OP_SETOPTS;
 # their sets cannot fail there).  BIND, LISTEN and CONNECT carry them in their payload.
@@ -64,11 +54,6 @@ KEPT_OPTIONS = ((SOL_SOCKET, socket.SO_REUSEADDR), (SOL_SOCKET, socket.SO_REUSEP
                 (SOL_SOCKET, socket.SO_KEEPALIVE), (SOL_SOCKET, socket.SO_SNDBUF),
                 (SOL_SOCKET, socket.SO_RCVBUF), (socket.IPPROTO_TCP, socket.TCP_NODELAY))
 CARRIERS = frozenset({P.OP_BIND, P.OP_LISTEN, P.OP_CONNECT})
-TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
-                            "LAST_ACK", "TIME_WAIT"}
-# the same states as the TCB's numbers: the per-packet paths read the TCB (sk.inner)
-# directly, without a name lookup per call
-SYNCED = frozenset(n for n, name in STATE_NAMES.items() if name in TCP_ESTABLISHED_OR_LATER)
 
 
 def unprivileged_port_start() -> int:
@@ -78,39 +63,6 @@ def unprivileged_port_start() -> int:
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return 1024
-
-
-class Channel(ChannelBase):
-    """One TCP shim socket: the host's S end and the stack socket behind it."""
-
-    __slots__ = ("filler", "out", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
-                 "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto")
-
-    def __init__(self, svc: StreamService, sock_id: int, family: int, s: socket.socket,
-                 sk: Socket) -> None:
-        super().__init__(svc, sock_id, family, s, sk)
-        self.filler = 0            # filler bytes still to discard from S
-        self.out: deque[memoryview] = deque()   # received bytes S did not take yet
-        self.app_closed = False    # the last A is closed (POLLHUP on S)
-        self.fin_to_app = False    # shutdown(S, SHUT_WR) done
-        self.pending_accept: deque[Socket] = deque()
-        self.a_shut = False        # A is shut for writing: never connected (writes: EPIPE)
-        self.more = False          # MSG_MORE: what the program writes is held back
-        self.nb_connect = False    # the last connect was non-blocking (its result unseen)
-        self.unseen_fail: int | None = None     # see op_connect
-        # SO_SNDBUF / SO_RCVBUF set by the program: the kernel send buffers of A and S
-        # (0: the defaults), inherited by accepted sockets as the stack's buffers are
-        self.a_sndbuf = 0
-        self.s_sndbuf = 0
-        self.s_auto = CHANNEL_BUF_MIN   # S's send buffer while the program sets none
-
-    def size_like(self, other: Channel, a: socket.socket) -> None:
-        """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
-        self.a_sndbuf, self.s_sndbuf = other.a_sndbuf, other.s_sndbuf
-        if self.a_sndbuf:
-            a.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, self.a_sndbuf)
-        if self.s_sndbuf:
-            set_sndbuf(self.s, self.s_sndbuf)
 
 
 ZEROS = bytes(65536)
@@ -130,18 +82,7 @@ def fill(a: socket.socket) -> int:
     return total
 
 
-def push_tail(sk: Socket, tail: deque) -> None:
-    """Hand the stack what it takes of the bytes a closed program left (SocketError
-    passes through); what does not fit stays at the head of tail."""
-    while tail:
-        n = sk.send(tail[0])
-        if n < len(tail[0]):
-            tail[0] = tail[0][n:]
-            return
-        tail.popleft()
-
-
-class StreamService:
+class StreamService(StreamPump):
     def __init__(self, table: ChannelTable, stack: NetStack,
                  run_stack: Callable[[], None]) -> None:
         self.table = table
@@ -223,10 +164,6 @@ class StreamService:
             return P.response(-1, e.errno), None
         finally:
             self.run_stack()
-
-    def add(self, ch: Channel) -> None:
-        self.table.add(ch)
-        self.update_mask(ch)
 
     def op_reopen(self, c: Any, req: P.Request):  # type: ignore[no-untyped-def]
         """A fresh pair for a socket whose A cannot serve the next call (see rn_protocol.h)."""
@@ -475,7 +412,7 @@ class StreamService:
                 ch.a_sndbuf = t.sndbuf_limit // 2
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
             if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
-                ch.s_sndbuf = t.rcvbuf_limit // 4   # S holds half, pump_rx's chunk half
+                ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S half, pump_rx's chunk half
                 set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
 
@@ -610,289 +547,18 @@ class StreamService:
         return P.response(0, 0, ifinfo.ioctl(self.stack.interfaces, req.args[0], req.payload,
                                              self.table.caller.net_admin)), None
 
-    # ---- channels -----------------------------------------------------------------
 
-    def update_mask(self, ch: Channel) -> None:
-        if ch.listening:
-            want = EP_OUT if ch.pending_accept else 0
-            if not ch.app_eof:
-                want |= EP_IN       # EOF/HUP: the program closed the listener
-        elif ch.app_eof or ch.connecting:
-            want = 0
-        else:
-            t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.send_space() > 0) else 0
-        if ch.out:
-            want |= EP_OUT
-        if want != ch.mask:
-            self.table.modify(ch, want)
 
-    @staticmethod
-    def sending(ch: Channel) -> bool:
-        """Whether S is read: only once connected (before, S holds the stub's filler)."""
-        return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
-    def event(self, ch: Channel, ev: int) -> None:
-        if ev & EP_OUT:
-            if ch.listening:
-                self.hand_over_accepted(ch)
-            else:
-                self.flush_out(ch)
-                if not ch.out and not ch.s_sndbuf and ch.s_auto < CHANNEL_BUF:
-                    ch.s_auto *= 2  # the program read all S held: a larger S
-                    set_sndbuf(ch.s, ch.s_auto)
-                self.service(ch)    # after the backlog: FIN or failure may be due now
-        if ev & EP_IN or ev & EP_HUPS:
-            self.read_app(ch, ev)
-        if self.table.by_fd.get(ch.fd) is ch:
-            self.update_mask(ch)
 
-    def read_app(self, ch: Channel, ev: int) -> None:
-        """Bytes the program wrote to A: filler to drop, then payload for the stack."""
-        s, t = ch.s, ch.sk.inner
-        while not ch.app_eof:
-            if ch.listening:
-                want = READ_CHUNK
-            elif ch.connecting or t.state not in SYNCED:
-                break
-            elif ch.filler:
-                want = min(ch.filler, READ_CHUNK)
-            else:
-                want = t.send_space()
-                if want <= 0:
-                    break
-                if want > READ_CHUNK:
-                    want = READ_CHUNK
-            try:
-                data = s.recv(want)
-            except BlockingIOError:
-                break
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                ch.app_eof = True
-                if not ev & select.EPOLLHUP and self.hung_up(s):
-                    ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
-                break
-            if ch.listening:
-                continue            # nothing a program writes to a listener means anything
-            if ch.filler:
-                ch.filler -= len(data)
-                continue
-            try:
-                t.send(data, ch.more)
-            except SocketError:
-                pass                # Linux drops it too: EPIPE was the program's to see
-            if len(data) < want:
-                break               # S is empty now; epoll (level-triggered) tells of more
-        if ev & select.EPOLLHUP:
-            ch.app_closed = True
-        if ch.app_closed:
-            self.app_closed(ch, time.monotonic())
-        elif ch.app_eof:
-            self.app_shut_write(ch, time.monotonic())
 
-    @staticmethod
-    def hung_up(s: socket.socket) -> bool:
-        """EOF on S: is the last A closed (POLLHUP), rather than shut down for writing?"""
-        p = select.poll()
-        p.register(s.fileno(), 0)
-        return any(ev & select.POLLHUP for _, ev in p.poll(0))
 
-    def app_closed(self, ch: Channel, now: float) -> None:
-        """The last A is closed: what the program wrote still goes out, then FIN."""
-        tail: deque[bytes] = deque()
-        while not ch.app_eof and not ch.listening:
-            try:
-                data = ch.s.recv(READ_CHUNK)
-            except (BlockingIOError, ConnectionResetError):
-                break
-            if not data:
-                break
-            if ch.filler:
-                cut = min(ch.filler, len(data))
-                ch.filler -= cut
-                data = data[cut:]
-            if data:
-                tail.append(data)
-        self.close_channel(ch)
-        self.recent_closed[ch.sock_id] = ch.sk
-        while len(self.recent_closed) > DEAD_KEEP:
-            self.recent_closed.popitem(last=False)
-        sk = ch.sk
-        if sk.inner.linger == (1, 0):
-            self.abort_after_sent(sk, tail, now)
-        elif tail and sk.state in TCP_ESTABLISHED_OR_LATER:
-            self.orphans[sk] = tail
-            self.feed_orphan(sk)
-        else:
-            sk.close(now)           # FIN, or RST if unread data remains (the stack's rule)
 
-    def abort_after_sent(self, sk: Socket, tail: deque, now: float) -> None:
-        """close() with SO_LINGER {1, 0}: on Linux what send() returned for is already
-        on its way (on loopback, in the peer's queue) when the reset goes; what the
-        peer's window cannot take is dropped.  So: send the tail while the stack moves
-        it, then RST."""
-        tcb = sk.inner
-        for _ in range(64):
-            try:
-                push_tail(sk, tail)
-            except SocketError:
-                break
-            before = tcb.snd_nxt
-            self.stack.poll(now)
-            if tcb.snd_nxt == before:
-                break               # all out, or the peer's window is full
-        sk.close(now)
 
-    def orphaned(self, sk: Socket) -> None:
-        """The stack changed a socket that has no channel: a closed one still sending."""
-        if sk in self.orphans:
-            self.feed_orphan(sk)
 
-    def feed_orphan(self, sk: Socket) -> None:
-        tail = self.orphans[sk]
-        try:
-            push_tail(sk, tail)
-            if tail:
-                return              # the rest when the send buffer frees
-        except SocketError:
-            tail.clear()
-        del self.orphans[sk]
-        sk.close(time.monotonic())
 
-    def app_shut_write(self, ch: Channel, now: float) -> None:
-        """The program shut A down for writing: FIN after what it wrote."""
-        sk = ch.sk
-        if sk.state in TCP_ESTABLISHED_OR_LATER:
-            try:
-                sk.shutdown_write(now)
-            except SocketError:
-                pass
 
-    def service(self, ch: Channel) -> None:
-        """The stack changed this socket: move data and state to the program."""
-        sk = ch.sk
-        if ch.connecting:
-            if sk.state in TCP_ESTABLISHED_OR_LATER:
-                ch.connecting = False
-            elif sk.state == "CLOSED":
-                self.fail(ch, sk.take_error() or errno.ECONNREFUSED)
-                return
-        if ch.listening:
-            while True:
-                new = sk.accept()
-                if new is None:
-                    break
-                ch.pending_accept.append(new)
-            self.hand_over_accepted(ch)
-        else:
-            self.pump_rx(ch)
-            if sk.error and sk.state == "CLOSED" and not ch.out:
-                self.fail(ch, sk.take_error())
-                return
-            if sk.rx_eof and not ch.out and not ch.fin_to_app:
-                ch.fin_to_app = True
-                try:
-                    ch.s.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-        if self.table.by_fd.get(ch.fd) is ch:
-            if not ch.app_eof and ch.mask & EP_IN == 0:
-                self.read_app(ch, 0)
-            self.update_mask(ch)
 
-    def pump_rx(self, ch: Channel) -> None:
-        """Received bytes to the program, no faster than it reads them.
 
-        Only what S accepts is taken from the stack (at most one chunk waits here), so
-        a slow reader closes the TCP window as it would on Linux.
-        """
-        if ch.out:
-            self.flush_out(ch)
-        t, s = ch.sk.inner, ch.s
-        while not ch.out and t.rx_available():
-            want = 2 * (ch.s_sndbuf or ch.s_auto)
-            if want > READ_CHUNK:
-                want = READ_CHUNK
-            # what S holds is not read yet: the receive buffer's autotuning waits for
-            # the program's reads (the kernel's count of S's queue, with overhead)
-            t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-            if t.urg_state:
-                off = t.urgent_offset()
-                if off == 0:
-                    # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
-                    try:
-                        s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
-                    except OSError:
-                        return              # full: EPOLLOUT retries
-                    t.take_urgent()
-                    continue
-                if off is not None and off < want:
-                    want = off              # what comes before the mark first
-            data = t.recv(want)      # connected: there is data (Socket.recv's checks hold)
-            try:
-                n = s.send(data)
-            except BlockingIOError:
-                n = 0
-            except OSError:
-                return              # the program is gone; the stack resets on close
-            if n < len(data):
-                ch.out.append(memoryview(data)[n:])
-            elif len(data) < want:
-                return              # the receive buffer is empty
 
-    def flush_out(self, ch: Channel) -> None:
-        out = ch.out
-        while out:
-            try:
-                n = ch.s.send(out[0])
-            except BlockingIOError:
-                return
-            except OSError:
-                out.clear()         # the program is gone; the stack resets on close
-                return
-            if n < len(out[0]):
-                out[0] = out[0][n:]
-                return
-            out.popleft()
 
-    def hand_over_accepted(self, ch: Channel) -> None:
-        """Give each established connection to the program: one record + its A fd."""
-        while ch.pending_accept:
-            sk = ch.pending_accept[0]
-            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
-            if getattr(sk.inner, "oobinline", False):   # inherited from the listener
-                a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
-            new = Channel(self, sock_id, ch.family, s, sk)
-            new.size_like(ch, a)        # the buffer sizes are inherited too
-            rec = P.accept_record(sock_id, sockaddr.encode(ch.family, sk.getpeername()))
-            try:
-                ch.s.sendmsg([rec], [(SOL_SOCKET, socket.SCM_RIGHTS,
-                                      array.array("i", [a.fileno()]))])
-            except OSError:
-                s.close()
-                return          # full (EAGAIN: EPOLLOUT retries) or the listener is gone
-            finally:
-                a.close()
-            ch.pending_accept.popleft()
-            self.add(new)
-            self.service(new)
-
-    def fail(self, ch: Channel, err: int) -> None:
-        """Connection failed or reset: A sees POLLERR|POLLHUP; errno kept for SO_ERROR."""
-        self.table.conn_log.failed(ch.sock_id, ch.sk, err)
-        self.dead[ch.sock_id] = err
-        while len(self.dead) > DEAD_KEEP:
-            self.dead.popitem(last=False)
-        self.close_channel(ch)
-        self.dormant[ch.sock_id] = ch
-        while len(self.dormant) > DEAD_KEEP:
-            self.dormant.popitem(last=False)
-
-    def close_channel(self, ch: Channel) -> None:
-        if not self.table.close(ch):
-            return
-        for sk in ch.pending_accept:
-            sk.abort(time.monotonic())
-        ch.pending_accept.clear()

@@ -1,6 +1,8 @@
 """AF_UNIX sockets (SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM) served by the stack host.
 
-rocketnet/unix.py decides names and connections; this module gives the program its fds.
+rocketnet/unix.py decides names and connections (each socket a rocketnet ``Socket`` whose
+inner is a ``UnixSocket``, numbered in this service's own handle table: not in the
+stack's ss or sock_diag inet listings); this module gives the program its fds.
 - An unconnected socket is a fresh kernel AF_UNIX socket of the program's type, bound to
   the identity name "\\0rocketnet-<nonce>-u<id>" (so the stub recognises it): reads,
   writes, poll and shutdown on it are the kernel's answers for an unconnected socket.
@@ -32,7 +34,17 @@ import struct
 from typing import Any
 
 from rocketnet.errors import SocketError
-from rocketnet.unix import UnixNamespace, UnixSocket, abstract_sockaddr, parse_addr, path_sockaddr
+from rocketnet.socket import Net, Socket
+from rocketnet.stack import NetStack
+from rocketnet.transport import SocketSet
+from rocketnet.unix import (
+    UNIX,
+    UnixNamespace,
+    UnixSocket,
+    abstract_sockaddr,
+    parse_addr,
+    path_sockaddr,
+)
 from shim import protocol as P
 from shim.channels import ChannelTable, set_sndbuf
 
@@ -68,13 +80,15 @@ def proc_cred(pid: int) -> tuple[int, int, int]:
 
 
 class UnixService:
-    def __init__(self, table: ChannelTable) -> None:
+    def __init__(self, table: ChannelTable, stack: NetStack) -> None:
         self.table = table
-        self.ns = UnixNamespace(self.alive, seed=int.from_bytes(table.nonce[:4], "little"))
-        self.socks: dict[int, UnixSocket] = {}          # sock id -> socket
-        self.ids: dict[UnixSocket, list[int]] = {}      # socket -> ids of its fds
-        self.listeners: dict[int, tuple[socket.socket, UnixSocket]] = {}   # by S fd
-        self.listening: dict[UnixSocket, int] = {}      # listener -> its S fd
+        self.ns = UnixNamespace(self.inner_alive,
+                                seed=int.from_bytes(table.nonce[:4], "little"))
+        self.net = Net(stack.net.routes, stack.profile, SocketSet())
+        self.socks: dict[int, Socket] = {}          # sock id -> socket
+        self.ids: dict[Socket, list[int]] = {}      # socket -> ids of its fds
+        self.listeners: dict[int, tuple[socket.socket, Socket]] = {}   # by S fd
+        self.listening: dict[Socket, int] = {}      # listener -> its S fd
         # socketpair ends not fetched yet, with the pid of the process that made the pair
         self.pair_ends: dict[int, tuple[socket.socket, int]] = {}
         self.sweep_at = 256
@@ -82,7 +96,10 @@ class UnixService:
 
     # ---- identity and lifetime ------------------------------------------------------
 
-    def new_fd(self, sk: UnixSocket, s: socket.socket) -> int:
+    def wrap(self, type_: int, proto: int) -> Socket:
+        return Socket(self.net, UNIX, self.ns, socket.AF_UNIX, type_, proto, UnixSocket(type_))
+
+    def new_fd(self, sk: Socket, s: socket.socket) -> int:
         """Name a kernel socket for sk; returns its id."""
         sock_id = self.table.bind_new(s, b"u")
         self.socks[sock_id] = sk
@@ -99,7 +116,11 @@ class UnixService:
             probe.close()
         return False
 
-    def alive(self, sk: UnixSocket) -> bool:
+    def inner_alive(self, inner: UnixSocket) -> bool:
+        return inner.owner is not None and self.alive(inner.owner)
+
+    def alive(self, sk: Socket) -> bool:
+        """Whether a fd of sk is still open; when none is, sk is closed (name, handle)."""
         if sk in self.listening:
             return True
         ids = self.ids.get(sk, [])
@@ -111,6 +132,7 @@ class UnixService:
             self.ids[sk] = live
             return True
         self.ids.pop(sk, None)
+        sk.close()
         return False
 
     def sweep(self) -> None:
@@ -118,8 +140,7 @@ class UnixService:
         if len(self.socks) < self.sweep_at:
             return
         for sk in list(self.ids):
-            if not self.alive(sk):
-                self.ns.release(sk)
+            self.alive(sk)
         self.sweep_at = max(256, 2 * len(self.socks))
 
     # ---- RPCs -----------------------------------------------------------------------
@@ -138,11 +159,12 @@ class UnixService:
         if proto not in (0, socket.AF_UNIX):
             return P.response(-1, errno.EPROTONOSUPPORT), None
         self.sweep()
-        sk = UnixSocket(type_)
+        sk = self.wrap(type_, proto)
         try:
             s = socket.socket(socket.AF_UNIX, type_)
             sock_id = self.new_fd(sk, s)
         except OSError as e:
+            sk.close()
             return P.response(-1, e.errno or errno.ENOBUFS), None
         return P.response(sock_id, 0, b"", P.KIND_UNIX), s.detach()
 
@@ -154,15 +176,17 @@ class UnixService:
         if proto not in (0, socket.AF_UNIX):
             return P.response(-1, errno.EPROTONOSUPPORT), None
         self.sweep()
-        ends = (UnixSocket(type_), UnixSocket(type_))
+        ends = (self.wrap(type_, proto), self.wrap(type_, proto))
         cred = proc_cred(c.pid)
         for sk, peer in (ends, ends[::-1]):
-            sk.state, sk.peer, sk.cred = "CONNECTED", peer, cred
+            sk.inner.state, sk.inner.peer, sk.inner.cred = "CONNECTED", peer.inner, cred
         try:
             x, y = socket.socketpair(socket.AF_UNIX, type_)
             first = self.new_fd(ends[0], x)
             second = self.new_fd(ends[1], y)
         except OSError as e:
+            for sk in ends:
+                sk.close()
             return P.response(-1, e.errno or errno.ENOBUFS), None
         self.pair_ends[second] = (y, c.pid)
         return P.response(first, 0, b"", second), x.detach()
@@ -185,21 +209,18 @@ class UnixService:
             if req.op == P.OP_UNIX_RESOLVE:
                 return self.resolve(c, sk, req)
             if req.op == P.OP_UNIX_ACCEPTED:
-                self.ns.accepted(sk)
+                sk.calls.accepted(sk)
                 return P.response(0), None
             if req.op == P.OP_GETSOCKNAME:
-                return P.response(0, 0, sk.sockname()), None
+                return P.response(0, 0, sk.calls.getsockname(sk)), None
             if req.op == P.OP_GETPEERNAME:
-                return P.response(0, 0, sk.peername()), None
+                return P.response(0, 0, sk.calls.getpeername(sk)), None
             if req.op == P.OP_SHUTDOWN:
-                if not 0 <= req.args[0] <= 2:
-                    raise SocketError(errno.EINVAL)
-                if req.args[0] != socket.SHUT_WR:
-                    sk.shut_rd = True        # a listener shut for reading refuses
+                sk.shutdown(req.args[0])
                 return P.response(0), None
             if req.op == P.OP_GETSOCKOPT and req.args[0] == SOL_SOCKET:
                 if req.args[1] == SO_PEERCRED:
-                    pid, uid, gid = sk.cred or (0, -1, -1)     # no peer: Linux's -1s
+                    pid, uid, gid = sk.calls.peercred(sk)
                     return P.response(0, 0, UCRED.pack(pid, uid & 0xFFFFFFFF,
                                                        gid & 0xFFFFFFFF)), None
                 if req.args[1] == SO_ACCEPTCONN:
@@ -209,7 +230,7 @@ class UnixService:
             return P.response(-1, e.errno or errno.ENOBUFS), None
 
     @staticmethod
-    def key_of(c: Any, sk: UnixSocket, sa: bytes, req: P.Request,
+    def key_of(c: Any, sk: Socket, sa: bytes, req: P.Request,
                binding: bool = False) -> tuple[str, tuple, bytes]:
         """(kind, namespace key, stored sockaddr).  A path: the stub walked it in the
         caller's process and passed the node's O_PATH fd (arg0 bit 1); the node is that
@@ -217,7 +238,7 @@ class UnixService:
         node is the one the caller's bind just made, so it is the caller's)."""
         kind, name = parse_addr(sa)
         if kind == "abstract":
-            return kind, ("a", sk.type, name), abstract_sockaddr(name)
+            return kind, ("a", sk.inner.type, name), abstract_sockaddr(name)
         if kind == "path":
             if not req.args[0] & 1 or req.fd < 0:
                 raise SocketError(errno.EINVAL)
@@ -232,35 +253,27 @@ class UnixService:
             return kind, ("p", st.st_dev, st.st_ino), path_sockaddr(name)
         return kind, (), b""
 
-    def bind(self, c: Any, sk: UnixSocket, req: P.Request):
+    def bind(self, c: Any, sk: Socket, req: P.Request):
         kind, key, addr = self.key_of(c, sk, req.payload, req, binding=True)
-        if kind == "auto":
-            self.ns.autobind(sk)
-        else:
-            self.ns.bind(sk, key, addr)
+        sk.bind(None if kind == "auto" else (key, addr))
         return P.response(0), None
 
-    def resolve(self, c: Any, sk: UnixSocket, req: P.Request):
+    def resolve(self, c: Any, sk: Socket, req: P.Request):
         """A datagram destination: the id of the socket bound to the name."""
         kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
-            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the sender first
-        other = self.ns.holder(key)
-        if other is None:
-            raise SocketError(errno.ECONNREFUSED)
-        if other.type != sk.type:
-            raise SocketError(errno.EPROTOTYPE)
-        return P.response(self.ids[other][-1]), None
+            sk.bind(None)             # SO_PASSCRED: Linux names the sender first
+        return P.response(self.ids[sk.calls.resolve(sk, key)][-1]), None
 
-    def listen(self, c, sk: UnixSocket, req: P.Request):
+    def listen(self, c, sk: Socket, req: P.Request):
         if sk.type == socket.SOCK_DGRAM:
             raise SocketError(errno.EOPNOTSUPP)
         backlog = req.args[0] & 0xFFFFFFFF
         if backlog > self.somaxconn:      # Linux compares unsigned: negative -> somaxconn
             backlog = self.somaxconn
-        self.ns.listen(sk, backlog, proc_cred(c.pid))
+        sk.calls.listen(sk, backlog, proc_cred(c.pid))
         if sk in self.listening:
             return P.response(0), None
         a, s = socket.socketpair(socket.AF_UNIX, sk.type)
@@ -272,19 +285,20 @@ class UnixService:
         self.table.watch(s.fileno(), 0, self.event)    # HUP: the program closed the listener
         return P.response(sock_id, 0, b"", P.KIND_UNIX), a.detach()
 
-    def connect(self, c, sk: UnixSocket, req: P.Request):
+    def connect(self, c, sk: Socket, req: P.Request):
         kind, key, _ = self.key_of(c, sk, req.payload, req)
         if kind == "auto":
             raise SocketError(errno.EINVAL)
         if req.args[0] & 2:
-            self.ns.autobind(sk)      # SO_PASSCRED: Linux names the socket first
+            sk.bind(None)             # SO_PASSCRED: Linux names the socket first
         try:
-            new = self.ns.connect(sk, key, bool(req.args[3]), proc_cred(c.pid))
+            new = sk.calls.connect(sk, key, bool(req.args[3]), proc_cred(c.pid))
         except SocketError as e:
             # arg0 = 1: a blocking connect waits for room in the backlog and retries
             wait = e.errno == errno.EAGAIN and not req.args[3]
             return P.response(-1, e.errno, b"", int(wait)), None
-        lfd = self.listening.get(new.listener) if new.listener is not None else None
+        lst = new.inner.listener
+        lfd = self.listening.get(lst.owner) if lst is not None else None
         try:
             if lfd is None:
                 raise SocketError(errno.ECONNREFUSED)
@@ -299,7 +313,7 @@ class UnixService:
         new_id = self.new_fd(new, y)
         try:
             self.listeners[lfd][0].sendmsg(
-                [P.accept_record(new_id, sk.sockname())],
+                [P.accept_record(new_id, sk.calls.getsockname(sk))],
                 [(SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [y.fileno()]))])
         except OSError:
             x.close()
@@ -309,9 +323,9 @@ class UnixService:
             y.close()
         return P.response(sock_id, 0, b"", P.KIND_UNIX), x.detach()
 
-    def undo_connect(self, sk: UnixSocket, new: UnixSocket) -> None:
-        self.ns.release(new)
-        sk.state, sk.peer, sk.cred = "CLOSED", None, None
+    def undo_connect(self, sk: Socket, new: Socket) -> None:
+        new.close()
+        sk.inner.state, sk.inner.peer, sk.inner.cred = "CLOSED", None, None
 
     # ---- listeners ------------------------------------------------------------------
 
@@ -321,10 +335,9 @@ class UnixService:
             del self.listening[sk]
             self.table.unwatch(fd)
             s.close()     # queued connections go with the listener's last fd
-            if sk.state == "LISTEN":
-                sk.state = "CLOSED"
-            if not self.alive(sk):
-                self.ns.release(sk)
+            if sk.inner.state == "LISTEN":
+                sk.inner.state = "CLOSED"
+            self.alive(sk)
 
     def close(self) -> None:
         for y, _pid in self.pair_ends.values():

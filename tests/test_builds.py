@@ -31,11 +31,9 @@ QEMU_ABORT = re.compile(r"ERROR:\.\./\.\./accel/tcg/|^qemu-\w+: .*Assertion .* f
                         re.MULTILINE)
 # Programs not yet as Linux with the stub preloaded in a qemu-user guest, with the reason.
 GUEST_XFAIL = {
-    "fdops": "get/setsockopt of an unknown option answer EFAULT in the guest (Linux: "
-             "ENOPROTOOPT); not yet understood",
-    "sockopt_sweep": "as fdops: unknown options answer EFAULT in the guest",
-    "udp_basic": "sendto() of a bad buffer sends an empty datagram: qemu 7.2 translates the "
-                 "stub's sendmsg of a bad iovec into a 0-byte send (Linux: EFAULT)",
+    "udp_basic": "sendto() of a bad buffer sends an empty datagram: qemu 7.2's lock_iovec "
+                 "makes a bad iovec after the first one 0 bytes long (Linux: EFAULT), and the "
+                 "stub's datagram sendmsg puts its header first and the user's buffer second",
 }
 BULK_MIB = 8
 RR = 300

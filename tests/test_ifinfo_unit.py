@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import socket
 import struct
 
@@ -181,3 +182,30 @@ def test_veth_frames_cross_to_the_peer_only_with_carrier() -> None:
     ends[1].up = True
     send("10.77.0.10")
     assert v1.dev.rx_frames >= 1 and v0.dev.tx_frames >= 1
+
+
+@given(st.sampled_from([ifinfo.RTM_NEWLINK, iflink.RTM_SETLINK, iflink.RTM_DELLINK]),
+       st.integers(0, 0xFFFF), st.binary(max_size=120))
+def test_hostile_link_changes_never_raise(kind: int, flags: int, body: bytes) -> None:
+    """Any link change (with CAP_NET_ADMIN) gets one NLMSG_ERROR or nothing, and the
+    stack keeps its loopback interface."""
+    stack = NetStack(seed=1)
+    msg = ifinfo.nlmsg(kind, flags, 1, 0, body)
+    handler = functools.partial(iflink.request, stack=stack, privileged=True,
+                                new_mac=lambda: b"\x02\0\0\0\0\x01")
+    for reply in ifinfo.route_requests(stack.interfaces, msg, 1, handler):
+        assert [k for k, _f, _b in _msgs(reply)] == [ifinfo.NLMSG_ERROR]
+    assert stack.interfaces[0].name == "lo"
+
+
+@given(st.binary(max_size=20), st.binary(max_size=80), st.integers(0, 2 ** 32 - 1))
+def test_hostile_veth_requests_never_raise(name: bytes, data: bytes, ifi_flags: int) -> None:
+    """RTM_NEWLINK kind veth with any name and any IFLA_INFO_DATA: created, or one errno."""
+    stack = NetStack(seed=1)
+    info = ifinfo.rta(ifinfo.IFLA_INFO_KIND, b"veth") + ifinfo.rta(ifinfo.IFLA_INFO_DATA, data)
+    body = (ifinfo.IFINFOMSG.pack(0, 0, 0, ifi_flags, 0) + ifinfo.rta(ifinfo.IFLA_IFNAME, name)
+            + ifinfo.rta(ifinfo.IFLA_LINKINFO, info))
+    err = _ask(stack, ifinfo.nlmsg(ifinfo.RTM_NEWLINK, 0x1 | ifinfo.NLM_F_ACK | CREATE, 1, 0,
+                                   body))
+    assert err in (0, errno.EINVAL, errno.EEXIST, errno.EOPNOTSUPP, errno.ENOTCONN)
+    assert len(stack.interfaces) == (3 if err == 0 else 1)

@@ -1,4 +1,4 @@
-"""The preload stub (c_stub/stub.c) against a tiny fake stack host.
+"""The preload stub (c_stub/) against a tiny fake stack host.
 
 The fake host (run as a separate process: `python3 tests/test_stub_protocol.py SOCK LOG`)
 speaks rn_protocol.h with canned replies and emulates TCP between shim sockets by

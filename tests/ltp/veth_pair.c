@@ -101,17 +101,19 @@ static void show_err(const char *what, int err)
     fflush(stdout);
 }
 
-static int newveth(int s, const char *name, const char *peer, unsigned short flags)
+/* ifup / peerup: IFF_UP in the end's ifinfomsg (ifi_change IFF_UP), as `ip link add ... up` */
+static int newveth_up(int s, const char *name, const char *peer, unsigned short flags,
+                      unsigned int ifup, unsigned int peerup)
 {
     struct req r;
-    link_head(&r, RTM_NEWLINK, NLM_F_ACK | flags, 0, 0, 0);
+    link_head(&r, RTM_NEWLINK, NLM_F_ACK | flags, 0, ifup, ifup);
     if (name)
         attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
     size_t li = attr_open(&r, IFLA_LINKINFO);
     attr(&r, IFLA_INFO_KIND, "veth", 4);
     size_t data = attr_open(&r, IFLA_INFO_DATA);
     size_t pe = attr_open(&r, VETH_INFO_PEER);
-    struct ifinfomsg pi = {.ifi_family = AF_UNSPEC};
+    struct ifinfomsg pi = {.ifi_family = AF_UNSPEC, .ifi_flags = peerup, .ifi_change = peerup};
     put(&r, &pi, sizeof pi);
     if (peer)
         attr(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
@@ -120,6 +122,11 @@ static int newveth(int s, const char *name, const char *peer, unsigned short fla
     attr_close(&r, li);
     char reply[BUF];
     return talk(s, &r, reply, NULL);
+}
+
+static int newveth(int s, const char *name, const char *peer, unsigned short flags)
+{
+    return newveth_up(s, name, peer, flags, 0, 0);
 }
 
 struct link {
@@ -415,6 +422,16 @@ int main(void)
     describe(s, v.name[1], v.name[0]);
     show_err("RTM_DELLINK the first", dellink(s, v.name[0]));
     show_err("getlink the second", getlink(s, v.name[1]).err);
+
+    puts("-- made up");
+    show_err("RTM_NEWLINK veth rnv4 (up)+rnv5",
+             newveth_up(s, "rnv4", "rnv5", NLM_F_CREATE | NLM_F_EXCL, IFF_UP, 0));
+    state(s, "rnv4", "rnv5");
+    show_err("RTM_NEWLINK veth rnv6 (up)+rnv7 (up)",
+             newveth_up(s, "rnv6", "rnv7", NLM_F_CREATE | NLM_F_EXCL, IFF_UP, IFF_UP));
+    state(s, "rnv6", "rnv7");
+    show_err("RTM_DELLINK rnv5", dellink(s, "rnv5"));
+    show_err("RTM_DELLINK rnv7", dellink(s, "rnv7"));
 
     if (fork() == 0) {
         without_net_admin();

@@ -4,18 +4,22 @@ stack. Options act on the inner through one table per level."""
 
 from __future__ import annotations
 
+import errno
 import struct
 
 import pytest
 
 from rocketnet import constants as C
 from rocketnet.dgram import DGRAM, PING
-from rocketnet.socket import Socket
+from rocketnet.errors import SocketError
+from rocketnet.socket import Net, Socket
 from rocketnet.stack import NetStack
 from rocketnet.stream import STREAM
+from rocketnet.transport import SocketSet
 from rocketnet.transport.ping import PingSocket
 from rocketnet.transport.tcp import TcpSocket
 from rocketnet.transport.udp import UdpSocket
+from rocketnet.unix import UNIX, UnixNamespace, UnixSocket, abstract_sockaddr
 
 KINDS = [
     ((C.AF_INET, C.SOCK_STREAM, 0), TcpSocket, STREAM, C.IPPROTO_TCP),
@@ -74,3 +78,44 @@ def test_accepted_and_renewed_sockets_are_sockets_of_the_same_kind() -> None:
     r.setsockopt(C.IPPROTO_TCP, C.TCP_NODELAY, 1)
     n = r.renewed()
     assert n.calls is STREAM and n.inner.nodelay and n.handle != r.handle
+
+
+def test_unix_sockets_are_sockets_in_their_own_handle_table() -> None:
+    """AF_UNIX: inner UnixSocket, calls UNIX, layer the namespace; keys and credentials
+    come resolved from the host; the server side of a connection is a Socket too."""
+    st = NetStack()
+    gone: set[int] = set()
+    ns = UnixNamespace(lambda inner: inner.handle not in gone)
+    net = Net(st.net.routes, st.profile, SocketSet())
+
+    def unix(type_: int) -> Socket:
+        return Socket(net, UNIX, ns, C.AF_UNIX, type_, 0, UnixSocket(type_))
+
+    ls, c = unix(C.SOCK_STREAM), unix(C.SOCK_STREAM)
+    assert ls.inner.owner is ls and net.sockets.get(ls.handle) is ls
+    assert len(st.sockets) == 0                   # not the stack's (ss, sock_diag inet)
+    key = ("a", C.SOCK_STREAM, b"srv")
+    ls.bind((key, abstract_sockaddr(b"srv")))
+    ls.calls.listen(ls, 1, (10, 20, 30))
+    assert ls.state == "LISTEN"
+    new = c.calls.connect(c, key, True, (11, 21, 31))
+    assert type(new) is Socket and new.calls is UNIX and new.inner.peer is c.inner
+    assert new.calls.peercred(new) == (11, 21, 31) and c.calls.peercred(c) == (10, 20, 30)
+    assert c.calls.getpeername(c) == abstract_sockaddr(b"srv")
+    assert ls.inner.pending == 1
+    new.calls.accepted(new)
+    assert ls.inner.pending == 0
+    d = unix(C.SOCK_DGRAM)
+    d.bind(None)                                  # autobind
+    assert d.calls.getsockname(d)[2:3] == b"\0"
+    e = unix(C.SOCK_DGRAM)
+    assert e.calls.resolve(e, d.inner.key) is d
+    with pytest.raises(SocketError) as ei:
+        e.calls.resolve(e, key)                   # a stream socket's name
+    assert ei.value.errno == errno.EPROTOTYPE
+    ls.close()
+    assert ls.handle not in net.sockets and ns.holder(key) is None
+    gone.add(d.handle)                            # its fds are gone: the name is free
+    with pytest.raises(SocketError) as ei:
+        e.calls.resolve(e, d.inner.key)
+    assert ei.value.errno == errno.ECONNREFUSED
