@@ -42,13 +42,13 @@ class Client:
     names nor the credentials of whoever made the connection."""
 
     __slots__ = ("s", "fd", "pid", "uid", "gid", "_status", "proven", "net_admin", "owner",
-                 "_owner_names")
+                 "_supervises")
 
     def __init__(self, s: socket.socket) -> None:
         self.s = s
         self.fd = s.fileno()
         self.owner = peercred(s)[0]    # the process that made the connection (kernel-given)
-        self._owner_names: bool | None = None
+        self._supervises: bool | None = None
         self.pid = 0               # the sender's process (kernel-given)
         self.uid = -1              # ... and its real uid / gid
         self.gid = -1
@@ -89,11 +89,13 @@ class Client:
     def capable(self, cap: int) -> bool:
         return bool(self.status()[2] >> cap & 1)
 
-    def owner_names_others(self) -> bool:
-        """The connection's maker may name other processes as senders (CAP_SYS_ADMIN,
-        what the kernel's scm_check_creds asks): the seccomp supervisor, acting for the
-        program whose call it makes.  Such a maker may read any fd table too."""
-        if self._owner_names is None:
+    def owner_supervises(self) -> bool:
+        """The connection's maker is a seccomp supervisor acting for the senders it names:
+        it holds a seccomp listener and may name other processes as senders
+        (CAP_SYS_ADMIN, what the kernel's scm_check_creds asks; it may read any fd table
+        too).  A privileged program whose connection a dropped child inherited is not
+        one: that child is served on its own fds only."""
+        if self._supervises is None:
             try:
                 with open(f"/proc/{self.owner}/status") as f:
                     text = f.read()
@@ -101,8 +103,9 @@ class Client:
                 caps = int(text[at : text.index("\n", at)], 16)
             except (OSError, ValueError):
                 caps = 0
-            self._owner_names = bool(caps >> CAP_SYS_ADMIN & 1)
-        return self._owner_names
+            self._supervises = bool(caps >> CAP_SYS_ADMIN & 1) and \
+                holds_listener(self.owner)
+        return self._supervises
 
     def may_bind_service(self) -> bool:
         """CAP_NET_BIND_SERVICE (ports below ip_unprivileged_port_start)."""
@@ -339,7 +342,7 @@ class Control:
             return True
         target = f"socket:[{ino}]"
         found = fd_table_holds(c.pid, req.fd_hint, target)
-        if not found and c.owner != c.pid and c.owner_names_others():
+        if not found and c.owner != c.pid and c.owner_supervises():
             found = fd_table_holds(c.owner, req.fd_hint, target)
         if found:
             if len(proven) > 4096:
@@ -376,7 +379,7 @@ class Control:
 
 
 def fd_table_holds(pid: int, hint: int, target: str) -> bool:
-    """/proc/<pid>/fd has an entry for target ("socket:[ino]"), fd hint-1 looked at first."""
+    """/proc/<pid>/fd has an entry for target ("socket:[ino]", ...), fd hint-1 first."""
     fds = f"/proc/{pid}/fd/"
     try:
         if hint > 0 and os.readlink(fds + str(hint - 1)) == target:
@@ -396,3 +399,8 @@ def fd_table_holds(pid: int, hint: int, target: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def holds_listener(pid: int) -> bool:
+    """pid holds a seccomp user-notification listener (kernel-given, its fd table)."""
+    return fd_table_holds(pid, 0, "anon_inode:seccomp notify")
