@@ -336,6 +336,8 @@ extern int g_tr_sockids;
 void rn_tr_opts(const char *o);
 int rn_tr_wanted(const char *call);
 void rn_tr_image(int argc, char **argv);
+void rn_tr_execve(const char *exe, int argc, char **argv);
+void rn_tr_exited(int status);
 void tb_time(struct tb *t);
 void tb_payload(struct tb *t, const void *buf, long r);
 int rn_sc_hold(const struct tb *t); /* seccomp.c */

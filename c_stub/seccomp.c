@@ -120,6 +120,26 @@ void rn_sc_flush(int ours, int theirs)
     g_acting_pid = pid;
 }
 
+/* The program's own trace lines, which its image (no stub loaded) cannot write: its
+ * execve line once its exec succeeded, its exit line (status: exit's argument). */
+RN_EXPORT void rn_sc_execve(int pid, const char *exe, int argc, char **argv);
+void rn_sc_execve(int pid, const char *exe, int argc, char **argv)
+{
+    rn_sc_acting(pid, -1, -1);
+    rn_tr_execve(exe, argc, argv);
+    rn_sc_flush(-1, -1);
+    rn_sc_acting(0, -1, -1);
+}
+
+RN_EXPORT void rn_sc_exited(int pid, int status);
+void rn_sc_exited(int pid, int status)
+{
+    rn_sc_acting(pid, -1, -1);
+    rn_tr_exited(status);
+    rn_sc_flush(-1, -1);
+    rn_sc_acting(0, -1, -1);
+}
+
 #include <sys/wait.h>
 
 /* Add src to the epoll set epfd under the number num (the program's fd number for it:

@@ -4,12 +4,14 @@
  * each shim fd (fd<sock N>, as host.log names sockets), "s=N" the first N bytes of each data
  * call's payload (strace -s), "e=call:call:..." only those calls.  And the lines that no
  * call makes: "execve" when an image of the run starts, "+++ exited with N +++" when a
- * process calls exit(). */
+ * process calls exit().  "x": no such lines for this process's own image (the seccomp
+ * supervisor: it writes its program's instead, seccomp.c). */
 #include "internal.h"
 
 #define RN_STRSIZE_MAX 512
 
 static int g_tr_abs, g_tr_rel;      /* timestamp kinds */
+static int g_tr_noimage;            /* "x" */
 int g_tr_sockids;                   /* "y": fd<sock N>, the id host.log names */
 static long long g_tr_t0;           /* run start, ns since the epoch */
 static int g_tr_strsize;            /* payload bytes per data call (0: none) */
@@ -26,6 +28,8 @@ void rn_tr_opts(const char *o)
             g_tr_rel = 1;
         else if (n == 1 && *o == 'y')
             g_tr_sockids = 1;
+        else if (n == 1 && *o == 'x')
+            g_tr_noimage = 1;
         else if (n > 3 && !strncmp(o, "T0=", 3))
             g_tr_t0 = strtoll(o + 3, NULL, 10);
         else if (n > 2 && !strncmp(o, "s=", 2)) {
@@ -101,10 +105,9 @@ void tb_payload(struct tb *t, const void *buf, long r)
     }
 }
 
-#ifdef __GLIBC__
-static void rn_tr_exit(int status, void *arg)
+/* "PID +++ exited with N +++" */
+void rn_tr_exited(int status)
 {
-    (void)arg;
     struct tb t;
     tb_start(&t, "+++", INT_MIN);
     t.n -= 1;                       /* no "(" */
@@ -112,18 +115,22 @@ static void rn_tr_exit(int status, void *arg)
     t.skip = 0;                     /* process lines pass any -e filter */
     tb_emit(&t);
 }
+
+#ifdef __GLIBC__
+static void rn_tr_exit(int status, void *arg)
+{
+    (void)arg;
+    rn_tr_exited(status);
+}
 #endif
 
-/* "PID execve("/usr/bin/x", ["x", "-v"]) = 0" for each image of the run, then the exit line */
-void rn_tr_image(int argc, char **argv)
+/* "PID execve("/usr/bin/x", ["x", "-v"]) = 0" */
+void rn_tr_execve(const char *exe, int argc, char **argv)
 {
     struct tb t;
     tb_start(&t, "execve", INT_MIN);
     t.skip = 0;
-    char exe[512];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    tb_bytes(&t, (const unsigned char *)exe, strlen(exe), sizeof exe);
+    tb_bytes(&t, (const unsigned char *)exe, strlen(exe), 512);
     tb_add(&t, ", [");
     for (int i = 0; argv != NULL && i < argc && t.n < sizeof t.b - 16; i++) {
         if (i)
@@ -132,6 +139,17 @@ void rn_tr_image(int argc, char **argv)
     }
     tb_add(&t, "]) = 0\n");
     tb_emit(&t);
+}
+
+/* The execve line of each image of the run, then its exit line */
+void rn_tr_image(int argc, char **argv)
+{
+    if (g_tr_noimage)
+        return;
+    char exe[512];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[k > 0 ? k : 0] = 0;
+    rn_tr_execve(exe, argc, argv);
 #ifdef __GLIBC__
     on_exit(rn_tr_exit, NULL);
 #endif  /* musl has no on_exit: no exit line there (the supervising run still reports) */

@@ -272,6 +272,8 @@ def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int,
     preloaded) runs CMD as its child and serves its socket calls; we wait for CMD's
     status and end as it did.  The supervisor stays while processes CMD left behind
     (daemons) still use the filter."""
+    if env.get(P.ENV_TRACE):        # the supervisor writes the program's image lines, not its own
+        env = dict(env, **{P.ENV_TRACE_OPTS: env.get(P.ENV_TRACE_OPTS, "") + ",x"})
     r, w = os.pipe()
     cmd = [sys.executable, "-m", "shim.seccomp_super", "--status-fd", str(w), path] + argv
     subprocess.Popen(cmd, pass_fds=(w,) + fds, env=env, close_fds=True)

@@ -51,6 +51,8 @@ _proto("rn_sc_release", c_int, c_int)
 _proto("rn_sc_acting", None, c_int, c_int, c_int)
 _proto("rn_sc_flush", None, c_int, c_int)
 _proto("rn_sc_cred", None, c_int, c_int, c_int)
+_proto("rn_sc_execve", None, c_int, ctypes.c_char_p, c_int, ctypes.POINTER(ctypes.c_char_p))
+_proto("rn_sc_exited", None, c_int, c_int)
 libc.syscall.argtypes = None
 
 

@@ -82,6 +82,8 @@ class Pool:
 
 POOL = Pool()
 TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
+# set once the program's execve line is written (or its exec failed): its call lines follow
+IMAGED = threading.Event()
 NAMED: set[int] = set()
 
 
@@ -154,6 +156,7 @@ def run(call: Call, handler: Callable) -> None:
         return                              # gone: nobody to answer
     stub.rn_sc_cred(pid, uid, gid)
     if TRACE:
+        IMAGED.wait()
         stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
     pipe = False
