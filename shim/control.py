@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from shim import protocol as P
 from shim.channels import ChannelTable
+from shim.procfs import proc_status
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
@@ -69,17 +70,12 @@ class Client:
             caps = 0
             groups: tuple[int, ...] = ()
             try:
-                with open(f"/proc/{self.pid}/status") as f:
-                    text = f.read()
-                fields = {}
-                for key in ("\nUid:", "\nGid:", "\nCapEff:", "\nGroups:"):
-                    at = text.index(key) + len(key)
-                    fields[key] = text[at : text.index("\n", at)].split()
-                euid = int(fields["\nUid:"][1])
-                egid = int(fields["\nGid:"][1])
-                caps = int(fields["\nCapEff:"][0], 16)
-                groups = tuple(int(g) for g in fields["\nGroups:"])
-            except (OSError, ValueError, IndexError):
+                st = proc_status(self.pid)
+                euid = int(st[b"Uid"][1])
+                egid = int(st[b"Gid"][1])
+                caps = int(st[b"CapEff"][0], 16)
+                groups = tuple(int(g) for g in st[b"Groups"])
+            except (OSError, ValueError, IndexError, KeyError):
                 euid = egid = -1
                 caps = 0
                 groups = ()
@@ -97,11 +93,8 @@ class Client:
         one: that child is served on its own fds only."""
         if self._supervises is None:
             try:
-                with open(f"/proc/{self.owner}/status") as f:
-                    text = f.read()
-                at = text.index("\nCapEff:") + 8
-                caps = int(text[at : text.index("\n", at)], 16)
-            except (OSError, ValueError):
+                caps = int(proc_status(self.owner)[b"CapEff"][0], 16)
+            except (OSError, ValueError, IndexError, KeyError):
                 caps = 0
             self._supervises = bool(caps >> CAP_SYS_ADMIN & 1) and \
                 holds_listener(self.owner)

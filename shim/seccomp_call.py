@@ -6,6 +6,7 @@ import ctypes
 import os
 
 from shim import seccomp_bpf as B
+from shim.procfs import proc_status
 from shim.seccomp_abi import BAD, IOVEC, PIDFD_THREAD, SMALL, Gone, c_long, libc
 
 
@@ -86,12 +87,9 @@ class Call:
         /proc/<tid>/status, read while the notification is valid (so they are the
         caller's, not a reused id's); pid 0 if it is gone."""
         try:
-            with open(f"/proc/{self.tid}/status", "rb") as f:
-                text = f.read()
-            tgid = int(text.split(b"\nTgid:", 1)[1].split(None, 1)[0])
-            uid = int(text.split(b"\nUid:", 1)[1].split(None, 1)[0])
-            gid = int(text.split(b"\nGid:", 1)[1].split(None, 1)[0])
-        except (OSError, ValueError, IndexError):
+            st = proc_status(self.tid)
+            tgid, uid, gid = int(st[b"Tgid"][0]), int(st[b"Uid"][0]), int(st[b"Gid"][0])
+        except (OSError, ValueError, IndexError, KeyError):
             return 0, -1, -1
         return (tgid, uid, gid) if self.valid() else (0, -1, -1)
 
@@ -157,10 +155,6 @@ class Call:
 
 def tgid_of(tid: int) -> int:
     try:
-        with open(f"/proc/{tid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Tgid:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return tid
+        return int(proc_status(tid)[b"Tgid"][0])
+    except (OSError, ValueError, IndexError, KeyError):
+        return tid

@@ -13,6 +13,7 @@ import ctypes
 import os
 import threading
 
+from shim.procfs import proc_status
 from shim.seccomp_abi import c_long, libc
 from shim.seccomp_call import Call
 
@@ -20,11 +21,6 @@ SYS_setgroups, SYS_setfsuid, SYS_setfsgid, SYS_unshare = 116, 122, 123, 272
 CLONE_FS = 0x200
 HOME = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)   # the supervisor's cwd
 _local = threading.local()
-
-
-def _status(tid: int) -> dict[bytes, list[bytes]]:
-    with open(f"/proc/{tid}/status", "rb") as f:
-        return {ln.split(b":", 1)[0]: ln.split()[1:] for ln in f.read().splitlines()}
 
 
 def _setgroups(groups: list[int]) -> None:
@@ -40,7 +36,7 @@ def enter(call: Call) -> bool:
             return False
         _local.own_fs = True
     try:
-        st = _status(call.tid)
+        st = proc_status(call.tid)
         cwd = os.open(f"/proc/{call.tid}/cwd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except (OSError, KeyError):
         return False

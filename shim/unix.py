@@ -47,6 +47,7 @@ from rocketnet.unix import (
 )
 from shim import protocol as P
 from shim.channels import ChannelTable, set_sndbuf
+from shim.procfs import proc_status
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_PEERCRED = 17               # Linux; PyPy 3.9's socket module lacks the name
@@ -66,17 +67,11 @@ def somaxconn() -> int:
 
 def proc_cred(pid: int) -> tuple[int, int, int]:
     """(pid, euid, egid) of a process now: what Linux records for SO_PEERCRED."""
-    uid = gid = -1
     try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    uid = int(line.split()[2])
-                elif line.startswith("Gid:"):
-                    gid = int(line.split()[2])
-    except (OSError, ValueError, IndexError):
-        pass
-    return pid, uid, gid
+        st = proc_status(pid)
+        return pid, int(st[b"Uid"][1]), int(st[b"Gid"][1])
+    except (OSError, ValueError, IndexError, KeyError):
+        return pid, -1, -1
 
 
 class UnixService:
