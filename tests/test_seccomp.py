@@ -33,11 +33,6 @@ XFAIL = {
                     "is per thread and inherited at clone, which the filter does not see, "
                     "and a ruleset can gain rules between the program's restrict_self and "
                     "the helper's",
-    "stub_reentry": "a 200 us interval timer whose handler makes two socket calls: through "
-                    "the supervisor each call takes longer than the interval (getsockname "
-                    "~0.5 ms under load, tools/callcost; preload ~0.1 ms), so the handler "
-                    "runs back to back and main never gets on (natively a call takes "
-                    "microseconds)",
 }
 
 
