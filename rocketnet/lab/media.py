@@ -43,15 +43,6 @@ class MemDevice(EthernetDevice):
         self.hub = hub
         hub.ports.append(self)
 
-    def inject(self, frame: bytes) -> None:
-        """A frame arrives from the medium (dropped, counted, if the ring is full)."""
-        buf = self.rx_pool.alloc(len(frame))
-        if buf is None:
-            self.stats["rx_overruns"] += 1
-            return
-        buf.view[: len(frame)] = frame
-        self.rxq.append(buf)
-
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
         buf.pool.dealloc(buf)
