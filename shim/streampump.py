@@ -125,7 +125,7 @@ class StreamPump:
             want = 0
         else:
             t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.send_space() > 0) else 0
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.can_queue()) else 0
         if ch.out:
             want |= EP_OUT
         if want != ch.mask:
