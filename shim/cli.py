@@ -378,6 +378,8 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--pcap", os.path.abspath(args.pcap)]
     if args.impair:
         out += ["--impair", args.impair]
+    if args.impair_rx is not None:
+        out += ["--impair-rx", args.impair_rx]
     if args.seed is not None:
         out += ["--seed", str(args.seed)]
     for d in args.dns:

@@ -53,7 +53,8 @@ class StackHost:
         self.table = table = ChannelTable(self.ep, nonce)
         if net is not None:
             for dev in netconfig.configure(self.stack, net.eth, net.addr, net.gateway,
-                                           net.pcap, net.impair, net.seed):
+                                           net.pcap, net.impair, net.seed,
+                                           impair_rx=net.impair_rx):
                 table.watch(dev.fileno(), EP_IN, lambda fd, ev, dev=dev: dev.on_readable())
         self.running = True
         self.idle_since = time.monotonic()

@@ -35,6 +35,8 @@ from shim.seccomp_ctl import (
     h_socketpair,
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves
+from shim.seccomp_landlock import h_landlock
+from shim.seccomp_trace import h_execve, h_exit_group
 
 # calls that may name an AF_UNIX path (seccomp_fs)
 PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
@@ -82,8 +84,6 @@ class Pool:
 
 POOL = Pool()
 TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
-# set once the program's execve line is written (or its exec failed): its call lines follow
-IMAGED = threading.Event()
 NAMED: set[int] = set()
 
 
@@ -103,6 +103,12 @@ def serve(call: Call) -> None:
     try:
         if call.arch != B.AUDIT_ARCH_X86_64 or call.nr & B.X32_BIT:
             refuse(call)
+        elif call.nr == B.TRACE_NR["exit_group"]:
+            h_exit_group(call)
+        elif call.nr in (B.TRACE_NR["execve"], B.TRACE_NR["execveat"]):
+            POOL.submit(h_execve, call)
+        elif call.nr in B.LANDLOCK_NR.values():
+            h_landlock(call)
         elif call.nr in (NR["socket"], NR["socketpair"]):
             POOL.submit(run, call, h_socket if call.nr == NR["socket"] else h_socketpair)
         else:
@@ -156,7 +162,6 @@ def run(call: Call, handler: Callable) -> None:
         return                              # gone: nobody to answer
     stub.rn_sc_cred(pid, uid, gid)
     if TRACE:
-        IMAGED.wait()
         stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
     pipe = False

@@ -138,16 +138,12 @@ def nsexec(ns: str, *cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], **kw)
 
 
-@pytest.fixture
-def tap_host(rn, netns, tmp_path, request):
-    """Stack host 'st' with eth0 = TAP 'rntap0' in the namespace; Linux side 10.77.0.1/24,
-    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64.  More `host start` options: indirect
-    parametrization (request.param, a list)."""
-    pcap = tmp_path / "pcap"
+def start_tap_host(rn, netns: str, *options: str) -> None:
+    """Stack host 'st' with eth0 = TAP 'rntap0' in ``netns``; Linux side 10.77.0.1/24,
+    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64; more `host start` ``options``."""
     r = subprocess.run(["ip", "netns", "exec", netns, *rn.cmd(
         "host", "start", "st", "--eth", "tap:rntap0", "--addr", "10.77.0.2/24",
-        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", "--pcap", str(pcap),
-        *getattr(request, "param", []))],
+        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", *options)],
         env=rn.env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     for cmd in (["ip", "addr", "add", "10.77.0.1/24", "dev", "rntap0"],
@@ -155,6 +151,14 @@ def tap_host(rn, netns, tmp_path, request):
                 ["ip", "link", "set", "rntap0", "up"]):
         r = nsexec(netns, *cmd)
         assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def tap_host(rn, netns, tmp_path, request):
+    """:func:`start_tap_host` with a pcap of every frame, which tshark checks at the end.
+    More `host start` options: indirect parametrization (request.param, a list)."""
+    pcap = tmp_path / "pcap"
+    start_tap_host(rn, netns, "--pcap", str(pcap), *getattr(request, "param", []))
     yield netns, pcap
     rn.run("host", "stop", "st")
     for f in sorted(pcap.glob("*.pcap")):
