@@ -394,11 +394,10 @@ class InterfaceWrapper:
 
     def is_local(self, addr: bytes) -> bool:
         for net, prefix in self.addresses:
-            if len(net) != len(addr):
-                continue
-            if net == addr:
+            if net == addr:     # the usual case first: no length tests
                 return True
-            if self.loopback and len(addr) == 4 and _in_prefix(addr, net, prefix):
+            if self.loopback and len(addr) == 4 and len(net) == 4 and _in_prefix(
+                    addr, net, prefix):
                 return True
         return False
 

@@ -97,10 +97,10 @@ class ByteRing:
         if not cap:
             mem.rings += 1
 
-    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> int:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
         readable byte goes), growing the storage if needed (see reserve); ``commit``
-        makes it readable."""
+        makes it readable. Returns len(data)."""
         n = len(data)
         cap = self.capacity
         p = self.length + off
@@ -120,12 +120,12 @@ class ByteRing:
             mv[: n - first] = src[first:]
         if off + n > self.ahead:
             self.ahead = off + n
+        return n
 
     def append(self, data: bytes | bytearray | memoryview, most: int = 0) -> None:
         """Add readable bytes at the tail (write at 0, then commit: inline, the send
         path's every call)."""
-        self.write(0, data, most)
-        n = len(data)
+        n = self.write(0, data, most)
         self.length += n
         a = self.ahead - n
         self.ahead = a if a > 0 else 0
