@@ -333,7 +333,9 @@ class StreamService(StreamPump):
             return P.response(ret, err), None
         if err == errno.EINPROGRESS and ch.connecting and self.table.alive(ch):
             ch.filler += fill(a)    # A turns writable when the handshake is over
-        return P.response(ret, err, b"", P.KIND_STREAM, ch.sock_id), a.detach()
+        # A's inode: the stub's cache keys on it (it need not fstat A)
+        ino = P.INO.pack(self.table.inodes.get(ch.sock_id, 0))
+        return P.response(ret, err, ino, P.KIND_STREAM, ch.sock_id), a.detach()
 
     def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
         """A new pair for old's stack socket (options and binding kept); old's goes."""
