@@ -78,7 +78,7 @@ static void trace_addr_call(const char *call, int fd, const void *sa, long len, 
     else if (uptr == NULL)
         tb_add(&t, "NULL");
     else
-        tb_add(&t, "%p", uptr);
+        tb_ptr(&t, uptr);
     tb_add(&t, ", %ld)", len);
     tb_ret(&t, r, err);
     tb_emit(&t);
@@ -384,11 +384,14 @@ out:
         if (r == 0)
             tb_addr(&t, ka, klen);
         else
-            tb_add(&t, "%p", (void *)addr);
+            tb_ptr(&t, (void *)addr);
         if (shown >= 0)
             tb_add(&t, ", [%d])", shown);
-        else
-            tb_add(&t, ", %p)", (void *)lenp);
+        else {
+            tb_add(&t, ", ");
+            tb_ptr(&t, (void *)lenp);
+            tb_add(&t, ")");
+        }
         tb_ret(&t, r, err);
         tb_emit(&t);
     }
@@ -502,7 +505,10 @@ out:
             tb_optval(&t, level, opt, kv, (size_t)outlen);
             tb_add(&t, ", [%d])", outlen);
         } else {
-            tb_add(&t, "%p, %p)", val, (void *)lenp);
+            tb_ptr(&t, val);
+            tb_add(&t, ", ");
+            tb_ptr(&t, (void *)lenp);
+            tb_add(&t, ")");
         }
         tb_ret(&t, r, err);
         tb_emit(&t);
@@ -608,7 +614,7 @@ out:
         if (copied)
             tb_optval(&t, level, opt, kv, n);
         else
-            tb_add(&t, "%p", val);
+            tb_ptr(&t, val);
         tb_add(&t, ", %d)", (int)len);
         tb_ret(&t, r, err);
         tb_emit(&t);
@@ -740,13 +746,15 @@ out:
         else if (addr == NULL)
             tb_add(&t, "NULL");
         else
-            tb_add(&t, "%p", (void *)addr);
+            tb_ptr(&t, (void *)addr);
         if (shown >= 0)
             tb_add(&t, ", [%d]", shown);
         else if (lenp == NULL)
             tb_add(&t, ", NULL");
-        else
-            tb_add(&t, ", %p", (void *)lenp);
+        else {
+            tb_add(&t, ", ");
+            tb_ptr(&t, (void *)lenp);
+        }
         if (is4) {
             tb_add(&t, ", ");
             tb_sockflags(&t, flags);

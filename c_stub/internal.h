@@ -324,6 +324,7 @@ void tb_level_opt(struct tb *t, int level, int opt);
 void tb_addr(struct tb *t, const void *sa, size_t len);
 void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, size_t len);
 void tb_ret(struct tb *t, long r, int err);
+void tb_ptr(struct tb *t, const void *p);
 void tb_start(struct tb *t, const char *call, int fd);
 void tb_emit(struct tb *t);
 void tb_family(struct tb *t, int family);
@@ -342,6 +343,7 @@ void rn_tr_exited(int status);
 void tb_time(struct tb *t);
 void tb_payload(struct tb *t, const void *buf, long r);
 int rn_sc_hold(const struct tb *t); /* seccomp.c */
+const void *rn_sc_theirs(const void *p);
 
 /* ------------------------------------------------------------------------ */
 /* The calls (control.c, stream.c, interpose.c)                              */

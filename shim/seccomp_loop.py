@@ -19,7 +19,7 @@ from shim import seccomp_bpf as B
 from shim import seccomp_fs
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, Gone, libc, stub
+from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, TRACE, Gone, libc, stub
 from shim.seccomp_call import Call, errno_raise, tgid_of
 from shim.seccomp_ctl import (
     h_accept,
@@ -83,7 +83,6 @@ class Pool:
 
 
 POOL = Pool()
-TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
 NAMED: set[int] = set()
 
 
@@ -139,7 +138,8 @@ def route_fd(call: Call) -> None:
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
     # close goes through the stub for SO_LINGER's wait, and to be traced
-    if call.kind <= 0 or kernel_serves(call) or (call.nr == NR["close"] and
+    # traced, the data calls too go through the stub (their lines, -s, -c)
+    if call.kind <= 0 or (not TRACE and kernel_serves(call)) or (call.nr == NR["close"] and
                                                  not (call.kind & LINGER or TRACE)):
         finish(call)
         call.cont()

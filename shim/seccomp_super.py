@@ -43,9 +43,9 @@ import time
 from shim import seccomp_bpf as B
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import NR, c_long, libc
+from shim.seccomp_abi import NR, TRACE, c_long, libc
 from shim.seccomp_call import errno_raise
-from shim.seccomp_loop import TRACE, listen_loop
+from shim.seccomp_loop import listen_loop
 
 
 def child(path: str, argv: list[str], env: dict[str, str], at: int) -> None:

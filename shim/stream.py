@@ -409,9 +409,12 @@ class StreamService(StreamPump):
         if req.args[0] == SOL_SOCKET and type(ch) is Channel:
             t = ch.sk.inner
             # the pair buffers what the stack does behind it, so together they hold
-            # what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte more
+            # about what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte
+            # more. A holds the stack's send buffer again (the kernel doubles it for
+            # its overhead): with half, the stack's buffer ran dry before the program
+            # refilled A, and each round trip took half a window (tools/smallbuf)
             if req.args[1] in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
-                ch.a_sndbuf = t.sndbuf_limit // 2
+                ch.a_sndbuf = t.sndbuf_limit
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
             if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S half, pump_rx's chunk half

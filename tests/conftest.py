@@ -24,6 +24,18 @@ def scaled(seconds: float) -> float:
     return seconds * TIMEOUT_FACTOR
 
 
+def _interrupted(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# A run is in a session of its own (so its group can be killed without pytest's):
+# SIGTERM/SIGHUP to pytest (timeout(1), a closed terminal) must end the session by an
+# exception, so that Rocketnet.run kills the group it waits for and fixtures stop hosts.
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_sig) == signal.SIG_DFL:
+        signal.signal(_sig, _interrupted)
+
+
 class Rocketnet:
     """Runs the `rocketnet` command against a private runtime directory."""
 
@@ -37,14 +49,15 @@ class Rocketnet:
 
     def run(self, *args: str, timeout: float = 60, check: bool = False,
             **kw) -> subprocess.CompletedProcess:
-        """As subprocess.run, but a timeout kills the run's whole process group (a
-        seccomp supervisor and its program too), never leaving them behind."""
+        """As subprocess.run, but a timeout (or anything else that ends the wait: an
+        interrupt, pytest's SIGTERM) kills the run's whole process group (a seccomp
+        supervisor and its program too), never leaving them behind."""
         with subprocess.Popen(self.cmd(*args), env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True,
                               **kw) as p:
             try:
                 out, err = p.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            except BaseException:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.communicate()
                 raise

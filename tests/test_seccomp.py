@@ -135,6 +135,57 @@ def test_go_echo_through_the_stack(rn, go_echo, network):
         server.wait(timeout=30)
 
 
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def test_ss_and_sockets_show_a_seccomp_program_as_a_preloaded_one(rn, go_echo):
+    """`rocketnet ss -p` names the process and fd of a listener on either path (from
+    outside, and run under either path itself); `rocketnet sockets -l` lists both."""
+    go = rn.popen("run", "--via", "seccomp", "--", str(go_echo), "serve", "tcp",
+                  "127.0.0.1:0", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    py = rn.popen("run", "--via", "preload", "--", sys.executable, "-c",
+                  "import socket, sys; l = socket.create_server(('127.0.0.1', 0)); "
+                  "print('ready', l.getsockname()[1], l.fileno(), flush=True); sys.stdin.read()",
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  text=True)
+    try:
+        gline, pline = go.stdout.readline().split(), py.stdout.readline().split()
+        assert gline[:1] == ["ready"] and pline[:1] == ["ready"], go.stderr.read()
+        # the Go program is the child of the supervisor, the CLI's child; its listener is fd 3
+        go_pid = next(int(p) for p in os.listdir("/proc") if p.isdigit() and
+                      comm(int(p)) == "echo" and parent(parent(int(p))) == go.pid)
+        want = {gline[1]: f'users:(("echo",pid={go_pid},fd=3))',
+                pline[1]: f'users:(("{comm(py.pid)}",pid={py.pid},fd={pline[2]}))'}
+        shown = {}
+        for how in (["ss", "-tlnp"], ["run", "--via", "seccomp", "--", "ss", "-tlnp"],
+                    ["run", "--via", "preload", "--", "ss", "-tlnp"]):
+            r = rn.run(*how, timeout=60)
+            assert r.returncode == 0, r.stderr
+            rows = {ln.split()[3].rsplit(":", 1)[1]: ln.split()[-1]
+                    for ln in r.stdout.splitlines()[1:] if ln.startswith("LISTEN")}
+            shown[" ".join(how)] = {port: rows.get(port) for port in want}
+        assert all(v == want for v in shown.values()), (want, list(shown.values()))
+        r = rn.run("sockets", "-l", timeout=60)
+        assert all(f"127.0.0.1:{port}" in r.stdout for port in want), r.stdout
+    finally:
+        for p in (go, py):
+            p.terminate()
+            p.wait(timeout=30)
+
+
 def test_static_and_go_programs_take_the_seccomp_path_by_default(static_dir, go_echo):
     """`rocketnet run` (--via auto) gives static and Go programs the supervisor, dynamic
     ones the preload library; --via preload forces the library (and names the program)."""
@@ -253,26 +304,63 @@ def test_landlock_tcp_rules_are_named_not_silent(rn, static_dir):
         "--via preload applies them" in lines[0]
 
 
+ORPHAN_SRC = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static const char *dir;
+static void say(const char *what, int ok)   /* by a file's name: writes are routed too */
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s-%s", dir, what, ok ? "enosys" : "other");
+    close(open(p, O_CREAT | O_WRONLY, 0600));
+}
+static void *waiter(void *arg)              /* blocked in the supervisor when it dies */
+{
+    int r = accept(*(int *)arg, NULL, NULL);
+    say("accept", r < 0 && errno == ENOSYS);
+    return NULL;
+}
+int main(int argc, char **argv)
+{
+    (void)argc;
+    dir = argv[1];
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1))
+        return 1;
+    pthread_t t;
+    pthread_create(&t, NULL, waiter, &l);
+    sleep(1);
+    kill(getppid(), SIGKILL);
+    sleep(1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    say("socket", fd < 0 && errno == ENOSYS);
+    pthread_join(t, NULL);
+    return 0;
+}
+"""
+
+
 def test_supervisor_gone_means_errors_not_the_machines_network(rn, static_dir):
     """A program whose supervisor died gets ENOSYS from its socket calls (and from its
-    writes, which are routed too): it says so by the name of a file it creates."""
+    writes, which are routed too), the one it was blocked in included: nothing hangs."""
     src = static_dir / "orphan.c"
-    src.write_text(
-        '#include <errno.h>\n#include <fcntl.h>\n#include <stdio.h>\n#include <unistd.h>\n'
-        '#include <signal.h>\n#include <sys/socket.h>\n'
-        'int main(int argc, char **argv) {\n'
-        '    (void)argc;\n    kill(getppid(), SIGKILL);\n    sleep(1);\n'
-        '    int fd = socket(AF_INET, SOCK_STREAM, 0);\n    char p[4096];\n'
-        '    snprintf(p, sizeof p, "%s/%s", argv[1],\n'
-        '             fd < 0 && errno == ENOSYS ? "enosys" : "served");\n'
-        '    return open(p, O_CREAT | O_WRONLY, 0600) < 0;\n}\n')
+    src.write_text(ORPHAN_SRC)
     exe = static_dir / "orphan"
-    subprocess.run([CC, "-static", "-O1", "-o", str(exe), str(src)], check=True)
+    subprocess.run([CC, "-static", "-O1", "-o", str(exe), str(src), "-lpthread"], check=True)
     out = rn.run("run", "--via", "seccomp", "--", str(exe), str(static_dir), timeout=60)
     assert "supervisor ended" in out.stderr
-    wait_for(lambda: (static_dir / "enosys").exists() or (static_dir / "served").exists(),
-             what="the orphaned program's answer")
-    assert (static_dir / "enosys").exists()
+    for call in ("accept", "socket"):
+        answers = [static_dir / f"{call}-{how}" for how in ("enosys", "other")]
+        wait_for(lambda a=answers: any(p.exists() for p in a),
+                 what=f"the orphaned program's {call}")
+        assert answers[0].exists(), call
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
