@@ -498,17 +498,7 @@ class UdpLayer:
                 continue
             if group and key not in sk.mc_groups and not sk.mc_all:
                 continue
-            dg = Datagram(data, src, sport, dst, version, ttl, tos, iface.index)
-            if sk.rx_bytes > sk.so_rcvbuf:
-                sk.drops += 1
-                st["udp_rcvbuf_errors"] += 1
-                st["udp_in_errors"] += 1
-                continue
-            sk.rxq.append(dg)
-            sk.rx_bytes += dg.cost
-            st["udp_in_datagrams"] += 1
-            st["udp_payload_bytes_received"] += len(data)
-            self.events.add(sk)
+            self._queue(sk, Datagram(data, src, sport, dst, version, ttl, tos, iface.index))
 
     def mc_join(self, sk: UdpSocket, group: bytes, ifindex: int) -> None:
         key = (group, ifindex)
@@ -603,7 +593,11 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        dg = Datagram(bytes(data), src, sport, dst, version, ttl, tos, iface.index)
+        self._queue(sk, Datagram(bytes(data), src, sport, dst, version, ttl, tos, iface.index))
+
+    def _queue(self, sk: UdpSocket, dg: Datagram) -> None:
+        """Queue a datagram for reading, or drop it over SO_RCVBUF (__udp_queue_rcv_skb)."""
+        st = self.stats
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
@@ -612,7 +606,7 @@ class UdpLayer:
         sk.rxq.append(dg)
         sk.rx_bytes += dg.cost
         st["udp_in_datagrams"] += 1
-        st["udp_payload_bytes_received"] += len(data)
+        st["udp_payload_bytes_received"] += len(dg.data)
         self.events.add(sk)
 
     def take(self, sk: UdpSocket) -> Datagram | None:
