@@ -17,9 +17,9 @@ only where the kernel and the model answer a fresh socket differently:
   model takes or the other way round, or reads back another value: 6.1 keeps
   TCP_WINDOW_CLAMP -1 where later kernels clamp it, takes SO_TXREHASH on UDP in -1..1
   only, and UDP_ENCAP 1): the probe sets every value of ``PROBE_VALUES`` (the edges of
-  the int classes options check: sign, 0/1, byte, 16 bits, the ends) and keeps the
-  kernel's answer for each value where it differs; a value between two probed ones
-  gets their answer where both have the same one, else the model's;
+  the int classes options check: sign, 0/1, byte, 15 and 16 bits, 2^24, 2^28, 2^30, the
+  ends) and keeps the kernel's answer for each value where it differs; a value between
+  two probed ones gets their answer where both have the same one, else the model's;
 - an int option the model does not know: its get answers the kernel's default on a
   fresh socket until a set the kernel takes;
 - otherwise the stack's model answers.
@@ -40,8 +40,8 @@ REFUSALS = (C.ENOPROTOOPT, C.EOPNOTSUPP)
 
 # the int values a setsockopt probe sends: the edges of the classes Linux's checks make
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
-PROBE_VALUES = (INT_MIN, -2, -1, 0, 1, 2, 3, 5, 255, 256, 1000, 65535, 65536, 1 << 24,
-                INT_MAX)
+PROBE_VALUES = (INT_MIN, -2, -1, 0, 1, 2, 3, 5, 255, 256, 1000, 32767, 32768, 65535, 65536,
+                1 << 24, 1 << 28, 1 << 30, INT_MAX)
 
 
 class ValueAnswer(NamedTuple):

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+from rocketnet.profile import PROBE_VALUES
+from tests.conftest import scaled
+
 # listen() on sockets that once connected, and IPV6_ADDRFORM: both differ between
 # Linux 6.12 and 6.18; the program prints what this kernel (or the stack) answers
 PROGRAM = r"""
@@ -94,3 +97,41 @@ def test_traffic_class_of_minus_one_as_the_running_kernel(rn):
     expect = ("the socket's class" if native.stdout.startswith("-1 [0]") else "class 0xff")
     assert f"IPV6_TCLASS control message of -1: {expect}" in \
         rn.run("host", "profile", check=True).stdout.splitlines()
+
+
+# int options whose answers to some values differ between Linux versions (6.1 keeps
+# TCP_WINDOW_CLAMP and TCP_TX_DELAY -1, takes SO_TXREHASH on UDP in -1..1 and UDP_ENCAP
+# 1; 6.18 refuses TCP_TX_DELAY INT_MAX): every kind of socket, every probed value and
+# values between them
+VALUES_PROGRAM = r"""
+import socket, sys
+OPTS = ((socket.SOL_SOCKET, 74), (socket.IPPROTO_TCP, socket.TCP_WINDOW_CLAMP),
+        (socket.IPPROTO_TCP, 37), (socket.IPPROTO_UDP, 100))
+values = [int(v) for v in sys.argv[1:]]
+for fam in (socket.AF_INET, socket.AF_INET6):
+    for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        for level, opt in OPTS:
+            for v in values:
+                with socket.socket(fam, typ) as s:
+                    try:
+                        s.setsockopt(level, opt, v)
+                        got = int.from_bytes(s.getsockopt(level, opt, 4), "little",
+                                             signed=True)
+                    except OSError as e:
+                        got = e.strerror
+                print(fam, typ, level, opt, v, got)
+"""
+
+
+def test_int_option_values_answer_as_the_running_kernel(rn):
+    """Each value of the options whose answers differ between Linux versions, natively
+    and under the shim: the profile's per-value answers (shim/kprofile.py) make them
+    the same on any kernel (tools/vm runs this file in the guests too)."""
+    values = [str(v) for v in sorted({*PROBE_VALUES, -1000, 4, 7, 70000, 1 << 29})]
+    native = subprocess.run([sys.executable, "-c", VALUES_PROGRAM, *values],
+                            capture_output=True, text=True, timeout=scaled(60))
+    assert native.returncode == 0, native.stderr
+    shimmed = rn.run("run", "--", sys.executable, "-c", VALUES_PROGRAM, *values,
+                     timeout=scaled(120))
+    assert shimmed.returncode == 0, shimmed.stderr
+    assert shimmed.stdout.splitlines() == native.stdout.splitlines()
