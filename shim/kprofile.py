@@ -18,6 +18,7 @@ import functools
 import os
 import socket
 import struct
+from collections.abc import Mapping
 
 from rocketnet import sockopt
 from rocketnet.profile import PROBE_VALUES, REFUSALS, KernelProfile, OptionAnswer, ValueAnswer
@@ -264,6 +265,22 @@ def _name(err: int) -> str:
     return "EOPNOTSUPP" if err == errno.EOPNOTSUPP else errno.errorcode.get(err, str(err))
 
 
+def _value_runs(values: Mapping[int, ValueAnswer]) -> list[str]:
+    """Per-value answers, probed values in a row with one answer as one range."""
+    runs: list[list] = []           # [first value, last value, answer]
+    for i, v in enumerate(PROBE_VALUES):
+        got = values.get(v)
+        if got is None:
+            continue
+        if runs and runs[-1][2] == got and PROBE_VALUES[i - 1] == runs[-1][1]:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v, got])
+    return [f"set {lo if lo == hi else f'{lo}..{hi}'}: "
+            + (_name(err) if err else "reads it back" if back is None else f"reads {back}")
+            for lo, hi, (err, back) in runs]
+
+
 def describe(profile: KernelProfile) -> str:
     """What the probed kernel changes in the stack's own model, for `rocketnet host
     profile`: one line per option whose answer comes from the kernel."""
@@ -297,8 +314,6 @@ def describe(profile: KernelProfile) -> str:
             what.append(f"set {_name(a.set_err)}")
         if a.default is not None:
             what.append(f"an int the model lacks (default {a.default})")
-        for v, (err, back) in sorted(a.values.items()):
-            what.append(f"set {v}: " + (_name(err) if err else
-                                        "reads it back" if back is None else f"reads {back}"))
+        what += _value_runs(a.values)
         lines.append(f"  {kinds[(family, proto)]} {LEVELS[level]} {opt}: {'; '.join(what)}")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 profile it probes at start, shown by `rocketnet host profile`."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -10,7 +11,8 @@ import sys
 
 import pytest
 
-from rocketnet.profile import PROBE_VALUES
+from rocketnet.profile import PROBE_VALUES, KernelProfile, OptionAnswer, ValueAnswer
+from shim import kprofile
 from tests.conftest import scaled
 
 # listen() on sockets that once connected, and IPV6_ADDRFORM: both differ between
@@ -135,3 +137,15 @@ def test_int_option_values_answer_as_the_running_kernel(rn):
                      timeout=scaled(120))
     assert shimmed.returncode == 0, shimmed.stderr
     assert shimmed.stdout.splitlines() == native.stdout.splitlines()
+
+
+def test_host_profile_shows_per_value_answers_as_ranges():
+    """Assumed profile: Linux 6.1's SO_TXREHASH on UDP (taken in -1..1, -1 read back as
+    net.core.txrehash 1, EINVAL outside); `rocketnet host profile` prints it so."""
+    values = {v: ValueAnswer(errno.EINVAL, None) for v in PROBE_VALUES}
+    values.update({-1: ValueAnswer(0, 1), 0: ValueAnswer(0, None), 1: ValueAnswer(0, None)})
+    prof = KernelProfile(options={(socket.AF_INET, socket.IPPROTO_UDP, socket.SOL_SOCKET, 74):
+                                  OptionAnswer(default=1, values=values)})
+    assert ("  udp4 SOL_SOCKET 74: an int the model lacks (default 1); set -2147483648..-2: "
+            "EINVAL; set -1: reads 1; set 0..1: reads it back; set 2..2147483647: EINVAL"
+            ) in kprofile.describe(prof).splitlines()
