@@ -112,7 +112,9 @@ int rn_ioctl(int fd, unsigned long req, ...)
     if (g_trace_on) {
         struct tb t;
         tb_start(&t, "ioctl", fd);
-        tb_add(&t, ", %#lx, %p)", req, arg);
+        tb_add(&t, ", %#lx, ", req);
+        tb_ptr(&t, arg);
+        tb_add(&t, ")");
         tb_ret(&t, r, err);
         tb_emit(&t);
     }

@@ -273,7 +273,8 @@ int rn_sock_rpc(int fd, struct rn_sock *s, uint32_t op, int64_t a0, int64_t a1, 
                 size_t rcap, int *rfd, int cloexec);
 long rn_result(const struct rn_resp *resp);
 int rn_host_identity(char *nonce, pid_t *pid);
-int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind);
+int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind, int fl,
+               uint64_t ino);
 int rn_reopen(int fd, struct rn_sock *s);
 void rn_defer_flush(int fd);
 
@@ -323,6 +324,7 @@ void tb_level_opt(struct tb *t, int level, int opt);
 void tb_addr(struct tb *t, const void *sa, size_t len);
 void tb_optval(struct tb *t, int level, int opt, const unsigned char *v, size_t len);
 void tb_ret(struct tb *t, long r, int err);
+void tb_ptr(struct tb *t, const void *p);
 void tb_start(struct tb *t, const char *call, int fd);
 void tb_emit(struct tb *t);
 void tb_family(struct tb *t, int family);
@@ -341,6 +343,7 @@ void rn_tr_exited(int status);
 void tb_time(struct tb *t);
 void tb_payload(struct tb *t, const void *buf, long r);
 int rn_sc_hold(const struct tb *t); /* seccomp.c */
+const void *rn_sc_theirs(const void *p);
 
 /* ------------------------------------------------------------------------ */
 /* The calls (control.c, stream.c, interpose.c)                              */

@@ -88,11 +88,37 @@ int rn_sc_hold(const struct tb *t)
     return 1;
 }
 
+/* The program's addresses of the buffers the supervisor copied for the call this
+ * thread makes for it: a trace line shows the program's pointers, not the copies'. */
+struct rn_sc_span {
+    uintptr_t lo, n, theirs;
+};
+static __thread struct rn_sc_span g_spans[8];
+static __thread int g_nspans;
+
+RN_EXPORT void rn_sc_span(const void *ours, size_t n, uintptr_t theirs);
+void rn_sc_span(const void *ours, size_t n, uintptr_t theirs)
+{
+    if (g_nspans < (int)(sizeof g_spans / sizeof g_spans[0]))
+        g_spans[g_nspans++] = (struct rn_sc_span){(uintptr_t)ours, n ? n : 1, theirs};
+}
+
+const void *rn_sc_theirs(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (int i = 0; i < g_nspans; i++)
+        if (a - g_spans[i].lo < g_spans[i].n)
+            return (const void *)(g_spans[i].theirs + (a - g_spans[i].lo));
+    return p;
+}
+
 /* The process and fd the calling thread acts for (pid 0: its own again) and the slot
  * that fd is on here.  Trace lines carry the pid and fd. */
 RN_EXPORT void rn_sc_acting(int pid, int slot, int fd);
 void rn_sc_acting(int pid, int slot, int fd)
 {
+    if (pid == 0)
+        g_nspans = 0;
     g_acting_pid = pid;
     g_acting_slot = slot;
     g_acting_fd = fd;

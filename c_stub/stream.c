@@ -203,7 +203,7 @@ out:
         else if (addr == NULL)
             tb_add(&t, "NULL");
         else
-            tb_add(&t, "%p", (const void *)addr);
+            tb_ptr(&t, (const void *)addr);
         tb_add(&t, ", %d)", (int)alen);
         tb_ret(&t, (long)r, err);
         tb_emit(&t);
@@ -294,8 +294,10 @@ out:
         tb_add(&t, ", ");
         if (copied)
             tb_msghdr(&t, &m, namelen);
-        else
-            tb_add(&t, "%p, ", (const void *)msg);
+        else {
+            tb_ptr(&t, (const void *)msg);
+            tb_add(&t, ", ");
+        }
         tb_msgflags(&t, flags);
         tb_add(&t, ")");
         tb_ret(&t, (long)r, err);
@@ -517,8 +519,10 @@ ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
         tb_add(&t, ", ");
         if (rn_copy_in(&m, msg, sizeof m) == 0)
             tb_msghdr(&t, &m, m.msg_namelen);
-        else
-            tb_add(&t, "%p, ", (void *)msg);
+        else {
+            tb_ptr(&t, (void *)msg);
+            tb_add(&t, ", ");
+        }
         tb_msgflags(&t, flags);
         tb_add(&t, ")");
         tb_ret(&t, (long)r, e);

@@ -190,6 +190,13 @@ void tb_addr(struct tb *t, const void *sa, size_t len)
     }
 }
 
+/* a pointer argument: under the seccomp supervisor, the program's address for a copy
+ * of its buffer (seccomp.c) */
+void tb_ptr(struct tb *t, const void *p)
+{
+    tb_add(t, "%p", g_acting_pid ? rn_sc_theirs(p) : p);
+}
+
 void tb_ret(struct tb *t, long r, int err)
 {
     if (r < 0) {

@@ -237,7 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.close(fd)
         del env[P.ENV_CTL_FD]
         kept = (dfd,) + ((token,) if token is not None else ()) + tuple(trace.fds)
-        return run_seccomp(how.path, how.argv, env, kept)
+        return run_seccomp(how.path, how.argv, env, kept, trace)
     if trace.supervise:
         pid = os.fork()
         if pid:
@@ -267,11 +267,12 @@ def cmd_ss(args: argparse.Namespace) -> int:
     return cmd_run(build_parser().parse_args(["run", "--host", args.host, "--", "ss", *argv]))
 
 
-def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> int:
+def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...],
+                trace: tracecli.TraceRun) -> int:
     """CMD under the seccomp filter: the supervisor (shim/seccomp_super.py, with the stub
     preloaded) runs CMD as its child and serves its socket calls; we wait for CMD's
-    status and end as it did.  The supervisor stays while processes CMD left behind
-    (daemons) still use the filter."""
+    status and end as it did (traced: as the preload path's traced run ends).  The
+    supervisor stays while processes CMD left behind (daemons) still use the filter."""
     if env.get(P.ENV_TRACE):        # the supervisor writes the program's image lines, not its own
         env = dict(env, **{P.ENV_TRACE_OPTS: env.get(P.ENV_TRACE_OPTS, "") + ",x"})
     r, w = os.pipe()
@@ -292,6 +293,8 @@ def run_seccomp(path: str, argv: list[str], env: dict[str, str], fds: tuple[int,
         line = status.readline()
     if not line.strip():
         return die("the seccomp supervisor ended before the program", 1)
+    if trace.supervise:
+        return trace.ended(child, int(line))
     code = os.waitstatus_to_exitcode(int(line))
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
@@ -378,6 +381,8 @@ def net_options(args: argparse.Namespace) -> list[str]:
         out += ["--pcap", os.path.abspath(args.pcap)]
     if args.impair:
         out += ["--impair", args.impair]
+    if args.impair_rx is not None:
+        out += ["--impair-rx", args.impair_rx]
     if args.seed is not None:
         out += ["--seed", str(args.seed)]
     for d in args.dns:

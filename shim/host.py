@@ -53,7 +53,8 @@ class StackHost:
         self.table = table = ChannelTable(self.ep, nonce)
         if net is not None:
             for dev in netconfig.configure(self.stack, net.eth, net.addr, net.gateway,
-                                           net.pcap, net.impair, net.seed):
+                                           net.pcap, net.impair, net.seed,
+                                           impair_rx=net.impair_rx):
                 table.watch(dev.fileno(), EP_IN, lambda fd, ev, dev=dev: dev.on_readable())
         self.running = True
         self.idle_since = time.monotonic()
@@ -125,9 +126,9 @@ class StackHost:
         stream = self.stream
         mono = time.monotonic
         drops_at = 0.0
+        now = mono()
         while self.running:
-            now = mono()
-            due = stack.poll_at(now)
+            due = stack.poll_at(now)    # now: read at the end of the last round
             if trimmer.live < trimmer.peak:     # else no trim is waiting (Trimmer.due)
                 trim = trimmer.due()
                 if trim is not None and (due is None or trim < due):
@@ -145,6 +146,7 @@ class StackHost:
             try:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
+                now = mono()
                 continue
             closed = table.closed_fds
             closed.clear()

@@ -75,9 +75,7 @@ class ConnLog:
     def changed(self, sock_id: int | None, sk: Any) -> None:
         """The stack reported an event on sk (sock_id None: the program closed it and
         the stack is finishing the connection): log a state change."""
-        st = getattr(sk, "state", None)
-        if not isinstance(st, str):
-            return
+        st = sk.state           # a stack socket's (every kind has a state name)
         old = self.states.get(sk)
         if st == old or (old is None and st == "CLOSED"):
             return      # no change (an unconnected UDP socket stays CLOSED: per datagram)

@@ -24,6 +24,9 @@ def parse_cidr(text: str) -> tuple[bytes, int]:
     return iface.ip.packed, iface.network.prefixlen
 
 
+RX_SEED = 1_000_003     # a TAP's receive impairments: a stream apart from its sends
+
+
 def wire_dir() -> Path:
     d = runtime.runtime_root() / "wires"
     d.mkdir(mode=0o700, exist_ok=True)
@@ -32,7 +35,7 @@ def wire_dir() -> Path:
 
 def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list[str],
               pcap_dir: str | None, impair: str | None, seed: int | None,
-              mtu: int = 1500) -> list[NetDevice]:
+              mtu: int = 1500, impair_rx: str | None = None) -> list[NetDevice]:
     """Add eth0 (and captures) to stack; returns the devices the event loop must watch."""
     watch: list[NetDevice] = []
     if pcap_dir:
@@ -48,10 +51,15 @@ def configure(stack: NetStack, eth: str | None, addrs: list[str], gateways: list
     kind, _, arg = eth.partition(":")
     mac = bytes([0x02]) + secrets.token_bytes(5)
     dev: NetDevice
+    imp = Impairments.from_spec(impair or "", seed=seed or 0)
     if kind == "tap" and arg:
-        dev = TapDevice(arg, mac=mac, mtu=mtu)
+        # Linux impairs nothing: the stack impairs what it reads too, with its own seed
+        rx = impair if impair_rx is None else impair_rx
+        imp_rx = Impairments.from_spec(rx or "", seed=(seed or 0) + RX_SEED)
+        dev = TapDevice(arg, mac=mac, mtu=mtu, impair_tx=imp, impair_rx=imp_rx)
     elif kind == "wire" and arg:
-        imp = Impairments.from_spec(impair or "", seed=seed or 0)
+        if impair_rx is not None:
+            raise ValueError("--impair-rx is for a TAP (on a wire, the sender impairs)")
         dev = WireDevice(wire_dir(), arg, mac=mac, mtu=mtu, impairments=imp)
     else:
         raise ValueError(f"--eth {eth!r}: expected tap:IFNAME or wire:SEGMENT")
@@ -83,9 +91,9 @@ def describe(stack: NetStack) -> list[dict]:
                               "state": e.state})
         raw = i.raw_device
         dev_stats = dict(getattr(raw, "stats", None) or {})
-        imp = getattr(raw, "impair", None)
-        if imp is not None:
-            dev_stats.update({"impair_" + k: v for k, v in imp.stats.items()})
+        impair_stats = getattr(raw, "impair_stats", None)
+        if impair_stats is not None:
+            dev_stats.update(impair_stats())
         out.append({
             "ifindex": i.index, "ifname": i.name, "mtu": i.mtu, "loopback": i.loopback,
             "address": i.mac.hex(":"),
@@ -128,7 +136,12 @@ def add_arguments(ap) -> None:
                     help="default gateway (IPv4 and/or IPv6; repeatable)")
     ap.add_argument("--pcap", metavar="DIR", help="write DIR/lo.pcap and DIR/eth0.pcap")
     ap.add_argument("--impair", metavar="SPEC",
-                    help="wire impairments: loss=P,delay=S,jitter=S,reorder=P,dup=P,corrupt=P")
+                    help="impairments of eth0's frames (wire: sent ones; TAP: both ways): "
+                         "loss=P,delay=S,jitter=S,reorder=P,reorder_delay=S,dup=P,"
+                         "corrupt=P,burst=P_GOOD_BAD:P_BAD_GOOD:LOSS")
+    ap.add_argument("--impair-rx", metavar="SPEC",
+                    help="a TAP's impairments of the frames it reads from Linux, where "
+                         "they differ from --impair's")
     ap.add_argument("--seed", type=int, default=None,
                     help="seed for ISNs, ports and impairments (default: random)")
     resolver.add_arguments(ap)

@@ -34,6 +34,8 @@ _proto("rn_sc_epoll_add", c_int, c_int, c_int, c_int, ctypes.c_uint32, ctypes.c_
 _proto("accept4", c_int, c_int, c_void_p, c_void_p, c_int)
 _proto("getsockopt", c_int, c_int, c_int, c_int, c_void_p, c_void_p)
 _proto("setsockopt", c_int, c_int, c_int, c_int, c_void_p, c_uint)
+_proto("send", c_ssize_t, c_int, c_void_p, c_size_t, c_int)
+_proto("recv", c_ssize_t, c_int, c_void_p, c_size_t, c_int)
 _proto("sendto", c_ssize_t, c_int, c_void_p, c_size_t, c_int, c_void_p, c_uint)
 _proto("recvfrom", c_ssize_t, c_int, c_void_p, c_size_t, c_int, c_void_p, c_void_p)
 _proto("sendmsg", c_ssize_t, c_int, c_void_p, c_int)
@@ -50,6 +52,7 @@ _proto("rn_sc_move", c_int, c_int, c_int)
 _proto("rn_sc_release", c_int, c_int)
 _proto("rn_sc_acting", None, c_int, c_int, c_int)
 _proto("rn_sc_flush", None, c_int, c_int)
+_proto("rn_sc_span", None, c_void_p, c_size_t, ctypes.c_uint64)
 _proto("rn_sc_cred", None, c_int, c_int, c_int)
 _proto("rn_sc_execve", None, c_int, ctypes.c_char_p, c_int, ctypes.POINTER(ctypes.c_char_p))
 _proto("rn_sc_exited", None, c_int, c_int)
@@ -93,6 +96,7 @@ FD_OPTIONS = (50, 52)      # SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF
 SLOW_WAIT = 0.2            # seconds between checks that a waiting call is still wanted
 
 NR = B.NR
+TRACE = bool(os.environ.get("ROCKETNET_TRACE"))   # the run is traced (--trace, -c)
 CONTINUE = object()        # handler result: let the kernel run the call
 
 

@@ -22,6 +22,10 @@ NR = dict(read=0, write=1, close=3, ioctl=16, readv=19, writev=20, socket=41, co
           sendto=44, recvfrom=45, sendmsg=46, recvmsg=47, shutdown=48, bind=49, listen=50,
           getsockname=51, getpeername=52, socketpair=53, setsockopt=54, getsockopt=55,
           accept4=288, recvmmsg=299, sendmmsg=307)
+# routed with the socket calls: the process calls the supervisor traces (only under
+# --trace: shim/seccomp_trace.py) and Landlock's (shim/seccomp_landlock.py)
+TRACE_NR = dict(execve=59, exit_group=231, execveat=322)
+LANDLOCK_NR = dict(landlock_create_ruleset=444, landlock_restrict_self=446)
 SYS_seccomp = 317
 SYS_pidfd_open = 434
 SYS_pidfd_getfd = 438
@@ -72,9 +76,10 @@ def _routes(nrs: tuple[int, ...]) -> list[bytes]:
     return out + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_USER_NOTIF)]
 
 
-def filter_program() -> bytes:
-    """The BPF program: which calls go to the supervisor."""
-    plain = tuple(v for k, v in NR.items() if k != "ioctl")
+def filter_program(trace: bool = False) -> bytes:
+    """The BPF program: which calls go to the supervisor (with trace: TRACE_NR too)."""
+    plain = tuple(v for k, v in NR.items() if k != "ioctl") + tuple(LANDLOCK_NR.values()) + (
+        tuple(TRACE_NR.values()) if trace else ())
     native = _routes(plain)
     # ioctl only for the socket requests (0x89xx: SIOCATMARK, SIOC[GS]IF*): terminal
     # and file ioctls stay untouched; FIONREAD & co. on A are what the preload path gives
@@ -116,13 +121,13 @@ def killable_recv() -> bool:
     return (major, minor) >= (6, 0)
 
 
-def install_filter() -> int:
+def install_filter(trace: bool = False) -> int:
     """In the program's process, before exec: no_new_privs, then the filter; returns the
     listener fd (close-on-exec).  OSError if the kernel refuses."""
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(e)}")
-    code = filter_program()
+    code = filter_program(trace)
     insns = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("=H6xQ", len(code) // _INSN.size, ctypes.addressof(insns))
     buf = ctypes.create_string_buffer(fprog, len(fprog))

@@ -7,7 +7,7 @@ import os
 
 from shim import seccomp_bpf as B
 from shim.procfs import proc_status
-from shim.seccomp_abi import BAD, IOVEC, PIDFD_THREAD, SMALL, Gone, c_long, libc
+from shim.seccomp_abi import BAD, IOVEC, PIDFD_THREAD, SMALL, TRACE, Gone, c_long, libc, stub
 
 
 def errno_raise(what: str) -> None:
@@ -70,7 +70,18 @@ class Call:
         if addr == 0:
             return None
         buf = self.read(addr, max(0, min(n, cap)))
-        return BAD if buf is None else buf
+        return self.ours(BAD if buf is None else buf, addr)
+
+    @staticmethod
+    def ours(buf, theirs: int):
+        """buf, which stands for the caller's memory at theirs: when tracing, the trace
+        lines show theirs for it (a pointer argument the stub prints)."""
+        if TRACE and buf is not None:
+            if buf is BAD:
+                stub.rn_sc_span(BAD, 1, theirs)
+            else:
+                stub.rn_sc_span(ctypes.addressof(buf), ctypes.sizeof(buf), theirs)
+        return buf
 
     def take_fd(self, fd: int) -> int:
         """A copy of the caller's fd here (-1 if it has none there)."""

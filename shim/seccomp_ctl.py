@@ -106,11 +106,11 @@ def out_len(call: Call, addr: int, lenp: int, cap: int = SMALL):
         return (call.inbuf(addr, 0) if addr else None), None, 0
     lb = call.read(lenp, 4)
     if lb is None:
-        return ctypes.create_string_buffer(cap), BAD, 0
+        return call.ours(ctypes.create_string_buffer(cap), addr), call.ours(BAD, lenp), 0
     ulen = INT.unpack(lb.raw[:4])[0]
     cell = ctypes.c_uint32(min(ulen, cap) if ulen >= 0 else ulen & 0xFFFFFFFF)
     buf = ctypes.create_string_buffer(max(min(ulen, cap), 1)) if addr else None
-    return buf, cell, ulen
+    return call.ours(buf, addr), call.ours(cell, lenp), ulen
 
 
 def put_len(call: Call, addr: int, lenp: int, buf, cell, ulen: int) -> bool:

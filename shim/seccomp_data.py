@@ -52,7 +52,7 @@ class Msg:
 
     def __init__(self, call: Call, addr: int, recv: bool, cap: int):
         self.call, self.addr, self.recv = call, addr, recv
-        self.hdr = MSGHDR()
+        self.hdr = call.ours(MSGHDR(), addr)
         self.keep: list = []
         self.iovs: list[tuple[int, int, ctypes.Array]] = []
         self.fds: list[int] = []           # ours, for the caller's passed fds
@@ -194,14 +194,16 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
     addr, n = call.args[1], call.args[2]
     take = min(n, DATA_CAP)
     if nr == NR["read"] or nr == NR["recvfrom"]:
-        buf = ctypes.create_string_buffer(max(take, 1)) if addr else None
+        buf = call.ours(ctypes.create_string_buffer(max(take, 1)) if addr else BAD, addr)
+        aout = None
         if nr == NR["read"]:
-            r = stub.read(call.slot, buf if addr else BAD, take)
-            aout = None
+            r = stub.read(call.slot, buf, take)
+        elif call.args[4] == 0 and call.args[5] == 0:   # libc's recv (its name in traces)
+            r = stub.recv(call.slot, buf, take, call.iarg(3))
         else:
             aout = out_len(call, call.args[4], call.args[5])
             cell = aout[1]
-            r = stub.recvfrom(call.slot, buf if addr else BAD, take, call.iarg(3), aout[0],
+            r = stub.recvfrom(call.slot, buf, take, call.iarg(3), aout[0],
                               ctypes.byref(cell) if isinstance(cell, ctypes.c_uint32) else cell)
         if r > 0 and not call.write(addr, buf.raw[:r]):
             return -1, errno.EFAULT
@@ -209,10 +211,12 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
                                                        *aout):
             return -1, errno.EFAULT
         return stub_result(r)
-    buf = call.inbuf(addr, take, DATA_CAP) if addr else BAD
+    buf = call.inbuf(addr, take, DATA_CAP) if addr else call.ours(BAD, 0)
     if nr == NR["write"]:
         return stub_result(stub.write(call.slot, buf, take))
     alen = call.args[5] & 0xFFFFFFFF
+    if call.args[4] == 0 and alen == 0:               # libc's send
+        return stub_result(stub.send(call.slot, buf, take, call.iarg(3)))
     return stub_result(stub.sendto(call.slot, buf, take, call.iarg(3),
                                call.inbuf(call.args[4], alen), alen))
 

@@ -19,7 +19,7 @@ from shim import seccomp_bpf as B
 from shim import seccomp_fs
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, Gone, libc, stub
+from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, TRACE, Gone, libc, stub
 from shim.seccomp_call import Call, errno_raise, tgid_of
 from shim.seccomp_ctl import (
     h_accept,
@@ -35,6 +35,8 @@ from shim.seccomp_ctl import (
     h_socketpair,
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves
+from shim.seccomp_landlock import h_landlock
+from shim.seccomp_trace import h_execve, h_exit_group
 
 # calls that may name an AF_UNIX path (seccomp_fs)
 PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
@@ -81,9 +83,6 @@ class Pool:
 
 
 POOL = Pool()
-TRACE = bool(os.environ.get("ROCKETNET_TRACE"))
-# set once the program's execve line is written (or its exec failed): its call lines follow
-IMAGED = threading.Event()
 NAMED: set[int] = set()
 
 
@@ -103,6 +102,12 @@ def serve(call: Call) -> None:
     try:
         if call.arch != B.AUDIT_ARCH_X86_64 or call.nr & B.X32_BIT:
             refuse(call)
+        elif call.nr == B.TRACE_NR["exit_group"]:
+            h_exit_group(call)
+        elif call.nr in (B.TRACE_NR["execve"], B.TRACE_NR["execveat"]):
+            POOL.submit(h_execve, call)
+        elif call.nr in B.LANDLOCK_NR.values():
+            h_landlock(call)
         elif call.nr in (NR["socket"], NR["socketpair"]):
             POOL.submit(run, call, h_socket if call.nr == NR["socket"] else h_socketpair)
         else:
@@ -133,7 +138,8 @@ def route_fd(call: Call) -> None:
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
     # close goes through the stub for SO_LINGER's wait, and to be traced
-    if call.kind <= 0 or kernel_serves(call) or (call.nr == NR["close"] and
+    # traced, the data calls too go through the stub (their lines, -s, -c)
+    if call.kind <= 0 or (not TRACE and kernel_serves(call)) or (call.nr == NR["close"] and
                                                  not (call.kind & LINGER or TRACE)):
         finish(call)
         call.cont()
@@ -156,7 +162,6 @@ def run(call: Call, handler: Callable) -> None:
         return                              # gone: nobody to answer
     stub.rn_sc_cred(pid, uid, gid)
     if TRACE:
-        IMAGED.wait()
         stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
     pipe = False

@@ -31,10 +31,10 @@ stub's entry points and the kernel's structures).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import errno
 import os
 import resource
+import select
 import signal
 import sys
 import threading
@@ -43,25 +43,23 @@ import time
 from shim import seccomp_bpf as B
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
-from shim.seccomp_abi import NR, c_long, libc, stub
+from shim.seccomp_abi import NR, TRACE, c_long, libc
 from shim.seccomp_call import errno_raise
-from shim.seccomp_loop import IMAGED, TRACE, listen_loop
+from shim.seccomp_loop import listen_loop
 
 
-def child(path: str, argv: list[str], env: dict[str, str], at: int, failed: int) -> None:
+def child(path: str, argv: list[str], env: dict[str, str], at: int) -> None:
     """In the forked child: the filter, its listener on fd `at` for the parent to take
-    (pidfd_getfd), one routed call that returns once the parent serves, then exec (a
-    byte on `failed`, close-on-exec, if it fails)."""
+    (pidfd_getfd), one routed call that returns once the parent serves, then exec."""
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
-        lfd = B.install_filter()
+        lfd = B.install_filter(TRACE)
         os.dup2(lfd, at, inheritable=False)
         os.close(lfd)
         libc.syscall(c_long(NR["getpeername"]), c_long(-1), c_long(0), c_long(0))
         os.execve(path, argv, env)
     except OSError as e:
-        os.write(failed, b"x")
         os.write(2, f"rocketnet: {argv[0]}: {e.strerror}\n".encode())
         os._exit(126 if e.errno != errno.ENOENT else 127)
     os._exit(127)
@@ -87,21 +85,6 @@ def take_listener(pid: int, at: int) -> int:
             time.sleep(0.001)
     finally:
         os.close(pidfd)
-
-
-def trace_image(pid: int, path: str, argv: list[str], failed: int) -> None:
-    """The program's execve line (its image has no stub to write it), once the exec
-    succeeded: `failed` reaches EOF without a byte."""
-    with os.fdopen(failed, "rb") as f:
-        ok = f.read(1) == b""
-    if ok:
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:                     # already gone: the path it was given
-            exe = os.path.realpath(path)
-        args = (ctypes.c_char_p * len(argv))(*(os.fsencode(a) for a in argv))
-        stub.rn_sc_execve(pid, os.fsencode(exe), len(argv), args)
-    IMAGED.set()
 
 
 def free_fd(n: int) -> int:
@@ -136,18 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     env = target_env()
     at = free_fd(200)
-    failed, failed_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(failed)
-        child(a.path, a.argv, env, at, failed_w)
-    os.close(failed_w)
-    if TRACE:
-        threading.Thread(target=trace_image, args=(pid, a.path, a.argv, failed),
-                         daemon=True).start()
-    else:
-        os.close(failed)
-        IMAGED.set()
+        child(a.path, a.argv, env, at)
+    pidfd = os.pidfd_open(pid)
     status = os.fdopen(a.status_fd, "w", buffering=1)
     status.write(f"{pid}\n")
     try:
@@ -169,10 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         os.close(null)
 
     def reap() -> None:
+        # the exit is awaited on a pidfd: a wait here could take the ptrace stops that
+        # seccomp_trace waits for
+        with select.epoll() as ep:
+            ep.register(pidfd, select.EPOLLIN)
+            while not ep.poll():
+                pass
+        os.close(pidfd)
         _, st = os.waitpid(pid, 0)
-        if TRACE and os.WIFEXITED(st):
-            IMAGED.wait()
-            stub.rn_sc_exited(pid, os.WEXITSTATUS(st))
         status.write(f"{st}\n")
         status.close()
     reaper = threading.Thread(target=reap, daemon=True)

@@ -131,6 +131,11 @@ class TraceRun:
                 break
             except InterruptedError:
                 continue
+        return self.ended(pid, status)
+
+    def ended(self, pid: int, status: int) -> int:
+        """The program's wait status as the run's exit code: its "killed by" line, the
+        summary (-c)."""
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             self.line(f"{pid} +++ killed by {signal.Signals(sig).name} +++\n")

@@ -24,6 +24,18 @@ def scaled(seconds: float) -> float:
     return seconds * TIMEOUT_FACTOR
 
 
+def _interrupted(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# A run is in a session of its own (so its group can be killed without pytest's):
+# SIGTERM/SIGHUP to pytest (timeout(1), a closed terminal) must end the session by an
+# exception, so that Rocketnet.run kills the group it waits for and fixtures stop hosts.
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_sig) == signal.SIG_DFL:
+        signal.signal(_sig, _interrupted)
+
+
 class Rocketnet:
     """Runs the `rocketnet` command against a private runtime directory."""
 
@@ -37,14 +49,15 @@ class Rocketnet:
 
     def run(self, *args: str, timeout: float = 60, check: bool = False,
             **kw) -> subprocess.CompletedProcess:
-        """As subprocess.run, but a timeout kills the run's whole process group (a
-        seccomp supervisor and its program too), never leaving them behind."""
+        """As subprocess.run, but a timeout (or anything else that ends the wait: an
+        interrupt, pytest's SIGTERM) kills the run's whole process group (a seccomp
+        supervisor and its program too), never leaving them behind."""
         with subprocess.Popen(self.cmd(*args), env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True,
                               **kw) as p:
             try:
                 out, err = p.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            except BaseException:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.communicate()
                 raise
@@ -138,16 +151,12 @@ def nsexec(ns: str, *cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], **kw)
 
 
-@pytest.fixture
-def tap_host(rn, netns, tmp_path, request):
-    """Stack host 'st' with eth0 = TAP 'rntap0' in the namespace; Linux side 10.77.0.1/24,
-    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64.  More `host start` options: indirect
-    parametrization (request.param, a list)."""
-    pcap = tmp_path / "pcap"
+def start_tap_host(rn, netns: str, *options: str) -> None:
+    """Stack host 'st' with eth0 = TAP 'rntap0' in ``netns``; Linux side 10.77.0.1/24,
+    fd77::1/64; the stack 10.77.0.2/24, fd77::2/64; more `host start` ``options``."""
     r = subprocess.run(["ip", "netns", "exec", netns, *rn.cmd(
         "host", "start", "st", "--eth", "tap:rntap0", "--addr", "10.77.0.2/24",
-        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", "--pcap", str(pcap),
-        *getattr(request, "param", []))],
+        "--addr", "fd77::2/64", "--gateway", "10.77.0.1", *options)],
         env=rn.env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     for cmd in (["ip", "addr", "add", "10.77.0.1/24", "dev", "rntap0"],
@@ -155,6 +164,14 @@ def tap_host(rn, netns, tmp_path, request):
                 ["ip", "link", "set", "rntap0", "up"]):
         r = nsexec(netns, *cmd)
         assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def tap_host(rn, netns, tmp_path, request):
+    """:func:`start_tap_host` with a pcap of every frame, which tshark checks at the end.
+    More `host start` options: indirect parametrization (request.param, a list)."""
+    pcap = tmp_path / "pcap"
+    start_tap_host(rn, netns, "--pcap", str(pcap), *getattr(request, "param", []))
     yield netns, pcap
     rn.run("host", "stop", "st")
     for f in sorted(pcap.glob("*.pcap")):

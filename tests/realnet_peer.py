@@ -33,7 +33,11 @@ def server(addr: str, port: int, n: int) -> None:
 def client(addr: str, port: int, n: int) -> None:
     data = os.urandom(n)
     c = socket.create_connection((addr, port), timeout=60)
-    c.sendall(data)
+    # each call may wait 60 s (sendall's timeout would bound the whole transfer)
+    view = memoryview(data)
+    sent = 0
+    while sent < n:
+        sent += c.send(view[sent : sent + (1 << 20)])
     got = bytearray()
     while True:
         d = c.recv(1 << 16)

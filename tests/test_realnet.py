@@ -5,6 +5,7 @@ dissected by tshark (no malformed packets, no checksum errors).
 All traffic stays inside the namespace (TAP) or on AF_UNIX sockets (wire)."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import nsexec, tshark_check
+from tests.conftest import nsexec, start_tap_host, tshark_check
+from tests.stack.campaign import impairments
 
 HERE = Path(__file__).parent
 PEER = HERE / "realnet_peer.py"
@@ -71,6 +73,60 @@ def test_stack_resolves_linux_by_arp_and_ndp_and_tcp_both_ways(rn, tap_host) -> 
     assert "inet 10.77.0.2/24 scope global eth0" in ip and "inet6 fe80::" in ip
     route = rn.run("ip", "--host", "st", "route", check=True).stdout
     assert "default via 10.77.0.1 dev eth0" in route
+
+
+def _linux_counters(ns: str) -> dict[str, int]:
+    """Linux's /proc/net/snmp counters in ``ns`` ("Tcp.RetransSegs", ...)."""
+    lines = nsexec(ns, "cat", "/proc/net/snmp", check=True).stdout.splitlines()
+    out = {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        proto = names.split(":")[0]
+        for k, v in zip(names.split()[1:], values.split()[1:]):
+            out[f"{proto}.{k}"] = int(v)
+    return out
+
+
+def test_tcp_with_linux_through_an_impaired_tap_both_ways(rn, netns) -> None:
+    """The stack's TAP impairs its frames both ways as the loss campaign's issue13
+    profile says (loss 5%, reordering 5%, duplication 2%, corruption 1%, delay 2 ms);
+    the peer is Linux. 3 MiB each way with each side connecting, hash-equal; the
+    counters show every impairment happened both ways, and both TCPs repairing it.
+    ``tools/soak --linux`` runs it long."""
+    ab, ba = impairments("issue13", 7)
+    start_tap_host(rn, netns, "--impair", ab.spec(), "--impair-rx", ba.spec(), "--seed", "7")
+    size = str(3 << 20)
+    srv = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, str(PEER), "server",
+                            "10.77.0.1", "47105", size], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "listening"
+        r = rn.run("run", "--host", "st", "--", sys.executable, str(PEER), "client",
+                   "10.77.0.1", "47105", size, timeout=300)
+        assert r.returncode == 0 and "client ok" in r.stdout, r.stdout + r.stderr
+        assert srv.wait(60) == 0
+    finally:
+        srv.kill()
+    srv = rn.popen("run", "--host", "st", "--", sys.executable, str(PEER), "server",
+                   "0.0.0.0", "47106", size, stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "listening"
+        r = nsexec(netns, sys.executable, str(PEER), "client", "10.77.0.2", "47106", size,
+                   timeout=300)
+        assert r.returncode == 0 and "client ok" in r.stdout, r.stdout + r.stderr
+        assert srv.wait(60) == 0
+    finally:
+        srv.kill()
+    link = json.loads(rn.run("ip", "--host", "st", "--json", check=True).stdout)
+    st = next(i for i in link if i["ifname"] == "eth0")["stats"]
+    for way in ("tx", "rx"):
+        for kind in ("lost", "duplicated", "reordered", "corrupted"):
+            assert st[f"impair_{way}_{kind}"] > 0, (way, kind, st)
+    stack = rn.stats("st")["stack"]
+    assert stack["tcp_retransmits"] > 0 and stack["tcp_payload_bytes_sent"] >= 2 * (3 << 20)
+    assert stack["drop_tcp_checksum"] > 0       # what we read corrupted, caught
+    linux = _linux_counters(netns)
+    assert linux["Tcp.RetransSegs"] > 0
+    # our corrupted sends: Linux's IP or TCP checksum caught them
+    assert linux["Ip.InHdrErrors"] + linux["Tcp.InCsumErrors"] > 0, linux
 
 
 def test_errors_from_linux_reach_the_socket_layer(rn, tap_host) -> None:

@@ -1,10 +1,14 @@
 """`rocketnet run --trace` as strace where it matters: `-` is stderr, -t/-r times, -s
 payload bytes, execve/exit/killed lines, -e filter, -c summary, -y socket ids that
-host.log (ROCKETNET_LOG) names too."""
+host.log (ROCKETNET_LOG) names too; the same on both paths (--via preload, seccomp)."""
 from __future__ import annotations
 
 import re
 import sys
+
+import pytest
+
+from shim import seccomp_bpf
 
 PROG = """
 import os, signal, socket, sys
@@ -21,8 +25,16 @@ TIME_ABS = r"\d\d:\d\d:\d\d\.\d{6}"
 TIME_REL = r"\d+\.\d{6}"
 
 
-def test_trace_dash_is_stderr_with_times_payload_and_process_lines(rn, tmp_path) -> None:
-    r = rn.run("run", "--trace", "-", "-t", "-r", "-s", "16", "--", sys.executable, "-c",
+@pytest.fixture(params=["preload", "seccomp"])
+def via(request) -> list[str]:
+    """`run` with its path chosen: every test here holds on both."""
+    if request.param == "seccomp" and seccomp_bpf.unavailable():
+        pytest.skip(seccomp_bpf.unavailable() or "")
+    return ["run", "--via", request.param]
+
+
+def test_trace_dash_is_stderr_with_times_payload_and_process_lines(rn, tmp_path, via) -> None:
+    r = rn.run(*via, "--trace", "-", "-t", "-r", "-s", "16", "--", sys.executable, "-c",
                PROG, "die", cwd=tmp_path)
     assert r.returncode == 128 + 15
     assert r.stdout.split() == ["111", "35"]
@@ -40,9 +52,9 @@ def test_trace_dash_is_stderr_with_times_payload_and_process_lines(rn, tmp_path)
     assert lines[-1] == f"{pid} +++ killed by SIGTERM +++"
 
 
-def test_trace_filter_summary_and_exit_line(rn, tmp_path) -> None:
+def test_trace_filter_summary_and_exit_line(rn, tmp_path, via) -> None:
     trace = tmp_path / "t.log"
-    r = rn.run("run", "--trace", str(trace), "-e", "connect,close", "-c", "--",
+    r = rn.run(*via, "--trace", str(trace), "-e", "connect,close", "-c", "--",
                sys.executable, "-c", PROG)
     assert r.returncode == 0, r.stderr
     lines = trace.read_text().splitlines()
@@ -55,14 +67,14 @@ def test_trace_filter_summary_and_exit_line(rn, tmp_path) -> None:
     assert row[:4] == ["2", "1", "0", "connect"] and "ECONNREFUSED" in row[-2]
     assert table[-1].split()[-1] == "total"
     # -c alone: the summary, and no trace file left behind
-    r = rn.run("run", "-c", "--", sys.executable, "-c", PROG, cwd=tmp_path)
+    r = rn.run(*via, "-c", "--", sys.executable, "-c", PROG, cwd=tmp_path)
     assert r.returncode == 0 and "total" in r.stderr.splitlines()[-1]
     assert re.search(r"^\s+\d+\s+0\s+35\s+send$", r.stderr, re.M), r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.log"]
 
 
-def test_trace_socket_ids_match_host_log(rn, tmp_path) -> None:
-    r = rn.run("run", "--trace", "-", "-y", "-e", "connect", "--", sys.executable, "-c", PROG)
+def test_trace_socket_ids_match_host_log(rn, tmp_path, via) -> None:
+    r = rn.run(*via, "--trace", "-", "-y", "-e", "connect", "--", sys.executable, "-c", PROG)
     assert r.returncode == 0, r.stderr
     ids = re.findall(r"connect\(\d+<sock (\d+)>, \{AF_INET, 127\.0\.0\.1:(\d+)\}", r.stderr)
     assert len(ids) == 2, r.stderr

@@ -157,10 +157,14 @@ def pump(stack: NetStack, clock: VirtualClock, src: Socket, dst: Socket, data: b
 
 
 def run_transfer(lab: Lab, cli: Socket, srv: Socket, up: bytes, down: bytes,
-                 limit: float) -> dict[str, Any]:
+                 limit: float, srv_reads: Callable[[float], bool] | None = None,
+                 observe: Callable[[float, bytearray, bytearray], None] | None = None,
+                 ) -> dict[str, Any]:
     """Send ``up`` cli->srv and ``down`` srv->cli at once, then close both ways.
     Returns what each side received, the virtual time it took and whether both saw
-    the end of the stream (``done``)."""
+    the end of the stream (``done``). ``srv_reads(t)``: whether the server's program
+    reads at t seconds in (default: always); ``observe(t, got_up, got_down)`` is called
+    after every step."""
     t0 = lab.now
     got_up = bytearray()
     got_down = bytearray()
@@ -179,8 +183,11 @@ def run_transfer(lab: Lab, cli: Socket, srv: Socket, up: bytes, down: bytes,
             srv.shutdown_write(lab.now)
             shut_b = True
         lab.step()
-        got_up += srv.recv(1 << 22)
+        if srv_reads is None or srv_reads(lab.now - t0):
+            got_up += srv.recv(1 << 22)
         got_down += cli.recv(1 << 22)
+        if observe is not None:
+            observe(lab.now - t0, got_up, got_down)
         if cli.rx_eof and srv.rx_eof and shut_a and shut_b:
             break
     return {"up": bytes(got_up), "down": bytes(got_down), "time": lab.now - t0,

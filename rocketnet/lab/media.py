@@ -4,7 +4,7 @@ rate, a drop-tail queue and a propagation delay between two stacks' loopback dev
 
 Both can impair frames with a seeded :class:`~rocketnet.phy.Impairments` (loss, delay,
 jitter, reordering, duplication, corruption), so a bad network is reproducible.
-Frames in flight wait in a heap keyed by their delivery time; :meth:`Medium.advance`
+Frames in flight wait on a :class:`~rocketnet.phy.DelayLine`; :meth:`Medium.advance`
 delivers the due ones (the :class:`~rocketnet.lab.Lab` calls it). Observers
 (``medium.observers``, each ``f(now, medium, frame)``) see every frame as it is sent,
 before any impairment: the frame printer hangs there.
@@ -12,58 +12,26 @@ before any impairment: the frame printer hangs there.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 
-from ..phy import Impairments, LoopbackDevice, NetBuf
+from ..phy import DelayLine, Impairments, LoopbackDevice, NetBuf
 from ..phy.device import EthernetDevice
 
 Observer = Callable[[float, "Medium", bytes], None]
 
 
-class Medium:
-    """Frames in flight on a virtual clock."""
+class Medium(DelayLine):
+    """Frames in flight on a virtual clock, seen by ``observers``."""
 
     def __init__(self, name: str, impair: Impairments | None) -> None:
+        super().__init__()
         self.name = name
         self.impair = impair if impair is not None and impair.active else None
-        self.now = 0.0
         self.observers: list[Observer] = []
-        self._events: list[tuple[float, int, Callable[[bytes], None], bytes]] = []
-        self._seq = 0
-        self.delivered = 0
-
-    def _carry(self, frame: bytes, start: float, deliver: Callable[[bytes], None],
-               impair: Impairments | None) -> None:
-        """Deliver ``frame`` at ``start`` (at once if that is now and nothing impairs it),
-        or as ``impair`` decides."""
-        if impair is None:
-            if start <= self.now:
-                deliver(frame)
-                return
-            plan = [(start, frame)]
-        else:
-            plan = impair.apply(frame, start)
-        for at, f in plan:
-            self._seq += 1
-            heapq.heappush(self._events, (at, self._seq, deliver, f))
 
     def _observe(self, frame: bytes) -> None:
         for o in self.observers:
             o(self.now, self, frame)
-
-    def next_time(self) -> float | None:
-        """When the next frame in flight arrives (None: nothing in flight)."""
-        return self._events[0][0] if self._events else None
-
-    def advance(self, now: float) -> None:
-        """Set the time and deliver every frame due by then."""
-        self.now = now
-        ev = self._events
-        while ev and ev[0][0] <= now:
-            _t, _s, deliver, f = heapq.heappop(ev)
-            self.delivered += 1
-            deliver(f)
 
 
 class MemDevice(EthernetDevice):
@@ -74,15 +42,6 @@ class MemDevice(EthernetDevice):
         super().__init__(mac, mtu, bufs)
         self.hub = hub
         hub.ports.append(self)
-
-    def inject(self, frame: bytes) -> None:
-        """A frame arrives from the medium (dropped, counted, if the ring is full)."""
-        buf = self.rx_pool.alloc(len(frame))
-        if buf is None:
-            self.stats["rx_overruns"] += 1
-            return
-        buf.view[: len(frame)] = frame
-        self.rxq.append(buf)
 
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
@@ -108,7 +67,7 @@ class Hub(Medium):
             return
         for p in self.ports:
             if p is not src:
-                self._carry(frame, self.now, p.inject, self.impair)
+                self.carry(frame, self.now, p.inject, self.impair)
 
 
 class CableEnd(LoopbackDevice):
@@ -144,7 +103,8 @@ class Cable(Medium):
     stack's listener on P. Each direction serializes at ``rate`` bit/s behind a
     drop-tail queue of ``queue_bytes``, then takes ``delay`` seconds plus what the
     seeded impairments add: ``impair`` for a to b, and for b to a too unless
-    ``impair_ba`` gives that direction its own (asymmetric loss, say).
+    ``impair_ba`` gives that direction its own (asymmetric loss, say; an inactive one
+    leaves b to a clean).
     ``offload=False`` computes and verifies checksums, so corrupted frames are caught
     and dropped."""
 
@@ -153,8 +113,8 @@ class Cable(Medium):
                  offload: bool = True, bufs: int = 4096, name: str = "cable",
                  impair_ba: Impairments | None = None) -> None:
         super().__init__(name, impair)
-        self.impair_ba = impair_ba if impair_ba is not None and impair_ba.active \
-            else self.impair
+        self.impair_ba = self.impair if impair_ba is None else (
+            impair_ba if impair_ba.active else None)
         self.delay = delay
         self.rate = rate
         self.queue_bytes = queue_bytes
@@ -173,8 +133,8 @@ class Cable(Medium):
             self.stats["queue_drops"] += 1
             return
         src.busy_until = start + len(frame) * 8 / self.rate
-        self._carry(frame, src.busy_until + self.delay, dst.deliver,
-                    self.impair if src is self.a else self.impair_ba)
+        self.carry(frame, src.busy_until + self.delay, dst.deliver,
+                   self.impair if src is self.a else self.impair_ba)
 
 
 class DropLoopback(LoopbackDevice):

@@ -4,13 +4,14 @@ the devices that own an fd (TAP, wire, pcap writers) live beside the host, in sh
 from __future__ import annotations
 
 from .device import DeviceCapabilities, Medium, NetDevice
-from .impair import Impairments
+from .impair import DelayLine, Impairments
 from .loopback import LoopbackDevice
 from .monitor import MonitorDevice, Tap
 from .netbuf import NetBuf, NetBufPool
 from .veth import VethDevice, veth_pair
 
 __all__ = [
+    "DelayLine",
     "DeviceCapabilities",
     "Impairments",
     "LoopbackDevice",

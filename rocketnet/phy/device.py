@@ -162,5 +162,15 @@ class EthernetDevice(NetDevice):
         self.stats["rx_frames"] += n
         return n
 
+    def inject(self, frame: bytes) -> None:
+        """A frame arrives whole (from a medium or a delay line): into the receive
+        queue, or dropped and counted if no buffer is free."""
+        buf = self.rx_pool.alloc(len(frame))
+        if buf is None:
+            self.stats["rx_overruns"] += 1
+            return
+        buf.view[: len(frame)] = frame
+        self.rxq.append(buf)
+
     def alloc_tx_buffer(self, size: int) -> NetBuf | None:
         return self.tx_pool.alloc(size)

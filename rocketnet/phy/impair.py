@@ -1,10 +1,16 @@
 """Seeded network impairments for virtual links: loss, delay, jitter, reordering,
-duplication and corruption. Sans-I/O: ``apply(frame, now)`` says what to deliver when.
+duplication and corruption. Sans-I/O: ``apply(frame, now)`` says what to deliver when,
+and a :class:`DelayLine` holds the frames in flight until then (the one carrier behind
+the lab's media and the host's wire and TAP devices).
 """
 
 from __future__ import annotations
 
+import heapq
 import random
+from collections.abc import Callable
+
+Deliver = Callable[[bytes], None]
 
 
 class Impairments:
@@ -76,6 +82,21 @@ class Impairments:
             kw[names[k]] = float(v)
         return cls(seed=seed, **kw, **extra)
 
+    def spec(self) -> str:
+        """The ``from_spec`` text of these impairments, seed excluded (``down`` has none:
+        its times belong to one owner's clock)."""
+        if self.down is not None:
+            raise ValueError("down has no spec: it is for in-process use")
+        parts = [f"{k}={v!r}" for k, v in (
+            ("loss", self.loss), ("delay", self.delay), ("jitter", self.jitter),
+            ("reorder", self.reorder), ("dup", self.duplicate), ("corrupt", self.corrupt))
+            if v]
+        if self.reorder:
+            parts.append(f"reorder_delay={self.reorder_delay!r}")
+        if self.burst is not None:
+            parts.append("burst=" + ":".join(repr(p) for p in self.burst))
+        return ",".join(parts)
+
     def apply(self, frame: bytes, now: float) -> list[tuple[float, bytes]]:
         """(deliver_at, frame) pairs for one sent frame: none if lost, two if duplicated."""
         rng = self.rng
@@ -115,3 +136,43 @@ class Impairments:
                 t += self.reorder_delay
             out.append((t, f))
         return out
+
+
+class DelayLine:
+    """Frames in flight on a clock its owner moves: each waits, keyed by its delivery
+    time, until :meth:`advance` reaches it; :meth:`carry` puts a frame on the line,
+    through seeded :class:`Impairments` if given."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._events: list[tuple[float, int, Deliver, bytes]] = []
+        self._seq = 0
+        self.delivered = 0
+
+    def carry(self, frame: bytes, start: float, deliver: Deliver,
+              impair: Impairments | None) -> None:
+        """Deliver ``frame`` at ``start`` (at once if that is now and nothing impairs it),
+        or as ``impair`` decides."""
+        if impair is None:
+            if start <= self.now:
+                deliver(frame)
+                return
+            plan = [(start, frame)]
+        else:
+            plan = impair.apply(frame, start)
+        for at, f in plan:
+            self._seq += 1
+            heapq.heappush(self._events, (at, self._seq, deliver, f))
+
+    def next_time(self) -> float | None:
+        """When the next frame in flight arrives (None: nothing in flight)."""
+        return self._events[0][0] if self._events else None
+
+    def advance(self, now: float) -> None:
+        """Set the time and deliver every frame due by then."""
+        self.now = now
+        ev = self._events
+        while ev and ev[0][0] <= now:
+            _t, _s, deliver, f = heapq.heappop(ev)
+            self.delivered += 1
+            deliver(f)

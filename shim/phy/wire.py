@@ -14,14 +14,13 @@ Time comes from ``tick(now)``, which the owner calls; the device keeps the last 
 from __future__ import annotations
 
 import errno
-import heapq
 import os
 import socket
 from collections import deque
 from pathlib import Path
 
 from rocketnet.phy.device import EthernetDevice
-from rocketnet.phy.impair import Impairments
+from rocketnet.phy.impair import DelayLine, Impairments
 from rocketnet.phy.netbuf import NetBuf
 
 from .tap import random_mac
@@ -48,10 +47,8 @@ class WireDevice(EthernetDevice):
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        self.impair = impairments if impairments is not None else Impairments()
-        self.delayed: list[tuple[float, int, bytes]] = []
-        self._seq = 0
-        self.now = 0.0
+        self.impair = impairments if impairments is not None and impairments.active else None
+        self.line = DelayLine()
         self.peers: dict[bytes, str] = {}
         self.backlog: dict[str, deque[bytes]] = {}
         self.backlog_max = backlog
@@ -145,34 +142,26 @@ class WireDevice(EthernetDevice):
                 del self.backlog[path]
 
     def tick(self, now: float) -> float | None:
-        self.now = now
-        d = self.delayed
-        while d and d[0][0] <= now:
-            self._deliver(heapq.heappop(d)[2])
+        self.line.advance(now)
         if self.backlog:
             self._flush_backlog()
         return self.poll_at()
 
     def poll_at(self) -> float | None:
-        d = self.delayed
-        nxt = d[0][0] if d else None
+        nxt = self.line.next_time()
         if self.backlog:
-            r = self.now + RETRY
+            r = self.line.now + RETRY
             nxt = r if nxt is None or r < nxt else nxt
         return nxt
+
+    def impair_stats(self) -> dict[str, int]:
+        """The impairment counters, as `ip -s link` shows them."""
+        imp = self.impair
+        return {} if imp is None else {"impair_" + k: v for k, v in imp.stats.items()}
 
     # ---- NetDevice --------------------------------------------------------------
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
         buf.pool.dealloc(buf)
-        imp = self.impair
-        if not imp.active:
-            self._deliver(frame)
-            return
-        now = self.now
-        for t, f in imp.apply(frame, now):
-            if t <= now:
-                self._deliver(f)
-            else:
-                self._seq += 1
-                heapq.heappush(self.delayed, (t, self._seq, f))
+        line = self.line
+        line.carry(frame, line.now, self._deliver, self.impair)
