@@ -128,7 +128,7 @@ for fam in (socket.AF_INET, socket.AF_INET6):
 def test_int_option_values_answer_as_the_running_kernel(rn):
     """Each value of the options whose answers differ between Linux versions, natively
     and under the shim: the profile's per-value answers (shim/kprofile.py) make them
-    the same on any kernel (tools/vm runs this file in the guests too)."""
+    the same on any kernel (sockopt_values compares them in the tools/vm guests)."""
     values = [str(v) for v in sorted({*PROBE_VALUES, -1000, 4, 7, 70000, 1 << 29})]
     native = subprocess.run([sys.executable, "-c", VALUES_PROGRAM, *values],
                             capture_output=True, text=True, timeout=scaled(60))
