@@ -13,25 +13,42 @@ only where the kernel and the model answer a fresh socket differently:
 - the kernel refuses the option on a fresh socket of that kind (ENOPROTOOPT or
   EOPNOTSUPP for a get, or for a set of both 0 and 1): the stack refuses it the same way,
   after the int-size check that Linux makes first at some levels;
-- the kernel accepts an int option that the stack's model does not know: the stack
-  keeps it as a plain stored option (a flag if the kernel reads 1 after setting 5),
-  starting from the kernel's default;
+- the kernel answers a set of some int values otherwise than the model (refuses one the
+  model takes or the other way round, or reads back another value: 6.1 keeps
+  TCP_WINDOW_CLAMP -1 where later kernels clamp it, takes SO_TXREHASH on UDP in -1..1
+  only, and UDP_ENCAP 1): the probe sets every value of ``PROBE_VALUES`` (the edges of
+  the int classes options check: sign, 0/1, byte, 15 and 16 bits, 2^24, 2^28, 2^30, the
+  ends) and keeps the kernel's answer for each value where it differs; a value between
+  two probed ones gets their answer where both have the same one, else the model's;
+- an int option the model does not know: its get answers the kernel's default on a
+  fresh socket until a set the kernel takes;
 - otherwise the stack's model answers.
 """
 from __future__ import annotations
 
-import struct
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import constants as C
-from .errors import SocketError
-
-_INT = struct.Struct("=i")
 
 # (family, protocol, level, optname)
 OptionKey = tuple[int, int, int, int]
 REFUSALS = (C.ENOPROTOOPT, C.EOPNOTSUPP)
+
+
+# the int values a setsockopt probe sends: the edges of the classes Linux's checks make
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+PROBE_VALUES = (INT_MIN, -2, -1, 0, 1, 2, 3, 5, 255, 256, 1000, 32767, 32768, 65535, 65536,
+                1 << 24, 1 << 28, 1 << 30, INT_MAX)
+
+
+class ValueAnswer(NamedTuple):
+    """The kernel's answer to a set of one int value on a fresh socket."""
+
+    err: int                    # setsockopt's errno (0: taken)
+    readback: int | None        # taken: the int read back, None if the value itself
 
 
 @dataclass(frozen=True)
@@ -41,17 +58,22 @@ class OptionAnswer:
 
     get_err: int = 0            # getsockopt refused with this errno (0: the model answers)
     set_err: int = 0            # setsockopt refused with this errno (0: the model answers)
-    default: int | None = None  # not None: an int option the model lacks, kept plainly
-    flag: bool = False          # ... and read back as 0/1 (setting 5 reads 1)
+    default: int | None = None  # not None: an int option the model lacks, read as this
+    # value of PROBE_VALUES -> the kernel's answer, where it is not the model's
+    values: Mapping[int, ValueAnswer] = field(default_factory=dict)
 
-    def coerce(self, value: bytes | int) -> int:
-        if isinstance(value, int):
-            v = value
-        elif len(value) < 4:
-            raise SocketError(C.EINVAL)
-        else:
-            v = _INT.unpack_from(value, 0)[0]
-        return int(v != 0) if self.flag else v
+    def answer(self, v: int) -> tuple[int, int] | None:
+        """(errno, value read back) of the kernel for a set of v, or None where the
+        model answers: a probed value's own answer, or the one its two probed
+        neighbours share."""
+        got = self.values.get(v)
+        if got is None and self.values and INT_MIN < v < INT_MAX:
+            i = bisect.bisect(PROBE_VALUES, v)
+            lo, hi = self.values.get(PROBE_VALUES[i - 1]), self.values.get(PROBE_VALUES[i])
+            got = lo if lo is not None and lo == hi else None
+        if got is None:
+            return None
+        return got.err, v if got.readback is None else got.readback
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ model (rocketnet.sockopt, one table acting on the inner).
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from . import constants as C
@@ -45,7 +44,6 @@ SocketInner = Union[TcpSocket, UdpSocket, PingSocket, "UnixSocket", "AlgSocket",
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 _ANY4 = b"\x00" * 4
 _ANY6 = b"\x00" * 16
-_INT = struct.Struct("=i")
 
 
 class Net(NamedTuple):
@@ -92,6 +90,9 @@ class Socket:
         # options kept by rocketnet.sockopt; privileged: the caller of the current
         # setsockopt has CAP_NET_ADMIN/CAP_NET_RAW (the shim sets it per call)
         self.optstore: dict[tuple[int, int], bytes | int] = {}
+        # an int option set to a value the running kernel answers otherwise than the
+        # model (rocketnet.profile): what it reads back
+        self.kernel_values: dict[tuple[int, int], int] = {}
         self.privileged = True
         self.uid = 0    # sk_uid: the creator's (set by the host); accepted sockets inherit it
 
@@ -281,16 +282,25 @@ class Socket:
     def setsockopt(self, level: int, optname: int, value: bytes | int) -> None:
         """setsockopt as the running kernel answers it (rocketnet.profile), else as
         the stack's model (rocketnet.sockopt)."""
+        key = (level, optname)
         k = self.profile.option(self.family, self.proto, level, optname)
         if k is not None and k.set_err:
             sockopt.check_int_first(self, level, optname, value)
             raise SocketError(k.set_err)
+        v = sockopt.plain_int(level, value) if k is not None and k.values else None
+        got = k.answer(v) if k is not None and v is not None else None
+        if got is None:
+            sockopt.set_opt(self, level, optname, value)
+            self.kernel_values.pop(key, None)
+            return
+        err, back = got
+        if err:
+            raise SocketError(err)
         try:
             sockopt.set_opt(self, level, optname, value)
-        except SocketError as e:
-            if k is None or k.default is None or e.errno not in REFUSALS:
-                raise
-            self.optstore[(level, optname)] = k.coerce(value)
+        except SocketError:
+            pass        # a value this kernel takes and the model refuses: only read back
+        self.kernel_values[key] = back
 
     def getsockopt(self, level: int, optname: int, optlen: int = 4) -> bytes:
         k = self.profile.option(self.family, self.proto, level, optname)
@@ -298,14 +308,12 @@ class Socket:
             if optlen < 0:
                 raise SocketError(C.EINVAL)
             raise SocketError(k.get_err)
-        if k is not None and k.default is not None and optlen >= 0 and \
-                (level, optname) in self.optstore:
-            # kept plainly (the model refused the set): the kernel reads back what was set
-            return sockopt.int_result(self.optstore[(level, optname)], optlen)
+        back = self.kernel_values.get((level, optname))
+        if back is not None:
+            return sockopt.int_result(back, optlen)
         try:
             return sockopt.get_opt(self, level, optname, optlen)
         except SocketError as e:
             if k is None or k.default is None or e.errno not in REFUSALS:
                 raise
-            v = self.optstore.get((level, optname), k.default)
-            return _INT.pack(v)[: min(optlen, 4)]
+            return sockopt.int_result(k.default, optlen)

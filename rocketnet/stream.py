@@ -61,6 +61,7 @@ class StreamCalls:
         for name in self._KEPT:
             setattr(new, name, getattr(sk, name))
         new.optstore = dict(sk.optstore)
+        new.kernel_values = dict(sk.kernel_values)
         t, nt = sk.inner, new.inner
         for name in self._KEPT_TCP:
             setattr(nt, name, getattr(t, name))

@@ -4,20 +4,25 @@ byte off the loopback. The stack host probes once at start and hands the profile
 its NetStack; `rocketnet host profile` shows it.
 
 Options: every option number of every level the stack models, on a fresh native socket
-of each kind, is asked (getsockopt) and set to 1 and 0 (setsockopt); the same questions
-go to a fresh socket of the stack's own model (an in-process NetStack with the default
-profile); the profile keeps the options where the two answer differently.
+of each kind, is asked (getsockopt) and set to 1 and 0 (setsockopt), and an int option
+is set to each of rocketnet.profile.PROBE_VALUES and read back; the same questions go to
+a fresh socket of the stack's own model (an in-process NetStack with this kernel's
+sysctls); the profile keeps the answers where the two differ.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import functools
 import os
 import socket
+import struct
+from collections.abc import Mapping
 
 from rocketnet import sockopt
-from rocketnet.profile import REFUSALS, KernelProfile, OptionAnswer
+from rocketnet.profile import PROBE_VALUES, REFUSALS, KernelProfile, OptionAnswer, ValueAnswer
+from rocketnet.socket import Socket
 from rocketnet.stack import NetStack
 
 # the kinds of socket whose options the stack models: (family, type, protocol)
@@ -29,7 +34,7 @@ LEVELS = {socket.SOL_SOCKET: "SOL_SOCKET", socket.IPPROTO_IP: "IP",
           socket.IPPROTO_IPV6: "IPV6", socket.IPPROTO_TCP: "TCP", socket.IPPROTO_UDP: "UDP"}
 MAX_OPTNAME = 128       # every level's option numbers of Linux 6.x are below this
 GET_BUF = 256
-ONE = (1).to_bytes(4, "little")
+_INT = struct.Struct("=i")
 
 
 def _err(call, *args) -> tuple[int, object]:  # type: ignore[no-untyped-def]
@@ -40,19 +45,15 @@ def _err(call, *args) -> tuple[int, object]:  # type: ignore[no-untyped-def]
 
 
 def _kernel(family: int, type: int, level: int, opt: int, getter: socket.socket):  # type: ignore[no-untyped-def]
-    """(get errno, set-1 errno, set errno shared by 1 and 0 (else 0), int default,
-    reads 0/1) natively."""
+    """(get errno, set-1 errno, set errno shared by 1 and 0 (else 0), int default)
+    natively."""
     get_err, raw = _err(getter.getsockopt, level, opt, GET_BUF)
     default = int.from_bytes(raw, "little", signed=True) \
         if isinstance(raw, bytes) and len(raw) == 4 else None
     with socket.socket(family, type) as s:
         set_err = _err(s.setsockopt, level, opt, 1)[0]
         both = set_err if set_err and _err(s.setsockopt, level, opt, 0)[0] == set_err else 0
-        flag = False
-        if set_err == 0 and default is not None:
-            _err(s.setsockopt, level, opt, 5)
-            flag = _err(s.getsockopt, level, opt, 4)[1] == ONE
-    return get_err, set_err, both, default, flag
+    return get_err, set_err, both, default
 
 
 def _model(stack: NetStack, family: int, type: int, proto: int, level: int, opt: int):  # type: ignore[no-untyped-def]
@@ -64,9 +65,48 @@ def _model(stack: NetStack, family: int, type: int, proto: int, level: int, opt:
     return get_err, set_err
 
 
-def probe_options() -> dict[tuple[int, int, int, int], OptionAnswer]:
+def _set_and_read(setter, getter, level: int, opt: int, v: int) -> tuple[int, int | None]:  # type: ignore[no-untyped-def]
+    """(errno of a set of v, the int read back after it: None if not one)"""
+    err = _err(setter, level, opt, v)[0]
+    if err:
+        return err, None
+    raw = _err(getter, level, opt, 4)[1]
+    return 0, int.from_bytes(raw, "little", signed=True) \
+        if isinstance(raw, bytes) and len(raw) == 4 else None
+
+
+def _model_set(sk: Socket, level: int, opt: int, v: int) -> None:
+    sockopt.set_opt(sk, level, opt, _INT.pack(v))   # as a program passes an int
+
+
+# answers that follow the caller's rights or this machine's interfaces, not the
+# kernel's version: the stack models those itself (per caller, its own interfaces)
+NOT_VERSION = (errno.EPERM, errno.EACCES, errno.ENODEV, errno.EADDRNOTAVAIL)
+
+
+def _values(stack: NetStack, family: int, type: int, proto: int, level: int,
+            opt: int) -> dict[int, ValueAnswer]:
+    """The kernel's answer to a set of each of PROBE_VALUES where the model's
+    differs, each on a fresh socket of both."""
+    out = {}
+    for v in PROBE_VALUES:
+        with socket.socket(family, type) as s:
+            k = _set_and_read(s.setsockopt, s.getsockopt, level, opt, v)
+        sk = stack.socket(family, type, proto)
+        m = _set_and_read(functools.partial(_model_set, sk),
+                          functools.partial(sockopt.get_opt, sk), level, opt, v)
+        if k != m and k[0] not in NOT_VERSION and m[0] not in NOT_VERSION and \
+                (k[0] or k[1] is not None):
+            out[v] = ValueAnswer(k[0], None if k[1] == v else k[1])
+        sk.close()
+    return out
+
+
+def probe_options(base: KernelProfile) -> dict[tuple[int, int, int, int], OptionAnswer]:
+    """What differs, option by option, between this kernel and the model built with
+    base (this kernel's sysctls)."""
     out: dict[tuple[int, int, int, int], OptionAnswer] = {}
-    model = NetStack(seed=0)            # the default profile: the model's own answers
+    model = NetStack(seed=0, profile=base)
     for family, type, proto in KINDS:
         try:
             getter = socket.socket(family, type)
@@ -75,8 +115,7 @@ def probe_options() -> dict[tuple[int, int, int, int], OptionAnswer]:
         with getter:
             for level in LEVELS:
                 for opt in range(MAX_OPTNAME):
-                    k_get, k_set, both, default, flag = _kernel(family, type, level, opt,
-                                                                getter)
+                    k_get, k_set, both, default = _kernel(family, type, level, opt, getter)
                     m_get, m_set = _model(model, family, type, proto, level, opt)
                     # a set refused alike for 0 and 1: the kernel's errno, where it is a
                     # refusal or the model refuses the option anyway (6.1 and 6.12 answer
@@ -85,12 +124,12 @@ def probe_options() -> dict[tuple[int, int, int, int], OptionAnswer]:
                     diff = OptionAnswer(
                         get_err=k_get if k_get in REFUSALS and m_get != k_get else 0,
                         set_err=refused if refused != m_set else 0,
-                        # kept plainly where the kernel takes an int the model refuses
-                        # (6.1's UDP_ENCAP 1, ESPINUDP_NON_IKE, removed in later kernels)
-                        default=default if k_get == k_set == 0 and (
-                            m_get in REFUSALS or m_set in REFUSALS) else None,
-                        flag=flag)
-                    if diff.get_err or diff.set_err or diff.default is not None:
+                        # an int option the model does not know (6.1's UDP_ENCAP)
+                        default=default if k_get == 0 and m_get in REFUSALS else None,
+                        values=_values(model, family, type, proto, level, opt)
+                        if k_get == 0 and default is not None and not refused else {})
+                    if diff.get_err or diff.set_err or diff.default is not None or \
+                            diff.values:
                         out[(family, proto, level, opt)] = diff
     return out
 
@@ -203,8 +242,8 @@ def probe_tcp_info_len() -> int:
 def probe() -> KernelProfile:
     d = KernelProfile()
     oob = probe_unix_oob()
-    return KernelProfile(
-        release=os.uname().release, options=probe_options(),
+    base = KernelProfile(
+        release=os.uname().release,
         listen_after_connect=probe_listen_after_connect(),
         wmem_max=_sysctl("core/wmem_max", d.wmem_max),
         rmem_max=_sysctl("core/rmem_max", d.rmem_max),
@@ -219,10 +258,27 @@ def probe() -> KernelProfile:
         alg_misfit=probe_alg_misfit(),
         unix_oob=oob[0], unix_oob_stall=oob[1], unix_oob_nomark=oob[2],
         tclass_cmsg_sock=probe_tclass_cmsg())
+    return dataclasses.replace(base, options=probe_options(base))
 
 
 def _name(err: int) -> str:
     return "EOPNOTSUPP" if err == errno.EOPNOTSUPP else errno.errorcode.get(err, str(err))
+
+
+def _value_runs(values: Mapping[int, ValueAnswer]) -> list[str]:
+    """Per-value answers, probed values in a row with one answer as one range."""
+    runs: list[list] = []           # [first value, last value, answer]
+    for i, v in enumerate(PROBE_VALUES):
+        got = values.get(v)
+        if got is None:
+            continue
+        if runs and runs[-1][2] == got and PROBE_VALUES[i - 1] == runs[-1][1]:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v, got])
+    return [f"set {lo if lo == hi else f'{lo}..{hi}'}: "
+            + (_name(err) if err else "reads it back" if back is None else f"reads {back}")
+            for lo, hi, (err, back) in runs]
 
 
 def describe(profile: KernelProfile) -> str:
@@ -257,6 +313,7 @@ def describe(profile: KernelProfile) -> str:
         if a.set_err:
             what.append(f"set {_name(a.set_err)}")
         if a.default is not None:
-            what.append(f"kept as a plain {'flag' if a.flag else 'int'} (default {a.default})")
+            what.append(f"an int the model lacks (default {a.default})")
+        what += _value_runs(a.values)
         lines.append(f"  {kinds[(family, proto)]} {LEVELS[level]} {opt}: {'; '.join(what)}")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 profile it probes at start, shown by `rocketnet host profile`."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -9,6 +10,10 @@ import subprocess
 import sys
 
 import pytest
+
+from rocketnet.profile import PROBE_VALUES, KernelProfile, OptionAnswer, ValueAnswer
+from shim import kprofile
+from tests.conftest import scaled
 
 # listen() on sockets that once connected, and IPV6_ADDRFORM: both differ between
 # Linux 6.12 and 6.18; the program prints what this kernel (or the stack) answers
@@ -94,3 +99,53 @@ def test_traffic_class_of_minus_one_as_the_running_kernel(rn):
     expect = ("the socket's class" if native.stdout.startswith("-1 [0]") else "class 0xff")
     assert f"IPV6_TCLASS control message of -1: {expect}" in \
         rn.run("host", "profile", check=True).stdout.splitlines()
+
+
+# int options whose answers to some values differ between Linux versions (6.1 keeps
+# TCP_WINDOW_CLAMP and TCP_TX_DELAY -1, takes SO_TXREHASH on UDP in -1..1 and UDP_ENCAP
+# 1; 6.18 refuses TCP_TX_DELAY INT_MAX): every kind of socket, every probed value and
+# values between them
+VALUES_PROGRAM = r"""
+import socket, sys
+OPTS = ((socket.SOL_SOCKET, 74), (socket.IPPROTO_TCP, socket.TCP_WINDOW_CLAMP),
+        (socket.IPPROTO_TCP, 37), (socket.IPPROTO_UDP, 100))
+values = [int(v) for v in sys.argv[1:]]
+for fam in (socket.AF_INET, socket.AF_INET6):
+    for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        for level, opt in OPTS:
+            for v in values:
+                with socket.socket(fam, typ) as s:
+                    try:
+                        s.setsockopt(level, opt, v)
+                        got = int.from_bytes(s.getsockopt(level, opt, 4), "little",
+                                             signed=True)
+                    except OSError as e:
+                        got = e.strerror
+                print(fam, typ, level, opt, v, got)
+"""
+
+
+def test_int_option_values_answer_as_the_running_kernel(rn):
+    """Each value of the options whose answers differ between Linux versions, natively
+    and under the shim: the profile's per-value answers (shim/kprofile.py) make them
+    the same on any kernel (sockopt_values compares them in the tools/vm guests)."""
+    values = [str(v) for v in sorted({*PROBE_VALUES, -1000, 4, 7, 70000, 1 << 29})]
+    native = subprocess.run([sys.executable, "-c", VALUES_PROGRAM, *values],
+                            capture_output=True, text=True, timeout=scaled(60))
+    assert native.returncode == 0, native.stderr
+    shimmed = rn.run("run", "--", sys.executable, "-c", VALUES_PROGRAM, *values,
+                     timeout=scaled(120))
+    assert shimmed.returncode == 0, shimmed.stderr
+    assert shimmed.stdout.splitlines() == native.stdout.splitlines()
+
+
+def test_host_profile_shows_per_value_answers_as_ranges():
+    """Assumed profile: Linux 6.1's SO_TXREHASH on UDP (taken in -1..1, -1 read back as
+    net.core.txrehash 1, EINVAL outside); `rocketnet host profile` prints it so."""
+    values = {v: ValueAnswer(errno.EINVAL, None) for v in PROBE_VALUES}
+    values.update({-1: ValueAnswer(0, 1), 0: ValueAnswer(0, None), 1: ValueAnswer(0, None)})
+    prof = KernelProfile(options={(socket.AF_INET, socket.IPPROTO_UDP, socket.SOL_SOCKET, 74):
+                                  OptionAnswer(default=1, values=values)})
+    assert ("  udp4 SOL_SOCKET 74: an int the model lacks (default 1); set -2147483648..-2: "
+            "EINVAL; set -1: reads 1; set 0..1: reads it back; set 2..2147483647: EINVAL"
+            ) in kprofile.describe(prof).splitlines()

@@ -42,8 +42,8 @@ from .udp import UDP_OPTIONS
 if TYPE_CHECKING:
     from ..socket import Socket
 
-__all__ = ["check", "check_int_first", "get_opt", "int_result", "set_opt", "tcp_info",
-           "to_int"]
+__all__ = ["check", "check_int_first", "get_opt", "int_result", "plain_int", "set_opt",
+           "tcp_info", "to_int"]
 
 # one table, split by level
 for _level in (SOCKET, IP_OPTIONS, IPV6_OPTIONS, TCP_OPTIONS, UDP_OPTIONS):
@@ -94,6 +94,18 @@ def check_int_first(sk: Socket, level: int, optname: int, value: Value) -> None:
             and len(value) < 4 and (level, optname) not in _NOT_INT):
         _owner(sk, level, False)
         raise SocketError(EINVAL)
+
+
+def plain_int(level: int, value: Value) -> int | None:
+    """The int a setsockopt value is as every int option reads it (rocketnet.profile's
+    per-value answers), or None: an int of 4 bytes, or of 4 or more at the levels that
+    read an int before they look at the option name."""
+    if isinstance(value, int):
+        return value
+    if len(value) == 4 or (len(value) > 4 and level in (C.SOL_SOCKET, C.IPPROTO_TCP,
+                                                        C.IPPROTO_UDP)):
+        return to_int(value)
+    return None
 
 
 def check(sk: Socket, level: int, optname: int, value: Value) -> Value | None:

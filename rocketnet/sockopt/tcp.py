@@ -381,7 +381,7 @@ TCP_OPTIONS: dict[tuple[int, int], Opt] = {
     (TCP, 34): Opt(0, _range(0, 1)),                    # TCP_FASTOPEN_NO_COOKIE
     (TCP, 35): Opt(0, ENOPROTOOPT, _zerocopy_receive),  # TCP_ZEROCOPY_RECEIVE
     (TCP, 36): Opt(0, _range(0, 1)),                    # TCP_INQ
-    (TCP, 37): Opt(0, _range(0, 0x7FFFFFFF)),           # TCP_TX_DELAY
+    (TCP, 37): Opt(0, _range(0, (1 << 28) - 1)),        # TCP_TX_DELAY: µs in 28 bits
     (TCP, 43): Opt(0, ENOPROTOOPT),                     # TCP_IS_MPTCP
     (TCP, 44): Opt(C.TCP_RTO_MAX_MS, _rto_max),         # TCP_RTO_MAX_MS
     (TCP, 45): Opt(C.TCP_RTO_MIN_US, _rto_min),         # TCP_RTO_MIN_US

@@ -7,12 +7,20 @@ import socket
 
 import pytest
 
-from rocketnet.profile import KernelProfile, OptionAnswer
+from rocketnet.profile import (
+    INT_MAX,
+    INT_MIN,
+    PROBE_VALUES,
+    KernelProfile,
+    OptionAnswer,
+    ValueAnswer,
+)
 from rocketnet.socket import SocketError
 from rocketnet.stack import NetStack
 
 V6, TCP = socket.AF_INET6, socket.IPPROTO_TCP
 IPV6_ADDRFORM = 1
+SO_TXREHASH = 74
 
 
 def _err(call, *args) -> int:  # type: ignore[no-untyped-def]
@@ -74,17 +82,75 @@ def test_refused_option_keeps_the_int_size_check_first():
     assert _err(s.getsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 4) == errno.EOPNOTSUPP
 
 
-@pytest.mark.parametrize("flag, stored", [(True, 1), (False, 5)])
-def test_option_the_model_lacks_is_kept_plainly(flag, stored):
+def _int(b: bytes) -> int:
+    return int.from_bytes(b, "little", signed=True)
+
+
+def _pack(v: int) -> bytes:
+    return v.to_bytes(4, "little", signed=True)
+
+
+def test_option_the_model_lacks_answers_as_the_kernel():
+    """Assumed profile: an int option the model does not know, read as -1 on a fresh
+    socket, that takes 5 (read back as 1) and 0 (read back as 0) and refuses 255."""
     unknown = 120                               # no option of the model's SOL_SOCKET
     stack = NetStack(seed=1, profile=KernelProfile(options={
-        (V6, TCP, socket.SOL_SOCKET, unknown): OptionAnswer(default=-1, flag=flag)}))
+        (V6, TCP, socket.SOL_SOCKET, unknown): OptionAnswer(default=-1, values={
+            0: ValueAnswer(0, None), 5: ValueAnswer(0, 1),
+            255: ValueAnswer(errno.EINVAL, None)})}))
     s = stack.socket(V6, socket.SOCK_STREAM)
-    assert s.getsockopt(socket.SOL_SOCKET, unknown, 4) == (-1).to_bytes(4, "little", signed=True)
-    s.setsockopt(socket.SOL_SOCKET, unknown, 5)
-    assert s.getsockopt(socket.SOL_SOCKET, unknown, 4) == stored.to_bytes(4, "little")
+    assert _int(s.getsockopt(socket.SOL_SOCKET, unknown, 4)) == -1
+    s.setsockopt(socket.SOL_SOCKET, unknown, _pack(5))
+    assert _int(s.getsockopt(socket.SOL_SOCKET, unknown, 4)) == 1
+    s.setsockopt(socket.SOL_SOCKET, unknown, _pack(0))
+    assert _int(s.getsockopt(socket.SOL_SOCKET, unknown, 4)) == 0
+    assert _err(s.setsockopt, socket.SOL_SOCKET, unknown, _pack(255)) == errno.EINVAL
+    # 7 lies between 5 and 255, which the kernel answers differently: the model answers
+    assert _err(s.setsockopt, socket.SOL_SOCKET, unknown, _pack(7)) == errno.ENOPROTOOPT
+    assert _err(s.setsockopt, socket.SOL_SOCKET, unknown, b"\x05") == errno.EINVAL
     other = stack.socket(socket.AF_INET, socket.SOCK_STREAM)    # another kind: the model
     assert _err(other.getsockopt, socket.SOL_SOCKET, unknown, 4) == errno.ENOPROTOOPT
+
+
+def test_window_clamp_of_minus_one_kept_as_linux_6_1_keeps_it():
+    """Assumed profile: Linux 6.1's TCP_WINDOW_CLAMP, which keeps a negative value as it
+    is (later kernels, the model, raise it to SOCK_MIN_RCVBUF / 2)."""
+    taken = ValueAnswer(0, None)
+    stack = NetStack(seed=1, profile=KernelProfile(options={
+        (V6, TCP, TCP, socket.TCP_WINDOW_CLAMP): OptionAnswer(values={
+            INT_MIN: taken, -2: taken, -1: taken})}))
+    s = stack.socket(V6, socket.SOCK_STREAM)
+    for v in (-1, -1000, INT_MIN):              # -1000: between two probed values alike
+        s.setsockopt(TCP, socket.TCP_WINDOW_CLAMP, _pack(v))
+        assert _int(s.getsockopt(TCP, socket.TCP_WINDOW_CLAMP, 4)) == v
+    s.setsockopt(TCP, socket.TCP_WINDOW_CLAMP, _pack(2))       # the model's clamp again
+    assert _int(s.getsockopt(TCP, socket.TCP_WINDOW_CLAMP, 4)) == 1152
+    assert _int(stack.socket(socket.AF_INET, socket.SOCK_STREAM).getsockopt(
+        TCP, socket.TCP_WINDOW_CLAMP, 4)) == 0
+
+
+def test_txrehash_on_udp_as_linux_6_1_answers_it():
+    """Assumed profile: Linux 6.1's SO_TXREHASH on a UDP socket, taken in -1..1 (-1
+    reads net.core.txrehash, 1) and EINVAL outside; the model (6.18) refuses it on
+    anything but TCP with EOPNOTSUPP."""
+    bad = ValueAnswer(errno.EINVAL, None)
+    values = {v: bad for v in PROBE_VALUES}
+    values.update({-1: ValueAnswer(0, 1), 0: ValueAnswer(0, None), 1: ValueAnswer(0, None)})
+    key = (V6, socket.IPPROTO_UDP, socket.SOL_SOCKET, SO_TXREHASH)
+    stack = NetStack(seed=1, profile=KernelProfile(options={
+        key: OptionAnswer(default=1, values=values)}))
+    u = stack.socket(V6, socket.SOCK_DGRAM)
+    assert _int(u.getsockopt(socket.SOL_SOCKET, SO_TXREHASH, 4)) == 1
+    for v, back in ((-1, 1), (0, 0), (1, 1)):
+        u.setsockopt(socket.SOL_SOCKET, SO_TXREHASH, _pack(v))
+        assert _int(u.getsockopt(socket.SOL_SOCKET, SO_TXREHASH, 4)) == back
+    for v in (2, 4, 70000, -7, INT_MAX):
+        assert _err(u.setsockopt, socket.SOL_SOCKET, SO_TXREHASH, _pack(v)) == errno.EINVAL
+    # eight bytes: SOL_SOCKET reads the int at their start
+    u.setsockopt(socket.SOL_SOCKET, SO_TXREHASH, _pack(0) + bytes(4))
+    assert _int(u.getsockopt(socket.SOL_SOCKET, SO_TXREHASH, 4)) == 0
+    v4 = stack.socket(socket.AF_INET, socket.SOCK_DGRAM)        # not in the profile
+    assert _err(v4.setsockopt, socket.SOL_SOCKET, SO_TXREHASH, _pack(1)) == errno.EOPNOTSUPP
 
 
 def test_sysctls_of_the_profile_size_buffers_and_tcp_info():
