@@ -344,8 +344,8 @@ def cmd_host(args: argparse.Namespace) -> int:
         print(f"host {name!r} ready (pid {runtime.read_pid(name)})")
         return 0
     if args.action == "profile":
-        from shim import kprofile
-        print(kprofile.describe(kprofile.probe()), end="")
+        from shim import kprofile, profilecache
+        print(kprofile.describe(profilecache.probe()), end="")
         return 0
     if args.action == "stats":
         info = host_stats(name)
@@ -503,8 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
                           description="list: running hosts; start NAME: start a host that stays "
                                       "until stopped; stop NAME: stop it; stats NAME: counters; "
                                       "profile: what this machine's kernel answers that differs "
-                                      "from the stack's own model (every host probes it at "
-                                      "start and answers as the kernel).")
+                                      "from the stack's own model (every host answers as the "
+                                      "kernel; probed once per kernel boot, network namespace "
+                                      "and rocketnet version, kept in ~/.cache/rocketnet).")
     host.add_argument("action", choices=["list", "start", "stop", "stats", "profile"])
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,

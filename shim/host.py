@@ -22,7 +22,7 @@ import time
 import traceback
 
 from rocketnet.stack import NetStack
-from shim import hostlog, kprofile, netconfig, runtime, ssview
+from shim import hostlog, netconfig, profilecache, runtime, ssview
 from shim import protocol as P
 from shim.admin import Admin
 from shim.alg import AF_ALG, AlgService
@@ -47,8 +47,9 @@ class StackHost:
         self.idle_timeout = idle_timeout
         nonce = secrets.token_hex(P.NONCE_LEN // 2).encode()
         seed = net.seed if net is not None and net.seed is not None else secrets.randbits(32)
-        # the running kernel's answers where Linux versions differ (shim/kprofile.py)
-        self.stack = NetStack(seed=seed, profile=kprofile.probe())
+        # the running kernel's answers where Linux versions differ (shim/kprofile.py),
+        # probed once per kernel, namespace and code (shim/profilecache.py)
+        self.stack = NetStack(seed=seed, profile=profilecache.probe())
         self.ep = select.epoll()
         self.table = table = ChannelTable(self.ep, nonce)
         if net is not None:
