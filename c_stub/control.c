@@ -41,8 +41,11 @@ int do_socket(int domain, int type, int protocol)
         fcntl(fd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
     }
     struct stat st;
-    if (fstat(fd, &st) == 0)
-        rn_cache_set(fd, st.st_ino,
+    /* A's inode from the reply saves an fstat; a wrong one only costs a slow classify */
+    uint64_t ino = resp.arg[1] > 0 ? (uint64_t)resp.arg[1]
+                   : fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    if (ino != 0)
+        rn_cache_set(fd, ino,
                      rn_mkinfo(ST_SHIM, (uint32_t)resp.ret, (int)resp.arg[0],
                                resp.arg[0] == RN_KIND_STREAM ? F_UNCONN | F_FRESH : 0));
     r = fd;
@@ -180,11 +183,15 @@ int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
             s.info = (s.info | F_CONNECTING) & ~F_FRESH;
         }
         int nfd = -1;
+        uint64_t ino = 0;
         if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, unfilled, 0, sa, len,
-                   &resp, NULL, 0, &nfd, 1) < 0)
+                   &resp, &ino, sizeof ino, &nfd, 1) < 0)
             ERRET(errno);
         if (nfd >= 0) { /* the fresh A, with the connect's outcome */
-            if (rn_install(fd, &s, nfd, (uint32_t)resp.arg[1], (int)resp.arg[0]) < 0)
+            if (resp.payload_len != sizeof ino)
+                ino = 0;
+            /* fl: read before the call, as the kernel's connect reads it once */
+            if (rn_install(fd, &s, nfd, (uint32_t)resp.arg[1], (int)resp.arg[0], fl, ino) < 0)
                 ERRET(errno);
             rn_cache_flags(fd, &s, F_CONNECTING, 0);
             s.info |= F_CONNECTING;

@@ -82,7 +82,7 @@ int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
         d->n++;
     if (level == SOL_SOCKET && opt == SO_SNDBUF) {
         d->snd = rn_buf_readback(v, g_buf_max & 0xffffffff, g_buf_min & 0xffffffff);
-        *a_sndbuf = d->snd / 4; /* as the host's answer to the set: A holds a quarter */
+        *a_sndbuf = d->snd; /* as the host's answer to the set: the stack's send buffer */
     } else if (level == SOL_SOCKET && opt == SO_RCVBUF) {
         d->rcv = rn_buf_readback(v, g_buf_max >> 32, g_buf_min >> 32);
     }

@@ -274,7 +274,8 @@ int rn_sock_rpc(int fd, struct rn_sock *s, uint32_t op, int64_t a0, int64_t a1, 
                 size_t rcap, int *rfd, int cloexec);
 long rn_result(const struct rn_resp *resp);
 int rn_host_identity(char *nonce, pid_t *pid);
-int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind);
+int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind, int fl,
+               uint64_t ino);
 int rn_reopen(int fd, struct rn_sock *s);
 void rn_defer_flush(int fd);
 

@@ -55,7 +55,8 @@
                                 options, see RN_OP_SETOPTS), arg1 = the least SO_SNDBUF |
                                 the least SO_RCVBUF << 32 (what a set of 0 reads back) */
 #define RN_OP_SOCKET 2       /* arg0=domain arg1=type(no flags) arg2=protocol
-                                -> ret=sock_id, arg0=RN_KIND_*, fd A attached;
+                                -> ret=sock_id, arg0=RN_KIND_*, arg1=A's inode (0:
+                                   unknown; the stub's cache then fstats), fd A attached;
                                    err RN_ERR_PASSTHROUGH: not ours, use the real call */
 #define RN_OP_BIND 3         /* payload=sockaddr (as the program passed it) */
 #define RN_OP_LISTEN 4       /* arg0=backlog */
@@ -73,7 +74,8 @@
                                 (a socket that never connected): if a connect starts, the
                                 host puts a fresh A in place in this same call (no
                                 RN_OP_REOPEN): the reply carries it (arg0 = RN_KIND_*, arg1
-                                = its sock_id) for the stub to put on the program's fd,
+                                = its sock_id, payload = its inode as a uint64_t, which the
+                                stub's cache keys on) for the stub to put on the program's fd,
                                 filled by the host while the handshake is in progress; if
                                 that A is not shut, -1 RN_ERR_FILL: fill it, call again. */
 #define RN_OP_SHUTDOWN 6     /* arg0=how; the stub then shuts A down natively */

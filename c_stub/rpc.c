@@ -418,10 +418,14 @@ int rn_host_identity(char *nonce, pid_t *pid)
 }
 
 /* Put the host's socket nfd on fd's number (closing nfd), keeping fd's FD_CLOEXEC and
- * O_NONBLOCK.  0 with s updated, -1 with errno. */
-int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
+ * O_NONBLOCK (fl: fd's F_GETFL if the caller just read it, else -1; ino: nfd's inode
+ * if the host said it, else 0).  0 with s updated, -1 with errno. */
+int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind, int fl,
+               uint64_t ino)
 {
-    int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fl < 0)
+        fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) {
         int nfl = fcntl(nfd, F_GETFL);
         fcntl(nfd, F_SETFL, (nfl < 0 ? 0 : nfl) | O_NONBLOCK);
@@ -435,7 +439,8 @@ int rn_install(int fd, struct rn_sock *s, int nfd, uint32_t id, int kind)
     }
     REAL(close)(nfd);
     struct stat st;
-    s->ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+    /* a wrong ino from the host only costs a slow classify later */
+    s->ino = ino ? (ino_t)ino : fstat(fd, &st) == 0 ? st.st_ino : 0;
     s->info = rn_mkinfo(ST_SHIM, id, kind, 0);
     rn_cache_set(fd, s->ino, s->info);
     rn_epint_carry(fd);
@@ -467,7 +472,7 @@ int rn_reopen(int fd, struct rn_sock *s)
     int nfd = rn_rpc_getfd(RN_OP_REOPEN, INFO_ID(s->info), 0, 0, 0, NULL, 0, &resp);
     if (nfd < 0)
         return -1;
-    return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0]);
+    return rn_install(fd, s, nfd, (uint32_t)resp.ret, (int)resp.arg[0], -1, 0);
 }
 
 /* rn_rpc for socket fd: when the host answers RN_ERR_REOPEN, swap A and retry once. */

@@ -107,7 +107,7 @@ int unix_install(int fd, struct rn_sock *s, int nfd, uint32_t id)
         if (REAL(getsockopt)(fd, SOL_SOCKET, opts[i], &v, &l) == 0)
             REAL(setsockopt)(nfd, SOL_SOCKET, opts[i], &v, l);
     }
-    return rn_install(fd, s, nfd, id, RN_KIND_UNIX);
+    return rn_install(fd, s, nfd, id, RN_KIND_UNIX, -1, 0);
 }
 
 /* bind: 0, or -1 with *err. */

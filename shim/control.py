@@ -366,9 +366,15 @@ class Control:
         if svc is None:
             return P.response(-1, P.ERR_PASSTHROUGH), None
         try:
-            return svc.new_socket(family, type_, proto)
+            resp, fd = svc.new_socket(family, type_, proto)
         except OSError as e:        # EMFILE, ENOBUFS... making the kernel sockets
             return P.response(-1, e.errno or errno.ENOBUFS), None
+        if fd is None:
+            return resp, fd
+        # arg1: A's inode, which the stub's cache keys on (it need not fstat A)
+        ret, err, plen, arg0, _ = P.RESP.unpack_from(resp)
+        return P.response(ret, err, resp[P.RESP.size:], arg0,
+                          self.table.inodes.get(ret, 0)), fd
 
 
 def fd_table_holds(pid: int, hint: int, target: str) -> bool:

@@ -126,9 +126,9 @@ class StackHost:
         stream = self.stream
         mono = time.monotonic
         drops_at = 0.0
+        now = mono()
         while self.running:
-            now = mono()
-            due = stack.poll_at(now)
+            due = stack.poll_at(now)    # now: read at the end of the last round
             if trimmer.live < trimmer.peak:     # else no trim is waiting (Trimmer.due)
                 trim = trimmer.due()
                 if trim is not None and (due is None or trim < due):
@@ -146,6 +146,7 @@ class StackHost:
             try:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
+                now = mono()
                 continue
             closed = table.closed_fds
             closed.clear()

@@ -59,6 +59,7 @@ MAX_PAYLOAD: int = lib.RN_MAX_PAYLOAD
 # Layouts, checked against the C compiler's view at import time.
 REQ = struct.Struct("=II4qII")
 RESP = struct.Struct("=qiI2q")
+INO = struct.Struct("=Q")   # an inode in a reply payload (RN_OP_CONNECT's fresh A)
 ACCEPT_REC_HEAD = struct.Struct("=II")
 SETOPT = struct.Struct("=iii")          # struct rn_setopt: level, optname, value
 ACCEPT_REC_SIZE: int = ffi.sizeof("struct rn_accept_rec")

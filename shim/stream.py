@@ -333,7 +333,9 @@ class StreamService(StreamPump):
             return P.response(ret, err), None
         if err == errno.EINPROGRESS and ch.connecting and self.table.alive(ch):
             ch.filler += fill(a)    # A turns writable when the handshake is over
-        return P.response(ret, err, b"", P.KIND_STREAM, ch.sock_id), a.detach()
+        # A's inode: the stub's cache keys on it (it need not fstat A)
+        ino = P.INO.pack(self.table.inodes.get(ch.sock_id, 0))
+        return P.response(ret, err, ino, P.KIND_STREAM, ch.sock_id), a.detach()
 
     def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
         """A new pair for old's stack socket (options and binding kept); old's goes."""
@@ -407,9 +409,12 @@ class StreamService(StreamPump):
         if req.args[0] == SOL_SOCKET and type(ch) is Channel:
             t = ch.sk.inner
             # the pair buffers what the stack does behind it, so together they hold
-            # what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte more
+            # about what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte
+            # more. A holds the stack's send buffer again (the kernel doubles it for
+            # its overhead): with half, the stack's buffer ran dry before the program
+            # refilled A, and each round trip took half a window (tools/smallbuf)
             if req.args[1] in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
-                ch.a_sndbuf = t.sndbuf_limit // 2
+                ch.a_sndbuf = t.sndbuf_limit
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
             if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S half, pump_rx's chunk half

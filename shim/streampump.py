@@ -125,7 +125,7 @@ class StreamPump:
             want = 0
         else:
             t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.send_space() > 0) else 0
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.can_queue()) else 0
         if ch.out:
             want |= EP_OUT
         if want != ch.mask:
@@ -338,15 +338,16 @@ class StreamPump:
                 if off is not None and off < want:
                     want = off              # what comes before the mark first
             data = t.recv(want)      # connected: there is data (Socket.recv's checks hold)
+            got = len(data)
             try:
                 n = s.send(data)
             except BlockingIOError:
                 n = 0
             except OSError:
                 return              # the program is gone; the stack resets on close
-            if n < len(data):
+            if n < got:
                 ch.out.append(memoryview(data)[n:])
-            elif len(data) < want:
+            elif got < want:
                 return              # the receive buffer is empty
 
     def flush_out(self, ch: Channel) -> None:

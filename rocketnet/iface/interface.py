@@ -120,6 +120,8 @@ class InterfaceWrapper:
         self.neigh: NeighborCache | None = None
         if self.medium == Medium.ETHERNET and not loopback:
             self.neigh = NeighborCache(self.stats)
+        self.timed = False
+        self._set_timed()
         self.now = 0.0
         # called with (frame, errno) for each held frame a failed resolution drops
         self.on_unreachable: Callable[[bytearray, int], None] | None = None
@@ -146,6 +148,14 @@ class InterfaceWrapper:
     def replace_device(self, dev: NetDevice) -> None:
         """Put ``dev`` (a wrapper of the device, e.g. a capture) under the interface."""
         self.dev.device = dev
+        self._set_timed()
+
+    def _set_timed(self) -> None:
+        """Whether tick/poll_at can ever say anything: neighbor timers, or a device with
+        its own (one that delays frames); the per-wake-up polls skip it otherwise."""
+        dtype = type(self.dev.device)
+        self.timed = self.neigh is not None or dtype.tick is not NetDevice.tick or \
+            dtype.poll_at is not NetDevice.poll_at
 
     # ---- transmit -----------------------------------------------------------------
     def dispatch(self, ip: IpRepr, l4: Any, payload: bytes | bytearray | memoryview) -> bool:
@@ -384,11 +394,10 @@ class InterfaceWrapper:
 
     def is_local(self, addr: bytes) -> bool:
         for net, prefix in self.addresses:
-            if len(net) != len(addr):
-                continue
-            if net == addr:
+            if net == addr:     # the usual case first: no length tests
                 return True
-            if self.loopback and len(addr) == 4 and _in_prefix(addr, net, prefix):
+            if self.loopback and len(addr) == 4 and len(net) == 4 and _in_prefix(
+                    addr, net, prefix):
                 return True
         return False
 

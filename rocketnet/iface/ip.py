@@ -108,9 +108,12 @@ class IpLayer:
                 if d is not None and (t is None or d < t):
                     t = d
         for iface in self.ifaces:
-            d = iface.tick(now)
-            if d is not None and (t is None or d < t):
-                t = d
+            if iface.timed:
+                d = iface.tick(now)
+                if d is not None and (t is None or d < t):
+                    t = d
+            else:
+                iface.now = now
         self.deadline = t
 
     def next_deadline(self) -> float | None:
@@ -119,6 +122,8 @@ class IpLayer:
         sends nothing and evicts nothing (poll does)."""
         t = self.deadline
         for iface in self.ifaces:
+            if not iface.timed:
+                continue
             d = iface.poll_at()
             if d is not None and (t is None or d < t):
                 t = d

@@ -22,7 +22,7 @@ class BuffersMixin:
 
     def _window(self, tcb: TcpSocket) -> int:
         """Window field value to advertise now (and update rcv_adv)."""
-        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
         if free < 0:
             free = 0
         lim = tcb.rcvbuf_limit >> 1
@@ -54,7 +54,7 @@ class BuffersMixin:
         rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
         if now - tcb.rcvq_time < rtt:
             return
-        read = tcb.bytes_received - len(tcb.rcvbuf) - tcb.held
+        read = tcb.bytes_received - tcb.rcvbuf.length - tcb.held
         copied = read - tcb.rcvq_read
         tcb.rcvq_time = now
         tcb.rcvq_read = read
@@ -77,12 +77,12 @@ class BuffersMixin:
             return
         if tcb.delack_at is not None and (
             ((tcb.rcv_nxt - tcb.last_ack_sent) & M) > tcb.rcv_mss
-            or not tcb.rcvbuf and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
+            or not tcb.rcvbuf.length and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
         ):
             tcb.ack_pending = True
             self.dirty[tcb] = None
             return
-        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
         top = 0xFFFF << tcb.rcv_wscale
         if free > top:
             free = top  # what the window field can say
@@ -125,6 +125,6 @@ class BuffersMixin:
         get memory), so the writer waits until the queue drains below it."""
         if tcb.sndbuf_lock:
             return
-        q = len(tcb.sndbuf) >> 1
+        q = tcb.sndbuf.length >> 1
         if q < tcb.sndbuf_limit:
             tcb.sndbuf_limit = q if q > SOCK_MIN_SNDBUF else SOCK_MIN_SNDBUF

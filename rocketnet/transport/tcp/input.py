@@ -38,6 +38,14 @@ from .consts import (
 from .listen import ListenEntry
 from .tcb import TcpSocket
 
+# the options an accepted connection inherits from its listener (TcpSocket attributes)
+INHERITED = (
+    "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
+    "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "sndbuf_limit",
+    "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf", "so_rcvbuf", "congestion",
+    "user_timeout", "oobinline",
+)
+
 
 class InputMixin:
     """TcpLayer's input part."""
@@ -120,7 +128,7 @@ class InputMixin:
         self._segment(tcb, seq, ack, flags, window, seg, hl, plen)
 
     def _accept_data(self, tcb: TcpSocket, seg: memoryview, hl: int, plen: int) -> None:
-        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
         if plen > free:
             plen = free if free > 0 else 0
             if plen == 0:
@@ -154,10 +162,10 @@ class InputMixin:
             # the first data, or data after a gap longer than a timeout (the sender is
             # restarting, maybe after losses): quickack mode (Linux tcp_event_data_recv)
             tcb.ato_init = True
-            q = (tcb.rcvbuf_limit - len(tcb.rcvbuf)) // (2 * tcb.mss)
+            q = (tcb.rcvbuf_limit - tcb.rcvbuf.length) // (2 * tcb.mss)
             mq = self.config.max_quickacks
             tcb.quick = 2 if q <= 0 else (q if q < mq else mq)
-        if tcb.ooo or tcb.ooo_fin is not None:
+        if tcb.ooo.starts or tcb.ooo_fin is not None:
             self._ooo_drain(tcb)
             self._send_ack(tcb)  # a hole was filled: tell the sender at once
         elif tcb.unacked_segs >= 2 and self._window_keeps_up(tcb):
@@ -178,7 +186,7 @@ class InputMixin:
         """Whether the window we would offer now is no smaller than the one our last
         ACK offered: Linux's __tcp_select_window(sk) >= rcv_wnd, where the offer is
         capped (rcv_ssthresh) while over half the buffer is free."""
-        free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
         return free * 2 >= tcb.rcvbuf_limit or free >= (tcb.rcv_adv - tcb.last_ack_sent) & M
 
     def _process_ack(
@@ -356,14 +364,8 @@ class InputMixin:
         lsock = entry.sock
         opts = parse_tcp_options(seg[20:hl]) if hl > 20 else TcpOptions()
         child = TcpSocket(self, lsock.family)
-        for name in (
-            "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
-            "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
-            "sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
-            "so_rcvbuf", "congestion",
-            "user_timeout", "oobinline",
-        ):
-            setattr(child, name, getattr(lsock, name))
+        opts_of = lsock.__dict__        # plain attributes: one update, no call per name
+        child.__dict__.update({name: opts_of[name] for name in INHERITED})
         child.bind_addr = lsock.bind_addr
         child.local_port = dport
         # the child holds the port for its own local address (Linux inherits the bucket)
@@ -587,7 +589,7 @@ class InputMixin:
             return
         st = tcb.state
         if tcb.fin_queued:
-            data_end = (tcb.data_seq + len(tcb.sndbuf)) & M
+            data_end = (tcb.data_seq + tcb.sndbuf.length) & M
             fin_acked = not tcb.sndbuf and tcb.snd_una == ((data_end + 1) & M)
             if fin_acked:
                 if st == FIN_WAIT_1:
@@ -639,9 +641,9 @@ class InputMixin:
     def _urg_arrived(self, tcb: TcpSocket) -> None:
         """In-order data arrived while an urgent byte was announced: is it here?"""
         back = tcb.bytes_received - tcb.urg_pos
-        if 0 < back <= len(tcb.rcvbuf):
+        if 0 < back <= tcb.rcvbuf.length:
             tcb.urg_state = URG_VALID
-            tcb.urg_byte = tcb.rcvbuf[len(tcb.rcvbuf) - back]
+            tcb.urg_byte = tcb.rcvbuf[tcb.rcvbuf.length - back]
             self._mark(tcb)
 
     def _rcv_fin(self, tcb: TcpSocket) -> None:

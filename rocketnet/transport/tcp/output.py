@@ -49,7 +49,7 @@ class OutputMixin:
         if ts:
             thl += 12
         blocks = None
-        if (tcb.ooo or tcb.dsack is not None) and flags & ACK and tcb.sack_ok:
+        if (tcb.ooo.starts or tcb.dsack is not None) and flags & ACK and tcb.sack_ok:
             blocks = self._sack_blocks(tcb, 3 if ts else 4, plen == 0)
             thl += 4 + 8 * len(blocks)
             if not blocks:
@@ -202,9 +202,9 @@ class OutputMixin:
                 if r == 0:
                     break
                 sent_any = True
-        buffered = len(tcb.sndbuf)
+        buffered = tcb.sndbuf.length
         data_end = (tcb.data_seq + buffered) & M
-        mss = tcb.mss if not tcb.ooo else self._cur_mss(tcb)
+        mss = tcb.mss if not tcb.ooo.starts else self._cur_mss(tcb)
         while True:
             snd_nxt = tcb.snd_nxt
             cap = mss
@@ -340,7 +340,7 @@ def _acceptable_seq(tcb: TcpSocket) -> int:
 
 
 def _syn_window(tcb: TcpSocket) -> int:
-    free = tcb.rcvbuf_limit - len(tcb.rcvbuf)
+    free = tcb.rcvbuf_limit - tcb.rcvbuf.length
     w = free if free < 0xFFFF else 0xFFFF
     if w < 0:
         w = 0

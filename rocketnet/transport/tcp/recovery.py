@@ -148,7 +148,7 @@ class RecoveryMixin:
         """Resend up to one MSS from absolute position ``start`` (below ``end``).
         Returns the bytes sent, -1 on device backpressure."""
         off = start - tcb.bytes_acked
-        buffered = len(tcb.sndbuf)
+        buffered = tcb.sndbuf.length
         if off < 0 or off >= buffered:
             return 0
         n = end - start
@@ -169,7 +169,7 @@ class RecoveryMixin:
     def _retransmit_head(self, tcb: TcpSocket) -> None:
         """Resend one segment starting at snd_una."""
         off = (tcb.snd_una - tcb.data_seq) & M
-        buffered = len(tcb.sndbuf)
+        buffered = tcb.sndbuf.length
         if off > buffered:
             return
         n = min(buffered - off, self._cur_mss(tcb))

@@ -45,12 +45,13 @@ class ByteRing:
     """Readable bytes [head, head + length) modulo the capacity, plus ``ahead``
     bytes after them that may hold data written ahead of its turn."""
 
-    __slots__ = ("buf", "mv", "head", "length", "ahead", "mem")
+    __slots__ = ("buf", "mv", "capacity", "head", "length", "ahead", "mem")
 
     def __init__(self, mem: RingMemory | None = None) -> None:
         self.mem = mem if mem is not None else RingMemory(1 << 62, 1 << 62)
         self.buf = bytearray()
         self.mv = memoryview(self.buf)
+        self.capacity = 0  # len(buf), kept: the per-segment paths read it
         self.head = 0
         self.length = 0
         self.ahead = 0  # extent of bytes written past the readable ones
@@ -66,18 +67,14 @@ class ByteRing:
         if not 0 <= i < self.length:
             raise IndexError(i)
         p = self.head + i
-        cap = len(self.buf)
+        cap = self.capacity
         return self.mv[p - cap if p >= cap else p]
-
-    @property
-    def capacity(self) -> int:
-        return len(self.buf)
 
     def reserve(self, need: int, most: int = 0) -> None:
         """Room for ``need`` bytes from head (readable plus written ahead): grow the
         storage, doubling, to hold them, but not past ``most`` (the buffer's size, if
         given) unless ``need`` is larger; keeps the contents."""
-        cap = len(self.buf)
+        cap = self.capacity
         if need <= cap:
             return
         new = cap * 2 if cap else MIN_CAPACITY
@@ -93,39 +90,45 @@ class ByteRing:
         self.mv.release()
         self.buf = buf
         self.mv = memoryview(buf)
+        self.capacity = new
         self.head = 0
         mem = self.mem
         mem.held += new - cap
         if not cap:
             mem.rings += 1
 
-    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> None:
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> int:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
         readable byte goes), growing the storage if needed (see reserve); ``commit``
-        makes it readable."""
+        makes it readable. Returns len(data)."""
         n = len(data)
-        end = self.length + off + n
-        if end > len(self.buf):
-            self.reserve(end, most)
-        mv = self.mv
-        cap = len(self.buf)
-        p = self.head + self.length + off
+        cap = self.capacity
+        p = self.length + off
+        if p + n > cap:
+            self.reserve(p + n, most)
+            cap = self.capacity
+        p += self.head
         if p >= cap:
             p -= cap
         first = cap - p
         if n <= first:
-            mv[p : p + n] = data
+            self.mv[p : p + n] = data
         else:
             src = data if isinstance(data, memoryview) else memoryview(data)
+            mv = self.mv
             mv[p:] = src[:first]
             mv[: n - first] = src[first:]
         if off + n > self.ahead:
             self.ahead = off + n
+        return n
 
     def append(self, data: bytes | bytearray | memoryview, most: int = 0) -> None:
-        """Add readable bytes at the tail."""
-        self.write(0, data, most)
-        self.commit(len(data))
+        """Add readable bytes at the tail (write at 0, then commit: inline, the send
+        path's every call)."""
+        n = self.write(0, data, most)
+        self.length += n
+        a = self.ahead - n
+        self.ahead = a if a > 0 else 0
 
     def commit(self, n: int) -> None:
         """The ``n`` bytes written past the readable ones become readable."""
@@ -137,14 +140,15 @@ class ByteRing:
         """Discard the first ``n`` readable bytes (read, or acknowledged)."""
         length = self.length - n
         if length <= 0 and self.ahead == 0:
-            if self.mem.over(len(self.buf)):
+            mem = self.mem
+            if mem.held > mem.mark and mem.over(self.capacity):   # no call without pressure
                 self.release()  # drained, over its share under pressure: charge nothing
                 return
             self.head = 0  # empty: start over at the front, the largest contiguous room
             self.length = 0
             return
         p = self.head + n
-        cap = len(self.buf)
+        cap = self.capacity
         self.head = p - cap if p >= cap else p
         self.length = length
 
@@ -152,7 +156,7 @@ class ByteRing:
         """Take the first ``n`` readable bytes (n <= length) out of the ring."""
         h = self.head
         e = h + n
-        cap = len(self.buf)
+        cap = self.capacity
         mv = self.mv
         data = bytes(mv[h:e]) if e <= cap else b"".join((mv[h:], mv[: e - cap]))
         self.drop(n)
@@ -160,7 +164,7 @@ class ByteRing:
 
     def copy_to(self, dst: memoryview, at: int, off: int, n: int) -> None:
         """Copy readable bytes [off, off + n) to ``dst[at:at + n]`` (a frame)."""
-        cap = len(self.buf)
+        cap = self.capacity
         p = self.head + off
         if p >= cap:
             p -= cap
@@ -175,11 +179,11 @@ class ByteRing:
     def release(self) -> None:
         """Give the storage back (the connection is gone, or the ring drained under
         memory pressure)."""
-        cap = len(self.buf)
+        cap = self.capacity
         if cap:
             self.mem.held -= cap
             self.mem.rings -= 1
         self.mv.release()
         self.buf = bytearray()
         self.mv = memoryview(self.buf)
-        self.head = self.length = self.ahead = 0
+        self.capacity = self.head = self.length = self.ahead = 0

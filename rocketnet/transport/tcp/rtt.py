@@ -76,14 +76,15 @@ class SendTimes:
         ends = self.ends
         h = self.head
         first = None
-        if h < len(ends) and ends[h] <= una:
+        n = len(ends)
+        if h < n and ends[h] <= una:
             first = self.times[h]
             h = bisect_right(ends, una, h)
-            if h == len(ends):
-                ends.clear()
-                self.times.clear()
+            if h == n:
+                self.ends = []  # all acknowledged (new lists: no method calls per ACK)
+                self.times = []
                 h = 0
-            elif h > 256 and h * 2 > len(ends):
+            elif h > 256 and h * 2 > n:
                 del ends[:h]
                 del self.times[:h]
                 h = 0

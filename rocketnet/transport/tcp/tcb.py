@@ -194,25 +194,32 @@ class TcpSocket:
         return STATE_NAMES[self.state]
 
     def rx_available(self) -> int:
-        return len(self.rcvbuf)
+        return self.rcvbuf.length
 
     def send_space(self) -> int:
-        if self.fin_queued:
-            return 0
-        return self._send_room()
-
-    def _send_room(self) -> int:
         """What a write may queue now, as Linux's tcp_sendmsg: while the queue is under
         the send buffer a new "skb" may start, and it takes up to size_goal bytes
         whatever the limit. So a 4 KiB SO_SNDBUF still lets a 64 KiB segment go out
         per round trip on lo, not 4 KiB."""
-        if self.layer.mem.over(self.sndbuf.capacity):
-            self.layer.moderate_sndbuf(self)
-        free = self.sndbuf_limit - len(self.sndbuf)
+        if self.fin_queued:
+            return 0
+        free = self._send_free()
         if free <= 0:
             return 0
         goal = self.size_goal()
         return free if free > goal else goal
+
+    def can_queue(self) -> bool:
+        """send_space() > 0, without the size goal (the host's readiness check)."""
+        return not self.fin_queued and self._send_free() > 0
+
+    def _send_free(self) -> int:
+        """The send buffer's free bytes, after moderating it under memory pressure."""
+        buf = self.sndbuf
+        mem = self.layer.mem
+        if mem.held > mem.mark and mem.over(buf.capacity):   # no call without pressure
+            self.layer.moderate_sndbuf(self)
+        return self.sndbuf_limit - buf.length
 
     def size_goal(self) -> int:
         """Linux tcp_xmit_size_goal: one GSO segment of 64 KiB bounded to half the
@@ -228,7 +235,7 @@ class TcpSocket:
 
     @property
     def rx_eof(self) -> bool:
-        return self.fin_received and not self.rcvbuf
+        return self.fin_received and not self.rcvbuf.length
 
     @property
     def ooo_bytes(self) -> int:
@@ -236,7 +243,7 @@ class TcpSocket:
         return self.ooo.held()
 
     def rcv_wnd_free(self) -> int:
-        free = self.rcvbuf_limit - len(self.rcvbuf)
+        free = self.rcvbuf_limit - self.rcvbuf.length
         return free if free > 0 else 0
 
     # ------------------------------------------------------------------ app data
@@ -254,9 +261,12 @@ class TcpSocket:
             raise SocketError(EPIPE)
         if st == SYN_SENT or st == SYN_RECEIVED:
             return 0  # not connected yet: would block
-        free = self._send_room()
+        free = self._send_free()
         if free <= 0:
             return 0
+        goal = self.size_goal()
+        if free < goal:
+            free = goal     # send_space's rule, the goal kept for the ring's bound
         if isinstance(data, memoryview) and data.format != "B":
             data = data.cast("B")  # bytes, whatever the exporter's item type
         n = len(data)
@@ -264,17 +274,17 @@ class TcpSocket:
             data = memoryview(data)[:free]
             n = free
         if n:
-            self.sndbuf.append(data, self.sndbuf_limit + self.size_goal())
+            self.sndbuf.append(data, self.sndbuf_limit + goal)
             self.layer.dirty[self] = None
             if urgent:
-                self.snd_up = (self.data_seq + len(self.sndbuf)) & M
+                self.snd_up = (self.data_seq + self.sndbuf.length) & M
                 self.urg_mode = True
         self.more = more
         return n
 
     def recv(self, maxlen: int) -> bytes:
         buf = self.rcvbuf
-        n = len(buf)
+        n = buf.length
         if maxlen < n:
             n = maxlen
         if self.urg_state and n > 0:
@@ -282,9 +292,9 @@ class TcpSocket:
         if n <= 0:
             return b""
         data = buf.read(n)
-        if not buf and self.fin_received:
+        if not buf.length and self.fin_received:
             buf.release()  # the last bytes read: the ring is not needed any more
-        if self.urg_state and self.bytes_received - len(buf) > self.urg_pos:
+        if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
             self.urg_state = 0  # read past the mark
         if not self.rcvbuf_lock:
             self.layer.rcvbuf_adjust(self)
@@ -296,7 +306,7 @@ class TcpSocket:
         """A read stops at the urgent mark; at the mark it skips the out-of-band byte
         (unless SO_OOBINLINE) and goes on (Linux tcp_recvmsg)."""
         buf = self.rcvbuf
-        off = self.urg_pos - (self.bytes_received - len(buf))
+        off = self.urg_pos - (self.bytes_received - buf.length)
         if off < 0:
             self.urg_state = 0
             return n
@@ -304,7 +314,7 @@ class TcpSocket:
             if self.urg_state >= URG_VALID and not self.oobinline:
                 buf.drop(1)
                 self.urg_state = 0
-                return n if n <= len(buf) else len(buf)
+                return n if n <= buf.length else buf.length
             return n
         return off if off < n else n
 
@@ -322,13 +332,13 @@ class TcpSocket:
 
     def at_mark(self) -> bool:
         """SIOCATMARK: the next byte to read is the urgent one."""
-        return bool(self.urg_state) and self.urg_pos == self.bytes_received - len(self.rcvbuf)
+        return bool(self.urg_state) and self.urg_pos == self.bytes_received - self.rcvbuf.length
 
     def urgent_offset(self) -> int | None:
         """Where the received urgent byte (not yet taken) lies in the receive buffer."""
         if self.urg_state != URG_VALID:
             return None
-        off = self.urg_pos - (self.bytes_received - len(self.rcvbuf))
+        off = self.urg_pos - (self.bytes_received - self.rcvbuf.length)
         return off if off >= 0 else None
 
     def take_urgent(self) -> int:

@@ -47,14 +47,16 @@ class TimersMixin:
                 heapq.heappop(timers)
                 continue
             actual = _earliest(tcb)
-            if actual is None or actual > t:
-                # the timer was stopped or pushed back since it was queued
-                heapq.heappop(timers)
+            if actual is None:
+                heapq.heappop(timers)   # the timer was stopped since it was queued
                 tcb.heap_at = None
-                if actual is not None:
-                    self._arm(tcb)
-                continue
-            return t
+            elif actual > t:
+                # pushed back since it was queued: the entry moves (one heap operation)
+                tcb.heap_at = actual
+                self._timer_seq += 1
+                heapq.heapreplace(timers, (actual, self._timer_seq, tcb))
+            else:
+                return t
         return None
 
     def _set_deadline(self, tcb: TcpSocket, t: float | None) -> None:
@@ -131,7 +133,7 @@ class TimersMixin:
             return
         in_flight = (tcb.snd_nxt - tcb.snd_una) & M
         idle = in_flight == 0 and tcb.snd_max == tcb.snd_una
-        if idle and tcb.snd_wnd and len(tcb.sndbuf) > ((tcb.snd_nxt - tcb.data_seq) & M):
+        if idle and tcb.snd_wnd and tcb.sndbuf.length > ((tcb.snd_nxt - tcb.data_seq) & M):
             # corked data waited a whole probe interval: send it (tcp_write_wakeup);
             # nothing is unacknowledged, so no retransmission or user timeout applies
             tcb.probe_push = True
