@@ -124,6 +124,29 @@ void rn_sc_acting(int pid, int slot, int fd)
     g_acting_fd = fd;
 }
 
+/* Text of the held lines to show otherwise (socketpair's "[ours, ours]": the numbers
+ * the program got). */
+static __thread char g_from[48], g_to[48];
+
+RN_EXPORT void rn_sc_rename(const char *from, const char *to);
+void rn_sc_rename(const char *from, const char *to)
+{
+    snprintf(g_from, sizeof g_from, "%s", from);
+    snprintf(g_to, sizeof g_to, "%s", to);
+}
+
+static void rn_sc_renamed(struct tb *t)
+{
+    size_t nf = strlen(g_from), nt = strlen(g_to);
+    char *at = nf ? memmem(t->b, t->n, g_from, nf) : NULL;
+    if (at == NULL || t->n - nf + nt > sizeof t->b)
+        return;
+    size_t head = (size_t)(at - t->b), tail = t->n - head - nf;
+    memmove(t->b + head + nt, at + nf, tail);
+    memcpy(t->b + head, g_to, nt);
+    t->n = head + nt + tail;
+}
+
 /* Write the held lines; a last line ending "= <ours>" says "= <theirs>" instead (the
  * number the program got for the fd the stub returned here). */
 RN_EXPORT void rn_sc_flush(int ours, int theirs);
@@ -134,6 +157,7 @@ void rn_sc_flush(int ours, int theirs)
     g_acting_pid = 0;
     for (int i = 0; i < n; i++) {
         struct tb *t = &g_held[i];
+        rn_sc_renamed(t);
         char tail[24];
         int k = snprintf(tail, sizeof tail, " = %d\n", ours);
         if (i == n - 1 && ours >= 0 && k > 0 && t->n >= (size_t)k &&
@@ -143,6 +167,7 @@ void rn_sc_flush(int ours, int theirs)
         }
         tb_emit(t);
     }
+    g_from[0] = 0;
     g_acting_pid = pid;
 }
 

@@ -350,8 +350,10 @@ out:
         tb_add(&t, ", %d, ", protocol);
         if (r == 0)
             tb_add(&t, "[%d, %d])", fds[0], fds[1]);
-        else
-            tb_add(&t, "%p)", (void *)sv);
+        else {
+            tb_ptr(&t, (void *)sv);
+            tb_add(&t, ")");
+        }
         tb_ret(&t, r, err);
         tb_emit(&t);
     }

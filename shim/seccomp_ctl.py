@@ -21,6 +21,7 @@ from shim.seccomp_abi import (
     SMALL,
     SOCK_CLOEXEC,
     SOL_SOCKET,
+    TRACE,
     c_int,
     libc,
     stub,
@@ -60,7 +61,7 @@ def give_fd(call: Call, ours: int, cloexec: bool):
 
 def h_socketpair(call: Call):
     domain, typ, proto, sv = call.iarg(0), call.iarg(1), call.iarg(2), call.args[3]
-    pair = (c_int * 2)(-1, -1)
+    pair = call.ours((c_int * 2)(-1, -1), sv)
     r = stub.socketpair(domain, typ, proto, pair)
     if r < 0:
         e = ctypes.get_errno()
@@ -80,6 +81,8 @@ def h_socketpair(call: Call):
     if not call.write(sv, struct.pack("=ii", *call.free_fds(2))):
         for fd in pair:
             stub.rn_sc_release(fd)
+        traced_as(f"[{pair[0]}, {pair[1]}]) = 0", f"{sv:#x}) = -1 EFAULT" if sv else
+                  "(nil)) = -1 EFAULT")
         return -1, errno.EFAULT
     theirs = []
     for fd in pair:
@@ -90,7 +93,15 @@ def h_socketpair(call: Call):
         theirs.append(n)
     if not call.write(sv, struct.pack("=ii", *theirs)):
         return -1, errno.EFAULT
+    traced_as(f"[{pair[0]}, {pair[1]}]", f"[{theirs[0]}, {theirs[1]}]")
     return 0, 0
+
+
+def traced_as(ours: str, theirs: str) -> None:
+    """The stub's trace line of this call says theirs where it says ours: what the
+    program got, not what the stub did here."""
+    if TRACE:
+        stub.rn_sc_rename(ours.encode(), theirs.encode())
 
 
 def h_addr_in(call: Call):                          # bind, connect

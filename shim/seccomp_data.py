@@ -283,6 +283,19 @@ def h_mmsg(call: Call):                        # sendmmsg, recvmmsg
 DATA_NRS = {NR[k] for k in ("read", "write", "recvfrom", "sendto", "readv", "writev",
                             "recvmsg", "sendmsg", "recvmmsg", "sendmmsg")}
 SEND_ADDR_ARG = {NR["sendto"]: 4}
+BUF_NRS = {NR[k] for k in ("read", "write", "recvfrom", "sendto")}
+
+
+def stub_traces(call: Call) -> bool:
+    """Under --trace: a data call kernel_serves leaves to the kernel that the stub makes
+    as exactly, so that it gets its line: a TCP read, write, send or receive of at most
+    DATA_CAP bytes (a larger blocking send would be short here) on a buffer the caller
+    can read (an unreadable one: the kernel's EFAULT, in the kernel's order).  Others
+    stay the kernel's, untraced: on an AF_UNIX pair the kernel stamps the sender's
+    credentials, which here would be the supervisor's."""
+    addr, n = call.args[1], call.args[2]
+    return call.kind & 0xFF == KIND_STREAM and call.nr in BUF_NRS and 0 < n <= DATA_CAP \
+        and call.read(addr, 1) is not None and call.read(addr + n - 1, 1) is not None
 
 
 def kernel_serves(call: Call) -> bool:

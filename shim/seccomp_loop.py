@@ -34,7 +34,7 @@ from shim.seccomp_ctl import (
     h_socket,
     h_socketpair,
 )
-from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves
+from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves, stub_traces
 from shim.seccomp_landlock import h_landlock
 from shim.seccomp_trace import h_execve, h_exit_group
 
@@ -143,10 +143,10 @@ def route_fd(call: Call) -> None:
     libc.dup3(mine, call.slot, os.O_CLOEXEC)
     libc.close(mine)
     call.kind = stub.rn_sc_classify(call.slot)
-    # close goes through the stub for SO_LINGER's wait, and to be traced
-    # traced, the data calls too go through the stub (their lines, -s, -c)
-    if call.kind <= 0 or (not TRACE and kernel_serves(call)) or (call.nr == NR["close"] and
-                                                 not (call.kind & LINGER or TRACE)):
+    # close goes through the stub for SO_LINGER's wait, and to be traced; traced, the
+    # data calls the stub makes as exactly go through it (their lines, -s, -c)
+    if call.kind <= 0 or (kernel_serves(call) and not (TRACE and stub_traces(call))) or \
+            (call.nr == NR["close"] and not (call.kind & LINGER or TRACE)):
         finish(call)
         call.cont()
         return
