@@ -52,6 +52,9 @@ static void rn_resolve_all(void)
         {&g_real_epoll_ctl, "epoll_ctl"}, {&g_real_epoll_wait, "epoll_wait"},
         {&g_real_epoll_pwait, "epoll_pwait"}, {&g_real_sendfile, "sendfile"},
         {&g_real_splice, "splice"},
+#ifdef __GLIBC__
+        {&g_real__exit, "_exit"},
+#endif
     };
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         rn_sym(more[i].slot, more[i].name);

@@ -153,6 +153,7 @@ void *rn_sym(void **slot, const char *name);
 extern void *g_real_recvmmsg, *g_real_sendmmsg, *g_real_dup, *g_real_dup2,
     *g_real_dup3;                                                    /* dgmsg.c */
 extern void *g_real_ioctl;                                           /* urgent.c */
+extern void *g_real__exit;                                           /* traceopt.c */
 extern void *g_real_nametoindex, *g_real_indextoname, *g_real_nameindex,
     *g_real_getifaddrs;                                              /* ifreq.c */
 extern void *g_real_fcntl, *g_real_poll, *g_real_ppoll, *g_real_select, *g_real_pselect,

@@ -124,6 +124,30 @@ static void rn_tr_exit(int status, void *arg)
 }
 #endif
 
+#ifdef __GLIBC__
+/* _exit and _Exit end a process without exit()'s handlers (exit() itself reaches
+ * libc's own _exit, not these): the exit line is written here, as strace writes one for
+ * every exit and the seccomp path at every exit_group. */
+void *g_real__exit;
+typedef void (*f_exit_t)(int);
+
+static void rn_exit_now(int status)
+{
+    if (g_trace_on && !g_tr_noimage)
+        rn_tr_exited(status);
+    f_exit_t real = (f_exit_t)rn_sym(&g_real__exit, "_exit");
+    if (real != NULL)
+        real(status);
+    for (;;)
+        REAL(syscall)(SYS_exit_group, status);
+}
+
+RN_EXPORT void rn__exit(int status) __asm__("_exit") __attribute__((noreturn));
+void rn__exit(int status) { rn_exit_now(status); }
+RN_EXPORT void rn__Exit(int status) __asm__("_Exit") __attribute__((noreturn));
+void rn__Exit(int status) { rn_exit_now(status); }
+#endif
+
 /* "PID execve("/usr/bin/x", ["x", "-v"]) = 0" */
 void rn_tr_execve(const char *exe, int argc, char **argv)
 {

@@ -29,6 +29,10 @@ def setup() -> None:
     """Log to stderr (the host's stderr is host.log) at ROCKETNET_LOG's level."""
     name = os.environ.get(ENV, "info").lower()
     level = LEVELS.get(name)
+    # the format names no source file, thread or process: logging need not find them
+    # for each record (the logging HOWTO's "Optimization"; the host logs per connection)
+    logging._srcfile = None     # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     h = logging.StreamHandler(sys.stderr)
     h.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(message)s",
                                      "%Y-%m-%d %H:%M:%S"))

@@ -1,6 +1,6 @@
 """The supervisor's loop (shim/seccomp_super.py): receive notifications, classify each
-on the receiving thread, serve the stack's calls on worker threads, let the kernel run
-the rest (CONTINUE)."""
+on the receiving thread, serve the stack's calls on worker threads (the quick ones on
+the receiving thread itself), let the kernel run the rest (CONTINUE)."""
 from __future__ import annotations
 
 import ctypes
@@ -50,6 +50,12 @@ FD_HANDLERS: dict[int, Callable] = {
     NR["recvmsg"]: h_msg, NR["sendmsg"]: h_msg, NR["recvmmsg"]: h_mmsg,
     NR["sendmmsg"]: h_mmsg, NR["close"]: h_close,
 }
+
+# calls the stub answers with one RPC, never waiting on a peer, a signal or a file:
+# served on the receiving thread (a worker's wake-up costs as much as the call)
+QUICK_NRS = {NR[k] for k in ("getsockname", "getpeername", "getsockopt", "setsockopt",
+                             "listen", "ioctl")}
+
 
 class Pool:
     """Worker threads, one more whenever none is idle: a blocked call (accept, a UDP
@@ -144,7 +150,10 @@ def route_fd(call: Call) -> None:
         finish(call)
         call.cont()
         return
-    POOL.submit(run, call, FD_HANDLERS[call.nr])
+    if call.nr in QUICK_NRS:
+        run(call, FD_HANDLERS[call.nr])
+    else:
+        POOL.submit(run, call, FD_HANDLERS[call.nr])
 
 
 def finish(call: Call) -> None:

@@ -10,8 +10,7 @@ succeeds, a PTRACE_EVENT_EXEC stop comes first, before the new image runs (its l
 precedes its calls' lines); if it fails, the interrupt's stop comes on the way back to
 the old image.  Either way the caller is released at once.  Ptrace access is what the
 supervisor needs anyway (pidfd_getfd); a program already traced (a debugger) is named and
-its execs get no line.  exit_group is not exit(): a process that ends with _exit() gets
-a line here and none on the preload path.
+its execs get no line.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 one pcapng file with named interfaces (snaplen, filter, 0600, never over an existing
 file or through a symlink); `--tcp-probe FILE` (per run or per host) writes the TCP
 probe's JSON lines; `rocketnet plot` draws them. Two stack hosts on a wire segment
-(AF_UNIX only, no kernel traffic)."""
+(AF_UNIX only, no kernel traffic). The recorded client runs on either path (--via)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from shim import seccomp_bpf
 from tests.conftest import tshark_check
 
 HERE = Path(__file__).parent
@@ -32,6 +33,13 @@ def one_file(d: Path) -> Path:
     files = list(d.iterdir())
     assert len(files) == 1 and files[0].suffix == ".pcapng", files
     return files[0]
+
+
+@pytest.fixture(params=["preload", "seccomp"])
+def via(request) -> tuple[str, str]:
+    if request.param == "seccomp" and seccomp_bpf.unavailable():
+        pytest.skip(seccomp_bpf.unavailable() or "")
+    return ("--via", request.param)
 
 
 @pytest.fixture
@@ -60,9 +68,9 @@ def transfer(rn, srv_host: str, listen: str, addr: str, port: str, *run_opts: st
     return r
 
 
-def test_run_pcap_is_one_pcapng_of_that_run(rn, tmp_path, two_hosts) -> None:
+def test_run_pcap_is_one_pcapng_of_that_run(rn, tmp_path, two_hosts, via) -> None:
     cap = tmp_path / "cap"
-    r = transfer(rn, "pb", "0.0.0.0", "10.67.0.2", "47251", "--pcap", str(cap))
+    r = transfer(rn, "pb", "0.0.0.0", "10.67.0.2", "47251", *via, "--pcap", str(cap))
     f = one_file(cap)
     assert f"recording this run's pcap in {f}" in r.stderr
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
@@ -110,9 +118,9 @@ def test_run_pcap_and_probe_errors_are_named(rn, tmp_path) -> None:
     assert r.returncode != 0 and "exists" in r.stderr
 
 
-def test_tcp_probe_per_host_and_per_run_then_plot(rn, tmp_path, two_hosts) -> None:
+def test_tcp_probe_per_host_and_per_run_then_plot(rn, tmp_path, two_hosts, via) -> None:
     probe = tmp_path / "run.jsonl"
-    transfer(rn, "pb", "0.0.0.0", "10.67.0.2", "47254", "--tcp-probe", str(probe))
+    transfer(rn, "pb", "0.0.0.0", "10.67.0.2", "47254", *via, "--tcp-probe", str(probe))
     recs = [json.loads(line) for line in probe.read_text().splitlines()]
     assert stat.S_IMODE(probe.stat().st_mode) == 0o600
     kinds = {r["ev"] for r in recs}

@@ -1,5 +1,5 @@
 /* forkexec.c: a process tree for --trace (tests/test_seccomp.py): the program makes a
- * socket, forks a child that makes one and exits, forks another that fails an exec,
+ * socket, forks a child that makes one and _exits, forks another that fails an exec,
  * then execs this program again ("child": a socket, exit 3).  Each waits for the one
  * before, so every process's lines come in one order. */
 #define _GNU_SOURCE
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     pid_t a = fork();
     if (a == 0) {
         one_socket(SOCK_DGRAM);
-        exit(0);
+        _exit(0);
     }
     int ra = run(a);
     pid_t b = fork();

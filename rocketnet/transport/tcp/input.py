@@ -38,6 +38,14 @@ from .consts import (
 from .listen import ListenEntry
 from .tcb import TcpSocket
 
+# the options an accepted connection inherits from its listener (TcpSocket attributes)
+INHERITED = (
+    "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt", "nodelay",
+    "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops", "sndbuf_limit",
+    "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf", "so_rcvbuf", "congestion",
+    "user_timeout", "oobinline",
+)
+
 
 class InputMixin:
     """TcpLayer's input part."""
@@ -356,14 +364,8 @@ class InputMixin:
         lsock = entry.sock
         opts = parse_tcp_options(seg[20:hl]) if hl > 20 else TcpOptions()
         child = TcpSocket(self, lsock.family)
-        for name in (
-            "reuseaddr", "reuseport", "keepalive", "keepidle", "keepintvl", "keepcnt",
-            "nodelay", "cork", "user_mss", "linger", "v6only", "ttl", "tos", "hops",
-            "sndbuf_limit", "sndbuf_lock", "rcvbuf_limit", "rcvbuf_lock", "so_sndbuf",
-            "so_rcvbuf", "congestion",
-            "user_timeout", "oobinline",
-        ):
-            setattr(child, name, getattr(lsock, name))
+        opts_of = lsock.__dict__        # plain attributes: one update, no call per name
+        child.__dict__.update({name: opts_of[name] for name in INHERITED})
         child.bind_addr = lsock.bind_addr
         child.local_port = dport
         # the child holds the port for its own local address (Linux inherits the bucket)
