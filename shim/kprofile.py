@@ -239,20 +239,20 @@ def probe_tcp_info_len() -> int:
         return len(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1024))
 
 
+# profile field -> the /proc/sys/net file it is read from
+SYSCTLS = {"wmem_max": "core/wmem_max", "rmem_max": "core/rmem_max",
+           "wmem_default": "core/wmem_default", "rmem_default": "core/rmem_default",
+           "tcp_wmem": "ipv4/tcp_wmem", "tcp_rmem": "ipv4/tcp_rmem",
+           "somaxconn": "core/somaxconn", "optmem_max": "core/optmem_max"}
+
+
 def probe() -> KernelProfile:
     d = KernelProfile()
     oob = probe_unix_oob()
     base = KernelProfile(
         release=os.uname().release,
         listen_after_connect=probe_listen_after_connect(),
-        wmem_max=_sysctl("core/wmem_max", d.wmem_max),
-        rmem_max=_sysctl("core/rmem_max", d.rmem_max),
-        wmem_default=_sysctl("core/wmem_default", d.wmem_default),
-        rmem_default=_sysctl("core/rmem_default", d.rmem_default),
-        tcp_wmem=_sysctl("ipv4/tcp_wmem", d.tcp_wmem),
-        tcp_rmem=_sysctl("ipv4/tcp_rmem", d.tcp_rmem),
-        somaxconn=_sysctl("core/somaxconn", d.somaxconn),
-        optmem_max=_sysctl("core/optmem_max", d.optmem_max),
+        **{f: _sysctl(name, getattr(d, f)) for f, name in SYSCTLS.items()},
         tcp_info_len=probe_tcp_info_len(),
         rthdr_types=probe_rthdr_types(),
         alg_misfit=probe_alg_misfit(),

@@ -44,9 +44,7 @@ def key() -> str:
         h.update(str(os.stat("/proc/self/ns/net").st_ino).encode())
     except OSError:
         pass
-    for name in ("core/wmem_max", "core/rmem_max", "core/wmem_default", "core/rmem_default",
-                 "ipv4/tcp_wmem", "ipv4/tcp_rmem", "core/somaxconn", "core/optmem_max",
-                 "ipv6/conf/all/disable_ipv6"):
+    for name in (*kprofile.SYSCTLS.values(), "ipv6/conf/all/disable_ipv6"):
         h.update(name.encode() + b"=" + _read(f"/proc/sys/net/{name}"))
     files = sorted(p for root in CODE_ROOTS for p in root.rglob("*.py")) + list(CODE_FILES)
     for p in files:
