@@ -25,7 +25,7 @@ NR = dict(read=0, write=1, close=3, ioctl=16, readv=19, writev=20, socket=41, co
 # routed with the socket calls: the process calls the supervisor traces (only under
 # --trace: shim/seccomp_trace.py) and Landlock's (shim/seccomp_landlock.py)
 TRACE_NR = dict(execve=59, exit_group=231, execveat=322)
-LANDLOCK_NR = dict(landlock_create_ruleset=444, landlock_restrict_self=446)
+LANDLOCK_NR = dict(landlock_restrict_self=446)
 SYS_seccomp = 317
 SYS_pidfd_open = 434
 SYS_pidfd_getfd = 438
