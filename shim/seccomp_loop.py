@@ -36,7 +36,7 @@ from shim.seccomp_ctl import (
     h_socketpair,
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves, stub_traces
-from shim.seccomp_trace import h_execve, h_exit_group
+from shim.seccomp_trace import h_exit_group
 
 # calls that may name an AF_UNIX path (seccomp_fs)
 PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
@@ -110,8 +110,6 @@ def serve(call: Call) -> None:
             refuse(call)
         elif call.nr == B.TRACE_NR["exit_group"]:
             h_exit_group(call)
-        elif call.nr in (B.TRACE_NR["execve"], B.TRACE_NR["execveat"]):
-            POOL.submit(h_execve, call)
         elif call.nr in B.LANDLOCK_NR.values():
             POOL.submit(LL.h_restrict, call)
         elif call.nr in (NR["socket"], NR["socketpair"]):

@@ -221,15 +221,24 @@ def test_static_program_crosses_the_stack_by_default(rn, static_dir):
     assert rn.stats("auto")["stack"]["tcp_payload_bytes_received"] >= 2 * 64 * 20
 
 
+KCALLS = ("fcntl,dup,dup2,dup3,poll,ppoll,select,pselect,epoll_ctl,epoll_wait,epoll_pwait,"
+          "readv,writev,sendmsg,recvmsg,sendfile,close")
+
+
 @pytest.mark.parametrize("source,calls", [
     (LTP_DIR / "tcp_basic.c", "socket,bind,listen,accept,accept4,close"),
-    (BUILDS_DIR / "forkexec.c", "socket,close")], ids=["tcp_basic", "forkexec"])
+    (BUILDS_DIR / "forkexec.c", "socket,close"),
+    (BUILDS_DIR / "kcalls.c", KCALLS)], ids=["tcp_basic", "forkexec", "kcalls"])
 def test_trace_names_the_same_calls_on_both_paths(rn, static_dir, tmp_path, source, calls):
     """--trace on the seccomp path: each process's execve line (once its exec succeeded:
-    forkexec fails one first), its socket calls (its closes among them) and its exit line,
-    as the preload path traces the same source built dynamically (calls the kernel runs
-    on A itself, stream reads and writes, are traced on the preload path only)."""
+    forkexec fails one first), its socket calls (its closes among them), the calls the
+    kernel serves on its shim fds with what came back (kcalls: poll, select, epoll, fcntl,
+    dup, readv/writev, sendmsg/recvmsg, sendfile; a blocking poll, epoll_pwait and select
+    a signal interrupts; a poll an ignored signal restarts; a thread's) and its exit line,
+    as the preload path traces the same source built dynamically; the program's output is
+    what it prints natively."""
     procs = {}
+    outs = {}
     for via, flags in (("seccomp", ["-static"]), ("preload", [])):
         exe = static_dir / f"trace-{source.stem}-{via}"
         subprocess.run([CC, *flags, "-O1", "-o", str(exe), str(source), "-lpthread"], check=True)
@@ -238,6 +247,7 @@ def test_trace_names_the_same_calls_on_both_paths(rn, static_dir, tmp_path, sour
         r = rn.run("run", "--via", via, "--trace", str(trace), "-e", calls, "--", arg0,
                    timeout=120, cwd=static_dir)
         assert r.returncode == 0, r.stderr
+        outs[via] = r.stdout
         by_pid: dict[str, list[str]] = {}
         for ln in trace.read_text().splitlines():
             pid, rest = ln.split(" ", 1)
@@ -252,10 +262,45 @@ def test_trace_names_the_same_calls_on_both_paths(rn, static_dir, tmp_path, sour
     # the lines of each process, its first and last in place (threads interleave the rest)
     assert [(p[0], p[-1], sorted(p)) for p in procs["seccomp"]] == \
         [(p[0], p[-1], sorted(p)) for p in procs["preload"]]
+    native = subprocess.run([str(static_dir / f"trace-{source.stem}-seccomp")],
+                            capture_output=True, text=True, timeout=60, cwd=static_dir)
+    assert outs["seccomp"] == outs["preload"] == native.stdout
     if source.stem == "forkexec":
         assert len(procs["seccomp"]) == 3
         assert procs["seccomp"][2][0] == 'execve("PROG", ["PROG", "child"]) = 0'
         assert procs["seccomp"][2][-1] == "+++ exited with 3 +++"
+    if source.stem == "kcalls":
+        lines = procs["seccomp"][0]
+        for want in ("poll([{fd=5, events=POLLIN}], 1, -1) = -1 EINTR",
+                     "epoll_pwait(6, 4, -1) = -1 EINTR",
+                     "select(6, [5], NULL, NULL, NULL) = -1 EINTR",
+                     "poll([{fd=5, events=POLLIN}], 1, 5000) = 1 [{fd=5, revents=POLLIN}]",
+                     "epoll_wait(6, 4, 1000) = 1 [{EPOLLIN, data=0x1234}]",
+                     "fcntl(4, F_GETFL) = 2 (0)", "readv(5, 2) = 11",
+                     "recvmsg(5, {name=0, iov=[1, 16 bytes], control=0, flags=0}, 0) = 3"):
+            assert want in lines, (want, lines)
+        assert not any("fd=0" in ln or ln.startswith("fcntl(7") for ln in lines)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="no strace to trace the run")
+def test_trace_of_a_program_a_debugger_traces_names_it(rn, static_dir, tmp_path):
+    """A program already ptraced (here strace -f follows the supervisor's child first)
+    cannot be the supervisor's tracee: it is named on stderr, its calls still served
+    and its other lines written, the calls the kernel serves just not traced."""
+    exe = static_build(static_dir, BUILDS_DIR / "kcalls.c")
+    native = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    trace = tmp_path / "t.log"
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "-o", "/dev/null",
+                        *rn.cmd("run", "--via", "seccomp", "--trace", str(trace), "--",
+                                str(exe))],
+                       env=rn.env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == native.stdout
+    assert re.search(r"rocketnet: process \d+: its execs and the calls the kernel serves on "
+                     r"its shim fds are not traced \(ptrace: ", r.stderr), r.stderr
+    lines = trace.read_text().splitlines()
+    assert any(" connect(" in ln for ln in lines) and lines[-1].endswith("exited with 0 +++")
+    assert not any(" poll(" in ln or " execve(" in ln for ln in lines)
 
 
 LANDLOCK_SRC = r"""
