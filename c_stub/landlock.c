@@ -37,7 +37,7 @@ static int g_ll_scoped; /* ... with abstract-unix scoping */
 static struct { int fd; ino_t ino; } g_ll_scoping[RN_LL_RULESETS];
 static pthread_mutex_t g_ll_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int rn_ll_maybe(void)
+int rn_ll_maybe(void)
 {
     return g_ll_seen || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
 }
