@@ -46,9 +46,9 @@ static pthread_mutex_t g_ll_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread rn_ll_hook_fn tl_ll_hook;
 static __thread int tl_ll_scoped;
 
-static int rn_ll_maybe(void)
+int rn_ll_maybe(void)
 {
-    return g_ll_seen || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+    return tl_ll_hook || g_ll_seen || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
 }
 
 static int rn_ll_tcp_here(const unsigned char *sa, socklen_t len, int is_connect);
