@@ -198,8 +198,6 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
         aout = None
         if nr == NR["read"]:
             r = stub.read(call.slot, buf, take)
-        elif call.args[4] == 0 and call.args[5] == 0:   # libc's recv (its name in traces)
-            r = stub.recv(call.slot, buf, take, call.iarg(3))
         else:
             aout = out_len(call, call.args[4], call.args[5])
             cell = aout[1]
@@ -215,8 +213,6 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
     if nr == NR["write"]:
         return stub_result(stub.write(call.slot, buf, take))
     alen = call.args[5] & 0xFFFFFFFF
-    if call.args[4] == 0 and alen == 0:               # libc's send
-        return stub_result(stub.send(call.slot, buf, take, call.iarg(3)))
     return stub_result(stub.sendto(call.slot, buf, take, call.iarg(3),
                                call.inbuf(call.args[4], alen), alen))
 

@@ -324,7 +324,7 @@ class Tracer:
         if name == "poll":
             tmo = str(i32(args[2])).encode()
         else:
-            tmo = timespec(tid, args[2], b"{%d, %d}")
+            tmo = timespec(tid, args[2])
 
         def line(r, err):
             after = peek(tid, addr, n * POLLFD_SIZE) if r > 0 else None
@@ -349,12 +349,7 @@ class Tracer:
         if not any(any(b >> fd & 1 for b in bits) and fds.slot(fd) >= 0
                    for fd in range(max(0, min(nfds, FDSET_SIZE * 8)))):
             return None
-        if name == "select":
-            tmo = timespec(tid, args[4], b"{%d, %d}")
-        elif args[5] == 0:       # glibc's select makes pselect6 with no signal mask
-            name, tmo = "select", timespec(tid, args[4], b"{%d, %d}", 1000)
-        else:
-            name, tmo = "pselect", timespec(tid, args[4], b"{%d, %d}")
+        tmo = timespec(tid, args[4])         # select's timeval, pselect6's timespec
 
         def line(r, err):
             after = ctypes.create_string_buffer(3 * FDSET_SIZE)
@@ -449,16 +444,13 @@ class Tracer:
         return line
 
 
-def timespec(tid: int, addr: int, fmt: bytes, unit: int = 1) -> bytes:
-    """A timeout the call reads (before: the kernel writes the time left there), as
-    the stub prints it (unit 1000: nanoseconds shown as the microseconds they were)."""
+def timespec(tid: int, addr: int) -> bytes:
+    """A timeout the call reads, as the stub prints it: read at the call's entry (the
+    kernel writes the time left there)."""
     if not addr:
         return b"NULL"
     got = peek(tid, addr, 16)
-    if got is None:
-        return b"NULL"
-    sec, frac = struct.unpack("=qq", got.raw[:16])
-    return fmt % (sec, frac // unit)
+    return b"NULL" if got is None else b"{%d, %d}" % struct.unpack("=qq", got.raw[:16])
 
 
 def caught(tid: int, sig: int) -> bool:

@@ -1,6 +1,6 @@
 /* kcalls.c - the calls the kernel serves on a program's sockets, for --trace on both
  * paths (tests/test_seccomp.py): fcntl, dup/dup2/dup3, poll, ppoll, select, pselect,
- * readv/writev, sendmsg/recvmsg, epoll, sendfile on a loopback TCP pair; a signal
+ * readv/writev, send/recv, sendmsg/recvmsg, epoll, sendfile on a loopback TCP pair; a signal
  * interrupting a blocking poll, epoll_wait and select (SA_RESTART); a poll that an
  * ignored signal (a child's SIGCHLD) wakes and the kernel restarts while a thread sends
  * the data it waits for.  Prints what each call returned. */
@@ -108,13 +108,13 @@ int main(void)
     printf("epoll_ctl %d\n", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev));
     r = epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
     printf("epoll_ctl bad %d %s\n", r, strerror(errno));
-    if (write(c, "e", 1) != 1)
+    if (send(c, "e", 1, 0) != 1)
         return 1;
     struct epoll_event out[4];
     r = epoll_wait(ep, out, 4, 1000);
     printf("epoll_wait %d %x %llx\n", r, out[0].events, (unsigned long long)out[0].data.u64);
-    k = read(s, rb, sizeof rb);
-    printf("read %zd\n", k);
+    k = recv(s, rb, sizeof rb, 0);
+    printf("recv %zd\n", k);
 
     int mf = memfd_create("kcalls", 0);
     off_t off = 0;
