@@ -592,6 +592,7 @@ int rn_dup(int fd)
 int rn_dup2(int fd, int nfd)
 {
     rn_defer_flush(fd); /* the copy may go to an exec'd program */
+    rn_ctl_touch(nfd, nfd);
     int r = ((f_dup2_t)rn_sym(&g_real_dup2, "dup2"))(fd, nfd);
     if (r >= 0 && r != fd)
         rn_dg_dup_cache(fd, r);
@@ -603,6 +604,7 @@ int rn_dup2(int fd, int nfd)
 int rn_dup3(int fd, int nfd, int flags)
 {
     rn_defer_flush(fd);
+    rn_ctl_touch(nfd, nfd);
     int r = ((f_dup3_t)rn_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);

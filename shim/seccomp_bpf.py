@@ -32,7 +32,7 @@ TRACE_NR = dict(exit_group=231)
 KERNEL_NR = dict(poll=7, select=23, dup=32, dup2=33, sendfile=40, fcntl=72,
                  restart_syscall=219, epoll_wait=232, epoll_ctl=233, pselect6=270, ppoll=271,
                  splice=275, epoll_pwait=281, dup3=292)
-LANDLOCK_NR = dict(landlock_create_ruleset=444, landlock_restrict_self=446)
+LANDLOCK_NR = dict(landlock_restrict_self=446)
 SYS_seccomp = 317
 SYS_pidfd_open = 434
 SYS_pidfd_getfd = 438
