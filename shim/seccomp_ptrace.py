@@ -261,6 +261,7 @@ class Tracer:
     def seccomp(self, tid: int, t: Thread) -> None:
         info = self.syscall_info(tid)
         nr, args = info[4], info[5:11]
+        t.stepping = False                     # (a handler's frame that was never set up)
         w = t.waiting
         if w is not None and (nr == KERNEL_NR["restart_syscall"] or
                               (nr == w.nr and args == w.args)):
