@@ -54,6 +54,16 @@ def test_filter_routes_the_socket_calls():
     assert len(code) % 8 == 0 and 0 < len(code) // 8 < 4096
     ks = {int.from_bytes(code[i + 4:i + 8], "little") for i in range(0, len(code), 8)}
     assert set(seccomp_bpf.NR.values()) - {seccomp_bpf.NR["ioctl"]} <= ks
+    # only a traced run's filter stops calls for ptrace, and only those -e keeps
+    assert seccomp_bpf.SECCOMP_RET_TRACE not in ks
+    nr = seccomp_bpf.KERNEL_NR
+    assert seccomp_bpf.stopped_calls("s=16,x") == tuple(nr.values())
+    assert seccomp_bpf.stopped_calls("e=connect:close,x") == ()
+    assert seccomp_bpf.stopped_calls("e=poll:epoll_wait") == tuple(sorted(
+        (nr["poll"], nr["restart_syscall"], nr["epoll_wait"], nr["epoll_ctl"])))
+    code = seccomp_bpf.filter_program(True, seccomp_bpf.stopped_calls("e=fcntl"))
+    ks = [int.from_bytes(code[i + 4:i + 8], "little") for i in range(0, len(code), 8)]
+    assert seccomp_bpf.SECCOMP_RET_TRACE in ks and nr["fcntl"] in ks and nr["poll"] not in ks
 
 
 @pytest.mark.skipif(CC is None, reason="no C compiler (tools/setup installs gcc)")
