@@ -48,6 +48,7 @@ TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WA
 # the same states as the TCB's numbers: the per-packet paths read the TCB (sk.inner)
 # directly, without a name lookup per call
 SYNCED = frozenset(n for n, name in STATE_NAMES.items() if name in TCP_ESTABLISHED_OR_LATER)
+CLOSED = next(n for n, name in STATE_NAMES.items() if name == "CLOSED")
 
 
 class Channel(ChannelBase):
@@ -163,10 +164,9 @@ class StreamPump:
             elif ch.filler:
                 want = min(ch.filler, READ_CHUNK)
             else:
-                want = t.send_space()   # > 0: a write may queue (not after FIN)
-                if want <= 0:
-                    break
-                room = t.send_buffer(want if want < READ_CHUNK else READ_CHUNK)
+                room = t.send_buffer(READ_CHUNK)
+                if room is None:
+                    break           # no room, or FIN queued
                 want = len(room)
             try:
                 got = s.recv_into(room) if room is not None else len(s.recv(want))
@@ -278,10 +278,11 @@ class StreamPump:
     def service(self, ch: Channel) -> None:
         """The stack changed this socket: move data and state to the program."""
         sk = ch.sk
+        t = sk.inner                # the TCB: read directly, once per stack event
         if ch.connecting:
-            if sk.state in TCP_ESTABLISHED_OR_LATER:
+            if t.state in SYNCED:
                 ch.connecting = False
-            elif sk.state == "CLOSED":
+            elif t.state == CLOSED:
                 self.fail(ch, sk.take_error() or errno.ECONNREFUSED)
                 return
         if ch.listening:
@@ -292,11 +293,12 @@ class StreamPump:
                 ch.pending_accept.append(new)
             self.hand_over_accepted(ch)
         else:
-            self.pump_rx(ch)
-            if sk.error and sk.state == "CLOSED" and not ch.s_full:
+            if t.rcvbuf.length or ch.s_full:
+                self.pump_rx(ch)
+            if t.error and t.state == CLOSED and not ch.s_full:
                 self.fail(ch, sk.take_error())
                 return
-            if sk.rx_eof and not ch.fin_to_app:
+            if t.fin_received and not t.rcvbuf.length and not ch.fin_to_app:
                 ch.fin_to_app = True
                 try:
                     ch.s.shutdown(socket.SHUT_WR)

@@ -201,13 +201,15 @@ class TcpSocket:
         the send buffer a new "skb" may start, and it takes up to size_goal bytes
         whatever the limit. So a 4 KiB SO_SNDBUF still lets a 64 KiB segment go out
         per round trip on lo, not 4 KiB."""
-        if self.fin_queued:
-            return 0
+        return 0 if self.fin_queued else self._room()[0]
+
+    def _room(self) -> tuple[int, int]:
+        """send_space() but for the FIN, and the size goal (0, 0 if no room)."""
         free = self._send_free()
         if free <= 0:
-            return 0
+            return 0, 0
         goal = self.size_goal()
-        return free if free > goal else goal
+        return (free if free > goal else goal), goal
 
     def can_queue(self) -> bool:
         """send_space() > 0, without the size goal (the host's readiness check)."""
@@ -261,12 +263,9 @@ class TcpSocket:
             raise SocketError(EPIPE)
         if st == SYN_SENT or st == SYN_RECEIVED:
             return 0  # not connected yet: would block
-        free = self._send_free()
+        free, goal = self._room()
         if free <= 0:
             return 0
-        goal = self.size_goal()
-        if free < goal:
-            free = goal     # send_space's rule, the goal kept for the ring's bound
         if isinstance(data, memoryview) and data.format != "B":
             data = data.cast("B")  # bytes, whatever the exporter's item type
         n = len(data)
@@ -282,12 +281,18 @@ class TcpSocket:
         self.more = more
         return n
 
-    def send_buffer(self, n: int) -> memoryview:
-        """Room in the send ring for the next ``n`` bytes a write queues (n at most
-        send_space(), which also checks that a write may queue now), contiguous and in
-        place: the host fills it straight from the program's socket (recv_into) and
-        queues what it got with ``send_queued``."""
-        return self.sndbuf.tail_view(n, self.sndbuf_limit + self.size_goal())
+    def send_buffer(self, most: int) -> memoryview | None:
+        """Room in the send ring for what a write may queue now (send_space(), at most
+        ``most`` bytes), contiguous and in place, or None: the host fills it straight
+        from the program's socket (recv_into) and queues what it got with
+        ``send_queued``. For a connected socket (the state checks of send are the
+        caller's)."""
+        if self.fin_queued:
+            return None
+        n, goal = self._room()
+        if n <= 0:
+            return None
+        return self.sndbuf.tail_view(n if n < most else most, self.sndbuf_limit + goal)
 
     def send_queued(self, n: int, more: bool = False) -> None:
         """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
