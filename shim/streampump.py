@@ -127,7 +127,7 @@ class StreamPump:
             want = 0
         else:
             t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.can_queue()) else 0
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.writable()) else 0
         if ch.s_full:
             want |= EP_OUT
         if want != ch.mask:

@@ -211,9 +211,18 @@ class TcpSocket:
         goal = self.size_goal()
         return (free if free > goal else goal), goal
 
-    def can_queue(self) -> bool:
-        """send_space() > 0, without the size goal (the host's readiness check)."""
-        return not self.fin_queued and self._send_free() > 0
+    def writable(self) -> bool:
+        """Whether a writer waiting for room should be woken now (the host's readiness
+        check: it then waits for the program's bytes): room for half what the send
+        buffer holds, as Linux's sk_stream_is_writeable, or for a full segment if
+        less. Not for the last few bytes of room while a window is in flight: the ACK
+        frees the buffer anyway, and the host would wake once per round trip to take
+        a few bytes it cannot send yet. (A write, send_space, takes any room.)"""
+        if self.fin_queued:
+            return False
+        free = self._send_free()
+        half = self.sndbuf.length >> 1
+        return free > 0 and free >= (half if half < self.mss else self.mss)
 
     def _send_free(self) -> int:
         """The send buffer's free bytes, after moderating it under memory pressure."""
