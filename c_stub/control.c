@@ -84,6 +84,14 @@ static void trace_addr_call(const char *call, int fd, const void *sa, long len, 
     tb_emit(&t);
 }
 
+/* Whether a bind or connect on s sends the program's address to the host unread
+ * (RN_RPC_USER): a TCP socket, when nothing in the stub looks at the address (no
+ * trace line, no Landlock domain to ask). */
+static int rn_addr_direct(const struct rn_sock *s)
+{
+    return INFO_KIND(s->info) == RN_KIND_STREAM && !g_trace_on && !rn_ll_maybe();
+}
+
 int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     int saved = errno, err = 0, r, copied = 0;
@@ -92,19 +100,23 @@ int do_bind(int fd, const struct sockaddr *addr, socklen_t len)
     RN_SHIM_OR_PASS(fd, s, REAL(bind)(fd, addr, len));
     if ((int)len < 0 || len > sizeof sa)
         ERRET(EINVAL);
-    if (rn_copy_in(sa, addr, len) < 0)
-        ERRET(EFAULT);
-    copied = 1;
+    int direct = rn_addr_direct(&s);
+    if (!direct) {
+        if (rn_copy_in(sa, addr, len) < 0)
+            ERRET(EFAULT);
+        copied = 1;
+    }
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_bind(fd, &s, sa, len, &err);
         goto out;
     }
-    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 0)) != 0) {
+    if (!direct && INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 0)) != 0) {
         r = -1; /* Landlock (landlock.c) */
         goto out;
     }
     struct rn_resp resp;
-    if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, sa, len, &resp, NULL, 0, NULL, 0) < 0)
+    if (rn_sock_rpc(fd, &s, RN_OP_BIND, 0, 0, 0, 0, direct ? (const void *)addr : sa, len, &resp,
+                    NULL, 0, NULL, direct ? RN_RPC_USER : 0) < 0)
         ERRET(errno);
     r = (int)rn_result(&resp);
     err = errno;
@@ -156,15 +168,18 @@ int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
     RN_SHIM_OR_PASS(fd, s, REAL(connect)(fd, addr, len));
     if ((int)len < 0 || len > sizeof sa)
         ERRET(EINVAL);
-    if (rn_copy_in(sa, addr, len) < 0)
-        ERRET(EFAULT);
-    copied = 1;
+    int direct = rn_addr_direct(&s);
+    if (!direct) {
+        if (rn_copy_in(sa, addr, len) < 0)
+            ERRET(EFAULT);
+        copied = 1;
+    }
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         r = unix_is_dgram(fd) ? unix_dgram_connect(fd, &s, sa, len, &err)
                               : unix_connect(fd, &s, sa, len, &err);
         goto out;
     }
-    if (INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 1)) != 0) {
+    if (!direct && INFO_KIND(s.info) == RN_KIND_STREAM && (err = rn_ll_tcp(sa, len, 1)) != 0) {
         r = -1; /* Landlock (landlock.c) */
         goto out;
     }
@@ -175,8 +190,14 @@ int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
      * in place with the reply (rn_protocol.h RN_OP_CONNECT arg2), no filler from here */
     int unfilled = INFO_KIND(s.info) == RN_KIND_STREAM && (s.info & F_FRESH);
     for (int tries = 0;; tries++) {
-        uint64_t filler = 0;
+        uint64_t filler = 0, was = s.info & (F_CONNECTING | F_FRESH);
         if (!(s.info & F_CONNECTING) && INFO_KIND(s.info) == RN_KIND_STREAM) {
+            if (!unfilled && direct) { /* a filler goes only with an address the host reads */
+                if (rn_copy_in(sa, addr, len) < 0)
+                    ERRET(EFAULT);
+                direct = 0;
+                copied = 1;
+            }
             if (!unfilled)
                 filler = rn_fill(fd);
             rn_cache_flags(fd, &s, F_CONNECTING, F_FRESH);
@@ -184,9 +205,15 @@ int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
         }
         int nfd = -1;
         uint64_t ino = 0;
-        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, unfilled, 0, sa, len,
-                   &resp, &ino, sizeof ino, &nfd, 1) < 0)
+        if (rn_rpc(RN_OP_CONNECT, INFO_ID(s.info), (int64_t)filler, nb, unfilled, 0,
+                   direct ? (const void *)addr : sa, len, &resp, &ino, sizeof ino, &nfd,
+                   direct ? 1 | RN_RPC_USER : 1) < 0) {
+            if (errno == EFAULT && direct) { /* nothing reached the host: as before */
+                rn_cache_flags(fd, &s, was, (F_CONNECTING | F_FRESH) & ~was);
+                s.info = (s.info & ~(F_CONNECTING | F_FRESH)) | was;
+            }
             ERRET(errno);
+        }
         if (nfd >= 0) { /* the fresh A, with the connect's outcome */
             if (resp.payload_len != sizeof ino)
                 ino = 0;
@@ -545,17 +572,16 @@ int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
     }
     if ((s.info & F_FRESH) && n >= sizeof(int) && g_acting_pid == 0) {
         int32_t v;
-        int a_sndbuf = 0, kept = 0;
+        int kept = 0;
         memcpy(&v, kv, sizeof v);
         if (rn_lock() == 0) {
             /* the limits are those of this process's connection, which made the socket */
             kept = g_ctl_fd >= 0 && g_ctl_pid == rn_getpid() &&
-                   rn_defer_keep(INFO_ID(s.info), level, opt, v, &a_sndbuf);
+                   rn_defer_keep(INFO_ID(s.info), level, opt, v);
             rn_unlock();
         }
-        if (kept) { /* sent with the socket's next call (defer.c) */
-            if (a_sndbuf > 0) /* A buffers no more than the stack does behind it */
-                REAL(setsockopt)(fd, SOL_SOCKET, SO_SNDBUF, &a_sndbuf, sizeof a_sndbuf);
+        if (kept) { /* sent with the socket's next call (defer.c); this A is shut and
+                     * never carries data: the A that will is sized by the host */
             r = 0;
             goto out;
         }

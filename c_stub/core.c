@@ -51,7 +51,7 @@ static void rn_resolve_all(void)
         {&g_real_select, "select"}, {&g_real_pselect, "pselect"},
         {&g_real_epoll_ctl, "epoll_ctl"}, {&g_real_epoll_wait, "epoll_wait"},
         {&g_real_epoll_pwait, "epoll_pwait"}, {&g_real_sendfile, "sendfile"},
-        {&g_real_splice, "splice"},
+        {&g_real_splice, "splice"}, {&g_real_closefrom, "closefrom"},
 #ifdef __GLIBC__
         {&g_real__exit, "_exit"},
 #endif
@@ -74,13 +74,13 @@ ino_t g_adopt_ino;
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 int g_ctl_fd = -1;
+int g_ctl_touched;
 pid_t g_ctl_pid;
 ino_t g_ctl_ino;
 int g_ctl_adopted;
 pid_t g_host_pid;
 int g_oob_quirks;
 int g_tclass_sock;
-uid_t g_ctl_euid;
 int g_dialer_fd = -1;
 ino_t g_dialer_ino;
 char g_nonce[RN_NONCE_LEN + 1];

@@ -52,10 +52,9 @@ static struct rn_defer *rn_defer_find(uint32_t id)
 }
 
 /* Keep setsockopt(level, opt, v) of socket id (lock held, control connection made).
- * 1: kept, *a_sndbuf = the SO_SNDBUF for A (0: none); 0: make the call. */
-int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
+ * 1: kept; 0: make the call. */
+int rn_defer_keep(uint32_t id, int level, int opt, int32_t v)
 {
-    *a_sndbuf = 0;
     if (g_buf_max == 0 || id == 0 || !rn_deferrable(level, opt))
         return 0;
     struct rn_defer *d = rn_defer_find(id);
@@ -82,7 +81,6 @@ int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf)
         d->n++;
     if (level == SOL_SOCKET && opt == SO_SNDBUF) {
         d->snd = rn_buf_readback(v, g_buf_max & 0xffffffff, g_buf_min & 0xffffffff);
-        *a_sndbuf = d->snd; /* as the host's answer to the set: the stack's send buffer */
     } else if (level == SOL_SOCKET && opt == SO_RCVBUF) {
         d->rcv = rn_buf_readback(v, g_buf_max >> 32, g_buf_min >> 32);
     }
@@ -101,17 +99,25 @@ int rn_defer_readback(uint32_t id, int opt, int32_t *v)
     return 1;
 }
 
-/* Take the options kept for id into out (RN_DEFER_MAX entries): their count (lock held). */
-uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out)
+/* The options kept for id, copied into out (RN_DEFER_MAX entries): their count (lock
+ * held).  They stay kept until rn_defer_drop. */
+uint32_t rn_defer_peek(uint32_t id, struct rn_setopt *out)
 {
     struct rn_defer *d = rn_defer_find(id);
     if (d == NULL)
         return 0;
-    uint32_t n = d->n;
-    memcpy(out, d->o, n * sizeof *out);
+    memcpy(out, d->o, d->n * sizeof *out);
+    return d->n;
+}
+
+/* Forget the options kept for id: sent, or the socket is gone (lock held). */
+void rn_defer_drop(uint32_t id)
+{
+    struct rn_defer *d = rn_defer_find(id);
+    if (d == NULL)
+        return;
     d->id = 0;
     g_defer_used--;
-    return n;
 }
 
 /* The socket's fd is closed: nothing to send for it any more. */
@@ -119,7 +125,6 @@ void rn_defer_forget(uint32_t id)
 {
     if (__atomic_load_n(&g_defer_used, __ATOMIC_RELAXED) == 0 || rn_lock() < 0)
         return;
-    struct rn_setopt scratch[RN_DEFER_MAX];
-    rn_defer_take(id, scratch);
+    rn_defer_drop(id);
     rn_unlock();
 }

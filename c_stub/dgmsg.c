@@ -553,15 +553,10 @@ void rn_dg_dup_cache(int oldfd, int newfd)
     __atomic_store_n(&g_cache[newfd].info, 0, __ATOMIC_RELEASE);
 }
 
-/* dup, dup2 (nfd >= 0) and dup3 (flags >= 0) of a shim fd, when tracing */
-static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int err)
+/* the line of dup, dup2 (nfd >= 0) or dup3 (flags >= 0); the seccomp supervisor's too */
+RN_EXPORT void rn_tr_dup(const char *call, int fd, int nfd, int flags, int r, int err);
+void rn_tr_dup(const char *call, int fd, int nfd, int flags, int r, int err)
 {
-    int saved = errno;
-    struct rn_sock s;
-    int c = rn_classify(r >= 0 ? r : fd, &s);
-    errno = saved;
-    if (c <= 0)
-        return;
     struct tb t;
     tb_start(&t, call, fd);
     if (nfd >= 0)
@@ -571,6 +566,17 @@ static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int e
     tb_add(&t, ")");
     tb_ret(&t, r, err);
     tb_emit(&t);
+}
+
+/* dup, dup2 and dup3 of a shim fd, when tracing */
+static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int err)
+{
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(r >= 0 ? r : fd, &s);
+    errno = saved;
+    if (c > 0)
+        rn_tr_dup(call, fd, nfd, flags, r, err);
 }
 
 int rn_dup(int fd)
@@ -586,6 +592,7 @@ int rn_dup(int fd)
 int rn_dup2(int fd, int nfd)
 {
     rn_defer_flush(fd); /* the copy may go to an exec'd program */
+    rn_ctl_touch(nfd, nfd);
     int r = ((f_dup2_t)rn_sym(&g_real_dup2, "dup2"))(fd, nfd);
     if (r >= 0 && r != fd)
         rn_dg_dup_cache(fd, r);
@@ -597,6 +604,7 @@ int rn_dup2(int fd, int nfd)
 int rn_dup3(int fd, int nfd, int flags)
 {
     rn_defer_flush(fd);
+    rn_ctl_touch(nfd, nfd);
     int r = ((f_dup3_t)rn_sym(&g_real_dup3, "dup3"))(fd, nfd, flags);
     if (r >= 0)
         rn_dg_dup_cache(fd, r);

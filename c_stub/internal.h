@@ -37,9 +37,10 @@
  *   made itself and the fd still refers to it (same st_ino); the adopted
  *   ROCKETNET_CTL_FD copy is never closed in a child (it is FD_CLOEXEC at a high
  *   number, so exec drops it).
- * - New control connections (fork child, exec'd image, after setuid/seteuid) are made
- *   through the inherited dialer (ROCKETNET_DIALER_FD, rn_dial) when there is one, so
- *   a process that dropped privileges keeps its stack; else by connecting to ctl.sock.
+ * - New control connections (fork child, exec'd image) are made through the inherited
+ *   dialer (ROCKETNET_DIALER_FD, rn_dial) when there is one, so a process that dropped
+ *   privileges keeps its stack; else by connecting to ctl.sock.  A uid change keeps
+ *   the connection: the host takes each request's sender from the kernel.
  * - vfork is not handled specially: a vfork child that makes socket calls before
  *   exec would make its own connection in the shared memory; the parent then
  *   notices the pid mismatch and reconnects (its old connection leaks).
@@ -159,6 +160,7 @@ extern void *g_real_nametoindex, *g_real_indextoname, *g_real_nameindex,
 extern void *g_real_fcntl, *g_real_poll, *g_real_ppoll, *g_real_select, *g_real_pselect,
     *g_real_epoll_ctl, *g_real_epoll_wait, *g_real_epoll_pwait, *g_real_sendfile,
     *g_real_splice;                                                  /* trace.c */
+extern void *g_real_closefrom;                                       /* interpose.c */
 typedef int (*f_ioctl_t)(int, unsigned long, ...);
 typedef int (*f_epoll_ctl_t)(int, int, int, struct epoll_event *);
 
@@ -176,13 +178,13 @@ extern ino_t g_adopt_ino;
 
 extern pthread_mutex_t g_lock;             /* control RPCs */
 extern int g_ctl_fd;
+extern int g_ctl_touched;                /* its number was closed or replaced (rn_ctl_touch) */
 extern pid_t g_ctl_pid;
 extern ino_t g_ctl_ino;
 extern int g_ctl_adopted;
 extern pid_t g_host_pid;                   /* from HELLO; 0 = unknown */
 extern int g_oob_quirks;                   /* from HELLO: RN_HELLO_OOB_* (urgent.c) */
 extern int g_tclass_sock;                  /* from HELLO: RN_HELLO_TCLASS_SOCK (dgmsg.c) */
-extern uid_t g_ctl_euid;                   /* geteuid() when g_ctl_fd was made */
 extern int g_dialer_fd;                    /* ROCKETNET_DIALER_FD, inherited, no CLOEXEC */
 extern ino_t g_dialer_ino;
 extern char g_nonce[RN_NONCE_LEN + 1];
@@ -259,8 +261,13 @@ pid_t rn_getpid(void);
 /* ------------------------------------------------------------------------ */
 /* Control connection (rpc.c, defer.c)                                       */
 
+void rn_ctl_touch(int lo, int hi);
 int rn_lock(void);
 void rn_unlock(void);
+/* or'ed into an RPC's cloexec argument: the payload is the program's memory, passed
+ * unread (the kernel's copy is the safe copy); unreadable, the RPC fails with EFAULT
+ * and nothing is sent */
+#define RN_RPC_USER 0x40000000
 int rn_rpc(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2, int64_t a3,
            const void *payload, size_t plen, struct rn_resp *resp, void *rbuf, size_t rcap,
            int *rfd, int cloexec);
@@ -291,9 +298,10 @@ extern struct rn_defer g_defer[RN_DEFER_SLOTS];
 extern int g_defer_used;   /* slots in use: RPCs check the table only when there are */
 extern int64_t g_buf_max;  /* HELLO arg0: wmem_max | rmem_max << 32; 0: keep nothing */
 extern int64_t g_buf_min;  /* HELLO arg1: minimum SO_SNDBUF | minimum SO_RCVBUF << 32 */
-int rn_defer_keep(uint32_t id, int level, int opt, int32_t v, int *a_sndbuf);
+int rn_defer_keep(uint32_t id, int level, int opt, int32_t v);
 int rn_defer_readback(uint32_t id, int opt, int32_t *v);
-uint32_t rn_defer_take(uint32_t id, struct rn_setopt *out);
+uint32_t rn_defer_peek(uint32_t id, struct rn_setopt *out);
+void rn_defer_drop(uint32_t id);
 void rn_defer_forget(uint32_t id);
 
 /* ------------------------------------------------------------------------ */
@@ -612,7 +620,11 @@ int rn_epint_find(int epfd, uint64_t data, int from);
 void rn_poll_gone(struct pollfd *fds, nfds_t n, int r);
 void rn_epoll_gone(int epfd, struct epoll_event *evs, int r);
 void rn_exec_init(void);
+int rn_ll_maybe(void);
 int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect);
+/* the seccomp supervisor's hook: a check made in another thread (landlock.c) */
+enum { RN_LL_OP_TCP = 1, RN_LL_OP_ABSTRACT, RN_LL_OP_WITNESS };
+typedef int (*rn_ll_hook_fn)(int op, const void *sa, unsigned len, int arg);
 int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len);
 void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len);
 void rn_ll_unwitness(int fd);

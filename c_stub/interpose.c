@@ -230,8 +230,36 @@ int rn_close(int fd)
         if (RN_UNLIKELY(i & F_FRESH) && INFO_STATE(i) == ST_SHIM)
             rn_defer_forget(INFO_ID(i)); /* its kept options die with it */
     }
+    rn_ctl_touch(fd, fd);
     rn_ll_unwitness(fd); /* landlock.c */
     return REAL(close)(fd);
+}
+
+/* close_range and closefrom close numbers as close does: the control connection's may
+ * be among them (rn_ctl_touch).  A C library without them gets the system call. */
+void *g_real_closefrom;
+RN_EXPORT int rn_close_range(unsigned, unsigned, int) __asm__("close_range");
+RN_EXPORT void rn_closefrom(int) __asm__("closefrom");
+int rn_close_range(unsigned lo, unsigned hi, int flags)
+{
+    rn_ctl_touch(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
+#ifdef SYS_close_range
+    return (int)REAL(syscall)(SYS_close_range, lo, hi, flags);
+#else
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+void rn_closefrom(int lo)
+{
+    typedef void (*f_closefrom_t)(int);
+    f_closefrom_t f = (f_closefrom_t)rn_sym(&g_real_closefrom, "closefrom");
+    rn_ctl_touch(lo, INT_MAX);
+    if (f != NULL)
+        f(lo);
+    else if (lo >= 0)
+        rn_close_range((unsigned)lo, ~0U, 0);
 }
 
 long rn_syscall(long nr, ...)
@@ -312,6 +340,9 @@ long rn_syscall(long nr, ...)
         case SYS_dup2: return rn_dup2((int)a[0], (int)a[1]);
 #endif
         case SYS_dup3: return rn_dup3((int)a[0], (int)a[1], (int)a[2]);
+#ifdef SYS_close_range
+        case SYS_close_range: return rn_close_range((unsigned)a[0], (unsigned)a[1], (int)a[2]);
+#endif
         case SYS_fcntl: return rn_fcntl((int)a[0], (int)a[1], a[2]);
         default: break;
         }

@@ -77,14 +77,21 @@ static void rn_put_fd(struct msghdr *mh, union rn_fd_cmsg *cm, int fd)
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
 }
 
-static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sfd,
+/* The request's payload is pl[0..npl) (req->payload_len bytes in all).  -2 with errno
+ * EFAULT: the kernel could not read a payload part (the program's memory, RN_RPC_USER),
+ * so nothing was sent; -1: a transport failure. */
+static int rn_xfer(int fd, const struct rn_req *req, const struct iovec *pl, int npl, int sfd,
                    struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
-    struct iovec iov[2] = {{(void *)req, sizeof *req}, {(void *)payload, req->payload_len}};
+    struct iovec iov[3] = {{(void *)req, sizeof *req}};
+    int k = 1;
+    for (int i = 0; i < npl && k < 3; i++)
+        if (pl[i].iov_len > 0)
+            iov[k++] = pl[i];
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = iov;
-    mh.msg_iovlen = req->payload_len ? 2 : 1;
+    mh.msg_iovlen = (size_t)k;
     union rn_fd_cmsg sc;
     if (sfd >= 0) /* one fd for the host with the request */
         rn_put_fd(&mh, &sc, sfd);
@@ -93,7 +100,7 @@ static int rn_xfer(int fd, const struct rn_req *req, const void *payload, int sf
         n = REAL(sendmsg)(fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return -1;
+        return errno == EFAULT ? -2 : -1;
     if ((size_t)n != sizeof *req + req->payload_len) {
         errno = EPROTO;
         return -1;
@@ -213,19 +220,33 @@ static int rn_dial(void)
     return rn_move_high(sv[0]);
 }
 
+/* The program closed or replaced fd numbers lo..hi (close, dup2, dup3, close_range,
+ * closefrom; their interposers call this before the kernel's call): if the control
+ * connection's number is among them, the next RPC checks that fd is still it.  These
+ * calls are the only ways a process changes what an open fd number refers to, and the
+ * connection's number is private (high, made here), so glibc never closes it on its
+ * own; so an RPC needs no fstat of its own connection.  Async-signal-safe. */
+void rn_ctl_touch(int lo, int hi)
+{
+    int c = __atomic_load_n(&g_ctl_fd, __ATOMIC_RELAXED);
+    if (c >= 0 && c >= lo && c <= hi)
+        __atomic_store_n(&g_ctl_touched, 1, __ATOMIC_RELEASE);
+}
+
 /* Make sure this process has a live control connection (lock held). */
 static int rn_ensure_ctl(void)
 {
+    /* No identity check beyond the pid: a process that changed its uids keeps its
+     * connection, since the host takes every request's sender from the kernel
+     * (SCM_CREDENTIALS, then /proc/<pid>/status), never from the connection. */
     pid_t me = rn_getpid();
-    if (g_ctl_fd >= 0 && g_ctl_pid == me && g_dialer_fd >= 0 && g_ctl_euid != geteuid() &&
-        rn_fd_ino(g_dialer_fd) == g_dialer_ino)
-        rn_drop_ctl(); /* setuid: the host must see our new credentials */
     if (g_ctl_fd >= 0 && g_ctl_pid != me) { /* forked: that one is the parent's */
         if (!g_ctl_adopted)
             rn_drop_ctl();
         g_ctl_fd = -1;
     }
-    if (g_ctl_fd >= 0 && rn_fd_ino(g_ctl_fd) != g_ctl_ino)
+    if (g_ctl_fd >= 0 && __atomic_exchange_n(&g_ctl_touched, 0, __ATOMIC_ACQ_REL) &&
+        rn_fd_ino(g_ctl_fd) != g_ctl_ino)
         g_ctl_fd = -1; /* closed or replaced behind our back: forget, do not close */
     if (g_ctl_fd >= 0)
         return 0;
@@ -252,8 +273,8 @@ static int rn_ensure_ctl(void)
     g_ctl_fd = fd;
     g_ctl_pid = me;
     g_ctl_ino = rn_fd_ino(fd);
+    __atomic_store_n(&g_ctl_touched, 0, __ATOMIC_RELEASE);
     g_ctl_adopted = adopted;
-    g_ctl_euid = geteuid();
 
     struct rn_req req;
     memset(&req, 0, sizeof req);
@@ -262,7 +283,7 @@ static int rn_ensure_ctl(void)
     req.arg[1] = RN_PROTO_VERSION;
     struct rn_resp resp;
     char nonce[RN_MAX_PAYLOAD];
-    if (rn_xfer(fd, &req, NULL, -1, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
+    if (rn_xfer(fd, &req, NULL, 0, -1, &resp, nonce, sizeof nonce, NULL, 1) < 0 || resp.ret <= 0 ||
         resp.payload_len < RN_NONCE_LEN) {
         int e = errno;
         if (e == 0 || resp.ret <= 0)
@@ -289,26 +310,25 @@ static int rn_ensure_ctl(void)
     return 0;
 }
 
-/* Options kept for sock_id go to the host with req (lock held, connection made): in
- * req's payload for bind/listen/connect (*payload, *plen then point into room), else
- * as one RN_OP_SETOPTS first.  0, or -1 with errno on a transport failure. */
-static int rn_defer_send(struct rn_req *req, const void **payload, size_t *plen,
-                         unsigned char *room)
+/* Options kept for sock_id go to the host with req (lock held, connection made): for
+ * bind/listen/connect as the payload's second part (*pl[1], kept: room), else as one
+ * RN_OP_SETOPTS first.  *taken: their count, forgotten (rn_defer_drop) once the call
+ * carrying them is sent.  0, or -1 with errno on a transport failure. */
+static int rn_defer_send(struct rn_req *req, struct iovec *pl, struct rn_setopt *room,
+                         uint32_t *taken)
 {
-    struct rn_setopt kept[RN_DEFER_MAX];
-    uint32_t n = rn_defer_take(req->sock_id, kept);
+    uint32_t n = rn_defer_peek(req->sock_id, room);
+    *taken = 0;
     if (n == 0)
         return 0;
-    size_t olen = n * sizeof kept[0];
+    size_t olen = n * sizeof room[0];
     if ((req->op == RN_OP_BIND || req->op == RN_OP_LISTEN || req->op == RN_OP_CONNECT) &&
-        *plen + olen <= RN_MAX_PAYLOAD) {
-        if (*plen)
-            memcpy(room, *payload, *plen);
-        memcpy(room + *plen, kept, olen);
-        *payload = room;
-        *plen += olen;
-        req->payload_len = (uint32_t)*plen;
+        pl[0].iov_len + olen <= RN_MAX_PAYLOAD) {
+        pl[1].iov_base = room;
+        pl[1].iov_len = olen;
+        req->payload_len = (uint32_t)(pl[0].iov_len + olen);
         req->arg[3] = n;
+        *taken = n;
         return 0;
     }
     struct rn_req sreq;
@@ -319,7 +339,9 @@ static int rn_defer_send(struct rn_req *req, const void **payload, size_t *plen,
     sreq.payload_len = (uint32_t)olen;
     sreq.fd_hint = req->fd_hint;
     struct rn_resp sresp;
-    return rn_xfer(g_ctl_fd, &sreq, kept, -1, &sresp, NULL, 0, NULL, 0);
+    struct iovec opl = {room, olen};
+    rn_defer_drop(req->sock_id);
+    return rn_xfer(g_ctl_fd, &sreq, &opl, 1, -1, &sresp, NULL, 0, NULL, 0) < 0 ? -1 : 0;
 }
 
 /* A control RPC.  Returns 0 with resp filled, or -1 (errno ENETDOWN or EINTR). */
@@ -346,16 +368,24 @@ int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
     if (rn_lock() < 0)
         return -1;
     int r = rn_ensure_ctl();
-    unsigned char room[RN_MAX_PAYLOAD];
+    struct rn_setopt room[RN_DEFER_MAX];
+    struct iovec pl[2] = {{(void *)payload, plen}, {NULL, 0}};
+    uint32_t taken = 0;
     if (r == 0 && sock_id != 0 && g_defer_used > 0)
-        r = rn_defer_send(&req, &payload, &plen, room);
+        r = rn_defer_send(&req, pl, room, &taken);
     if (r == 0) {
-        r = rn_xfer(g_ctl_fd, &req, payload, sfd, resp, rbuf, rcap, rfd, cloexec);
-        if (r < 0) {
+        r = rn_xfer(g_ctl_fd, &req, pl, 2, sfd, resp, rbuf, rcap, rfd,
+                    cloexec & ~RN_RPC_USER);
+        if (r == -2 && (cloexec & RN_RPC_USER)) {
+            r = -1; /* the program's payload is unreadable: its EFAULT, nothing sent */
+        } else if (r < 0) {
             int e = errno;
             rn_drop_ctl();
             rn_report(e);
             errno = ENETDOWN;
+            r = -1;
+        } else if (taken) {
+            rn_defer_drop(sock_id);
         }
     }
     rn_unlock();
@@ -390,9 +420,10 @@ void rn_defer_flush(int fd)
             memset(&req, 0, sizeof req);
             req.op = RN_OP_SETOPTS;
             req.sock_id = id;
-            const void *payload = NULL;
-            size_t plen = 0;
-            if (rn_defer_send(&req, &payload, &plen, NULL) < 0) {
+            struct rn_setopt room[RN_DEFER_MAX];
+            struct iovec pl[2] = {{NULL, 0}, {NULL, 0}};
+            uint32_t taken;
+            if (rn_defer_send(&req, pl, room, &taken) < 0) {
                 rn_drop_ctl();
                 break;
             }

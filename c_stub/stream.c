@@ -195,6 +195,7 @@ out:
     if (g_trace_on) {
         struct tb t;
         tb_start(&t, "sendto", fd);
+        tb_payload(&t, buf, r);
         tb_add(&t, ", %zu, ", n);
         tb_msgflags(&t, flags);
         tb_add(&t, ", ");
@@ -330,6 +331,15 @@ int rn_errqueue(int fd)
 ssize_t rn_rd_end_slow(int fd, ssize_t r)
 {
     int e = errno;
+    struct pollfd p = {fd, 0, 0};
+    /* An EOF on an fd the cache calls ours: without POLLHUP it is 0 whatever the fd
+     * is (below, or not ours), so the poll comes before the fstat of classifying. */
+    int hinted = r == 0 && fd >= 0 && fd < RN_CACHE_N &&
+                 INFO_STATE(__atomic_load_n(&g_cache[fd].info, __ATOMIC_RELAXED)) == ST_SHIM;
+    if (hinted && rn_libc_poll(&p, 1, 0) == 0) {
+        errno = e;
+        return 0;
+    }
     struct rn_sock s;
     int c = rn_classify(fd, &s);
     if (c < 0) { /* a shim socket whose host is gone: its connection is, too */
@@ -342,8 +352,7 @@ ssize_t rn_rd_end_slow(int fd, ssize_t r)
     }
     if (s.info & F_EOF)
         return 0;
-    struct pollfd p = {fd, 0, 0};
-    if (r == 0 && rn_libc_poll(&p, 1, 0) == 0) {
+    if (r == 0 && !hinted && rn_libc_poll(&p, 1, 0) == 0) {
         /* no POLLHUP: S is open, so this 0 is the host's shutdown(S, SHUT_WR) for the
          * peer's FIN (or the program's own SHUT_RD): RN_OP_RDEND would answer 0 too */
         errno = e;

@@ -7,11 +7,13 @@ host's other state: it asks the table.
 """
 from __future__ import annotations
 
+import _socket
 import errno
 import os
 import secrets
 import select
 import socket
+import struct
 from typing import Any, Callable, Protocol
 
 from shim import protocol as P
@@ -19,6 +21,7 @@ from shim.hostlog import ConnLog
 
 SOL_SOCKET = socket.SOL_SOCKET
 SO_SNDBUFFORCE = 32
+ID_BITS = struct.Struct("=I")
 NAME_TRIES = 8      # fresh random ids tried when a name is taken (another user pre-bound it)
 
 
@@ -98,6 +101,7 @@ class ChannelTable:
         # socket itself): holding an fd of that inode is what authorises a call
         self.inodes: dict[int, int] = {}
         self.inodes_sweep_at = 1024
+        self.random = memoryview(b"")       # unused bytes of the last getrandom (new_id)
         self.caller: Any = None             # the client whose RPC is being served
         self.conn_log = ConnLog()           # host.log (shim/hostlog.py)
         # other fds of the event loop (control connections, devices, listeners): fd ->
@@ -110,7 +114,10 @@ class ChannelTable:
         """A random socket id no live socket uses: the names derived from it cannot be
         predicted (and pre-bound) by another user who reads /proc/net/unix."""
         while True:
-            sock_id = secrets.randbits(31) or 1     # replies carry it in a signed int32
+            if len(self.random) < 4:    # one getrandom per 1024 ids, not one per id
+                self.random = memoryview(secrets.token_bytes(4096))
+            sock_id = (ID_BITS.unpack_from(self.random)[0] & 0x7FFFFFFF) or 1  # signed int32
+            self.random = self.random[4:]
             if sock_id not in self.by_id and not any(h.holds(sock_id) for h in self.held_ids):
                 return sock_id
 
@@ -133,8 +140,9 @@ class ChannelTable:
         raise OSError(errno.ENOBUFS, "no free socket name")   # as sock_alloc failing
 
     def new_pair(self, type_: int, s_sndbuf: int = 0) -> tuple[int, socket.socket, socket.socket]:
-        """A fresh id and its pair: A named for recognition, S non-blocking."""
-        a, s = socket.socketpair(socket.AF_UNIX, type_)
+        """A fresh id and its pair: A named for recognition, S non-blocking.  The bare
+        _socket objects: socket.socket's constructor calls getsockname on each end."""
+        a, s = _socket.socketpair(socket.AF_UNIX, type_)
         try:
             sock_id = self.bind_new(a)
         except OSError:

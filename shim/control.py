@@ -178,6 +178,7 @@ class Control:
         self.dialers: dict[int, socket.socket] = {}
         self.hello_args = (0, 0)    # HELLO's arg0, arg1 (rn_protocol.h): set by the host
         self.internal_errors = 0           # calls that raised unexpectedly (answered EIO)
+        self.requests = 0                  # RPCs served: round trips the programs made
         self.running = True
         self.host_ops: dict[int, Handler] = {
             P.OP_HELLO: self.op_hello, P.OP_SOCKET: self.op_socket, P.OP_DIALER: self.op_dialer}
@@ -258,6 +259,7 @@ class Control:
                 self.drop_client(c)
                 return
             c.sent_by(0, -1, -1)
+            self.requests += 1
             passed: list[int] = []
             for level, kind, data in anc:
                 if level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= UCRED.size:

@@ -108,7 +108,8 @@ class StackHost:
 
     def counters(self) -> dict:
         return {"clients": len(self.control.greeted), "sockets": len(self.table.by_fd),
-                "internal_errors": self.control.internal_errors}
+                "internal_errors": self.control.internal_errors,
+                "requests": self.control.requests}
 
     def stop(self) -> None:
         self.running = self.control.running = False

@@ -149,10 +149,29 @@ int main(int argc, char **argv)
         rep("socket_unix", socket(AF_UNIX, SOCK_STREAM, 0));
         return 0;
     }
-    if (!strcmp(mode, "closeall")) { /* the program closes every fd, incl. the control one */
+    if (!strcmp(mode, "closeall")) { /* the program closes every fd, incl. the control one;
+                                       * argv[2]: how (default: close each) */
+        const char *how = argc > 2 ? argv[2] : "close";
         rep("socket", socket(AF_INET, SOCK_STREAM, 0));
-        for (int fd = 3; fd < 70000; fd++)
-            close(fd);
+        if (!strcmp(how, "close_range")) {
+            close_range(3, ~0U, 0);
+        } else if (!strcmp(how, "closefrom")) {
+            closefrom(3);
+        } else if (!strcmp(how, "syscall")) {
+            syscall(SYS_close_range, 3, ~0U, 0);
+        } else if (!strcmp(how, "dup2")) { /* /dev/null onto every high socket fd */
+            int n = open("/dev/null", O_RDONLY);
+            for (int fd = 100; fd < 70000; fd++) {
+                char path[64], link[64];
+                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+                ssize_t k = readlink(path, link, sizeof link - 1);
+                if (k > 7 && !strncmp(link, "socket:", 7))
+                    dup2(n, fd);
+            }
+        } else {
+            for (int fd = 3; fd < 70000; fd++)
+                close(fd);
+        }
         rep("socket_after_closeall", socket(AF_INET, SOCK_STREAM, 0));
         return 0;
     }
@@ -588,9 +607,14 @@ def test_forged_name_rejected(client, host):
     b.close()
 
 
-def test_control_fd_closed_behind_our_back(client, host):
-    r = run(client, "closeall", sock=host["sock"])
-    assert r.stdout.splitlines() == ["socket = 3", "socket_after_closeall = 3"], r.stdout
+@pytest.mark.parametrize("how", ["close", "close_range", "closefrom", "syscall", "dup2"])
+def test_control_fd_closed_behind_our_back(client, host, how):
+    # every way a program closes or replaces fds tells the stub to check its control
+    # connection before the next RPC (rpc.c rn_ctl_touch); dup2 leaves /dev/null at 4
+    r = run(client, "closeall", how, sock=host["sock"])
+    after = 5 if how == "dup2" else 3
+    assert r.stdout.splitlines() == ["socket = 3", f"socket_after_closeall = {after}"], \
+        r.stdout
     assert r.stderr == ""
 
 
