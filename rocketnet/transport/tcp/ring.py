@@ -102,14 +102,8 @@ class ByteRing:
         readable byte goes), growing the storage if needed (see reserve); ``commit``
         makes it readable. Returns len(data)."""
         n = len(data)
+        p = self._place(off, n, most)
         cap = self.capacity
-        p = self.length + off
-        if p + n > cap:
-            self.reserve(p + n, most)
-            cap = self.capacity
-        p += self.head
-        if p >= cap:
-            p -= cap
         first = cap - p
         if n <= first:
             self.mv[p : p + n] = data
@@ -151,6 +145,35 @@ class ByteRing:
         cap = self.capacity
         self.head = p - cap if p >= cap else p
         self.length = length
+
+    def head_view(self, n: int) -> memoryview:
+        """The first ``n`` readable bytes (n <= length) in place, as far as they are
+        contiguous (up to the end of the storage): a writer that takes them straight
+        from the ring (then ``drop`` what it took) copies them once."""
+        h = self.head
+        e = h + n
+        cap = self.capacity
+        return self.mv[h : e if e <= cap else cap]
+
+    def tail_view(self, n: int, most: int = 0) -> memoryview:
+        """Room for up to ``n`` bytes after the readable ones, in place and contiguous
+        (up to the end of the storage), growing the storage as ``write`` does; fill it
+        (e.g. recv_into) and ``commit`` what was filled. For a ring with nothing
+        written ahead (a send ring)."""
+        p = self._place(0, n, most)
+        e = p + n
+        cap = self.capacity
+        return self.mv[p : e if e <= cap else cap]
+
+    def _place(self, off: int, n: int, most: int) -> int:
+        """Where ``n`` bytes ``off`` past the readable ones start in the storage,
+        grown to hold them (see reserve)."""
+        p = self.length + off
+        if p + n > self.capacity:
+            self.reserve(p + n, most)
+        p += self.head
+        cap = self.capacity
+        return p - cap if p >= cap else p
 
     def read(self, n: int) -> bytes:
         """Take the first ``n`` readable bytes (n <= length) out of the ring."""
