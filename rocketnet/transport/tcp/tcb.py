@@ -282,16 +282,52 @@ class TcpSocket:
         self.more = more
         return n
 
+    def send_buffer(self, n: int) -> memoryview:
+        """Room in the send ring for the next ``n`` bytes a write queues (n at most
+        send_space(), which also checks that a write may queue now), contiguous and in
+        place: the host fills it straight from the program's socket (recv_into) and
+        queues what it got with ``send_queued``."""
+        return self.sndbuf.tail_view(n, self.sndbuf_limit + self.size_goal())
+
+    def send_queued(self, n: int, more: bool = False) -> None:
+        """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
+        (``more``: MSG_MORE)."""
+        if n:
+            self.sndbuf.commit(n)
+            self.layer.dirty[self] = None
+        self.more = more
+
     def recv(self, maxlen: int) -> bytes:
-        buf = self.rcvbuf
-        n = buf.length
+        n = self._readable(maxlen)
+        if n <= 0:
+            return b""
+        data = self.rcvbuf.read(n)
+        self._taken()
+        return data
+
+    def peek(self, maxlen: int) -> memoryview:
+        """What recv(maxlen) would return, in place in the receive ring and not taken
+        yet (as far as it is contiguous there): the host writes it to the program
+        straight from the ring, then ``consume``s what the program's socket took."""
+        n = self._readable(maxlen)
+        return self.rcvbuf.head_view(n if n > 0 else 0)
+
+    def consume(self, n: int) -> None:
+        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...)))."""
+        self.rcvbuf.drop(n)
+        self._taken()
+
+    def _readable(self, maxlen: int) -> int:
+        n = self.rcvbuf.length
         if maxlen < n:
             n = maxlen
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
-        if n <= 0:
-            return b""
-        data = buf.read(n)
+        return n
+
+    def _taken(self) -> None:
+        """Bytes were read: the ring, the urgent mark, autotuning, the window."""
+        buf = self.rcvbuf
         if not buf.length and self.fin_received:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
@@ -299,7 +335,12 @@ class TcpSocket:
         if not self.rcvbuf_lock:
             self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
-        return data
+
+    def held_due(self) -> bool:
+        """Whether the next read may run receive-buffer autotuning, which counts what
+        the host's own queue to the program holds (``held``): the host asks the
+        kernel for that only then."""
+        return not self.rcvbuf_lock and self.layer.rcvq_due(self)
 
     # ------------------------------------------------------------------ urgent data
     def _urg_limit(self, n: int) -> int:
