@@ -553,15 +553,10 @@ void rn_dg_dup_cache(int oldfd, int newfd)
     __atomic_store_n(&g_cache[newfd].info, 0, __ATOMIC_RELEASE);
 }
 
-/* dup, dup2 (nfd >= 0) and dup3 (flags >= 0) of a shim fd, when tracing */
-static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int err)
+/* the line of dup, dup2 (nfd >= 0) or dup3 (flags >= 0); the seccomp supervisor's too */
+RN_EXPORT void rn_tr_dup(const char *call, int fd, int nfd, int flags, int r, int err);
+void rn_tr_dup(const char *call, int fd, int nfd, int flags, int r, int err)
 {
-    int saved = errno;
-    struct rn_sock s;
-    int c = rn_classify(r >= 0 ? r : fd, &s);
-    errno = saved;
-    if (c <= 0)
-        return;
     struct tb t;
     tb_start(&t, call, fd);
     if (nfd >= 0)
@@ -571,6 +566,17 @@ static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int e
     tb_add(&t, ")");
     tb_ret(&t, r, err);
     tb_emit(&t);
+}
+
+/* dup, dup2 and dup3 of a shim fd, when tracing */
+static void trace_dup(const char *call, int fd, int nfd, int flags, int r, int err)
+{
+    int saved = errno;
+    struct rn_sock s;
+    int c = rn_classify(r >= 0 ? r : fd, &s);
+    errno = saved;
+    if (c > 0)
+        rn_tr_dup(call, fd, nfd, flags, r, err);
 }
 
 int rn_dup(int fd)

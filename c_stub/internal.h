@@ -622,6 +622,9 @@ void rn_epoll_gone(int epfd, struct epoll_event *evs, int r);
 void rn_exec_init(void);
 int rn_ll_maybe(void);
 int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect);
+/* the seccomp supervisor's hook: a check made in another thread (landlock.c) */
+enum { RN_LL_OP_TCP = 1, RN_LL_OP_ABSTRACT, RN_LL_OP_WITNESS };
+typedef int (*rn_ll_hook_fn)(int op, const void *sa, unsigned len, int arg);
 int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len);
 void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len);
 void rn_ll_unwitness(int fd);

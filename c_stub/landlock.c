@@ -22,6 +22,10 @@
  * Rulesets and restrictions are seen through syscall(); a program that makes the raw
  * system calls inline restricts its TCP all the same (the probes follow no_new_privs),
  * but its abstract-unix scoping is not seen.
+ * The seccomp path's supervisor serves many threads, each in its own domain, from
+ * threads of its own: for a caller in a domain of its run it points this thread's hook
+ * at a supervisor thread restricted the same way (shim/seccomp_landlock.py), which runs
+ * the probe, the scoping check and the witness's socket there (rn_ll_op).
  */
 #include "internal.h"
 
@@ -37,14 +41,51 @@ static int g_ll_scoped; /* ... with abstract-unix scoping */
 static struct { int fd; ino_t ino; } g_ll_scoping[RN_LL_RULESETS];
 static pthread_mutex_t g_ll_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Set by the seccomp supervisor on a thread serving a caller of a restricted domain
+ * (rn_sc_ll); tl_ll_scoped on its threads in a domain with abstract-unix scoping. */
+static __thread rn_ll_hook_fn tl_ll_hook;
+static __thread int tl_ll_scoped;
+
 int rn_ll_maybe(void)
 {
-    return g_ll_seen || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+    return tl_ll_hook || g_ll_seen || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+}
+
+static int rn_ll_tcp_here(const unsigned char *sa, socklen_t len, int is_connect);
+static int rn_ll_abstract_here(int type, const unsigned char *sa, socklen_t len);
+
+RN_EXPORT void rn_sc_ll(rn_ll_hook_fn hook, int scoped);
+void rn_sc_ll(rn_ll_hook_fn hook, int scoped)
+{
+    tl_ll_hook = hook;
+    tl_ll_scoped = scoped;
+}
+
+/* A check made for the caller on a supervisor thread in its domain (see the top). */
+RN_EXPORT int rn_ll_op(int op, const void *sa, unsigned len, int arg);
+int rn_ll_op(int op, const void *sa, unsigned len, int arg)
+{
+    switch (op) {
+    case RN_LL_OP_TCP:
+        return rn_ll_tcp_here(sa, (socklen_t)len, arg);
+    case RN_LL_OP_ABSTRACT:
+        return rn_ll_abstract_here(arg, sa, (socklen_t)len);
+    case RN_LL_OP_WITNESS:
+        return REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    }
+    return 0;
 }
 
 /* EACCES if the calling thread's Landlock domain refuses this TCP bind (is_connect 0) or
  * connect to sa; 0 otherwise.  errno is preserved. */
 int rn_ll_tcp(const unsigned char *sa, socklen_t len, int is_connect)
+{
+    if (tl_ll_hook)
+        return tl_ll_hook(RN_LL_OP_TCP, sa, len, is_connect);
+    return rn_ll_tcp_here(sa, len, is_connect);
+}
+
+static int rn_ll_tcp_here(const unsigned char *sa, socklen_t len, int is_connect)
 {
     sa_family_t fam;
     if (len < sizeof fam)
@@ -144,7 +185,8 @@ void rn_ll_witness(int fd, const unsigned char *sa, socklen_t len)
     struct sockaddr_un w;
     socklen_t wl = rn_ll_witness_name(&w, unix_type(fd), sa, len);
     int fdfl = fcntl(fd, F_GETFD);
-    int k = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    int k = tl_ll_hook ? tl_ll_hook(RN_LL_OP_WITNESS, NULL, 0, 0)
+                       : REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     if (k < 0)
         return;
     if (REAL(bind)(k, (const struct sockaddr *)&w, wl) < 0) {
@@ -189,7 +231,14 @@ void rn_ll_unwitness(int fd)
  * (or the domain cannot be judged: then with one line on stderr). */
 int rn_ll_abstract(int type, const unsigned char *sa, socklen_t len)
 {
-    if (!g_ll_scoped)
+    if (tl_ll_hook)
+        return tl_ll_hook(RN_LL_OP_ABSTRACT, sa, len, type);
+    return rn_ll_abstract_here(type, sa, len);
+}
+
+static int rn_ll_abstract_here(int type, const unsigned char *sa, socklen_t len)
+{
+    if (!g_ll_scoped && !tl_ll_scoped)
         return 0;
     struct sockaddr_un w;
     socklen_t wl = rn_ll_witness_name(&w, type, sa, len);

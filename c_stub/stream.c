@@ -195,6 +195,7 @@ out:
     if (g_trace_on) {
         struct tb t;
         tb_start(&t, "sendto", fd);
+        tb_payload(&t, buf, r);
         tb_add(&t, ", %zu, ", n);
         tb_msgflags(&t, flags);
         tb_add(&t, ", ");

@@ -3,7 +3,9 @@
  * epoll_pwait, fcntl, sendfile, splice (dup/dup2/dup3 and close are traced where they
  * are interposed).  Each interposer goes straight to
  * the real call unless ROCKETNET_TRACE is on, and then writes a line only when a shim
- * fd is involved: the kernel does the work either way. */
+ * fd is involved: the kernel does the work either way.  The rn_tr_* line makers are
+ * also the seccomp supervisor's (shim/seccomp_ptrace.py), which passes copies of the
+ * program's memory taken before and after the kernel ran the call. */
 #include "internal.h"
 
 void *g_real_fcntl, *g_real_poll, *g_real_ppoll, *g_real_select, *g_real_pselect, *g_real_epoll_ctl,
@@ -106,8 +108,10 @@ static int rn_any_shim_poll(const struct pollfd *fds, nfds_t n)
     return 0;
 }
 
-static void trace_poll(const char *call, const struct pollfd *fds, nfds_t n, const char *tmo,
-                       int r, int err)
+RN_EXPORT void rn_tr_poll(const char *call, const struct pollfd *fds, nfds_t n, const char *tmo,
+                          int r, int err);
+void rn_tr_poll(const char *call, const struct pollfd *fds, nfds_t n, const char *tmo, int r,
+                int err)
 {
     struct tb t;
     tb_start(&t, call, INT_MIN);
@@ -148,7 +152,7 @@ int rn_poll(struct pollfd *fds, nfds_t n, int timeout)
     }
     char tmo[16];
     snprintf(tmo, sizeof tmo, "%d", timeout);
-    trace_poll("poll", fds, n, tmo, r, err);
+    rn_tr_poll("poll", fds, n, tmo, r, err);
     errno = err;
     return r;
 }
@@ -167,7 +171,7 @@ int rn_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigs
     char tmo[48] = "NULL";
     if (ts && rn_copy_in(&k, ts, sizeof k) == 0)
         snprintf(tmo, sizeof tmo, "{%lld, %ld}", (long long)k.tv_sec, (long)k.tv_nsec);
-    trace_poll("ppoll", fds, n, tmo, r, err);
+    rn_tr_poll("ppoll", fds, n, tmo, r, err);
     errno = err;
     return r;
 }
@@ -208,8 +212,11 @@ static int rn_any_shim_sets(int nfds, fd_set **sets, fd_set *copies)
     return any;
 }
 
-static void trace_select(const char *call, int nfds, fd_set **sets, fd_set *before,
-                         const char *tmo, int r, int err)
+/* sets: the program's (read again for what came back), NULL where it passed none */
+RN_EXPORT void rn_tr_select(const char *call, int nfds, fd_set **sets, fd_set *before,
+                            const char *tmo, int r, int err);
+void rn_tr_select(const char *call, int nfds, fd_set **sets, fd_set *before, const char *tmo,
+                  int r, int err)
 {
     struct tb t;
     tb_start(&t, call, INT_MIN);
@@ -248,7 +255,7 @@ int rn_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
     if (tv && rn_copy_in(&k, tv, sizeof k) == 0)
         snprintf(tmo, sizeof tmo, "{%lld, %ld}", (long long)k.tv_sec, (long)k.tv_usec);
     int r = real(nfds, rd, wr, ex, tv), err = errno;
-    trace_select("select", nfds, sets, before, tmo, r, err);
+    rn_tr_select("select", nfds, sets, before, tmo, r, err);
     errno = err;
     return r;
 }
@@ -265,9 +272,33 @@ int rn_pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timesp
     if (ts && rn_copy_in(&k, ts, sizeof k) == 0)
         snprintf(tmo, sizeof tmo, "{%lld, %ld}", (long long)k.tv_sec, (long)k.tv_nsec);
     int r = real(nfds, rd, wr, ex, ts, mask), err = errno;
-    trace_select("pselect", nfds, sets, before, tmo, r, err);
+    rn_tr_select("pselect", nfds, sets, before, tmo, r, err);
     errno = err;
     return r;
+}
+
+RN_EXPORT void rn_tr_epoll_ctl(int epfd, int op, int fd, const struct epoll_event *ev, int r,
+                               int err);
+void rn_tr_epoll_ctl(int epfd, int op, int fd, const struct epoll_event *ev, int r, int err)
+{
+    struct tb t;
+    struct epoll_event k;
+    tb_start(&t, "epoll_ctl", epfd);
+    tb_add(&t, ", ");
+    tb_sym(&t, nm_epoll_op, NMLEN(nm_epoll_op), op);
+    tb_add(&t, ", %d, ", fd);
+    if (!ev)
+        tb_add(&t, "NULL");
+    else if (rn_copy_in(&k, ev, sizeof k) < 0)
+        tb_ptr(&t, ev);
+    else {
+        tb_add(&t, "{");
+        tb_flags(&t, nm_epoll, NMLEN(nm_epoll), k.events);
+        tb_add(&t, ", data=%#llx}", (unsigned long long)k.data.u64);
+    }
+    tb_add(&t, ")");
+    tb_ret(&t, r, err);
+    tb_emit(&t);
 }
 
 int rn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
@@ -282,30 +313,15 @@ int rn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     if (r == 0 && epfd >= 0 && epfd < RN_CACHE_N)
         __atomic_fetch_or(&g_ep_shim[epfd / 8], (unsigned char)(1u << (epfd % 8)),
                           __ATOMIC_RELAXED);
-    struct tb t;
-    struct epoll_event k;
-    tb_start(&t, "epoll_ctl", epfd);
-    tb_add(&t, ", ");
-    tb_sym(&t, nm_epoll_op, NMLEN(nm_epoll_op), op);
-    tb_add(&t, ", %d, ", fd);
-    if (!ev)
-        tb_add(&t, "NULL");
-    else if (rn_copy_in(&k, ev, sizeof k) < 0)
-        tb_add(&t, "%p", (void *)ev);
-    else {
-        tb_add(&t, "{");
-        tb_flags(&t, nm_epoll, NMLEN(nm_epoll), k.events);
-        tb_add(&t, ", data=%#llx}", (unsigned long long)k.data.u64);
-    }
-    tb_add(&t, ")");
-    tb_ret(&t, r, err);
-    tb_emit(&t);
+    rn_tr_epoll_ctl(epfd, op, fd, ev, r, err);
     errno = err;
     return r;
 }
 
-static void trace_epoll_wait(const char *call, int epfd, const struct epoll_event *evs, int max,
-                             int timeout, int r, int err)
+RN_EXPORT void rn_tr_epoll_wait(const char *call, int epfd, const struct epoll_event *evs,
+                                int max, int timeout, int r, int err);
+void rn_tr_epoll_wait(const char *call, int epfd, const struct epoll_event *evs, int max,
+                      int timeout, int r, int err)
 {
     struct tb t;
     tb_start(&t, call, epfd);
@@ -339,7 +355,7 @@ int rn_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
     int r = real(epfd, evs, max, timeout), err = errno;
     rn_epoll_gone(epfd, evs, r);
     if (rn_ep_traced(epfd))
-        trace_epoll_wait("epoll_wait", epfd, evs, max, timeout, r, err);
+        rn_tr_epoll_wait("epoll_wait", epfd, evs, max, timeout, r, err);
     errno = err;
     return r;
 }
@@ -351,7 +367,7 @@ int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
     int r = real(epfd, evs, max, timeout, mask), err = errno;
     rn_epoll_gone(epfd, evs, r);
     if (rn_ep_traced(epfd))
-        trace_epoll_wait("epoll_pwait", epfd, evs, max, timeout, r, err);
+        rn_tr_epoll_wait("epoll_pwait", epfd, evs, max, timeout, r, err);
     errno = err;
     return r;
 }
@@ -360,6 +376,22 @@ int rn_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 static int rn_is_alg(int fd, struct rn_sock *s)
 {
     return rn_dg_hint(fd) && dg_confirm(fd, s) > 0 && INFO_KIND(s->info) == RN_KIND_ALG;
+}
+
+/* off: whether the program passed an offset; k: its value before the call (NULL: unreadable) */
+RN_EXPORT void rn_tr_sendfile(const char *name, int out, int in, int off, const off_t *k,
+                              size_t n, long r, int err);
+void rn_tr_sendfile(const char *name, int out, int in, int off, const off_t *k, size_t n, long r,
+                    int err)
+{
+    struct tb t;
+    tb_start(&t, name, out);
+    if (k)
+        tb_add(&t, ", %d, [%lld], %zu)", in, (long long)*k, n);
+    else
+        tb_add(&t, ", %d, %s, %zu)", in, off ? "?" : "NULL", n);
+    tb_ret(&t, r, err);
+    tb_emit(&t);
 }
 
 static ssize_t rn_sendfile_any(const char *name, int out, int in, off_t *off, size_t n)
@@ -374,14 +406,7 @@ static ssize_t rn_sendfile_any(const char *name, int out, int in, off_t *off, si
     int have = off && rn_copy_in(&k, off, sizeof k) == 0;
     ssize_t r = real(out, in, off, n);
     int err = errno;
-    struct tb t;
-    tb_start(&t, name, out);
-    if (have)
-        tb_add(&t, ", %d, [%lld], %zu)", in, (long long)k, n);
-    else
-        tb_add(&t, ", %d, %s, %zu)", in, off ? "?" : "NULL", n);
-    tb_ret(&t, (long)r, err);
-    tb_emit(&t);
+    rn_tr_sendfile(name, out, in, off != NULL, have ? &k : NULL, n, (long)r, err);
     errno = err;
     return r;
 }
@@ -394,6 +419,21 @@ ssize_t rn_sendfile(int out, int in, off_t *off, size_t n)
 ssize_t rn_sendfile64(int out, int in, off_t *off, size_t n)
 {
     return rn_sendfile_any("sendfile64", out, in, off, n);
+}
+
+/* oin, oout: whether the program passed those offsets */
+RN_EXPORT void rn_tr_splice(int in, int oin, int out, int oout, size_t n, unsigned int flags,
+                            long r, int err);
+void rn_tr_splice(int in, int oin, int out, int oout, size_t n, unsigned int flags, long r,
+                  int err)
+{
+    struct tb t;
+    tb_start(&t, "splice", in);
+    tb_add(&t, ", %s, %d, %s, %zu, ", oin ? "[off]" : "NULL", out, oout ? "[off]" : "NULL", n);
+    tb_flags(&t, nm_splice, NMLEN(nm_splice), flags);
+    tb_add(&t, ")");
+    tb_ret(&t, r, err);
+    tb_emit(&t);
 }
 
 ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned int flags)
@@ -414,38 +454,27 @@ ssize_t rn_splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned
         return real(in, oin, out, oout, n, flags);
     ssize_t r = real(in, oin, out, oout, n, flags);
     int err = errno;
-    struct tb t;
-    tb_start(&t, "splice", in);
-    tb_add(&t, ", %s, %d, %s, %zu, ", oin ? "[off]" : "NULL", out, oout ? "[off]" : "NULL", n);
-    tb_flags(&t, nm_splice, NMLEN(nm_splice), flags);
-    tb_add(&t, ")");
-    tb_ret(&t, (long)r, err);
-    tb_emit(&t);
+    rn_tr_splice(in, oin != NULL, out, oout != NULL, n, flags, (long)r, err);
     errno = err;
     return r;
 }
 
 /* fcntl: every command passes one word or none; glibc reads it as a pointer too */
-static int rn_fcntl_any(const char *name, int fd, int cmd, void *arg)
+RN_EXPORT void rn_tr_fcntl(const char *name, int fd, int cmd, uintptr_t arg, int r, int err);
+void rn_tr_fcntl(const char *name, int fd, int cmd, uintptr_t arg, int r, int err)
 {
-    int r = ((f_fcntl_t)rn_sym(&g_real_fcntl, "fcntl"))(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        rn_dg_dup_cache(fd, r); /* the new number is the same socket */
-    if (!g_trace_on || !rn_is_shim(fd))
-        return r;
-    int err = errno;
     struct tb t;
     tb_start(&t, name, fd);
     tb_add(&t, ", ");
     tb_sym(&t, nm_fcntl, NMLEN(nm_fcntl), cmd);
     if (cmd == F_SETFL) {
         tb_add(&t, ", ");
-        tb_flags(&t, nm_oflags, NMLEN(nm_oflags), (unsigned)(uintptr_t)arg);
+        tb_flags(&t, nm_oflags, NMLEN(nm_oflags), (unsigned)arg);
     } else if (cmd == F_SETFD) {
-        tb_add(&t, ", %s", ((uintptr_t)arg & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
+        tb_add(&t, ", %s", (arg & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
     } else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_SETOWN ||
                cmd == F_SETSIG) {
-        tb_add(&t, ", %d", (int)(intptr_t)arg);
+        tb_add(&t, ", %d", (int)arg);
     }
     tb_add(&t, ")");
     tb_ret(&t, r, err);
@@ -456,6 +485,17 @@ static int rn_fcntl_any(const char *name, int fd, int cmd, void *arg)
         tb_add(&t, ")");
     }
     tb_emit(&t);
+}
+
+static int rn_fcntl_any(const char *name, int fd, int cmd, void *arg)
+{
+    int r = ((f_fcntl_t)rn_sym(&g_real_fcntl, "fcntl"))(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        rn_dg_dup_cache(fd, r); /* the new number is the same socket */
+    if (!g_trace_on || !rn_is_shim(fd))
+        return r;
+    int err = errno;
+    rn_tr_fcntl(name, fd, cmd, (uintptr_t)arg, r, err);
     errno = err;
     return r;
 }

@@ -57,6 +57,18 @@ _proto("rn_sc_span", None, c_void_p, c_size_t, ctypes.c_uint64)
 _proto("rn_sc_cred", None, c_int, c_int, c_int)
 _proto("rn_sc_execve", None, c_int, ctypes.c_char_p, c_int, ctypes.POINTER(ctypes.c_char_p))
 _proto("rn_sc_exited", None, c_int, c_int)
+# the line makers of the calls the kernel serves (c_stub/trace.c: seccomp_ptrace.py)
+_proto("rn_tr_poll", None, ctypes.c_char_p, c_void_p, ctypes.c_ulong, ctypes.c_char_p, c_int,
+       c_int)
+_proto("rn_tr_select", None, ctypes.c_char_p, c_int, c_void_p, c_void_p, ctypes.c_char_p, c_int,
+       c_int)
+_proto("rn_tr_epoll_ctl", None, c_int, c_int, c_int, c_void_p, c_int, c_int)
+_proto("rn_tr_epoll_wait", None, ctypes.c_char_p, c_int, c_void_p, c_int, c_int, c_int, c_int)
+_proto("rn_tr_sendfile", None, ctypes.c_char_p, c_int, c_int, c_int, c_void_p, c_size_t, c_long,
+       c_int)
+_proto("rn_tr_splice", None, c_int, c_int, c_int, c_int, c_size_t, c_uint, c_long, c_int)
+_proto("rn_tr_fcntl", None, ctypes.c_char_p, c_int, c_int, c_size_t, c_int, c_int)
+_proto("rn_tr_dup", None, ctypes.c_char_p, c_int, c_int, c_int, c_int, c_int)
 libc.syscall.argtypes = None
 
 

@@ -22,10 +22,17 @@ NR = dict(read=0, write=1, close=3, ioctl=16, readv=19, writev=20, socket=41, co
           sendto=44, recvfrom=45, sendmsg=46, recvmsg=47, shutdown=48, bind=49, listen=50,
           getsockname=51, getpeername=52, socketpair=53, setsockopt=54, getsockopt=55,
           accept4=288, recvmmsg=299, sendmmsg=307)
-# routed with the socket calls: the process calls the supervisor traces (only under
+# routed with the socket calls: the process call the supervisor traces (only under
 # --trace: shim/seccomp_trace.py) and Landlock's (shim/seccomp_landlock.py)
-TRACE_NR = dict(execve=59, exit_group=231, execveat=322)
-LANDLOCK_NR = dict(landlock_create_ruleset=444, landlock_restrict_self=446)
+TRACE_NR = dict(exit_group=231)
+# under --trace, for a supervisor that ptraces every thread of the program
+# (shim/seccomp_ptrace.py): the calls the kernel serves on shim fds that the preload
+# path traces (c_stub/trace.c), stopped for the tracer (SECCOMP_RET_TRACE); restart_syscall
+# continues an interrupted poll
+KERNEL_NR = dict(poll=7, select=23, dup=32, dup2=33, sendfile=40, fcntl=72,
+                 restart_syscall=219, epoll_wait=232, epoll_ctl=233, pselect6=270, ppoll=271,
+                 splice=275, epoll_pwait=281, dup3=292)
+LANDLOCK_NR = dict(landlock_restrict_self=446)
 SYS_seccomp = 317
 SYS_pidfd_open = 434
 SYS_pidfd_getfd = 438
@@ -43,6 +50,7 @@ SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
+SECCOMP_RET_TRACE = 0x7FF00000
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 SECCOMP_ADDFD_FLAG_SETFD = 1
 SECCOMP_ADDFD_FLAG_SEND = 2
@@ -70,23 +78,29 @@ def _ld(off: int) -> bytes:
     return _INSN.pack(_LD_W_ABS, 0, 0, off)
 
 
-def _routes(nrs: tuple[int, ...]) -> list[bytes]:
-    """A jeq chain over the loaded number: a hit returns USER_NOTIF, else ALLOW."""
-    out = [_INSN.pack(_JEQ_K, len(nrs) - i, 0, nr) for i, nr in enumerate(nrs)]
-    return out + [_ret(SECCOMP_RET_ALLOW), _ret(SECCOMP_RET_USER_NOTIF)]
+def _routes(groups: list[tuple[tuple[int, ...], int]]) -> list[bytes]:
+    """A jeq chain over the loaded number: a hit returns the action of its group (numbers,
+    action), else ALLOW."""
+    nrs = [(nr, g) for g, (group, _) in enumerate(groups) for nr in group]
+    out = [_INSN.pack(_JEQ_K, len(nrs) - i + g, 0, nr) for i, (nr, g) in enumerate(nrs)]
+    return out + [_ret(SECCOMP_RET_ALLOW)] + [_ret(action) for _, action in groups]
 
 
-def filter_program(trace: bool = False) -> bytes:
-    """The BPF program: which calls go to the supervisor (with trace: TRACE_NR too)."""
+def filter_program(trace: bool = False, kernel: bool = False) -> bytes:
+    """The BPF program: which calls go to the supervisor (with trace: TRACE_NR too; with
+    kernel: KERNEL_NR stop for the supervisor's ptrace)."""
     plain = tuple(v for k, v in NR.items() if k != "ioctl") + tuple(LANDLOCK_NR.values()) + (
         tuple(TRACE_NR.values()) if trace else ())
-    native = _routes(plain)
+    groups = [(plain, SECCOMP_RET_USER_NOTIF)]
+    if kernel:
+        groups.append((tuple(KERNEL_NR.values()), SECCOMP_RET_TRACE))
+    native = _routes(groups)
     # ioctl only for the socket requests (0x89xx: SIOCATMARK, SIOC[GS]IF*): terminal
     # and file ioctls stay untouched; FIONREAD & co. on A are what the preload path gives
     ioctl = [_ld(_OFF_ARG1_LO), _INSN.pack(0x54, 0, 0, 0xFF00),     # A = request & 0xff00
              _INSN.pack(_JEQ_K, 0, 1, 0x8900),
              _ret(SECCOMP_RET_USER_NOTIF), _ret(SECCOMP_RET_ALLOW)]
-    other = _routes(I386_SOCKET_NRS)
+    other = _routes([(I386_SOCKET_NRS, SECCOMP_RET_USER_NOTIF)])
     x86_64 = [_ld(_OFF_NR),
               _INSN.pack(_JSET_K, 1 + len(ioctl) + len(native), 0, X32_BIT),
               _INSN.pack(_JEQ_K, 0, len(ioctl), NR["ioctl"])]
@@ -121,13 +135,13 @@ def killable_recv() -> bool:
     return (major, minor) >= (6, 0)
 
 
-def install_filter(trace: bool = False) -> int:
+def install_filter(trace: bool = False, kernel: bool = False) -> int:
     """In the program's process, before exec: no_new_privs, then the filter; returns the
     listener fd (close-on-exec).  OSError if the kernel refuses."""
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(e)}")
-    code = filter_program(trace)
+    code = filter_program(trace, kernel)
     insns = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("=H6xQ", len(code) // _INSN.size, ctypes.addressof(insns))
     buf = ctypes.create_string_buffer(fprog, len(fprog))

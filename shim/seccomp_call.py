@@ -23,6 +23,14 @@ def _vm(nr: int, tid: int, local: int, remote: int, n: int) -> bool:
     return r == n
 
 
+def peek(tid: int, addr: int, n: int) -> ctypes.Array | None:
+    """n bytes of thread tid's memory at addr in a buffer of ours, None on a fault."""
+    buf = ctypes.create_string_buffer(max(n, 1))
+    if n and not _vm(B.SYS_process_vm_readv, tid, ctypes.addressof(buf), addr, n):
+        return None
+    return buf
+
+
 class Call:
     """One notification: the caller's memory, fds and the answer."""
 
@@ -52,10 +60,7 @@ class Call:
 
     def read(self, addr: int, n: int) -> ctypes.Array | None:
         """n bytes of the caller's memory at addr in a buffer of ours, None on a fault."""
-        buf = ctypes.create_string_buffer(max(n, 1))
-        if n and not _vm(B.SYS_process_vm_readv, self.tid, ctypes.addressof(buf), addr, n):
-            return None
-        return buf
+        return peek(self.tid, addr, n)
 
     def write(self, addr: int, data) -> bool:
         n = len(data) if isinstance(data, (bytes, bytearray)) else ctypes.sizeof(data)

@@ -198,8 +198,6 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
         aout = None
         if nr == NR["read"]:
             r = stub.read(call.slot, buf, take)
-        elif call.args[4] == 0 and call.args[5] == 0:   # libc's recv (its name in traces)
-            r = stub.recv(call.slot, buf, take, call.iarg(3))
         else:
             aout = out_len(call, call.args[4], call.args[5])
             cell = aout[1]
@@ -215,8 +213,6 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
     if nr == NR["write"]:
         return stub_result(stub.write(call.slot, buf, take))
     alen = call.args[5] & 0xFFFFFFFF
-    if call.args[4] == 0 and alen == 0:               # libc's send
-        return stub_result(stub.send(call.slot, buf, take, call.iarg(3)))
     return stub_result(stub.sendto(call.slot, buf, take, call.iarg(3),
                                call.inbuf(call.args[4], alen), alen))
 
@@ -288,14 +284,44 @@ BUF_NRS = {NR[k] for k in ("read", "write", "recvfrom", "sendto")}
 
 def stub_traces(call: Call) -> bool:
     """Under --trace: a data call kernel_serves leaves to the kernel that the stub makes
-    as exactly, so that it gets its line: a TCP read, write, send or receive of at most
-    DATA_CAP bytes (a larger blocking send would be short here) on a buffer the caller
-    can read (an unreadable one: the kernel's EFAULT, in the kernel's order).  Others
-    stay the kernel's, untraced: on an AF_UNIX pair the kernel stamps the sender's
-    credentials, which here would be the supervisor's."""
-    addr, n = call.args[1], call.args[2]
-    return call.kind & 0xFF == KIND_STREAM and call.nr in BUF_NRS and 0 < n <= DATA_CAP \
-        and call.read(addr, 1) is not None and call.read(addr + n - 1, 1) is not None
+    as exactly, so that it gets its line: a TCP read, write, send, receive, readv,
+    writev, sendmsg or recvmsg of at most DATA_CAP bytes in all (a larger blocking send
+    would be short here), on buffers the caller can read (an unreadable one: the
+    kernel's EFAULT, in the kernel's order), with no control data sent and room for what
+    comes back.  Others stay the kernel's, untraced: on an AF_UNIX pair the kernel stamps
+    the sender's credentials, which here would be the supervisor's."""
+    if call.kind & 0xFF != KIND_STREAM:
+        return False
+    nr = call.nr
+    extra: list[tuple[int, int]] = []          # msghdr's name and control buffers
+    if nr in BUF_NRS:
+        spans: list[tuple[int, int]] | None = [(call.args[1], call.args[2])]
+    elif nr in (NR["readv"], NR["writev"]):
+        spans = iov_spans(call, call.args[1], call.iarg(2))
+    else:
+        head = call.read(call.args[1], MSGHDR_RAW.size)
+        if head is None:
+            return False
+        name, namelen, iov, iovlen, ctl, ctllen, _ = MSGHDR_RAW.unpack(head.raw)
+        if nr == NR["sendmsg"] and (name or ctllen) or namelen > SMALL or ctllen > 1 << 16:
+            return False
+        spans = iov_spans(call, iov, iovlen)
+        extra = [(a, n) for a, n in ((name, namelen), (ctl, ctllen)) if a]
+    return spans is not None and 0 < sum(n for _, n in spans) <= DATA_CAP and all(
+        n == 0 or (call.read(a, 1) is not None and call.read(a + n - 1, 1) is not None)
+        for a, n in spans + extra)
+
+
+def iov_spans(call: Call, iov: int, cnt: int) -> list[tuple[int, int]] | None:
+    """The caller's iovec array as (base, length) pairs; None if it is not one the
+    kernel takes (count, readable array, lengths)."""
+    if not 0 < cnt <= IOV_MAX:
+        return None
+    arr = call.read(iov, cnt * IOV_RAW.size)
+    if arr is None:
+        return None
+    spans = [IOV_RAW.unpack_from(arr.raw, i * IOV_RAW.size) for i in range(cnt)]
+    return spans if all(n <= DATA_CAP for _, n in spans) else None
 
 
 def kernel_serves(call: Call) -> bool:

@@ -17,6 +17,7 @@ from typing import Callable
 
 from shim import seccomp_bpf as B
 from shim import seccomp_fs
+from shim import seccomp_landlock as LL
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
 from shim.seccomp_abi import CONTINUE, KIND_UNIX, LINGER, NR, TRACE, Gone, libc, stub
@@ -35,8 +36,7 @@ from shim.seccomp_ctl import (
     h_socketpair,
 )
 from shim.seccomp_data import h_buf_io, h_iov_io, h_mmsg, h_msg, kernel_serves, stub_traces
-from shim.seccomp_landlock import h_landlock
-from shim.seccomp_trace import h_execve, h_exit_group
+from shim.seccomp_trace import h_exit_group
 
 # calls that may name an AF_UNIX path (seccomp_fs)
 PATH_NRS = {NR[k] for k in ("bind", "connect", "sendto", "sendmsg", "sendmmsg")}
@@ -110,10 +110,8 @@ def serve(call: Call) -> None:
             refuse(call)
         elif call.nr == B.TRACE_NR["exit_group"]:
             h_exit_group(call)
-        elif call.nr in (B.TRACE_NR["execve"], B.TRACE_NR["execveat"]):
-            POOL.submit(h_execve, call)
         elif call.nr in B.LANDLOCK_NR.values():
-            h_landlock(call)
+            POOL.submit(LL.h_restrict, call)
         elif call.nr in (NR["socket"], NR["socketpair"]):
             POOL.submit(run, call, h_socket if call.nr == NR["socket"] else h_socketpair)
         else:
@@ -170,6 +168,7 @@ def run(call: Call, handler: Callable) -> None:
         finish(call)
         return                              # gone: nobody to answer
     stub.rn_sc_cred(pid, uid, gid)
+    domain = LL.enter(call.tid)
     if TRACE:
         stub.rn_sc_acting(pid, call.slot, call.fd)
     res = None
@@ -206,6 +205,8 @@ def run(call: Call, handler: Callable) -> None:
             seccomp_fs.leave()
         W.WATCH.remove()
         stub.rn_sc_cred(0, 0, 0)
+        if domain is not None:
+            LL.leave()
         if TRACE:
             stub.rn_sc_flush(-1, -1)
             stub.rn_sc_acting(0, -1, -1)

@@ -23,8 +23,10 @@ program gets errors, never the machine's network.
 This file starts the program and the loop.  The parts: seccomp_loop.py (notifications,
 workers, routing), seccomp_call.py (one notification: the caller's memory and fds),
 seccomp_slots.py (our copies of the caller's fds), seccomp_ctl.py and seccomp_data.py
-(the handlers), seccomp_signals.py (signals and interrupted waits), seccomp_abi.py (the
-stub's entry points and the kernel's structures).
+(the handlers), seccomp_signals.py (signals and interrupted waits), seccomp_trace.py and
+seccomp_ptrace.py (--trace: the process lines, and the calls the kernel serves, which a
+traced run's main thread follows with ptrace), seccomp_abi.py (the stub's entry points
+and the kernel's structures).
 
     python -m shim.seccomp_super --status-fd N PATH ARGV...
 """
@@ -41,6 +43,7 @@ import threading
 import time
 
 from shim import seccomp_bpf as B
+from shim import seccomp_ptrace as P
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
 from shim.seccomp_abi import NR, TRACE, c_long, libc
@@ -48,13 +51,17 @@ from shim.seccomp_call import errno_raise
 from shim.seccomp_loop import listen_loop
 
 
-def child(path: str, argv: list[str], env: dict[str, str], at: int) -> None:
-    """In the forked child: the filter, its listener on fd `at` for the parent to take
-    (pidfd_getfd), one routed call that returns once the parent serves, then exec."""
+def child(path: str, argv: list[str], env: dict[str, str], at: int, go: int) -> None:
+    """In the forked child: once the parent says whether it traces us (a byte on go:
+    `k`, ptraced for the calls the kernel serves), the filter, its listener on fd `at`
+    for the parent to take (pidfd_getfd), one routed call that returns once the parent
+    serves, then exec."""
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
-        lfd = B.install_filter(TRACE)
+        kernel = os.read(go, 1) == b"k"
+        os.close(go)
+        lfd = B.install_filter(TRACE, kernel)
         os.dup2(lfd, at, inheritable=False)
         os.close(lfd)
         libc.syscall(c_long(NR["getpeername"]), c_long(-1), c_long(0), c_long(0))
@@ -80,11 +87,21 @@ def take_listener(pid: int, at: int) -> int:
                 except OSError:
                     pass
                 os.close(fd)
-            if os.waitpid(pid, os.WNOHANG)[0]:
+            if select.select([pidfd], [], [], 0)[0]:
                 raise ChildProcessError("the program ended before its filter was in place")
             time.sleep(0.001)
     finally:
         os.close(pidfd)
+
+
+def serve(pid: int, at: int) -> None:
+    """Take the program's listener and serve it until no process uses the filter
+    (nothing to serve if the program ended before its filter was in place)."""
+    try:
+        lfd = take_listener(pid, at)
+    except ChildProcessError:
+        return
+    listen_loop(lfd)
 
 
 def free_fd(n: int) -> int:
@@ -119,18 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     env = target_env()
     at = free_fd(200)
+    go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        child(a.path, a.argv, env, at)
-    pidfd = os.pidfd_open(pid)
-    status = os.fdopen(a.status_fd, "w", buffering=1)
-    status.write(f"{pid}\n")
-    try:
-        lfd = take_listener(pid, at)
-    except ChildProcessError:
-        _, st = os.waitpid(pid, 0)
-        status.write(f"{st}\n")
-        return 0
+        os.close(go_w)
+        child(a.path, a.argv, env, at, go_r)
+    os.close(go_r)
+    kernel = False
+    if TRACE:
+        why = P.seize(pid)
+        kernel = why is None
+        if why:
+            print(f"rocketnet: process {pid}: its execs and the calls the kernel serves on "
+                  f"its shim fds are not traced (ptrace: {why})", file=sys.stderr)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard if hard != resource.RLIM_INFINITY else 65536, 65536)
     if want > soft:
@@ -142,21 +160,36 @@ def main(argv: list[str] | None = None) -> int:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, fd)
         os.close(null)
+    os.write(go_w, b"k" if kernel else b"-")
+    os.close(go_w)
+    status = os.fdopen(a.status_fd, "w", buffering=1)
+    status.write(f"{pid}\n")
+
+    def ended(st: int) -> None:
+        status.write(f"{st}\n")
+        status.close()
+
+    if kernel:
+        # the main thread traces (it seized the child: ptrace requests are its alone)
+        # and reaps; another serves the listener
+        listener = threading.Thread(target=serve, args=(pid, at), daemon=True)
+        listener.start()
+        P.Tracer(pid, ended).run()
+        listener.join()
+        return 0
+
+    pidfd = os.pidfd_open(pid)
 
     def reap() -> None:
-        # the exit is awaited on a pidfd: a wait here could take the ptrace stops that
-        # seccomp_trace waits for
         with select.epoll() as ep:
             ep.register(pidfd, select.EPOLLIN)
             while not ep.poll():
                 pass
         os.close(pidfd)
-        _, st = os.waitpid(pid, 0)
-        status.write(f"{st}\n")
-        status.close()
+        ended(os.waitpid(pid, 0)[1])
     reaper = threading.Thread(target=reap, daemon=True)
     reaper.start()
-    listen_loop(lfd)
+    serve(pid, at)
     reaper.join()
     return 0
 

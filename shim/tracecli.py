@@ -20,7 +20,7 @@ from shim import protocol as P
 CLASSES = {
     "io": "read,write,readv,writev,send,recv,sendto,recvfrom,sendmsg,recvmsg,sendmmsg,"
           "recvmmsg,sendfile,splice",
-    "poll": "poll,ppoll,select,pselect,epoll_ctl,epoll_wait,epoll_pwait",
+    "poll": "poll,ppoll,select,pselect,pselect6,epoll_ctl,epoll_wait,epoll_pwait",
     "net": "socket,socketpair,bind,listen,accept,accept4,connect,shutdown,getsockname,"
            "getpeername,getsockopt,setsockopt,close",
 }

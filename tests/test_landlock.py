@@ -75,3 +75,22 @@ def test_abstract_scoping_same_domain_and_undecidable(rn, tmp_path):
     # no witness left: refused with a clear line, never let through silently
     assert shim.stdout.splitlines()[1] == "after dup and close: -1 EPERM", shim
     assert "cannot be judged" in shim.stderr
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler")
+def test_abstract_scoping_same_domain_on_the_seccomp_path(rn, tmp_path):
+    """The same program, static, served by the supervisor: the witnesses are made on its
+    thread of the binder's domain and judged on its thread of the connector's
+    (shim/seccomp_landlock.py), so the kernel's answers are Linux's."""
+    from tests.test_seccomp import REASON
+    if REASON is not None:
+        pytest.skip(REASON)
+    src = tmp_path / "same_domain.c"
+    src.write_text(SAME_DOMAIN)
+    exe = tmp_path / "same_domain"
+    subprocess.run([CC, "-static", "-o", str(exe), str(src)], check=True)
+    native = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
+    if native.stdout == "unavailable\n":
+        pytest.skip("the kernel has no Landlock abstract-unix scoping (ABI < 6)")
+    shim = rn.run("run", "--via", "seccomp", "--", str(exe))
+    assert shim.stdout == native.stdout, shim
