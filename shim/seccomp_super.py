@@ -46,6 +46,7 @@ from shim import seccomp_bpf as B
 from shim import seccomp_ptrace as P
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
+from shim.protocol import ENV_TRACE_OPTS
 from shim.seccomp_abi import NR, TRACE, c_long, libc
 from shim.seccomp_call import errno_raise
 from shim.seccomp_loop import listen_loop
@@ -59,7 +60,8 @@ def child(path: str, argv: list[str], env: dict[str, str], at: int, go: int) -> 
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
-        kernel = os.read(go, 1) == b"k"
+        kernel = B.stopped_calls(os.environ.get(ENV_TRACE_OPTS, "")) if os.read(go, 1) == b"k" \
+            else ()
         os.close(go)
         lfd = B.install_filter(TRACE, kernel)
         os.dup2(lfd, at, inheritable=False)

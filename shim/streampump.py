@@ -5,8 +5,9 @@ has the socket calls).
 - app -> stack: bytes the program writes to A are read from S while the TCP send
   buffer has room (read_app); EOF on S is the program's shutdown(SHUT_WR), POLLHUP on
   S the last close of A (app_closed: what it wrote still goes, then FIN).
-- stack -> app: received bytes are written to S no faster than the program reads them
-  (pump_rx); the peer's FIN becomes shutdown(S, SHUT_WR); failure closes S (fail).
+- stack -> app: received bytes are written to S straight from the TCP receive ring and
+  taken from it only as S accepts them (pump_rx), so they go no faster than the program
+  reads; the peer's FIN becomes shutdown(S, SHUT_WR); failure closes S (fail).
 """
 from __future__ import annotations
 
@@ -47,19 +48,20 @@ TCP_ESTABLISHED_OR_LATER = {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WA
 # the same states as the TCB's numbers: the per-packet paths read the TCB (sk.inner)
 # directly, without a name lookup per call
 SYNCED = frozenset(n for n, name in STATE_NAMES.items() if name in TCP_ESTABLISHED_OR_LATER)
+CLOSED = next(n for n, name in STATE_NAMES.items() if name == "CLOSED")
 
 
 class Channel(ChannelBase):
     """One TCP shim socket: the host's S end and the stack socket behind it."""
 
-    __slots__ = ("filler", "out", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
+    __slots__ = ("filler", "s_full", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
                  "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto", "s_drained")
 
     def __init__(self, svc: Any, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
         super().__init__(svc, sock_id, family, s, sk)
         self.filler = 0            # filler bytes still to discard from S
-        self.out: deque[memoryview] = deque()   # received bytes S did not take yet
+        self.s_full = False        # S did not take all received bytes: EPOLLOUT awaited
         self.app_closed = False    # the last A is closed (POLLHUP on S)
         self.fin_to_app = False    # shutdown(S, SHUT_WR) done
         self.pending_accept: deque[Socket] = deque()
@@ -125,8 +127,8 @@ class StreamPump:
             want = 0
         else:
             t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.can_queue()) else 0
-        if ch.out:
+            want = EP_IN if t.state in SYNCED and (ch.filler or t.writable()) else 0
+        if ch.s_full:
             want |= EP_OUT
         if want != ch.mask:
             self.table.modify(ch, want)
@@ -141,11 +143,10 @@ class StreamPump:
             if ch.listening:
                 self.hand_over_accepted(ch)
             else:
-                self.flush_out(ch)
-                if not ch.out and ch.s_auto < ch.s_limit():
+                self.service(ch)    # what waited for room, then FIN or failure
+                if not ch.s_full and ch.s_auto < ch.s_limit():
                     ch.s_auto *= 2  # the program read all S held: a larger S
                     set_sndbuf(ch.s, ch.s_auto)
-                self.service(ch)    # after the backlog: FIN or failure may be due now
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
         if self.table.by_fd.get(ch.fd) is ch:
@@ -155,6 +156,7 @@ class StreamPump:
         """Bytes the program wrote to A: filler to drop, then payload for the stack."""
         s, t = ch.s, ch.sk.inner
         while not ch.app_eof:
+            room = None             # payload goes straight into the send ring
             if ch.listening:
                 want = READ_CHUNK
             elif ch.connecting or t.state not in SYNCED:
@@ -162,19 +164,18 @@ class StreamPump:
             elif ch.filler:
                 want = min(ch.filler, READ_CHUNK)
             else:
-                want = t.send_space()
-                if want <= 0:
-                    break
-                if want > READ_CHUNK:
-                    want = READ_CHUNK
+                room = t.send_buffer(READ_CHUNK)
+                if room is None:
+                    break           # no room, or FIN queued
+                want = len(room)
             try:
-                data = s.recv(want)
+                got = s.recv_into(room) if room is not None else len(s.recv(want))
             except BlockingIOError:
                 ch.s_drained = True
                 break
             except ConnectionResetError:
-                data = b""
-            if not data:
+                got = 0
+            if not got:
                 ch.app_eof = True
                 if not ev & select.EPOLLHUP and self.hung_up(s):
                     ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
@@ -182,13 +183,10 @@ class StreamPump:
             if ch.listening:
                 continue            # nothing a program writes to a listener means anything
             if ch.filler:
-                ch.filler -= len(data)
+                ch.filler -= got
                 continue
-            try:
-                t.send(data, ch.more)
-            except SocketError:
-                pass                # Linux drops it too: EPIPE was the program's to see
-            if len(data) < want:
+            t.send_queued(got, ch.more)
+            if got < want:
                 ch.s_drained = True
                 break               # S is empty now; epoll (level-triggered) tells of more
             ch.s_drained = False    # more may wait: read again once the stack takes it
@@ -280,10 +278,11 @@ class StreamPump:
     def service(self, ch: Channel) -> None:
         """The stack changed this socket: move data and state to the program."""
         sk = ch.sk
+        t = sk.inner                # the TCB: read directly, once per stack event
         if ch.connecting:
-            if sk.state in TCP_ESTABLISHED_OR_LATER:
+            if t.state in SYNCED:
                 ch.connecting = False
-            elif sk.state == "CLOSED":
+            elif t.state == CLOSED:
                 self.fail(ch, sk.take_error() or errno.ECONNREFUSED)
                 return
         if ch.listening:
@@ -294,11 +293,12 @@ class StreamPump:
                 ch.pending_accept.append(new)
             self.hand_over_accepted(ch)
         else:
-            self.pump_rx(ch)
-            if sk.error and sk.state == "CLOSED" and not ch.out:
+            if t.rcvbuf.length or ch.s_full:
+                self.pump_rx(ch)
+            if t.error and t.state == CLOSED and not ch.s_full:
                 self.fail(ch, sk.take_error())
                 return
-            if sk.rx_eof and not ch.out and not ch.fin_to_app:
+            if t.fin_received and not t.rcvbuf.length and not ch.fin_to_app:
                 ch.fin_to_app = True
                 try:
                     ch.s.shutdown(socket.SHUT_WR)
@@ -310,60 +310,39 @@ class StreamPump:
             self.update_mask(ch)
 
     def pump_rx(self, ch: Channel) -> None:
-        """Received bytes to the program, no faster than it reads them.
-
-        Only what S accepts is taken from the stack (at most one chunk waits here), so
-        a slow reader closes the TCP window as it would on Linux.
-        """
-        if ch.out:
-            self.flush_out(ch)
+        """Received bytes to the program, no faster than it reads them: written to S
+        from the receive ring in place and taken from the ring only as S accepts them,
+        so a slow reader closes the TCP window as it would on Linux."""
         t, s = ch.sk.inner, ch.s
-        while not ch.out and t.rx_available():
-            want = 2 * ch.s_auto
-            if want > READ_CHUNK:
-                want = READ_CHUNK
-            # what S holds is not read yet: the receive buffer's autotuning waits for
-            # the program's reads (the kernel's count of S's queue, with overhead)
-            t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-            if t.urg_state:
-                off = t.urgent_offset()
-                if off == 0:
-                    # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
-                    try:
-                        s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
-                    except OSError:
-                        return              # full: EPOLLOUT retries
-                    t.take_urgent()
-                    continue
-                if off is not None and off < want:
-                    want = off              # what comes before the mark first
-            data = t.recv(want)      # connected: there is data (Socket.recv's checks hold)
-            got = len(data)
+        ch.s_full = False
+        while t.rcvbuf.length:
+            if t.held_due():
+                # what S holds is not read yet: the receive buffer's autotuning waits
+                # for the program's reads (the kernel's count of S's queue)
+                t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            if t.urg_state and t.urgent_offset() == 0:
+                # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
+                try:
+                    s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
+                except BlockingIOError:
+                    ch.s_full = True
+                    return
+                except OSError:
+                    return          # the program is gone; the stack resets on close
+                t.take_urgent()
+                continue
+            view = t.peek(READ_CHUNK)   # up to an urgent mark: what comes before it first
             try:
-                n = s.send(data)
+                n = s.send(view)
             except BlockingIOError:
                 n = 0
             except OSError:
                 return              # the program is gone; the stack resets on close
-            if n < got:
-                ch.out.append(memoryview(data)[n:])
-            elif got < want:
-                return              # the receive buffer is empty
-
-    def flush_out(self, ch: Channel) -> None:
-        out = ch.out
-        while out:
-            try:
-                n = ch.s.send(out[0])
-            except BlockingIOError:
+            if n:
+                t.consume(n)
+            if n < len(view):
+                ch.s_full = True
                 return
-            except OSError:
-                out.clear()         # the program is gone; the stack resets on close
-                return
-            if n < len(out[0]):
-                out[0] = out[0][n:]
-                return
-            out.popleft()
 
     def hand_over_accepted(self, ch: Channel) -> None:
         """Give each established connection to the program: one record + its A fd."""

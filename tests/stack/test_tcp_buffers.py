@@ -119,6 +119,45 @@ def test_release_gives_the_buffers_back() -> None:
     assert t.state == 7 and len(t.rcvbuf) == 0 and len(t.sndbuf) == 0
 
 
+def _sndbuf_4096(h: Harness, window: int):  # type: ignore[no-untyped-def]
+    """An accepted connection with SO_SNDBUF 4096 (4096 bytes of send buffer) to a
+    peer of MSS 1000 that offers ``window`` unscaled."""
+    lst = h.listen()
+    lst.setsockopt(C.SOL_SOCKET, C.SO_SNDBUF, 4096)
+    h.send(0x02, 1000, 0, window=window, options=TcpOptions(mss=1000))
+    h.advance(0.001)
+    (synack,) = h.recv()
+    h.send(ACK, 1001, synack.seq + 1, window=window)
+    h.advance(0.001)
+    s = lst.accept()
+    assert s is not None
+    return s
+
+
+def test_writer_is_woken_for_half_the_queue_or_a_segment() -> None:
+    """writable() (the host's cue to wait for the program's bytes): room for half what
+    the send buffer holds (Linux's sk_stream_is_writeable) or one segment if less;
+    the last bytes of room behind a window in flight wake nobody, while a write still
+    takes them (send_space)."""
+    h = Harness()
+    s = _sndbuf_4096(h, 5000)
+    t = s.inner
+    assert t.sndbuf_limit == 4096 and t.writable()     # empty
+    assert s.send(b"a" * 3900) == 3900
+    assert not t.writable() and s.send_space() == 2000  # 196 free: a write still queues
+    h.advance(0.001)
+    assert [len(g.payload) for g in h.recv()] == [1000, 1000, 1000]    # 900: Nagle
+    h.send(ACK, 1001, t.snd_una + 1000, window=5000)
+    h.advance(0.001)
+    assert len(t.sndbuf) == 2900 and t.writable()      # 1196 free >= a segment
+    assert s.send(b"b" * 1196) == 1196
+    assert not t.writable()
+    t.mss = 100                                         # a segment's room is enough
+    h.send(ACK, 1001, t.snd_una + 100, window=5000)
+    h.advance(0.001)
+    assert len(t.sndbuf) == 3996 and t.writable()
+
+
 def test_small_so_sndbuf_still_takes_a_whole_segment() -> None:
     """Linux's tcp_sendmsg checks SO_SNDBUF only when it starts a new skb, which then
     takes up to size_goal bytes (64 KiB, at most half the peer's window): with a 4 KiB
@@ -149,13 +188,5 @@ def test_small_so_sndbuf_still_takes_a_whole_segment() -> None:
         h.advance(0.001)
     assert s.send_space() == 64000
     # a peer window of 8000 bounds the segment to half of it
-    h2 = Harness()
-    lst2 = h2.listen()
-    lst2.setsockopt(C.SOL_SOCKET, C.SO_SNDBUF, 4096)
-    h2.send(0x02, 1000, 0, window=8000, options=TcpOptions(mss=1000))
-    h2.advance(0.001)
-    (synack2,) = h2.recv()
-    h2.send(ACK, 1001, synack2.seq + 1, window=8000)
-    h2.advance(0.001)
-    s2 = lst2.accept()
+    s2 = _sndbuf_4096(Harness(), 8000)
     assert s2.inner.size_goal() == 4000 and s2.send(b"z" * 10000) == 4096

@@ -54,6 +54,56 @@ def test_ring_copies_a_wrapped_range_into_a_frame() -> None:
     assert bytes(frame) == b"\0" * 5 + b"CDEFGHI" + b"\0" * 8
 
 
+def test_ring_views_in_place_stop_at_the_end_of_the_storage() -> None:
+    """head_view / tail_view: the readable bytes and the free room in place, each as
+    far as it is contiguous; what is filled in the tail is committed, what is taken
+    from the head dropped."""
+    r = ByteRing()
+    r.append(b"." * 4000)
+    r.drop(3000)  # 1000 readable at 3000..4000 of 4096
+    room = r.tail_view(500)
+    assert len(room) == 96  # up to the end of the storage; the rest wraps
+    room[:] = b"t" * 96
+    r.commit(96)
+    room = r.tail_view(404)
+    room[:] = b"u" * 404  # at the front
+    r.commit(404)
+    assert len(r) == 1500 and r.capacity == MIN_CAPACITY
+    head = r.head_view(1500)
+    assert bytes(head) == b"." * 1000 + b"t" * 96  # the contiguous part
+    r.drop(len(head))
+    assert bytes(r.head_view(len(r))) == b"u" * 404
+    r.drop(404)
+    assert len(r) == 0 and r.head == 0
+    room = r.tail_view(10_000, most=6000)  # grows as write does, to what is asked
+    assert len(room) == 10_000 and r.capacity == 10_000
+
+
+def test_send_buffer_and_peek_move_bytes_in_place() -> None:
+    """The host's way: a write filled into the send ring (send_buffer/send_queued), a
+    read taken from the receive ring (peek/consume), segment by segment as send and
+    recv; the window reopens when the bytes are consumed."""
+    h = Harness()
+    _lst, s, synack = h.handshake(WS, rcvbuf=2048)  # SO_RCVBUF 2048: 2048 bytes of room
+    our = synack.seq + 1
+    t = s.inner
+    room = t.send_buffer(1 << 20)
+    assert room is not None and len(room) == t.send_space()
+    room[:1200] = b"w" * 1200
+    t.send_queued(1200)
+    h.advance(0.001)
+    assert [g.payload for g in h.recv() if g.payload] == [b"w" * 1000]  # Nagle: 200 wait
+    h.send(ACK, 1001, our + 1000, b"r" * 2048)
+    h.advance(0.001)
+    assert [g.payload for g in h.recv() if g.payload] == [b"w" * 200]
+    assert bytes(t.peek(1 << 20)) == b"r" * 2048 and len(t.rcvbuf) == 2048
+    t.consume(2000)
+    h.advance(0.001)
+    (upd,) = h.recv()  # a window update: the buffer is free again
+    assert upd.ack == 1001 + 2048 and upd.window == 2000 >> t.rcv_wscale
+    assert bytes(t.peek(100)) == b"r" * 48
+
+
 def test_assembler_merges_touching_and_overlapping_ranges() -> None:
     a = Assembler()
     assert a.add(100, 200) is None

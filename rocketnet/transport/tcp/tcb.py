@@ -201,17 +201,28 @@ class TcpSocket:
         the send buffer a new "skb" may start, and it takes up to size_goal bytes
         whatever the limit. So a 4 KiB SO_SNDBUF still lets a 64 KiB segment go out
         per round trip on lo, not 4 KiB."""
-        if self.fin_queued:
-            return 0
+        return 0 if self.fin_queued else self._room()[0]
+
+    def _room(self) -> tuple[int, int]:
+        """send_space() but for the FIN, and the size goal (0, 0 if no room)."""
         free = self._send_free()
         if free <= 0:
-            return 0
+            return 0, 0
         goal = self.size_goal()
-        return free if free > goal else goal
+        return (free if free > goal else goal), goal
 
-    def can_queue(self) -> bool:
-        """send_space() > 0, without the size goal (the host's readiness check)."""
-        return not self.fin_queued and self._send_free() > 0
+    def writable(self) -> bool:
+        """Whether a writer waiting for room should be woken now (the host's readiness
+        check: it then waits for the program's bytes): room for half what the send
+        buffer holds, as Linux's sk_stream_is_writeable, or for a full segment if
+        less. Not for the last few bytes of room while a window is in flight: the ACK
+        frees the buffer anyway, and the host would wake once per round trip to take
+        a few bytes it cannot send yet. (A write, send_space, takes any room.)"""
+        if self.fin_queued:
+            return False
+        free = self._send_free()
+        half = self.sndbuf.length >> 1
+        return free > 0 and free >= (half if half < self.mss else self.mss)
 
     def _send_free(self) -> int:
         """The send buffer's free bytes, after moderating it under memory pressure."""
@@ -261,12 +272,9 @@ class TcpSocket:
             raise SocketError(EPIPE)
         if st == SYN_SENT or st == SYN_RECEIVED:
             return 0  # not connected yet: would block
-        free = self._send_free()
+        free, goal = self._room()
         if free <= 0:
             return 0
-        goal = self.size_goal()
-        if free < goal:
-            free = goal     # send_space's rule, the goal kept for the ring's bound
         if isinstance(data, memoryview) and data.format != "B":
             data = data.cast("B")  # bytes, whatever the exporter's item type
         n = len(data)
@@ -282,16 +290,58 @@ class TcpSocket:
         self.more = more
         return n
 
+    def send_buffer(self, most: int) -> memoryview | None:
+        """Room in the send ring for what a write may queue now (send_space(), at most
+        ``most`` bytes), contiguous and in place, or None: the host fills it straight
+        from the program's socket (recv_into) and queues what it got with
+        ``send_queued``. For a connected socket (the state checks of send are the
+        caller's)."""
+        if self.fin_queued:
+            return None
+        n, goal = self._room()
+        if n <= 0:
+            return None
+        return self.sndbuf.tail_view(n if n < most else most, self.sndbuf_limit + goal)
+
+    def send_queued(self, n: int, more: bool = False) -> None:
+        """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
+        (``more``: MSG_MORE)."""
+        if n:
+            self.sndbuf.commit(n)
+            self.layer.dirty[self] = None
+        self.more = more
+
     def recv(self, maxlen: int) -> bytes:
-        buf = self.rcvbuf
-        n = buf.length
+        n = self._readable(maxlen)
+        if n <= 0:
+            return b""
+        data = self.rcvbuf.read(n)
+        self._taken()
+        return data
+
+    def peek(self, maxlen: int) -> memoryview:
+        """What recv(maxlen) would return, in place in the receive ring and not taken
+        yet (as far as it is contiguous there): the host writes it to the program
+        straight from the ring, then ``consume``s what the program's socket took."""
+        n = self._readable(maxlen)
+        return self.rcvbuf.head_view(n if n > 0 else 0)
+
+    def consume(self, n: int) -> None:
+        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...)))."""
+        self.rcvbuf.drop(n)
+        self._taken()
+
+    def _readable(self, maxlen: int) -> int:
+        n = self.rcvbuf.length
         if maxlen < n:
             n = maxlen
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
-        if n <= 0:
-            return b""
-        data = buf.read(n)
+        return n
+
+    def _taken(self) -> None:
+        """Bytes were read: the ring, the urgent mark, autotuning, the window."""
+        buf = self.rcvbuf
         if not buf.length and self.fin_received:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
@@ -299,7 +349,12 @@ class TcpSocket:
         if not self.rcvbuf_lock:
             self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
-        return data
+
+    def held_due(self) -> bool:
+        """Whether the next read may run receive-buffer autotuning, which counts what
+        the host's own queue to the program holds (``held``): the host asks the
+        kernel for that only then."""
+        return not self.rcvbuf_lock and self.layer.rcvq_due(self)
 
     # ------------------------------------------------------------------ urgent data
     def _urg_limit(self, n: int) -> int:
