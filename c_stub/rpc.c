@@ -79,7 +79,9 @@ static void rn_put_fd(struct msghdr *mh, union rn_fd_cmsg *cm, int fd)
 
 /* The request's payload is pl[0..npl) (req->payload_len bytes in all).  -2 with errno
  * EFAULT: the kernel could not read a payload part (the program's memory, RN_RPC_USER),
- * so nothing was sent; -1: a transport failure. */
+ * so nothing was sent; -3: part of the request was sent short (qemu-user's sendmsg
+ * makes an unreadable iovec after the first 0 bytes long where Linux fails with
+ * EFAULT), so the host holds a truncated request; -1: a transport failure. */
 static int rn_xfer(int fd, const struct rn_req *req, const struct iovec *pl, int npl, int sfd,
                    struct rn_resp *resp, void *rbuf, size_t rcap, int *rfd, int cloexec)
 {
@@ -103,7 +105,7 @@ static int rn_xfer(int fd, const struct rn_req *req, const struct iovec *pl, int
         return errno == EFAULT ? -2 : -1;
     if ((size_t)n != sizeof *req + req->payload_len) {
         errno = EPROTO;
-        return -1;
+        return (size_t)n < sizeof *req + req->payload_len ? -3 : -1;
     }
 
     char discard[RN_MAX_PAYLOAD];
@@ -378,6 +380,10 @@ int rn_rpc_fd(uint32_t op, uint32_t sock_id, int64_t a0, int64_t a1, int64_t a2,
                     cloexec & ~RN_RPC_USER);
         if (r == -2 && (cloexec & RN_RPC_USER)) {
             r = -1; /* the program's payload is unreadable: its EFAULT, nothing sent */
+        } else if (r == -3 && (cloexec & RN_RPC_USER)) {
+            rn_drop_ctl(); /* the host's answer to the truncated request is never read */
+            errno = EFAULT;
+            r = -1;
         } else if (r < 0) {
             int e = errno;
             rn_drop_ctl();

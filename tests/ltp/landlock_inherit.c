@@ -38,23 +38,19 @@ static long ll_restrict(uint64_t handled, uint64_t access, unsigned short port)
     return r;
 }
 
-static long bind_port(unsigned short port)
+/* bind (is_connect 0) or connect a fresh TCP socket to 127.0.0.1:port */
+static long tcp_to(unsigned short port, int is_connect)
 {
     struct sockaddr_in a = v4("127.0.0.1", port);
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    long r = bind(s, (struct sockaddr *)&a, sizeof a);
+    long r = is_connect ? connect(s, (struct sockaddr *)&a, sizeof a)
+                        : bind(s, (struct sockaddr *)&a, sizeof a);
     close(s);
     return r;
 }
 
-static long connect_port(unsigned short port)
-{
-    struct sockaddr_in a = v4("127.0.0.1", port);
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    long r = connect(s, (struct sockaddr *)&a, sizeof a);
-    close(s);
-    return r;
-}
+static long bind_port(unsigned short port) { return tcp_to(port, 0); }
+static long connect_port(unsigned short port) { return tcp_to(port, 1); }
 
 static unsigned short free_port(void)
 {
