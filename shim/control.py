@@ -58,6 +58,13 @@ class Client:
         # CAP_NET_ADMIN of the sender, looked up only if the answer is needed
         self.net_admin = Capability(self, CAP_NET_ADMIN)
 
+    def prove(self, sock_id: int) -> None:
+        """The sender holds an fd of sock_id: its /proc fd table showed it, or the host
+        just handed it the socket's A (had the fd not arrived, the socket is gone)."""
+        if len(self.proven) > 4096:
+            self.proven.clear()
+        self.proven.add((self.pid, sock_id))
+
     def sent_by(self, pid: int, uid: int, gid: int) -> None:
         self.pid, self.uid, self.gid = pid, uid, gid
         self._status = None
@@ -340,9 +347,7 @@ class Control:
         if not found and c.owner != c.pid and c.owner_supervises():
             found = fd_table_holds(c.owner, req.fd_hint, target)
         if found:
-            if len(proven) > 4096:
-                proven.clear()
-            proven.add(key)
+            c.prove(req.sock_id)
         return found
 
     # ---- host calls -------------------------------------------------------------------
@@ -375,6 +380,7 @@ class Control:
             return resp, fd
         # arg1: A's inode, which the stub's cache keys on (it need not fstat A)
         ret, err, plen, arg0, _ = P.RESP.unpack_from(resp)
+        c.prove(ret)        # A goes to the caller
         return P.response(ret, err, resp[P.RESP.size:], arg0,
                           self.table.inodes.get(ret, 0)), fd
 

@@ -86,14 +86,14 @@ def _routes(groups: list[tuple[tuple[int, ...], int]]) -> list[bytes]:
     return out + [_ret(SECCOMP_RET_ALLOW)] + [_ret(action) for _, action in groups]
 
 
-def filter_program(trace: bool = False, kernel: bool = False) -> bytes:
-    """The BPF program: which calls go to the supervisor (with trace: TRACE_NR too; with
-    kernel: KERNEL_NR stop for the supervisor's ptrace)."""
+def filter_program(trace: bool = False, kernel: tuple[int, ...] = ()) -> bytes:
+    """The BPF program: which calls go to the supervisor (with trace: TRACE_NR too), and
+    which stop for the supervisor's ptrace (kernel: of KERNEL_NR)."""
     plain = tuple(v for k, v in NR.items() if k != "ioctl") + tuple(LANDLOCK_NR.values()) + (
         tuple(TRACE_NR.values()) if trace else ())
     groups = [(plain, SECCOMP_RET_USER_NOTIF)]
     if kernel:
-        groups.append((tuple(KERNEL_NR.values()), SECCOMP_RET_TRACE))
+        groups.append((kernel, SECCOMP_RET_TRACE))
     native = _routes(groups)
     # ioctl only for the socket requests (0x89xx: SIOCATMARK, SIOC[GS]IF*): terminal
     # and file ioctls stay untouched; FIONREAD & co. on A are what the preload path gives
@@ -109,6 +109,21 @@ def filter_program(trace: bool = False, kernel: bool = False) -> bytes:
     prog += [_ld(_OFF_ARCH), _INSN.pack(_JEQ_K, 0, len(other) + 1, AUDIT_ARCH_I386),
              _ld(_OFF_NR)] + other + [_ret(SECCOMP_RET_ALLOW)]
     return b"".join(prog)
+
+
+def stopped_calls(opts: str) -> tuple[int, ...]:
+    """The KERNEL_NR calls a traced run's filter stops: those whose lines the trace
+    options (ROCKETNET_TRACE_OPTS, `e=call:...`: -e) keep, and what they need
+    (restart_syscall ends an interrupted poll; a traced epoll_ctl marks the epoll fds
+    whose waits are traced, as the stub marks them whatever -e says)."""
+    want = next((o[2:].split(":") for o in opts.split(",") if o.startswith("e=")), None)
+    if want is None:
+        return tuple(KERNEL_NR.values())
+    if "poll" in want:
+        want.append("restart_syscall")
+    if "epoll_wait" in want or "epoll_pwait" in want:
+        want.append("epoll_ctl")
+    return tuple(sorted({KERNEL_NR[n] for n in want if n in KERNEL_NR}))
 
 
 def unavailable() -> str | None:
@@ -135,7 +150,7 @@ def killable_recv() -> bool:
     return (major, minor) >= (6, 0)
 
 
-def install_filter(trace: bool = False, kernel: bool = False) -> int:
+def install_filter(trace: bool = False, kernel: tuple[int, ...] = ()) -> int:
     """In the program's process, before exec: no_new_privs, then the filter; returns the
     listener fd (close-on-exec).  OSError if the kernel refuses."""
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

@@ -86,9 +86,8 @@ class Fds:
     ours (as seccomp_loop.route_fd does); a shim fd keeps its slot until the line is
     written (-y reads the stub's entry there)."""
 
-    def __init__(self, tid: int):
-        self.tid = tid
-        self.pidfd = -2
+    def __init__(self, t: Thread):
+        self.t = t
         self.seen: dict[int, tuple[int, int] | None] = {}    # fd -> (slot, ino)
 
     def slot(self, fd: int) -> int:
@@ -99,13 +98,10 @@ class Fds:
         self.seen[fd] = None
         if fd < 0:
             return -1
-        if self.pidfd == -2:
-            self.pidfd = int(libc.syscall(c_long(SYS_pidfd_open), c_long(self.tid),
-                                          c_long(PIDFD_THREAD)))
-        if self.pidfd < 0:
+        pidfd = self.t.pidfd()
+        if pidfd < 0:
             return -1
-        mine = int(libc.syscall(c_long(SYS_pidfd_getfd), c_long(self.pidfd), c_long(fd),
-                                c_long(0)))
+        mine = int(libc.syscall(c_long(SYS_pidfd_getfd), c_long(pidfd), c_long(fd), c_long(0)))
         if mine < 0:
             return -1
         st = os.fstat(mine)
@@ -132,9 +128,6 @@ class Fds:
             if got:
                 S.SLOTS.release(got[1])
         self.seen.clear()
-        if self.pidfd >= 0:
-            os.close(self.pidfd)
-        self.pidfd = -2
 
 
 class Pending:
@@ -148,19 +141,30 @@ class Pending:
 
 
 class Thread:
-    __slots__ = ("tgid", "cur", "waiting", "stepping")
+    __slots__ = ("tid", "tgid", "cur", "waiting", "stepping", "_pidfd")
 
-    def __init__(self, tgid: int):
-        self.tgid = tgid
+    def __init__(self, tid: int, tgid: int):
+        self.tid, self.tgid = tid, tgid
+        self._pidfd = -2                       # not opened yet
         self.cur: Pending | None = None        # between its seccomp and exit stops
         self.waiting: Pending | None = None    # ended with a restart code: see the doc
         self.stepping = False                  # stepping into a handler for `waiting`
 
-    def drop(self) -> None:
+    def pidfd(self) -> int:
+        """The thread's pidfd (for pidfd_getfd), kept while it lives; -1 if none."""
+        if self._pidfd == -2:
+            self._pidfd = int(libc.syscall(c_long(SYS_pidfd_open), c_long(self.tid),
+                                           c_long(PIDFD_THREAD)))
+        return self._pidfd
+
+    def close(self) -> None:
         for p in (self.cur, self.waiting):
             if p is not None:
                 p.fds.close()
         self.cur = self.waiting = None
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+        self._pidfd = -2
 
 
 class Tracer:
@@ -178,7 +182,7 @@ class Tracer:
     def thread(self, tid: int) -> Thread:
         t = self.threads.get(tid)
         if t is None:
-            t = self.threads[tid] = Thread(tgid_of(tid))
+            t = self.threads[tid] = Thread(tid, tgid_of(tid))
         return t
 
     def run(self) -> None:
@@ -201,7 +205,7 @@ class Tracer:
     def gone(self, tid: int, st: int) -> None:
         t = self.threads.pop(tid, None)
         if t is not None:
-            t.drop()
+            t.close()
             if t.tgid == tid:
                 self.epolls.pop(tid, None)
         if tid == self.main_pid:
@@ -244,8 +248,8 @@ class Tracer:
     def execd(self, pid: int) -> None:
         """A new image in process pid: its other threads are gone; its line."""
         for tid in [k for k, v in self.threads.items() if v.tgid == pid]:
-            self.threads.pop(tid).drop()
-        self.threads[pid] = Thread(pid)
+            self.threads.pop(tid).close()
+        self.threads[pid] = Thread(pid, pid)
         self.epolls.pop(pid, None)
         image_line(pid)
 
@@ -257,12 +261,13 @@ class Tracer:
     def seccomp(self, tid: int, t: Thread) -> None:
         info = self.syscall_info(tid)
         nr, args = info[4], info[5:11]
+        t.stepping = False                     # (a handler's frame that was never set up)
         w = t.waiting
         if w is not None and (nr == KERNEL_NR["restart_syscall"] or
                               (nr == w.nr and args == w.args)):
             t.cur, t.waiting = w, None         # the interrupted call, run again
         else:
-            t.cur = self.begin(tid, t.tgid, nr, args)
+            t.cur = self.begin(t, nr, args)
         ptrace(PTRACE_SYSCALL if t.cur is not None else PTRACE_CONT, tid)
 
     def syscall_exit(self, tid: int, t: Thread) -> None:
@@ -301,13 +306,13 @@ class Tracer:
             stub.rn_sc_acting(0, -1, -1)
             p.fds.close()
 
-    def begin(self, tid: int, tgid: int, nr: int, args: tuple) -> Pending | None:
+    def begin(self, t: Thread, nr: int, args: tuple) -> Pending | None:
         """The call's line maker if it names a shim fd (what it reads copied now), else
         None: it runs untraced."""
         name = NAMES.get(nr)
-        fds = Fds(tid)
+        fds = Fds(t)
         make = getattr(self, f"_{name}", None) if name else None
-        line = make(tid, tgid, fds, name, args) if make else None
+        line = make(t.tid, t.tgid, fds, name, args) if make else None
         if line is None:
             fds.close()
             return None

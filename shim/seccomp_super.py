@@ -46,6 +46,7 @@ from shim import seccomp_bpf as B
 from shim import seccomp_ptrace as P
 from shim import seccomp_signals as W
 from shim import seccomp_slots as S
+from shim.protocol import ENV_TRACE_OPTS
 from shim.seccomp_abi import NR, TRACE, c_long, libc
 from shim.seccomp_call import errno_raise
 from shim.seccomp_loop import listen_loop
@@ -59,7 +60,8 @@ def child(path: str, argv: list[str], env: dict[str, str], at: int, go: int) -> 
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
-        kernel = os.read(go, 1) == b"k"
+        kernel = B.stopped_calls(os.environ.get(ENV_TRACE_OPTS, "")) if os.read(go, 1) == b"k" \
+            else ()
         os.close(go)
         lfd = B.install_filter(TRACE, kernel)
         os.dup2(lfd, at, inheritable=False)
@@ -72,7 +74,7 @@ def child(path: str, argv: list[str], env: dict[str, str], at: int, go: int) -> 
     os._exit(127)
 
 
-def take_listener(pid: int, at: int, pidfd: int) -> int:
+def take_listener(pid: int, at: int) -> int:
     pidfd = int(libc.syscall(c_long(B.SYS_pidfd_open), c_long(pid), c_long(0)))
     if pidfd < 0:
         errno_raise("pidfd_open")
@@ -94,11 +96,11 @@ def take_listener(pid: int, at: int, pidfd: int) -> int:
         os.close(pidfd)
 
 
-def serve(pid: int, at: int, pidfd: int) -> None:
+def serve(pid: int, at: int) -> None:
     """Take the program's listener and serve it until no process uses the filter
     (nothing to serve if the program ended before its filter was in place)."""
     try:
-        lfd = take_listener(pid, at, pidfd)
+        lfd = take_listener(pid, at)
     except ChildProcessError:
         return
     listen_loop(lfd)
@@ -162,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         os.close(null)
     os.write(go_w, b"k" if kernel else b"-")
     os.close(go_w)
-    pidfd = os.pidfd_open(pid)
     status = os.fdopen(a.status_fd, "w", buffering=1)
     status.write(f"{pid}\n")
 
@@ -173,11 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     if kernel:
         # the main thread traces (it seized the child: ptrace requests are its alone)
         # and reaps; another serves the listener
-        listener = threading.Thread(target=serve, args=(pid, at, pidfd), daemon=True)
+        listener = threading.Thread(target=serve, args=(pid, at), daemon=True)
         listener.start()
         P.Tracer(pid, ended).run()
         listener.join()
         return 0
+
+    pidfd = os.pidfd_open(pid)
 
     def reap() -> None:
         with select.epoll() as ep:
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         ended(os.waitpid(pid, 0)[1])
     reaper = threading.Thread(target=reap, daemon=True)
     reaper.start()
-    serve(pid, at, pidfd)
+    serve(pid, at)
     reaper.join()
     return 0
 

@@ -353,7 +353,7 @@ class StreamService(StreamPump):
         ch = Channel(self, sock_id, old.family, s, old.sk)
         ch.size_like(old, a)
         self.add(ch)
-        self.table.caller.proven.add((self.table.caller.pid, sock_id))  # A goes to it
+        self.table.caller.prove(sock_id)    # A goes to it
         return ch, a
 
     def discard_now(self, ch: Channel, count: int) -> None:

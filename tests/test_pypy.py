@@ -2,6 +2,7 @@
 moves bytes in-process, and a stack host running under pypy3 serves shimmed programs."""
 from __future__ import annotations
 
+import mmap
 import os
 import subprocess
 from pathlib import Path
@@ -34,3 +35,38 @@ def test_pypy_hosts_the_stack_for_shimmed_programs(rn: Rocketnet):
     assert r.returncode == 0, r.stderr
     assert [ln for ln in r.stdout.splitlines() if ln.endswith("receiver")]
     assert rn.stats("pp")["stack"]["tcp_payload_bytes_received"] > 0
+
+
+def test_ring_storage_is_raw_memory_given_back_when_released():
+    """TCP rings keep their bytes in mmap'd memory (PyPy copies it with memcpy, a
+    bytearray byte by byte); old storage is unmapped when the ring grows or is
+    released, and a view still alive keeps CPython's mapping valid."""
+    from rocketnet.transport.tcp.ring import MIN_CAPACITY, ByteRing
+
+    ring = ByteRing()
+    ring.append(b"a" * 100)
+    small = ring.buf
+    assert isinstance(small, mmap.mmap) and len(small) == MIN_CAPACITY
+    ring.append(b"b" * MIN_CAPACITY)        # grows: contents kept, old storage unmapped
+    assert small.closed and not ring.buf.closed
+    assert ring.read(101) == b"a" * 100 + b"b"
+    view = ring.head_view(10)
+    big = ring.buf
+    ring.release()
+    assert ring.capacity == 0 and not isinstance(ring.buf, mmap.mmap)
+    if big.closed:                          # PyPy: the view now reads as empty
+        assert len(view) == 0 or bytes(view) == b""
+    else:                                   # CPython: unmapped with the last view
+        assert bytes(view) == b"b" * 10
+    del view
+
+
+def test_packet_buffers_are_raw_memory():
+    from rocketnet.phy.netbuf import NetBufPool
+
+    pool = NetBufPool(2048, 4)
+    assert isinstance(pool.memory, mmap.mmap)
+    buf = pool.alloc(100)
+    assert buf is not None
+    buf.view[:5] = b"hello"
+    assert bytes(pool.memory[buf.index * 2048:buf.index * 2048 + 5]) == b"hello"

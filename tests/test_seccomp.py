@@ -54,6 +54,16 @@ def test_filter_routes_the_socket_calls():
     assert len(code) % 8 == 0 and 0 < len(code) // 8 < 4096
     ks = {int.from_bytes(code[i + 4:i + 8], "little") for i in range(0, len(code), 8)}
     assert set(seccomp_bpf.NR.values()) - {seccomp_bpf.NR["ioctl"]} <= ks
+    # only a traced run's filter stops calls for ptrace, and only those -e keeps
+    assert seccomp_bpf.SECCOMP_RET_TRACE not in ks
+    nr = seccomp_bpf.KERNEL_NR
+    assert seccomp_bpf.stopped_calls("s=16,x") == tuple(nr.values())
+    assert seccomp_bpf.stopped_calls("e=connect:close,x") == ()
+    assert seccomp_bpf.stopped_calls("e=poll:epoll_wait") == tuple(sorted(
+        (nr["poll"], nr["restart_syscall"], nr["epoll_wait"], nr["epoll_ctl"])))
+    code = seccomp_bpf.filter_program(True, seccomp_bpf.stopped_calls("e=fcntl"))
+    ks = [int.from_bytes(code[i + 4:i + 8], "little") for i in range(0, len(code), 8)]
+    assert seccomp_bpf.SECCOMP_RET_TRACE in ks and nr["fcntl"] in ks and nr["poll"] not in ks
 
 
 @pytest.mark.skipif(CC is None, reason="no C compiler (tools/setup installs gcc)")
@@ -222,7 +232,8 @@ def test_static_program_crosses_the_stack_by_default(rn, static_dir):
 
 
 KCALLS = ("fcntl,dup,dup2,dup3,poll,ppoll,select,pselect,pselect6,epoll_ctl,epoll_wait,"
-          "epoll_pwait,readv,writev,send,recv,sendto,recvfrom,sendmsg,recvmsg,sendfile,close")
+          "epoll_pwait,readv,writev,send,recv,sendto,recvfrom,sendmsg,recvmsg,sendfile,splice,"
+          "close")
 
 
 def as_system_call(line: str) -> str:
@@ -245,8 +256,9 @@ def test_trace_names_the_same_calls_on_both_paths(rn, static_dir, tmp_path, sour
     """--trace on the seccomp path: each process's execve line (once its exec succeeded:
     forkexec fails one first), its socket calls (its closes among them), the calls the
     kernel serves on its shim fds with what came back (kcalls: poll, select, epoll, fcntl,
-    dup, readv/writev, sendmsg/recvmsg, sendfile; a blocking poll, epoll_pwait and select
-    a signal interrupts; a poll an ignored signal restarts; a thread's) and its exit line,
+    dup, readv/writev, sendmsg/recvmsg, sendfile, splice; a blocking poll, epoll_pwait and
+    select a signal interrupts; a splice its SA_RESTART handler restarts; a poll an ignored
+    signal restarts; a thread's) and its exit line,
     as the preload path traces the same source built dynamically, where the seccomp path
     names the system call (as_system_call); the program's output is what it prints
     natively."""
@@ -290,6 +302,7 @@ def test_trace_names_the_same_calls_on_both_paths(rn, static_dir, tmp_path, sour
                      "pselect6(6, [5], NULL, NULL, NULL) = -1 EINTR",
                      "pselect6(6, [5], NULL, NULL, {1, 500000000}) = 1 ([5], NULL, NULL)",
                      "sendto(4, 1, 0, NULL, 0) = 1",
+                     "splice(8, NULL, 5, NULL, 4, 0) = 4",
                      "poll([{fd=5, events=POLLIN}], 1, 5000) = 1 [{fd=5, revents=POLLIN}]",
                      "epoll_wait(6, 4, 1000) = 1 [{EPOLLIN, data=0x1234}]",
                      "fcntl(4, F_GETFL) = 2 (0)", "readv(5, 2) = 11",

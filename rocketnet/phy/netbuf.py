@@ -1,10 +1,16 @@
-"""Fixed-size packet buffers carved from one ``bytearray`` (the seed's NetBufPool).
+"""Fixed-size packet buffers carved from one block of memory (the seed's NetBufPool).
+
+The block is anonymous mmap'd memory, as a TCP ring's storage (see
+rocketnet/transport/tcp/ring.py): PyPy copies payload into and out of it with memcpy,
+into a bytearray byte by byte.
 
 ``NetBufPool.alloc`` returns ``None`` when the pool is exhausted: callers treat that
 as backpressure (try again after the device made progress), never as an error.
 """
 
 from __future__ import annotations
+
+import mmap
 
 
 class NetBuf:
@@ -36,7 +42,7 @@ class NetBufPool:
             raise ValueError("buf_size and count must be positive")
         self.buf_size = buf_size
         self.count = count
-        self.memory = bytearray(buf_size * count)
+        self.memory = mmap.mmap(-1, buf_size * count)
         mv = memoryview(self.memory)
         self._bufs = [
             NetBuf(self, i, mv[i * buf_size : (i + 1) * buf_size]) for i in range(count)

@@ -1,7 +1,8 @@
 /* kcalls.c - the calls the kernel serves on a program's sockets, for --trace on both
  * paths (tests/test_seccomp.py): fcntl, dup/dup2/dup3, poll, ppoll, select, pselect,
  * readv/writev, send/recv, sendmsg/recvmsg, epoll, sendfile on a loopback TCP pair; a signal
- * interrupting a blocking poll, epoll_wait and select (SA_RESTART); a poll that an
+ * interrupting a blocking poll, epoll_wait and select (SA_RESTART), and a splice it
+ * restarts (SA_RESTART); a poll that an
  * ignored signal (a child's SIGCHLD) wakes and the kernel restarts while a thread sends
  * the data it waits for.  Prints what each call returned. */
 #define _GNU_SOURCE
@@ -30,6 +31,12 @@ static void alarm_in(long usec)
 {
     struct itimerval it = {{0, 0}, {0, usec}};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void *piper(void *arg)
+{
+    usleep(300000);
+    return (void *)(long)write(*(int *)arg, "pipe", 4);
 }
 
 static void *peer(void *arg)
@@ -139,6 +146,22 @@ int main(void)
     FD_SET(s, &rd);
     r = select(s + 1, &rd, NULL, NULL, NULL);
     printf("select %d %s\n", r, strerror(errno));
+    /* a splice waiting on its pipe: the signal's handler runs, the call restarts */
+    int pp[2];
+    pthread_t pt;
+    if (pipe(pp))
+        return 1;
+    pthread_create(&pt, NULL, piper, &pp[1]);
+    alarm_in(100000);
+    k = splice(pp[0], NULL, s, NULL, 4, 0);
+    printf("splice %zd\n", k);
+    pthread_join(pt, NULL);
+    p[1].events = POLLIN;
+    r = poll(&p[1], 1, 1000);
+    k = read(c, rb, sizeof rb);
+    printf("poll %d read %zd %.*s\n", r, k, (int)k, rb);
+    close(pp[0]);
+    close(pp[1]);
 
     pthread_t th;
     pthread_create(&th, NULL, peer, &c);

@@ -73,6 +73,19 @@ int main(void)
     int c2 = socket(AF_INET, SOCK_STREAM, 0);
     show("connect after the bad calls", connect(c2, (struct sockaddr *)&a, sizeof a));
     close(c2);
+    /* a bad bind or connect address on a socket never used yet changes nothing: the
+     * option set before it still holds, and a good connect then works */
+    int t2 = socket(AF_INET, SOCK_STREAM, 0), one = 1, v = 0;
+    socklen_t vl = sizeof v;
+    setsockopt(t2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    show("unused TCP: bind bad addr", bind(t2, BAD, sizeof a));
+    show("unused TCP: connect bad addr", connect(t2, BAD, sizeof a));
+    show("unused TCP: getsockopt SO_REUSEADDR", getsockopt(t2, SOL_SOCKET, SO_REUSEADDR, &v,
+                                                           &vl));
+    printf("SO_REUSEADDR %d\n", v);
+    show("unused TCP: connect", connect(t2, (struct sockaddr *)&a, sizeof a));
+    show("unused TCP: send", send(t2, "x", 1, MSG_NOSIGNAL));
+    close(t2);
     close(c1);
     close(c);
     close(u);
