@@ -426,7 +426,7 @@ class StreamService(StreamPump):
                 ch.a_sndbuf = t.sndbuf_limit
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
             if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
-                ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S half, pump_rx's chunk half
+                ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S: half (kernel-doubled)
                 set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
 
