@@ -250,9 +250,18 @@ class NetStack:
         handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
         busy = True
         for _ in range(self.max_rounds):
-            a = tcp.flush() if tcp.dirty else False
-            b = poll_interfaces(ifaces, handler, stats)
-            if not a and not b:
+            if tcp.dirty:
+                tcp.flush()
+            poll_interfaces(ifaces, handler, stats)
+            # poll_interfaces took every frame, also those its input looped back: one
+            # more round only for output left to send or frames queued meanwhile on an
+            # interface it had already drained (no empty receive to learn that)
+            if tcp.dirty:
+                continue
+            for i in ifaces:
+                if i.dev.device.can_recv():
+                    break
+            else:
                 busy = False
                 break
         if busy:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from .device import NetDeviceWrapper, RxToken, TxToken
+from .device import NetDeviceWrapper, TxToken
 from .interface import InterfaceWrapper, poll_interfaces, route, source_address
 
 __all__ = [
     "InterfaceWrapper",
     "NetDeviceWrapper",
-    "RxToken",
     "TxToken",
     "poll_interfaces",
     "route",

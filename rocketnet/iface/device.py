@@ -1,35 +1,18 @@
 """Token access to a NetDevice, like smoltcp's ``phy::Device``.
 
-``receive()`` yields an :class:`RxToken` (consume it once: the frame is handed to a
-function, then the buffer is recycled); ``transmit(size)`` yields a :class:`TxToken`
-(fill ``token.buffer`` and ``commit()`` it, or ``discard()``). ``None`` from either
-means "nothing to receive" / "no buffer now" (backpressure).
+``receive_all(f, *args)`` consumes every waiting frame: each is handed to ``f`` and
+its buffer recycled after (smoltcp's RxToken.consume, without an object per frame:
+the receive path runs per segment). ``transmit(size)`` yields a :class:`TxToken`
+(fill ``token.buffer`` and ``commit()`` it, or ``discard()``); ``None`` means "no
+buffer now" (backpressure).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..phy import NetBuf, NetDevice
-
-T = TypeVar("T")
-
-
-class RxToken:
-    __slots__ = ("_device", "_buf")
-
-    def __init__(self, device: NetDevice, buf: NetBuf) -> None:
-        self._device = device
-        self._buf = buf
-
-    def consume(self, f: Callable[..., T], *args: Any) -> T:
-        """``f(frame, *args)``, then the buffer goes back to the device."""
-        buf = self._buf
-        try:
-            return f(buf.view[: buf.length], *args)
-        finally:
-            self._device.recycle_rx_buffer(buf)
 
 
 class TxToken:
@@ -60,18 +43,30 @@ class NetDeviceWrapper:
         self.tx_frames = 0
         self.tx_backpressure = 0
 
-    def receive(self) -> RxToken | None:
+    def receive_all(self, f: Callable[..., Any], *args: Any) -> int:
+        """``f(frame, *args)`` for each frame waiting, the buffer back to the device
+        after each call even if it raises; returns how many frames were taken."""
         dev = self.device
-        buf = dev.recv()         # None when nothing waits (NetDevice.recv)
-        if buf is None:
-            return None
-        self.rx_frames += 1
-        return RxToken(dev, buf)
+        recv = dev.recv
+        recycle = dev.recycle_rx_buffer
+        n = 0
+        buf = recv()             # None when nothing waits (NetDevice.recv)
+        while buf is not None:
+            n += 1
+            self.rx_frames += 1
+            try:
+                f(buf.view[: buf.length], *args)
+            finally:
+                recycle(buf)
+            buf = recv()
+        return n
 
     def transmit(self, size: int) -> TxToken | None:
         dev = self.device
-        dev.recycle_tx_buffers()
         buf = dev.alloc_tx_buffer(size)
+        if buf is None:     # completed sends are reclaimed only when they are needed
+            dev.recycle_tx_buffers()
+            buf = dev.alloc_tx_buffer(size)
         if buf is None:
             self.tx_backpressure += 1
             return None

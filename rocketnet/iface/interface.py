@@ -508,59 +508,52 @@ def poll_interfaces(
     ifaces: Iterable[InterfaceWrapper],
     handler: IpHandler,
     stats: dict[str, int],
-    budget: int = 1 << 30,
 ) -> int:
-    """Receive up to ``budget`` frames (RxTokens of each interface's NetDeviceWrapper),
-    parse the link and IP headers once into Reprs (checksum unless offloaded), drop
-    what is not for us (counted in ``stats`` by reason) and hand the rest to
-    ``handler`` (the TCP fast path) or the interface's network layer. Returns the
-    number of frames taken."""
+    """Receive every waiting frame of each interface (its NetDeviceWrapper's
+    receive_all), parse the link and IP headers once into Reprs (checksum unless
+    offloaded), drop what is not for us (counted in ``stats`` by reason) and hand the
+    rest to ``handler`` (the TCP fast path) or the interface's network layer. Returns
+    the number of frames taken."""
     total = 0
     for iface in ifaces:
-        receive = iface.dev.receive
-        while total < budget:
-            tok = receive()
-            if tok is None:
-                break
-            total += 1
-            try:
-                tok.consume(_input_frame, iface, handler, stats)
-            except Malformed as e:
-                key = "drop_" + e.reason
-                stats[key] = stats.get(key, 0) + 1
+        total += iface.dev.receive_all(_input_frame, iface, handler, stats)
     return total
 
 
 def _input_frame(mv: memoryview, iface: InterfaceWrapper, handler: IpHandler,
                  stats: dict[str, int]) -> None:
-    if iface.link_header_len:
-        if len(mv) < 14:
-            raise Malformed("eth_truncated")
-        ethertype = (mv[12] << 8) | mv[13]
-        if iface.neigh is not None and not mv[0] & 1 and mv[0:6] != iface.mac:
-            stats["drop_eth_not_for_us"] = stats.get("drop_eth_not_for_us", 0) + 1
-            return
-        body = mv[14:]
-    else:
-        ethertype = ETHERTYPE_IPV4 if len(mv) and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
-        body = mv
-    if ethertype == ETHERTYPE_IPV4:
-        ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
-        if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and iface.is_local(
-                ip.dst):
-            handler(iface, ip, payload)
-            return
-        iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
-    elif ethertype == ETHERTYPE_IPV6:
-        ip6, payload = Ipv6Repr.parse(body)
-        if ip6.next_header == 6 and iface.is_local(ip6.dst):
-            handler(iface, ip6, payload)
-            return
-        iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)
-    elif ethertype == ETHERTYPE_ARP and iface.neigh is not None:
-        iface.arp_input(body)
-    else:
-        stats["drop_unknown_ethertype"] = stats.get("drop_unknown_ethertype", 0) + 1
+    try:     # a malformed frame is dropped and counted, never raised past here
+        if iface.link_header_len:
+            if len(mv) < 14:
+                raise Malformed("eth_truncated")
+            ethertype = (mv[12] << 8) | mv[13]
+            if iface.neigh is not None and not mv[0] & 1 and mv[0:6] != iface.mac:
+                stats["drop_eth_not_for_us"] = stats.get("drop_eth_not_for_us", 0) + 1
+                return
+            body = mv[14:]
+        else:
+            ethertype = ETHERTYPE_IPV4 if len(mv) and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
+            body = mv
+        if ethertype == ETHERTYPE_IPV4:
+            ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
+            if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and iface.is_local(
+                    ip.dst):
+                handler(iface, ip, payload)
+                return
+            iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
+        elif ethertype == ETHERTYPE_IPV6:
+            ip6, payload = Ipv6Repr.parse(body)
+            if ip6.next_header == 6 and iface.is_local(ip6.dst):
+                handler(iface, ip6, payload)
+                return
+            iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)
+        elif ethertype == ETHERTYPE_ARP and iface.neigh is not None:
+            iface.arp_input(body)
+        else:
+            stats["drop_unknown_ethertype"] = stats.get("drop_unknown_ethertype", 0) + 1
+    except Malformed as e:
+        key = "drop_" + e.reason
+        stats[key] = stats.get(key, 0) + 1
 
 
 def is_v4_mapped(addr16: bytes) -> bool:
