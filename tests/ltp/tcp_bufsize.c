@@ -3,11 +3,13 @@
  * on both sides Linux takes some tens of KiB (the doubled sk_sndbuf and sk_rcvbuf);
  * the shim's socket pair must not add its own megabyte.  The receiver then reads it
  * all.  Prints the reported sizes and whether the total is in bounds, not the total
- * itself (its exact value depends on kernel accounting). */
+ * itself (its exact value depends on kernel accounting), and the window scales the
+ * handshake chose (a set SO_RCVBUF bounds the receive window, hence its scale). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +26,15 @@ static void sizes(const char *what, int fd)
     l = sizeof rcv;
     getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &l);
     printf("%s: SO_SNDBUF %d SO_RCVBUF %d\n", what, snd, rcv);
+}
+
+static void scales(const char *what, int fd)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    show(what, getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l));
+    printf("  window scales: send %d receive %d\n", ti.tcpi_snd_wscale, ti.tcpi_rcv_wscale);
 }
 
 static long drain(int fd, long want)
@@ -65,6 +76,8 @@ int main(void)
     int s = accept(l, NULL, NULL);
     sizes("client", c);
     sizes("accepted", s);
+    scales("client TCP_INFO", c);
+    scales("accepted TCP_INFO", s);
     long up = fill_until_eagain(c, 4096, 300);
     printf("client -> accepted buffered: %s\n", up > 0 && up < 256 * 1024 ? "in bounds" : "NOT");
     printf("  all read back %d\n", drain(s, up) == up);

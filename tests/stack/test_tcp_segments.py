@@ -46,6 +46,23 @@ def test_our_syn_offers_everything() -> None:
     assert syn.header_len() == 40
 
 
+@pytest.mark.parametrize("rcvbuf, wscale", [(4096, 0), (16384, 0), (65536, 1), (1 << 20, 5)])
+def test_set_rcvbuf_bounds_the_window_scale(rcvbuf: int, wscale: int) -> None:
+    """Linux tcp_select_initial_window: with SO_RCVBUF set, the scale fits that buffer's
+    largest window (ilog2(rcvbuf) - 15 of the doubled size's half), in our SYN and in
+    the SYN-ACK of a listener that set it; unset, tcp_rmem[2]'s (7)."""
+    h = Harness()
+    c = h.stack.socket(C.AF_INET, C.SOCK_STREAM, 0)
+    c.setsockopt(C.SOL_SOCKET, C.SO_RCVBUF, rcvbuf)
+    c.connect(("127.0.0.2", 80), h.now)
+    h.advance(0.001)
+    (syn,) = h.recv()
+    assert syn.flags == SYN and syn.options.wscale == wscale
+    h2 = Harness()
+    _lst, _s, synack = h2.handshake(FULL, rcvbuf=rcvbuf)
+    assert synack.options.wscale == wscale
+
+
 def test_timestamps_echoed_and_paws_drops_old_segment() -> None:
     h = Harness()
     _lst, s, synack = h.handshake(FULL)

@@ -170,7 +170,13 @@ class TcpLayer(
         if tcb.user_mss and tcb.user_mss < mss:
             mss = tcb.user_mss
         tcb.advmss = mss
-        tcb.rcv_wscale = self.config.rcv_wscale
+        # Linux tcp_select_initial_window: the scale that fits the largest window the
+        # receive buffer may offer; a set SO_RCVBUF clamps it to that buffer's window
+        # (ilog2(space) - 15: 0 below 64 KiB), else tcp_rmem[2]'s
+        ws = self.config.rcv_wscale
+        if tcb.rcvbuf_lock:
+            ws = min(ws, max(0, tcb.rcvbuf_limit.bit_length() - 16))
+        tcb.rcv_wscale = ws
         # autotuning grows the buffer once a round trip reads more than an initial
         # window (Linux tcp_init_buffer_space)
         w = self.config.init_cwnd * mss
