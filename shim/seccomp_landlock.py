@@ -37,12 +37,11 @@ import sys
 import threading
 from typing import Callable
 
+from shim import seccomp_bpf as B
 from shim.procfs import proc_status
 from shim.seccomp_abi import Gone, libc, stub
 from shim.seccomp_call import Call, tgid_of
 
-SYS_landlock_restrict_self = 446
-PR_SET_NO_NEW_PRIVS = 38
 AF_UNIX, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_CLOEXEC, MSG_DONTWAIT = 1, 2, 0o4000, 0o2000000, 0x40
 # the stub's checks (c_stub/internal.h RN_LL_OP_*) and what each answers if it cannot run
 OP_TCP, OP_ABSTRACT, OP_WITNESS = 1, 2, 3
@@ -89,8 +88,8 @@ def restricted(ruleset: int, flags: int) -> tuple[int, Domain | None]:
     done: queue.SimpleQueue = queue.SimpleQueue()
 
     def main() -> None:
-        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(
-                ctypes.c_long(SYS_landlock_restrict_self), ctypes.c_long(ruleset),
+        if libc.prctl(B.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(
+                ctypes.c_long(B.LANDLOCK_NR["landlock_restrict_self"]), ctypes.c_long(ruleset),
                 ctypes.c_long(flags)) != 0:
             done.put((ctypes.get_errno(), None))
             return
