@@ -132,7 +132,9 @@ class StreamService(StreamPump):
         except SocketError as e:
             return P.response(-1, e.errno), None
         sk.uid = getattr(self.table.caller, "uid", 0)      # sk_uid (ss -e)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
+        # S carries nothing until listen sizes it (accept records): connect swaps in
+        # a new pair (fresh_pair)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM)
         ch = Channel(self, sock_id, family, s, sk)
         # Not connected: A refuses writes (EPIPE, SIGPIPE) as an unconnected TCP socket
         # does; connect swaps in a writable A (RN_OP_REOPEN).  A listener never writes.
@@ -278,6 +280,8 @@ class StreamService(StreamPump):
 
     def op_listen(self, ch: Channel, req: P.Request):
         self.retry_in_use(ch.sk.listen, req.args[0])
+        if ch.a_shut:       # the pair new_socket made: S takes accept records from now
+            set_sndbuf(ch.s, Channel.s_size(ch, CHANNEL_BUF_MIN))
         ch.listening = True
         self.update_mask(ch)
         return P.response(0), None
@@ -428,7 +432,8 @@ class StreamService(StreamPump):
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
             if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S: half (kernel-doubled)
-                set_sndbuf(ch.s, ch.s_sndbuf)
+                if ch.listening or not ch.a_shut:   # else S is sized at listen or swapped
+                    set_sndbuf(ch.s, ch.s_sndbuf)
         return P.response(0), None
 
     def kept_option_limits(self) -> tuple[int, int]:
