@@ -1,6 +1,6 @@
 """Files kept between runs in the user's own cache directory (0700, owned by the user,
 not a symlink): the kernel profile (shim/profilecache.py) and the measured host
-interpreter (shim/hostpython.py). A file holds a JSON object; it is created 0600
+interpreter record (shim/hostpick.py). A file holds a JSON object; it is created 0600
 without following symlinks and replaced atomically; a file that is not ours, is not
 private or does not parse reads as empty.
 """
