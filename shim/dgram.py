@@ -131,7 +131,8 @@ class DgramService:
         inner = ch.sk.inner
         if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
             want |= EP_OUT
-        self.table.modify(ch, want)
+        if want != ch.mask:         # per datagram: no call when it stays
+            self.table.modify(ch, want)
 
     def event(self, ch: DgramChannel, ev: int) -> None:
         if ev & EP_OUT:
@@ -149,8 +150,10 @@ class DgramService:
                     self.read_app(ch)
                 self.close(ch)
                 return
-        if self.table.alive(ch):
-            self.update_mask(ch)
+            # sending sets no error and takes nothing from the receive queue: only the
+            # program's EOF changes the mask here (service keeps it for the rest)
+            if ch.app_eof and self.table.alive(ch):
+                self.update_mask(ch)
 
     def read_app(self, ch: DgramChannel) -> None:
         """Datagrams the program sent: one message each, while the stack can take them.
