@@ -357,28 +357,22 @@ class UdpLayer:
         Raises EMSGSIZE, EINVAL, ENETUNREACH, EACCES, EAGAIN (device full: try again
         after poll).  Runs per datagram: the address tests are inline."""
         n = len(data)
-        if len(rip) == 4:
-            if n > MAX_PAYLOAD_V4:
-                raise SocketError(EMSGSIZE)
-            if rport == 0:
-                raise SocketError(EINVAL)
+        version = 4 if len(rip) == 4 else 6
+        if n > (MAX_PAYLOAD_V4 if version == 4 else MAX_PAYLOAD_V6):
+            raise SocketError(EMSGSIZE)
+        if rport == 0:
+            raise SocketError(EINVAL)
+        if version == 4:
             if rip == _ZERO4:
                 rip = _LOOP4
             elif 224 <= rip[0] < 240:
                 return self._send_multicast(sk, data, rip, rport, oif)
-            version = 4
-        else:
-            if n > MAX_PAYLOAD_V6:
-                raise SocketError(EMSGSIZE)
-            if rport == 0:
-                raise SocketError(EINVAL)
-            if rip == _ZERO16:
-                rip = _LOOP6
-            elif rip[0] == 0xFF:
-                return self._send_multicast(sk, data, rip, rport, oif)
-            elif rip[0] == 0xFE and rip[1] & 0xC0 == 0x80 and (oif or sk.bound_dev_if):
-                return self._send_scoped(sk, data, rip, rport, oif or sk.bound_dev_if, ttl, tos)
-            version = 6
+        elif rip == _ZERO16:
+            rip = _LOOP6
+        elif rip[0] == 0xFF:
+            return self._send_multicast(sk, data, rip, rport, oif)
+        elif rip[0] == 0xFE and rip[1] & 0xC0 == 0x80 and (oif or sk.bound_dev_if):
+            return self._send_scoped(sk, data, rip, rport, oif or sk.bound_dev_if, ttl, tos)
         iface = route(self.ifaces, rip)
         if iface is None:
             raise SocketError(ENETUNREACH)
