@@ -38,7 +38,7 @@ class Channel:
     abort(now) on host shutdown); each service extends it."""
 
     __slots__ = ("svc", "sock_id", "family", "s", "fd", "sk", "mask", "listening",
-                 "pending_accept", "connecting", "app_eof")
+                 "pending_accept", "connecting", "app_eof", "seen_state")
 
     def __init__(self, svc: Service, sock_id: int, family: int, s: socket.socket,
                  sk: Any) -> None:
@@ -53,6 +53,7 @@ class Channel:
         self.pending_accept: Any = ()
         self.connecting = False
         self.app_eof = False       # the program will write no more (EOF on S)
+        self.seen_state = -1       # sk.inner.state at the host's last look (host.log)
 
 
 class Service(Protocol):

@@ -121,6 +121,7 @@ class InterfaceWrapper:
         if self.medium == Medium.ETHERNET and not loopback:
             self.neigh = NeighborCache(self.stats)
         self.timed = False
+        self.net: Any = None            # the IpLayer, set when the stack adopts the iface
         self._set_timed()
         self.now = 0.0
         # called with (frame, errno) for each held frame a failed resolution drops
@@ -133,7 +134,6 @@ class InterfaceWrapper:
         self.gateway4: bytes | None = None
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
-        self.net: Any = None            # the IpLayer, set when the stack adopts the iface
         self.link_header_len = 14 if self.medium == Medium.ETHERNET else 0
         self.src_mac = self.mac if not loopback else _ZERO_MAC
         for a, p in addresses:
@@ -147,7 +147,7 @@ class InterfaceWrapper:
 
     def replace_device(self, dev: NetDevice) -> None:
         """Put ``dev`` (a wrapper of the device, e.g. a capture) under the interface."""
-        self.dev.device = dev
+        self.dev.set_device(dev)
         self._set_timed()
 
     def _set_timed(self) -> None:
@@ -156,6 +156,8 @@ class InterfaceWrapper:
         dtype = type(self.dev.device)
         self.timed = self.neigh is not None or dtype.tick is not NetDevice.tick or \
             dtype.poll_at is not NetDevice.poll_at
+        if self.net is not None:
+            self.net.retime()
 
     # ---- transmit -----------------------------------------------------------------
     def dispatch(self, ip: IpRepr, l4: Any, payload: bytes | bytearray | memoryview) -> bool:

@@ -94,7 +94,7 @@ class CableEnd(LoopbackDevice):
             self.rx_dropped += 1
             return
         buf.view[: len(frame)] = frame
-        self.queue.append(buf)
+        self.rxq.append(buf)
 
 
 class Cable(Medium):
