@@ -172,6 +172,7 @@ class NetStack:
             index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
+        self._multi = False         # more than one interface
         self._last_index = 1
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
@@ -207,6 +208,7 @@ class NetStack:
         self._last_index = max(self._last_index, *(i.index for i in self.interfaces)) + 1
         iface.index = self._last_index
         self.interfaces.append(iface)
+        self._multi = True
         self.ip.attach(iface)
         return iface
 
@@ -216,6 +218,7 @@ class NetStack:
         if iface.loopback:
             raise ValueError("the loopback interface stays")
         self.interfaces.remove(iface)
+        self._multi = len(self.interfaces) > 1
         self.ip.retime()
 
     def _on_free(self, tcb: TcpSocket) -> None:
@@ -260,7 +263,8 @@ class NetStack:
             # poll_interfaces took every frame, also those its input looped back: one
             # more round only for output left to send or frames queued meanwhile on an
             # interface it had already drained (no empty receive to learn that)
-            if not (tcp.dirty or self._frames_waiting()):
+            # (poll_interfaces drained a lone interface: no frames to look for)
+            if not (tcp.dirty or self._multi and self._frames_waiting()):
                 self._busy = False
                 return
         self._busy = bool(tcp.dirty) or self._frames_waiting()

@@ -152,7 +152,8 @@ class StackHost:
                 continue
             now = mono()        # the one clock read of this wake-up
             closed = table.closed_fds
-            closed.clear()
+            if closed:
+                closed.clear()
             for fd, ev in events:
                 if closed and fd in closed:
                     continue        # closed in this batch: the fd may be a new channel's
