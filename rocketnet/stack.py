@@ -281,12 +281,23 @@ class NetStack:
         """Whether poll has work now: output queued, frames received, or events not
         taken yet (the host polls again only then)."""
         tcp = self.tcp
-        return bool(tcp.events or self.udp.events or self._busy or tcp.dirty
-                    or self._frames_waiting())
+        if tcp.events or self.udp.events or self._busy or tcp.dirty:
+            return True
+        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
+            d = i.dev
+            q = d.rxq
+            if q if q is not None else d.device.can_recv():
+                return True
+        return False
 
     def poll_at(self, now: float) -> float | None:
-        if self._busy or self.tcp.dirty or self._frames_waiting():
+        if self._busy or self.tcp.dirty:
             return now
+        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
+            d = i.dev
+            q = d.rxq
+            if q if q is not None else d.device.can_recv():
+                return now
         t = self.tcp.next_deadline()
         ip = self.ip
         d = ip.next_deadline() if ip.timed else ip.deadline    # O(1) without timed ifaces

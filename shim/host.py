@@ -139,7 +139,12 @@ class StackHost:
                 rdue = resolver.next_deadline()
                 if rdue is not None and (due is None or rdue < due):
                     due = rdue
-            timeout = -1.0 if due is None else max(0.0, due - now)
+            if due is None:
+                timeout = -1.0
+            else:
+                timeout = due - now
+                if timeout < 0.0:
+                    timeout = 0.0
             if self.idle_timeout is not None and not channels and not control.busy():
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
