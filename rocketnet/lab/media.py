@@ -85,7 +85,6 @@ class CableEnd(LoopbackDevice):
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
         buf.pool.dealloc(buf)
-        self.frames_sent += 1
         self.cable.transmit(self, frame)
 
     def deliver(self, frame: bytes) -> None:

@@ -111,6 +111,11 @@ class NetDevice(ABC):
             return self.rxq     # type: ignore[attr-defined,no-any-return]
         return None
 
+    def tx_queue(self) -> deque[NetBuf] | None:
+        """The deque ``send`` only appends to, if its send is that plain (the sender
+        then appends without the call); None: use send."""
+        return None
+
 
 ETH_HLEN = 14
 
