@@ -308,6 +308,7 @@ class InterfaceWrapper:
         assert neigh is not None
         e.probes += 1
         e.next_probe = self.now + neigh.retrans
+        neigh.note(e.next_probe)
         if len(e.ip) == 4:
             spa = self.source_for(e.ip) or b"\x00" * 4
             arp = ArpRepr(OP_REQUEST, self.mac, spa, b"\x00" * 6, e.ip)
@@ -372,7 +373,7 @@ class InterfaceWrapper:
         """Run the neighbor timers and the device's; the earliest next deadline."""
         self.now = now
         neigh = self.neigh
-        if neigh is not None:
+        if neigh is not None and neigh.due is not None and now >= neigh.due:
             for ip, e in list(neigh.entries.items()):
                 if e.state == REACHABLE:
                     if now > e.expires:
@@ -388,7 +389,8 @@ class InterfaceWrapper:
                                 cb(frame, 113)       # EHOSTUNREACH
                     else:
                         self.solicit(e)
-        t = neigh.next_deadline() if neigh is not None else None
+            neigh.due = neigh.next_deadline()
+        t = neigh.due if neigh is not None else None
         d = self.dev.device.tick(now)
         if d is not None and (t is None or d < t):
             t = d
@@ -396,7 +398,7 @@ class InterfaceWrapper:
 
     def poll_at(self) -> float | None:
         """The earliest neighbor or device deadline; a query, it acts on nothing."""
-        t = self.neigh.next_deadline() if self.neigh is not None else None
+        t = self.neigh.due if self.neigh is not None else None
         d = self.dev.device.poll_at()
         if d is not None and (t is None or d < t):
             t = d
