@@ -49,8 +49,7 @@ class TimersMixin:
                 if tcb.rto_at == t or tcb.delack_at == t or tcb.deadline == t:
                     return t
                 # stopped or pushed back since it was queued: the entry moves to the
-                # connection's first timer (one heap operation), or goes (_earliest,
-                # inline: an exchange of a few segments stops or moves one each time)
+                # connection's first timer (one heap operation), or goes
                 actual = tcb.rto_at
                 d = tcb.deadline
                 if d is not None and (actual is None or d < actual):
@@ -90,9 +89,9 @@ class TimersMixin:
                 tcb.pingpong = False  # no reply came: bulk, not interactive
                 if tcb.state in SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
                     self._send_ack(tcb)
-            t = _earliest(tcb)
-            if t is not None:
-                self._arm(tcb, t)
+            for t in (tcb.rto_at, tcb.deadline, tcb.delack_at):  # what still runs
+                if t is not None:
+                    self._arm(tcb, t)
 
     def _on_deadline(self, tcb: TcpSocket, now: float) -> None:
         st = tcb.state
@@ -206,15 +205,3 @@ class TimersMixin:
         rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
         tcb.rto = rto if rto < cfg.rto_max else cfg.rto_max
 
-
-def _earliest(tcb: TcpSocket) -> float | None:
-    """The first of the connection's timers (retransmission / persist, deadline,
-    delayed ACK), None if none runs."""
-    t = tcb.rto_at
-    d = tcb.deadline
-    if d is not None and (t is None or d < t):
-        t = d
-    d = tcb.delack_at
-    if d is not None and (t is None or d < t):
-        t = d
-    return t
