@@ -39,7 +39,7 @@ class Channel:
     abort(now) on host shutdown); each service extends it."""
 
     __slots__ = ("svc", "sock_id", "family", "s", "fd", "sk", "mask", "listening",
-                 "pending_accept", "connecting", "app_eof")
+                 "pending_accept", "connecting", "app_eof", "seen_state", "live")
 
     def __init__(self, svc: Service, sock_id: int, family: int, s: socket.socket,
                  sk: Any) -> None:
@@ -54,6 +54,8 @@ class Channel:
         self.pending_accept: Any = ()
         self.connecting = False
         self.app_eof = False       # the program will write no more (EOF on S)
+        self.seen_state = -1       # sk.inner.state at the host's last look (host.log)
+        self.live = False          # in the table: added and not closed (ChannelTable.alive)
 
 
 class Service(Protocol):
@@ -170,6 +172,7 @@ class ChannelTable:
         """first_mask: S is registered by the service's first modify() (one epoll_ctl
         for a channel that starts out waiting for something, not two)."""
         self.by_fd[ch.fd] = ch
+        ch.live = True
         self.by_sock[ch.sk] = ch
         self.by_id[ch.sock_id] = ch
         if first_mask:
@@ -178,8 +181,9 @@ class ChannelTable:
             self.ep.register(ch.fd, 0)
         self.conn_log.opened(ch.sock_id, ch.sk, self.caller.pid if self.caller else 0)
 
-    def alive(self, ch: Any) -> bool:
-        return self.by_fd.get(ch.fd) is ch
+    @staticmethod
+    def alive(ch: Any) -> bool:
+        return ch.live
 
     def modify(self, ch: Any, mask: int) -> None:
         if mask != ch.mask:
@@ -191,8 +195,9 @@ class ChannelTable:
 
     def close(self, ch: Any) -> bool:
         """Forget the channel and close S; False if it was already closed."""
-        if self.by_fd.get(ch.fd) is not ch:
+        if not ch.live:
             return False
+        ch.live = False
         del self.by_fd[ch.fd]
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)

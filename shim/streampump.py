@@ -154,7 +154,7 @@ class StreamPump:
                     set_sndbuf(ch.s, ch.s_auto)
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
-        if self.table.by_fd.get(ch.fd) is ch:
+        if ch.live:
             self.update_mask(ch)
 
     def read_app(self, ch: Channel, ev: int) -> None:
@@ -309,7 +309,7 @@ class StreamPump:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-        if self.table.by_fd.get(ch.fd) is ch:
+        if ch.live:
             if not ch.app_eof and (ch.mask & EP_IN == 0 or not ch.s_drained):
                 self.read_app(ch, 0)
             self.update_mask(ch)
