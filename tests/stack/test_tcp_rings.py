@@ -10,7 +10,7 @@ import array
 from rocketnet.lab.harness import ACK, FIN, RST, Harness, TcpOptions
 from rocketnet.transport.tcp.assembler import Assembler
 from rocketnet.transport.tcp.config import TcpConfig
-from rocketnet.transport.tcp.ring import MIN_CAPACITY, ByteRing
+from rocketnet.transport.tcp.ring import MIN_CAPACITY, SPARE_BYTES, ByteRing, RingMemory
 
 
 def test_ring_wraps_and_reads_across_the_end() -> None:
@@ -252,3 +252,34 @@ def test_memory_pressure_gives_drained_rings_back() -> None:
     h.advance(0.001)
     assert t.sndbuf.capacity == 0 and mem.held == 0
     assert t.sndbuf_limit <= sndbuf
+
+
+def test_released_storage_is_kept_for_the_next_rings() -> None:
+    """A ring's released storage serves the next ring of its size (no new mapping per
+    connection), up to SPARE_BYTES per size, never while a view of it is alive and
+    never under memory pressure; kept storage is not counted as held."""
+    mem = RingMemory(1 << 30, 1 << 30)
+    a = ByteRing(mem)
+    a.append(b"x" * 100)
+    storage = a.buf
+    a.release()
+    assert mem.held == 0 and mem.spare[MIN_CAPACITY] == [storage]
+    b = ByteRing(mem)
+    b.append(b"y" * 10)
+    assert b.buf is storage and b.read(10) == b"y" * 10 and mem.held == MIN_CAPACITY
+    view = b.head_view(0)       # a view of the storage outlives the ring's release
+    b.release()
+    assert mem.spare[MIN_CAPACITY] == [] and storage.closed is False
+    del view
+    rings = [ByteRing(mem) for _ in range(SPARE_BYTES // MIN_CAPACITY + 2)]
+    for r in rings:
+        r.append(b"z")
+    for r in rings:
+        r.release()
+    assert len(mem.spare[MIN_CAPACITY]) == SPARE_BYTES // MIN_CAPACITY
+    pressed = RingMemory(0, 0)
+    c = ByteRing(pressed)
+    c.append(b"p")
+    pressed.held += 1           # another ring's storage: over the pressure mark
+    c.release()
+    assert pressed.spare.get(MIN_CAPACITY, []) == []

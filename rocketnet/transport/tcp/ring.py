@@ -19,7 +19,9 @@ garbage-collected heap, which PyPy copies with memcpy (into a bytearray it copie
 byte by byte, and sends a slice of one only after copying it into a new string: a
 PyPy host moved bulk TCP 4x slower than CPython for that alone); CPython copies
 both alike. Released, it goes back to the system at once (munmap), not at the next
-collection, and leaves no hole in the heap.
+collection, and leaves no hole in the heap; but a released ring's storage, a little
+per size, is kept for the next connections' rings (RingMemory.keep, SPARE_BYTES),
+except under pressure.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from __future__ import annotations
 import mmap
 
 MIN_CAPACITY = 4096
+# released storage a stack keeps per size for the next rings (bytes): a connection's
+# rings are made and released with it, and each fresh mapping cost an mmap, a munmap
+# and a page fault per page touched
+SPARE_BYTES = 256 * 1024
 
 
 class RingMemory:
@@ -37,17 +43,37 @@ class RingMemory:
     drains, its storage is given back. So a few busy connections run free and a
     hundred share the limit."""
 
-    __slots__ = ("held", "rings", "mark", "limit")
+    __slots__ = ("held", "rings", "mark", "limit", "spare")
 
     def __init__(self, mark: int, limit: int) -> None:
         self.held = 0
         self.rings = 0  # rings holding storage
         self.mark = mark
         self.limit = limit
+        self.spare: dict[int, list[mmap.mmap]] = {}  # released storage by size, not held
 
     def over(self, cap: int) -> bool:
         """A ring of ``cap`` bytes is over its share under memory pressure."""
         return self.held > self.mark and cap * self.rings > self.limit
+
+    def take(self, size: int) -> mmap.mmap:
+        """Storage of ``size`` bytes: a kept one, else a fresh mapping."""
+        kept = self.spare.get(size)
+        return kept.pop() if kept else mmap.mmap(-1, size)
+
+    def keep(self, buf: mmap.mmap, size: int) -> bool:
+        """Keep released storage for the next rings; False if it is not kept (under
+        memory pressure, SPARE_BYTES of its size kept already, or a view of it still
+        alive: it goes back to the system)."""
+        kept = self.spare.setdefault(size, [])
+        if (len(kept) + 1) * size > SPARE_BYTES or self.held > self.mark:
+            return False
+        try:
+            buf.resize(size)    # the same size: CPython refuses while a view is alive
+        except (BufferError, ValueError, OSError):
+            return False
+        kept.append(buf)
+        return True
 
 
 class ByteRing:
@@ -91,7 +117,7 @@ class ByteRing:
             new *= 2
         if most and new > most:
             new = need if need > most else most
-        buf = mmap.mmap(-1, new)
+        buf = self.mem.take(new)
         mv = memoryview(buf)
         if cap:
             h = self.head
@@ -216,15 +242,16 @@ class ByteRing:
         if cap:
             self.mem.held -= cap
             self.mem.rings -= 1
-        self._unmap()
+        self._unmap(keep=True)
         self.buf = bytearray()
         self.mv = memoryview(self.buf)
         self.capacity = self.head = self.length = self.ahead = 0
 
-    def _unmap(self) -> None:
-        """Let go of the storage (the ring takes new storage or none next)."""
+    def _unmap(self, keep: bool = False) -> None:
+        """Let go of the storage (the ring takes new storage or none next): unmapped,
+        or with keep kept for the next rings where RingMemory.keep takes it."""
         self.mv.release()
-        if self.capacity:
+        if self.capacity and not (keep and self.mem.keep(self.buf, self.capacity)):
             try:
                 self.buf.close()
             except BufferError:
