@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -161,6 +162,23 @@ def test_a_record_others_can_write_is_not_believed(cache, monkeypatch):
     (cache / hostpick.FILE).chmod(0o622)
     assert hostpick.choose().python == OWN
     assert usercache.load(cache / hostpick.FILE) == {}
+
+
+@pytest.mark.parametrize("block, feature", [("cryptography", "AF_ALG"), ("shim._stub", "stub")])
+def test_an_interpreter_lacking_a_module_is_excluded_saying_why(cache, monkeypatch, block,
+                                                               feature):
+    """A PyPy without `cryptography` (tools/pypy-setup without network) or without the
+    stub's module: faster or not, never picked, and the record says why."""
+    pypy = hostpick.candidates()[1]
+    Path(pypy).write_text(      # a fake: our own interpreter with that module missing
+        f"#!/bin/sh\nexec {OWN} -c \"import runpy, sys; sys.modules['{block}'] = None; "
+        "runpy.run_module('shim.hostpick', run_name='__main__')\"\n")
+    lacks = hostpick.missing_under(pypy)
+    assert set(lacks) == {feature}
+    monkeypatch.setattr(hostpick, "measure", lambda p, env: FAST if p == pypy else BASE)
+    c = hostpick.pick({}, lambda _m: None)
+    assert c.python == OWN and f"{pypy}: " in c.why and lacks[feature] in c.why
+    assert "excluded" in hostpick.describe()
 
 
 def test_what_our_own_interpreter_serves():
