@@ -90,10 +90,16 @@ def test_the_best_round_counts_per_rate():
     assert hostpick.best(["first", "second"]) == "second"
 
 
-def test_the_override_wins_without_measuring(cache, monkeypatch):
+def test_the_override_wins_without_measuring(cache, monkeypatch, tmp_path):
     calls = fake_measurements(monkeypatch, {})
     monkeypatch.setenv(hostpick.ENV, "/opt/some/python")
     assert hostpick.choose() == ("/opt/some/python", f"from {hostpick.ENV}")
+    # a relative path is taken from the caller's directory (the host starts in /)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(hostpick.ENV, ".venv-pypy/bin/pypy3")
+    assert hostpick.choose().python == str(tmp_path / ".venv-pypy/bin/pypy3")
+    monkeypatch.setenv(hostpick.ENV, "pypy3")  # a bare name is looked up in PATH
+    assert hostpick.choose().python == "pypy3"
     assert calls == []
 
 
