@@ -332,11 +332,11 @@ class UdpLayer:
 
     def _source(self, sk: UdpSocket, iface: InterfaceWrapper, dst: bytes) -> bytes:
         b = sk.bind_addr
-        if b is not None:
+        if b is not None and b != _ZERO4 and b != _ZERO16:     # per datagram: wildcard first
             ub = unmap(b)
             if any(ub) and len(ub) == len(dst) and not is_multicast(ub):
                 return ub
-        if len(dst) == 4 and any(sk.mc_addr) and is_multicast(dst):
+        if len(dst) == 4 and sk.mc_addr != _ZERO4 and 224 <= dst[0] < 240:
             return sk.mc_addr
         src = source_address(iface, dst)
         if src is None:
@@ -389,9 +389,9 @@ class UdpLayer:
             ttl = sk.ttl if version == 4 else sk.hops
         if tos < 0:
             tos = sk.tos if version == 4 else sk.tclass
-        assert self.send_ip is not None
-        if not self.send_ip(iface, version, src, rip, 17, data, ttl, tos=tos,
-                            l4=UdpRepr(sk.local_port, rport), df=True):
+        assert self.send_ip is not None     # positional: keywords cost per datagram
+        if not self.send_ip(iface, version, src, rip, 17, data, ttl, False, tos,
+                            UdpRepr(sk.local_port, rport), True):
             raise SocketError(EAGAIN)
         if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
             self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
