@@ -515,7 +515,7 @@ class UdpLayer:
                 continue
             if group and key not in sk.mc_groups and not sk.mc_all:
                 continue
-            self._queue(sk, Datagram(data, src, sport, dst, version, ttl, tos, iface.index))
+            self._queue(sk, data, src, sport, dst, version, ttl, tos, iface.index)
 
     def mc_join(self, sk: UdpSocket, group: bytes, ifindex: int) -> None:
         key = (group, ifindex)
@@ -609,16 +609,19 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        self._queue(sk, Datagram(bytes(data), src, sport, dst, version, ttl, tos, iface.index))
+        self._queue(sk, data, src, sport, dst, version, ttl, tos, iface.index)
 
-    def _queue(self, sk: UdpSocket, dg: Datagram) -> None:
-        """Queue a datagram for reading, or drop it over SO_RCVBUF (__udp_queue_rcv_skb)."""
+    def _queue(self, sk: UdpSocket, data: bytes | memoryview, src: bytes, sport: int,
+               dst: bytes, version: int, ttl: int, tos: int, ifindex: int) -> None:
+        """Queue a datagram for reading, or drop it over SO_RCVBUF (__udp_queue_rcv_skb);
+        its payload is copied out of the frame only when it is queued."""
         st = self.stats
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
             st["udp_in_errors"] += 1
             return
+        dg = Datagram(bytes(data), src, sport, dst, version, ttl, tos, ifindex)
         sk.rxq.append(dg)
         sk.rx_bytes += dg.cost
         st["udp_in_datagrams"] += 1
