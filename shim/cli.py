@@ -19,14 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from shim import builds, netconfig, program, runtime, tracecli
+from shim import builds, hostpick, netconfig, program, runtime, tracecli
 from shim import protocol as P
 
 ON_DEMAND_IDLE = 5.0          # seconds an on-demand host lingers with no client or socket
 # tools/vm sets ROCKETNET_TIMEOUT_FACTOR in an emulated guest, where a start takes longer
 START_TIMEOUT = 20.0 * float(os.environ.get("ROCKETNET_TIMEOUT_FACTOR") or 1)
-# the interpreter that runs stack hosts started from here (default: this one)
-HOST_PYTHON_ENV = "ROCKETNET_HOST_PYTHON"
 
 
 def die(msg: str, status: int = 1) -> int:
@@ -57,7 +55,7 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
     """Start host NAME in the background and return once it accepts connections."""
     d = runtime.host_dir(name)
     env = host_env()
-    python = os.environ.get(HOST_PYTHON_ENV) or sys.executable
+    python, why = hostpick.choose()
     if python != sys.executable:
         # another interpreter (pypy3) imports this tree, with its own build of shim._stub
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
@@ -73,8 +71,7 @@ def start_host(name: str, idle_timeout: float | None, extra: list[str] | None = 
     except OSError as e:
         os.close(r)
         os.close(w)
-        via = f" (from {HOST_PYTHON_ENV})" if python != sys.executable else ""
-        raise SystemExit(die(f"cannot start stack host {name!r} with {python}{via}: "
+        raise SystemExit(die(f"cannot start stack host {name!r} with {python} ({why}): "
                              f"{e.strerror}")) from None
     os.close(w)
     try:
@@ -343,6 +340,11 @@ def cmd_host(args: argparse.Namespace) -> int:
         ensure_host(name, args.idle_timeout, net_options(args)).close()
         print(f"host {name!r} ready (pid {runtime.read_pid(name)})")
         return 0
+    if args.action == "pick":
+        choice = hostpick.pick(host_env(), lambda msg: print(f"rocketnet: {msg}",
+                                                             file=sys.stderr, flush=True))
+        print(f"host interpreter: {choice.python}\n({choice.why})")
+        return 0
     if args.action == "profile":
         from shim import kprofile, profilecache
         print(kprofile.describe(profilecache.probe()), end="")
@@ -449,21 +451,27 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def package_version() -> str:
-    from importlib import metadata
-    try:
-        return metadata.version("rocketnet")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+class VersionAction(argparse.Action):
+    """--version: rocketnet's version and which interpreter runs its stack hosts, and why
+    (worked out only when asked: it reads the interpreter record)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(option_strings, dest, nargs=0, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        print(f"rocketnet {hostpick.rocketnet_version()}\n{hostpick.describe()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rocketnet",
         description="Run unmodified programs on rocketnet, the RocketOS network stack in Python.",
-        epilog=f"Environment: {HOST_PYTHON_ENV}=INTERPRETER runs the stack hosts this command "
-               "starts under another Python, e.g. pypy3 (prepare it with tools/pypy-setup).")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+        epilog=f"Environment: {hostpick.ENV}=INTERPRETER runs the stack hosts this command "
+               "starts under that Python, e.g. pypy3 (prepare it with tools/pypy-setup); "
+               "otherwise the one `rocketnet host pick` measured faster, if any.")
+    ap.add_argument("--version", action=VersionAction,
+                    help="show the version and which interpreter runs the stack hosts, and why")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser(
         "run", help="run a command with its sockets on a stack host",
@@ -505,8 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "profile: what this machine's kernel answers that differs "
                                       "from the stack's own model (every host answers as the "
                                       "kernel; probed once per kernel boot, network namespace "
-                                      "and rocketnet version, kept in ~/.cache/rocketnet).")
-    host.add_argument("action", choices=["list", "start", "stop", "stats", "profile"])
+                                      "and rocketnet version, kept in ~/.cache/rocketnet); "
+                                      "pick: measure which interpreter (CPython, PyPy) serves "
+                                      "programs faster here and record it for host starts "
+                                      "(~10-20 s; `rocketnet --version` shows the choice).")
+    host.add_argument("action", choices=["list", "start", "stop", "stats", "profile", "pick"])
     host.add_argument("name", nargs="?", help="host name (default: default)")
     host.add_argument("--idle-timeout", type=float, default=None,
                       help="with start: exit after this many idle seconds (default: never)")

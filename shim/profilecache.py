@@ -5,21 +5,17 @@ host starts for every `rocketnet run` and every test.
 An entry is keyed by what the answers depend on: the running kernel (release and boot
 id), the network namespace and its sysctls the probe reads, and the code that asks and
 models the answers (the contents of rocketnet/ and shim/kprofile.py).  A change of any
-re-probes.  The cache lives in the user's own cache directory (0700, owned by the user,
-not a symlink); the file is created 0600 without following symlinks and replaced
-atomically; a file that is not ours, is not private or does not parse is ignored.
+re-probes.  The cache lives in the user's own cache directory (shim/usercache.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
-import stat
 from pathlib import Path
 
 from rocketnet.profile import KernelProfile, OptionAnswer, ValueAnswer
-from shim import kprofile
+from shim import kprofile, usercache
 
 ENTRIES = 8             # profiles kept (other namespaces, other checkouts)
 FILE = "kprofile.json"
@@ -46,9 +42,7 @@ def key() -> str:
         pass
     for name in (*kprofile.SYSCTLS.values(), "ipv6/conf/all/disable_ipv6"):
         h.update(name.encode() + b"=" + _read(f"/proc/sys/net/{name}"))
-    files = sorted(p for root in CODE_ROOTS for p in root.rglob("*.py")) + list(CODE_FILES)
-    for p in files:
-        h.update(str(p).encode() + b"\0" + _read(str(p)))
+    usercache.digest_code(h, CODE_ROOTS, CODE_FILES)
     return h.hexdigest()
 
 
@@ -75,59 +69,13 @@ def _decode(d: dict) -> KernelProfile:
     return KernelProfile(**kw)
 
 
-def cache_dir() -> Path | None:
-    """The user's own private cache directory, made if missing; None if it is not
-    private to this user (then nothing is cached)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    d = Path(base) / "rocketnet"
-    try:
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        st = os.lstat(d)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-        return None
-    return d
-
-
-def _load(path: Path) -> dict:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return {}
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-            return {}
-        try:
-            entries = json.loads(f.read())
-        except ValueError:
-            return {}
-    return entries if isinstance(entries, dict) else {}
-
-
-def _store(path: Path, entries: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(entries, f)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-
-
 def probe() -> KernelProfile:
     """This kernel's profile: the cached one if its key matches, else probed and kept."""
-    d = cache_dir()
+    d = usercache.cache_dir()
     if d is None:
         return kprofile.probe()
     k = key()
-    entries = _load(d / FILE)
+    entries = usercache.load(d / FILE)
     entry = entries.get(k)
     if isinstance(entry, dict):
         try:
@@ -139,5 +87,5 @@ def probe() -> KernelProfile:
         (e.get("seq", 0) for e in entries.values() if isinstance(e, dict)), default=0)}
     newest = sorted(entries, key=lambda e: entries[e].get("seq", 0)
                     if isinstance(entries[e], dict) else 0)[-ENTRIES:]
-    _store(d / FILE, {e: entries[e] for e in newest})
+    usercache.store(d / FILE, {e: entries[e] for e in newest})
     return profile

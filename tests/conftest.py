@@ -18,6 +18,9 @@ ROCKETNET = [sys.executable, "-m", "shim.cli"]
 # Timeouts of runs that take real time scale with the CPU: tools/vm sets 10 in an
 # emulated guest (QEMU without KVM), where the same run takes about ten times longer.
 TIMEOUT_FACTOR = float(os.environ.get("ROCKETNET_TIMEOUT_FACTOR") or 1)
+# Hosts run under the interpreter running the tests unless the caller names one
+# (ROCKETNET_HOST_PYTHON=pypy3 pytest ...): never by `rocketnet host pick`'s record.
+os.environ.setdefault("ROCKETNET_HOST_PYTHON", sys.executable)
 
 
 def scaled(seconds: float) -> float:

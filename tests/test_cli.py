@@ -45,6 +45,17 @@ def test_bad_host_python_is_one_line(rn, tmp_path) -> None:
     assert "ROCKETNET_HOST_PYTHON" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
+def test_version_names_the_host_interpreter_and_why(rn, tmp_path) -> None:
+    r = rn.run("--version")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[1]
+    assert line.startswith("host interpreter: ") and line.endswith(")")
+    env = dict(rn.env, ROCKETNET_HOST_PYTHON=sys.executable)
+    r = subprocess.run(rn.cmd("--version"), env=env, capture_output=True, text=True, timeout=60)
+    assert r.stdout.splitlines()[1] == \
+        f"host interpreter: {sys.executable} (from ROCKETNET_HOST_PYTHON)"
+
+
 def test_ss_and_ip_json(rn) -> None:
     assert rn.run("host", "start", "s1").returncode == 0
     p = rn.popen("run", "--host", "s1", "--", sys.executable, "-c", SERVER,

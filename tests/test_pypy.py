@@ -1,19 +1,34 @@
 """The stack stays runnable on PyPy (Debian's pypy3, Python 3.9): the sans-I/O engine
-moves bytes in-process, and a stack host running under pypy3 serves shimmed programs."""
+moves bytes in-process, a stack host running under pypy3 serves shimmed programs, and
+tools/pypy-setup's PyPy serves AF_ALG too (the picker may pick it: shim/hostpick.py)."""
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
+from shim import hostpick
 from tests.conftest import Rocketnet
 
 ROOT = Path(__file__).resolve().parent.parent
+needs_pypy = pytest.mark.skipif(shutil.which("pypy3") is None,
+                                reason="no pypy3 (tools/setup installs it)")
+ALG_SHA256 = ("import socket, sys\n"
+              "t = socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)\n"
+              "t.bind(('hash', 'sha256'))\n"
+              "op, _ = t.accept()\n"
+              "op.sendall(b'abc')\n"
+              "sys.stdout.write(op.recv(32).hex())\n")
 
 
+@needs_pypy
 def test_engine_runs_on_pypy():
     r = subprocess.run(["pypy3", str(ROOT / "tools" / "inproc_throughput.py"), "16"],
                        capture_output=True, text=True, timeout=120,
@@ -22,6 +37,7 @@ def test_engine_runs_on_pypy():
     assert r.stdout.startswith("16 MiB in ") and "(retransmits 0)" in r.stdout
 
 
+@needs_pypy
 def test_pypy_hosts_the_stack_for_shimmed_programs(rn: Rocketnet):
     rn.env["ROCKETNET_HOST_PYTHON"] = "pypy3"
     r = rn.run("host", "start", "pp", timeout=60)
@@ -35,6 +51,18 @@ def test_pypy_hosts_the_stack_for_shimmed_programs(rn: Rocketnet):
     assert r.returncode == 0, r.stderr
     assert [ln for ln in r.stdout.splitlines() if ln.endswith("receiver")]
     assert rn.stats("pp")["stack"]["tcp_payload_bytes_received"] > 0
+
+
+@pytest.mark.skipif(not os.access(hostpick.PYPY_VENV, os.X_OK),
+                    reason="no .venv-pypy (tools/pypy-setup makes it)")
+def test_setup_pypy_serves_what_cpython_serves(rn: Rocketnet):
+    """The PyPy that tools/pypy-setup prepares lacks nothing a CPython host serves, so the
+    picker may pick it: AF_ALG hashes on a host under it."""
+    assert hostpick.missing_under(str(hostpick.PYPY_VENV)) == {}
+    rn.env["ROCKETNET_HOST_PYTHON"] = str(hostpick.PYPY_VENV)
+    r = rn.run("run", "--host", "alg", "--", sys.executable, "-c", ALG_SHA256, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == hashlib.sha256(b"abc").hexdigest()
 
 
 def test_ring_storage_is_raw_memory_given_back_when_released():
