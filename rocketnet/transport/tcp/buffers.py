@@ -1,5 +1,5 @@
-"""Buffer sizes and windows: the window we advertise (receiver-side silly
-window avoidance), receive-buffer autotuning, send-buffer growth, window updates."""
+"""Buffer sizes and windows: receive-buffer autotuning, send-buffer growth, window
+updates (the window a segment advertises is output's _xmit's)."""
 
 from __future__ import annotations
 
@@ -19,31 +19,6 @@ if TYPE_CHECKING:
 
 class BuffersMixin:
     """TcpLayer's buffers part."""
-
-    def _window(self, tcb: TcpSocket) -> int:
-        """Window field value to advertise now (and update rcv_adv)."""
-        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
-        if free < 0:
-            free = 0
-        lim = tcb.rcvbuf_limit >> 1
-        mss = tcb.mss
-        if free < (lim if lim < mss else mss):
-            free = 0  # receiver-side silly window avoidance
-        elif free > 4 * tcb.advmss and self.mem.over(tcb.rcvbuf.capacity):
-            free = 4 * tcb.advmss  # memory pressure: Linux __tcp_select_window's clamp
-        cur = (tcb.rcv_adv - tcb.rcv_nxt) & M
-        if cur & HALF:
-            cur = 0
-        if free < cur:
-            free = cur  # never shrink the window
-        sc = tcb.rcv_wscale
-        w = free >> sc
-        if w > 0xFFFF:
-            w = 0xFFFF
-        edge = (tcb.rcv_nxt + (w << sc)) & M
-        if ((edge - tcb.rcv_adv) & M) < HALF:
-            tcb.rcv_adv = edge
-        return w
 
     def rcvq_due(self, tcb: TcpSocket) -> bool:
         """A round trip since autotuning last measured what the application read."""

@@ -50,6 +50,7 @@ TCP = struct.Struct("!HHIIBBHHH")
 U16 = struct.Struct("!H")
 TS_WORD = 0x0101080A  # NOP, NOP, kind 8, length 10: the aligned timestamp option
 TS3 = struct.Struct("!III")
+TCP_TS = struct.Struct("!HHIIBBHHHIII")  # TCP and, in the next 12 bytes, maybe TS3
 U32 = struct.Struct("!I")
 U32X2 = struct.Struct("!II")
 

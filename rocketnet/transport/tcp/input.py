@@ -3,6 +3,8 @@ processing, ACK processing, SYN handling, urgent data and FIN."""
 
 from __future__ import annotations
 
+import heapq
+
 from ...iface import InterfaceWrapper
 from ...iface.interface import IpRepr
 from ...wire.checksum import pseudo_header_sum
@@ -27,8 +29,8 @@ from .consts import (
     SYN_RECEIVED,
     SYN_SENT,
     TCP,
+    TCP_TS,
     TIME_WAIT,
-    TS3,
     TS_WORD,
     U16,
     URG_NOTYET,
@@ -83,10 +85,15 @@ class InputMixin:
         """IpHandler for poll_interfaces: a segment (``seg``) of the packet ``ip``."""
         version, src, dst = ip.version, ip.src, ip.dst
         n = len(seg)
-        if n < 20:
+        if n >= 32:  # the header and what would be the aligned timestamp option
+            sport, dport, seq, ack, off, flags, window, _c, _u, word, tsval, tsecr = \
+                TCP_TS.unpack_from(seg, 0)
+        elif n >= 20:
+            sport, dport, seq, ack, off, flags, window, _c, _u = TCP.unpack_from(seg, 0)
+            word = tsval = tsecr = 0
+        else:
             self._count("drop_tcp_truncated")
             return
-        sport, dport, seq, ack, off, flags, window, _c, _u = TCP.unpack_from(seg, 0)
         hl = (off >> 4) << 2
         if hl < 20 or hl > n:
             self._count("drop_tcp_data_offset")
@@ -96,13 +103,14 @@ class InputMixin:
         ):
             self._count("drop_tcp_checksum")
             return
-        st = self.stats
-        st["tcp_segments_received"] += 1
-        tcb = self.conns.get((dst, dport, src, sport))
-        if tcb is None:
+        self.stats["tcp_segments_received"] += 1
+        key = (dst, dport, src, sport)
+        conns = self.conns
+        if key not in conns:
             self._no_conn(iface, version, src, dst, sport, dport, seq, ack, flags, window,
                           seg, hl, n)
             return
+        tcb = conns[key]
         tcb.segs_in += 1
         plen = n - hl
         # ---- fast path (header prediction): ESTABLISHED, in order, pure ACK and/or
@@ -118,7 +126,6 @@ class InputMixin:
                         self._accept_data(tcb, seg, hl, plen)
                     return
             elif hl == 32 and tcb.ts_ok:
-                word, tsval, tsecr = TS3.unpack_from(seg, 20)
                 if word == TS_WORD and not ((tsval - tcb.ts_recent) & HALF) and not tcb.sacked:
                     if seq == tcb.last_ack_sent:
                         tcb.ts_recent = tsval
@@ -141,7 +148,11 @@ class InputMixin:
             self._send_rst_for(tcb)
             self._enter_closed(tcb, 0)
             return
-        tcb.rcvbuf.append(seg[hl : hl + plen], tcb.rcvbuf_limit)
+        buf = tcb.rcvbuf
+        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit)
+        buf.length += plen  # commit, inline
+        a = buf.ahead - plen
+        buf.ahead = a if a > 0 else 0
         if plen >= tcb.rcv_mss:
             tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
             if seg[13] & PSH:
@@ -154,7 +165,9 @@ class InputMixin:
         gap = self.now - tcb.last_data_recv
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
-        self.events.add(tcb)
+        events = self.events
+        if tcb not in events:   # (an ACK in the same segment may have put it there)
+            events.add(tcb)
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
@@ -178,8 +191,12 @@ class InputMixin:
             self.dirty[tcb] = None
         elif tcb.delack_at is None:
             # delayed ACK: a reply, or the next segment, carries it; else the timer
-            tcb.delack_at = self.now + self.config.delack
-            self._arm(tcb)
+            t = tcb.delack_at = self.now + self.config.delack
+            h = tcb.heap_at
+            if h is None or t < h:  # _arm, inline: a request/response pushes every time
+                tcb.heap_at = t
+                self._timer_seq += 1
+                heapq.heappush(self.timers, (t, self._timer_seq, tcb))
 
     @staticmethod
     def _window_keeps_up(tcb: TcpSocket) -> bool:
@@ -230,8 +247,10 @@ class InputMixin:
             return False
         # new data acknowledged
         tcb.last_ack_recv = now
-        una_abs = self._abs(tcb, una)
-        ack_abs = una_abs + d
+        una_abs = (una - tcb.data_seq) & M  # recovery._abs, inline
+        if una_abs & HALF:
+            una_abs -= 1 << 32
+        una_abs += tcb.bytes_acked
         tcb.snd_una = ack
         if tcb.urg_mode and ((ack - tcb.snd_up) & M) < HALF:
             tcb.urg_mode = False
@@ -244,14 +263,17 @@ class InputMixin:
         nd = (ack - tcb.data_seq) & M
         if nd & HALF:
             nd = 0
-        if nd > len(sndbuf):
-            nd = len(sndbuf)  # the rest is our FIN
+        if nd > sndbuf.length:
+            nd = sndbuf.length  # the rest is our FIN
         if nd:
             sndbuf.drop(nd)
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events.add(tcb)
-        self._ack_rtt(tcb, una_abs, ack_abs, sack_rtt, tsecr)
+        # at most one RTT sample; the timer's backoff ends only with one (RFC 6298 5)
+        r = tcb.tx.acked(una_abs, una_abs + d, now, sack_rtt, tsecr, tcb.ts_offset)
+        if r is not None:
+            self._rtt_sample(tcb, r)
         tcb.retransmits = 0
         if tcb.sacked:
             self._sack_prune(tcb)
@@ -284,14 +306,22 @@ class InputMixin:
                 tcb.cc.on_ack(tcb, acked, now)
                 self._sndbuf_expand(tcb)
         tcb.dupacks = 0
-        self._update_window(tcb, seq, ack, window)
+        wl1 = tcb.snd_wl1
+        if ((window << tcb.snd_wscale) == tcb.snd_wnd and self.probe is None
+                and ((wl1 - seq) & HALF or wl1 == seq and not (ack - tcb.snd_wl2) & HALF)):
+            tcb.snd_wl1 = seq  # _update_window's common case, inline: the same window
+            tcb.snd_wl2 = ack
+        else:
+            self._update_window(tcb, seq, ack, window)
         # retransmission timer
         if tcb.snd_una == tcb.snd_max:
             tcb.rto_at = None
         else:
-            tcb.rto_at = now + tcb.rto
-            self._arm(tcb)
-        if tcb.sndbuf or tcb.fin_queued:
+            t = tcb.rto_at = now + tcb.rto
+            h = tcb.heap_at
+            if h is None or t < h:
+                self._arm(tcb, t)
+        if tcb.sndbuf.length or tcb.fin_queued:
             self.dirty[tcb] = None
         return True
 

@@ -44,7 +44,7 @@ class OutputMixin:
         if iface is None:
             return False
         v4 = tcb.version == 4
-        thl = 20 + len(opts)
+        thl = 20 + len(opts) if opts else 20
         ts = tcb.ts_ok and not flags & SYN
         if ts:
             thl += 12
@@ -62,7 +62,31 @@ class OutputMixin:
             return False
         if flags & ACK:
             ack = tcb.last_ack_sent = tcb.rcv_nxt
-            win = self._window(tcb) if not flags & SYN else _syn_window(tcb)
+            if flags & SYN:
+                win = _syn_window(tcb)
+            else:
+                # the window we advertise (and rcv_adv), as Linux __tcp_select_window
+                free = tcb.rcvbuf_limit - tcb.rcvbuf.length
+                if free < 0:
+                    free = 0
+                lim = tcb.rcvbuf_limit >> 1
+                mss = tcb.mss
+                if free < (lim if lim < mss else mss):
+                    free = 0  # receiver-side silly window avoidance
+                elif free > 4 * tcb.advmss and self.mem.over(tcb.rcvbuf.capacity):
+                    free = 4 * tcb.advmss  # memory pressure: the clamp
+                cur = (tcb.rcv_adv - ack) & M
+                if cur & HALF:
+                    cur = 0
+                if free < cur:
+                    free = cur  # never shrink the window
+                sc = tcb.rcv_wscale
+                win = free >> sc
+                if win > 0xFFFF:
+                    win = 0xFFFF
+                edge = (ack + (win << sc)) & M
+                if ((edge - tcb.rcv_adv) & M) < HALF:
+                    tcb.rcv_adv = edge
             tcb.ack_pending = False
             tcb.unacked_segs = 0
             tcb.pushed = 0
@@ -86,11 +110,9 @@ class OutputMixin:
             opts += U32.pack(0x01010500 | (2 + 8 * len(blocks)))
             for left, right in blocks:
                 opts += U32X2.pack(left, right)
-        ip: Ipv4Repr | Ipv6Repr = (
-            Ipv4Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.ttl, tcb.tos) if v4
-            else Ipv6Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.hops, tcb.tos))
-        iface.emit(tok, ip, TcpRepr(tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts),
-                   source=tcb.sndbuf if plen else None, offset=start, n=plen)
+        iface.emit_tcp(tok, v4, tcb.lip, tcb.rip, tcb.ttl if v4 else tcb.hops, tcb.tos,
+                       tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts, tcb.sndbuf,
+                       start, plen)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1
@@ -179,7 +201,7 @@ class OutputMixin:
                 tcb.snd_nxt = tcb.snd_max = (tcb.iss + 1) & M
                 if tcb.rto_at is None:
                     tcb.rto_at = now + tcb.rto
-                    self._arm(tcb)
+                    self._arm(tcb, tcb.rto_at)
             if tcb.ack_pending and st == SYN_RECEIVED:
                 tcb.ack_pending = False
             return True
@@ -236,7 +258,7 @@ class OutputMixin:
                     # window closed: persist timer (probes) if nothing in flight
                     if in_flight == 0 and tcb.rto_at is None:
                         tcb.rto_at = now + tcb.rto
-                        self._arm(tcb)
+                        self._arm(tcb, tcb.rto_at)
                     break
                 if n < mss and n == unsent and not tcb.fin_queued and not tcb.urg_mode:
                     if in_flight and not tcb.nodelay:
@@ -246,7 +268,7 @@ class OutputMixin:
                         # timer (Linux: max(RTO, 200 ms), then tcp_write_wakeup)
                         if in_flight == 0 and tcb.rto_at is None:
                             tcb.rto_at = now + tcb.rto
-                            self._arm(tcb)
+                            self._arm(tcb, tcb.rto_at)
                         break
                 flags = ACK
                 last = n == unsent
@@ -260,8 +282,11 @@ class OutputMixin:
                 new_nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & M
                 dn = (new_nxt - tcb.snd_max) & M
                 if dn and dn < HALF:
-                    # new data (not a retransmission)
-                    tcb.tx.sent(self._abs(tcb, new_nxt), now)
+                    # new data (not a retransmission): tx.sent(_abs(new_nxt)), inline
+                    a = (new_nxt - tcb.data_seq) & M
+                    if a & HALF:
+                        a -= 1 << 32
+                    tcb.tx.segs.append((tcb.bytes_acked + a, now))
                     tcb.bytes_sent += n
                     tcb.snd_max = new_nxt
                 else:
@@ -270,8 +295,10 @@ class OutputMixin:
                     tcb.bytes_retrans += n
                 tcb.snd_nxt = new_nxt
                 if tcb.rto_at is None:
-                    tcb.rto_at = now + tcb.rto
-                    self._arm(tcb)
+                    t = tcb.rto_at = now + tcb.rto
+                    h = tcb.heap_at
+                    if h is None or t < h:
+                        self._arm(tcb, t)
                 if last and flags & FIN:
                     break
             elif tcb.fin_queued and snd_nxt == data_end:
@@ -287,7 +314,7 @@ class OutputMixin:
                     tcb.tx.resend(a, a + 1, self.now)
                 if tcb.rto_at is None:
                     tcb.rto_at = now + tcb.rto
-                    self._arm(tcb)
+                    self._arm(tcb, tcb.rto_at)
                 break
             else:
                 break
@@ -298,15 +325,15 @@ class OutputMixin:
     def flush(self) -> bool:
         """Run output for every dirty connection. Returns True if anything was
         processed."""
-        dirty = self.dirty
-        if not dirty:
+        todo = self.dirty
+        if not todo:
             return False
-        todo = list(dirty)
-        dirty.clear()
+        self.dirty = {}  # what output marks now is for the next round
         for i, tcb in enumerate(todo):
             if not self._output(tcb):
                 # device full: keep this and the rest for the next round
-                for t in todo[i:]:
+                dirty = self.dirty
+                for t in list(todo)[i:]:
                     dirty[t] = None
                 break
         return True

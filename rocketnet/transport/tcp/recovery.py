@@ -140,7 +140,7 @@ class RecoveryMixin:
             tcb.cwnd = tcb.ssthresh + 3 * tcb.mss
             self._retransmit_head(tcb)
         tcb.rto_at = now + tcb.rto
-        self._arm(tcb)
+        self._arm(tcb, tcb.rto_at)
         if self.probe is not None:
             self.probe.loss(tcb, "recovery")
 

@@ -112,8 +112,13 @@ class ByteRing:
         readable byte goes), growing the storage if needed (see reserve); ``commit``
         makes it readable. Returns len(data)."""
         n = len(data)
-        p = self._place(off, n, most)
+        p = self.length + off
+        if p + n > self.capacity:
+            self.reserve(p + n, most)
         cap = self.capacity
+        p += self.head
+        if p >= cap:
+            p -= cap
         first = cap - p
         if n <= first:
             self.mv[p : p + n] = data
@@ -127,8 +132,7 @@ class ByteRing:
         return n
 
     def append(self, data: bytes | bytearray | memoryview, most: int = 0) -> None:
-        """Add readable bytes at the tail (write at 0, then commit: inline, the send
-        path's every call)."""
+        """Add readable bytes at the tail (write at 0, then commit)."""
         n = self.write(0, data, most)
         self.length += n
         a = self.ahead - n
@@ -169,21 +173,17 @@ class ByteRing:
         """Room for up to ``n`` bytes after the readable ones, in place and contiguous
         (up to the end of the storage), growing the storage as ``write`` does; fill it
         (e.g. recv_into) and ``commit`` what was filled. For a ring with nothing
-        written ahead (a send ring)."""
-        p = self._place(0, n, most)
-        e = p + n
-        cap = self.capacity
-        return self.mv[p : e if e <= cap else cap]
-
-    def _place(self, off: int, n: int, most: int) -> int:
-        """Where ``n`` bytes ``off`` past the readable ones start in the storage,
-        grown to hold them (see reserve)."""
-        p = self.length + off
+        written ahead (a send ring). Placed as ``write`` places, inline: the host
+        queues every write here."""
+        p = self.length
         if p + n > self.capacity:
             self.reserve(p + n, most)
-        p += self.head
         cap = self.capacity
-        return p - cap if p >= cap else p
+        p += self.head
+        if p >= cap:
+            p -= cap
+        e = p + n
+        return self.mv[p : e if e <= cap else cap]
 
     def read(self, n: int) -> bytes:
         """Take the first ``n`` readable bytes (n <= length) out of the ring."""

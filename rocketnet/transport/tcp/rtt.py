@@ -23,27 +23,29 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Any
 
+from .consts import HALF, M
+
+INF = float("inf")  # (pos, INF) sorts after every (pos, time)
+
 
 class SendTimes:
-    __slots__ = ("ends", "times", "head", "resent")
+    __slots__ = ("segs", "head", "resent")
 
     def __init__(self) -> None:
-        self.ends: list[int] = []  # end position of each segment of new data, ascending
-        self.times: list[float] = []  # when it was first sent
-        self.head = 0  # ends[:head] are acknowledged (dropped in batches)
+        # (end position, when first sent) of each segment of new data, ascending
+        self.segs: list[tuple[int, float]] = []
+        self.head = 0  # segs[:head] are acknowledged (dropped in batches)
         # sorted, merged [start, end, when last sent] of bytes sent again
         self.resent: list[list[Any]] = []
 
     def clear(self) -> None:
-        self.ends = []
-        self.times = []
+        self.segs = []
         self.head = 0
         self.resent = []
 
     def sent(self, end: int, now: float) -> None:
         """New data up to ``end`` went out for the first time."""
-        self.ends.append(end)
-        self.times.append(now)
+        self.segs.append((end, now))
 
     def resend(self, start: int, end: int, now: float) -> None:
         """Bytes [start, end) went out again: no sample may time them (Karn)."""
@@ -69,50 +71,64 @@ class SendTimes:
                 return False
         return True
 
-    def acked(self, una: int) -> tuple[float | None, float]:
-        """snd_una advanced to ``una``: forget what lies below it. Returns the first
-        send time of the oldest segment now wholly acknowledged (None if none) and
-        when the acknowledged bytes were last resent (-1.0: never)."""
-        ends = self.ends
-        h = self.head
-        first = None
-        n = len(ends)
-        if h < n and ends[h] <= una:
-            first = self.times[h]
-            h = bisect_right(ends, una, h)
-            if h == n:
-                self.ends = []  # all acknowledged (new lists: no method calls per ACK)
-                self.times = []
-                h = 0
-            elif h > 256 and h * 2 > n:
-                del ends[:h]
-                del self.times[:h]
-                h = 0
-            self.head = h
+    def acked(self, una: int, ack: int, now: float, sack_rtt: float | None, tsecr: int,
+              ts_offset: int) -> float | None:
+        """snd_una advanced from ``una`` to ``ack``: forget what lies below it, and
+        return the ACK's sample (the module's order; ``sack_rtt`` is the SACK
+        blocks', ``tsecr`` the echoed timestamp, 0 if none), None if it gives none."""
+        segs = self.segs
+        oldest = first = None
+        if segs:    # segs[head:] are not acknowledged yet (head < len(segs))
+            h = self.head
+            end, t = segs[h]
+            if end > una:
+                oldest = t  # the first transmission of the byte at una
+            else:
+                i = bisect_right(segs, (una, INF), h)
+                if i < len(segs):
+                    oldest = segs[i][1]
+            if end <= ack:
+                first = t
+                if segs[-1][0] <= ack:
+                    self.segs = []  # all acknowledged (a new list: no method call)
+                    h = 0
+                else:
+                    h = bisect_right(segs, (ack, INF), h)
+                    if h > 256 and h * 2 > len(segs):
+                        del segs[:h]
+                        h = 0
+                self.head = h
         r = self.resent
-        last = -1.0
-        for ent in r:
-            if ent[0] >= una:
-                break
-            if ent[2] > last:
-                last = ent[2]
-        while r and r[0][1] <= una:
-            del r[0]
-        return first, last
-
-    def first_sent(self, una: int) -> float | None:
-        """When the segment holding position ``una`` was first sent."""
-        i = bisect_right(self.ends, una, self.head)
-        return self.times[i] if i < len(self.ends) else None
+        last = -1.0  # when the acknowledged bytes were last resent (-1.0: never)
+        if r:
+            for ent in r:
+                if ent[0] >= ack:
+                    break
+                if ent[2] > last:
+                    last = ent[2]
+            while r and r[0][1] <= ack:
+                del r[0]
+        if first is not None and last < 0:
+            return now - first
+        if sack_rtt is not None:
+            return sack_rtt
+        if tsecr and oldest is not None:
+            if last > oldest:
+                oldest = last
+            sent = (tsecr - (int(oldest * 1000) + ts_offset)) & M
+            rtt = (int(now * 1000) + ts_offset - tsecr) & M
+            if sent < HALF and rtt < HALF:
+                return rtt / 1000.0
+        return None
 
     def sack_sample(self, end: int, now: float) -> float | None:
         """A SACK block grew to ``end``: the RTT of the segment ending there, if it was
         never resent."""
-        ends = self.ends
-        i = bisect_left(ends, end, self.head)
-        if i == len(ends) or ends[i] != end:
+        segs = self.segs
+        i = bisect_left(segs, (end, -INF), self.head)
+        if i == len(segs) or segs[i][0] != end:
             return None
-        start = ends[i - 1] if i > 0 else end - 1
+        start = segs[i - 1][0] if i > 0 else end - 1
         if not self._clean(start, end):
             return None
-        return now - self.times[i]
+        return now - segs[i][1]

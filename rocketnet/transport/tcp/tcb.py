@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 class TcpSocket:
     """A TCP control block with its buffers and socket options (SocketInner::Tcp)."""
 
+    # _room's size_goal() and the (mss, max_snd_wnd) it is for: they rarely change
+    goal_for: tuple[int, int] = (0, -1)
+    goal = 0
+
     def __init__(self, layer: TcpLayer, family: int) -> None:
         self.layer = layer
         self.family = family  # AF_INET (2) or AF_INET6 (10): the application's view
@@ -205,10 +209,18 @@ class TcpSocket:
 
     def _room(self) -> tuple[int, int]:
         """send_space() but for the FIN, and the size goal (0, 0 if no room)."""
-        free = self._send_free()
+        buf = self.sndbuf
+        mem = self.layer.mem
+        if mem.held > mem.mark and mem.over(buf.capacity):   # no call without pressure
+            self.layer.moderate_sndbuf(self)  # the send buffer under memory pressure
+        free = self.sndbuf_limit - buf.length
         if free <= 0:
             return 0, 0
-        goal = self.size_goal()
+        key = (self.mss, self.max_snd_wnd)
+        if key != self.goal_for:
+            self.goal_for = key
+            self.goal = self.size_goal()
+        goal = self.goal
         return (free if free > goal else goal), goal
 
     def writable(self) -> bool:
@@ -220,17 +232,13 @@ class TcpSocket:
         a few bytes it cannot send yet. (A write, send_space, takes any room.)"""
         if self.fin_queued:
             return False
-        free = self._send_free()
-        half = self.sndbuf.length >> 1
-        return free > 0 and free >= (half if half < self.mss else self.mss)
-
-    def _send_free(self) -> int:
-        """The send buffer's free bytes, after moderating it under memory pressure."""
         buf = self.sndbuf
         mem = self.layer.mem
-        if mem.held > mem.mark and mem.over(buf.capacity):   # no call without pressure
+        if mem.held > mem.mark and mem.over(buf.capacity):   # as _room
             self.layer.moderate_sndbuf(self)
-        return self.sndbuf_limit - buf.length
+        free = self.sndbuf_limit - buf.length
+        half = buf.length >> 1
+        return free > 0 and free >= (half if half < self.mss else self.mss)
 
     def mss_cache(self) -> int:
         """Linux's mss_cache (what TCP_MAXSEG reports once connected): the MSS bounded
@@ -316,7 +324,7 @@ class TcpSocket:
         """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
         (``more``: MSG_MORE)."""
         if n:
-            self.sndbuf.commit(n)
+            self.sndbuf.length += n  # commit (a send ring has nothing written ahead)
             self.layer.dirty[self] = None
         self.more = more
 
@@ -332,8 +340,13 @@ class TcpSocket:
         """What recv(maxlen) would return, in place in the receive ring and not taken
         yet (as far as it is contiguous there): the host writes it to the program
         straight from the ring, then ``consume``s what the program's socket took."""
-        n = self._readable(maxlen)
-        return self.rcvbuf.head_view(n if n > 0 else 0)
+        buf = self.rcvbuf
+        n = buf.length  # _readable, inline: the host's every read
+        if maxlen < n:
+            n = maxlen
+        if self.urg_state and n > 0:
+            n = self._urg_limit(n)
+        return buf.head_view(n if n > 0 else 0)
 
     def consume(self, n: int) -> None:
         """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...)))."""

@@ -13,7 +13,6 @@ from .consts import (
     ESTABLISHED,
     ETIMEDOUT,
     FIN_WAIT_2,
-    HALF,
     SEND_STATES,
     SYN_RECEIVED,
     SYN_SENT,
@@ -29,10 +28,11 @@ if TYPE_CHECKING:
 class TimersMixin:
     """TcpLayer's timers part."""
 
-    def _arm(self, tcb: TcpSocket) -> None:
-        t = _earliest(tcb)
-        if t is None:
-            return
+    def _arm(self, tcb: TcpSocket, t: float) -> None:
+        """A timer of tcb was set to ``t``: a heap entry only if it comes before the
+        connection's (heap_at is never after any timer of it, so one entry at heap_at
+        covers them all; a timer stopped or pushed back leaves its entry to be
+        corrected when it reaches the top). The hot callers inline the comparison."""
         h = tcb.heap_at
         if h is None or t < h:
             tcb.heap_at = t
@@ -40,28 +40,35 @@ class TimersMixin:
             heapq.heappush(self.timers, (t, self._timer_seq, tcb))
 
     def next_deadline(self) -> float | None:
+        """The first timer of any connection: the heap's head, once it is right
+        (the head's connection has a timer at exactly its time)."""
         timers = self.timers
         while timers:
             t, _s, tcb = timers[0]
-            if tcb.heap_at != t:
-                heapq.heappop(timers)
-                continue
-            actual = _earliest(tcb)
-            if actual is None:
-                heapq.heappop(timers)   # the timer was stopped since it was queued
+            if tcb.heap_at == t:
+                if tcb.rto_at == t or tcb.delack_at == t or tcb.deadline == t:
+                    return t
+                # stopped or pushed back since it was queued: the entry moves to the
+                # connection's first timer (one heap operation), or goes
+                actual = tcb.rto_at
+                d = tcb.deadline
+                if d is not None and (actual is None or d < actual):
+                    actual = d
+                d = tcb.delack_at
+                if d is not None and (actual is None or d < actual):
+                    actual = d
+                if actual is not None:
+                    tcb.heap_at = actual
+                    self._timer_seq += 1
+                    heapq.heapreplace(timers, (actual, self._timer_seq, tcb))
+                    continue
                 tcb.heap_at = None
-            elif actual > t:
-                # pushed back since it was queued: the entry moves (one heap operation)
-                tcb.heap_at = actual
-                self._timer_seq += 1
-                heapq.heapreplace(timers, (actual, self._timer_seq, tcb))
-            else:
-                return t
+            heapq.heappop(timers)
         return None
 
-    def _set_deadline(self, tcb: TcpSocket, t: float | None) -> None:
+    def _set_deadline(self, tcb: TcpSocket, t: float) -> None:
         tcb.deadline = t
-        self._arm(tcb)
+        self._arm(tcb, t)
 
     def run_timers(self, now: float) -> None:
         self.now = now
@@ -82,7 +89,9 @@ class TimersMixin:
                 tcb.pingpong = False  # no reply came: bulk, not interactive
                 if tcb.state in SYNCHRONIZED and tcb.rcv_nxt != tcb.last_ack_sent:
                     self._send_ack(tcb)
-            self._arm(tcb)
+            for t in (tcb.rto_at, tcb.deadline, tcb.delack_at):  # what still runs
+                if t is not None:
+                    self._arm(tcb, t)
 
     def _on_deadline(self, tcb: TcpSocket, now: float) -> None:
         st = tcb.state
@@ -180,27 +189,6 @@ class TimersMixin:
         if self.probe is not None:
             self.probe.loss(tcb, "rto")
 
-    def _ack_rtt(self, tcb: TcpSocket, una_abs: int, ack_abs: int, sack_rtt: float | None,
-                 tsecr: int) -> None:
-        """At most one RTT sample from an ACK that advanced snd_una (rtt.SendTimes);
-        the retransmission timer's backoff ends only with a sample (RFC 6298 5)."""
-        tx = tcb.tx
-        oldest = tx.first_sent(una_abs)
-        first, resent = tx.acked(ack_abs)
-        now = self.now
-        if first is not None and resent < 0:
-            self._rtt_sample(tcb, now - first)
-        elif sack_rtt is not None:
-            self._rtt_sample(tcb, sack_rtt)
-        elif tsecr and oldest is not None:
-            if resent > oldest:
-                oldest = resent
-            off = tcb.ts_offset
-            sent = (tsecr - (int(oldest * 1000) + off)) & M
-            r = (int(now * 1000) + off - tsecr) & M
-            if sent < HALF and r < HALF:
-                self._rtt_sample(tcb, r / 1000.0)
-
     def _rtt_sample(self, tcb: TcpSocket, r: float) -> None:
         cfg = self.config
         if r < 0:
@@ -209,22 +197,11 @@ class TimersMixin:
             tcb.srtt = r if r > 0 else 1e-6
             tcb.rttvar = r / 2
         else:
-            tcb.rttvar = 0.75 * tcb.rttvar + 0.25 * abs(tcb.srtt - r)
+            d = tcb.srtt - r
+            tcb.rttvar = 0.75 * tcb.rttvar + 0.25 * (d if d >= 0 else -d)
             tcb.srtt = 0.875 * tcb.srtt + 0.125 * r
         # Linux: rto = srtt + max(4*rttvar, rto_min)
         v = 4 * tcb.rttvar
         rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
         tcb.rto = rto if rto < cfg.rto_max else cfg.rto_max
 
-
-def _earliest(tcb: TcpSocket) -> float | None:
-    """The first of the connection's timers (retransmission / persist, deadline,
-    delayed ACK), None if none runs."""
-    t = tcb.rto_at
-    d = tcb.deadline
-    if d is not None and (t is None or d < t):
-        t = d
-    d = tcb.delack_at
-    if d is not None and (t is None or d < t):
-        t = d
-    return t
