@@ -389,10 +389,15 @@ class UdpLayer:
             ttl = sk.ttl if version == 4 else sk.hops
         if tos < 0:
             tos = sk.tos if version == 4 else sk.tclass
-        assert self.send_ip is not None     # positional: keywords cost per datagram
-        if not self.send_ip(iface, version, src, rip, 17, data, ttl, False, tos,
-                            UdpRepr(sk.local_port, rport), True):
-            raise SocketError(EAGAIN)
+        size = (28 if version == 4 else 48) + n
+        if size <= iface.mtu:       # the per-datagram path: no Reprs, no fragments
+            tok = iface.transmit(rip, size)
+            if tok is None:
+                self.stats["tx_backpressure"] = self.stats.get("tx_backpressure", 0) + 1
+                raise SocketError(EAGAIN)
+            iface.emit_udp(tok, version == 4, src, rip, ttl, tos, sk.local_port, rport, data)
+        elif not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
+            raise SocketError(EAGAIN)       # fragments: the IP layer's send_ip
         if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
             self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
                              group=False)
