@@ -359,7 +359,7 @@ class TcpSocket:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
             self.urg_state = 0  # read past the mark
-        if self.held_due():
+        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
             self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
 
