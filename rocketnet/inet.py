@@ -7,11 +7,21 @@ from __future__ import annotations
 import ipaddress
 
 _ZERO10 = b"\x00" * 10
+# dotted quads already read (a host's programs name the same few addresses per
+# connection); bounded, so a program naming many costs only the parse
+_PTON4: dict[str, bytes] = {}
+_PTON4_MAX = 256
 
 
 def pton4(text: str) -> bytes:
     """ValueError unless ``text`` is a dotted quad."""
-    return ipaddress.IPv4Address(text).packed
+    packed = _PTON4.get(text)
+    if packed is None:
+        packed = ipaddress.IPv4Address(text).packed
+        if len(_PTON4) >= _PTON4_MAX:
+            _PTON4.clear()
+        _PTON4[text] = packed
+    return packed
 
 
 def pton6(text: str) -> bytes:

@@ -172,6 +172,7 @@ class NetStack:
             index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
+        self._multi = False         # more than one interface
         self._last_index = 1
         self.sockets: SocketSet[Socket] = SocketSet()
         self.tcp = TcpLayer(self.interfaces, self.stats, seed, cfg)
@@ -207,6 +208,7 @@ class NetStack:
         self._last_index = max(self._last_index, *(i.index for i in self.interfaces)) + 1
         iface.index = self._last_index
         self.interfaces.append(iface)
+        self._multi = True
         self.ip.attach(iface)
         return iface
 
@@ -216,6 +218,8 @@ class NetStack:
         if iface.loopback:
             raise ValueError("the loopback interface stays")
         self.interfaces.remove(iface)
+        self._multi = len(self.interfaces) > 1
+        self.ip.retime()
 
     def _on_free(self, tcb: TcpSocket) -> None:
         if tcb.handle:
@@ -244,11 +248,14 @@ class NetStack:
         timers = tcp.timers
         if timers and timers[0][0] <= now:     # the heap's head: no scan when none is due
             tcp.run_timers(now)
-        self.ip.poll(now)
+        ip = self.ip
+        ip.now = now
+        # the network layer's timers only when it has any (fragments, neighbors, devices)
+        if ip.timed or ip.reasm4.pending or ip.reasm6.pending or ip.deadline is not None:
+            ip.poll(now)
         ifaces = self.interfaces
         stats = self.stats
         handler = tcp.ip_input      # the TCP fast path; the rest goes through self.ip
-        busy = True
         for _ in range(self.max_rounds):
             if tcp.dirty:
                 tcp.flush()
@@ -256,36 +263,44 @@ class NetStack:
             # poll_interfaces took every frame, also those its input looped back: one
             # more round only for output left to send or frames queued meanwhile on an
             # interface it had already drained (no empty receive to learn that)
-            if tcp.dirty:
-                continue
-            for i in ifaces:
-                if i.dev.device.can_recv():
-                    break
-            else:
-                busy = False
-                break
-        if busy:
-            busy = bool(tcp.dirty) or any(i.dev.pending_rx() for i in ifaces)
-        self._busy = busy
+            # (poll_interfaces drained a lone interface: no frames to look for)
+            if not (tcp.dirty or self._multi and self._frames_waiting()):
+                self._busy = False
+                return
+        self._busy = bool(tcp.dirty) or self._frames_waiting()
+
+    def _frames_waiting(self) -> bool:
+        for i in self.interfaces:
+            d = i.dev
+            q = d.rxq       # a plain queue (NetDevice.rx_queue): tested without a call
+            if q if q is not None else d.device.can_recv():
+                return True
+        return False
 
     def pending(self) -> bool:
         """Whether poll has work now: output queued, frames received, or events not
         taken yet (the host polls again only then)."""
-        return bool(self.tcp.events or self.udp.events) or self._has_work()
-
-    def _has_work(self) -> bool:
-        if self._busy or self.tcp.dirty:
+        tcp = self.tcp
+        if tcp.events or self.udp.events or self._busy or tcp.dirty:
             return True
-        for i in self.interfaces:
-            if i.dev.device.can_recv():
+        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
+            d = i.dev
+            q = d.rxq
+            if q if q is not None else d.device.can_recv():
                 return True
         return False
 
     def poll_at(self, now: float) -> float | None:
-        if self._has_work():
+        if self._busy or self.tcp.dirty:
             return now
+        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
+            d = i.dev
+            q = d.rxq
+            if q if q is not None else d.device.can_recv():
+                return now
         t = self.tcp.next_deadline()
-        d = self.ip.next_deadline()
+        ip = self.ip
+        d = ip.next_deadline() if ip.timed else ip.deadline    # O(1) without timed ifaces
         if d is not None and (t is None or d < t):
             t = d
         return t

@@ -22,6 +22,7 @@ from shim.hostlog import ConnLog
 SOL_SOCKET = socket.SOL_SOCKET
 SO_SNDBUFFORCE = 32
 ID_BITS = struct.Struct("=I")
+UNREGISTERED = -1   # Channel.mask before S is in the event loop (ChannelTable.add)
 NAME_TRIES = 8      # fresh random ids tried when a name is taken (another user pre-bound it)
 
 
@@ -38,7 +39,7 @@ class Channel:
     abort(now) on host shutdown); each service extends it."""
 
     __slots__ = ("svc", "sock_id", "family", "s", "fd", "sk", "mask", "listening",
-                 "pending_accept", "connecting", "app_eof")
+                 "pending_accept", "connecting", "app_eof", "seen_state", "live")
 
     def __init__(self, svc: Service, sock_id: int, family: int, s: socket.socket,
                  sk: Any) -> None:
@@ -53,6 +54,8 @@ class Channel:
         self.pending_accept: Any = ()
         self.connecting = False
         self.app_eof = False       # the program will write no more (EOF on S)
+        self.seen_state = -1       # sk.inner.state at the host's last look (host.log)
+        self.live = False          # in the table: added and not closed (ChannelTable.alive)
 
 
 class Service(Protocol):
@@ -165,31 +168,43 @@ class ChannelTable:
 
     # ---- channels -------------------------------------------------------------------
 
-    def add(self, ch: Any) -> None:
+    def add(self, ch: Any, first_mask: bool = False) -> None:
+        """first_mask: S is registered by the service's first modify() (one epoll_ctl
+        for a channel that starts out waiting for something, not two)."""
         self.by_fd[ch.fd] = ch
+        ch.live = True
         self.by_sock[ch.sk] = ch
         self.by_id[ch.sock_id] = ch
-        self.ep.register(ch.fd, 0)
+        if first_mask:
+            ch.mask = UNREGISTERED
+        else:
+            self.ep.register(ch.fd, 0)
         self.conn_log.opened(ch.sock_id, ch.sk, self.caller.pid if self.caller else 0)
 
-    def alive(self, ch: Any) -> bool:
-        return self.by_fd.get(ch.fd) is ch
+    @staticmethod
+    def alive(ch: Any) -> bool:
+        return ch.live
 
     def modify(self, ch: Any, mask: int) -> None:
         if mask != ch.mask:
+            if ch.mask == UNREGISTERED:
+                self.ep.register(ch.fd, mask)
+            else:
+                self.ep.modify(ch.fd, mask)
             ch.mask = mask
-            self.ep.modify(ch.fd, mask)
 
     def close(self, ch: Any) -> bool:
         """Forget the channel and close S; False if it was already closed."""
-        if self.by_fd.get(ch.fd) is not ch:
+        if not ch.live:
             return False
+        ch.live = False
         del self.by_fd[ch.fd]
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
         self.conn_log.closed(ch.sock_id, ch.sk)
-        self.ep.unregister(ch.fd)
+        if ch.mask != UNREGISTERED:
+            self.ep.unregister(ch.fd)
         ch.s.close()
         return True
 

@@ -131,7 +131,8 @@ class DgramService:
         inner = ch.sk.inner
         if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
             want |= EP_OUT
-        self.table.modify(ch, want)
+        if want != ch.mask:         # per datagram: no call when it stays
+            self.table.modify(ch, want)
 
     def event(self, ch: DgramChannel, ev: int) -> None:
         if ev & EP_OUT:
@@ -149,23 +150,31 @@ class DgramService:
                     self.read_app(ch)
                 self.close(ch)
                 return
-        if self.table.alive(ch):
-            self.update_mask(ch)
+            # sending sets no error and takes nothing from the receive queue: only the
+            # program's EOF changes the mask here (service keeps it for the rest)
+            if ch.app_eof and self.table.alive(ch):
+                self.update_mask(ch)
 
     def read_app(self, ch: DgramChannel) -> None:
-        """Datagrams the program sent: one message each, while the stack can take them."""
+        """Datagrams the program sent: one message each, while the stack can take them.
+        Runs per datagram: names bound once, the header's flags read once."""
+        if ch.app_eof:
+            return
         sk = ch.sk
         inner = sk.inner
         layer = sk.layer
-        s = ch.s
+        send = layer.send
+        can_send = layer.can_send
+        recv_into = ch.s.recv_into
+        dest_cache = ch.dest_cache
         buf, mv = self.buf, self.mv
         stats = self.stack.stats
         budget = READ_BYTES
         for _ in range(READ_BATCH):
-            if ch.app_eof or budget <= 0 or not layer.can_send():
+            if budget <= 0 or not can_send():
                 break
             try:
-                n = s.recv_into(buf)
+                n = recv_into(buf)
             except BlockingIOError:
                 break
             except OSError:
@@ -177,30 +186,31 @@ class DgramService:
             if n < HDR_SIZE:
                 stats["udp_channel_drops"] += 1
                 continue
+            flags = buf[0]
             alen = buf[2] | (buf[3] << 8)
             try:
-                if (buf[0] & DG_MORE and sk.calls.corks) or sk.inner.corked is not None or \
-                        sk.inner.cork_on:
-                    self.cork(ch, mv[HDR_SIZE:n], alen, buf[0] & DG_MORE)
+                if (flags & DG_MORE and sk.calls.corks) or inner.corked is not None or \
+                        inner.cork_on:
+                    self.cork(ch, mv[HDR_SIZE:n], alen, flags & DG_MORE)
                 elif alen:
                     raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
-                    dest = ch.dest_cache.get(raw)
+                    dest = dest_cache.get(raw)
                     if dest is None:
                         dest = self.destination(ch, raw)
-                        if len(ch.dest_cache) > 256:
-                            ch.dest_cache.clear()
-                        ch.dest_cache[raw] = dest
-                    if buf[0] & DG_SEND_IP:
+                        if len(dest_cache) > 256:
+                            dest_cache.clear()
+                        dest_cache[raw] = dest
+                    if flags & DG_SEND_IP:
                         self.send_with_ip(ch, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
                     elif dest[2]:
-                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
+                        send(inner, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
                     else:
-                        layer.send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
+                        send(inner, mv[HDR_SIZE:n], dest[0], dest[1])
                 elif inner.rip is not None:
-                    if buf[0] & DG_SEND_IP:
+                    if flags & DG_SEND_IP:
                         self.send_with_ip(ch, mv[HDR_SIZE:n], inner.rip, inner.rport)
                     else:
-                        layer.send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
+                        send(inner, mv[HDR_SIZE:n], inner.rip, inner.rport)
                 else:
                     stats["udp_channel_drops"] += 1
             except SocketError:
@@ -281,25 +291,28 @@ class DgramService:
             except OSError:
                 ch.err_seq = inner.err_seq
         rxq = inner.rxq
-        cache = ch.src_cache
-        family = ch.family
-        while rxq and not _held(ch):
-            dg = rxq[0]
-            key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
-            hdr = cache.get(key)
-            if hdr is None:
-                hdr = _source_header(family, dg, ch.cm[dg.version == 6])
-                if len(cache) > 256:
-                    cache.clear()
-                cache[key] = hdr
-            try:
-                s.sendmsg((hdr, dg.data))
-            except BlockingIOError:
-                break
-            except OSError:
-                pass            # the program is gone: POLLHUP closes the channel
-            rxq.popleft()
-            inner.rx_bytes -= dg.cost
+        if rxq and not _held(ch):   # nothing below sets an error: tested once
+            cache = ch.src_cache
+            family = ch.family
+            sendmsg = s.sendmsg
+            popleft = rxq.popleft
+            while rxq:
+                dg = rxq[0]
+                key = (dg.src, dg.sport, dg.dst, dg.tos, dg.ttl, dg.ifindex)
+                hdr = cache.get(key)
+                if hdr is None:
+                    hdr = _source_header(family, dg, ch.cm[dg.version == 6])
+                    if len(cache) > 256:
+                        cache.clear()
+                    cache[key] = hdr
+                try:
+                    sendmsg((hdr, dg.data))
+                except BlockingIOError:
+                    break
+                except OSError:
+                    pass            # the program is gone: POLLHUP closes the channel
+                popleft()
+                inner.rx_bytes -= dg.cost
         if self.table.alive(ch):
             self.update_mask(ch)
 

@@ -139,7 +139,12 @@ class StackHost:
                 rdue = resolver.next_deadline()
                 if rdue is not None and (due is None or rdue < due):
                     due = rdue
-            timeout = -1.0 if due is None else max(0.0, due - now)
+            if due is None:
+                timeout = -1.0
+            else:
+                timeout = due - now
+                if timeout < 0.0:
+                    timeout = 0.0
             if self.idle_timeout is not None and not channels and not control.busy():
                 left = self.idle_since + self.idle_timeout - now
                 if left <= 0:
@@ -150,8 +155,10 @@ class StackHost:
             except InterruptedError:
                 now = mono()
                 continue
+            now = mono()        # the one clock read of this wake-up
             closed = table.closed_fds
-            closed.clear()
+            if closed:
+                closed.clear()
             for fd, ev in events:
                 if closed and fd in closed:
                     continue        # closed in this batch: the fd may be a new channel's
@@ -172,10 +179,9 @@ class StackHost:
                     except Exception:   # a bug here must not end the host either
                         control.internal_errors += 1
                         traceback.print_exc()           # into host.log
-            self.run_stack()
+            self.run_stack(now)
             if stream.lingering:
                 stream.check_lingering()
-            now = mono()
             if resolver.socks:
                 resolver.tick(now)
             if self.sessions.ending:
@@ -189,25 +195,32 @@ class StackHost:
             if live != trimmer.live or live < trimmer.peak:     # else tick does nothing
                 trimmer.tick(now, live)
 
-    def run_stack(self) -> None:
+    def run_stack(self, now: float | None = None) -> None:
         """Poll the stack and serve every socket whose state it changed; poll again
-        only while serving them left the stack work (output, frames, events)."""
+        only while serving them left the stack work (output, frames, events). ``now``:
+        the wake-up's clock reading (None: read it)."""
         stack = self.stack
         by_sock = self.table.by_sock
         conn_log = self.table.conn_log
-        mono = time.monotonic
+        log = conn_log.info
+        if now is None:
+            now = time.monotonic()
         for _ in range(64):
-            stack.poll(mono())
+            stack.poll(now)
             changed = stack.take_events()
             if not changed:
                 return
             for sk in changed:
                 ch = by_sock.get(sk)
-                if conn_log.info:
-                    conn_log.changed(ch.sock_id if ch is not None else None, sk)
                 if ch is not None:
+                    if log and sk.inner.state != ch.seen_state:     # else nothing to log
+                        ch.seen_state = sk.inner.state
+                        conn_log.changed(ch.sock_id, sk)
                     ch.svc.service(ch)
-                elif sk in self.resolver.socks:
+                    continue
+                if log:
+                    conn_log.changed(None, sk)
+                if sk in self.resolver.socks:
                     self.resolver.on_socket(sk)
                 else:
                     self.stream.orphaned(sk)

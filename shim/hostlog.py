@@ -98,9 +98,16 @@ def describe(sock_id: int, sk: Any) -> str:
     return f"sock {sock_id} #{getattr(sk, 'handle', '?')} {proto} {local} > {remote}"
 
 
+# TCP states whose addresses stay as they are until CLOSED: a line's description is
+# made once for all of them (a connection logs about five)
+FIXED_ADDRESSES = frozenset(("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
+                             "CLOSING", "LAST_ACK", "TIME_WAIT"))
+
+
 class ConnLog:
     def __init__(self) -> None:
         self.states: dict[Any, str] = {}
+        self.described: dict[Any, tuple[int, str]] = {}    # sk -> (sock id, describe())
         self.ids: dict[Any, int] = {}    # sock id of a socket the program has closed
         self.info = log.isEnabledFor(logging.INFO)
         self.debug = log.isEnabledFor(logging.DEBUG)
@@ -124,10 +131,18 @@ class ConnLog:
         if st == "CLOSED":
             self.states.pop(sk, None)
             self.ids.pop(sk, None)
+            known = self.described.pop(sk, None)
         else:
             self.states[sk] = st
+            known = self.described.get(sk)
         if self.info:
-            self.line(f"{describe(sock_id, sk)} {old or '-'} -> {st}")
+            if known is not None and known[0] == sock_id:
+                text = known[1]
+            else:
+                text = describe(sock_id, sk)
+                if st in FIXED_ADDRESSES and getattr(sk, "type", 1) & 0xF == 1:
+                    self.described[sk] = (sock_id, text)
+            self.line(f"{text} {old or '-'} -> {st}")
 
     def failed(self, sock_id: int, sk: Any, err: int) -> None:
         if self.info:

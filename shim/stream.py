@@ -192,7 +192,8 @@ class StreamService(StreamPump):
                 sk = old.sk.renewed()
             except SocketError as e:
                 return P.response(-1, e.errno), None
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM,
+                                            Channel.s_size(old, CHANNEL_BUF_MIN))
         ch = Channel(self, sock_id, old.family, s, sk)
         ch.unseen_fail = unseen
         ch.size_like(old, a)
@@ -349,7 +350,7 @@ class StreamService(StreamPump):
     def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
         """A new pair for old's stack socket (options and binding kept); old's goes."""
         self.close_channel(old)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF)
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF))
         ch = Channel(self, sock_id, old.family, s, old.sk)
         ch.size_like(old, a)
         self.add(ch)

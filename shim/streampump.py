@@ -78,13 +78,18 @@ class Channel(ChannelBase):
         self.s_drained = False
 
     def size_like(self, other: Channel, a: socket.socket) -> None:
-        """Buffer sizes of other's pair for this one, whose A is not handed over yet."""
+        """Buffer sizes of other's pair for this one, whose A is not handed over yet
+        (its S was made s_size(other, ...) large)."""
         self.a_sndbuf, self.s_sndbuf = other.a_sndbuf, other.s_sndbuf
         if self.a_sndbuf:
             a.setsockopt(SOL_SOCKET, socket.SO_SNDBUF, self.a_sndbuf)
         if self.s_sndbuf:
             self.s_auto = self.s_sndbuf
-            set_sndbuf(self.s, self.s_sndbuf)
+
+    @staticmethod
+    def s_size(other: Channel, default: int) -> int:
+        """The send buffer of S for a pair sized like other's (size_like)."""
+        return other.s_sndbuf or default
 
     def s_limit(self) -> int:
         """How large S may grow while the program reads all it holds: the default's
@@ -115,7 +120,7 @@ class StreamPump:
     recent_closed: OrderedDict[int, Socket]
 
     def add(self, ch: Channel) -> None:
-        self.table.add(ch)
+        self.table.add(ch, first_mask=True)
         self.update_mask(ch)
 
     def update_mask(self, ch: Channel) -> None:
@@ -149,7 +154,7 @@ class StreamPump:
                     set_sndbuf(ch.s, ch.s_auto)
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
-        if self.table.by_fd.get(ch.fd) is ch:
+        if ch.live:
             self.update_mask(ch)
 
     def read_app(self, ch: Channel, ev: int) -> None:
@@ -304,7 +309,7 @@ class StreamPump:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-        if self.table.by_fd.get(ch.fd) is ch:
+        if ch.live:
             if not ch.app_eof and (ch.mask & EP_IN == 0 or not ch.s_drained):
                 self.read_app(ch, 0)
             self.update_mask(ch)
@@ -348,7 +353,8 @@ class StreamPump:
         """Give each established connection to the program: one record + its A fd."""
         while ch.pending_accept:
             sk = ch.pending_accept[0]
-            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, CHANNEL_BUF_MIN)
+            sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM,
+                                                Channel.s_size(ch, CHANNEL_BUF_MIN))
             if getattr(sk.inner, "oobinline", False):   # inherited from the listener
                 a.setsockopt(SOL_SOCKET, socket.SO_OOBINLINE, 1)
             new = Channel(self, sock_id, ch.family, s, sk)

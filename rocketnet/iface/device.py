@@ -2,7 +2,10 @@
 
 ``receive_all(f, *args)`` consumes every waiting frame: each is handed to ``f`` and
 its buffer recycled after (smoltcp's RxToken.consume, without an object per frame:
-the receive path runs per segment). ``transmit(size)`` yields a :class:`TxToken`
+the receive path runs per segment). ``rxq`` is the device's queue of received frames
+when it has a plain one (NetDevice.rx_queue): frames are taken from it directly and
+``rxq`` is the test for waiting frames; ``txq`` likewise the queue a plain ``send``
+appends to (loopback: its receive queue). ``transmit(size)`` yields a :class:`TxToken`
 (fill ``token.buffer`` and ``commit()`` it, or ``discard()``); ``None`` means "no
 buffer now" (backpressure).
 """
@@ -27,25 +30,49 @@ class TxToken:
         """Send the frame: it counts in the wrapper's tx_frames."""
         w = self._wrapper
         w.tx_frames += 1
-        w.device.send(self._buf)
+        q = w.txq
+        if q is not None:
+            q.append(self._buf)
+        else:
+            w.device.send(self._buf)
 
     def discard(self) -> None:
         self._buf.pool.dealloc(self._buf)
 
 
 class NetDeviceWrapper:
-    __slots__ = ("device", "caps", "rx_frames", "tx_frames", "tx_backpressure")
+    __slots__ = ("device", "rxq", "txq", "caps", "rx_frames", "tx_frames", "tx_backpressure")
 
     def __init__(self, device: NetDevice) -> None:
         self.device = device
+        self.rxq = device.rx_queue()
+        self.txq = device.tx_queue()
         self.caps = device.capabilities()
         self.rx_frames = 0
         self.tx_frames = 0
         self.tx_backpressure = 0
 
+    def set_device(self, device: NetDevice) -> None:
+        """Put another device (a wrapper of this one, e.g. a capture) in its place."""
+        self.device = device
+        self.rxq = device.rx_queue()
+        self.txq = device.tx_queue()
+
     def receive_all(self, f: Callable[..., Any], *args: Any) -> int:
         """``f(frame, *args)`` for each frame waiting, the buffer back to the device
         after each call even if it raises; returns how many frames were taken."""
+        q = self.rxq
+        if q is not None:
+            n = 0
+            while q:
+                buf = q.popleft()
+                n += 1
+                self.rx_frames += 1
+                try:
+                    f(buf.view[: buf.length], *args)
+                finally:
+                    buf.pool.dealloc(buf)
+            return n
         dev = self.device
         recv = dev.recv
         recycle = dev.recycle_rx_buffer
@@ -71,6 +98,3 @@ class NetDeviceWrapper:
             self.tx_backpressure += 1
             return None
         return TxToken(self, buf)
-
-    def pending_rx(self) -> bool:
-        return self.device.can_recv()

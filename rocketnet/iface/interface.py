@@ -20,8 +20,11 @@ from ..wire.error import Malformed
 from ..wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6
 from ..wire.ethernet import HEADER as ETH_HEADER
 from ..wire.icmp import V6_NEIGHBOR_SOLICIT, NdpRepr
-from ..wire.ipv4 import Ipv4Repr
+from ..wire.ipv4 import FLAG_DF, Ipv4Repr
+from ..wire.ipv4 import emit_header as emit_ipv4
 from ..wire.ipv6 import Ipv6Repr
+from ..wire.ipv6 import emit_header as emit_ipv6
+from ..wire.tcp import emit_header as emit_tcp_header
 from .device import NetDeviceWrapper, TxToken
 from .neighbor import (
     BROADCAST,
@@ -121,6 +124,7 @@ class InterfaceWrapper:
         if self.medium == Medium.ETHERNET and not loopback:
             self.neigh = NeighborCache(self.stats)
         self.timed = False
+        self.net: Any = None            # the IpLayer, set when the stack adopts the iface
         self._set_timed()
         self.now = 0.0
         # called with (frame, errno) for each held frame a failed resolution drops
@@ -130,12 +134,15 @@ class InterfaceWrapper:
         self.max_mtu = caps.mtu         # SIOCSIFMTU may lower the MTU, not pass the device's
         self.checksum_offload = caps.checksum_offload
         self.addresses: list[tuple[bytes, int]] = []
+        self.local: set[bytes] = set()  # the addresses themselves: is_local's usual case
         self.gateway4: bytes | None = None
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
-        self.net: Any = None            # the IpLayer, set when the stack adopts the iface
         self.link_header_len = 14 if self.medium == Medium.ETHERNET else 0
         self.src_mac = self.mac if not loopback else _ZERO_MAC
+        # the link header of a frame when no neighbor is resolved (no neighbor step)
+        self.eth_v4 = ETH_HEADER.pack(_ZERO_MAC, self.src_mac, ETHERTYPE_IPV4)
+        self.eth_v6 = ETH_HEADER.pack(_ZERO_MAC, self.src_mac, ETHERTYPE_IPV6)
         for a, p in addresses:
             self.add_address(a, p)
         if self.neigh is not None:
@@ -147,7 +154,7 @@ class InterfaceWrapper:
 
     def replace_device(self, dev: NetDevice) -> None:
         """Put ``dev`` (a wrapper of the device, e.g. a capture) under the interface."""
-        self.dev.device = dev
+        self.dev.set_device(dev)
         self._set_timed()
 
     def _set_timed(self) -> None:
@@ -156,6 +163,8 @@ class InterfaceWrapper:
         dtype = type(self.dev.device)
         self.timed = self.neigh is not None or dtype.tick is not NetDevice.tick or \
             dtype.poll_at is not NetDevice.poll_at
+        if self.net is not None:
+            self.net.retime()
 
     # ---- transmit -----------------------------------------------------------------
     def dispatch(self, ip: IpRepr, l4: Any, payload: bytes | bytearray | memoryview) -> bool:
@@ -177,18 +186,18 @@ class InterfaceWrapper:
         backpressure. A frame for an unresolved neighbor (or without a next hop: then it
         is dropped, counted) gets a HeldFrame instead, which the neighbor step keeps."""
         eth = self.link_header_len
-        if self.neigh is not None:
-            dmac = self.resolve(dst)
-            if not dmac:
-                tok: TxToken | HeldFrame | None = HeldFrame(self, dst if dmac is None else None,
-                                                            eth + ip_len)
-                dmac = _ZERO_MAC
-            else:
-                tok = self.dev.transmit(eth + ip_len)
-        else:
-            dmac = _ZERO_MAC
+        if self.neigh is None:      # no next hop to resolve: the link header is constant
             tok = self.dev.transmit(eth + ip_len)
-        if tok is not None and eth:
+            if tok is not None and eth:
+                tok.buffer[:14] = self.eth_v4 if len(dst) == 4 else self.eth_v6
+            return tok
+        dmac = self.resolve(dst)
+        if not dmac:
+            tok = HeldFrame(self, dst if dmac is None else None, eth + ip_len)
+            dmac = _ZERO_MAC
+        else:
+            tok = self.dev.transmit(eth + ip_len)
+        if tok is not None:
             ETH_HEADER.pack_into(tok.buffer, 0, dmac, self.src_mac,
                                  ETHERTYPE_IPV4 if len(dst) == 4 else ETHERTYPE_IPV6)
         return tok
@@ -215,6 +224,29 @@ class InterfaceWrapper:
         else:
             buf[end - len(payload):end] = payload
         l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
+        tok.commit()
+
+    def emit_tcp(self, tok: TxToken | HeldFrame, v4: bool, src: bytes, dst: bytes, hops: int,
+                 tos: int, sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
+                 urgent: int, opts: bytes, source: Any, offset: int, n: int) -> None:
+        """:meth:`emit` for a TCP segment without Reprs (the per-segment path): the IP
+        header (unfragmented), the TCP header with its encoded options ``opts`` and
+        ``n`` payload bytes from ``offset`` of ``source`` (``copy_to``, as emit's)."""
+        buf = tok.buffer
+        p = self.link_header_len
+        fill = not self.checksum_offload
+        length = 20 + len(opts) + n
+        if v4:
+            self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
+            emit_ipv4(buf, p, src, dst, 6, length, hops, tos, ident, FLAG_DF, fill)
+            p += 20
+        else:
+            emit_ipv6(buf, p, src, dst, 6, length, hops, tos)
+            p += 40
+        if n:
+            source.copy_to(buf, p + length - n, offset, n)
+        emit_tcp_header(buf, p, sport, dport, seq, ack, flags, window, urgent, opts, src, dst,
+                        length, fill)
         tok.commit()
 
     def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:
@@ -276,6 +308,7 @@ class InterfaceWrapper:
         assert neigh is not None
         e.probes += 1
         e.next_probe = self.now + neigh.retrans
+        neigh.note(e.next_probe)
         if len(e.ip) == 4:
             spa = self.source_for(e.ip) or b"\x00" * 4
             arp = ArpRepr(OP_REQUEST, self.mac, spa, b"\x00" * 6, e.ip)
@@ -340,7 +373,7 @@ class InterfaceWrapper:
         """Run the neighbor timers and the device's; the earliest next deadline."""
         self.now = now
         neigh = self.neigh
-        if neigh is not None:
+        if neigh is not None and neigh.due is not None and now >= neigh.due:
             for ip, e in list(neigh.entries.items()):
                 if e.state == REACHABLE:
                     if now > e.expires:
@@ -356,7 +389,8 @@ class InterfaceWrapper:
                                 cb(frame, 113)       # EHOSTUNREACH
                     else:
                         self.solicit(e)
-        t = neigh.next_deadline() if neigh is not None else None
+            neigh.due = neigh.next_deadline()
+        t = neigh.due if neigh is not None else None
         d = self.dev.device.tick(now)
         if d is not None and (t is None or d < t):
             t = d
@@ -364,7 +398,7 @@ class InterfaceWrapper:
 
     def poll_at(self) -> float | None:
         """The earliest neighbor or device deadline; a query, it acts on nothing."""
-        t = self.neigh.next_deadline() if self.neigh is not None else None
+        t = self.neigh.due if self.neigh is not None else None
         d = self.dev.device.poll_at()
         if d is not None and (t is None or d < t):
             t = d
@@ -375,12 +409,14 @@ class InterfaceWrapper:
         if (addr, prefix) in self.addresses:
             return
         self.addresses.append((addr, prefix))
+        self.local.add(addr)
         if len(addr) == 16 and not self.loopback:
             self.mcast6.add(ALL_NODES)
             self.mcast6.add(solicited_node(addr))
 
     def del_address(self, addr: bytes) -> None:
         self.addresses = [(a, p) for a, p in self.addresses if a != addr]
+        self.local.discard(addr)
         self.mcast6 = {ALL_NODES} if any(len(a) == 16 for a, _ in self.addresses) else set()
         for a, _p in self.addresses:
             if len(a) == 16:
@@ -536,14 +572,14 @@ def _input_frame(mv: memoryview, iface: InterfaceWrapper, handler: IpHandler,
             body = mv
         if ethertype == ETHERTYPE_IPV4:
             ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
-            if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and iface.is_local(
-                    ip.dst):
+            if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and (
+                    ip.dst in iface.local or iface.is_local(ip.dst)):
                 handler(iface, ip, payload)
                 return
             iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
         elif ethertype == ETHERTYPE_IPV6:
             ip6, payload = Ipv6Repr.parse(body)
-            if ip6.next_header == 6 and iface.is_local(ip6.dst):
+            if ip6.next_header == 6 and (ip6.dst in iface.local or iface.is_local(ip6.dst)):
                 handler(iface, ip6, payload)
                 return
             iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)

@@ -83,6 +83,8 @@ class IpLayer:
         self.frag_id = 0
         self.now = 0.0
         self.deadline: float | None = None
+        # the interfaces with timers (InterfaceWrapper.timed): the only ones polled
+        self.timed: list[InterfaceWrapper] = []
         # ICMP error rate limit (Linux icmp_msgs_per_sec / icmp_msgs_burst)
         self.tokens = 50.0
         self.token_time = 0.0
@@ -92,6 +94,11 @@ class IpLayer:
     def attach(self, iface: InterfaceWrapper) -> None:
         iface.net = self
         iface.on_unreachable = self._unresolved
+        self.retime()
+
+    def retime(self) -> None:
+        """An interface came, went or changed its device: which ones have timers."""
+        self.timed = [i for i in self.ifaces if i.timed]
 
     def _count(self, k: str) -> None:
         st = self.stats
@@ -107,13 +114,10 @@ class IpLayer:
                 d = r.next_deadline()
                 if d is not None and (t is None or d < t):
                     t = d
-        for iface in self.ifaces:
-            if iface.timed:
-                d = iface.tick(now)
-                if d is not None and (t is None or d < t):
-                    t = d
-            else:
-                iface.now = now
+        for iface in self.timed:    # an untimed interface reads no clock
+            d = iface.tick(now)
+            if d is not None and (t is None or d < t):
+                t = d
         self.deadline = t
 
     def next_deadline(self) -> float | None:
@@ -121,9 +125,7 @@ class IpLayer:
         frame sent by the transport after poll), neighbors and reassembly. A query: it
         sends nothing and evicts nothing (poll does)."""
         t = self.deadline
-        for iface in self.ifaces:
-            if not iface.timed:
-                continue
+        for iface in self.timed:
             d = iface.poll_at()
             if d is not None and (t is None or d < t):
                 t = d

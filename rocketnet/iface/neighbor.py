@@ -58,6 +58,14 @@ class NeighborCache:
         self.pending_max = pending_max
         self.max_entries = max_entries
         self.entries: dict[bytes, Neighbor] = {}
+        # the earliest time an entry may need the timers (never later than the first
+        # deadline, maybe earlier): the interface scans the entries only once it is due
+        self.due: float | None = None
+
+    def note(self, t: float) -> None:
+        """An entry got a deadline (a probe to send, an expiry) at ``t``."""
+        if self.due is None or t < self.due:
+            self.due = t
 
     def _count(self, k: str) -> None:
         self.stats[k] = self.stats.get(k, 0) + 1
@@ -73,6 +81,7 @@ class NeighborCache:
         e.state = REACHABLE
         e.expires = now + self.reachable_time
         e.probes = 0
+        self.note(e.expires)
         return e
 
     def _gc(self, now: float, force: bool = False) -> None:
@@ -89,6 +98,7 @@ class NeighborCache:
             self._gc(now, force=True)
         e = self.entries[ip] = Neighbor(ip)
         e.next_probe = now
+        self.note(now)
         return e
 
     def hold(self, e: Neighbor, frame: bytearray) -> None:
@@ -99,6 +109,7 @@ class NeighborCache:
         e.pending.append(frame)
 
     def next_deadline(self) -> float | None:
+        """The first deadline, by a scan of the entries (``due`` is the cheap bound)."""
         t = None
         for e in self.entries.values():
             if e.state in (INCOMPLETE, PROBE):

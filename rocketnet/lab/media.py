@@ -85,7 +85,6 @@ class CableEnd(LoopbackDevice):
     def send(self, buf: NetBuf) -> None:
         frame = bytes(buf.view[: buf.length])
         buf.pool.dealloc(buf)
-        self.frames_sent += 1
         self.cable.transmit(self, frame)
 
     def deliver(self, frame: bytes) -> None:
@@ -94,7 +93,7 @@ class CableEnd(LoopbackDevice):
             self.rx_dropped += 1
             return
         buf.view[: len(frame)] = frame
-        self.queue.append(buf)
+        self.rxq.append(buf)
 
 
 class Cable(Medium):

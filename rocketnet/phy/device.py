@@ -96,6 +96,26 @@ class NetDevice(ABC):
         last tick and the sends since; a query: it acts on nothing."""
         return None
 
+    # A device whose received frames wait in a deque ``self.rxq`` names the class whose
+    # recv (its popleft) and recycle_rx_buffer (the pool's dealloc) it keeps.
+    plain_rx: type | None = None
+
+    def rx_queue(self) -> deque[NetBuf] | None:
+        """The deque of received frames, while recv and recycle_rx_buffer are the plain
+        ones: the receive loop then drains it and tests it for frames without a call
+        per frame. None: a subclass (or a wrapper) changed them, use recv/can_recv."""
+        home = self.plain_rx
+        cls = type(self)
+        if home is not None and cls.recv is home.recv and \
+                cls.recycle_rx_buffer is home.recycle_rx_buffer:
+            return self.rxq     # type: ignore[attr-defined,no-any-return]
+        return None
+
+    def tx_queue(self) -> deque[NetBuf] | None:
+        """The deque ``send`` only appends to, if its send is that plain (the sender
+        then appends without the call); None: use send."""
+        return None
+
 
 ETH_HLEN = 14
 
@@ -113,6 +133,7 @@ class EthernetDevice(NetDevice):
         self.tx_pool = NetBufPool(size, bufs)
         self.rxq: deque[NetBuf] = deque()
         self.stats: dict[str, int] = {"rx_frames": 0, "rx_overruns": 0}
+        self.plain_rx = EthernetDevice
 
     def capabilities(self) -> DeviceCapabilities:
         return self._caps

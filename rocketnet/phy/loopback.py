@@ -23,8 +23,8 @@ class LoopbackDevice(NetDevice):
         self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=True, medium=Medium.ETHERNET)
         self.large = NetBufPool(mtu + ETH_HEADER_LEN, large_bufs)
         self.small = NetBufPool(SMALL_BUF_SIZE, small_bufs)
-        self.queue: deque[NetBuf] = deque()
-        self.frames_sent = 0
+        self.rxq: deque[NetBuf] = deque()
+        self.plain_rx = LoopbackDevice
 
     def capabilities(self) -> DeviceCapabilities:
         return self._caps
@@ -36,7 +36,7 @@ class LoopbackDevice(NetDevice):
         return self.large.available() > 0 and self.small.available() > 0
 
     def can_recv(self) -> bool:
-        return bool(self.queue)
+        return bool(self.rxq)
 
     def max_send_buf_num(self) -> int:
         return self.large.count + self.small.count
@@ -52,12 +52,14 @@ class LoopbackDevice(NetDevice):
         return None
 
     def send(self, buf: NetBuf) -> None:
-        self.frames_sent += 1
-        self.queue.append(buf)
+        self.rxq.append(buf)
+
+    def tx_queue(self) -> deque[NetBuf] | None:
+        return self.rxq if type(self).send is LoopbackDevice.send else None
 
     def recv(self) -> NetBuf | None:
-        if self.queue:
-            return self.queue.popleft()
+        if self.rxq:
+            return self.rxq.popleft()
         return None
 
     def alloc_tx_buffer(self, size: int) -> NetBuf | None:

@@ -205,7 +205,7 @@ def _maxseg(sk: Socket, value: Value) -> None:
 def _maxseg_get(sk: Socket, optlen: int) -> bytes:
     t = sk.inner
     if t.key is not None and t.state not in (CLOSED, LISTEN, SYN_SENT):
-        return int_result(t.mss, optlen)
+        return int_result(t.mss_cache(), optlen)
     return int_result(t.user_mss or 536, optlen)
 
 
@@ -240,7 +240,7 @@ def tcp_info(sk: Socket) -> bytes:
     if t.ws_ok:
         opts |= 4  # TCPI_OPT_WSCALE
     wscale = (t.snd_wscale & 0xF) | ((t.rcv_wscale & 0xF) << 4) if t.ws_ok else 0
-    mss = t.mss or 536
+    mss = t.mss_cache() or 536  # Linux counts in mss_cache segments and reports it
     in_flight = (t.snd_max - t.snd_una) & 0xFFFFFFFF
     unacked = (in_flight + mss - 1) // mss if in_flight else 0
 

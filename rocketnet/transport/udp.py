@@ -25,6 +25,7 @@ from ..iface import InterfaceWrapper, route, source_address
 from ..iface.interface import IpRepr
 from ..wire.error import Malformed
 from ..wire.udp import UdpRepr
+from ..wire.udp import parse as parse_udp
 
 __all__ = ["UdpLayer", "UdpSocket", "Datagram", "ErrEntry", "MAX_PAYLOAD_V4", "MAX_PAYLOAD_V6"]
 
@@ -48,6 +49,8 @@ UDP_RMEM_DEFAULT = 212992
 UDP_WMEM_DEFAULT = 212992
 ANY = b""  # coverage marker: every address of the family
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_ZERO4, _ZERO16 = b"\x00" * 4, b"\x00" * 16
+_LOOP4, _LOOP6 = b"\x7f\x00\x00\x01", b"\x00" * 15 + b"\x01"
 _U16 = struct.Struct("!H")
 EPHEMERAL = (32768, 60999)
 
@@ -342,55 +345,53 @@ class UdpLayer:
 
     # ------------------------------------------------------------------ output
     def can_send(self) -> bool:
-        return all(i.dev.device.can_send() for i in self.ifaces)
+        for i in self.ifaces:       # a loop, not all(genexpr): asked per datagram
+            if not i.dev.device.can_send():
+                return False
+        return True
 
     def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
              oif: int = 0, ttl: int = -1, tos: int = -1) -> int:
         """Emit one datagram to ``rip`` (unmapped), ``rport``; ttl/tos (hop limit/traffic
         class) >= 0 for this datagram only (sendmsg control data), else the socket's.
         Raises EMSGSIZE, EINVAL, ENETUNREACH, EACCES, EAGAIN (device full: try again
-        after poll)."""
+        after poll).  Runs per datagram: the address tests are inline."""
         n = len(data)
-        v4 = len(rip) == 4
-        if n > (MAX_PAYLOAD_V4 if v4 else MAX_PAYLOAD_V6):
+        version = 4 if len(rip) == 4 else 6
+        if n > (MAX_PAYLOAD_V4 if version == 4 else MAX_PAYLOAD_V6):
             raise SocketError(EMSGSIZE)
         if rport == 0:
             raise SocketError(EINVAL)
-        if not any(rip):
-            rip = b"\x7f\x00\x00\x01" if v4 else b"\x00" * 15 + b"\x01"
-        if needs_scope(rip) and (oif or sk.bound_dev_if) and not is_multicast(rip):
-            iface = self.iface_by_index(oif or sk.bound_dev_if)
-            if iface is None:
-                raise SocketError(ENETUNREACH)
-            src = self._source(sk, iface, rip)
-            self.autobind(sk)
-            if not self._emit(iface, src, rip, sk.local_port, rport, data,
-                              sk.hops if ttl < 0 else ttl, sk.tclass if tos < 0 else tos):
-                raise SocketError(EAGAIN)
-            self.stats["udp_out_datagrams"] += 1
-            self.stats["udp_payload_bytes_sent"] += n
-            return n
-        if is_multicast(rip):
+        if version == 4:
+            if rip == _ZERO4:
+                rip = _LOOP4
+            elif 224 <= rip[0] < 240:
+                return self._send_multicast(sk, data, rip, rport, oif)
+        elif rip == _ZERO16:
+            rip = _LOOP6
+        elif rip[0] == 0xFF:
             return self._send_multicast(sk, data, rip, rport, oif)
-        if sk.rip is not None and rip == sk.rip and rport == sk.rport and sk.lip is not None:
-            src = sk.lip
-            iface = route(self.ifaces, rip)
-        else:
-            iface = route(self.ifaces, rip)
-            if iface is None:
-                raise SocketError(ENETUNREACH)
-            src = self._source(sk, iface, rip)
+        elif rip[0] == 0xFE and rip[1] & 0xC0 == 0x80 and (oif or sk.bound_dev_if):
+            return self._send_scoped(sk, data, rip, rport, oif or sk.bound_dev_if, ttl, tos)
+        iface = route(self.ifaces, rip)
         if iface is None:
             raise SocketError(ENETUNREACH)
-        bcast = v4 and self.is_broadcast(rip)
+        if rip == sk.rip and rport == sk.rport and sk.lip is not None:
+            src = sk.lip
+        else:
+            src = self._source(sk, iface, rip)
+        bcast = version == 4 and rip[3] & 3 == 3 and self.is_broadcast(rip)
         if bcast and not sk.broadcast:
             raise SocketError(EACCES)       # after the route, as udp_sendmsg
-        self.autobind(sk)
+        if not sk.in_bind_table:
+            self.autobind(sk)
         if ttl < 0:
-            ttl = sk.ttl if v4 else sk.hops
+            ttl = sk.ttl if version == 4 else sk.hops
         if tos < 0:
-            tos = sk.tos if v4 else sk.tclass
-        if not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
+            tos = sk.tos if version == 4 else sk.tclass
+        assert self.send_ip is not None
+        if not self.send_ip(iface, version, src, rip, 17, data, ttl, tos=tos,
+                            l4=UdpRepr(sk.local_port, rport), df=True):
             raise SocketError(EAGAIN)
         if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
             self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
@@ -399,6 +400,22 @@ class UdpLayer:
         st["udp_out_datagrams"] += 1
         st["udp_payload_bytes_sent"] += n
         return n
+
+    def _send_scoped(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
+                     oif: int, ttl: int, tos: int) -> int:
+        """A datagram to a link-local IPv6 address out of the interface its scope id (or
+        the socket's bound device) names."""
+        iface = self.iface_by_index(oif)
+        if iface is None:
+            raise SocketError(ENETUNREACH)
+        src = self._source(sk, iface, rip)
+        self.autobind(sk)
+        if not self._emit(iface, src, rip, sk.local_port, rport, data,
+                          sk.hops if ttl < 0 else ttl, sk.tclass if tos < 0 else tos):
+            raise SocketError(EAGAIN)
+        self.stats["udp_out_datagrams"] += 1
+        self.stats["udp_payload_bytes_sent"] += len(data)
+        return len(data)
 
     def push_corked(self, sk: UdpSocket) -> None:
         """Send the pending corked datagram (UDP_CORK / MSG_MORE), if any."""
@@ -568,22 +585,21 @@ class UdpLayer:
         st = self.stats
         version, src, dst = ip.version, ip.src, ip.dst
         try:
-            udp, data = UdpRepr.parse(seg, src, dst, version, not iface.checksum_offload)
+            sport, dport, data = parse_udp(seg, src, dst, version, not iface.checksum_offload)
         except Malformed:
             st["udp_in_errors"] += 1
             return
-        sport, dport = udp.src_port, udp.dst_port
         if version == 4:
             ttl, tos = ip.ttl, ip.tos                       # type: ignore[union-attr]
+            if 224 <= dst[0] < 240 or dst[3] & 3 == 3 and iface.is_broadcast(dst):
+                self.mcast_input(iface, 4, src, dst, sport, dport, bytes(data), ttl, tos,
+                                 group=224 <= dst[0] < 240)
+                return
         else:
             ttl, tos = ip.hop_limit, ip.traffic_class       # type: ignore[union-attr]
-        if is_multicast(dst):
-            self.mcast_input(iface, version, src, dst, sport, dport, bytes(data), ttl, tos)
-            return
-        if version == 4 and dst[3] & 3 == 3 and iface.is_broadcast(dst):
-            self.mcast_input(iface, 4, src, dst, sport, dport, bytes(data), ttl, tos,
-                             group=False)
-            return
+            if dst[0] == 0xFF:
+                self.mcast_input(iface, 6, src, dst, sport, dport, bytes(data), ttl, tos)
+                return
         sk = self.lookup(version, src, sport, dst, dport)
         if sk is None:
             st["udp_no_port"] += 1

@@ -14,6 +14,18 @@ IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 FLAG_DF = 0x4000
 FLAG_MF = 0x2000
+_U16 = struct.Struct("!H")
+
+
+def emit_header(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                protocol: int, payload_len: int, ttl: int, tos: int, ident: int,
+                frag: int = FLAG_DF, fill_checksum: bool = True) -> None:
+    """A header without options at ``offset``, ``frag`` the flags and fragment offset
+    field as sent (a sender with nothing to fragment builds no Ipv4Repr for it)."""
+    HEADER.pack_into(buf, offset, 0x45, tos, HEADER_LEN + payload_len, ident, frag, ttl,
+                     protocol, 0, src, dst)
+    if fill_checksum:
+        _U16.pack_into(buf, offset + 10, checksum(memoryview(buf)[offset:offset + HEADER_LEN]))
 
 
 class Ipv4Repr:
@@ -91,23 +103,8 @@ class Ipv4Repr:
             frag |= FLAG_DF
         if self.more_frags:
             frag |= FLAG_MF
-        HEADER.pack_into(
-            buf,
-            offset,
-            0x45,
-            self.tos,
-            HEADER_LEN + self.payload_len,
-            self.ident,
-            frag,
-            self.ttl,
-            self.protocol,
-            0,
-            self.src,
-            self.dst,
-        )
-        if fill_checksum:
-            c = checksum(memoryview(buf)[offset : offset + HEADER_LEN])
-            struct.pack_into("!H", buf, offset + 10, c)
+        emit_header(buf, offset, self.src, self.dst, self.protocol, self.payload_len,
+                    self.ttl, self.tos, self.ident, frag, fill_checksum)
         return HEADER_LEN
 
     def to_bytes(self, fill_checksum: bool = True) -> bytes:

@@ -10,6 +10,16 @@ HEADER_LEN = 40
 HEADER = struct.Struct("!IHBB16s16s")
 
 
+def emit_header(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                next_header: int, payload_len: int, hop_limit: int, traffic_class: int,
+                flow_label: int = 0) -> None:
+    """The fixed header at ``offset`` (a sender without extension headers builds no
+    Ipv6Repr for it)."""
+    HEADER.pack_into(buf, offset,
+                     (6 << 28) | ((traffic_class & 0xFF) << 20) | (flow_label & 0xFFFFF),
+                     payload_len, next_header, hop_limit, src, dst)
+
+
 class Ipv6Repr:
     __slots__ = (
         "src",
@@ -57,10 +67,8 @@ class Ipv6Repr:
     def emit(self, buf: bytearray | memoryview, offset: int = 0,
              fill_checksum: bool = True) -> int:
         """``fill_checksum`` is Ipv4Repr.emit's; IPv6 has no header checksum."""
-        vtf = (6 << 28) | ((self.traffic_class & 0xFF) << 20) | (self.flow_label & 0xFFFFF)
-        HEADER.pack_into(
-            buf, offset, vtf, self.payload_len, self.next_header, self.hop_limit, self.src, self.dst
-        )
+        emit_header(buf, offset, self.src, self.dst, self.next_header, self.payload_len,
+                    self.hop_limit, self.traffic_class, self.flow_label)
         return HEADER_LEN
 
     def to_bytes(self) -> bytes:

@@ -22,6 +22,24 @@ _U32X2 = struct.Struct("!II")
 _U16 = struct.Struct("!H")
 IPPROTO_TCP = 6
 
+
+def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_port: int,
+                seq: int, ack: int, flags: int, window: int, urgent: int, opts: bytes,
+                src: bytes, dst: bytes, length: int, fill_checksum: bool = True) -> None:
+    """The header at ``offset``, ``opts`` its option block encoded, for a segment of
+    ``length`` bytes whose payload is already in place behind it; the checksum (over
+    it all, with the pseudo-header of ``src``/``dst``) when asked. A sender that lays
+    its header out itself builds no TcpRepr for it."""
+    hlen = HEADER_LEN + len(opts)
+    HEADER.pack_into(buf, offset, src_port, dst_port, seq, ack,
+                     ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, window, 0, urgent)
+    if opts:
+        buf[offset + HEADER_LEN:offset + hlen] = opts
+    if fill_checksum:
+        c = checksum(memoryview(buf)[offset:offset + length],
+                     pseudo_header_sum(src, dst, IPPROTO_TCP, length))
+        _U16.pack_into(buf, offset + 16, c)
+
 OPT_EOL = 0
 OPT_NOP = 1
 OPT_MSS = 2
@@ -215,20 +233,8 @@ class TcpRepr:
              length: int, fill_checksum: bool = True) -> None:
         """Write the header at ``offset`` for a segment of ``length`` bytes whose payload
         is already in place behind it; the checksum (over it all) when asked."""
-        opts = self.options
-        if opts.__class__ is not bytes:
-            opts = opts.to_bytes()      # type: ignore[union-attr]
-        hlen = HEADER_LEN + len(opts)   # type: ignore[arg-type]
-        flags = self.flags
-        HEADER.pack_into(buf, offset, self.src_port, self.dst_port, self.seq, self.ack,
-                         ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, self.window,
-                         0, self.urgent)
-        if opts:
-            buf[offset + HEADER_LEN:offset + hlen] = opts
-        if fill_checksum:
-            c = checksum(memoryview(buf)[offset:offset + length],
-                         pseudo_header_sum(src, dst, IPPROTO_TCP, length))
-            _U16.pack_into(buf, offset + 16, c)
+        emit_header(buf, offset, self.src_port, self.dst_port, self.seq, self.ack, self.flags,
+                    self.window, self.urgent, self._options(), src, dst, length, fill_checksum)
 
     def to_bytes(self, src: bytes | None = None, dst: bytes | None = None) -> bytes:
         """Encode; the checksum is filled when ``src``/``dst`` addresses are given."""

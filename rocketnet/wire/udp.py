@@ -15,30 +15,31 @@ _U16 = struct.Struct("!H")
 IPPROTO_UDP = 17
 
 
+def parse(datagram: memoryview, src: bytes, dst: bytes, version: int,
+          verify_checksum: bool = True) -> tuple[int, int, memoryview]:
+    """(source port, destination port, payload view cut to the UDP length), with no
+    object per datagram (the receive path runs per datagram). A length of 0 on IPv6
+    (the jumbogram form) means the whole datagram."""
+    n = len(datagram)
+    if n < HEADER_LEN:
+        raise Malformed("udp_truncated")
+    sport, dport, ulen, csum = HEADER.unpack_from(datagram, 0)
+    if ulen < HEADER_LEN or ulen > n:
+        if not (version == 6 and ulen == 0):
+            raise Malformed("udp_length")
+        ulen = n
+    if csum and verify_checksum and not verify(
+            datagram[:ulen], pseudo_header_sum(src, dst, IPPROTO_UDP, ulen)):
+        raise Malformed("udp_checksum")
+    return sport, dport, datagram[HEADER_LEN:ulen]
+
+
 class UdpRepr:
     __slots__ = ("src_port", "dst_port")
 
     def __init__(self, src_port: int, dst_port: int) -> None:
         self.src_port = src_port
         self.dst_port = dst_port
-
-    @classmethod
-    def parse(cls, datagram: memoryview, src: bytes, dst: bytes, version: int,
-              verify_checksum: bool = True) -> tuple[UdpRepr, memoryview]:
-        """The header and the payload view (cut to the UDP length). A length of 0 on
-        IPv6 (the jumbogram form) means the whole datagram."""
-        n = len(datagram)
-        if n < HEADER_LEN:
-            raise Malformed("udp_truncated")
-        sport, dport, ulen, csum = HEADER.unpack_from(datagram, 0)
-        if ulen < HEADER_LEN or ulen > n:
-            if not (version == 6 and ulen == 0):
-                raise Malformed("udp_length")
-            ulen = n
-        if csum and verify_checksum and not verify(
-                datagram[:ulen], pseudo_header_sum(src, dst, IPPROTO_UDP, ulen)):
-            raise Malformed("udp_checksum")
-        return cls(sport, dport), datagram[HEADER_LEN:ulen]
 
     def header_len(self) -> int:
         return HEADER_LEN

@@ -265,6 +265,32 @@ def test_tcp_info(stack: NetStack, clock: VirtualClock) -> None:
     assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65483
 
 
+def test_maxseg_is_bounded_by_half_the_peers_largest_window(
+    stack: NetStack, clock: VirtualClock
+) -> None:
+    """TCP_MAXSEG and TCP_INFO's snd_mss report Linux's mss_cache: the MSS bounded to
+    half the largest window the peer offered (tcp_bound_to_half_wnd), so a loopback
+    client reads about 32 KiB right after the handshake (the SYN-ACK's window is at
+    most 65535) and the full MSS once the peer's scaled window has opened."""
+    _, cli, srv = tcp_pair(stack, clock)
+    t = cli.inner
+    assert t.max_snd_wnd <= 0xFFFF
+    early = I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0]
+    assert early == t.max_snd_wnd >> 1 < t.mss
+    info = cli.getsockopt(C.IPPROTO_TCP, C.TCP_INFO, 280)
+    assert struct.unpack_from("=I", info, 16)[0] == early  # tcpi_snd_mss
+    srv.send(b"y" * 10000)
+    clock.step(stack)
+    cli.recv(1 << 20)
+    clock.step(stack)
+    cli.send(b"x" * 200000)
+    for _ in range(20):
+        clock.step(stack)
+        srv.recv(1 << 20)
+    assert t.max_snd_wnd >= 2 * t.mss
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == t.mss == 65483
+
+
 def test_tcp_info_of_a_listener(stack: NetStack) -> None:
     """Linux's tcp_get_info stops early for a listener: cwnd, reordering and the accept
     queue (unacked) and its limit (sacked); rto, mss and the rest are 0."""
@@ -281,8 +307,11 @@ def test_tcp_info_of_a_listener(stack: NetStack) -> None:
 
 def test_v6_mss(stack: NetStack, clock: VirtualClock) -> None:
     _, cli, _srv = tcp_pair(stack, clock, C.AF_INET6)
-    # ::1 advmss 65476 less the timestamp option
-    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == 65476 - 12
+    # ::1 advmss 65476 less the timestamp option; TCP_MAXSEG bounded to half the
+    # SYN-ACK's window until the peer's window opens
+    assert cli.inner.mss == 65476 - 12
+    assert I.unpack(cli.getsockopt(C.IPPROTO_TCP, C.TCP_MAXSEG, 4))[0] == (
+        cli.inner.max_snd_wnd >> 1)
 
 
 def test_events(stack: NetStack, clock: VirtualClock) -> None:

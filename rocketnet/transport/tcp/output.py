@@ -110,11 +110,9 @@ class OutputMixin:
             opts += U32.pack(0x01010500 | (2 + 8 * len(blocks)))
             for left, right in blocks:
                 opts += U32X2.pack(left, right)
-        ip: Ipv4Repr | Ipv6Repr = (
-            Ipv4Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.ttl, tcb.tos) if v4
-            else Ipv6Repr(tcb.lip, tcb.rip, 6, thl + plen, tcb.hops, tcb.tos))
-        iface.emit(tok, ip, TcpRepr(tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts),
-                   source=tcb.sndbuf if plen else None, offset=start, n=plen)
+        iface.emit_tcp(tok, v4, tcb.lip, tcb.rip, tcb.ttl if v4 else tcb.hops, tcb.tos,
+                       tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts, tcb.sndbuf,
+                       start, plen)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1

@@ -240,15 +240,24 @@ class TcpSocket:
         half = buf.length >> 1
         return free > 0 and free >= (half if half < self.mss else self.mss)
 
-    def size_goal(self) -> int:
-        """Linux tcp_xmit_size_goal: one GSO segment of 64 KiB bounded to half the
-        peer's largest window (tcp_bound_to_half_wnd, which bounds the MSS too), in
-        whole MSS, at least one."""
+    def mss_cache(self) -> int:
+        """Linux's mss_cache (what TCP_MAXSEG reports once connected): the MSS bounded
+        to half the peer's largest window (tcp_bound_to_half_wnd, re-applied by
+        tcp_sync_mss each time that window grows, so it follows max_snd_wnd)."""
         mss = self.mss
         w = self.max_snd_wnd
         cut = w >> 1 if w > 536 else w
         if cut and mss > cut:
-            mss = cut if cut > 56 else 56  # 68 less the header with timestamps
+            return cut if cut > 56 else 56  # 68 less the header with timestamps
+        return mss
+
+    def size_goal(self) -> int:
+        """Linux tcp_xmit_size_goal: one GSO segment of 64 KiB bounded to half the
+        peer's largest window, in whole MSS (mss_cache, bounded the same way), at
+        least one."""
+        mss = self.mss_cache()
+        w = self.max_snd_wnd
+        cut = w >> 1 if w > 536 else w
         goal = GSO_MAX if not cut or cut > GSO_MAX else cut
         return (goal // mss) * mss if goal >= mss else mss
 
