@@ -20,18 +20,12 @@ if TYPE_CHECKING:
 class BuffersMixin:
     """TcpLayer's buffers part."""
 
-    def rcvq_due(self, tcb: TcpSocket) -> bool:
-        """A round trip since autotuning last measured what the application read."""
-        rtt = tcb.srtt if tcb.srtt > 0.001 else 0.001
-        return self.now - tcb.rcvq_time >= rtt
-
     def rcvbuf_adjust(self, tcb: TcpSocket) -> None:
         """Receive-buffer autotuning (Linux tcp_rcv_space_adjust, "DRS"): once per
         round trip, if the application read more than in the last one, the buffer
         becomes room for twice that plus 16 segments, up to tcp_rmem's max. A reader
-        that keeps up gets the window the path needs; a slow one keeps a small buffer."""
-        if not self.rcvq_due(tcb):
-            return
+        that keeps up gets the window the path needs; a slow one keeps a small buffer.
+        For a read when tcb.held_due(): autotuning on, a round trip since the last."""
         now = self.now
         read = tcb.bytes_received - tcb.rcvbuf.length - tcb.held
         copied = read - tcb.rcvq_read

@@ -368,15 +368,19 @@ class TcpSocket:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
             self.urg_state = 0  # read past the mark
-        if not self.rcvbuf_lock:
+        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
             self.layer.rcvbuf_adjust(self)
         self.layer.window_opened(self)
 
     def held_due(self) -> bool:
         """Whether the next read may run receive-buffer autotuning, which counts what
         the host's own queue to the program holds (``held``): the host asks the
-        kernel for that only then."""
-        return not self.rcvbuf_lock and self.layer.rcvq_due(self)
+        kernel for that only then. That is: autotuning is on and a round trip has
+        passed since it last measured what the application read."""
+        if self.rcvbuf_lock:
+            return False
+        rtt = self.srtt
+        return self.layer.now - self.rcvq_time >= (rtt if rtt > 0.001 else 0.001)
 
     # ------------------------------------------------------------------ urgent data
     def _urg_limit(self, n: int) -> int:
