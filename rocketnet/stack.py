@@ -244,7 +244,9 @@ class NetStack:
 
     def poll(self, now: float) -> None:
         tcp = self.tcp
-        tcp.now = now
+        if now < tcp.now:
+            now = tcp.now   # a call since took a later reading (the host reads once per
+        tcp.now = now       # wake-up): the stack's time never goes back
         timers = tcp.timers
         if timers and timers[0][0] <= now:     # the heap's head: no scan when none is due
             tcp.run_timers(now)

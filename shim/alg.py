@@ -26,6 +26,7 @@ import os
 import select
 import socket
 import struct
+import sys
 from typing import Any
 
 try:
@@ -37,6 +38,7 @@ except ImportError:  # no `cryptography` for this interpreter (Debian's PyPy has
 from rocketnet.socket import Net, Socket
 from rocketnet.stack import NetStack
 from rocketnet.transport import SocketSet
+from shim import hostlog
 from shim import protocol as P
 from shim._stub import ffi, lib
 from shim.channels import Channel, ChannelTable, kernel_answer
@@ -97,7 +99,10 @@ class AlgService:
     # ---- creation -----------------------------------------------------------------
 
     def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
-        if not HAVE_ALG:    # as a kernel built without CONFIG_CRYPTO_USER_API
+        if not HAVE_ALG:    # as a kernel built without CONFIG_CRYPTO_USER_API, but named
+            hostlog.log.warning("socket(AF_ALG): EAFNOSUPPORT: the host's interpreter %s has "
+                                "no `cryptography` (tools/pypy-setup; rocketnet --version)",
+                                sys.executable)
             return P.response(-1, errno.EAFNOSUPPORT), None
         if type_ != socket.SOCK_SEQPACKET:
             return P.response(-1, errno.ESOCKTNOSUPPORT), None

@@ -223,6 +223,9 @@ def choose() -> Choice:
     """The interpreter for a new stack host, and why (never measures)."""
     named = os.environ.get(ENV)
     if named:
+        # a relative path names a file from here; the host starts in /
+        if "/" in named:
+            named = os.path.abspath(named)
         return Choice(named, f"from {ENV}")
     pythons = candidates()
     if len(pythons) == 1:

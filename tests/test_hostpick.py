@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,10 +90,16 @@ def test_the_best_round_counts_per_rate():
     assert hostpick.best(["first", "second"]) == "second"
 
 
-def test_the_override_wins_without_measuring(cache, monkeypatch):
+def test_the_override_wins_without_measuring(cache, monkeypatch, tmp_path):
     calls = fake_measurements(monkeypatch, {})
     monkeypatch.setenv(hostpick.ENV, "/opt/some/python")
     assert hostpick.choose() == ("/opt/some/python", f"from {hostpick.ENV}")
+    # a relative path is taken from the caller's directory (the host starts in /)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(hostpick.ENV, ".venv-pypy/bin/pypy3")
+    assert hostpick.choose().python == str(tmp_path / ".venv-pypy/bin/pypy3")
+    monkeypatch.setenv(hostpick.ENV, "pypy3")  # a bare name is looked up in PATH
+    assert hostpick.choose().python == "pypy3"
     assert calls == []
 
 
@@ -161,6 +168,23 @@ def test_a_record_others_can_write_is_not_believed(cache, monkeypatch):
     (cache / hostpick.FILE).chmod(0o622)
     assert hostpick.choose().python == OWN
     assert usercache.load(cache / hostpick.FILE) == {}
+
+
+@pytest.mark.parametrize("block, feature", [("cryptography", "AF_ALG"), ("shim._stub", "stub")])
+def test_an_interpreter_lacking_a_module_is_excluded_saying_why(cache, monkeypatch, block,
+                                                               feature):
+    """A PyPy without `cryptography` (tools/pypy-setup without network) or without the
+    stub's module: faster or not, never picked, and the record says why."""
+    pypy = hostpick.candidates()[1]
+    Path(pypy).write_text(      # a fake: our own interpreter with that module missing
+        f"#!/bin/sh\nexec {OWN} -c \"import runpy, sys; sys.modules['{block}'] = None; "
+        "runpy.run_module('shim.hostpick', run_name='__main__')\"\n")
+    lacks = hostpick.missing_under(pypy)
+    assert set(lacks) == {feature}
+    monkeypatch.setattr(hostpick, "measure", lambda p, env: FAST if p == pypy else BASE)
+    c = hostpick.pick({}, lambda _m: None)
+    assert c.python == OWN and f"{pypy}: " in c.why and lacks[feature] in c.why
+    assert "excluded" in hostpick.describe()
 
 
 def test_what_our_own_interpreter_serves():

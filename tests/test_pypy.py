@@ -3,6 +3,7 @@ moves bytes in-process, a stack host running under pypy3 serves shimmed programs
 tools/pypy-setup's PyPy serves AF_ALG too (the picker may pick it: shim/hostpick.py)."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import mmap
 import os
@@ -63,6 +64,23 @@ def test_setup_pypy_serves_what_cpython_serves(rn: Rocketnet):
     r = rn.run("run", "--host", "alg", "--", sys.executable, "-c", ALG_SHA256, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout == hashlib.sha256(b"abc").hexdigest()
+
+
+@needs_pypy
+def test_a_host_without_cryptography_names_it_at_the_call(rn: Rocketnet):
+    """Debian's bare pypy3 has no working `cryptography`: its host refuses socket(AF_ALG)
+    as a kernel without AF_ALG does (EAFNOSUPPORT), and host.log says why."""
+    if "AF_ALG" not in hostpick.missing_under("pypy3"):
+        pytest.skip("this pypy3 has `cryptography`: its host serves AF_ALG")
+    rn.env["ROCKETNET_HOST_PYTHON"] = "pypy3"
+    prog = ("import socket\n"
+            "try:\n    socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)\n"
+            "except OSError as e:\n    print(e.errno)\n")
+    r = rn.run("run", "--host", "bare", "--", sys.executable, "-c", prog, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(errno.EAFNOSUPPORT)
+    log = (rn.runtime_dir / "bare" / "host.log").read_text()
+    assert "socket(AF_ALG): EAFNOSUPPORT" in log and "no `cryptography`" in log
 
 
 def test_ring_storage_is_raw_memory_given_back_when_released():

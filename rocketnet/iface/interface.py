@@ -25,6 +25,7 @@ from ..wire.ipv4 import emit_header as emit_ipv4
 from ..wire.ipv6 import Ipv6Repr
 from ..wire.ipv6 import emit_header as emit_ipv6
 from ..wire.tcp import emit_header as emit_tcp_header
+from ..wire.udp import emit_header as emit_udp_header
 from .device import NetDeviceWrapper, TxToken
 from .neighbor import (
     BROADCAST,
@@ -233,21 +234,40 @@ class InterfaceWrapper:
         header (unfragmented), the TCP header with its encoded options ``opts`` and
         ``n`` payload bytes from ``offset`` of ``source`` (``copy_to``, as emit's)."""
         buf = tok.buffer
-        p = self.link_header_len
         fill = not self.checksum_offload
         length = 20 + len(opts) + n
-        if v4:
-            self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
-            emit_ipv4(buf, p, src, dst, 6, length, hops, tos, ident, FLAG_DF, fill)
-            p += 20
-        else:
-            emit_ipv6(buf, p, src, dst, 6, length, hops, tos)
-            p += 40
+        p = self._emit_ip(buf, v4, src, dst, 6, length, hops, tos, fill)
         if n:
             source.copy_to(buf, p + length - n, offset, n)
         emit_tcp_header(buf, p, sport, dport, seq, ack, flags, window, urgent, opts, src, dst,
                         length, fill)
         tok.commit()
+
+    def emit_udp(self, tok: TxToken | HeldFrame, v4: bool, src: bytes, dst: bytes, hops: int,
+                 tos: int, sport: int, dport: int, payload: bytes | bytearray | memoryview
+                 ) -> None:
+        """:meth:`emit` for a UDP datagram without Reprs (the per-datagram path): the IP
+        header (unfragmented, DF as path MTU discovery wants), the UDP header, the
+        payload."""
+        buf = tok.buffer
+        fill = not self.checksum_offload
+        length = 8 + len(payload)
+        p = self._emit_ip(buf, v4, src, dst, 17, length, hops, tos, fill)
+        buf[p + 8:p + length] = payload
+        emit_udp_header(buf, p, sport, dport, src, dst, length, fill)
+        tok.commit()
+
+    def _emit_ip(self, buf: bytearray | memoryview, v4: bool, src: bytes, dst: bytes, proto: int,
+                 length: int, hops: int, tos: int, fill: bool) -> int:
+        """An unfragmented packet's IP header behind the link header (IPv4: the next
+        ident, DF); where its transport header goes."""
+        p = self.link_header_len
+        if v4:
+            self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
+            emit_ipv4(buf, p, src, dst, proto, length, hops, tos, ident, FLAG_DF, fill)
+            return p + 20
+        emit_ipv6(buf, p, src, dst, proto, length, hops, tos)
+        return p + 40
 
     def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:
         """A frame that is not IP (ARP), padded to the Ethernet minimum."""
@@ -572,16 +592,27 @@ def _input_frame(mv: memoryview, iface: InterfaceWrapper, handler: IpHandler,
             body = mv
         if ethertype == ETHERTYPE_IPV4:
             ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
-            if ip.protocol == 6 and not (ip.more_frags or ip.frag_offset) and (
+            proto = ip.protocol
+            if (proto == 6 or proto == 17) and not (ip.more_frags or ip.frag_offset) and (
                     ip.dst in iface.local or iface.is_local(ip.dst)):
-                handler(iface, ip, payload)
-                return
+                if proto == 6:
+                    handler(iface, ip, payload)
+                    return
+                if ip.src[0] < 224:     # UDP from a unicast source (ipv4_input's test)
+                    iface.net.handlers[17](iface, ip, payload)
+                    return
             iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
         elif ethertype == ETHERTYPE_IPV6:
             ip6, payload = Ipv6Repr.parse(body)
-            if ip6.next_header == 6 and (ip6.dst in iface.local or iface.is_local(ip6.dst)):
-                handler(iface, ip6, payload)
-                return
+            proto = ip6.next_header
+            if (proto == 6 or proto == 17) and (ip6.dst in iface.local or
+                                                 iface.is_local(ip6.dst)):
+                if proto == 6:
+                    handler(iface, ip6, payload)
+                    return
+                if ip6.src[0] != 0xFF:  # UDP from a unicast source (ipv6_input's test)
+                    iface.net.handlers[17](iface, ip6, payload)
+                    return
             iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)
         elif ethertype == ETHERTYPE_ARP and iface.neigh is not None:
             iface.arp_input(body)

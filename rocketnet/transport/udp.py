@@ -332,11 +332,11 @@ class UdpLayer:
 
     def _source(self, sk: UdpSocket, iface: InterfaceWrapper, dst: bytes) -> bytes:
         b = sk.bind_addr
-        if b is not None:
+        if b is not None and b != _ZERO4 and b != _ZERO16:     # per datagram: wildcard first
             ub = unmap(b)
             if any(ub) and len(ub) == len(dst) and not is_multicast(ub):
                 return ub
-        if len(dst) == 4 and any(sk.mc_addr) and is_multicast(dst):
+        if len(dst) == 4 and sk.mc_addr != _ZERO4 and 224 <= dst[0] < 240:
             return sk.mc_addr
         src = source_address(iface, dst)
         if src is None:
@@ -389,10 +389,15 @@ class UdpLayer:
             ttl = sk.ttl if version == 4 else sk.hops
         if tos < 0:
             tos = sk.tos if version == 4 else sk.tclass
-        assert self.send_ip is not None
-        if not self.send_ip(iface, version, src, rip, 17, data, ttl, tos=tos,
-                            l4=UdpRepr(sk.local_port, rport), df=True):
-            raise SocketError(EAGAIN)
+        size = (28 if version == 4 else 48) + n
+        if size <= iface.mtu:       # the per-datagram path: no Reprs, no fragments
+            tok = iface.transmit(rip, size)
+            if tok is None:
+                self.stats["tx_backpressure"] = self.stats.get("tx_backpressure", 0) + 1
+                raise SocketError(EAGAIN)
+            iface.emit_udp(tok, version == 4, src, rip, ttl, tos, sk.local_port, rport, data)
+        elif not self._emit(iface, src, rip, sk.local_port, rport, data, ttl, tos):
+            raise SocketError(EAGAIN)       # fragments: the IP layer's send_ip
         if bcast and not iface.loopback:     # Linux loops a broadcast back to this host
             self.mcast_input(iface, 4, src, rip, sk.local_port, rport, bytes(data), ttl, tos,
                              group=False)
@@ -515,7 +520,7 @@ class UdpLayer:
                 continue
             if group and key not in sk.mc_groups and not sk.mc_all:
                 continue
-            self._queue(sk, Datagram(data, src, sport, dst, version, ttl, tos, iface.index))
+            self._queue(sk, data, src, sport, dst, version, ttl, tos, iface.index)
 
     def mc_join(self, sk: UdpSocket, group: bytes, ifindex: int) -> None:
         key = (group, ifindex)
@@ -609,16 +614,19 @@ class UdpLayer:
             return
         if sk.shut_rd:
             return
-        self._queue(sk, Datagram(bytes(data), src, sport, dst, version, ttl, tos, iface.index))
+        self._queue(sk, data, src, sport, dst, version, ttl, tos, iface.index)
 
-    def _queue(self, sk: UdpSocket, dg: Datagram) -> None:
-        """Queue a datagram for reading, or drop it over SO_RCVBUF (__udp_queue_rcv_skb)."""
+    def _queue(self, sk: UdpSocket, data: bytes | memoryview, src: bytes, sport: int,
+               dst: bytes, version: int, ttl: int, tos: int, ifindex: int) -> None:
+        """Queue a datagram for reading, or drop it over SO_RCVBUF (__udp_queue_rcv_skb);
+        its payload is copied out of the frame only when it is queued."""
         st = self.stats
         if sk.rx_bytes > sk.so_rcvbuf:
             sk.drops += 1
             st["udp_rcvbuf_errors"] += 1
             st["udp_in_errors"] += 1
             return
+        dg = Datagram(bytes(data), src, sport, dst, version, ttl, tos, ifindex)
         sk.rxq.append(dg)
         sk.rx_bytes += dg.cost
         st["udp_in_datagrams"] += 1

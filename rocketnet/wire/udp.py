@@ -34,6 +34,19 @@ def parse(datagram: memoryview, src: bytes, dst: bytes, version: int,
     return sport, dport, datagram[HEADER_LEN:ulen]
 
 
+def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_port: int,
+                src: bytes, dst: bytes, length: int, fill_checksum: bool = True) -> None:
+    """The header at ``offset`` for a datagram of ``length`` bytes whose payload is
+    already in place behind it; the checksum (with the pseudo-header of ``src``/``dst``)
+    when asked, 0 sent as 0xFFFF. A sender that lays its datagram out itself builds no
+    UdpRepr for it."""
+    HEADER.pack_into(buf, offset, src_port, dst_port, length, 0)
+    if fill_checksum:
+        c = checksum(memoryview(buf)[offset:offset + length],
+                     pseudo_header_sum(src, dst, IPPROTO_UDP, length))
+        _U16.pack_into(buf, offset + 6, c or 0xFFFF)
+
+
 class UdpRepr:
     __slots__ = ("src_port", "dst_port")
 
@@ -48,11 +61,7 @@ class UdpRepr:
              length: int, fill_checksum: bool = True) -> None:
         """Write the header at ``offset`` for a datagram of ``length`` bytes whose
         payload is already in place behind it; the checksum covers it all."""
-        HEADER.pack_into(buf, offset, self.src_port, self.dst_port, length, 0)
-        if fill_checksum:
-            c = checksum(memoryview(buf)[offset:offset + length],
-                         pseudo_header_sum(src, dst, IPPROTO_UDP, length))
-            _U16.pack_into(buf, offset + 6, c or 0xFFFF)
+        emit_header(buf, offset, self.src_port, self.dst_port, src, dst, length, fill_checksum)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, UdpRepr) and (self.src_port, self.dst_port) == (

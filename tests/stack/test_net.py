@@ -228,3 +228,35 @@ def test_echo_to_broadcast_ignored_and_bad_checksum_dropped() -> None:
 def test_icmp_repr_roundtrip_example() -> None:
     r = IcmpRepr(6, 128, 0, 0x10001, b"hello")
     assert IcmpRepr.parse(r.to_bytes(A6, B6), 6, A6, B6) == r
+
+
+def test_neighbor_timers_scan_only_when_due() -> None:
+    """The cache keeps a lower bound of its next deadline (NeighborCache.due): ticks
+    before it leave the entries alone (no scan per wake-up), poll_at answers from it,
+    and the tick at it runs the timers (a REACHABLE entry goes STALE)."""
+    _hub, _a, b, _replies, _req = _ping(4, 56)
+    iface = b.interfaces[1]
+    e = iface.neigh.entries[A4]
+    assert iface.neigh.due is not None and iface.neigh.due <= e.expires   # a lower bound
+    iface.tick(iface.neigh.due)     # (the probe's retransmission time): made exact
+    assert e.state == "REACHABLE" and iface.neigh.due == e.expires == iface.poll_at()
+    due = e.expires
+    e.expires = due - 5            # what a scan would expire now, were one made
+    iface.tick(due - 1)
+    assert e.state == "REACHABLE"
+    iface.tick(due)
+    assert e.state == "STALE" and iface.neigh.due is None and iface.poll_at() is None
+
+
+def test_plain_device_queues() -> None:
+    """Frames go straight to and from a device's deque only while send/recv are the
+    plain ones; a subclass that changes them, or a wrapper, gets the calls."""
+    from rocketnet.lab import DropLoopback
+    from rocketnet.phy import LoopbackDevice, MonitorDevice
+
+    lo = LoopbackDevice()
+    assert lo.rx_queue() is lo.rxq and lo.tx_queue() is lo.rxq
+    drop = DropLoopback()           # its send may drop: no tx queue; recv is plain
+    assert drop.rx_queue() is drop.rxq and drop.tx_queue() is None
+    mon = MonitorDevice(lo)         # shows frames to taps: both through its calls
+    assert mon.rx_queue() is None and mon.tx_queue() is None
