@@ -597,8 +597,8 @@ def test_random_loss_bidirectional_and_close(clock: VirtualClock, seed: int, los
     assert stack.stats["tcp_retransmits"] > 0
 
 
-def test_request_response_timers_exact_and_heap_bounded(stack: NetStack,
-                                                         clock: VirtualClock) -> None:
+def test_request_response_timers_exact(stack: NetStack,
+                                       clock: VirtualClock) -> None:
     """A request/response exchange re-arms the retransmission and delayed-ACK timers
     every transaction (timers pushed back or stopped leave their heap entries to be
     corrected later): poll_at is still always exactly the first timer of any
