@@ -595,3 +595,33 @@ def test_random_loss_bidirectional_and_close(clock: VirtualClock, seed: int, los
     assert cli.rx_eof and srv.rx_eof
     assert {cli.state, srv.state} <= {"TIME_WAIT", "CLOSED"}
     assert stack.stats["tcp_retransmits"] > 0
+
+
+def test_request_response_timers_exact(stack: NetStack,
+                                       clock: VirtualClock) -> None:
+    """A request/response exchange re-arms the retransmission and delayed-ACK timers
+    every transaction (timers pushed back or stopped leave their heap entries to be
+    corrected later): poll_at is still always exactly the first timer of any
+    connection."""
+    _, cli, srv = tcp_pair(stack, clock)
+    tcbs = (cli.inner, srv.inner)
+
+    def first_timer() -> float | None:
+        ts = [t for tcb in tcbs for t in (tcb.rto_at, tcb.delack_at, tcb.deadline)
+              if t is not None]
+        return min(ts) if ts else None
+
+    armed = 0
+    for i in range(300):
+        a, b = (cli, srv) if i % 2 == 0 else (srv, cli)
+        assert a.send(b"q" * 64) == 64
+        assert stack.poll_at(clock.now) == clock.now  # output queued
+        clock.step(stack, 0.0001)
+        assert b.recv(100) == b"q" * 64
+        clock.step(stack, 0.0001)
+        due = stack.poll_at(clock.now)
+        assert due == first_timer()
+        armed += due is not None
+    assert armed > 250  # (quickack mode acknowledges the first few at once)
+    clock.step(stack, 1.0)       # the delayed ACK, then nothing outstanding
+    assert stack.poll_at(clock.now) is None and first_timer() is None
