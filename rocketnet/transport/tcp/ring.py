@@ -27,8 +27,13 @@ except under pressure.
 from __future__ import annotations
 
 import mmap
+import sys
 
 MIN_CAPACITY = 4096
+# Released storage is reused only where mmap refuses a resize while a view of it is
+# alive (CPython); PyPy allows it, and a stale view would then write into another
+# connection's ring instead of failing.
+_VIEWS_CHECKED = sys.implementation.name == "cpython"
 # released storage a stack keeps per size for the next rings (bytes): a connection's
 # rings are made and released with it, and each fresh mapping cost an mmap, a munmap
 # and a page fault per page touched
@@ -63,8 +68,10 @@ class RingMemory:
 
     def keep(self, buf: mmap.mmap, size: int) -> bool:
         """Keep released storage for the next rings; False if it is not kept (under
-        memory pressure, SPARE_BYTES of its size kept already, or a view of it still
-        alive: it goes back to the system)."""
+        memory pressure, SPARE_BYTES of its size kept already, a view of it still
+        alive, or an interpreter that cannot tell: it goes back to the system)."""
+        if not _VIEWS_CHECKED:
+            return False
         kept = self.spare.setdefault(size, [])
         if (len(kept) + 1) * size > SPARE_BYTES or self.held > self.mark:
             return False
