@@ -264,8 +264,7 @@ class NetStack:
             poll_interfaces(ifaces, handler, stats)
             # poll_interfaces took every frame, also those its input looped back: one
             # more round only for output left to send or frames queued meanwhile on an
-            # interface it had already drained (no empty receive to learn that)
-            # (poll_interfaces drained a lone interface: no frames to look for)
+            # interface it had already drained (with a lone interface there are none)
             if not (tcp.dirty or self._multi and self._frames_waiting()):
                 self._busy = False
                 return
@@ -283,23 +282,12 @@ class NetStack:
         """Whether poll has work now: output queued, frames received, or events not
         taken yet (the host polls again only then)."""
         tcp = self.tcp
-        if tcp.events or self.udp.events or self._busy or tcp.dirty:
-            return True
-        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
-            d = i.dev
-            q = d.rxq
-            if q if q is not None else d.device.can_recv():
-                return True
-        return False
+        return bool(tcp.events or self.udp.events or self._busy or tcp.dirty) or \
+            self._frames_waiting()
 
     def poll_at(self, now: float) -> float | None:
-        if self._busy or self.tcp.dirty:
+        if self._busy or self.tcp.dirty or self._frames_waiting():
             return now
-        for i in self.interfaces:   # _frames_waiting, inline: once per host wake-up
-            d = i.dev
-            q = d.rxq
-            if q if q is not None else d.device.can_recv():
-                return now
         t = self.tcp.next_deadline()
         ip = self.ip
         d = ip.next_deadline() if ip.timed else ip.deadline    # O(1) without timed ifaces

@@ -3,8 +3,6 @@ processing, ACK processing, SYN handling, urgent data and FIN."""
 
 from __future__ import annotations
 
-import heapq
-
 from ...iface import InterfaceWrapper
 from ...iface.interface import IpRepr
 from ...wire.checksum import pseudo_header_sum
@@ -193,10 +191,8 @@ class InputMixin:
             # delayed ACK: a reply, or the next segment, carries it; else the timer
             t = tcb.delack_at = self.now + self.config.delack
             h = tcb.heap_at
-            if h is None or t < h:  # _arm, inline: a request/response pushes every time
-                tcb.heap_at = t
-                self._timer_seq += 1
-                heapq.heappush(self.timers, (t, self._timer_seq, tcb))
+            if h is None or t < h:
+                self._arm(tcb, t)
 
     @staticmethod
     def _window_keeps_up(tcb: TcpSocket) -> bool:
