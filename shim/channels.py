@@ -98,6 +98,7 @@ class ChannelTable:
         self.by_fd: dict[int, Any] = {}
         self.by_sock: dict[Any, Any] = {}
         self.by_id: dict[int, Any] = {}
+        self.epoch = 0                      # counts adds and closes (the host's trimmer)
         self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
         self.held_ids: list[Any] = []       # services whose ids outlive channels (holds())
         # sock id -> inode of the kernel socket the host gave out for it (A, or the unix
@@ -172,6 +173,7 @@ class ChannelTable:
         """first_mask: S is registered by the service's first modify() (one epoll_ctl
         for a channel that starts out waiting for something, not two)."""
         self.by_fd[ch.fd] = ch
+        self.epoch += 1
         ch.live = True
         self.by_sock[ch.sk] = ch
         self.by_id[ch.sock_id] = ch
@@ -199,6 +201,7 @@ class ChannelTable:
             return False
         ch.live = False
         del self.by_fd[ch.fd]
+        self.epoch += 1
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
