@@ -76,8 +76,9 @@ class Channel(ChannelBase):
         self.s_auto = CHANNEL_BUF_MIN   # S's send buffer while the program sets none
         # the last read of S found it empty: nothing to read until epoll says so
         self.s_drained = False
-        # the send queue's length and limit when update_mask last found the TCB
-        # writable: with no more queued and no smaller limit it still is (service)
+        # the longest send queue update_mask found the TCB writable with, and the
+        # limit then: writable() holds for any queue no longer under a limit no lower
+        # (room only grows), so event and service leave the mask alone then
         self.w_len = self.w_limit = -1
 
     def size_like(self, other: Channel, a: socket.socket) -> None:
@@ -141,7 +142,9 @@ class StreamPump:
                     want = EP_IN
                 elif t.writable():
                     want = EP_IN
-                    ch.w_len, ch.w_limit = t.sndbuf.length, t.sndbuf_limit
+                    n, limit = t.sndbuf.length, t.sndbuf_limit
+                    if n > ch.w_len or limit < ch.w_limit:
+                        ch.w_len, ch.w_limit = n, limit     # see Channel.w_len
         if ch.s_full:
             want |= EP_OUT
         if want != ch.mask:
@@ -163,6 +166,14 @@ class StreamPump:
                     set_sndbuf(ch.s, ch.s_auto)
         if ev & EP_IN or ev & EP_HUPS:
             self.read_app(ch, ev)
+            t = ch.sk.inner
+            if (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
+                    and t.state in SYNCED and not ch.filler
+                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit
+                    and ch.live):
+                mem = t.sndbuf.mem     # as in service: the mask is right as it is
+                if mem.held <= mem.mark:
+                    return
         if ch.live:
             self.update_mask(ch)
 
@@ -353,11 +364,12 @@ class StreamPump:
                 except OSError:
                     pass
             if (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
-                    and t.state in SYNCED and not ch.filler and ch.live
-                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit):
-                # S waits for the program's bytes, has none, and the TCB is as writable
-                # as when that mask was set (an ACK only frees room): nothing to change
-                # unless memory pressure may shrink the send buffer (writable's check)
+                    and t.state in SYNCED and not ch.filler
+                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit
+                    and ch.live):
+                # S waits for the program's bytes, has none, and the TCB is writable
+                # (Channel.w_len): nothing to change unless memory pressure may shrink
+                # the send buffer (writable's check)
                 mem = t.sndbuf.mem
                 if mem.held <= mem.mark:
                     return
