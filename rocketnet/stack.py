@@ -124,6 +124,7 @@ transfer, else a delayed ACK after 40 ms (TCP_DELACK_MIN) unless data carries it
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from . import constants as C
@@ -141,6 +142,8 @@ from .transport.ping import PingLayer, PingSocket
 from .transport.udp import UdpLayer, UdpSocket
 
 __all__ = ["NetStack", "Socket", "SocketError"]
+
+_OWNER = attrgetter("owner")
 
 
 class NetStack:
@@ -324,8 +327,11 @@ class NetStack:
         if not (ev or uev):
             return set()
         if ev:
-            tcp.events = set()      # a fresh set, not a clear (the layer reads the attribute)
+            tcp.events = type(ev)()     # a fresh one, not a clear: the layer reads the attribute
         if uev:
-            ev = ev | uev
-            uev.clear()             # shared with ping: cleared in place
-        return {o for t in ev if (o := t.owner) is not None}
+            ev = [*ev, *uev]
+            uev.clear()                 # shared with ping: cleared in place
+        out = set(map(_OWNER, ev))      # the sockets, with no Python-level call per event
+        if None in out:                 # a connection no Socket owns yet (not accepted)
+            out.discard(None)
+        return out  # type: ignore[return-value]

@@ -147,7 +147,7 @@ class EthernetDevice(NetDevice):
         return self._mac
 
     def can_send(self) -> bool:
-        return self.tx_pool.available() > 0
+        return bool(self.tx_pool.free)
 
     def can_recv(self) -> bool:
         return bool(self.rxq)

@@ -34,7 +34,7 @@ class LoopbackDevice(NetDevice):
         return b"\x00" * 6
 
     def can_send(self) -> bool:
-        return self.large.available() > 0 and self.small.available() > 0
+        return bool(self.large.free) and bool(self.small.free)     # asked per datagram
 
     def can_recv(self) -> bool:
         return bool(self.rxq)
