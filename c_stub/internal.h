@@ -555,7 +555,16 @@ static inline int rn_dg_hint(int fd)
             (INFO_KIND(i) == RN_KIND_DGRAM || INFO_KIND(i) == RN_KIND_ALG)) ||
            INFO_STATE(i) == ST_DG_CANDIDATE;
 }
+/* A number a call passed to the kernel just made (socket, accept, socketpair): what the
+ * cache remembers of an fd closed there unseen is stale (dg_confirm trusts the cache). */
+static inline int rn_fd_fresh(int fd)
+{
+    if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    return fd;
+}
 int dg_confirm(int fd, struct rn_sock *s);
+int dg_stale(int fd, ssize_t r);
 void rn_dg_scan(void);
 void rn_dg_adopt_rights(const struct msghdr *msg);
 void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len);

@@ -151,6 +151,8 @@ ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
     ssize_t r;
     struct rn_sock s;
     unsigned char sa[sizeof(struct sockaddr_storage)];
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &s) > 0)
+        return dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto");
     RN_SHIM_OR_PASS(fd, s, REAL(sendto)(fd, buf, n, flags, addr, alen));
     if (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG) {
         errno = saved;
@@ -223,6 +225,10 @@ ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     struct rn_sock s;
     struct msghdr m;
     socklen_t namelen = 0;
+    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &s) > 0) {
+        errno = saved;
+        return dg_sendmsg(fd, &s, msg, flags);
+    }
     int c = rn_classify(fd, &s);
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
