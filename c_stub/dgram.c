@@ -594,16 +594,17 @@ int dg_confirm(int fd, struct rn_sock *s)
                : -1;
 }
 
-/* After a datagram call on a trusted entry failed (r < 0): 1 if fd is no socket now (the
- * kernel said ENOTSOCK and fstat agrees): the entry is dropped and the call is the
- * program's to make natively.  errno is kept. */
-int dg_stale(int fd, ssize_t r)
+/* After a datagram call on the cache's word failed (r < 0): 1 if fd is not s's socket
+ * any more (closed, or another file or socket at the number): the entry is dropped and
+ * the call is the caller's to make on its own path.  Failures only: a success went to
+ * our socket.  errno is kept. */
+int dg_stale(int fd, const struct rn_sock *s, ssize_t r)
 {
-    if (r >= 0 || errno != ENOTSOCK)
+    if (r >= 0)
         return 0;
     int saved = errno;
     struct stat st;
-    int stale = fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode);
+    int stale = fstat(fd, &st) < 0 || st.st_ino != s->ino;
     if (stale)
         __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
     errno = saved;

@@ -68,8 +68,7 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
 static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send");
+    DG_PATH(fd, ds, dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send"));
     TRACED_IO("send", REAL(send)(fd, b, n, flags), b, n, 1, flags);
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
@@ -90,22 +89,14 @@ ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 ssize_t rn_read(int fd, void *b, size_t n)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0) {
-        ssize_t r = dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
-        if (!dg_stale(fd, r))
-            return r;
-    }
+    DG_PATH(fd, ds, dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read"));
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
     TRACED_IO("read", rn_rd_end(fd, URG_IO(fd, 0, REAL(read)(fd, b, n))), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0) {
-        ssize_t r = dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write");
-        if (!dg_stale(fd, r))
-            return r;
-    }
+    DG_PATH(fd, ds, dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write"));
     TRACED_IO("write", REAL(write)(fd, b, n), b, n, 0, 0);
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
@@ -119,22 +110,14 @@ ssize_t rn_write(int fd, const void *b, size_t n)
 ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0) {
-        ssize_t r = dg_readv(fd, &ds, v, cnt, 0);
-        if (!dg_stale(fd, r))
-            return r;
-    }
+    DG_PATH(fd, ds, dg_readv(fd, &ds, v, cnt, 0));
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
     TRACED_IO("readv", rn_rd_end(fd, URG_IO(fd, 0, REAL(readv)(fd, v, cnt))), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0) {
-        ssize_t r = dg_readv(fd, &ds, v, cnt, 1);
-        if (!dg_stale(fd, r))
-            return r;
-    }
+    DG_PATH(fd, ds, dg_readv(fd, &ds, v, cnt, 1));
     TRACED_IO("writev", REAL(writev)(fd, v, cnt), NULL, cnt, 0, 0);
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
