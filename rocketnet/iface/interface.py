@@ -264,10 +264,12 @@ class InterfaceWrapper:
 
     def emit_tcp(self, tok: Token, v4: bool, src: bytes, dst: bytes, hops: int, tos: int,
                  sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
-                 urgent: int, opts: bytes, source: Any, offset: int, n: int) -> None:
+                 urgent: int, opts: bytes, source: Any, offset: int, n: int,
+                 tsval: int = -1, tsecr: int = 0) -> None:
         """:meth:`emit` for a TCP segment without Reprs (the per-segment path): the IP
-        header (unfragmented; IPv4: the next ident, DF), the TCP header with its encoded
-        options ``opts`` and ``n`` payload bytes from ``offset`` of ``source``
+        header (unfragmented; IPv4: the next ident, DF), the TCP header with the
+        timestamp option (``tsval`` >= 0; packed with the headers) and the encoded
+        options ``opts`` after it, and ``n`` payload bytes from ``offset`` of ``source``
         (``copy_to``, as emit's)."""
         buf = tok.view
         fill = not self.checksum_offload
@@ -278,14 +280,14 @@ class InterfaceWrapper:
                 source.copy_to(buf, p + 20 + length - n, offset, n)
             self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
             emit_v4_tcp(buf, p, src, dst, hops, tos, ident, sport, dport, seq, ack, flags,
-                        window, urgent, opts, length - n, length, fill)
+                        window, urgent, opts, length - n, length, fill, tsval, tsecr)
         else:
             length = tok.length - p - 40
             if n:
                 source.copy_to(buf, p + 40 + length - n, offset, n)
             emit_ipv6(buf, p, src, dst, 6, length, hops, tos)
             emit_tcp_header(buf, p + 40, sport, dport, seq, ack, flags, window, urgent, opts,
-                            src, dst, length, fill)
+                            src, dst, length, fill, tsval, tsecr)
         q = self.dev.txq
         if q is not None and tok.__class__ is NetBuf:     # _send's loopback case, inline
             self.dev.tx_frames += 1
