@@ -151,6 +151,9 @@ class InterfaceWrapper:
         self.checksum_offload = caps.checksum_offload
         self.addresses: list[tuple[bytes, int]] = []
         self.local: set[bytes] = set()  # the addresses themselves: is_local's usual case
+        # primary_address(4), (6) by address length, kept with the addresses: a loopback
+        # send's source (source_address) without a scan per datagram
+        self.primary: dict[int, bytes | None] = {4: None, 16: None}
         self.gateway4: bytes | None = None
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
@@ -484,6 +487,7 @@ class InterfaceWrapper:
         if len(addr) == 16 and not self.loopback:
             self.mcast6.add(ALL_NODES)
             self.mcast6.add(solicited_node(addr))
+        self._primary_changed()
 
     def del_address(self, addr: bytes) -> None:
         self.addresses = [(a, p) for a, p in self.addresses if a != addr]
@@ -492,6 +496,10 @@ class InterfaceWrapper:
         for a, _p in self.addresses:
             if len(a) == 16:
                 self.mcast6.add(solicited_node(a))
+        self._primary_changed()
+
+    def _primary_changed(self) -> None:
+        self.primary = {4: self.primary_address(4), 16: self.primary_address(6)}
 
     def has_address(self, addr: bytes) -> bool:
         for net, _p in self.addresses:
@@ -584,7 +592,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
     gateway of that family."""
     ifaces = list(ifaces)
     for i in ifaces:
-        if i.is_local(dst):
+        if dst in i.local or i.is_local(dst):      # the usual case without a call
             for lo in ifaces:
                 if lo.loopback:
                     return lo
@@ -607,7 +615,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
 def source_address(iface: InterfaceWrapper, dst: bytes) -> bytes | None:
     """Source address for ``dst`` out of ``iface`` (127.x.y.z -> 127.0.0.1 as Linux)."""
     if iface.loopback:
-        return iface.primary_address(4 if len(dst) == 4 else 6)
+        return iface.primary[len(dst)]
     return iface.source_for(dst)
 
 
