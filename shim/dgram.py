@@ -55,7 +55,7 @@ _ERRHDR_CACHE: dict[int, bytes] = {}
 class DgramChannel(Channel):
     """One datagram shim socket: the host's S end and the datagram Socket behind it."""
 
-    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm", "more")
+    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm", "more", "burst")
 
     def __init__(self, svc: DgramService, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
@@ -65,11 +65,13 @@ class DgramChannel(Channel):
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
         self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
-        # whether S holds another message: a poll is a system call, a receive that finds
-        # none raises (a few microseconds per wake-up of a request/response socket)
+        # whether S holds another message after one (read_app): a poll(0) costs a system
+        # call, a receive that finds none raises (a few microseconds): the poll while
+        # wake-ups bring one datagram each (request/response), the receive in bursts
         more = select.poll()
         more.register(s.fileno(), select.POLLIN)
         self.more = more.poll
+        self.burst = False
 
 
 class DgramService:
@@ -180,6 +182,8 @@ class DgramService:
         buf, mv = self.buf, self.mv
         stats = self.stack.stats
         budget = READ_BYTES
+        burst = ch.burst
+        got = 0
         for _ in range(READ_BATCH):
             if budget <= 0 or not can_send():
                 break
@@ -193,6 +197,7 @@ class DgramService:
                 ch.app_eof = True
                 break
             budget -= n
+            got += 1
             if n < HDR_SIZE:
                 stats["udp_channel_drops"] += 1
                 continue
@@ -225,8 +230,11 @@ class DgramService:
                     stats["udp_channel_drops"] += 1
             except SocketError:
                 stats["udp_channel_drops"] += 1
-            if not more(0):
-                break
+            if not burst:
+                if not more(0):
+                    break
+                burst = True
+        ch.burst = got > 1
 
     def send_with_ip(self, ch: DgramChannel, data: memoryview, rip: bytes, rport: int,
                      oif: int = 0) -> None:
