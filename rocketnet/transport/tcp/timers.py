@@ -31,8 +31,12 @@ class TimersMixin:
     def _arm(self, tcb: TcpSocket, t: float) -> None:
         """A timer of tcb was set to ``t``: a heap entry only if it comes before the
         connection's (heap_at is never after any timer of it, so one entry at heap_at
-        covers them all; a timer stopped or pushed back leaves its entry to be
-        corrected when it reaches the top). The hot callers inline the comparison."""
+        covers them all). A timer stopped or pushed back leaves the entry where it is
+        (lazy re-arm): the wake-up at heap_at finds nothing due and re-arms at the
+        connection's first timer, as Linux lets a cleared delayed-ACK timer fire. So a
+        request/response exchange, whose delayed-ACK and retransmission timers move
+        every segment, touches the heap about once per delayed-ACK interval, not three
+        times per segment. The hot callers inline the comparison."""
         h = tcb.heap_at
         if h is None or t < h:
             tcb.heap_at = t
@@ -40,29 +44,18 @@ class TimersMixin:
             heapq.heappush(self.timers, (t, self._timer_seq, tcb))
 
     def next_deadline(self) -> float | None:
-        """The first timer of any connection: the heap's head, once it is right
-        (the head's connection has a timer at exactly its time)."""
+        """When the first timer of any connection may be due: never later than it,
+        earlier only where a timer was stopped or pushed back since its connection's
+        heap entry was made (see _arm). Exact for connections without timers: their
+        entries, and entries superseded by an earlier one, go here."""
         timers = self.timers
         while timers:
             t, _s, tcb = timers[0]
             if tcb.heap_at == t:
-                if tcb.rto_at == t or tcb.delack_at == t or tcb.deadline == t:
+                if tcb.rto_at is not None or tcb.delack_at is not None or \
+                        tcb.deadline is not None:
                     return t
-                # stopped or pushed back since it was queued: the entry moves to the
-                # connection's first timer (one heap operation), or goes
-                actual = tcb.rto_at
-                d = tcb.deadline
-                if d is not None and (actual is None or d < actual):
-                    actual = d
-                d = tcb.delack_at
-                if d is not None and (actual is None or d < actual):
-                    actual = d
-                if actual is not None:
-                    tcb.heap_at = actual
-                    self._timer_seq += 1
-                    heapq.heapreplace(timers, (actual, self._timer_seq, tcb))
-                    continue
-                tcb.heap_at = None
+                tcb.heap_at = None  # nothing left to time
             heapq.heappop(timers)
         return None
 
