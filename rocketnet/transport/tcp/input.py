@@ -147,7 +147,7 @@ class InputMixin:
             self._enter_closed(tcb, 0)
             return
         buf = tcb.rcvbuf
-        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit)
+        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit, plen)
         buf.length += plen  # commit, inline
         a = buf.ahead - plen
         buf.ahead = a if a > 0 else 0

@@ -140,11 +140,14 @@ class ByteRing:
         if not cap:
             mem.rings += 1
 
-    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> int:
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0,
+              n: int = -1) -> int:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
         readable byte goes), growing the storage if needed (see reserve); ``commit``
-        makes it readable. Returns len(data)."""
-        n = len(data)
+        makes it readable. ``n`` is len(data) if the caller has it (a received
+        segment's payload length: no len() per segment). Returns len(data)."""
+        if n < 0:
+            n = len(data)
         p = self.length + off
         if p + n > self.capacity:
             self.reserve(p + n, most)

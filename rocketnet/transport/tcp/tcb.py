@@ -333,7 +333,7 @@ class TcpSocket:
         if n <= 0:
             return b""
         data = self.rcvbuf.read(n)
-        self._taken()
+        self.consume(0)  # what a read does, the bytes already taken
         return data
 
     def peek(self, maxlen: int) -> memoryview:
@@ -349,9 +349,20 @@ class TcpSocket:
         return buf.head_view(n if n > 0 else 0)
 
     def consume(self, n: int) -> None:
-        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...)))."""
-        self.rcvbuf.drop(n)
-        self._taken()
+        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...))), or
+        (n == 0, from recv) bytes already taken from the ring: what a read does then,
+        the ring, the urgent mark, autotuning, the window. One call per read of the
+        host's."""
+        buf = self.rcvbuf
+        if n:
+            buf.drop(n)
+        if not buf.length and self.fin_received:
+            buf.release()  # the last bytes read: the ring is not needed any more
+        if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
+            self.urg_state = 0  # read past the mark
+        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
+            self.layer.rcvbuf_adjust(self)
+        self.layer.window_opened(self)
 
     def _readable(self, maxlen: int) -> int:
         n = self.rcvbuf.length
@@ -360,17 +371,6 @@ class TcpSocket:
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
         return n
-
-    def _taken(self) -> None:
-        """Bytes were read: the ring, the urgent mark, autotuning, the window."""
-        buf = self.rcvbuf
-        if not buf.length and self.fin_received:
-            buf.release()  # the last bytes read: the ring is not needed any more
-        if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
-            self.urg_state = 0  # read past the mark
-        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
-            self.layer.rcvbuf_adjust(self)
-        self.layer.window_opened(self)
 
     def held_due(self) -> bool:
         """Whether the next read may run receive-buffer autotuning, which counts what
