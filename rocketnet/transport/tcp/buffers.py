@@ -90,7 +90,7 @@ class BuffersMixin:
             w = cfg.sndbuf
         if w > tcb.sndbuf_limit:
             tcb.sndbuf_limit = w
-            self.events.add(tcb)
+            self.events[tcb] = None
 
     def moderate_sndbuf(self, tcb: TcpSocket) -> None:
         """Memory pressure, the send ring over its share: the send buffer comes down

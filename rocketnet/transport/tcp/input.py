@@ -163,9 +163,7 @@ class InputMixin:
         gap = self.now - tcb.last_data_recv
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
-        events = self.events
-        if tcb not in events:   # (an ACK in the same segment may have put it there)
-            events.add(tcb)
+        self.events[tcb] = None
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
@@ -265,7 +263,7 @@ class InputMixin:
             sndbuf.drop(nd)
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
-            self.events.add(tcb)
+            self.events[tcb] = None
         # at most one RTT sample; the timer's backoff ends only with one (RFC 6298 5)
         r = tcb.tx.acked(una_abs, una_abs + d, now, sack_rtt, tsecr, tcb.ts_offset)
         if r is not None:

@@ -64,7 +64,8 @@ class TcpLayer(
         self.listen_table = ListenTable()
         self.bound: dict[int, list[TcpSocket]] = {}
         self.dirty: dict[TcpSocket, None] = {}  # ordered set: need output
-        self.events: set[TcpSocket] = set()
+        # ordered set (no call per insertion): changed, for the application
+        self.events: dict[TcpSocket, None] = {}
         self.timers: list[tuple[float, int, TcpSocket]] = []
         self._timer_seq = 0
         self._isn_key = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
@@ -108,7 +109,7 @@ class TcpLayer(
         return int.from_bytes(h, "big")
 
     def _mark(self, tcb: TcpSocket) -> None:
-        self.events.add(tcb)
+        self.events[tcb] = None
         if self.probe is not None:
             self.probe.state(tcb)
 
@@ -283,7 +284,7 @@ class TcpLayer(
             tcb.sndbuf.release()
             tcb.ooo.clear()
             tcb.tx.clear()
-            self.events.discard(tcb)
+            self.events.pop(tcb, None)
             if self.on_free is not None:
                 self.on_free(tcb)
 

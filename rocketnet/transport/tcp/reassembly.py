@@ -69,7 +69,7 @@ class ReassemblyMixin:
             self.stats["tcp_payload_bytes_received"] += take
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
-        self.events.add(tcb)
+        self.events[tcb] = None
         tcb.ack_pending = True
         self.dirty[tcb] = None
         if tcb.ooo_fin is not None and tcb.ooo_fin == tcb.bytes_received and not tcb.fin_received:
