@@ -216,7 +216,7 @@ class TcpLayer(
         if tcb.linger[0] and tcb.linger[1] == 0:
             self.abort(tcb, now)
             return
-        if tcb.rcvbuf and st != TIME_WAIT:
+        if tcb.rcvbuf.length and st != TIME_WAIT:
             # Linux: unread data at close -> RST instead of FIN
             self._send_rst_for(tcb)
             self._free(tcb)
@@ -296,7 +296,7 @@ class TcpLayer(
         tcb.sndbuf.release()
         tcb.tx.clear()
         tcb.ooo.clear()
-        if not tcb.rcvbuf:
+        if not tcb.rcvbuf.length:
             tcb.rcvbuf.release()
         self._set_deadline(tcb, self.now + 2 * self.config.msl)
         self._mark(tcb)

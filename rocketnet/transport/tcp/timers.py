@@ -153,7 +153,7 @@ class TimersMixin:
             return
         if idle:
             # persist timer: zero window probe (one byte below snd_una, as Linux)
-            if tcb.sndbuf and tcb.snd_wnd == 0:
+            if tcb.sndbuf.length and tcb.snd_wnd == 0:
                 self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
                 self._count("tcp_zero_window_probes")
                 tcb.probes += 1
