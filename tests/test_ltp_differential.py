@@ -27,7 +27,7 @@ def build_dir(tmp_path_factory):
 
 @pytest.mark.skipif(CC is None, reason="no C compiler (tools/setup installs gcc)")
 @pytest.mark.parametrize("source", PROGRAMS, ids=[p.stem for p in PROGRAMS])
-def test_same_output_natively_and_under_the_shim(rn, build_dir, source):
+def test_same_output_natively_and_under_the_shim(rn, build_dir, source, tmp_path):
     exe = build_dir / source.stem
     subprocess.run([CC, "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
                     str(source)], check=True)
@@ -37,9 +37,11 @@ def test_same_output_natively_and_under_the_shim(rn, build_dir, source):
                 ["unshare", "-n", "true"], capture_output=True).returncode:
             pytest.skip("unshare -n (a private network namespace) is not available")
         argv = ["unshare", "-n", *argv]
-    native = subprocess.run(argv, capture_output=True, text=True, timeout=scaled(60))
+    # in a directory of their own: the unix programs bind relative paths
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=scaled(60),
+                            cwd=tmp_path)
     assert native.returncode == 0, native.stderr
-    shimmed = rn.run("run", "--", str(exe), timeout=scaled(60))
+    shimmed = rn.run("run", "--", str(exe), timeout=scaled(60), cwd=tmp_path)
     diff = "\n".join(difflib.unified_diff(native.stdout.splitlines(),
                                           shimmed.stdout.splitlines(),
                                           "native", "rocketnet", lineterm=""))
