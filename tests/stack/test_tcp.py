@@ -407,6 +407,19 @@ def test_zero_window_probe(clock: VirtualClock) -> None:
     assert len(got) == 100000
 
 
+def test_srtt_stays_above_zero(stack: NetStack, clock: VirtualClock) -> None:
+    """Samples of 0 s (ACKs handled in the wake-up that sent the data, the host's one
+    clock reading) never decay srtt to 0.0, "no sample yet": at least 1 us as Linux's
+    srtt_us, so TCP_INFO keeps reporting an RTT through a long bulk transfer."""
+    _, cli, _srv = tcp_pair(stack, clock)
+    tcb = cli.inner
+    for _ in range(20000):
+        stack.tcp._rtt_sample(tcb, 0.0)
+    assert tcb.srtt == 1e-6
+    stack.tcp._rtt_sample(tcb, 0.008)
+    assert tcb.srtt == pytest.approx(0.875e-6 + 0.001)   # still a running average
+
+
 def test_poll_at_idle_and_busy(stack: NetStack, clock: VirtualClock) -> None:
     assert stack.poll_at(0.0) is None
     _, cli, srv = tcp_pair(stack, clock)

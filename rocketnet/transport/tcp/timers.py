@@ -187,12 +187,16 @@ class TimersMixin:
         if r < 0:
             r = 0.0
         if tcb.srtt == 0.0:
-            tcb.srtt = r if r > 0 else 1e-6
+            tcb.srtt = r if r > 1e-6 else 1e-6
             tcb.rttvar = r / 2
         else:
             d = tcb.srtt - r
             tcb.rttvar = 0.75 * tcb.rttvar + 0.25 * (d if d >= 0 else -d)
-            tcb.srtt = 0.875 * tcb.srtt + 0.125 * r
+            # at least 1 us, as Linux's srtt_us: thousands of 0 s samples (a bulk
+            # transfer's ACKs handled in the wake-up that sent the data) would decay it
+            # to 0.0, which means "no sample yet" (and TCP_INFO reports no RTT)
+            srtt = 0.875 * tcb.srtt + 0.125 * r
+            tcb.srtt = srtt if srtt > 1e-6 else 1e-6
         # Linux: rto = srtt + max(4*rttvar, rto_min)
         v = 4 * tcb.rttvar
         rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
