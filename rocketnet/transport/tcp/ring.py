@@ -196,31 +196,6 @@ class ByteRing:
         self.head = p - cap if p >= cap else p
         self.length = length
 
-    def head_view(self, n: int) -> memoryview:
-        """The first ``n`` readable bytes (n <= length) in place, as far as they are
-        contiguous (up to the end of the storage): a writer that takes them straight
-        from the ring (then ``drop`` what it took) copies them once."""
-        h = self.head
-        e = h + n
-        cap = self.capacity
-        return self.mv[h : e if e <= cap else cap]
-
-    def tail_view(self, n: int, most: int = 0) -> memoryview:
-        """Room for up to ``n`` bytes after the readable ones, in place and contiguous
-        (up to the end of the storage), growing the storage as ``write`` does; fill it
-        (e.g. recv_into) and ``commit`` what was filled. For a ring with nothing
-        written ahead (a send ring). Placed as ``write`` places, inline: the host
-        queues every write here."""
-        p = self.length
-        if p + n > self.capacity:
-            self.reserve(p + n, most)
-        cap = self.capacity
-        p += self.head
-        if p >= cap:
-            p -= cap
-        e = p + n
-        return self.mv[p : e if e <= cap else cap]
-
     def read(self, n: int) -> bytes:
         """Take the first ``n`` readable bytes (n <= length) out of the ring."""
         h = self.head

@@ -309,8 +309,9 @@ class TcpSocket:
 
     def send_buffer(self, most: int) -> memoryview | None:
         """Room in the send ring for what a write may queue now (send_space(), at most
-        ``most`` bytes), contiguous and in place, or None: the host fills it straight
-        from the program's socket (recv_into) and queues what it got with
+        ``most`` bytes), in place and contiguous (up to the end of the ring's storage,
+        grown as ByteRing.write grows it), or None: the host fills it straight from
+        the program's socket (recv_into) and queues what it got with
         ``send_queued``. For a connected socket (the state checks of send are the
         caller's)."""
         if self.fin_queued:
@@ -318,7 +319,18 @@ class TcpSocket:
         n, goal = self._room()
         if n <= 0:
             return None
-        return self.sndbuf.tail_view(n if n < most else most, self.sndbuf_limit + goal)
+        if most < n:
+            n = most
+        buf = self.sndbuf  # placed after the readable bytes as ByteRing.write places
+        p = buf.length     # (a send ring has nothing written ahead)
+        if p + n > buf.capacity:
+            buf.reserve(p + n, self.sndbuf_limit + goal)
+        cap = buf.capacity
+        p += buf.head
+        if p >= cap:
+            p -= cap
+        e = p + n
+        return buf.mv[p : e if e <= cap else cap]
 
     def send_queued(self, n: int, more: bool = False) -> None:
         """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
@@ -338,15 +350,19 @@ class TcpSocket:
 
     def peek(self, maxlen: int) -> memoryview:
         """What recv(maxlen) would return, in place in the receive ring and not taken
-        yet (as far as it is contiguous there): the host writes it to the program
-        straight from the ring, then ``consume``s what the program's socket took."""
+        yet (as far as it is contiguous there, up to the end of the ring's storage):
+        the host writes it to the program straight from the ring (one copy), then
+        ``consume``s what the program's socket took."""
         buf = self.rcvbuf
         n = buf.length  # _readable, inline: the host's every read
         if maxlen < n:
             n = maxlen
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
-        return buf.head_view(n if n > 0 else 0)
+        h = buf.head
+        e = h + (n if n > 0 else 0)
+        cap = buf.capacity
+        return buf.mv[h : e if e <= cap else cap]
 
     def consume(self, n: int) -> None:
         """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...))), or
