@@ -12,9 +12,14 @@ import struct
 
 from .checksum import checksum, pseudo_header_sum, verify
 from .error import Malformed
+from .ipv4 import FLAG_DF
+from .ipv4 import HEADER as IPV4_HEADER
+from .ipv4 import HEADER_LEN as IPV4_HEADER_LEN
+from .ipv4 import fill_header_checksum as fill_ipv4_checksum
 
 HEADER_LEN = 20
 HEADER = struct.Struct("!HHIIBBHHH")
+V4_HEADERS = struct.Struct(IPV4_HEADER.format + HEADER.format[1:])   # IPv4 then TCP
 _MSS = struct.Struct("!BBH")
 _TS = struct.Struct("!BBII")
 _U32 = struct.Struct("!I")
@@ -36,9 +41,33 @@ def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_por
     if opts:
         buf[offset + HEADER_LEN:offset + hlen] = opts
     if fill_checksum:
-        c = checksum(memoryview(buf)[offset:offset + length],
-                     pseudo_header_sum(src, dst, IPPROTO_TCP, length))
-        _U16.pack_into(buf, offset + 16, c)
+        _fill_checksum(buf, offset, src, dst, length)
+
+
+def emit_v4_headers(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                    ttl: int, tos: int, ident: int, src_port: int, dst_port: int, seq: int,
+                    ack: int, flags: int, window: int, urgent: int, opts: bytes, hlen: int,
+                    length: int, fill_checksum: bool = True) -> None:
+    """:func:`emit_header` behind an IPv4 header without options (DF, identification
+    ``ident``), both at ``offset`` in one struct: a segment's headers in one call.
+    ``hlen`` is the TCP header's length (20 + len(opts): the caller knows it)."""
+    V4_HEADERS.pack_into(buf, offset, 0x45, tos, IPV4_HEADER_LEN + length, ident, FLAG_DF,
+                         ttl, IPPROTO_TCP, 0, src, dst, src_port, dst_port, seq, ack,
+                         ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, window, 0,
+                         urgent)
+    t = offset + IPV4_HEADER_LEN
+    if opts:
+        buf[t + HEADER_LEN:t + hlen] = opts
+    if fill_checksum:
+        fill_ipv4_checksum(buf, offset)
+        _fill_checksum(buf, t, src, dst, length)
+
+
+def _fill_checksum(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                   length: int) -> None:
+    c = checksum(memoryview(buf)[offset:offset + length],
+                 pseudo_header_sum(src, dst, IPPROTO_TCP, length))
+    _U16.pack_into(buf, offset + 16, c)
 
 OPT_EOL = 0
 OPT_NOP = 1
