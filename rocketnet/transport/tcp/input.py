@@ -180,7 +180,7 @@ class InputMixin:
         elif tcb.unacked_segs >= 2 and self._window_keeps_up(tcb):
             # a second segment, and the window would not shrink: ACK now (Linux
             # __tcp_ack_snd_check); a buffer filling up waits for the read that opens it
-            # (window_opened) or the timer, not an ACK that says "window smaller"
+            # (TcpSocket.consume) or the timer, not an ACK that says "window smaller"
             self._send_ack(tcb)
         elif tcb.quick:
             tcb.ack_pending = True  # quickack mode: ACK at the end of this round

@@ -16,6 +16,8 @@ from .consts import (
     EPIPE,
     ESTABLISHED,
     GSO_MAX,
+    HALF,
+    RECV_STATES,
     STATE_NAMES,
     SYN_RECEIVED,
     SYN_SENT,
@@ -376,9 +378,34 @@ class TcpSocket:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
             self.urg_state = 0  # read past the mark
+        layer = self.layer
         if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
-            self.layer.rcvbuf_adjust(self)
-        self.layer.window_opened(self)
+            layer.rcvbuf_adjust(self)
+        # the window opened (Linux tcp_cleanup_rbuf): ACK at once a delayed ACK that
+        # covers more than a segment, or, when the read emptied the buffer, one for a
+        # pushed segment unless interactive (the sender may wait for it: its send
+        # buffer or cwnd may be full); else a window update if the window grew enough
+        if self.state not in RECV_STATES:
+            return
+        if self.delack_at is not None and (
+            ((self.rcv_nxt - self.last_ack_sent) & M) > self.rcv_mss
+            or not buf.length and (self.pushed == 2 or self.pushed and not self.pingpong)
+        ):
+            self.ack_pending = True
+            layer.dirty[self] = None
+            return
+        free = self.rcvbuf_limit - buf.length
+        top = 0xFFFF << self.rcv_wscale
+        if free > top:
+            free = top  # what the window field can say
+        grow = ((self.rcv_nxt + free) - self.rcv_adv) & M
+        if grow & HALF:
+            return
+        lim = self.rcvbuf_limit >> 1
+        mss2 = 2 * self.mss
+        if grow >= (lim if lim < mss2 else mss2):
+            self.ack_pending = True
+            layer.dirty[self] = None
 
     def _readable(self, maxlen: int) -> int:
         n = self.rcvbuf.length
@@ -442,7 +469,6 @@ class TcpSocket:
         """Remove the urgent byte at the head of the receive buffer (urgent_offset() is
         0) and return it: the stack host hands it to the program out of band."""
         b = self.rcvbuf[0]
-        self.rcvbuf.drop(1)
         self.urg_state = 0
-        self.layer.window_opened(self)
+        self.consume(1)  # taken as a read takes it
         return b
