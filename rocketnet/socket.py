@@ -148,9 +148,9 @@ class Socket:
 
     def _format(self, a: bytes, port: int) -> tuple:
         if self.family == C.AF_INET:
-            if len(a) != 4:
-                a = a[12:] if len(a) == 16 else _ANY4
-            return (inet.ntop(a), port)
+            if len(a) == 4:     # inet.ntop's dotted quad inline: several per connection
+                return (f"{a[0]}.{a[1]}.{a[2]}.{a[3]}", port)
+            return (inet.ntop(a[12:] if len(a) == 16 else _ANY4), port)
         if len(a) == 4:
             a = _V4MAPPED + a
         return (inet.ntop(a), port, 0, 0)

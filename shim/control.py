@@ -25,6 +25,7 @@ SO_PASSCRED = 16
 SCM_CREDENTIALS = 2
 MSG_CMSG_CLOEXEC = 0x40000000   # PyPy 3.9's socket module lacks the name
 UCRED = struct.Struct("=iII")
+NO_CRED = (0, -1, -1)     # a message without SCM_CREDENTIALS: no sender to trust
 HELLO_FLAGS = struct.Struct("=I")    # after the nonce in HELLO's reply: RN_HELLO_*
 ANC_SPACE = socket.CMSG_SPACE(UCRED.size) + socket.CMSG_SPACE(4 * 4)
 CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 1, 10, 12, 13
@@ -265,14 +266,15 @@ class Control:
             if not msg:
                 self.drop_client(c)
                 return
-            c.sent_by(0, -1, -1)
             self.requests += 1
             passed: list[int] = []
+            cred = NO_CRED
             for level, kind, data in anc:
                 if level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= UCRED.size:
-                    c.sent_by(*UCRED.unpack_from(data))
+                    cred = UCRED.unpack_from(data)
                 elif level == SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     passed.extend(array.array("i", data[: len(data) - len(data) % 4]))
+            c.sent_by(*cred)
             try:
                 req = P.parse_request(msg)
                 if passed:
@@ -318,8 +320,10 @@ class Control:
         if ch is not None:
             svc = ch.svc
         else:
-            svc = next((h for h in table.held_ids if h.holds(req.sock_id)), None)
-            if svc is None:
+            for svc in table.held_ids:      # a loop: no generator per socket()
+                if svc.holds(req.sock_id):
+                    break
+            else:
                 host_op = self.host_ops.get(req.op)
                 if host_op is not None:
                     return host_op(c, req)

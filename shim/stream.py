@@ -412,24 +412,28 @@ class StreamService(StreamPump):
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
+        return self.set_option(ch, req.args[0], req.args[1], req.payload)
+
+    def set_option(self, ch: Channel, level: int, name: int, value: bytes | int):  # type: ignore[no-untyped-def]
+        """setsockopt of the program's bytes, or of an int option the stub kept."""
         privileged = self.table.caller.net_admin     # Linux checks capabilities per call
-        if (req.args[0] == SOL_SOCKET and req.args[1] in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
+        if (level == SOL_SOCKET and name in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
                 and not privileged):
             raise SocketError(errno.EPERM)      # Linux: CAP_NET_ADMIN only
         ch.sk.privileged = privileged
-        ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
+        ch.sk.setsockopt(level, name, value)
         ch.family = ch.sk.family        # IPV6_ADDRFORM turns AF_INET6 into AF_INET
-        if req.args[0] == SOL_SOCKET and type(ch) is Channel:
+        if level == SOL_SOCKET and type(ch) is Channel:
             t = ch.sk.inner
             # the pair buffers what the stack does behind it, so together they hold
             # about what Linux's (doubled) sk_sndbuf / sk_rcvbuf would, not a megabyte
             # more. A holds the stack's send buffer again (the kernel doubles it for
             # its overhead): with half, the stack's buffer ran dry before the program
             # refilled A, and each round trip took half a window (tools/smallbuf)
-            if req.args[1] in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
+            if name in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
                 ch.a_sndbuf = t.sndbuf_limit
                 return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
-            if req.args[1] in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
+            if name in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S: half (kernel-doubled)
                 if ch.listening or not ch.a_shut:   # else S is sized at listen or swapped
                     set_sndbuf(ch.s, ch.s_sndbuf)
@@ -450,7 +454,7 @@ class StreamService(StreamPump):
 
     def op_setopts(self, ch: Channel, req: P.Request):
         """Options the stub kept (RN_OP_SETOPTS): set in the program's order."""
-        self.set_kept(ch, req, req.payload, req.args[0])
+        self.set_kept(ch, req.payload, req.args[0])
         return P.response(0), None
 
     def carried_options(self, ch: Channel, req: P.Request) -> P.Request:
@@ -460,20 +464,19 @@ class StreamService(StreamPump):
         size = n * P.SETOPT.size
         if not 0 < size <= len(req.payload):
             raise SocketError(errno.EINVAL)
-        self.set_kept(ch, req, req.payload[-size:], n)
+        self.set_kept(ch, req.payload[-size:], n)
         a0, a1, a2, _ = req.args
-        return req._replace(payload=req.payload[:-size], args=(a0, a1, a2, 0))
+        return P.Request(req.op, req.sock_id, (a0, a1, a2, 0), req.payload[:-size],
+                         req.fd_hint, req.fd)
 
-    def set_kept(self, ch: Channel, req: P.Request, data: bytes, n: int) -> None:
+    def set_kept(self, ch: Channel, data: bytes, n: int) -> None:
         if n * P.SETOPT.size != len(data):
             raise SocketError(errno.EINVAL)
         for level, name, value in P.SETOPT.iter_unpack(data):
             if (level, name) not in KEPT_OPTIONS:
                 raise SocketError(errno.EINVAL)     # not an option the stub may keep
             try:
-                self.op_setsockopt(ch, req._replace(args=(level, name, 4, 0),
-                                                    payload=value.to_bytes(4, sys.byteorder,
-                                                                           signed=True)))
+                self.set_option(ch, level, name, value)     # the int as the program's 4 bytes
             except SocketError as e:    # the program was told 0: never silently lost
                 hostlog.log.warning("sock %d: kept option %d/%d = %d failed: %s",
                                     ch.sock_id, level, name, value,
