@@ -101,19 +101,23 @@ class Socket:
 
     # ------------------------------------------------------------------ addresses
     def _parse(self, addr: object) -> tuple[bytes, int]:
-        """(address in socket family form, port) from a Python-style address tuple."""
-        if not isinstance(addr, (tuple, list)) or len(addr) < 2:
+        """(address in socket family form, port) from a Python-style address tuple.
+        (The type() tests come first: they make a plain (str, int) tuple cost no
+        isinstance calls.)"""
+        if type(addr) is not tuple and not isinstance(addr, (tuple, list)) or len(addr) < 2:
             raise SocketError(C.EINVAL)
         host, port = addr[0], addr[1]
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 0xFFFF:
+        if (type(port) is not int and (not isinstance(port, int) or isinstance(port, bool))
+                or not 0 <= port <= 0xFFFF):
             raise SocketError(C.EINVAL)
         if self.family == C.AF_INET:
             if len(addr) != 2:
                 raise SocketError(C.EINVAL)
-            if isinstance(host, (bytes, bytearray)) and len(host) == 4:
-                return bytes(host), port
-            if not isinstance(host, str):
-                raise SocketError(C.EINVAL)
+            if type(host) is not str:
+                if isinstance(host, (bytes, bytearray)) and len(host) == 4:
+                    return bytes(host), port
+                if not isinstance(host, str):
+                    raise SocketError(C.EINVAL)
             if host == "":
                 return _ANY4, port
             if host == "localhost":
@@ -131,10 +135,11 @@ class Socket:
             raise SocketError(C.EAFNOSUPPORT)
         if len(addr) > 4:
             raise SocketError(C.EINVAL)
-        if isinstance(host, (bytes, bytearray)) and len(host) == 16:
-            return bytes(host), port
-        if not isinstance(host, str):
-            raise SocketError(C.EINVAL)
+        if type(host) is not str:
+            if isinstance(host, (bytes, bytearray)) and len(host) == 16:
+                return bytes(host), port
+            if not isinstance(host, str):
+                raise SocketError(C.EINVAL)
         if host == "":
             return _ANY6, port
         if host == "localhost":

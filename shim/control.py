@@ -276,9 +276,7 @@ class Control:
                     passed.extend(array.array("i", data[: len(data) - len(data) % 4]))
             c.sent_by(*cred)
             try:
-                req = P.parse_request(msg)
-                if passed:
-                    req = req._replace(fd=passed[0])
+                req = P.parse_request(msg, passed[0] if passed else -1)
                 reply, rfd = self.dispatch(c, req)
             except ValueError:
                 reply, rfd = P.response(-1, errno.EINVAL), None

@@ -77,18 +77,21 @@ class Request(NamedTuple):
     fd: int = -1            # the fd the caller passed with the request (SCM_RIGHTS)
 
 
-def parse_request(msg: bytes) -> Request:
-    """Decode one control message; ValueError if it is malformed."""
-    if len(msg) < REQ.size:
+def parse_request(msg: bytes, fd: int = -1) -> Request:
+    """Decode one control message (fd: the one passed with it); ValueError if it is
+    malformed."""
+    plen = len(msg) - REQ.size
+    if plen < 0:
         raise ValueError("short request")
-    op, sock_id, a0, a1, a2, a3, plen, hint = REQ.unpack_from(msg)
-    payload = msg[REQ.size:]
-    if plen != len(payload) or plen > MAX_PAYLOAD:
+    op, sock_id, a0, a1, a2, a3, said, hint = REQ.unpack_from(msg)
+    if said != plen or plen > MAX_PAYLOAD:
         raise ValueError("bad payload length")
-    return Request(op, sock_id, (a0, a1, a2, a3), payload, hint)
+    return Request(op, sock_id, (a0, a1, a2, a3), msg[REQ.size:], hint, fd)
 
 
 def response(ret: int, err: int = 0, payload: bytes = b"", arg0: int = 0, arg1: int = 0) -> bytes:
+    if not payload:     # most replies: no len() or concatenation
+        return RESP.pack(ret, err, 0, arg0, arg1)
     return RESP.pack(ret, err, len(payload), arg0, arg1) + payload
 
 
