@@ -27,6 +27,7 @@ import select
 import socket
 import struct
 import sys
+from collections.abc import Container
 from typing import Any
 
 try:
@@ -130,8 +131,8 @@ class AlgService:
 
     public_ops: frozenset[int] = frozenset()
 
-    def holds(self, sock_id: int) -> bool:
-        return False            # an AF_ALG socket lives as long as its channel
+    # no ids without a channel: an AF_ALG socket lives as long as its channel
+    held_maps: tuple[Container[int], ...] = ()
 
     def event(self, ch: AlgChannel, ev: int) -> None:
         if ev & (select.EPOLLHUP | select.EPOLLERR):

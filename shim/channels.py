@@ -14,6 +14,7 @@ import secrets
 import select
 import socket
 import struct
+from collections.abc import Container
 from typing import Any, Callable, Protocol
 
 from shim import protocol as P
@@ -60,7 +61,7 @@ class Channel:
 
 class Service(Protocol):
     """A socket service (stream, datagram, unix, alg, netlink): the host routes to it
-    by the socket's channel, or by holds() for ids without one."""
+    by the socket's channel, or by held_maps for ids without one."""
 
     def new_socket(self, family: int, type_: int, proto: int) -> tuple[bytes, int | None]:
         """RN_OP_SOCKET for a family this service serves."""
@@ -69,8 +70,8 @@ class Service(Protocol):
     """Calls anyone may make on a socket of this service: Linux shows their answer to
     every process (a unix socket's bound name), or the caller has let go of its fd."""
 
-    def holds(self, sock_id: int) -> bool:
-        """An id of this service that has no live channel (failed, closed, unix)."""
+    held_maps: tuple[Container[int], ...]
+    """Where this service keeps ids that have no live channel (failed, closed, unix)."""
 
     def dispatch(self, c: Any, ch: Any, req: P.Request) -> tuple[bytes, int | None]:
         """One RPC on one of this service's sockets (ch None: no live channel)."""
@@ -100,7 +101,7 @@ class ChannelTable:
         self.by_id: dict[int, Any] = {}
         self.epoch = 0                      # counts adds and closes (the host's trimmer)
         self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
-        self.held_ids: list[Any] = []       # services whose ids outlive channels (holds())
+        self.held_ids: list[Any] = []       # services whose ids outlive channels (held_maps)
         # sock id -> inode of the kernel socket the host gave out for it (A, or the unix
         # socket itself): holding an fd of that inode is what authorises a call
         self.inodes: dict[int, int] = {}
@@ -122,16 +123,18 @@ class ChannelTable:
                 self.random = memoryview(secrets.token_bytes(4096))
             sock_id = (ID_BITS.unpack_from(self.random)[0] & 0x7FFFFFFF) or 1  # signed int32
             self.random = self.random[4:]
-            if sock_id not in self.by_id and not self.held(sock_id):
+            if sock_id not in self.by_id and self.holder(sock_id) is None:
                 return sock_id
 
-    def held(self, sock_id: int) -> bool:
-        """Whether a service still knows sock_id without a channel (a loop, not any()
-        over a generator: this runs per new socket and per id a sweep looks at)."""
+    def holder(self, sock_id: int) -> Any:
+        """The service that still knows sock_id without a channel, or None (its
+        held_maps looked into here, no call per service: this runs per RPC on an id
+        without a channel, per new socket and per id a sweep looks at)."""
         for h in self.held_ids:
-            if h.holds(sock_id):
-                return True
-        return False
+            for m in h.held_maps:
+                if sock_id in m:
+                    return h
+        return None
 
     def name(self, sock_id: int, tag: bytes = b"") -> bytes:
         return b"\0" + P.NAME_PREFIX + self.nonce + b"-" + tag + b"%d" % sock_id
@@ -171,7 +174,7 @@ class ChannelTable:
         self.inodes[sock_id] = os.fstat(s.fileno()).st_ino
         if len(self.inodes) > self.inodes_sweep_at:
             for i in [i for i in self.inodes if i != sock_id and i not in self.by_id and
-                      not self.held(i)]:
+                      self.holder(i) is None]:
                 del self.inodes[i]
             self.inodes_sweep_at = max(1024, 2 * len(self.inodes))
 

@@ -318,10 +318,8 @@ class Control:
         if ch is not None:
             svc = ch.svc
         else:
-            for svc in table.held_ids:      # a loop: no generator per socket()
-                if svc.holds(req.sock_id):
-                    break
-            else:
+            svc = table.holder(req.sock_id)
+            if svc is None:
                 host_op = self.host_ops.get(req.op)
                 if host_op is not None:
                     return host_op(c, req)

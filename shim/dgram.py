@@ -18,6 +18,7 @@ import errno
 import select
 import socket
 import struct
+from collections.abc import Container
 from typing import Any, Callable
 
 from rocketnet.socket import Socket, SocketError
@@ -114,8 +115,8 @@ class DgramService:
 
     public_ops: frozenset[int] = frozenset()
 
-    def holds(self, sock_id: int) -> bool:
-        return False            # a datagram socket lives as long as its channel
+    # no ids without a channel: a datagram socket lives as long as its channel
+    held_maps: tuple[Container[int], ...] = ()
 
     def dispatch(self, c: Any, ch: DgramChannel | None, req: P.Request):  # type: ignore[no-untyped-def]
         assert ch is not None           # holds() is False: the host routes by channel

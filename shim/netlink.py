@@ -19,6 +19,7 @@ import select
 import socket
 import struct
 from collections import deque
+from collections.abc import Container
 from typing import Any
 
 from rocketnet.socket import SocketError
@@ -101,8 +102,8 @@ class NetlinkService:
 
     public_ops: frozenset[int] = frozenset()
 
-    def holds(self, sock_id: int) -> bool:
-        return False            # a netlink socket lives as long as its channel
+    # no ids without a channel: a netlink socket lives as long as its channel
+    held_maps: tuple[Container[int], ...] = ()
 
     def port(self, ch: NetlinkChannel) -> int:
         """The socket's port id, assigned on first use as Linux's autobind does."""

@@ -106,6 +106,8 @@ class StreamService(StreamPump):
         # once what the socket sent is acknowledged; recently closed sockets by id.
         self.lingering: dict[Socket, list[socket.socket]] = {}
         self.recent_closed: OrderedDict[int, Socket] = OrderedDict()
+        # ids known without a channel (ChannelTable.holder): never rebound
+        self.held_maps = (self.dormant, self.dead, self.recent_closed)
         # the calls every inet socket shares (the datagram service uses them too)
         self.inet_ops: dict[int, Callable[[Any, P.Request], Any]] = {
             P.OP_BIND: self.op_bind, P.OP_LISTEN: self.op_listen,
@@ -144,9 +146,6 @@ class StreamService(StreamPump):
 
     # close() with SO_LINGER asks after the program closed its last fd
     public_ops = frozenset({P.OP_LINGER})
-
-    def holds(self, sock_id: int) -> bool:
-        return sock_id in self.dormant or sock_id in self.dead or sock_id in self.recent_closed
 
     def dispatch(self, c: Any, ch: Channel | None, req: P.Request):  # type: ignore[no-untyped-def]
         """One call on a TCP socket; ch is None once its channel is gone (failed: the

@@ -81,6 +81,7 @@ class UnixService:
                                 seed=int.from_bytes(table.nonce[:4], "little"))
         self.net = Net(stack.net.routes, stack.profile, SocketSet())
         self.socks: dict[int, Socket] = {}          # sock id -> socket
+        self.held_maps = (self.socks,)              # ChannelTable.holder: never rebound
         self.ids: dict[Socket, list[int]] = {}      # socket -> ids of its fds
         self.listeners: dict[int, tuple[socket.socket, Socket]] = {}   # by S fd
         self.listening: dict[Socket, int] = {}      # listener -> its S fd
@@ -144,9 +145,6 @@ class UnixService:
     # sender by it; the second end of a socketpair is fetched before its maker holds it
     # (the service checks it is the maker)
     public_ops = frozenset({P.OP_GETSOCKNAME, P.OP_UNIX_PAIR})
-
-    def holds(self, sock_id: int) -> bool:
-        return sock_id in self.socks
 
     def new_socket(self, family: int, type_: int, proto: int):  # type: ignore[no-untyped-def]
         if type_ not in SERVED_TYPES:
