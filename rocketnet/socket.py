@@ -296,7 +296,8 @@ class Socket:
         got = k.answer(v) if k is not None and v is not None else None
         if got is None:
             sockopt.set_opt(self, level, optname, value)
-            self.kernel_values.pop(key, None)
+            if key in self.kernel_values:      # rarely: no pop() call per setsockopt
+                del self.kernel_values[key]
             return
         err, back = got
         if err:

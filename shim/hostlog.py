@@ -126,8 +126,9 @@ FIXED_ADDRESSES = frozenset(("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_W
 
 class ConnLog:
     def __init__(self) -> None:
-        self.states: dict[Any, str] = {}
-        self.described: dict[Any, tuple[int, str]] = {}    # sk -> (sock id, describe())
+        # sk -> (its last state but CLOSED, (sock id, describe()) once made for the
+        # fixed-address states or None): one lookup per change
+        self.states: dict[Any, tuple[str, tuple[int, str] | None]] = {}
         self.ids: dict[Any, int] = {}    # sock id of a socket the program has closed
         self.info = log.isEnabledFor(logging.INFO)
         self.debug = log.isEnabledFor(logging.DEBUG)
@@ -143,26 +144,31 @@ class ConnLog:
         """The stack reported an event on sk (sock_id None: the program closed it and
         the stack is finishing the connection): log a state change."""
         st = sk.state           # a stack socket's (every kind has a state name)
-        old = self.states.get(sk)
-        if st == old or (old is None and st == "CLOSED"):
-            return      # no change (an unconnected UDP socket stays CLOSED: per datagram)
+        seen = self.states.get(sk)
+        if seen is None:
+            if st == "CLOSED":
+                return  # no change (an unconnected UDP socket stays CLOSED: per datagram)
+            old, known = "-", None
+        else:
+            old, known = seen
+            if st == old:
+                return
         if sock_id is None:
             sock_id = self.ids.get(sk, 0)
-        if st == "CLOSED":
-            self.states.pop(sk, None)
-            self.ids.pop(sk, None)
-            known = self.described.pop(sk, None)
-        else:
-            self.states[sk] = st
-            known = self.described.get(sk)
         if self.info:
             if known is not None and known[0] == sock_id:
                 text = known[1]
             else:
                 text = describe(sock_id, sk)
                 if st in FIXED_ADDRESSES and getattr(sk, "type", 1) & 0xF == 1:
-                    self.described[sk] = (sock_id, text)
-            self.line(f"{text} {old or '-'} -> {st}")
+                    known = (sock_id, text)
+            self.line(f"{text} {old} -> {st}")
+        if st != "CLOSED":
+            self.states[sk] = (st, known)
+            return
+        del self.states[sk]     # seen: a socket never seen does not get here CLOSED
+        if sk in self.ids:
+            del self.ids[sk]
 
     def failed(self, sock_id: int, sk: Any, err: int) -> None:
         if self.info:
@@ -170,7 +176,8 @@ class ConnLog:
 
     def closed(self, sock_id: int, sk: Any) -> None:
         """The host let go of the socket's channel (closed, failed, or swapped)."""
-        if self.states.get(sk, "CLOSED") not in ("CLOSED", "LISTEN"):
+        seen = self.states.get(sk)      # never CLOSED (changed() drops those)
+        if seen is not None and seen[0] != "LISTEN":
             self.ids[sk] = sock_id            # the stack may still finish it
         if self.debug:
             log.debug("%s channel closed", describe(sock_id, sk))

@@ -39,7 +39,7 @@ def decode(sock_family: int, raw: bytes, *, for_bind: bool) -> Address:
     if sock_family == socket.AF_INET:
         if len(raw) < SOCKADDR_IN_LEN:
             raise SocketError(errno.EINVAL)
-        fam = family_of(raw)
+        fam = _FAMILY.unpack_from(raw)[0]       # the length is checked
         port, addr = _IN.unpack_from(raw, 2)
         if fam != socket.AF_INET:
             if for_bind and fam == socket.AF_UNSPEC and addr == b"\0\0\0\0":
