@@ -15,7 +15,7 @@ int do_socket(int domain, int type, int protocol)
                        !(domain == AF_NETLINK && (protocol == 0 || protocol == 4)) &&
                        !(domain == AF_UNIX && (base == SOCK_STREAM || base == SOCK_SEQPACKET ||
                                                base == SOCK_DGRAM))))
-        return REAL(socket)(domain, type, protocol);
+        return rn_fd_fresh(REAL(socket)(domain, type, protocol));
     int saved = errno, err = 0, r;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct rn_resp resp;
@@ -25,7 +25,7 @@ int do_socket(int domain, int type, int protocol)
         ERRET(errno);
     if (resp.ret < 0 && resp.err == RN_ERR_PASSTHROUGH) {
         errno = saved;
-        r = REAL(socket)(domain, type, protocol);
+        r = rn_fd_fresh(REAL(socket)(domain, type, protocol));
         err = errno;
         goto out;
     }
@@ -709,8 +709,8 @@ int do_accept(int fd, struct sockaddr *addr, socklen_t *lenp, int flags, int is4
     struct rn_sock s;
     struct rn_accept_rec rec;
     memset(&rec, 0, sizeof rec);
-    RN_SHIM_OR_PASS(fd, s, is4 ? REAL(accept4)(fd, addr, lenp, flags)
-                               : REAL(accept)(fd, addr, lenp));
+    RN_SHIM_OR_PASS(fd, s, rn_fd_fresh(is4 ? REAL(accept4)(fd, addr, lenp, flags)
+                                           : REAL(accept)(fd, addr, lenp)));
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         ERRET(EINVAL);
     if (INFO_KIND(s.info) == RN_KIND_ALG) {

@@ -211,10 +211,43 @@ static int rn_vm_copy(int out, const struct iovec *mine, const struct iovec *use
     return 0;
 }
 
+/* The main thread's stack from the current frame up to where the program started
+ * (__libc_stack_end, glibc) is mapped and writable: user memory there needs no checked
+ * copy.  The frame must be on that stack (not a signal stack, a coroutine's or another
+ * thread's): the main thread, within the stack's rlimit of its top; the kernel keeps
+ * other mappings out of that gap (mmap_base lies at least that far below, 128 MiB at
+ * least).  musl has no __libc_stack_end: every copy is checked there. */
+extern void *__libc_stack_end __attribute__((weak));
+static uintptr_t g_stk_top, g_stk_span;
+static pthread_t g_stk_thread;
+
+static void rn_stack_init(void)
+{
+    struct rlimit rl;
+    if (&__libc_stack_end == NULL || __libc_stack_end == NULL ||
+        getrlimit(RLIMIT_STACK, &rl) != 0)
+        return;
+    uintptr_t cap = (uintptr_t)128 << 20;
+    g_stk_span = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap ? cap : (uintptr_t)rl.rlim_cur;
+    g_stk_thread = pthread_self();
+    g_stk_top = (uintptr_t)__libc_stack_end;
+}
+
+__attribute__((noinline)) static int rn_on_stack(const void *p, size_t n)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), a = (uintptr_t)p;
+    return g_stk_top != 0 && sp < g_stk_top && g_stk_top - sp < g_stk_span && a >= sp &&
+           a <= g_stk_top && n <= g_stk_top - a && pthread_equal(pthread_self(), g_stk_thread);
+}
+
 int rn_copy_in(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
+    if (rn_on_stack(src, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
     struct iovec mine = {dst, n}, user = {(void *)src, n};
     int v = rn_vm_copy(0, &mine, &user, 1, n);
     return v > 0 ? 0 : v < 0 ? -1 : rn_pipe_copy(dst, src, n);
@@ -224,6 +257,10 @@ int rn_copy_out(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
+    if (rn_on_stack(dst, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
     struct iovec mine = {(void *)src, n}, user = {dst, n};
     int v = rn_vm_copy(1, &mine, &user, 1, n);
     return v > 0 ? 0 : v < 0 ? -1 : rn_pipe_copy(dst, src, n);
@@ -233,6 +270,11 @@ int rn_copy_out(void *dst, const void *src, size_t n)
  * each, in order (a fault in the second leaves the first written, as the kernel's). */
 int rn_copy_out2(void *d1, const void *s1, size_t n1, void *d2, const void *s2, size_t n2)
 {
+    if (rn_on_stack(d1, n1) && rn_on_stack(d2, n2)) {
+        memcpy(d1, s1, n1);
+        memcpy(d2, s2, n2);
+        return 0;
+    }
     struct iovec mine[2] = {{(void *)s1, n1}, {(void *)s2, n2}}, user[2] = {{d1, n1}, {d2, n2}};
     int v = rn_vm_copy(1, mine, user, 2, n1 + n2);
     if (v != 0)
@@ -424,6 +466,7 @@ __attribute__((constructor)) static void rn_init(int argc, char **argv)
         }
     }
     pthread_atfork(NULL, NULL, rn_atfork_child);
+    rn_stack_init();
     rn_ll_init(); /* landlock.c */
     rn_exec_init();
     g_enabled = 1;

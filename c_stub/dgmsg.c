@@ -523,16 +523,14 @@ static int dg_mmsg(int fd, struct rn_sock *s, struct mmsghdr *vec, unsigned int 
 int rn_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
     struct rn_sock s;
-    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
-        return dg_mmsg(fd, &s, vec, vlen, flags, tmo, 0);
+    DG_PATH(fd, s, dg_mmsg(fd, &s, vec, vlen, flags, tmo, 0));
     return ((f_recvmmsg_t)rn_sym(&g_real_recvmmsg, "recvmmsg"))(fd, vec, vlen, flags, tmo);
 }
 
 int rn_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct rn_sock s;
-    if (rn_dg_hint(fd) && dg_confirm(fd, &s) > 0)
-        return dg_mmsg(fd, &s, vec, vlen, flags, NULL, 1);
+    DG_PATH(fd, s, dg_mmsg(fd, &s, vec, vlen, flags, NULL, 1));
     return ((f_sendmmsg_t)rn_sym(&g_real_sendmmsg, "sendmmsg"))(fd, vec, vlen, flags);
 }
 

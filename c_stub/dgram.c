@@ -8,7 +8,7 @@
  *
  * Fast path: the interposers of read/write/recv/send/readv/writev first look at the
  * per-fd cache only (no syscall): stream fds and non-shim fds go straight to libc.
- * A datagram fd known to the cache is confirmed with rn_classify (fstat) before use.
+ * A datagram fd known to the cache is used as the cache says (dg_confirm).
  *
  * A destination address is checked once by the host (RN_OP_DGRAM_CHECK: the errno
  * sendto would give, and the largest payload for it); the answer is cached per fd.
@@ -566,15 +566,49 @@ void dg_trace(const char *call, int fd, long count, int flags, long r, int err)
         trace_io(call, fd, count, 1, flags, r, err);
 }
 
-/* -1: not a datagram shim fd after all (use the normal path); 1: ours. */
+/* -1: not a datagram shim fd after all (use the normal path); 1: ours.  A classified
+ * entry is trusted without an fstat: every call that frees or makes a number is
+ * interposed (close, close_range, closefrom, dup2/dup3, F_DUPFD, socket, accept,
+ * socketpair, SCM_RIGHTS) and drops or resets it.  A number closed where the stub cannot
+ * see (libc's own close, as in fclose of an fdopen'd socket) and reused for a file makes
+ * the kernel answer ENOTSOCK: dg_stale.  Tracing classifies every call, so its lines name
+ * only our sockets. */
 int dg_confirm(int fd, struct rn_sock *s)
 {
+    if (!g_trace_on) {
+        uint64_t i1 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+        uint64_t ino = __atomic_load_n(&g_cache[fd].ino, __ATOMIC_ACQUIRE);
+        uint64_t i2 = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+        if (i1 == i2 && INFO_STATE(i1) == ST_SHIM &&
+            (INFO_KIND(i1) == RN_KIND_DGRAM || INFO_KIND(i1) == RN_KIND_ALG)) {
+            s->info = i1;
+            s->ino = ino;
+            return 1;
+        }
+    }
     int saved = errno;
     int c = rn_classify(fd, s);
     errno = saved;
     return c > 0 && (INFO_KIND(s->info) == RN_KIND_DGRAM || INFO_KIND(s->info) == RN_KIND_ALG)
                ? 1
                : -1;
+}
+
+/* After a datagram call on the cache's word failed (r < 0): 1 if fd is not s's socket
+ * any more (closed, or another file or socket at the number): the entry is dropped and
+ * the call is the caller's to make on its own path.  Failures only: a success went to
+ * our socket.  errno is kept. */
+int dg_stale(int fd, const struct rn_sock *s, ssize_t r)
+{
+    if (r >= 0)
+        return 0;
+    int saved = errno;
+    struct stat st;
+    int stale = fstat(fd, &st) < 0 || st.st_ino != s->ino;
+    if (stale)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    errno = saved;
+    return stale;
 }
 
 ssize_t dg_sendto(int fd, struct rn_sock *s, const void *buf, size_t n, int flags,

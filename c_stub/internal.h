@@ -476,8 +476,7 @@ static inline int rn_more_pending(int fd)
 #define RECV_PROLOGUE(call, fd, buf, n, flags, addr, alen)                                 \
     do {                                                                                \
         struct rn_sock ds_;                                                             \
-        if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds_) > 0)                    \
-            return dg_recvfrom(fd, &ds_, buf, n, flags, addr, alen, call);              \
+        DG_PATH(fd, ds_, dg_recvfrom(fd, &ds_, buf, n, flags, addr, alen, call));       \
         if (RN_UNLIKELY((flags) & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {      \
             if (g_trace_on)                                                             \
                 trace_io(call, fd, (long)(n), 1, flags, -1, EAGAIN);                    \
@@ -554,7 +553,28 @@ static inline int rn_dg_hint(int fd)
             (INFO_KIND(i) == RN_KIND_DGRAM || INFO_KIND(i) == RN_KIND_ALG)) ||
            INFO_STATE(i) == ST_DG_CANDIDATE;
 }
+/* A number a call passed to the kernel just made (socket, accept, socketpair): what the
+ * cache remembers of an fd closed there unseen is stale (dg_confirm trusts the cache). */
+static inline int rn_fd_fresh(int fd)
+{
+    if (g_enabled && fd >= 0 && fd < RN_CACHE_N)
+        __atomic_store_n(&g_cache[fd].info, 0, __ATOMIC_RELEASE);
+    return fd;
+}
 int dg_confirm(int fd, struct rn_sock *s);
+int dg_stale(int fd, const struct rn_sock *s, ssize_t r);
+
+/* The datagram path of a call when the cache says fd is our datagram socket: return
+ * what `call` (with ds) gives, unless the entry proves stale (dg_stale): then on to the
+ * caller's own path. */
+#define DG_PATH(fd, ds, call)                                               \
+    do {                                                                    \
+        if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &(ds)) > 0) {     \
+            ssize_t r_ = (call);                                            \
+            if (!dg_stale(fd, &(ds), r_))                                   \
+                return r_;                                                  \
+        }                                                                   \
+    } while (0)
 void rn_dg_scan(void);
 void rn_dg_adopt_rights(const struct msghdr *msg);
 void rn_dg_connected(int fd, struct rn_sock *s, const unsigned char *sa, socklen_t len);

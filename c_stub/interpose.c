@@ -68,8 +68,7 @@ ssize_t rn_recvmsg(int fd, struct msghdr *m, int flags) { return do_recvmsg(fd, 
 static ssize_t rn_send_io(int fd, const void *b, size_t n, int flags)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send");
+    DG_PATH(fd, ds, dg_sendto(fd, &ds, b, n, flags, NULL, 0, "send"));
     TRACED_IO("send", REAL(send)(fd, b, n, flags), b, n, 1, flags);
 }
 ssize_t rn_send(int fd, const void *b, size_t n, int flags)
@@ -90,16 +89,14 @@ ssize_t rn_recv(int fd, void *b, size_t n, int flags)
 ssize_t rn_read(int fd, void *b, size_t n)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read");
+    DG_PATH(fd, ds, dg_recvfrom(fd, &ds, b, n, 0, NULL, NULL, "read"));
     UNCONN_CHECK("read", n, 0, 0, rn_buf_bad(b, n));
     TRACED_IO("read", rn_rd_end(fd, URG_IO(fd, 0, REAL(read)(fd, b, n))), b, n, 0, 0);
 }
 static ssize_t rn_write_io(int fd, const void *b, size_t n)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write");
+    DG_PATH(fd, ds, dg_sendto(fd, &ds, b, n, 0, NULL, 0, "write"));
     TRACED_IO("write", REAL(write)(fd, b, n), b, n, 0, 0);
 }
 ssize_t rn_write(int fd, const void *b, size_t n)
@@ -113,16 +110,14 @@ ssize_t rn_write(int fd, const void *b, size_t n)
 ssize_t rn_readv(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_readv(fd, &ds, v, cnt, 0);
+    DG_PATH(fd, ds, dg_readv(fd, &ds, v, cnt, 0));
     UNCONN_CHECK("readv", cnt, 0, 0, cnt < 0 ? EINVAL : rn_iov_bad(v, (size_t)cnt, EINVAL));
     TRACED_IO("readv", rn_rd_end(fd, URG_IO(fd, 0, REAL(readv)(fd, v, cnt))), NULL, cnt, 0, 0);
 }
 static ssize_t rn_writev_io(int fd, const struct iovec *v, int cnt)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_readv(fd, &ds, v, cnt, 1);
+    DG_PATH(fd, ds, dg_readv(fd, &ds, v, cnt, 1));
     TRACED_IO("writev", REAL(writev)(fd, v, cnt), NULL, cnt, 0, 0);
 }
 ssize_t rn_writev(int fd, const struct iovec *v, int cnt)
@@ -236,15 +231,33 @@ int rn_close(int fd)
 }
 
 /* close_range and closefrom close numbers as close does: the control connection's may
- * be among them (rn_ctl_touch).  A C library without them gets the system call. */
+ * be among them (rn_ctl_touch), and the cache forgets them (datagram calls trust it,
+ * dg_confirm) once they are closed: a live datagram fd must never look unknown.  A C
+ * library without them gets the system call. */
 void *g_real_closefrom;
 RN_EXPORT int rn_close_range(unsigned, unsigned, int) __asm__("close_range");
 RN_EXPORT void rn_closefrom(int) __asm__("closefrom");
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2) /* linux/close_range.h */
+#endif
+
+static void rn_cache_closed(unsigned lo, unsigned hi)
+{
+    for (unsigned fd = lo; g_enabled && fd <= hi && fd < RN_CACHE_N; fd++) {
+        uint64_t i = __atomic_exchange_n(&g_cache[fd].info, 0, __ATOMIC_ACQ_REL);
+        if (RN_UNLIKELY(i & F_FRESH) && INFO_STATE(i) == ST_SHIM)
+            rn_defer_forget(INFO_ID(i));
+    }
+}
+
 int rn_close_range(unsigned lo, unsigned hi, int flags)
 {
     rn_ctl_touch(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
 #ifdef SYS_close_range
-    return (int)REAL(syscall)(SYS_close_range, lo, hi, flags);
+    int r = (int)REAL(syscall)(SYS_close_range, lo, hi, flags);
+    if (r == 0 && !((unsigned)flags & CLOSE_RANGE_CLOEXEC))
+        rn_cache_closed(lo, hi);
+    return r;
 #else
     (void)flags;
     errno = ENOSYS;
@@ -256,10 +269,13 @@ void rn_closefrom(int lo)
     typedef void (*f_closefrom_t)(int);
     f_closefrom_t f = (f_closefrom_t)rn_sym(&g_real_closefrom, "closefrom");
     rn_ctl_touch(lo, INT_MAX);
-    if (f != NULL)
-        f(lo);
-    else if (lo >= 0)
+    if (f != NULL) {
+        f(lo); /* it closes every number from lo or aborts */
+        if (lo >= 0)
+            rn_cache_closed((unsigned)lo, ~0U);
+    } else if (lo >= 0) {
         rn_close_range((unsigned)lo, ~0U, 0);
+    }
 }
 
 long rn_syscall(long nr, ...)

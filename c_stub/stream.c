@@ -151,6 +151,7 @@ ssize_t do_sendto(int fd, const void *buf, size_t n, int flags,
     ssize_t r;
     struct rn_sock s;
     unsigned char sa[sizeof(struct sockaddr_storage)];
+    DG_PATH(fd, s, dg_sendto(fd, &s, buf, n, flags, addr, alen, "sendto"));
     RN_SHIM_OR_PASS(fd, s, REAL(sendto)(fd, buf, n, flags, addr, alen));
     if (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG) {
         errno = saved;
@@ -223,6 +224,7 @@ ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
     struct rn_sock s;
     struct msghdr m;
     socklen_t namelen = 0;
+    DG_PATH(fd, s, dg_sendmsg(fd, &s, msg, flags));
     int c = rn_classify(fd, &s);
     if (c > 0 && (INFO_KIND(s.info) == RN_KIND_DGRAM || INFO_KIND(s.info) == RN_KIND_ALG)) {
         errno = saved;
@@ -479,8 +481,7 @@ ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *add
 ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     struct rn_sock ds;
-    if (RN_UNLIKELY(rn_dg_hint(fd)) && dg_confirm(fd, &ds) > 0)
-        return dg_recvmsg(fd, &ds, msg, flags);
+    DG_PATH(fd, ds, dg_recvmsg(fd, &ds, msg, flags));
     if (RN_UNLIKELY(flags & MSG_ERRQUEUE) && g_enabled && rn_errqueue(fd)) {
         /* Linux copies and checks the msghdr before it looks at the error queue */
         struct msghdr m;

@@ -291,8 +291,14 @@ int unix_socketpair(int domain, int type, int protocol, int *sv)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (!g_enabled || domain != AF_UNIX ||
-        (base != SOCK_STREAM && base != SOCK_SEQPACKET && base != SOCK_DGRAM))
-        return REAL(socketpair)(domain, type, protocol, sv);
+        (base != SOCK_STREAM && base != SOCK_SEQPACKET && base != SOCK_DGRAM)) {
+        int r = REAL(socketpair)(domain, type, protocol, sv);
+        if (r == 0) { /* the kernel has just written sv */
+            rn_fd_fresh(sv[0]);
+            rn_fd_fresh(sv[1]);
+        }
+        return r;
+    }
     int saved = errno, err = 0, r = -1, fds[2] = {-1, -1};
     int cloexec = (type & SOCK_CLOEXEC) != 0;
     uint32_t ids[2] = {0, 0};

@@ -124,6 +124,7 @@ transfer, else a delayed ACK after 40 ms (TCP_DELACK_MIN) unless data carries it
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from . import constants as C
@@ -141,6 +142,8 @@ from .transport.ping import PingLayer, PingSocket
 from .transport.udp import UdpLayer, UdpSocket
 
 __all__ = ["NetStack", "Socket", "SocketError"]
+
+_OWNER = attrgetter("owner")
 
 
 class NetStack:
@@ -172,6 +175,7 @@ class NetStack:
             index=1,
         )
         self.interfaces: list[InterfaceWrapper] = [lo]
+        self._lo = lo.dev
         self._multi = False         # more than one interface
         self._last_index = 1
         self.sockets: SocketSet[Socket] = SocketSet()
@@ -282,11 +286,16 @@ class NetStack:
         """Whether poll has work now: output queued, frames received, or events not
         taken yet (the host polls again only then)."""
         tcp = self.tcp
-        return bool(tcp.events or self.udp.events or self._busy or tcp.dirty) or \
-            self._frames_waiting()
+        if tcp.events or self.udp.events or self._busy or tcp.dirty:
+            return True
+        q = self._lo.rxq     # a lone loopback's plain queue: tested without a call
+        return bool(q) if q is not None and not self._multi else self._frames_waiting()
 
     def poll_at(self, now: float) -> float | None:
-        if self._busy or self.tcp.dirty or self._frames_waiting():
+        if self._busy or self.tcp.dirty:
+            return now
+        q = self._lo.rxq     # as in pending
+        if q if q is not None and not self._multi else self._frames_waiting():
             return now
         t = self.tcp.next_deadline()
         ip = self.ip
@@ -312,21 +321,17 @@ class NetStack:
                       UdpSocket(self.udp, family))
 
     def take_events(self) -> set[Socket]:
-        ev = self.tcp.events
+        tcp = self.tcp
+        ev = tcp.events
         uev = self.udp.events
-        if uev:
-            out_u = {t.owner for t in uev if t.owner is not None}
-            uev.clear()
-            if not ev:
-                return out_u
-            out = out_u
-        elif not ev:
+        if not (ev or uev):
             return set()
-        else:
-            out = set()
-        for t in ev:
-            o = t.owner
-            if o is not None:
-                out.add(o)
-        ev.clear()
-        return out
+        if ev:
+            tcp.events = type(ev)()     # a fresh one, not a clear: the layer reads the attribute
+        if uev:
+            ev = [*ev, *uev]
+            uev.clear()                 # shared with ping: cleared in place
+        out = set(map(_OWNER, ev))      # the sockets, with no Python-level call per event
+        if None in out:                 # a connection no Socket owns yet (not accepted)
+            out.discard(None)
+        return out  # type: ignore[return-value]

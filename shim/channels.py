@@ -98,6 +98,7 @@ class ChannelTable:
         self.by_fd: dict[int, Any] = {}
         self.by_sock: dict[Any, Any] = {}
         self.by_id: dict[int, Any] = {}
+        self.epoch = 0                      # counts adds and closes (the host's trimmer)
         self.closed_fds: set[int] = set()   # channel fds closed while serving one batch
         self.held_ids: list[Any] = []       # services whose ids outlive channels (holds())
         # sock id -> inode of the kernel socket the host gave out for it (A, or the unix
@@ -121,8 +122,16 @@ class ChannelTable:
                 self.random = memoryview(secrets.token_bytes(4096))
             sock_id = (ID_BITS.unpack_from(self.random)[0] & 0x7FFFFFFF) or 1  # signed int32
             self.random = self.random[4:]
-            if sock_id not in self.by_id and not any(h.holds(sock_id) for h in self.held_ids):
+            if sock_id not in self.by_id and not self.held(sock_id):
                 return sock_id
+
+    def held(self, sock_id: int) -> bool:
+        """Whether a service still knows sock_id without a channel (a loop, not any()
+        over a generator: this runs per new socket and per id a sweep looks at)."""
+        for h in self.held_ids:
+            if h.holds(sock_id):
+                return True
+        return False
 
     def name(self, sock_id: int, tag: bytes = b"") -> bytes:
         return b"\0" + P.NAME_PREFIX + self.nonce + b"-" + tag + b"%d" % sock_id
@@ -162,7 +171,7 @@ class ChannelTable:
         self.inodes[sock_id] = os.fstat(s.fileno()).st_ino
         if len(self.inodes) > self.inodes_sweep_at:
             for i in [i for i in self.inodes if i != sock_id and i not in self.by_id and
-                      not any(h.holds(i) for h in self.held_ids)]:
+                      not self.held(i)]:
                 del self.inodes[i]
             self.inodes_sweep_at = max(1024, 2 * len(self.inodes))
 
@@ -172,6 +181,7 @@ class ChannelTable:
         """first_mask: S is registered by the service's first modify() (one epoll_ctl
         for a channel that starts out waiting for something, not two)."""
         self.by_fd[ch.fd] = ch
+        self.epoch += 1
         ch.live = True
         self.by_sock[ch.sk] = ch
         self.by_id[ch.sock_id] = ch
@@ -199,6 +209,7 @@ class ChannelTable:
             return False
         ch.live = False
         del self.by_fd[ch.fd]
+        self.epoch += 1
         self.closed_fds.add(ch.fd)
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)

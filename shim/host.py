@@ -123,11 +123,13 @@ class StackHost:
         watchers = table.watchers
         control = self.control
         conn_log = table.conn_log
+        lines = conn_log.line
         resolver = self.resolver
         trimmer = self.trimmer
         stream = self.stream
         mono = time.monotonic
         drops_at = 0.0
+        epoch = -1
         now = mono()
         while self.running:
             due = stack.poll_at(now)    # now: read at the end of the last round
@@ -150,6 +152,8 @@ class StackHost:
                 if left <= 0:
                     break
                 timeout = left if timeout < 0 else min(timeout, left)
+            if lines.waiting:
+                lines.flush()       # the log lines of this wake-up, in one write
             try:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
@@ -162,8 +166,8 @@ class StackHost:
             for fd, ev in events:
                 if closed and fd in closed:
                     continue        # closed in this batch: the fd may be a new channel's
-                ch = channels.get(fd)
-                if ch is not None:
+                if fd in channels:  # (a test and an index: no method call per event)
+                    ch = channels[fd]
                     try:
                         ch.svc.event(ch, ev)
                     except Exception:   # a bug ends that socket, not every program's
@@ -191,9 +195,10 @@ class StackHost:
                 conn_log.drop_summary(stack.stats)
             if channels or control.busy():
                 self.idle_since = now
-            live = len(channels)
-            if live != trimmer.live or live < trimmer.peak:     # else tick does nothing
-                trimmer.tick(now, live)
+            # the trimmer counts channels only when one came or went, or a trim waits
+            if table.epoch != epoch or trimmer.live < trimmer.peak:
+                epoch = table.epoch
+                trimmer.tick(now, len(channels))
 
     def run_stack(self, now: float | None = None) -> None:
         """Poll the stack and serve every socket whose state it changed; poll again
@@ -211,8 +216,8 @@ class StackHost:
             if not changed:
                 return
             for sk in changed:
-                ch = by_sock.get(sk)
-                if ch is not None:
+                if sk in by_sock:
+                    ch = by_sock[sk]
                     if log and sk.inner.state != ch.seen_state:     # else nothing to log
                         ch.seen_state = sk.inner.state
                         conn_log.changed(ch.sock_id, sk)
@@ -228,6 +233,8 @@ class StackHost:
                 return
 
     def close(self) -> None:
+        if self.table.conn_log.line.waiting:
+            self.table.conn_log.line.flush()
         now = time.monotonic()
         for ch in list(self.table.by_fd.values()):
             self.table.close(ch)

@@ -484,7 +484,7 @@ class StreamService(StreamPump):
     def op_more(self, ch: Channel, req: P.Request):
         """MSG_MORE on (args[0]=1) or off: what is already in S goes with the old state."""
         if not ch.app_eof and not ch.listening:
-            self.read_app(ch, 0)
+            self.event(ch, select.EPOLLIN)
         ch.more = bool(req.args[0])
         ch.sk.set_more(ch.more)
         return P.response(0), None
@@ -494,7 +494,7 @@ class StreamService(StreamPump):
         them first, then queue the urgent byte behind them."""
         if not self.sending(ch) or ch.app_eof or len(req.payload) != 1:
             raise SocketError(errno.EPIPE)
-        self.read_app(ch, 0)
+        self.event(ch, select.EPOLLIN)
         queued = fcntl.ioctl(ch.fd, termios.FIONREAD, b"\0\0\0\0")
         if int.from_bytes(queued, sys.byteorder) or ch.sk.send_space() <= 0:
             raise SocketError(errno.EAGAIN)     # no room for all of it yet
@@ -510,7 +510,7 @@ class StreamService(StreamPump):
             p.register(ch.fd, select.POLLIN)
             if not any(ev & select.POLLHUP for _fd, ev in p.poll(0)):
                 return P.response(0), None      # other references to A remain
-            self.read_app(ch, select.EPOLLHUP)
+            self.event(ch, select.EPOLLHUP)
             self.run_stack()
             sk: Socket | None = ch.sk
         else:

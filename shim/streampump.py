@@ -3,10 +3,10 @@ what moves bytes and state between its S end and the stack socket (shim/stream.p
 has the socket calls).
 
 - app -> stack: bytes the program writes to A are read from S while the TCP send
-  buffer has room (read_app); EOF on S is the program's shutdown(SHUT_WR), POLLHUP on
+  buffer has room (event); EOF on S is the program's shutdown(SHUT_WR), POLLHUP on
   S the last close of A (app_closed: what it wrote still goes, then FIN).
 - stack -> app: received bytes are written to S straight from the TCP receive ring and
-  taken from it only as S accepts them (pump_rx), so they go no faster than the program
+  taken from it only as S accepts them (service), so they go no faster than the program
   reads; the peer's FIN becomes shutdown(S, SHUT_WR); failure closes S (fail).
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Channel(ChannelBase):
     """One TCP shim socket: the host's S end and the stack socket behind it."""
 
     __slots__ = ("filler", "s_full", "app_closed", "fin_to_app", "a_shut", "more", "nb_connect",
-                 "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto", "s_drained")
+                 "unseen_fail", "a_sndbuf", "s_sndbuf", "s_auto", "s_drained", "w_len", "w_limit")
 
     def __init__(self, svc: Any, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
@@ -76,6 +76,10 @@ class Channel(ChannelBase):
         self.s_auto = CHANNEL_BUF_MIN   # S's send buffer while the program sets none
         # the last read of S found it empty: nothing to read until epoll says so
         self.s_drained = False
+        # the longest send queue update_mask found the TCB writable with, and the
+        # limit then: writable() holds for any queue no longer under a limit no lower
+        # (room only grows), so event and service leave the mask alone then
+        self.w_len = self.w_limit = -1
 
     def size_like(self, other: Channel, a: socket.socket) -> None:
         """Buffer sizes of other's pair for this one, whose A is not handed over yet
@@ -132,7 +136,15 @@ class StreamPump:
             want = 0
         else:
             t = ch.sk.inner
-            want = EP_IN if t.state in SYNCED and (ch.filler or t.writable()) else 0
+            want = 0
+            if t.state in SYNCED:
+                if ch.filler:
+                    want = EP_IN
+                elif t.writable():
+                    want = EP_IN
+                    n, limit = t.sndbuf.length, t.sndbuf_limit
+                    if n > ch.w_len or limit < ch.w_limit:
+                        ch.w_len, ch.w_limit = n, limit     # see Channel.w_len
         if ch.s_full:
             want |= EP_OUT
         if want != ch.mask:
@@ -144,6 +156,10 @@ class StreamPump:
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def event(self, ch: Channel, ev: int) -> None:
+        """Readiness of S (the host loop), or ev EP_IN from a socket call or a stack
+        event that wants what the program wrote: first what waited for room in S
+        (EP_OUT), then the bytes the program wrote to A (filler to drop, then payload
+        for the stack), then the mask.  One call per wake-up of a request/response."""
         if ev & EP_OUT:
             if ch.listening:
                 self.hand_over_accepted(ch)
@@ -153,54 +169,56 @@ class StreamPump:
                     ch.s_auto *= 2  # the program read all S held: a larger S
                     set_sndbuf(ch.s, ch.s_auto)
         if ev & EP_IN or ev & EP_HUPS:
-            self.read_app(ch, ev)
+            s, t = ch.s, ch.sk.inner
+            while not ch.app_eof:
+                room = None         # payload goes straight into the send ring
+                if ch.listening:
+                    want = READ_CHUNK
+                elif ch.connecting or t.state not in SYNCED:
+                    break
+                elif ch.filler:
+                    want = min(ch.filler, READ_CHUNK)
+                else:
+                    room = t.send_buffer(READ_CHUNK)
+                    if room is None:
+                        break       # no room, or FIN queued
+                    want = room.nbytes  # a byte view: its length
+                try:
+                    got = s.recv_into(room) if room is not None else len(s.recv(want))
+                except BlockingIOError:
+                    ch.s_drained = True
+                    break
+                except ConnectionResetError:
+                    got = 0
+                if not got:
+                    ch.app_eof = True
+                    if not ev & select.EPOLLHUP and self.hung_up(s):
+                        ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
+                    break
+                if ch.listening:
+                    continue        # nothing a program writes to a listener means anything
+                if ch.filler:
+                    ch.filler -= got
+                    continue
+                t.send_queued(got, ch.more)
+                if got < want:
+                    ch.s_drained = True
+                    break           # S is empty now; epoll (level-triggered) tells of more
+                ch.s_drained = False    # more may wait: read again once the stack takes it
+            if ev & select.EPOLLHUP:
+                ch.app_closed = True
+            if ch.app_closed:
+                self.app_closed(ch, time.monotonic())
+            elif ch.app_eof:
+                self.app_shut_write(ch, time.monotonic())
+            elif (ch.mask == EP_IN and ch.s_drained and not ch.s_full and t.state in SYNCED
+                  and not ch.filler and t.sndbuf.length <= ch.w_len
+                  and t.sndbuf_limit >= ch.w_limit and ch.live):
+                mem = t.sndbuf.mem     # as in service: the mask is right as it is
+                if mem.held <= mem.mark:
+                    return
         if ch.live:
             self.update_mask(ch)
-
-    def read_app(self, ch: Channel, ev: int) -> None:
-        """Bytes the program wrote to A: filler to drop, then payload for the stack."""
-        s, t = ch.s, ch.sk.inner
-        while not ch.app_eof:
-            room = None             # payload goes straight into the send ring
-            if ch.listening:
-                want = READ_CHUNK
-            elif ch.connecting or t.state not in SYNCED:
-                break
-            elif ch.filler:
-                want = min(ch.filler, READ_CHUNK)
-            else:
-                room = t.send_buffer(READ_CHUNK)
-                if room is None:
-                    break           # no room, or FIN queued
-                want = len(room)
-            try:
-                got = s.recv_into(room) if room is not None else len(s.recv(want))
-            except BlockingIOError:
-                ch.s_drained = True
-                break
-            except ConnectionResetError:
-                got = 0
-            if not got:
-                ch.app_eof = True
-                if not ev & select.EPOLLHUP and self.hung_up(s):
-                    ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
-                break
-            if ch.listening:
-                continue            # nothing a program writes to a listener means anything
-            if ch.filler:
-                ch.filler -= got
-                continue
-            t.send_queued(got, ch.more)
-            if got < want:
-                ch.s_drained = True
-                break               # S is empty now; epoll (level-triggered) tells of more
-            ch.s_drained = False    # more may wait: read again once the stack takes it
-        if ev & select.EPOLLHUP:
-            ch.app_closed = True
-        if ch.app_closed:
-            self.app_closed(ch, time.monotonic())
-        elif ch.app_eof:
-            self.app_shut_write(ch, time.monotonic())
 
     @staticmethod
     def hung_up(s: socket.socket) -> bool:
@@ -281,7 +299,10 @@ class StreamPump:
                 pass
 
     def service(self, ch: Channel) -> None:
-        """The stack changed this socket: move data and state to the program."""
+        """The stack changed this socket: move data and state to the program, in one
+        pass.  Received bytes go to the program no faster than it reads them: written
+        to S from the receive ring in place and taken from the ring only as S accepts
+        them, so a slow reader closes the TCP window as it would on Linux."""
         sk = ch.sk
         t = sk.inner                # the TCB: read directly, once per stack event
         if ch.connecting:
@@ -298,56 +319,63 @@ class StreamPump:
                 ch.pending_accept.append(new)
             self.hand_over_accepted(ch)
         else:
-            if t.rcvbuf.length or ch.s_full:
-                self.pump_rx(ch)
+            rx = t.rcvbuf
+            if rx.length or ch.s_full:
+                ch.s_full = False
+                s = ch.s
+                while rx.length:
+                    if not t.rcvbuf_lock and t.held_due():  # held_due's first test, inline
+                        # what S holds is not read yet: the receive buffer's autotuning
+                        # waits for the program's reads (the kernel's count of S's queue)
+                        t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ,
+                                                         b"\0\0\0\0"))[0]
+                    if t.urg_state and t.urgent_offset() == 0:
+                        # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
+                        try:
+                            s.send(bytes((rx[0],)), socket.MSG_OOB)
+                        except BlockingIOError:
+                            ch.s_full = True
+                            break
+                        except OSError:
+                            break   # the program is gone; the stack resets on close
+                        t.take_urgent()
+                        continue
+                    view = t.peek(READ_CHUNK)   # up to an urgent mark: what is before it first
+                    try:
+                        n = s.send(view)
+                    except BlockingIOError:
+                        n = 0
+                    except OSError:
+                        break       # the program is gone; the stack resets on close
+                    if n:
+                        t.consume(n)
+                    if n < view.nbytes:
+                        ch.s_full = True
+                        break
             if t.error and t.state == CLOSED and not ch.s_full:
                 self.fail(ch, sk.take_error())
                 return
-            if t.fin_received and not t.rcvbuf.length and not ch.fin_to_app:
+            if t.fin_received and not rx.length and not ch.fin_to_app:
                 ch.fin_to_app = True
                 try:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
+            if (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
+                    and t.state in SYNCED and not ch.filler
+                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit
+                    and ch.live):
+                # S waits for the program's bytes, has none, and the TCB is writable
+                # (Channel.w_len): nothing to change unless memory pressure may shrink
+                # the send buffer (writable's check)
+                mem = t.sndbuf.mem
+                if mem.held <= mem.mark:
+                    return
         if ch.live:
             if not ch.app_eof and (ch.mask & EP_IN == 0 or not ch.s_drained):
-                self.read_app(ch, 0)
-            self.update_mask(ch)
-
-    def pump_rx(self, ch: Channel) -> None:
-        """Received bytes to the program, no faster than it reads them: written to S
-        from the receive ring in place and taken from the ring only as S accepts them,
-        so a slow reader closes the TCP window as it would on Linux."""
-        t, s = ch.sk.inner, ch.s
-        ch.s_full = False
-        while t.rcvbuf.length:
-            if t.held_due():
-                # what S holds is not read yet: the receive buffer's autotuning waits
-                # for the program's reads (the kernel's count of S's queue)
-                t.held = OUTQ.unpack(fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-            if t.urg_state and t.urgent_offset() == 0:
-                # urgent data: out of band on A (POLLPRI, SIOCATMARK, SO_OOBINLINE)
-                try:
-                    s.send(bytes((t.rcvbuf[0],)), socket.MSG_OOB)
-                except BlockingIOError:
-                    ch.s_full = True
-                    return
-                except OSError:
-                    return          # the program is gone; the stack resets on close
-                t.take_urgent()
-                continue
-            view = t.peek(READ_CHUNK)   # up to an urgent mark: what comes before it first
-            try:
-                n = s.send(view)
-            except BlockingIOError:
-                n = 0
-            except OSError:
-                return              # the program is gone; the stack resets on close
-            if n:
-                t.consume(n)
-            if n < len(view):
-                ch.s_full = True
-                return
+                self.event(ch, EP_IN)   # what the program wrote meanwhile, then the mask
+            else:
+                self.update_mask(ch)
 
     def hand_over_accepted(self, ch: Channel) -> None:
         """Give each established connection to the program: one record + its A fd."""

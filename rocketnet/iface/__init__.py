@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from .device import NetDeviceWrapper, TxToken
+from .device import NetDeviceWrapper
 from .interface import InterfaceWrapper, poll_interfaces, route, source_address
 
 __all__ = [
     "InterfaceWrapper",
     "NetDeviceWrapper",
-    "TxToken",
     "poll_interfaces",
     "route",
     "source_address",

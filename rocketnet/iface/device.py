@@ -1,13 +1,20 @@
-"""Token access to a NetDevice, like smoltcp's ``phy::Device``.
+"""Token access to a NetDevice, like smoltcp's ``phy::Device``, without an object per
+frame (both paths run per segment).
 
-``receive_all(f, *args)`` consumes every waiting frame: each is handed to ``f`` and
-its buffer recycled after (smoltcp's RxToken.consume, without an object per frame:
-the receive path runs per segment). ``rxq`` is the device's queue of received frames
-when it has a plain one (NetDevice.rx_queue): frames are taken from it directly and
-``rxq`` is the test for waiting frames; ``txq`` likewise the queue a plain ``send``
-appends to (loopback: its receive queue). ``transmit(size)`` yields a :class:`TxToken`
-(fill ``token.buffer`` and ``commit()`` it, or ``discard()``); ``None`` means "no
-buffer now" (backpressure).
+Receive: ``rxq`` is the device's queue of received frames when it has a plain one
+(NetDevice.rx_queue): poll_interfaces drains it directly and ``rxq`` is the test for
+waiting frames. Other devices: ``receive_all(f, *args)`` consumes every waiting frame
+(recv): each is handed to ``f`` and its buffer recycled after (smoltcp's
+RxToken.consume).
+
+Transmit: the token is the buffer. ``alloc(size)`` (the device's alloc_tx_buffer, as
+NetDevice.tx_alloc names it) or,
+when it has none, ``reclaim(size)`` hands out a ``NetBuf`` of the device's pool: holding
+it is the permission to send one frame (smoltcp's TxToken); ``None`` means "no buffer
+now" (backpressure). The interface writes the frame into ``buf.view[:size]`` and sends
+it (InterfaceWrapper._send): counted in ``tx_frames`` and appended to ``txq``, the
+queue a plain ``send`` appends to (loopback: its own receive queue), else given to the
+device's send.
 """
 
 from __future__ import annotations
@@ -18,61 +25,29 @@ from typing import Any
 from ..phy import NetBuf, NetDevice
 
 
-class TxToken:
-    __slots__ = ("_wrapper", "_buf", "buffer")
-
-    def __init__(self, wrapper: NetDeviceWrapper, buf: NetBuf) -> None:
-        self._wrapper = wrapper
-        self._buf = buf
-        self.buffer = buf.view[: buf.length]
-
-    def commit(self) -> None:
-        """Send the frame: it counts in the wrapper's tx_frames."""
-        w = self._wrapper
-        w.tx_frames += 1
-        q = w.txq
-        if q is not None:
-            q.append(self._buf)
-        else:
-            w.device.send(self._buf)
-
-    def discard(self) -> None:
-        self._buf.pool.dealloc(self._buf)
-
-
 class NetDeviceWrapper:
-    __slots__ = ("device", "rxq", "txq", "caps", "rx_frames", "tx_frames", "tx_backpressure")
+    __slots__ = ("device", "rxq", "txq", "alloc", "caps", "rx_frames", "tx_frames",
+                 "tx_backpressure")
 
     def __init__(self, device: NetDevice) -> None:
-        self.device = device
-        self.rxq = device.rx_queue()
-        self.txq = device.tx_queue()
         self.caps = device.capabilities()
         self.rx_frames = 0
         self.tx_frames = 0
         self.tx_backpressure = 0
+        self.set_device(device)
 
     def set_device(self, device: NetDevice) -> None:
-        """Put another device (a wrapper of this one, e.g. a capture) in its place."""
+        """Use ``device`` (at first, or a wrapper of this one, e.g. a capture, in its
+        place)."""
         self.device = device
         self.rxq = device.rx_queue()
         self.txq = device.tx_queue()
+        self.alloc = device.tx_alloc()
 
     def receive_all(self, f: Callable[..., Any], *args: Any) -> int:
-        """``f(frame, *args)`` for each frame waiting, the buffer back to the device
-        after each call even if it raises; returns how many frames were taken."""
-        q = self.rxq
-        if q is not None:
-            n = 0
-            while q:
-                buf = q.popleft()
-                n += 1
-                self.rx_frames += 1
-                try:
-                    f(buf.view[: buf.length], *args)
-                finally:
-                    buf.pool.dealloc(buf)
-            return n
+        """``f(frame, *args)`` for each frame the device's recv hands out, the buffer
+        back to the device after each call even if it raises; returns how many frames
+        were taken (a plain queue, ``rxq``, is poll_interfaces' to drain)."""
         dev = self.device
         recv = dev.recv
         recycle = dev.recycle_rx_buffer
@@ -88,13 +63,16 @@ class NetDeviceWrapper:
             buf = recv()
         return n
 
-    def transmit(self, size: int) -> TxToken | None:
+    def reclaim(self, size: int) -> NetBuf | None:
+        """``alloc`` once more after the device reclaimed its completed sends (done
+        only when a buffer is needed); None (backpressure, counted) if still none."""
         dev = self.device
+        dev.recycle_tx_buffers()
         buf = dev.alloc_tx_buffer(size)
-        if buf is None:     # completed sends are reclaimed only when they are needed
-            dev.recycle_tx_buffers()
-            buf = dev.alloc_tx_buffer(size)
         if buf is None:
             self.tx_backpressure += 1
-            return None
-        return TxToken(self, buf)
+        return buf
+
+    def transmit(self, size: int) -> NetBuf | None:
+        """A buffer for a frame of ``size`` bytes (the token), or None."""
+        return self.alloc(size) or self.reclaim(size)

@@ -3,10 +3,12 @@
 
 Receive path: ``poll_interfaces`` checks the link and IP headers of every frame
 (checksums unless the device offloads them) and hands the common case -- a TCP segment,
-unfragmented, for one of our addresses -- straight to ``handler``. Everything else
-(ARP, ICMP, fragments, IPv6 extension headers, UDP, broadcast/multicast) goes to the
-interface's network layer ``iface.net`` (see ``rocketnet.iface.ip``). Malformed input
-is dropped and counted by reason, never raised past this function.
+or a UDP datagram from a unicast source, unfragmented, without IP options, for one of
+our addresses -- straight to ``handler`` (TCP) or the UDP handler, the header described
+by the interface's reused Repr. Everything else (ARP, ICMP, fragments, IP options, IPv6
+extension headers, broadcast/multicast) goes to the interface's network layer
+``iface.net`` (see ``rocketnet.iface.ip``). Malformed input is dropped and counted by
+reason, never raised past this function.
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
-from ..phy import Medium, NetDevice
+from ..phy import Medium, NetBuf, NetDevice
 from ..wire.arp import OP_REPLY, OP_REQUEST, ArpRepr
+from ..wire.checksum import verify
 from ..wire.error import Malformed
 from ..wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6
 from ..wire.ethernet import HEADER as ETH_HEADER
 from ..wire.icmp import V6_NEIGHBOR_SOLICIT, NdpRepr
 from ..wire.ipv4 import FLAG_DF, Ipv4Repr
-from ..wire.ipv4 import emit_header as emit_ipv4
+from ..wire.ipv4 import HEADER as IPV4_HEADER
+from ..wire.ipv6 import HEADER as IPV6_HEADER
 from ..wire.ipv6 import Ipv6Repr
 from ..wire.ipv6 import emit_header as emit_ipv6
 from ..wire.tcp import emit_header as emit_tcp_header
+from ..wire.tcp import emit_v4_headers as emit_v4_tcp
 from ..wire.udp import emit_header as emit_udp_header
-from .device import NetDeviceWrapper, TxToken
+from ..wire.udp import emit_v4_headers as emit_v4_udp
+from .device import NetDeviceWrapper
 from .neighbor import (
     BROADCAST,
     INCOMPLETE,
@@ -45,7 +51,8 @@ ALL_NODES = b"\xff\x02" + b"\x00" * 13 + b"\x01"
 LINK_LOCAL_PREFIX = b"\xfe\x80" + b"\x00" * 6
 
 IpRepr = Union[Ipv4Repr, Ipv6Repr]
-# handler(iface, ip, payload): the TCP fast path; payload is a memoryview
+# handler(iface, ip, payload): the TCP fast path; payload is a memoryview. ``ip`` may be
+# the interface's rx4/rx6, refilled for the next packet: read it, never keep it
 IpHandler = Callable[["InterfaceWrapper", IpRepr, memoryview], None]
 
 
@@ -75,22 +82,24 @@ def eui64_link_local(mac: bytes) -> bytes:
 
 
 class HeldFrame:
-    """A TxToken stand-in for a frame whose next hop is unresolved: committed, the frame
-    waits in the neighbor step (``dst`` None: no next hop, the frame is dropped)."""
+    """A device buffer's stand-in for a frame whose next hop is unresolved: written
+    like one (``view``), then committed, the frame waits in the neighbor step (``dst``
+    None: no next hop, the frame is dropped)."""
 
-    __slots__ = ("iface", "dst", "buffer")
+    __slots__ = ("iface", "dst", "view", "length")
 
     def __init__(self, iface: InterfaceWrapper, dst: bytes | None, size: int) -> None:
         self.iface = iface
         self.dst = dst
-        self.buffer = bytearray(size)
+        self.view = bytearray(size)
+        self.length = size
 
     def commit(self) -> None:
         if self.dst is not None:
-            self.iface._hold(self.dst, self.buffer)
+            self.iface._hold(self.dst, self.view)
 
-    def discard(self) -> None:
-        return None
+
+Token = Union[NetBuf, HeldFrame]   # what transmit hands out: the frame's buffer
 
 
 class InterfaceWrapper:
@@ -101,9 +110,15 @@ class InterfaceWrapper:
     multicast groups of its IPv6 addresses.
 
     Transmit: every IP packet of the stack leaves through :meth:`dispatch` (the IP
-    header and the transport header as wire Reprs, and the payload): the interface
-    resolves the link destination, takes a TxToken from its NetDeviceWrapper and emits
-    the link, IP and transport headers into it."""
+    header and the transport header as wire Reprs, and the payload) or, per segment or
+    datagram, :meth:`transmit` then :meth:`emit_tcp` / :meth:`emit_udp`: the interface
+    resolves the link destination, takes a buffer (the token) from its NetDeviceWrapper
+    and emits the link, IP and transport headers into it.
+
+    Receive: the common packet (TCP, or UDP from a unicast source; unfragmented, no IP
+    options, for one of our addresses) is described to its transport by ``rx4`` /
+    ``rx6``, one Repr per interface refilled per packet (no object per packet): an
+    IpHandler reads it during its call and keeps nothing of it."""
 
     def __init__(
         self,
@@ -136,6 +151,9 @@ class InterfaceWrapper:
         self.checksum_offload = caps.checksum_offload
         self.addresses: list[tuple[bytes, int]] = []
         self.local: set[bytes] = set()  # the addresses themselves: is_local's usual case
+        # primary_address(4), (6) by address length, kept with the addresses: a loopback
+        # send's source (source_address) without a scan per datagram
+        self.primary: dict[int, bytes | None] = {4: None, 16: None}
         self.gateway4: bytes | None = None
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
@@ -144,6 +162,9 @@ class InterfaceWrapper:
         # the link header of a frame when no neighbor is resolved (no neighbor step)
         self.eth_v4 = ETH_HEADER.pack(_ZERO_MAC, self.src_mac, ETHERTYPE_IPV4)
         self.eth_v6 = ETH_HEADER.pack(_ZERO_MAC, self.src_mac, ETHERTYPE_IPV6)
+        # the common received packet's header (see the class): refilled, never kept
+        self.rx4 = Ipv4Repr(b"", b"", 0, 0)
+        self.rx6 = Ipv6Repr(b"", b"", 0, 0)
         for a, p in addresses:
             self.add_address(a, p)
         if self.neigh is not None:
@@ -180,37 +201,55 @@ class InterfaceWrapper:
         self.emit(tok, ip, l4, payload)
         return True
 
-    def transmit(self, dst: bytes, ip_len: int) -> TxToken | HeldFrame | None:
+    def transmit(self, dst: bytes, ip_len: int) -> Token | None:
         """The first half of :meth:`dispatch`, for a sender that changes its state only
-        once the packet can go (TCP): the next-hop step for ``dst`` and a token for a
-        frame carrying ``ip_len`` bytes of IP, its link header written; None on device
-        backpressure. A frame for an unresolved neighbor (or without a next hop: then it
-        is dropped, counted) gets a HeldFrame instead, which the neighbor step keeps."""
+        once the packet can go (TCP, UDP): the next-hop step for ``dst`` and a token
+        (the device's buffer) for a frame carrying ``ip_len`` bytes of IP, its link
+        header written; None on device backpressure. A frame for an unresolved neighbor
+        (or without a next hop: then it is dropped, counted) gets a HeldFrame instead,
+        which the neighbor step keeps."""
         eth = self.link_header_len
+        size = eth + ip_len
         if self.neigh is None:      # no next hop to resolve: the link header is constant
-            tok = self.dev.transmit(eth + ip_len)
-            if tok is not None and eth:
-                tok.buffer[:14] = self.eth_v4 if len(dst) == 4 else self.eth_v6
-            return tok
+            d = self.dev
+            buf = d.alloc(size) or d.reclaim(size)      # d.transmit, one call less
+            if buf is not None and eth:
+                buf.view[:14] = self.eth_v4 if len(dst) == 4 else self.eth_v6
+            return buf
         dmac = self.resolve(dst)
         if not dmac:
-            tok = HeldFrame(self, dst if dmac is None else None, eth + ip_len)
+            tok: Token | None = HeldFrame(self, dst if dmac is None else None, size)
             dmac = _ZERO_MAC
         else:
-            tok = self.dev.transmit(eth + ip_len)
+            tok = self.dev.transmit(size)
         if tok is not None:
-            ETH_HEADER.pack_into(tok.buffer, 0, dmac, self.src_mac,
+            ETH_HEADER.pack_into(tok.view, 0, dmac, self.src_mac,
                                  ETHERTYPE_IPV4 if len(dst) == 4 else ETHERTYPE_IPV6)
         return tok
 
-    def emit(self, tok: TxToken | HeldFrame, ip: IpRepr, l4: Any,
+    def _send(self, tok: Token) -> None:
+        """The frame in ``tok`` is written: held for its neighbor, or sent: counted in
+        the device wrapper's tx_frames and appended to its plain queue (``txq``), else
+        given to the device's send."""
+        if tok.__class__ is HeldFrame:
+            tok.commit()            # type: ignore[union-attr]
+            return
+        d = self.dev
+        d.tx_frames += 1
+        q = d.txq
+        if q is not None:
+            q.append(tok)
+        else:
+            d.device.send(tok)      # type: ignore[arg-type]
+
+    def emit(self, tok: Token, ip: IpRepr, l4: Any,
              payload: bytes | bytearray | memoryview = b"", source: Any = None,
              offset: int = 0, n: int = 0) -> None:
         """The second half of :meth:`dispatch`: the IP header, the transport header and
-        the payload into the token's frame, which is committed. The payload is
+        the payload into the token's frame, which is sent. The payload is
         ``payload``, or ``n`` bytes from ``offset`` of ``source`` (a buffer that copies
         itself out: ``source.copy_to(frame, at, offset, n)``, TCP's send ring)."""
-        buf = tok.buffer
+        buf = tok.view
         if ip.version == 4 and not (ip.more_frags or ip.frag_offset):
             ip.ident = self.ip_ident = (self.ip_ident + 1) & 0xFFFF
         fill = not self.checksum_offload
@@ -218,56 +257,71 @@ class InterfaceWrapper:
         end = p + ip.payload_len
         if l4 is None:
             buf[p:end] = payload
-            tok.commit()
-            return
-        if source is not None:
-            source.copy_to(buf, end - n, offset, n)
         else:
-            buf[end - len(payload):end] = payload
-        l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
-        tok.commit()
+            if source is not None:
+                source.copy_to(buf, end - n, offset, n)
+            else:
+                buf[end - len(payload):end] = payload
+            l4.emit(buf, p, ip.src, ip.dst, end - p, fill)
+        self._send(tok)
 
-    def emit_tcp(self, tok: TxToken | HeldFrame, v4: bool, src: bytes, dst: bytes, hops: int,
-                 tos: int, sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
-                 urgent: int, opts: bytes, source: Any, offset: int, n: int) -> None:
+    def emit_tcp(self, tok: Token, v4: bool, src: bytes, dst: bytes, hops: int, tos: int,
+                 sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
+                 urgent: int, opts: bytes, source: Any, offset: int, n: int,
+                 tsval: int = -1, tsecr: int = 0) -> None:
         """:meth:`emit` for a TCP segment without Reprs (the per-segment path): the IP
-        header (unfragmented), the TCP header with its encoded options ``opts`` and
-        ``n`` payload bytes from ``offset`` of ``source`` (``copy_to``, as emit's)."""
-        buf = tok.buffer
+        header (unfragmented; IPv4: the next ident, DF), the TCP header with the
+        timestamp option (``tsval`` >= 0; packed with the headers) and the encoded
+        options ``opts`` after it, and ``n`` payload bytes from ``offset`` of ``source``
+        (``copy_to``, as emit's)."""
+        buf = tok.view
         fill = not self.checksum_offload
-        length = 20 + len(opts) + n
-        p = self._emit_ip(buf, v4, src, dst, 6, length, hops, tos, fill)
-        if n:
-            source.copy_to(buf, p + length - n, offset, n)
-        emit_tcp_header(buf, p, sport, dport, seq, ack, flags, window, urgent, opts, src, dst,
-                        length, fill)
-        tok.commit()
-
-    def emit_udp(self, tok: TxToken | HeldFrame, v4: bool, src: bytes, dst: bytes, hops: int,
-                 tos: int, sport: int, dport: int, payload: bytes | bytearray | memoryview
-                 ) -> None:
-        """:meth:`emit` for a UDP datagram without Reprs (the per-datagram path): the IP
-        header (unfragmented, DF as path MTU discovery wants), the UDP header, the
-        payload."""
-        buf = tok.buffer
-        fill = not self.checksum_offload
-        length = 8 + len(payload)
-        p = self._emit_ip(buf, v4, src, dst, 17, length, hops, tos, fill)
-        buf[p + 8:p + length] = payload
-        emit_udp_header(buf, p, sport, dport, src, dst, length, fill)
-        tok.commit()
-
-    def _emit_ip(self, buf: bytearray | memoryview, v4: bool, src: bytes, dst: bytes, proto: int,
-                 length: int, hops: int, tos: int, fill: bool) -> int:
-        """An unfragmented packet's IP header behind the link header (IPv4: the next
-        ident, DF); where its transport header goes."""
         p = self.link_header_len
         if v4:
+            length = tok.length - p - 20    # the segment: transmit sized the frame for it
+            if n:
+                source.copy_to(buf, p + 20 + length - n, offset, n)
             self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
-            emit_ipv4(buf, p, src, dst, proto, length, hops, tos, ident, FLAG_DF, fill)
-            return p + 20
-        emit_ipv6(buf, p, src, dst, proto, length, hops, tos)
-        return p + 40
+            emit_v4_tcp(buf, p, src, dst, hops, tos, ident, sport, dport, seq, ack, flags,
+                        window, urgent, opts, length - n, length, fill, tsval, tsecr)
+        else:
+            length = tok.length - p - 40
+            if n:
+                source.copy_to(buf, p + 40 + length - n, offset, n)
+            emit_ipv6(buf, p, src, dst, 6, length, hops, tos)
+            emit_tcp_header(buf, p + 40, sport, dport, seq, ack, flags, window, urgent, opts,
+                            src, dst, length, fill, tsval, tsecr)
+        q = self.dev.txq
+        if q is not None and tok.__class__ is NetBuf:     # _send's loopback case, inline
+            self.dev.tx_frames += 1
+            q.append(tok)
+        else:
+            self._send(tok)
+
+    def emit_udp(self, tok: Token, v4: bool, src: bytes, dst: bytes, hops: int, tos: int,
+                 sport: int, dport: int, payload: bytes | bytearray | memoryview) -> None:
+        """:meth:`emit` for a UDP datagram without Reprs (the per-datagram path): the IP
+        header (unfragmented; IPv4: the next ident, DF as path MTU discovery wants), the
+        UDP header, the payload."""
+        buf = tok.view
+        fill = not self.checksum_offload
+        p = self.link_header_len
+        if v4:
+            length = tok.length - p - 20    # the datagram: transmit sized the frame for it
+            buf[p + 28:p + 20 + length] = payload
+            self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
+            emit_v4_udp(buf, p, src, dst, hops, tos, ident, sport, dport, length, fill)
+        else:
+            length = tok.length - p - 40
+            buf[p + 48:p + 40 + length] = payload
+            emit_ipv6(buf, p, src, dst, 17, length, hops, tos)
+            emit_udp_header(buf, p + 40, sport, dport, src, dst, length, fill)
+        q = self.dev.txq
+        if q is not None and tok.__class__ is NetBuf:     # as in emit_tcp
+            self.dev.tx_frames += 1
+            q.append(tok)
+        else:
+            self._send(tok)
 
     def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:
         """A frame that is not IP (ARP), padded to the Ethernet minimum."""
@@ -279,10 +333,10 @@ class InterfaceWrapper:
         if tok is None:
             self._drop("tx_backpressure")
             return
-        buf = tok.buffer
+        buf = tok.view
         ETH_HEADER.pack_into(buf, 0, dmac, self.src_mac, ethertype)
         buf[14:n] = payload
-        tok.commit()
+        self._send(tok)
 
     # ---- the neighbor step ----------------------------------------------------------
     def resolve(self, dst: bytes) -> bytes | None:
@@ -369,8 +423,8 @@ class InterfaceWrapper:
                 self._drop("tx_backpressure")
                 continue
             frame[0:6] = mac
-            tok.buffer[:] = frame
-            tok.commit()
+            tok.view[:len(frame)] = frame
+            self._send(tok)
 
     def arp_input(self, payload: memoryview) -> None:
         neigh = self.neigh
@@ -433,6 +487,7 @@ class InterfaceWrapper:
         if len(addr) == 16 and not self.loopback:
             self.mcast6.add(ALL_NODES)
             self.mcast6.add(solicited_node(addr))
+        self._primary_changed()
 
     def del_address(self, addr: bytes) -> None:
         self.addresses = [(a, p) for a, p in self.addresses if a != addr]
@@ -441,6 +496,10 @@ class InterfaceWrapper:
         for a, _p in self.addresses:
             if len(a) == 16:
                 self.mcast6.add(solicited_node(a))
+        self._primary_changed()
+
+    def _primary_changed(self) -> None:
+        self.primary = {4: self.primary_address(4), 16: self.primary_address(6)}
 
     def has_address(self, addr: bytes) -> bool:
         for net, _p in self.addresses:
@@ -533,7 +592,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
     gateway of that family."""
     ifaces = list(ifaces)
     for i in ifaces:
-        if i.is_local(dst):
+        if dst in i.local or i.is_local(dst):      # the usual case without a call
             for lo in ifaces:
                 if lo.loopback:
                     return lo
@@ -556,7 +615,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
 def source_address(iface: InterfaceWrapper, dst: bytes) -> bytes | None:
     """Source address for ``dst`` out of ``iface`` (127.x.y.z -> 127.0.0.1 as Linux)."""
     if iface.loopback:
-        return iface.primary_address(4 if len(dst) == 4 else 6)
+        return iface.primary[len(dst)]
     return iface.source_for(dst)
 
 
@@ -565,57 +624,84 @@ def poll_interfaces(
     handler: IpHandler,
     stats: dict[str, int],
 ) -> int:
-    """Receive every waiting frame of each interface (its NetDeviceWrapper's
-    receive_all), parse the link and IP headers once into Reprs (checksum unless
-    offloaded), drop what is not for us (counted in ``stats`` by reason) and hand the
-    rest to ``handler`` (the TCP fast path) or the interface's network layer. Returns
-    the number of frames taken."""
+    """Receive every waiting frame of each interface (drained from its device's plain
+    queue, else through its NetDeviceWrapper's receive_all), check the link and IP
+    headers (checksum unless offloaded), drop what is not for us (counted in ``stats``
+    by reason) and hand the rest to ``handler`` (the TCP fast path), the UDP handler or
+    the interface's network layer. Returns the number of frames taken."""
     total = 0
     for iface in ifaces:
-        total += iface.dev.receive_all(_input_frame, iface, handler, stats)
+        d = iface.dev
+        q = d.rxq
+        if q is None:
+            total += d.receive_all(_input_frame, iface, handler, stats)
+            continue
+        while q:        # each buffer back to its pool after its frame, even on an error
+            buf = q.popleft()
+            d.rx_frames += 1
+            total += 1
+            try:
+                _input_frame(buf.view[:buf.length], iface, handler, stats)
+            finally:
+                buf.pool.dealloc(buf)
     return total
 
 
 def _input_frame(mv: memoryview, iface: InterfaceWrapper, handler: IpHandler,
                  stats: dict[str, int]) -> None:
     try:     # a malformed frame is dropped and counted, never raised past here
-        if iface.link_header_len:
-            if len(mv) < 14:
+        eth = iface.link_header_len
+        n = mv.nbytes
+        if eth:
+            if n < 14:
                 raise Malformed("eth_truncated")
             ethertype = (mv[12] << 8) | mv[13]
             if iface.neigh is not None and not mv[0] & 1 and mv[0:6] != iface.mac:
                 stats["drop_eth_not_for_us"] = stats.get("drop_eth_not_for_us", 0) + 1
                 return
-            body = mv[14:]
+            n -= 14
         else:
-            ethertype = ETHERTYPE_IPV4 if len(mv) and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
-            body = mv
+            ethertype = ETHERTYPE_IPV4 if n and (mv[0] >> 4) == 4 else ETHERTYPE_IPV6
         if ethertype == ETHERTYPE_IPV4:
-            ip, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
-            proto = ip.protocol
-            if (proto == 6 or proto == 17) and not (ip.more_frags or ip.frag_offset) and (
-                    ip.dst in iface.local or iface.is_local(ip.dst)):
-                if proto == 6:
-                    handler(iface, ip, payload)
+            if n >= 20:
+                # the common packet (see the class) without Ipv4Repr.parse: no options,
+                # unfragmented, checksum right; anything else takes the full path below
+                vihl, tos, total, ident, frag, ttl, proto, _c, src, dst = \
+                    IPV4_HEADER.unpack_from(mv, eth)
+                if vihl == 0x45 and 20 <= total <= n and not frag & 0x3FFF and (
+                        proto == 6 or proto == 17 and src[0] < 224) and (
+                        dst in iface.local or iface.is_local(dst)) and (
+                        iface.checksum_offload or verify(mv[eth:eth + 20])):
+                    ip = iface.rx4
+                    ip.src, ip.dst, ip.protocol, ip.payload_len = src, dst, proto, total - 20
+                    ip.ttl, ip.tos, ip.ident, ip.dont_frag = ttl, tos, ident, frag & FLAG_DF != 0
+                    # UDP only from a unicast source (ipv4_input's test)
+                    (handler if proto == 6 else iface.net.handlers[17])(
+                        iface, ip, mv[eth + 20:eth + total])
                     return
-                if ip.src[0] < 224:     # UDP from a unicast source (ipv4_input's test)
-                    iface.net.handlers[17](iface, ip, payload)
-                    return
-            iface.net.ipv4_input(iface, ip, body[:ip.header_len + ip.payload_len], payload)
+            body = mv[eth:]
+            ip4, payload = Ipv4Repr.parse(body, not iface.checksum_offload)
+            iface.net.ipv4_input(iface, ip4, body[:ip4.header_len + ip4.payload_len], payload)
         elif ethertype == ETHERTYPE_IPV6:
+            if n >= 40:
+                # the common packet (see the class) without Ipv6Repr.parse
+                vtf, plen, nh, hops, src, dst = IPV6_HEADER.unpack_from(mv, eth)
+                if vtf >> 28 == 6 and 40 + plen <= n and (
+                        nh == 6 or nh == 17 and src[0] != 0xFF) and (
+                        dst in iface.local or iface.is_local(dst)):
+                    ip6 = iface.rx6
+                    ip6.src, ip6.dst, ip6.next_header, ip6.payload_len = src, dst, nh, plen
+                    ip6.hop_limit, ip6.traffic_class, ip6.flow_label = \
+                        hops, (vtf >> 20) & 0xFF, vtf & 0xFFFFF
+                    # UDP only from a unicast source (ipv6_input's test)
+                    (handler if nh == 6 else iface.net.handlers[17])(
+                        iface, ip6, mv[eth + 40:eth + 40 + plen])
+                    return
+            body = mv[eth:]
             ip6, payload = Ipv6Repr.parse(body)
-            proto = ip6.next_header
-            if (proto == 6 or proto == 17) and (ip6.dst in iface.local or
-                                                 iface.is_local(ip6.dst)):
-                if proto == 6:
-                    handler(iface, ip6, payload)
-                    return
-                if ip6.src[0] != 0xFF:  # UDP from a unicast source (ipv6_input's test)
-                    iface.net.handlers[17](iface, ip6, payload)
-                    return
             iface.net.ipv6_input(iface, ip6, body[:40 + ip6.payload_len], payload)
         elif ethertype == ETHERTYPE_ARP and iface.neigh is not None:
-            iface.arp_input(body)
+            iface.arp_input(mv[eth:])
         else:
             stats["drop_unknown_ethertype"] = stats.get("drop_unknown_ethertype", 0) + 1
     except Malformed as e:

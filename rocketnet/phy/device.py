@@ -116,6 +116,11 @@ class NetDevice(ABC):
         then appends without the call); None: use send."""
         return None
 
+    def tx_alloc(self) -> Callable[[int], NetBuf | None]:
+        """What ``alloc_tx_buffer`` amounts to, for the sender to call per frame (a
+        device whose alloc_tx_buffer only forwards to a pool names the pool's alloc)."""
+        return self.alloc_tx_buffer
+
 
 ETH_HLEN = 14
 
@@ -142,7 +147,7 @@ class EthernetDevice(NetDevice):
         return self._mac
 
     def can_send(self) -> bool:
-        return self.tx_pool.available() > 0
+        return bool(self.tx_pool.free)
 
     def can_recv(self) -> bool:
         return bool(self.rxq)

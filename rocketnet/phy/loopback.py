@@ -10,6 +10,7 @@ frames (ACKs, SYNs) and full-size ones for data, so ACK traffic never starves da
 from __future__ import annotations
 
 from collections import deque
+from typing import Callable
 
 from .device import DeviceCapabilities, Medium, NetDevice
 from .netbuf import NetBuf, NetBufPool
@@ -22,7 +23,7 @@ class LoopbackDevice(NetDevice):
     def __init__(self, mtu: int = 65536, large_bufs: int = 128, small_bufs: int = 1024) -> None:
         self._caps = DeviceCapabilities(mtu=mtu, checksum_offload=True, medium=Medium.ETHERNET)
         self.large = NetBufPool(mtu + ETH_HEADER_LEN, large_bufs)
-        self.small = NetBufPool(SMALL_BUF_SIZE, small_bufs)
+        self.small = NetBufPool(SMALL_BUF_SIZE, small_bufs, spill=self.large)
         self.rxq: deque[NetBuf] = deque()
         self.plain_rx = LoopbackDevice
 
@@ -33,7 +34,7 @@ class LoopbackDevice(NetDevice):
         return b"\x00" * 6
 
     def can_send(self) -> bool:
-        return self.large.available() > 0 and self.small.available() > 0
+        return bool(self.large.free) and bool(self.small.free)     # asked per datagram
 
     def can_recv(self) -> bool:
         return bool(self.rxq)
@@ -63,8 +64,8 @@ class LoopbackDevice(NetDevice):
         return None
 
     def alloc_tx_buffer(self, size: int) -> NetBuf | None:
-        if size <= SMALL_BUF_SIZE:
-            buf = self.small.alloc(size)
-            if buf is not None:
-                return buf
-        return self.large.alloc(size)
+        return self.small.alloc(size)       # a small buffer if it fits and one is free
+
+    def tx_alloc(self) -> Callable[[int], NetBuf | None]:
+        return self.small.alloc if type(self).alloc_tx_buffer is \
+            LoopbackDevice.alloc_tx_buffer else self.alloc_tx_buffer

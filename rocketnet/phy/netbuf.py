@@ -33,11 +33,13 @@ class NetBuf:
 
 
 class NetBufPool:
-    """``count`` buffers of ``buf_size`` bytes each, with a free list."""
+    """``count`` buffers of ``buf_size`` bytes each, with a free list (``free``: true
+    while a buffer is free, a test without a call). ``spill``: the pool ``alloc``
+    takes from when this one is empty or its buffers too small."""
 
-    __slots__ = ("buf_size", "count", "memory", "_bufs", "_free")
+    __slots__ = ("buf_size", "count", "memory", "_bufs", "free", "spill")
 
-    def __init__(self, buf_size: int, count: int) -> None:
+    def __init__(self, buf_size: int, count: int, spill: NetBufPool | None = None) -> None:
         if buf_size <= 0 or count <= 0:
             raise ValueError("buf_size and count must be positive")
         self.buf_size = buf_size
@@ -47,13 +49,16 @@ class NetBufPool:
         self._bufs = [
             NetBuf(self, i, mv[i * buf_size : (i + 1) * buf_size]) for i in range(count)
         ]
-        self._free = list(reversed(self._bufs))
+        self.free = list(reversed(self._bufs))
+        self.spill = spill
 
     def alloc(self, size: int) -> NetBuf | None:
-        """A free buffer able to hold ``size`` bytes, or None (exhausted / too big)."""
-        if size > self.buf_size or not self._free:
-            return None
-        buf = self._free.pop()
+        """A free buffer able to hold ``size`` bytes (of the spill pool if this one
+        has none), or None (exhausted / too big)."""
+        free = self.free
+        if size > self.buf_size or not free:
+            return self.spill.alloc(size) if self.spill is not None else None
+        buf = free.pop()
         buf.length = size
         buf.in_use = True
         return buf
@@ -64,10 +69,4 @@ class NetBufPool:
             return
         buf.in_use = False
         buf.length = 0
-        self._free.append(buf)
-
-    def available(self) -> int:
-        return len(self._free)
-
-    def in_use(self) -> int:
-        return self.count - len(self._free)
+        self.free.append(buf)

@@ -25,7 +25,12 @@ def emit_header(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes
     HEADER.pack_into(buf, offset, 0x45, tos, HEADER_LEN + payload_len, ident, frag, ttl,
                      protocol, 0, src, dst)
     if fill_checksum:
-        _U16.pack_into(buf, offset + 10, checksum(memoryview(buf)[offset:offset + HEADER_LEN]))
+        fill_header_checksum(buf, offset)
+
+
+def fill_header_checksum(buf: bytearray | memoryview, offset: int) -> None:
+    """The checksum of the option-less header at ``offset`` (its field zero)."""
+    _U16.pack_into(buf, offset + 10, checksum(memoryview(buf)[offset:offset + HEADER_LEN]))
 
 
 class Ipv4Repr:

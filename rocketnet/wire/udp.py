@@ -8,9 +8,14 @@ import struct
 
 from .checksum import checksum, pseudo_header_sum, verify
 from .error import Malformed
+from .ipv4 import FLAG_DF
+from .ipv4 import HEADER as IPV4_HEADER
+from .ipv4 import HEADER_LEN as IPV4_HEADER_LEN
+from .ipv4 import fill_header_checksum as fill_ipv4_checksum
 
 HEADER_LEN = 8
 HEADER = struct.Struct("!HHHH")
+V4_HEADERS = struct.Struct(IPV4_HEADER.format + HEADER.format[1:])   # IPv4 then UDP
 _U16 = struct.Struct("!H")
 IPPROTO_UDP = 17
 
@@ -42,9 +47,26 @@ def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_por
     UdpRepr for it."""
     HEADER.pack_into(buf, offset, src_port, dst_port, length, 0)
     if fill_checksum:
-        c = checksum(memoryview(buf)[offset:offset + length],
-                     pseudo_header_sum(src, dst, IPPROTO_UDP, length))
-        _U16.pack_into(buf, offset + 6, c or 0xFFFF)
+        _fill_checksum(buf, offset, src, dst, length)
+
+
+def emit_v4_headers(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                    ttl: int, tos: int, ident: int, src_port: int, dst_port: int, length: int,
+                    fill_checksum: bool = True) -> None:
+    """:func:`emit_header` behind an IPv4 header without options (DF, identification
+    ``ident``), both at ``offset`` in one struct: a datagram's headers in one call."""
+    V4_HEADERS.pack_into(buf, offset, 0x45, tos, IPV4_HEADER_LEN + length, ident, FLAG_DF,
+                         ttl, IPPROTO_UDP, 0, src, dst, src_port, dst_port, length, 0)
+    if fill_checksum:
+        fill_ipv4_checksum(buf, offset)
+        _fill_checksum(buf, offset + IPV4_HEADER_LEN, src, dst, length)
+
+
+def _fill_checksum(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
+                   length: int) -> None:
+    c = checksum(memoryview(buf)[offset:offset + length],
+                 pseudo_header_sum(src, dst, IPPROTO_UDP, length))
+    _U16.pack_into(buf, offset + 6, c or 0xFFFF)
 
 
 class UdpRepr:
