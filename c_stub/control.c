@@ -217,8 +217,10 @@ int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
         if (nfd >= 0) { /* the fresh A, with the connect's outcome */
             if (resp.payload_len != sizeof ino)
                 ino = 0;
-            /* fl: read before the call, as the kernel's connect reads it once */
-            if (rn_install(fd, &s, nfd, (uint32_t)resp.arg[1], (int)resp.arg[0], fl, ino) < 0)
+            /* fl: read before the call, as the kernel's connect reads it once; the host
+             * made the fresh A non-blocking if it was (nb) */
+            if (rn_install(fd, &s, nfd, (uint32_t)resp.arg[1], (int)resp.arg[0],
+                           fl & ~O_NONBLOCK, ino) < 0)
                 ERRET(errno);
             rn_cache_flags(fd, &s, F_CONNECTING, 0);
             s.info |= F_CONNECTING;

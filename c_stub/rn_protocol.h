@@ -75,7 +75,8 @@
                                 host puts a fresh A in place in this same call (no
                                 RN_OP_REOPEN): the reply carries it (arg0 = RN_KIND_*, arg1
                                 = its sock_id, payload = its inode as a uint64_t, which the
-                                stub's cache keys on) for the stub to put on the program's fd,
+                                stub's cache keys on; O_NONBLOCK set if arg1 = 1) for the
+                                stub to put on the program's fd,
                                 filled by the host while the handshake is in progress; if
                                 that A is not shut, -1 RN_ERR_FILL: fill it, call again. */
 #define RN_OP_SHUTDOWN 6     /* arg0=how; the stub then shuts A down natively */

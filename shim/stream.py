@@ -326,6 +326,8 @@ class StreamService(StreamPump):
         a = None
         if ch.a_shut:
             ch, a = self.fresh_pair(ch)     # the writable A goes with the reply
+            if nonblocking:
+                a.setblocking(False)        # the program's O_NONBLOCK, as it goes
         ch.filler += filler
         ch.connecting = True
         ch.nb_connect = bool(nonblocking)

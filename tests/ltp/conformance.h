@@ -50,6 +50,18 @@ static inline int loopback_listener(struct sockaddr_in *a, int backlog)
     return l;
 }
 
+/* A UDP socket bound to 127.0.0.1 with an ephemeral port (its bind shown as "bind rx");
+ * its address in *a */
+static inline int loopback_udp(struct sockaddr_in *a)
+{
+    *a = v4("127.0.0.1", 0);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    show("bind rx", bind(s, (struct sockaddr *)a, sizeof *a));
+    socklen_t al = sizeof *a;
+    getsockname(s, (struct sockaddr *)a, &al);
+    return s;
+}
+
 /* A bounded wait for fd to be readable: the shim's host answers a moment after Linux's
  * synchronous loopback would, so read what was just sent only after this */
 static inline int readable(int fd)

@@ -54,12 +54,9 @@ static int recv_fd(int u)
 
 int main(void)
 {
-    struct sockaddr_in a = v4("127.0.0.1", 0);
-    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a;
+    int rx = loopback_udp(&a);
     int tx = socket(AF_INET, SOCK_DGRAM, 0);
-    show("bind rx", bind(rx, (struct sockaddr *)&a, sizeof a));
-    socklen_t al = sizeof a;
-    getsockname(rx, (struct sockaddr *)&a, &al);
 
     int d1 = fcntl(rx, F_DUPFD, 40);
     show("F_DUPFD >= 40", d1 >= 40);

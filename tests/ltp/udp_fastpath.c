@@ -39,12 +39,9 @@ static void drain(int fd)
 
 int main(void)
 {
-    struct sockaddr_in a = v4("127.0.0.1", 0);
-    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a;
+    int rx = loopback_udp(&a);
     int tx = socket(AF_INET, SOCK_DGRAM, 0);
-    show("bind rx", bind(rx, (struct sockaddr *)&a, sizeof a));
-    socklen_t al = sizeof a;
-    getsockname(rx, (struct sockaddr *)&a, &al);
     char buf[64];
 
     /* (void *)-1 fails the kernel's range check before anything is taken; a page with no
