@@ -40,7 +40,8 @@ class Trimmer:
         """When a trim is waiting to run (the host loop must wake up for it)."""
         if self.live >= self.peak:
             return None
-        return max(self.last, self.changed) + INTERVAL
+        last, changed = self.last, self.changed     # no max() call: per host wake-up
+        return (last if last > changed else changed) + INTERVAL
 
     def tick(self, now: float, live: int) -> None:
         """Called once per host loop with the number of live channels."""
