@@ -123,6 +123,7 @@ class StackHost:
         watchers = table.watchers
         control = self.control
         conn_log = table.conn_log
+        lines = conn_log.line
         resolver = self.resolver
         trimmer = self.trimmer
         stream = self.stream
@@ -151,6 +152,8 @@ class StackHost:
                 if left <= 0:
                     break
                 timeout = left if timeout < 0 else min(timeout, left)
+            if lines.waiting:
+                lines.flush()       # the log lines of this wake-up, in one write
             try:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:
@@ -230,6 +233,8 @@ class StackHost:
                 return
 
     def close(self) -> None:
+        if self.table.conn_log.line.waiting:
+            self.table.conn_log.line.flush()
         now = time.monotonic()
         for ch in list(self.table.by_fd.values()):
             self.table.close(ch)

@@ -29,34 +29,54 @@ DATEFMT = "%Y-%m-%d %H:%M:%S"
 class InfoLines:
     """INFO lines exactly as setup()'s handler writes them, without a LogRecord each:
     the host writes several per connection (its state changes), and logging's
-    machinery took 10 us a line."""
+    machinery took 10 us a line. Lines wait in a list until flush(), which the host's
+    loop calls before it sleeps: one write per wake-up, not one per line (stderr is
+    line-buffered)."""
 
     def __init__(self, handler: logging.StreamHandler) -> None:
         self.handler = handler
         self.sec = -1
         self.stamp = ""
+        self.waiting: list[str] = []
 
     def __call__(self, msg: str) -> None:
         now = time.time()
         sec = int(now)
         if sec != self.sec:
             self.sec, self.stamp = sec, time.strftime(DATEFMT, time.localtime(sec))
+        self.waiting.append(f"{self.stamp}.{int((now - sec) * 1000):03d} INFO {msg}\n")
+
+    def flush(self) -> None:
+        text = "".join(self.waiting)
+        self.waiting.clear()
         h = self.handler
         h.acquire()
         try:
-            h.stream.write(f"{self.stamp}.{int((now - sec) * 1000):03d} INFO {msg}\n")
+            h.stream.write(text)
             h.flush()
         finally:
             h.release()
 
 
-def info_lines():  # type: ignore[no-untyped-def]
+class LoggingLines:
+    """INFO lines through logging itself (a test's or an embedder's handlers)."""
+
+    waiting = ()
+
+    def __call__(self, msg: str) -> None:
+        log.info("%s", msg)
+
+    def flush(self) -> None:
+        pass
+
+
+def info_lines() -> InfoLines | LoggingLines:
     """The writer of host.log's INFO lines: InfoLines when setup()'s handler is the
     log's only one, else logging itself (a test's or embedder's handlers)."""
     if len(log.handlers) == 1 and isinstance(log.handlers[0], logging.StreamHandler) and \
             getattr(log.handlers[0], "rocketnet_host", False):
         return InfoLines(log.handlers[0])
-    return lambda msg: log.info("%s", msg)
+    return LoggingLines()
 
 
 def setup() -> None:
@@ -165,5 +185,7 @@ class ConnLog:
                if k.startswith("drop_") and v != self.drops.get(k, 0)}
         if new:
             self.drops.update({k: stats[k] for k in new})
+            if self.line.waiting:
+                self.line.flush()       # the lines before it come first
             log.info("dropped since the last report: %s",
                      ", ".join(f"{k[5:]} {v}" for k, v in sorted(new.items())))

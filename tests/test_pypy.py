@@ -96,7 +96,7 @@ def test_ring_storage_is_raw_memory_given_back_when_released():
     ring.append(b"b" * MIN_CAPACITY)        # grows: contents kept, old storage unmapped
     assert small.closed and not ring.buf.closed
     assert ring.read(101) == b"a" * 100 + b"b"
-    view = ring.head_view(10)
+    view = ring.mv[ring.head:ring.head + 10]
     big = ring.buf
     ring.release()
     assert ring.capacity == 0 and not isinstance(ring.buf, mmap.mmap)

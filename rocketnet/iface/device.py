@@ -1,10 +1,11 @@
 """Token access to a NetDevice, like smoltcp's ``phy::Device``, without an object per
 frame (both paths run per segment).
 
-Receive: ``receive_all(f, *args)`` consumes every waiting frame: each is handed to
-``f`` and its buffer recycled after (smoltcp's RxToken.consume). ``rxq`` is the
-device's queue of received frames when it has a plain one (NetDevice.rx_queue): frames
-are taken from it directly and ``rxq`` is the test for waiting frames.
+Receive: ``rxq`` is the device's queue of received frames when it has a plain one
+(NetDevice.rx_queue): poll_interfaces drains it directly and ``rxq`` is the test for
+waiting frames. Other devices: ``receive_all(f, *args)`` consumes every waiting frame
+(recv): each is handed to ``f`` and its buffer recycled after (smoltcp's
+RxToken.consume).
 
 Transmit: the token is the buffer. ``alloc(size)`` (the device's alloc_tx_buffer, as
 NetDevice.tx_alloc names it) or,
@@ -44,20 +45,9 @@ class NetDeviceWrapper:
         self.alloc = device.tx_alloc()
 
     def receive_all(self, f: Callable[..., Any], *args: Any) -> int:
-        """``f(frame, *args)`` for each frame waiting, the buffer back to the device
-        after each call even if it raises; returns how many frames were taken."""
-        q = self.rxq
-        if q is not None:
-            n = 0
-            while q:
-                buf = q.popleft()
-                n += 1
-                self.rx_frames += 1
-                try:
-                    f(buf.view[: buf.length], *args)
-                finally:
-                    buf.pool.dealloc(buf)
-            return n
+        """``f(frame, *args)`` for each frame the device's recv hands out, the buffer
+        back to the device after each call even if it raises; returns how many frames
+        were taken (a plain queue, ``rxq``, is poll_interfaces' to drain)."""
         dev = self.device
         recv = dev.recv
         recycle = dev.recycle_rx_buffer

@@ -151,6 +151,9 @@ class InterfaceWrapper:
         self.checksum_offload = caps.checksum_offload
         self.addresses: list[tuple[bytes, int]] = []
         self.local: set[bytes] = set()  # the addresses themselves: is_local's usual case
+        # primary_address(4), (6) by address length, kept with the addresses: a loopback
+        # send's source (source_address) without a scan per datagram
+        self.primary: dict[int, bytes | None] = {4: None, 16: None}
         self.gateway4: bytes | None = None
         self.gateway6: bytes | None = None
         self.mcast6: set[bytes] = set()
@@ -264,10 +267,12 @@ class InterfaceWrapper:
 
     def emit_tcp(self, tok: Token, v4: bool, src: bytes, dst: bytes, hops: int, tos: int,
                  sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
-                 urgent: int, opts: bytes, source: Any, offset: int, n: int) -> None:
+                 urgent: int, opts: bytes, source: Any, offset: int, n: int,
+                 tsval: int = -1, tsecr: int = 0) -> None:
         """:meth:`emit` for a TCP segment without Reprs (the per-segment path): the IP
-        header (unfragmented; IPv4: the next ident, DF), the TCP header with its encoded
-        options ``opts`` and ``n`` payload bytes from ``offset`` of ``source``
+        header (unfragmented; IPv4: the next ident, DF), the TCP header with the
+        timestamp option (``tsval`` >= 0; packed with the headers) and the encoded
+        options ``opts`` after it, and ``n`` payload bytes from ``offset`` of ``source``
         (``copy_to``, as emit's)."""
         buf = tok.view
         fill = not self.checksum_offload
@@ -278,15 +283,20 @@ class InterfaceWrapper:
                 source.copy_to(buf, p + 20 + length - n, offset, n)
             self.ip_ident = ident = (self.ip_ident + 1) & 0xFFFF
             emit_v4_tcp(buf, p, src, dst, hops, tos, ident, sport, dport, seq, ack, flags,
-                        window, urgent, opts, length - n, length, fill)
+                        window, urgent, opts, length - n, length, fill, tsval, tsecr)
         else:
             length = tok.length - p - 40
             if n:
                 source.copy_to(buf, p + 40 + length - n, offset, n)
             emit_ipv6(buf, p, src, dst, 6, length, hops, tos)
             emit_tcp_header(buf, p + 40, sport, dport, seq, ack, flags, window, urgent, opts,
-                            src, dst, length, fill)
-        self._send(tok)
+                            src, dst, length, fill, tsval, tsecr)
+        q = self.dev.txq
+        if q is not None and tok.__class__ is NetBuf:     # _send's loopback case, inline
+            self.dev.tx_frames += 1
+            q.append(tok)
+        else:
+            self._send(tok)
 
     def emit_udp(self, tok: Token, v4: bool, src: bytes, dst: bytes, hops: int, tos: int,
                  sport: int, dport: int, payload: bytes | bytearray | memoryview) -> None:
@@ -306,7 +316,12 @@ class InterfaceWrapper:
             buf[p + 48:p + 40 + length] = payload
             emit_ipv6(buf, p, src, dst, 17, length, hops, tos)
             emit_udp_header(buf, p + 40, sport, dport, src, dst, length, fill)
-        self._send(tok)
+        q = self.dev.txq
+        if q is not None and tok.__class__ is NetBuf:     # as in emit_tcp
+            self.dev.tx_frames += 1
+            q.append(tok)
+        else:
+            self._send(tok)
 
     def emit_link(self, dmac: bytes, ethertype: int, payload: bytes) -> None:
         """A frame that is not IP (ARP), padded to the Ethernet minimum."""
@@ -472,6 +487,7 @@ class InterfaceWrapper:
         if len(addr) == 16 and not self.loopback:
             self.mcast6.add(ALL_NODES)
             self.mcast6.add(solicited_node(addr))
+        self._primary_changed()
 
     def del_address(self, addr: bytes) -> None:
         self.addresses = [(a, p) for a, p in self.addresses if a != addr]
@@ -480,6 +496,10 @@ class InterfaceWrapper:
         for a, _p in self.addresses:
             if len(a) == 16:
                 self.mcast6.add(solicited_node(a))
+        self._primary_changed()
+
+    def _primary_changed(self) -> None:
+        self.primary = {4: self.primary_address(4), 16: self.primary_address(6)}
 
     def has_address(self, addr: bytes) -> bool:
         for net, _p in self.addresses:
@@ -572,7 +592,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
     gateway of that family."""
     ifaces = list(ifaces)
     for i in ifaces:
-        if i.is_local(dst):
+        if dst in i.local or i.is_local(dst):      # the usual case without a call
             for lo in ifaces:
                 if lo.loopback:
                     return lo
@@ -595,7 +615,7 @@ def route(ifaces: Iterable[InterfaceWrapper], dst: bytes) -> InterfaceWrapper | 
 def source_address(iface: InterfaceWrapper, dst: bytes) -> bytes | None:
     """Source address for ``dst`` out of ``iface`` (127.x.y.z -> 127.0.0.1 as Linux)."""
     if iface.loopback:
-        return iface.primary_address(4 if len(dst) == 4 else 6)
+        return iface.primary[len(dst)]
     return iface.source_for(dst)
 
 
@@ -604,14 +624,26 @@ def poll_interfaces(
     handler: IpHandler,
     stats: dict[str, int],
 ) -> int:
-    """Receive every waiting frame of each interface (its NetDeviceWrapper's
-    receive_all), parse the link and IP headers once into Reprs (checksum unless
-    offloaded), drop what is not for us (counted in ``stats`` by reason) and hand the
-    rest to ``handler`` (the TCP fast path) or the interface's network layer. Returns
-    the number of frames taken."""
+    """Receive every waiting frame of each interface (drained from its device's plain
+    queue, else through its NetDeviceWrapper's receive_all), check the link and IP
+    headers (checksum unless offloaded), drop what is not for us (counted in ``stats``
+    by reason) and hand the rest to ``handler`` (the TCP fast path), the UDP handler or
+    the interface's network layer. Returns the number of frames taken."""
     total = 0
     for iface in ifaces:
-        total += iface.dev.receive_all(_input_frame, iface, handler, stats)
+        d = iface.dev
+        q = d.rxq
+        if q is None:
+            total += d.receive_all(_input_frame, iface, handler, stats)
+            continue
+        while q:        # each buffer back to its pool after its frame, even on an error
+            buf = q.popleft()
+            d.rx_frames += 1
+            total += 1
+            try:
+                _input_frame(buf.view[:buf.length], iface, handler, stats)
+            finally:
+                buf.pool.dealloc(buf)
     return total
 
 

@@ -20,6 +20,9 @@ from .ipv4 import fill_header_checksum as fill_ipv4_checksum
 HEADER_LEN = 20
 HEADER = struct.Struct("!HHIIBBHHH")
 V4_HEADERS = struct.Struct(IPV4_HEADER.format + HEADER.format[1:])   # IPv4 then TCP
+TS_WORD = 0x0101080A    # NOP, NOP, kind 8, length 10: the aligned timestamp option
+HEADER_TS = struct.Struct(HEADER.format + "III")         # TCP, then TS_WORD, tsval, tsecr
+V4_HEADERS_TS = struct.Struct(V4_HEADERS.format + "III")
 _MSS = struct.Struct("!BBH")
 _TS = struct.Struct("!BBII")
 _U32 = struct.Struct("!I")
@@ -30,16 +33,24 @@ IPPROTO_TCP = 6
 
 def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_port: int,
                 seq: int, ack: int, flags: int, window: int, urgent: int, opts: bytes,
-                src: bytes, dst: bytes, length: int, fill_checksum: bool = True) -> None:
+                src: bytes, dst: bytes, length: int, fill_checksum: bool = True,
+                tsval: int = -1, tsecr: int = 0) -> None:
     """The header at ``offset``, ``opts`` its option block encoded, for a segment of
     ``length`` bytes whose payload is already in place behind it; the checksum (over
-    it all, with the pseudo-header of ``src``/``dst``) when asked. A sender that lays
-    its header out itself builds no TcpRepr for it."""
-    hlen = HEADER_LEN + len(opts)
-    HEADER.pack_into(buf, offset, src_port, dst_port, seq, ack,
-                     ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, window, 0, urgent)
-    if opts:
-        buf[offset + HEADER_LEN:offset + hlen] = opts
+    it all, with the pseudo-header of ``src``/``dst``) when asked. ``tsval`` >= 0:
+    the aligned timestamp option (NOP, NOP, TS ``tsval``, ``tsecr``) first, ``opts``
+    after it. A sender that lays its header out itself builds no TcpRepr for it."""
+    k = len(opts)
+    hlen = HEADER_LEN + k if tsval < 0 else HEADER_LEN + 12 + k
+    off = ((hlen >> 2) << 4) | ((flags >> 8) & 1)     # data offset (32-bit words), NS
+    if tsval < 0:
+        HEADER.pack_into(buf, offset, src_port, dst_port, seq, ack, off, flags & 0xFF, window,
+                         0, urgent)
+    else:
+        HEADER_TS.pack_into(buf, offset, src_port, dst_port, seq, ack, off, flags & 0xFF,
+                            window, 0, urgent, TS_WORD, tsval, tsecr)
+    if k:
+        buf[offset + hlen - k:offset + hlen] = opts
     if fill_checksum:
         _fill_checksum(buf, offset, src, dst, length)
 
@@ -47,17 +58,27 @@ def emit_header(buf: bytearray | memoryview, offset: int, src_port: int, dst_por
 def emit_v4_headers(buf: bytearray | memoryview, offset: int, src: bytes, dst: bytes,
                     ttl: int, tos: int, ident: int, src_port: int, dst_port: int, seq: int,
                     ack: int, flags: int, window: int, urgent: int, opts: bytes, hlen: int,
-                    length: int, fill_checksum: bool = True) -> None:
+                    length: int, fill_checksum: bool = True, tsval: int = -1, tsecr: int = 0
+                    ) -> None:
     """:func:`emit_header` behind an IPv4 header without options (DF, identification
     ``ident``), both at ``offset`` in one struct: a segment's headers in one call.
-    ``hlen`` is the TCP header's length (20 + len(opts): the caller knows it)."""
-    V4_HEADERS.pack_into(buf, offset, 0x45, tos, IPV4_HEADER_LEN + length, ident, FLAG_DF,
-                         ttl, IPPROTO_TCP, 0, src, dst, src_port, dst_port, seq, ack,
-                         ((hlen >> 2) << 4) | ((flags >> 8) & 1), flags & 0xFF, window, 0,
-                         urgent)
+    ``hlen`` is the TCP header's length (20, 12 with the timestamp, + len(opts): the
+    caller knows it)."""
     t = offset + IPV4_HEADER_LEN
+    off = ((hlen >> 2) << 4) | ((flags >> 8) & 1)     # data offset (32-bit words), NS
+    if tsval < 0:
+        V4_HEADERS.pack_into(buf, offset, 0x45, tos, IPV4_HEADER_LEN + length, ident,
+                             FLAG_DF, ttl, IPPROTO_TCP, 0, src, dst, src_port, dst_port, seq,
+                             ack, off, flags & 0xFF, window, 0, urgent)
+        o = t + HEADER_LEN
+    else:
+        V4_HEADERS_TS.pack_into(buf, offset, 0x45, tos, IPV4_HEADER_LEN + length, ident,
+                                FLAG_DF, ttl, IPPROTO_TCP, 0, src, dst, src_port, dst_port,
+                                seq, ack, off, flags & 0xFF, window, 0, urgent, TS_WORD,
+                                tsval, tsecr)
+        o = t + HEADER_LEN + 12
     if opts:
-        buf[t + HEADER_LEN:t + hlen] = opts
+        buf[o:t + hlen] = opts
     if fill_checksum:
         fill_ipv4_checksum(buf, offset)
         _fill_checksum(buf, t, src, dst, length)

@@ -55,29 +55,37 @@ def test_ring_copies_a_wrapped_range_into_a_frame() -> None:
     assert bytes(frame) == b"\0" * 5 + b"CDEFGHI" + b"\0" * 8
 
 
-def test_ring_views_in_place_stop_at_the_end_of_the_storage() -> None:
-    """head_view / tail_view: the readable bytes and the free room in place, each as
-    far as it is contiguous; what is filled in the tail is committed, what is taken
-    from the head dropped."""
-    r = ByteRing()
-    r.append(b"." * 4000)
-    r.drop(3000)  # 1000 readable at 3000..4000 of 4096
-    room = r.tail_view(500)
-    assert len(room) == 96  # up to the end of the storage; the rest wraps
+def test_host_views_in_place_stop_at_the_end_of_the_storage() -> None:
+    """send_buffer / peek: the free room of the send ring and the readable bytes of
+    the receive ring in place, each as far as it is contiguous; what is filled in the
+    room is queued, what is taken from the readable bytes consumed."""
+    h = Harness()
+    _lst, s, _synack = h.handshake(WS)
+    t = s.inner
+    snd = t.sndbuf
+    snd.append(b"." * 4000)
+    snd.drop(3000)  # 1000 queued at 3000..4000 of 4096
+    room = t.send_buffer(500)
+    assert room is not None and len(room) == 96  # up to the end; the rest wraps
     room[:] = b"t" * 96
-    r.commit(96)
-    room = r.tail_view(404)
+    t.send_queued(96)
+    room = t.send_buffer(404)
+    assert room is not None and len(room) == 404
     room[:] = b"u" * 404  # at the front
-    r.commit(404)
-    assert len(r) == 1500 and r.capacity == MIN_CAPACITY
-    head = r.head_view(1500)
-    assert bytes(head) == b"." * 1000 + b"t" * 96  # the contiguous part
-    r.drop(len(head))
-    assert bytes(r.head_view(len(r))) == b"u" * 404
-    r.drop(404)
-    assert len(r) == 0 and r.head == 0
-    room = r.tail_view(10_000, most=6000)  # grows as write does, to what is asked
-    assert len(room) == 10_000 and r.capacity == 10_000
+    t.send_queued(404)
+    assert len(snd) == 1500 and snd.capacity == MIN_CAPACITY
+    assert snd.read(1500) == b"." * 1000 + b"t" * 96 + b"u" * 404
+    room = t.send_buffer(1 << 20)  # grows as write does, to what may be queued
+    assert room is not None and len(room) == t.send_space() <= snd.capacity
+    rcv = t.rcvbuf
+    rcv.append(b"." * 4000)
+    rcv.drop(3000)
+    rcv.append(b"v" * 500)  # 1500 readable at 3000..4096 and 0..404
+    head = t.peek(2000)
+    assert bytes(head) == b"." * 1000 + b"v" * 96  # the contiguous part
+    rcv.drop(len(head))
+    assert bytes(t.peek(2000)) == b"v" * 404
+    assert bytes(t.peek(4)) == b"v" * 4
 
 
 def test_send_buffer_and_peek_move_bytes_in_place() -> None:
@@ -268,7 +276,7 @@ def test_released_storage_is_kept_for_the_next_rings(monkeypatch) -> None:
     b = ByteRing(mem)
     b.append(b"y" * 10)
     assert b.buf is storage and b.read(10) == b"y" * 10 and mem.held == MIN_CAPACITY
-    view = b.head_view(0)       # a view of the storage outlives the ring's release
+    view = b.mv[:0]             # a view of the storage outlives the ring's release
     b.release()
     assert mem.spare[MIN_CAPACITY] == [] and storage.closed is False
     del view

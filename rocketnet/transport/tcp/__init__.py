@@ -1,13 +1,14 @@
 """The TCP engine (RFC 9293 state machine, RFC 6298 timers, RFC 7323 window scaling,
 RFC 5681/6582 congestion control), driven by ``TcpLayer.poll``-style calls.
 
-``TcpSocket`` (tcb.py) is the transmission control block plus its buffers and
-options; ``TcpLayer`` (layer.py) owns every TCB, the ListenTable, the bind table,
-timers and the segment input/output paths, one part per file: ports.py (binding,
-listen/accept), input.py, output.py, recovery.py (SACK scoreboard, fast recovery),
-timers.py (RTO, persist, keepalive, delayed ACK, RTT), congestion.py, buffers.py
-(windows, autotuning), reassembly.py (out-of-order data), listen.py (ListenTable),
-rtt.py (send times for RTT samples), probe.py (tcp_probe-like tracing). Nothing here
+``TcpSocket`` (tcb.py) is the transmission control block plus its buffers (and
+what a read does: the window update) and options; ``TcpLayer`` (layer.py) owns
+every TCB, the ListenTable, the bind table, timers and the segment input/output
+paths, one part per file: ports.py (binding, listen/accept), input.py, output.py,
+recovery.py (SACK scoreboard, fast recovery), timers.py (RTO, persist, keepalive,
+delayed ACK, RTT), congestion.py, buffers.py (buffer sizes, autotuning),
+reassembly.py (out-of-order data), listen.py (ListenTable), rtt.py (send times for
+RTT samples), probe.py (tcp_probe-like tracing). Nothing here
 does I/O or reads a clock: time is the ``now`` given by the caller, frames go to the
 interfaces' devices.
 

@@ -1,15 +1,10 @@
-"""Buffer sizes and windows: receive-buffer autotuning, send-buffer growth, window
-updates (the window a segment advertises is output's _xmit's)."""
+"""Buffer sizes: receive-buffer autotuning, send-buffer growth and moderation (the
+window a segment advertises is output's _xmit's; the window update a read sends is
+TcpSocket.consume's)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from .consts import (
-    HALF,
-    RECV_STATES,
-    M,
-)
 
 SOCK_MIN_SNDBUF = 4608  # Linux: 2 * (2048 + the aligned sk_buff)
 
@@ -41,33 +36,6 @@ class BuffersMixin:
         if want > tcb.rcvbuf_limit:
             tcb.rcvbuf_limit = want
 
-    def window_opened(self, tcb: TcpSocket) -> None:
-        """The application took data (Linux tcp_cleanup_rbuf): ACK at once a delayed
-        ACK that covers more than a segment, or, when the read emptied the buffer, one
-        for a pushed segment unless interactive (the sender may wait for it: its send
-        buffer or cwnd may be full); else a window update if the window grew enough."""
-        if tcb.state not in RECV_STATES:
-            return
-        if tcb.delack_at is not None and (
-            ((tcb.rcv_nxt - tcb.last_ack_sent) & M) > tcb.rcv_mss
-            or not tcb.rcvbuf.length and (tcb.pushed == 2 or tcb.pushed and not tcb.pingpong)
-        ):
-            tcb.ack_pending = True
-            self.dirty[tcb] = None
-            return
-        free = tcb.rcvbuf_limit - tcb.rcvbuf.length
-        top = 0xFFFF << tcb.rcv_wscale
-        if free > top:
-            free = top  # what the window field can say
-        grow = ((tcb.rcv_nxt + free) - tcb.rcv_adv) & M
-        if grow & HALF:
-            return
-        lim = tcb.rcvbuf_limit >> 1
-        mss2 = 2 * tcb.mss
-        if grow >= (lim if lim < mss2 else mss2):
-            tcb.ack_pending = True
-            self.dirty[tcb] = None
-
     def _sndbuf_expand(self, tcb: TcpSocket) -> None:
         """Room for two congestion windows (at least the initial one) in the send
         buffer, up to tcp_wmem's max, as Linux's tcp_sndbuf_expand counts them: each
@@ -90,7 +58,7 @@ class BuffersMixin:
             w = cfg.sndbuf
         if w > tcb.sndbuf_limit:
             tcb.sndbuf_limit = w
-            self.events.add(tcb)
+            self.events[tcb] = None
 
     def moderate_sndbuf(self, tcb: TcpSocket) -> None:
         """Memory pressure, the send ring over its share: the send buffer comes down

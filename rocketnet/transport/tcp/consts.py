@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 
+from ...wire.tcp import TS_WORD  # noqa: F401  (the aligned timestamp option's first word)
+
 # errno values (Linux)
 EPIPE = 32
 EINVAL = 22
@@ -48,9 +50,7 @@ HALF = 0x80000000
 TCP = struct.Struct("!HHIIBBHHH")
 # Ethernet header is copied as bytes; these cover IP + TCP fixed headers.
 U16 = struct.Struct("!H")
-TS_WORD = 0x0101080A  # NOP, NOP, kind 8, length 10: the aligned timestamp option
-TS3 = struct.Struct("!III")
-TCP_TS = struct.Struct("!HHIIBBHHHIII")  # TCP and, in the next 12 bytes, maybe TS3
+TCP_TS = struct.Struct("!HHIIBBHHHIII")  # TCP and, in the next 12 bytes, maybe TS_WORD+TS
 U32 = struct.Struct("!I")
 U32X2 = struct.Struct("!II")
 

@@ -147,7 +147,7 @@ class InputMixin:
             self._enter_closed(tcb, 0)
             return
         buf = tcb.rcvbuf
-        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit)
+        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit, plen)
         buf.length += plen  # commit, inline
         a = buf.ahead - plen
         buf.ahead = a if a > 0 else 0
@@ -163,9 +163,7 @@ class InputMixin:
         gap = self.now - tcb.last_data_recv
         tcb.last_data_recv = self.now
         self.stats["tcp_payload_bytes_received"] += plen
-        events = self.events
-        if tcb not in events:   # (an ACK in the same segment may have put it there)
-            events.add(tcb)
+        self.events[tcb] = None
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
         tcb.unacked_segs += 1
@@ -182,7 +180,7 @@ class InputMixin:
         elif tcb.unacked_segs >= 2 and self._window_keeps_up(tcb):
             # a second segment, and the window would not shrink: ACK now (Linux
             # __tcp_ack_snd_check); a buffer filling up waits for the read that opens it
-            # (window_opened) or the timer, not an ACK that says "window smaller"
+            # (TcpSocket.consume) or the timer, not an ACK that says "window smaller"
             self._send_ack(tcb)
         elif tcb.quick:
             tcb.ack_pending = True  # quickack mode: ACK at the end of this round
@@ -265,7 +263,7 @@ class InputMixin:
             sndbuf.drop(nd)
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
-            self.events.add(tcb)
+            self.events[tcb] = None
         # at most one RTT sample; the timer's backoff ends only with one (RFC 6298 5)
         r = tcb.tx.acked(una_abs, una_abs + d, now, sack_rtt, tsecr, tcb.ts_offset)
         if r is not None:
@@ -336,7 +334,7 @@ class InputMixin:
                 if w > tcb.max_snd_wnd:
                     tcb.max_snd_wnd = w
                     self._sndbuf_expand(tcb)
-                if opened and tcb.sndbuf:
+                if opened and tcb.sndbuf.length:
                     self.dirty[tcb] = None
                     if w and tcb.snd_una == tcb.snd_max and tcb.rto_at is not None:
                         tcb.rto_at = None  # persist timer no longer needed
@@ -423,13 +421,13 @@ class InputMixin:
     def _syn_params(self, tcb: TcpSocket, opts: TcpOptions, window: int) -> None:
         peer_mss = opts.mss if opts.mss else 536
         tcb.peer_mss = peer_mss
-        mss = min(peer_mss, tcb.advmss)
+        mss = peer_mss if peer_mss < tcb.advmss else tcb.advmss
         if tcb.user_mss and tcb.user_mss < mss:
             mss = tcb.user_mss
-        tcb.mss = max(mss, 64)
+        tcb.mss = mss if mss > 64 else 64
         if opts.wscale is not None:
             tcb.ws_ok = True
-            tcb.snd_wscale = min(opts.wscale, 14)
+            tcb.snd_wscale = opts.wscale if opts.wscale < 14 else 14
         else:
             tcb.ws_ok = False
             tcb.snd_wscale = 0
@@ -443,7 +441,8 @@ class InputMixin:
             tcb.ts_ok = True
             tcb.ts_recent = opts.timestamps[0]
             tcb.ts_recent_set = True
-            tcb.mss = max(tcb.mss - 12, 64)  # every segment carries the option
+            mss = tcb.mss - 12  # every segment carries the option
+            tcb.mss = mss if mss > 64 else 64
         else:
             tcb.ts_ok = False
         if not cfg.window_scaling:
@@ -616,7 +615,7 @@ class InputMixin:
         st = tcb.state
         if tcb.fin_queued:
             data_end = (tcb.data_seq + tcb.sndbuf.length) & M
-            fin_acked = not tcb.sndbuf and tcb.snd_una == ((data_end + 1) & M)
+            fin_acked = not tcb.sndbuf.length and tcb.snd_una == ((data_end + 1) & M)
             if fin_acked:
                 if st == FIN_WAIT_1:
                     tcb.state = st = FIN_WAIT_2
@@ -730,7 +729,7 @@ class InputMixin:
             self._mark(tcb)
             self._send_ack(tcb)
             self.start_keepalive(tcb)
-            if tcb.sndbuf or tcb.fin_queued:
+            if tcb.sndbuf.length or tcb.fin_queued:
                 self.dirty[tcb] = None
         else:
             # simultaneous open

@@ -64,7 +64,8 @@ class TcpLayer(
         self.listen_table = ListenTable()
         self.bound: dict[int, list[TcpSocket]] = {}
         self.dirty: dict[TcpSocket, None] = {}  # ordered set: need output
-        self.events: set[TcpSocket] = set()
+        # ordered set (no call per insertion): changed, for the application
+        self.events: dict[TcpSocket, None] = {}
         self.timers: list[tuple[float, int, TcpSocket]] = []
         self._timer_seq = 0
         self._isn_key = hashlib.blake2b(str(seed).encode(), digest_size=16).digest()
@@ -108,7 +109,7 @@ class TcpLayer(
         return int.from_bytes(h, "big")
 
     def _mark(self, tcb: TcpSocket) -> None:
-        self.events.add(tcb)
+        self.events[tcb] = None
         if self.probe is not None:
             self.probe.state(tcb)
 
@@ -215,7 +216,7 @@ class TcpLayer(
         if tcb.linger[0] and tcb.linger[1] == 0:
             self.abort(tcb, now)
             return
-        if tcb.rcvbuf and st != TIME_WAIT:
+        if tcb.rcvbuf.length and st != TIME_WAIT:
             # Linux: unread data at close -> RST instead of FIN
             self._send_rst_for(tcb)
             self._free(tcb)
@@ -283,7 +284,7 @@ class TcpLayer(
             tcb.sndbuf.release()
             tcb.ooo.clear()
             tcb.tx.clear()
-            self.events.discard(tcb)
+            self.events.pop(tcb, None)
             if self.on_free is not None:
                 self.on_free(tcb)
 
@@ -295,7 +296,7 @@ class TcpLayer(
         tcb.sndbuf.release()
         tcb.tx.clear()
         tcb.ooo.clear()
-        if not tcb.rcvbuf:
+        if not tcb.rcvbuf.length:
             tcb.rcvbuf.release()
         self._set_deadline(tcb, self.now + 2 * self.config.msl)
         self._mark(tcb)

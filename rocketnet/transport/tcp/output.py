@@ -15,8 +15,6 @@ from .consts import (
     SYN_RECEIVED,
     SYN_SENT,
     SYNCHRONIZED,
-    TS3,
-    TS_WORD,
     U32,
     U32X2,
     M,
@@ -104,15 +102,15 @@ class OutputMixin:
             if 0 < du < HALF:
                 flags |= URG
                 urp = du if du < 0xFFFF else 0xFFFF
-        if ts:
-            opts += TS3.pack(TS_WORD, (int(self.now * 1000) + tcb.ts_offset) & M, tcb.ts_recent)
+        # the timestamp option goes with the headers (emit_tcp packs it), before SACK
+        tsval = (int(self.now * 1000) + tcb.ts_offset) & M if ts else -1
         if blocks is not None:
             opts += U32.pack(0x01010500 | (2 + 8 * len(blocks)))
             for left, right in blocks:
                 opts += U32X2.pack(left, right)
         iface.emit_tcp(tok, v4, tcb.lip, tcb.rip, tcb.ttl if v4 else tcb.hops, tcb.tos,
                        tcb.local_port, tcb.rport, seq, ack, flags, win, urp, opts, tcb.sndbuf,
-                       start, plen)
+                       start, plen, tsval, tcb.ts_recent)
         st = self.stats
         st["tcp_segments_sent"] += 1
         tcb.segs_out += 1

@@ -48,7 +48,7 @@ class ReassemblyMixin:
             if not ooo.fits(start, end, self.config.ooo_max_blocks):
                 self._count("drop_tcp_ooo_limit")
             else:
-                tcb.rcvbuf.write(d, seg[hl : hl + plen], tcb.rcvbuf_limit)
+                tcb.rcvbuf.write(d, seg[hl : hl + plen], tcb.rcvbuf_limit, plen)
                 dup = ooo.add(start, end)
                 if dup is not None and tcb.sack_ok:
                     # some of it was here already: D-SACK the first overlap
@@ -69,7 +69,7 @@ class ReassemblyMixin:
             self.stats["tcp_payload_bytes_received"] += take
         if tcb.urg_state == URG_NOTYET:
             self._urg_arrived(tcb)
-        self.events.add(tcb)
+        self.events[tcb] = None
         tcb.ack_pending = True
         self.dirty[tcb] = None
         if tcb.ooo_fin is not None and tcb.ooo_fin == tcb.bytes_received and not tcb.fin_received:

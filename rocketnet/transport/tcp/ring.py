@@ -140,11 +140,14 @@ class ByteRing:
         if not cap:
             mem.rings += 1
 
-    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0) -> int:
+    def write(self, off: int, data: bytes | bytearray | memoryview, most: int = 0,
+              n: int = -1) -> int:
         """Put ``data`` at ``off`` bytes past the readable ones (0: where the next
         readable byte goes), growing the storage if needed (see reserve); ``commit``
-        makes it readable. Returns len(data)."""
-        n = len(data)
+        makes it readable. ``n`` is len(data) if the caller has it (a received
+        segment's payload length: no len() per segment). Returns len(data)."""
+        if n < 0:
+            n = len(data)
         p = self.length + off
         if p + n > self.capacity:
             self.reserve(p + n, most)
@@ -192,31 +195,6 @@ class ByteRing:
         cap = self.capacity
         self.head = p - cap if p >= cap else p
         self.length = length
-
-    def head_view(self, n: int) -> memoryview:
-        """The first ``n`` readable bytes (n <= length) in place, as far as they are
-        contiguous (up to the end of the storage): a writer that takes them straight
-        from the ring (then ``drop`` what it took) copies them once."""
-        h = self.head
-        e = h + n
-        cap = self.capacity
-        return self.mv[h : e if e <= cap else cap]
-
-    def tail_view(self, n: int, most: int = 0) -> memoryview:
-        """Room for up to ``n`` bytes after the readable ones, in place and contiguous
-        (up to the end of the storage), growing the storage as ``write`` does; fill it
-        (e.g. recv_into) and ``commit`` what was filled. For a ring with nothing
-        written ahead (a send ring). Placed as ``write`` places, inline: the host
-        queues every write here."""
-        p = self.length
-        if p + n > self.capacity:
-            self.reserve(p + n, most)
-        cap = self.capacity
-        p += self.head
-        if p >= cap:
-            p -= cap
-        e = p + n
-        return self.mv[p : e if e <= cap else cap]
 
     def read(self, n: int) -> bytes:
         """Take the first ``n`` readable bytes (n <= length) out of the ring."""

@@ -16,6 +16,8 @@ from .consts import (
     EPIPE,
     ESTABLISHED,
     GSO_MAX,
+    HALF,
+    RECV_STATES,
     STATE_NAMES,
     SYN_RECEIVED,
     SYN_SENT,
@@ -309,8 +311,9 @@ class TcpSocket:
 
     def send_buffer(self, most: int) -> memoryview | None:
         """Room in the send ring for what a write may queue now (send_space(), at most
-        ``most`` bytes), contiguous and in place, or None: the host fills it straight
-        from the program's socket (recv_into) and queues what it got with
+        ``most`` bytes), in place and contiguous (up to the end of the ring's storage,
+        grown as ByteRing.write grows it), or None: the host fills it straight from
+        the program's socket (recv_into) and queues what it got with
         ``send_queued``. For a connected socket (the state checks of send are the
         caller's)."""
         if self.fin_queued:
@@ -318,7 +321,18 @@ class TcpSocket:
         n, goal = self._room()
         if n <= 0:
             return None
-        return self.sndbuf.tail_view(n if n < most else most, self.sndbuf_limit + goal)
+        if most < n:
+            n = most
+        buf = self.sndbuf  # placed after the readable bytes as ByteRing.write places
+        p = buf.length     # (a send ring has nothing written ahead)
+        if p + n > buf.capacity:
+            buf.reserve(p + n, self.sndbuf_limit + goal)
+        cap = buf.capacity
+        p += buf.head
+        if p >= cap:
+            p -= cap
+        e = p + n
+        return buf.mv[p : e if e <= cap else cap]
 
     def send_queued(self, n: int, more: bool = False) -> None:
         """The first ``n`` bytes of ``send_buffer`` were filled: queue them, as send
@@ -333,25 +347,65 @@ class TcpSocket:
         if n <= 0:
             return b""
         data = self.rcvbuf.read(n)
-        self._taken()
+        self.consume(0)  # what a read does, the bytes already taken
         return data
 
     def peek(self, maxlen: int) -> memoryview:
         """What recv(maxlen) would return, in place in the receive ring and not taken
-        yet (as far as it is contiguous there): the host writes it to the program
-        straight from the ring, then ``consume``s what the program's socket took."""
+        yet (as far as it is contiguous there, up to the end of the ring's storage):
+        the host writes it to the program straight from the ring (one copy), then
+        ``consume``s what the program's socket took."""
         buf = self.rcvbuf
         n = buf.length  # _readable, inline: the host's every read
         if maxlen < n:
             n = maxlen
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
-        return buf.head_view(n if n > 0 else 0)
+        h = buf.head
+        e = h + (n if n > 0 else 0)
+        cap = buf.capacity
+        return buf.mv[h : e if e <= cap else cap]
 
     def consume(self, n: int) -> None:
-        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...)))."""
-        self.rcvbuf.drop(n)
-        self._taken()
+        """The first ``n`` bytes of ``peek`` were read (0 < n <= len(peek(...))), or
+        (n == 0, from recv) bytes already taken from the ring: what a read does then,
+        the ring, the urgent mark, autotuning, the window. One call per read of the
+        host's."""
+        buf = self.rcvbuf
+        if n:
+            buf.drop(n)
+        if not buf.length and self.fin_received:
+            buf.release()  # the last bytes read: the ring is not needed any more
+        if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
+            self.urg_state = 0  # read past the mark
+        layer = self.layer
+        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
+            layer.rcvbuf_adjust(self)
+        # the window opened (Linux tcp_cleanup_rbuf): ACK at once a delayed ACK that
+        # covers more than a segment, or, when the read emptied the buffer, one for a
+        # pushed segment unless interactive (the sender may wait for it: its send
+        # buffer or cwnd may be full); else a window update if the window grew enough
+        if self.state not in RECV_STATES:
+            return
+        if self.delack_at is not None and (
+            ((self.rcv_nxt - self.last_ack_sent) & M) > self.rcv_mss
+            or not buf.length and (self.pushed == 2 or self.pushed and not self.pingpong)
+        ):
+            self.ack_pending = True
+            layer.dirty[self] = None
+            return
+        free = self.rcvbuf_limit - buf.length
+        top = 0xFFFF << self.rcv_wscale
+        if free > top:
+            free = top  # what the window field can say
+        grow = ((self.rcv_nxt + free) - self.rcv_adv) & M
+        if grow & HALF:
+            return
+        lim = self.rcvbuf_limit >> 1
+        mss2 = 2 * self.mss
+        if grow >= (lim if lim < mss2 else mss2):
+            self.ack_pending = True
+            layer.dirty[self] = None
 
     def _readable(self, maxlen: int) -> int:
         n = self.rcvbuf.length
@@ -360,17 +414,6 @@ class TcpSocket:
         if self.urg_state and n > 0:
             n = self._urg_limit(n)
         return n
-
-    def _taken(self) -> None:
-        """Bytes were read: the ring, the urgent mark, autotuning, the window."""
-        buf = self.rcvbuf
-        if not buf.length and self.fin_received:
-            buf.release()  # the last bytes read: the ring is not needed any more
-        if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
-            self.urg_state = 0  # read past the mark
-        if not self.rcvbuf_lock and self.held_due():   # no call with a set SO_RCVBUF
-            self.layer.rcvbuf_adjust(self)
-        self.layer.window_opened(self)
 
     def held_due(self) -> bool:
         """Whether the next read may run receive-buffer autotuning, which counts what
@@ -426,7 +469,6 @@ class TcpSocket:
         """Remove the urgent byte at the head of the receive buffer (urgent_offset() is
         0) and return it: the stack host hands it to the program out of band."""
         b = self.rcvbuf[0]
-        self.rcvbuf.drop(1)
         self.urg_state = 0
-        self.layer.window_opened(self)
+        self.consume(1)  # taken as a read takes it
         return b

@@ -31,8 +31,12 @@ class TimersMixin:
     def _arm(self, tcb: TcpSocket, t: float) -> None:
         """A timer of tcb was set to ``t``: a heap entry only if it comes before the
         connection's (heap_at is never after any timer of it, so one entry at heap_at
-        covers them all; a timer stopped or pushed back leaves its entry to be
-        corrected when it reaches the top). The hot callers inline the comparison."""
+        covers them all). A timer stopped or pushed back leaves the entry where it is
+        (lazy re-arm): the wake-up at heap_at finds nothing due and re-arms at the
+        connection's first timer, as Linux lets a cleared delayed-ACK timer fire. So a
+        request/response exchange, whose delayed-ACK and retransmission timers move
+        every segment, touches the heap about once per delayed-ACK interval, not three
+        times per segment. The hot callers inline the comparison."""
         h = tcb.heap_at
         if h is None or t < h:
             tcb.heap_at = t
@@ -40,29 +44,18 @@ class TimersMixin:
             heapq.heappush(self.timers, (t, self._timer_seq, tcb))
 
     def next_deadline(self) -> float | None:
-        """The first timer of any connection: the heap's head, once it is right
-        (the head's connection has a timer at exactly its time)."""
+        """When the first timer of any connection may be due: never later than it,
+        earlier only where a timer was stopped or pushed back since its connection's
+        heap entry was made (see _arm). Exact for connections without timers: their
+        entries, and entries superseded by an earlier one, go here."""
         timers = self.timers
         while timers:
             t, _s, tcb = timers[0]
             if tcb.heap_at == t:
-                if tcb.rto_at == t or tcb.delack_at == t or tcb.deadline == t:
+                if tcb.rto_at is not None or tcb.delack_at is not None or \
+                        tcb.deadline is not None:
                     return t
-                # stopped or pushed back since it was queued: the entry moves to the
-                # connection's first timer (one heap operation), or goes
-                actual = tcb.rto_at
-                d = tcb.deadline
-                if d is not None and (actual is None or d < actual):
-                    actual = d
-                d = tcb.delack_at
-                if d is not None and (actual is None or d < actual):
-                    actual = d
-                if actual is not None:
-                    tcb.heap_at = actual
-                    self._timer_seq += 1
-                    heapq.heapreplace(timers, (actual, self._timer_seq, tcb))
-                    continue
-                tcb.heap_at = None
+                tcb.heap_at = None  # nothing left to time
             heapq.heappop(timers)
         return None
 
@@ -160,7 +153,7 @@ class TimersMixin:
             return
         if idle:
             # persist timer: zero window probe (one byte below snd_una, as Linux)
-            if tcb.sndbuf and tcb.snd_wnd == 0:
+            if tcb.sndbuf.length and tcb.snd_wnd == 0:
                 self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
                 self._count("tcp_zero_window_probes")
                 tcb.probes += 1
@@ -194,12 +187,16 @@ class TimersMixin:
         if r < 0:
             r = 0.0
         if tcb.srtt == 0.0:
-            tcb.srtt = r if r > 0 else 1e-6
+            tcb.srtt = r if r > 1e-6 else 1e-6
             tcb.rttvar = r / 2
         else:
             d = tcb.srtt - r
             tcb.rttvar = 0.75 * tcb.rttvar + 0.25 * (d if d >= 0 else -d)
-            tcb.srtt = 0.875 * tcb.srtt + 0.125 * r
+            # at least 1 us, as Linux's srtt_us: thousands of 0 s samples (a bulk
+            # transfer's ACKs handled in the wake-up that sent the data) would decay it
+            # to 0.0, which means "no sample yet" (and TCP_INFO reports no RTT)
+            srtt = 0.875 * tcb.srtt + 0.125 * r
+            tcb.srtt = srtt if srtt > 1e-6 else 1e-6
         # Linux: rto = srtt + max(4*rttvar, rto_min)
         v = 4 * tcb.rttvar
         rto = tcb.srtt + (v if v > cfg.rto_min else cfg.rto_min)
