@@ -254,17 +254,25 @@ class StackHost:
 
 
 def tune_pypy_jit() -> None:
-    """Under PyPy, the JIT's hotness counters never decay. By default they decay a little
-    all the time, so code that runs a few times per connection (accept, connect, close:
-    hundreds of functions) never becomes hot at a few hundred connections per second and
-    stays interpreted, 4-5x slower than CPython: host CPU 5-9 ms per TCP_CRR connection
-    (CPython 1.2-1.7 ms); with decay=0 ~1.1 ms once warm (TCP_CRR 61 -> 142/s, same run,
-    medians of 5)."""
+    """Under PyPy, make the JIT compile the host's code after a few hundred connections,
+    not a few thousand. Hotness counters never decay (decay=0): by default they decay a
+    little all the time, so code that runs a few times per connection (accept, connect,
+    close: hundreds of functions) never becomes hot at a few hundred connections per
+    second and stays interpreted, 4-5x slower than CPython. And the thresholds are
+    lower: a per-packet or per-connection path runs once per iteration of the host's
+    loop, so the default counts (1039 loop iterations, 1619 calls) are that many
+    connections interpreted and traced. In-process connect-request-response-close
+    (tools/inproc_crr.py, CPU per connection in batches of 200, two runs; CPython ~390
+    us): decay=0 alone ~2.5-4.5 ms at first, 300-600 us after 1200 connections; with
+    these thresholds ~200 us (faster than CPython) from 800 on; the first 2400
+    connections 2.0-2.7 -> 1.8 s of CPU. Through a PyPy host (netperf TCP_CRR, host CPU
+    per connection in 5 batches of 200, two runs each): 3-5, 5-6, 3-4, 1.7-2.2, 1.2 ms
+    -> 6-7, 3.6, 1.1-1.6, 1.1-1.2, 0.8-1.1 ms (a CPython host 0.9-1.2 ms)."""
     try:
         import pypyjit  # type: ignore[import-not-found]
     except ImportError:
         return          # CPython: nothing to set
-    pypyjit.set_param("decay=0")
+    pypyjit.set_param("decay=0,threshold=150,function_threshold=200")
 
 
 def main(argv: list[str] | None = None) -> int:
