@@ -90,8 +90,8 @@ _NOT_INT = {(C.SOL_SOCKET, 25), (C.IPPROTO_TCP, 13), (C.IPPROTO_TCP, 31), (C.IPP
 def check_int_first(sk: Socket, level: int, optname: int, value: Value) -> None:
     """sk_/do_tcp_/udp_lib_setsockopt read an int before they look at the option name:
     a short value is EINVAL there even for a name they do not know."""
-    if (level in (C.SOL_SOCKET, C.IPPROTO_TCP, C.IPPROTO_UDP) and isinstance(value, bytes)
-            and len(value) < 4 and (level, optname) not in _NOT_INT):
+    if (level in (C.SOL_SOCKET, C.IPPROTO_TCP, C.IPPROTO_UDP) and type(value) is not int
+            and isinstance(value, bytes) and len(value) < 4 and (level, optname) not in _NOT_INT):
         _owner(sk, level, False)
         raise SocketError(EINVAL)
 
@@ -100,7 +100,7 @@ def plain_int(level: int, value: Value) -> int | None:
     """The int a setsockopt value is as every int option reads it (rocketnet.profile's
     per-value answers), or None: an int of 4 bytes, or of 4 or more at the levels that
     read an int before they look at the option name."""
-    if isinstance(value, int):
+    if type(value) is int or isinstance(value, int):    # type(): a plain int makes no call
         return value
     if len(value) == 4 or (len(value) > 4 and level in (C.SOL_SOCKET, C.IPPROTO_TCP,
                                                         C.IPPROTO_UDP)):

@@ -47,7 +47,7 @@ class Opt(NamedTuple):
 # ---------------------------------------------------------------- value helpers
 def to_int(value: Value) -> int:
     """An int option value: Linux reads an int and wants optlen >= sizeof(int)."""
-    if isinstance(value, int):
+    if type(value) is int or isinstance(value, int):    # type(): a plain int makes no call
         return value
     if len(value) < 4:
         raise SocketError(EINVAL)
