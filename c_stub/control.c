@@ -462,11 +462,59 @@ static int rn_set_timeo(int fd, int opt, const void *val, socklen_t len)
     return REAL(setsockopt)(fd, SOL_SOCKET, rn_timeo_old(opt), val, len);
 }
 
+/* The kept options (defer.c) that are also set on A: socket-level options every socket
+ * has, which the kernel checks and stores for an AF_UNIX A as for a TCP socket. */
+static int rn_opt_on_a(int level, int opt)
+{
+    return g_keep_opts != 0 && level == SOL_SOCKET &&
+           (opt == SO_SNDBUF || opt == SO_RCVBUF || opt == SO_REUSEADDR || opt == SO_KEEPALIVE);
+}
+
+/* The cached info of fd if an option call on it can be made on A without classifying
+ * it (no fstat): a TCP socket made here that never connected, the option one of
+ * rn_opt_on_a, no trace line to write.  Made on A, the call answers as Linux does for
+ * whatever fd is there, even one the cache no longer knows; else 0. */
+static uint64_t rn_fresh_opt(int fd, int level, int opt)
+{
+    if (!g_enabled || g_trace_on || g_acting_pid != 0 || fd < 0 || fd >= RN_CACHE_N ||
+        !rn_opt_on_a(level, opt))
+        return 0;
+    uint64_t i = __atomic_load_n(&g_cache[fd].info, __ATOMIC_ACQUIRE);
+    return INFO_STATE(i) == ST_SHIM && INFO_KIND(i) == RN_KIND_STREAM && (i & F_FRESH) ? i : 0;
+}
+
+/* Keep setsockopt(level, opt, v) of socket id for its next call (defer.c): 1 if kept. */
+static int rn_keep(uint32_t id, int level, int opt, int32_t v)
+{
+    int kept = 0;
+    if (rn_lock() == 0) {
+        /* the limits are those of this process's connection, which made the socket */
+        kept = g_ctl_fd >= 0 && g_ctl_pid == rn_getpid() && rn_defer_keep(id, level, opt, v);
+        rn_unlock();
+    }
+    return kept;
+}
+
+/* Whether getsockopt(SOL_SOCKET, opt) of socket id reads A: a SO_SNDBUF / SO_RCVBUF
+ * set and kept here, which A holds as Linux would read it back. */
+static int rn_kept_buf(uint32_t id, int level, int opt)
+{
+    int kept = 0;
+    if (level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_RCVBUF) && rn_lock() == 0) {
+        kept = rn_defer_readback(id, opt);
+        rn_unlock();
+    }
+    return kept;
+}
+
 int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
 {
     int saved = errno, err = 0, r, ulen = -1, outlen = -1;
     struct rn_sock s;
     unsigned char kv[RN_MAX_PAYLOAD];
+    uint64_t fi = rn_fresh_opt(fd, level, opt);
+    if (fi != 0 && rn_kept_buf(INFO_ID(fi), level, opt))
+        return REAL(getsockopt)(fd, level, opt, val, lenp);
     RN_SHIM_OR_PASS(fd, s, REAL(getsockopt)(fd, level, opt, val, lenp));
     int snd;
     if (INFO_KIND(s.info) == RN_KIND_STREAM && rn_is_timeo(level, opt, &snd)) {
@@ -485,16 +533,11 @@ int do_getsockopt(int fd, int level, int opt, void *val, socklen_t *lenp)
         return REAL(getsockopt)(fd, level, opt, val, lenp);
     }
     struct rn_resp resp;
-    int32_t kept;
-    int local = 0;
-    if ((s.info & F_FRESH) && level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_RCVBUF) &&
-        rn_lock() == 0) {
-        local = rn_defer_readback(INFO_ID(s.info), opt, &kept);
-        rn_unlock();
-    }
-    if (local) { /* set here and kept (defer.c): what the host will read back */
-        memcpy(kv, &kept, sizeof kept);
-        resp.payload_len = sizeof kept;
+    if ((s.info & F_FRESH) && rn_kept_buf(INFO_ID(s.info), level, opt)) {
+        socklen_t kl = sizeof(int32_t); /* set here and kept (defer.c): A holds it */
+        if (REAL(getsockopt)(fd, level, opt, kv, &kl) < 0)
+            ERRET(errno);
+        resp.payload_len = kl;
     } else {
         if (rn_sock_rpc(fd, &s, RN_OP_GETSOCKOPT, level, opt, ulen, 0, NULL, 0, &resp, kv,
                         sizeof kv, NULL, 0) < 0)
@@ -550,6 +593,17 @@ int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
     struct rn_sock s;
     unsigned char kv[RN_MAX_PAYLOAD];
     size_t n = 0;
+    uint64_t fi = rn_fresh_opt(fd, level, opt);
+    if (fi != 0) {
+        if (REAL(setsockopt)(fd, level, opt, val, len) < 0)
+            return -1; /* the kernel's EFAULT, EINVAL (optlen), EBADF, ENOTSOCK */
+        int32_t v;
+        memcpy(&v, val, sizeof v); /* the kernel has just read these bytes */
+        if (rn_keep(INFO_ID(fi), level, opt, v)) {
+            errno = saved;
+            return 0;
+        }
+    }
     RN_SHIM_OR_PASS(fd, s, REAL(setsockopt)(fd, level, opt, val, len));
     if (INFO_KIND(s.info) == RN_KIND_UNIX) {
         errno = saved; /* the kernel socket's own options */
@@ -572,17 +626,12 @@ int do_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
     }
     if ((s.info & F_FRESH) && n >= sizeof(int) && g_acting_pid == 0) {
         int32_t v;
-        int kept = 0;
         memcpy(&v, kv, sizeof v);
-        if (rn_lock() == 0) {
-            /* the limits are those of this process's connection, which made the socket */
-            kept = g_ctl_fd >= 0 && g_ctl_pid == rn_getpid() &&
-                   rn_defer_keep(INFO_ID(s.info), level, opt, v);
-            rn_unlock();
-        }
-        if (kept) { /* sent with the socket's next call (defer.c); this A is shut and
-                     * never carries data: the A that will is sized by the host */
-            r = 0;
+        if (rn_opt_on_a(level, opt) && REAL(setsockopt)(fd, level, opt, kv, (socklen_t)n) < 0)
+            ERRET(errno);
+        if (rn_keep(INFO_ID(s.info), level, opt, v)) {
+            r = 0; /* sent with the socket's next call (defer.c); this A is shut and never
+                    * carries data: the A that will is sized by the host */
             goto out;
         }
     }

@@ -7,11 +7,14 @@
  * cannot fail on such a socket (int options, optlen >= 4; rn_protocol.h
  * RN_OP_SETOPTS) are kept here and sent with the socket's next RPC: inside the
  * request for bind/connect/listen (arg3 = their count, after the sockaddr), else as
- * one RN_OP_SETOPTS just before it.  SO_SNDBUF / SO_RCVBUF set here read back here,
- * with the host's limits from HELLO (Linux's sk_setsockopt: doubled, clamped to
- * wmem_max / rmem_max and the minimum).  The host offers no limits (HELLO arg0 = 0)
- * where the kernel answers these options differently from the stack's model
- * (rocketnet.profile); nothing is kept then.  A socket whose fd the program hands
+ * one RN_OP_SETOPTS just before it.  The socket-level ones every socket has (SO_SNDBUF,
+ * SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE) are also set on A itself (control.c): the
+ * kernel checks optval and optlen as for a TCP socket (the same sk_setsockopt), and a
+ * SO_SNDBUF / SO_RCVBUF set here reads back from A, where the kernel doubled and
+ * clamped it with the limits the host's model has (rocketnet.profile reads them from
+ * this kernel).  A is shut and swapped at connect, so its own sizes never carry data.
+ * The host offers no limits (HELLO arg0 = 0) where the kernel answers these options
+ * differently from the stack's model; nothing is kept then.  A socket whose fd the program hands
  * on (dup2/dup3: to exec; SCM_RIGHTS) has its options sent first.  Not covered: an
  * exec that keeps such a socket's fd number without a dup, before any call on it.
  * Everything here is under g_lock. */
@@ -19,8 +22,7 @@
 
 struct rn_defer g_defer[RN_DEFER_SLOTS];
 int g_defer_used;
-int64_t g_buf_max;
-int64_t g_buf_min;
+int64_t g_keep_opts;
 
 static int rn_deferrable(int level, int opt)
 {
@@ -28,17 +30,6 @@ static int rn_deferrable(int level, int opt)
         return opt == SO_REUSEADDR || opt == SO_REUSEPORT || opt == SO_KEEPALIVE ||
                opt == SO_SNDBUF || opt == SO_RCVBUF;
     return level == IPPROTO_TCP && opt == TCP_NODELAY;
-}
-
-/* What getsockopt reads back after setsockopt(SO_SNDBUF/SO_RCVBUF, v): Linux doubles
- * the value clamped to [0, max] (negative: max), at least the minimum. */
-static int32_t rn_buf_readback(int32_t v, int64_t max, int64_t min)
-{
-    int64_t u = v < 0 ? max : (v > max ? max : v);
-    if (u > 0x3FFFFFFF)
-        u = 0x3FFFFFFF;
-    u *= 2;
-    return (int32_t)(u < min ? min : u);
 }
 
 static struct rn_defer *rn_defer_find(uint32_t id)
@@ -55,7 +46,7 @@ static struct rn_defer *rn_defer_find(uint32_t id)
  * 1: kept; 0: make the call. */
 int rn_defer_keep(uint32_t id, int level, int opt, int32_t v)
 {
-    if (g_buf_max == 0 || id == 0 || !rn_deferrable(level, opt))
+    if (g_keep_opts == 0 || id == 0 || !rn_deferrable(level, opt))
         return 0;
     struct rn_defer *d = rn_defer_find(id);
     if (d == NULL) {
@@ -66,7 +57,7 @@ int rn_defer_keep(uint32_t id, int level, int opt, int32_t v)
             return 0;
         d->id = id;
         d->n = 0;
-        d->snd = d->rcv = -1;
+        d->bufs = 0;
         g_defer_used++;
     }
     uint32_t k = 0;
@@ -79,24 +70,18 @@ int rn_defer_keep(uint32_t id, int level, int opt, int32_t v)
     d->o[k].value = v;
     if (k == d->n)
         d->n++;
-    if (level == SOL_SOCKET && opt == SO_SNDBUF) {
-        d->snd = rn_buf_readback(v, g_buf_max & 0xffffffff, g_buf_min & 0xffffffff);
-    } else if (level == SOL_SOCKET && opt == SO_RCVBUF) {
-        d->rcv = rn_buf_readback(v, g_buf_max >> 32, g_buf_min >> 32);
-    }
+    if (level == SOL_SOCKET)
+        d->bufs |= opt == SO_SNDBUF ? 1u : opt == SO_RCVBUF ? 2u : 0u;
     return 1;
 }
 
-/* getsockopt(SOL_SOCKET, SO_SNDBUF/SO_RCVBUF) of a socket whose set is kept here:
- * 1 with *v, else 0 (lock held). */
-int rn_defer_readback(uint32_t id, int opt, int32_t *v)
+/* Whether SOL_SOCKET opt (SO_SNDBUF / SO_RCVBUF) of socket id was set and kept here,
+ * so that A holds its value (lock held). */
+int rn_defer_readback(uint32_t id, int opt)
 {
     struct rn_defer *d = rn_defer_find(id);
-    int32_t x = d == NULL ? -1 : opt == SO_SNDBUF ? d->snd : opt == SO_RCVBUF ? d->rcv : -1;
-    if (x < 0)
-        return 0;
-    *v = x;
-    return 1;
+    unsigned bit = opt == SO_SNDBUF ? 1u : opt == SO_RCVBUF ? 2u : 0u;
+    return d != NULL && (d->bufs & bit) != 0;
 }
 
 /* The options kept for id, copied into out (RN_DEFER_MAX entries): their count (lock

@@ -582,7 +582,7 @@ int dg_confirm(int fd, struct rn_sock *s)
         if (i1 == i2 && INFO_STATE(i1) == ST_SHIM &&
             (INFO_KIND(i1) == RN_KIND_DGRAM || INFO_KIND(i1) == RN_KIND_ALG)) {
             s->info = i1;
-            s->ino = (ino_t)ino;
+            s->ino = ino;
             return 1;
         }
     }

@@ -291,15 +291,14 @@ void rn_defer_flush(int fd);
 struct rn_defer {
     uint32_t id; /* 0: free */
     uint32_t n;
-    int32_t snd, rcv;                   /* SO_SNDBUF / SO_RCVBUF read back; -1: not set */
+    unsigned bufs;                      /* 1: SO_SNDBUF, 2: SO_RCVBUF set (on A too) */
     struct rn_setopt o[RN_DEFER_MAX];   /* in the program's order */
 };
 extern struct rn_defer g_defer[RN_DEFER_SLOTS];
 extern int g_defer_used;   /* slots in use: RPCs check the table only when there are */
-extern int64_t g_buf_max;  /* HELLO arg0: wmem_max | rmem_max << 32; 0: keep nothing */
-extern int64_t g_buf_min;  /* HELLO arg1: minimum SO_SNDBUF | minimum SO_RCVBUF << 32 */
+extern int64_t g_keep_opts; /* HELLO arg0: 1: options may be kept (defer.c); 0: none */
 int rn_defer_keep(uint32_t id, int level, int opt, int32_t v);
-int rn_defer_readback(uint32_t id, int opt, int32_t *v);
+int rn_defer_readback(uint32_t id, int opt);
 uint32_t rn_defer_peek(uint32_t id, struct rn_setopt *out);
 void rn_defer_drop(uint32_t id);
 void rn_defer_forget(uint32_t id);

@@ -51,9 +51,9 @@
 /* Request opcodes. arg[] use is listed per op; "payload" is what follows rn_req. */
 #define RN_OP_HELLO 1        /* arg0=pid arg1=RN_PROTO_VERSION -> ret=host pid, payload=nonce
                                 then a uint32_t of RN_HELLO_* (the kernel's),
-                                arg0 = wmem_max | rmem_max << 32 (0: the stub keeps no
-                                options, see RN_OP_SETOPTS), arg1 = the least SO_SNDBUF |
-                                the least SO_RCVBUF << 32 (what a set of 0 reads back) */
+                                arg0 = 1: the stub may keep options (the stack's model
+                                answers them as this kernel does), 0: it keeps none (see
+                                RN_OP_SETOPTS); arg1 = 0 */
 #define RN_OP_SOCKET 2       /* arg0=domain arg1=type(no flags) arg2=protocol
                                 -> ret=sock_id, arg0=RN_KIND_*, arg1=A's inode (0:
                                    unknown; the stub's cache then fstats), fd A attached;

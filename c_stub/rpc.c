@@ -295,8 +295,7 @@ static int rn_ensure_ctl(void)
         errno = ENETDOWN;
         return -1;
     }
-    g_buf_max = resp.arg[0];
-    g_buf_min = resp.arg[1];
+    g_keep_opts = resp.arg[0];
     if (g_host_pid != (pid_t)resp.ret || memcmp(g_nonce, nonce, RN_NONCE_LEN) != 0) {
         if (g_host_pid != 0)
             rn_cache_clear(); /* a different host: what we knew is stale */

@@ -55,7 +55,7 @@ _ERRHDR_CACHE: dict[int, bytes] = {}
 class DgramChannel(Channel):
     """One datagram shim socket: the host's S end and the datagram Socket behind it."""
 
-    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm")
+    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm", "more", "burst")
 
     def __init__(self, svc: DgramService, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
@@ -65,6 +65,13 @@ class DgramChannel(Channel):
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
         self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
+        # whether S holds another message after one (read_app): a poll(0) costs a system
+        # call, a receive that finds none raises (a few microseconds): the poll while
+        # wake-ups bring one datagram each (request/response), the receive in bursts
+        more = select.poll()
+        more.register(s.fileno(), select.POLLIN)
+        self.more = more.poll
+        self.burst = False
 
 
 class DgramService:
@@ -127,9 +134,13 @@ class DgramService:
     # ---- events -----------------------------------------------------------------
 
     def update_mask(self, ch: DgramChannel) -> None:
+        """EP_OUT while there is something for the program: an error not yet signalled,
+        else datagrams, unless they wait behind a signalled error: held until the program
+        takes it, so the record is the last message on A and a batched receive (recvmmsg)
+        never reads past it."""
         want = 0 if ch.app_eof else EP_IN
         inner = ch.sk.inner
-        if inner.error and inner.err_seq != ch.err_seq or inner.rxq and not _held(ch):
+        if (inner.err_seq != ch.err_seq) if inner.error else inner.rxq:
             want |= EP_OUT
         if want != ch.mask:         # per datagram: no call when it stays
             self.table.modify(ch, want)
@@ -166,10 +177,13 @@ class DgramService:
         send = layer.send
         can_send = layer.can_send
         recv_into = ch.s.recv_into
+        more = ch.more
         dest_cache = ch.dest_cache
         buf, mv = self.buf, self.mv
         stats = self.stack.stats
         budget = READ_BYTES
+        burst = ch.burst
+        got = 0
         for _ in range(READ_BATCH):
             if budget <= 0 or not can_send():
                 break
@@ -183,6 +197,7 @@ class DgramService:
                 ch.app_eof = True
                 break
             budget -= n
+            got += 1
             if n < HDR_SIZE:
                 stats["udp_channel_drops"] += 1
                 continue
@@ -215,6 +230,11 @@ class DgramService:
                     stats["udp_channel_drops"] += 1
             except SocketError:
                 stats["udp_channel_drops"] += 1
+            if not burst:
+                if not more(0):
+                    break
+                burst = True
+        ch.burst = got > 1
 
     def send_with_ip(self, ch: DgramChannel, data: memoryview, rip: bytes, rport: int,
                      oif: int = 0) -> None:
@@ -291,7 +311,7 @@ class DgramService:
             except OSError:
                 ch.err_seq = inner.err_seq
         rxq = inner.rxq
-        if rxq and not _held(ch):   # nothing below sets an error: tested once
+        if rxq and not (inner.error and inner.err_seq == ch.err_seq):   # not held (update_mask)
             cache = ch.src_cache
             family = ch.family
             sendmsg = s.sendmsg
@@ -313,7 +333,7 @@ class DgramService:
                     pass            # the program is gone: POLLHUP closes the channel
                 popleft()
                 inner.rx_bytes -= dg.cost
-        if self.table.alive(ch):
+        if ch.live:
             self.update_mask(ch)
 
     def close(self, ch: DgramChannel) -> None:
@@ -407,13 +427,6 @@ class DgramService:
         body = ee + _U16X2.pack(len(name), len(off)) + name.ljust(28, b"\0") + off.ljust(
             28, b"\0") + e.data
         return P.response(len(e.data), 0, body[:P.MAX_PAYLOAD])
-
-
-def _held(ch: DgramChannel) -> bool:
-    """Datagrams wait behind an error record until the program takes the error, so the
-    record is the last message on A and a batched receive (recvmmsg) never reads past it."""
-    inner = ch.sk.inner
-    return bool(inner.error) and inner.err_seq == ch.err_seq
 
 
 def _error_record(err: int) -> bytes:

@@ -194,6 +194,8 @@ def h_buf_io(call: Call):                    # read, write, sendto, recvfrom
     addr, n = call.args[1], call.args[2]
     take = min(n, DATA_CAP)
     if nr == NR["read"] or nr == NR["recvfrom"]:
+        if addr + n > USER_END:
+            return -1, errno.EFAULT     # the kernel's access_ok: before anything is taken
         buf = call.ours(ctypes.create_string_buffer(max(take, 1)) if addr else BAD, addr)
         aout = None
         if nr == NR["read"]:

@@ -26,7 +26,6 @@ import time
 from collections import OrderedDict, deque
 from typing import Any, Callable
 
-from rocketnet import constants as C
 from rocketnet.socket import Socket, SocketError
 from rocketnet.stack import NetStack
 from shim import hostlog, ifinfo, sockaddr
@@ -437,17 +436,17 @@ class StreamService(StreamPump):
         return P.response(0), None
 
     def kept_option_limits(self) -> tuple[int, int]:
-        """HELLO's arg0 and arg1 (rn_protocol.h): the limits the stub reads a kept
-        SO_SNDBUF / SO_RCVBUF back with; (0, 0), so that it keeps nothing, where the
-        running kernel answers one of KEPT_OPTIONS unlike the stack's model."""
+        """HELLO's arg0 and arg1 (rn_protocol.h): (1, 0), the stub may keep options
+        (it reads a kept SO_SNDBUF / SO_RCVBUF back from A, as this kernel computes it);
+        (0, 0), so that it keeps nothing, where the running kernel answers one of
+        KEPT_OPTIONS unlike the stack's model."""
         prof = self.stack.profile
         for family in (socket.AF_INET, socket.AF_INET6):
             for proto in (0, socket.IPPROTO_TCP):
                 for level, name in KEPT_OPTIONS:
                     if prof.option(family, proto, level, name) is not None:
                         return 0, 0
-        return (prof.wmem_max | prof.rmem_max << 32,
-                C.SOCK_MIN_SNDBUF | C.SOCK_MIN_RCVBUF << 32)
+        return 1, 0
 
     def op_setopts(self, ch: Channel, req: P.Request):
         """Options the stub kept (RN_OP_SETOPTS): set in the program's order."""
@@ -483,7 +482,7 @@ class StreamService(StreamPump):
     def op_more(self, ch: Channel, req: P.Request):
         """MSG_MORE on (args[0]=1) or off: what is already in S goes with the old state."""
         if not ch.app_eof and not ch.listening:
-            self.read_app(ch, 0)
+            self.event(ch, select.EPOLLIN)
         ch.more = bool(req.args[0])
         ch.sk.set_more(ch.more)
         return P.response(0), None
@@ -493,7 +492,7 @@ class StreamService(StreamPump):
         them first, then queue the urgent byte behind them."""
         if not self.sending(ch) or ch.app_eof or len(req.payload) != 1:
             raise SocketError(errno.EPIPE)
-        self.read_app(ch, 0)
+        self.event(ch, select.EPOLLIN)
         queued = fcntl.ioctl(ch.fd, termios.FIONREAD, b"\0\0\0\0")
         if int.from_bytes(queued, sys.byteorder) or ch.sk.send_space() <= 0:
             raise SocketError(errno.EAGAIN)     # no room for all of it yet
@@ -509,7 +508,7 @@ class StreamService(StreamPump):
             p.register(ch.fd, select.POLLIN)
             if not any(ev & select.POLLHUP for _fd, ev in p.poll(0)):
                 return P.response(0), None      # other references to A remain
-            self.read_app(ch, select.EPOLLHUP)
+            self.event(ch, select.EPOLLHUP)
             self.run_stack()
             sk: Socket | None = ch.sk
         else:

@@ -3,7 +3,7 @@ what moves bytes and state between its S end and the stack socket (shim/stream.p
 has the socket calls).
 
 - app -> stack: bytes the program writes to A are read from S while the TCP send
-  buffer has room (read_app); EOF on S is the program's shutdown(SHUT_WR), POLLHUP on
+  buffer has room (event); EOF on S is the program's shutdown(SHUT_WR), POLLHUP on
   S the last close of A (app_closed: what it wrote still goes, then FIN).
 - stack -> app: received bytes are written to S straight from the TCP receive ring and
   taken from it only as S accepts them (service), so they go no faster than the program
@@ -156,6 +156,10 @@ class StreamPump:
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
 
     def event(self, ch: Channel, ev: int) -> None:
+        """Readiness of S (the host loop), or ev EP_IN from a socket call or a stack
+        event that wants what the program wrote: first what waited for room in S
+        (EP_OUT), then the bytes the program wrote to A (filler to drop, then payload
+        for the stack), then the mask.  One call per wake-up of a request/response."""
         if ev & EP_OUT:
             if ch.listening:
                 self.hand_over_accepted(ch)
@@ -165,62 +169,56 @@ class StreamPump:
                     ch.s_auto *= 2  # the program read all S held: a larger S
                     set_sndbuf(ch.s, ch.s_auto)
         if ev & EP_IN or ev & EP_HUPS:
-            self.read_app(ch, ev)
-            t = ch.sk.inner
-            if (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
-                    and t.state in SYNCED and not ch.filler
-                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit
-                    and ch.live):
+            s, t = ch.s, ch.sk.inner
+            while not ch.app_eof:
+                room = None         # payload goes straight into the send ring
+                if ch.listening:
+                    want = READ_CHUNK
+                elif ch.connecting or t.state not in SYNCED:
+                    break
+                elif ch.filler:
+                    want = min(ch.filler, READ_CHUNK)
+                else:
+                    room = t.send_buffer(READ_CHUNK)
+                    if room is None:
+                        break       # no room, or FIN queued
+                    want = room.nbytes  # a byte view: its length
+                try:
+                    got = s.recv_into(room) if room is not None else len(s.recv(want))
+                except BlockingIOError:
+                    ch.s_drained = True
+                    break
+                except ConnectionResetError:
+                    got = 0
+                if not got:
+                    ch.app_eof = True
+                    if not ev & select.EPOLLHUP and self.hung_up(s):
+                        ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
+                    break
+                if ch.listening:
+                    continue        # nothing a program writes to a listener means anything
+                if ch.filler:
+                    ch.filler -= got
+                    continue
+                t.send_queued(got, ch.more)
+                if got < want:
+                    ch.s_drained = True
+                    break           # S is empty now; epoll (level-triggered) tells of more
+                ch.s_drained = False    # more may wait: read again once the stack takes it
+            if ev & select.EPOLLHUP:
+                ch.app_closed = True
+            if ch.app_closed:
+                self.app_closed(ch, time.monotonic())
+            elif ch.app_eof:
+                self.app_shut_write(ch, time.monotonic())
+            elif (ch.mask == EP_IN and ch.s_drained and not ch.s_full and t.state in SYNCED
+                  and not ch.filler and t.sndbuf.length <= ch.w_len
+                  and t.sndbuf_limit >= ch.w_limit and ch.live):
                 mem = t.sndbuf.mem     # as in service: the mask is right as it is
                 if mem.held <= mem.mark:
                     return
         if ch.live:
             self.update_mask(ch)
-
-    def read_app(self, ch: Channel, ev: int) -> None:
-        """Bytes the program wrote to A: filler to drop, then payload for the stack."""
-        s, t = ch.s, ch.sk.inner
-        while not ch.app_eof:
-            room = None             # payload goes straight into the send ring
-            if ch.listening:
-                want = READ_CHUNK
-            elif ch.connecting or t.state not in SYNCED:
-                break
-            elif ch.filler:
-                want = min(ch.filler, READ_CHUNK)
-            else:
-                room = t.send_buffer(READ_CHUNK)
-                if room is None:
-                    break           # no room, or FIN queued
-                want = room.nbytes  # a byte view: its length
-            try:
-                got = s.recv_into(room) if room is not None else len(s.recv(want))
-            except BlockingIOError:
-                ch.s_drained = True
-                break
-            except ConnectionResetError:
-                got = 0
-            if not got:
-                ch.app_eof = True
-                if not ev & select.EPOLLHUP and self.hung_up(s):
-                    ev |= select.EPOLLHUP   # a close, not a shutdown: no FIN first
-                break
-            if ch.listening:
-                continue            # nothing a program writes to a listener means anything
-            if ch.filler:
-                ch.filler -= got
-                continue
-            t.send_queued(got, ch.more)
-            if got < want:
-                ch.s_drained = True
-                break               # S is empty now; epoll (level-triggered) tells of more
-            ch.s_drained = False    # more may wait: read again once the stack takes it
-        if ev & select.EPOLLHUP:
-            ch.app_closed = True
-        if ch.app_closed:
-            self.app_closed(ch, time.monotonic())
-        elif ch.app_eof:
-            self.app_shut_write(ch, time.monotonic())
 
     @staticmethod
     def hung_up(s: socket.socket) -> bool:
@@ -375,8 +373,9 @@ class StreamPump:
                     return
         if ch.live:
             if not ch.app_eof and (ch.mask & EP_IN == 0 or not ch.s_drained):
-                self.read_app(ch, 0)
-            self.update_mask(ch)
+                self.event(ch, EP_IN)   # what the program wrote meanwhile, then the mask
+            else:
+                self.update_mask(ch)
 
     def hand_over_accepted(self, ch: Channel) -> None:
         """Give each established connection to the program: one record + its A fd."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -62,3 +63,34 @@ def test_crr_round_trips_per_connection(rn, netserver):
     short, long_ = crr_requests(rn, 10), crr_requests(rn, 40)
     per_connection = (long_ - short) / 30
     assert per_connection <= 3, f"{per_connection:.2f} round trips per connection"
+
+
+def crr_client_calls(rn, tmp_path, transactions: int) -> int:
+    """System calls of the netperf client (strace -f -c, the process and its children)
+    in one TCP_CRR run of a fixed number of connections under the shim."""
+    out = tmp_path / f"calls-{transactions}.txt"
+    r = rn.run("run", "--", "strace", "-f", "-qq", "-c", "-o", str(out), "netperf", "-H",
+               "127.0.0.1", "-p", str(PORT), "-t", "TCP_CRR", "-l", str(-transactions), "--",
+               *RR_ARGS, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert RESULT.search(r.stdout), r.stdout + r.stderr
+    total = out.read_text().splitlines()[-1].split()
+    assert total[-1] == "total", out.read_text()
+    return int(total[3])     # % time, seconds, usecs/call, calls, [errors], total
+
+
+def test_crr_client_calls_per_connection(rn, netserver, tmp_path):
+    """A connect-request-response-close costs the client at most 25 system calls under
+    the shim (issue 19; 12 natively): socket, bind and connect are one RPC each (sendmsg
+    and recvmsg), the options netperf sets and reads back are one call each on A, the
+    connect puts the writable A in place (F_GETFD, dup3, close).  Counted, not timed:
+    the run's set-up cancels out between two run lengths."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (Debian package 'strace')")
+    probe = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"strace cannot trace here: {probe.stderr.strip()}")
+    short, long_ = crr_client_calls(rn, tmp_path, 10), crr_client_calls(rn, tmp_path, 40)
+    per_connection = (long_ - short) / 30
+    assert per_connection <= 25, f"{per_connection:.2f} client system calls per connection"

@@ -630,7 +630,7 @@ class UdpLayer:
         sk.rxq.append(dg)
         sk.rx_bytes += dg.cost
         st["udp_in_datagrams"] += 1
-        st["udp_payload_bytes_received"] += len(dg.data)
+        st["udp_payload_bytes_received"] += dg.cost - SKB_OVERHEAD     # no len() per datagram
         self.events.add(sk)
 
     def take(self, sk: UdpSocket) -> Datagram | None:
