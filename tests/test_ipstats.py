@@ -1,7 +1,7 @@
 """`rocketnet ip -s link` counts the frames the stack really sent: every frame leaves
-through the interface's TxToken, so lo's TX equals the frames a program's traffic made
-(one per UDP datagram; one per TCP segment) and equals lo's RX (what lo sends it
-receives)."""
+through the interface's send (its token: a device buffer), so lo's TX equals the
+frames a program's traffic made (one per UDP datagram; one per TCP segment) and equals
+lo's RX (what lo sends it receives)."""
 from __future__ import annotations
 
 import re
