@@ -256,18 +256,11 @@ class StackHost:
 def tune_pypy_jit() -> None:
     """Under PyPy, make the JIT compile the host's code after a few hundred connections,
     not a few thousand. Hotness counters never decay (decay=0): by default they decay a
-    little all the time, so code that runs a few times per connection (accept, connect,
-    close: hundreds of functions) never becomes hot at a few hundred connections per
-    second and stays interpreted, 4-5x slower than CPython. And the thresholds are
-    lower: a per-packet or per-connection path runs once per iteration of the host's
-    loop, so the default counts (1039 loop iterations, 1619 calls) are that many
-    connections interpreted and traced. In-process connect-request-response-close
-    (tools/inproc_crr.py, CPU per connection in batches of 200, two runs; CPython ~390
-    us): decay=0 alone ~2.5-4.5 ms at first, 300-600 us after 1200 connections; with
-    these thresholds ~200 us (faster than CPython) from 800 on; the first 2400
-    connections 2.0-2.7 -> 1.8 s of CPU. Through a PyPy host (netperf TCP_CRR, host CPU
-    per connection in 5 batches of 200, two runs each): 3-5, 5-6, 3-4, 1.7-2.2, 1.2 ms
-    -> 6-7, 3.6, 1.1-1.6, 1.1-1.2, 0.8-1.1 ms (a CPython host 0.9-1.2 ms)."""
+    little all the time, so code that runs a few times per connection never becomes hot
+    and stays interpreted, several times slower than CPython. The thresholds are lower
+    because a per-connection path runs once per iteration of the host's loop: the
+    default counts (1039 loop iterations, 1619 calls) are that many connections
+    interpreted (measured with tools/inproc_crr.py)."""
     try:
         import pypyjit  # type: ignore[import-not-found]
     except ImportError:

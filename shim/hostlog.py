@@ -99,7 +99,7 @@ def setup() -> None:
 
 
 def endpoint(a: Any) -> str:
-    if type(a) is not tuple and not isinstance(a, tuple) or len(a) < 2:  # type(): no call
+    if not isinstance(a, tuple) or len(a) < 2:
         return "-"
     return f"[{a[0]}]:{a[1]}" if ":" in str(a[0]) else f"{a[0]}:{a[1]}"
 

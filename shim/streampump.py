@@ -151,6 +151,19 @@ class StreamPump:
             self.table.modify(ch, want)
 
     @staticmethod
+    def mask_holds(ch: Channel, t: Any) -> bool:
+        """Whether ch's mask is right as it is after a read or a stack event: S waits
+        for the program's bytes and has none, and the TCB is as writable as when the
+        mask was set (Channel.w_len), unless memory pressure may shrink the send buffer
+        (writable's check)."""
+        if not (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
+                and t.state in SYNCED and not ch.filler and t.sndbuf.length <= ch.w_len
+                and t.sndbuf_limit >= ch.w_limit and ch.live):
+            return False
+        mem = t.sndbuf.mem
+        return mem.held <= mem.mark
+
+    @staticmethod
     def sending(ch: Channel) -> bool:
         """Whether S is read: only once connected (before, S holds the stub's filler)."""
         return not ch.connecting and ch.sk.state in TCP_ESTABLISHED_OR_LATER
@@ -211,12 +224,8 @@ class StreamPump:
                 self.app_closed(ch, time.monotonic())
             elif ch.app_eof:
                 self.app_shut_write(ch, time.monotonic())
-            elif (ch.mask == EP_IN and ch.s_drained and not ch.s_full and t.state in SYNCED
-                  and not ch.filler and t.sndbuf.length <= ch.w_len
-                  and t.sndbuf_limit >= ch.w_limit and ch.live):
-                mem = t.sndbuf.mem     # as in service: the mask is right as it is
-                if mem.held <= mem.mark:
-                    return
+            elif self.mask_holds(ch, t):
+                return
         if ch.live:
             self.update_mask(ch)
 
@@ -361,16 +370,8 @@ class StreamPump:
                     ch.s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-            if (ch.mask == EP_IN and ch.s_drained and not ch.s_full and not ch.app_eof
-                    and t.state in SYNCED and not ch.filler
-                    and t.sndbuf.length <= ch.w_len and t.sndbuf_limit >= ch.w_limit
-                    and ch.live):
-                # S waits for the program's bytes, has none, and the TCB is writable
-                # (Channel.w_len): nothing to change unless memory pressure may shrink
-                # the send buffer (writable's check)
-                mem = t.sndbuf.mem
-                if mem.held <= mem.mark:
-                    return
+            if self.mask_holds(ch, t):
+                return
         if ch.live:
             if not ch.app_eof and (ch.mask & EP_IN == 0 or not ch.s_drained):
                 self.event(ch, EP_IN)   # what the program wrote meanwhile, then the mask
