@@ -373,7 +373,11 @@ class TcpSocket:
         host's."""
         buf = self.rcvbuf
         if n:
-            buf.drop(n)
+            mem = buf.mem
+            if n == buf.length and not buf.ahead and mem.held <= mem.mark:
+                buf.head = buf.length = 0  # ByteRing.drop's drained case, inline
+            else:
+                buf.drop(n)
         if not buf.length and self.fin_received:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:
