@@ -49,13 +49,11 @@ class InfoLines:
     def flush(self) -> None:
         text = "".join(self.waiting)
         self.waiting.clear()
-        h = self.handler
-        h.acquire()
-        try:
-            h.stream.write(text)
-            h.flush()
-        finally:
-            h.release()
+        # the handler's stream without its lock: the host has no other thread, and
+        # logging flushed the stream after each record it wrote (ordered)
+        stream = self.handler.stream
+        stream.write(text)
+        stream.flush()
 
 
 class LoggingLines:
