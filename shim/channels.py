@@ -14,7 +14,7 @@ import secrets
 import select
 import socket
 import struct
-from collections.abc import Container
+from collections.abc import Collection
 from typing import Any, Callable, Protocol
 
 from shim import protocol as P
@@ -70,7 +70,7 @@ class Service(Protocol):
     """Calls anyone may make on a socket of this service: Linux shows their answer to
     every process (a unix socket's bound name), or the caller has let go of its fd."""
 
-    held_maps: tuple[Container[int], ...]
+    held_maps: tuple[Collection[int], ...]
     """Where this service keeps ids that have no live channel (failed, closed, unix)."""
 
     def dispatch(self, c: Any, ch: Any, req: P.Request) -> tuple[bytes, int | None]:
@@ -171,12 +171,17 @@ class ChannelTable:
 
     def record(self, sock_id: int, s: socket.socket) -> None:
         """The inode a caller must hold for sock_id (forgotten once no service knows it)."""
-        self.inodes[sock_id] = os.fstat(s.fileno()).st_ino
-        if len(self.inodes) > self.inodes_sweep_at:
-            for i in [i for i in self.inodes if i != sock_id and i not in self.by_id and
-                      self.holder(i) is None]:
-                del self.inodes[i]
-            self.inodes_sweep_at = max(1024, 2 * len(self.inodes))
+        inodes = self.inodes
+        inodes[sock_id] = os.fstat(s.fileno()).st_ino
+        if len(inodes) > self.inodes_sweep_at:
+            known = set(self.by_id)     # set operations, not a holder() call per id
+            known.add(sock_id)
+            for h in self.held_ids:
+                for m in h.held_maps:
+                    known.update(m)
+            for i in inodes.keys() - known:
+                del inodes[i]
+            self.inodes_sweep_at = max(1024, 2 * len(inodes))
 
     # ---- channels -------------------------------------------------------------------
 
@@ -217,8 +222,9 @@ class ChannelTable:
         self.by_sock.pop(ch.sk, None)
         self.by_id.pop(ch.sock_id, None)
         self.conn_log.closed(ch.sock_id, ch.sk)
-        if ch.mask != UNREGISTERED:
-            self.ep.unregister(ch.fd)
+        # no EPOLL_CTL_DEL: S is the host's only reference to its socket (never passed
+        # on, dup'd or inherited: the host does not fork), so closing it takes it out
+        # of the epoll set (the kernel's eventpoll_release)
         ch.s.close()
         return True
 

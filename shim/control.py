@@ -318,7 +318,8 @@ class Control:
         if ch is not None:
             svc = ch.svc
         else:
-            svc = table.holder(req.sock_id)
+            # id 0 (socket(), host calls) is never a socket's (ChannelTable.new_id)
+            svc = table.holder(req.sock_id) if req.sock_id else None
             if svc is None:
                 host_op = self.host_ops.get(req.op)
                 if host_op is not None:

@@ -141,6 +141,10 @@ class StackHost:
                 rdue = resolver.next_deadline()
                 if rdue is not None and (due is None or rdue < due):
                     due = rdue
+            if lines.waiting:
+                ldue = lines.due(now)   # written once the oldest has waited a little
+                if ldue is not None and (due is None or ldue < due):
+                    due = ldue
             if due is None:
                 timeout = -1.0
             else:
@@ -152,8 +156,6 @@ class StackHost:
                 if left <= 0:
                     break
                 timeout = left if timeout < 0 else min(timeout, left)
-            if lines.waiting:
-                lines.flush()       # the log lines of this wake-up, in one write
             try:
                 events = self.ep.poll(timeout, 512)
             except InterruptedError:

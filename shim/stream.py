@@ -180,6 +180,7 @@ class StreamService(StreamPump):
         unseen = None
         if old is not None and old.a_shut and not old.listening:
             ch, a = self.fresh_pair(old)
+            self.update_mask(ch)
             return P.response(ch.sock_id, 0, b"", P.KIND_STREAM), a.detach()
         else:
             old = self.dormant.pop(req.sock_id, None)
@@ -331,11 +332,16 @@ class StreamService(StreamPump):
         ch.filler += filler
         ch.connecting = True
         ch.nb_connect = bool(nonblocking)
-        self.update_mask(ch)
+        if nonblocking or a is None:
+            self.update_mask(ch)
         if nonblocking:
             ret, err = -1, errno.EINPROGRESS
         else:
             self.run_stack()
+            if a is not None and self.table.alive(ch):
+                # a fresh S is registered now, with the mask the stack's pass left (on
+                # loopback the established connection's): one epoll_ctl, not two
+                self.update_mask(ch)
             ret, err = -1, ch.sk.error
             if ch.sk.state in TCP_ESTABLISHED_OR_LATER:
                 ret, err = 0, 0
@@ -347,6 +353,7 @@ class StreamService(StreamPump):
             return P.response(ret, err), None
         if err == errno.EINPROGRESS and ch.connecting and self.table.alive(ch):
             ch.filler += fill(a)    # A turns writable when the handshake is over
+            ch.s_drained = False
         # A's inode: the stub's cache keys on it (it need not fstat A)
         ino = P.INO.pack(self.table.inodes.get(ch.sock_id, 0))
         return P.response(ret, err, ino, P.KIND_STREAM, ch.sock_id), a.detach()
@@ -357,7 +364,8 @@ class StreamService(StreamPump):
         sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF))
         ch = Channel(self, sock_id, old.family, s, old.sk)
         ch.size_like(old, a)
-        self.add(ch)
+        ch.s_drained = True     # nobody has written to A: the host still holds it
+        self.table.add(ch, first_mask=True)     # registered by the caller's update_mask
         self.table.caller.prove(sock_id)    # A goes to it
         return ch, a
 

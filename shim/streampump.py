@@ -398,6 +398,9 @@ class StreamPump:
             finally:
                 a.close()
             ch.pending_accept.popleft()
+            # A was just handed over: what the program writes to it from now on, epoll
+            # reports once S is registered (level-triggered); no read of S to find out
+            new.s_drained = True
             self.add(new)
             self.service(new)
 
