@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib.machinery
-import importlib.util
 import mmap
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -120,15 +119,6 @@ def test_packet_buffers_are_raw_memory():
     assert bytes(pool.memory[buf.index * 2048:buf.index * 2048 + 5]) == b"hello"
 
 
-def _hostwarm():
-    loader = importlib.machinery.SourceFileLoader("hostwarm", str(ROOT / "tools" / "hostwarm"))
-    spec = importlib.util.spec_from_loader("hostwarm", loader)
-    assert spec is not None
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
 def test_hostwarm_reads_pypys_own_accounting(tmp_path):
     """tools/hostwarm's seconds per PYPYLOG section: outermost occurrences only, log
     timestamps (hex ticks) scaled to jit-summary's TOTAL seconds; its own lines as given."""
@@ -138,7 +128,8 @@ def test_hostwarm_reads_pypys_own_accounting(tmp_path):
                    "[320] gc-minor-walkroots}\n[380] gc-minor}\n[400] {jit-summary\n"
                    "Tracing:      \t3\t0.5\nBackend:      \t2\t0.125\nTOTAL:      \t\t2.0\n"
                    "abort: trace too long:\t4\n[500] jit-summary}\n")
-    got = _hostwarm().pypylog_seconds(log)
+    got = runpy.run_path(str(ROOT / "tools" / "hostwarm"), run_name="hostwarm")[
+        "pypylog_seconds"](log)
     assert got == pytest.approx({"jit-tracing": 0.5, "jit-optimize": 0.0, "jit-backend": 0.0,
                                  "gc-minor": 0.25, "gc-collect-step": 0.0, "Tracing": 0.5,
                                  "Backend": 0.125, "TOTAL": 2.0, "trace too long": 4.0})
