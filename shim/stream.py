@@ -327,9 +327,8 @@ class StreamService(StreamPump):
             raise
         a = None
         if ch.a_shut:
-            ch, a = self.fresh_pair(ch)     # the writable A goes with the reply
-            if nonblocking:
-                a.setblocking(False)        # the program's O_NONBLOCK, as it goes
+            # the writable A goes with the reply (with the program's O_NONBLOCK)
+            ch, a = self.fresh_pair(ch, bool(nonblocking))
         ch.filler += filler
         ch.connecting = True
         ch.nb_connect = bool(nonblocking)
@@ -359,10 +358,12 @@ class StreamService(StreamPump):
         ino = P.INO.pack(self.table.inodes.get(ch.sock_id, 0))
         return P.response(ret, err, ino, P.KIND_STREAM, ch.sock_id), a.detach()
 
-    def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
+    def fresh_pair(self, old: Channel,
+                   a_nonblocking: bool = False) -> tuple[Channel, socket.socket]:
         """A new pair for old's stack socket (options and binding kept); old's goes."""
         self.close_channel(old)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF))
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF),
+                                            a_nonblocking)
         ch = Channel(self, sock_id, old.family, s, old.sk)
         ch.size_like(old, a)
         ch.s_drained = True     # nobody has written to A: the host still holds it
