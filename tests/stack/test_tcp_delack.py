@@ -174,3 +174,24 @@ def test_data_after_a_gap_longer_than_the_rto_is_acked_at_once() -> None:
     h.send(ACK | PSH, seq, our, b"late")
     h.advance(0.001)
     assert [a.ack for a in h.recv()] == [seq + 4]
+
+
+def test_timeout_with_the_window_closed_behind_data_probes_it() -> None:
+    """Data in flight, then the peer's window closes (an ACK of nothing, window 0) and
+    the update that reopens it is lost: the retransmission timeout sends a window
+    probe (Linux retransmits the head anyway) whose answer reopens the window; before,
+    each timeout found no usable window and sent nothing, forever."""
+    h, s, our = _conn()
+    assert s.send(b"q" * 1000) == 1000
+    h.advance(0.001)
+    (data,) = h.recv()
+    h.send(ACK, 1001, our, window=0)  # the window shrank to 0 behind the data
+    h.advance(0.001)
+    assert h.recv() == []
+    h.run_until(h.now + 1.5)
+    probes = h.recv()
+    assert probes and probes[0].seq == (our - 1) & 0xFFFFFFFF and not probes[0].payload
+    h.send(ACK, 1001, our, window=65535)  # the answer: the window is open again
+    h.advance(0.001)
+    h.run_until(h.now + 3.0)
+    assert any(seg.payload == b"q" * 1000 for seg in h.recv())

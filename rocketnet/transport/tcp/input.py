@@ -82,7 +82,7 @@ class InputMixin:
     def ip_input(self, iface: InterfaceWrapper, ip: IpRepr, seg: memoryview) -> None:
         """IpHandler for poll_interfaces: a segment (``seg``) of the packet ``ip``."""
         version, src, dst = ip.version, ip.src, ip.dst
-        n = len(seg)
+        n = seg.nbytes  # len(seg) without a call: the payload is a memoryview of bytes
         if n >= 32:  # the header and what would be the aligned timestamp option
             sport, dport, seq, ack, off, flags, window, _c, _u, word, tsval, tsecr = \
                 TCP_TS.unpack_from(seg, 0)
@@ -111,25 +111,37 @@ class InputMixin:
         tcb = conns[key]
         tcb.segs_in += 1
         plen = n - hl
-        # ---- fast path (header prediction): ESTABLISHED, in order, pure ACK and/or
-        # data, no options or just the aligned timestamp option
+        # ---- header prediction (Linux tcp_rcv_established's fast path): ESTABLISHED, in
+        # order, ACK (and PSH) only, no options or just the aligned timestamp option with
+        # a TSval not older than TS.Recent, no SACK scoreboard. None of the general
+        # path's checks (PAWS, window, RST, SYN, urgent, FIN) can fail or apply then.
         if (
             tcb.state == ESTABLISHED
             and (flags & (SYN | FIN | RST | URG | ACK)) == ACK
             and seq == tcb.rcv_nxt
+            and not tcb.sacked
         ):
-            if hl == 20:
-                if not tcb.sacked:
-                    if self._process_ack(tcb, seq, ack, window, plen) and plen:
-                        self._accept_data(tcb, seg, hl, plen)
-                    return
-            elif hl == 32 and tcb.ts_ok:
-                if word == TS_WORD and not ((tsval - tcb.ts_recent) & HALF) and not tcb.sacked:
-                    if seq == tcb.last_ack_sent:
-                        tcb.ts_recent = tsval
-                    if self._process_ack(tcb, seq, ack, window, plen, tsecr) and plen:
-                        self._accept_data(tcb, seg, hl, plen)
-                    return
+            predicted = hl == 20 or (hl == 32 and tcb.ts_ok and word == TS_WORD
+                                     and not (tsval - tcb.ts_recent) & HALF)
+            if predicted:
+                if hl == 20:
+                    tsecr = 0
+                elif seq == tcb.last_ack_sent:
+                    tcb.ts_recent = tsval
+                if (ack == tcb.snd_una and plen and self.probe is None
+                        and (window << tcb.snd_wscale) == tcb.snd_wnd):
+                    # data acknowledging nothing new in the same window (a receiver's
+                    # common segment): the window's bookkeeping alone, no ACK processing
+                    # (Linux: tcp_update_wl instead of tcp_ack)
+                    tcb.last_recv = self.now
+                    wl1 = tcb.snd_wl1
+                    if (wl1 - seq) & HALF or wl1 == seq:
+                        tcb.snd_wl1 = seq
+                        tcb.snd_wl2 = ack
+                    self._accept_data(tcb, seg, hl, plen)
+                elif self._process_ack(tcb, seq, ack, window, plen, tsecr) and plen:
+                    self._accept_data(tcb, seg, hl, plen)
+                return
         self._segment(tcb, seq, ack, flags, window, seg, hl, plen)
 
     def _accept_data(self, tcb: TcpSocket, seg: memoryview, hl: int, plen: int) -> None:
@@ -147,10 +159,14 @@ class InputMixin:
             self._enter_closed(tcb, 0)
             return
         buf = tcb.rcvbuf
-        buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit, plen)
+        p = buf.head + buf.length
+        if p + plen <= buf.capacity and not buf.ahead:
+            buf.mv[p : p + plen] = seg[hl : hl + plen]  # ByteRing.write's common case
+        else:
+            buf.write(0, seg[hl : hl + plen], tcb.rcvbuf_limit, plen)
+            a = buf.ahead - plen
+            buf.ahead = a if a > 0 else 0
         buf.length += plen  # commit, inline
-        a = buf.ahead - plen
-        buf.ahead = a if a > 0 else 0
         if plen >= tcb.rcv_mss:
             tcb.rcv_mss = plen if plen < tcb.advmss else tcb.advmss
             if seg[13] & PSH:
@@ -260,12 +276,24 @@ class InputMixin:
         if nd > sndbuf.length:
             nd = sndbuf.length  # the rest is our FIN
         if nd:
-            sndbuf.drop(nd)
+            mem = sndbuf.mem
+            if nd == sndbuf.length and mem.held <= mem.mark:
+                sndbuf.head = sndbuf.length = 0  # ByteRing.drop's drained case, inline
+            else:
+                sndbuf.drop(nd)
             tcb.data_seq = (tcb.data_seq + nd) & M
             tcb.bytes_acked += nd
             self.events[tcb] = None
         # at most one RTT sample; the timer's backoff ends only with one (RFC 6298 5)
-        r = tcb.tx.acked(una_abs, una_abs + d, now, sack_rtt, tsecr, tcb.ts_offset)
+        tx = tcb.tx
+        segs = tx.segs
+        if segs and not tx.resent and segs[-1][0] <= una_abs + d:
+            # everything sent acknowledged, nothing resent: SendTimes.acked's first case
+            r: float | None = now - segs[tx.head][1]
+            tx.segs = []
+            tx.head = 0
+        else:
+            r = tx.acked(una_abs, una_abs + d, now, sack_rtt, tsecr, tcb.ts_offset)
         if r is not None:
             self._rtt_sample(tcb, r)
         tcb.retransmits = 0

@@ -297,8 +297,8 @@ class OutputMixin:
                     h = tcb.heap_at
                     if h is None or t < h:
                         self._arm(tcb, t)
-                if last and flags & FIN:
-                    break
+                if last:
+                    break  # the queue is sent (with the FIN if queued): no second pass
             elif tcb.fin_queued and snd_nxt == data_end:
                 if not self._xmit(tcb, FIN | ACK, snd_nxt):
                     return False

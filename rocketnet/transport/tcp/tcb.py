@@ -318,13 +318,20 @@ class TcpSocket:
         caller's)."""
         if self.fin_queued:
             return None
-        n, goal = self._room()
-        if n <= 0:
-            return None
+        buf = self.sndbuf
+        mem = self.layer.mem
+        free = self.sndbuf_limit - buf.length
+        if free > 0 and mem.held <= mem.mark and self.goal_for == (self.mss, self.max_snd_wnd):
+            goal = self.goal  # _room's common case: room, no pressure, the size goal known
+            n = free if free > goal else goal
+        else:
+            n, goal = self._room()
+            if n <= 0:
+                return None
         if most < n:
             n = most
-        buf = self.sndbuf  # placed after the readable bytes as ByteRing.write places
-        p = buf.length     # (a send ring has nothing written ahead)
+        p = buf.length  # placed after the readable bytes as ByteRing.write places them
+        # (a send ring has nothing written ahead)
         if p + n > buf.capacity:
             buf.reserve(p + n, self.sndbuf_limit + goal)
         cap = buf.capacity
@@ -373,7 +380,11 @@ class TcpSocket:
         host's."""
         buf = self.rcvbuf
         if n:
-            buf.drop(n)
+            mem = buf.mem
+            if n == buf.length and not buf.ahead and mem.held <= mem.mark:
+                buf.head = buf.length = 0  # ByteRing.drop's drained case, inline
+            else:
+                buf.drop(n)
         if not buf.length and self.fin_received:
             buf.release()  # the last bytes read: the ring is not needed any more
         if self.urg_state and self.bytes_received - buf.length > self.urg_pos:

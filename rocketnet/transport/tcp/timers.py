@@ -177,7 +177,12 @@ class TimersMixin:
         tcb.ca_state = 4
         tcb.rto = min(tcb.rto * 2, cfg.rto_max)
         tcb.snd_nxt = tcb.snd_una  # go back N (SACKed data is skipped)
-        self._output(tcb)
+        if tcb.snd_wnd == 0:
+            # the window closed behind data in flight: the retransmission is a window
+            # probe (Linux retransmits the head anyway), so the answer reopens it
+            self._xmit(tcb, ACK, (tcb.snd_una - 1) & M)
+        else:
+            self._output(tcb)
         tcb.rto_at = now + tcb.rto
         if self.probe is not None:
             self.probe.loss(tcb, "rto")
