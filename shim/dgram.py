@@ -176,7 +176,6 @@ class DgramService:
         inner = sk.inner
         layer = sk.layer
         send = layer.send
-        can_send = layer.can_send
         recv_into = ch.s.recv_into
         more = ch.more
         dest_cache = ch.dest_cache
@@ -184,10 +183,16 @@ class DgramService:
         stats = self.stack.stats
         budget = READ_BYTES
         burst = ch.burst
-        got = 0
+        got = room = 0
+        # the last destination, compared in place: no key object per datagram
+        last_raw, last_len, last_dest = b"", -1, (b"", 0, 0)
         for _ in range(READ_BATCH):
-            if budget <= 0 or not can_send():
+            if budget <= 0:
                 break
+            if not room:        # the devices asked once per batch, not per datagram
+                room = layer.send_room()
+                if not room:
+                    break
             try:
                 n = recv_into(buf)
             except BlockingIOError:
@@ -199,6 +204,7 @@ class DgramService:
                 break
             budget -= n
             got += 1
+            room -= 1
             if n < HDR_SIZE:
                 stats["udp_channel_drops"] += 1
                 continue
@@ -209,13 +215,17 @@ class DgramService:
                         inner.cork_on:
                     self.cork(ch, mv[HDR_SIZE:n], alen, flags & DG_MORE)
                 elif alen:
-                    raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
-                    dest = dest_cache.get(raw)
-                    if dest is None:
-                        dest = self.destination(ch, raw)
-                        if len(dest_cache) > 256:
-                            dest_cache.clear()
-                        dest_cache[raw] = dest
+                    if alen == last_len and buf.startswith(last_raw, ADDR_OFF):
+                        dest = last_dest
+                    else:
+                        raw = bytes(mv[ADDR_OFF:ADDR_OFF + alen])
+                        dest = dest_cache.get(raw)
+                        if dest is None:
+                            dest = self.destination(ch, raw)
+                            if len(dest_cache) > 256:
+                                dest_cache.clear()
+                            dest_cache[raw] = dest
+                        last_raw, last_len, last_dest = raw, alen, dest
                     if flags & DG_SEND_IP:
                         self.send_with_ip(ch, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
                     elif dest[2]:

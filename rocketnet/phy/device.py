@@ -62,6 +62,11 @@ class NetDevice(ABC):
     @abstractmethod
     def can_send(self) -> bool: ...
 
+    def tx_room(self) -> int | None:
+        """How many frames can surely be sent now (a sender then need not ask
+        ``can_send`` per frame); None where the device cannot tell."""
+        return None
+
     @abstractmethod
     def can_recv(self) -> bool: ...
 

@@ -36,6 +36,14 @@ class LoopbackDevice(NetDevice):
     def can_send(self) -> bool:
         return bool(self.large.free) and bool(self.small.free)     # asked per datagram
 
+    def tx_room(self) -> int | None:
+        # a frame takes one buffer, a small one spilling into the large pool: as many
+        # frames as the large pool alone could take (unless can_send is another's)
+        if type(self).can_send is not LoopbackDevice.can_send:
+            return None
+        large, small = len(self.large.free), len(self.small.free)
+        return large if large < small else small
+
     def can_recv(self) -> bool:
         return bool(self.rxq)
 

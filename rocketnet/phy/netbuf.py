@@ -57,7 +57,14 @@ class NetBufPool:
         has none), or None (exhausted / too big)."""
         free = self.free
         if size > self.buf_size or not free:
-            return self.spill.alloc(size) if self.spill is not None else None
+            pool = self.spill       # its buffer taken here: no second call per frame
+            if pool is None:
+                return None
+            if pool.spill is not None:
+                return pool.alloc(size)
+            free = pool.free
+            if size > pool.buf_size or not free:
+                return None
         buf = free.pop()
         buf.length = size
         buf.in_use = True

@@ -350,6 +350,26 @@ class UdpLayer:
                 return False
         return True
 
+    def send_room(self) -> int:
+        """How many datagrams of any size (each fragmented at its interface's MTU) can
+        surely be sent now, so a sender of many asks once, not per datagram; 1 while
+        can_send where a device cannot tell (or the room is less than a datagram)."""
+        room = 1 << 16
+        for i in self.ifaces:
+            free = i.dev.device.tx_room()
+            if free is None:
+                break
+            # frames of the largest datagram: 65535 bytes of IPv6 payload, 8-byte
+            # fragment units after up to 48 bytes of headers
+            unit = (i.mtu - 48) & ~7
+            n = free // -(-65535 // (unit if unit > 8 else 8))
+            if n < room:
+                room = n
+        else:
+            if room:
+                return room
+        return 1 if self.can_send() else 0
+
     def send(self, sk: UdpSocket, data: bytes | memoryview, rip: bytes, rport: int,
              oif: int = 0, ttl: int = -1, tos: int = -1) -> int:
         """Emit one datagram to ``rip`` (unmapped), ``rport``; ttl/tos (hop limit/traffic
@@ -378,6 +398,11 @@ class UdpLayer:
             raise SocketError(ENETUNREACH)
         if rip == sk.rip and rport == sk.rport and sk.lip is not None:
             src = sk.lip
+        elif iface.loopback and (sk.bind_addr is None or sk.bind_addr == _ZERO4 or
+                                 sk.bind_addr == _ZERO16):
+            src = iface.primary[4 if version == 4 else 16]  # _source's wildcard on lo
+            if src is None:
+                raise SocketError(EADDRNOTAVAIL)
         else:
             src = self._source(sk, iface, rip)
         bcast = version == 4 and rip[3] & 3 == 3 and self.is_broadcast(rip)
