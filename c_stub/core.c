@@ -3,6 +3,8 @@
  * cache, safe copies of user memory, and load time (the constructor). */
 #include "internal.h"
 
+#include <sys/auxv.h>
+
 /* ------------------------------------------------------------------------ */
 /* Real functions                                                            */
 
@@ -212,11 +214,12 @@ static int rn_vm_copy(int out, const struct iovec *mine, const struct iovec *use
 }
 
 /* The main thread's stack from the current frame up to where the program started
- * (__libc_stack_end, glibc) is mapped and writable: user memory there needs no checked
- * copy.  The frame must be on that stack (not a signal stack, a coroutine's or another
- * thread's): the main thread, within the stack's rlimit of its top; the kernel keeps
- * other mappings out of that gap (mmap_base lies at least that far below, 128 MiB at
- * least).  musl has no __libc_stack_end: every copy is checked there. */
+ * (__libc_stack_end, glibc; musl has none: the program's name, AT_EXECFN, which the
+ * kernel (or qemu-user's loader) writes at the top of that stack, above argv and envp)
+ * is mapped and writable: user memory there needs no checked copy.  The frame must be
+ * on that stack (not a signal stack, a coroutine's or another thread's): the main
+ * thread, within the stack's rlimit of its top; the kernel keeps other mappings out of
+ * that gap (mmap_base lies at least that far below, 128 MiB at least). */
 extern void *__libc_stack_end __attribute__((weak));
 static uintptr_t g_stk_top, g_stk_span;
 static pthread_t g_stk_thread;
@@ -224,13 +227,14 @@ static pthread_t g_stk_thread;
 static void rn_stack_init(void)
 {
     struct rlimit rl;
-    if (&__libc_stack_end == NULL || __libc_stack_end == NULL ||
-        getrlimit(RLIMIT_STACK, &rl) != 0)
+    uintptr_t top = &__libc_stack_end != NULL ? (uintptr_t)__libc_stack_end
+                                              : (uintptr_t)getauxval(AT_EXECFN);
+    if (top == 0 || getrlimit(RLIMIT_STACK, &rl) != 0)
         return;
     uintptr_t cap = (uintptr_t)128 << 20;
     g_stk_span = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap ? cap : (uintptr_t)rl.rlim_cur;
     g_stk_thread = pthread_self();
-    g_stk_top = (uintptr_t)__libc_stack_end;
+    g_stk_top = top;
 }
 
 __attribute__((noinline)) static int rn_on_stack(const void *p, size_t n)
