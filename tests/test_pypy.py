@@ -138,7 +138,8 @@ def test_hostwarm_reads_pypys_own_accounting(tmp_path):
 @needs_pypy
 def test_hostwarm_measures_both_hosts_per_connection(tmp_path):
     """tools/hostwarm end to end: a host under each interpreter serves its shimmed
-    connections; per batch each gets its host's CPU per connection, PyPy's log read."""
+    connections; per batch each gets its host's CPU per connection, PyPy's log read;
+    --rr: per request/response on one connection."""
     env = dict(os.environ)
     env.pop("ROCKETNET_HOST_PYTHON", None)
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "hostwarm"), "--python",
@@ -152,3 +153,8 @@ def test_hostwarm_measures_both_hosts_per_connection(tmp_path):
         pairs = row.split("; ")[1].split()
         assert len(pairs) == 2 and all(float(x) >= 0 for p in pairs for x in p.split("+"))
     assert "pypy3 round 1: jit-tracing " in r.stdout and list(tmp_path.glob("host-0-*.log"))
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "hostwarm"), "--python",
+                        sys.executable, "--rr", "--batch", "5", "--batches", "2"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"{sys.executable}: " in r.stdout and " 10 request/responses; " in r.stdout
