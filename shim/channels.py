@@ -154,17 +154,25 @@ class ChannelTable:
             return sock_id
         raise OSError(errno.ENOBUFS, "no free socket name")   # as sock_alloc failing
 
-    def new_pair(self, type_: int, s_sndbuf: int = 0) -> tuple[int, socket.socket, socket.socket]:
-        """A fresh id and its pair: A named for recognition, S non-blocking.  The bare
-        _socket objects: socket.socket's constructor calls getsockname on each end."""
-        a, s = _socket.socketpair(socket.AF_UNIX, type_)
+    def new_pair(self, type_: int, s_sndbuf: int = 0,
+                 a_nonblocking: bool = False) -> tuple[int, socket.socket, socket.socket]:
+        """A fresh id and its pair: A named for recognition (O_NONBLOCK too if
+        a_nonblocking: made so, as S, by socketpair), S non-blocking.  The bare _socket
+        objects: socket.socket's constructor calls getsockname on each end."""
+        if a_nonblocking:
+            # (CPython's object keeps timeout None: with the fd O_NONBLOCK its calls
+            # still raise BlockingIOError at once, as after setblocking(False))
+            a, s = _socket.socketpair(socket.AF_UNIX, type_ | socket.SOCK_NONBLOCK)
+        else:
+            a, s = _socket.socketpair(socket.AF_UNIX, type_)
         try:
             sock_id = self.bind_new(a)
         except OSError:
             a.close()
             s.close()
             raise
-        s.setblocking(False)
+        if not a_nonblocking:
+            s.setblocking(False)
         if s_sndbuf:
             set_sndbuf(s, s_sndbuf)
         return sock_id, a, s

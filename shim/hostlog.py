@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from socket import SOCK_STREAM  # a stack socket's type (Socket.type: without flags)
 from typing import Any
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -127,7 +128,7 @@ def endpoint(a: Any) -> str:
 
 def describe(sock_id: int, sk: Any) -> str:
     """`sock N #H proto local > remote` for a stack socket."""
-    proto = "tcp" if getattr(sk, "type", 1) & 0xF == 1 else "udp"
+    proto = "tcp" if sk.type == SOCK_STREAM else "udp"
     try:
         local = endpoint(sk.getsockname())
     except Exception:          # a socket in any state describes itself, never raises here
@@ -136,7 +137,7 @@ def describe(sock_id: int, sk: Any) -> str:
         remote = endpoint(sk.getpeername())
     except Exception:
         remote = "-"
-    return f"sock {sock_id} #{getattr(sk, 'handle', '?')} {proto} {local} > {remote}"
+    return f"sock {sock_id} #{sk.handle} {proto} {local} > {remote}"
 
 
 # TCP states whose addresses stay as they are until CLOSED: a line's description is
@@ -181,7 +182,7 @@ class ConnLog:
                 text = known[1]
             else:
                 text = describe(sock_id, sk)
-                if st in FIXED_ADDRESSES and getattr(sk, "type", 1) & 0xF == 1:
+                if st in FIXED_ADDRESSES and sk.type == SOCK_STREAM:
                     known = (sock_id, text)
             self.line(f"{text} {old} -> {st}")
         if st != "CLOSED":

@@ -35,6 +35,7 @@ from shim.streampump import (
     CHANNEL_BUF,
     CHANNEL_BUF_MIN,
     READ_CHUNK,
+    SYNCED,
     TCP_ESTABLISHED_OR_LATER,
     Channel,
     StreamPump,
@@ -326,9 +327,8 @@ class StreamService(StreamPump):
             raise
         a = None
         if ch.a_shut:
-            ch, a = self.fresh_pair(ch)     # the writable A goes with the reply
-            if nonblocking:
-                a.setblocking(False)        # the program's O_NONBLOCK, as it goes
+            # the writable A goes with the reply (with the program's O_NONBLOCK)
+            ch, a = self.fresh_pair(ch, bool(nonblocking))
         ch.filler += filler
         ch.connecting = True
         ch.nb_connect = bool(nonblocking)
@@ -343,7 +343,7 @@ class StreamService(StreamPump):
                 # loopback the established connection's): one epoll_ctl, not two
                 self.update_mask(ch)
             ret, err = -1, ch.sk.error
-            if ch.sk.state in TCP_ESTABLISHED_OR_LATER:
+            if ch.sk.inner.state in SYNCED:
                 ret, err = 0, 0
             elif err:
                 ch.sk.take_error()
@@ -358,10 +358,12 @@ class StreamService(StreamPump):
         ino = P.INO.pack(self.table.inodes.get(ch.sock_id, 0))
         return P.response(ret, err, ino, P.KIND_STREAM, ch.sock_id), a.detach()
 
-    def fresh_pair(self, old: Channel) -> tuple[Channel, socket.socket]:
+    def fresh_pair(self, old: Channel,
+                   a_nonblocking: bool = False) -> tuple[Channel, socket.socket]:
         """A new pair for old's stack socket (options and binding kept); old's goes."""
         self.close_channel(old)
-        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF))
+        sock_id, a, s = self.table.new_pair(socket.SOCK_STREAM, Channel.s_size(old, CHANNEL_BUF),
+                                            a_nonblocking)
         ch = Channel(self, sock_id, old.family, s, old.sk)
         ch.size_like(old, a)
         ch.s_drained = True     # nobody has written to A: the host still holds it
@@ -421,10 +423,12 @@ class StreamService(StreamPump):
         return P.response(0, 0, value), None
 
     def op_setsockopt(self, ch: Channel, req: P.Request):
-        return self.set_option(ch, req.args[0], req.args[1], req.payload)
+        return P.response(0, 0, b"", self.set_option(ch, req.args[0], req.args[1],
+                                                     req.payload)), None
 
-    def set_option(self, ch: Channel, level: int, name: int, value: bytes | int):  # type: ignore[no-untyped-def]
-        """setsockopt of the program's bytes, or of an int option the stub kept."""
+    def set_option(self, ch: Channel, level: int, name: int, value: bytes | int) -> int:
+        """setsockopt of the program's bytes, or of an int option the stub kept; ->
+        the reply's arg0 (SO_SNDBUF: the size the stub sets on A, else 0)."""
         privileged = self.table.caller.net_admin     # Linux checks capabilities per call
         if (level == SOL_SOCKET and name in (SO_SNDBUFFORCE, SO_RCVBUFFORCE)
                 and not privileged):
@@ -441,12 +445,12 @@ class StreamService(StreamPump):
             # refilled A, and each round trip took half a window (tools/smallbuf)
             if name in (socket.SO_SNDBUF, SO_SNDBUFFORCE):
                 ch.a_sndbuf = t.sndbuf_limit
-                return P.response(0, 0, b"", ch.a_sndbuf), None   # the stub sets A's
+                return ch.a_sndbuf      # the stub sets A's
             if name in (socket.SO_RCVBUF, SO_RCVBUFFORCE):
                 ch.s_sndbuf = ch.s_auto = t.rcvbuf_limit // 4   # S: half (kernel-doubled)
                 if ch.listening or not ch.a_shut:   # else S is sized at listen or swapped
                     set_sndbuf(ch.s, ch.s_sndbuf)
-        return P.response(0), None
+        return 0
 
     def kept_option_limits(self) -> tuple[int, int]:
         """HELLO's arg0 and arg1 (rn_protocol.h): (1, 0), the stub may keep options

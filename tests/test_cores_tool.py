@@ -6,7 +6,10 @@ import importlib.machinery
 import importlib.util
 import os
 import shutil
+import socket
+import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,4 +69,97 @@ def test_cores_starts_without_the_venv(tmp_path) -> None:
     r = subprocess.run([system, str(ROOT / "tools" / "cores"), "--help"],
                        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "profile" in r.stdout and "split" in r.stdout, r.stderr
+    assert r.returncode == 0 and "profile" in r.stdout and "floor" in r.stdout, r.stderr
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    got = b""
+    while len(got) < n:
+        chunk = s.recv(n - len(got))
+        assert chunk, f"EOF after {len(got)} of {n} bytes"
+        got += chunk
+    return got
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    a, s = socket.socketpair()
+    a.settimeout(30)
+    s.settimeout(30)
+    return a, s
+
+
+@pytest.mark.parametrize("relay", ["C", "Python"])
+def test_floor_relay_moves_bytes_and_answers_rpcs(tmp_path, relay) -> None:
+    """`tools/cores floor`'s relay (tools/floor.c built as the tool builds it, and
+    tools/floor_relay.py): bytes both ways between pair ends, EOF passed on as a FIN, the
+    relay ends when both ends ended; with a control connection, the socket RPC gives an
+    A and the connect RPC sends the server its A on the listener's channel."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc)")
+    cores = _cores()
+    exe = cores.build_floor(tmp_path)
+    cmd = [str(exe), "relay"] if relay == "C" else [sys.executable, str(cores.FLOOR_RELAY)]
+    (a1, s1), (a2, s2) = _pair(), _pair()
+    p = subprocess.Popen([*cmd, "-1", "-1", str(s1.fileno()), str(s2.fileno())],
+                         pass_fds=(s1.fileno(), s2.fileno()))
+    s1.close()
+    s2.close()
+    try:
+        a1.sendall(b"q" * 64)
+        assert _recv_exactly(a2, 64) == b"q" * 64
+        big = os.urandom(200000)        # more than one read of the relay's
+        a2.sendall(big)
+        assert _recv_exactly(a1, len(big)) == big
+        a1.close()
+        assert a2.recv(1) == b""
+        a2.close()
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    (c, cs), (ln, ls) = _pair(), _pair()
+    p = subprocess.Popen([*cmd, str(cs.fileno()), str(ls.fileno())],
+                         pass_fds=(cs.fileno(), ls.fileno()))
+    cs.close()
+    ls.close()
+    word = struct.Struct("=I")
+    try:
+        c.sendall(word.pack(1))         # socket: an A comes back
+        _, fds, _, _ = socket.recv_fds(c, 4, 1)
+        a = socket.socket(fileno=fds[0])
+        c.sendall(word.pack(2))         # connect: answered, the server's A on its way
+        assert _recv_exactly(c, 4) == word.pack(0)
+        _, fds, _, _ = socket.recv_fds(ln, 4, 1)
+        srv = socket.socket(fileno=fds[0])
+        a.settimeout(30)
+        srv.settimeout(30)
+        a.sendall(b"request")
+        assert _recv_exactly(srv, 7) == b"request"
+        srv.sendall(b"response")
+        assert _recv_exactly(a, 8) == b"response"
+        a.close()
+        assert srv.recv(1) == b""
+        srv.close()
+        c.close()                       # the relay ends, closing the listener's channel
+        assert ln.recv(4) == b""
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_floor_client_and_server_count_transactions(tmp_path) -> None:
+    """floor's client and server on the two ends of a pair: the client reports how many
+    transactions it made (no figure is checked: speed belongs in tools/cores floor)."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc)")
+    exe = _cores().build_floor(tmp_path)
+    a, s = socket.socketpair()
+    server = subprocess.Popen([str(exe), "fd-server", str(s.fileno())], pass_fds=(s.fileno(),))
+    r = subprocess.run([str(exe), "client", "fd", str(a.fileno()), "0.2"],
+                       pass_fds=(a.fileno(),), capture_output=True, text=True, timeout=60)
+    a.close()
+    s.close()
+    assert server.wait(30) == 0
+    f = r.stdout.split()
+    assert r.returncode == 0 and f[0] == "transactions" and int(f[1]) > 0, r.stdout + r.stderr

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import mmap
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,38 @@ def test_packet_buffers_are_raw_memory():
     assert buf is not None
     buf.view[:5] = b"hello"
     assert bytes(pool.memory[buf.index * 2048:buf.index * 2048 + 5]) == b"hello"
+
+
+def test_hostwarm_reads_pypys_own_accounting(tmp_path):
+    """tools/hostwarm's seconds per PYPYLOG section: outermost occurrences only, log
+    timestamps (hex ticks) scaled to jit-summary's TOTAL seconds; its own lines as given."""
+    log = tmp_path / "host.log"
+    log.write_text("[100] {jit-tracing\n[120] {jit-tracing\n[150] jit-tracing}\n"
+                   "[200] jit-tracing}\n[300] {gc-minor\n[310] {gc-minor-walkroots\n"
+                   "[320] gc-minor-walkroots}\n[380] gc-minor}\n[400] {jit-summary\n"
+                   "Tracing:      \t3\t0.5\nBackend:      \t2\t0.125\nTOTAL:      \t\t2.0\n"
+                   "abort: trace too long:\t4\n[500] jit-summary}\n")
+    got = runpy.run_path(str(ROOT / "tools" / "hostwarm"), run_name="hostwarm")[
+        "pypylog_seconds"](log)
+    assert got == pytest.approx({"jit-tracing": 0.5, "jit-optimize": 0.0, "jit-backend": 0.0,
+                                 "gc-minor": 0.25, "gc-collect-step": 0.0, "Tracing": 0.5,
+                                 "Backend": 0.125, "TOTAL": 2.0, "trace too long": 4.0})
+
+
+@needs_pypy
+def test_hostwarm_measures_both_hosts_per_connection(tmp_path):
+    """tools/hostwarm end to end: a host under each interpreter serves its shimmed
+    connections; per batch each gets its host's CPU per connection, PyPy's log read."""
+    env = dict(os.environ)
+    env.pop("ROCKETNET_HOST_PYTHON", None)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "hostwarm"), "--python",
+                        f"{sys.executable},pypy3", "--batch", "5", "--batches", "2",
+                        "--pypylog", str(tmp_path)], capture_output=True, text=True,
+                       timeout=180, env=env)
+    assert r.returncode == 0, r.stderr
+    rows = {ln.split(": ")[0]: ln for ln in r.stdout.splitlines() if "connections; " in ln}
+    assert set(rows) == {sys.executable, "pypy3"}
+    for row in rows.values():
+        pairs = row.split("; ")[1].split()
+        assert len(pairs) == 2 and all(float(x) >= 0 for p in pairs for x in p.split("+"))
+    assert "pypy3 round 1: jit-tracing " in r.stdout and list(tmp_path.glob("host-0-*.log"))

@@ -111,7 +111,8 @@ def plain_int(level: int, value: Value) -> int | None:
 def check(sk: Socket, level: int, optname: int, value: Value) -> Value | None:
     """Validate a setsockopt value as Linux does and return what the option holds
     without storing it, or act on the socket and return None."""
-    check_int_first(sk, level, optname, value)
+    if type(value) is not int:      # an int (a kept option) is never short
+        check_int_first(sk, level, optname, value)
     opt = _entry(sk, level, optname, False)
     if opt.set is None:
         raise SocketError(ENOPROTOOPT)

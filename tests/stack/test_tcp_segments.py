@@ -708,3 +708,29 @@ def test_sack_of_a_never_resent_segment_ends_the_backoff() -> None:
     h.send(ACK, 1001, una + 1000, options=TcpOptions(sack_blocks=((una + 2000, una + 3000),)))
     h.advance(0.001)
     assert s.inner.rto < 2 * rto0
+
+
+def test_header_prediction_keeps_the_window_bookkeeping() -> None:
+    """In-order data that acknowledges nothing new takes the short path (no ACK
+    processing): it moves snd_wl1/snd_wl2 as the general path would; the same segment
+    with another window, or an older TSval, is not predicted and takes the general path
+    (the window is updated; PAWS drops it)."""
+    h = Harness()
+    _lst, s, synack = h.handshake(FULL)
+    t = s.inner
+    my_ts = synack.options.timestamps[0]
+    una = synack.seq + 1
+    ts = TcpOptions(timestamps=(6000, my_ts))
+    h.send(ACK | PSH, 1001, una, b"one", options=ts)
+    h.advance(0.001)
+    assert s.recv(100) == b"one"
+    assert (t.snd_wl1, t.snd_wl2, t.snd_una) == (1001, una, una)
+    wnd = t.snd_wnd
+    h.send(ACK | PSH, 1004, una, b"two", window=100, options=ts)
+    h.advance(0.001)
+    assert s.recv(100) == b"two"
+    assert t.snd_wnd == 100 << t.snd_wscale != wnd and t.snd_wl1 == 1004
+    h.send(ACK | PSH, 1007, una, b"old", window=100, options=TcpOptions(timestamps=(5999, my_ts)))
+    h.advance(0.001)
+    assert s.recv(100) == b""
+    assert h.stack.stats["drop_tcp_paws"] == 1

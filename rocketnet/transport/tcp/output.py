@@ -154,6 +154,9 @@ class OutputMixin:
         return out[:cap]
 
     def _send_ack(self, tcb: TcpSocket) -> bool:
+        top = tcb.snd_max
+        if ((top - tcb.snd_una) & M) <= tcb.snd_wnd:
+            return self._xmit(tcb, ACK, top)  # inside the peer's window: _acceptable_seq's answer
         return self._xmit(tcb, ACK, _acceptable_seq(tcb))
 
     def _send_rst_for(self, tcb: TcpSocket) -> None:
