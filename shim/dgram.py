@@ -51,18 +51,23 @@ _SCOPE = struct.Struct("=I")    # sin6_scope_id: host byte order
 _EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _U16X2 = struct.Struct("=HH")
 _ERRHDR_CACHE: dict[int, bytes] = {}
+NO_DEST: tuple[bytes, int, tuple[bytes, int, int]] = (b"", -1, (b"", 0, 0))
 
 
 class DgramChannel(Channel):
     """One datagram shim socket: the host's S end and the datagram Socket behind it."""
 
-    __slots__ = ("err_seq", "dest_cache", "src_cache", "s_sndbuf", "cm", "more", "burst")
+    __slots__ = ("err_seq", "dest_cache", "last_dest", "src_cache", "s_sndbuf", "cm", "more",
+                 "burst")
 
     def __init__(self, svc: DgramService, sock_id: int, family: int, s: socket.socket,
                  sk: Socket) -> None:
         super().__init__(svc, sock_id, family, s, sk)
         self.err_seq = 0                  # last error sequence signalled to the program
         self.dest_cache: dict[bytes, tuple[bytes, int, int]] = {}
+        # the last destination (sockaddr, its length, destination()'s answer): compared
+        # in place with the next datagram's, no key object per datagram to the same peer
+        self.last_dest: tuple[bytes, int, tuple[bytes, int, int]] = NO_DEST
         self.src_cache: dict[tuple, bytes] = {}
         self.s_sndbuf = 0
         self.cm = (0, 0)                  # RN_DG_CM_* bits for IPv4 / IPv6 datagrams
@@ -73,6 +78,11 @@ class DgramChannel(Channel):
         more.register(s.fileno(), select.POLLIN)
         self.more = more.poll
         self.burst = False
+
+    def forget_destinations(self) -> None:
+        """The socket changed (connect, an option): destinations are checked anew."""
+        self.dest_cache.clear()
+        self.last_dest = NO_DEST
 
 
 class DgramService:
@@ -184,8 +194,7 @@ class DgramService:
         budget = READ_BYTES
         burst = ch.burst
         got = room = 0
-        # the last destination, compared in place: no key object per datagram
-        last_raw, last_len, last_dest = b"", -1, (b"", 0, 0)
+        last_raw, last_len, last_dest = ch.last_dest
         for _ in range(READ_BATCH):
             if budget <= 0:
                 break
@@ -225,7 +234,7 @@ class DgramService:
                             if len(dest_cache) > 256:
                                 dest_cache.clear()
                             dest_cache[raw] = dest
-                        last_raw, last_len, last_dest = raw, alen, dest
+                        last_raw, last_len, last_dest = ch.last_dest = raw, alen, dest
                     if flags & DG_SEND_IP:
                         self.send_with_ip(ch, mv[HDR_SIZE:n], dest[0], dest[1], dest[2])
                     elif dest[2]:
@@ -369,7 +378,7 @@ class DgramService:
         else:
             addr = sockaddr.decode(ch.family, raw, for_bind=False)
             ch.sk.connect(addr)
-        ch.dest_cache.clear()
+        ch.forget_destinations()
         self.service(ch)            # a pending error is gone: held datagrams go on now
         return P.response(0), None
 
@@ -389,7 +398,7 @@ class DgramService:
         ch.sk.privileged = self.table.caller.net_admin  # Linux checks capabilities per call
         ch.sk.setsockopt(req.args[0], req.args[1], req.payload)
         self.size_s(ch)
-        ch.dest_cache.clear()
+        ch.forget_destinations()
         ch.src_cache.clear()
         ch.cm = _cmsg_bits(ch)
         return P.response(0), None
